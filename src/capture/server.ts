@@ -30,7 +30,7 @@ import {
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
-import { giveSocketFile } from "../os/socket_file.ts";
+import { listenPrivate } from "../os/private_socket.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
 /** Settings of a capture socket. */
@@ -102,14 +102,9 @@ export class CaptureServer {
     try {
       if (Deno.lstatSync(options.path).isSocket) Deno.removeSync(options.path);
     } catch { /* nothing there */ }
-    const listener = Deno.listen({ transport: "unix", path: options.path });
-    try {
-      // Not by name: the switch's directory may be one others write (socket_file.ts).
-      giveSocketFile(options.path, options.mode ?? 0o600);
-    } catch (err) {
-      listener.close();
-      throw err;
-    }
+    // Bound in a private directory and given its mode there, then linked into place: bound at its name, it
+    // is 0777 under umask 000 until a chmod, and another user could connect first (private_socket.ts).
+    const listener = listenPrivate(options.path, options.mode ?? 0o600, false);
     return new CaptureServer(listener, sw, hub, options);
   }
 

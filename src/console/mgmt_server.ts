@@ -333,13 +333,16 @@ export class MgmtServer {
     path: string,
     mode: number,
     opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>,
+    gid: number | undefined,
   ) {
     this.#registry = registry;
     this.#ctx = ctx;
     this.path = path;
     this.mode = mode;
     this.#opts = opts;
-    // Binds the socket (throws SysError) and serves each client that connects.
+    // Binds the socket (throws SysError) and serves each client that connects. Its mode and group are
+    // given before it listens: under umask 000 it is bound 0777, and another user could connect first.
+    // Not by name: the directory may be one others write (socket_file.ts).
     this.#listener = new UnixStreamListener(
       path,
       (conn, peer) => this.#accept(conn, peer.pid, peer.uid),
@@ -347,6 +350,7 @@ export class MgmtServer {
         if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
       },
       { sendBufferBytes: opts.sendBufferBytes },
+      () => giveSocketFile(path, mode, gid),
     );
   }
 
@@ -377,15 +381,9 @@ export class MgmtServer {
         greeting: options.greeting ?? GREETING,
         prompt: options.prompt ?? PROMPT,
         interrupts: options.interrupts ?? false,
-      });
+      }, options.gid);
     } catch (err) {
       throw inWords(options.path, err);
-    }
-    try {
-      giveSocketFile(options.path, mode, options.gid);
-    } catch (err) {
-      server.close();
-      throw err;
     }
     return server;
   }

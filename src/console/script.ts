@@ -3,8 +3,7 @@
  * `-f`): each line is a command, as with `load`, but nobody watches the
  * replies, so failures go to the log with their line number.
  */
-import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER, readScript, scriptOwner } from "./session_commands.ts";
-import { userName } from "../os/users.ts";
+import { MAX_SCRIPT_BYTES, othersScript, PIPE_WITHOUT_WRITER, readScript } from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { Errno, errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
 import { failureHint, knownCommandsOf } from "./explain.ts";
@@ -35,15 +34,12 @@ export async function runStartupScript(
   const lines = await readScript(path);
   if (typeof lines === "number") {
     // E2BIG's own words ("Argument list too long") say nothing of the bound it met.
-    const owner = lines === Errno.EPERM ? scriptOwner(path) : undefined;
-    const why = owner !== undefined
-      ? `it is ${userName(owner)}'s (the file or the symlink naming it), and its lines would run as ours: ` +
-        "give a script of your own"
-      : lines === Errno.E2BIG
-      ? `longer than a script may be (${MAX_SCRIPT_BYTES >> 20} MiB)`
-      : lines === Errno.ETIMEDOUT
-      ? PIPE_WITHOUT_WRITER
-      : errorText(lines);
+    const why = (lines === Errno.EPERM ? othersScript(path) : undefined) ??
+      (lines === Errno.E2BIG
+        ? `longer than a script may be (${MAX_SCRIPT_BYTES >> 20} MiB)`
+        : lines === Errno.ETIMEDOUT
+        ? PIPE_WITHOUT_WRITER
+        : errorText(lines));
     throw new Error(`cannot read the startup script ${path}: ${why}`);
   }
   const session = new ScriptSession(commands);

@@ -10,6 +10,7 @@ import { type CommandRegistry, fail, failure, ok, type Session } from "./registr
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
+import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
 export const MAX_LOAD_DEPTH = 8;
@@ -142,34 +143,87 @@ export function scriptOwner(path: string): number | undefined {
   try {
     const link = Deno.lstatSync(path);
     const file = link.isSymlink ? Deno.statSync(path) : link;
-    const trusted = ownersOfSecrets();
-    return [link.uid, file.uid].find((uid) => uid !== null && !trusted.includes(uid)) ?? undefined;
+    return strangerAmong(link.uid, file.uid);
   } catch {
     return undefined; // The read says why.
   }
 }
 
-/** Reads a script's lines, or an errno (EPERM: another user's, scriptOwner). */
+/** The first of `uids` that is not ours, root's nor (for root) the sudo user's: whose script we refuse. */
+function strangerAmong(...uids: (number | null)[]): number | undefined {
+  const trusted = ownersOfSecrets();
+  return uids.find((uid) => uid !== null && !trusted.includes(uid)) ?? undefined;
+}
+
+/** Why script `path` is refused as another user's (scriptOwner), in words; undefined where it is not. */
+export function othersScript(path: string): string | undefined {
+  const owner = scriptOwner(path);
+  return owner === undefined
+    ? undefined
+    : `it is ${userName(owner)}'s (the file or the symlink naming it), and its lines would run as ours: ` +
+      "give a script of your own";
+}
+
+/**
+ * Reads a script's lines, or an errno (EPERM: another user's, scriptOwner). What is read is the file held
+ * (holdScript) as it was judged: judged by name and then read by name, a user's link there and gone at
+ * will (/tmp/sw.rc) was absent at the look and followed at the read, to root's key, 1 read in 40.
+ */
 export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS): Promise<string[] | number> {
-  if (scriptOwner(path) !== undefined) return Errno.EPERM;
+  const held = holdScript(path);
+  if (typeof held === "number") return held;
+  // The very file held: opening its /proc name reopens it (a named pipe waits for its writer as before).
+  const file = `/proc/self/fd/${held.fd}`;
   let bytes: Uint8Array;
   try {
-    const info = await Deno.stat(path);
+    const info = await Deno.stat(file);
     if (info.isDirectory) return Errno.EISDIR;
     if (info.size > MAX_SCRIPT_BYTES) return Errno.E2BIG;
     // Bounded as it is read: a device or pipe has no size to check and may never end (`load /dev/zero`
     // grew a switch by gigabytes), while `--rc <(commands)` is a pipe that is fine to read.
     // A named pipe's open waits for its writer: bounded, or a `load` of one nobody writes hangs its session
     // (and an `--rc` the switch's start).
-    bytes = await readAtMost(path, MAX_SCRIPT_BYTES + 1, info.isFifo ? pipeWaitMs : Infinity);
+    bytes = await readAtMost(file, MAX_SCRIPT_BYTES + 1, info.isFifo ? pipeWaitMs : Infinity);
   } catch (err) {
     if (err instanceof Deno.errors.TimedOut) return Errno.ETIMEDOUT;
     if (err instanceof Deno.errors.NotFound) return Errno.ENOENT;
     if (err instanceof Deno.errors.PermissionDenied) return Errno.EACCES;
     return Errno.EIO;
+  } finally {
+    libc().close(held.fd);
   }
   if (bytes.length > MAX_SCRIPT_BYTES) return Errno.E2BIG;
   const lines = new TextDecoder().decode(bytes).split("\n");
   if (lines.at(-1) === "") lines.pop();
   return lines;
+}
+
+/**
+ * Script `path` held (O_PATH, followed as a read follows it), or an errno: EPERM where the file held, or
+ * the final symlink naming it, is another user's (scriptOwner). Held first and judged after, the name's
+ * file compared with the one held: a name that changed between the two is looked at again, and one that
+ * keeps changing is refused (EBUSY), not read.
+ */
+function holdScript(path: string): { fd: number } | number {
+  const c = libc();
+  for (let tries = 0; tries < 3; tries++) {
+    const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
+    if (fd < 0) {
+      const e = errno();
+      return e === C.ENOENT || e === C.EACCES || e === C.ELOOP ? e : Errno.EIO;
+    }
+    const held = fstatOf(fd);
+    let same = false;
+    let stranger: number | undefined;
+    try {
+      const link = Deno.lstatSync(path);
+      const named = link.isSymlink ? Deno.statSync(path) : link;
+      same = held !== null && BigInt(named.dev) === held.dev && BigInt(named.ino ?? -1) === held.ino;
+      stranger = strangerAmong(link.uid, held?.uid ?? null);
+    } catch { /* gone since the hold: looked at again */ }
+    if (same && stranger === undefined) return { fd };
+    c.close(fd);
+    if (same) return Errno.EPERM;
+  }
+  return Errno.EBUSY;
 }

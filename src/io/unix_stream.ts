@@ -50,22 +50,36 @@ export class UnixStreamListener {
 
   /**
    * Binds and listens on `path` (which must not exist); each accepted
-   * connection goes to `onConnection`, which owns it from then on. Throws
-   * SysError.
+   * connection goes to `onConnection`, which owns it from then on.
+   * `beforeListen` runs between the two, to give the socket file its mode
+   * and group: bind() makes it 0777 less the umask (all of it under umask
+   * 000), but a socket not yet listening refuses every connect
+   * (ECONNREFUSED), so nobody gets in before it has them. Where it throws,
+   * the socket is closed and its file removed. Throws SysError.
    */
   constructor(
     path: string,
     onConnection: (conn: StreamConn, peer: PeerCred) => void,
     onError: (err: Error) => void,
     connOptions: StreamConnOptions = {},
+    beforeListen?: () => void,
   ) {
     const c = libc();
     const fd = check("socket", c.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0));
     try {
       check("bind", c.bind(fd, buildSockaddrUn(path), SOCKADDR_UN_LEN));
+    } catch (err) {
+      c.close(fd);
+      throw err;
+    }
+    try {
+      beforeListen?.();
       check("listen", c.listen(fd, 128));
     } catch (err) {
       c.close(fd);
+      try {
+        Deno.removeSync(path);
+      } catch { /* gone */ }
       throw err;
     }
     this.#fd = fd;

@@ -38,10 +38,14 @@ export interface GroupOptions {
  * (pid_max is 32768 here: a user forking at will gets there within the grace).
  * The anchor is a `cat` of a pipe of ours in the group, deaf to TERM, HUP, INT
  * and QUIT: while it lives the number is the group's, and it lives until the
- * group's SIGKILL or our close of the pipe, whichever comes first. The
- * command gets /dev/null as stdin, as before.
+ * group's SIGKILL or our close of the pipe, whichever comes first. It is
+ * started by a subshell that ends at once (init takes it), not by the shell
+ * that becomes the command: the command has no child it did not start (one
+ * that waits for all its children, os.wait() until ECHILD, would wait for the
+ * anchor, and the anchor for the command's end). The command gets /dev/null
+ * as stdin, as before.
  */
-const GROUP_ANCHOR = "exec 3<&0; (trap '' TERM HUP INT QUIT; exec cat <&3 >/dev/null 2>&1 3<&-) & " +
+const GROUP_ANCHOR = "exec 3<&0; ( (trap '' TERM HUP INT QUIT; exec cat <&3 >/dev/null 2>&1 3<&-) & ); " +
   'exec 3<&- </dev/null; exec "$@"';
 
 /**

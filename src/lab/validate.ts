@@ -37,6 +37,7 @@ import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../sw
 import { cannotRead } from "./unreadable.ts";
 import { modeText } from "../os/mode_text.ts";
 import { whyUnopenable } from "../os/owned_file.ts";
+import { othersScript } from "../console/session_commands.ts";
 import { keyFileProblem } from "../cable/key.ts";
 import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
@@ -405,12 +406,17 @@ class Validator {
   }
 
   /** A file name; with `filesFrom`, a readable file's. */
-  #file(e: Entry | undefined, what: string, role: string): string | undefined {
+  #file(
+    e: Entry | undefined,
+    what: string,
+    role: string,
+    refused: (path: string) => string | undefined = () => undefined,
+  ): string | undefined {
     const name = this.#string(e, what);
     const from = this.#options.filesFrom;
     if (name === undefined || from === undefined) return name;
     const path = name.startsWith("/") ? name : `${from}/${name}`;
-    const why = whyUnopenable(path);
+    const why = whyUnopenable(path) ?? refused(path);
     if (why !== undefined) {
       this.#error(e!.value ?? e!.key, `${what}: ${cannotRead(path, why, role)}`);
     }
@@ -556,7 +562,8 @@ class Validator {
           ...this.#priority(e, w),
           ...this.#snooping(e, w),
           vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
-          rc: this.#file(e.get("rc"), `${w} rc`, "startup script"),
+          // Another user's is refused when the switch starts (script.ts): here, before anything does.
+          rc: this.#file(e.get("rc"), `${w} rc`, "startup script", othersScript),
           dataplane: this.#dataplane(e.get("dataplane"), w),
           ...this.#access(e, w),
         };

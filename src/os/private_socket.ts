@@ -2,7 +2,8 @@
  * A unix socket only its owner may connect to, whatever the umask: a
  * rootless lab's `NODE.outside`, which the lab takes as its process outside
  * (the first connection is the node), in a directory made 0711 once a
- * switch lets others in, whose names a guess finds.
+ * switch lets others in, whose names a guess finds; or one of a mode given
+ * (a switch's capture socket, `--capture-mode`), never wider meanwhile.
  *
  * Theory of operation. bind() gives the socket file 0777 less the umask,
  * and a chmod after it leaves a moment in which another user could connect
@@ -11,15 +12,17 @@
  * it). So the socket is bound in a directory of its own made mode 700 in
  * the same directory, given 0600 there (nobody else can reach it yet), and
  * renamed onto its name, where it is whole from its first moment; the
- * directory is then removed.
+ * directory is then removed. Without `replace` it is linked there instead,
+ * which fails on a name taken, as a bind there would.
  */
 
 /**
- * Listens on unix socket `path`, mode 0600 from the start.
+ * Listens on unix socket `path`, mode `mode` (0600) from the start; `replace` (the default) takes the
+ * name whatever is there, else a name taken fails (AlreadyExists).
  *
  * @throws Deno's error when the socket cannot be bound or put at `path`
  */
-export function listenPrivate(path: string): Deno.UnixListener {
+export function listenPrivate(path: string, mode = 0o600, replace = true): Deno.UnixListener {
   const cut = path.lastIndexOf("/");
   const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
   const staging = stagingDir(dir === "/" ? "" : dir);
@@ -28,8 +31,12 @@ export function listenPrivate(path: string): Deno.UnixListener {
     const listener = Deno.listen({ transport: "unix", path: bound });
     try {
       // By name, safely: nobody else may enter the directory, so nothing can be swapped in for it.
-      Deno.chmodSync(bound, 0o600);
-      Deno.renameSync(bound, path);
+      Deno.chmodSync(bound, mode);
+      if (replace) Deno.renameSync(bound, path);
+      else {
+        Deno.linkSync(bound, path);
+        Deno.removeSync(bound);
+      }
     } catch (err) {
       listener.close();
       try {

@@ -153,12 +153,24 @@ export class VdeSwitchServer {
     this.#refusals = new RateLimitedLog(log);
   }
 
+  /** Binds and listens on ctl; throws the bind's error, or (as `[err]`) the one giving the socket its mode. */
   #listen(): void {
+    const { socketMode, gid } = this.permissions;
     this.#listener = new UnixStreamListener(
       this.ctlPath,
       (conn, peer) => this.#accepted(conn, peer),
       (err) => {
         if (!this.#closed) this.#log(`ctl socket: ${err.message}`);
+      },
+      {},
+      // Before it listens: under umask 000 it is bound 0777, and another user could connect first. Not by
+      // name: the directory may be one others write (socket_file.ts).
+      () => {
+        try {
+          giveSocketFile(this.ctlPath, socketMode, gid);
+        } catch (err) {
+          throw [err];
+        }
       },
     );
   }
@@ -234,16 +246,11 @@ export class VdeSwitchServer {
         }
         server.#listen();
       } catch (err) {
+        // A refused chown or chmod is no refused directory (--group of a group not ours): said as it is.
+        if (Array.isArray(err)) throw err[0];
         throw deniedDirectory(dir, err) ?? err;
       } finally {
         held?.close();
-      }
-      try {
-        giveSocketFile(ctlPath, perms.socketMode, perms.gid);
-      } catch (err) {
-        // Listening already: left open, the ctl would serve a switch that failed to start, and keep its fd.
-        server.close();
-        throw err;
       }
       return server;
     } catch (err) {

@@ -12,6 +12,7 @@ import {
   RECORD_PORT,
 } from "../../src/wire/capture_stream.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
+import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 
 async function rig(maxPendingBytes: number) {
   const dir = await Deno.makeTempDir({ prefix: "vde-capture-" });
@@ -152,6 +153,25 @@ Deno.test("the capture socket is its owner's alone", async () => {
     const server = CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` });
     assert.equal(Deno.lstatSync(`${dir}/capture`).mode! & 0o777, 0o600);
     server.close();
+  } finally {
+    sw.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the capture socket is never wider than its mode, not even as it begins to listen under umask 000", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-capture-umask-" });
+  // A directory others may enter, as a switch's shared with --mode 666.
+  await Deno.chmod(dir, 0o755);
+  const sw = new Switch({ numPorts: 2 });
+  try {
+    const [server, files] = await listenedUnderUmask000(() =>
+      CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` })
+    );
+    server.close();
+    assert.equal(files.length, 1, JSON.stringify(files));
+    assert.deepEqual(widerThan(files, 0o600), []);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "the capture socket and its staging directory removed");
   } finally {
     sw.close();
     await Deno.remove(dir, { recursive: true });

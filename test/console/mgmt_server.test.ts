@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { MgmtServer } from "../../src/console/mgmt_server.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
 import { waitFor } from "../helpers/processes.ts";
@@ -179,4 +180,22 @@ Deno.test("ETX sent with the line it follows, before its command starts, still s
       what: "the second stop",
     });
   });
+});
+
+Deno.test("the management socket is never wider than --mgmtmode, not even as it begins to listen under umask 000", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-umask-" });
+  await Deno.chmod(dir, 0o755);
+  const tc = makeConsole();
+  try {
+    for (const mode of [0o600, 0o660]) {
+      const [server, files] = await listenedUnderUmask000(() =>
+        MgmtServer.start(tc.commands, tc.ctx, { path: `${dir}/mgmt`, mode, log: () => {} })
+      );
+      server.close();
+      assert.equal(files.length, 1, JSON.stringify(files));
+      assert.deepEqual(widerThan(files, mode), [], `--mgmtmode ${mode.toString(8)}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -16,6 +16,7 @@ import { runStartupScript } from "../../src/console/script.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
+import { AS_NOBODY } from "../helpers/processes.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -129,5 +130,43 @@ Deno.test("a script that is another user's, or named by their symlink, is refuse
     );
     // Our own symlink to our own file is read.
     assert.deepEqual(await readScript(`${dir}/ours-link`), ["-----BEGIN OPENSSH PRIVATE KEY-----"]);
+  });
+});
+
+Deno.test("a script named by a symlink another user makes and removes at will is never read through it: the name judged is the file read", async () => {
+  await asRootWithoutSudo("vde-script-race-", async (dir) => {
+    // As /tmp: anyone may make names in it, none may take another's.
+    await Deno.chmod(dir, 0o1777);
+    await Deno.writeTextFile(`${dir}/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+    const name = `${dir}/sw.rc`;
+    // Their link, there and gone as fast as they can: a look finding nothing, then a read following it.
+    const toggler = new Deno.Command(AS_NOBODY[0]!, {
+      args: [
+        ...AS_NOBODY.slice(1),
+        "/usr/bin/python3",
+        "-c",
+        "import os, sys\nwhile True:\n  try: os.symlink(sys.argv[1], sys.argv[2])\n  except OSError: pass\n" +
+        "  try: os.unlink(sys.argv[2])\n  except OSError: pass\n",
+        `${dir}/key`,
+        name,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const seen = new Map<string, number>();
+    try {
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        const r = await readScript(name);
+        const what = typeof r === "number" ? String(r) : r.join("|");
+        seen.set(what, (seen.get(what) ?? 0) + 1);
+      }
+    } finally {
+      toggler.kill("SIGKILL");
+      await toggler.status;
+    }
+    const got = Object.fromEntries(seen);
+    assert.ok(seen.has(String(Errno.EPERM)), `their link was there at times: ${JSON.stringify(got)}`);
+    assert.deepEqual([...seen.keys()].filter((k) => k.includes("PRIVATE KEY")), [], JSON.stringify(got));
   });
 });

@@ -45,7 +45,12 @@ Deno.test("a namespace command that ends in time leaves what it put in the backg
     assert.equal(r.timedOut, false);
     assert.equal(r.code, 0);
     assert.equal(r.output, "left\n");
-    assert.equal(processesMentioning(mark).length, 1, "the background sleep runs on");
+    // The sleep alone: the group's anchor is a fork of the shell that names the command until it execs
+    // cat, which may come a moment after a command this short has ended.
+    await waitFor(() => processesMentioning(mark).length === 1 || undefined, {
+      timeoutMs: 5000,
+      what: `the background sleep alone to run on (${processesMentioning(mark).length})`,
+    });
   });
   assert.deepEqual(processesMentioning(mark), [], "deleting the namespace ends it");
 });
@@ -113,3 +118,38 @@ Deno.test("a namespace command stopped with a grace keeps its group's number unt
     }
   });
 });
+
+Deno.test("a namespace command has no child it did not start: the group's anchor is not its child, and is gone once it ends", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withNetns("sys5", async (ns, dir) => {
+    let group = 0;
+    // `read` is the shell's own: it forks nothing, so the children listed are those the command had.
+    const r = await runInNetns(
+      ns,
+      'read -r k < /proc/$$/task/$$/children; echo "[$k]"',
+      10_000,
+      dir,
+      undefined,
+      {
+        onStart: (pid) => group = pid,
+      },
+    );
+    assert.deepEqual([r.code, r.output], [0, "[]\n"]);
+    await waitFor(() => !groupHasProcesses(group) || undefined, {
+      timeoutMs: 5000,
+      what: `the anchor of group ${group} to end with the command`,
+    });
+  });
+});
+
+/** Whether any process is in group `pgid` (/proc/PID/stat's fifth field). */
+function groupHasProcesses(pgid: number): boolean {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === pgid) return true;
+    } catch { /* gone */ }
+  }
+  return false;
+}

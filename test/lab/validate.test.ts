@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { generateKeyFile } from "../../src/cable/key.ts";
 import { FIVE_MISTAKES, TWO_HOSTS } from "./_helpers.ts";
+import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 import { didYouMean } from "../../src/did_you_mean.ts";
 import { ipv4InSubnet, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
 
@@ -684,4 +685,27 @@ Deno.test("a number in quotes and gateway: dhcp say what to write", () => {
     'lab.yaml:4:33: sw1: ports must be a whole number from 2 to 65535, got "4" (a number is written without quotes)',
     'lab.yaml:6:47: h2: gateway "dhcp" is not an IP address (address: dhcp sets the default route itself)',
   ]);
+});
+
+Deno.test("an rc file that is another user's, or named by their symlink, is a FILE:LINE:COL error before anything starts, as the switch's start would refuse it", async () => {
+  await asRootWithoutSudo("vde-lab-rc-owner-", async (dir) => {
+    const text = `name: f
+topology:
+  nodes:
+    sw1: { kind: switch, rc: sw1.rc }
+    sw2: { kind: switch, rc: link.rc }
+    sw3: { kind: switch, rc: ours.rc }
+`;
+    await Deno.writeTextFile(`${dir}/sw1.rc`, "hub on\n");
+    giveToNobody(`${dir}/sw1.rc`);
+    await Deno.writeTextFile(`${dir}/ours.rc`, "hub on\n");
+    await Deno.symlink(`${dir}/ours.rc`, `${dir}/link.rc`);
+    giveToNobody(`${dir}/link.rc`);
+    const why =
+      "'s (the file or the symlink naming it), and its lines would run as ours: give a script of your own";
+    assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { filesFrom: dir }).errors), [
+      `lab.yaml:4:30: sw1: rc: cannot read the startup script ${dir}/sw1.rc: it is nobody${why}`,
+      `lab.yaml:5:30: sw2: rc: cannot read the startup script ${dir}/link.rc: it is nobody${why}`,
+    ]);
+  });
 });

@@ -10,6 +10,7 @@ import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/proces
 import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
+import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { sessionLockPath } from "../../src/cable/session_lock.ts";
 import { holdDirectory } from "../../src/os/held_dir.ts";
 import { RawClient, until } from "../helpers/vde_clients.ts";
@@ -283,6 +284,24 @@ Deno.test("a client socket path with a newline and a terminal escape is logged i
   } finally {
     c.close();
     server.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the ctl socket is never wider than --mode, not even as it begins to listen under umask 000", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-ctl-umask-" });
+  try {
+    for (const mode of [0o600, 0o660]) {
+      const sw = new Switch({ numPorts: 2 });
+      const [server, files] = await listenedUnderUmask000(() =>
+        VdeSwitchServer.start(sw, { dir: `${tmp}/sw`, mode, log: () => {} })
+      );
+      server.close();
+      sw.close();
+      assert.equal(files.length, 1, JSON.stringify(files));
+      assert.deepEqual(widerThan(files, mode), [], `--mode ${mode.toString(8)}`);
+    }
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });

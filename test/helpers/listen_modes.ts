@@ -1,0 +1,67 @@
+/**
+ * What another user could connect to at the moment a unix socket starts listening, under umask 000
+ * (bind makes the file 0777 then): each listen's socket file, its mode and its directory's, recorded as
+ * listen (libc's, on a path the same fd was bound to) or Deno.listen returns, before any later chmod.
+ */
+import process from "node:process";
+import { libc } from "../../ffi/libc.ts";
+import { parseSockaddrUn } from "../../src/wire/sockaddr_un.ts";
+
+/** A socket file as it was when it began to listen. */
+export interface ListenedFile {
+  path: string;
+  mode: number;
+  dirMode: number;
+}
+
+function seen(path: string): ListenedFile {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  return { path, mode: Deno.lstatSync(path).mode! & 0o7777, dirMode: Deno.statSync(dir).mode! & 0o7777 };
+}
+
+/** Runs `start` under umask 000 with listen watched; returns what it returned and what was listened on. */
+export async function listenedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
+  // The symbols are typed read-only but are plain properties: the spies go in their place for the start.
+  const c = libc() as { -readonly [K in keyof ReturnType<typeof libc>]: ReturnType<typeof libc>[K] };
+  const bind = c.bind;
+  const listen = c.listen;
+  const denoListen = Deno.listen;
+  const bound = new Map<number, string>();
+  const files: ListenedFile[] = [];
+  c.bind = (fd, addr, len) => {
+    const r = bind(fd, addr, len);
+    const path = addr instanceof Uint8Array ? parseSockaddrUn(addr) : undefined;
+    if (r === 0 && path?.ok === true) bound.set(fd, path.value);
+    return r;
+  };
+  c.listen = (fd, backlog) => {
+    const r = listen(fd, backlog);
+    const path = bound.get(fd);
+    if (r === 0 && path !== undefined) files.push(seen(path));
+    return r;
+  };
+  // deno-lint-ignore no-explicit-any
+  (Deno as any).listen = (options: Deno.UnixListenOptions & { transport: "unix" }) => {
+    const l = denoListen(options);
+    if (options.transport === "unix") files.push(seen(options.path));
+    return l;
+  };
+  const mask = process.umask(0);
+  try {
+    return [await start(), files];
+  } finally {
+    process.umask(mask);
+    c.bind = bind;
+    c.listen = listen;
+    // deno-lint-ignore no-explicit-any
+    (Deno as any).listen = denoListen;
+  }
+}
+
+/**
+ * The files that began listening with a mode wider than `mode` where others could reach them (not in a
+ * directory only its owner may enter).
+ */
+export function widerThan(files: ListenedFile[], mode: number): ListenedFile[] {
+  return files.filter((f) => (f.dirMode & 0o077) !== 0 && (f.mode & 0o777 & ~mode) !== 0);
+}
