@@ -18,6 +18,7 @@ import { portOfLink } from "../link/switch_port.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
+import { STOP_SIGNALS } from "./signals.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import { ExitStatus, type Subcommand } from "./main.ts";
@@ -238,7 +239,32 @@ async function runPlug(
   p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
   await plugged;
   const [vnl, reason] = await firstEnd;
-  if (!signalled && endedInFailure(reason)) throw new ExitStatus(1, `${vnl}: ${reason}`);
+  if (!signalled && endedInFailure(reason) && !await killedByOurStop(reason, p.stopped)) {
+    throw new ExitStatus(1, `${vnl}: ${reason}`);
+  }
+}
+
+/**
+ * How long a command killed by a stop signal waits for that signal to stop the plug too: long enough for
+ * Deno to run the plug's own listener, short for a command that dies alone (its line comes that much later).
+ */
+const GROUP_SIGNAL_MS = 200;
+
+/**
+ * Whether an end's close reason is its command killed by the signal that is stopping this plug: `timeout`
+ * and a terminal's Ctrl-C signal the whole process group, and the command may die of it before the plug's
+ * own listener runs. Not an error worth a line then, as vde_plug says nothing; a command killed alone is.
+ */
+async function killedByOurStop(reason: string, stopped: Promise<string>): Promise<boolean> {
+  const killed = /^command killed by (SIG[A-Z0-9]+)$/.exec(reason)?.[1];
+  if (killed === undefined || !(STOP_SIGNALS as readonly string[]).includes(killed)) return false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const alone = new Promise<string>((done) => timer = setTimeout(() => done(""), GROUP_SIGNAL_MS));
+  try {
+    return await Promise.race([stopped, alone]) === killed;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

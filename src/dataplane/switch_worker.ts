@@ -512,6 +512,9 @@ class SwitchLoop {
     const waitMs = more ? 0 : this.#lostMark !== 0 ? Math.min(tickMs, MARK_RETRY_MS) : tickMs;
     const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, waitMs);
     if (n > 0) this.#lastWork = now;
+    // The loop detector's time for this turn's moves (the engine ticks a second apart). Read before the
+    // wait, so early by the wait after an idle spell (once); a storm's turns never wait.
+    this.engine.stamp(now - this.#t0);
     this.#inFrames = 0;
     this.#inBytes = 0;
     // Commands first (a port added or removed): ready fds are reported again by the next wait.

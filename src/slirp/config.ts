@@ -385,6 +385,21 @@ function resolveKey(key: string): string {
 }
 
 /**
+ * @throws ConfigError when the part of a `slirp://` VNL after the scheme has an address: vdeplug ignores
+ * what stands before the first slash, so `slirp://tcpfwd=8080:80` would start with no forward and no word;
+ * slirp has no address, so it is always a misspelling.
+ */
+function refuseAddress(rest: string): void {
+  const address = /^[^/]*/.exec(rest)![0];
+  if (address === "") return;
+  // A forward there (`slirp://tcp:8080:80`) is said as the option it means.
+  const written = (forwardOption(address) ?? address) + rest.slice(address.length);
+  throw new ConfigError(
+    `slirp://${rest} puts options where an address goes (slirp has none): write slirp:///${written}`,
+  );
+}
+
+/**
  * Parses the part of a `slirp://` VNL after the scheme: an empty address,
  * then slash-separated options (`/key=value/flag`).
  *
@@ -407,16 +422,11 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
       `slirp:// takes its options after slashes, not in brackets: write slirp:///${written}`,
     );
   }
-  // vdeplug ignores what stands before the first slash (the address), so `slirp://tcpfwd=8080:80`
-  // would start with no forward and no word; slirp has no address, so it is always a misspelling.
-  const address = /^[^/]*/.exec(rest)![0];
-  if (address !== "") {
-    // A forward there (`slirp://tcp:8080:80`) is said as the option it means.
-    const written = (forwardOption(address) ?? address) + rest.slice(address.length);
-    throw new ConfigError(
-      `slirp://${rest} puts options where an address goes (slirp has none): write slirp:///${written}`,
-    );
-  }
+  refuseAddress(rest);
+  // A VNL pasted as a later -o (`-o mtu=1500 -o slirp://addr=X`), joined after the first's options: its
+  // address is the same misspelling, said the same way (it read as an option named "slirp:").
+  const pasted = rest.indexOf("/slirp://");
+  if (pasted >= 0) refuseAddress(rest.slice(pasted + "/slirp://".length));
   const raw = splitOptions(rest.slice(1));
   // `addr=10.1.0.2/16`: the prefix length lands in an item of its own after the split on "/".
   const opts: [string, string][] = [];

@@ -21,7 +21,9 @@
  * number wraps at 65535 as common clients expect, so files larger than
  * 65535 blocks also go through. A block size is capped so that a DATA
  * packet fits the link's MTU. Blocks are read from the file as they are
- * sent, so a transfer holds one block of memory.
+ * sent, so a transfer holds one block of memory. The log is bounded as
+ * the guest drives it: a name missing, refused or sent is said once (at
+ * most MAX_SAID names a minute), further transfers as one count a minute.
  */
 import {
   buildTftpError,
@@ -123,6 +125,14 @@ export class TftpServer {
   readonly #said = new Set<string>();
   /** When #said last started empty. */
   #saidSince = 0;
+  /**
+   * Names whose successful transfer was logged in the window from #sentSince (at most MAX_SAID): a guest
+   * fetching a file again and again (a ROM in a boot loop) logged a line per transfer, without bound.
+   */
+  readonly #sentSaid = new Set<string>();
+  #sentSince = 0;
+  /** Successful transfers in that window not logged one by one: said as a count when it ends (`poll`). */
+  #sentUnsaid = 0;
   readonly #maxBlksize: number;
   readonly #transfers = new Map<string, Transfer>();
   /** Transfers served to the end, for the console and tests. */
@@ -373,6 +383,16 @@ export class TftpServer {
     this.#log(line());
   }
 
+  /** Ends the window of logged transfers, saying how many more there were (files already logged then). */
+  #sayUnsent(): void {
+    if (this.#sentUnsaid > 0) {
+      const n = this.#sentUnsaid;
+      this.#log(`tftp: ${counted(n, "more transfer")} sent in the last minute (names logged once a minute)`);
+    }
+    this.#sentSaid.clear();
+    this.#sentUnsaid = 0;
+  }
+
   #error(family: 4 | 6, guest: Uint8Array, guestPort: number, code: number, message: string): void {
     const e = buildTftpError(code, message);
     this.#send(family, guest, guestPort, e, 0, e.length);
@@ -385,6 +405,12 @@ export class TftpServer {
     } catch { /* closed already */ }
     const who = formatIp(t.guest);
     if (problem === null) {
+      if (this.#sentSaid.has(t.name) || this.#sentSaid.size >= MAX_SAID) {
+        this.#sentUnsaid++;
+        return;
+      }
+      if (this.#sentSaid.size === 0) this.#sentSince = this.#now();
+      this.#sentSaid.add(t.name);
       this.#log(
         `tftp: sent ${t.name} (${counted(t.size, "byte")}) to ${who} in ${
           Math.round(this.#now() - t.started)
@@ -395,6 +421,7 @@ export class TftpServer {
 
   /** Resends what timed out; drops transfers whose client went away. */
   poll(now: number): void {
+    if (this.#sentSaid.size > 0 && now - this.#sentSince >= SAID_WINDOW_MS) this.#sayUnsent();
     for (const t of [...this.#transfers.values()]) {
       if (now < t.deadline) continue;
       if (t.retries >= MAX_RETRIES) {
@@ -408,7 +435,8 @@ export class TftpServer {
 
   /** The earliest retransmission deadline, or Infinity. */
   nextDeadline(): number {
-    let d = Infinity;
+    // The end of a window with transfers still to count, so their count is said then.
+    let d = this.#sentUnsaid > 0 ? this.#sentSince + SAID_WINDOW_MS : Infinity;
     for (const t of this.#transfers.values()) d = Math.min(d, t.deadline);
     return d;
   }
@@ -416,5 +444,6 @@ export class TftpServer {
   /** Drops every transfer. */
   close(): void {
     for (const t of [...this.#transfers.values()]) this.#finish(t, "closed");
+    this.#sayUnsent();
   }
 }

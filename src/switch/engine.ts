@@ -361,6 +361,11 @@ export class SwitchEngine {
    */
   readonly #wide: Float64Array<ArrayBufferLike>;
   #now = 0;
+  /**
+   * The time a move is stamped with for the loop detector (seconds; [0]): `tick`'s, or the owner's finer
+   * `stamp` between ticks. A typed array, so no field of the engine changes kind.
+   */
+  readonly #moveAt = new Float64Array(1);
   /** When QEMU's default MAC on two ports was said last (seconds), at most once a minute. */
   #qemuWarnedAt = -Infinity;
   /**
@@ -623,6 +628,7 @@ export class SwitchEngine {
     const now = nowMs / 1000;
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
+    if (now > this.#moveAt[0]!) this.#moveAt[0] = now;
     if (this.#qemuPending[0] !== -Infinity) this.#sayQemuPending();
     this.#stp?.tick(nowMs);
     // A control copy's snooping is ticked by its owner, as the forwarding engine's ticks.
@@ -637,6 +643,18 @@ export class SwitchEngine {
       AGING_SLOTS_PER_TICK,
       this.#removedListener("expired"),
     );
+  }
+
+  /**
+   * The time of the frames that come next (ms since the switch started), finer than `tick`'s: the loop
+   * detector's clock, read on a move only. A data-plane thread ticks once a second, and within a tick every
+   * move had one time: a flood of new MACs moving twice each, many at that instant, could keep a slow
+   * loop's MAC out of its slot for 17 s or more. The thread reads a clock at each wait anyway, so this is
+   * a store per wait, nothing per frame. Never backwards: an earlier or non-finite time is ignored.
+   */
+  stamp(nowMs: number): void {
+    const now = nowMs / 1000;
+    if (now > this.#moveAt[0]!) this.#moveAt[0] = now;
   }
 
   /** An aging pass is in progress: the next `tick` continues it, so tick again soon (a few ms). */
@@ -1161,7 +1179,7 @@ export class SwitchEngine {
       port,
       from,
       table.previousSeen,
-      this.#now,
+      this.#moveAt[0]!,
       tableMoved,
       shared,
     );

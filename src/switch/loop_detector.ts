@@ -62,7 +62,9 @@
  *   first after that, for good. (On a coarse clock a tick is one instant:
  *   there a challenger is kept for the tick once it moved twice in it, as
  *   before, and such a flood still seats the loop's MAC only now and then,
- *   the chance of its two moves coming before a flood's MAC lands.) A
+ *   the chance of its two moves coming before a flood's MAC lands: one seed
+ *   in 20 went unsaid for 35 s. The switch thread's engine so stamps each
+ *   turn's moves with the time read at its wait, SwitchEngine.stamp.) A
  *   storm's MACs sharing a slot move at one rate, so a challenger's count
  *   stays below twice the holder's: they never evict one another.
  * - Fair share. Held slots are shared among pairs of ports, a MAC's pair

@@ -14,7 +14,8 @@ import {
 } from "../helpers/framed_peers.ts";
 import { run, spawnManaged } from "../helpers/processes.ts";
 import { startOurSwitch, startSwitchOf } from "../helpers/switches.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
+import { ourCli, sleep } from "../helpers/vde_clients.ts";
+import { processIds, statFields } from "../../src/os/processes.ts";
 
 Deno.test("vde plug joins a VNL with stdio: cmd://cat echoes framed stdin to stdout", async () => {
   const child = spawnVde(["plug", "cmd://cat"]);
@@ -88,6 +89,50 @@ Deno.test("vde plug says why and exits 1 when a cmd:// end fails or a tcp:// onc
   const out = await within("vde plug to exit", 10_000, fine.output());
   assert.equal(out.code, 0, "a command that ends well ends the plug silently");
   assert.equal(new TextDecoder().decode(out.stderr), "");
+});
+
+/** The pid of `parent`'s child running `comm`, once it runs (within 20 s). */
+async function childRunning(parent: number, comm: string): Promise<number> {
+  for (let i = 0; i < 1000; i++) {
+    for (const pid of processIds()) {
+      if (statFields(pid)?.[1] !== String(parent)) continue;
+      try {
+        if (Deno.readTextFileSync(`/proc/${pid}/comm`).trim() === comm) return pid;
+      } catch { /* gone */ }
+    }
+    await sleep(20);
+  }
+  throw new Error(`no ${comm} under pid ${parent}`);
+}
+
+Deno.test("vde plug ended by a signal that killed its cmd:// command too (timeout's, a process group's) says nothing; a command killed alone is said", async () => {
+  for (const alone of [false, true]) {
+    const child = spawnVde(["plug", "null://", "cmd://cat"], {
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+    try {
+      const cat = await childRunning(child.pid, "cat");
+      // The group's TERM as the plug may see it: the command's death first, its own signal a moment later.
+      Deno.kill(cat, "SIGTERM");
+      if (!alone) {
+        await sleep(20);
+        child.kill("SIGTERM");
+      }
+      const out = await within("vde plug to exit", 10_000, child.output());
+      const stderr = new TextDecoder().decode(out.stderr);
+      if (alone) {
+        assert.equal(out.code, 1, stderr);
+        assert.equal(stderr.trimEnd().split("\n").at(-1), "vde: cmd://cat: command killed by SIGTERM");
+      } else {
+        assert.equal(out.code, 0, stderr);
+        assert.equal(stderr, "");
+      }
+    } finally {
+      await reap(child);
+    }
+  }
 });
 
 Deno.test("vde plug joins two VNLs", async () => {

@@ -144,6 +144,27 @@ Deno.test("--slirp / -o take a whole slirp:// VNL pasted as the options, read as
   );
 });
 
+Deno.test("a slirp://OPTIONS (two slashes) given as a later -o is refused with the same slirp:///OPTIONS line as the first", () => {
+  const line = (options: string) => {
+    try {
+      slirpConfigFromFlags({ options });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+  const want = "slirp://addr=10.1.0.2/24 puts options where an address goes (slirp has none): " +
+    "write slirp:///addr=10.1.0.2/24";
+  assert.equal(line("slirp://addr=10.1.0.2/24"), want);
+  // -o mtu=1500 -o slirp://addr=10.1.0.2/24, joined as commander hands them over: was `unknown slirp option "slirp:"`.
+  assert.equal(line(joinOptions("slirp://addr=10.1.0.2/24", "mtu=1500")), want);
+  assert.equal(
+    line(joinOptions("slirp://tcp:8080:80", joinOptions("slirp:///mtu=1500", "vdnssearch=lan"))),
+    "slirp://tcp:8080:80 puts options where an address goes (slirp has none): write slirp:///tcpfwd=8080:80",
+  );
+  assert.equal(line(joinOptions("slirp:///addr=10.1.0.2/24", "mtu=1500")), "accepted");
+});
+
 Deno.test("vde slirp -o A -o B (and vde switch --slirp=A --slirp=B) takes the options of both, as one -o A/B, where the last replaced the ones before", async () => {
   const join = (...each: string[]) =>
     each.reduce<string | undefined>((all, o) => joinOptions(o, all), undefined);

@@ -261,3 +261,20 @@ Deno.test("a guest's file names reach the log with no control character, C1 ones
   // deno-lint-ignore no-control-regex
   for (const line of r.logs) assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f]/);
 });
+
+Deno.test("a guest fetching a file again and again logs it once a minute, the further transfers said as a count when the minute ends", async () => {
+  await using r = await rig({ "tiny.ipxe": pattern(10) });
+  for (let i = 0; i < 500; i++) fetch(r, 2000 + i, buildTftpRequest(TFTP_OP.RRQ, "tiny.ipxe"));
+  assert.equal(r.server.completed, 500);
+  assert.equal(r.logs.length, 1);
+  assert.match(r.logs[0]!, /^tftp: sent tiny\.ipxe \(10 bytes\) to 10\.0\.2\.15 in \d+ ms/);
+  assert.equal(r.server.nextDeadline(), 60_000);
+  r.advance(60_000);
+  assert.deepEqual(r.logs.slice(1), [
+    "tftp: 499 more transfers sent in the last minute (names logged once a minute)",
+  ]);
+  // The next minute says the file again.
+  fetch(r, 3000, buildTftpRequest(TFTP_OP.RRQ, "tiny.ipxe"));
+  assert.equal(r.logs.length, 3);
+  assert.match(r.logs[2]!, /^tftp: sent tiny\.ipxe/);
+});

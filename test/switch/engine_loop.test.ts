@@ -278,3 +278,21 @@ Deno.test("two VMs sharing QEMU's default MAC do not use up the warning of a loo
     new RegExp(`MAC ${A} VLAN 0 keeps moving between ports [23] and [23]: loop\\? run with --stp`),
   );
 });
+
+Deno.test("between ticks the loop detector counts moves on the owner's stamp: 11 moves in 0.1 s across a tick are one window's, said", () => {
+  // A data-plane thread ticks once a second and stamps each turn; on the ticks alone, the moves before the
+  // tick at 1.5 s were all at 0.5 s, a window that ends at the tick, and the count started again.
+  for (const stamped of [true, false]) {
+    const { engine, warnings } = rig();
+    engine.tick(500);
+    engine.input(1, buildFrame({ dst: BROADCAST, src: A }));
+    const frame = buildFrame({ dst: BROADCAST, src: A });
+    for (let ms = 1410; ms <= 1510; ms += 10) {
+      if (ms === 1500) engine.tick(1500);
+      if (stamped) engine.stamp(ms);
+      engine.input(ms % 20 === 10 ? 2 : 3, frame);
+    }
+    assert.equal(warnings.length, stamped ? 1 : 0, `stamped ${stamped}`);
+    if (stamped) assert.equal(warnings[0]!.moves, FLAP_MOVES + 1);
+  }
+});

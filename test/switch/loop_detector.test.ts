@@ -330,3 +330,34 @@ Deno.test("on a data-plane thread's 1 s clock, a user's slow movers landing firs
     assert.ok(warned >= 5 && warned < 6, `seed ${seed}: the loop warned at ${warned} s`);
   }
 });
+
+Deno.test("on the switch thread's clock, a slow loop (100 moves/s) under a flood of 20,000 new MACs a second each moving twice is said within 3 s", () => {
+  // The thread ticks the engine once a second but stamps each turn's moves with the time it read at that
+  // turn's wait (SwitchEngine.stamp): a turn every 50 µs here. On the tick's time alone, one seed in 20
+  // went unsaid for 35 s and another for 17 s: within a tick a flood's MAC that moved twice held its slot's
+  // challenger place for the whole tick. The loop's moves fall between the flood's (not at a tick's start).
+  const turn = (t: number) => Math.floor(t * 20_000 + 1e-6) / 20_000;
+  for (const gap of [0, 20, 2000]) {
+    for (let seed = 1; seed <= 20; seed++) {
+      const d = new LoopDetector(Math.imul(seed, 0x9e3779b1));
+      const user = slowMovers(d, 16, 4, turn);
+      const move = (n: number, second: boolean, t: number) => {
+        const p = 20 + (n & 7);
+        d.note(0x0300, 0x500000 + n, 0, second ? p + 16 : p + 8, p, 0, turn(t), false);
+      };
+      let warned = -1;
+      for (let i = 0; i < 10 * 20_000 && warned < 0; i++) {
+        const t = i / 20_000;
+        if (i % 200 === 0) user(t);
+        if (t >= 5 && i % 200 === 77) {
+          const port = Math.floor(i / 200) % 2 === 0 ? 2 : 3;
+          if (d.note(HI, LO, 0, port, 1, 0, turn(t), false) === MoveVerdict.Warn) warned = t;
+        }
+        move(i, false, t);
+        if (i >= gap) move(i - gap, true, t);
+      }
+      assert.ok(warned >= 5 && warned < 8, `gap ${gap}, seed ${seed}: the loop warned at ${warned} s`);
+      assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
+    }
+  }
+});
