@@ -368,6 +368,36 @@ Deno.test("slirpvde's -x and -X are answered with how they are said here; -q sil
   }
 });
 
+Deno.test("vde slirp -q -d prints nothing once it serves, as slirpvde -q -d; a gateway taken on the switch is still said", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-quiet-d-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const daemon = async (name: string, ...flags: string[]) => {
+    const r = await run([...ourCli(), "slirp", ...flags, "-d", "-p", `${tmp}/${name}.pid`, `${tmp}/sw`], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stderr;
+  };
+  const stop = async (name: string) =>
+    Deno.kill(Number((await Deno.readTextFile(`${tmp}/${name}.pid`)).trim()), "SIGTERM");
+  try {
+    assert.equal(await daemon("first", "-q"), "");
+    // The second answers the first's gateway: that warning is the line -q keeps, on either thread.
+    for (const [name, thread] of [["second", []], ["third", ["--no-thread"]]] as const) {
+      assert.match(
+        await daemon(name, "-q", ...thread),
+        /^vde slirp: the gateway address is taken on this switch: .*this one keeps serving\n$/,
+      );
+      await stop(name);
+    }
+    await stop("first");
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
 /**
  * A command prefix under which no running lab is seen: as root, a mount namespace of its own whose /run
  * (root's labs, /run/vde) is an empty tmpfs; as a user, XDG_RUNTIME_DIR `empty` (where the user's labs are).
