@@ -175,7 +175,9 @@ function qemu(name: string, program?: string): Answer {
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
       if (w === "--mod") i++;
-      else if (w === "-sock" && words[i + 1] !== undefined) {
+      // A -sock with no PATH after it names no switch (QEMU has no -sock): dropped, the default switch's then.
+      else if (w === "-sock" && words[i + 1] === undefined) continue;
+      else if (w === "-sock") {
         // Its old synopsis's `-sock PATH[,PATH...]`: an interface on each switch, each its own -netdev id.
         for (const sock of words[++i]!.split(",").filter((s) => s !== "")) {
           out.push("-netdev", `vde,id=n${n},sock=${sock}`, "-device", `virtio-net,netdev=n${n++}`);

@@ -92,6 +92,12 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     "vdeq's old -sock A,B (its man page's example): an interface on each, not one -netdev of sock=A,/B",
   );
   assert.equal(
+    vde2ToolHint("vdeqemu", ["-hda", "d.img", "-sock"]),
+    "vde2's vdeqemu is QEMU's own VDE support here: " +
+      "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
+    "a -sock with no PATH is no QEMU option to keep",
+  );
+  assert.equal(
     vde2ToolHint("vdeqemu", ["-hda", "d.img"]),
     "vde2's vdeqemu is QEMU's own VDE support here: " +
       "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
