@@ -13,7 +13,8 @@ import type { Severity } from "./os/syslog.ts";
 
 let file: Deno.FsFile | null = null;
 let discard = false;
-let writer: ((line: string) => void) | null = null;
+let quiet = false;
+let writer: ((line: string, severity: Severity) => void) | null = null;
 let syslog: ((severity: Severity, line: string) => void) | null = null;
 const encoder = new TextEncoder();
 
@@ -39,13 +40,21 @@ export function discardStderrLog(): void {
   discard = true;
 }
 
+/**
+ * Drops the info lines meant for stderr (slirpvde's -q): a warning or an error is still said there, a
+ * log file or syslog still gets them all.
+ */
+export function quietStderrLog(): void {
+  quiet = true;
+}
+
 /** Sends the lines a daemon without a log file would drop to `send` (its syslog sender). */
 export function setSyslog(send: (severity: Severity, line: string) => void): void {
   syslog = send;
 }
 
 /** Hands log lines meant for stderr to `w` (a console's "print above the prompt"); null restores stderr. */
-export function setLogWriter(w: ((line: string) => void) | null): void {
+export function setLogWriter(w: ((line: string, severity: Severity) => void) | null): void {
   writer = w;
 }
 
@@ -57,8 +66,9 @@ export function log(component: string, message: string, severity: Severity = "in
       syslog?.(severity, line);
       return;
     }
+    if (quiet && severity === "info") return;
     try {
-      if (writer !== null) writer(`${line}\n`);
+      if (writer !== null) writer(`${line}\n`, severity);
       else console.error(line);
     } catch { /* stderr is gone (a closed terminal): the shutdown that follows must still run */ }
     return;

@@ -29,6 +29,7 @@ import { programOf, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
+import { log } from "../log.ts";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
 interface DpipeFlags {
@@ -84,10 +85,25 @@ export function splitCommands(args: readonly string[]): string[][] {
  * Runs the commands as a dpipe chain until the first one exits.
  *
  * @param started called once every command is spawned (a `-d` start returns then)
+ * @param logStderr the commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is
+ *   a pipe to its caller, who is gone once it returns, and a command writing there then died of SIGPIPE
  * @returns the exit status of the first command to exit
  */
-export async function runDpipe(commands: readonly string[][], started = () => {}): Promise<number> {
+export async function runDpipe(
+  commands: readonly string[][],
+  started = () => {},
+  logStderr = false,
+): Promise<number> {
   const middle = commands.length > 2;
+  const stderrs: ReadableStream<Uint8Array>[] = [];
+  const spawn = (program: string, args: string[], env?: Record<string, string>) => {
+    const child = spawnCommand(program, args, env, logStderr);
+    if (logStderr) {
+      stderrs.push(child.stderr);
+      copyToLog(program, child.stderr);
+    }
+    return child;
+  };
   const dir = middle ? await Deno.makeTempDir({ prefix: "vde-dpipe-" }) : undefined;
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
@@ -151,6 +167,8 @@ export async function runDpipe(commands: readonly string[][], started = () => {}
   } finally {
     removeSignals();
     for (const c of children) terminate(c);
+    // A command's child may hold its stderr open past it: the copy must not keep this process up.
+    for (const s of stderrs) s.cancel().catch(() => {});
     for (const f of files) {
       try {
         f.close();
@@ -198,7 +216,7 @@ export const dpipeCommand: Subcommand = (program: Command) => {
       if (flags.daemon || flags.pidfile !== undefined || flags.logfile !== undefined) {
         await runProgram(programOf("vde dpipe", "dpipe", flags, false), async (p) => {
           const started = () => p.ready(p.inBackground ? commands.map((c) => c[0]).join(" = ") : undefined);
-          status = await runDpipe(commands, started);
+          status = await runDpipe(commands, started, p.inBackground);
         });
       } else status = await runDpipe(commands);
       // runCli turns a CommanderError into the process's exit status without printing anything.
@@ -208,13 +226,39 @@ export const dpipeCommand: Subcommand = (program: Command) => {
     });
 };
 
-function spawn(program: string, args: string[], env?: Record<string, string>): Deno.ChildProcess {
+function spawnCommand(
+  program: string,
+  args: string[],
+  env: Record<string, string> | undefined,
+  pipeStderr: boolean,
+): Deno.ChildProcess {
   try {
-    return new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "inherit" })
-      .spawn();
+    const stderr = pipeStderr ? "piped" : "inherit";
+    return new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr }).spawn();
   } catch (err) {
     throw new Error(`dpipe: ${cannotRun(program, err)}`);
   }
+}
+
+/** Longest part of a line kept waiting for its newline: a command that never writes one is still said. */
+const MAX_LINE = 4096;
+
+/** Copies command `name`'s stderr to the log, a line at a time, until it ends or is cancelled. */
+async function copyToLog(name: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  try {
+    for await (const chunk of stream) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = lines.pop()!;
+      if (rest.length > MAX_LINE) {
+        lines.push(rest);
+        rest = "";
+      }
+      for (const line of lines) log("vde dpipe", `${name}: ${line}`);
+    }
+  } catch { /* cancelled at the end, or the command is gone */ }
+  if (rest !== "") log("vde dpipe", `${name}: ${rest}`);
 }
 
 async function mkfifo(...paths: string[]): Promise<void> {

@@ -35,6 +35,8 @@ export interface ProgramOptions {
   daemon?: boolean;
   pidfile?: string;
   logfile?: string;
+  /** A daemon's parent says nothing once it serves (slirpvde's -q -d): no line where or how to stop it. */
+  quiet?: boolean;
   /** Stop the shared poller at exit (false where the program never started it). */
   stopPoller?: boolean;
 }
@@ -210,11 +212,13 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
       // A daemon that forks tells where it serves and how to stop it; scripts read nothing on stdout.
       if (serving !== undefined && o.logfile !== undefined) log(o.component, serving);
       const pidfile = o.pidfile === undefined ? "" : ` (pid file ${o.pidfile})`;
-      toParent.push(
-        `${o.component}: ${serving === undefined ? "" : `${serving}; `}` +
-          `in the background as pid ${Deno.pid}${pidfile}; stop: kill ${Deno.pid}`,
-      );
-      reportReady(toParent.join("\n") + "\n");
+      if (!o.quiet) {
+        toParent.push(
+          `${o.component}: ${serving === undefined ? "" : `${serving}; `}` +
+            `in the background as pid ${Deno.pid}${pidfile}; stop: kill ${Deno.pid}`,
+        );
+      }
+      reportReady(toParent.map((line) => `${line}\n`).join(""));
       detached = true;
       if (o.logfile === undefined) {
         // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde).

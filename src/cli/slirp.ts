@@ -9,7 +9,7 @@ import { openLink } from "../link/registry.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { discardStderrLog, log } from "../log.ts";
+import { log, quietStderrLog } from "../log.ts";
 import {
   checkBootName,
   ConfigError,
@@ -61,7 +61,10 @@ export interface SlirpCliOptions {
   port?: string;
   group?: string;
   mod?: string;
-  /** slirpvde's -q: no log lines on stderr (a --logfile still gets them; a failure to start is still said). */
+  /**
+   * slirpvde's -q: no info lines on stderr, nor a daemon's line where it runs, as slirpvde -q -d prints
+   * nothing (a --logfile still gets them; a warning, a failure to start or after are still said).
+   */
   quiet?: boolean;
   /** Run in the background, returning once plugged in and serving (slirpvde's -d). */
   daemon?: boolean;
@@ -130,7 +133,14 @@ export function slirpStarted(where: string, described: string): string {
 
 /** The life `runProgram` gives `vde slirp`: `--daemon`, `--pidfile`, `--logfile` as the switch has them. */
 function slirpProgram(o: SlirpCliOptions) {
-  return { component: "vde slirp", noun: "slirp", daemon: o.daemon, pidfile: o.pidfile, logfile: o.logfile };
+  return {
+    component: "vde slirp",
+    noun: "slirp",
+    daemon: o.daemon,
+    pidfile: o.pidfile,
+    logfile: o.logfile,
+    quiet: o.quiet,
+  };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -327,7 +337,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     )
     .allowExcessArguments(true)
     .action(async (opts: SlirpCliOptions, cmd: Command) => {
-      if (opts.quiet) discardStderrLog();
+      if (opts.quiet) quietStderrLog();
       const sock = switchGiven(opts, cmd.args);
       if (sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");

@@ -171,11 +171,17 @@ function qemu(name: string, program?: string): Answer {
       return `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
     }
     const out: string[] = [];
+    let n = 0;
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
       if (w === "--mod") i++;
-      else if (w === "-sock" && words[i + 1] !== undefined) {
-        out.push("-netdev", `vde,id=n0,sock=${words[++i]}`, "-device", "virtio-net,netdev=n0");
+      // A -sock with no PATH after it names no switch (QEMU has no -sock): dropped, the default switch's then.
+      else if (w === "-sock" && words[i + 1] === undefined) continue;
+      else if (w === "-sock") {
+        // Its old synopsis's `-sock PATH[,PATH...]`: an interface on each switch, each its own -netdev id.
+        for (const sock of words[++i]!.split(",").filter((s) => s !== "")) {
+          out.push("-netdev", `vde,id=n${n},sock=${sock}`, "-device", `virtio-net,netdev=n${n++}`);
+        }
       } else out.push(w);
     }
     // vdeq gave a VM without a VDE interface one on the default switch, as QEMU's -netdev vde does unnamed.

@@ -7,6 +7,7 @@
  */
 import type { LinkStats } from "../link/link.ts";
 import type { SlirpConfig } from "../slirp/config.ts";
+import type { Severity } from "../os/syslog.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -29,7 +30,7 @@ export type SlirpReport =
   /** The first gateway probe after plugging in was answered or went unanswered (`SlirpThread.probed`). */
   | { type: "probed" }
   | { type: "failed"; message: string }
-  | { type: "log"; line: string }
+  | { type: "log"; line: string; severity: Severity }
   | { type: "metrics"; text: string }
   | { type: "stopped"; reason: string | null; link: LinkStats };
 

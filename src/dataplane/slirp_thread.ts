@@ -105,8 +105,8 @@ export class SlirpThread {
       const m = e.data;
       if (m.type === "log") {
         const at = m.line.indexOf(": ");
-        if (at > 0) log(m.line.slice(0, at), m.line.slice(at + 2));
-        else log("vde slirp", m.line);
+        if (at > 0) log(m.line.slice(0, at), m.line.slice(at + 2), m.severity);
+        else log("vde slirp", m.line, m.severity);
       } else if (m.type === "metrics") {
         for (const w of this.#metricsWaiters.splice(0)) w.resolve(m.text);
       } else if (m.type === "ready") ready.resolve(m.describe);

@@ -234,7 +234,7 @@ const tick = () => {
 
 async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
-  setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
+  setLogWriter((line, severity) => scope.postMessage({ type: "log", line: line.trimEnd(), severity }));
   // No nice -20 of its own between streams (see "Priority" above): the governor raises it for bulk and
   // gives back the nice value it finds.
   tick(); // the governor's clock starts now, not when the module loaded

@@ -79,10 +79,11 @@ export function parseVdeVnl(rest: string): VdeVnl {
     if (key === undefined && opt.slice(0, eq) === "vlan") {
       // vdeplug4 has no vlan= either: a port's VLAN is the switch's to set.
       const port = out.port === undefined ? "PORT" : String(out.port);
+      // A value that is no VLAN number is not put in the command to paste.
+      const vlan = /^\d{1,4}$/.test(value) && Number(value) <= 4095 ? value : "N";
       throw new Error(
-        `vde:// takes no vlan=: a port's VLAN is set on the switch, \`vde term ${path} -c 'port/setvlan ${port} ${
-          opt.slice(eq + 1)
-        }'\` (vlan/create ${opt.slice(eq + 1)} first)`,
+        `vde:// takes no vlan=: a port's VLAN is set on the switch, \`vde term ${path} -c 'port/setvlan ${port} ${vlan}'\` ` +
+          `(vlan/create ${vlan} first)`,
       );
     }
     if (key === undefined) {

@@ -170,6 +170,7 @@ export class GatewayGuard {
             this.#hint(family)
           }); ` +
           `this one keeps serving`,
+        "warning",
       );
     }
     // An answer: a waiting `--daemon` start goes on, its line already said.

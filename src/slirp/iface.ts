@@ -24,6 +24,7 @@ import {
   linkLocalFromMac,
 } from "../wire/ipv6.ts";
 import { inNetwork, type SlirpConfig } from "./config.ts";
+import type { Severity } from "../os/syslog.ts";
 
 /** Largest IP packet. */
 export const MAX_IP = 65535;
@@ -112,7 +113,7 @@ export class Iface {
   readonly linkLocal: Uint8Array;
   readonly stats: StackStats = newStats();
   readonly now: () => number;
-  readonly log: (message: string) => void;
+  readonly log: (message: string, severity?: Severity) => void;
   readonly mask: number;
   readonly bcast: number;
   /** The MTU packets are cut to: the configured one, at most what a VDE frame carries. */
@@ -131,7 +132,7 @@ export class Iface {
     config: SlirpConfig,
     sink: StackSink,
     now: () => number,
-    log: (message: string) => void,
+    log: (message: string, severity?: Severity) => void,
     pingAllowed: { 4: boolean; 6: boolean },
   ) {
     const c = config;

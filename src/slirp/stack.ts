@@ -56,6 +56,7 @@ import type { TcpCoreSide, TcpEngine } from "./tcp/api.ts";
 import { createRefusingTcpEngine, tcpReset } from "./tcp_stub.ts";
 import { TftpServer } from "./tftp_server.ts";
 import { UDP_IDLE_MS, UdpNat } from "./udp_nat.ts";
+import type { Severity } from "../os/syslog.ts";
 
 export { MAX_UDP_FLOWS, UDP_IDLE_MS } from "./udp_nat.ts";
 export { MAX_PING_FLOWS, PING_IDLE_MS } from "./ping_nat.ts";
@@ -85,7 +86,7 @@ export interface StackOptions {
   /** Milliseconds; performance.now() by default. */
   now?: () => number;
   /** Log lines (start-up notes, errors that deserve a line). */
-  log?: (message: string) => void;
+  log?: (message: string, severity?: Severity) => void;
   /** Builds the TCP engine; a refusing stub when absent. */
   tcp?: (stack: SlirpStack) => TcpAttachment;
   /** DNS servers when the configuration names none (the host's resolv.conf). */

@@ -16,13 +16,14 @@ import { FfiHostNet, type HostNet, pingSocketsAllowed } from "./host_net.ts";
 import { SlirpStack } from "./stack.ts";
 import { startTcpEngine } from "./tcp_glue.ts";
 import type { HostNet as TcpHostNet } from "./tcp/host.ts";
+import type { Severity } from "../os/syslog.ts";
 
 /** Options of `startSlirpStack` beyond the configuration. */
 export interface SlirpStartOptions {
   /** Host sockets; the real ones by default. */
   hostNet?: HostNet;
   /** Log lines; `vde slirp: ...` on the log by default. */
-  log?: (message: string) => void;
+  log?: (message: string, severity?: Severity) => void;
   /** Where the host's resolvers are listed (default /etc/resolv.conf). */
   resolvConf?: string;
   /** Refuse TCP even when the engine exists (tests of the core). */
@@ -54,7 +55,7 @@ export async function startSlirpStack(
   config: SlirpConfig,
   options: SlirpStartOptions = {},
 ): Promise<SlirpStack> {
-  const say = options.log ?? ((m: string) => log("vde slirp", m));
+  const say = options.log ?? ((m: string, severity?: Severity) => log("vde slirp", m, severity));
   const resolvers = config.dnsUpstream ?? hostResolvers(options.resolvConf ?? "/etc/resolv.conf");
   const pingAllowed = { 4: pingSocketsAllowed(4), 6: pingSocketsAllowed(6) };
   const stack = new SlirpStack({
@@ -85,6 +86,8 @@ export async function startSlirpStack(
   // Each forward's host port, which a user (or a test) asking for port 0 learns only here.
   for (const line of stack.describeForwards()) say(line);
   if (config.verbose) { for (const line of describeConfig(config).split("\n")) say(line); }
-  if (resolvers.length === 0) say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped");
+  if (resolvers.length === 0) {
+    say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped", "warning");
+  }
   return stack;
 }

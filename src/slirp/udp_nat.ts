@@ -263,7 +263,7 @@ export class UdpNat {
         (errno, info, dst, dstPort, payload) => this.#refused(flow, errno, info, dst, dstPort, payload),
       );
     } catch (err) {
-      iface.log(`cannot open a UDP socket for the guest: ${(err as Error).message}`);
+      iface.log(`cannot open a UDP socket for the guest: ${(err as Error).message}`, "warning");
       iface.stats.udpDropped++;
       return null;
     }

@@ -193,3 +193,35 @@ Deno.test("dpipe's -n and -N are taken (the commands are joined the same); its -
       "-p /tmp/x.pgrp names vde dpipe, and kill $(cat /tmp/x.pgrp) stops every command\n",
   );
 });
+
+Deno.test("dpipe -d: a command that writes to stderr once the start returned keeps running, its line in the --logfile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-daemon-stderr-" });
+  try {
+    // It writes to stderr after the start returned, then leaves a mark: a write to the caller's closed
+    // pipe killed it (SIGPIPE) before the mark, and the whole chain with it.
+    const writer = ["sh", "-c", `sleep 0.5; echo said >&2; echo $$ > ${dir}/mark; exec sleep 60`];
+    const args = [
+      "-d",
+      "-p",
+      `${dir}/dpipe.pid`,
+      "--logfile",
+      `${dir}/dpipe.log`,
+      ...writer,
+      "=",
+      "sleep",
+      "60",
+    ];
+    const r = await dpipe(args);
+    assert.equal(r.code, 0, r.stderr);
+    let mark = "";
+    for (let i = 0; i < 100 && !mark.endsWith("\n"); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      mark = await Deno.readTextFile(`${dir}/mark`).catch(() => "");
+    }
+    assert.match(mark, /^\d+\n$/, "the command lived past its write to stderr");
+    assert.match(await Deno.readTextFile(`${dir}/dpipe.log`), /Z vde dpipe: sh: said\n/);
+    Deno.kill(Number((await Deno.readTextFile(`${dir}/dpipe.pid`)).trim()), "SIGTERM");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -13,8 +13,8 @@ import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
 import { joinOptions } from "../../src/cli/join_options.ts";
 import { formatIpv4 } from "../../src/wire/ipv4.ts";
 
-async function refused(args: string[]): Promise<string> {
-  const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
+async function refused(args: string[], prefix: string[] = []): Promise<string> {
+  const r = await run([...prefix, ...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
   assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
   assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
   return r.stderr.trimEnd();
@@ -374,12 +374,61 @@ Deno.test("slirpvde's -x and -X are answered with how they are said here; -q sil
     await sw.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
-  // A running lab (another test's) may be named after it: the line begins the same.
-  assert.match(
-    await refused(["slirp", "-quiet", "-s", "/tmp/vde-no-such-switch"]),
-    /^vde: no switch at \/tmp\/vde-no-such-switch: the directory does not exist/,
-  );
+  // The whole line, as without -q, where no lab runs: a lab of another test (or engineer) would be named
+  // after it. Its directory is a fresh one's, so no switch a letter off it is named either.
+  const none = await Deno.makeTempDir({ prefix: "vde-slirp-quiet-none-" });
+  try {
+    for (const quiet of [["-quiet"], ["-q"], []]) {
+      assert.equal(
+        await refused(["slirp", ...quiet, "-s", `${none}/sw`], noLabsSeen(none)),
+        `vde: no switch at ${none}/sw: the directory does not exist`,
+      );
+    }
+  } finally {
+    await Deno.remove(none, { recursive: true });
+  }
 });
+
+Deno.test("vde slirp -q -d prints nothing once it serves, as slirpvde -q -d; a gateway taken on the switch is still said", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-quiet-d-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const daemon = async (name: string, ...flags: string[]) => {
+    const r = await run([...ourCli(), "slirp", ...flags, "-d", "-p", `${tmp}/${name}.pid`, `${tmp}/sw`], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stderr;
+  };
+  const stop = async (name: string) =>
+    Deno.kill(Number((await Deno.readTextFile(`${tmp}/${name}.pid`)).trim()), "SIGTERM");
+  try {
+    assert.equal(await daemon("first", "-q"), "");
+    // The second answers the first's gateway: that warning is the line -q keeps, on either thread.
+    for (const [name, thread] of [["second", []], ["third", ["--no-thread"]]] as const) {
+      assert.match(
+        await daemon(name, "-q", ...thread),
+        /^vde slirp: the gateway address is taken on this switch: .*this one keeps serving\n$/,
+      );
+      await stop(name);
+    }
+    await stop("first");
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
+/**
+ * A command prefix under which no running lab is seen: as root, a mount namespace of its own whose /run
+ * (root's labs, /run/vde) is an empty tmpfs; as a user, XDG_RUNTIME_DIR `empty` (where the user's labs are).
+ */
+function noLabsSeen(empty: string): string[] {
+  if (Deno.uid() === 0) {
+    return ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o mode=755 vde-test /run && exec "$@"', "sh"];
+  }
+  return ["env", `XDG_RUNTIME_DIR=${empty}`];
+}
 
 Deno.test("vde switch --slirp=A --slirp (a bare one after) keeps A, where commander's bare true replaced it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-slirp-bare-" });

@@ -85,6 +85,19 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     "vdeq's old -sock as QEMU's -netdev",
   );
   assert.equal(
+    vde2ToolHint("vdeqemu", ["-sock", "/tmp/vde.ctl,/tmp/my.ctl", "-hda", "d.img"]),
+    "vde2's vdeqemu is QEMU's own VDE support here: `qemu-system-x86_64 " +
+      "-netdev vde,id=n0,sock=/tmp/vde.ctl -device virtio-net,netdev=n0 " +
+      "-netdev vde,id=n1,sock=/tmp/my.ctl -device virtio-net,netdev=n1 -hda d.img`",
+    "vdeq's old -sock A,B (its man page's example): an interface on each, not one -netdev of sock=A,/B",
+  );
+  assert.equal(
+    vde2ToolHint("vdeqemu", ["-hda", "d.img", "-sock"]),
+    "vde2's vdeqemu is QEMU's own VDE support here: " +
+      "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
+    "a -sock with no PATH is no QEMU option to keep",
+  );
+  assert.equal(
     vde2ToolHint("vdeqemu", ["-hda", "d.img"]),
     "vde2's vdeqemu is QEMU's own VDE support here: " +
       "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",

@@ -218,6 +218,13 @@ Deno.test("a vde:// vlan= (in neither vdeplug4 nor here) is refused with the swi
           "(vlan/create 5 first)",
   );
   assert.throws(() => parseVdeVnl("/tmp/sw[vlan=7]"), /port\/setvlan PORT 7/);
+  // One that is no VLAN number (a quote, a command) is not put in the command to paste.
+  for (const vlan of ["x", "5'; rm -rf ~; '", "99999"]) {
+    assert.throws(
+      () => parseVdeVnl(`/tmp/sw[vlan=${vlan}]`),
+      /'port\/setvlan PORT N'` \(vlan\/create N first\)$/,
+    );
+  }
 });
 
 Deno.test("vde plug into DIR[privatelan] (vdeplug4's port group) takes a free port, as vde_plug does, and says so", async () => {
