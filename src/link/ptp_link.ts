@@ -12,14 +12,23 @@
  * datagram link (dgram_link.ts: its length checks, its queue, a plug
  * thread). A third end finds both names served and is refused.
  *
+ * The other end's name must be a socket of our own user's: vdeplug4 joins
+ * whatever serves PATH or PATH+, so another local user who serves one of
+ * them first (in /tmp, say) reads every frame a root end sends. An end of
+ * another user could not have worked anyway (each end's name is 0700, so
+ * one direction is refused). It is checked before and after the connect, so
+ * a name swapped in between is caught too (in a sticky directory nobody
+ * else can make a file ours).
+ *
  * A name left by an end that died (a socket file no one serves: connect is
  * refused) is taken over, as vdeplug4 does. A name that is not a socket is
  * never removed: that is one line saying so. When the peer goes, sends are
  * refused and the link closes (vdeplug4's end would wait for another).
  */
-import { C, SysError } from "../../ffi/libc.ts";
+import { C, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
+import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 
@@ -109,12 +118,14 @@ export async function openPtpLink(rest: string, options: OpenOptions = {}): Prom
 /** The second end: connects to the first end's PATH and binds PATH+. */
 function joinFirst(path: string, socket: UnixDgramSocket): void {
   const full = `ptp://${path} has both its ends already (a third cannot join)`;
+  ours(path);
   try {
     socket.connect(path);
   } catch (err) {
     if (isErrno(err, C.EPERM)) throw new Error(full);
     throw failure("cannot reach the end at", path, err);
   }
+  ours(path);
   const plus = secondName(path);
   const state = probePtpName(plus);
   if (state === "served") throw new Error(full);
@@ -159,8 +170,11 @@ async function pollForSecond(
   for (;;) {
     if (signal?.aborted === true) throw new Error("stopped while waiting for the other end");
     try {
-      socket.connect(plus);
-      return;
+      if (ours(plus, true)) {
+        socket.connect(plus);
+        ours(plus);
+        return;
+      }
     } catch (err) {
       // Not there yet, or a name a dead second end left (the next one takes it over): look again.
       if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED)) {
@@ -169,6 +183,30 @@ async function pollForSecond(
     }
     await new Promise((r) => setTimeout(r, JOIN_POLL_MS));
   }
+}
+
+/**
+ * Throws the line for a name that is not a socket of this process's user
+ * (one of another user's would read our frames); with `absentOk`, returns
+ * false for no name yet, instead of throwing.
+ */
+function ours(path: string, absentOk = false): boolean {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch (err) {
+    if (absentOk && err instanceof Deno.errors.NotFound) return false;
+    throw failure("cannot look at", path, err);
+  }
+  if (info.isSocket !== true) throw new Error(`${path} is not a socket; give ptp:// a path of its own`);
+  const me = libc().geteuid();
+  if (info.uid !== me) {
+    throw new Error(
+      `${path} is ${userName(info.uid ?? -1)}'s socket, not ${userName(me)}'s: ` +
+        `not joined (its owner would have this end's frames)`,
+    );
+  }
+  return true;
 }
 
 /** Owner only, as vdeplug4's default mode (0700); best effort. */

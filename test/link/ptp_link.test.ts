@@ -160,3 +160,51 @@ Deno.test("a ptp:// path that is a stream socket (a switch's) is refused and lef
     }
   });
 });
+
+/** A served datagram socket at `path` owned by nobody (uid 65534), put there whole (renamed in). */
+function othersSocket(path: string): UnixDgramSocket {
+  const sock = UnixDgramSocket.create();
+  const staged = `${path}.staged`;
+  sock.bind(staged);
+  Deno.chownSync(staged, 65534, 65534);
+  Deno.renameSync(staged, path);
+  return sock;
+}
+
+Deno.test("a ptp:// end does not join a PATH another user serves (its owner would have the frames)", async () => {
+  await withPlace(async (p) => {
+    const theirs = othersSocket(p.path);
+    try {
+      await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+        assert.equal(
+          err.message,
+          `${p.path} is nobody's socket, not root's: not joined (its owner would have this end's frames)`,
+        );
+        return true;
+      });
+      await assert.rejects(Deno.lstat(`${p.path}+`), Deno.errors.NotFound);
+    } finally {
+      theirs.close(false);
+    }
+  });
+});
+
+Deno.test("a first ptp:// end does not connect to a PATH+ another user serves, and removes PATH", async () => {
+  await withPlace(async (p) => {
+    const first = openLink(`ptp://${p.path}`);
+    await until("the first end's socket", () => probePtpName(p.path) === "served");
+    const theirs = othersSocket(`${p.path}+`);
+    try {
+      await assert.rejects(within("the first end", 5000, first), (err: Error) => {
+        assert.equal(
+          err.message,
+          `${p.path}+ is nobody's socket, not root's: not joined (its owner would have this end's frames)`,
+        );
+        return true;
+      });
+      await assert.rejects(Deno.lstat(p.path), Deno.errors.NotFound);
+    } finally {
+      theirs.close(false);
+    }
+  });
+});
