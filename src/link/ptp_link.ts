@@ -20,6 +20,11 @@
  * a name swapped in between is caught too (in a sticky directory nobody
  * else can make a file ours).
  *
+ * The first end's PATH is unconnected while it waits, so it is made 0700
+ * from its first moment (bound in a private directory and linked there):
+ * bound in place under a umask of 000, another user could connect in before
+ * the chmod and queue frames it would read once the second end came.
+ *
  * A name left by an end that died (a socket file no one serves: connect is
  * refused) is taken over, as vdeplug4 does. A name that is not a socket is
  * never removed: that is one line saying so. When the peer goes, sends are
@@ -93,6 +98,10 @@ function claimable(path: string, state: PtpNameState): void {
 /** `what PATH: why`, the system call's name left out of a SysError (the path says where). */
 function failure(what: string, path: string, err: unknown): Error {
   if (err instanceof SysError) return new Error(`${what} ${path}: ${err.message.replace(/^\w+: /, "")}`);
+  // A name taken between the look and the bind, as bind's EADDRINUSE says it.
+  if (err instanceof Deno.errors.AlreadyExists) return new Error(`${what} ${path}: Address already in use`);
+  // Deno's own (a private bind's staging directory): the why, without its own paths.
+  if (err instanceof Deno.errors.PermissionDenied) return new Error(`${what} ${path}: Permission denied`);
   return new Error(err instanceof Error ? err.message : String(err));
 }
 
@@ -145,11 +154,12 @@ async function waitForSecond(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   try {
-    socket.bind(path);
+    // 0700 from its first moment: it is unconnected until the second end comes, so whoever could
+    // connect in before a chmod (under a umask of 000) could queue frames it reads then.
+    socket.bindPrivate(path, 0o700);
   } catch (err) {
     throw failure("cannot bind", path, err);
   }
-  restrict(path);
   // Closed (PATH removed) the moment the opener gives up, not at the next poll: a plug that is
   // stopped returns without waiting for this open, and its process may be gone by then.
   const giveUp = () => socket.close();

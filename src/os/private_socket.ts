@@ -44,6 +44,31 @@ export function listenPrivate(path: string): Deno.UnixListener {
 }
 
 /**
+ * Puts a socket file at `path` whose mode is `mode` from its first moment,
+ * as listenPrivate does: `bind(staged)` binds it in a private directory, and
+ * the name is then linked onto `path`, which never replaces one there (a
+ * name taken in the meantime is AlreadyExists, as bind's EADDRINUSE).
+ *
+ * @throws what `bind` throws, or Deno's error when the name cannot be put at `path`
+ */
+export function bindPrivately(path: string, mode: number, bind: (staged: string) => void): void {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  const staging = stagingDir(dir === "/" ? "" : dir);
+  const staged = `${staging}/s`;
+  try {
+    bind(staged);
+    Deno.chmodSync(staged, mode);
+    Deno.linkSync(staged, path);
+  } finally {
+    try {
+      Deno.removeSync(staged);
+    } catch { /* never bound */ }
+    Deno.removeSync(staging);
+  }
+}
+
+/**
  * A new directory of mode 700 in `dir`, `.N`: short, so that its socket's path is no longer than the
  * socket's own name there (a unix socket's path has a bound; a rename's has none), and made anew
  * (mkdir fails on a name taken), so nobody else's.

@@ -208,3 +208,22 @@ Deno.test("a first ptp:// end does not connect to a PATH+ another user serves, a
     }
   });
 });
+
+Deno.test("a first ptp:// end's socket is bound in a private directory and linked onto PATH (0700 from its first moment, whatever the umask)", async () => {
+  await withPlace(async (p) => {
+    const stop = new AbortController();
+    const first = openLink(`ptp://${p.path}`, { signal: stop.signal });
+    await until("the first end's socket", () => probePtpName(p.path) === "served");
+    // The kernel lists a socket under the name it was bound to: bound at PATH, it was there, with the
+    // umask's mode, before its chmod, and whoever connected then could queue frames for it.
+    const bound = (await Deno.readTextFile("/proc/net/unix")).split("\n").map((l) => l.split(" ").at(-1));
+    assert.equal(bound.includes(p.path), false);
+    assert.equal(
+      bound.some((name) => name?.startsWith(`${p.path.slice(0, p.path.lastIndexOf("/"))}/.`)),
+      true,
+    );
+    assert.equal((await Deno.lstat(p.path)).mode! & 0o777, 0o700);
+    stop.abort();
+    await assert.rejects(within("the aborted open", 5000, first), /stopped while waiting/);
+  });
+});
