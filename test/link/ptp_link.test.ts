@@ -227,3 +227,29 @@ Deno.test("a first ptp:// end's socket is bound in a private directory and linke
     await assert.rejects(within("the aborted open", 5000, first), /stopped while waiting/);
   });
 });
+
+Deno.test("a first ptp:// end that waits long looks for the second end less and less often, and still finds it", async () => {
+  await withPlace(async (p) => {
+    // Counts the first end's sleeps between two looks (its setTimeout calls), not the test's own.
+    const original = globalThis.setTimeout;
+    const looks: number[] = [];
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (new Error().stack?.includes("pollForSecond") === true) looks.push(ms ?? 0);
+      return original(fn, ms);
+    }) as typeof setTimeout;
+    let first: Promise<Link>;
+    try {
+      first = openLink(`ptp://${p.path}`);
+      await sleep(2000);
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    // Every 20 ms, that was about 100 looks; at most 4 a second once it has waited a while.
+    assert.ok(looks.length <= 15, `${looks.length} looks in 2 s`);
+    assert.equal(Math.max(...looks), 250);
+    const b = await within("the second end", 5000, openLink(`ptp://${p.path}`));
+    const a = await within("the first end", 5000, first);
+    await carries(a, b, 4);
+    await closeAll(a, b);
+  });
+});
