@@ -28,7 +28,9 @@
  * A name left by an end that died (a socket file no one serves: connect is
  * refused) is taken over, as vdeplug4 does. A name that is not a socket is
  * never removed: that is one line saying so. When the peer goes, sends are
- * refused and the link closes (vdeplug4's end would wait for another).
+ * refused and the link closes (vdeplug4's end would wait for another). A
+ * first end restarted while the old second end is still there waits for a
+ * new second end (the old one leaves at its next send).
  */
 import { C, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -193,8 +195,10 @@ async function pollForSecond(
         return;
       }
     } catch (err) {
-      // Not there yet, or a name a dead second end left (the next one takes it over): look again.
-      if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED)) {
+      // Not there yet, or a name a dead second end left (the next one takes it over), or (EPERM) the
+      // second end of a first end that went before this one came (a restart): it leaves at its next
+      // send, and a new one joins. Look again.
+      if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED) && !isErrno(err, C.EPERM)) {
         throw failure("cannot reach the other end at", plus, err);
       }
     }

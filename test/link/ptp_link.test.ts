@@ -253,3 +253,22 @@ Deno.test("a first ptp:// end that waits long looks for the second end less and 
     await closeAll(a, b);
   });
 });
+
+Deno.test("a first ptp:// end restarted while the old second end is still there waits for a new second end", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    a.close();
+    await a.closed;
+    // PATH+ is still served, by an end joined to the first end that went: not refused, waited out.
+    const first = openLink(`ptp://${p.path}`);
+    await until("the new first end's socket", () => probePtpName(p.path) === "served");
+    await sleep(100);
+    b.send(ethFrame(BROADCAST, mac(1), 5));
+    assert.equal(await within("the old second end's close", 5000, b.closed), "peer socket is gone");
+    const b2 = await within("the new second end", 5000, openLink(`ptp://${p.path}`));
+    const a2 = await within("the new first end", 5000, first);
+    await carries(a2, b2, 6);
+    await carries(b2, a2, 7);
+    await closeAll(a2, b2);
+  });
+});
