@@ -20,9 +20,7 @@
  * @throws Deno's error when the socket cannot be bound or put at `path`
  */
 export function listenPrivate(path: string): Deno.UnixListener {
-  const cut = path.lastIndexOf("/");
-  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
-  const staging = stagingDir(dir === "/" ? "" : dir);
+  const staging = stagingBeside(path);
   try {
     const bound = `${staging}/s`;
     const listener = Deno.listen({ transport: "unix", path: bound });
@@ -52,9 +50,7 @@ export function listenPrivate(path: string): Deno.UnixListener {
  * @throws what `bind` throws, or Deno's error when the name cannot be put at `path`
  */
 export function bindPrivately(path: string, mode: number, bind: (staged: string) => void): void {
-  const cut = path.lastIndexOf("/");
-  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
-  const staging = stagingDir(dir === "/" ? "" : dir);
+  const staging = stagingBeside(path);
   const staged = `${staging}/s`;
   try {
     bind(staged);
@@ -66,6 +62,13 @@ export function bindPrivately(path: string, mode: number, bind: (staged: string)
     } catch { /* never bound */ }
     Deno.removeSync(staging);
   }
+}
+
+/** A new private directory (stagingDir) in the directory of `path`. */
+function stagingBeside(path: string): string {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  return stagingDir(dir === "/" ? "" : dir);
 }
 
 /**
