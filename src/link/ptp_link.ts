@@ -109,8 +109,10 @@ function failure(what: string, path: string, err: unknown): Error {
   if (err instanceof SysError) return new Error(`${what} ${path}: ${err.message.replace(/^\w+: /, "")}`);
   // A name taken between the look and the bind, as bind's EADDRINUSE says it.
   if (err instanceof Deno.errors.AlreadyExists) return new Error(`${what} ${path}: Address already in use`);
-  // Deno's own (a private bind's staging directory): the why, without its own paths.
-  if (err instanceof Deno.errors.PermissionDenied) return new Error(`${what} ${path}: Permission denied`);
+  // Deno's own (a private bind's staging directory, `Why (os error N): mkdir '...'`): the why, without
+  // the staging directory's name, which the user never gave.
+  const why = err instanceof Error ? /^(.+?) \(os error \d+\)/.exec(err.message) : null;
+  if (why !== null) return new Error(`${what} ${path}: ${why[1]}`);
   return new Error(err instanceof Error ? err.message : String(err));
 }
 

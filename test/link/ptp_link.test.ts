@@ -272,3 +272,12 @@ Deno.test("a first ptp:// end restarted while the old second end is still there 
     await closeAll(a2, b2);
   });
 });
+
+Deno.test("a ptp:// PATH in a directory that does not exist is refused on one line that names PATH", async () => {
+  await withPlace(async (p) => {
+    await assert.rejects(openLink(`ptp://${p.path}/no/x`), (err: Error) => {
+      assert.equal(err.message, `cannot bind ${p.path}/no/x: No such file or directory`);
+      return true;
+    });
+  });
+});
