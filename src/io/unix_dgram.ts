@@ -84,7 +84,12 @@ export class UnixDgramSocket {
    * Throws AlreadyExists when `path` is taken.
    */
   bindPrivate(path: string, mode: number): void {
-    bindPrivately(path, mode, (staged) => this.bind(staged));
+    try {
+      bindPrivately(path, mode, (staged) => this.bind(staged));
+    } finally {
+      // The staged name is gone either way (and may be another bind's by a close): only `path` is ours.
+      this.#boundPath = null;
+    }
     this.#boundPath = path;
   }
 
