@@ -142,7 +142,15 @@ function joinFirst(path: string, socket: UnixDgramSocket): void {
   try {
     socket.connect(path);
   } catch (err) {
-    if (isErrno(err, C.EPERM)) throw new Error(full);
+    if (isErrno(err, C.EPERM)) {
+      // Joined to a second end: one still there (PATH+ served), or one that went, which the first end
+      // lets go of only when it next sends (ours then ends, vdeplug4's takes the next second end).
+      if (probePtpName(secondName(path)) === "served") throw new Error(full);
+      throw new Error(
+        `the end at ${path} is still joined to a second end that has gone; it lets go when it next sends: ` +
+          `try again then`,
+      );
+    }
     throw failure("cannot reach the end at", path, err);
   }
   ours(path);

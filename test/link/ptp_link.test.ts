@@ -281,3 +281,23 @@ Deno.test("a ptp:// PATH in a directory that does not exist is refused on one li
     });
   });
 });
+
+Deno.test("a second ptp:// end coming before the first has let go of a second end that went is told so, not that it is a third", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    b.close();
+    await b.closed;
+    await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+      assert.equal(
+        err.message,
+        `the end at ${p.path} is still joined to a second end that has gone; it lets go when it next sends: try again then`,
+      );
+      return true;
+    });
+    a.send(ethFrame(BROADCAST, mac(1), 8));
+    assert.equal(await within("the first end's close", 5000, a.closed), "peer socket is gone");
+    const [a2, b2] = await ends(p.path);
+    await carries(a2, b2, 9);
+    await closeAll(a2, b2);
+  });
+});
