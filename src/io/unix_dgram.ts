@@ -26,6 +26,7 @@ import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { setSocketBuffer, socketBufferSize } from "./socket_buffers.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { checksumBuffer } from "../wire/checksum_wasm.ts";
+import { bindPrivately } from "../os/private_socket.ts";
 
 /** Frames per recvmmsg call. */
 export const BATCH = 64;
@@ -74,6 +75,21 @@ export class UnixDgramSocket {
   bind(path: string): void {
     const addr = buildSockaddrUn(path);
     check("bind", libc().bind(this.#fd, addr, SOCKADDR_UN_LEN));
+    this.#boundPath = path;
+  }
+
+  /**
+   * Binds to `path`, mode `mode` from its first moment whatever the umask
+   * (os/private_socket.ts): nobody else can connect in before a chmod.
+   * Throws AlreadyExists when `path` is taken.
+   */
+  bindPrivate(path: string, mode: number): void {
+    try {
+      bindPrivately(path, mode, (staged) => this.bind(staged));
+    } finally {
+      // The staged name is gone either way (and may be another bind's by a close): only `path` is ours.
+      this.#boundPath = null;
+    }
     this.#boundPath = path;
   }
 

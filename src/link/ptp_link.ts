@@ -12,19 +12,42 @@
  * datagram link (dgram_link.ts: its length checks, its queue, a plug
  * thread). A third end finds both names served and is refused.
  *
+ * The other end's name must be a socket of our own user's: vdeplug4 joins
+ * whatever serves PATH or PATH+, so another local user who serves one of
+ * them first (in /tmp, say) reads every frame a root end sends. An end of
+ * another user could not have worked anyway (each end's name is 0700, so
+ * one direction is refused). It is checked before and after the connect, so
+ * a name swapped in between is caught too (in a sticky directory nobody
+ * else can make a file ours).
+ *
+ * The first end's PATH is unconnected while it waits, so it is made 0700
+ * from its first moment (bound in a private directory and linked there):
+ * bound in place under a umask of 000, another user could connect in before
+ * the chmod and queue frames it would read once the second end came.
+ *
  * A name left by an end that died (a socket file no one serves: connect is
  * refused) is taken over, as vdeplug4 does. A name that is not a socket is
  * never removed: that is one line saying so. When the peer goes, sends are
- * refused and the link closes (vdeplug4's end would wait for another).
+ * refused and the link closes (vdeplug4's end would wait for another). A
+ * first end restarted while the old second end is still there waits for a
+ * new second end (the old one leaves at its next send).
  */
-import { C, SysError } from "../../ffi/libc.ts";
+import { C, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
+import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 
-/** How often the first end looks for the second while it waits, in ms. */
+/**
+ * How soon the first end looks for the second again, in ms: at once at
+ * first (two ends started together join quickly), then less and less often
+ * up to JOIN_POLL_MAX_MS. An end may wait for hours: every 20 ms cost it
+ * 1.6% of a core (50 wake-ups a second, on a shared 2-core machine).
+ */
 export const JOIN_POLL_MS = 20;
+/** The longest the first end sleeps between two looks: how late it may notice the second end. */
+export const JOIN_POLL_MAX_MS = 250;
 
 /** What is at a ptp:// name. */
 export type PtpNameState = "absent" | "served" | "stale" | "not-socket" | "not-datagram";
@@ -84,6 +107,12 @@ function claimable(path: string, state: PtpNameState): void {
 /** `what PATH: why`, the system call's name left out of a SysError (the path says where). */
 function failure(what: string, path: string, err: unknown): Error {
   if (err instanceof SysError) return new Error(`${what} ${path}: ${err.message.replace(/^\w+: /, "")}`);
+  // A name taken between the look and the bind, as bind's EADDRINUSE says it.
+  if (err instanceof Deno.errors.AlreadyExists) return new Error(`${what} ${path}: Address already in use`);
+  // Deno's own (a private bind's staging directory, `Why (os error N): mkdir '...'`): the why, without
+  // the staging directory's name, which the user never gave.
+  const why = err instanceof Error ? /^(.+?) \(os error \d+\)/.exec(err.message) : null;
+  if (why !== null) return new Error(`${what} ${path}: ${why[1]}`);
   return new Error(err instanceof Error ? err.message : String(err));
 }
 
@@ -109,12 +138,22 @@ export async function openPtpLink(rest: string, options: OpenOptions = {}): Prom
 /** The second end: connects to the first end's PATH and binds PATH+. */
 function joinFirst(path: string, socket: UnixDgramSocket): void {
   const full = `ptp://${path} has both its ends already (a third cannot join)`;
+  ours(path);
   try {
     socket.connect(path);
   } catch (err) {
-    if (isErrno(err, C.EPERM)) throw new Error(full);
+    if (isErrno(err, C.EPERM)) {
+      // Joined to a second end: one still there (PATH+ served), or one that went, which the first end
+      // lets go of only when it next sends (ours then ends, vdeplug4's takes the next second end).
+      if (probePtpName(secondName(path)) === "served") throw new Error(full);
+      throw new Error(
+        `the end at ${path} is still joined to a second end that has gone; it lets go when it next sends: ` +
+          `try again then`,
+      );
+    }
     throw failure("cannot reach the end at", path, err);
   }
+  ours(path);
   const plus = secondName(path);
   const state = probePtpName(plus);
   if (state === "served") throw new Error(full);
@@ -134,11 +173,12 @@ async function waitForSecond(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   try {
-    socket.bind(path);
+    // 0700 from its first moment: it is unconnected until the second end comes, so whoever could
+    // connect in before a chmod (under a umask of 000) could queue frames it reads then.
+    socket.bindPrivate(path, 0o700);
   } catch (err) {
     throw failure("cannot bind", path, err);
   }
-  restrict(path);
   // Closed (PATH removed) the moment the opener gives up, not at the next poll: a plug that is
   // stopped returns without waiting for this open, and its process may be gone by then.
   const giveUp = () => socket.close();
@@ -156,19 +196,48 @@ async function pollForSecond(
   plus: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  for (;;) {
+  for (let delay = JOIN_POLL_MS;; delay = Math.min(delay * 2, JOIN_POLL_MAX_MS)) {
     if (signal?.aborted === true) throw new Error("stopped while waiting for the other end");
     try {
-      socket.connect(plus);
-      return;
+      if (ours(plus, true)) {
+        socket.connect(plus);
+        ours(plus);
+        return;
+      }
     } catch (err) {
-      // Not there yet, or a name a dead second end left (the next one takes it over): look again.
-      if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED)) {
+      // Not there yet, or a name a dead second end left (the next one takes it over), or (EPERM) the
+      // second end of a first end that went before this one came (a restart): it leaves at its next
+      // send, and a new one joins. Look again.
+      if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED) && !isErrno(err, C.EPERM)) {
         throw failure("cannot reach the other end at", plus, err);
       }
     }
-    await new Promise((r) => setTimeout(r, JOIN_POLL_MS));
+    await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+/**
+ * Throws the line for a name that is not a socket of this process's user
+ * (one of another user's would read our frames); with `absentOk`, returns
+ * false for no name yet, instead of throwing.
+ */
+function ours(path: string, absentOk = false): boolean {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch (err) {
+    if (absentOk && err instanceof Deno.errors.NotFound) return false;
+    throw failure("cannot look at", path, err);
+  }
+  if (info.isSocket !== true) throw new Error(`${path} is not a socket; give ptp:// a path of its own`);
+  const me = libc().geteuid();
+  if (info.uid !== me) {
+    throw new Error(
+      `${path} is ${userName(info.uid ?? -1)}'s socket, not ${userName(me)}'s: ` +
+        `not joined (its owner would have this end's frames)`,
+    );
+  }
+  return true;
 }
 
 /** Owner only, as vdeplug4's default mode (0700); best effort. */

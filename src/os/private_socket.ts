@@ -23,9 +23,7 @@
  * @throws Deno's error when the socket cannot be bound or put at `path`
  */
 export function listenPrivate(path: string, mode = 0o600, replace = true): Deno.UnixListener {
-  const cut = path.lastIndexOf("/");
-  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
-  const staging = stagingDir(dir === "/" ? "" : dir);
+  const staging = stagingBeside(path);
   try {
     const bound = `${staging}/s`;
     const listener = Deno.listen({ transport: "unix", path: bound });
@@ -48,6 +46,36 @@ export function listenPrivate(path: string, mode = 0o600, replace = true): Deno.
   } finally {
     Deno.removeSync(staging);
   }
+}
+
+/**
+ * Puts a socket file at `path` whose mode is `mode` from its first moment,
+ * as listenPrivate does: `bind(staged)` binds it in a private directory, and
+ * the name is then linked onto `path`, which never replaces one there (a
+ * name taken in the meantime is AlreadyExists, as bind's EADDRINUSE).
+ *
+ * @throws what `bind` throws, or Deno's error when the name cannot be put at `path`
+ */
+export function bindPrivately(path: string, mode: number, bind: (staged: string) => void): void {
+  const staging = stagingBeside(path);
+  const staged = `${staging}/s`;
+  try {
+    bind(staged);
+    Deno.chmodSync(staged, mode);
+    Deno.linkSync(staged, path);
+  } finally {
+    try {
+      Deno.removeSync(staged);
+    } catch { /* never bound */ }
+    Deno.removeSync(staging);
+  }
+}
+
+/** A new private directory (stagingDir) in the directory of `path`. */
+function stagingBeside(path: string): string {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  return stagingDir(dir === "/" ? "" : dir);
 }
 
 /**

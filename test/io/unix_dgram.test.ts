@@ -129,3 +129,22 @@ Deno.test("SendBatcher tells a staged frame's length without making a view of it
   const b = batcher.stage(new Uint8Array(66));
   assert.deepEqual([batcher.length(a), batcher.length(b)], [1514, 66]);
 });
+
+Deno.test("a private bind onto a taken name owns no name after it: its close removes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dgram-" });
+  try {
+    await Deno.writeTextFile(`${dir}/taken`, "mine");
+    const sock = UnixDgramSocket.create();
+    assert.throws(() => sock.bindPrivate(`${dir}/taken`, 0o700), Deno.errors.AlreadyExists);
+    assert.equal(sock.boundPath, null);
+    sock.close();
+    assert.equal(await Deno.readTextFile(`${dir}/taken`), "mine");
+    const ok = UnixDgramSocket.create();
+    ok.bindPrivate(`${dir}/mine`, 0o700);
+    assert.equal(ok.boundPath, `${dir}/mine`);
+    ok.close();
+    await assert.rejects(Deno.lstat(`${dir}/mine`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

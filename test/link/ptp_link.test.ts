@@ -160,3 +160,144 @@ Deno.test("a ptp:// path that is a stream socket (a switch's) is refused and lef
     }
   });
 });
+
+/** A served datagram socket at `path` owned by nobody (uid 65534), put there whole (renamed in). */
+function othersSocket(path: string): UnixDgramSocket {
+  const sock = UnixDgramSocket.create();
+  const staged = `${path}.staged`;
+  sock.bind(staged);
+  Deno.chownSync(staged, 65534, 65534);
+  Deno.renameSync(staged, path);
+  return sock;
+}
+
+Deno.test("a ptp:// end does not join a PATH another user serves (its owner would have the frames)", async () => {
+  await withPlace(async (p) => {
+    const theirs = othersSocket(p.path);
+    try {
+      await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+        assert.equal(
+          err.message,
+          `${p.path} is nobody's socket, not root's: not joined (its owner would have this end's frames)`,
+        );
+        return true;
+      });
+      await assert.rejects(Deno.lstat(`${p.path}+`), Deno.errors.NotFound);
+    } finally {
+      theirs.close(false);
+    }
+  });
+});
+
+Deno.test("a first ptp:// end does not connect to a PATH+ another user serves, and removes PATH", async () => {
+  await withPlace(async (p) => {
+    const first = openLink(`ptp://${p.path}`);
+    await until("the first end's socket", () => probePtpName(p.path) === "served");
+    const theirs = othersSocket(`${p.path}+`);
+    try {
+      await assert.rejects(within("the first end", 5000, first), (err: Error) => {
+        assert.equal(
+          err.message,
+          `${p.path}+ is nobody's socket, not root's: not joined (its owner would have this end's frames)`,
+        );
+        return true;
+      });
+      await assert.rejects(Deno.lstat(p.path), Deno.errors.NotFound);
+    } finally {
+      theirs.close(false);
+    }
+  });
+});
+
+Deno.test("a first ptp:// end's socket is bound in a private directory and linked onto PATH (0700 from its first moment, whatever the umask)", async () => {
+  await withPlace(async (p) => {
+    const stop = new AbortController();
+    const first = openLink(`ptp://${p.path}`, { signal: stop.signal });
+    await until("the first end's socket", () => probePtpName(p.path) === "served");
+    // The kernel lists a socket under the name it was bound to: bound at PATH, it was there, with the
+    // umask's mode, before its chmod, and whoever connected then could queue frames for it.
+    const bound = (await Deno.readTextFile("/proc/net/unix")).split("\n").map((l) => l.split(" ").at(-1));
+    assert.equal(bound.includes(p.path), false);
+    assert.equal(
+      bound.some((name) => name?.startsWith(`${p.path.slice(0, p.path.lastIndexOf("/"))}/.`)),
+      true,
+    );
+    assert.equal((await Deno.lstat(p.path)).mode! & 0o777, 0o700);
+    stop.abort();
+    await assert.rejects(within("the aborted open", 5000, first), /stopped while waiting/);
+  });
+});
+
+Deno.test("a first ptp:// end that waits long looks for the second end less and less often, and still finds it", async () => {
+  await withPlace(async (p) => {
+    // Counts the first end's sleeps between two looks (its setTimeout calls), not the test's own.
+    const original = globalThis.setTimeout;
+    const looks: number[] = [];
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      if (new Error().stack?.includes("pollForSecond") === true) looks.push(ms ?? 0);
+      return original(fn, ms);
+    }) as typeof setTimeout;
+    let first: Promise<Link>;
+    try {
+      first = openLink(`ptp://${p.path}`);
+      await sleep(2000);
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    // Every 20 ms, that was about 100 looks; at most 4 a second once it has waited a while.
+    assert.ok(looks.length <= 15, `${looks.length} looks in 2 s`);
+    assert.equal(Math.max(...looks), 250);
+    const b = await within("the second end", 5000, openLink(`ptp://${p.path}`));
+    const a = await within("the first end", 5000, first);
+    await carries(a, b, 4);
+    await closeAll(a, b);
+  });
+});
+
+Deno.test("a first ptp:// end restarted while the old second end is still there waits for a new second end", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    a.close();
+    await a.closed;
+    // PATH+ is still served, by an end joined to the first end that went: not refused, waited out.
+    const first = openLink(`ptp://${p.path}`);
+    await until("the new first end's socket", () => probePtpName(p.path) === "served");
+    await sleep(100);
+    b.send(ethFrame(BROADCAST, mac(1), 5));
+    assert.equal(await within("the old second end's close", 5000, b.closed), "peer socket is gone");
+    const b2 = await within("the new second end", 5000, openLink(`ptp://${p.path}`));
+    const a2 = await within("the new first end", 5000, first);
+    await carries(a2, b2, 6);
+    await carries(b2, a2, 7);
+    await closeAll(a2, b2);
+  });
+});
+
+Deno.test("a ptp:// PATH in a directory that does not exist is refused on one line that names PATH", async () => {
+  await withPlace(async (p) => {
+    await assert.rejects(openLink(`ptp://${p.path}/no/x`), (err: Error) => {
+      assert.equal(err.message, `cannot bind ${p.path}/no/x: No such file or directory`);
+      return true;
+    });
+  });
+});
+
+Deno.test("a second ptp:// end coming before the first has let go of a second end that went is told so, not that it is a third", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    b.close();
+    await b.closed;
+    await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+      assert.equal(
+        err.message,
+        `the end at ${p.path} is still joined to a second end that has gone; it lets go when it next sends: try again then`,
+      );
+      return true;
+    });
+    a.send(ethFrame(BROADCAST, mac(1), 8));
+    assert.equal(await within("the first end's close", 5000, a.closed), "peer socket is gone");
+    const [a2, b2] = await ends(p.path);
+    await carries(a2, b2, 9);
+    await closeAll(a2, b2);
+  });
+});

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
+import { bindPrivately } from "../../src/os/private_socket.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 
 Deno.test("a private socket is bound, 0600 and alone in its directory, by a user without root under any umask (0777 too)", async () => {
   // As a user without root (nobody), for whom a directory made 0000 by the umask refuses the bind.
@@ -33,6 +35,37 @@ Deno.test("a private socket is bound, 0600 and alone in its directory, by a user
       );
       await Deno.remove(`${dir}/lab/n.outside`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bindPrivately binds in a fresh 0700 directory beside PATH, links the name there at its mode, and never replaces a name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  try {
+    const path = `${dir}/cable`;
+    let seen = "";
+    let sock: UnixDgramSocket | null = null;
+    bindPrivately(path, 0o700, (staged) => {
+      seen = staged;
+      // Nobody but the owner may enter where the socket is first bound (with whatever mode the umask gives).
+      assert.equal(Deno.statSync(staged.slice(0, staged.lastIndexOf("/"))).mode! & 0o777, 0o700);
+      sock = UnixDgramSocket.create();
+      sock.bind(staged);
+    });
+    assert.match(seen, new RegExp(`^${dir}/\\.\\d+/s$`));
+    const st = await Deno.lstat(path);
+    assert.equal(st.isSocket, true);
+    assert.equal(st.mode! & 0o777, 0o700);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["cable"]);
+    (sock as UnixDgramSocket | null)?.close(false);
+    await Deno.remove(path);
+    await Deno.writeTextFile(path, "mine");
+    const late = UnixDgramSocket.create();
+    assert.throws(() => bindPrivately(path, 0o700, (staged) => late.bind(staged)), Deno.errors.AlreadyExists);
+    late.close(false);
+    assert.equal(await Deno.readTextFile(path), "mine");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["cable"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
