@@ -26,7 +26,7 @@ import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { setSocketBuffer, socketBufferSize } from "./socket_buffers.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { checksumBuffer } from "../wire/checksum_wasm.ts";
-import { bindPrivately } from "../os/private_socket.ts";
+import { bindPrivately, type SocketOwner } from "../os/private_socket.ts";
 
 /** Frames per recvmmsg call. */
 export const BATCH = 64;
@@ -81,11 +81,11 @@ export class UnixDgramSocket {
   /**
    * Binds to `path`, mode `mode` from its first moment whatever the umask
    * (os/private_socket.ts): nobody else can connect in before a chmod.
-   * Throws AlreadyExists when `path` is taken.
+   * `owner` is its owner and group from that moment too. Throws AlreadyExists when `path` is taken.
    */
-  bindPrivate(path: string, mode: number): void {
+  bindPrivate(path: string, mode: number, owner?: SocketOwner): void {
     try {
-      bindPrivately(path, mode, (staged) => this.bind(staged));
+      bindPrivately(path, mode, (staged) => this.bind(staged), owner);
     } finally {
       // The staged name is gone either way (and may be another bind's by a close): only `path` is ours.
       this.#boundPath = null;

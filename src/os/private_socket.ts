@@ -48,19 +48,35 @@ export function listenPrivate(path: string, mode = 0o600, replace = true): Deno.
   }
 }
 
+/** Who a socket file is given to before it appears at its name (chown's; root alone may give a uid). */
+export interface SocketOwner {
+  uid?: number;
+  gid?: number;
+}
+
 /**
  * Puts a socket file at `path` whose mode is `mode` from its first moment,
  * as listenPrivate does: `bind(staged)` binds it in a private directory, and
  * the name is then linked onto `path`, which never replaces one there (a
  * name taken in the meantime is AlreadyExists, as bind's EADDRINUSE).
+ * `owner`, when given, is the file's owner and group from that moment too.
  *
  * @throws what `bind` throws, or Deno's error when the name cannot be put at `path`
  */
-export function bindPrivately(path: string, mode: number, bind: (staged: string) => void): void {
+export function bindPrivately(
+  path: string,
+  mode: number,
+  bind: (staged: string) => void,
+  owner?: SocketOwner,
+): void {
   const staging = stagingBeside(path);
   const staged = `${staging}/s`;
   try {
     bind(staged);
+    // By name, safely: nobody else may enter the directory, so nothing can be swapped in for it.
+    if (owner?.uid !== undefined || owner?.gid !== undefined) {
+      Deno.chownSync(staged, owner.uid ?? null, owner.gid ?? null);
+    }
     Deno.chmodSync(staged, mode);
     Deno.linkSync(staged, path);
   } finally {

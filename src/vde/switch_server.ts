@@ -403,8 +403,9 @@ export class VdeSwitchServer {
       try {
         Deno.removeSync(bindPath);
       } catch { /* no stale file */ }
-      sock.bind(bindPath);
-      this.#applySocketPermissions(bindPath, uid);
+      // Its mode and owner from its first moment at its name: under umask 000 a bind there, then a chmod,
+      // would let anyone who reaches the directory send in between (os/private_socket.ts).
+      this.#bindDataSocket(sock, bindPath, uid);
       // Our slirp reads this send buffer to size its window to a guest (slirp/tcp/tcb.ts, switchQueueFrames).
       sock.setBuffers(1 << 20);
       // Through the fd that was checked: the name may have been swapped since.
@@ -432,10 +433,11 @@ export class VdeSwitchServer {
     }
   }
 
-  #applySocketPermissions(path: string, uid: number): void {
+  #bindDataSocket(sock: UnixDgramSocket, path: string, uid: number): void {
     const p = this.permissions;
-    if (libc().geteuid() === 0 && uid >= 0) giveSocketFile(path, p.socketMode & 0o700, p.gid, uid);
-    else giveSocketFile(path, p.socketMode, p.gid);
+    // Root gives the port's socket to its client alone (the owner's bits), as vde_switch does.
+    if (libc().geteuid() === 0 && uid >= 0) sock.bindPrivate(path, p.socketMode & 0o700, { uid, gid: p.gid });
+    else sock.bindPrivate(path, p.socketMode, { gid: p.gid });
   }
 
   async #refuse(conn: StreamConn, reason: string): Promise<void> {

@@ -65,3 +65,39 @@ export async function listenedUnderUmask000<T>(start: () => T | Promise<T>): Pro
 export function widerThan(files: ListenedFile[], mode: number): ListenedFile[] {
   return files.filter((f) => (f.dirMode & 0o077) !== 0 && (f.mode & 0o777 & ~mode) !== 0);
 }
+
+/**
+ * Runs `start` under umask 000 with every way a socket file comes to its name watched (libc's bind,
+ * Deno.linkSync, Deno.renameSync): each name as it appeared, its mode and its directory's, before any
+ * later chmod. A datagram socket never listens: another user may send to it from its first moment.
+ */
+export async function appearedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
+  const c = libc() as { -readonly [K in keyof ReturnType<typeof libc>]: ReturnType<typeof libc>[K] };
+  const bind = c.bind;
+  const link = Deno.linkSync;
+  const rename = Deno.renameSync;
+  const files: ListenedFile[] = [];
+  c.bind = (fd, addr, len) => {
+    const r = bind(fd, addr, len);
+    const path = addr instanceof Uint8Array ? parseSockaddrUn(addr) : undefined;
+    if (r === 0 && path?.ok === true) files.push(seen(path.value));
+    return r;
+  };
+  Deno.linkSync = (from, to) => {
+    link(from, to);
+    files.push(seen(to));
+  };
+  Deno.renameSync = (from, to) => {
+    rename(from, to);
+    files.push(seen(String(to)));
+  };
+  const mask = process.umask(0);
+  try {
+    return [await start(), files];
+  } finally {
+    process.umask(mask);
+    c.bind = bind;
+    Deno.linkSync = link;
+    Deno.renameSync = rename;
+  }
+}

@@ -10,7 +10,7 @@ import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/proces
 import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
-import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
+import { appearedUnderUmask000, listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { sessionLockPath } from "../../src/cable/session_lock.ts";
 import { holdDirectory } from "../../src/os/held_dir.ts";
 import { RawClient, until } from "../helpers/vde_clients.ts";
@@ -300,6 +300,32 @@ Deno.test("the ctl socket is never wider than --mode, not even as it begins to l
       sw.close();
       assert.equal(files.length, 1, JSON.stringify(files));
       assert.deepEqual(widerThan(files, mode), [], `--mode ${mode.toString(8)}`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a port's data socket is never wider than --mode, not even as it appears at its name under umask 000", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-port-umask-" });
+  try {
+    for (const mode of [0o600, 0o660]) {
+      const sw = new Switch({ numPorts: 2 });
+      const server = await VdeSwitchServer.start(sw, { dir: `${tmp}/sw`, mode, log: () => {} });
+      try {
+        // The client binds in a directory of its own: only the switch's names are under sw/.
+        await Deno.mkdir(`${tmp}/client`, { recursive: true });
+        const [c, files] = await appearedUnderUmask000(() =>
+          RawClient.open(`${tmp}/sw`, 1, { bindDir: `${tmp}/client` })
+        );
+        c.close();
+        const ports = files.filter((f) => f.path.startsWith(`${tmp}/sw/`));
+        assert.ok(ports.some((f) => f.path === c.portPath), JSON.stringify(files));
+        assert.deepEqual(widerThan(ports, mode), [], `--mode ${mode.toString(8)}`);
+      } finally {
+        server.close();
+        sw.close();
+      }
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
