@@ -22,8 +22,8 @@
  * 65535 blocks also go through. A block size is capped so that a DATA
  * packet fits the link's MTU. Blocks are read from the file as they are
  * sent, so a transfer holds one block of memory. The log is bounded as
- * the guest drives it: a name missing, refused or sent is said once (at
- * most MAX_SAID names a minute), further transfers as one count a minute.
+ * the guest drives it: a name missing, refused, sent or failed is said once
+ * (at most MAX_SAID names a minute), further transfers as one count a minute.
  */
 import {
   buildTftpError,
@@ -114,6 +114,46 @@ function quoted(name: string): string {
   );
 }
 
+/**
+ * Lines about transfers of one kind, bounded as the guest drives them: one per name in a window of
+ * SAID_WINDOW_MS, at most MAX_SAID names; the rest are counted and said as one line when it ends.
+ */
+class WindowedLines {
+  readonly #said = new Set<string>();
+  #since = 0;
+  #unsaid = 0;
+  readonly #countLine: (n: number) => string;
+
+  constructor(countLine: (n: number) => string) {
+    this.#countLine = countLine;
+  }
+
+  /** Whether the line for `name` is to be logged now; when not, it is counted. */
+  take(name: string, now: number): boolean {
+    if (this.#said.has(name) || this.#said.size >= MAX_SAID) {
+      this.#unsaid++;
+      return false;
+    }
+    if (this.#said.size === 0) this.#since = now;
+    this.#said.add(name);
+    return true;
+  }
+
+  /** The end of the window while it has lines to count (so the count is said then), else Infinity. */
+  get due(): number {
+    return this.#unsaid > 0 ? this.#since + SAID_WINDOW_MS : Infinity;
+  }
+
+  /** Ends the window if it ran out by `now`: the count line of what it did not say, if anything. */
+  end(now: number): string | null {
+    if (this.#said.size === 0 || now - this.#since < SAID_WINDOW_MS) return null;
+    const n = this.#unsaid;
+    this.#said.clear();
+    this.#unsaid = 0;
+    return n > 0 ? this.#countLine(n) : null;
+  }
+}
+
 /** The TFTP server of one stack. */
 export class TftpServer {
   readonly #root: string;
@@ -126,13 +166,12 @@ export class TftpServer {
   /** When #said last started empty. */
   #saidSince = 0;
   /**
-   * Names whose successful transfer was logged in the window from #sentSince (at most MAX_SAID): a guest
-   * fetching a file again and again (a ROM in a boot loop) logged a line per transfer, without bound.
+   * Successful transfers: a guest fetching a file again and again (a ROM in a boot loop) logged a line
+   * per transfer, without bound.
    */
-  readonly #sentSaid = new Set<string>();
-  #sentSince = 0;
-  /** Successful transfers in that window not logged one by one: said as a count when it ends (`poll`). */
-  #sentUnsaid = 0;
+  readonly #sent = new WindowedLines((n) => `${counted(n, "more transfer")} sent`);
+  /** Failed ones (timed out, stopped, restarted): a guest can fail a transfer per request just as cheaply. */
+  readonly #failed = new WindowedLines((n) => `${counted(n, "more transfer")} failed`);
   readonly #maxBlksize: number;
   readonly #transfers = new Map<string, Transfer>();
   /** Transfers served to the end, for the console and tests. */
@@ -383,14 +422,12 @@ export class TftpServer {
     this.#log(line());
   }
 
-  /** Ends the window of logged transfers, saying how many more there were (files already logged then). */
-  #sayUnsent(): void {
-    if (this.#sentUnsaid > 0) {
-      const n = this.#sentUnsaid;
-      this.#log(`tftp: ${counted(n, "more transfer")} sent in the last minute (names logged once a minute)`);
+  /** Ends the windows that ran out by `now` (all of them when `now` is Infinity), saying their counts. */
+  #endWindows(now: number): void {
+    for (const w of [this.#sent, this.#failed]) {
+      const n = w.end(now);
+      if (n !== null) this.#log(`tftp: ${n} in the last minute (names logged once a minute)`);
     }
-    this.#sentSaid.clear();
-    this.#sentUnsaid = 0;
   }
 
   #error(family: 4 | 6, guest: Uint8Array, guestPort: number, code: number, message: string): void {
@@ -404,24 +441,20 @@ export class TftpServer {
       t.file.close();
     } catch { /* closed already */ }
     const who = formatIp(t.guest);
+    const now = this.#now();
     if (problem === null) {
-      if (this.#sentSaid.has(t.name) || this.#sentSaid.size >= MAX_SAID) {
-        this.#sentUnsaid++;
-        return;
-      }
-      if (this.#sentSaid.size === 0) this.#sentSince = this.#now();
-      this.#sentSaid.add(t.name);
+      if (!this.#sent.take(t.name, now)) return;
       this.#log(
         `tftp: sent ${t.name} (${counted(t.size, "byte")}) to ${who} in ${
-          Math.round(this.#now() - t.started)
+          Math.round(now - t.started)
         } ms, ${t.blksize}-byte blocks`,
       );
-    } else this.#log(`tftp: ${t.name} to ${who}: ${problem}`);
+    } else if (this.#failed.take(t.name, now)) this.#log(`tftp: ${t.name} to ${who}: ${problem}`);
   }
 
   /** Resends what timed out; drops transfers whose client went away. */
   poll(now: number): void {
-    if (this.#sentSaid.size > 0 && now - this.#sentSince >= SAID_WINDOW_MS) this.#sayUnsent();
+    this.#endWindows(now);
     for (const t of [...this.#transfers.values()]) {
       if (now < t.deadline) continue;
       if (t.retries >= MAX_RETRIES) {
@@ -436,7 +469,7 @@ export class TftpServer {
   /** The earliest retransmission deadline, or Infinity. */
   nextDeadline(): number {
     // The end of a window with transfers still to count, so their count is said then.
-    let d = this.#sentUnsaid > 0 ? this.#sentSince + SAID_WINDOW_MS : Infinity;
+    let d = Math.min(this.#sent.due, this.#failed.due);
     for (const t of this.#transfers.values()) d = Math.min(d, t.deadline);
     return d;
   }
@@ -444,6 +477,6 @@ export class TftpServer {
   /** Drops every transfer. */
   close(): void {
     for (const t of [...this.#transfers.values()]) this.#finish(t, "closed");
-    this.#sayUnsent();
+    this.#endWindows(Infinity);
   }
 }

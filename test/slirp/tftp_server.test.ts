@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { concatBytes } from "../../src/wire/bytes.ts";
-import { buildTftpRequest, TFTP_ERR, TFTP_OP } from "../../src/wire/tftp.ts";
+import { buildTftpError, buildTftpRequest, TFTP_ERR, TFTP_OP } from "../../src/wire/tftp.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT, parseDhcp } from "../../src/wire/dhcp.ts";
 import { newIpv4Header, parseIpv4 } from "../../src/wire/ipv4.ts";
 import { newUdpHeader, parseUdp } from "../../src/wire/udp.ts";
@@ -277,4 +277,28 @@ Deno.test("a guest fetching a file again and again logs it once a minute, the fu
   fetch(r, 3000, buildTftpRequest(TFTP_OP.RRQ, "tiny.ipxe"));
   assert.equal(r.logs.length, 3);
   assert.match(r.logs[2]!, /^tftp: sent tiny\.ipxe/);
+});
+
+Deno.test("a guest failing transfers again and again (stopped, restarted, timed out) logs each name once a minute, the rest as a count", async () => {
+  await using r = await rig({ "big.bin": pattern(5000) });
+  const stop = buildTftpError(TFTP_ERR.UNDEFINED, "user abort");
+  for (let i = 0; i < 300; i++) {
+    r.send(2000 + i, buildTftpRequest(TFTP_OP.RRQ, "big.bin"));
+    r.send(2000 + i, stop);
+    // The same port asking again restarts its transfer; then that one times out.
+    r.send(4000, buildTftpRequest(TFTP_OP.RRQ, "big.bin"));
+  }
+  for (let i = 0; i < MAX_RETRIES + 1; i++) r.advance(1000);
+  assert.equal(r.server.transferCount, 0);
+  assert.equal(r.logs.length, 1, r.logs.join("\n"));
+  assert.match(r.logs[0]!, /^tftp: big\.bin to 10\.0\.2\.15: stopped by the client: user abort$/);
+  r.advance(60_000);
+  assert.deepEqual(r.logs.slice(1), [
+    "tftp: 599 more transfers failed in the last minute (names logged once a minute)",
+  ]);
+  // The next minute says the name again.
+  r.send(5000, buildTftpRequest(TFTP_OP.RRQ, "big.bin"));
+  r.send(5000, stop);
+  assert.equal(r.logs.length, 3);
+  assert.match(r.logs[2]!, /stopped by the client/);
 });
