@@ -41,8 +41,8 @@ export function discardStderrLog(): void {
 }
 
 /**
- * Drops the info lines meant for stderr (slirpvde's -q): a warning or an error is still said there, a
- * log file or syslog still gets them all.
+ * Drops the info lines meant for stderr (slirpvde's -q): a notice, a warning or an error is still said
+ * there, a log file or syslog still gets them all.
  */
 export function quietStderrLog(): void {
   quiet = true;

@@ -66,7 +66,7 @@ Deno.test("a --logfile that is a symlink another user made first is refused, and
   }
 });
 
-Deno.test("quietStderrLog (slirpvde's -q) drops the info lines on stderr and still says a warning and an error", async () => {
+Deno.test("quietStderrLog (slirpvde's -q) drops the info lines on stderr and still says a notice, a warning and an error", async () => {
   const log = new URL("../src/log.ts", import.meta.url).href;
   const r = await run([
     Deno.execPath(),
@@ -74,9 +74,14 @@ Deno.test("quietStderrLog (slirpvde's -q) drops the info lines on stderr and sti
     `import { log, quietStderrLog } from "${log}";
     quietStderrLog();
     log("vde slirp", "on /tmp/net: gateway 10.0.2.2/24");
+    log("vde slirp", "forward tcp:0.0.0.0:40123:10.0.2.15:22", "notice");
     log("vde slirp", "the gateway address is taken on this switch", "warning");
     log("vde slirp", "ended: gone", "err");`,
   ], { check: false });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, "vde slirp: the gateway address is taken on this switch\nvde slirp: ended: gone\n");
+  assert.equal(
+    r.stderr,
+    "vde slirp: forward tcp:0.0.0.0:40123:10.0.2.15:22\nvde slirp: the gateway address is taken on this switch\n" +
+      "vde slirp: ended: gone\n",
+  );
 });

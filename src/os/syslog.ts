@@ -18,13 +18,14 @@ import { UnixDgramSocket } from "../io/unix_dgram.ts";
  * How a line is sent: info for the running switch's lines, warning for a fault it keeps running through
  * (a slirp's gateway taken), err for the one it dies with.
  */
-export type Severity = "err" | "warning" | "info";
+/** syslog's; "notice" is a normal line a user needs even under -q (a port the kernel chose). */
+export type Severity = "err" | "warning" | "notice" | "info";
 
 /** Where a line is filed: a daemon's own lines, or a user session's (vde_plug's `-l` says its START/STOP there). */
 export type Facility = "daemon" | "user";
 
 const FACILITY: Record<Facility, number> = { user: 1, daemon: 3 };
-const SEVERITY: Record<Severity, number> = { err: 3, warning: 4, info: 6 };
+const SEVERITY: Record<Severity, number> = { err: 3, warning: 4, notice: 5, info: 6 };
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 /** Syslog daemons take at least 1024 bytes of a datagram (RFC 3164); longer lines are cut there. */
 const MAX_DATAGRAM = 1024;

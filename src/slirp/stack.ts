@@ -238,9 +238,18 @@ export class SlirpStack implements TcpCoreSide {
     }
   }
 
-  /** One line per forward, naming the host port it listens on (the kernel's pick for port 0). */
-  describeForwards(): string[] {
-    return this.forwards().map((f) => `forward ${formatForward(f, this.config)}`);
+  /**
+   * One line per configured forward, naming the host port it listens on; `picked` when that is the
+   * kernel's pick (it asked for port 0), which a user learns only here.
+   */
+  describeForwards(): { line: string; picked: boolean }[] {
+    // forwards() holds the configured ones in their order, TCP then UDP (none added or removed yet).
+    const asked = this.config.forwards;
+    const inOrder = [...asked.filter((f) => f.proto !== "udp"), ...asked.filter((f) => f.proto === "udp")];
+    return this.forwards().map((f, i) => ({
+      line: `forward ${formatForward(f, this.config)}`,
+      picked: inOrder[i]?.hostPort === 0,
+    }));
   }
 
   // ---------------------------------------------------------------------------

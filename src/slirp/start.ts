@@ -84,7 +84,8 @@ export async function startSlirpStack(
     throw err;
   }
   // Each forward's host port, which a user (or a test) asking for port 0 learns only here.
-  for (const line of stack.describeForwards()) say(line);
+  // A port the kernel chose is a notice: `-q` keeps it, as a user needs it to reach the forward.
+  for (const f of stack.describeForwards()) say(f.line, f.picked ? "notice" : "info");
   if (config.verbose) { for (const line of describeConfig(config).split("\n")) say(line); }
   if (resolvers.length === 0) {
     say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped", "warning");
