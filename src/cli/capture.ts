@@ -41,7 +41,7 @@ import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import { askLabCaptureHint } from "./capture_lab_hint.ts";
-import { singleQuoted } from "./vde_plug_args.ts";
+import { singleQuoted } from "../shell_quote.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {

@@ -12,7 +12,7 @@
  */
 import { BRIDGE_TOOLS, bridgeCommand } from "../console/bridge_words.ts";
 import { labsBaseDir } from "../lab/names.ts";
-import { shellQuoted } from "./vde_plug_args.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { QEMU_ON_SWITCH, vde2ToolHint } from "./vde2_tools.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */

@@ -27,7 +27,8 @@ import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { openFailure } from "./open_failure.ts";
 import { logSlirpStarted, slirpStarted, untilProbed } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
-import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
+import { withSwitchOptions } from "./vde_plug_args.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
 
 interface PlugFlags {

@@ -13,7 +13,7 @@ import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
-import { singleQuoted } from "./vde_plug_args.ts";
+import { singleQuoted } from "../shell_quote.ts";
 import { parseLine } from "../console/registry.ts";
 import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";

@@ -12,7 +12,7 @@
  * `vde wirefilter`, commands of their own. README's "Coming from vde2" is
  * the same table.
  */
-import { shellQuoted } from "./vde_plug_args.ts";
+import { shellQuoted } from "../shell_quote.ts";
 
 /** What one vde2 program is here, given the arguments it was typed with. */
 type Answer = (args: readonly string[]) => string;

@@ -12,6 +12,7 @@
  * file options are every daemon's (program.ts); its syslog options, `-l`
  * and `-L`, say what vde_plug says (plug_log.ts).
  */
+import { shellQuoted } from "../shell_quote.ts";
 
 /** vde_plug's single-dash long names (`-group vde`), as the parser knows them. */
 const SINGLE_DASH: Record<string, string> = {
@@ -68,16 +69,6 @@ function hasVnl(head: readonly string[]): boolean {
     } else return true;
   }
   return false;
-}
-
-/** `word` as one shell word: as it is when nothing in it would expand, else single-quoted. */
-export function shellQuoted(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : singleQuoted(word);
-}
-
-/** `text` as one shell word in single quotes, where nothing expands (a `'` in it closed, escaped, reopened). */
-export function singleQuoted(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** vde_plug's port, group and mode options for one end. */

@@ -37,6 +37,7 @@ import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_req
 import { parseRefusal } from "../wire/vde_refusal.ts";
 import { printable } from "../console/reply_format.ts";
 import { groupHint, lookupGroup, ownerAndMode, userName } from "../os/users.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
@@ -82,12 +83,23 @@ export function parseVdeVnl(rest: string): VdeVnl {
       // A value that is no VLAN number is not put in the command to paste.
       const vlan = /^\d{1,4}$/.test(value) && Number(value) <= 4095 ? value : "N";
       throw new Error(
-        `vde:// takes no vlan=: a port's VLAN is set on the switch, \`vde term ${path} -c 'port/setvlan ${port} ${vlan}'\` ` +
+        `vde:// takes no vlan=: a port's VLAN is set on the switch, \`vde term ${
+          shellQuoted(path)
+        } -c 'port/setvlan ${port} ${vlan}'\` ` +
           `(vlan/create ${vlan} first)`,
       );
     }
     if (key === undefined) {
       throw unknownOption("vde", opt.slice(0, eq), KEYS);
+    }
+    if (key === "port" || key === "portgroup") {
+      // vdeplug4 keeps one port or group, the last named: a second one would be dropped unsaid.
+      const first = out.portgroup ?? (out.port === undefined ? undefined : String(out.port));
+      if (first !== undefined) {
+        throw new Error(
+          `vde://${path}: names two ports or port groups ("${first}" and "${value}"): give one, [N] or [NAME]`,
+        );
+      }
     }
     if ((key === "portgroup" || eq < 0) && !/^\d+$/.test(value)) {
       // vdeplug4 reads a bracket value that is no number as a port group's name.

@@ -209,6 +209,34 @@ Deno.test("a vde:// bracket value that is no number is vdeplug4's port group: pa
   assert.throws(() => parseVdeVnl("/tmp/sw[port=lan]"), /vde:\/\/ port must be a number, got "lan"/);
 });
 
+Deno.test("a vde:// naming two ports or port groups ([a/b], [port=1/group]) is refused in one line, not the last one taken", () => {
+  assert.throws(
+    () => parseVdeVnl("/tmp/sw[a/b]"),
+    (e: Error) =>
+      e.message === 'vde:///tmp/sw: names two ports or port groups ("a" and "b"): give one, [N] or [NAME]',
+  );
+  assert.throws(() => parseVdeVnl("/tmp/sw[port=1/group]"), /\("1" and "group"\): give one/);
+  assert.throws(() => parseVdeVnl("/tmp/sw[3/portgroup=lan]"), /\("3" and "lan"\)/);
+  // One of each kind of option is still taken.
+  assert.deepEqual(parseVdeVnl("/tmp/sw[2/mode=660/group=vde]"), {
+    path: "/tmp/sw",
+    mode: 0o660,
+    port: 2,
+    group: "vde",
+  });
+});
+
+Deno.test("the vde term command given for a vde:// vlan= quotes the switch's path for the shell when it needs it", () => {
+  assert.throws(
+    () => parseVdeVnl("/tmp/my sw$HOME[vlan=5]"),
+    (e: Error) => e.message.includes("`vde term '/tmp/my sw$HOME' -c 'port/setvlan PORT 5'`"),
+  );
+  assert.throws(
+    () => parseVdeVnl("/tmp/it's[vlan=5]"),
+    (e: Error) => e.message.includes(`vde term '/tmp/it'\\''s' -c`),
+  );
+});
+
 Deno.test("a vde:// vlan= (in neither vdeplug4 nor here) is refused with the switch command that sets a port's VLAN", () => {
   assert.throws(
     () => parseVdeVnl("/tmp/sw[port=3/vlan=5/mode=0660]"),
