@@ -19,21 +19,47 @@ function seen(path: string): ListenedFile {
   return { path, mode: Deno.lstatSync(path).mode! & 0o7777, dirMode: Deno.statSync(dir).mode! & 0o7777 };
 }
 
-/** Runs `start` under umask 000 with listen watched; returns what it returned and what was listened on. */
-export async function listenedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
-  // The symbols are typed read-only but are plain properties: the spies go in their place for the start.
-  const c = libc() as { -readonly [K in keyof ReturnType<typeof libc>]: ReturnType<typeof libc>[K] };
+/** libc's symbols, which are typed read-only but are plain properties: a spy goes in a symbol's place. */
+type WritableLibc = { -readonly [K in keyof ReturnType<typeof libc>]: ReturnType<typeof libc>[K] };
+
+/** Puts a spy on libc's bind: `onBound(fd, path)` after each unix bind that succeeded. Returns its undoing. */
+function watchBind(onBound: (fd: number, path: string) => void): () => void {
+  const c = libc() as WritableLibc;
   const bind = c.bind;
+  c.bind = (fd, addr, len) => {
+    const r = bind(fd, addr, len);
+    const path = addr instanceof Uint8Array ? parseSockaddrUn(addr) : undefined;
+    if (r === 0 && path?.ok === true) onBound(fd, path.value);
+    return r;
+  };
+  return () => {
+    c.bind = bind;
+  };
+}
+
+/** Runs `start` under umask 000, then undoes the spies `undo` (whatever start did). */
+async function underUmask000<T>(
+  start: () => T | Promise<T>,
+  files: ListenedFile[],
+  undo: (() => void)[],
+): Promise<[T, ListenedFile[]]> {
+  const mask = process.umask(0);
+  try {
+    return [await start(), files];
+  } finally {
+    process.umask(mask);
+    for (const u of undo) u();
+  }
+}
+
+/** Runs `start` under umask 000 with listen watched; returns what it returned and what was listened on. */
+export function listenedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
+  const c = libc() as WritableLibc;
   const listen = c.listen;
   const denoListen = Deno.listen;
   const bound = new Map<number, string>();
   const files: ListenedFile[] = [];
-  c.bind = (fd, addr, len) => {
-    const r = bind(fd, addr, len);
-    const path = addr instanceof Uint8Array ? parseSockaddrUn(addr) : undefined;
-    if (r === 0 && path?.ok === true) bound.set(fd, path.value);
-    return r;
-  };
+  const unbind = watchBind((fd, path) => bound.set(fd, path));
   c.listen = (fd, backlog) => {
     const r = listen(fd, backlog);
     const path = bound.get(fd);
@@ -46,16 +72,11 @@ export async function listenedUnderUmask000<T>(start: () => T | Promise<T>): Pro
     if (options.transport === "unix") files.push(seen(options.path));
     return l;
   };
-  const mask = process.umask(0);
-  try {
-    return [await start(), files];
-  } finally {
-    process.umask(mask);
-    c.bind = bind;
+  return underUmask000(start, files, [unbind, () => {
     c.listen = listen;
     // deno-lint-ignore no-explicit-any
     (Deno as any).listen = denoListen;
-  }
+  }]);
 }
 
 /**
@@ -71,18 +92,11 @@ export function widerThan(files: ListenedFile[], mode: number): ListenedFile[] {
  * Deno.linkSync, Deno.renameSync): each name as it appeared, its mode and its directory's, before any
  * later chmod. A datagram socket never listens: another user may send to it from its first moment.
  */
-export async function appearedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
-  const c = libc() as { -readonly [K in keyof ReturnType<typeof libc>]: ReturnType<typeof libc>[K] };
-  const bind = c.bind;
+export function appearedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
   const link = Deno.linkSync;
   const rename = Deno.renameSync;
   const files: ListenedFile[] = [];
-  c.bind = (fd, addr, len) => {
-    const r = bind(fd, addr, len);
-    const path = addr instanceof Uint8Array ? parseSockaddrUn(addr) : undefined;
-    if (r === 0 && path?.ok === true) files.push(seen(path.value));
-    return r;
-  };
+  const unbind = watchBind((_fd, path) => files.push(seen(path)));
   Deno.linkSync = (from, to) => {
     link(from, to);
     files.push(seen(to));
@@ -91,13 +105,8 @@ export async function appearedUnderUmask000<T>(start: () => T | Promise<T>): Pro
     rename(from, to);
     files.push(seen(String(to)));
   };
-  const mask = process.umask(0);
-  try {
-    return [await start(), files];
-  } finally {
-    process.umask(mask);
-    c.bind = bind;
+  return underUmask000(start, files, [unbind, () => {
     Deno.linkSync = link;
     Deno.renameSync = rename;
-  }
+  }]);
 }
