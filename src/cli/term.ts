@@ -505,6 +505,15 @@ export function resolveConsolePath(path: string): string {
   throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
 }
 
+/** Whether a user of neither its owner nor its group may pass through `dir` (its others' x bit). */
+function othersMayEnter(dir: string): boolean {
+  try {
+    return ((Deno.statSync(dir).mode ?? 0) & 0o001) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Why another user may not open a console, and what lets them: the
  * management socket is its owner's alone (mode 600) unless the switch was
@@ -522,9 +531,11 @@ function deniedConsole(path: string): string {
   }
   // Shared with a group (--mgmtmode 660 --mgmtgroup G) the user is not in: to be added, not to restart it.
   // Or the socket is in a directory shared so (a switch's --mode 660 --group G: DIR/mgmt), refused the same.
+  // Only where the directory is what refuses: one others may enter (a switch's --mode 666 makes it 3777)
+  // lets the user reach the socket, and the socket's own mode refused them.
   const uid = Deno.uid() ?? -1;
   const member = groupHint(path, uid, sessionGroups(), 0o020) ??
-    groupHint(dirOf(path), uid, sessionGroups());
+    (othersMayEnter(dirOf(path)) ? undefined : groupHint(dirOf(path), uid, sessionGroups()));
   if (member !== undefined) return `permission denied: ${member}`;
   return `${denied}: run vde term as that user (or root), or ` +
     (isLabSwitchConsole(path)
