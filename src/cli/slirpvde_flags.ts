@@ -62,10 +62,10 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
  */
 export const toSlirpLongOptions: (args: string[]) => string[] = getoptLongOnly("slirp", LONG_NAMES, {
   // Ours that take a value (src/cli/slirp.ts, program.ts): the next argument is that value, as typed.
-  short: "sftopLU",
+  short: "sftopLUHnNPgm",
   long: new Set([
     ...["sock", "forward", "mtu", "dns-upstream", "cmdfwd", "unixfwd", "tftp", "bootfile", "http", "options"],
-    ...["pidfile", "logfile", "localfwd", "udpfwd"],
+    ...["pidfile", "logfile", "localfwd", "udpfwd", "host", "network", "dns", "port", "group", "mod"],
   ]),
 });
 
