@@ -79,9 +79,15 @@ Deno.test("vde capture of a ping holds the tap's frames byte for byte, with port
     const classic = lab.spawn(null, [...VDE, "capture", dir, "-w", `${tmp}/cap.pcap`, "--filter", "icmp"], {
       name: "vde capture pcap",
     });
+    // The capture socket is bound in a private directory and linked into place, so the kernel names its
+    // connections by the name it was bound at (DIR/.N/s), not DIR/capture: stream sockets of either name.
+    const captureName = new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/(capture|\\.\\d+/s)$`);
     await waitFor(async () => {
-      const r = await run(["ss", "-xH", "src", `${dir}/capture`], { check: false });
-      return r.stdout.split("\n").filter((l) => l.includes("ESTAB")).length >= 2;
+      const r = await run(["ss", "-xH", "state", "established"], { check: false });
+      return r.stdout.split("\n").filter((l) => {
+        const f = l.trim().split(/\s+/);
+        return f[0] === "u_str" && captureName.test(f[3] ?? "");
+      }).length >= 2;
     }, { timeoutMs: 20_000, what: "two captures connected" });
 
     const r = await a.run(pingArgs("10.199.17.2", 3), { check: false, timeoutMs: pingTimeoutMs(3) });
