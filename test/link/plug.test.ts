@@ -107,7 +107,7 @@ Deno.test("plugsOnThread says a plug thread is used only between vde:// or tap:/
 
 Deno.test("plugsOnThread asks the scheme table which schemes' links lend their fd", () => {
   const lenders = Object.entries(BUILTIN_SCHEMES).filter(([, s]) => s.lendsFd === true).map(([name]) => name);
-  assert.deepEqual(lenders.sort(), ["tap", "vde"]);
+  assert.deepEqual(lenders.sort(), ["ptp", "tap", "vde"]);
   for (const scheme of Object.keys(BUILTIN_SCHEMES)) {
     assert.equal(plugsOnThread(`${scheme}://x`, "vde:///tmp/sw"), lenders.includes(scheme), scheme);
   }
