@@ -14,7 +14,7 @@
  */
 import { cpuSeconds } from "./proc_cpu.ts";
 import { fileURLToPath } from "node:url";
-import { dataplaneSection } from "./bench_dataplane.ts";
+import { type BenchContext, dataplaneSection, listPingSection } from "./bench_dataplane.ts";
 import { freeLoopbackPort } from "./free_port.ts";
 import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
 import {
@@ -1770,7 +1770,7 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 const USAGE =
   `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-conn] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
-                       [--throughput] [--dataplane] [--stp] [--web]
+                       [--throughput] [--dataplane] [--list-ping] [--stp] [--web]
   --quick   two short rounds (1.5 s) per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp sections (ours against Debian's libslirp plugin)
@@ -1787,6 +1787,7 @@ const USAGE =
                 same clients without switching)
   --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
                 ping while the console lists 65,536 MACs)
+  --list-ping   only the row of the worst ping while the console lists 65,536 MACs (seconds a round)
   --memory  only the RSS rows (idle, 32 and 1,000 connected ports, a lab's process)
   --strict  exit 1 unless every target is met`;
 
@@ -1809,6 +1810,7 @@ async function main(args: string[]): Promise<number> {
         "--capture",
         "--throughput",
         "--dataplane",
+        "--list-ping",
         "--stp",
         "--web",
         "--memory",
@@ -1841,6 +1843,8 @@ async function main(args: string[]): Promise<number> {
     ? "throughput"
     : args.includes("--dataplane")
     ? "dataplane"
+    : args.includes("--list-ping")
+    ? "list-ping"
     : args.includes("--bomb")
     ? "bomb"
     : args.includes("--capture")
@@ -1871,23 +1875,23 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "bomb") await bombSection(plan, metrics);
   if (only === null || only === "capture") await captureSection(plan, metrics);
   if (only === null || only === "web") await webSection(plan, metrics);
-  if (only === null || only === "dataplane") {
-    await dataplaneSection({
-      plan,
-      kinds: KINDS,
-      row: (label, unit, better, target) => {
-        const m = metric(label, unit, better, target);
-        metrics.push(m);
-        return m;
-      },
-      log,
-      message,
-      startIn,
-      stopIn,
-      startFloor: () => startFloor(120),
-      vde: [...VDE_CMD],
-    });
-  }
+  const dataplane: BenchContext = {
+    plan,
+    kinds: KINDS,
+    row: (label, unit, better, target) => {
+      const m = metric(label, unit, better, target);
+      metrics.push(m);
+      return m;
+    },
+    log,
+    message,
+    startIn,
+    stopIn,
+    startFloor: () => startFloor(120),
+    vde: [...VDE_CMD],
+  };
+  if (only === null || only === "dataplane") await dataplaneSection(dataplane);
+  if (only === "list-ping") await listPingSection(dataplane);
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(

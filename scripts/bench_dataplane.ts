@@ -19,7 +19,8 @@
  *   sockets needs) against Debian's switch: the best ratio such a switch
  *   can show in that position;
  * - the worst ping while a management client lists a 65,536-entry MAC
- *   table in a loop (target: never above 2 ms).
+ *   table in a loop (target: never above 2 ms); `--list-ping` runs this
+ *   row alone (listPingSection), a few seconds a sample.
  *
  * Everything runs in throwaway namespaces; every process and wait is bounded.
  */
@@ -358,11 +359,7 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     "ms",
     "lower",
   );
-  const listMax = ctx.row(
-    `ping max while hash/print lists ${MACS} MACs in a loop (target <= 2 ms)`,
-    "ms",
-    "lower",
-  );
+  const listMax = listPingRow(ctx);
   // The rows each slirp's column fills (the bound row is libslirp's alone).
   const slirpRows = [
     slirpUp,
@@ -403,15 +400,8 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     return;
   }
   await withNetns(async (lab) => {
-    const a = await lab.namespace("a");
-    const b = await lab.namespace("b");
     // t0 for every row; t1 and t2 for the chains pinged beside t0's (interleavedPings).
-    for (const [n, host] of [[a, 1], [b, 2]] as const) {
-      for (const [dev, net] of PING_TAPS) {
-        await n.tap(dev);
-        await n.addr(dev, `${net}.${host}/24`);
-      }
-    }
+    const [a, b] = await pingPair(lab, PING_TAPS);
     const g = await lab.namespace("g");
     await g.tap("t0");
     await g.run(["ip", "link", "set", "t0", "up"]);
@@ -485,47 +475,7 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
           }
         });
 
-        // The worst ping while a management client lists a full MAC table.
-        {
-          const procs: ManagedProcess[] = [];
-          const cleanups: (() => Promise<void>)[] = [];
-          let sw: SwitchHandle | null = null;
-          try {
-            const tmp = await lab.tempDir();
-            const mgmt = `${tmp}/mgmt`;
-            // Debian's table holds a few thousand entries unless it is told its size.
-            const args = kind === "c" ? ["-M", mgmt, "--hashsize", String(MACS)] : ["-M", mgmt];
-            sw = await ctx.startIn(kind, { extraArgs: args });
-            for (const n of [a, b]) {
-              const p = n.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: `plug ${n.short}` });
-              procs.push(p);
-              await plugged(n, "t0", p);
-            }
-            await waitForPing(a, "10.199.3.2", 20_000);
-            const filler = await fillMacTable(sw.dir, mgmt);
-            cleanups.push(filler.close);
-            const learnt = filler.learnt;
-            const lister = spawnManaged([
-              "sh",
-              "-c",
-              `while :; do unixcmd -f /etc/vde2/vdecmd -s '${mgmt}' hash/print >/dev/null 2>&1; done`,
-            ], { name: "hash/print loop" });
-            procs.push(lister);
-            await sleep(200);
-            const times = await pingTimes(a, "10.199.3.2", PINGS, PING_INTERVAL_S);
-            if (times.length < PINGS * 0.9) throw new Error(`${times.length}/${PINGS} pings answered`);
-            const max = Math.max(...times);
-            listMax.samples[kind].push(max);
-            ctx.log(`ping max ${kind} while listing ${learnt} MACs: ${max} ms`);
-          } catch (err) {
-            listMax.errors[kind] = ctx.message(err);
-            ctx.log(`ping during MAC listing, ${kind}: ${ctx.message(err)}`);
-          } finally {
-            await stopAll(procs);
-            for (const c of cleanups) await c();
-            if (sw) await ctx.stopIn(sw);
-          }
-        }
+        await listPing(ctx, lab, a, b, kind, listMax);
       }
       await interleavedPings(ctx, a, b, {
         "c taps": [pingMed, pingP99],
@@ -744,6 +694,99 @@ async function framesTowards(
   const sent = Number(/OUT:\s+pkts\s+(\d+)/.exec(block ?? "")?.[1] ?? NaN);
   const rx = await ns.run(["cat", `/sys/class/net/${chain.dev}/statistics/rx_packets`], { check: false });
   return { sent, written: Number(rx.stdout.trim()) };
+}
+
+/**
+ * `--list-ping`: only the row of the worst ping while a management client lists a full MAC table, in the
+ * plan's rounds, C and ours alternating (which one first alternates too). A few seconds a sample: a
+ * quick A/B of that row between checkouts (VDE_OURS_CMD), where the data-plane section takes minutes.
+ */
+export async function listPingSection(ctx: BenchContext): Promise<void> {
+  const row = listPingRow(ctx);
+  for (const tool of ["vde_switch", "vde_plug", "unixcmd"]) {
+    if (!(await hasCommand(tool))) {
+      row.skipped = `${tool} is not installed`;
+      ctx.log(`list-ping row skipped: ${row.skipped}`);
+      return;
+    }
+  }
+  await withNetns(async (lab) => {
+    const [a, b] = await pingPair(lab, PING_TAPS.slice(0, 1));
+    for (let round = 0; round < ctx.plan.rounds; round++) {
+      for (const kind of round % 2 === 0 ? ctx.kinds : [...ctx.kinds].reverse()) {
+        await listPing(ctx, lab, a, b, kind, row);
+      }
+    }
+  });
+}
+
+function listPingRow(ctx: BenchContext): BenchRow {
+  return ctx.row(`ping max while hash/print lists ${MACS} MACs in a loop (target <= 2 ms)`, "ms", "lower");
+}
+
+/** Namespaces a and b, each with `taps` (a at .1, b at .2 of each tap's /24). */
+async function pingPair(lab: Lab, taps: readonly (readonly [string, string])[]): Promise<[Netns, Netns]> {
+  const a = await lab.namespace("a");
+  const b = await lab.namespace("b");
+  for (const [n, host] of [[a, 1], [b, 2]] as const) {
+    for (const [dev, net] of taps) {
+      await n.tap(dev);
+      await n.addr(dev, `${net}.${host}/24`);
+    }
+  }
+  return [a, b];
+}
+
+/**
+ * The worst ping while a management client lists a full MAC table (one sample of `kind` in `row`): a
+ * table of MACS entries filled, a shell loop of `unixcmd hash/print`, 100 pings from a to b on t0.
+ */
+async function listPing(
+  ctx: BenchContext,
+  lab: Lab,
+  a: Netns,
+  b: Netns,
+  kind: SwitchKind,
+  row: BenchRow,
+): Promise<void> {
+  const procs: ManagedProcess[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  let sw: SwitchHandle | null = null;
+  try {
+    const tmp = await lab.tempDir();
+    const mgmt = `${tmp}/mgmt`;
+    // Debian's table holds a few thousand entries unless it is told its size.
+    const args = kind === "c" ? ["-M", mgmt, "--hashsize", String(MACS)] : ["-M", mgmt];
+    sw = await ctx.startIn(kind, { extraArgs: args });
+    for (const n of [a, b]) {
+      const p = n.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: `plug ${n.short}` });
+      procs.push(p);
+      await plugged(n, "t0", p);
+    }
+    await waitForPing(a, "10.199.3.2", 20_000);
+    const filler = await fillMacTable(sw.dir, mgmt);
+    cleanups.push(filler.close);
+    const learnt = filler.learnt;
+    const lister = spawnManaged([
+      "sh",
+      "-c",
+      `while :; do unixcmd -f /etc/vde2/vdecmd -s '${mgmt}' hash/print >/dev/null 2>&1; done`,
+    ], { name: "hash/print loop" });
+    procs.push(lister);
+    await sleep(200);
+    const times = await pingTimes(a, "10.199.3.2", PINGS, PING_INTERVAL_S);
+    if (times.length < PINGS * 0.9) throw new Error(`${times.length}/${PINGS} pings answered`);
+    const max = Math.max(...times);
+    row.samples[kind].push(max);
+    ctx.log(`ping max ${kind} while listing ${learnt} MACs: ${max} ms`);
+  } catch (err) {
+    row.errors[kind] = ctx.message(err);
+    ctx.log(`ping during MAC listing, ${kind}: ${ctx.message(err)}`);
+  } finally {
+    await stopAll(procs);
+    for (const c of cleanups) await c();
+    if (sw) await ctx.stopIn(sw);
+  }
 }
 
 async function withC(ctx: BenchContext, fn: (sw: SwitchHandle) => Promise<void>): Promise<void> {
