@@ -57,6 +57,10 @@ const symbols = {
   openat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
+  renameat: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
+  fchmodat: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
   // With an empty path and an O_PATH descriptor of a symlink: that very link's target (Linux 2.6.39+).
   readlinkat: { parameters: ["i32", "buffer", "buffer", "u32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
@@ -385,6 +389,9 @@ export const C = {
   S_IFLNK: 0o120000,
   S_ISVTX: 0o1000,
   AT_SYMLINK_NOFOLLOW: 0x100,
+  // The *at calls' "relative to the working directory", for a path given whole.
+  AT_FDCWD: -100,
+  AT_REMOVEDIR: 0x200,
   F_GETFL: 3,
   F_SETFL: 4,
   F_SETSIG: 10,

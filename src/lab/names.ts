@@ -77,8 +77,9 @@ const SWITCH_FILE_ROOM = 16;
  * than one may be (107 bytes), and how long: its shell's `ctl`, a switch's
  * `SW.mgmt`, or the sockets in a switch's `SW/`; for a rootless lab
  * (`rootless`) also each slirp's and cable's `NODE.outside`, where its
- * `vde up` outside connects (private_socket.ts binds it as `.N/s` first,
- * then renames it there), and the page's `http`; undefined when all fit.
+ * `vde up` outside connects, and the page's `http`; undefined when all fit
+ * (private_socket.ts binds a socket first in a staging directory beside it,
+ * through its descriptor where that name would be too long).
  * Checked before anything is made: a long `--name` would otherwise fail
  * at its first switch, after its directory was made, or at a rootless
  * lab's first slirp, with the OS's error. A node added live is checked
@@ -90,7 +91,7 @@ export function socketPathTooLong(
   rootless = false,
 ): { path: string; bytes: number } | undefined {
   const paths: [string, number][] = [[`${dir}/ctl`, 0]];
-  if (rootless) paths.push([`${dir}/http`, 0], [`${dir}/.99/s`, 0]);
+  if (rootless) paths.push([`${dir}/http`, 0]);
   for (const node of lab.nodes) {
     if (node.kind === "switch") {
       paths.push([`${dir}/${node.name}.mgmt`, 0], [`${dir}/${node.name}/`, SWITCH_FILE_ROOM]);

@@ -10,11 +10,26 @@
  * first. The process-wide umask cannot be narrowed for the bind alone
  * (Deno's file operations on other threads would make their files under
  * it). So the socket is bound in a directory of its own made mode 700 in
- * the same directory, given 0600 there (nobody else can reach it yet), and
+ * the same directory (link(2) and rename(2) stay on one file system), given
+ * its mode (and owner) there, where nobody else can reach it yet, and
  * renamed onto its name, where it is whole from its first moment; the
  * directory is then removed. Without `replace` it is linked there instead,
  * which fails on a name taken, as a bind there would.
+ *
+ * The staging directory's name is random (40 bits), made anew (mkdir fails
+ * on a name taken: another is drawn), so nobody who may write the shared
+ * directory (a group's, `vde switch --mode 660 --group G`) can make our
+ * binds fail by making the names first: a numbered `.0`-`.99` could all be
+ * taken by one member. Once made it is held by a descriptor and everything
+ * after the bind is done through it (fchmodat, fchownat, linkat, renameat,
+ * unlinkat), never by its name: in a directory others may write without the
+ * sticky bit (a C vde_switch's 2770 directory, ptp:// in a directory of a
+ * user's choosing) they could rename ours away and put a directory of theirs
+ * there, with a symlink `s` in it, for root's chmod by name to follow.
  */
+import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
+import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
+import { stillNamed } from "./paths.ts";
 
 /**
  * Listens on unix socket `path`, mode `mode` (0600) from the start; `replace` (the default) takes the
@@ -23,28 +38,19 @@
  * @throws Deno's error when the socket cannot be bound or put at `path`
  */
 export function listenPrivate(path: string, mode = 0o600, replace = true): Deno.UnixListener {
-  const staging = stagingBeside(path);
+  const staging = Staging.beside(path);
   try {
-    const bound = `${staging}/s`;
-    const listener = Deno.listen({ transport: "unix", path: bound });
+    const listener = Deno.listen({ transport: "unix", path: staging.socketPath(path) });
     try {
-      // By name, safely: nobody else may enter the directory, so nothing can be swapped in for it.
-      Deno.chmodSync(bound, mode);
-      if (replace) Deno.renameSync(bound, path);
-      else {
-        Deno.linkSync(bound, path);
-        Deno.removeSync(bound);
-      }
+      staging.give(mode);
+      staging.place(path, replace);
     } catch (err) {
       listener.close();
-      try {
-        Deno.removeSync(bound);
-      } catch { /* not made, or moved */ }
       throw err;
     }
     return listener;
   } finally {
-    Deno.removeSync(staging);
+    staging.remove();
   }
 }
 
@@ -69,46 +75,135 @@ export function bindPrivately(
   bind: (staged: string) => void,
   owner?: SocketOwner,
 ): void {
-  const staging = stagingBeside(path);
-  const staged = `${staging}/s`;
+  const staging = Staging.beside(path);
   try {
-    bind(staged);
-    // By name, safely: nobody else may enter the directory, so nothing can be swapped in for it.
-    if (owner?.uid !== undefined || owner?.gid !== undefined) {
-      Deno.chownSync(staged, owner.uid ?? null, owner.gid ?? null);
-    }
-    Deno.chmodSync(staged, mode);
-    Deno.linkSync(staged, path);
+    bind(staging.socketPath(path));
+    staging.give(mode, owner);
+    staging.place(path, false);
   } finally {
-    try {
-      Deno.removeSync(staged);
-    } catch { /* never bound */ }
-    Deno.removeSync(staging);
+    staging.remove();
   }
 }
 
-/** A new private directory (stagingDir) in the directory of `path`. */
-function stagingBeside(path: string): string {
-  const cut = path.lastIndexOf("/");
-  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
-  return stagingDir(dir === "/" ? "" : dir);
+/** The socket's name in its staging directory. */
+const SOCKET = cstr("s");
+/** Names drawn before giving up: each is new with odds of 1 in 2^40 against whoever guesses. */
+const DRAWS = 16;
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+
+/** A new private directory (mode 700) beside a socket's name, held by its descriptor until `remove`. */
+class Staging {
+  private constructor(
+    readonly path: string,
+    readonly fd: number,
+    readonly dev: bigint,
+    readonly ino: bigint,
+  ) {}
+
+  /** Made in the directory of `path`, under a random name (`.` and 8 letters or digits). */
+  static beside(path: string): Staging {
+    const cut = path.lastIndexOf("/");
+    const dir = cut < 0 ? "." : path.slice(0, cut);
+    for (let draw = 1;; draw++) {
+      const name = `${dir}/.${randomName()}`;
+      try {
+        Deno.mkdirSync(name, { mode: 0o700 });
+      } catch (err) {
+        if (err instanceof Deno.errors.AlreadyExists && draw < DRAWS) continue;
+        throw err;
+      }
+      return Staging.#hold(name);
+    }
+  }
+
+  static #hold(name: string): Staging {
+    const c = libc();
+    // O_PATH: a directory the umask made 0000 opens so too (the *at calls take such a descriptor).
+    const fd = c.open(cstr(name), C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+    if (fd < 0) {
+      const err = fileError("open", name);
+      rmdirQuietly(name);
+      throw err;
+    }
+    const st = fstatOf(fd);
+    // Swapped between our mkdir and our open (a directory others may write without the sticky bit): not ours.
+    if (st === null || st.uid !== c.geteuid()) {
+      c.close(fd);
+      throw new Error(`${name}: replaced by another user's directory as it was made`);
+    }
+    // mkdir's mode is cut by the umask too: under 0277 or 0777 the directory came 0500 or 0000 and the
+    // bind in it failed (EACCES) for any user but root. Only the owner's bits are given back.
+    // Through the very directory held (fchmod takes no O_PATH descriptor; its /proc name does).
+    try {
+      Deno.chmodSync(`/proc/self/fd/${fd}`, 0o700);
+    } catch (err) {
+      c.close(fd);
+      rmdirQuietly(name);
+      throw err;
+    }
+    return new Staging(name, fd, st.dev, st.ino);
+  }
+
+  /**
+   * Where the socket is bound: `.NAME/s` beside `path`, or, when that is longer than a socket's path may
+   * be and `path` is not, the same directory through its descriptor (/proc/self/fd/N/s).
+   */
+  socketPath(path: string): string {
+    const staged = `${this.path}/s`;
+    const fits = (p: string) => new TextEncoder().encode(p).length < SUN_PATH_LEN;
+    return fits(staged) || !fits(path) ? staged : `/proc/self/fd/${this.fd}/s`;
+  }
+
+  /** Gives the bound socket its owner (before its mode: chown may clear bits) and mode, in the held directory. */
+  give(mode: number, owner?: SocketOwner): void {
+    const c = libc();
+    if (owner?.uid !== undefined || owner?.gid !== undefined) {
+      const none = 0xffffffff; // chown's -1: unchanged
+      const r = c.fchownat(this.fd, SOCKET, owner.uid ?? none, owner.gid ?? none, C.AT_SYMLINK_NOFOLLOW);
+      if (r < 0) throw fileError("chown", `${this.path}/s`);
+    }
+    if (c.fchmodat(this.fd, SOCKET, mode, 0) < 0) throw fileError("chmod", `${this.path}/s`);
+  }
+
+  /** Puts the socket at `path`: renamed over whatever is there (`replace`), else linked (AlreadyExists if taken). */
+  place(path: string, replace: boolean): void {
+    const c = libc();
+    const r = replace
+      ? c.renameat(this.fd, SOCKET, C.AT_FDCWD, cstr(path))
+      : c.linkat(this.fd, SOCKET, C.AT_FDCWD, cstr(path), 0);
+    if (r < 0) throw fileError(replace ? "rename" : "link", path);
+  }
+
+  /** Unlinks the staged name (if bound) and removes the directory, while its name still holds it. */
+  remove(): void {
+    const c = libc();
+    c.unlinkat(this.fd, SOCKET, 0);
+    c.close(this.fd);
+    if (stillNamed(this.path, this) !== undefined) rmdirQuietly(this.path);
+  }
+}
+
+/** 8 letters or digits (40 bits) from the system's random source. */
+function randomName(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  let name = "";
+  for (const b of bytes) name += ALPHABET[b & 31];
+  return name;
+}
+
+function rmdirQuietly(path: string): void {
+  libc().rmdir(cstr(path));
 }
 
 /**
- * A new directory of mode 700 in `dir`, `.N`: short, so that its socket's path is no longer than the
- * socket's own name there (a unix socket's path has a bound; a rename's has none), and made anew
- * (mkdir fails on a name taken), so nobody else's.
+ * The failed call's errno as Deno's error of its kind and in its words (`Why (os error N): call 'path'`):
+ * callers tell AlreadyExists from the rest, and ptp:// words the why without our staging name.
  */
-function stagingDir(dir: string): string {
-  for (let n = 0;; n++) {
-    try {
-      Deno.mkdirSync(`${dir}/.${n}`, { mode: 0o700 });
-      // mkdir's mode is cut by the umask too: under 0277 or 0777 the directory came 0500 or 0000 and the
-      // bind in it failed (EACCES) for any user but root. Only the owner's bits are given back.
-      Deno.chmodSync(`${dir}/.${n}`, 0o700);
-      return `${dir}/.${n}`;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists) || n >= 99) throw err;
-    }
-  }
+function fileError(call: string, path: string): Error {
+  const code = errno();
+  const message = `${strerror(code)} (os error ${code}): ${call} '${path}'`;
+  if (code === C.EEXIST) return new Deno.errors.AlreadyExists(message);
+  if (code === C.ENOENT) return new Deno.errors.NotFound(message);
+  if (code === C.EACCES || code === C.EPERM) return new Deno.errors.PermissionDenied(message);
+  return new Error(message);
 }

@@ -80,8 +80,10 @@ Deno.test("vde capture of a ping holds the tap's frames byte for byte, with port
       name: "vde capture pcap",
     });
     // The capture socket is bound in a private directory and linked into place, so the kernel names its
-    // connections by the name it was bound at (DIR/.N/s), not DIR/capture: stream sockets of either name.
-    const captureName = new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/(capture|\\.\\d+/s)$`);
+    // connections by the name it was bound at (DIR/.RANDOM/s), not DIR/capture: stream sockets of either name.
+    const captureName = new RegExp(
+      `^${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/(capture|\\.[a-z2-7]{8}/s)$`,
+    );
     await waitFor(async () => {
       const r = await run(["ss", "-xH", "state", "established"], { check: false });
       return r.stdout.split("\n").filter((l) => {

@@ -89,14 +89,28 @@ export function widerThan(files: ListenedFile[], mode: number): ListenedFile[] {
 
 /**
  * Runs `start` under umask 000 with every way a socket file comes to its name watched (libc's bind,
- * Deno.linkSync, Deno.renameSync): each name as it appeared, its mode and its directory's, before any
+ * linkat and renameat, Deno.linkSync, Deno.renameSync): each name as it appeared, its mode and its directory's, before any
  * later chmod. A datagram socket never listens: another user may send to it from its first moment.
  */
 export function appearedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[T, ListenedFile[]]> {
+  const c = libc() as WritableLibc;
   const link = Deno.linkSync;
   const rename = Deno.renameSync;
+  const linkat = c.linkat;
+  const renameat = c.renameat;
   const files: ListenedFile[] = [];
   const unbind = watchBind((_fd, path) => files.push(seen(path)));
+  // private_socket.ts links and renames through its staging directory's descriptor (linkat, renameat).
+  c.linkat = (fromDir, from, toDir, to, flags) => {
+    const r = linkat(fromDir, from, toDir, to, flags);
+    if (r === 0) files.push(seen(cString(to)));
+    return r;
+  };
+  c.renameat = (fromDir, from, toDir, to) => {
+    const r = renameat(fromDir, from, toDir, to);
+    if (r === 0) files.push(seen(cString(to)));
+    return r;
+  };
   Deno.linkSync = (from, to) => {
     link(from, to);
     files.push(seen(to));
@@ -108,5 +122,14 @@ export function appearedUnderUmask000<T>(start: () => T | Promise<T>): Promise<[
   return underUmask000(start, files, [unbind, () => {
     Deno.linkSync = link;
     Deno.renameSync = rename;
+    c.linkat = linkat;
+    c.renameat = renameat;
   }]);
+}
+
+/** A NUL-terminated path handed to libc (an absolute one: the *at calls' target here is AT_FDCWD's). */
+function cString(buf: unknown): string {
+  const bytes = buf instanceof Uint8Array ? buf : new Uint8Array();
+  const end = bytes.indexOf(0);
+  return new TextDecoder().decode(bytes.subarray(0, end < 0 ? bytes.length : end));
 }

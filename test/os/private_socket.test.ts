@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
-import { bindPrivately } from "../../src/os/private_socket.ts";
+import { bindPrivately, listenPrivate } from "../../src/os/private_socket.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 
 Deno.test("a private socket is bound, 0600 and alone in its directory, by a user without root under any umask (0777 too)", async () => {
@@ -53,7 +53,7 @@ Deno.test("bindPrivately binds in a fresh 0700 directory beside PATH, links the 
       sock = UnixDgramSocket.create();
       sock.bind(staged);
     });
-    assert.match(seen, new RegExp(`^${dir}/\\.\\d+/s$`));
+    assert.match(seen, new RegExp(`^${dir}/\\.[a-z2-7]{8}/s$`));
     const st = await Deno.lstat(path);
     assert.equal(st.isSocket, true);
     assert.equal(st.mode! & 0o777, 0o700);
@@ -68,5 +68,46 @@ Deno.test("bindPrivately binds in a fresh 0700 directory beside PATH, links the 
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["cable"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("another user who may write the directory cannot make private binds fail by making names there first", async () => {
+  // A group's switch directory (--mode 660 --group G, or 666): 1777 here, every name before .100 taken by
+  // nobody, as a member could take the numbered staging names .0-.99 that every bind used to need.
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  try {
+    await Deno.chmod(dir, 0o1777);
+    for (let n = 0; n < 100; n++) await Deno.mkdir(`${dir}/.${n}`);
+    await run(["sh", "-c", `chown 65534:65534 "$0"/.*[0-9]`, dir]);
+    const listener = listenPrivate(`${dir}/capture`, 0o600, false);
+    listener.close();
+    const sock = UnixDgramSocket.create();
+    sock.bindPrivate(`${dir}/001.7`, 0o600);
+    sock.close(false);
+    assert.equal((await Deno.lstat(`${dir}/capture`)).isSocket, true);
+    assert.equal((await Deno.lstat(`${dir}/001.7`)).isSocket, true);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.equal(names.length, 102, "only the two sockets beside the hundred names: no staging left behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a private socket whose name fits a socket address is bound even where its staging name would not", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-private-" });
+  try {
+    // DIR/x is 107 bytes, the most a socket path may be; DIR/.RANDOM/s would be 112.
+    const dir = `${base}/${"d".repeat(107 - base.length - 3)}`;
+    await Deno.mkdir(dir);
+    const path = `${dir}/x`;
+    assert.equal(new TextEncoder().encode(path).length, 107);
+    const listener = listenPrivate(path, 0o600, false);
+    listener.close();
+    const st = await Deno.lstat(path);
+    assert.equal(st.isSocket, true);
+    assert.equal(st.mode! & 0o777, 0o600);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["x"]);
+  } finally {
+    await Deno.remove(base, { recursive: true });
   }
 });
