@@ -14,7 +14,10 @@
  * its mode (and owner) there, where nobody else can reach it yet, and
  * renamed onto its name, where it is whole from its first moment; the
  * directory is then removed. Without `replace` it is linked there instead,
- * which fails on a name taken, as a bind there would.
+ * which fails on a name taken, as a bind there would. One staging step
+ * (bindPrivately) serves every such socket: listenPrivate is it with
+ * Deno.listen as the bind, and closes its listener when the name cannot be
+ * put in place; a datagram socket (a port's, ptp://) binds by libc.
  *
  * The staging directory's name is random (40 bits), made anew (mkdir fails
  * on a name taken: another is drawn), so nobody who may write the shared
@@ -38,20 +41,17 @@ import { stillNamed } from "./paths.ts";
  * @throws Deno's error when the socket cannot be bound or put at `path`
  */
 export function listenPrivate(path: string, mode = 0o600, replace = true): Deno.UnixListener {
-  const staging = Staging.beside(path);
+  let listener: Deno.UnixListener | undefined;
   try {
-    const listener = Deno.listen({ transport: "unix", path: staging.socketPath(path) });
-    try {
-      staging.give(mode);
-      staging.place(path, replace);
-    } catch (err) {
-      listener.close();
-      throw err;
-    }
-    return listener;
-  } finally {
-    staging.remove();
+    bindPrivately(path, mode, (staged) => {
+      listener = Deno.listen({ transport: "unix", path: staged });
+    }, { replace });
+  } catch (err) {
+    // Bound, but not put at its name: nobody can reach it, and nobody will.
+    listener?.close();
+    throw err;
   }
+  return listener!;
 }
 
 /** Who a socket file is given to before it appears at its name (chown's; root alone may give a uid). */
@@ -60,12 +60,19 @@ export interface SocketOwner {
   gid?: number;
 }
 
+/** How bindPrivately puts a socket at its name. */
+export interface PrivateBindOptions extends SocketOwner {
+  /** Take the name whatever is there (rename), instead of failing on one taken (link). */
+  replace?: boolean;
+}
+
 /**
- * Puts a socket file at `path` whose mode is `mode` from its first moment,
- * as listenPrivate does: `bind(staged)` binds it in a private directory, and
- * the name is then linked onto `path`, which never replaces one there (a
- * name taken in the meantime is AlreadyExists, as bind's EADDRINUSE).
- * `owner`, when given, is the file's owner and group from that moment too.
+ * Puts a socket file at `path` whose mode is `mode` from its first moment:
+ * `bind(staged)` binds it in a private directory, where it is given its
+ * owner and mode, and it is then linked onto `path`, which never replaces
+ * one there (a name taken in the meantime is AlreadyExists, as bind's
+ * EADDRINUSE), or with `replace` renamed there. The owner (`uid`, `gid`),
+ * when given, is the file's from that moment too.
  *
  * @throws what `bind` throws, or Deno's error when the name cannot be put at `path`
  */
@@ -73,13 +80,13 @@ export function bindPrivately(
   path: string,
   mode: number,
   bind: (staged: string) => void,
-  owner?: SocketOwner,
+  options: PrivateBindOptions = {},
 ): void {
   const staging = Staging.beside(path);
   try {
     bind(staging.socketPath(path));
-    staging.give(mode, owner);
-    staging.place(path, false);
+    staging.give(mode, options);
+    staging.place(path, options.replace === true);
   } finally {
     staging.remove();
   }

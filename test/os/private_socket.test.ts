@@ -111,3 +111,28 @@ Deno.test("a private socket whose name fits a socket address is bound even where
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("listenPrivate on a name taken fails AlreadyExists, with its listener closed and nothing left beside the name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  const sockets = () =>
+    [...Deno.readDirSync("/proc/self/fd")].filter((e) => {
+      try {
+        return Deno.readLinkSync(`/proc/self/fd/${e.name}`).startsWith("socket:");
+      } catch {
+        return false;
+      }
+    }).length;
+  try {
+    await Deno.writeTextFile(`${dir}/capture`, "mine");
+    const before = sockets();
+    assert.throws(() => listenPrivate(`${dir}/capture`, 0o600, false), Deno.errors.AlreadyExists);
+    assert.equal(sockets(), before, "the listener bound in the staging directory is closed");
+    assert.equal(await Deno.readTextFile(`${dir}/capture`), "mine");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["capture"]);
+    // Replacing is the default: the name is then the socket.
+    listenPrivate(`${dir}/capture`).close();
+    assert.equal((await Deno.lstat(`${dir}/capture`)).isSocket, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
