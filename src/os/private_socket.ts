@@ -7,9 +7,12 @@
  *
  * Theory of operation. bind() gives the socket file 0777 less the umask,
  * and a chmod after it leaves a moment in which another user could connect
- * first. The process-wide umask cannot be narrowed for the bind alone
- * (Deno's file operations on other threads would make their files under
- * it). So the socket is bound in a directory of its own made mode 700 in
+ * first. The process-wide umask cannot be narrowed for the bind alone: it
+ * is one for every thread (Linux's fs_struct, shared by Deno's I/O threads
+ * and its Workers, a switch's data-plane thread among them), so a file any
+ * of them made meanwhile would come narrowed (a log 0600), and two
+ * narrowings crossing on two threads could leave one bind under the wide
+ * umask and the process under the narrow one for good. So the socket is bound in a directory of its own made mode 700 in
  * the same directory (link(2) and rename(2) stay on one file system), given
  * its mode (and owner) there, where nobody else can reach it yet, and
  * renamed onto its name, where it is whole from its first moment; the
@@ -18,6 +21,21 @@
  * (bindPrivately) serves every such socket: listenPrivate is it with
  * Deno.listen as the bind, and closes its listener when the name cannot be
  * put in place; a datagram socket (a port's, ptp://) binds by libc.
+ *
+ * The kernel keeps the name a socket was bound at as its address, whatever
+ * link(2) or rename(2) do with the file after (tried: getsockname and
+ * `ss -x` name the staging path once the socket is at its name), so
+ * `ss -x` shows DIR/.RANDOM/s for these sockets, not DIR/capture or a
+ * port's name. Clients connect by the real name, and nothing in vde reads
+ * the kernel's. Binding at the real name under a narrowed mode has no safe
+ * way here: not the umask (above); an fchmod of the socket before its bind
+ * (Linux takes the mode for the file from the socket's inode, less the
+ * umask) works for sockets made by libc (a port's, ptp://), not for
+ * Deno.listen's (capture, a lab's NODE.outside), and an owner or a mode
+ * the umask cut still needs a chown or chmod by name after the bind, which
+ * another user's symlink swapped in there would lead elsewhere. (A port's
+ * socket on a data-plane thread is renamed onto its name in any case, from
+ * `.NNN.F.new`, once the thread forwards for it.)
  *
  * The staging directory's name is random (40 bits), made anew (mkdir fails
  * on a name taken: another is drawn), so nobody who may write the shared

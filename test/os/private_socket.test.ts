@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
 import { bindPrivately, listenPrivate } from "../../src/os/private_socket.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { libc } from "../../ffi/libc.ts";
+import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../../src/wire/sockaddr_un.ts";
 
 Deno.test("a private socket is bound, 0600 and alone in its directory, by a user without root under any umask (0777 too)", async () => {
   // As a user without root (nobody), for whom a directory made 0000 by the umask refuses the bind.
@@ -133,6 +135,24 @@ Deno.test("listenPrivate on a name taken fails AlreadyExists, with its listener 
     listenPrivate(`${dir}/capture`).close();
     assert.equal((await Deno.lstat(`${dir}/capture`)).isSocket, true);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the kernel names a privately bound socket by its staging path, not its name (what ss -x shows; README)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  const sock = UnixDgramSocket.create();
+  try {
+    sock.bindPrivate(`${dir}/001.7`, 0o600);
+    const addr = new Uint8Array(SOCKADDR_UN_LEN);
+    const len = new Uint32Array([SOCKADDR_UN_LEN]);
+    assert.equal(libc().getsockname(sock.fd, addr, new Uint8Array(len.buffer)), 0);
+    const name = parseSockaddrUn(addr);
+    assert.ok(name.ok);
+    assert.match(name.value, new RegExp(`^${dir}/\\.[a-z2-7]{8}/s$`));
+    assert.equal((await Deno.lstat(`${dir}/001.7`)).isSocket, true);
+  } finally {
+    sock.close(false);
     await Deno.remove(dir, { recursive: true });
   }
 });
