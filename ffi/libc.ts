@@ -267,6 +267,7 @@ export interface FdStat {
   ino: bigint;
   mode: number;
   uid: number;
+  gid: number;
   /** Hard links to the file (a second name somewhere else is a second way in). */
   nlink: number;
 }
@@ -278,6 +279,7 @@ const ST_DEV = 0;
 const ST_INO = 8;
 const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
 const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
+const ST_GID = ST_UID + 4;
 // x86_64's st_nlink is 8 bytes, aarch64's 4: the low 4 (little-endian) hold any real count.
 const ST_NLINK = Deno.build.arch === "x86_64" ? 16 : 20;
 
@@ -303,6 +305,7 @@ function statFields(st: Uint8Array<ArrayBuffer>): FdStat {
     ino: view.getBigUint64(ST_INO, true),
     mode: view.getUint32(ST_MODE, true),
     uid: view.getUint32(ST_UID, true),
+    gid: view.getUint32(ST_GID, true),
     nlink: view.getUint32(ST_NLINK, true),
   };
 }

@@ -9,7 +9,7 @@
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { type CommandRegistry, parseLine } from "./registry.ts";
-import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER, scriptOwner } from "./session_commands.ts";
+import { MAX_SCRIPT_BYTES, othersScript, PIPE_WITHOUT_WRITER, scriptOwner } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, NO_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { SNOOPING_OFF } from "./switch/commands_mcast.ts";
@@ -353,6 +353,10 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.ETIMEDOUT && name === "load") return PIPE_WITHOUT_WRITER;
   if (code === Errno.EPERM && name === "load" && scriptOwner(args.trim()) !== undefined) {
     return "that file, or the symlink naming it, is another user's: its lines would run as ours";
+  }
+  if (code === Errno.EPERM && name === "load" && othersScript(args.trim()) !== undefined) {
+    return "a directory or symlink on its way is another user's, or others may write it: its lines would run " +
+      "as ours";
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ import { type CommandRegistry, fail, failure, ok, type Session } from "./registr
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
+import { stepText, untrustedStep } from "../os/trusted_path.ts";
 import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
@@ -158,10 +159,17 @@ function strangerAmong(...uids: (number | null)[]): number | undefined {
 /** Why script `path` is refused as another user's (scriptOwner), in words; undefined where it is not. */
 export function othersScript(path: string): string | undefined {
   const owner = scriptOwner(path);
-  return owner === undefined
-    ? undefined
-    : `it is ${userName(owner)}'s (the file or the symlink naming it), and its lines would run as ours: ` +
+  if (owner !== undefined) {
+    return `it is ${
+      userName(owner)
+    }'s (the file or the symlink naming it), and its lines would run as ours: ` +
       "give a script of your own";
+  }
+  const step = untrustedStep(path, ownersOfSecrets());
+  return step === undefined
+    ? undefined
+    : `it is reached through ${stepText(step)}, which may lead the name ` +
+      "to any file, and its lines would run as ours: give a path through directories of yours or root's alone";
 }
 
 /**
@@ -206,6 +214,8 @@ export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS)
  */
 function holdScript(path: string): { fd: number } | number {
   const c = libc();
+  // The way first: only its trusted owners may change it, so the open below meets what was judged.
+  if (untrustedStep(path, ownersOfSecrets()) !== undefined) return Errno.EPERM;
   for (let tries = 0; tries < 3; tries++) {
     const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
     if (fd < 0) {

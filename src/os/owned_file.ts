@@ -24,13 +24,17 @@
  * secret others could have read authenticates nobody. Nor is it another
  * user's, whatever its mode: its owner may chmod it and read it (root's key
  * copied over a user's 0600 /tmp/lab.key keeps that user as its owner), or
- * wrote it. Ours, root's, or (for root) the sudo user's is taken. A file served from a
+ * wrote it. Ours, root's, or (for root) the sudo user's is taken, and only
+ * on a way (directories, symlinks) of those users' alone (trusted_path.ts):
+ * another's /tmp/x -> /root would have root read /root/secret as
+ * /tmp/x/secret. A file served from a
  * directory (TFTP) is also refused unless the kernel's name for the handle
  * lies inside that directory, so a component swapped for a symlink between a
  * caller's realpath check and the open leads nowhere else.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
+import { stepText, untrustedStep } from "./trusted_path.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
@@ -162,6 +166,8 @@ export interface OpenToOthers {
   readonly openTo: number;
   readonly owner?: number;
   readonly link?: true;
+  /** A directory on the way that is not ours alone, in words (trusted_path.ts `stepText`). */
+  readonly through?: string;
 }
 
 /**
@@ -173,6 +179,10 @@ export interface OpenToOthers {
  * `-----BEGIN OPENSSH PRIVATE KEY-----`) is a secret only its first line need be known of, for a token.
  */
 export function readSecretFile(path: string, maxBytes: number, links = 0): SmallFile | OpenToOthers | string {
+  // The way to it first: another user's directory or link on it may lead the name to any file of ours.
+  const step = untrustedStep(path, ownersOfSecrets());
+  if (step?.kind === "link") return { openTo: 0o777, owner: step.uid, link: true };
+  if (step !== undefined) return { openTo: 0o777, owner: step.uid, through: stepText(step) };
   const file = readSmallFile(path, maxBytes, true);
   if (typeof file !== "string") {
     if (!ownersOfSecrets().includes(file.uid)) return { openTo: file.mode & 0o777, owner: file.uid };
@@ -218,6 +228,10 @@ export function ownersOfSecrets(): number[] {
 
 /** The one line refusing secret file `path` that others may read: what it is, and what to do. */
 export function secretRefusal(path: string, open: OpenToOthers): string {
+  if (open.through !== undefined) {
+    return `${path} is reached through ${open.through}, which may lead the name to any file of ours: give a ` +
+      "path through directories of yours or root's alone";
+  }
   if (open.link === true) {
     return `${path} is, or leads through, a symbolic link of ${userName(open.owner ?? -1)}'s, not followed ` +
       `(its owner may aim it at any file of ours): give the file itself`;

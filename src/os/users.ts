@@ -84,6 +84,14 @@ export function isGroupMember(uid: number, gid: number): boolean {
   return group !== undefined && group.extra.split(",").includes(user.name);
 }
 
+/** Every user of group `gid`: those whose primary group it is and its listed members (unknown names left out). */
+export function groupMembers(gid: number): number[] {
+  const users = readRows("/etc/passwd");
+  const listed = readRows("/etc/group").find((r) => r.id === gid)?.extra.split(",") ?? [];
+  const members = users.filter((u) => Number(u.extra) === gid || listed.includes(u.name)).map((u) => u.id);
+  return [...new Set(members)];
+}
+
 /**
  * The groups this process holds (its gid and the supplementary ones, from
  * /proc/self/status): a user added to a group holds it only from the next

@@ -1,0 +1,142 @@
+/**
+ * Whether the directories on the way to a file may be trusted with what the
+ * file is: a secret (`--http-token`, a cable key) or a script (`--rc`,
+ * `load`) that root reads as itself.
+ *
+ * Theory of operation. Judging the file alone (its owner, a final symlink's
+ * owner) leaves the way to it open: a user who owns /tmp/x (a symlink, or a
+ * directory whose entries they rename at will) makes /tmp/x lead to a
+ * root-only directory and has root read /tmp/x/secret, root's own 0600
+ * file, as a token whose first line they know (an ssh key's) or as a script
+ * whose lines the log repeats. So, as ssh's StrictModes judges the path to
+ * authorized_keys, every step of the path as the kernel resolves it is
+ * judged, from `/`: each directory must be a trusted user's (ours, root's,
+ * for root the sudo user's: the caller's list), and writable by no one else:
+ * not by others nor by a group with a member outside that list, unless it
+ * has the sticky bit (/tmp: others may add names there, but not rename or
+ * remove ours, and the next step is judged in turn); each symlink on the
+ * way must be a trusted user's, and is followed as the kernel follows it
+ * (its target read from the very link, through a bare O_PATH handle) and the
+ * target's steps judged the same way. The file itself, at the end, is left
+ * to the caller's own rules. Only trusted users can change a trusted way, so
+ * an open by name after the walk meets what was judged.
+ *
+ * In a user namespace (a rootless lab) the machine's root and every other
+ * unmapped user own files as the overflow uid (nobody): `/` itself is such
+ * a directory. There the overflow uid is taken as trusted: it cannot be
+ * told from the machine's root.
+ */
+import { C, cstr, fstatOf, libc } from "../../ffi/libc.ts";
+import { groupMembers, groupName, userName } from "./users.ts";
+
+/** The first step of a way that is not trusted, and why. */
+export interface UntrustedStep {
+  /** The path to that step as resolved (symlinks on the way before it followed). */
+  readonly path: string;
+  /** Its owner. */
+  readonly uid: number;
+  /** A symlink or directory of another user's, or a directory others may write. */
+  readonly kind: "link" | "directory" | "writable";
+  /** Its mode (permission bits), for the words of a writable one. */
+  readonly mode: number;
+  /** Its group, for the same. */
+  readonly gid: number;
+}
+
+/** Most symlinks followed on one way, as the kernel's own bound (ELOOP); past it, the open says why. */
+const MAX_LINKS = 40;
+
+/**
+ * The first step on the way to `path` (its directories and the symlinks on the way, a final one too) that
+ * is not `trusted` users' alone, or undefined when every step is; a step that cannot be looked at ends the
+ * walk (the open then says why).
+ */
+export function untrustedStep(path: string, trusted: readonly number[]): UntrustedStep | undefined {
+  const c = libc();
+  const owners = [...trusted, ...namespaceOverflow()];
+  const parts = (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/");
+  let at = "";
+  const root = judge("/", owners);
+  if (root !== undefined) return root;
+  for (let links = 0; parts.length > 0;) {
+    const part = parts.shift()!;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      at = at.slice(0, at.lastIndexOf("/"));
+      continue;
+    }
+    const next = `${at}/${part}`;
+    const fd = c.open(cstr(next), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+    if (fd < 0) return undefined;
+    try {
+      const st = fstatOf(fd);
+      if (st === null) return undefined;
+      const type = st.mode & C.S_IFMT;
+      if (type === C.S_IFLNK) {
+        if (!owners.includes(st.uid)) return { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 };
+        const buf = new Uint8Array(4096);
+        const n = c.readlinkat(fd, cstr(""), buf, buf.length);
+        if (n <= 0 || n >= buf.length || ++links > MAX_LINKS) return undefined;
+        const target = new TextDecoder().decode(buf.subarray(0, n));
+        parts.unshift(...target.split("/"));
+        if (target.startsWith("/")) at = "";
+        continue;
+      }
+      // The file at the end is the caller's to judge.
+      if (parts.every((p) => p === "" || p === ".")) return undefined;
+      if (type !== C.S_IFDIR) return undefined;
+      const step = judgeStat(next, st.uid, st.mode, st.gid, owners);
+      if (step !== undefined) return step;
+      at = next;
+    } finally {
+      c.close(fd);
+    }
+  }
+  return undefined;
+}
+
+/** How a refusal names an untrusted step: `/tmp/x, a symbolic link of alice's`. */
+export function stepText(step: UntrustedStep): string {
+  if (step.kind === "link") return `${step.path}, a symbolic link of ${userName(step.uid)}'s`;
+  if (step.kind === "directory") return `${step.path}, a directory of ${userName(step.uid)}'s`;
+  const who = (step.mode & 0o002) !== 0 ? "anyone" : `group ${groupName(step.gid)}`;
+  return `${step.path}, a directory ${who} may write (mode ${
+    (step.mode & 0o7777).toString(8).padStart(4, "0")
+  })`;
+}
+
+function judge(path: string, owners: readonly number[]): UntrustedStep | undefined {
+  try {
+    const st = Deno.statSync(path);
+    return judgeStat(path, st.uid ?? -1, st.mode ?? 0, st.gid ?? -1, owners);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A directory's step: another user's, or writable by another without the sticky bit; else undefined. */
+function judgeStat(
+  path: string,
+  uid: number,
+  mode: number,
+  gid: number,
+  owners: readonly number[],
+): UntrustedStep | undefined {
+  if (!owners.includes(uid)) return { path, uid, kind: "directory", mode, gid };
+  if ((mode & C.S_ISVTX) !== 0) return undefined;
+  const othersWrite = (mode & 0o002) !== 0;
+  // A group of ours alone (a user's private group, under umask 002) writes nothing another could.
+  const groupWrite = (mode & 0o020) !== 0 && groupMembers(gid).some((m) => !owners.includes(m));
+  return othersWrite || groupWrite ? { path, uid, kind: "writable", mode, gid } : undefined;
+}
+
+/** The overflow uid where this process is in a user namespace (owner of every unmapped file), else none. */
+function namespaceOverflow(): number[] {
+  try {
+    const map = Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/);
+    if (map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295") return [];
+    return [Number(Deno.readTextFileSync("/proc/sys/kernel/overflowuid").trim())];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { run } from "../helpers/processes.ts";
+import { asRootWithoutSudo } from "../helpers/root_files.ts";
+import { untrustedStep } from "../../src/os/trusted_path.ts";
+import { readSecretFile, secretRefusal } from "../../src/os/owned_file.ts";
+import { readScript } from "../../src/console/session_commands.ts";
+import { runStartupScript } from "../../src/console/script.ts";
+import { CommandRegistry } from "../../src/console/registry.ts";
+import { Errno } from "../../src/console/reply_format.ts";
+
+/** As user nobody, in the shell: what another user does to a directory they may write. */
+async function asNobody(script: string, ...args: string[]): Promise<void> {
+  const r = await run(
+    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script, "sh", ...args],
+    { check: false },
+  );
+  assert.equal(r.code, 0, r.stderr);
+}
+
+Deno.test("root's secret and script reads refuse a name another user's symlink leads to a root-only directory (nobody's /tmp/x -> /root-only, root's 0600 file read as /tmp/x/secret)", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    // As /tmp: anyone may make a name, none may take another's.
+    await Deno.chmod(dir, 0o1777);
+    await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
+    await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", {
+      mode: 0o600,
+    });
+    await asNobody(`ln -s "$1/root-only" "$1/x"`, dir);
+    const path = `${dir}/x/key`;
+    const refused = readSecretFile(path, 100);
+    assert.deepEqual(refused, { openTo: 0o777, owner: 65534, link: true });
+    assert.match(secretRefusal(path, refused as { openTo: number }), /symbolic link of (nobody|65534)'s/);
+    assert.equal(await readScript(path), Errno.EPERM);
+    await assert.rejects(
+      runStartupScript(path, new CommandRegistry(), () => {}),
+      /cannot read the startup script .*: it is reached through .*\/x, a symbolic link of (nobody|65534)'s/,
+    );
+    // Root's own way to it is read.
+    const read = readSecretFile(`${dir}/root-only/key`, 100);
+    assert.equal(
+      typeof read === "string" || "openTo" in read ? read : read.text,
+      "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+    );
+  });
+});
+
+Deno.test("a secret or script under another user's directory is refused: its owner may swap what lies beyond at will", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await Deno.chmod(dir, 0o1777);
+    await asNobody(`mkdir -m 755 "$1/theirs"`, dir);
+    // Root's 0600 file in it (it could be a directory of root's renamed in by its owner, or a link swapped in).
+    await Deno.writeTextFile(`${dir}/theirs/key`, "s3cret\n", { mode: 0o600 });
+    const refused = readSecretFile(`${dir}/theirs/key`, 100);
+    assert.equal(typeof refused === "object" && "through" in refused, true, JSON.stringify(refused));
+    assert.match(
+      secretRefusal(`${dir}/theirs/key`, refused as { openTo: number }),
+      /is reached through .*\/theirs, a directory of (nobody|65534)'s, which may lead the name to any file/,
+    );
+    assert.equal(await readScript(`${dir}/theirs/key`), Errno.EPERM);
+  });
+});
+
+Deno.test("a directory on the way that others or another's group may write refuses the read, unless sticky; a group of trusted users alone may write", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await Deno.mkdir(`${dir}/d`);
+    await Deno.writeTextFile(`${dir}/d/key`, "s3cret\n", { mode: 0o600 });
+    const text = (r: ReturnType<typeof readSecretFile>) =>
+      typeof r === "string" || "openTo" in r ? r : r.text;
+    // Anyone may write it: a user renames root's key away and puts a link or another file in its place.
+    await Deno.chmod(`${dir}/d`, 0o777);
+    assert.deepEqual(untrustedStep(`${dir}/d/key`, [0])?.kind, "writable");
+    assert.match(
+      secretRefusal(`${dir}/d/key`, readSecretFile(`${dir}/d/key`, 100) as { openTo: number }),
+      /a directory anyone may write \(mode 0777\)/,
+    );
+    // The sticky bit keeps root's names root's (as /tmp).
+    await Deno.chmod(`${dir}/d`, 0o1777);
+    assert.equal(text(readSecretFile(`${dir}/d/key`, 100)), "s3cret\n");
+    // Group nogroup (nobody's) may write: refused; group root (root's alone here) may.
+    await Deno.chmod(`${dir}/d`, 0o770);
+    await Deno.chown(`${dir}/d`, 0, 65534);
+    assert.equal(untrustedStep(`${dir}/d/key`, [0])?.kind, "writable");
+    assert.equal(await readScript(`${dir}/d/key`), Errno.EPERM);
+    await Deno.chown(`${dir}/d`, 0, 0);
+    assert.equal(untrustedStep(`${dir}/d/key`, [0]), undefined);
+    assert.deepEqual(await readScript(`${dir}/d/key`), ["s3cret"]);
+  });
+});
+
+Deno.test("the way is judged as the kernel resolves it: a trusted link's target and .. after it are judged, a relative path from the working directory", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await Deno.chmod(dir, 0o1777);
+    await asNobody(`mkdir -m 755 "$1/theirs" && mkdir -m 755 "$1/theirs/sub"`, dir);
+    await Deno.mkdir(`${dir}/ours`);
+    await Deno.writeTextFile(`${dir}/ours/key`, "s3cret\n", { mode: 0o600 });
+    // Root's link into nobody's directory, and back out by ..: the way runs through theirs.
+    await Deno.symlink(`${dir}/theirs/sub`, `${dir}/ours/in`);
+    assert.equal(untrustedStep(`${dir}/ours/in/../../ours/key`, [0])?.path, `${dir}/theirs`);
+    assert.equal(untrustedStep(`${dir}/ours/key`, [0]), undefined);
+    const cwd = Deno.cwd();
+    try {
+      Deno.chdir(`${dir}/theirs`);
+      assert.equal(untrustedStep("sub/x", [0])?.path, `${dir}/theirs`);
+    } finally {
+      Deno.chdir(cwd);
+    }
+  });
+});
