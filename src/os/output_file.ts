@@ -28,6 +28,7 @@ import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
 import { dirOf } from "./paths.ts";
 import { kernelName } from "./owned_file.ts";
+import { walkWay } from "./trusted_path.ts";
 
 /** How to open an output file. */
 export interface OutputFileOptions {
@@ -92,43 +93,17 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 
  * is refused, as a final one is. A name not there is left to the open to say.
  */
 function trustedDir(dir: string): string {
-  const c = libc();
-  const me = c.geteuid();
-  const parts = (dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir}`).split("/");
-  let at = "";
-  for (let links = 0; parts.length > 0;) {
-    const part = parts.shift()!;
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      at = at.slice(0, at.lastIndexOf("/"));
-      continue;
-    }
-    const next = `${at}/${part}`;
-    const fd = c.open(cstr(next), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
-    if (fd < 0) return `${next}/${parts.join("/")}`.replace(/\/+$/, "");
-    try {
-      const st = fstatOf(fd);
-      if (st === null || (st.mode & C.S_IFMT) !== C.S_IFLNK) {
-        at = next;
-        continue;
-      }
-      if (st.uid !== 0 && st.uid !== me) {
-        throw new OutputFileRefused(
-          `${next} on its way is a symbolic link of ${userName(st.uid)}'s, not followed (whoever may write ` +
-            `its directory may aim it anywhere): give a path of your own`,
-        );
-      }
-      const buf = new Uint8Array(4096);
-      const n = c.readlinkat(fd, cstr(""), buf, buf.length);
-      if (n <= 0 || n >= buf.length || ++links > 40) throw osError(C.ELOOP);
-      const target = new TextDecoder().decode(buf.subarray(0, n));
-      parts.unshift(...target.split("/"));
-      if (target.startsWith("/")) at = "";
-    } finally {
-      c.close(fd);
-    }
+  const way = walkWay(dir, [0, libc().geteuid()], false);
+  if (way.step !== undefined) {
+    throw new OutputFileRefused(
+      `${way.step.path} on its way is a symbolic link of ${
+        userName(way.step.uid)
+      }'s, not followed (whoever ` +
+        `may write its directory may aim it anywhere): give a path of your own`,
+    );
   }
-  return at || "/";
+  if (way.loop === true) throw osError(C.ELOOP);
+  return way.resolved;
 }
 
 /** The file open as O_PATH descriptor `fd` opened for writing through it (the very file), when it may be. */

@@ -52,12 +52,29 @@ const MAX_LINKS = 40;
  * walk (the open then says why).
  */
 export function untrustedStep(path: string, trusted: readonly number[]): UntrustedStep | undefined {
-  const c = libc();
   const owners = [...trusted, ...namespaceOverflow()];
+  return judge("/", owners) ?? walkWay(path, owners, true).step;
+}
+
+/** Where a walk led: the path resolved, and the step it stopped at, if one was not trusted. */
+export interface Way {
+  /** Resolved as far as names were there; the rest as given. */
+  readonly resolved: string;
+  readonly step?: UntrustedStep;
+  /** More links than the kernel follows, or one that could not be read. */
+  readonly loop?: true;
+}
+
+/**
+ * Walks `path` as the kernel resolves it, following only symlinks of `owners` (another's ends the walk at
+ * it), each looked at once through a bare handle (its owner and target from the very link); with
+ * `judgeDirs`, each directory before the last name is judged too (judgeStat). output_file.ts walks an
+ * output file's directory so, its links alone judged.
+ */
+export function walkWay(path: string, owners: readonly number[], judgeDirs: boolean): Way {
+  const c = libc();
   const parts = (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/");
   let at = "";
-  const root = judge("/", owners);
-  if (root !== undefined) return root;
   for (let links = 0; parts.length > 0;) {
     const part = parts.shift()!;
     if (part === "" || part === ".") continue;
@@ -67,32 +84,34 @@ export function untrustedStep(path: string, trusted: readonly number[]): Untrust
     }
     const next = `${at}/${part}`;
     const fd = c.open(cstr(next), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
-    if (fd < 0) return undefined;
+    if (fd < 0) return { resolved: `${next}/${parts.join("/")}`.replace(/\/+$/, "") };
     try {
       const st = fstatOf(fd);
-      if (st === null) return undefined;
-      const type = st.mode & C.S_IFMT;
-      if (type === C.S_IFLNK) {
-        if (!owners.includes(st.uid)) return { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 };
+      if (st === null) return { resolved: next };
+      if ((st.mode & C.S_IFMT) === C.S_IFLNK) {
+        if (!owners.includes(st.uid)) {
+          return { resolved: next, step: { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 } };
+        }
         const buf = new Uint8Array(4096);
         const n = c.readlinkat(fd, cstr(""), buf, buf.length);
-        if (n <= 0 || n >= buf.length || ++links > MAX_LINKS) return undefined;
+        if (n <= 0 || n >= buf.length || ++links > MAX_LINKS) return { resolved: next, loop: true };
         const target = new TextDecoder().decode(buf.subarray(0, n));
         parts.unshift(...target.split("/"));
         if (target.startsWith("/")) at = "";
         continue;
       }
-      // The file at the end is the caller's to judge.
-      if (parts.every((p) => p === "" || p === ".")) return undefined;
-      if (type !== C.S_IFDIR) return undefined;
-      const step = judgeStat(next, st.uid, st.mode, st.gid, owners);
-      if (step !== undefined) return step;
+      // The name at the end is the caller's to judge.
+      const last = parts.every((p) => p === "" || p === ".");
+      const step = judgeDirs && !last && (st.mode & C.S_IFMT) === C.S_IFDIR
+        ? judgeStat(next, st.uid, st.mode, st.gid, owners)
+        : undefined;
+      if (step !== undefined) return { resolved: next, step };
       at = next;
     } finally {
       c.close(fd);
     }
   }
-  return undefined;
+  return { resolved: at || "/" };
 }
 
 /** How a refusal names an untrusted step: `/tmp/x, a symbolic link of alice's`. */
