@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { run } from "../helpers/processes.ts";
+import { AS_NOBODY, run } from "../helpers/processes.ts";
 import { asRootWithoutSudo } from "../helpers/root_files.ts";
 import { untrustedStep } from "../../src/os/trusted_path.ts";
 import { readSecretFile, secretRefusal } from "../../src/os/owned_file.ts";
@@ -11,7 +11,7 @@ import { Errno } from "../../src/console/reply_format.ts";
 /** As user nobody, in the shell: what another user does to a directory they may write. */
 async function asNobody(script: string, ...args: string[]): Promise<void> {
   const r = await run(
-    ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", script, "sh", ...args],
+    [...AS_NOBODY, "sh", "-c", script, "sh", ...args],
     { check: false },
   );
   assert.equal(r.code, 0, r.stderr);

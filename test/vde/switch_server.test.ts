@@ -331,3 +331,33 @@ Deno.test("a port's data socket is never wider than --mode, not even as it appea
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a member who may write a shared switch's directory cannot make new ports fail by making the staging names .0-.99 first", async () => {
+  assert.equal(Deno.uid(), 0, "run as root: another user makes the names");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-port-staging-" });
+  await Deno.chmod(tmp, 0o755);
+  const sw = new Switch({ numPorts: 4 });
+  // --mode 666: the directory is 3777, anyone may add names to it.
+  const server = await VdeSwitchServer.start(sw, { dir: `${tmp}/sw`, mode: 0o666, log: () => {} });
+  try {
+    const made = await run([
+      ...AS_NOBODY,
+      "sh",
+      "-c",
+      'for n in $(seq 0 99); do mkdir "$0/.$n"; done',
+      `${tmp}/sw`,
+    ], {
+      check: false,
+    });
+    assert.equal(made.code, 0, made.stderr);
+    await Deno.mkdir(`${tmp}/client`);
+    const c = await RawClient.open(`${tmp}/sw`, 1, { bindDir: `${tmp}/client` });
+    assert.ok(c.portPath !== null);
+    assert.equal((await Deno.lstat(c.portPath)).isSocket, true);
+    c.close();
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
