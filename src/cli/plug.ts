@@ -25,7 +25,7 @@ import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { openFailure } from "./open_failure.ts";
-import { logSlirpStarted, slirpStarted, untilProbed } from "./slirp.ts";
+import { lateWarningsToTerminal, logSlirpStarted, slirpStarted, untilProbed } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { withSwitchOptions } from "./vde_plug_args.ts";
 import { shellQuoted } from "../shell_quote.ts";
@@ -238,6 +238,7 @@ async function runPlug(
   if (probed !== undefined) await untilProbed(true, probed, p.stopped);
   // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
   p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
+  if (probed !== undefined) lateWarningsToTerminal(p);
   await plugged;
   const [vnl, reason, end] = await firstEnd;
   if (!signalled && endedInFailure(reason) && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
@@ -312,6 +313,7 @@ async function plugSlirpThread(
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
     await untilProbed(p.inBackground, thread.probed, p.stopped);
     p.ready(slirpStarted(where, described));
+    lateWarningsToTerminal(p);
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
   });
