@@ -118,6 +118,15 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
   return chain;
 }
 
+/** The chain's programs with their joints, for a `-d` start's line: `vde =} wirefilter }= vde`. */
+export function chainNames(chain: readonly ChainCommand[]): string {
+  const bracket = (way: Way) => (way === "right" ? "}" : way === "left" ? "{" : "");
+  return chain.map((c, i) =>
+    i === 0 ? c.argv[0] : `${bracket(chain[i - 1]!.way)}=${bracket(c.way)} ${c.argv[0]}`
+  )
+    .join(" ");
+}
+
 /**
  * Runs the commands as a dpipe chain until the first one exits.
  *
@@ -281,7 +290,7 @@ export const dpipeCommand: Subcommand = (program: Command) => {
       let status = 0;
       if (flags.daemon || flags.pidfile !== undefined || flags.logfile !== undefined) {
         await runProgram(programOf("vde dpipe", "dpipe", flags, false), async (p) => {
-          const started = () => p.ready(p.inBackground ? chain.map((c) => c.argv[0]).join(" = ") : undefined);
+          const started = () => p.ready(p.inBackground ? chainNames(chain) : undefined);
           status = await runDpipe(chain, started, p.inBackground);
         });
       } else status = await runDpipe(chain);

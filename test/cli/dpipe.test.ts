@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { skipWithout } from "../helpers/processes.ts";
-import { parseChain } from "../../src/cli/dpipe.ts";
+import { chainNames, parseChain } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
   framed,
@@ -42,6 +42,11 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
   assert.equal(
     ways(["a", "=}", "b", "}={", "c", "{=", "d", "=", "e"]),
     "a:both b:right c:left d:both e:both",
+  );
+  assert.equal(
+    chainNames(parseChain(["a", "=}", "b", "}={", "c", "{=", "d", "=", "e"])),
+    "a =} b }={ c {= d = e",
+    "a -d start's line names the joints",
   );
   // vde2's dpipe takes a plain = for the closing joint too.
   assert.equal(ways(["a", "=}", "b", "=", "c"]), "a:both b:right c:both");
