@@ -371,6 +371,7 @@ export const C = {
   O_WRONLY: 1,
   O_RDWR: 2,
   O_NONBLOCK: 0o4000,
+  O_NOCTTY: 0o400,
   O_CLOEXEC: 0o2000000,
   // arm64 overrides the generic values (x86_64's) with arm's, one place lower: its 0o400000 is O_LARGEFILE.
   O_NOFOLLOW: Deno.build.arch === "x86_64" ? 0o400000 : 0o100000,

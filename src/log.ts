@@ -1,7 +1,8 @@
 /**
  * Log lines of the long-running commands: to stderr by default, appended to
  * a file for a daemon (`--logfile`), to syslog for a daemon without one (as
- * vde_switch's daemon: `setSyslog`), where it has no stderr. One
+ * vde_switch's daemon: `setSyslog`), where it has no stderr (its warnings, for a
+ * while after its start returned, to the terminal that started it too: `setLateWarnings`). One
  * line per event, prefixed with the component, as vde_switch prints
  * `vde_switch: <msg>`. While a console owns the terminal it takes the lines
  * (`setLogWriter`), so they appear above the prompt instead of in the middle
@@ -16,6 +17,7 @@ let discard = false;
 let quiet = false;
 let writer: ((line: string, severity: Severity) => void) | null = null;
 let syslog: ((severity: Severity, line: string) => void) | null = null;
+let lateWarnings: ((line: string) => void) | null = null;
 const encoder = new TextEncoder();
 
 /**
@@ -53,6 +55,15 @@ export function setSyslog(send: (severity: Severity, line: string) => void): voi
   syslog = send;
 }
 
+/**
+ * Hands a daemon's warnings and errors (whose stderr is gone) to `w` as well as to syslog, for a while after
+ * its start returned (slirp.ts: a gateway taken behind a slow cable, to the terminal that started it); null
+ * ends that.
+ */
+export function setLateWarnings(w: ((line: string) => void) | null): void {
+  lateWarnings = w;
+}
+
 /** Hands log lines meant for stderr to `w` (a console's "print above the prompt"); null restores stderr. */
 export function setLogWriter(w: ((line: string, severity: Severity) => void) | null): void {
   writer = w;
@@ -64,6 +75,7 @@ export function log(component: string, message: string, severity: Severity = "in
   if (file === null) {
     if (discard) {
       syslog?.(severity, line);
+      if (severity === "warning" || severity === "err") lateWarnings?.(line);
       return;
     }
     if (quiet && severity === "info") return;

@@ -85,3 +85,28 @@ Deno.test("quietStderrLog (slirpvde's -q) drops the info lines on stderr and sti
       "vde slirp: ended: gone\n",
   );
 });
+
+Deno.test("setLateWarnings: a daemon without stderr hands its warnings and errors to the late writer as well as syslog, not its info lines", async () => {
+  const log = new URL("../src/log.ts", import.meta.url).href;
+  const r = await run([
+    Deno.execPath(),
+    "eval",
+    `import { discardStderrLog, log, setLateWarnings, setSyslog } from "${log}";
+    discardStderrLog();
+    const syslog = [];
+    setSyslog((severity, line) => syslog.push(severity));
+    setLateWarnings((line) => console.log(line));
+    log("vde slirp", "on /tmp/net: gateway 10.0.2.2/24");
+    log("vde slirp", "the gateway address is taken on this switch", "warning");
+    log("vde slirp", "ended: gone", "err");
+    setLateWarnings(null);
+    log("vde slirp", "the gateway address is taken again", "warning");
+    console.log(syslog.join(","));`,
+  ], { check: false });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.equal(
+    r.stdout,
+    "vde slirp: the gateway address is taken on this switch\nvde slirp: ended: gone\ninfo,warning,err,warning\n",
+  );
+});

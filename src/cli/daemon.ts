@@ -19,6 +19,8 @@ import { commandLine } from "../os/processes.ts";
 import { DENO_RUN } from "./v8_flags.ts";
 
 const CHILD_MARK = "VDE_DAEMON_CHILD";
+/** The terminal the parent was started on (its stderr's), for a late warning of the copy's (`openStartingTerminal`). */
+const TERMINAL_MARK = "VDE_DAEMON_TERMINAL";
 /** Written by the copy on its stderr once it serves; no log line looks like it. */
 const READY_MARK = "\u0000vde ready\n";
 /** How long the copy may take to start (slow under load, never forever). */
@@ -53,6 +55,18 @@ const IS_DAEMON_CHILD = (() => {
   const marked = Deno.env.get(CHILD_MARK) === "1";
   if (marked) Deno.env.delete(CHILD_MARK);
   return marked;
+})();
+
+/**
+ * The terminal the parent's stderr was, in the copy (read once and taken out of the environment, as the
+ * child mark is); null when it was none. Only a terminal device's name is taken: the copy writes to it.
+ */
+const STARTING_TERMINAL = (() => {
+  const path = Deno.env.get(TERMINAL_MARK);
+  Deno.env.delete(TERMINAL_MARK);
+  return IS_DAEMON_CHILD && path !== undefined && /^\/dev\/(pts\/\d+|tty[A-Za-z0-9]*)$/.test(path)
+    ? path
+    : null;
 })();
 
 /** True in the background copy started by `daemonize`. */
@@ -98,9 +112,10 @@ export async function daemonize(
   cleanupTimeoutMs = CLEANUP_TIMEOUT_MS,
 ): Promise<void> {
   const { cmd, args } = selfCommand();
+  const terminal = stderrTerminal();
   const child = new Deno.Command(cmd, {
     args,
-    env: { [CHILD_MARK]: "1" },
+    env: { [CHILD_MARK]: "1", ...(terminal === null ? {} : { [TERMINAL_MARK]: terminal }) },
     detached: true,
     stdin: "null",
     stdout: "null",
@@ -187,6 +202,38 @@ async function terminate(child: Deno.ChildProcess, graceMs: number): Promise<boo
   await child.status;
   clearTimeout(late);
   return killed;
+}
+
+/** The terminal device this process's stderr is (`/dev/pts/3`), or null when it is none. */
+function stderrTerminal(): string | null {
+  try {
+    return Deno.stderr.isTerminal() ? Deno.readLinkSync("/proc/self/fd/2") : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * In the background copy, after `reportReady`: the terminal its parent was started on, opened for writing
+ * (not as the copy's controlling terminal, never blocking it), for a warning that comes moments after the
+ * parent returned (slirp.ts: a gateway taken behind a slow cable); null when there is none or it is gone.
+ */
+export function openStartingTerminal(): { write(line: string): void; close(): void } | null {
+  if (STARTING_TERMINAL === null) return null;
+  const fd = libc().open(cstr(STARTING_TERMINAL), C.O_WRONLY | C.O_NOCTTY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
+  if (fd < 0) return null;
+  let open = true;
+  return {
+    write: (line) => {
+      const bytes = new TextEncoder().encode(`${line}\n`);
+      // A terminal that is gone or full loses the line: syslog has it.
+      if (open) libc().write(fd, bytes, bytes.length);
+    },
+    close: () => {
+      if (open) libc().close(fd);
+      open = false;
+    },
+  };
 }
 
 function printLines(text: string): void {

@@ -7,6 +7,10 @@
  * inherited) and dpipe pumps bytes between neighbours. A middle command has
  * its left neighbour on stdin/stdout and its right neighbour on fds 3 and 4,
  * named by ALTERNATE_STDIN/ALTERNATE_STDOUT as vdeplug4's dpipe does.
+ * A command between `=}` and `}=` (or `={` and `{=`) filters one direction
+ * only, as there: it reads what flows left to right (right to left) and
+ * passes it on, while the other direction goes by it (`a =} b }= c`: a
+ * cycle a -> b -> c -> a); see `join`.
  * Deno.Command cannot hand a child extra fds, so a middle command starts
  * under `sh`, which opens two FIFOs from a private temporary directory on fds
  * 3 and 4 and then execs the command; dpipe opens the other ends.
@@ -60,25 +64,67 @@ const KILL_AFTER_MS = 2000;
 const MIDDLE_SCRIPT = 'in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"';
 
 /**
- * Splits dpipe's arguments into commands at each `=`.
+ * How a command is joined: both ways (`= CMD =`), or one way, a filter of what flows left to right
+ * (`=} CMD }=`: from the command on its left to the one on its right) or right to left (`={ CMD {=`).
+ */
+export type Way = "both" | "right" | "left";
+
+/** One command of a dpipe chain and how it is joined. */
+export interface ChainCommand {
+  argv: string[];
+  way: Way;
+}
+
+/** A joint: `=`, with the bracket it closes before it and the one it opens after it (`}={`). */
+const JOINT = /^([{}]?)=([{}]?)$/;
+
+/**
+ * Splits dpipe's arguments into commands at each joint, as vde2's dpipe reads them: `=}` and `={` make the
+ * next command one way (left to right, right to left), `}=` and `{=` close it (or a plain `=`, as there).
  *
  * @param args the words after `dpipe`
- * @returns at least two non-empty commands; a UsageError otherwise
+ * @returns at least two non-empty commands, the first and last joined both ways; a UsageError otherwise
  */
-export function splitCommands(args: readonly string[]): string[][] {
-  const commands: string[][] = [[]];
+export function parseChain(args: readonly string[]): ChainCommand[] {
+  const chain: ChainCommand[] = [{ argv: [], way: "both" }];
+  let open = "";
   for (const arg of args) {
-    if (arg === "={" || arg === "=}" || arg === "{=" || arg === "}=") {
-      throw new UsageError(`dpipe: one-directional filters ("${arg}") are not supported`);
+    const joint = JOINT.exec(arg);
+    if (joint === null) {
+      chain[chain.length - 1]!.argv.push(arg);
+      continue;
     }
-    if (arg === "=") commands.push([]);
-    else commands[commands.length - 1]!.push(arg);
+    const closes = joint[1]!;
+    const opens = joint[2]!;
+    // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
+    if (closes !== "" && closes !== open) {
+      throw new UsageError(
+        `dpipe: "${arg}" closes a one-way command no joint opened (CMD =${closes} FILTER ${closes}= CMD)`,
+      );
+    }
+    chain.push({ argv: [], way: opens === "}" ? "right" : opens === "{" ? "left" : "both" });
+    open = opens;
   }
-  if (commands.some((c) => c.length === 0)) {
+  if (chain.some((c) => c.argv.length === 0)) {
     throw new UsageError("dpipe: expected commands separated by =, found an empty command");
   }
-  if (commands.length < 2) throw new UsageError("dpipe: expected at least two commands separated by =");
-  return commands;
+  if (chain.length < 2) throw new UsageError("dpipe: expected at least two commands separated by =");
+  if (open !== "") {
+    throw new UsageError(
+      `dpipe: the last command is joined one way ("=${open}"): a chain ends with one joined both ways ` +
+        `(CMD =${open} FILTER ${open}= CMD)`,
+    );
+  }
+  return chain;
+}
+
+/** The chain's programs with their joints, for a `-d` start's line: `vde =} wirefilter }= vde`. */
+export function chainNames(chain: readonly ChainCommand[]): string {
+  const bracket = (way: Way) => (way === "right" ? "}" : way === "left" ? "{" : "");
+  return chain.map((c, i) =>
+    i === 0 ? c.argv[0] : `${bracket(chain[i - 1]!.way)}=${bracket(c.way)} ${c.argv[0]}`
+  )
+    .join(" ");
 }
 
 /**
@@ -90,11 +136,13 @@ export function splitCommands(args: readonly string[]): string[][] {
  * @returns the exit status of the first command to exit
  */
 export async function runDpipe(
-  commands: readonly string[][],
+  chain: readonly ChainCommand[],
   started = () => {},
   logStderr = false,
 ): Promise<number> {
-  const middle = commands.length > 2;
+  const last = chain.length - 1;
+  // A command joined both ways between two others has its right side on fds 3 and 4.
+  const isMiddle = (i: number) => i > 0 && i < last && chain[i]!.way === "both";
   const stderrs: ReadableStream<Uint8Array>[] = [];
   const spawn = (program: string, args: string[], env?: Record<string, string>) => {
     const child = spawnCommand(program, args, env, logStderr);
@@ -104,24 +152,25 @@ export async function runDpipe(
     }
     return child;
   };
-  const dir = middle ? await Deno.makeTempDir({ prefix: "vde-dpipe-" }) : undefined;
+  const dir = chain.some((_, i) => isMiddle(i))
+    ? await Deno.makeTempDir({ prefix: "vde-dpipe-" })
+    : undefined;
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
   const stopOnSignal = () => children.forEach((c) => terminate(c));
   const removeSignals = onSignals(stopOnSignal);
   try {
-    const lefts: (Side | undefined)[] = [];
-    const rights: (Side | undefined)[] = [];
+    // mains[i]: command i's stdin/stdout; alternates[i]: a middle command's right side (fds 3 and 4).
+    const mains: Side[] = [];
+    const alternates: (Side | undefined)[] = [];
     const pending: Promise<void>[] = [];
     const fifos: string[] = [];
-    for (const [i, argv] of commands.entries()) {
-      const isMiddle = i > 0 && i < commands.length - 1;
-      if (!isMiddle) {
+    for (const [i, { argv }] of chain.entries()) {
+      if (!isMiddle(i)) {
         const child = spawn(argv[0]!, argv.slice(1));
         children.push(child);
-        const side = { readable: child.stdout, writable: child.stdin };
-        lefts.push(i > 0 ? side : undefined);
-        rights.push(i === 0 ? side : undefined);
+        mains.push({ readable: child.stdout, writable: child.stdin });
+        alternates.push(undefined);
         continue;
       }
       const fifoIn = `${dir}/${i}.in`;
@@ -133,13 +182,13 @@ export async function runDpipe(
         ALTERNATE_STDOUT: "4",
       });
       children.push(child);
-      lefts.push({ readable: child.stdout, writable: child.stdin });
-      rights.push(undefined);
+      mains.push({ readable: child.stdout, writable: child.stdin });
+      alternates.push(undefined);
       pending.push(
         Promise.all([Deno.open(fifoIn, { write: true }), Deno.open(fifoOut, { read: true })]).then(
           ([toChild, fromChild]) => {
             files.push(toChild, fromChild);
-            rights[i] = { readable: fromChild.readable, writable: unbufferedSink(toChild) };
+            alternates[i] = { readable: fromChild.readable, writable: unbufferedSink(toChild) };
           },
         ),
       );
@@ -154,14 +203,7 @@ export async function runDpipe(
       return await finish(children, opened.i, opened.status, []);
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    // outputs[i]: the pumps that carry command i's output onward.
-    const outputs: Promise<void>[][] = commands.map(() => []);
-    for (let i = 0; i + 1 < commands.length; i++) {
-      const right = rights[i]!;
-      const left = lefts[i + 1]!;
-      outputs[i]!.push(pump(right.readable, left.writable));
-      outputs[i + 1]!.push(pump(left.readable, right.writable));
-    }
+    const outputs = join(chain, mains, alternates);
     const first = await Promise.race(exits);
     return await finish(children, first.i, first.status, outputs[first.i]!);
   } finally {
@@ -178,6 +220,38 @@ export async function runDpipe(
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Pumps the chain's bytes, as vde2's dpipe joins its commands' fds: walking left to right, `toRight` is
+ * what flows on to the right (from command `from`), `toLeft` where what comes back from the right goes. A
+ * command joined both ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 3 and 4 are
+ * both for the next; one joined left to right only reads `toRight` and is the next `toRight`, while
+ * `toLeft` passes it by; one joined right to left writes `toLeft` and its stdin is the next `toLeft`.
+ *
+ * @returns for each command, the pumps that carry its output onward
+ */
+function join(
+  chain: readonly ChainCommand[],
+  mains: readonly Side[],
+  alternates: readonly (Side | undefined)[],
+): Promise<void>[][] {
+  const outputs: Promise<void>[][] = chain.map(() => []);
+  let toRight = mains[0]!.readable;
+  let from = 0;
+  let toLeft = mains[0]!.writable;
+  for (let i = 1; i < chain.length; i++) {
+    const { readable, writable } = mains[i]!;
+    const way = chain[i]!.way;
+    if (way !== "left") outputs[from]!.push(pump(toRight, writable));
+    if (way !== "right") outputs[i]!.push(pump(readable, toLeft));
+    if (way === "right") [toRight, from] = [readable, i];
+    else if (way === "left") toLeft = writable;
+    else if (alternates[i] !== undefined) {
+      [toRight, from, toLeft] = [alternates[i]!.readable, i, alternates[i]!.writable];
+    }
+  }
+  return outputs;
 }
 
 /** Registers `vde dpipe`. */
@@ -202,10 +276,11 @@ export const dpipeCommand: Subcommand = (program: Command) => {
       examples(
         "vde dpipe vde plug /tmp/a = vde plug /tmp/b                        # join two switches",
         "vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b  # with a delay",
+        "vde dpipe vde plug /tmp/a =} vde wirefilter -d 50 }= vde plug /tmp/b  # a delay one way only",
       ),
     )
     .action(async (args: string[], flags: DpipeFlags) => {
-      const commands = splitCommands(args);
+      const chain = parseChain(args);
       if (flags.pgrpfile !== undefined) {
         throw new UsageError(
           "dpipe's -P PGRPFILE is not taken: vde dpipe's commands are in its caller's process group; " +
@@ -215,10 +290,10 @@ export const dpipeCommand: Subcommand = (program: Command) => {
       let status = 0;
       if (flags.daemon || flags.pidfile !== undefined || flags.logfile !== undefined) {
         await runProgram(programOf("vde dpipe", "dpipe", flags, false), async (p) => {
-          const started = () => p.ready(p.inBackground ? commands.map((c) => c[0]).join(" = ") : undefined);
-          status = await runDpipe(commands, started, p.inBackground);
+          const started = () => p.ready(p.inBackground ? chainNames(chain) : undefined);
+          status = await runDpipe(chain, started, p.inBackground);
         });
-      } else status = await runDpipe(commands);
+      } else status = await runDpipe(chain);
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) {
         throw new CommanderError(status, "vde.dpipe.status", `command exited with status ${status}`);

@@ -25,7 +25,7 @@ import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { openFailure } from "./open_failure.ts";
-import { logSlirpStarted, slirpStarted, untilProbed } from "./slirp.ts";
+import { lateWarningsToTerminal, logSlirpStarted, slirpStarted, untilProbed } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { withSwitchOptions } from "./vde_plug_args.ts";
 import { shellQuoted } from "../shell_quote.ts";
@@ -227,8 +227,8 @@ async function runPlug(
   }
   // Which end went first, and why: set up before plug() closes the other end too.
   const firstEnd = Promise.race([
-    a.closed.then((reason) => [first, reason] as const),
-    b.closed.then((reason) => [second, reason] as const),
+    a.closed.then((reason) => [first, reason, a] as const),
+    b.closed.then((reason) => [second, reason, b] as const),
   ]);
   const watch = ipLog === undefined || stream === undefined
     ? undefined
@@ -238,9 +238,10 @@ async function runPlug(
   if (probed !== undefined) await untilProbed(true, probed, p.stopped);
   // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
   p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
+  if (probed !== undefined) lateWarningsToTerminal(p);
   await plugged;
-  const [vnl, reason] = await firstEnd;
-  if (!signalled && endedInFailure(reason) && !await killedByOurStop(reason, p.stopped)) {
+  const [vnl, reason, end] = await firstEnd;
+  if (!signalled && endedInFailure(reason) && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
     throw new ExitStatus(1, `${vnl}: ${reason}`);
   }
 }
@@ -252,13 +253,13 @@ async function runPlug(
 const GROUP_SIGNAL_MS = 200;
 
 /**
- * Whether an end's close reason is its command killed by the signal that is stopping this plug: `timeout`
- * and a terminal's Ctrl-C signal the whole process group, and the command may die of it before the plug's
- * own listener runs. Not an error worth a line then, as vde_plug says nothing; a command killed alone is.
+ * Whether the end that went first is its command killed (`killed`, the end's `killedBy`) by the signal that
+ * is stopping this plug: `timeout` and a terminal's Ctrl-C signal the whole process group, and the command
+ * may die of it before the plug's own listener runs. Not an error worth a line then, as vde_plug says
+ * nothing; a command killed alone is.
  */
-async function killedByOurStop(reason: string, stopped: Promise<string>): Promise<boolean> {
-  const killed = /^command killed by (SIG[A-Z0-9]+)$/.exec(reason)?.[1];
-  if (killed === undefined || !(STOP_SIGNALS as readonly string[]).includes(killed)) return false;
+async function killedByOurStop(killed: Deno.Signal | null, stopped: Promise<string>): Promise<boolean> {
+  if (killed === null || !STOP_SIGNALS.includes(killed)) return false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const alone = new Promise<string>((done) => timer = setTimeout(() => done(""), GROUP_SIGNAL_MS));
   try {
@@ -312,6 +313,7 @@ async function plugSlirpThread(
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
     await untilProbed(p.inBackground, thread.probed, p.stopped);
     p.ready(slirpStarted(where, described));
+    lateWarningsToTerminal(p);
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
   });

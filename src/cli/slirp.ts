@@ -2,14 +2,16 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
-import { runProgram, withDaemonOptions } from "./program.ts";
+import { type Program, runProgram, withDaemonOptions } from "./program.ts";
+import { openStartingTerminal } from "./daemon.ts";
+import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts";
 import { type Command, Option } from "commander";
 import { openVdeLink, parseVdeVnl } from "../link/vde_link.ts";
 import { openLink } from "../link/registry.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { log, quietStderrLog } from "../log.ts";
+import { log, quietStderrLog, setLateWarnings } from "../log.ts";
 import {
   checkBootName,
   ConfigError,
@@ -177,6 +179,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     const plugged = plug(sw, slirp);
     await untilProbed(p.inBackground, probed, p.stopped);
     p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
+    lateWarningsToTerminal(p);
     const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -200,12 +203,40 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       }
       await untilProbed(p.inBackground, thread.probed, p.stopped);
       p.ready(slirpStarted(o.sock, described));
+      lateWarningsToTerminal(p);
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(end.link));
   });
+}
+
+/**
+ * How long after a `--daemon` start returned its warnings still reach the terminal it was started on: past
+ * the last gateway probe (2.1 s after plugging in) and an answer to it over a slow cable (2 s).
+ */
+export const LATE_WARNING_MS = PROBE_DELAY_MS + (PROBES - 1) * PROBE_GAP_MS + 2000;
+
+/**
+ * A `--daemon` start returns 0.2 s after its first gateway probe left unanswered (`untilProbed`), as fast as
+ * it can when no slirp is there; one behind a slow cable answers later, and its gateway-taken line reached
+ * syslog only. For LATE_WARNING_MS after the start returned, a daemon without a log file says its warnings on
+ * the terminal that started it too (a script's stderr, no terminal, is not held open: nothing changes there).
+ */
+export function lateWarningsToTerminal(p: Program): void {
+  if (!p.inBackground) return;
+  const terminal = openStartingTerminal();
+  if (terminal === null) return;
+  const end = () => {
+    clearTimeout(timer);
+    setLateWarnings(null);
+    terminal.close();
+  };
+  setLateWarnings(terminal.write);
+  const timer = setTimeout(end, LATE_WARNING_MS);
+  Deno.unrefTimer(timer);
+  p.defer(end);
 }
 
 /** Longest a `--daemon` start waits for `probed` (a probe that never left, a thread that hangs). */

@@ -172,12 +172,17 @@ function qemu(name: string, program?: string): Answer {
     }
     const out: string[] = [];
     let n = 0;
+    let note = "";
     for (let i = 0; i < words.length; i++) {
       const w = words[i]!;
+      const next = words[i + 1];
       if (w === "--mod") i++;
       // A -sock with no PATH after it names no switch (QEMU has no -sock): dropped, the default switch's then.
-      else if (w === "-sock" && words[i + 1] === undefined) continue;
-      else if (w === "-sock") {
+      // An option after it is no PATH either (`-sock -hda d.img`: vdeq took -hda for the switch, d.img for
+      // QEMU's disk): the option is kept with its value, and the answer says why the default switch.
+      else if (w === "-sock" && (next === undefined || next.startsWith("-"))) {
+        if (next !== undefined) note = `; -sock had no PATH before ${next}, which vdeq takes for the switch`;
+      } else if (w === "-sock") {
         // Its old synopsis's `-sock PATH[,PATH...]`: an interface on each switch, each its own -netdev id.
         for (const sock of words[++i]!.split(",").filter((s) => s !== "")) {
           out.push("-netdev", `vde,id=n${n},sock=${sock}`, "-device", `virtio-net,netdev=n${n++}`);
@@ -188,7 +193,7 @@ function qemu(name: string, program?: string): Answer {
     if (!out.some((w) => /(^|,)vde(,|$)/.test(w))) {
       out.push("-netdev", "vde,id=n0", "-device", "virtio-net,netdev=n0");
     }
-    return `vde2's ${name} is QEMU's own VDE support here: \`${out.map(shellQuoted).join(" ")}\``;
+    return `vde2's ${name} is QEMU's own VDE support here: \`${out.map(shellQuoted).join(" ")}\`${note}`;
   };
 }
 

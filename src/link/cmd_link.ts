@@ -105,6 +105,7 @@ export class CmdLink extends StreamLink {
   readonly argv: readonly string[];
   readonly #child: Deno.ChildProcess;
   #exit: string | undefined;
+  #killedBy: Deno.Signal | null = null;
   #streamEnd: string | undefined;
   #grace: ReturnType<typeof setTimeout> | undefined;
 
@@ -121,6 +122,11 @@ export class CmdLink extends StreamLink {
   /** Process id of the child. */
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** The signal that killed the command, once it died of one (set before `closed` says so); else null. */
+  get killedBy(): Deno.Signal | null {
+    return this.#killedBy;
   }
 
   /** Waits for the child to exit before closing, so the reason names its status. */
@@ -150,6 +156,7 @@ export class CmdLink extends StreamLink {
   }
 
   #exited(status: Deno.CommandStatus): void {
+    this.#killedBy = status.signal;
     this.#exit = exitReason(status);
     if (this.isClosed) return;
     if (this.#streamEnd !== undefined) this.close(this.#exit);

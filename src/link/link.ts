@@ -32,6 +32,12 @@ export interface Link {
   /** Counters of what this link carried and dropped. */
   readonly stats: LinkStats;
   /**
+   * Optional: the signal that killed the process this link ran (a `cmd://` command), set before `closed`
+   * resolves with that death as its reason; null (or absent) otherwise. A field, so that whoever must tell a
+   * death by its own stop signal from another need not read it back out of the reason's sentence.
+   */
+  readonly killedBy?: Deno.Signal | null;
+  /**
    * Optional flow control, output side: true while frames sent here are
    * being queued because the far end is not keeping up (soon they drop).
    * A sender that can wait (a TCP stack) holds new data until `onDrain`.

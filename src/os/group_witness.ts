@@ -30,7 +30,11 @@
  * double Ctrl-C) pend as one on the last; the second is taken for one sent
  * to us alone and passed on. That is the side to err on: the command had
  * two of the kind asked and gets one more, where the other answer would
- * drop a `kill -INT` sent to us alone that nothing else delivers.
+ * drop a `kill -INT` sent to us alone that nothing else delivers. The
+ * kernel's siginfo would not tell them apart either: kill(2) of a group and
+ * of this process alone both give si_code SI_USER and the sender's pid
+ * (tried); only a terminal's keys differ (SI_KERNEL), and reading siginfo
+ * (signalfd) needs the signal blocked in every thread, Deno's runtime's too.
  *
  * Blocked, not fatal: a witness that died of the signal would leave a
  * moment (while it dequeues a QUIT and dumps core, a core-dump handler told

@@ -184,6 +184,24 @@ export function inNetwork(c: SlirpConfig, addr: number): boolean {
   return ((addr & mask) >>> 0) === c.network;
 }
 
+/** The last address DHCP leases: the network's last host (the one below its broadcast address). */
+export function lastLease(c: SlirpConfig): number {
+  return ((c.network | ~prefixMask(c.prefixLength)) >>> 0) - 1;
+}
+
+/**
+ * The address DHCP hands out first: the first lease address, or the next above it when that one is the
+ * gateway's, the DNS's or reserved (slirpvde's `-H 10.0.9.15/24` makes the gateway host 15, where the first
+ * lease also is); null when none is left below the broadcast address (`-H 10.0.9.1/28`: host 15 is it).
+ */
+export function firstLease(c: SlirpConfig): number | null {
+  const last = lastLease(c);
+  for (let a = c.dhcpStart; a <= last; a++) {
+    if (a !== c.gateway && a !== c.dns && !c.reserved.includes(a)) return a;
+  }
+  return null;
+}
+
 function v4(text: string, what: string): number {
   const a = parseIpv4Text(text);
   if (!a.ok) throw new ConfigError(`${what} must be an IPv4 address, got "${text}"`);
@@ -802,7 +820,7 @@ export function formatForward(f: ForwardSpec, c: SlirpConfig): string {
   const addr = (a: Uint8Array | undefined, fam: 4 | 6, wildcard: string) =>
     a === undefined ? wildcard : fam === 4 ? a.join(".") : `[${formatIpv6(a)}]`;
   const guest = f.guestAddr === undefined && f.family === 4
-    ? formatIpv4(c.dhcpStart)
+    ? formatIpv4(firstLease(c) ?? c.dhcpStart)
     : addr(f.guestAddr, f.family, "[guest]");
   return `${f.proto}:${
     addr(f.hostAddr, f.family, f.family === 4 ? "0.0.0.0" : "[::]")

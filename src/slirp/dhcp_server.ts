@@ -30,7 +30,7 @@ import {
 } from "../wire/dhcp.ts";
 import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
 import { formatMac } from "../wire/ethernet.ts";
-import type { SlirpConfig } from "./config.ts";
+import { lastLease, type SlirpConfig } from "./config.ts";
 
 /** Lease time handed out, in seconds (libslirp's: one day). */
 export const LEASE_SECONDS = 86400;
@@ -79,9 +79,8 @@ export class DhcpServer {
     readonly heldBy: (addr: number) => Uint8Array | null = () => null,
     readonly log: (message: string) => void = () => {},
   ) {
-    const mask = prefixMask(config.prefixLength);
     this.#first = config.dhcpStart;
-    this.#last = ((config.network | ~mask) >>> 0) - 1;
+    this.#last = lastLease(config);
     this.#cursor = this.#first;
     this.#spanFree = Math.max(0, this.#last - this.#first + 1) - (this.#inPool(config.gateway) ? 1 : 0) -
       (this.#inPool(config.dns) && config.dns !== config.gateway ? 1 : 0);

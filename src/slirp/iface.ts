@@ -23,7 +23,7 @@ import {
   isIpv6Unspecified,
   linkLocalFromMac,
 } from "../wire/ipv6.ts";
-import { inNetwork, type SlirpConfig } from "./config.ts";
+import { firstLease, inNetwork, type SlirpConfig } from "./config.ts";
 import type { Severity } from "../os/syslog.ts";
 
 /** Largest IP packet. */
@@ -246,7 +246,7 @@ export class Iface {
   defaultGuest(family: 4 | 6): Uint8Array | null {
     if (family === 6) return this.guest6;
     const a = new Uint8Array(4);
-    writeU32(a, 0, this.config.dhcpStart);
+    writeU32(a, 0, firstLease(this.config) ?? this.config.dhcpStart);
     return a;
   }
 }

@@ -38,7 +38,14 @@ import { ETH_P_ARP } from "../wire/arp.ts";
 import { ETH_P_IP, formatIpv4, IPPROTO, IPV4_DF, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { ETH_P_IPV6, formatIpv6, IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
-import { formatForward, formatGuestForward, type ForwardSpec, type SlirpConfig } from "./config.ts";
+import {
+  firstLease,
+  formatForward,
+  formatGuestForward,
+  type ForwardSpec,
+  lastLease,
+  type SlirpConfig,
+} from "./config.ts";
 import { DhcpServer } from "./dhcp_server.ts";
 import { DnsForwarder, formatUpstream } from "./dns_forwarder.ts";
 import { IcmpErrors } from "./icmp_errors.ts";
@@ -469,9 +476,9 @@ export class SlirpStack implements TcpCoreSide {
   describe(): string[] {
     const c = this.config;
     return [
-      `gateway ${formatIpv4(c.gateway)}/${c.prefixLength} dns ${formatIpv4(c.dns)} first lease ${
-        formatIpv4(c.dhcpStart)
-      }${c.v4 ? "" : " (IPv4 off)"}${bootfileUnserved(c)}`,
+      `gateway ${formatIpv4(c.gateway)}/${c.prefixLength} dns ${formatIpv4(c.dns)} ${firstLeaseText(c)}${
+        c.v4 ? "" : " (IPv4 off)"
+      }${bootfileUnserved(c)}`,
       `gateway6 ${formatIpv6(c.gateway6)} prefix ${formatIpv6(c.prefix6)}/${c.prefix6Length} dns6 ${
         formatIpv6(c.dns6)
       }${c.v6 ? "" : " (IPv6 off)"}`,
@@ -505,6 +512,19 @@ function sameForward(a: ForwardSpec, b: ForwardSpec): boolean {
   const hb = b.hostAddr;
   if (ha === undefined || hb === undefined) return ha === hb;
   return ha.every((x, i) => x === hb[i]);
+}
+
+/**
+ * The start line's word on DHCP: the address it hands out first (not the configured first lease when that
+ * is the gateway's or the DNS's, which DHCP skips), or that it has none to hand out.
+ */
+function firstLeaseText(c: SlirpConfig): string {
+  const first = firstLease(c);
+  if (first !== null) return `first lease ${formatIpv4(first)}`;
+  const [start, last] = [formatIpv4(c.dhcpStart), formatIpv4(lastLease(c))];
+  return c.dhcpStart > lastLease(c)
+    ? `no DHCP lease (the first lease ${start} is past the network's last host ${last})`
+    : `no DHCP lease (none free from ${start} to ${last})`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { skipWithout } from "../helpers/processes.ts";
-import { splitCommands } from "../../src/cli/dpipe.ts";
+import { chainNames, parseChain } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
   framed,
@@ -25,13 +25,40 @@ async function dpipe(args: string[]): Promise<{ code: number; stderr: string; ms
   }
 }
 
-Deno.test("splitCommands splits at = and rejects empty commands and filters", () => {
-  assert.deepEqual(splitCommands(["a", "-x", "=", "b", "c"]), [["a", "-x"], ["b", "c"]]);
-  assert.deepEqual(splitCommands(["a", "=", "b", "=", "c"]), [["a"], ["b"], ["c"]]);
-  assert.throws(() => splitCommands(["a"]), /at least two commands/);
-  assert.throws(() => splitCommands(["a", "=", "=", "b"]), /empty command/);
-  assert.throws(() => splitCommands(["=", "b"]), /empty command/);
-  assert.throws(() => splitCommands(["a", "={", "f", "{=", "b"]), /one-directional filters/);
+Deno.test("parseChain splits at = and rejects empty commands", () => {
+  const argvs = (args: string[]) => parseChain(args).map((c) => c.argv);
+  assert.deepEqual(argvs(["a", "-x", "=", "b", "c"]), [["a", "-x"], ["b", "c"]]);
+  assert.deepEqual(argvs(["a", "=", "b", "=", "c"]), [["a"], ["b"], ["c"]]);
+  assert.throws(() => parseChain(["a"]), /at least two commands/);
+  assert.throws(() => parseChain(["a", "=", "=", "b"]), /empty command/);
+  assert.throws(() => parseChain(["=", "b"]), /empty command/);
+});
+
+Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and refuses a bracket left open or closing none", () => {
+  const ways = (args: string[]) => parseChain(args).map((c) => `${c.argv[0]}:${c.way}`).join(" ");
+  assert.equal(ways(["a", "={", "f", "{=", "b"]), "a:both f:left b:both");
+  assert.equal(ways(["a", "=}", "b", "}=", "c"]), "a:both b:right c:both");
+  // The man page's "a -> b -> d -> c and back to a; alternate ports of d are connected to e".
+  assert.equal(
+    ways(["a", "=}", "b", "}={", "c", "{=", "d", "=", "e"]),
+    "a:both b:right c:left d:both e:both",
+  );
+  assert.equal(
+    chainNames(parseChain(["a", "=}", "b", "}={", "c", "{=", "d", "=", "e"])),
+    "a =} b }={ c {= d = e",
+    "a -d start's line names the joints",
+  );
+  // vde2's dpipe takes a plain = for the closing joint too.
+  assert.equal(ways(["a", "=}", "b", "=", "c"]), "a:both b:right c:both");
+  assert.throws(() => parseChain(["a", "=}", "b"]), /^Error: dpipe: the last command is joined one way/);
+  assert.throws(
+    () => parseChain(["a", "=", "b", "}=", "c"]),
+    /^Error: dpipe: "}=" closes a one-way command no joint opened/,
+  );
+  assert.throws(
+    () => parseChain(["a", "={", "b", "}=", "c"]),
+    /"}=" closes a one-way command no joint opened/,
+  );
 });
 
 Deno.test("vde dpipe passes bytes both ways and exits with the first command's status", async () => {
@@ -76,6 +103,54 @@ Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/AL
   const right = `read x; echo "$x-right"; exec sleep 30`;
   const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", middle, "=", "sh", "-c", right]);
   assert.equal(code, 5, stderr);
+});
+
+Deno.test("dpipe's one-way joints carry each direction through the filters Debian's dpipe does, ours and its alike", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    const out = `${dir}/out`;
+    // The first says hi and keeps what comes back; each filter tags a line with its name and passes it on.
+    const first = ["sh", "-c", `echo hi; read r; echo "$r" > ${out}`];
+    const tag = (name: string) => ["sh", "-c", `read x; echo "$x-${name}"`];
+    const chains: [string[], string][] = [
+      // A cycle: a -> b -> c -> a.
+      [[...first, "=}", ...tag("b"), "}=", ...tag("c")], "hi-b-c"],
+      // A filter of what flows right to left: a -> c, c -> f -> a.
+      [[...first, "={", ...tag("f"), "{=", ...tag("c")], "hi-c-f"],
+      // The man page's: a -> b -> d -> c and back to a, d's fds 3 and 4 joined with e.
+      [[
+        ...first,
+        "=}",
+        ...tag("b"),
+        "}={",
+        ...tag("c"),
+        "{=",
+        "sh",
+        "-c",
+        `read x; echo "$x-d" >&"$ALTERNATE_STDOUT"; read z <&"$ALTERNATE_STDIN"; echo "$z-d"`,
+        "=",
+        ...tag("e"),
+      ], "hi-b-d-e-d-c"],
+    ];
+    for (const [args, expected] of chains) {
+      for (const tool of ["dpipe", "vde dpipe"]) {
+        await Deno.remove(out).catch(() => {});
+        const child = tool === "dpipe"
+          ? spawn("dpipe", args, { stdin: "null", stdout: "null", stderr: "piped" })
+          : spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "piped" });
+        try {
+          const r = await within(tool, 20_000, child.output());
+          assert.equal(r.code, 0, `${tool}: ${new TextDecoder().decode(r.stderr)}`);
+        } finally {
+          await reap(child);
+        }
+        assert.equal(await Deno.readTextFile(out), `${expected}\n`, `${tool} ${args.join(" ")}`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {

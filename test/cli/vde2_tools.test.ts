@@ -98,6 +98,13 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     "a -sock with no PATH is no QEMU option to keep",
   );
   assert.equal(
+    vde2ToolHint("vdeqemu", ["-sock", "-hda", "d.img"]),
+    "vde2's vdeqemu is QEMU's own VDE support here: " +
+      "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`" +
+      "; -sock had no PATH before -hda, which vdeq takes for the switch",
+    "an option after -sock is no PATH: kept with its value, the default switch's interface, said why",
+  );
+  assert.equal(
     vde2ToolHint("vdeqemu", ["-hda", "d.img"]),
     "vde2's vdeqemu is QEMU's own VDE support here: " +
       "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
@@ -143,7 +150,7 @@ Deno.test("a vde2 program's answer closes no parenthesis of its own at the end, 
     "vde_l3",
   ];
   for (const program of programs) {
-    for (const args of [[], ["/tmp/sw"]]) {
+    for (const args of [[], ["/tmp/sw"], ["qemu", "-sock", "-hda", "d.img"]]) {
       const answer = vde2ToolHint(program, args);
       assert.ok(answer !== undefined, program);
       assert.doesNotMatch(answer, /\)$/, `${program} ${args.join(" ")}`);

@@ -3,7 +3,8 @@
  * (src/slirp/gateway_guard.ts): two `vde slirp` on our switch; ours beside
  * Debian's libslirp plugin (`vde_plug vde://DIR slirp://`) on Debian's
  * vde_switch; and `vde switch --slirp` hearing libslirp's broadcast DHCP
- * offer to a guest, counted in `slirp/print`. Every slirp keeps running.
+ * offer to a guest, counted in `slirp/print`; a `--daemon` start behind a
+ * slow cable, told on its terminal after it returned. Every slirp keeps running.
  * Root only (namespaces); in CI it must run.
  */
 import assert from "node:assert/strict";
@@ -13,6 +14,8 @@ import { startOurSwitch } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { cSwitchInLab, guestBehind, VDE } from "./_slirp_e2e.ts";
+import { LATE_WARNING_MS } from "../../src/cli/slirp.ts";
+import { shellQuoted } from "../../src/shell_quote.ts";
 
 /** The line a slirp says once when another claims its gateway. */
 const CONFLICT =
@@ -142,5 +145,35 @@ Deno.test("vde switch --slirp hears libslirp's broadcast DHCP offer to a guest: 
       mgmt.close();
     }
     assertRunning(sw.process, libslirp);
+  });
+});
+
+Deno.test("a vde slirp --daemon whose other slirp answers after it returned (behind a slow cable) says the gateway is taken on the terminal that started it", async (t) => {
+  if (skipUnless(t, await missing(["script"]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    for (const name of ["near", "far"]) {
+      const sw = await startOurSwitch(`${tmp}/${name}`);
+      lab.defer(async () => void (await sw.stop()));
+    }
+    const host = await lab.namespace("host");
+    // 400 ms each way: the first probe's answer comes 0.8 s after it left, past the 0.2 s a start waits for it.
+    const cable = host.spawn([...VDE, "wirefilter", "-d", "400", `vde://${tmp}/near`, `vde://${tmp}/far`], {
+      name: "slow cable",
+    });
+    await host.run([...VDE, "slirp", "--sock", `${tmp}/far`, "-d"], { timeoutMs: 60_000 });
+    await sleep(PROBES_OVER_MS);
+    // On a terminal (script's pty), held open after the start returned as a shell holds it.
+    const start = [...VDE, "slirp", "--sock", `${tmp}/near`, "-d"].map(shellQuoted).join(" ");
+    const r = await host.run(
+      ["script", "-qec", `${start}; sleep ${Math.ceil(LATE_WARNING_MS / 1000) + 1}`, "/dev/null"],
+      { timeoutMs: 60_000 },
+    );
+    const out = r.stdout.replaceAll("\r", "");
+    const returned = out.indexOf("in the background as pid");
+    assert.ok(returned >= 0, out);
+    assert.ok(out.search(CONFLICT) > returned, `said after the start returned:\n${out}`);
+    assert.equal(out.match(/gateway address is taken/g)?.length, 1, out);
+    assertRunning(cable);
   });
 });

@@ -82,6 +82,15 @@ Deno.test("cmd link closes with the command's exit status", async () => {
   assert.equal(await link.closed, "command exited with status 3");
 });
 
+Deno.test("cmd link carries the signal that killed its command as a field, null for an exit", async () => {
+  const killed = await openLink(`cmd://sh -c "kill -TERM $$"`);
+  assert.equal(await killed.closed, "command killed by SIGTERM");
+  assert.equal(killed.killedBy, "SIGTERM");
+  const exited = await openLink(`cmd://sh -c "exit 0"`);
+  assert.equal(await exited.closed, "command exited with status 0");
+  assert.equal(exited.killedBy, null);
+});
+
 Deno.test("cmd link delivers what the command wrote before exiting", async () => {
   const link = await openLink(`cmd://sh -c "printf '\\000\\016abcdefghijklmn\\000\\017opqrstuvwxyz012'"`);
   const frames: string[] = [];

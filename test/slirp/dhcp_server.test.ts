@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DhcpServer, LEASE_SECONDS } from "../../src/slirp/dhcp_server.ts";
-import { defaultConfig } from "../../src/slirp/config.ts";
+import { defaultConfig, formatForward, parseForward } from "../../src/slirp/config.ts";
 import {
   buildDhcp,
   DHCP_MSG,
@@ -17,6 +17,9 @@ import {
   u32Option,
 } from "../../src/wire/dhcp.ts";
 import { valueOf } from "../helpers/parsed.ts";
+import { formatIpv4 } from "../../src/wire/ipv4.ts";
+import { slirpConfigFromFlags } from "../../src/cli/slirp.ts";
+import { testStack } from "./helpers.ts";
 
 /** A /28 whose pool is 10.0.2.5 .. 10.0.2.14: ten addresses. */
 function smallServer(): DhcpServer {
@@ -154,4 +157,27 @@ Deno.test("DHCP pool emptied by reservations: no offer nor crash, a REQUEST NAKe
   assert.equal(lease(s, 1, 1000), 0x0a00020e, "the address no longer reserved is leased");
   assert.equal(lease(s, 2, 1000), null);
   assert.equal(said.length, 2, "full again after a lease: said again");
+});
+
+Deno.test("the start line's first lease (and a forward's default guest) is the address DHCP hands out first: past the gateway's at host 15, none past the last host", () => {
+  const said = (host: string) => testStack(slirpConfigFromFlags({ host })).stack.describe()[0]!;
+  // slirpvde's -H puts the first lease at host 15, where this gateway is: DHCP skips it.
+  const c = slirpConfigFromFlags({ host: "10.0.9.15/24" });
+  assert.equal(
+    formatIpv4(new DhcpServer(c).handle(request(1, DHCP_MSG.DISCOVER), 0)!.spec.yiaddr!),
+    "10.0.9.16",
+  );
+  assert.match(said("10.0.9.15/24"), / first lease 10\.0\.9\.16$/);
+  // A forward without a guest address goes to that first guest, not to the gateway.
+  assert.equal(formatForward(parseForward("tcp:8080:80", c), c), "tcp:0.0.0.0:8080:10.0.9.16:80");
+  assert.match(said("10.0.9.0/24"), / first lease 10\.0\.9\.15$/);
+  // In a /28 host 15 is the broadcast address: DHCP has nothing to hand out.
+  assert.equal(
+    new DhcpServer(slirpConfigFromFlags({ host: "10.0.9.1/28" })).handle(request(1, DHCP_MSG.DISCOVER), 0),
+    null,
+  );
+  assert.match(
+    said("10.0.9.1/28"),
+    / no DHCP lease \(the first lease 10\.0\.9\.15 is past the network's last host 10\.0\.9\.14\)$/,
+  );
 });
