@@ -25,6 +25,11 @@
  * fixed /tmp path: perf stat -o follows a symlink a local user left there,
  * and root's perf then overwrites the file it points to).
  *
+ * RIG_CAPTURE=1 writes one second of the guest's tap (tcpdump, headers only,
+ * from the run's second second) per run into KIND-PAIR.pcap in a directory of
+ * its own, as perf's: where the frames reaching the guest pause, and what
+ * the guest had left unacknowledged then.
+ *
  * RIG_SWITCH=ours puts our switch (from each kind's checkout; the current one
  * for lib) in the C switch's place, as the bench's own slirp rows do (no port
  * counters then: frames/MB read NaN); RIG_MTU=N sets the slirp's and the
@@ -87,6 +92,9 @@ const mtu = Number(Deno.env.get("RIG_MTU") ?? 1500);
 /** Where perf writes (RIG_PERF): made here, mode 0700, with a name nobody could foresee. */
 const perfDir = Deno.env.get("RIG_PERF") ? await Deno.makeTempDir({ prefix: "slirp_rig-" }) : null;
 if (perfDir !== null) console.log(`perf output in ${perfDir}`);
+/** Where tcpdump writes a second of the guest's tap per run (RIG_CAPTURE=1), as perfDir. */
+const captureDir = Deno.env.get("RIG_CAPTURE") ? await Deno.makeTempDir({ prefix: "slirp_rig-" }) : null;
+if (captureDir !== null) console.log(`captures in ${captureDir}`);
 
 /** Port counters of the C switch: per client pid, frames in and out. */
 async function ports(mgmt: string): Promise<Map<number, { inp: number; out: number }>> {
@@ -196,6 +204,16 @@ await withNetns(async (lab) => {
             { name: "perf" },
           )
           : null;
+        // One second of the guest's tap, headers only, from the run's second second (RIG_CAPTURE).
+        const capture = captureDir !== null
+          ? g.spawn([
+            "timeout",
+            "2",
+            "sh",
+            "-c",
+            `sleep 1; exec tcpdump -q -i t0 -s 96 -w ${captureDir}/${kind.name}-${p + 1}.pcap`,
+          ], { name: "tcpdump" })
+          : null;
         const r = await g.run(
           [
             "iperf3",
@@ -213,6 +231,7 @@ await withNetns(async (lab) => {
           { check: false, timeoutMs: (seconds + 30) * 1000 },
         );
         if (perf) await perf.status;
+        if (capture) await capture.status;
         const mb1 = await machineCpu();
         const after = await Promise.all(pids.map(cpuSeconds));
         const cs1 = await Promise.all(pids.map(contextSwitches));

@@ -594,6 +594,50 @@ Deno.test("behind that switch a guest that asks for a smaller MSS has no more fr
   );
 });
 
+Deno.test("behind that switch a frame lost at the flight cap leaves new data flowing while the peer SACKs past it", () => {
+  const rig = new Rig({
+    mss: 1460,
+    switchQueueFrames: 93,
+    sendBufferSize: 512 * 1024,
+    initialBufferSize: 512 * 1024,
+  });
+  rig.accept({ mss: 1460, wscale: 7, sackPermitted: true });
+  assert.equal(largestFlight(rig, 12), 88 * 1460);
+  // The flight at the cap again, then its first segment lost in the switch's queue: the peer SACKs
+  // the rest one by one as they arrive.
+  rig.take();
+  rig.input({ flags: TCP_ACK, ack: rig.conn.sndNxt, window: 16384 });
+  const flight = rig.take();
+  assert.equal(flight.length, 88);
+  const una = rig.conn.sndUna;
+  const top = rig.conn.sndMax;
+  const fresh: Seg[] = [];
+  for (let k = 1; k < flight.length; k++) {
+    const s = flight[k]!;
+    rig.input({
+      flags: TCP_ACK,
+      ack: una,
+      window: 16384,
+      sack: [flight[1]!.seq, (s.seq + s.payload.length) >>> 0],
+    });
+    fresh.push(...rig.take().filter((o) => o.payload.length > 0 && o.seq !== una));
+  }
+  assert.ok(rig.conn.inRecovery);
+  // What the peer SACKed has left the switch's queue: new data takes its place, up to the reduced
+  // window, while the hole is still open (counted from sndUna, the cap had stopped it until then).
+  assert.ok(fresh.length >= 40, `${fresh.length} new segments during the recovery`);
+  for (const o of fresh) assert.ok(((o.seq - top) | 0) >= 0, "only new data besides the hole");
+  // The hole filled: the pipe is not empty, the window not down to a segment.
+  rig.input({ flags: TCP_ACK, ack: top, window: 16384 });
+  assert.equal(rig.conn.inRecovery, false);
+  assert.ok(
+    rig.conn.inFlight >= 40 * 1460,
+    `${rig.conn.inFlight / 1460} segments in flight after the recovery`,
+  );
+  assert.ok(rig.conn.cwnd >= 40 * 1460, `cwnd ${rig.conn.cwnd / 1460} segments after the recovery`);
+  assert.equal(rig.stats.rtoTimeouts, 0);
+});
+
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
   const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
   rig.accept({ mss: 1000, wscale: 0 });

@@ -777,6 +777,9 @@ export class TcpConnection {
    * resending about 0.4 frames per MB (none at 88); 61 frames 1,637 and 1,329. The guest's plug, at
    * nice 0 among the machine's other work, is preempted for longer than a larger window's surplus
    * takes to fill its queue, and what is lost then costs more than the window gains.
+   * Like cwnd, the cap bounds what is in the network (RFC 6675's pipe in a recovery), not
+   * `sndNxt - sndUna`: SACKed frames have left the switch's queue, and new data takes their place
+   * while a hole is resent.
    */
   #flightCap(): number {
     const cfg = this.cfg;
@@ -1857,7 +1860,10 @@ export class TcpConnection {
       const flight = sackRecovery
         ? pipe
         : this.inFlight - (this.#sbStart.length > 0 ? this.#sackedBelow(this.sndNxt) : 0);
-      const usable = Math.min(Math.min(this.sndWnd, flightCap) - this.inFlight, this.cwnd - flight);
+      // The cap counts what is in the switch's queue, as cwnd does: not what the peer SACKed, nor a
+      // hole deemed lost. Counted from sndUna, a loss at the cap stopped new data until the hole was
+      // filled, and the recovery ended with the pipe empty (cwnd one segment, the guest's delayed ACK).
+      const usable = Math.min(this.sndWnd - this.inFlight, Math.min(flightCap, this.cwnd) - flight);
       let len = Math.min(unsent, mss, Math.max(0, usable), limit);
       if (len < unsent && len < mss && len < limit && !this.#forceSmall) {
         // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
