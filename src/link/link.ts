@@ -99,6 +99,7 @@ export type LinkKind =
   | "slirp"
   | "wire"
   | "null"
+  | "node"
   | "cable"
   | "memory";
 

@@ -65,6 +65,12 @@ import {
 } from "../wire/vde_request.ts";
 import { resolveModes, type SwitchPermissions } from "./permissions.ts";
 
+/**
+ * What the server plugs its clients into: a Switch, or a vdeplug4 node
+ * (link/node_link.ts), whose ports it numbers and forwards its own way.
+ */
+export type PortHost = Pick<Switch, "choosePort" | "attach" | "threaded" | "forwarding">;
+
 /** Options of a switch server. */
 export interface SwitchServerOptions {
   /** The socket directory, like vde_switch's `-s`. */
@@ -128,7 +134,7 @@ export class VdeSwitchServer {
   readonly dir: string;
   readonly ctlPath: string;
   readonly permissions: SwitchPermissions;
-  readonly #sw: Switch;
+  readonly #sw: PortHost;
   #listener: UnixStreamListener | null = null;
   readonly #log: (message: string) => void;
   /** Refusals, which any local user can cause once per connection: a few lines per interval, then a count. */
@@ -140,7 +146,7 @@ export class VdeSwitchServer {
   readonly refused = { request: 0, port: 0, socket: 0, busy: 0 };
 
   private constructor(
-    sw: Switch,
+    sw: PortHost,
     dir: string,
     perms: SwitchPermissions,
     log: (m: string) => void,
@@ -179,7 +185,7 @@ export class VdeSwitchServer {
    * Creates the directory and the ctl socket and starts serving. A stale
    * ctl socket is reclaimed; a live switch on the same directory is an error.
    */
-  static async start(sw: Switch, options: SwitchServerOptions): Promise<VdeSwitchServer> {
+  static async start(sw: PortHost, options: SwitchServerOptions): Promise<VdeSwitchServer> {
     const modes = resolveModes(options.mode, options.dirMode);
     const perms: SwitchPermissions = { ...modes, gid: options.gid };
     const log = options.log ?? defaultLog;
@@ -193,7 +199,7 @@ export class VdeSwitchServer {
 
   /** One try of `start`: null when a removal took the directory before it was held. */
   static async #startIn(
-    sw: Switch,
+    sw: PortHost,
     options: SwitchServerOptions,
     perms: SwitchPermissions,
     log: (m: string) => void,

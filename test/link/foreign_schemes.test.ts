@@ -49,9 +49,11 @@ Deno.test("seqpacket:// is refused with a pointer to vde:// and Debian's vde_plu
   });
 });
 
-Deno.test("hub:// and switch:// point at vde switch", async () => {
-  await assert.rejects(openLink("hub://"), /vde switch --hub -s DIR/);
-  await assert.rejects(openLink("switch:///tmp/x"), /vde switch -s DIR/);
+Deno.test("the node schemes vde opens (hub, switch, multi, bonding) have no hint left", () => {
+  for (const scheme of ["hub", "switch", "multi", "bonding"]) {
+    assert.ok(schemes().includes(scheme), scheme);
+    assert.equal(foreignSchemeHint(scheme), undefined, scheme);
+  }
 });
 
 Deno.test("a scheme nobody has stays a plain unknown scheme", async () => {
