@@ -10,7 +10,7 @@ import { openLink } from "../../src/link/registry.ts";
 import type { Link } from "../../src/link/link.ts";
 import { defaultNodePath, parseNodeVnl } from "../../src/link/node_link.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
-import { sleep, waitFor } from "../helpers/processes.ts";
+import { NOGROUP, skipUnlessRoot, sleep, waitFor } from "../helpers/processes.ts";
 
 /** A broadcast (dst 0xff) or unicast frame from MAC ..:src to ..:dst. */
 function frame(dst: number, src: number): Uint8Array {
@@ -177,6 +177,23 @@ Deno.test("a node on a directory a live node serves is refused in one line namin
         assert.match(err.message, /^switch:\/\/.*: another switch is already running on/);
         return true;
       });
+    } finally {
+      host.close();
+    }
+  });
+});
+
+Deno.test("a node's grp= gives its directory and ctl to the group, as a switch's --group does", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await inTempDir("nn1-grp-", async (tmp) => {
+    const dir = `${tmp}/h`;
+    const host = await openLink(`hub://${dir}[mode=660/grp=${NOGROUP}]`);
+    try {
+      assert.deepEqual([Deno.statSync(dir).gid, Deno.statSync(dir).mode! & 0o7777], [NOGROUP, 0o3770]);
+      assert.deepEqual([Deno.lstatSync(`${dir}/ctl`).gid, Deno.lstatSync(`${dir}/ctl`).mode! & 0o777], [
+        NOGROUP,
+        0o660,
+      ]);
     } finally {
       host.close();
     }
