@@ -29,6 +29,7 @@ export const VNL_SCHEMES: readonly (readonly [scheme: string, syntax: string, wh
   ["switch", "switch://[PATH][mode=M]", "serve PATH as a learning switch here, this end one of its ports"],
   ["multi", "multi://[PATH]", "PATH's clients are paths of this one link: frames out on all, in from any"],
   ["bonding", "bonding://[PATH]", "PATH's clients are paths of this one link: frames out round-robin"],
+  ["seqpacket", "seqpacket://FD", "an inherited unix SOCK_SEQPACKET socket (a socketpair's end)"],
   ["wire", "wire://{VNL}[delay=50/loss=2]", "a VNL behind an impaired wire (as vde wirefilter)"],
   ["null", "null://", "discards everything"],
 ];

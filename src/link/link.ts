@@ -100,6 +100,7 @@ export type LinkKind =
   | "wire"
   | "null"
   | "node"
+  | "seqpacket"
   | "cable"
   | "memory";
 

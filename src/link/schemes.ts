@@ -26,6 +26,7 @@ export const BUILTIN_SCHEMES: Readonly<Record<string, BuiltinScheme>> = {
   multi: { load: () => import("./node_link.ts") },
   null: { load: () => import("./null_link.ts") },
   ptp: { load: () => import("./ptp_link.ts"), lendsFd: true },
+  seqpacket: { load: () => import("./seqpacket_link.ts") },
   slirp: { load: () => import("./slirp_link.ts") },
   stdio: { load: () => import("./stdio_link.ts") },
   switch: { load: () => import("./node_link.ts") },
