@@ -197,18 +197,14 @@ export class NodeLink extends BaseLink {
     }, { maxEntries: vnl.maxEntries, expireSeconds: vnl.expireSeconds, hashSeed: vnl.hashSeed });
     const ports = new NodePorts(node, clock);
     const scheme = `${vnl.kind}://`;
-    let server: VdeSwitchServer;
-    try {
-      server = await VdeSwitchServer.start(ports, {
-        dir: vnl.path,
-        mode: vnl.mode,
-        dirMode: vnl.dirMode,
-        gid,
-        log: (m) => log(scheme, m),
-      });
-    } catch (err) {
-      throw new Error(`${scheme}${vnl.path}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    const server = await VdeSwitchServer.start(ports, {
+      dir: vnl.path,
+      mode: vnl.mode,
+      dirMode: vnl.dirMode,
+      gid,
+      log: (m) => log(scheme, m),
+      dirOption: `${scheme}DIR`,
+    });
     if (vnl.ignored.length > 0) {
       log(scheme, `${vnl.ignored.map((k) => `${k}=`).join(", ")} ignored: only switch:// has a MAC table`);
     }

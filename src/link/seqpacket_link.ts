@@ -88,7 +88,7 @@ export class SeqpacketLink extends BaseLink {
   /** Adopts `fd`, checked; throws a one-line reason when it is no message socket. */
   static open(fd: number): SeqpacketLink {
     const type = socketType(fd);
-    if (typeof type === "string") throw new Error(`seqpacket://${fd}: ${type}`);
+    if (typeof type === "string") throw new Error(type);
     if (type === SOCK_STREAM) {
       throw new Error(
         `seqpacket://${fd}: descriptor ${fd} is a stream socket, which keeps no frame boundaries`,
@@ -96,7 +96,7 @@ export class SeqpacketLink extends BaseLink {
     }
     const flags = libc().fcntl(fd, C.F_GETFL, 0);
     if (flags < 0 || libc().fcntl(fd, C.F_SETFL, flags | C.O_NONBLOCK) < 0) {
-      throw new Error(`seqpacket://${fd}: descriptor ${fd} cannot be made non-blocking`);
+      throw new Error(`descriptor ${fd} cannot be made non-blocking`);
     }
     libc().fcntl(fd, F_SETFD, FD_CLOEXEC);
     const description = `seqpacket://${fd}`;

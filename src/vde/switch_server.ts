@@ -83,6 +83,8 @@ export interface SwitchServerOptions {
   gid?: number;
   /** Where log lines go (default: stderr with a "vde switch: " prefix). */
   log?: (message: string) => void;
+  /** How the user names the directory, for the advice of a refusal (default `--sock`; a node's VNL: `hub://DIR`). */
+  dirOption?: string;
 }
 
 /** How long a client may take to send its request. */
@@ -210,7 +212,9 @@ export class VdeSwitchServer {
       made = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
       throw new Error(
-        `cannot create the switch directory ${options.dir}${unmakeableDir(options.dir, "--sock", err)}`,
+        `cannot create the switch directory ${options.dir}${
+          unmakeableDir(options.dir, options.dirOption ?? "--sock", err)
+        }`,
       );
     }
     let dir: string;
@@ -254,7 +258,7 @@ export class VdeSwitchServer {
       } catch (err) {
         // A refused chown or chmod is no refused directory (--group of a group not ours): said as it is.
         if (Array.isArray(err)) throw err[0];
-        throw deniedDirectory(dir, err) ?? err;
+        throw deniedDirectory(dir, err, options.dirOption) ?? err;
       } finally {
         held?.close();
       }
@@ -477,14 +481,14 @@ export class VdeSwitchServer {
  * every user, so the first one's switch makes it theirs ("bind: Permission
  * denied" said nothing of that). Undefined for any other error.
  */
-export function deniedDirectory(dir: string, err: unknown): Error | undefined {
+export function deniedDirectory(dir: string, err: unknown, dirOption = "--sock"): Error | undefined {
   const denied = err instanceof Deno.errors.PermissionDenied ||
     (err instanceof SysError && (err.code === C.EACCES || err.code === C.EPERM));
   if (!denied) return undefined;
   const whose = ownerAndMode(dir);
   return new Error(
     `cannot serve ${dir}: permission denied (${whose && `${whose}; `}another user's switch?): ` +
-      "give a directory of your own with --sock DIR",
+      `give a directory of your own with ${dirOption}${dirOption.endsWith("DIR") ? "" : " DIR"}`,
   );
 }
 

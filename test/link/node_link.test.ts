@@ -168,13 +168,13 @@ Deno.test("a node's options: vdeplug4's keys and abbreviations, one-line refusal
   assert.throws(() => parseNodeVnl("switch", "/x[hashsize=0]"), /hashsize= must be a whole number from 1/);
 });
 
-Deno.test("a node on a directory a live node serves is refused in one line naming the VNL", async () => {
+Deno.test("a node on a directory a live node serves is refused in one line", async () => {
   await inTempDir("nn1-busy-", async (tmp) => {
     const dir = `${tmp}/h`;
     const host = await openLink(`hub://${dir}`);
     try {
       await assert.rejects(openLink(`switch://${dir}`), (err: Error) => {
-        assert.match(err.message, /^switch:\/\/.*: another switch is already running on/);
+        assert.match(err.message, /^another switch is already running on/);
         return true;
       });
     } finally {
