@@ -79,3 +79,35 @@ Deno.test("a vde plug hub://PATH stopped by SIGTERM removes PATH, and its client
     await waitFor(() => client.exitStatus !== null, { timeoutMs: 5000, what: "vde_plug to end" });
   });
 });
+
+Deno.test("our hub:// takes over the directory Debian's vde_plug hub:// left when killed with SIGKILL", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await withNetns(async (lab) => {
+    const dir = `${await lab.tempDir()}/node`;
+    const theirs = lab.spawn(null, ["vde_plug", `hub://${dir}`, "null://"], { name: "vde_plug" });
+    await waitForPath(`${dir}/ctl`, 10_000, true);
+    Deno.kill(theirs.pid, "SIGKILL");
+    await theirs.status;
+    const stale = Deno.lstatSync(`${dir}/ctl`);
+    assert.ok(stale.isSocket, "a killed node leaves PATH behind");
+    const ours = lab.spawn(null, [...VDE_CLI, "plug", `hub://${dir}`, "null://"], { name: "vde plug" });
+    // Ours once its ctl answers where the stale one did not.
+    await waitFor(async () => {
+      try {
+        (await Deno.connect({ transport: "unix", path: `${dir}/ctl` })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 10_000, what: "our ctl" });
+    const client = lab.spawn(null, ["vde_plug", `vde://${dir}`, "null://"], { name: "vde_plug" });
+    await waitFor(() => [...Deno.readDirSync(dir)].length === 2, {
+      timeoutMs: 5000,
+      what: "the client's port",
+    });
+    assert.equal(client.exitStatus, null, client.stderr);
+    Deno.kill(ours.pid, "SIGTERM");
+    assert.equal((await ours.status).code, 0, ours.stderr);
+    assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  });
+});
