@@ -25,6 +25,11 @@ export const VNL_SCHEMES: readonly (readonly [scheme: string, syntax: string, wh
   ["ptp", "ptp://PATH", "two ends, no switch: the same PATH at both (as vdeplug4's ptp)"],
   ["vxlan", "vxlan://[GROUP][/vni=N]", "a VXLAN segment"],
   ["vxvde", "vxvde://[GROUP][/vni=N]", "a switch spread over a multicast group"],
+  ["hub", "hub://[PATH][mode=M/grp=G]", "serve PATH as a hub here, this end one of its ports (vdeplug4's)"],
+  ["switch", "switch://[PATH][mode=M]", "serve PATH as a learning switch here, this end one of its ports"],
+  ["multi", "multi://[PATH]", "PATH's clients are paths of this one link: frames out on all, in from any"],
+  ["bonding", "bonding://[PATH]", "PATH's clients are paths of this one link: frames out round-robin"],
+  ["seqpacket", "seqpacket://FD", "an inherited unix SOCK_SEQPACKET socket (a socketpair's end)"],
   ["wire", "wire://{VNL}[delay=50/loss=2]", "a VNL behind an impaired wire (as vde wirefilter)"],
   ["null", "null://", "discards everything"],
 ];

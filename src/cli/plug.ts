@@ -88,6 +88,7 @@ export const plugCommand: Subcommand = (program: Command) => {
         "vde plug /tmp/net = ssh hostB vde plug /tmp/net     # the same, as vde_plug writes it",
         "vde plug --port 3 -m 660 /tmp/net tap://tap0       # vde_plug's options: /tmp/net[port=3/mode=660]",
         "vde plug -d -p /tmp/t0.pid /tmp/net tap://t0       # in a script: returns once the tap exists",
+        "vde plug hub:///tmp/hub tap://t0                   # serve a hub at /tmp/hub, the tap on it; join: /tmp/hub",
       ) + vnlHelp(),
     )
     .action(async (firstWritten: string, secondWritten: string, flags: PlugFlags) => {

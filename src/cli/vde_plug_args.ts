@@ -13,6 +13,7 @@
  * and `-L`, say what vde_plug says (plug_log.ts).
  */
 import { shellQuoted } from "../shell_quote.ts";
+import { NODE_KINDS, type NodeKind } from "../switch/netnode.ts";
 
 /** vde_plug's single-dash long names (`-group vde`), as the parser knows them. */
 const SINGLE_DASH: Record<string, string> = {
@@ -84,9 +85,14 @@ export interface SwitchEndOptions {
  * group vde: `/tmp/net[mode=660/group=vde]`). `which` names the options in
  * the error for an end that is no switch.
  *
- * @throws Error when options are given for an end that is not a vde:// switch
+ * A node's end (`hub://PATH`) takes the group and mode as `grp=` and `mode=`,
+ * vdeplug4's defaults for its directory that the VNL's own brackets override.
+ *
+ * @throws Error when options are given for an end that is not a vde:// switch or a node
  */
 export function withSwitchOptions(vnl: string, o: SwitchEndOptions, which: string): string {
+  const node = /^([a-z]+):\/\//.exec(vnl)?.[1];
+  if (NODE_KINDS.includes(node as NodeKind)) return withNodeOptions(vnl, o, which);
   const params = ([["port", o.port], ["group", o.group], ["mode", o.mode]] as const)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
@@ -101,4 +107,22 @@ export function withSwitchOptions(vnl: string, o: SwitchEndOptions, which: strin
   // vdeplug's `[3]` is the port alone: written out, so more parameters can follow it.
   const first = /^\d+$/.test(inside) ? `port=${inside}` : inside;
   return `${vnl.slice(0, open)}[${[first, ...params].filter((p) => p !== "").join("/")}]`;
+}
+
+/** `vnl`, a node's, with vde_plug's group and mode for it ahead of its own bracket parameters. */
+function withNodeOptions(vnl: string, o: SwitchEndOptions, which: string): string {
+  if (o.port !== undefined) {
+    throw new Error(
+      `${which} set a switch port's options, and ${vnl} serves a node of its own: its clients get ports, ` +
+        "it takes a group and a mode only",
+    );
+  }
+  const params = ([["grp", o.group], ["mode", o.mode]] as const)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  if (params.length === 0) return vnl;
+  const open = vnl.endsWith("]") ? vnl.indexOf("[") : -1;
+  if (open < 0) return `${vnl}[${params.join("/")}]`;
+  const inside = vnl.slice(open + 1, -1);
+  return `${vnl.slice(0, open)}[${[...params, inside].filter((p) => p !== "").join("/")}]`;
 }

@@ -9,11 +9,6 @@
 
 /** Scheme (without `://`) to what to do instead, as the end of one line. */
 const INSTEAD: Readonly<Record<string, string>> = {
-  seqpacket: "vde:// reaches a switch (ours or vde_switch) over its unix sockets",
-  hub: "run `vde switch --hub -s DIR` and plug into DIR",
-  switch: "run `vde switch -s DIR` and plug into DIR",
-  multi: "vde has no multilink",
-  bonding: "vde has no bonding of links",
   macvtap: "tap:// plugs a Linux tap; bridge it with the interface in the kernel",
   vlan: "`vde switch` has VLANs: plug into the port of one, vde://DIR[N]",
   agno: "tcp:// is an encrypted cable (/key=FILE)",

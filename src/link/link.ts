@@ -105,6 +105,8 @@ export type LinkKind =
   | "slirp"
   | "wire"
   | "null"
+  | "node"
+  | "seqpacket"
   | "cable"
   | "memory";
 

@@ -20,11 +20,16 @@ export interface BuiltinScheme {
 
 /** Scheme (without `://`) to its module and abilities. */
 export const BUILTIN_SCHEMES: Readonly<Record<string, BuiltinScheme>> = {
+  bonding: { load: () => import("./node_link.ts") },
   cmd: { load: () => import("./cmd_link.ts") },
+  hub: { load: () => import("./node_link.ts") },
+  multi: { load: () => import("./node_link.ts") },
   null: { load: () => import("./null_link.ts") },
   ptp: { load: () => import("./ptp_link.ts"), lendsFd: true },
+  seqpacket: { load: () => import("./seqpacket_link.ts") },
   slirp: { load: () => import("./slirp_link.ts") },
   stdio: { load: () => import("./stdio_link.ts") },
+  switch: { load: () => import("./node_link.ts") },
   tap: { load: () => import("./tap_link.ts"), lendsFd: true },
   tcp: { load: () => import("./tcp_link.ts") },
   udp: { load: () => import("./udp_link.ts") },

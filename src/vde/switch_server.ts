@@ -65,6 +65,12 @@ import {
 } from "../wire/vde_request.ts";
 import { resolveModes, type SwitchPermissions } from "./permissions.ts";
 
+/**
+ * What the server plugs its clients into: a Switch, or a vdeplug4 node
+ * (link/node_link.ts), whose ports it numbers and forwards its own way.
+ */
+export type PortHost = Pick<Switch, "choosePort" | "attach" | "threaded" | "forwarding">;
+
 /** Options of a switch server. */
 export interface SwitchServerOptions {
   /** The socket directory, like vde_switch's `-s`. */
@@ -77,6 +83,8 @@ export interface SwitchServerOptions {
   gid?: number;
   /** Where log lines go (default: stderr with a "vde switch: " prefix). */
   log?: (message: string) => void;
+  /** How the user names the directory, for the advice of a refusal (default `--sock`; a node's VNL: `hub://DIR`). */
+  dirOption?: string;
 }
 
 /** How long a client may take to send its request. */
@@ -128,7 +136,7 @@ export class VdeSwitchServer {
   readonly dir: string;
   readonly ctlPath: string;
   readonly permissions: SwitchPermissions;
-  readonly #sw: Switch;
+  readonly #sw: PortHost;
   #listener: UnixStreamListener | null = null;
   readonly #log: (message: string) => void;
   /** Refusals, which any local user can cause once per connection: a few lines per interval, then a count. */
@@ -140,7 +148,7 @@ export class VdeSwitchServer {
   readonly refused = { request: 0, port: 0, socket: 0, busy: 0 };
 
   private constructor(
-    sw: Switch,
+    sw: PortHost,
     dir: string,
     perms: SwitchPermissions,
     log: (m: string) => void,
@@ -179,7 +187,7 @@ export class VdeSwitchServer {
    * Creates the directory and the ctl socket and starts serving. A stale
    * ctl socket is reclaimed; a live switch on the same directory is an error.
    */
-  static async start(sw: Switch, options: SwitchServerOptions): Promise<VdeSwitchServer> {
+  static async start(sw: PortHost, options: SwitchServerOptions): Promise<VdeSwitchServer> {
     const modes = resolveModes(options.mode, options.dirMode);
     const perms: SwitchPermissions = { ...modes, gid: options.gid };
     const log = options.log ?? defaultLog;
@@ -193,7 +201,7 @@ export class VdeSwitchServer {
 
   /** One try of `start`: null when a removal took the directory before it was held. */
   static async #startIn(
-    sw: Switch,
+    sw: PortHost,
     options: SwitchServerOptions,
     perms: SwitchPermissions,
     log: (m: string) => void,
@@ -204,7 +212,9 @@ export class VdeSwitchServer {
       made = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
       throw new Error(
-        `cannot create the switch directory ${options.dir}${unmakeableDir(options.dir, "--sock", err)}`,
+        `cannot create the switch directory ${options.dir}${
+          unmakeableDir(options.dir, options.dirOption ?? "--sock", err)
+        }`,
       );
     }
     let dir: string;
@@ -248,7 +258,7 @@ export class VdeSwitchServer {
       } catch (err) {
         // A refused chown or chmod is no refused directory (--group of a group not ours): said as it is.
         if (Array.isArray(err)) throw err[0];
-        throw deniedDirectory(dir, err) ?? err;
+        throw deniedDirectory(dir, err, options.dirOption) ?? err;
       } finally {
         held?.close();
       }
@@ -471,14 +481,14 @@ export class VdeSwitchServer {
  * every user, so the first one's switch makes it theirs ("bind: Permission
  * denied" said nothing of that). Undefined for any other error.
  */
-export function deniedDirectory(dir: string, err: unknown): Error | undefined {
+export function deniedDirectory(dir: string, err: unknown, dirOption = "--sock"): Error | undefined {
   const denied = err instanceof Deno.errors.PermissionDenied ||
     (err instanceof SysError && (err.code === C.EACCES || err.code === C.EPERM));
   if (!denied) return undefined;
   const whose = ownerAndMode(dir);
   return new Error(
     `cannot serve ${dir}: permission denied (${whose && `${whose}; `}another user's switch?): ` +
-      "give a directory of your own with --sock DIR",
+      `give a directory of your own with ${dirOption}${dirOption.endsWith("DIR") ? "" : " DIR"}`,
   );
 }
 

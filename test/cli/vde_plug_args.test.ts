@@ -64,6 +64,18 @@ Deno.test("vde_plug's '= COMMAND' with no VNL before it joins the default switch
   ]);
 });
 
+Deno.test("vde_plug's -g and -m become a node end's grp= and mode=, which the VNL's own brackets override; --port is refused", () => {
+  assert.equal(withSwitchOptions("hub://", { group: "vde", mode: "660" }, "-g"), "hub://[grp=vde/mode=660]");
+  assert.equal(
+    withSwitchOptions("switch:///tmp/s[mode=600/hashsize=9]", { mode: "666" }, "-m"),
+    "switch:///tmp/s[mode=666/mode=600/hashsize=9]",
+  );
+  assert.throws(
+    () => withSwitchOptions("hub:///tmp/h", { port: "3" }, "--port, -g and -m"),
+    /^Error: --port, -g and -m set a switch port's options, and hub:\/\/\/tmp\/h serves a node of its own/,
+  );
+});
+
 Deno.test("vde_plug's --port, -g and -m become the switch end's bracket parameters; on another end they are refused", () => {
   assert.equal(withSwitchOptions("/tmp/net", { port: "3" }, "--port"), "/tmp/net[port=3]");
   assert.equal(

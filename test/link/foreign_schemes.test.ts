@@ -36,11 +36,11 @@ Deno.test("every vdeplug4 scheme is either opened by vde or answered with what t
   }
 });
 
-Deno.test("seqpacket:// is refused with a pointer to vde:// and Debian's vde_plug, on one line", async () => {
-  await assert.rejects(openLink("seqpacket:///tmp/sock"), (err: Error) => {
+Deno.test("kvde:// is refused with a pointer to vde:// and Debian's vde_plug, on one line", async () => {
+  await assert.rejects(openLink("kvde:///tmp/sock"), (err: Error) => {
     assert.match(
       err.message,
-      /^unknown VNL scheme "seqpacket:\/\/" \(known: [^)]*\): seqpacket:\/\/ is libvdeplug4's/,
+      /^unknown VNL scheme "kvde:\/\/" \(known: [^)]*\): kvde:\/\/ is libvdeplug4's/,
     );
     assert.match(err.message, /vde:\/\//);
     assert.match(err.message, /Debian's vde_plug \(package vdeplug\) has it$/);
@@ -49,9 +49,11 @@ Deno.test("seqpacket:// is refused with a pointer to vde:// and Debian's vde_plu
   });
 });
 
-Deno.test("hub:// and switch:// point at vde switch", async () => {
-  await assert.rejects(openLink("hub://"), /vde switch --hub -s DIR/);
-  await assert.rejects(openLink("switch:///tmp/x"), /vde switch -s DIR/);
+Deno.test("the schemes vde has come to open (hub, switch, multi, bonding, seqpacket) have no hint left", () => {
+  for (const scheme of ["hub", "switch", "multi", "bonding", "seqpacket"]) {
+    assert.ok(schemes().includes(scheme), scheme);
+    assert.equal(foreignSchemeHint(scheme), undefined, scheme);
+  }
 });
 
 Deno.test("a scheme nobody has stays a plain unknown scheme", async () => {
