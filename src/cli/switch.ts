@@ -304,7 +304,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     if (died !== null) throw new Error(died);
     p.ready(
       `serving ${server.dir} with ${
-        portsText(numPorts)
+        portsText(sw.numPorts)
       }${kind}${where}; console: vde term ${mgmt.path}${webView}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).

@@ -88,6 +88,16 @@ Deno.test("a start with --rc on a directory another switch serves says that alon
   });
 });
 
+Deno.test("the start line names the ports an --rc script set (port/setnumports 8), not --ports' default", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/sw.rc`, "port/setnumports 8\n");
+    const r = await daemon(["--rc", `${dir}/sw.rc`, "--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^vde switch: serving .*\/sw with 8 ports, /);
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
+
 /** The pid in `pidfile`, once the program has written it. */
 async function pidIn(pidfile: string): Promise<number> {
   return Number((await Deno.readTextFile(pidfile)).trim());
