@@ -6,7 +6,7 @@ import { type Command, Option } from "commander";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplane.ts";
 import { parseOctalMode, resolveOwnGroup } from "../vde/permissions.ts";
-import { VdeSwitchServer } from "../vde/switch_server.ts";
+import { refuseServedDir, VdeSwitchServer } from "../vde/switch_server.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { vdeSwitchDefaultRc } from "./vde_switch_args.ts";
 import { runProgram } from "./program.ts";
@@ -198,7 +198,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       (await import("../slirp/console.ts")).addSlirpCommands(commands, () => slirps);
     }
     if (o.rc !== undefined) {
-      // Before the ctl socket exists, so clients only ever see the configured switch.
+      // Before the ctl socket exists, so clients only ever see the configured switch; after the check
+      // that no switch serves the directory, whose refusal would come after the script's lines.
+      await refuseServedDir(o.sock);
       try {
         await runStartupScript(o.rc, commands, (m) => log(COMPONENT, m));
       } catch (err) {
@@ -302,7 +304,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     if (died !== null) throw new Error(died);
     p.ready(
       `serving ${server.dir} with ${
-        portsText(numPorts)
+        portsText(sw.numPorts)
       }${kind}${where}; console: vde term ${mgmt.path}${webView}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).

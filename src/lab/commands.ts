@@ -161,6 +161,11 @@ const LEAVE_HINT = (word: string) =>
   `${word}: the lab ends with its shell: \`down\` (or Ctrl-D) takes it down; ` +
   "a lab that runs on without it is `vde up -d FILE`, its shell then `vde term LAB`";
 
+/** What `watch` sent to the lab (by a script: the shells draw it themselves) is told. */
+const WATCH_HINT = (lab: string) =>
+  `watch redraws at a terminal: type it in \`vde term ${lab}\` without -c, or at the lab shell; ` +
+  "a script reads links (a switch's counters: SWITCH ports)";
+
 /** A session that runs a switch's commands (so `help` lists the switch's). */
 function switchSession(outer: Session, commands: CommandRegistry): Session {
   return {
@@ -277,6 +282,9 @@ export function labCommands(
     // A shell's way out, typed at the lab's own terminal (vde term LAB's exit is its logout, never sent).
     const first = line.trim().split(/\s+/)[0];
     if (first === "exit" || first === "quit") return failureReply(LEAVE_HINT(first), Errno.ENOSYS);
+    // The shell's own `watch` redraws a terminal, so the shells take it before it is sent: one that
+    // reaches the lab came from a script (`vde term LAB -c watch`), not a program to run in a host.
+    if (first === "watch") return failureReply(WATCH_HINT(r.lab.name), Errno.ENOSYS);
     // A switch's command (`ports`) or a bridge's line (`brctl show`) is its switch's; a program, its host's.
     const sw = [...r.switches.values()][0];
     const isSwitchCommand = (path: string) => sw?.commands.lookup(path) !== undefined;

@@ -266,7 +266,14 @@ export class McastSnooping {
       family = 4;
     } else if (type === 0x86dd) {
       if (frame.length < at + 40 || frame[at + 24] !== 0xff || (frame[at + 25]! & 0x0f) <= 2) return null;
-      if (frame[at + 6] === 0 || frame[at + 6] === 58) return null; // possibly MLD/NDP: always flooded
+      // MLD rides behind a hop-by-hop header (its router alert): flooded. Other ICMPv6 to a routable group
+      // (ping -6 ff0e::1:2) is data, which the kernel's ipv6_mc_check_mld leaves to the group's ports; an
+      // MLD type straight after the fixed header (no router alert) is flooded all the same. NDP goes to
+      // ff02::/16, flooded above.
+      const next = frame[at + 6];
+      if (next === 0) return null;
+      const icmp = next === 58 && frame.length > at + 40 ? frame[at + 40]! : 0;
+      if ((icmp >= 130 && icmp <= 132) || icmp === 143) return null;
       group = formatIpv6(frame, at + 24);
       family = 6;
     } else {

@@ -808,6 +808,9 @@ export class Rstp {
   }
 
   #reselectAll(): void {
+    // Role selection runs when a port asks for it: with no port, this bridge (the root) would keep the id
+    // and timers it had, so `stp` would name the old id as root after stp/setprio.
+    if (this.#sorted.length === 0) this.#updtRolesTree();
     for (const p of this.#sorted) {
       p.reselect = true;
       p.selected = false;

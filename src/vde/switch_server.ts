@@ -511,9 +511,28 @@ async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promi
     sweepStalePortSockets(ctlPath.slice(0, -4));
     return true;
   }
-  throw new Error(
-    `another switch is already running on ${ctlPath.slice(0, -4)}: stop it first, or give another directory`,
-  );
+  throw new Error(alreadyRunning(ctlPath.slice(0, -4)));
+}
+
+function alreadyRunning(dir: string): string {
+  return `another switch is already running on ${dir}: stop it first, or give another directory`;
+}
+
+/**
+ * Throws what `start` would when a switch answers on DIR/ctl. `vde switch` asks before its --rc script
+ * runs (the script runs before the socket is served), so a start on a taken directory says that alone,
+ * as vde_switch, which binds before it reads its rc file, does: not the script's complaints first.
+ */
+export async function refuseServedDir(dir: string): Promise<void> {
+  const ctlPath = `${dir}/ctl`;
+  try {
+    if (!Deno.lstatSync(ctlPath).isSocket) return;
+    const c = await Deno.connect({ transport: "unix", path: ctlPath });
+    c.close();
+  } catch {
+    return; // Not there, or nothing answers: start reclaims it or says why it cannot.
+  }
+  throw new Error(alreadyRunning(dir));
 }
 
 /** Removes the `NNN.F` port sockets a dead switch left behind. */

@@ -65,6 +65,39 @@ Deno.test("--daemon on a directory another switch serves fails with that switch 
   });
 });
 
+Deno.test("a start with --rc on a directory another switch serves says that alone, before the script runs (no lines of the script's)", async () => {
+  await withTmp(async (dir) => {
+    const first = await startOurSwitch(`${dir}/sw`);
+    try {
+      await Deno.writeTextFile(`${dir}/sw.rc`, "port/setnumports 8\nbogus/cmd\n");
+      for (const args of [["--daemon"], []]) {
+        const r = await run([...VDE, "switch", ...args, "--rc", `${dir}/sw.rc`, "--sock", `${dir}/sw`], {
+          check: false,
+          timeoutMs: 60_000,
+        });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /^vde: another switch is already running on .*\/sw: stop it first, or give another directory\n$/,
+          args.join(" "),
+        );
+      }
+    } finally {
+      await first.stop();
+    }
+  });
+});
+
+Deno.test("the start line names the ports an --rc script set (port/setnumports 8), not --ports' default", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/sw.rc`, "port/setnumports 8\n");
+    const r = await daemon(["--rc", `${dir}/sw.rc`, "--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^vde switch: serving .*\/sw with 8 ports, /);
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
+
 /** The pid in `pidfile`, once the program has written it. */
 async function pidIn(pidfile: string): Promise<number> {
   return Number((await Deno.readTextFile(pidfile)).trim());

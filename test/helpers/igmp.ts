@@ -1,5 +1,6 @@
-/** IGMPv2 messages as a host sends them, for snooping tests. */
-import { internetChecksum } from "../../src/wire/checksum.ts";
+/** IGMPv2 and MLDv2 messages as a host sends them, for snooping tests. */
+import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
+import { parseIpv6Text } from "../../src/wire/ip_address.ts";
 import { tagOf } from "./vde_clients.ts";
 
 /** An IGMPv2 message of `type` (0x16 report, 0x17 leave) for `group` (a.b.c.d as numbers), from 10.0.0.`host`. */
@@ -33,4 +34,33 @@ export function tagsSent(link: { sent: Uint8Array[] }): number[] {
   return link.sent.map((f) =>
     f[12] === 8 && f[13] === 0 && f.length >= 46 ? new DataView(f.buffer).getUint32(42) : tagOf(f)
   );
+}
+
+/** An IPv6 address in text as its 16 bytes (a test's own, so it throws on a typo). */
+export function parseIpv6Address(text: string): Uint8Array {
+  const a = parseIpv6Text(text);
+  if (!a.ok) throw new Error(text);
+  return a.value;
+}
+
+const MLD_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
+
+/** An MLDv2 report (with the hop-by-hop router alert) carrying one record for `group`. */
+export function mldv2(type: number, group: string): Uint8Array {
+  const src = parseIpv6Address("fe80::1");
+  const dst = parseIpv6Address("ff02::16");
+  const mld = new Uint8Array(8 + 20);
+  mld.set([143, 0, 0, 0, 0, 0, 0, 1, type, 0, 0, 0]);
+  mld.set(parseIpv6Address(group), 12);
+  const c = transportChecksum(src, dst, 58, mld);
+  mld[2] = c >> 8;
+  mld[3] = c & 0xff;
+  const f = new Uint8Array(14 + 40 + 8 + mld.length);
+  f.set([0x33, 0x33, 0, 0, 0, 0x16, ...MLD_MAC, 0x86, 0xdd]);
+  f.set([0x60, 0, 0, 0, 0, 8 + mld.length, 0, 1], 14);
+  f.set(src, 22);
+  f.set(dst, 38);
+  f.set([58, 0, 5, 2, 0, 0, 1, 0], 54);
+  f.set(mld, 62);
+  return f;
 }

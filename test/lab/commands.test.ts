@@ -254,6 +254,21 @@ Deno.test("through vde term LAB as at the shell, a program typed without its hos
   );
 });
 
+Deno.test("watch sent to the lab by a script says it redraws at a terminal and what a script reads, not that watch is a host's program", async () => {
+  const hosts = new Map([["h1", { ns: "vde-demo-h1" }]]);
+  const { commands, session } = labConsole({ lab: { name: "demo" }, switches: new Map(), hosts });
+  for (const line of ["watch", "watch 1"]) {
+    const reply = await commands.execute(line, session("mgmt"));
+    assert.equal(reply?.code, Errno.ENOSYS, line);
+    assert.equal(
+      reply?.raw,
+      "watch redraws at a terminal: type it in `vde term demo` without -c, or at the lab shell; " +
+        "a script reads links (a switch's counters: SWITCH ports)\n",
+      line,
+    );
+  }
+});
+
 Deno.test("through vde term LAB as at the shell, a switch's command or a bridge's line is answered with the switch's", async () => {
   const swCommands = new CommandRegistry();
   for (const path of ["ports", "macs"]) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
-import { igmp } from "../helpers/igmp.ts";
+import { igmp, mldv2, parseIpv6Address } from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([0, 0xff, 1, 2, 3, 4]);
 
@@ -50,6 +50,30 @@ Deno.test("with our querier active, a group goes to its members only, and a leav
   engine.tick(14_000);
   assert.equal(snoop.groups().length, 0, "gone after the last-member queries");
   assert.deepEqual(send(1, udpTo(G)), []);
+});
+
+/** An IPv6 packet to `group` whose payload is `next` (58 ICMPv6, 17 UDP) starting with `first` (an ICMPv6 type). */
+function ipv6To(group: string, next: number, first: number): Uint8Array {
+  const g = parseIpv6Address(group);
+  const f = new Uint8Array(14 + 40 + 8);
+  f.set([0x33, 0x33, ...g.subarray(12), 2, 0, 0, 0, 0, 1, 0x86, 0xdd], 0);
+  f.set([0x60, 0, 0, 0, 0, 8, next, 64], 14);
+  f.set(parseIpv6Address("fe80::1"), 22);
+  f.set(g, 38);
+  f[54] = first;
+  return f;
+}
+
+Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (ping -6 ff0e::1:2) goes to its members only, as UDP does; MLD is still flooded", () => {
+  const { engine, snoop, send } = rig();
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  engine.tick(11_500);
+  assert.deepEqual(send(2, mldv2(4, "ff0e::1:2")), [1, 3, 4], "the report itself is flooded");
+  assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0)), [2], "UDP");
+  assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128)), [2], "an echo request");
+  assert.deepEqual(send(1, ipv6To("ff0e::9:9", 58, 128)), [], "unregistered: router ports only (none)");
+  assert.deepEqual(send(1, ipv6To("ff02::1", 58, 128)), [2, 3, 4], "ff02::/16 is always flooded");
 });
 
 Deno.test("a port that sent a query becomes a router port and receives every group", () => {

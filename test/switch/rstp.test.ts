@@ -404,6 +404,21 @@ Deno.test("bridge and port priorities off their steps of 4096 and 16 are refused
   assert.throws(() => rstp.setPortPriority(1, 17), /0-240 in steps of 16, not 17: 16 or 32/);
 });
 
+Deno.test("a bridge without ports given a new priority or timers is the root under its new id, with its new timers", () => {
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.tick(0);
+  assert.equal(stp.rootId, "8000.020000000001");
+  stp.setPriority(8192);
+  assert.equal(stp.rootId, "2000.020000000001");
+  assert.equal(stp.rootId, stp.bridgeId);
+  stp.setTimes(1, 6, 4);
+  assert.deepEqual(stp.rootTimes, { messageAge: 0, helloTime: 1, maxAge: 6, forwardDelay: 4 });
+});
+
 /**
  * Three bridges on a hub (LAN h, ports 1) and a ring of cables between them
  * (a: 0-1, b: 1-2, c: 2-0), hub ports set `mode`; the clock runs `seconds`.

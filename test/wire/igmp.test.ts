@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { buildIgmpQuery, buildMldQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
-import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
-import { parseIpv6Text } from "../../src/wire/ip_address.ts";
-
-function parseIpv6Address(text: string): Uint8Array {
-  const a = parseIpv6Text(text);
-  if (!a.ok) throw new Error(text);
-  return a.value;
-}
+import { internetChecksum } from "../../src/wire/checksum.ts";
+import { mldv2, parseIpv6Address } from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
 
@@ -28,26 +22,6 @@ function igmpv3(records: [number, number[], number][]): Uint8Array {
   const d = internetChecksum(f, 34, body.length);
   f[36] = d >> 8;
   f[37] = d & 0xff;
-  return f;
-}
-
-/** An MLDv2 report (with the hop-by-hop router alert) carrying one record for `group`. */
-function mldv2(type: number, group: string): Uint8Array {
-  const src = parseIpv6Address("fe80::1");
-  const dst = parseIpv6Address("ff02::16");
-  const mld = new Uint8Array(8 + 20);
-  mld.set([143, 0, 0, 0, 0, 0, 0, 1, type, 0, 0, 0]);
-  mld.set(parseIpv6Address(group), 12);
-  const c = transportChecksum(src, dst, 58, mld);
-  mld[2] = c >> 8;
-  mld[3] = c & 0xff;
-  const f = new Uint8Array(14 + 40 + 8 + mld.length);
-  f.set([0x33, 0x33, 0, 0, 0, 0x16, ...MAC, 0x86, 0xdd]);
-  f.set([0x60, 0, 0, 0, 0, 8 + mld.length, 0, 1], 14);
-  f.set(src, 22);
-  f.set(dst, 38);
-  f.set([58, 0, 5, 2, 0, 0, 1, 0], 54);
-  f.set(mld, 62);
   return f;
 }
 
