@@ -11,10 +11,12 @@
  * and wake-up; a ping is the wake-up ping makes (its request into the tap)
  * up to the next wake-up of ping by the peer (`--peer`, the comm of the
  * thread that writes the reply into ping's tap: Debian's `vde_plug` by
- * default). For each ping slower than `--over` ms it prints what ran on the
- * cores meanwhile (ms per thread name and process id) and the scheduling
- * delays (a thread runnable but not running), so a stall is told apart
- * from a slow hop: a product's thread, another user's build, a GC helper.
+ * default; the command's own pid is ping's, so other users' pings are not
+ * taken). For each ping slower than `--over` ms (2 by default) it prints
+ * what ran on the cores meanwhile (ms per thread name and process id) and
+ * the threads that waited for a core during it (runnable, not running, for
+ * 0.3 ms or more), so a stall is told apart from a slow hop, and its
+ * holder named: a product's thread, another user's build, a GC helper.
  */
 import { run } from "../test/helpers/processes.ts";
 
@@ -165,7 +167,7 @@ async function main(args: string[]): Promise<void> {
     );
     for (const f of slow) {
       const held = [...heldDuring(runs, f)].sort((a, b) => b[1] - a[1]).slice(0, 6);
-      const waits = chainDelays(runs, f, 0.3).map((r) => `${r.comm}/${r.tid} ${r.schDelayMs.toFixed(2)}`);
+      const waits = chainDelays(runs, f, 0.3).map((r) => `${r.comm}/${r.pid} ${r.schDelayMs.toFixed(2)}`);
       console.log(
         `${f.ms.toFixed(2)} ms at ${f.sent.toFixed(6)}: ran ${
           held.map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(", ")
