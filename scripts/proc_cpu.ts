@@ -12,6 +12,35 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
+/**
+ * User plus system CPU time of process `pid` and of the children it has waited for (fields 14-17 of
+ * /proc/PID/stat), in seconds: a shell loop's commands, or the bench's own short-lived tools
+ * (`ip netns exec ... ping`), are counted there once they have ended.
+ */
+export async function cpuWithChildrenSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / 100;
+}
+
+/**
+ * The cores the rest of the machine kept busy between two readings, while a row's own processes
+ * took `ownSeconds` of CPU: the machine's busy time less the row's, over the wall time the readings
+ * span (the machine's total time over its `cores`). Other users' processes, and the kernel's work no
+ * process is charged for (interrupts): what a latency row on a shared machine competed with. Never
+ * below 0 (the clock-tick accounting of the two sources differs by a tick or two).
+ */
+export function othersCores(
+  before: MachineCpu,
+  after: MachineCpu,
+  ownSeconds: number,
+  cores: number,
+): number {
+  const wall = (after.total - before.total) / cores;
+  if (!(wall > 0)) return 0;
+  return Math.max(0, (after.busy - before.busy - ownSeconds) / wall);
+}
+
 /** The whole machine's CPU time from /proc/stat (all cores, every process and the kernel), in seconds. */
 export interface MachineCpu {
   /** Time not idle: user, nice, system, irq, softirq, steal. */
