@@ -241,7 +241,7 @@ async function runPlug(
   if (probed !== undefined) lateWarningsToTerminal(p);
   await plugged;
   const [vnl, reason, end] = await firstEnd;
-  if (!signalled && endedInFailure(reason) && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
+  if (!signalled && end.failed === true && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
     throw new ExitStatus(1, `${vnl}: ${reason}`);
   }
 }
@@ -267,17 +267,6 @@ async function killedByOurStop(killed: Deno.Signal | null, stopped: Promise<stri
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * Whether an end's close reason is a failure the user must hear of (and a
- * script see in the exit status): a `cmd://` command that failed (ssh that
- * could not reach its host) or a `tcp://.../once` cable that never
- * connected. An end that simply ended (end of input, the switch or the peer
- * closed) is the plug's normal way out, silent as vde_plug's.
- */
-export function endedInFailure(reason: string): boolean {
-  return /^(command exited with status [1-9]|command killed by |cannot connect to )/.test(reason);
 }
 
 /** The switch's VNL and the slirp's configuration when one end is vde:// and the other slirp://, else null. */
