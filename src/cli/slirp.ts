@@ -92,7 +92,8 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
     const slirpvde = ([[o.host, "-H"], [o.network, "-n"]] as const)
       .map(([v, flag]) => v === undefined ? "" : `/${slirpvdeHostOption(v, flag)}`).join("");
     const given = `${slirpvde}${options}${typeof o.dhcp === "string" ? `/dhcp=${o.dhcp}` : ""}`;
-    let c = parseSlirpOptions(given);
+    // With -N, the DNS this network puts at the gateway's address (-H 10.0.9.3/24: host 3) is moved next.
+    let c = parseSlirpOptions(given, { dnsApart: o.dns === undefined });
     if (o.dns !== undefined) {
       // slirpvde's -N: inside the network, the DNS proxy's address; outside, a server the guests are sent
       // to, which here the proxy forwards to (its guests are given the proxy).
