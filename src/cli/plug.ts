@@ -236,9 +236,9 @@ async function runPlug(
   const plugged = plug(a, b, { thread, openedForThread: options.plugThread, watch });
   // A slirp probes for its gateway once plugged: a daemon's start says another's answer before it returns.
   if (probed !== undefined) await untilProbed(true, probed, p.stopped);
+  if (probed !== undefined) lateWarningsToTerminal(p);
   // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
   p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
-  if (probed !== undefined) lateWarningsToTerminal(p);
   await plugged;
   const [vnl, reason, end] = await firstEnd;
   if (!signalled && end.failed === true && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
@@ -301,8 +301,8 @@ async function plugSlirpThread(
   const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
     await untilProbed(p.inBackground, thread.probed, p.stopped);
-    p.ready(slirpStarted(where, described));
     lateWarningsToTerminal(p);
+    p.ready(slirpStarted(where, described));
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
   });

@@ -179,8 +179,8 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     const probed = new Promise<void>((answered) => slirp.stack.onProbed = answered);
     const plugged = plug(sw, slirp);
     await untilProbed(p.inBackground, probed, p.stopped);
-    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     lateWarningsToTerminal(p);
+    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -203,8 +203,8 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
         p.defer(() => web.close());
       }
       await untilProbed(p.inBackground, thread.probed, p.stopped);
-      p.ready(slirpStarted(o.sock, described));
       lateWarningsToTerminal(p);
+      p.ready(slirpStarted(o.sock, described));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
@@ -224,6 +224,8 @@ export const LATE_WARNING_MS = PROBE_DELAY_MS + (PROBES - 1) * PROBE_GAP_MS + 20
  * it can when no slirp is there; one behind a slow cable answers later, and its gateway-taken line reached
  * syslog only. For LATE_WARNING_MS after the start returned, a daemon without a log file says its warnings on
  * the terminal that started it too (a script's stderr, no terminal, is not held open: nothing changes there).
+ * Called just before `p.ready`: the terminal is opened by name while the waiting parent still holds it as its
+ * stderr, so the name cannot have been freed and handed to another login's terminal meanwhile.
  */
 export function lateWarningsToTerminal(p: Program): void {
   if (!p.inBackground) return;
