@@ -99,8 +99,9 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
     const opens = joint[2]!;
     // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
     if (closes !== "" && closes !== open) {
+      const opened = open === "" ? "no joint opened" : `"=${open}" did not open`;
       throw new UsageError(
-        `dpipe: "${arg}" closes a one-way command no joint opened (CMD =${closes} FILTER ${closes}= CMD)`,
+        `dpipe: "${arg}" closes a one-way command ${opened} (CMD =${closes} FILTER ${closes}= CMD)`,
       );
     }
     // A bracket opened stays open through a plain `=` (vde2's dpipe keeps its direction until `}=`/`{=`).

@@ -62,7 +62,7 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
   );
   assert.throws(
     () => parseChain(["a", "={", "b", "}=", "c"]),
-    /"}=" closes a one-way command no joint opened/,
+    /^Error: dpipe: "}=" closes a one-way command "={" did not open \(CMD =} FILTER }= CMD\)$/,
   );
 });
 
