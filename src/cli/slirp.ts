@@ -11,7 +11,7 @@ import { openLink } from "../link/registry.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { log, quietStderrLog, setLateWarnings } from "../log.ts";
+import { log, logsToFile, quietStderrLog, setLateWarnings } from "../log.ts";
 import {
   checkBootName,
   ConfigError,
@@ -228,7 +228,8 @@ export const LATE_WARNING_MS = PROBE_DELAY_MS + (PROBES - 1) * PROBE_GAP_MS + 20
  * stderr, so the name cannot have been freed and handed to another login's terminal meanwhile.
  */
 export function lateWarningsToTerminal(p: Program): void {
-  if (!p.inBackground) return;
+  // With a log file the warnings go there (log.ts): the terminal is not opened, so not held either.
+  if (!p.inBackground || logsToFile()) return;
   const terminal = openStartingTerminal();
   if (terminal === null) return;
   const end = () => {
