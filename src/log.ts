@@ -64,6 +64,11 @@ export function setLateWarnings(w: ((line: string) => void) | null): void {
   lateWarnings = w;
 }
 
+/** Whether the lines go to a `--logfile` (then a daemon's warnings go there, never to a terminal). */
+export function logsToFile(): boolean {
+  return file !== null;
+}
+
 /** Hands log lines meant for stderr to `w` (a console's "print above the prompt"); null restores stderr. */
 export function setLogWriter(w: ((line: string, severity: Severity) => void) | null): void {
   writer = w;

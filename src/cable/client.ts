@@ -79,6 +79,8 @@ export class CableClient extends CableSession {
   failures = 0;
   /** Why the listener refused the cable for good (wrong key, mode, version); null while it may retry. */
   refusal: string | null = null;
+  /** It closed because it could not connect (refused for good, or `once` failed): set before `closed` resolves. */
+  failed = false;
   #firstResolve!: () => void;
   #wakeSleep: (() => void) | null = null;
   #lastFailure = "";
@@ -90,6 +92,12 @@ export class CableClient extends CableSession {
     this.options = options;
     this.firstConnection = new Promise((r) => (this.#firstResolve = r));
     this.#run().catch((err) => this.close(`cable loop failed: ${err instanceof Error ? err.message : err}`));
+  }
+
+  #closeFailed(reason: string): void {
+    if (this.isClosed) return;
+    this.failed = true;
+    this.close(reason);
   }
 
   #log(message: string): void {
@@ -115,14 +123,16 @@ export class CableClient extends CableSession {
     while (!this.isClosed) {
       const started = Date.now();
       let outcome: string;
+      let failed = false;
       try {
         outcome = await this.#attempt(target);
       } catch (err) {
         this.failures++;
+        failed = true;
         outcome = `cannot connect to ${target}: ${connectFailure(err)}`;
         if (err instanceof HandshakeError && FINAL_REFUSALS.has(err.status ?? Status.ok)) {
           this.refusal = outcome;
-          this.close(outcome);
+          this.#closeFailed(outcome);
           return;
         }
         // With `once` the close reason is the one report; the owner says it.
@@ -130,7 +140,8 @@ export class CableClient extends CableSession {
       }
       if (this.isClosed) return;
       if (o.once) {
-        this.close(outcome);
+        if (failed) this.#closeFailed(outcome);
+        else this.close(outcome);
         return;
       }
       if (Date.now() - started >= STABLE_MS) delay = min;

@@ -214,9 +214,11 @@ function stderrTerminal(): string | null {
 }
 
 /**
- * In the background copy, after `reportReady`: the terminal its parent was started on, opened for writing
- * (not as the copy's controlling terminal, never blocking it), for a warning that comes moments after the
- * parent returned (slirp.ts: a gateway taken behind a slow cable); null when there is none or it is gone.
+ * In the background copy, before `reportReady` (while the parent, whose stderr it is, holds it open: a
+ * terminal closed after the parent returned could have its name handed to another login's): the terminal
+ * its parent was started on, opened for writing (not as the copy's controlling terminal, never blocking it),
+ * for a warning that comes moments after the parent returned (slirp.ts: a gateway taken behind a slow
+ * cable); null when there is none or it is gone.
  */
 export function openStartingTerminal(): { write(line: string): void; close(): void } | null {
   if (STARTING_TERMINAL === null) return null;

@@ -80,7 +80,8 @@ const JOINT = /^([{}]?)=([{}]?)$/;
 
 /**
  * Splits dpipe's arguments into commands at each joint, as vde2's dpipe reads them: `=}` and `={` make the
- * next command one way (left to right, right to left), `}=` and `{=` close it (or a plain `=`, as there).
+ * next command one way (left to right, right to left) and `}=` and `{=` close that; a plain `=` between them
+ * keeps it open, the next command another filter the same way (`a =} f = g }= c`: a -> f -> g -> c -> a).
  *
  * @param args the words after `dpipe`
  * @returns at least two non-empty commands, the first and last joined both ways; a UsageError otherwise
@@ -98,12 +99,14 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
     const opens = joint[2]!;
     // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
     if (closes !== "" && closes !== open) {
+      const opened = open === "" ? "no joint opened" : `"=${open}" did not open`;
       throw new UsageError(
-        `dpipe: "${arg}" closes a one-way command no joint opened (CMD =${closes} FILTER ${closes}= CMD)`,
+        `dpipe: "${arg}" closes a one-way command ${opened} (CMD =${closes} FILTER ${closes}= CMD)`,
       );
     }
-    chain.push({ argv: [], way: opens === "}" ? "right" : opens === "{" ? "left" : "both" });
-    open = opens;
+    // A bracket opened stays open through a plain `=` (vde2's dpipe keeps its direction until `}=`/`{=`).
+    if (opens !== "" || closes !== "") open = opens;
+    chain.push({ argv: [], way: open === "}" ? "right" : open === "{" ? "left" : "both" });
   }
   if (chain.some((c) => c.argv.length === 0)) {
     throw new UsageError("dpipe: expected commands separated by =, found an empty command");

@@ -237,12 +237,12 @@ async function runPlug(
   const plugged = plug(a, b, { thread, openedForThread: options.plugThread, watch });
   // A slirp probes for its gateway once plugged: a daemon's start says another's answer before it returns.
   if (probed !== undefined) await untilProbed(true, probed, p.stopped);
+  if (probed !== undefined) lateWarningsToTerminal(p);
   // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
   p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
-  if (probed !== undefined) lateWarningsToTerminal(p);
   await plugged;
   const [vnl, reason, end] = await firstEnd;
-  if (!signalled && endedInFailure(reason) && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
+  if (!signalled && end.failed === true && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
     throw new ExitStatus(1, `${vnl}: ${reason}`);
   }
 }
@@ -268,17 +268,6 @@ async function killedByOurStop(killed: Deno.Signal | null, stopped: Promise<stri
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * Whether an end's close reason is a failure the user must hear of (and a
- * script see in the exit status): a `cmd://` command that failed (ssh that
- * could not reach its host) or a `tcp://.../once` cable that never
- * connected. An end that simply ended (end of input, the switch or the peer
- * closed) is the plug's normal way out, silent as vde_plug's.
- */
-export function endedInFailure(reason: string): boolean {
-  return /^(command exited with status [1-9]|command killed by |cannot connect to )/.test(reason);
 }
 
 /** The switch's VNL and the slirp's configuration when one end is vde:// and the other slirp://, else null. */
@@ -313,8 +302,8 @@ async function plugSlirpThread(
   const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
     await untilProbed(p.inBackground, thread.probed, p.stopped);
-    p.ready(slirpStarted(where, described));
     lateWarningsToTerminal(p);
+    p.ready(slirpStarted(where, described));
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
   });

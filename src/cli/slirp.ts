@@ -11,7 +11,7 @@ import { openLink } from "../link/registry.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { log, quietStderrLog, setLateWarnings } from "../log.ts";
+import { log, logsToFile, quietStderrLog, setLateWarnings } from "../log.ts";
 import {
   checkBootName,
   ConfigError,
@@ -92,7 +92,8 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
     const slirpvde = ([[o.host, "-H"], [o.network, "-n"]] as const)
       .map(([v, flag]) => v === undefined ? "" : `/${slirpvdeHostOption(v, flag)}`).join("");
     const given = `${slirpvde}${options}${typeof o.dhcp === "string" ? `/dhcp=${o.dhcp}` : ""}`;
-    let c = parseSlirpOptions(given);
+    // With -N, the DNS this network puts at the gateway's address (-H 10.0.9.3/24: host 3) is moved next.
+    let c = parseSlirpOptions(given, { dnsApart: o.dns === undefined });
     if (o.dns !== undefined) {
       // slirpvde's -N: inside the network, the DNS proxy's address; outside, a server the guests are sent
       // to, which here the proxy forwards to (its guests are given the proxy).
@@ -178,8 +179,8 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     const probed = new Promise<void>((answered) => slirp.stack.onProbed = answered);
     const plugged = plug(sw, slirp);
     await untilProbed(p.inBackground, probed, p.stopped);
-    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     lateWarningsToTerminal(p);
+    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -202,8 +203,8 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
         p.defer(() => web.close());
       }
       await untilProbed(p.inBackground, thread.probed, p.stopped);
-      p.ready(slirpStarted(o.sock, described));
       lateWarningsToTerminal(p);
+      p.ready(slirpStarted(o.sock, described));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
@@ -223,9 +224,12 @@ export const LATE_WARNING_MS = PROBE_DELAY_MS + (PROBES - 1) * PROBE_GAP_MS + 20
  * it can when no slirp is there; one behind a slow cable answers later, and its gateway-taken line reached
  * syslog only. For LATE_WARNING_MS after the start returned, a daemon without a log file says its warnings on
  * the terminal that started it too (a script's stderr, no terminal, is not held open: nothing changes there).
+ * Called just before `p.ready`: the terminal is opened by name while the waiting parent still holds it as its
+ * stderr, so the name cannot have been freed and handed to another login's terminal meanwhile.
  */
 export function lateWarningsToTerminal(p: Program): void {
-  if (!p.inBackground) return;
+  // With a log file the warnings go there (log.ts): the terminal is not opened, so not held either.
+  if (!p.inBackground || logsToFile()) return;
   const terminal = openStartingTerminal();
   if (terminal === null) return;
   const end = () => {

@@ -106,6 +106,10 @@ export class CmdLink extends StreamLink {
   readonly #child: Deno.ChildProcess;
   #exit: string | undefined;
   #killedBy: Deno.Signal | null = null;
+  /** The command exited non-zero or was killed (known once it exited). */
+  #exitFailed = false;
+  /** The link closed of that failed exit (its reason is the exit's). */
+  #failed = false;
   #streamEnd: string | undefined;
   #grace: ReturnType<typeof setTimeout> | undefined;
 
@@ -129,10 +133,15 @@ export class CmdLink extends StreamLink {
     return this.#killedBy;
   }
 
+  /** The link closed because its command failed (exited non-zero or was killed): set before `closed` resolves. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
   /** Waits for the child to exit before closing, so the reason names its status. */
   protected override streamEnded(reason: string): void {
     this.#streamEnd ??= reason;
-    if (this.#exit !== undefined) this.close(this.#exit);
+    if (this.#exit !== undefined) this.#closeWithExit();
   }
 
   protected override teardown(): void {
@@ -157,10 +166,18 @@ export class CmdLink extends StreamLink {
 
   #exited(status: Deno.CommandStatus): void {
     this.#killedBy = status.signal;
+    this.#exitFailed = !status.success;
     this.#exit = exitReason(status);
     if (this.isClosed) return;
-    if (this.#streamEnd !== undefined) this.close(this.#exit);
-    else this.#grace = setTimeout(() => this.close(this.#exit), GRACE_MS);
+    if (this.#streamEnd !== undefined) this.#closeWithExit();
+    else this.#grace = setTimeout(() => this.#closeWithExit(), GRACE_MS);
+  }
+
+  /** Closes with the exit's reason, and whether it was a failure, unless something closed the link first. */
+  #closeWithExit(): void {
+    if (this.isClosed) return;
+    this.#failed = this.#exitFailed;
+    this.close(this.#exit);
   }
 }
 

@@ -38,6 +38,12 @@ export interface Link {
    */
   readonly killedBy?: Deno.Signal | null;
   /**
+   * Optional: true when the link ended of a failure its owner must report (a `cmd://` command that exited
+   * non-zero or was killed, a cable that never connected), set before `closed` resolves; false (or absent)
+   * when it simply ended (end of input, closed by its peer or owner).
+   */
+  readonly failed?: boolean;
+  /**
    * Optional flow control, output side: true while frames sent here are
    * being queued because the far end is not keeping up (soon they drop).
    * A sender that can wait (a TCP stack) holds new data until `onDrain`.

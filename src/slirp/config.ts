@@ -421,6 +421,8 @@ function refuseAddress(rest: string): void {
  * Parses the part of a `slirp://` VNL after the scheme: an empty address,
  * then slash-separated options (`/key=value/flag`).
  *
+ * @param dnsApart false: a DNS address that is the gateway's is not refused yet (one more option, such as
+ *   slirpvde's -N, is still to come: `slirpConfigFromFlags`)
  * @throws ConfigError with a one-line reason
  * @example
  * ```ts
@@ -429,7 +431,10 @@ function refuseAddress(rest: string): void {
  * if (c.dns !== 0x0a010003 || c.hostLoopback) throw new Error("not parsed");
  * ```
  */
-export function parseSlirpOptions(rest: string): SlirpConfig {
+export function parseSlirpOptions(
+  rest: string,
+  { dnsApart = true }: { dnsApart?: boolean } = {},
+): SlirpConfig {
   const c = defaultConfig();
   const bracketed = /^\/?\[(.*)\]$/.exec(rest);
   if (bracketed !== null) {
@@ -567,7 +572,26 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         break;
     }
   }
+  if (dnsApart) refuseDnsAtGateway(c);
   return c;
+}
+
+/**
+ * Refuses a DNS address that is the gateway's (`addr=10.0.2.3/24` keeps the DNS at host 3): there only DNS
+ * would be answered, the gateway's other ports (the host's loopback) going nowhere, as libslirp sends all
+ * to that address to the DNS; QEMU refuses it ("DNS must be different from host"), and so does this, in a
+ * line that says how to part them.
+ */
+function refuseDnsAtGateway(c: SlirpConfig): void {
+  const how = "name another in its network with vnameserver= (slirpvde's -N)";
+  if (c.dns === c.gateway) {
+    throw new ConfigError(`the DNS address ${formatIpv4(c.dns)} is the gateway's: ${how}`);
+  }
+  if (c.dns6.every((b, i) => b === c.gateway6[i])) {
+    throw new ConfigError(
+      `the DNS address ${formatIpv6(c.dns6)} is the IPv6 gateway's: name another with vnameserver6=`,
+    );
+  }
 }
 
 /**

@@ -61,6 +61,7 @@ Deno.test("a wrong key is refused and logged on both sides, the client naming it
     // its owner prints), naming the key it holds so its user can compare it with the listener's log.
     const reason = await within("the client to give up", 10_000, client.closed);
     assert.equal(reason, client.refusal);
+    assert.equal(client.failed, true, "a failure its owner reports (vde plug exits 1), as a field");
     assert.match(
       reason,
       new RegExp(

@@ -48,8 +48,13 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
     "a =} b }={ c {= d = e",
     "a -d start's line names the joints",
   );
-  // vde2's dpipe takes a plain = for the closing joint too.
-  assert.equal(ways(["a", "=}", "b", "=", "c"]), "a:both b:right c:both");
+  // A plain = inside the brackets chains another filter the same way, as vde2's dpipe; it closes nothing.
+  assert.equal(ways(["a", "=}", "f", "=", "g", "}=", "c"]), "a:both f:right g:right c:both");
+  assert.equal(ways(["a", "={", "f", "=", "g", "{=", "c"]), "a:both f:left g:left c:both");
+  assert.throws(
+    () => parseChain(["a", "=}", "b", "=", "c"]),
+    /^Error: dpipe: the last command is joined one way/,
+  );
   assert.throws(() => parseChain(["a", "=}", "b"]), /^Error: dpipe: the last command is joined one way/);
   assert.throws(
     () => parseChain(["a", "=", "b", "}=", "c"]),
@@ -57,7 +62,7 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
   );
   assert.throws(
     () => parseChain(["a", "={", "b", "}=", "c"]),
-    /"}=" closes a one-way command no joint opened/,
+    /^Error: dpipe: "}=" closes a one-way command "={" did not open \(CMD =} FILTER }= CMD\)$/,
   );
 });
 
@@ -118,6 +123,8 @@ Deno.test("dpipe's one-way joints carry each direction through the filters Debia
       [[...first, "=}", ...tag("b"), "}=", ...tag("c")], "hi-b-c"],
       // A filter of what flows right to left: a -> c, c -> f -> a.
       [[...first, "={", ...tag("f"), "{=", ...tag("c")], "hi-c-f"],
+      // Two filters chained by a plain = inside the brackets: a -> f -> g -> c -> a.
+      [[...first, "=}", ...tag("f"), "=", ...tag("g"), "}=", ...tag("c")], "hi-f-g-c"],
       // The man page's: a -> b -> d -> c and back to a, d's fds 3 and 4 joined with e.
       [[
         ...first,

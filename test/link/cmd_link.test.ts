@@ -91,6 +91,24 @@ Deno.test("cmd link carries the signal that killed its command as a field, null 
   assert.equal(exited.killedBy, null);
 });
 
+Deno.test("cmd link says as a field whether it ended of its command's failure: not for status 0 nor for its owner's close", async () => {
+  const failedExit = await openLink(`cmd://sh -c "exit 3"`);
+  assert.equal(await failedExit.closed, "command exited with status 3");
+  assert.equal(failedExit.failed, true);
+  const killed = await openLink(`cmd://sh -c "kill -TERM $$"`);
+  await killed.closed;
+  assert.equal(killed.failed, true);
+  const exited = await openLink(`cmd://sh -c "exit 0"`);
+  await exited.closed;
+  assert.equal(exited.failed, false);
+  // Closed by its owner, the command then dies of the SIGTERM the close sends: not the link's failure.
+  const stopped = await openLink("cmd://sleep 30") as CmdLink;
+  stopped.close("the other end closed");
+  assert.equal(await stopped.closed, "the other end closed");
+  await waitFor("the command's end", () => stopped.killedBy !== null);
+  assert.equal(stopped.failed, false);
+});
+
 Deno.test("cmd link delivers what the command wrote before exiting", async () => {
   const link = await openLink(`cmd://sh -c "printf '\\000\\016abcdefghijklmn\\000\\017opqrstuvwxyz012'"`);
   const frames: string[] = [];
