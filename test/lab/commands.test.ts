@@ -114,7 +114,7 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       /^vde: sw1 watch: 1038 .*\(watch redraws at a terminal: .*; a script reads sw1 ports\)\n$/,
     );
     r = await vde(["term", name, "-c", "watch"]);
-    assert.match(r.stderr, /; a script reads links\)\n$/);
+    assert.match(r.stderr, /; a script reads links \(a switch's counters: SWITCH ports\)\n$/);
     // A typo in a switch's name gets the lab's switches, though the lab's help lists none by name.
     r = await vde(["term", name, "-c", "sw3 port/print"]);
     assert.equal(r.stderr, "vde: sw3 port/print: 1038 Function not implemented (did you mean sw1, sw2?)\n");
