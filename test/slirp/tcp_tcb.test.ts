@@ -638,6 +638,39 @@ Deno.test("behind that switch a frame lost at the flight cap leaves new data flo
   assert.equal(rig.stats.rtoTimeouts, 0);
 });
 
+Deno.test("behind that switch a long recovery's SACKed data does not lift ssthresh above the flight cap", () => {
+  const rig = new Rig({
+    mss: 1460,
+    switchQueueFrames: 93,
+    sendBufferSize: 512 * 1024,
+    initialBufferSize: 512 * 1024,
+  });
+  rig.accept({ mss: 1460, wscale: 7, sackPermitted: true });
+  assert.equal(largestFlight(rig, 12), 88 * 1460);
+  rig.take();
+  rig.input({ flags: TCP_ACK, ack: rig.conn.sndNxt, window: 16384 });
+  // The flight's first segment lost, its retransmissions too: the peer SACKs all the rest, and
+  // the new data sent against the pipe, until far more than the cap is outstanding.
+  const pending = rig.take();
+  const una = rig.conn.sndUna;
+  const left = (pending[0]!.seq + pending[0]!.payload.length) >>> 0;
+  while (pending.length > 0 && rig.conn.inFlight < 140 * 1460) {
+    const s = pending.shift()!;
+    if (s.payload.length === 0 || s.seq === una) continue;
+    rig.input({ flags: TCP_ACK, ack: una, window: 16384, sack: [left, (s.seq + s.payload.length) >>> 0] });
+    pending.push(...rig.take());
+  }
+  assert.ok(rig.conn.inFlight >= 140 * 1460, `${rig.conn.inFlight / 1460} segments outstanding`);
+  // The timeout: the threshold is CUBIC's 0.7 of what the switch's queue held at most, not of what
+  // was outstanding (0.7 x 140 segments is more than the cap: no reduction at all).
+  rig.advance(rig.conn.rto + 1);
+  assert.equal(rig.stats.rtoTimeouts, 1);
+  assert.ok(
+    rig.conn.ssthresh <= Math.round(0.7 * 88 * 1460),
+    `ssthresh ${rig.conn.ssthresh / 1460} segments`,
+  );
+});
+
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
   const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
   rig.accept({ mss: 1000, wscale: 0 });

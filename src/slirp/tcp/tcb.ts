@@ -1490,6 +1490,11 @@ export class TcpConnection {
   /** The slow-start threshold after a congestion event with `flight` bytes in the network. */
   #reduce(flight: number): number {
     const mss = this.effMss;
+    // Behind a switch's queue the cap is the window's ceiling (as Linux's cwnd clamp): what is
+    // outstanding may exceed it by SACKed data and lost holes (`output` counts the pipe against it),
+    // and a threshold above it would leave the rate as it was after a loss at the cap (SACK
+    // recovery's retransmissions, bound by cwnd = ssthresh alone, beyond the switch's queue).
+    flight = Math.min(flight, this.#flightCap());
     if (this.#cubic === null) return Math.max(flight >> 1, 2 * mss);
     this.#cubic.mss = mss;
     return this.#cubic.reduce(flight, this.cwnd < this.ssthresh);
