@@ -671,6 +671,48 @@ Deno.test("behind that switch a long recovery's SACKed data does not lift ssthre
   );
 });
 
+/** A passive open with SACK or not and 10 segments sent (the initial window) of exactly 10 written. */
+function tenInFlight(sack: boolean): { rig: Rig; sent: Seg[] } {
+  const rig = new Rig({ mss: 1000 });
+  rig.accept({ mss: 1000, wscale: 0, ...(sack ? { sackPermitted: true } : {}) });
+  rig.conn.write(bytes(10_000));
+  const sent = rig.take().filter((s) => s.payload.length > 0);
+  assert.equal(sent.length, 10);
+  return { rig, sent };
+}
+
+Deno.test("a SACK recovery whose last ACK covers everything sent leaves the window at ssthresh, not one segment", () => {
+  const { rig, sent } = tenInFlight(true);
+  const una = rig.conn.sndUna;
+  // The first segment lost: the peer SACKs the others; the retransmission fills the hole.
+  for (let k = 1; k < sent.length; k++) {
+    rig.input({ flags: TCP_ACK, ack: una, sack: [sent[1]!.seq, (sent[k]!.seq + 1000) >>> 0] });
+  }
+  assert.ok(rig.conn.inRecovery);
+  const ssthresh = rig.conn.ssthresh;
+  assert.ok(ssthresh >= 4000, `ssthresh ${ssthresh}`);
+  rig.take();
+  rig.input({ flags: TCP_ACK, ack: rig.conn.sndMax });
+  assert.equal(rig.conn.inRecovery, false);
+  assert.equal(rig.conn.inFlight, 0);
+  // RFC 6675 (and Linux) end the recovery at ssthresh: the next write goes out as that many
+  // segments at once, not one waiting for the peer's delayed ACK.
+  assert.equal(rig.conn.cwnd, ssthresh);
+  rig.conn.write(bytes(20_000));
+  assert.equal(rig.take().length, Math.floor(ssthresh / 1000));
+});
+
+Deno.test("a NewReno recovery whose last ACK covers everything sent leaves two segments (RFC 6582 3.2)", () => {
+  const { rig } = tenInFlight(false);
+  const una = rig.conn.sndUna;
+  for (let k = 0; k < 3; k++) rig.input({ flags: TCP_ACK, ack: una });
+  assert.ok(rig.conn.inRecovery);
+  rig.input({ flags: TCP_ACK, ack: rig.conn.sndMax });
+  assert.equal(rig.conn.inRecovery, false);
+  // min(ssthresh, max(FlightSize, SMSS) + SMSS) with nothing in flight.
+  assert.equal(rig.conn.cwnd, 2000);
+});
+
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
   const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
   rig.accept({ mss: 1000, wscale: 0 });
