@@ -594,7 +594,11 @@ Deno.test("behind that switch a guest that asks for a smaller MSS has no more fr
   );
 });
 
-Deno.test("behind that switch a frame lost at the flight cap leaves new data flowing while the peer SACKs past it", () => {
+/**
+ * A SACK connection behind Debian's switch (93 frames) with a flight at the cap (88 segments) just
+ * sent, the guest's window 2 MB: the segments of that flight.
+ */
+function flightAtTheCap(): { rig: Rig; flight: Seg[] } {
   const rig = new Rig({
     mss: 1460,
     switchQueueFrames: 93,
@@ -603,11 +607,15 @@ Deno.test("behind that switch a frame lost at the flight cap leaves new data flo
   });
   rig.accept({ mss: 1460, wscale: 7, sackPermitted: true });
   assert.equal(largestFlight(rig, 12), 88 * 1460);
-  // The flight at the cap again, then its first segment lost in the switch's queue: the peer SACKs
-  // the rest one by one as they arrive.
   rig.take();
   rig.input({ flags: TCP_ACK, ack: rig.conn.sndNxt, window: 16384 });
-  const flight = rig.take();
+  return { rig, flight: rig.take() };
+}
+
+Deno.test("behind that switch a frame lost at the flight cap leaves new data flowing while the peer SACKs past it", () => {
+  // The flight at the cap again, then its first segment lost in the switch's queue: the peer SACKs
+  // the rest one by one as they arrive.
+  const { rig, flight } = flightAtTheCap();
   assert.equal(flight.length, 88);
   const una = rig.conn.sndUna;
   const top = rig.conn.sndMax;
@@ -639,19 +647,9 @@ Deno.test("behind that switch a frame lost at the flight cap leaves new data flo
 });
 
 Deno.test("behind that switch a long recovery's SACKed data does not lift ssthresh above the flight cap", () => {
-  const rig = new Rig({
-    mss: 1460,
-    switchQueueFrames: 93,
-    sendBufferSize: 512 * 1024,
-    initialBufferSize: 512 * 1024,
-  });
-  rig.accept({ mss: 1460, wscale: 7, sackPermitted: true });
-  assert.equal(largestFlight(rig, 12), 88 * 1460);
-  rig.take();
-  rig.input({ flags: TCP_ACK, ack: rig.conn.sndNxt, window: 16384 });
   // The flight's first segment lost, its retransmissions too: the peer SACKs all the rest, and
   // the new data sent against the pipe, until far more than the cap is outstanding.
-  const pending = rig.take();
+  const { rig, flight: pending } = flightAtTheCap();
   const una = rig.conn.sndUna;
   const left = (pending[0]!.seq + pending[0]!.payload.length) >>> 0;
   while (pending.length > 0 && rig.conn.inFlight < 140 * 1460) {
