@@ -594,7 +594,11 @@ Deno.test("behind that switch a guest that asks for a smaller MSS has no more fr
   );
 });
 
-Deno.test("behind that switch a frame lost at the flight cap leaves new data flowing while the peer SACKs past it", () => {
+/**
+ * A SACK connection behind Debian's switch (93 frames) with a flight at the cap (88 segments) just
+ * sent, the guest's window 2 MB: the segments of that flight.
+ */
+function flightAtTheCap(): { rig: Rig; flight: Seg[] } {
   const rig = new Rig({
     mss: 1460,
     switchQueueFrames: 93,
@@ -603,11 +607,15 @@ Deno.test("behind that switch a frame lost at the flight cap leaves new data flo
   });
   rig.accept({ mss: 1460, wscale: 7, sackPermitted: true });
   assert.equal(largestFlight(rig, 12), 88 * 1460);
-  // The flight at the cap again, then its first segment lost in the switch's queue: the peer SACKs
-  // the rest one by one as they arrive.
   rig.take();
   rig.input({ flags: TCP_ACK, ack: rig.conn.sndNxt, window: 16384 });
-  const flight = rig.take();
+  return { rig, flight: rig.take() };
+}
+
+Deno.test("behind that switch a frame lost at the flight cap leaves new data flowing while the peer SACKs past it", () => {
+  // The flight at the cap again, then its first segment lost in the switch's queue: the peer SACKs
+  // the rest one by one as they arrive.
+  const { rig, flight } = flightAtTheCap();
   assert.equal(flight.length, 88);
   const una = rig.conn.sndUna;
   const top = rig.conn.sndMax;
@@ -636,6 +644,71 @@ Deno.test("behind that switch a frame lost at the flight cap leaves new data flo
   );
   assert.ok(rig.conn.cwnd >= 40 * 1460, `cwnd ${rig.conn.cwnd / 1460} segments after the recovery`);
   assert.equal(rig.stats.rtoTimeouts, 0);
+});
+
+Deno.test("behind that switch a long recovery's SACKed data does not lift ssthresh above the flight cap", () => {
+  // The flight's first segment lost, its retransmissions too: the peer SACKs all the rest, and
+  // the new data sent against the pipe, until far more than the cap is outstanding.
+  const { rig, flight: pending } = flightAtTheCap();
+  const una = rig.conn.sndUna;
+  const left = (pending[0]!.seq + pending[0]!.payload.length) >>> 0;
+  while (pending.length > 0 && rig.conn.inFlight < 140 * 1460) {
+    const s = pending.shift()!;
+    if (s.payload.length === 0 || s.seq === una) continue;
+    rig.input({ flags: TCP_ACK, ack: una, window: 16384, sack: [left, (s.seq + s.payload.length) >>> 0] });
+    pending.push(...rig.take());
+  }
+  assert.ok(rig.conn.inFlight >= 140 * 1460, `${rig.conn.inFlight / 1460} segments outstanding`);
+  // The timeout: the threshold is CUBIC's 0.7 of what the switch's queue held at most, not of what
+  // was outstanding (0.7 x 140 segments is more than the cap: no reduction at all).
+  rig.advance(rig.conn.rto + 1);
+  assert.equal(rig.stats.rtoTimeouts, 1);
+  assert.ok(
+    rig.conn.ssthresh <= Math.round(0.7 * 88 * 1460),
+    `ssthresh ${rig.conn.ssthresh / 1460} segments`,
+  );
+});
+
+/** A passive open with SACK or not and 10 segments sent (the initial window) of exactly 10 written. */
+function tenInFlight(sack: boolean): { rig: Rig; sent: Seg[] } {
+  const rig = new Rig({ mss: 1000 });
+  rig.accept({ mss: 1000, wscale: 0, ...(sack ? { sackPermitted: true } : {}) });
+  rig.conn.write(bytes(10_000));
+  const sent = rig.take().filter((s) => s.payload.length > 0);
+  assert.equal(sent.length, 10);
+  return { rig, sent };
+}
+
+Deno.test("a SACK recovery whose last ACK covers everything sent leaves the window at ssthresh, not one segment", () => {
+  const { rig, sent } = tenInFlight(true);
+  const una = rig.conn.sndUna;
+  // The first segment lost: the peer SACKs the others; the retransmission fills the hole.
+  for (let k = 1; k < sent.length; k++) {
+    rig.input({ flags: TCP_ACK, ack: una, sack: [sent[1]!.seq, (sent[k]!.seq + 1000) >>> 0] });
+  }
+  assert.ok(rig.conn.inRecovery);
+  const ssthresh = rig.conn.ssthresh;
+  assert.ok(ssthresh >= 4000, `ssthresh ${ssthresh}`);
+  rig.take();
+  rig.input({ flags: TCP_ACK, ack: rig.conn.sndMax });
+  assert.equal(rig.conn.inRecovery, false);
+  assert.equal(rig.conn.inFlight, 0);
+  // RFC 6675 (and Linux) end the recovery at ssthresh: the next write goes out as that many
+  // segments at once, not one waiting for the peer's delayed ACK.
+  assert.equal(rig.conn.cwnd, ssthresh);
+  rig.conn.write(bytes(20_000));
+  assert.equal(rig.take().length, Math.floor(ssthresh / 1000));
+});
+
+Deno.test("a NewReno recovery whose last ACK covers everything sent leaves two segments (RFC 6582 3.2)", () => {
+  const { rig } = tenInFlight(false);
+  const una = rig.conn.sndUna;
+  for (let k = 0; k < 3; k++) rig.input({ flags: TCP_ACK, ack: una });
+  assert.ok(rig.conn.inRecovery);
+  rig.input({ flags: TCP_ACK, ack: rig.conn.sndMax });
+  assert.equal(rig.conn.inRecovery, false);
+  // min(ssthresh, max(FlightSize, SMSS) + SMSS) with nothing in flight.
+  assert.equal(rig.conn.cwnd, 2000);
 });
 
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {

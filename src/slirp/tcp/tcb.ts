@@ -22,7 +22,9 @@
  * CUBIC's growth and 0.7 decrease (RFC 9438, cc_cubic.ts; NewReno's
  * additive increase and halving when configured), fast retransmit on the
  * third duplicate ACK, fast recovery with partial ACKs (RFC 6582) for a
- * peer without SACK. The retransmission timeout follows RFC 6298 with
+ * peer without SACK. A SACK recovery ends with the window at ssthresh,
+ * where it stayed all through (RFC 6675); NewReno's inflated one deflates
+ * to at most what is still in flight and a segment (RFC 6582). The retransmission timeout follows RFC 6298 with
  * Karn's rule (one segment timed at a time, never a retransmitted one).
  * A zero window starts the persist timer; probes are empty segments one
  * below `sndUna`, which the peer answers with its window.
@@ -1358,7 +1360,11 @@ export class TcpConnection {
     if (this.inRecovery) {
       if (seqGe(ack, this.#recover)) {
         this.inRecovery = false;
-        this.cwnd = Math.max(Math.min(this.ssthresh, this.inFlight + mss), mss);
+        // With SACK the window was ssthresh all through the recovery, never inflated: it stays there
+        // (RFC 6675; Linux's tcp_end_cwnd_reduction). Cut to what is still in flight, a recovery whose
+        // last ACK covered everything left one segment, answered by the guest's delayed ACK, and a
+        // slow start back. NewReno's inflated window deflates (RFC 6582 3.2 step 3, option 1).
+        this.cwnd = this.sackOk ? this.ssthresh : Math.min(this.ssthresh, Math.max(this.inFlight, mss) + mss);
         this.dupAcks = 0;
       } else if (this.sackOk) {
         // Partial ACK: the scoreboard says what else is missing (RFC 6675).
@@ -1490,6 +1496,11 @@ export class TcpConnection {
   /** The slow-start threshold after a congestion event with `flight` bytes in the network. */
   #reduce(flight: number): number {
     const mss = this.effMss;
+    // Behind a switch's queue the cap is the window's ceiling (as Linux's cwnd clamp): what is
+    // outstanding may exceed it by SACKed data and lost holes (`output` counts the pipe against it),
+    // and a threshold above it would leave the rate as it was after a loss at the cap (SACK
+    // recovery's retransmissions, bound by cwnd = ssthresh alone, beyond the switch's queue).
+    flight = Math.min(flight, this.#flightCap());
     if (this.#cubic === null) return Math.max(flight >> 1, 2 * mss);
     this.#cubic.mss = mss;
     return this.#cubic.reduce(flight, this.cwnd < this.ssthresh);
