@@ -8,7 +8,9 @@
  * over; for vde_plug2tap, vde_tunctl and unixcmd, whose arguments say the
  * same things in another shape, the line is rebuilt from them; the rest
  * (vde_cryptcab, vdeq, vde_pcapplug, ...) are answered with the command or
- * setup that does their job. dpipe and wirefilter are `vde dpipe` and
+ * setup that does their job. The names are every program of vde2's source
+ * (vde_router, vde_vxlan and kvde_switch too, which Debian does not build)
+ * and of Debian's vde2, vdeplug and vde-switch packages. dpipe and wirefilter are `vde dpipe` and
  * `vde wirefilter`, commands of their own. README's "Coming from vde2" is
  * the same table.
  */
@@ -148,10 +150,57 @@ const ANSWERS: Record<string, Answer> = {
   vde_over_ns: () =>
     "vde has no DNS tunnel: Debian's vde_over_ns plugs into `vde switch` as it is; " +
     "between hosts, `vde cable` or `vde dpipe vde plug DIR = ssh HOST vde plug DIR`",
-  vde_l3: () =>
-    "vde has no vde_l3 router: a network namespace routes between taps (`ip netns exec NS vde plug DIR " +
-    "tap://eth0` per switch, then `sysctl net.ipv4.ip_forward=1` in it) or a lab file's host with two links",
+  vde_l3: router("vde_l3"),
+  vde_router: router("vde_router"),
+  vde_vxlan: vxlan,
+  kvde_switch: (args) => {
+    const sock = first(options(args, ["-s", "--sock"]).values, "-s", "--sock");
+    return "vde2's kvde_switch (a switch in the kernel's IPN module) is a switch in user space here: " +
+      `\`vde switch -s ${shellQuoted(sock ?? "DIR")}\`, which vde_plug and QEMU plug into as they did`;
+  },
+  vdetaplib: () =>
+    "vde has no vdetaplib: instead of a program's /dev/net/tun opened on a switch, plug a tap into it " +
+    "(`vde switch --tap NAME`, or `vde plug DIR tap://NAME`) and give the program that tap",
 };
+
+/** vde_l3 and vde_router: a router between switches, which a namespace is here. */
+function router(name: string): Answer {
+  return () =>
+    `vde has no ${name}: a network namespace routes between taps (\`ip netns exec NS vde plug DIR ` +
+    "tap://eth0` per switch, then `sysctl net.ipv4.ip_forward=1` in it) or a lab file's host with two links";
+}
+
+/**
+ * vde_vxlan -s SOCK [-p PORT] -I VNI -A GROUP [-P UDPPORT] [-T TTL] [-d]: a switch's port on a VXLAN,
+ * which is a plug between the switch and vxlan:// here (its -p the switch's port, -P the UDP port).
+ */
+function vxlan(args: readonly string[]): string {
+  const { values } = options(args, [
+    "-s",
+    "--sock",
+    "-p",
+    "--port",
+    "-I",
+    "--vxlan-id",
+    "-A",
+    "--vxlan-addr",
+    "-P",
+    "--vxlan-port",
+    "-T",
+    "--vxlan-mttl",
+  ]);
+  const port = first(values, "-p", "--port");
+  const sock = `${first(values, "-s", "--sock") ?? "vde://"}${port === undefined ? "" : `[port=${port}]`}`;
+  const params = [
+    ["vni", first(values, "-I", "--vxlan-id")],
+    ["port", first(values, "-P", "--vxlan-port")],
+    ["ttl", first(values, "-T", "--vxlan-mttl")],
+  ].filter(([, v]) => v !== undefined).map(([k, v]) => `/${k}=${v}`).join("");
+  const daemon = args.includes("-d") || args.includes("--daemon");
+  return `vde2's vde_vxlan is a plug between the switch and a VXLAN here: \`vde plug ${daemon ? "-d " : ""}${
+    shellQuoted(sock)
+  } ${shellQuoted(`vxlan://${first(values, "-A", "--vxlan-addr") ?? ""}${params}`)}\``;
+}
 
 /** QEMU on a switch, a mac= given: without one every VM is 52:54:00:12:34:56. */
 export const QEMU_ON_SWITCH =

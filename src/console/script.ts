@@ -2,11 +2,23 @@
  * Runs a command file at startup (`vde switch --rc FILE`, vde_switch's
  * `-f`): each line is a command, as with `load`, but nobody watches the
  * replies, so failures go to the log with their line number.
+ *
+ * A switch's script (`ignoreShutdown`) is not stopped by a `shutdown`
+ * line (or a `load`ed script's), nor is the switch: vde_switch's runscript
+ * drops handle_cmd's "shut down" answer, logs "Shutdown from mgmt command"
+ * and runs the rest of the script, then serves (exit status 0). Honouring
+ * it started a daemon that said it served and was gone at once; it is
+ * logged as ignored and the script goes on. Debian's wirefilter exits at
+ * its rc's `shutdown` (exit(0) in the command), so elsewhere it still
+ * stops the script and, once answered, the program.
  */
 import { MAX_SCRIPT_BYTES, othersScript, PIPE_WITHOUT_WRITER, readScript } from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { Errno, errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
 import { failureHint, knownCommandsOf } from "./explain.ts";
+
+/** What a switch's startup script's `shutdown` line is logged with. */
+export const SHUTDOWN_IGNORED = "a shutdown in a startup script is ignored, as vde_switch ignores it";
 
 /** The session a startup script runs in: replies are not shown anywhere. */
 class ScriptSession implements Session {
@@ -30,6 +42,7 @@ export async function runStartupScript(
   path: string,
   commands: CommandRegistry,
   log: (message: string) => void,
+  options: { ignoreShutdown?: boolean } = {},
 ): Promise<number> {
   const lines = await readScript(path);
   if (typeof lines === "number") {
@@ -56,6 +69,11 @@ export async function runStartupScript(
           hint === undefined ? "" : ` (${hint})`
         }`,
       );
+    }
+    // Only `shutdown` ends a script's session (`logout` is a no-op outside a management socket).
+    if (reply.endSession && options.ignoreShutdown) {
+      log(`${path}:${i + 1}: ${line.trim()}: ${SHUTDOWN_IGNORED}`);
+      continue;
     }
     reply.afterSend?.();
     if (reply.endSession) break;

@@ -19,23 +19,39 @@ import { processIds } from "./processes.ts";
  * no line maps it (no map at all: an old kernel, or /proc not mounted).
  */
 export function uidOutside(uid: number, uidMap: string): number {
-  for (const line of uidMap.split("\n")) {
+  return mapped(uid, uidMap, 0, 1);
+}
+
+/**
+ * The uid of this namespace that is `outside` on the machine, by `uidMap`
+ * ({@link uidOutside}'s inverse); `outside` itself where no line maps it.
+ */
+export function uidInside(outside: number, uidMap: string): number {
+  return mapped(outside, uidMap, 1, 0);
+}
+
+/** `id` moved from column `from` of a map's `INSIDE OUTSIDE COUNT` lines to column `to`; itself where none maps it. */
+function mapped(id: number, map: string, from: 0 | 1, to: 0 | 1): number {
+  for (const line of map.split("\n")) {
     const f = line.trim().split(/\s+/).map(Number);
     if (f.length !== 3 || f.some((n) => !Number.isSafeInteger(n) || n < 0)) continue;
-    const [inside, outside, count] = f as [number, number, number];
-    if (uid >= inside && uid < inside + count) return outside + (uid - inside);
+    if (id >= f[from]! && id < f[from]! + f[2]!) return f[to]! + (id - f[from]!);
   }
-  return uid;
+  return id;
+}
+
+/** The text of this process's /proc/self/uid_map or gid_map; "" (no mapping: ids are themselves) when unreadable. */
+export function idMap(kind: "uid" | "gid"): string {
+  try {
+    return Deno.readTextFileSync(`/proc/self/${kind}_map`);
+  } catch {
+    return "";
+  }
 }
 
 /** This process's uid as the machine's namespace knows it (`Deno.uid()` outside a user namespace). */
 export function machineUid(): number {
-  const uid = Deno.uid() ?? -1;
-  try {
-    return uidOutside(uid, Deno.readTextFileSync("/proc/self/uid_map"));
-  } catch {
-    return uid;
-  }
+  return uidOutside(Deno.uid() ?? -1, idMap("uid"));
 }
 
 /** True in a user namespace where this process is root but the machine knows it as another user. */

@@ -26,12 +26,19 @@
  * WARN_INTERVAL_SECONDS per pair of ports (at most WARN_PAIRS pairs a
  * minute): one pair's flapping, a user's own two ports, does not silence a
  * loop on others for the minute. A storm (a MAC moving past STORM_MOVES in
- * its window, or STORM_MACS followed MACs flapping between one pair of
- * ports) may also take one of STORM_PAIRS further entries: a user's MACs
- * going back and forth on five pairs or more hold the first WARN_PAIRS for
- * the minute, and a loop's storm came a minute late. Back-and-forth is one
- * MAC or two at a time (a host, a bond); a loop circles every broadcast, at
- * line rate. The log's bound is WARN_PAIRS + STORM_PAIRS pairs a minute.
+ * its window, a flapping MAC whose last three showings were on three
+ * ports, or STORM_MACS followed MACs flapping between one pair of ports)
+ * may also take one of STORM_PAIRS further entries: a user's MACs going
+ * back and forth on five pairs or more hold the first WARN_PAIRS for the
+ * minute, and a loop's storm came a minute late. Back-and-forth is one MAC
+ * or two at a time (a host, a bond) between two ports; a loop circles every
+ * broadcast, at line rate or, slowed (a wirefilter's delay, a busy host),
+ * far below STORM_MOVES, but a looped MAC shows on three ports where its
+ * host is: the host's own and the loop's two, which a frame from the host
+ * leaves by and comes back on in turn (the table keeps it on the host's
+ * port, which sees it again, or follows it round). A MAC going back and
+ * forth between two ports never shows on a third between them. The log's
+ * bound is WARN_PAIRS + STORM_PAIRS pairs a minute.
  *
  * Memory is fixed: SLOTS candidate MACs in typed arrays, chosen by a hash
  * of the MAC seeded as the MAC table's is (nobody aims MACs at one slot).
@@ -204,6 +211,10 @@ export class LoopDetector {
    * evicted a holder before its count grew (a loop among 1000 hosts went unsaid).
    */
   readonly #pair = new Int32Array(SLOTS);
+  /** The port the holder showed on before its last one (-1: none yet since it took the slot). */
+  readonly #prevPort = new Int32Array(SLOTS);
+  /** When the holder last showed on a third port after two others (-Infinity: never): a loop's MAC. */
+  readonly #wideAt = new Float64Array(SLOTS).fill(-Infinity);
   /** The holder's moves in the window before its current one (0 when that window saw none or was not just before). */
   readonly #prevCount = new Uint32Array(SLOTS);
   /** The slots' challengers, each the last other MAC to land on its slot (see the theory); vlan -1: none. */
@@ -277,10 +288,17 @@ export class LoopDetector {
       this.#back[s] = 0;
       this.#steady[s] = 0;
       this.#prevCount[s] = 0;
+      this.#prevPort[s] = -1;
+      this.#wideAt[s] = -Infinity;
     }
     const last = held.lastPort[s]!;
     const back = learnedSeen > held.mark[s]!;
     if (port === last && !back) return MoveVerdict.Same;
+    if (port !== last) {
+      const prev = this.#prevPort[s]!;
+      if (prev !== -1 && prev !== port && prev !== last) this.#wideAt[s] = now;
+      this.#prevPort[s] = last;
+    }
     held.lastPort[s] = port;
     held.mark[s] = learnedSeen;
     held.lastMove[s] = now;
@@ -304,7 +322,8 @@ export class LoopDetector {
     this.lastFlapping = now;
     this.#flapPair[s] = pair;
     this.#flapAt[s] = now;
-    if (!this.#mayWarn(pair, now, count)) return MoveVerdict.Moved;
+    const storm = count > STORM_MOVES || now - this.#wideAt[s]! < 2 * FLAP_WINDOW_SECONDS;
+    if (!this.#mayWarn(pair, now, storm)) return MoveVerdict.Moved;
     const w = this.suspect;
     w.hi = hi;
     w.lo = lo;
@@ -376,12 +395,12 @@ export class LoopDetector {
   }
 
   /**
-   * Whether a loop between pair `pair` may be said at `now` (then noted as said), its MAC having moved
-   * `count` times in its window. Each pair once per WARN_INTERVAL_SECONDS; a storm (a MAC past STORM_MOVES,
-   * or STORM_MACS MACs flapping on the pair) may also take the entries kept for storms, so flapping on
-   * other pairs, which fills the first WARN_PAIRS, delays it by a move, not a minute.
+   * Whether a loop between pair `pair` may be said at `now` (then noted as said), its MAC a `storm`'s (past
+   * STORM_MOVES, or on three ports). Each pair once per WARN_INTERVAL_SECONDS; a storm (that, or STORM_MACS
+   * MACs flapping on the pair) may also take the entries kept for storms, so flapping on other pairs, which
+   * fills the first WARN_PAIRS, delays it by a move, not a minute.
    */
-  #mayWarn(pair: number, now: number, count: number): boolean {
+  #mayWarn(pair: number, now: number, storm: boolean): boolean {
     // The entry of this pair, or else a free or expired one, among the first WARN_PAIRS, else among all.
     let free = -1;
     let stormFree = -1;
@@ -393,7 +412,7 @@ export class LoopDetector {
       else if (i >= WARN_PAIRS && stormFree < 0) stormFree = i;
     }
     if (free < 0) {
-      if (stormFree < 0 || (count <= STORM_MOVES && !this.#manyFlapping(pair, now))) return false;
+      if (stormFree < 0 || (!storm && !this.#manyFlapping(pair, now))) return false;
       free = stormFree;
     }
     this.#warnedPair[free] = pair;

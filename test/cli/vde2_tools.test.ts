@@ -148,6 +148,10 @@ Deno.test("a vde2 program's answer closes no parenthesis of its own at the end, 
     "vde_autolink",
     "vde_over_ns",
     "vde_l3",
+    "vde_router",
+    "vde_vxlan",
+    "kvde_switch",
+    "vdetaplib",
   ];
   for (const program of programs) {
     for (const args of [[], ["/tmp/sw"], ["qemu", "-sock", "-hda", "d.img"]]) {
@@ -156,4 +160,33 @@ Deno.test("a vde2 program's answer closes no parenthesis of its own at the end, 
       assert.doesNotMatch(answer, /\)$/, `${program} ${args.join(" ")}`);
     }
   }
+});
+
+Deno.test("vde2's programs Debian does not build (vde_router, vde_vxlan, kvde_switch, vdetaplib) get a hint too, vde_vxlan's line rebuilt from its options", () => {
+  assert.equal(
+    vde2ToolHint("vde_vxlan", [
+      "-s",
+      "/tmp/sw",
+      "-p",
+      "3",
+      "-I",
+      "42",
+      "-A",
+      "239.1.2.3",
+      "-P",
+      "4790",
+      "-T",
+      "2",
+      "-d",
+    ]),
+    "vde2's vde_vxlan is a plug between the switch and a VXLAN here: " +
+      "`vde plug -d '/tmp/sw[port=3]' vxlan://239.1.2.3/vni=42/port=4790/ttl=2`",
+  );
+  assert.equal(
+    vde2ToolHint("vde_vxlan", ["--sock=/tmp/sw", "--vxlan-id", "7", "--vxlan-addr", "239.0.0.9"]),
+    "vde2's vde_vxlan is a plug between the switch and a VXLAN here: `vde plug /tmp/sw vxlan://239.0.0.9/vni=7`",
+  );
+  assert.match(vde2ToolHint("kvde_switch", ["-s", "/tmp/k", "-d"]) ?? "", /`vde switch -s \/tmp\/k`/);
+  assert.match(vde2ToolHint("vde_router", []) ?? "", /^vde has no vde_router: a network namespace routes/);
+  assert.match(vde2ToolHint("vdetaplib", []) ?? "", /^vde has no vdetaplib: .*`vde switch --tap NAME`/);
 });

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  addSessionEndCommands,
   loadScript,
   MAX_SCRIPT_BYTES,
   PIPE_WITHOUT_WRITER,
@@ -13,7 +14,7 @@ import {
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
 import { runStartupScript } from "../../src/console/script.ts";
-import { CommandRegistry } from "../../src/console/registry.ts";
+import { CommandRegistry, ok } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 import { AS_NOBODY } from "../helpers/processes.ts";
@@ -169,4 +170,51 @@ Deno.test("a script named by a symlink another user makes and removes at will is
     assert.ok(seen.has(String(Errno.EPERM)), `their link was there at times: ${JSON.stringify(got)}`);
     assert.deepEqual([...seen.keys()].filter((k) => k.includes("PRIVATE KEY")), [], JSON.stringify(got));
   });
+});
+
+Deno.test("a shutdown line in a switch's startup script is logged as ignored and the script runs on, as vde_switch's does: the switch starts and serves", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-script-shutdown-" });
+  try {
+    const stops: string[] = [];
+    const ran: string[] = [];
+    const commands = new CommandRegistry();
+    addSessionEndCommands(commands, { canShutdown: true, shutdown: (why) => stops.push(why) }, {
+      logout: "logout",
+      shutdown: "shutdown",
+    });
+    commands.add({
+      path: "mark",
+      syntax: "",
+      help: "mark",
+      listing: false,
+      run: (args) => (ran.push(args), ok()),
+    });
+    commands.add({
+      path: "load",
+      syntax: "",
+      help: "load",
+      listing: false,
+      run: (args, s) => loadScript(args, s),
+    });
+    await Deno.writeTextFile(`${dir}/inner.rc`, "shutdown\n");
+    await Deno.writeTextFile(`${dir}/net.rc`, `mark 1\nshutdown\nmark 2\nload ${dir}/inner.rc\nmark 3\n`);
+    const logged: string[] = [];
+    assert.equal(
+      await runStartupScript(`${dir}/net.rc`, commands, (m) => logged.push(m), { ignoreShutdown: true }),
+      0,
+    );
+    assert.deepEqual(ran, ["1", "2", "3"]);
+    assert.deepEqual(stops, []);
+    assert.deepEqual(logged, [
+      `${dir}/net.rc:2: shutdown: a shutdown in a startup script is ignored, as vde_switch ignores it`,
+      `${dir}/net.rc:4: load ${dir}/inner.rc: a shutdown in a startup script is ignored, as vde_switch ignores it`,
+    ]);
+    // Elsewhere (wirefilter's rc, whose shutdown Debian's wirefilter obeys at once) the script stops there.
+    ran.length = 0;
+    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, () => {}), 0);
+    assert.deepEqual(ran, ["1"]);
+    assert.deepEqual(stops, ["shutdown from the startup script"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

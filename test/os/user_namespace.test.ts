@@ -6,6 +6,7 @@ import {
   markedProcesses,
   rootInUserNamespace,
   sameNamespace,
+  uidInside,
   uidOutside,
   userNamespaceOf,
 } from "../../src/os/user_namespace.ts";
@@ -23,6 +24,15 @@ Deno.test("a uid inside a user namespace is the uid its uid_map maps it to outsi
   assert.equal(uidOutside(7, "0 1000 1\n"), 7);
   assert.equal(uidOutside(0, ""), 0);
   assert.equal(uidOutside(0, "0 x 1\n0 -5 1\n"), 0);
+});
+
+Deno.test("a machine uid is the namespace's uid its uid_map maps to it: a rootless lab's user is its uid 0", () => {
+  assert.equal(uidInside(1000, "         0       1000          1\n"), 0);
+  assert.equal(uidInside(100004, "0 1000 1\n1 100000 65536\n"), 5);
+  assert.equal(uidInside(1000, "0 0 4294967295\n"), 1000);
+  // A user the map does not name is no uid of the namespace's: the id as given.
+  assert.equal(uidInside(1001, "0 1000 1\n"), 1001);
+  assert.equal(uidInside(7, ""), 7);
 });
 
 Deno.test("root of a user namespace that a user made with unshare --map-root-user knows it is that user", async (t) => {

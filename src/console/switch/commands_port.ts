@@ -18,6 +18,7 @@ import { portView, portViews } from "./views.ts";
 import { vlanReply } from "./commands_vlan.ts";
 import { MAX_PORTS, NO_VLAN } from "../../switch/engine.ts";
 import { lookupGroup, lookupUser } from "../../os/users.ts";
+import { idMap, uidInside } from "../../os/user_namespace.ts";
 
 /** Registers the port menu. */
 export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
@@ -121,13 +122,16 @@ export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext):
     const p = parseInteger(ps);
     if (!inRange(p) || name === undefined) return fail(Errno.EINVAL);
     if (sw.port(p) === undefined) return fail(Errno.ENXIO);
-    // NONE and ANY both lift the restriction, as in vde_switch.
-    const id = name === "NONE" || name === "ANY"
+    // NONE and ANY both lift the restriction, as in vde_switch. A name is the machine's (so is a number, as
+    // the listing shows them), which a client's SO_PEERCRED id is in our user namespace: a rootless lab's
+    // user is uid 0 to it, whom `port/setuser 3 alice` would otherwise have shut out of the port.
+    const known = name === "NONE" || name === "ANY"
       ? -1
       : which === "user"
       ? lookupUser(name)
       : lookupGroup(name);
-    if (id === undefined) return fail(Errno.EINVAL);
+    if (known === undefined) return fail(Errno.EINVAL);
+    const id = known < 0 ? known : uidInside(known, idMap(which === "user" ? "uid" : "gid"));
     sw.setAccess(p, which, id);
     return ok();
   };

@@ -12,6 +12,7 @@ import type { StpPortView } from "../../switch/rstp.ts";
 import type { PointToPoint } from "../../switch/stp_limits.ts";
 import type { Endpoint } from "../../switch/switch.ts";
 import { groupName, userName } from "../../os/users.ts";
+import { idMap, uidOutside } from "../../os/user_namespace.ts";
 
 /** MAC entries formatted between yields to the event loop, so a big listing never holds up forwarding for long. */
 const MAC_SLICE = 2048;
@@ -95,20 +96,33 @@ export function portViews(ctx: ConsoleContext, includeInactive: boolean): PortVi
   return views;
 }
 
-// /etc/passwd and /etc/group are read once per listing, not once per port.
-class NameCache {
+/**
+ * Names of a listing's users and groups, /etc/passwd and /etc/group read once per listing, not once per
+ * port. Each id is named as the machine knows it, through this process's user namespace maps: in a
+ * rootless lab (`unshare --map-root-user`) a client's SO_PEERCRED uid is 0, the lab's user, whom the
+ * listing called `root` while its endpoint said `user=alice`. Outside a user namespace the maps are the
+ * identity and an id is itself.
+ */
+export class NameCache {
   readonly #users = new Map<number, string>();
   readonly #groups = new Map<number, string>();
+  readonly #uidMap: string;
+  readonly #gidMap: string;
+  constructor(maps: { uid: string; gid: string } = { uid: idMap("uid"), gid: idMap("gid") }) {
+    this.#uidMap = maps.uid;
+    this.#gidMap = maps.gid;
+  }
   user(uid: number): string {
     if (uid < 0) return "NONE";
     let name = this.#users.get(uid);
-    if (name === undefined) this.#users.set(uid, name = userName(uid));
+    if (name === undefined) this.#users.set(uid, name = userName(uidOutside(uid, this.#uidMap)));
     return name;
   }
   group(gid: number): string {
     if (gid < 0) return "NONE";
     let name = this.#groups.get(gid);
-    if (name === undefined) this.#groups.set(gid, name = groupName(gid));
+    // A gid_map has a uid_map's shape (INSIDE OUTSIDE COUNT).
+    if (name === undefined) this.#groups.set(gid, name = groupName(uidOutside(gid, this.#gidMap)));
     return name;
   }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AS_NOBODY, hasCommand, run, skipUnless, skipUnlessRoot } from "../../helpers/processes.ts";
 import { macFrame, makeConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 
@@ -191,4 +192,24 @@ Deno.test("ports and macs draw aligned tables", async () => {
   } finally {
     tc.close();
   }
+});
+
+Deno.test("port/setuser takes the machine's user: in a user namespace made with unshare --map-root-user its maker is uid 0 there, listed by name, and the overflow uid of users outside is not let in", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("unshare")) ? null : "util-linux's unshare is not installed")) return;
+  const mod = new URL("../_helpers.ts", import.meta.url).href;
+  const code = `import { makeConsole } from "${mod}";\n` +
+    "const tc = makeConsole();\n" +
+    'await tc.run("port/create 6");\n' +
+    'console.log((await tc.run("port/setuser 6 nobody")).trim());\n' +
+    // Any user outside whom the map does not name is the overflow uid here (nobody's): not the port's user.
+    "let outsider = 'let in';\n" +
+    "try { tc.sw.choosePort({ port: 6, uid: 65534 }); } catch { outsider = 'refused'; }\n" +
+    "console.log(tc.sw.port(6).accessUser, outsider);\n" +
+    'console.log(/User: (\\S+) -/.exec(await tc.run("port/allprint 6"))[1]);\n' +
+    "tc.close();";
+  const r = await run([...AS_NOBODY, "unshare", "--user", "--map-root-user", Deno.execPath(), "eval", code], {
+    check: false,
+  });
+  assert.equal(r.stdout, "1000 Success\n0 refused\nnobody\n", r.stderr);
 });

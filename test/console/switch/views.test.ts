@@ -1,10 +1,19 @@
 /** The module column of `port/print`: read from the link's own kind, as vde_switch names its modules. */
 import assert from "node:assert/strict";
-import { endpointDescription, endpointModule } from "../../../src/console/switch/views.ts";
+import { endpointDescription, endpointModule, NameCache } from "../../../src/console/switch/views.ts";
+import { groupName, userName } from "../../../src/os/users.ts";
 import { makeConsole } from "../_helpers.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 import { labMissing, withNetns } from "../../helpers/netns.ts";
-import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
+import {
+  AS_NOBODY,
+  hasCommand,
+  pathExists,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+  waitFor,
+} from "../../helpers/processes.ts";
 import { listens, VDE_CLI } from "../../helpers/switches.ts";
 import type { Link, LinkKind } from "../../../src/link/link.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
@@ -69,4 +78,29 @@ Deno.test("vde switch --tap's port/print endpoint line is Debian's vde_switch -t
     const ours = await endpointLine("ours", [...VDE_CLI, "switch"]);
     assert.equal(ours, "  -- endpoint ID N module tuntap      : ourst0");
   });
+});
+
+Deno.test("a port's user is named as the machine knows it: in a rootless lab's user namespace uid 0 is the lab's user, not root", () => {
+  // `unshare --map-root-user` as uid 1 (daemon): uid and gid 0 inside are 1 outside.
+  const lab = new NameCache({ uid: "         0          1          1\n", gid: "0 1 1\n" });
+  assert.equal(lab.user(0), userName(1));
+  assert.notEqual(lab.user(0), "root");
+  assert.equal(lab.group(0), groupName(1));
+  // An id the map does not name (a client from outside: the kernel's overflow uid) is itself.
+  assert.equal(lab.user(65534), userName(65534));
+  assert.equal(lab.user(-1), "NONE");
+  const machine = new NameCache({ uid: "0 0 4294967295\n", gid: "0 0 4294967295\n" });
+  assert.equal(machine.user(0), "root");
+  assert.equal(new NameCache({ uid: "", gid: "" }).user(0), "root", "no map: ids are themselves");
+});
+
+Deno.test("in a user namespace made with unshare --map-root-user, a port listing names uid 0 by the user who made it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("unshare")) ? null : "util-linux's unshare is not installed")) return;
+  const mod = new URL("../../../src/console/switch/views.ts", import.meta.url).href;
+  const code = `import { NameCache } from "${mod}";\nconsole.log(new NameCache().user(0));`;
+  const r = await run([...AS_NOBODY, "unshare", "--user", "--map-root-user", Deno.execPath(), "eval", code], {
+    check: false,
+  });
+  assert.equal(r.stdout, "nobody\n", r.stderr);
 });
