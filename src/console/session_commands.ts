@@ -166,7 +166,8 @@ export function othersScript(path: string): string | undefined {
       "give a script of your own";
   }
   const step = untrustedStep(path, ownersOfSecrets());
-  return step === undefined
+  // A way not there is no other user's: the read says why.
+  return step === undefined || step.kind === "missing"
     ? undefined
     : `it is reached through ${stepText(step)}, which may lead the name ` +
       "to any file, and its lines would run as ours: give a path through directories of yours or root's alone";
@@ -214,8 +215,13 @@ export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS)
  */
 function holdScript(path: string): { fd: number } | number {
   const c = libc();
-  // The way first: only its trusted owners may change it, so the open below meets what was judged.
-  if (untrustedStep(path, ownersOfSecrets()) !== undefined) return Errno.EPERM;
+  // The way first: only its trusted owners may change it, so the open below meets what was judged. A way
+  // not there to its last name is not opened: a name made there since was judged by nobody.
+  const step = untrustedStep(path, ownersOfSecrets());
+  if (step?.kind === "missing") {
+    return step.errno === C.EACCES || step.errno === C.ELOOP ? step.errno : C.ENOENT;
+  }
+  if (step !== undefined) return Errno.EPERM;
   for (let tries = 0; tries < 3; tries++) {
     const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
     if (fd < 0) {

@@ -181,6 +181,8 @@ export interface OpenToOthers {
 export function readSecretFile(path: string, maxBytes: number, links = 0): SmallFile | OpenToOthers | string {
   // The way to it first: another user's directory or link on it may lead the name to any file of ours.
   const step = untrustedStep(path, ownersOfSecrets());
+  // Not there at the walk: not opened either (a name made there since was judged by nobody).
+  if (step?.kind === "missing") return openFailure(step.errno ?? C.ENOENT);
   if (step?.kind === "link") return { openTo: 0o777, owner: step.uid, link: true };
   if (step !== undefined) return { openTo: 0o777, owner: step.uid, through: stepText(step) };
   const file = readSmallFile(path, maxBytes, true);

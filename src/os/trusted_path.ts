@@ -19,14 +19,20 @@
  * (its target read from the very link, through a bare O_PATH handle) and the
  * target's steps judged the same way. The file itself, at the end, is left
  * to the caller's own rules. Only trusted users can change a trusted way, so
- * an open by name after the walk meets what was judged.
+ * an open by name after the walk meets what was judged; but only a way
+ * walked to its last name: a name on the way that is not there (yet) was
+ * judged by nobody, and in a directory others may add names to (/tmp) its
+ * absence is no promise: a user's link made there between the walk and the
+ * open led root's read of /tmp/y/key to /root-only/key (20 reads in 10^5,
+ * tried). Such a way is a step of its own, `missing`, which callers answer
+ * as the open would (no such file), without opening.
  *
  * In a user namespace (a rootless lab) the machine's root and every other
  * unmapped user own files as the overflow uid (nobody): `/` itself is such
  * a directory. There the overflow uid is taken as trusted: it cannot be
  * told from the machine's root.
  */
-import { C, cstr, fstatOf, libc } from "../../ffi/libc.ts";
+import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 import { groupMembers, groupName, userName } from "./users.ts";
 
 /** The first step of a way that is not trusted, and why. */
@@ -35,12 +41,17 @@ export interface UntrustedStep {
   readonly path: string;
   /** Its owner. */
   readonly uid: number;
-  /** A symlink or directory of another user's, or a directory others may write. */
-  readonly kind: "link" | "directory" | "writable";
+  /**
+   * A symlink or directory of another user's, a directory others may write, or a name before the last
+   * that could not be looked at (`errno` says why): nothing after it was judged.
+   */
+  readonly kind: "link" | "directory" | "writable" | "missing";
   /** Its mode (permission bits), for the words of a writable one. */
   readonly mode: number;
   /** Its group, for the same. */
   readonly gid: number;
+  /** Why a `missing` step could not be looked at (ENOENT, EACCES, ENOTDIR, ...). */
+  readonly errno?: number;
 }
 
 /** Most symlinks followed on one way, as the kernel's own bound (ELOOP); past it, the open says why. */
@@ -48,12 +59,17 @@ const MAX_LINKS = 40;
 
 /**
  * The first step on the way to `path` (its directories and the symlinks on the way, a final one too) that
- * is not `trusted` users' alone, or undefined when every step is; a step that cannot be looked at ends the
- * walk (the open then says why).
+ * is not `trusted` users' alone, or undefined when every step is. A name before the last that cannot be
+ * looked at is a `missing` step (the caller says what the open would, and does not open); the last name
+ * is the caller's to open and judge by its handle.
  */
 export function untrustedStep(path: string, trusted: readonly number[]): UntrustedStep | undefined {
   const owners = [...trusted, ...namespaceOverflow()];
-  return judge("/", owners) ?? walkWay(path, owners, true).step;
+  const root = judge("/", owners);
+  if (root !== undefined) return root;
+  const way = walkWay(path, owners, true);
+  if (way.step !== undefined || way.missing === undefined) return way.step;
+  return { path: way.resolved, uid: -1, kind: "missing", mode: 0, gid: -1, errno: way.missing };
 }
 
 /** Where a walk led: the path resolved, and the step it stopped at, if one was not trusted. */
@@ -63,6 +79,8 @@ export interface Way {
   readonly step?: UntrustedStep;
   /** More links than the kernel follows, or one that could not be read. */
   readonly loop?: true;
+  /** The errno of a name before the last that could not be looked at (`resolved` ends at it). */
+  readonly missing?: number;
 }
 
 /**
@@ -83,11 +101,18 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
       continue;
     }
     const next = `${at}/${part}`;
+    // The name at the end is the caller's to judge.
+    const last = parts.every((p) => p === "" || p === ".");
     const fd = c.open(cstr(next), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
-    if (fd < 0) return { resolved: `${next}/${parts.join("/")}`.replace(/\/+$/, "") };
+    if (fd < 0) {
+      const e = errno();
+      return last
+        ? { resolved: next }
+        : { resolved: `${next}/${parts.join("/")}`.replace(/\/+$/, ""), missing: e };
+    }
     try {
       const st = fstatOf(fd);
-      if (st === null) return { resolved: next };
+      if (st === null) return { resolved: next, missing: errno() };
       if ((st.mode & C.S_IFMT) === C.S_IFLNK) {
         if (!owners.includes(st.uid)) {
           return { resolved: next, step: { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 } };
@@ -100,8 +125,6 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
         if (target.startsWith("/")) at = "";
         continue;
       }
-      // The name at the end is the caller's to judge.
-      const last = parts.every((p) => p === "" || p === ".");
       const step = judgeDirs && !last && (st.mode & C.S_IFMT) === C.S_IFDIR
         ? judgeStat(next, st.uid, st.mode, st.gid, owners)
         : undefined;
@@ -118,6 +141,7 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
 export function stepText(step: UntrustedStep): string {
   if (step.kind === "link") return `${step.path}, a symbolic link of ${userName(step.uid)}'s`;
   if (step.kind === "directory") return `${step.path}, a directory of ${userName(step.uid)}'s`;
+  if (step.kind === "missing") return `${step.path}, which is not there`;
   const who = (step.mode & 0o002) !== 0 ? "anyone" : `group ${groupName(step.gid)}`;
   return `${step.path}, a directory ${who} may write (mode ${
     (step.mode & 0o7777).toString(8).padStart(4, "0")

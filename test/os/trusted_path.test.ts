@@ -106,3 +106,48 @@ Deno.test("the way is judged as the kernel resolves it: a trusted link's target 
     }
   });
 });
+
+Deno.test("a name on the way that is not there is not opened: another user's link made there between the walk and the open no longer leads root's read to a root-only file", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await Deno.chmod(dir, 0o1777);
+    await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
+    await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", {
+      mode: 0o600,
+    });
+    const path = `${dir}/y/key`;
+    // Not there: answered as the open would, without opening.
+    assert.equal(untrustedStep(path, [0])?.kind, "missing");
+    assert.equal(readSecretFile(path, 100), "no such file");
+    assert.equal(await readScript(path), Errno.ENOENT);
+    // Nobody makes and removes y -> root-only as fast as they can; before, 20 reads in 10^5 met the link
+    // at the open after missing it at the walk, and read root's key.
+    const [setpriv, ...asNobodyArgs] = AS_NOBODY;
+    const flipper = new Deno.Command(setpriv!, {
+      args: [
+        ...asNobodyArgs,
+        "sh",
+        "-c",
+        'while :; do ln -s "$1/root-only" "$1/y" 2>/dev/null; rm -f "$1/y"; done',
+        "sh",
+        dir,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const leaks: string[] = [];
+    try {
+      let reads = 0;
+      for (const end = Date.now() + 3000; Date.now() < end; reads++) {
+        const read = readSecretFile(path, 100);
+        if (typeof read === "object" && "text" in read) leaks.push(`secret: ${read.text.trim()}`);
+        const lines = await readScript(path);
+        if (Array.isArray(lines)) leaks.push(`script: ${lines.join()}`);
+      }
+      assert.ok(reads > 100, `only ${reads} reads`);
+    } finally {
+      flipper.kill();
+      await flipper.status;
+    }
+    assert.deepEqual(leaks, []);
+  });
+});
