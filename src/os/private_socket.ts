@@ -24,10 +24,10 @@
  *
  * The kernel keeps the name a socket was bound at as its address, whatever
  * link(2) or rename(2) do with the file after (tried: getsockname and
- * `ss -x` name the staging path once the socket is at its name), so
- * `ss -x` shows DIR/.RANDOM/s for these sockets, not DIR/capture or a
- * port's name. Clients connect by the real name, and nothing in vde reads
- * the kernel's. Binding at the real name under a narrowed mode has no safe
+ * `ss -x` name the staging path once the socket is at its name), and the
+ * bind is made through the held directory (below), so `ss -x` shows
+ * /proc/self/fd/N/s for these sockets, not DIR/capture or a port's name.
+ * Clients connect by the real name, and nothing in vde reads the kernel's. Binding at the real name under a narrowed mode has no safe
  * way here: not the umask (above); an fchmod of the socket before its bind
  * (Linux takes the mode for the file from the socket's inode, less the
  * umask) works for sockets made by libc (a port's, ptp://), not for
@@ -42,14 +42,17 @@
  * directory (a group's, `vde switch --mode 660 --group G`) can make our
  * binds fail by making the names first: a numbered `.0`-`.99` could all be
  * taken by one member. Once made it is held by a descriptor and everything
- * after the bind is done through it (fchmodat, fchownat, linkat, renameat,
+ * after is done through it (fchmodat, fchownat, linkat, renameat,
  * unlinkat), never by its name: in a directory others may write without the
  * sticky bit (a C vde_switch's 2770 directory, ptp:// in a directory of a
  * user's choosing) they could rename ours away and put a directory of theirs
- * there, with a symlink `s` in it, for root's chmod by name to follow.
+ * there, with a symlink `s` in it, for root's chmod by name to follow. The
+ * bind too: by name, it followed a link put there in place of ours (made
+ * root's socket `s` in any directory the link named, /etc or /root) and the
+ * socket was never ours to place; through /proc/self/fd/N/s it is made in
+ * the very directory held, wherever its name went, and placed from there.
  */
 import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
-import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 import { stillNamed } from "./paths.ts";
 
 /**
@@ -102,7 +105,7 @@ export function bindPrivately(
 ): void {
   const staging = Staging.beside(path);
   try {
-    bind(staging.socketPath(path));
+    bind(staging.socketPath);
     staging.give(mode, options);
     staging.place(path, options.replace === true);
   } finally {
@@ -170,13 +173,11 @@ class Staging {
   }
 
   /**
-   * Where the socket is bound: `.NAME/s` beside `path`, or, when that is longer than a socket's path may
-   * be and `path` is not, the same directory through its descriptor (/proc/self/fd/N/s).
+   * Where the socket is bound: in the very directory held, through its descriptor (/proc/self/fd/N/s),
+   * whatever its name leads to now; short enough for a socket's address whatever the directory's path.
    */
-  socketPath(path: string): string {
-    const staged = `${this.path}/s`;
-    const fits = (p: string) => new TextEncoder().encode(p).length < SUN_PATH_LEN;
-    return fits(staged) || !fits(path) ? staged : `/proc/self/fd/${this.fd}/s`;
+  get socketPath(): string {
+    return `/proc/self/fd/${this.fd}/s`;
   }
 
   /** Gives the bound socket its owner (before its mode: chown may clear bits) and mode, in the held directory. */
