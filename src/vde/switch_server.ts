@@ -80,7 +80,7 @@ export interface SwitchServerOptions {
 }
 
 /** How long a client may take to send its request. */
-const REQUEST_TIMEOUT_MS = 2000;
+export const REQUEST_TIMEOUT_MS = 2000;
 /** Handshakes in progress at once; more are refused so a flood stays bounded. */
 const MAX_PENDING = 256;
 
