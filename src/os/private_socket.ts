@@ -51,6 +51,9 @@
  * root's socket `s` in any directory the link named, /etc or /root) and the
  * socket was never ours to place; through /proc/self/fd/N/s it is made in
  * the very directory held, wherever its name went, and placed from there.
+ * A process killed mid-bind leaves its staging directory; a switch that
+ * reclaims a dead one's directory removes those of its user
+ * (removeStaleStaging), held and judged by descriptor as they were made.
  */
 import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { stillNamed } from "./paths.ts";
@@ -121,7 +124,7 @@ const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 /** A new private directory (mode 700) beside a socket's name, held by its descriptor until `remove`. */
 class Staging {
-  private constructor(
+  constructor(
     readonly path: string,
     readonly fd: number,
     readonly dev: bigint,
@@ -207,6 +210,34 @@ class Staging {
     c.close(this.fd);
     if (stillNamed(this.path, this) !== undefined) rmdirQuietly(this.path);
   }
+}
+
+/** A staging directory's name (Staging.beside). */
+const STAGING_NAME = /^\.[a-z2-7]{8}$/;
+
+/**
+ * Removes the staging directories of ours in `dir` (and a socket `s` in each) that a process killed
+ * mid-bind (SIGKILL) left, for a caller who knows nobody binds there now (a switch that just reclaimed a
+ * dead one's `ctl`); returns how many. Each is held and judged by its descriptor first: another user's
+ * (a group member's in a shared directory), or anything else by that name, is left.
+ */
+export function removeStaleStaging(dir: string): number {
+  const c = libc();
+  let removed = 0;
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.isDirectory || !STAGING_NAME.test(entry.name)) continue;
+    const path = `${dir}/${entry.name}`;
+    const fd = c.open(cstr(path), C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const st = fstatOf(fd);
+    if (st === null || st.uid !== c.geteuid()) {
+      c.close(fd);
+      continue;
+    }
+    new Staging(path, fd, st.dev, st.ino).remove();
+    if (stillNamed(path, st) === undefined) removed++;
+  }
+  return removed;
 }
 
 /** 8 letters or digits (40 bits) from the system's random source. */

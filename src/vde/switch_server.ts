@@ -41,6 +41,7 @@ import {
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
+import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
@@ -506,10 +507,15 @@ async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promi
   );
 }
 
-/** Removes the `NNN.F` port sockets a dead switch left behind. */
+/**
+ * Removes the `NNN.F` port sockets a dead switch left behind, with a port's hidden `.NNN.F.new` and the
+ * staging directories (`.XXXXXXXX`) of ours that a kill in the middle of a bind left: kept, they were there
+ * for good, and the directory was never removed at a stop.
+ */
 function sweepStalePortSockets(dir: string): void {
+  removeStaleStaging(dir);
   for (const entry of Deno.readDirSync(dir)) {
-    if (!/^\d{3,}\.\d+$/.test(entry.name)) continue;
+    if (!/^(\d{3,}\.\d+|\.\d{3,}\.\d+\.new)$/.test(entry.name)) continue;
     try {
       if (Deno.lstatSync(`${dir}/${entry.name}`).isSocket) Deno.removeSync(`${dir}/${entry.name}`);
     } catch { /* raced with someone else */ }
