@@ -10,7 +10,7 @@ import { type CommandRegistry, fail, failure, ok, type Session } from "./registr
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
-import { stepText, untrustedStep } from "../os/trusted_path.ts";
+import { stepAdvice, stepText, untrustedStep } from "../os/trusted_path.ts";
 import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
@@ -170,7 +170,7 @@ export function othersScript(path: string): string | undefined {
   return step === undefined || step.kind === "missing"
     ? undefined
     : `it is reached through ${stepText(step)}, which may lead the name ` +
-      "to any file, and its lines would run as ours: give a path through directories of yours or root's alone";
+      `to any file, and its lines would run as ours: ${stepAdvice(step)}`;
 }
 
 /**

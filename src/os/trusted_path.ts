@@ -148,6 +148,17 @@ export function stepText(step: UntrustedStep): string {
   })`;
 }
 
+/**
+ * What to do about an untrusted step, for the end of a refusal: a directory others may write can be
+ * narrowed by its owner (a shared 2775 directory on the way to a user's home); any other step, avoided.
+ */
+export function stepAdvice(step: UntrustedStep): string {
+  const avoid = "give a path through directories of yours or root's alone";
+  if (step.kind !== "writable") return avoid;
+  const who = (step.mode & 0o002) !== 0 ? "o" : "g";
+  return `chmod ${who}-w ${step.path} (or +t), or ${avoid}`;
+}
+
 function judge(path: string, owners: readonly number[]): UntrustedStep | undefined {
   try {
     const st = Deno.statSync(path);

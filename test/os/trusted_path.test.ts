@@ -71,7 +71,7 @@ Deno.test("a directory on the way that others or another's group may write refus
     assert.deepEqual(untrustedStep(`${dir}/d/key`, [0])?.kind, "writable");
     assert.match(
       secretRefusal(`${dir}/d/key`, readSecretFile(`${dir}/d/key`, 100) as { openTo: number }),
-      /a directory anyone may write \(mode 0777\)/,
+      /a directory anyone may write \(mode 0777\), which may lead the name to any file of ours: chmod o-w .*\/d \(or \+t\)/,
     );
     // The sticky bit keeps root's names root's (as /tmp).
     await Deno.chmod(`${dir}/d`, 0o1777);
@@ -81,6 +81,16 @@ Deno.test("a directory on the way that others or another's group may write refus
     await Deno.chown(`${dir}/d`, 0, 65534);
     assert.equal(untrustedStep(`${dir}/d/key`, [0])?.kind, "writable");
     assert.equal(await readScript(`${dir}/d/key`), Errno.EPERM);
+    // A shared setgid directory (a home under a 2775 /srv/team): its owner may narrow it, and the line says so.
+    await Deno.chmod(`${dir}/d`, 0o2775);
+    assert.match(
+      secretRefusal(`${dir}/d/key`, readSecretFile(`${dir}/d/key`, 100) as { openTo: number }),
+      /a directory group nogroup may write \(mode 2775\), .*: chmod g-w .*\/d \(or \+t\), or give a path/,
+    );
+    await assert.rejects(
+      runStartupScript(`${dir}/d/key`, new CommandRegistry(), () => {}),
+      /its lines would run as ours: chmod g-w .*\/d \(or \+t\)/,
+    );
     await Deno.chown(`${dir}/d`, 0, 0);
     assert.equal(untrustedStep(`${dir}/d/key`, [0]), undefined);
     assert.deepEqual(await readScript(`${dir}/d/key`), ["s3cret"]);
