@@ -17,14 +17,16 @@ async function asNobody(script: string, ...args: string[]): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
+/** `dir` made as /tmp (anyone may make a name, none may take another's), with root's 0600 root-only/key. */
+async function stickyWithRootOnlyKey(dir: string): Promise<void> {
+  await Deno.chmod(dir, 0o1777);
+  await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
+  await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+}
+
 Deno.test("root's secret and script reads refuse a name another user's symlink leads to a root-only directory (nobody's /tmp/x -> /root-only, root's 0600 file read as /tmp/x/secret)", async () => {
   await asRootWithoutSudo("vde-trusted-", async (dir) => {
-    // As /tmp: anyone may make a name, none may take another's.
-    await Deno.chmod(dir, 0o1777);
-    await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
-    await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", {
-      mode: 0o600,
-    });
+    await stickyWithRootOnlyKey(dir);
     await asNobody(`ln -s "$1/root-only" "$1/x"`, dir);
     const path = `${dir}/x/key`;
     const refused = readSecretFile(path, 100);
@@ -119,11 +121,7 @@ Deno.test("the way is judged as the kernel resolves it: a trusted link's target 
 
 Deno.test("a name on the way that is not there is not opened: another user's link made there between the walk and the open no longer leads root's read to a root-only file", async () => {
   await asRootWithoutSudo("vde-trusted-", async (dir) => {
-    await Deno.chmod(dir, 0o1777);
-    await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
-    await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", {
-      mode: 0o600,
-    });
+    await stickyWithRootOnlyKey(dir);
     const path = `${dir}/y/key`;
     // Not there: answered as the open would, without opening.
     assert.equal(untrustedStep(path, [0])?.kind, "missing");
