@@ -91,7 +91,16 @@ export interface Way {
  */
 export function walkWay(path: string, owners: readonly number[], judgeDirs: boolean): Way {
   const c = libc();
-  const parts = (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/");
+  let from = path;
+  if (!path.startsWith("/")) {
+    try {
+      from = `${Deno.cwd()}/${path}`;
+    } catch {
+      // The working directory was removed (Deno.cwd throws): nothing is found in it, as the open would say.
+      return { resolved: path, missing: C.ENOENT };
+    }
+  }
+  const parts = from.split("/");
   let at = "";
   for (let links = 0; parts.length > 0;) {
     const part = parts.shift()!;

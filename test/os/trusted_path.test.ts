@@ -159,3 +159,17 @@ Deno.test("a name on the way that is not there is not opened: another user's lin
     assert.deepEqual(leaks, []);
   });
 });
+
+Deno.test("a relative name in a working directory that was removed is answered as not there, not thrown out of the read (load, --rc, a key)", async () => {
+  const cwd = Deno.cwd();
+  const gone = await Deno.makeTempDir({ prefix: "vde-trusted-cwd-" });
+  try {
+    Deno.chdir(gone);
+    await Deno.remove(gone);
+    assert.equal(untrustedStep("key", [0])?.kind, "missing");
+    assert.equal(readSecretFile("key", 100), "no such file");
+    assert.equal(await readScript("rc"), Errno.ENOENT);
+  } finally {
+    Deno.chdir(cwd);
+  }
+});
