@@ -64,12 +64,48 @@ const MAX_LINKS = 40;
  * is the caller's to open and judge by its handle.
  */
 export function untrustedStep(path: string, trusted: readonly number[]): UntrustedStep | undefined {
+  const way = judgedWay(path, trusted, false);
+  return "step" in way ? way.step : undefined;
+}
+
+/**
+ * The very file at the end of a trusted way to `path` (its device and inode, its last name looked at
+ * without following it, or a process's descriptor in /proc as the kernel follows it), or the first step
+ * that is not trusted, a last name not there being `missing` too. For a caller that opened `path` (and
+ * followed a final link) before: the file it holds is the one judged only when it is this one, looked at
+ * after the open; a name made since on the way (another user's link at the end of a trusted link's
+ * target, not there at the first walk) is seen now.
+ */
+export function judgedFile(path: string, trusted: readonly number[]): UntrustedStep | FileId {
+  const way = judgedWay(path, trusted, true);
+  if ("step" in way) return way.step ?? missingStep(way.resolved, C.ENOENT);
+  return way.final ?? missingStep(way.resolved, C.ENOENT);
+}
+
+/** A file's identity. */
+export interface FileId {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
+function judgedWay(
+  path: string,
+  trusted: readonly number[],
+  identify: boolean,
+): Way | { step: UntrustedStep | undefined; resolved: string } {
   const owners = [...trusted, ...namespaceOverflow()];
   const root = judge("/", owners);
-  if (root !== undefined) return root;
-  const way = walkWay(path, owners, true);
-  if (way.step !== undefined || way.missing === undefined) return way.step;
-  return { path: way.resolved, uid: -1, kind: "missing", mode: 0, gid: -1, errno: way.missing };
+  if (root !== undefined) return { step: root, resolved: "/" };
+  const way = walkWay(path, owners, true, identify);
+  if (way.step !== undefined) return { step: way.step, resolved: way.resolved };
+  if (way.missing !== undefined) {
+    return { step: missingStep(way.resolved, way.missing), resolved: way.resolved };
+  }
+  return identify ? way : { step: undefined, resolved: way.resolved };
+}
+
+function missingStep(path: string, code: number): UntrustedStep {
+  return { path, uid: -1, kind: "missing", mode: 0, gid: -1, errno: code };
 }
 
 /** Where a walk led: the path resolved, and the step it stopped at, if one was not trusted. */
@@ -81,6 +117,8 @@ export interface Way {
   readonly loop?: true;
   /** The errno of a name before the last that could not be looked at (`resolved` ends at it). */
   readonly missing?: number;
+  /** With `identify`, the file at the end, when it was there. */
+  readonly final?: FileId;
 }
 
 /**
@@ -89,7 +127,7 @@ export interface Way {
  * `judgeDirs`, each directory before the last name is judged too (judgeStat). output_file.ts walks an
  * output file's directory so, its links alone judged.
  */
-export function walkWay(path: string, owners: readonly number[], judgeDirs: boolean): Way {
+export function walkWay(path: string, owners: readonly number[], judgeDirs: boolean, identify = false): Way {
   const c = libc();
   let from = path;
   if (!path.startsWith("/")) {
@@ -130,6 +168,11 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
         const n = c.readlinkat(fd, cstr(""), buf, buf.length);
         if (n <= 0 || n >= buf.length || ++links > MAX_LINKS) return { resolved: next, loop: true };
         const target = new TextDecoder().decode(buf.subarray(0, n));
+        // A process's descriptor (/dev/stdin's /proc/self/fd/0, `--rc <(...)`'s /dev/fd/63) may name no file
+        // (pipe:[N]): the kernel follows it to the very object the process holds, and so does this look.
+        if (last && !target.startsWith("/") && next.startsWith("/proc/")) {
+          return { resolved: next, final: identify ? identityOf(next, 0) : undefined };
+        }
         parts.unshift(...target.split("/"));
         if (target.startsWith("/")) at = "";
         continue;
@@ -143,7 +186,19 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
       c.close(fd);
     }
   }
-  return { resolved: at || "/" };
+  const resolved = at || "/";
+  // Its last name as it is now, not followed: a link put there since is a link, not what it leads to.
+  return identify ? { resolved, final: identityOf(resolved, C.O_NOFOLLOW) } : { resolved };
+}
+
+/** The device and inode of what `path` names (`flags`: O_NOFOLLOW or 0), through a bare handle; or undefined. */
+function identityOf(path: string, flags: number): FileId | undefined {
+  const c = libc();
+  const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC | flags, 0);
+  if (fd < 0) return undefined;
+  const st = fstatOf(fd);
+  c.close(fd);
+  return st === null ? undefined : { dev: st.dev, ino: st.ino };
 }
 
 /** How a refusal names an untrusted step: `/tmp/x, a symbolic link of alice's`. */
