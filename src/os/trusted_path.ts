@@ -25,7 +25,13 @@
  * absence is no promise: a user's link made there between the walk and the
  * open led root's read of /tmp/y/key to /root-only/key (20 reads in 10^5,
  * tried). Such a way is a step of its own, `missing`, which callers answer
- * as the open would (no such file), without opening.
+ * as the open would (no such file), without opening. Nor is the last name
+ * promised: a caller that follows it at the open (a script's, root's link
+ * to a /tmp/rc not made yet) walks again after the open (judgedFile), and
+ * takes the file held only when it is the very file at the way's end then.
+ * A process's descriptor in /proc (/dev/stdin, `<(...)`'s /dev/fd/63) may
+ * name no file (pipe:[N]): at the end of a way it is looked at as the
+ * kernel follows it, to the object that process holds.
  *
  * In a user namespace (a rootless lab) the machine's root and every other
  * unmapped user own files as the overflow uid (nobody): `/` itself is such
