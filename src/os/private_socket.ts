@@ -55,7 +55,7 @@
  * reclaims a dead one's directory removes those of its user
  * (removeStaleStaging), held and judged by descriptor as they were made.
  */
-import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
+import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { stillNamed } from "./paths.ts";
 
 /**
@@ -157,10 +157,12 @@ class Staging {
       throw err;
     }
     const st = fstatOf(fd);
-    // Swapped between our mkdir and our open (a directory others may write without the sticky bit): not ours.
-    if (st === null || st.uid !== c.geteuid()) {
+    // Swapped between our mkdir and our open (a directory others may write without the sticky bit): not ours,
+    // or another directory of our user's renamed in with group or others' bits (mkdir's 0700 never has them,
+    // whatever the umask), which the chmod below would narrow, the bind fill, and the removal take away.
+    if (!isStagingDir(st)) {
       c.close(fd);
-      throw new Error(`${name}: replaced by another user's directory as it was made`);
+      throw new Error(`${name}: replaced by another directory as it was made`);
     }
     // mkdir's mode is cut by the umask too: under 0277 or 0777 the directory came 0500 or 0000 and the
     // bind in it failed (EACCES) for any user but root. Only the owner's bits are given back.
@@ -230,7 +232,7 @@ export function removeStaleStaging(dir: string): number {
     const fd = c.open(cstr(path), C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
     if (fd < 0) continue;
     const st = fstatOf(fd);
-    if (st === null || st.uid !== c.geteuid()) {
+    if (!isStagingDir(st)) {
       c.close(fd);
       continue;
     }
@@ -238,6 +240,11 @@ export function removeStaleStaging(dir: string): number {
     if (stillNamed(path, st) === undefined) removed++;
   }
   return removed;
+}
+
+/** Whether a directory held (its fstat) may be one Staging made: ours, and without group or others' bits. */
+function isStagingDir(st: FdStat | null): st is FdStat {
+  return st !== null && st.uid === libc().geteuid() && (st.mode & 0o077) === 0;
 }
 
 /** 8 letters or digits (40 bits) from the system's random source. */

@@ -185,3 +185,34 @@ Deno.test("a staging directory renamed away and replaced by a link before the bi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a directory of ours renamed in for the staging directory before it is held is left as it was: not narrowed, bound in, nor removed", async () => {
+  // A directory others may write without the sticky bit: a user renames our staging directory away and
+  // another of our directories there (in the same directory, as rename lets them) in its place.
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  const mkdir = Deno.mkdirSync;
+  try {
+    await Deno.mkdir(`${dir}/victim`, { mode: 0o755 });
+    await Deno.chmod(`${dir}/victim`, 0o755);
+    Deno.mkdirSync = (path: string | URL, options?: Deno.MkdirOptions) => {
+      mkdir(path, options);
+      Deno.mkdirSync = mkdir;
+      Deno.renameSync(path, `${dir}/moved`);
+      Deno.renameSync(`${dir}/victim`, path);
+    };
+    const sock = UnixDgramSocket.create();
+    try {
+      assert.throws(() => bindPrivately(`${dir}/ptp`, 0o600, (staged) => sock.bind(staged)), /replaced/);
+    } finally {
+      sock.close(false);
+    }
+    const [swapped] = [...Deno.readDirSync(dir)].filter((e) => /^\.[a-z2-7]{8}$/.test(e.name));
+    assert.ok(swapped !== undefined, "the directory renamed in is still there");
+    assert.equal((await Deno.stat(`${dir}/${swapped.name}`)).mode! & 0o777, 0o755);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/${swapped.name}`)], []);
+    assert.equal(await Deno.lstat(`${dir}/ptp`).then(() => true, () => false), false);
+  } finally {
+    Deno.mkdirSync = mkdir;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
