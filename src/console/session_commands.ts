@@ -10,7 +10,7 @@ import { type CommandRegistry, fail, failure, ok, type Session } from "./registr
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
-import { stepText, untrustedStep } from "../os/trusted_path.ts";
+import { judgedFile, stepAdvice, stepText, untrustedStep } from "../os/trusted_path.ts";
 import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
@@ -166,10 +166,11 @@ export function othersScript(path: string): string | undefined {
       "give a script of your own";
   }
   const step = untrustedStep(path, ownersOfSecrets());
-  return step === undefined
+  // A way not there is no other user's: the read says why.
+  return step === undefined || step.kind === "missing"
     ? undefined
     : `it is reached through ${stepText(step)}, which may lead the name ` +
-      "to any file, and its lines would run as ours: give a path through directories of yours or root's alone";
+      `to any file, and its lines would run as ours: ${stepAdvice(step)}`;
 }
 
 /**
@@ -208,14 +209,22 @@ export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS)
 
 /**
  * Script `path` held (O_PATH, followed as a read follows it), or an errno: EPERM where the file held, or
- * the final symlink naming it, is another user's (scriptOwner). Held first and judged after, the name's
- * file compared with the one held: a name that changed between the two is looked at again, and one that
- * keeps changing is refused (EBUSY), not read.
+ * a directory or symlink on its way (the final one naming it too), is another user's (scriptOwner,
+ * trusted_path.ts). Held first and judged after: the way is walked again once the file is held, and the
+ * file at its end must be the very one held, so a name that changed between the two (a user's link made
+ * at the end of a trusted link's target, not there at the first look, and gone again at will) is looked
+ * at again, and one that keeps changing is refused (EBUSY), not read.
  */
 function holdScript(path: string): { fd: number } | number {
   const c = libc();
-  // The way first: only its trusted owners may change it, so the open below meets what was judged.
-  if (untrustedStep(path, ownersOfSecrets()) !== undefined) return Errno.EPERM;
+  const owners = ownersOfSecrets();
+  // The way first: a way not there to its last name is not opened (no such file), an untrusted one not
+  // at all.
+  const step = untrustedStep(path, owners);
+  if (step?.kind === "missing") {
+    return step.errno === C.EACCES || step.errno === C.ELOOP ? step.errno : C.ENOENT;
+  }
+  if (step !== undefined) return Errno.EPERM;
   for (let tries = 0; tries < 3; tries++) {
     const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
     if (fd < 0) {
@@ -223,17 +232,15 @@ function holdScript(path: string): { fd: number } | number {
       return e === C.ENOENT || e === C.EACCES || e === C.ELOOP ? e : Errno.EIO;
     }
     const held = fstatOf(fd);
-    let same = false;
-    let stranger: number | undefined;
-    try {
-      const link = Deno.lstatSync(path);
-      const named = link.isSymlink ? Deno.statSync(path) : link;
-      same = held !== null && BigInt(named.dev) === held.dev && BigInt(named.ino ?? -1) === held.ino;
-      stranger = strangerAmong(link.uid, held?.uid ?? null);
-    } catch { /* gone since the hold: looked at again */ }
-    if (same && stranger === undefined) return { fd };
+    const judged = judgedFile(path, owners);
+    if (held !== null && "ino" in judged && judged.dev === held.dev && judged.ino === held.ino) {
+      if (strangerAmong(held.uid) === undefined) return { fd };
+      c.close(fd);
+      return Errno.EPERM;
+    }
     c.close(fd);
-    if (same) return Errno.EPERM;
+    // An untrusted step now (a user's link at the end): refused; a name gone or another file: looked at again.
+    if ("kind" in judged && judged.kind !== "missing") return Errno.EPERM;
   }
   return Errno.EBUSY;
 }

@@ -79,7 +79,7 @@ const SWITCH_FILE_ROOM = 16;
  * (`rootless`) also each slirp's and cable's `NODE.outside`, where its
  * `vde up` outside connects, and the page's `http`; undefined when all fit
  * (private_socket.ts binds a socket first in a staging directory beside it,
- * through its descriptor where that name would be too long).
+ * through its descriptor: /proc/self/fd/N/s, whatever the directory's path).
  * Checked before anything is made: a long `--name` would otherwise fail
  * at its first switch, after its directory was made, or at a rootless
  * lab's first slirp, with the OS's error. A node added live is checked

@@ -34,7 +34,7 @@
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
-import { stepText, untrustedStep } from "./trusted_path.ts";
+import { stepAdvice, stepText, untrustedStep } from "./trusted_path.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
@@ -168,6 +168,8 @@ export interface OpenToOthers {
   readonly link?: true;
   /** A directory on the way that is not ours alone, in words (trusted_path.ts `stepText`). */
   readonly through?: string;
+  /** What to do about it (trusted_path.ts `stepAdvice`). */
+  readonly advice?: string;
 }
 
 /**
@@ -181,8 +183,12 @@ export interface OpenToOthers {
 export function readSecretFile(path: string, maxBytes: number, links = 0): SmallFile | OpenToOthers | string {
   // The way to it first: another user's directory or link on it may lead the name to any file of ours.
   const step = untrustedStep(path, ownersOfSecrets());
+  // Not there at the walk: not opened either (a name made there since was judged by nobody).
+  if (step?.kind === "missing") return openFailure(step.errno ?? C.ENOENT);
   if (step?.kind === "link") return { openTo: 0o777, owner: step.uid, link: true };
-  if (step !== undefined) return { openTo: 0o777, owner: step.uid, through: stepText(step) };
+  if (step !== undefined) {
+    return { openTo: 0o777, owner: step.uid, through: stepText(step), advice: stepAdvice(step) };
+  }
   const file = readSmallFile(path, maxBytes, true);
   if (typeof file !== "string") {
     if (!ownersOfSecrets().includes(file.uid)) return { openTo: file.mode & 0o777, owner: file.uid };
@@ -229,8 +235,8 @@ export function ownersOfSecrets(): number[] {
 /** The one line refusing secret file `path` that others may read: what it is, and what to do. */
 export function secretRefusal(path: string, open: OpenToOthers): string {
   if (open.through !== undefined) {
-    return `${path} is reached through ${open.through}, which may lead the name to any file of ours: give a ` +
-      "path through directories of yours or root's alone";
+    return `${path} is reached through ${open.through}, which may lead the name to any file of ours: ` +
+      (open.advice ?? "give a path through directories of yours or root's alone");
   }
   if (open.link === true) {
     return `${path} is, or leads through, a symbolic link of ${userName(open.owner ?? -1)}'s, not followed ` +

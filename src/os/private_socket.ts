@@ -24,10 +24,10 @@
  *
  * The kernel keeps the name a socket was bound at as its address, whatever
  * link(2) or rename(2) do with the file after (tried: getsockname and
- * `ss -x` name the staging path once the socket is at its name), so
- * `ss -x` shows DIR/.RANDOM/s for these sockets, not DIR/capture or a
- * port's name. Clients connect by the real name, and nothing in vde reads
- * the kernel's. Binding at the real name under a narrowed mode has no safe
+ * `ss -x` name the staging path once the socket is at its name), and the
+ * bind is made through the held directory (below), so `ss -x` shows
+ * /proc/self/fd/N/s for these sockets, not DIR/capture or a port's name.
+ * Clients connect by the real name, and nothing in vde reads the kernel's. Binding at the real name under a narrowed mode has no safe
  * way here: not the umask (above); an fchmod of the socket before its bind
  * (Linux takes the mode for the file from the socket's inode, less the
  * umask) works for sockets made by libc (a port's, ptp://), not for
@@ -42,14 +42,20 @@
  * directory (a group's, `vde switch --mode 660 --group G`) can make our
  * binds fail by making the names first: a numbered `.0`-`.99` could all be
  * taken by one member. Once made it is held by a descriptor and everything
- * after the bind is done through it (fchmodat, fchownat, linkat, renameat,
+ * after is done through it (fchmodat, fchownat, linkat, renameat,
  * unlinkat), never by its name: in a directory others may write without the
  * sticky bit (a C vde_switch's 2770 directory, ptp:// in a directory of a
  * user's choosing) they could rename ours away and put a directory of theirs
- * there, with a symlink `s` in it, for root's chmod by name to follow.
+ * there, with a symlink `s` in it, for root's chmod by name to follow. The
+ * bind too: by name, it followed a link put there in place of ours (made
+ * root's socket `s` in any directory the link named, /etc or /root) and the
+ * socket was never ours to place; through /proc/self/fd/N/s it is made in
+ * the very directory held, wherever its name went, and placed from there.
+ * A process killed mid-bind leaves its staging directory; a switch that
+ * reclaims a dead one's directory removes those of its user
+ * (removeStaleStaging), held and judged by descriptor as they were made.
  */
-import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
-import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
+import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { stillNamed } from "./paths.ts";
 
 /**
@@ -102,7 +108,7 @@ export function bindPrivately(
 ): void {
   const staging = Staging.beside(path);
   try {
-    bind(staging.socketPath(path));
+    bind(staging.socketPath);
     staging.give(mode, options);
     staging.place(path, options.replace === true);
   } finally {
@@ -118,7 +124,7 @@ const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 /** A new private directory (mode 700) beside a socket's name, held by its descriptor until `remove`. */
 class Staging {
-  private constructor(
+  constructor(
     readonly path: string,
     readonly fd: number,
     readonly dev: bigint,
@@ -151,10 +157,12 @@ class Staging {
       throw err;
     }
     const st = fstatOf(fd);
-    // Swapped between our mkdir and our open (a directory others may write without the sticky bit): not ours.
-    if (st === null || st.uid !== c.geteuid()) {
+    // Swapped between our mkdir and our open (a directory others may write without the sticky bit): not ours,
+    // or another directory of our user's renamed in with group or others' bits (mkdir's 0700 never has them,
+    // whatever the umask), which the chmod below would narrow, the bind fill, and the removal take away.
+    if (!isStagingDir(st)) {
       c.close(fd);
-      throw new Error(`${name}: replaced by another user's directory as it was made`);
+      throw new Error(`${name}: replaced by another directory as it was made`);
     }
     // mkdir's mode is cut by the umask too: under 0277 or 0777 the directory came 0500 or 0000 and the
     // bind in it failed (EACCES) for any user but root. Only the owner's bits are given back.
@@ -170,13 +178,11 @@ class Staging {
   }
 
   /**
-   * Where the socket is bound: `.NAME/s` beside `path`, or, when that is longer than a socket's path may
-   * be and `path` is not, the same directory through its descriptor (/proc/self/fd/N/s).
+   * Where the socket is bound: in the very directory held, through its descriptor (/proc/self/fd/N/s),
+   * whatever its name leads to now; short enough for a socket's address whatever the directory's path.
    */
-  socketPath(path: string): string {
-    const staged = `${this.path}/s`;
-    const fits = (p: string) => new TextEncoder().encode(p).length < SUN_PATH_LEN;
-    return fits(staged) || !fits(path) ? staged : `/proc/self/fd/${this.fd}/s`;
+  get socketPath(): string {
+    return `/proc/self/fd/${this.fd}/s`;
   }
 
   /** Gives the bound socket its owner (before its mode: chown may clear bits) and mode, in the held directory. */
@@ -206,6 +212,39 @@ class Staging {
     c.close(this.fd);
     if (stillNamed(this.path, this) !== undefined) rmdirQuietly(this.path);
   }
+}
+
+/** A staging directory's name (Staging.beside). */
+const STAGING_NAME = /^\.[a-z2-7]{8}$/;
+
+/**
+ * Removes the staging directories of ours in `dir` (and a socket `s` in each) that a process killed
+ * mid-bind (SIGKILL) left, for a caller who knows nobody binds there now (a switch that just reclaimed a
+ * dead one's `ctl`); returns how many. Each is held and judged by its descriptor first: another user's
+ * (a group member's in a shared directory), or anything else by that name, is left.
+ */
+export function removeStaleStaging(dir: string): number {
+  const c = libc();
+  let removed = 0;
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.isDirectory || !STAGING_NAME.test(entry.name)) continue;
+    const path = `${dir}/${entry.name}`;
+    const fd = c.open(cstr(path), C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const st = fstatOf(fd);
+    if (!isStagingDir(st)) {
+      c.close(fd);
+      continue;
+    }
+    new Staging(path, fd, st.dev, st.ino).remove();
+    if (stillNamed(path, st) === undefined) removed++;
+  }
+  return removed;
+}
+
+/** Whether a directory held (its fstat) may be one Staging made: ours, and without group or others' bits. */
+function isStagingDir(st: FdStat | null): st is FdStat {
+  return st !== null && st.uid === libc().geteuid() && (st.mode & 0o077) === 0;
 }
 
 /** 8 letters or digits (40 bits) from the system's random source. */

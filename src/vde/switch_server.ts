@@ -41,6 +41,7 @@ import {
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
+import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
@@ -88,7 +89,7 @@ export interface SwitchServerOptions {
 }
 
 /** How long a client may take to send its request. */
-const REQUEST_TIMEOUT_MS = 2000;
+export const REQUEST_TIMEOUT_MS = 2000;
 /** Handshakes in progress at once; more are refused so a flood stays bounded. */
 const MAX_PENDING = 256;
 
@@ -535,10 +536,15 @@ export async function refuseServedDir(dir: string): Promise<void> {
   throw new Error(alreadyRunning(dir));
 }
 
-/** Removes the `NNN.F` port sockets a dead switch left behind. */
+/**
+ * Removes the `NNN.F` port sockets a dead switch left behind, with a port's hidden `.NNN.F.new` and the
+ * staging directories (`.XXXXXXXX`) of ours that a kill in the middle of a bind left: kept, they were there
+ * for good, and the directory was never removed at a stop.
+ */
 function sweepStalePortSockets(dir: string): void {
+  removeStaleStaging(dir);
   for (const entry of Deno.readDirSync(dir)) {
-    if (!/^\d{3,}\.\d+$/.test(entry.name)) continue;
+    if (!/^(\d{3,}\.\d+|\.\d{3,}\.\d+\.new)$/.test(entry.name)) continue;
     try {
       if (Deno.lstatSync(`${dir}/${entry.name}`).isSocket) Deno.removeSync(`${dir}/${entry.name}`);
     } catch { /* raced with someone else */ }

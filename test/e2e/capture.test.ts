@@ -79,16 +79,17 @@ Deno.test("vde capture of a ping holds the tap's frames byte for byte, with port
     const classic = lab.spawn(null, [...VDE, "capture", dir, "-w", `${tmp}/cap.pcap`, "--filter", "icmp"], {
       name: "vde capture pcap",
     });
-    // The capture socket is bound in a private directory and linked into place, so the kernel names its
-    // connections by the name it was bound at (DIR/.RANDOM/s), not DIR/capture: stream sockets of either name.
+    // The capture socket is bound through its private directory's descriptor and linked into place, so the
+    // kernel names its connections by the name it was bound at (/proc/self/fd/N/s), not DIR/capture: the
+    // switch's stream sockets of either name.
     const captureName = new RegExp(
-      `^${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/(capture|\\.[a-z2-7]{8}/s)$`,
+      `^(${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/capture|/proc/self/fd/\\d+/s)$`,
     );
     await waitFor(async () => {
-      const r = await run(["ss", "-xH", "state", "established"], { check: false });
+      const r = await run(["ss", "-xHp", "state", "established"], { check: false });
       return r.stdout.split("\n").filter((l) => {
         const f = l.trim().split(/\s+/);
-        return f[0] === "u_str" && captureName.test(f[3] ?? "");
+        return f[0] === "u_str" && captureName.test(f[3] ?? "") && l.includes(`pid=${sw!.pid},`);
       }).length >= 2;
     }, { timeoutMs: 20_000, what: "two captures connected" });
 

@@ -215,13 +215,21 @@ Deno.test("a first ptp:// end's socket is bound in a private directory and linke
     const first = openLink(`ptp://${p.path}`, { signal: stop.signal });
     await until("the first end's socket", () => probePtpName(p.path) === "served");
     // The kernel lists a socket under the name it was bound to: bound at PATH, it was there, with the
-    // umask's mode, before its chmod, and whoever connected then could queue frames for it.
-    const bound = (await Deno.readTextFile("/proc/net/unix")).split("\n").map((l) => l.split(" ").at(-1));
-    assert.equal(bound.includes(p.path), false);
-    assert.equal(
-      bound.some((name) => name?.startsWith(`${p.path.slice(0, p.path.lastIndexOf("/"))}/.`)),
-      true,
+    // umask's mode, before its chmod, and whoever connected then could queue frames for it. Ours (this
+    // process's sockets, by inode) were bound in the staging directory, through its descriptor.
+    const ours = new Set(
+      [...Deno.readDirSync("/proc/self/fd")].map((e) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/self/fd/${e.name}`))?.[1];
+        } catch {
+          return undefined;
+        }
+      }),
     );
+    const bound = (await Deno.readTextFile("/proc/net/unix")).split("\n").map((l) => l.trim().split(/\s+/))
+      .filter((f) => f.length >= 8 && ours.has(f[6])).map((f) => f[7]);
+    assert.equal(bound.includes(p.path), false);
+    assert.equal(bound.some((name) => /^\/proc\/self\/fd\/\d+\/s$/.test(name ?? "")), true, bound.join());
     assert.equal((await Deno.lstat(p.path)).mode! & 0o777, 0o700);
     stop.abort();
     await assert.rejects(within("the aborted open", 5000, first), /stopped while waiting/);

@@ -55,7 +55,7 @@ Deno.test("bindPrivately binds in a fresh 0700 directory beside PATH, links the 
       sock = UnixDgramSocket.create();
       sock.bind(staged);
     });
-    assert.match(seen, new RegExp(`^${dir}/\\.[a-z2-7]{8}/s$`));
+    assert.match(seen, /^\/proc\/self\/fd\/\d+\/s$/);
     const st = await Deno.lstat(path);
     assert.equal(st.isSocket, true);
     assert.equal(st.mode! & 0o777, 0o700);
@@ -139,7 +139,7 @@ Deno.test("listenPrivate on a name taken fails AlreadyExists, with its listener 
   }
 });
 
-Deno.test("the kernel names a privately bound socket by its staging path, not its name (what ss -x shows; README)", async () => {
+Deno.test("the kernel names a privately bound socket by its staging directory's descriptor, not its name (what ss -x shows; README)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
   const sock = UnixDgramSocket.create();
   try {
@@ -149,10 +149,70 @@ Deno.test("the kernel names a privately bound socket by its staging path, not it
     assert.equal(libc().getsockname(sock.fd, addr, new Uint8Array(len.buffer)), 0);
     const name = parseSockaddrUn(addr);
     assert.ok(name.ok);
-    assert.match(name.value, new RegExp(`^${dir}/\\.[a-z2-7]{8}/s$`));
+    assert.match(name.value, /^\/proc\/self\/fd\/\d+\/s$/);
     assert.equal((await Deno.lstat(`${dir}/001.7`)).isSocket, true);
   } finally {
     sock.close(false);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a staging directory renamed away and replaced by a link before the bind leads the bind nowhere else: the socket is made in the directory held and put at its name", async () => {
+  // A directory others may write without the sticky bit (ptp:// in a directory of a user's choosing, a C
+  // vde_switch's 2770): whoever may write it may rename our staging directory and put a link in its place.
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  try {
+    await Deno.mkdir(`${dir}/elsewhere`);
+    const path = `${dir}/ptp`;
+    const sock = UnixDgramSocket.create();
+    try {
+      bindPrivately(path, 0o600, (staged) => {
+        const [staging] = [...Deno.readDirSync(dir)].filter((e) => /^\.[a-z2-7]{8}$/.test(e.name));
+        assert.ok(staging !== undefined, "a staging directory beside the name");
+        Deno.renameSync(`${dir}/${staging.name}`, `${dir}/moved`);
+        Deno.symlinkSync(`${dir}/elsewhere`, `${dir}/${staging.name}`);
+        sock.bind(staged);
+      });
+    } finally {
+      sock.close(false);
+    }
+    // By name, the bind made elsewhere/s, and the socket held was not the one placed (chmod failed).
+    assert.deepEqual([...Deno.readDirSync(`${dir}/elsewhere`)], []);
+    const st = await Deno.lstat(path);
+    assert.equal(st.isSocket, true);
+    assert.equal(st.mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a directory of ours renamed in for the staging directory before it is held is left as it was: not narrowed, bound in, nor removed", async () => {
+  // A directory others may write without the sticky bit: a user renames our staging directory away and
+  // another of our directories there (in the same directory, as rename lets them) in its place.
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  const mkdir = Deno.mkdirSync;
+  try {
+    await Deno.mkdir(`${dir}/victim`, { mode: 0o755 });
+    await Deno.chmod(`${dir}/victim`, 0o755);
+    Deno.mkdirSync = (path: string | URL, options?: Deno.MkdirOptions) => {
+      mkdir(path, options);
+      Deno.mkdirSync = mkdir;
+      Deno.renameSync(path, `${dir}/moved`);
+      Deno.renameSync(`${dir}/victim`, path);
+    };
+    const sock = UnixDgramSocket.create();
+    try {
+      assert.throws(() => bindPrivately(`${dir}/ptp`, 0o600, (staged) => sock.bind(staged)), /replaced/);
+    } finally {
+      sock.close(false);
+    }
+    const [swapped] = [...Deno.readDirSync(dir)].filter((e) => /^\.[a-z2-7]{8}$/.test(e.name));
+    assert.ok(swapped !== undefined, "the directory renamed in is still there");
+    assert.equal((await Deno.stat(`${dir}/${swapped.name}`)).mode! & 0o777, 0o755);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/${swapped.name}`)], []);
+    assert.equal(await Deno.lstat(`${dir}/ptp`).then(() => true, () => false), false);
+  } finally {
+    Deno.mkdirSync = mkdir;
     await Deno.remove(dir, { recursive: true });
   }
 });

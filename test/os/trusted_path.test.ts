@@ -17,14 +17,52 @@ async function asNobody(script: string, ...args: string[]): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
+/** `dir` made as /tmp (anyone may make a name, none may take another's), with root's 0600 root-only/key. */
+async function stickyWithRootOnlyKey(dir: string): Promise<void> {
+  await Deno.chmod(dir, 0o1777);
+  await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
+  await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+}
+
+/**
+ * What root's secret and script reads of `path` got for 3 s while nobody made and removed `link` ->
+ * `target` as fast as they could: each read that met root's file, in words (none is right).
+ */
+async function readsWhileNobodyFlips(target: string, link: string, path: string): Promise<string[]> {
+  const [setpriv, ...asNobodyArgs] = AS_NOBODY;
+  const flipper = new Deno.Command(setpriv!, {
+    args: [
+      ...asNobodyArgs,
+      "sh",
+      "-c",
+      'while :; do ln -s "$1" "$2" 2>/dev/null; rm -f "$2"; done',
+      "sh",
+      target,
+      link,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const leaks: string[] = [];
+  try {
+    let reads = 0;
+    for (const end = Date.now() + 3000; Date.now() < end; reads++) {
+      const read = readSecretFile(path, 100);
+      if (typeof read === "object" && "text" in read) leaks.push(`secret: ${read.text.trim()}`);
+      const lines = await readScript(path);
+      if (Array.isArray(lines)) leaks.push(`script: ${lines.join()}`);
+    }
+    assert.ok(reads > 100, `only ${reads} reads`);
+  } finally {
+    flipper.kill();
+    await flipper.status;
+  }
+  return leaks;
+}
+
 Deno.test("root's secret and script reads refuse a name another user's symlink leads to a root-only directory (nobody's /tmp/x -> /root-only, root's 0600 file read as /tmp/x/secret)", async () => {
   await asRootWithoutSudo("vde-trusted-", async (dir) => {
-    // As /tmp: anyone may make a name, none may take another's.
-    await Deno.chmod(dir, 0o1777);
-    await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
-    await Deno.writeTextFile(`${dir}/root-only/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", {
-      mode: 0o600,
-    });
+    await stickyWithRootOnlyKey(dir);
     await asNobody(`ln -s "$1/root-only" "$1/x"`, dir);
     const path = `${dir}/x/key`;
     const refused = readSecretFile(path, 100);
@@ -71,7 +109,7 @@ Deno.test("a directory on the way that others or another's group may write refus
     assert.deepEqual(untrustedStep(`${dir}/d/key`, [0])?.kind, "writable");
     assert.match(
       secretRefusal(`${dir}/d/key`, readSecretFile(`${dir}/d/key`, 100) as { openTo: number }),
-      /a directory anyone may write \(mode 0777\)/,
+      /a directory anyone may write \(mode 0777\), which may lead the name to any file of ours: chmod o-w .*\/d \(or \+t\)/,
     );
     // The sticky bit keeps root's names root's (as /tmp).
     await Deno.chmod(`${dir}/d`, 0o1777);
@@ -81,6 +119,16 @@ Deno.test("a directory on the way that others or another's group may write refus
     await Deno.chown(`${dir}/d`, 0, 65534);
     assert.equal(untrustedStep(`${dir}/d/key`, [0])?.kind, "writable");
     assert.equal(await readScript(`${dir}/d/key`), Errno.EPERM);
+    // A shared setgid directory (a home under a 2775 /srv/team): its owner may narrow it, and the line says so.
+    await Deno.chmod(`${dir}/d`, 0o2775);
+    assert.match(
+      secretRefusal(`${dir}/d/key`, readSecretFile(`${dir}/d/key`, 100) as { openTo: number }),
+      /a directory group nogroup may write \(mode 2775\), .*: chmod g-w .*\/d \(or \+t\), or give a path/,
+    );
+    await assert.rejects(
+      runStartupScript(`${dir}/d/key`, new CommandRegistry(), () => {}),
+      /its lines would run as ours: chmod g-w .*\/d \(or \+t\)/,
+    );
     await Deno.chown(`${dir}/d`, 0, 0);
     assert.equal(untrustedStep(`${dir}/d/key`, [0]), undefined);
     assert.deepEqual(await readScript(`${dir}/d/key`), ["s3cret"]);
@@ -105,4 +153,47 @@ Deno.test("the way is judged as the kernel resolves it: a trusted link's target 
       Deno.chdir(cwd);
     }
   });
+});
+
+Deno.test("a name on the way that is not there is not opened: another user's link made there between the walk and the open no longer leads root's read to a root-only file", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await stickyWithRootOnlyKey(dir);
+    const path = `${dir}/y/key`;
+    // Not there: answered as the open would, without opening.
+    assert.equal(untrustedStep(path, [0])?.kind, "missing");
+    assert.equal(readSecretFile(path, 100), "no such file");
+    assert.equal(await readScript(path), Errno.ENOENT);
+    // Nobody makes and removes y -> root-only as fast as they can; before, 20 reads in 10^5 met the link
+    // at the open after missing it at the walk, and read root's key.
+    assert.deepEqual(await readsWhileNobodyFlips(`${dir}/root-only`, `${dir}/y`, path), []);
+  });
+});
+
+Deno.test("a script read through root's link whose target is not there is the file judged after the open: another user's link made there and gone again no longer leads the read to a root-only file", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await stickyWithRootOnlyKey(dir);
+    // Root's link to a script not made yet, in a directory anyone may add names to.
+    await Deno.symlink(`${dir}/rc`, `${dir}/sw.rc`);
+    assert.equal(await readScript(`${dir}/sw.rc`), Errno.ENOENT);
+    // Before, 21 reads in 46,000 held root's key through nobody's rc -> root-only/key at the open and found
+    // the name root's link at the look after.
+    assert.deepEqual(await readsWhileNobodyFlips(`${dir}/root-only/key`, `${dir}/rc`, `${dir}/sw.rc`), []);
+    // A script of root's there is read through the link.
+    await Deno.writeTextFile(`${dir}/rc`, "showinfo\n");
+    assert.deepEqual(await readScript(`${dir}/sw.rc`), ["showinfo"]);
+  });
+});
+
+Deno.test("a relative name in a working directory that was removed is answered as not there, not thrown out of the read (load, --rc, a key)", async () => {
+  const cwd = Deno.cwd();
+  const gone = await Deno.makeTempDir({ prefix: "vde-trusted-cwd-" });
+  try {
+    Deno.chdir(gone);
+    await Deno.remove(gone);
+    assert.equal(untrustedStep("key", [0])?.kind, "missing");
+    assert.equal(readSecretFile("key", 100), "no such file");
+    assert.equal(await readScript("rc"), Errno.ENOENT);
+  } finally {
+    Deno.chdir(cwd);
+  }
 });

@@ -10,6 +10,7 @@ import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/proces
 import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { appearedUnderUmask000, listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { sessionLockPath } from "../../src/cable/session_lock.ts";
 import { holdDirectory } from "../../src/os/held_dir.ts";
@@ -103,6 +104,34 @@ Deno.test("a switch started again on the directory a killed one left takes this 
   try {
     assert.deepEqual(await modeAndGroup(dir), { mode: "2700", gid: Deno.gid() });
     assert.deepEqual(await modeAndGroup(`${dir}/ctl`), { mode: "600", gid: Deno.gid() });
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch started again where a killed one left its staging directories and hidden ports removes those of ours, not another user's", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-staging-" });
+  const dir = `${tmp}/sw`;
+  // As kill -9 in the middle of a bind left it: the ctl, a port, a port's hidden name before the
+  // data-plane thread took it, a staging directory with its socket bound; and a member's look-alike.
+  await Deno.mkdir(dir);
+  await Deno.chmod(dir, 0o3777);
+  await Deno.mkdir(`${dir}/.abcdefgh`, { mode: 0o700 });
+  await Deno.mkdir(`${dir}/.zzzzzzzz`, { mode: 0o700 });
+  await Deno.chown(`${dir}/.zzzzzzzz`, 65534, 65534);
+  for (const name of ["ctl", "001.9", ".002.10.new", ".abcdefgh/s"]) {
+    const left = UnixDgramSocket.create();
+    left.bind(`${dir}/${name}`);
+    left.close(false);
+  }
+  const sw = new Switch({ numPorts: 4 });
+  const server = await VdeSwitchServer.start(sw, { dir, log: () => {} });
+  try {
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(names, [".zzzzzzzz", "ctl"]);
   } finally {
     server.close();
     sw.close();
