@@ -91,6 +91,12 @@ export interface SwitchServerOptions {
 const REQUEST_TIMEOUT_MS = 2000;
 /** Handshakes in progress at once; more are refused so a flood stays bounded. */
 const MAX_PENDING = 256;
+/**
+ * The names a client binds its socket at in the directory for its handshake
+ * (vdeplug4's and vde://'s `.PID-N`), unlinked by the client once answered:
+ * what a handshake under way (or a client killed in one) leaves there.
+ */
+const CLIENT_HANDSHAKE_SOCKET = /^\.\d{5,}-\d{5,}$/;
 
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
@@ -141,7 +147,8 @@ export class VdeSwitchServer {
   readonly #log: (message: string) => void;
   /** Refusals, which any local user can cause once per connection: a few lines per interval, then a count. */
   readonly #refusals: RateLimitedLog;
-  #pending = 0;
+  /** Control connections whose handshake is under way: closed with the server, so their clients let go. */
+  readonly #handshakes = new Set<StreamConn>();
   #closed = false;
   readonly #endpoints = new Set<EndpointLink>();
   /** Handshakes refused, by reason class, for tests and the console. */
@@ -276,14 +283,14 @@ export class VdeSwitchServer {
   }
 
   #accepted(conn: StreamConn, peer: PeerCred): void {
-    if (this.#pending >= MAX_PENDING) {
+    if (this.#handshakes.size >= MAX_PENDING) {
       this.refused.busy++;
       this.#refusals.line(`too many handshakes in progress; refusing a connection`);
       conn.close();
       return;
     }
-    this.#pending++;
-    this.#handshake(conn, peer).finally(() => this.#pending--);
+    this.#handshakes.add(conn);
+    this.#handshake(conn, peer).finally(() => this.#handshakes.delete(conn));
   }
 
   /** Reads the request with a deadline: one read normally, more if cut short. */
@@ -319,6 +326,11 @@ export class VdeSwitchServer {
 
   async #handshake(conn: StreamConn, peer: PeerCred): Promise<void> {
     const { request, reason } = await this.#readRequest(conn);
+    // Stopped meanwhile (its close closed this connection): no port, no refusal to log.
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
     if (request === undefined) {
       this.refused.request++;
       // A connect-and-close probe (a liveness check) is not worth a log line.
@@ -466,12 +478,20 @@ export class VdeSwitchServer {
     this.#closed = true;
     this.#refusals.close();
     for (const ep of [...this.#endpoints]) ep.close("the switch is shutting down");
+    // A client whose handshake is under way learns now, not when this process exits.
+    for (const conn of this.#handshakes) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
     this.#listener?.close();
     try {
       Deno.removeSync(this.ctlPath);
     } catch { /* already gone */ }
-    // Stray client files remain: left, as vde_switch leaves it; so is it while another switch starts in it.
-    removeIdleDirectory(this.dir, "ctl");
+    // The sockets clients bound for a handshake go with it (their own unlink comes after ours: the
+    // directory stayed); other files remain, as vde_switch leaves them, and so does a directory another
+    // switch is starting in.
+    removeIdleDirectory(this.dir, "ctl", CLIENT_HANDSHAKE_SOCKET);
   }
 }
 
