@@ -11,6 +11,8 @@ import type { Link } from "../../src/link/link.ts";
 import { defaultNodePath, parseNodeVnl } from "../../src/link/node_link.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
 import { NOGROUP, skipUnlessRoot, sleep, waitFor } from "../helpers/processes.ts";
+import { RawClient } from "../helpers/vde_clients.ts";
+import { setLogWriter } from "../../src/log.ts";
 
 /** A broadcast (dst 0xff) or unicast frame from MAC ..:src to ..:dst. */
 function frame(dst: number, src: number): Uint8Array {
@@ -195,6 +197,31 @@ Deno.test("a node's grp= gives its directory and ctl to the group, as a switch's
         0o660,
       ]);
     } finally {
+      host.close();
+    }
+  });
+});
+
+Deno.test("a node's client whose description holds a newline and a terminal escape forges no log line with a runt it sends", async () => {
+  await inTempDir("nn1-descr-", async (tmp) => {
+    const dir = `${tmp}/hub`;
+    const lines: string[] = [];
+    setLogWriter((line) => lines.push(line));
+    const host = await openLink(`hub://${dir}`);
+    const c = await RawClient.connect(dir);
+    try {
+      await c.handshake(undefined, "evil\nvde switch: forged line\x1b[2J");
+      c.send(new Uint8Array(0));
+      await waitFor(() => lines.some((l) => l.includes("0-byte")), {
+        timeoutMs: 5000,
+        what: "the runt's line",
+      });
+      assert.deepEqual(lines.filter((l) => l.includes("0-byte")), [
+        "vde: evil?vde switch: forged line?[2J: dropped a 0-byte frame (shorter than an Ethernet header)\n",
+      ]);
+    } finally {
+      setLogWriter(null);
+      await c.close();
       host.close();
     }
   });
