@@ -85,6 +85,12 @@ export interface SwitchServerOptions {
   log?: (message: string) => void;
   /** How the user names the directory, for the advice of a refusal (default `--sock`; a node's VNL: `hub://DIR`). */
   dirOption?: string;
+  /**
+   * Refuse a directory that is there and another user's, where a switch serves it and says so: its
+   * owner can swap the ctl socket for one of theirs. A node's default path (/tmp/vdenode_USER) is one any
+   * user can make first, and vdeplug4's node refuses a directory that is there at all.
+   */
+  ownDirectoryOnly?: boolean;
 }
 
 /** How long a client may take to send its request. */
@@ -252,6 +258,12 @@ export class VdeSwitchServer {
           if (made === null || !(err instanceof SysError && err.code === C.EACCES)) throw err;
         }
         if (held !== undefined && !(await holdForStart(held, dir))) return null;
+        if (options.ownDirectoryOnly && made === null && held !== undefined && held.uid !== Deno.uid()) {
+          throw new Error(
+            `${dir} is ${userName(held.uid)}'s, who could replace the sockets served in it: ` +
+              `give a directory of your own with ${options.dirOption ?? "--sock DIR"}`,
+          );
+        }
         const reclaimed = await reclaimStaleCtl(ctlPath, log);
         if (made === null && held !== undefined) {
           // Another user's: they can replace its sockets, and only they (or root) may change it.

@@ -226,3 +226,25 @@ Deno.test("a node's client whose description holds a newline and a terminal esca
     }
   });
 });
+
+Deno.test("a node refuses a directory that is another user's (who could swap its ctl), as vdeplug4's refuses one that is there, and leaves it as it was", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await inTempDir("nn1-theirs-", async (tmp) => {
+    await Deno.chmod(tmp, 0o755);
+    // /tmp/vdenode_root made first by nobody, for root's node to serve in.
+    const dir = `${tmp}/vdenode_root`;
+    await Deno.mkdir(dir);
+    await Deno.chmod(dir, 0o777);
+    await Deno.chown(dir, 65534, NOGROUP);
+    await assert.rejects(
+      () => openLink(`hub://${dir}`),
+      {
+        message: `${dir} is nobody's, who could replace the sockets served in it: ` +
+          "give a directory of your own with hub://DIR",
+      },
+    );
+    const st = Deno.statSync(dir);
+    assert.deepEqual([st.uid, st.mode! & 0o7777], [65534, 0o777]);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing bound in it");
+  });
+});

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { deniedDirectory, type PortHost, VdeSwitchServer } from "../../src/vde/switch_server.ts";
+import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { appearedUnderUmask000, listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { sessionLockPath } from "../../src/cable/session_lock.ts";
@@ -391,30 +391,5 @@ Deno.test("a switch stopped while a client's handshake is under way removes its 
     data.close(false);
     sw.close();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-});
-
-Deno.test("a client's description names its port printable: a newline or terminal escape in it forges no log line", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-descr-printable-" });
-  const seen: string[] = [];
-  const host: PortHost = {
-    threaded: false,
-    choosePort: () => 1,
-    attach: (link) => {
-      seen.push(link.description);
-      return { id: 1, link, uid: -1, since: Date.now() };
-    },
-    forwarding: () => Promise.resolve(),
-  };
-  const server = await VdeSwitchServer.start(host, { dir: `${tmp}/sw`, log: () => {} });
-  const c = await RawClient.connect(`${tmp}/sw`);
-  try {
-    await c.sendRequest(undefined, "evil\nvde switch: forged line\x1b[2J\u009b");
-    await until("the port", () => seen.length === 1);
-    assert.equal(seen[0], "evil?vde switch: forged line?[2J?");
-  } finally {
-    await c.close();
-    server.close();
-    await Deno.remove(tmp, { recursive: true });
   }
 });
