@@ -7,7 +7,10 @@ import { openStartingTerminal } from "./daemon.ts";
 import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts";
 import { type Command, Option } from "commander";
 import { openVdeLink, parseVdeVnl } from "../link/vde_link.ts";
-import { openLink } from "../link/registry.ts";
+import { openLink, splitVnl } from "../link/registry.ts";
+import { NODE_KINDS } from "../switch/netnode.ts";
+import { BUILTIN_SCHEMES } from "../link/schemes.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
@@ -301,6 +304,29 @@ function switchGiven(opts: SlirpCliOptions, words: readonly string[]): string | 
   return opts.sock ?? trailing[0];
 }
 
+/**
+ * The switch directory a --sock written as a VNL names: `vde://DIR` is DIR, as slirpvde's -s takes it. Any
+ * other VNL is no switch to join (hub:// would serve a node here, of which the slirp can only be the host's
+ * end): refused in one line that says what runs a slirp on it.
+ *
+ * @throws UsageError for a VNL of another scheme
+ */
+export function switchOfVnl(sock: string): string {
+  const { scheme, rest } = splitVnl(sock);
+  if (scheme === "vde") return rest;
+  if (scheme === "stdio") return sock;
+  const node = (NODE_KINDS as readonly string[]).includes(scheme)
+    ? `, which serves a ${scheme} in the process that opens it`
+    : "";
+  // A scheme there is not (a typo) gets no advice to run it: `vde plug` would refuse it in turn.
+  const instead = Object.hasOwn(BUILTIN_SCHEMES, scheme)
+    ? `: \`vde plug ${shellQuoted(sock)} slirp://\` puts a slirp on it`
+    : "";
+  throw new UsageError(
+    `vde slirp --sock takes a switch's directory (DIR or vde://DIR), not ${sock}${node}${instead}`,
+  );
+}
+
 /** Registers `vde slirp`. */
 export const slirpCommand: Subcommand = (program: Command) => {
   withDaemonOptions(
@@ -373,10 +399,11 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .allowExcessArguments(true)
     .action(async (opts: SlirpCliOptions, cmd: Command) => {
       if (opts.quiet) quietStderrLog();
-      const sock = switchGiven(opts, cmd.args);
-      if (sock === undefined) {
+      const given = switchGiven(opts, cmd.args);
+      if (given === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
       }
+      const sock = switchOfVnl(given);
       // slirpvde's -P, -g and -m are the switch end's [port=N/group=G/mode=M], as vde_plug's are.
       try {
         opts.sock = withSwitchOptions(

@@ -1,4 +1,5 @@
 import { log } from "../log.ts";
+import { printable } from "../console/reply_format.ts";
 import { MIN_FRAME } from "../wire/ethernet.ts";
 
 /**
@@ -261,5 +262,7 @@ export function logOnce(key: string, message: string): void {
   if (logged.has(key)) return;
   if (logged.size > 10_000) logged.clear();
   logged.add(key);
-  log("vde", message);
+  // A link's description may be a peer's words (a switch client's request): a newline or a terminal escape
+  // in them forges no line.
+  log("vde", printable(message));
 }

@@ -204,6 +204,7 @@ export class NodeLink extends BaseLink {
       gid,
       log: (m) => log(scheme, m),
       dirOption: `${scheme}DIR`,
+      ownDirectoryOnly: true,
     });
     if (vnl.ignored.length > 0) {
       log(scheme, `${vnl.ignored.map((k) => `${k}=`).join(", ")} ignored: only switch:// has a MAC table`);

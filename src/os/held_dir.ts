@@ -153,10 +153,16 @@ function lockForRemoval(dir: HeldDirectory): boolean {
 /**
  * Removes the directory `path` when it is idle: empty, without `served`
  * (a switch's `ctl`) and with no start under way in it (see above).
+ * `strays` names sockets that may go with it, once it is known to be
+ * unserved and this user's: a switch's clients bind theirs in it for a
+ * handshake, and one still under way as the switch stops unlinks its own
+ * only after the switch's rmdir, which left the directory behind (the next
+ * vdeplug4 node on it: File exists). They are unlinked through the
+ * directory's descriptor, so a name swapped meanwhile leads nowhere else.
  *
  * @returns whether it was removed
  */
-export function removeIdleDirectory(path: string, served: string): boolean {
+export function removeIdleDirectory(path: string, served: string, strays?: RegExp): boolean {
   let dir: HeldDirectory;
   try {
     dir = holdDirectory(path);
@@ -165,11 +171,26 @@ export function removeIdleDirectory(path: string, served: string): boolean {
   }
   try {
     if (!lockForRemoval(dir) || exists(`${dir.listing}/${served}`)) return false;
+    if (strays !== undefined && dir.uid === libc().geteuid()) removeStraySockets(dir.listing, strays);
     // rmdir: only this directory while its name holds it, and only empty.
     return stillNamed(path, dir) !== undefined && libc().rmdir(cstr(path)) === 0;
   } finally {
     dir.close();
   }
+}
+
+/** Unlinks the sockets in the directory at `listing` whose names match `strays`; never throws. */
+function removeStraySockets(listing: string, strays: RegExp): void {
+  try {
+    for (const e of Deno.readDirSync(listing)) {
+      if (!strays.test(e.name)) continue;
+      const at = `${listing}/${e.name}`;
+      try {
+        // lstat and unlink follow no final symlink: a socket there is what goes, nothing it might point at.
+        if (Deno.lstatSync(at).isSocket) Deno.removeSync(at);
+      } catch { /* its client unlinked it first */ }
+    }
+  } catch { /* unreadable: the rmdir says whether it is empty */ }
 }
 
 /**

@@ -86,12 +86,24 @@ export interface SwitchServerOptions {
   log?: (message: string) => void;
   /** How the user names the directory, for the advice of a refusal (default `--sock`; a node's VNL: `hub://DIR`). */
   dirOption?: string;
+  /**
+   * Refuse a directory that is there and another user's, where a switch serves it and says so: its
+   * owner can swap the ctl socket for one of theirs. A node's default path (/tmp/vdenode_USER) is one any
+   * user can make first, and vdeplug4's node refuses a directory that is there at all.
+   */
+  ownDirectoryOnly?: boolean;
 }
 
 /** How long a client may take to send its request. */
 export const REQUEST_TIMEOUT_MS = 2000;
 /** Handshakes in progress at once; more are refused so a flood stays bounded. */
 const MAX_PENDING = 256;
+/**
+ * The names a client binds its socket at in the directory for its handshake
+ * (vdeplug4's and vde://'s `.PID-N`), unlinked by the client once answered:
+ * what a handshake under way (or a client killed in one) leaves there.
+ */
+const CLIENT_HANDSHAKE_SOCKET = /^\.\d{5,}-\d{5,}$/;
 
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
@@ -142,7 +154,8 @@ export class VdeSwitchServer {
   readonly #log: (message: string) => void;
   /** Refusals, which any local user can cause once per connection: a few lines per interval, then a count. */
   readonly #refusals: RateLimitedLog;
-  #pending = 0;
+  /** Control connections whose handshake is under way: closed with the server, so their clients let go. */
+  readonly #handshakes = new Set<StreamConn>();
   #closed = false;
   readonly #endpoints = new Set<EndpointLink>();
   /** Handshakes refused, by reason class, for tests and the console. */
@@ -246,6 +259,12 @@ export class VdeSwitchServer {
           if (made === null || !(err instanceof SysError && err.code === C.EACCES)) throw err;
         }
         if (held !== undefined && !(await holdForStart(held, dir))) return null;
+        if (options.ownDirectoryOnly && made === null && held !== undefined && held.uid !== Deno.uid()) {
+          throw new Error(
+            `${dir} is ${userName(held.uid)}'s, who could replace the sockets served in it: ` +
+              `give a directory of your own with ${options.dirOption ?? "--sock DIR"}`,
+          );
+        }
         const reclaimed = await reclaimStaleCtl(ctlPath, log);
         if (made === null && held !== undefined) {
           // Another user's: they can replace its sockets, and only they (or root) may change it.
@@ -277,14 +296,14 @@ export class VdeSwitchServer {
   }
 
   #accepted(conn: StreamConn, peer: PeerCred): void {
-    if (this.#pending >= MAX_PENDING) {
+    if (this.#handshakes.size >= MAX_PENDING) {
       this.refused.busy++;
       this.#refusals.line(`too many handshakes in progress; refusing a connection`);
       conn.close();
       return;
     }
-    this.#pending++;
-    this.#handshake(conn, peer).finally(() => this.#pending--);
+    this.#handshakes.add(conn);
+    this.#handshake(conn, peer).finally(() => this.#handshakes.delete(conn));
   }
 
   /** Reads the request with a deadline: one read normally, more if cut short. */
@@ -320,6 +339,11 @@ export class VdeSwitchServer {
 
   async #handshake(conn: StreamConn, peer: PeerCred): Promise<void> {
     const { request, reason } = await this.#readRequest(conn);
+    // Stopped meanwhile (its close closed this connection): no port, no refusal to log.
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
     if (request === undefined) {
       this.refused.request++;
       // A connect-and-close probe (a liveness check) is not worth a log line.
@@ -467,12 +491,20 @@ export class VdeSwitchServer {
     this.#closed = true;
     this.#refusals.close();
     for (const ep of [...this.#endpoints]) ep.close("the switch is shutting down");
+    // A client whose handshake is under way learns now, not when this process exits.
+    for (const conn of this.#handshakes) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
     this.#listener?.close();
     try {
       Deno.removeSync(this.ctlPath);
     } catch { /* already gone */ }
-    // Stray client files remain: left, as vde_switch leaves it; so is it while another switch starts in it.
-    removeIdleDirectory(this.dir, "ctl");
+    // The sockets clients bound for a handshake go with it (their own unlink comes after ours: the
+    // directory stayed); other files remain, as vde_switch leaves them, and so does a directory another
+    // switch is starting in.
+    removeIdleDirectory(this.dir, "ctl", CLIENT_HANDSHAKE_SOCKET);
   }
 }
 

@@ -9,7 +9,7 @@ import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
 import { TWO_HOSTS, withLabUp } from "../lab/_helpers.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
+import { slirpConfigFromFlags, switchOfVnl, withOptionHint } from "../../src/cli/slirp.ts";
 import { joinOptions } from "../../src/cli/join_options.ts";
 import { formatIpv4 } from "../../src/wire/ipv4.ts";
 
@@ -473,4 +473,28 @@ Deno.test("vde slirp -o A -o B: a later option of the same key overrides the ear
   assert.deepEqual(later, slirpConfigFromFlags({ options: "mtu=1400/addr=10.2.0.2/24" }));
   assert.equal(later.gateway, 0x0a020002);
   assert.equal(later.mtu, 1400);
+});
+
+Deno.test("vde slirp --sock vde://DIR joins DIR, as slirpvde -s takes it; another VNL (hub://, served here) is refused with the vde plug line that puts a slirp on it", async () => {
+  assert.equal(switchOfVnl("vde:///tmp/net"), "/tmp/net");
+  assert.equal(switchOfVnl("vde:///tmp/net[port=3]"), "/tmp/net[port=3]");
+  assert.equal(switchOfVnl("/tmp/net"), "/tmp/net");
+  assert.equal(switchOfVnl("-"), "-");
+  assert.throws(
+    () => switchOfVnl("tap://t0"),
+    {
+      message:
+        "vde slirp --sock takes a switch's directory (DIR or vde://DIR), not tap://t0: `vde plug tap://t0 slirp://` puts a slirp on it",
+    },
+  );
+  assert.throws(
+    () => switchOfVnl("nul://"),
+    { message: "vde slirp --sock takes a switch's directory (DIR or vde://DIR), not nul://" },
+  );
+  assert.equal(
+    await refused(["slirp", "--sock", "hub:///tmp/vde-no-such-hub[mode=660]"]),
+    "vde: vde slirp --sock takes a switch's directory (DIR or vde://DIR), not hub:///tmp/vde-no-such-hub[mode=660], " +
+      "which serves a hub in the process that opens it: " +
+      "`vde plug 'hub:///tmp/vde-no-such-hub[mode=660]' slirp://` puts a slirp on it",
+  );
 });

@@ -11,6 +11,8 @@ import type { Link } from "../../src/link/link.ts";
 import { defaultNodePath, parseNodeVnl } from "../../src/link/node_link.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
 import { NOGROUP, skipUnlessRoot, sleep, waitFor } from "../helpers/processes.ts";
+import { RawClient } from "../helpers/vde_clients.ts";
+import { setLogWriter } from "../../src/log.ts";
 
 /** A broadcast (dst 0xff) or unicast frame from MAC ..:src to ..:dst. */
 function frame(dst: number, src: number): Uint8Array {
@@ -197,5 +199,52 @@ Deno.test("a node's grp= gives its directory and ctl to the group, as a switch's
     } finally {
       host.close();
     }
+  });
+});
+
+Deno.test("a node's client whose description holds a newline and a terminal escape forges no log line with a runt it sends", async () => {
+  await inTempDir("nn1-descr-", async (tmp) => {
+    const dir = `${tmp}/hub`;
+    const lines: string[] = [];
+    setLogWriter((line) => lines.push(line));
+    const host = await openLink(`hub://${dir}`);
+    const c = await RawClient.connect(dir);
+    try {
+      await c.handshake(undefined, "evil\nvde switch: forged line\x1b[2J");
+      c.send(new Uint8Array(0));
+      await waitFor(() => lines.some((l) => l.includes("0-byte")), {
+        timeoutMs: 5000,
+        what: "the runt's line",
+      });
+      assert.deepEqual(lines.filter((l) => l.includes("0-byte")), [
+        "vde: evil?vde switch: forged line?[2J: dropped a 0-byte frame (shorter than an Ethernet header)\n",
+      ]);
+    } finally {
+      setLogWriter(null);
+      await c.close();
+      host.close();
+    }
+  });
+});
+
+Deno.test("a node refuses a directory that is another user's (who could swap its ctl), as vdeplug4's refuses one that is there, and leaves it as it was", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await inTempDir("nn1-theirs-", async (tmp) => {
+    await Deno.chmod(tmp, 0o755);
+    // /tmp/vdenode_root made first by nobody, for root's node to serve in.
+    const dir = `${tmp}/vdenode_root`;
+    await Deno.mkdir(dir);
+    await Deno.chmod(dir, 0o777);
+    await Deno.chown(dir, 65534, NOGROUP);
+    await assert.rejects(
+      () => openLink(`hub://${dir}`),
+      {
+        message: `${dir} is nobody's, who could replace the sockets served in it: ` +
+          "give a directory of your own with hub://DIR",
+      },
+    );
+    const st = Deno.statSync(dir);
+    assert.deepEqual([st.uid, st.mode! & 0o7777], [65534, 0o777]);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing bound in it");
   });
 });

@@ -16,6 +16,7 @@ import {
   removeMadeDirectory,
 } from "../../src/os/held_dir.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 
 async function withTmp(body: (tmp: string) => Promise<void> | void): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "vde-e7-held-dir-" });
@@ -183,4 +184,29 @@ Deno.test("an idle directory's removal waits out another removal's moment on its
       keeper.kill();
       await keeper.status;
     }
+  }));
+
+Deno.test("an idle directory's stray sockets go with it, a file of that name and a served directory's stay", () =>
+  withTmp((tmp) => {
+    const dir = `${tmp}/sw`;
+    Deno.mkdirSync(dir);
+    const strays = /^\.\d{5,}-\d{5,}$/;
+    // Bound and closed without an unlink: a client's socket file left in the directory.
+    const sock = (name: string) => {
+      const s = UnixDgramSocket.create();
+      s.bind(`${dir}/${name}`);
+      s.close(false);
+    };
+    sock(".01234-00000");
+    Deno.writeTextFileSync(`${dir}/ctl`, "");
+    assert.equal(removeIdleDirectory(dir, "ctl", strays), false, "not while served");
+    assert.ok(Deno.lstatSync(`${dir}/.01234-00000`).isSocket, "a served directory's client sockets stay");
+    Deno.removeSync(`${dir}/ctl`);
+    Deno.writeTextFileSync(`${dir}/.01234-00001`, "");
+    assert.equal(removeIdleDirectory(dir, "ctl", strays), false, "a file that is no socket stays");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [".01234-00001"]);
+    Deno.removeSync(`${dir}/.01234-00001`);
+    sock(".01234-00002");
+    assert.equal(removeIdleDirectory(dir, "ctl", strays), true);
+    assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound);
   }));

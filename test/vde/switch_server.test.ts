@@ -16,6 +16,7 @@ import { sessionLockPath } from "../../src/cable/session_lock.ts";
 import { holdDirectory } from "../../src/os/held_dir.ts";
 import { RawClient, until } from "../helpers/vde_clients.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -388,5 +389,36 @@ Deno.test("a member who may write a shared switch's directory cannot make new po
     server.close();
     sw.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch stopped while a client's handshake is under way removes its directory, the client's socket in it too, and the client learns at once", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-stop-handshake-" });
+  const sw = new Switch({ numPorts: 4 });
+  const lines: string[] = [];
+  const dir = `${tmp}/sw`;
+  const server = await VdeSwitchServer.start(sw, { dir, log: (m) => lines.push(m) });
+  // As vdeplug4's client: its socket bound in the directory, ctl connected, the request not yet sent (a
+  // slow client, or one whose request the switch has not read when the stop signal comes).
+  const data = UnixDgramSocket.create();
+  const ctl = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+  try {
+    data.bind(`${dir}/.${String(Deno.pid).padStart(5, "0")}-00000`);
+    await new Promise((r) => setTimeout(r, 100));
+    server.close();
+    assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound, "the directory is removed");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = await Promise.race([
+      ctl.read(new Uint8Array(16)).catch(() => null),
+      new Promise<"waiting">((r) => timer = setTimeout(() => r("waiting"), 1000)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(read, null, "the client's control connection ends with the switch");
+    assert.deepEqual(lines, [], "a stopped switch refuses no one in its log");
+  } finally {
+    ctl.close();
+    data.close(false);
+    sw.close();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });
