@@ -16,7 +16,6 @@ import { sessionLockPath } from "../../src/cable/session_lock.ts";
 import { holdDirectory } from "../../src/os/held_dir.ts";
 import { RawClient, until } from "../helpers/vde_clients.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
-import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
