@@ -92,6 +92,12 @@ Deno.test("vde capture of a ping holds the tap's frames byte for byte, with port
         return f[0] === "u_str" && captureName.test(f[3] ?? "") && l.includes(`pid=${sw!.pid},`);
       }).length >= 2;
     }, { timeoutMs: 20_000, what: "two captures connected" });
+    // Connected is not yet capturing: a capture starts its file (the header) once the switch took its request.
+    const started = async (f: string) => ((await Deno.stat(f).catch(() => null))?.size ?? 0) > 0;
+    await waitFor(async () => (await started(`${tmp}/cap.pcapng`)) && (await started(`${tmp}/cap.pcap`)), {
+      timeoutMs: 20_000,
+      what: "two captures started",
+    });
 
     const r = await a.run(pingArgs("10.199.17.2", 3), { check: false, timeoutMs: pingTimeoutMs(3) });
     assert.equal(repliesIn(r.stdout, 3).size, 3, r.stdout + r.stderr);
