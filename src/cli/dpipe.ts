@@ -15,10 +15,13 @@
  * under `sh`, which opens two FIFOs from a private temporary directory on fds
  * 3 and 4 and then execs the command; dpipe opens the other ends.
  *
- * When a command exits, what it wrote is pumped on (for a short grace
- * period) and its neighbours read end of input; they get a moment to finish
- * and exit on their own (`printf x = sh -c "cat > f"` must write f), then
- * the others are terminated, and dpipe exits with the first command's status.
+ * When a command exits, what it wrote is pumped on and its neighbours read
+ * end of input (a write to it fails), as through Debian's pipes. As
+ * vdeplug4's dpipe, ours waits for every command and exits with the status
+ * of the last one on the command line, whichever ends first: scripts read
+ * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
+ * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
+ * status). A stop signal to dpipe terminates every command.
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
@@ -51,11 +54,11 @@ interface Side {
   writable: WritableStream<Uint8Array>;
 }
 
-/** Grace period for a finished command's last output to reach its neighbour. */
+/**
+ * How long the pumps may run on once every command has exited: a command's child (`sh -c 'sleep 99 &'`)
+ * may hold its output open, and Debian's dpipe waits for its own children only.
+ */
 const DRAIN_MS = 500;
-
-/** How long the other commands may take to exit on their own once the first has. */
-const EXIT_GRACE_MS = 2000;
 
 /** How long a command may ignore SIGTERM before it is killed. */
 const KILL_AFTER_MS = 2000;
@@ -131,12 +134,12 @@ export function chainNames(chain: readonly ChainCommand[]): string {
 }
 
 /**
- * Runs the commands as a dpipe chain until the first one exits.
+ * Runs the commands as a dpipe chain until every one has exited.
  *
  * @param started called once every command is spawned (a `-d` start returns then)
  * @param logStderr the commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is
  *   a pipe to its caller, who is gone once it returns, and a command writing there then died of SIGPIPE
- * @returns the exit status of the first command to exit
+ * @returns the last command's exit status, 0 when a signal ended it (`dpipeStatus`)
  */
 export async function runDpipe(
   chain: readonly ChainCommand[],
@@ -160,7 +163,8 @@ export async function runDpipe(
     : undefined;
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
-  const stopOnSignal = () => children.forEach((c) => terminate(c));
+  // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS.
+  const stopOnSignal = () => children.forEach((c) => stop(c));
   const removeSignals = onSignals(stopOnSignal);
   try {
     // mains[i]: command i's stdin/stdout; alternates[i]: a middle command's right side (fds 3 and 4).
@@ -197,18 +201,19 @@ export async function runDpipe(
       );
     }
     started();
-    const exits = children.map((c, i) => c.status.then((status) => ({ i, status })));
-    const opened = await Promise.race([Promise.all(pending).then(() => undefined), Promise.race(exits)]);
-    if (opened !== undefined) {
-      // A middle command died before opening its FIFOs: meet our blocked opens so no thread stays stuck.
+    const exits = children.map((c) => c.status);
+    const opened = await Promise.race([Promise.all(pending).then(() => true), Promise.race(exits)]);
+    if (opened !== true) {
+      // A command exited first, maybe a middle one before opening its FIFOs: meet our blocked opens so no
+      // thread stays stuck. A middle command still starting opens its ends against ours all the same.
       for (const path of fifos) (await Deno.open(path, { read: true, write: true })).close();
-      await Promise.all(pending).catch(() => {});
-      return await finish(children, opened.i, opened.status, []);
+      await Promise.all(pending);
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    const outputs = join(chain, mains, alternates);
-    const first = await Promise.race(exits);
-    return await finish(children, first.i, first.status, outputs[first.i]!);
+    const pumps = join(chain, mains, alternates);
+    const statuses = await Promise.all(exits);
+    await within(DRAIN_MS, Promise.all(pumps));
+    return dpipeStatus(statuses[last]!);
   } finally {
     removeSignals();
     for (const c of children) terminate(c);
@@ -227,34 +232,33 @@ export async function runDpipe(
 
 /**
  * Pumps the chain's bytes, as vde2's dpipe joins its commands' fds: walking left to right, `toRight` is
- * what flows on to the right (from command `from`), `toLeft` where what comes back from the right goes. A
- * command joined both ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 3 and 4 are
- * both for the next; one joined left to right only reads `toRight` and is the next `toRight`, while
- * `toLeft` passes it by; one joined right to left writes `toLeft` and its stdin is the next `toLeft`.
+ * what flows on to the right, `toLeft` where what comes back from the right goes. A command joined both
+ * ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 3 and 4 are both for the next; one
+ * joined left to right only reads `toRight` and is the next `toRight`, while `toLeft` passes it by; one
+ * joined right to left writes `toLeft` and its stdin is the next `toLeft`.
  *
- * @returns for each command, the pumps that carry its output onward
+ * @returns the pumps, each settling when its source ends or its destination is gone
  */
 function join(
   chain: readonly ChainCommand[],
   mains: readonly Side[],
   alternates: readonly (Side | undefined)[],
-): Promise<void>[][] {
-  const outputs: Promise<void>[][] = chain.map(() => []);
+): Promise<void>[] {
+  const pumps: Promise<void>[] = [];
   let toRight = mains[0]!.readable;
-  let from = 0;
   let toLeft = mains[0]!.writable;
   for (let i = 1; i < chain.length; i++) {
     const { readable, writable } = mains[i]!;
     const way = chain[i]!.way;
-    if (way !== "left") outputs[from]!.push(pump(toRight, writable));
-    if (way !== "right") outputs[i]!.push(pump(readable, toLeft));
-    if (way === "right") [toRight, from] = [readable, i];
+    if (way !== "left") pumps.push(pump(toRight, writable));
+    if (way !== "right") pumps.push(pump(readable, toLeft));
+    if (way === "right") toRight = readable;
     else if (way === "left") toLeft = writable;
     else if (alternates[i] !== undefined) {
-      [toRight, from, toLeft] = [alternates[i]!.readable, i, alternates[i]!.writable];
+      [toRight, toLeft] = [alternates[i]!.readable, alternates[i]!.writable];
     }
   }
-  return outputs;
+  return pumps;
 }
 
 /** Registers `vde dpipe`. */
@@ -373,18 +377,12 @@ function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>):
   return from.pipeTo(to).catch(() => {});
 }
 
-/** Lets the first command's output drain and the rest finish or stop; returns the first's status. */
-async function finish(
-  children: Deno.ChildProcess[],
-  first: number,
-  status: Deno.CommandStatus,
-  drains: Promise<void>[],
-): Promise<number> {
-  await within(DRAIN_MS, Promise.all(drains));
-  const others = children.filter((_, i) => i !== first);
-  await within(EXIT_GRACE_MS, Promise.all(others.map((c) => c.status)));
-  await Promise.all(others.map((c) => stop(c)));
-  return status.code;
+/**
+ * dpipe's status from its last command's: its exit code, or 0 when a signal ended it, as vdeplug4's dpipe
+ * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0).
+ */
+export function dpipeStatus(last: Deno.CommandStatus): number {
+  return last.signal === null ? last.code : 0;
 }
 
 async function stop(child: Deno.ChildProcess): Promise<void> {

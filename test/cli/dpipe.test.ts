@@ -66,13 +66,42 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
   );
 });
 
-Deno.test("vde dpipe passes bytes both ways and exits with the first command's status", async () => {
-  // Left says ping and exits 7 only if it hears pong back; right answers pong, then would sleep.
-  const left = `echo ping; read r; [ "$r" = pong ] && exit 7; echo "left got $r" >&2; exit 1`;
-  const right = `read x; [ "$x" = ping ] && echo pong; exec sleep 30`;
-  const { code, stderr, ms } = await dpipe(["sh", "-c", left, "=", "sh", "-c", right]);
-  assert.equal(code, 7, stderr);
-  assert.ok(ms < 15_000, `the sleeping command was stopped (took ${ms} ms)`);
+Deno.test("vde dpipe passes bytes both ways", async () => {
+  // Left says ping and complains unless it hears pong back; right answers pong, then exits 7 at its end of input.
+  const left = `echo ping; read r; [ "$r" = pong ] && exit 0; echo "left got $r" >&2; exit 1`;
+  const right = `read x; [ "$x" = ping ] && echo pong; read y; exit 7`;
+  const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", right]);
+  assert.deepEqual({ code, stderr }, { code: 7, stderr: "" });
+});
+
+Deno.test("vde dpipe waits for every command and exits with the last one's status, 0 if a signal ended it, as Debian's dpipe", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const sh = (script: string) => ["sh", "-c", script];
+  const cases: [string[], number][] = [
+    [[...sh("exit 3"), "=", ...sh("exit 5")], 5],
+    [[...sh("sleep 0.5; exit 3"), "=", ...sh("exit 5")], 5],
+    // The last outlives the first by more than the 2 s our dpipe gave the others before stopping them.
+    [[...sh("exit 3"), "=", ...sh("sleep 2.5; exit 5")], 5],
+    [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
+    [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
+    // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
+    [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
+    [[...sh("exit 3"), "=}", ...sh("sleep 0.5; exit 4"), "}=", ...sh("exit 6")], 6],
+  ];
+  const run = async (tool: string, args: string[]) => {
+    const child = tool === "dpipe"
+      ? spawn("dpipe", args, { stdin: "null", stdout: "null", stderr: "null" })
+      : spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "null" });
+    try {
+      return (await within(tool, 20_000, child.status)).code;
+    } finally {
+      await reap(child);
+    }
+  };
+  for (const [args, expected] of cases) {
+    const [theirs, ours] = await Promise.all([run("dpipe", args), run("vde dpipe", args)]);
+    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
+  }
 });
 
 Deno.test("vde dpipe delivers what a command wrote just before exiting", async () => {
@@ -87,11 +116,11 @@ Deno.test("vde dpipe delivers what a command wrote just before exiting", async (
   }
 });
 
-Deno.test("vde dpipe lets the other command finish the input it was given before stopping it", async () => {
+Deno.test("vde dpipe lets the other command finish the input it was given", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
   try {
     const out = `${dir}/out`;
-    // The reader is slow to start: it must still get the bytes and its end of input, not a SIGTERM.
+    // The reader is slow to start: it must still get the bytes and its end of input.
     const { code } = await dpipe(["printf", "late reader", "=", "sh", "-c", `sleep 0.3; cat > ${out}`]);
     assert.equal(code, 0);
     assert.equal(await Deno.readTextFile(out), "late reader");
@@ -101,13 +130,13 @@ Deno.test("vde dpipe lets the other command finish the input it was given before
 });
 
 Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/ALTERNATE_STDOUT", async () => {
-  const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] && exit 5; echo "left got $r" >&2; exit 1`;
+  const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] || echo "left got $r" >&2`;
   const middle = `[ "$ALTERNATE_STDIN" = 3 ] && [ "$ALTERNATE_STDOUT" = 4 ] || exit 9
     read a; echo "$a-mid" >&"$ALTERNATE_STDOUT"
-    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; exec sleep 30`;
-  const right = `read x; echo "$x-right"; exec sleep 30`;
+    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; read c`;
+  const right = `read x; echo "$x-right"; read y; exit 6`;
   const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", middle, "=", "sh", "-c", right]);
-  assert.equal(code, 5, stderr);
+  assert.deepEqual({ code, stderr }, { code: 6, stderr: "" });
 });
 
 Deno.test("dpipe's one-way joints carry each direction through the filters Debian's dpipe does, ours and its alike", async (t) => {
@@ -264,8 +293,8 @@ Deno.test("dpipe's -d -p PIDFILE run it in the background, and a kill of that pi
 
 Deno.test("dpipe's -n and -N are taken (the commands are joined the same); its -P PGRPFILE is refused saying what to use", async () => {
   for (const flag of ["-n", "-N", "--nowrapproc"]) {
-    const r = await dpipe([flag, "sh", "-c", "exit 3", "=", "cat"]);
-    assert.deepEqual([r.code, r.stderr], [3, ""], flag);
+    const r = await dpipe([flag, "sh", "-c", "exit 3", "=", "sh", "-c", "cat; exit 4"]);
+    assert.deepEqual([r.code, r.stderr], [4, ""], flag);
   }
   const r = await dpipe(["-P", "/tmp/x.pgrp", "echo", "a", "=", "cat"]);
   assert.equal(r.code, 1);
