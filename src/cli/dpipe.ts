@@ -78,12 +78,13 @@ export interface ChainCommand {
   way: Way;
 }
 
-/** A joint: `=`, with the bracket it closes before it and the one it opens after it (`}={`). */
-const JOINT = /^([{}]?)=([{}]?)$/;
+/** A closing joint as written (`}=`, `{=`, `}={`): one that closes nothing is refused, not passed on. */
+const CLOSING_JOINT = /^[{}]=[{}]?$/;
 
 /**
- * Splits dpipe's arguments into commands at each joint, as vde2's dpipe reads them: `=}` and `={` make the
- * next command one way (left to right, right to left) and `}=` and `{=` close that; a plain `=` between them
+ * Splits dpipe's arguments into commands at each joint, as vde2's dpipe reads them: every word that starts
+ * with `=` is a joint (`==` and `=x` too, so no command is given such a word); `=}` and `={` make the next
+ * command one way (left to right, right to left) and `}=` and `{=` close that; a plain `=` between them
  * keeps it open, the next command another filter the same way (`a =} f = g }= c`: a -> f -> g -> c -> a).
  *
  * @param args the words after `dpipe`
@@ -93,20 +94,21 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
   const chain: ChainCommand[] = [{ argv: [], way: "both" }];
   let open = "";
   for (const arg of args) {
-    const joint = JOINT.exec(arg);
-    if (joint === null) {
+    // The open bracket before an `=` closes the one-way command; the rest is read as a joint (`}={`).
+    const closes = open !== "" && arg[0] === open && arg[1] === "=" ? open : "";
+    const word = closes === "" ? arg : arg.slice(1);
+    if (word[0] !== "=") {
+      // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
+      if (CLOSING_JOINT.test(arg)) {
+        const opened = open === "" ? "no joint opened" : `"=${open}" did not open`;
+        throw new UsageError(
+          `dpipe: "${arg}" closes a one-way command ${opened} (CMD =${arg[0]} FILTER ${arg[0]}= CMD)`,
+        );
+      }
       chain[chain.length - 1]!.argv.push(arg);
       continue;
     }
-    const closes = joint[1]!;
-    const opens = joint[2]!;
-    // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
-    if (closes !== "" && closes !== open) {
-      const opened = open === "" ? "no joint opened" : `"=${open}" did not open`;
-      throw new UsageError(
-        `dpipe: "${arg}" closes a one-way command ${opened} (CMD =${closes} FILTER ${closes}= CMD)`,
-      );
-    }
+    const opens = word[1] === "}" || word[1] === "{" ? word[1] : "";
     // A bracket opened stays open through a plain `=` (vde2's dpipe keeps its direction until `}=`/`{=`).
     if (opens !== "" || closes !== "") open = opens;
     chain.push({ argv: [], way: open === "}" ? "right" : open === "{" ? "left" : "both" });

@@ -13,15 +13,51 @@ import {
   writeTo,
 } from "../helpers/framed_peers.ts";
 
-/** Runs `vde dpipe ARGS` to completion (bounded) and returns its status and stderr. */
-async function dpipe(args: string[]): Promise<{ code: number; stderr: string; ms: number }> {
-  const started = Date.now();
-  const child = spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "piped" });
+/** Runs Debian's dpipe or ours (`vde dpipe`) on `args` to completion (bounded): its status and stderr. */
+async function dpipeOf(
+  tool: "dpipe" | "vde dpipe",
+  args: string[],
+): Promise<{ code: number; stderr: string }> {
+  const options = { stdin: "null", stdout: "null", stderr: "piped" } as const;
+  const child = tool === "dpipe" ? spawn("dpipe", args, options) : spawnVde(["dpipe", ...args], options);
   try {
-    const out = await within("vde dpipe", 20_000, child.output());
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr), ms: Date.now() - started };
+    const out = await within(tool, 20_000, child.output());
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
   } finally {
     await reap(child);
+  }
+}
+
+/** Runs `vde dpipe ARGS` to completion (bounded): its status and stderr. */
+function dpipe(args: string[]): Promise<{ code: number; stderr: string }> {
+  return dpipeOf("vde dpipe", args);
+}
+
+/**
+ * Runs each chain with Debian's dpipe and ours: both exit 0 and leave what came back to the first command in
+ * a file. `chains` gets the first command (it says hi and keeps what comes back) and a filter that tags a
+ * line with its name and passes it on.
+ */
+async function carriedAsByDebian(
+  t: Deno.TestContext,
+  chains: (first: string[], tag: (name: string) => string[]) => [string[], string][],
+): Promise<void> {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    const out = `${dir}/out`;
+    const first = ["sh", "-c", `echo hi; read r; echo "$r" > ${out}`];
+    const tag = (name: string) => ["sh", "-c", `read x; echo "$x-${name}"`];
+    for (const [args, expected] of chains(first, tag)) {
+      for (const tool of ["dpipe", "vde dpipe"] as const) {
+        await Deno.remove(out).catch(() => {});
+        const r = await dpipeOf(tool, args);
+        assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+        assert.equal(await Deno.readTextFile(out), `${expected}\n`, `${tool} ${args.join(" ")}`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -64,6 +100,19 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
     () => parseChain(["a", "={", "b", "}=", "c"]),
     /^Error: dpipe: "}=" closes a one-way command "={" did not open \(CMD =} FILTER }= CMD\)$/,
   );
+  assert.throws(
+    () => parseChain(["a", "=", "b", "}={", "c"]),
+    /"}={" closes a one-way command no joint opened/,
+  );
+});
+
+Deno.test("parseChain reads every word starting with = as a joint, as vde2's dpipe, and a }=WORD closing nothing as an argument", () => {
+  const ways = (args: string[]) => parseChain(args).map((c) => `${c.argv.join(" ")}:${c.way}`).join(" | ");
+  assert.equal(ways(["a", "==", "b"]), "a:both | b:both");
+  assert.equal(ways(["a", "=x", "b", "=", "c"]), "a:both | b:both | c:both");
+  assert.equal(ways(["a", "=}x", "f", "}==", "b"]), "a:both | f:right | b:both");
+  assert.equal(ways(["a", "={", "f", "{=}", "g", "}=", "b"]), "a:both | f:left | g:right | b:both");
+  assert.equal(ways(["a", "=", "b", "}=x", "{=="]), "a:both | b }=x {==:both");
 });
 
 Deno.test("vde dpipe passes bytes both ways", async () => {
@@ -88,18 +137,9 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
     [[...sh("exit 3"), "=}", ...sh("sleep 0.5; exit 4"), "}=", ...sh("exit 6")], 6],
   ];
-  const run = async (tool: string, args: string[]) => {
-    const child = tool === "dpipe"
-      ? spawn("dpipe", args, { stdin: "null", stdout: "null", stderr: "null" })
-      : spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "null" });
-    try {
-      return (await within(tool, 20_000, child.status)).code;
-    } finally {
-      await reap(child);
-    }
-  };
   for (const [args, expected] of cases) {
-    const [theirs, ours] = await Promise.all([run("dpipe", args), run("vde dpipe", args)]);
+    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
+      .map((r) => r.code);
     assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
   }
 });
@@ -140,53 +180,39 @@ Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/AL
 });
 
 Deno.test("dpipe's one-way joints carry each direction through the filters Debian's dpipe does, ours and its alike", async (t) => {
-  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
-  try {
-    const out = `${dir}/out`;
-    // The first says hi and keeps what comes back; each filter tags a line with its name and passes it on.
-    const first = ["sh", "-c", `echo hi; read r; echo "$r" > ${out}`];
-    const tag = (name: string) => ["sh", "-c", `read x; echo "$x-${name}"`];
-    const chains: [string[], string][] = [
-      // A cycle: a -> b -> c -> a.
-      [[...first, "=}", ...tag("b"), "}=", ...tag("c")], "hi-b-c"],
-      // A filter of what flows right to left: a -> c, c -> f -> a.
-      [[...first, "={", ...tag("f"), "{=", ...tag("c")], "hi-c-f"],
-      // Two filters chained by a plain = inside the brackets: a -> f -> g -> c -> a.
-      [[...first, "=}", ...tag("f"), "=", ...tag("g"), "}=", ...tag("c")], "hi-f-g-c"],
-      // The man page's: a -> b -> d -> c and back to a, d's fds 3 and 4 joined with e.
-      [[
-        ...first,
-        "=}",
-        ...tag("b"),
-        "}={",
-        ...tag("c"),
-        "{=",
-        "sh",
-        "-c",
-        `read x; echo "$x-d" >&"$ALTERNATE_STDOUT"; read z <&"$ALTERNATE_STDIN"; echo "$z-d"`,
-        "=",
-        ...tag("e"),
-      ], "hi-b-d-e-d-c"],
-    ];
-    for (const [args, expected] of chains) {
-      for (const tool of ["dpipe", "vde dpipe"]) {
-        await Deno.remove(out).catch(() => {});
-        const child = tool === "dpipe"
-          ? spawn("dpipe", args, { stdin: "null", stdout: "null", stderr: "piped" })
-          : spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "piped" });
-        try {
-          const r = await within(tool, 20_000, child.output());
-          assert.equal(r.code, 0, `${tool}: ${new TextDecoder().decode(r.stderr)}`);
-        } finally {
-          await reap(child);
-        }
-        assert.equal(await Deno.readTextFile(out), `${expected}\n`, `${tool} ${args.join(" ")}`);
-      }
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await carriedAsByDebian(t, (first, tag) => [
+    // A cycle: a -> b -> c -> a.
+    [[...first, "=}", ...tag("b"), "}=", ...tag("c")], "hi-b-c"],
+    // A filter of what flows right to left: a -> c, c -> f -> a.
+    [[...first, "={", ...tag("f"), "{=", ...tag("c")], "hi-c-f"],
+    // Two filters chained by a plain = inside the brackets: a -> f -> g -> c -> a.
+    [[...first, "=}", ...tag("f"), "=", ...tag("g"), "}=", ...tag("c")], "hi-f-g-c"],
+    // The man page's: a -> b -> d -> c and back to a, d's fds 3 and 4 joined with e.
+    [[
+      ...first,
+      "=}",
+      ...tag("b"),
+      "}={",
+      ...tag("c"),
+      "{=",
+      "sh",
+      "-c",
+      `read x; echo "$x-d" >&"$ALTERNATE_STDOUT"; read z <&"$ALTERNATE_STDIN"; echo "$z-d"`,
+      "=",
+      ...tag("e"),
+    ], "hi-b-d-e-d-c"],
+  ]);
+});
+
+Deno.test("dpipe reads every word starting with = as a joint and passes on a }=WORD that closes nothing, ours and Debian's alike", async (t) => {
+  await carriedAsByDebian(t, (first, tag) => [
+    [[...first, "==", ...tag("c")], "hi-c"],
+    [[...first, "=x", ...tag("c")], "hi-c"],
+    // After the bracket that opened it, }=WORD closes the one-way command as }= does.
+    [[...first, "=}x", ...tag("f"), "}=x", ...tag("c")], "hi-f-c"],
+    // With none open it is an argument: here the tagging shell's $0.
+    [[...first, "=", "sh", "-c", 'read x; echo "$x-$0"', "}=x"], "hi-}=x"],
+  ]);
 });
 
 Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
