@@ -356,7 +356,13 @@ Deno.test("dpipe -d: a command that writes to stderr once the start returned kee
       mark = await Deno.readTextFile(`${dir}/mark`).catch(() => "");
     }
     assert.match(mark, /^\d+\n$/, "the command lived past its write to stderr");
-    assert.match(await Deno.readTextFile(`${dir}/dpipe.log`), /Z vde dpipe: sh: said\n/);
+    // The line reaches the log once vde dpipe has read it, maybe after the mark.
+    let log = "";
+    for (let i = 0; i < 100 && !/Z vde dpipe: sh: said\n/.test(log); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      log = await Deno.readTextFile(`${dir}/dpipe.log`).catch(() => "");
+    }
+    assert.match(log, /Z vde dpipe: sh: said\n/);
     Deno.kill(Number((await Deno.readTextFile(`${dir}/dpipe.pid`)).trim()), "SIGTERM");
   } finally {
     await Deno.remove(dir, { recursive: true });
