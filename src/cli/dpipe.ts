@@ -11,9 +11,11 @@
  * only, as there: it reads what flows left to right (right to left) and
  * passes it on, while the other direction goes by it (`a =} b }= c`: a
  * cycle a -> b -> c -> a); see `join`.
- * Deno.Command cannot hand a child extra fds, so a middle command starts
- * under `sh`, which opens two FIFOs from a private temporary directory on fds
- * 3 and 4 and then execs the command; dpipe opens the other ends.
+ * Every command starts under `sh`, which ignores SIGPIPE and then execs it:
+ * Debian's dpipe's commands inherit SIGPIPE ignored (RUN_SCRIPT says why).
+ * Deno.Command cannot hand a child extra fds, so for a middle command that
+ * `sh` also opens two FIFOs from a private temporary directory on fds 3 and
+ * 4; dpipe opens the other ends.
  *
  * When a command exits, what it wrote is pumped on and its neighbours read
  * end of input (a write to it fails), as through Debian's pipes. As
@@ -36,6 +38,7 @@ import { programOf, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
+import { unrunnable } from "../os/command_lookup.ts";
 import { log } from "../log.ts";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
@@ -63,8 +66,15 @@ const DRAIN_MS = 500;
 /** How long a command may ignore SIGTERM before it is killed. */
 const KILL_AFTER_MS = 2000;
 
-/** Opens fds 3 and 4 on two FIFOs, then runs the command. */
-const MIDDLE_SCRIPT = 'in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"';
+/**
+ * Runs the command with SIGPIPE ignored, as Debian's dpipe's commands inherit it: a write to a neighbour
+ * that has exited fails (EPIPE) and the command goes on to exit with a status of its own, which dpipe's
+ * status may be, where SIGPIPE would end it (`sh -c 'sleep 1; echo x; exit 3'` last exits 3, not 0).
+ */
+const RUN_SCRIPT = `trap '' PIPE; exec "$@"`;
+
+/** The same, with fds 3 and 4 opened on two FIFOs first. */
+const MIDDLE_SCRIPT = `trap '' PIPE; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
 
 /**
  * How a command is joined: both ways (`= CMD =`), or one way, a filter of what flows left to right
@@ -152,11 +162,13 @@ export async function runDpipe(
   // A command joined both ways between two others has its right side on fds 3 and 4.
   const isMiddle = (i: number) => i > 0 && i < last && chain[i]!.way === "both";
   const stderrs: ReadableStream<Uint8Array>[] = [];
-  const spawn = (program: string, args: string[], env?: Record<string, string>) => {
-    const child = spawnCommand(program, args, env, logStderr);
+  // Each is looked up first: one that cannot run is said before any runs (under sh it would exit 127).
+  for (const { argv } of chain) checkRunnable(argv[0]!);
+  const spawn = (argv: string[], script: string, scriptArgs: string[], env?: Record<string, string>) => {
+    const child = spawnCommand(["-c", script, "sh", ...scriptArgs, ...argv], env, logStderr);
     if (logStderr) {
       stderrs.push(child.stderr);
-      copyToLog(program, child.stderr);
+      copyToLog(argv[0]!, child.stderr);
     }
     return child;
   };
@@ -176,7 +188,7 @@ export async function runDpipe(
     const fifos: string[] = [];
     for (const [i, { argv }] of chain.entries()) {
       if (!isMiddle(i)) {
-        const child = spawn(argv[0]!, argv.slice(1));
+        const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
         mains.push({ readable: child.stdout, writable: child.stdin });
         alternates.push(undefined);
@@ -186,7 +198,7 @@ export async function runDpipe(
       const fifoOut = `${dir}/${i}.out`;
       await mkfifo(fifoIn, fifoOut);
       fifos.push(fifoIn, fifoOut);
-      const child = spawn("sh", ["-c", MIDDLE_SCRIPT, "sh", fifoIn, fifoOut, ...argv], {
+      const child = spawn(argv, MIDDLE_SCRIPT, [fifoIn, fifoOut], {
         ALTERNATE_STDIN: "3",
         ALTERNATE_STDOUT: "4",
       });
@@ -310,17 +322,25 @@ export const dpipeCommand: Subcommand = (program: Command) => {
     });
 };
 
+/** Throws the one line that says why `program` cannot run, as execvp would look it up. */
+function checkRunnable(program: string): void {
+  const bad = unrunnable(program);
+  if (bad === undefined) return;
+  const why = bad.status === 127 && !program.includes("/") ? "no such command (not on the PATH)" : bad.why;
+  throw new Error(`dpipe: cannot run "${program}": ${why}`);
+}
+
+/** Starts `sh ARGS` (a script that runs a command) with piped stdin and stdout. */
 function spawnCommand(
-  program: string,
   args: string[],
   env: Record<string, string> | undefined,
   pipeStderr: boolean,
 ): Deno.ChildProcess {
   try {
     const stderr = pipeStderr ? "piped" : "inherit";
-    return new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr }).spawn();
+    return new Deno.Command("sh", { args, env, stdin: "piped", stdout: "piped", stderr }).spawn();
   } catch (err) {
-    throw new Error(`dpipe: ${cannotRun(program, err)}`);
+    throw new Error(`dpipe: ${cannotRun("sh", err)}`);
   }
 }
 

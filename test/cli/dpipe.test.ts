@@ -132,6 +132,8 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     // The last outlives the first by more than the 2 s our dpipe gave the others before stopping them.
     [[...sh("exit 3"), "=", ...sh("sleep 2.5; exit 5")], 5],
     [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
+    // A write to a neighbour that has exited fails (SIGPIPE ignored) and the command exits as it chooses.
+    [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x; sleep 0.3; echo y; exit 3")], 3],
     [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
     // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
     [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
@@ -221,13 +223,21 @@ Deno.test("vde dpipe reports a usage error in one line with status 1", async () 
   assert.match(stderr, /^vde: dpipe: expected at least two commands separated by =\n$/);
 });
 
-Deno.test("vde dpipe reports a command it cannot run", async () => {
-  const { code, stderr } = await dpipe(["no-such-command-vde-test", "=", "cat"]);
-  assert.equal(code, 1);
-  assert.equal(
-    stderr,
-    'vde: dpipe: cannot run "no-such-command-vde-test": no such command (not on the PATH)\n',
-  );
+Deno.test("vde dpipe reports a command it cannot run, before running any", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // The first would leave a mark if it ran; the missing one is the middle (its sh opens fds 3 and 4).
+    const mark = ["sh", "-c", `touch ${dir}/ran`];
+    const { code, stderr } = await dpipe([...mark, "=", "no-such-command-vde-test", "=", "cat"]);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      'vde: dpipe: cannot run "no-such-command-vde-test": no such command (not on the PATH)\n',
+    );
+    assert.equal(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false, "no command ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", async (t) => {
