@@ -11,14 +11,19 @@
  * only, as there: it reads what flows left to right (right to left) and
  * passes it on, while the other direction goes by it (`a =} b }= c`: a
  * cycle a -> b -> c -> a); see `join`.
- * Deno.Command cannot hand a child extra fds, so a middle command starts
- * under `sh`, which opens two FIFOs from a private temporary directory on fds
- * 3 and 4 and then execs the command; dpipe opens the other ends.
+ * Every command starts under `sh`, which ignores SIGPIPE and then execs it:
+ * Debian's dpipe's commands inherit SIGPIPE ignored (RUN_SCRIPT says why).
+ * Deno.Command cannot hand a child extra fds, so for a middle command that
+ * `sh` also opens two FIFOs from a private temporary directory on fds 3 and
+ * 4; dpipe opens the other ends.
  *
- * When a command exits, what it wrote is pumped on (for a short grace
- * period) and its neighbours read end of input; they get a moment to finish
- * and exit on their own (`printf x = sh -c "cat > f"` must write f), then
- * the others are terminated, and dpipe exits with the first command's status.
+ * When a command exits, what it wrote is pumped on and its neighbours read
+ * end of input (a write to it fails), as through Debian's pipes. As
+ * vdeplug4's dpipe, ours waits for every command and exits with the status
+ * of the last one on the command line, whichever ends first: scripts read
+ * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
+ * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
+ * status). A stop signal to dpipe terminates every command.
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
@@ -33,6 +38,7 @@ import { programOf, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
+import { unrunnable } from "../os/command_lookup.ts";
 import { log } from "../log.ts";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
@@ -51,17 +57,24 @@ interface Side {
   writable: WritableStream<Uint8Array>;
 }
 
-/** Grace period for a finished command's last output to reach its neighbour. */
+/**
+ * How long the pumps may run on once every command has exited: a command's child (`sh -c 'sleep 99 &'`)
+ * may hold its output open, and Debian's dpipe waits for its own children only.
+ */
 const DRAIN_MS = 500;
-
-/** How long the other commands may take to exit on their own once the first has. */
-const EXIT_GRACE_MS = 2000;
 
 /** How long a command may ignore SIGTERM before it is killed. */
 const KILL_AFTER_MS = 2000;
 
-/** Opens fds 3 and 4 on two FIFOs, then runs the command. */
-const MIDDLE_SCRIPT = 'in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"';
+/**
+ * Runs the command with SIGPIPE ignored, as Debian's dpipe's commands inherit it: a write to a neighbour
+ * that has exited fails (EPIPE) and the command goes on to exit with a status of its own, which dpipe's
+ * status may be, where SIGPIPE would end it (`sh -c 'sleep 1; echo x; exit 3'` last exits 3, not 0).
+ */
+const RUN_SCRIPT = `trap '' PIPE; exec "$@"`;
+
+/** The same, with fds 3 and 4 opened on two FIFOs first. */
+const MIDDLE_SCRIPT = `trap '' PIPE; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
 
 /**
  * How a command is joined: both ways (`= CMD =`), or one way, a filter of what flows left to right
@@ -75,12 +88,13 @@ export interface ChainCommand {
   way: Way;
 }
 
-/** A joint: `=`, with the bracket it closes before it and the one it opens after it (`}={`). */
-const JOINT = /^([{}]?)=([{}]?)$/;
+/** A closing joint as written (`}=`, `{=`, `}={`): one that closes nothing is refused, not passed on. */
+const CLOSING_JOINT = /^[{}]=[{}]?$/;
 
 /**
- * Splits dpipe's arguments into commands at each joint, as vde2's dpipe reads them: `=}` and `={` make the
- * next command one way (left to right, right to left) and `}=` and `{=` close that; a plain `=` between them
+ * Splits dpipe's arguments into commands at each joint, as vde2's dpipe reads them: every word that starts
+ * with `=` is a joint (`==` and `=x` too, so no command is given such a word); `=}` and `={` make the next
+ * command one way (left to right, right to left) and `}=` and `{=` close that; a plain `=` between them
  * keeps it open, the next command another filter the same way (`a =} f = g }= c`: a -> f -> g -> c -> a).
  *
  * @param args the words after `dpipe`
@@ -90,20 +104,21 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
   const chain: ChainCommand[] = [{ argv: [], way: "both" }];
   let open = "";
   for (const arg of args) {
-    const joint = JOINT.exec(arg);
-    if (joint === null) {
+    // The open bracket before an `=` closes the one-way command; the rest is read as a joint (`}={`).
+    const closes = open !== "" && arg[0] === open && arg[1] === "=" ? open : "";
+    const word = closes === "" ? arg : arg.slice(1);
+    if (word[0] !== "=") {
+      // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
+      if (CLOSING_JOINT.test(arg)) {
+        const opened = open === "" ? "no joint opened" : `"=${open}" did not open`;
+        throw new UsageError(
+          `dpipe: "${arg}" closes a one-way command ${opened} (CMD =${arg[0]} FILTER ${arg[0]}= CMD)`,
+        );
+      }
       chain[chain.length - 1]!.argv.push(arg);
       continue;
     }
-    const closes = joint[1]!;
-    const opens = joint[2]!;
-    // vde2's dpipe passes a `}=` that closes nothing to the command as an argument: a mistake, said.
-    if (closes !== "" && closes !== open) {
-      const opened = open === "" ? "no joint opened" : `"=${open}" did not open`;
-      throw new UsageError(
-        `dpipe: "${arg}" closes a one-way command ${opened} (CMD =${closes} FILTER ${closes}= CMD)`,
-      );
-    }
+    const opens = word[1] === "}" || word[1] === "{" ? word[1] : "";
     // A bracket opened stays open through a plain `=` (vde2's dpipe keeps its direction until `}=`/`{=`).
     if (opens !== "" || closes !== "") open = opens;
     chain.push({ argv: [], way: open === "}" ? "right" : open === "{" ? "left" : "both" });
@@ -131,12 +146,12 @@ export function chainNames(chain: readonly ChainCommand[]): string {
 }
 
 /**
- * Runs the commands as a dpipe chain until the first one exits.
+ * Runs the commands as a dpipe chain until every one has exited.
  *
  * @param started called once every command is spawned (a `-d` start returns then)
  * @param logStderr the commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is
  *   a pipe to its caller, who is gone once it returns, and a command writing there then died of SIGPIPE
- * @returns the exit status of the first command to exit
+ * @returns the last command's exit status, 0 when a signal ended it (`dpipeStatus`)
  */
 export async function runDpipe(
   chain: readonly ChainCommand[],
@@ -147,11 +162,13 @@ export async function runDpipe(
   // A command joined both ways between two others has its right side on fds 3 and 4.
   const isMiddle = (i: number) => i > 0 && i < last && chain[i]!.way === "both";
   const stderrs: ReadableStream<Uint8Array>[] = [];
-  const spawn = (program: string, args: string[], env?: Record<string, string>) => {
-    const child = spawnCommand(program, args, env, logStderr);
+  // Each is looked up first: one that cannot run is said before any runs (under sh it would exit 127).
+  for (const { argv } of chain) checkRunnable(argv[0]!);
+  const spawn = (argv: string[], script: string, scriptArgs: string[], env?: Record<string, string>) => {
+    const child = spawnCommand(["-c", script, "sh", ...scriptArgs, ...argv], env, logStderr);
     if (logStderr) {
       stderrs.push(child.stderr);
-      copyToLog(program, child.stderr);
+      copyToLog(argv[0]!, child.stderr);
     }
     return child;
   };
@@ -160,7 +177,8 @@ export async function runDpipe(
     : undefined;
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
-  const stopOnSignal = () => children.forEach((c) => terminate(c));
+  // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS.
+  const stopOnSignal = () => children.forEach((c) => stop(c));
   const removeSignals = onSignals(stopOnSignal);
   try {
     // mains[i]: command i's stdin/stdout; alternates[i]: a middle command's right side (fds 3 and 4).
@@ -170,7 +188,7 @@ export async function runDpipe(
     const fifos: string[] = [];
     for (const [i, { argv }] of chain.entries()) {
       if (!isMiddle(i)) {
-        const child = spawn(argv[0]!, argv.slice(1));
+        const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
         mains.push({ readable: child.stdout, writable: child.stdin });
         alternates.push(undefined);
@@ -180,7 +198,7 @@ export async function runDpipe(
       const fifoOut = `${dir}/${i}.out`;
       await mkfifo(fifoIn, fifoOut);
       fifos.push(fifoIn, fifoOut);
-      const child = spawn("sh", ["-c", MIDDLE_SCRIPT, "sh", fifoIn, fifoOut, ...argv], {
+      const child = spawn(argv, MIDDLE_SCRIPT, [fifoIn, fifoOut], {
         ALTERNATE_STDIN: "3",
         ALTERNATE_STDOUT: "4",
       });
@@ -197,18 +215,19 @@ export async function runDpipe(
       );
     }
     started();
-    const exits = children.map((c, i) => c.status.then((status) => ({ i, status })));
-    const opened = await Promise.race([Promise.all(pending).then(() => undefined), Promise.race(exits)]);
-    if (opened !== undefined) {
-      // A middle command died before opening its FIFOs: meet our blocked opens so no thread stays stuck.
+    const exits = children.map((c) => c.status);
+    const opened = await Promise.race([Promise.all(pending).then(() => true), Promise.race(exits)]);
+    if (opened !== true) {
+      // A command exited first, maybe a middle one before opening its FIFOs: meet our blocked opens so no
+      // thread stays stuck. A middle command still starting opens its ends against ours all the same.
       for (const path of fifos) (await Deno.open(path, { read: true, write: true })).close();
-      await Promise.all(pending).catch(() => {});
-      return await finish(children, opened.i, opened.status, []);
+      await Promise.all(pending);
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    const outputs = join(chain, mains, alternates);
-    const first = await Promise.race(exits);
-    return await finish(children, first.i, first.status, outputs[first.i]!);
+    const pumps = join(chain, mains, alternates);
+    const statuses = await Promise.all(exits);
+    await within(DRAIN_MS, Promise.all(pumps));
+    return dpipeStatus(statuses[last]!);
   } finally {
     removeSignals();
     for (const c of children) terminate(c);
@@ -227,34 +246,33 @@ export async function runDpipe(
 
 /**
  * Pumps the chain's bytes, as vde2's dpipe joins its commands' fds: walking left to right, `toRight` is
- * what flows on to the right (from command `from`), `toLeft` where what comes back from the right goes. A
- * command joined both ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 3 and 4 are
- * both for the next; one joined left to right only reads `toRight` and is the next `toRight`, while
- * `toLeft` passes it by; one joined right to left writes `toLeft` and its stdin is the next `toLeft`.
+ * what flows on to the right, `toLeft` where what comes back from the right goes. A command joined both
+ * ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 3 and 4 are both for the next; one
+ * joined left to right only reads `toRight` and is the next `toRight`, while `toLeft` passes it by; one
+ * joined right to left writes `toLeft` and its stdin is the next `toLeft`.
  *
- * @returns for each command, the pumps that carry its output onward
+ * @returns the pumps, each settling when its source ends or its destination is gone
  */
 function join(
   chain: readonly ChainCommand[],
   mains: readonly Side[],
   alternates: readonly (Side | undefined)[],
-): Promise<void>[][] {
-  const outputs: Promise<void>[][] = chain.map(() => []);
+): Promise<void>[] {
+  const pumps: Promise<void>[] = [];
   let toRight = mains[0]!.readable;
-  let from = 0;
   let toLeft = mains[0]!.writable;
   for (let i = 1; i < chain.length; i++) {
     const { readable, writable } = mains[i]!;
     const way = chain[i]!.way;
-    if (way !== "left") outputs[from]!.push(pump(toRight, writable));
-    if (way !== "right") outputs[i]!.push(pump(readable, toLeft));
-    if (way === "right") [toRight, from] = [readable, i];
+    if (way !== "left") pumps.push(pump(toRight, writable));
+    if (way !== "right") pumps.push(pump(readable, toLeft));
+    if (way === "right") toRight = readable;
     else if (way === "left") toLeft = writable;
     else if (alternates[i] !== undefined) {
-      [toRight, from, toLeft] = [alternates[i]!.readable, i, alternates[i]!.writable];
+      [toRight, toLeft] = [alternates[i]!.readable, alternates[i]!.writable];
     }
   }
-  return outputs;
+  return pumps;
 }
 
 /** Registers `vde dpipe`. */
@@ -304,17 +322,25 @@ export const dpipeCommand: Subcommand = (program: Command) => {
     });
 };
 
+/** Throws the one line that says why `program` cannot run, as execvp would look it up. */
+function checkRunnable(program: string): void {
+  const bad = unrunnable(program);
+  if (bad === undefined) return;
+  const why = bad.status === 127 && !program.includes("/") ? "no such command (not on the PATH)" : bad.why;
+  throw new Error(`dpipe: cannot run "${program}": ${why}`);
+}
+
+/** Starts `sh ARGS` (a script that runs a command) with piped stdin and stdout. */
 function spawnCommand(
-  program: string,
   args: string[],
   env: Record<string, string> | undefined,
   pipeStderr: boolean,
 ): Deno.ChildProcess {
   try {
     const stderr = pipeStderr ? "piped" : "inherit";
-    return new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr }).spawn();
+    return new Deno.Command("sh", { args, env, stdin: "piped", stdout: "piped", stderr }).spawn();
   } catch (err) {
-    throw new Error(`dpipe: ${cannotRun(program, err)}`);
+    throw new Error(`dpipe: ${cannotRun("sh", err)}`);
   }
 }
 
@@ -373,18 +399,12 @@ function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>):
   return from.pipeTo(to).catch(() => {});
 }
 
-/** Lets the first command's output drain and the rest finish or stop; returns the first's status. */
-async function finish(
-  children: Deno.ChildProcess[],
-  first: number,
-  status: Deno.CommandStatus,
-  drains: Promise<void>[],
-): Promise<number> {
-  await within(DRAIN_MS, Promise.all(drains));
-  const others = children.filter((_, i) => i !== first);
-  await within(EXIT_GRACE_MS, Promise.all(others.map((c) => c.status)));
-  await Promise.all(others.map((c) => stop(c)));
-  return status.code;
+/**
+ * dpipe's status from its last command's: its exit code, or 0 when a signal ended it, as vdeplug4's dpipe
+ * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0).
+ */
+export function dpipeStatus(last: Deno.CommandStatus): number {
+  return last.signal === null ? last.code : 0;
 }
 
 async function stop(child: Deno.ChildProcess): Promise<void> {

@@ -13,15 +13,51 @@ import {
   writeTo,
 } from "../helpers/framed_peers.ts";
 
-/** Runs `vde dpipe ARGS` to completion (bounded) and returns its status and stderr. */
-async function dpipe(args: string[]): Promise<{ code: number; stderr: string; ms: number }> {
-  const started = Date.now();
-  const child = spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "piped" });
+/** Runs Debian's dpipe or ours (`vde dpipe`) on `args` to completion (bounded): its status and stderr. */
+async function dpipeOf(
+  tool: "dpipe" | "vde dpipe",
+  args: string[],
+): Promise<{ code: number; stderr: string }> {
+  const options = { stdin: "null", stdout: "null", stderr: "piped" } as const;
+  const child = tool === "dpipe" ? spawn("dpipe", args, options) : spawnVde(["dpipe", ...args], options);
   try {
-    const out = await within("vde dpipe", 20_000, child.output());
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr), ms: Date.now() - started };
+    const out = await within(tool, 20_000, child.output());
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
   } finally {
     await reap(child);
+  }
+}
+
+/** Runs `vde dpipe ARGS` to completion (bounded): its status and stderr. */
+function dpipe(args: string[]): Promise<{ code: number; stderr: string }> {
+  return dpipeOf("vde dpipe", args);
+}
+
+/**
+ * Runs each chain with Debian's dpipe and ours: both exit 0 and leave what came back to the first command in
+ * a file. `chains` gets the first command (it says hi and keeps what comes back) and a filter that tags a
+ * line with its name and passes it on.
+ */
+async function carriedAsByDebian(
+  t: Deno.TestContext,
+  chains: (first: string[], tag: (name: string) => string[]) => [string[], string][],
+): Promise<void> {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    const out = `${dir}/out`;
+    const first = ["sh", "-c", `echo hi; read r; echo "$r" > ${out}`];
+    const tag = (name: string) => ["sh", "-c", `read x; echo "$x-${name}"`];
+    for (const [args, expected] of chains(first, tag)) {
+      for (const tool of ["dpipe", "vde dpipe"] as const) {
+        await Deno.remove(out).catch(() => {});
+        const r = await dpipeOf(tool, args);
+        assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+        assert.equal(await Deno.readTextFile(out), `${expected}\n`, `${tool} ${args.join(" ")}`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -64,15 +100,50 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
     () => parseChain(["a", "={", "b", "}=", "c"]),
     /^Error: dpipe: "}=" closes a one-way command "={" did not open \(CMD =} FILTER }= CMD\)$/,
   );
+  assert.throws(
+    () => parseChain(["a", "=", "b", "}={", "c"]),
+    /"}={" closes a one-way command no joint opened/,
+  );
 });
 
-Deno.test("vde dpipe passes bytes both ways and exits with the first command's status", async () => {
-  // Left says ping and exits 7 only if it hears pong back; right answers pong, then would sleep.
-  const left = `echo ping; read r; [ "$r" = pong ] && exit 7; echo "left got $r" >&2; exit 1`;
-  const right = `read x; [ "$x" = ping ] && echo pong; exec sleep 30`;
-  const { code, stderr, ms } = await dpipe(["sh", "-c", left, "=", "sh", "-c", right]);
-  assert.equal(code, 7, stderr);
-  assert.ok(ms < 15_000, `the sleeping command was stopped (took ${ms} ms)`);
+Deno.test("parseChain reads every word starting with = as a joint, as vde2's dpipe, and a }=WORD closing nothing as an argument", () => {
+  const ways = (args: string[]) => parseChain(args).map((c) => `${c.argv.join(" ")}:${c.way}`).join(" | ");
+  assert.equal(ways(["a", "==", "b"]), "a:both | b:both");
+  assert.equal(ways(["a", "=x", "b", "=", "c"]), "a:both | b:both | c:both");
+  assert.equal(ways(["a", "=}x", "f", "}==", "b"]), "a:both | f:right | b:both");
+  assert.equal(ways(["a", "={", "f", "{=}", "g", "}=", "b"]), "a:both | f:left | g:right | b:both");
+  assert.equal(ways(["a", "=", "b", "}=x", "{=="]), "a:both | b }=x {==:both");
+});
+
+Deno.test("vde dpipe passes bytes both ways", async () => {
+  // Left says ping and complains unless it hears pong back; right answers pong, then exits 7 at its end of input.
+  const left = `echo ping; read r; [ "$r" = pong ] && exit 0; echo "left got $r" >&2; exit 1`;
+  const right = `read x; [ "$x" = ping ] && echo pong; read y; exit 7`;
+  const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", right]);
+  assert.deepEqual({ code, stderr }, { code: 7, stderr: "" });
+});
+
+Deno.test("vde dpipe waits for every command and exits with the last one's status, 0 if a signal ended it, as Debian's dpipe", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const sh = (script: string) => ["sh", "-c", script];
+  const cases: [string[], number][] = [
+    [[...sh("exit 3"), "=", ...sh("exit 5")], 5],
+    [[...sh("sleep 0.5; exit 3"), "=", ...sh("exit 5")], 5],
+    // The last outlives the first by more than the 2 s our dpipe gave the others before stopping them.
+    [[...sh("exit 3"), "=", ...sh("sleep 2.5; exit 5")], 5],
+    [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
+    // A write to a neighbour that has exited fails (SIGPIPE ignored) and the command exits as it chooses.
+    [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x; sleep 0.3; echo y; exit 3")], 3],
+    [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
+    // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
+    [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
+    [[...sh("exit 3"), "=}", ...sh("sleep 0.5; exit 4"), "}=", ...sh("exit 6")], 6],
+  ];
+  for (const [args, expected] of cases) {
+    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
+      .map((r) => r.code);
+    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
+  }
 });
 
 Deno.test("vde dpipe delivers what a command wrote just before exiting", async () => {
@@ -87,11 +158,11 @@ Deno.test("vde dpipe delivers what a command wrote just before exiting", async (
   }
 });
 
-Deno.test("vde dpipe lets the other command finish the input it was given before stopping it", async () => {
+Deno.test("vde dpipe lets the other command finish the input it was given", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
   try {
     const out = `${dir}/out`;
-    // The reader is slow to start: it must still get the bytes and its end of input, not a SIGTERM.
+    // The reader is slow to start: it must still get the bytes and its end of input.
     const { code } = await dpipe(["printf", "late reader", "=", "sh", "-c", `sleep 0.3; cat > ${out}`]);
     assert.equal(code, 0);
     assert.equal(await Deno.readTextFile(out), "late reader");
@@ -101,63 +172,49 @@ Deno.test("vde dpipe lets the other command finish the input it was given before
 });
 
 Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/ALTERNATE_STDOUT", async () => {
-  const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] && exit 5; echo "left got $r" >&2; exit 1`;
+  const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] || echo "left got $r" >&2`;
   const middle = `[ "$ALTERNATE_STDIN" = 3 ] && [ "$ALTERNATE_STDOUT" = 4 ] || exit 9
     read a; echo "$a-mid" >&"$ALTERNATE_STDOUT"
-    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; exec sleep 30`;
-  const right = `read x; echo "$x-right"; exec sleep 30`;
+    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; read c`;
+  const right = `read x; echo "$x-right"; read y; exit 6`;
   const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", middle, "=", "sh", "-c", right]);
-  assert.equal(code, 5, stderr);
+  assert.deepEqual({ code, stderr }, { code: 6, stderr: "" });
 });
 
 Deno.test("dpipe's one-way joints carry each direction through the filters Debian's dpipe does, ours and its alike", async (t) => {
-  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
-  try {
-    const out = `${dir}/out`;
-    // The first says hi and keeps what comes back; each filter tags a line with its name and passes it on.
-    const first = ["sh", "-c", `echo hi; read r; echo "$r" > ${out}`];
-    const tag = (name: string) => ["sh", "-c", `read x; echo "$x-${name}"`];
-    const chains: [string[], string][] = [
-      // A cycle: a -> b -> c -> a.
-      [[...first, "=}", ...tag("b"), "}=", ...tag("c")], "hi-b-c"],
-      // A filter of what flows right to left: a -> c, c -> f -> a.
-      [[...first, "={", ...tag("f"), "{=", ...tag("c")], "hi-c-f"],
-      // Two filters chained by a plain = inside the brackets: a -> f -> g -> c -> a.
-      [[...first, "=}", ...tag("f"), "=", ...tag("g"), "}=", ...tag("c")], "hi-f-g-c"],
-      // The man page's: a -> b -> d -> c and back to a, d's fds 3 and 4 joined with e.
-      [[
-        ...first,
-        "=}",
-        ...tag("b"),
-        "}={",
-        ...tag("c"),
-        "{=",
-        "sh",
-        "-c",
-        `read x; echo "$x-d" >&"$ALTERNATE_STDOUT"; read z <&"$ALTERNATE_STDIN"; echo "$z-d"`,
-        "=",
-        ...tag("e"),
-      ], "hi-b-d-e-d-c"],
-    ];
-    for (const [args, expected] of chains) {
-      for (const tool of ["dpipe", "vde dpipe"]) {
-        await Deno.remove(out).catch(() => {});
-        const child = tool === "dpipe"
-          ? spawn("dpipe", args, { stdin: "null", stdout: "null", stderr: "piped" })
-          : spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "piped" });
-        try {
-          const r = await within(tool, 20_000, child.output());
-          assert.equal(r.code, 0, `${tool}: ${new TextDecoder().decode(r.stderr)}`);
-        } finally {
-          await reap(child);
-        }
-        assert.equal(await Deno.readTextFile(out), `${expected}\n`, `${tool} ${args.join(" ")}`);
-      }
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await carriedAsByDebian(t, (first, tag) => [
+    // A cycle: a -> b -> c -> a.
+    [[...first, "=}", ...tag("b"), "}=", ...tag("c")], "hi-b-c"],
+    // A filter of what flows right to left: a -> c, c -> f -> a.
+    [[...first, "={", ...tag("f"), "{=", ...tag("c")], "hi-c-f"],
+    // Two filters chained by a plain = inside the brackets: a -> f -> g -> c -> a.
+    [[...first, "=}", ...tag("f"), "=", ...tag("g"), "}=", ...tag("c")], "hi-f-g-c"],
+    // The man page's: a -> b -> d -> c and back to a, d's fds 3 and 4 joined with e.
+    [[
+      ...first,
+      "=}",
+      ...tag("b"),
+      "}={",
+      ...tag("c"),
+      "{=",
+      "sh",
+      "-c",
+      `read x; echo "$x-d" >&"$ALTERNATE_STDOUT"; read z <&"$ALTERNATE_STDIN"; echo "$z-d"`,
+      "=",
+      ...tag("e"),
+    ], "hi-b-d-e-d-c"],
+  ]);
+});
+
+Deno.test("dpipe reads every word starting with = as a joint and passes on a }=WORD that closes nothing, ours and Debian's alike", async (t) => {
+  await carriedAsByDebian(t, (first, tag) => [
+    [[...first, "==", ...tag("c")], "hi-c"],
+    [[...first, "=x", ...tag("c")], "hi-c"],
+    // After the bracket that opened it, }=WORD closes the one-way command as }= does.
+    [[...first, "=}x", ...tag("f"), "}=x", ...tag("c")], "hi-f-c"],
+    // With none open it is an argument: here the tagging shell's $0.
+    [[...first, "=", "sh", "-c", 'read x; echo "$x-$0"', "}=x"], "hi-}=x"],
+  ]);
 });
 
 Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
@@ -166,13 +223,21 @@ Deno.test("vde dpipe reports a usage error in one line with status 1", async () 
   assert.match(stderr, /^vde: dpipe: expected at least two commands separated by =\n$/);
 });
 
-Deno.test("vde dpipe reports a command it cannot run", async () => {
-  const { code, stderr } = await dpipe(["no-such-command-vde-test", "=", "cat"]);
-  assert.equal(code, 1);
-  assert.equal(
-    stderr,
-    'vde: dpipe: cannot run "no-such-command-vde-test": no such command (not on the PATH)\n',
-  );
+Deno.test("vde dpipe reports a command it cannot run, before running any", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // The first would leave a mark if it ran; the missing one is the middle (its sh opens fds 3 and 4).
+    const mark = ["sh", "-c", `touch ${dir}/ran`];
+    const { code, stderr } = await dpipe([...mark, "=", "no-such-command-vde-test", "=", "cat"]);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      'vde: dpipe: cannot run "no-such-command-vde-test": no such command (not on the PATH)\n',
+    );
+    assert.equal(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false, "no command ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", async (t) => {
@@ -264,8 +329,8 @@ Deno.test("dpipe's -d -p PIDFILE run it in the background, and a kill of that pi
 
 Deno.test("dpipe's -n and -N are taken (the commands are joined the same); its -P PGRPFILE is refused saying what to use", async () => {
   for (const flag of ["-n", "-N", "--nowrapproc"]) {
-    const r = await dpipe([flag, "sh", "-c", "exit 3", "=", "cat"]);
-    assert.deepEqual([r.code, r.stderr], [3, ""], flag);
+    const r = await dpipe([flag, "sh", "-c", "exit 3", "=", "sh", "-c", "cat; exit 4"]);
+    assert.deepEqual([r.code, r.stderr], [4, ""], flag);
   }
   const r = await dpipe(["-P", "/tmp/x.pgrp", "echo", "a", "=", "cat"]);
   assert.equal(r.code, 1);
@@ -301,7 +366,13 @@ Deno.test("dpipe -d: a command that writes to stderr once the start returned kee
       mark = await Deno.readTextFile(`${dir}/mark`).catch(() => "");
     }
     assert.match(mark, /^\d+\n$/, "the command lived past its write to stderr");
-    assert.match(await Deno.readTextFile(`${dir}/dpipe.log`), /Z vde dpipe: sh: said\n/);
+    // The line reaches the log once vde dpipe has read it, maybe after the mark.
+    let log = "";
+    for (let i = 0; i < 100 && !/Z vde dpipe: sh: said\n/.test(log); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      log = await Deno.readTextFile(`${dir}/dpipe.log`).catch(() => "");
+    }
+    assert.match(log, /Z vde dpipe: sh: said\n/);
     Deno.kill(Number((await Deno.readTextFile(`${dir}/dpipe.pid`)).trim()), "SIGTERM");
   } finally {
     await Deno.remove(dir, { recursive: true });
