@@ -6,7 +6,8 @@
  * writes a ready mark and points its stderr at /dev/null. End of the pipe
  * without the mark means the copy failed: the parent prints the copy's own
  * lines (its error last) and exits with the copy's status, so `vde switch
- * -d` says why, as a foreground start would. A copy that serves has its start-up lines (the rc script's
+ * -d` says why, as a foreground start would (status 0 where it said why it
+ * ended well before serving: a wirefilter rc's `shutdown`). A copy that serves has its start-up lines (the rc script's
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
@@ -167,6 +168,9 @@ export async function daemonize(
     }
     const status = await child.status;
     printLines(text);
+    // A copy that ended well before serving, saying why, did as it was told (a wirefilter rc's `shutdown`,
+    // which Debian's wirefilter exits 0 at). Stopped by Ctrl-C, or silent, it did not start.
+    if (status.code === 0 && interrupted === undefined && text.trim() !== "") throw new ExitStatus(0);
     // The copy printed its own error line; add one only if it said nothing.
     throw new ExitStatus(
       status.code === 0 ? 1 : status.code,

@@ -239,6 +239,29 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
   });
 });
 
+Deno.test("vde wirefilter --daemon whose --rcfile says shutdown exits 0 saying it stopped before serving, as Debian's wirefilter exits there, not that it runs in the background", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/wf.rc`, "loss 10\nshutdown\nloss 20\n");
+    const args = ["wirefilter", "null://", "null://", "--rcfile", `${dir}/wf.rc`, "--mgmt", `${dir}/wf`];
+    const r = await run([...VDE, ...args, "--daemon", "--pidfile", `${dir}/pid`], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      `vde wirefilter: shutdown from the startup script (${dir}/wf.rc): stopped before serving, as wirefilter does\n`,
+    );
+    assert.equal(await pathExists(`${dir}/pid`), false, "no pid file: it never served");
+    assert.equal(await pathExists(`${dir}/wf`), false, "no management socket");
+    assert.deepEqual(processesMentioning(dir), []);
+    // In the foreground too: it ends before serving, with status 0.
+    const fg = await run([...VDE, ...args], { check: false, timeoutMs: 60_000 });
+    assert.equal(fg.code, 0, fg.stderr);
+    assert.doesNotMatch(fg.stderr, /bidirectional filter/);
+  });
+});
+
 Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid file and log, and ends with the switch", async () => {
   await withTmp(async (dir) => {
     assert.equal((await daemon(["--sock", `${dir}/sw`])).code, 0);

@@ -10,6 +10,7 @@ import {
   MAX_SCRIPT_BYTES,
   PIPE_WITHOUT_WRITER,
   readScript,
+  SHUTDOWN_IGNORED,
 } from "../../src/console/session_commands.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
@@ -172,49 +173,91 @@ Deno.test("a script named by a symlink another user makes and removes at will is
   });
 });
 
-Deno.test("a shutdown line in a switch's startup script is logged as ignored and the script runs on, as vde_switch's does: the switch starts and serves", async () => {
+/** A registry with `shutdown` (stops recorded), `load` and `mark ARG` (ARGs recorded). */
+function scriptRig(scriptsIgnoreShutdown: boolean) {
+  const stops: string[] = [];
+  const ran: string[] = [];
+  const commands = new CommandRegistry();
+  addSessionEndCommands(commands, { canShutdown: true, shutdown: (why) => stops.push(why) }, {
+    logout: "logout",
+    shutdown: "shutdown",
+  }, { scriptsIgnoreShutdown });
+  commands.add({
+    path: "mark",
+    syntax: "",
+    help: "mark",
+    listing: false,
+    run: (args) => (ran.push(args), ok()),
+  });
+  commands.add({
+    path: "load",
+    syntax: "",
+    help: "load",
+    listing: false,
+    run: (args, s) => loadScript(args, s),
+  });
+  return { stops, ran, commands };
+}
+
+/** Runs `fn` with `dir`/net.rc (mark 1, shutdown, mark 2, load of inner.rc: shutdown, mark 3). */
+async function withShutdownScripts(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-script-shutdown-" });
   try {
-    const stops: string[] = [];
-    const ran: string[] = [];
-    const commands = new CommandRegistry();
-    addSessionEndCommands(commands, { canShutdown: true, shutdown: (why) => stops.push(why) }, {
-      logout: "logout",
-      shutdown: "shutdown",
-    });
-    commands.add({
-      path: "mark",
-      syntax: "",
-      help: "mark",
-      listing: false,
-      run: (args) => (ran.push(args), ok()),
-    });
-    commands.add({
-      path: "load",
-      syntax: "",
-      help: "load",
-      listing: false,
-      run: (args, s) => loadScript(args, s),
-    });
     await Deno.writeTextFile(`${dir}/inner.rc`, "shutdown\n");
     await Deno.writeTextFile(`${dir}/net.rc`, `mark 1\nshutdown\nmark 2\nload ${dir}/inner.rc\nmark 3\n`);
-    const logged: string[] = [];
-    assert.equal(
-      await runStartupScript(`${dir}/net.rc`, commands, (m) => logged.push(m), { ignoreShutdown: true }),
-      0,
-    );
-    assert.deepEqual(ran, ["1", "2", "3"]);
-    assert.deepEqual(stops, []);
-    assert.deepEqual(logged, [
-      `${dir}/net.rc:2: shutdown: a shutdown in a startup script is ignored, as vde_switch ignores it`,
-      `${dir}/net.rc:4: load ${dir}/inner.rc: a shutdown in a startup script is ignored, as vde_switch ignores it`,
-    ]);
-    // Elsewhere (wirefilter's rc, whose shutdown Debian's wirefilter obeys at once) the script stops there.
-    ran.length = 0;
-    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, () => {}), 0);
-    assert.deepEqual(ran, ["1"]);
-    assert.deepEqual(stops, ["shutdown from the startup script"]);
+    await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("a shutdown line in a switch's startup script is logged as ignored and the script runs on, as vde_switch's does: the switch starts and serves", async () => {
+  await withShutdownScripts(async (dir) => {
+    const { stops, ran, commands } = scriptRig(true);
+    const logged: string[] = [];
+    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, (m) => logged.push(m)), 0);
+    assert.deepEqual(ran, ["1", "2", "3"]);
+    assert.deepEqual(stops, []);
+    assert.deepEqual(logged, [
+      `${dir}/net.rc:2: shutdown: ${SHUTDOWN_IGNORED}`,
+      `${dir}/net.rc:4: load ${dir}/inner.rc: ${SHUTDOWN_IGNORED}`,
+    ]);
+  });
+});
+
+Deno.test("a shutdown in a script a switch's console loads is answered as ignored and the script runs on, the session and the switch too, as vde_switch's load does", async () => {
+  await withShutdownScripts(async (dir) => {
+    const { stops, ran, commands } = scriptRig(true);
+    const session = new FakeSession(commands);
+    const reply = (await commands.execute(`load ${dir}/net.rc`, session))!;
+    assert.equal(reply.code, 0);
+    assert.equal(reply.endSession, undefined, "the session goes on");
+    assert.equal(reply.afterSend, undefined, "nothing is stopped once answered");
+    assert.deepEqual(ran, ["1", "2", "3"]);
+    assert.deepEqual(stops, []);
+    assert.match(
+      reply.raw!,
+      new RegExp(`^vde\\[${dir}/net.rc\\]: shutdown\n${SHUTDOWN_IGNORED}\n1000 Success$`, "m"),
+    );
+    // Typed, not loaded, it stops the switch.
+    const typed = (await commands.execute("shutdown", session))!;
+    assert.equal(typed.endSession, true);
+    typed.afterSend?.();
+    assert.deepEqual(stops, ["shutdown from the management socket"]);
+  });
+});
+
+Deno.test("a shutdown in a wirefilter's script stops the script and, once answered, the program, as Debian's wirefilter exits there", async () => {
+  await withShutdownScripts(async (dir) => {
+    const { stops, ran, commands } = scriptRig(false);
+    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, () => {}), 0);
+    assert.deepEqual(ran, ["1"]);
+    assert.deepEqual(stops, ["shutdown from the startup script"]);
+    ran.length = 0;
+    const reply = (await commands.execute(`load ${dir}/net.rc`, new FakeSession(commands)))!;
+    assert.equal(reply.endSession, true);
+    reply.afterSend?.();
+    assert.deepEqual(ran, ["1"]);
+    assert.equal(stops.length, 2);
+  });
 });
