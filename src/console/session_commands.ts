@@ -35,8 +35,8 @@ export interface ShutdownTarget {
 }
 
 /**
- * Registers `logout` (ends a management session; a no-op elsewhere, as in
- * vde_switch) and `shutdown` (answers, then stops the program, naming the
+ * Registers `logout` (ends a management session; a no-op elsewhere and in
+ * a `load`ed script, as in vde_switch and wirefilter) and `shutdown` (answers, then stops the program, naming the
  * session it came from), with each program's own help texts.
  *
  * `scriptsIgnoreShutdown` (the switch's): a `shutdown` run by a script, the
@@ -58,8 +58,10 @@ export function addSessionEndCommands(
     syntax: "",
     help: help.logout,
     listing: false,
-    // On the program's own console there is nothing to log out of (as in vde_switch).
-    run: (_args, session) => session.kind === "mgmt" ? { code: 0, endSession: true } : ok(),
+    // On the program's own console there is nothing to log out of (as in vde_switch); nor in a `load`ed
+    // script, which vde_switch's and wirefilter's runscript run on past it, the session too.
+    run: (_args, session) =>
+      session.kind === "mgmt" && session.loadDepth === 0 ? { code: 0, endSession: true } : ok(),
   });
   registry.add({
     path: "shutdown",

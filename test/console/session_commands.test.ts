@@ -261,3 +261,18 @@ Deno.test("a shutdown in a wirefilter's script stops the script and, once answer
     assert.equal(stops.length, 2);
   });
 });
+
+Deno.test("a logout in a script a management session loads is passed over and the script runs on, the session too, as vde_switch's and wirefilter's load do", async () => {
+  await withShutdownScripts(async (dir) => {
+    for (const scriptsIgnoreShutdown of [true, false]) {
+      const { ran, commands } = scriptRig(scriptsIgnoreShutdown);
+      await Deno.writeTextFile(`${dir}/out.rc`, "mark 1\nlogout\nmark 2\n");
+      const session = new FakeSession(commands);
+      const reply = (await commands.execute(`load ${dir}/out.rc`, session))!;
+      assert.equal(reply.endSession, undefined, "the session goes on");
+      assert.deepEqual(ran, ["1", "2"]);
+      // Typed, it ends the session.
+      assert.equal((await commands.execute("logout", session))!.endSession, true);
+    }
+  });
+});
