@@ -40,6 +40,7 @@ import { startMetricsServer } from "../web/metrics_server.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
 import { runProgram } from "./program.ts";
+import { reportEndedAsTold } from "./daemon.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -324,6 +325,7 @@ export async function runWirefilter(
       }
       if (shutDown !== undefined) {
         log(COMPONENT, `${shutDown} (${o.rcfile}): stopped before serving, as wirefilter does`);
+        reportEndedAsTold();
         return;
       }
     }

@@ -425,6 +425,18 @@ Deno.test("Ctrl-C that reaches --daemon as the copy reports ready says the copy 
   assert.deepEqual(r.left, [], "the copy has ended");
 });
 
+Deno.test("a --daemon copy that ends with status 0 before serving is a failed start unless it marked the end as one it was told to make (a wirefilter rc's shutdown)", async () => {
+  const told = await rig("ended-as-told");
+  assert.equal(told.code, 0, told.stderr);
+  assert.equal(told.stderr, "copy: ends before serving\n", "its line, without the mark");
+  assert.equal(told.stdout, "exit 0\n");
+  // A copy that just ends (a capture whose switch went before it began) did not start, whatever its status.
+  const ended = await rig("ended");
+  assert.equal(ended.code, 1, ended.stderr);
+  assert.equal(ended.stderr, "copy: ends before serving\n");
+  assert.deepEqual([...told.left, ...ended.left], []);
+});
+
 Deno.test("a --daemon copy that is too slow and ends on SIGTERM is reported as stopped, not killed", async () => {
   const r = await rig("slow");
   assert.equal(r.code, 1, r.stderr);
