@@ -19,6 +19,11 @@ import { CommandRegistry, ok } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 import { AS_NOBODY } from "../helpers/processes.ts";
+import { Switch } from "../../src/switch/switch.ts";
+import { ConsoleContext } from "../../src/console/switch/context.ts";
+import { switchCommands } from "../../src/console/switch/switch_commands.ts";
+import { WireFilter } from "../../src/wirefilter/filter.ts";
+import { wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -273,6 +278,37 @@ Deno.test("a logout in a script a management session loads is passed over and th
       assert.deepEqual(ran, ["1", "2"]);
       // Typed, it ends the session.
       assert.equal((await commands.execute("logout", session))!.endSession, true);
+    }
+  });
+});
+
+Deno.test("the switch's console passes over its scripts' shutdown (its --rc, a lab switch's rc, a load) and wirefilter's obeys it, as vde_switch and Debian's wirefilter do", async () => {
+  await withShutdownScripts(async (dir) => {
+    await Deno.writeTextFile(`${dir}/sw.rc`, "port/setnumports 8\nshutdown\nport/setnumports 10\n");
+    const stops: string[] = [];
+    const sw = new Switch({ numPorts: 32 });
+    try {
+      const commands = switchCommands(new ConsoleContext(sw, { shutdown: (why) => stops.push(why) }));
+      const logged: string[] = [];
+      assert.equal(await runStartupScript(`${dir}/sw.rc`, commands, (m) => logged.push(m)), 0);
+      assert.deepEqual(logged, [`${dir}/sw.rc:2: shutdown: ${SHUTDOWN_IGNORED}`]);
+      assert.equal(sw.numPorts, 10);
+      const loaded = (await commands.execute(`load ${dir}/sw.rc`, new FakeSession(commands)))!;
+      assert.equal(loaded.endSession, undefined);
+      assert.equal(stops.length, 0, stops.join());
+    } finally {
+      await sw.close();
+    }
+    const filter = new WireFilter({ seed: 1 });
+    try {
+      await Deno.writeTextFile(`${dir}/wf.rc`, "loss 10\nshutdown\nloss 20\n");
+      const commands = wirefilterCommands(
+        new WirefilterContext(filter, { bidirectional: true, shutdown: (why) => stops.push(why) }),
+      );
+      await runStartupScript(`${dir}/wf.rc`, commands, () => {});
+      assert.deepEqual(stops, ["shutdown from the startup script"]);
+    } finally {
+      filter.close();
     }
   });
 });
