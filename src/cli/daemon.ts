@@ -6,7 +6,8 @@
  * writes a ready mark and points its stderr at /dev/null. End of the pipe
  * without the mark means the copy failed: the parent prints the copy's own
  * lines (its error last) and exits with the copy's status, so `vde switch
- * -d` says why, as a foreground start would. A copy that serves has its start-up lines (the rc script's
+ * -d` says why, as a foreground start would (status 0 where it marked
+ * its end as one it was told to make: a wirefilter rc's `shutdown`). A copy that serves has its start-up lines (the rc script's
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
@@ -23,6 +24,8 @@ const CHILD_MARK = "VDE_DAEMON_CHILD";
 const TERMINAL_MARK = "VDE_DAEMON_TERMINAL";
 /** Written by the copy on its stderr once it serves; no log line looks like it. */
 const READY_MARK = "\u0000vde ready\n";
+/** Written by the copy on its stderr as it ends, as it was told, without serving (reportEndedAsTold). */
+const ENDED_MARK = "\u0000vde ended as told\n";
 /** How long the copy may take to start (slow under load, never forever). */
 const START_TIMEOUT_MS = 60_000;
 /** How long a copy stopped for taking too long may spend undoing its start. */
@@ -166,7 +169,13 @@ export async function daemonize(
       }
     }
     const status = await child.status;
+    // A copy that said it ends as told before serving (a wirefilter rc's `shutdown`, which Debian's
+    // wirefilter exits 0 at) did not fail; any other end before the ready mark did (a capture whose switch
+    // went, a Ctrl-C), whatever its status.
+    const asTold = text.includes(ENDED_MARK);
+    if (asTold) text = text.replace(ENDED_MARK, "");
     printLines(text);
+    if (asTold && status.code === 0 && interrupted === undefined) throw new ExitStatus(0);
     // The copy printed its own error line; add one only if it said nothing.
     throw new ExitStatus(
       status.code === 0 ? 1 : status.code,
@@ -240,6 +249,17 @@ export function openStartingTerminal(): { write(line: string): void; close(): vo
 
 function printLines(text: string): void {
   if (text !== "") Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/**
+ * In the background copy, ending before it serves as it was told (a wirefilter rc's `shutdown`, where
+ * Debian's wirefilter exits 0): the waiting parent exits 0 with the copy's lines, not as a failed start.
+ */
+export function reportEndedAsTold(): void {
+  if (!isDaemonChild()) return;
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(ENDED_MARK));
+  } catch { /* the parent gave up waiting */ }
 }
 
 /**

@@ -40,6 +40,7 @@ import { startMetricsServer } from "../web/metrics_server.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
 import { runProgram } from "./program.ts";
+import { reportEndedAsTold } from "./daemon.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -303,7 +304,15 @@ export async function runWirefilter(
       right = await openSide(vnls[1]!);
     }
     const bidirectional = sides?.bidirectional ?? true;
-    const ctx = new WirefilterContext(filter, { bidirectional, shutdown: p.stop });
+    // The rc's `shutdown` is known at once (p.stopped settles a turn later): the filter then ends before it
+    // serves, as Debian's wirefilter exits there (0), rather than saying it serves (a daemon's parent: "in
+    // the background as pid N") and ending at once.
+    let shutDown: string | undefined;
+    const shutdown = (why: string) => {
+      shutDown ??= why;
+      p.stop(why);
+    };
+    const ctx = new WirefilterContext(filter, { bidirectional, shutdown });
     const commands = wirefilterCommands(ctx);
     // Frames already on the wire towards the side still open are delivered when the other ends.
     const wire = new WireLink(right, filter, { lingerMs: DRAIN_MS });
@@ -313,6 +322,11 @@ export async function runWirefilter(
         await runStartupScript(o.rcfile, commands, (m) => log(COMPONENT, m));
       } catch (err) {
         throw new UsageError((err as Error).message);
+      }
+      if (shutDown !== undefined) {
+        log(COMPONENT, `${shutDown} (${o.rcfile}): stopped before serving, as wirefilter does`);
+        reportEndedAsTold();
+        return;
       }
     }
     if (o.blink !== undefined) {

@@ -112,6 +112,11 @@ export interface Reply {
   endSession?: boolean;
   /** Run once the reply has been written (`shutdown` stops the switch only then). */
   afterSend?: () => void;
+  /**
+   * A `shutdown` was run and ignored (a switch's script's, as vde_switch's runscript drops it), here or
+   * in a script this `load` ran: a startup script logs it, as nobody sees its replies.
+   */
+  shutdownIgnored?: boolean;
 }
 
 /** Formats a reply as vde_switch writes it, without the prompt. */

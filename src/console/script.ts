@@ -3,22 +3,22 @@
  * `-f`): each line is a command, as with `load`, but nobody watches the
  * replies, so failures go to the log with their line number.
  *
- * A switch's script (`ignoreShutdown`) is not stopped by a `shutdown`
- * line (or a `load`ed script's), nor is the switch: vde_switch's runscript
- * drops handle_cmd's "shut down" answer, logs "Shutdown from mgmt command"
- * and runs the rest of the script, then serves (exit status 0). Honouring
- * it started a daemon that said it served and was gone at once; it is
- * logged as ignored and the script goes on. Debian's wirefilter exits at
- * its rc's `shutdown` (exit(0) in the command), so elsewhere it still
- * stops the script and, once answered, the program.
+ * A switch's `shutdown` in a script is ignored by the command itself
+ * (addSessionEndCommands' scriptsIgnoreShutdown, as vde_switch's runscript
+ * drops it): it is logged here, nobody seeing its answer, and the script
+ * runs on. Elsewhere (wirefilter's rc, as Debian's wirefilter exits there)
+ * a `shutdown` stops the script and, once answered, the program.
  */
-import { MAX_SCRIPT_BYTES, othersScript, PIPE_WITHOUT_WRITER, readScript } from "./session_commands.ts";
+import {
+  MAX_SCRIPT_BYTES,
+  othersScript,
+  PIPE_WITHOUT_WRITER,
+  readScript,
+  SHUTDOWN_IGNORED,
+} from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { Errno, errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
 import { failureHint, knownCommandsOf } from "./explain.ts";
-
-/** What a switch's startup script's `shutdown` line is logged with. */
-export const SHUTDOWN_IGNORED = "a shutdown in a startup script is ignored, as vde_switch ignores it";
 
 /** The session a startup script runs in: replies are not shown anywhere. */
 class ScriptSession implements Session {
@@ -42,7 +42,6 @@ export async function runStartupScript(
   path: string,
   commands: CommandRegistry,
   log: (message: string) => void,
-  options: { ignoreShutdown?: boolean } = {},
 ): Promise<number> {
   const lines = await readScript(path);
   if (typeof lines === "number") {
@@ -70,12 +69,9 @@ export async function runStartupScript(
         }`,
       );
     }
-    // Only `shutdown` ends a script's session (`logout` is a no-op outside a management socket).
-    if (reply.endSession && options.ignoreShutdown) {
-      log(`${path}:${i + 1}: ${line.trim()}: ${SHUTDOWN_IGNORED}`);
-      continue;
-    }
+    if (reply.shutdownIgnored) log(`${path}:${i + 1}: ${line.trim()}: ${SHUTDOWN_IGNORED}`);
     reply.afterSend?.();
+    // Only `shutdown` ends a script's session (`logout` is a no-op outside a management socket).
     if (reply.endSession) break;
   }
   return failed;

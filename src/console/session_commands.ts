@@ -24,6 +24,9 @@ export const PIPE_WITHOUT_WRITER = `a named pipe that nobody opened for writing 
   PIPE_WRITER_WAIT_MS / 1000
 } s`;
 
+/** What a switch's script's `shutdown` (the startup script's, or a `load`ed one's) is answered with. */
+export const SHUTDOWN_IGNORED = "a shutdown in a script is ignored, as vde_switch ignores it";
+
 /** What `shutdown` needs of the program it stops. */
 export interface ShutdownTarget {
   /** False where nothing may stop the program (answered EOPNOTSUPP). */
@@ -32,22 +35,33 @@ export interface ShutdownTarget {
 }
 
 /**
- * Registers `logout` (ends a management session; a no-op elsewhere, as in
- * vde_switch) and `shutdown` (answers, then stops the program, naming the
+ * Registers `logout` (ends a management session; a no-op elsewhere and in
+ * a `load`ed script, as in vde_switch and wirefilter) and `shutdown` (answers, then stops the program, naming the
  * session it came from), with each program's own help texts.
+ *
+ * `scriptsIgnoreShutdown` (the switch's): a `shutdown` run by a script, the
+ * startup one or a `load`ed one from any console, is answered with
+ * SHUTDOWN_IGNORED and the script runs on, as vde_switch's runscript drops
+ * handle_cmd's "shut down" answer and serves on (`vde switch -d --rc` with
+ * one said it served and was gone at once; a console's `load` stopped the
+ * switch). Debian's wirefilter exits at any `shutdown` (exit(0) in the
+ * command), its rc's and a `load`ed one's, so it registers without it.
  */
 export function addSessionEndCommands(
   registry: CommandRegistry,
   target: ShutdownTarget,
   help: { logout: string; shutdown: string },
+  { scriptsIgnoreShutdown = false }: { scriptsIgnoreShutdown?: boolean } = {},
 ): void {
   registry.add({
     path: "logout",
     syntax: "",
     help: help.logout,
     listing: false,
-    // On the program's own console there is nothing to log out of (as in vde_switch).
-    run: (_args, session) => session.kind === "mgmt" ? { code: 0, endSession: true } : ok(),
+    // On the program's own console there is nothing to log out of (as in vde_switch); nor in a `load`ed
+    // script, which vde_switch's and wirefilter's runscript run on past it, the session too.
+    run: (_args, session) =>
+      session.kind === "mgmt" && session.loadDepth === 0 ? { code: 0, endSession: true } : ok(),
   });
   registry.add({
     path: "shutdown",
@@ -56,6 +70,9 @@ export function addSessionEndCommands(
     listing: false,
     run: (_args, session) => {
       if (!target.canShutdown) return fail(Errno.EOPNOTSUPP);
+      if (scriptsIgnoreShutdown && (session.kind === "script" || session.loadDepth > 0)) {
+        return { code: 0, raw: `${SHUTDOWN_IGNORED}\n`, shutdownIgnored: true };
+      }
       return {
         code: 0,
         endSession: true,
@@ -90,6 +107,7 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
   const read = await readScript(path);
   if (typeof read === "number") return fail(read);
   let raw = "";
+  let shutdownIgnored = false;
   session.loadDepth++;
   try {
     for (const line of read) {
@@ -97,13 +115,14 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
       const reply = await session.commands.execute(line, session);
       if (reply === null) continue;
       raw += session.render(reply);
+      shutdownIgnored ||= reply.shutdownIgnored === true;
       // A script that logs out or shuts down stops there.
       if (reply.endSession) return { ...reply, raw };
     }
   } finally {
     session.loadDepth--;
   }
-  return { code: 0, raw };
+  return shutdownIgnored ? { code: 0, raw, shutdownIgnored } : { code: 0, raw };
 }
 
 /**

@@ -577,7 +577,7 @@ export class LabRunner {
     let fromRc: RunningSwitch["fromRc"];
     if (node.rc !== undefined) {
       const rc = this.filePath(node.rc);
-      await runStartupScript(rc, commands, (m) => this.#log(`${node.name}: ${m}`), { ignoreShutdown: true });
+      await runStartupScript(rc, commands, (m) => this.#log(`${node.name}: ${m}`));
       const { set, said } = adoptRunningSettings(node, sw.engine);
       fromRc = { rc: realPath(rc), set };
       if (said.length > 0) {

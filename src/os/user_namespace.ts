@@ -19,25 +19,39 @@ import { processIds } from "./processes.ts";
  * no line maps it (no map at all: an old kernel, or /proc not mounted).
  */
 export function uidOutside(uid: number, uidMap: string): number {
-  return mapped(uid, uidMap, 0, 1);
+  return mapped(uid, uidMap, 0, 1) ?? uid;
 }
 
 /**
  * The uid of this namespace that is `outside` on the machine, by `uidMap`
- * ({@link uidOutside}'s inverse); `outside` itself where no line maps it.
+ * ({@link uidOutside}'s inverse); `outside` itself where the map has no
+ * line (none read); undefined where its lines do not map it: that user is
+ * no uid here, its processes showing as the overflow uid (65534) as every
+ * unmapped user's do, so taking the id as given named whoever has that uid
+ * here (`port/setuser 3 nobody` in a rootless lab let in every other user).
  */
-export function uidInside(outside: number, uidMap: string): number {
-  return mapped(outside, uidMap, 1, 0);
+export function uidInside(outside: number, uidMap: string): number | undefined {
+  const inside = mapped(outside, uidMap, 1, 0);
+  return inside !== undefined ? inside : mapLines(uidMap).length === 0 ? outside : undefined;
 }
 
-/** `id` moved from column `from` of a map's `INSIDE OUTSIDE COUNT` lines to column `to`; itself where none maps it. */
-function mapped(id: number, map: string, from: 0 | 1, to: 0 | 1): number {
+/** `id` moved from column `from` of a map's `INSIDE OUTSIDE COUNT` lines to column `to`; undefined where none maps it. */
+function mapped(id: number, map: string, from: 0 | 1, to: 0 | 1): number | undefined {
+  for (const f of mapLines(map)) {
+    if (id >= f[from] && id < f[from] + f[2]) return f[to] + (id - f[from]);
+  }
+  return undefined;
+}
+
+/** A map's well-formed `INSIDE OUTSIDE COUNT` lines. */
+function mapLines(map: string): [number, number, number][] {
+  const lines: [number, number, number][] = [];
   for (const line of map.split("\n")) {
     const f = line.trim().split(/\s+/).map(Number);
     if (f.length !== 3 || f.some((n) => !Number.isSafeInteger(n) || n < 0)) continue;
-    if (id >= f[from]! && id < f[from]! + f[2]!) return f[to]! + (id - f[from]!);
+    lines.push(f as [number, number, number]);
   }
-  return id;
+  return lines;
 }
 
 /** The text of this process's /proc/self/uid_map or gid_map; "" (no mapping: ids are themselves) when unreadable. */

@@ -37,8 +37,10 @@
  * host is: the host's own and the loop's two, which a frame from the host
  * leaves by and comes back on in turn (the table keeps it on the host's
  * port, which sees it again, or follows it round). A MAC going back and
- * forth between two ports never shows on a third between them. The log's
- * bound is WARN_PAIRS + STORM_PAIRS pairs a minute.
+ * forth between two ports never shows on a third between them; a user's
+ * bond of three ports (balance-rr) does, so such storms hold at most
+ * WIDE_STORM_PAIRS of the storm entries, and a storm by its rate always
+ * finds one. The log's bound is WARN_PAIRS + STORM_PAIRS pairs a minute.
  *
  * Memory is fixed: SLOTS candidate MACs in typed arrays, chosen by a hash
  * of the MAC seeded as the MAC table's is (nobody aims MACs at one slot).
@@ -117,6 +119,12 @@ export const WARN_PAIRS = 4;
  * user's MACs going back and forth on five pairs of ports must not keep a loop's storm unsaid for a minute.
  */
 export const STORM_PAIRS = 4;
+/**
+ * Of the STORM_PAIRS entries, how many a MAC counted a storm only for showing on three ports may hold at
+ * once: a user's bond of three ports (balance-rr) shows so too, and two of them took every storm entry
+ * for the minute, a loop at line rate waiting for it; a storm counted by its rate always finds one.
+ */
+export const WIDE_STORM_PAIRS = 2;
 /**
  * Followed MACs flapping between one pair of ports within two windows that make a storm, whatever their
  * rates: a loop circles every host's broadcasts, where back-and-forth is one MAC or two (a host, a bond).
@@ -229,6 +237,8 @@ export class LoopDetector {
    */
   readonly #warnedPair = new Int32Array(WARN_PAIRS + STORM_PAIRS);
   readonly #warnedAt = new Float64Array(WARN_PAIRS + STORM_PAIRS).fill(-Infinity);
+  /** 1 where the entry was taken by a storm only on three ports (WIDE_STORM_PAIRS). */
+  readonly #warnedWide = new Uint8Array(WARN_PAIRS + STORM_PAIRS);
   /** Filled in when `note` says Warn. */
   readonly suspect: LoopSuspect = { hi: 0, lo: 0, vlan: 0, from: -1, to: -1, moves: 0 };
   /**
@@ -322,7 +332,11 @@ export class LoopDetector {
     this.lastFlapping = now;
     this.#flapPair[s] = pair;
     this.#flapAt[s] = now;
-    const storm = count > STORM_MOVES || now - this.#wideAt[s]! < 2 * FLAP_WINDOW_SECONDS;
+    const storm = count > STORM_MOVES
+      ? Storm.Rate
+      : now - this.#wideAt[s]! < 2 * FLAP_WINDOW_SECONDS
+      ? Storm.Wide
+      : Storm.None;
     if (!this.#mayWarn(pair, now, storm)) return MoveVerdict.Moved;
     const w = this.suspect;
     w.hi = hi;
@@ -398,9 +412,10 @@ export class LoopDetector {
    * Whether a loop between pair `pair` may be said at `now` (then noted as said), its MAC a `storm`'s (past
    * STORM_MOVES, or on three ports). Each pair once per WARN_INTERVAL_SECONDS; a storm (that, or STORM_MACS
    * MACs flapping on the pair) may also take the entries kept for storms, so flapping on other pairs, which
-   * fills the first WARN_PAIRS, delays it by a move, not a minute.
+   * fills the first WARN_PAIRS, delays it by a move, not a minute; one on three ports alone, no more than
+   * WIDE_STORM_PAIRS of them.
    */
-  #mayWarn(pair: number, now: number, storm: boolean): boolean {
+  #mayWarn(pair: number, now: number, storm: Storm): boolean {
     // The entry of this pair, or else a free or expired one, among the first WARN_PAIRS, else among all.
     let free = -1;
     let stormFree = -1;
@@ -411,13 +426,27 @@ export class LoopDetector {
       if (i < WARN_PAIRS && free < 0) free = i;
       else if (i >= WARN_PAIRS && stormFree < 0) stormFree = i;
     }
+    let wide = false;
     if (free < 0) {
-      if (stormFree < 0 || (!storm && !this.#manyFlapping(pair, now))) return false;
+      const many = storm !== Storm.Rate && stormFree >= 0 && this.#manyFlapping(pair, now);
+      if (stormFree < 0 || (storm === Storm.None && !many)) return false;
+      wide = storm === Storm.Wide && !many;
+      if (wide && this.#wideEntries(now) >= WIDE_STORM_PAIRS) return false;
       free = stormFree;
     }
     this.#warnedPair[free] = pair;
     this.#warnedAt[free] = now;
+    this.#warnedWide[free] = wide ? 1 : 0;
     return true;
+  }
+
+  /** The storm entries taken, still fresh at `now`, by storms on three ports alone. */
+  #wideEntries(now: number): number {
+    let n = 0;
+    for (let i = WARN_PAIRS; i < WARN_PAIRS + STORM_PAIRS; i++) {
+      if (this.#warnedWide[i] === 1 && now - this.#warnedAt[i]! < WARN_INTERVAL_SECONDS) n++;
+    }
+    return n;
   }
 
   /** Whether STORM_MACS or more followed MACs flapped between pair `pair` in the two windows to `now`. */
@@ -432,6 +461,13 @@ export class LoopDetector {
     }
     return false;
   }
+}
+
+/** Whether a flapping MAC is a storm's: past STORM_MOVES (Rate), or only on three ports (Wide). */
+const enum Storm {
+  None,
+  Wide,
+  Rate,
 }
 
 /** A pair of ports as one number, whichever way the move went (ports are below 65536). */

@@ -266,13 +266,22 @@ export class McastSnooping {
       family = 4;
     } else if (type === 0x86dd) {
       if (frame.length < at + 40 || frame[at + 24] !== 0xff || (frame[at + 25]! & 0x0f) <= 2) return null;
-      // MLD rides behind a hop-by-hop header (its router alert): flooded. Other ICMPv6 to a routable group
-      // (ping -6 ff0e::1:2) is data, which the kernel's ipv6_mc_check_mld leaves to the group's ports; an
-      // MLD type straight after the fixed header (no router alert) is flooded all the same. NDP goes to
-      // ff02::/16, flooded above.
-      const next = frame[at + 6];
-      if (next === 0) return null;
-      const icmp = next === 58 && frame.length > at + 40 ? frame[at + 40]! : 0;
+      // MLD (flooded) rides behind a hop-by-hop header, its router alert; the kernel's ipv6_mc_check_mld
+      // takes anything else to a routable group for data, which goes to the group's ports: ICMPv6 but MLD
+      // (ping -6 ff0e::1:2), or what follows a hop-by-hop header but ICMPv6 (checked beside a kernel bridge
+      // with an MLD querier: an echo or UDP behind a router alert reached the member alone). Flooded all
+      // the same, where the kernel would not: an MLD type with or without the header, a hop-by-hop header
+      // cut short or followed by another extension header, which might hide MLD. NDP goes to ff02::/16,
+      // flooded above.
+      let next = frame[at + 6]!;
+      let payload = at + 40;
+      if (next === 0) {
+        if (frame.length < payload + 8) return null;
+        next = frame[payload]!;
+        payload += (frame[payload + 1]! + 1) * 8;
+        if (isExtensionHeader(next)) return null;
+      }
+      const icmp = next === 58 && frame.length > payload ? frame[payload]! : 0;
       if ((icmp >= 130 && icmp <= 132) || icmp === 143) return null;
       group = formatIpv6(frame, at + 24);
       family = 6;
@@ -378,4 +387,13 @@ export class McastSnooping {
   querierState(): { ipv4: boolean; ipv6: boolean } {
     return { ipv4: this.#querierActive(4), ipv6: this.#querierActive(6) };
   }
+}
+
+/**
+ * IPv6 next-header values that are extension headers (RFC 8200's and IANA's list, 0 hop-by-hop included):
+ * what follows one might be MLD.
+ */
+function isExtensionHeader(next: number): boolean {
+  return next === 0 || next === 43 || next === 44 || next === 50 || next === 51 || next === 60 ||
+    next === 135 || next === 139 || next === 140 || next === 253 || next === 254;
 }

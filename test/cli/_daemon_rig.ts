@@ -7,10 +7,18 @@
  * on SIGTERM; `flags` serves at once and reports the runtime flags it got
  * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL); `env`
  * serves at once and reports whether a command it runs inherits the mark
- * that makes a process the copy. The parent prints what `daemonize` ended
+ * that makes a process the copy; `ended-as-told` and `ended` say a line
+ * and exit 0 without serving, the first marking its end as one it was told
+ * to make (reportEndedAsTold). The parent prints what `daemonize` ended
  * with.
  */
-import { daemonize, isDaemonChild, reportReady, StartTimeout } from "../../src/cli/daemon.ts";
+import {
+  daemonize,
+  isDaemonChild,
+  reportEndedAsTold,
+  reportReady,
+  StartTimeout,
+} from "../../src/cli/daemon.ts";
 import { ExitStatus } from "../../src/cli/main.ts";
 
 const [mode = ""] = Deno.args;
@@ -37,6 +45,11 @@ if (isDaemonChild()) {
     reportReady(`copy: gc is a ${gc}, location ${globalThis.location?.href}\n`);
     Deno.exit(0);
   }
+  if (mode === "ended-as-told" || mode === "ended") {
+    console.error("copy: ends before serving");
+    if (mode === "ended-as-told") reportEndedAsTold();
+    Deno.exit(0);
+  }
   if (mode === "stubborn") Deno.addSignalListener("SIGTERM", () => {});
   await sleep(60_000);
   Deno.exit(0);
@@ -47,6 +60,7 @@ try {
 } catch (err) {
   if (err instanceof StartTimeout) console.log(`timed out, killed: ${err.killed}`);
   if (!(err instanceof ExitStatus)) throw err;
-  console.error(err.message);
+  if (err.message !== "") console.error(err.message);
+  console.log(`exit ${err.code}`);
   Deno.exit(err.code);
 }

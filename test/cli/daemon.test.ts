@@ -239,6 +239,29 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
   });
 });
 
+Deno.test("vde wirefilter --daemon whose --rcfile says shutdown exits 0 saying it stopped before serving, as Debian's wirefilter exits there, not that it runs in the background", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/wf.rc`, "loss 10\nshutdown\nloss 20\n");
+    const args = ["wirefilter", "null://", "null://", "--rcfile", `${dir}/wf.rc`, "--mgmt", `${dir}/wf`];
+    const r = await run([...VDE, ...args, "--daemon", "--pidfile", `${dir}/pid`], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      `vde wirefilter: shutdown from the startup script (${dir}/wf.rc): stopped before serving, as wirefilter does\n`,
+    );
+    assert.equal(await pathExists(`${dir}/pid`), false, "no pid file: it never served");
+    assert.equal(await pathExists(`${dir}/wf`), false, "no management socket");
+    assert.deepEqual(processesMentioning(dir), []);
+    // In the foreground too: it ends before serving, with status 0.
+    const fg = await run([...VDE, ...args], { check: false, timeoutMs: 60_000 });
+    assert.equal(fg.code, 0, fg.stderr);
+    assert.doesNotMatch(fg.stderr, /bidirectional filter/);
+  });
+});
+
 Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid file and log, and ends with the switch", async () => {
   await withTmp(async (dir) => {
     assert.equal((await daemon(["--sock", `${dir}/sw`])).code, 0);
@@ -400,6 +423,18 @@ Deno.test("Ctrl-C that reaches --daemon as the copy reports ready says the copy 
   assert.doesNotMatch(r.stdout, /up in the background/);
   assert.match(r.stderr, /^SIGINT: the background rig was stopped$/m);
   assert.deepEqual(r.left, [], "the copy has ended");
+});
+
+Deno.test("a --daemon copy that ends with status 0 before serving is a failed start unless it marked the end as one it was told to make (a wirefilter rc's shutdown)", async () => {
+  const told = await rig("ended-as-told");
+  assert.equal(told.code, 0, told.stderr);
+  assert.equal(told.stderr, "copy: ends before serving\n", "its line, without the mark");
+  assert.equal(told.stdout, "exit 0\n");
+  // A copy that just ends (a capture whose switch went before it began) did not start, whatever its status.
+  const ended = await rig("ended");
+  assert.equal(ended.code, 1, ended.stderr);
+  assert.equal(ended.stderr, "copy: ends before serving\n");
+  assert.deepEqual([...told.left, ...ended.left], []);
 });
 
 Deno.test("a --daemon copy that is too slow and ends on SIGTERM is reported as stopped, not killed", async () => {

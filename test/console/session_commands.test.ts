@@ -10,6 +10,7 @@ import {
   MAX_SCRIPT_BYTES,
   PIPE_WITHOUT_WRITER,
   readScript,
+  SHUTDOWN_IGNORED,
 } from "../../src/console/session_commands.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
@@ -18,6 +19,11 @@ import { CommandRegistry, ok } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 import { AS_NOBODY } from "../helpers/processes.ts";
+import { Switch } from "../../src/switch/switch.ts";
+import { ConsoleContext } from "../../src/console/switch/context.ts";
+import { switchCommands } from "../../src/console/switch/switch_commands.ts";
+import { WireFilter } from "../../src/wirefilter/filter.ts";
+import { wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -172,49 +178,137 @@ Deno.test("a script named by a symlink another user makes and removes at will is
   });
 });
 
-Deno.test("a shutdown line in a switch's startup script is logged as ignored and the script runs on, as vde_switch's does: the switch starts and serves", async () => {
+/** A registry with `shutdown` (stops recorded), `load` and `mark ARG` (ARGs recorded). */
+function scriptRig(scriptsIgnoreShutdown: boolean) {
+  const stops: string[] = [];
+  const ran: string[] = [];
+  const commands = new CommandRegistry();
+  addSessionEndCommands(commands, { canShutdown: true, shutdown: (why) => stops.push(why) }, {
+    logout: "logout",
+    shutdown: "shutdown",
+  }, { scriptsIgnoreShutdown });
+  commands.add({
+    path: "mark",
+    syntax: "",
+    help: "mark",
+    listing: false,
+    run: (args) => (ran.push(args), ok()),
+  });
+  commands.add({
+    path: "load",
+    syntax: "",
+    help: "load",
+    listing: false,
+    run: (args, s) => loadScript(args, s),
+  });
+  return { stops, ran, commands };
+}
+
+/** Runs `fn` with `dir`/net.rc (mark 1, shutdown, mark 2, load of inner.rc: shutdown, mark 3). */
+async function withShutdownScripts(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-script-shutdown-" });
   try {
-    const stops: string[] = [];
-    const ran: string[] = [];
-    const commands = new CommandRegistry();
-    addSessionEndCommands(commands, { canShutdown: true, shutdown: (why) => stops.push(why) }, {
-      logout: "logout",
-      shutdown: "shutdown",
-    });
-    commands.add({
-      path: "mark",
-      syntax: "",
-      help: "mark",
-      listing: false,
-      run: (args) => (ran.push(args), ok()),
-    });
-    commands.add({
-      path: "load",
-      syntax: "",
-      help: "load",
-      listing: false,
-      run: (args, s) => loadScript(args, s),
-    });
     await Deno.writeTextFile(`${dir}/inner.rc`, "shutdown\n");
     await Deno.writeTextFile(`${dir}/net.rc`, `mark 1\nshutdown\nmark 2\nload ${dir}/inner.rc\nmark 3\n`);
-    const logged: string[] = [];
-    assert.equal(
-      await runStartupScript(`${dir}/net.rc`, commands, (m) => logged.push(m), { ignoreShutdown: true }),
-      0,
-    );
-    assert.deepEqual(ran, ["1", "2", "3"]);
-    assert.deepEqual(stops, []);
-    assert.deepEqual(logged, [
-      `${dir}/net.rc:2: shutdown: a shutdown in a startup script is ignored, as vde_switch ignores it`,
-      `${dir}/net.rc:4: load ${dir}/inner.rc: a shutdown in a startup script is ignored, as vde_switch ignores it`,
-    ]);
-    // Elsewhere (wirefilter's rc, whose shutdown Debian's wirefilter obeys at once) the script stops there.
-    ran.length = 0;
-    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, () => {}), 0);
-    assert.deepEqual(ran, ["1"]);
-    assert.deepEqual(stops, ["shutdown from the startup script"]);
+    await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("a shutdown line in a switch's startup script is logged as ignored and the script runs on, as vde_switch's does: the switch starts and serves", async () => {
+  await withShutdownScripts(async (dir) => {
+    const { stops, ran, commands } = scriptRig(true);
+    const logged: string[] = [];
+    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, (m) => logged.push(m)), 0);
+    assert.deepEqual(ran, ["1", "2", "3"]);
+    assert.deepEqual(stops, []);
+    assert.deepEqual(logged, [
+      `${dir}/net.rc:2: shutdown: ${SHUTDOWN_IGNORED}`,
+      `${dir}/net.rc:4: load ${dir}/inner.rc: ${SHUTDOWN_IGNORED}`,
+    ]);
+  });
+});
+
+Deno.test("a shutdown in a script a switch's console loads is answered as ignored and the script runs on, the session and the switch too, as vde_switch's load does", async () => {
+  await withShutdownScripts(async (dir) => {
+    const { stops, ran, commands } = scriptRig(true);
+    const session = new FakeSession(commands);
+    const reply = (await commands.execute(`load ${dir}/net.rc`, session))!;
+    assert.equal(reply.code, 0);
+    assert.equal(reply.endSession, undefined, "the session goes on");
+    assert.equal(reply.afterSend, undefined, "nothing is stopped once answered");
+    assert.deepEqual(ran, ["1", "2", "3"]);
+    assert.deepEqual(stops, []);
+    assert.match(
+      reply.raw!,
+      new RegExp(`^vde\\[${dir}/net.rc\\]: shutdown\n${SHUTDOWN_IGNORED}\n1000 Success$`, "m"),
+    );
+    // Typed, not loaded, it stops the switch.
+    const typed = (await commands.execute("shutdown", session))!;
+    assert.equal(typed.endSession, true);
+    typed.afterSend?.();
+    assert.deepEqual(stops, ["shutdown from the management socket"]);
+  });
+});
+
+Deno.test("a shutdown in a wirefilter's script stops the script and, once answered, the program, as Debian's wirefilter exits there", async () => {
+  await withShutdownScripts(async (dir) => {
+    const { stops, ran, commands } = scriptRig(false);
+    assert.equal(await runStartupScript(`${dir}/net.rc`, commands, () => {}), 0);
+    assert.deepEqual(ran, ["1"]);
+    assert.deepEqual(stops, ["shutdown from the startup script"]);
+    ran.length = 0;
+    const reply = (await commands.execute(`load ${dir}/net.rc`, new FakeSession(commands)))!;
+    assert.equal(reply.endSession, true);
+    reply.afterSend?.();
+    assert.deepEqual(ran, ["1"]);
+    assert.equal(stops.length, 2);
+  });
+});
+
+Deno.test("a logout in a script a management session loads is passed over and the script runs on, the session too, as vde_switch's and wirefilter's load do", async () => {
+  await withShutdownScripts(async (dir) => {
+    for (const scriptsIgnoreShutdown of [true, false]) {
+      const { ran, commands } = scriptRig(scriptsIgnoreShutdown);
+      await Deno.writeTextFile(`${dir}/out.rc`, "mark 1\nlogout\nmark 2\n");
+      const session = new FakeSession(commands);
+      const reply = (await commands.execute(`load ${dir}/out.rc`, session))!;
+      assert.equal(reply.endSession, undefined, "the session goes on");
+      assert.deepEqual(ran, ["1", "2"]);
+      // Typed, it ends the session.
+      assert.equal((await commands.execute("logout", session))!.endSession, true);
+    }
+  });
+});
+
+Deno.test("the switch's console passes over its scripts' shutdown (its --rc, a lab switch's rc, a load) and wirefilter's obeys it, as vde_switch and Debian's wirefilter do", async () => {
+  await withShutdownScripts(async (dir) => {
+    await Deno.writeTextFile(`${dir}/sw.rc`, "port/setnumports 8\nshutdown\nport/setnumports 10\n");
+    const stops: string[] = [];
+    const sw = new Switch({ numPorts: 32 });
+    try {
+      const commands = switchCommands(new ConsoleContext(sw, { shutdown: (why) => stops.push(why) }));
+      const logged: string[] = [];
+      assert.equal(await runStartupScript(`${dir}/sw.rc`, commands, (m) => logged.push(m)), 0);
+      assert.deepEqual(logged, [`${dir}/sw.rc:2: shutdown: ${SHUTDOWN_IGNORED}`]);
+      assert.equal(sw.numPorts, 10);
+      const loaded = (await commands.execute(`load ${dir}/sw.rc`, new FakeSession(commands)))!;
+      assert.equal(loaded.endSession, undefined);
+      assert.equal(stops.length, 0, stops.join());
+    } finally {
+      await sw.close();
+    }
+    const filter = new WireFilter({ seed: 1 });
+    try {
+      await Deno.writeTextFile(`${dir}/wf.rc`, "loss 10\nshutdown\nloss 20\n");
+      const commands = wirefilterCommands(
+        new WirefilterContext(filter, { bidirectional: true, shutdown: (why) => stops.push(why) }),
+      );
+      await runStartupScript(`${dir}/wf.rc`, commands, () => {});
+      assert.deepEqual(stops, ["shutdown from the startup script"]);
+    } finally {
+      filter.close();
+    }
+  });
 });

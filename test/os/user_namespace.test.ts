@@ -30,9 +30,14 @@ Deno.test("a machine uid is the namespace's uid its uid_map maps to it: a rootle
   assert.equal(uidInside(1000, "         0       1000          1\n"), 0);
   assert.equal(uidInside(100004, "0 1000 1\n1 100000 65536\n"), 5);
   assert.equal(uidInside(1000, "0 0 4294967295\n"), 1000);
-  // A user the map does not name is no uid of the namespace's: the id as given.
-  assert.equal(uidInside(1001, "0 1000 1\n"), 1001);
+  // A user the map does not name is no uid of the namespace's (its processes show as the overflow uid,
+  // every unmapped user's): not the id as given, which names whoever has it there.
+  assert.equal(uidInside(1001, "0 1000 1\n"), undefined);
+  assert.equal(uidInside(65534, "0 1000 1\n"), undefined);
+  assert.equal(uidInside(1001, "0 1000 1\n1 100000 65536\n"), undefined);
+  // No map read (an old kernel, no /proc): ids are themselves.
   assert.equal(uidInside(7, ""), 7);
+  assert.equal(uidInside(7, "garbage\n0 x 1\n"), 7);
 });
 
 Deno.test("root of a user namespace that a user made with unshare --map-root-user knows it is that user", async (t) => {

@@ -414,3 +414,39 @@ Deno.test("a loop circling one MAC far below STORM_MOVES is said within a second
     assert.equal(said, 0, `${rate} moves/s back and forth on two ports`);
   }
 });
+
+Deno.test("a loop at line rate is said within a second while five flapping pairs and two users' bonds of three ports (balance-rr) hold the log budget: a MAC on three ports takes at most two storm entries", () => {
+  const d = new LoopDetector(0x5eed);
+  const user = fivePairsFlapping(d);
+  // Each bond sends 20 frames a second, in turn from its three ports; the table follows.
+  const bonds = [{ lo: 0x900, base: 30, learned: 30 }, { lo: 0x901, base: 40, learned: 40 }];
+  let frame = 0;
+  const bondsSend = (t: number) => {
+    for (const b of bonds) {
+      const port = b.base + (frame % 3);
+      if (port !== b.learned) d.note(HI, b.lo, 0, port, b.learned, t - 0.05, t, true);
+      b.learned = port;
+    }
+    frame++;
+  };
+  for (let t = 0; t < 5; t += 0.05) {
+    user.play(t);
+    bondsSend(t);
+  }
+  let warned = -1;
+  let learned = 2;
+  for (let i = 0; 5 + i / 4000 < 70 && warned < 0; i++) {
+    const t = 5 + i / 4000;
+    if (i % 200 === 0) {
+      user.play(t);
+      bondsSend(t);
+    }
+    // 2,000 moves a second between ports 2 and 3.
+    if (i % 2 !== 0) continue;
+    const port = (i / 2) % 2 === 0 ? 3 : 2;
+    if (d.note(HI, LO, 0, port, learned, t, t, true) === MoveVerdict.Warn) warned = t;
+    learned = port;
+  }
+  assert.ok(warned >= 5 && warned < 6, `said at ${warned} s`);
+  assert.ok(d.suspect.moves > STORM_MOVES);
+});

@@ -52,17 +52,25 @@ Deno.test("with our querier active, a group goes to its members only, and a leav
   assert.deepEqual(send(1, udpTo(G)), []);
 });
 
-/** An IPv6 packet to `group` whose payload is `next` (58 ICMPv6, 17 UDP) starting with `first` (an ICMPv6 type). */
-function ipv6To(group: string, next: number, first: number): Uint8Array {
+/**
+ * An IPv6 packet to `group` whose payload is `next` (58 ICMPv6, 17 UDP) starting with `first` (an ICMPv6
+ * type), behind `hbh` (a hop-by-hop header, 8 bytes: its next header, length 0, a router alert) when given.
+ */
+function ipv6To(group: string, next: number, first: number, hbh?: number[]): Uint8Array {
   const g = parseIpv6Address(group);
-  const f = new Uint8Array(14 + 40 + 8);
+  const ext = hbh ?? [];
+  const f = new Uint8Array(14 + 40 + ext.length + 8);
   f.set([0x33, 0x33, ...g.subarray(12), 2, 0, 0, 0, 0, 1, 0x86, 0xdd], 0);
-  f.set([0x60, 0, 0, 0, 0, 8, next, 64], 14);
+  f.set([0x60, 0, 0, 0, 0, ext.length + 8, hbh === undefined ? next : 0, 64], 14);
   f.set(parseIpv6Address("fe80::1"), 22);
   f.set(g, 38);
-  f[54] = first;
+  f.set(ext, 54);
+  f[54 + ext.length] = first;
   return f;
 }
+
+/** A hop-by-hop header with a router alert (MLD's) in front of `next`. */
+const routerAlert = (next: number) => [next, 0, 5, 2, 0, 0, 1, 0];
 
 Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (ping -6 ff0e::1:2) goes to its members only, as UDP does; MLD is still flooded", () => {
   const { engine, snoop, send } = rig();
@@ -74,6 +82,32 @@ Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (pin
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128)), [2], "an echo request");
   assert.deepEqual(send(1, ipv6To("ff0e::9:9", 58, 128)), [], "unregistered: router ports only (none)");
   assert.deepEqual(send(1, ipv6To("ff02::1", 58, 128)), [2, 3, 4], "ff02::/16 is always flooded");
+});
+
+Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; MLD behind one, or what a header cut short or another extension header may hide, is flooded", () => {
+  const { engine, snoop, send } = rig();
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  engine.tick(11_500);
+  send(2, mldv2(4, "ff0e::1:2"));
+  assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(58))), [2], "an echo");
+  assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0, routerAlert(17))), [2], "UDP");
+  // MLD types (these ones, unchecked, the engine would drop as malformed MLD): flooded, route says.
+  assert.equal(snoop.route(ipv6To("ff0e::1:2", 58, 131, routerAlert(58)), 0), null, "an MLDv1 report");
+  assert.equal(snoop.route(ipv6To("ff0e::1:2", 58, 143), 0), null, "MLD without the alert");
+  assert.deepEqual(
+    send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(60))),
+    [2, 3, 4],
+    "then destination options",
+  );
+  // A hop-by-hop header cut short, or claiming more than the frame holds: never read past the frame (and
+  // the engine drops both as malformed IPv6, as the kernel bridge does).
+  const cut = ipv6To("ff0e::1:2", 58, 128, routerAlert(58)).subarray(0, 14 + 40 + 4);
+  assert.equal(snoop.route(cut, 0), null);
+  assert.deepEqual(send(1, cut), []);
+  const long = ipv6To("ff0e::1:2", 58, 128, routerAlert(58));
+  long[14 + 40 + 1] = 255;
+  assert.deepEqual(snoop.route(long, 0), [2], "no ICMPv6 type within the frame: data");
 });
 
 Deno.test("a port that sent a query becomes a router port and receives every group", () => {

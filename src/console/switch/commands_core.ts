@@ -94,7 +94,7 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
   addSessionEndCommands(registry, ctx, {
     logout: "logout from this mgmt terminal",
     shutdown: "shutdown of the switch",
-  });
+  }, { scriptsIgnoreShutdown: true });
   registry.add({
     path: "showinfo",
     syntax: "",

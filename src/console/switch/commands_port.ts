@@ -12,7 +12,7 @@
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
 import { formatPort } from "./listings.ts";
-import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
 import { portView, portViews } from "./views.ts";
 import { vlanReply } from "./commands_vlan.ts";
@@ -132,6 +132,15 @@ export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext):
       : lookupGroup(name);
     if (known === undefined) return fail(Errno.EINVAL);
     const id = known < 0 ? known : uidInside(known, idMap(which === "user" ? "uid" : "gid"));
+    if (id === undefined) {
+      // The overflow id (65534), which nobody's name would give, is every unmapped user's here.
+      const kind = which === "user" ? "uid" : "gid";
+      return failure(
+        `${which} ${name} is not mapped into this switch's user namespace (/proc/self/${kind}_map): ` +
+          `the switch sees its clients as the overflow ${kind}, as every unmapped ${which}'s`,
+        Errno.EINVAL,
+      );
+    }
     sw.setAccess(p, which, id);
     return ok();
   };
