@@ -59,7 +59,7 @@ import {
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
-import { smallFrames } from "./priority.ts";
+import { askShortSlice, smallFrames } from "./priority.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
   BPDU,
@@ -835,6 +835,8 @@ scope.onmessage = (e) => {
       const began = performance.now();
       // The module's loaded word was this thread's first message, so "warmed" keeps the warmed code (worker_loaded.ts).
       loop.warm();
+      // Woken for a frame, it preempts whoever holds its core rather than wait for a tick (priority.ts).
+      askShortSlice();
       scope.postMessage({ warmed: performance.now() - began });
     }
     if (!loop.ok) {
