@@ -78,8 +78,6 @@ const symbols = {
   setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   sched_yield: { parameters: [], result: "i32" },
-  // sched_setattr(tid, attr, flags): glibc has no wrapper before 2.41.
-  sys_sched_setattr: { name: "syscall", parameters: ["i32", "i32", "buffer", "u32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   // The data-plane calls made through `syscall` (see `direct`): glibc's wrappers are cancellation
@@ -153,35 +151,12 @@ export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number
 
 /** System call numbers of the calls `direct` makes, per architecture Deno runs on under Linux. */
 export const SYSCALL_NUMBERS = {
-  x86_64: {
-    read: 0,
-    write: 1,
-    sendto: 44,
-    recvfrom: 45,
-    recvmmsg: 299,
-    sendmmsg: 307,
-    epoll_pwait: 281,
-    sched_setattr: 314,
-  },
-  aarch64: {
-    read: 63,
-    write: 64,
-    sendto: 206,
-    recvfrom: 207,
-    recvmmsg: 243,
-    sendmmsg: 269,
-    epoll_pwait: 22,
-    sched_setattr: 274,
-  },
+  x86_64: { read: 0, write: 1, sendto: 44, recvfrom: 45, recvmmsg: 299, sendmmsg: 307, epoll_pwait: 281 },
+  aarch64: { read: 63, write: 64, sendto: 206, recvfrom: 207, recvmmsg: 243, sendmmsg: 269, epoll_pwait: 22 },
 } as const;
 const NR = SYSCALL_NUMBERS[Deno.build.arch];
 /** sigsetsize of epoll_pwait (the kernel's sigset_t); no mask is passed, so the wait is epoll_wait's. */
 const SIGSET_BYTES = 8;
-
-/** sched_setattr(2) on thread `tid` with a `struct sched_attr` (glibc has no wrapper before 2.41); 0 or -1. */
-export function schedSetattr(tid: number, attr: Uint8Array): number {
-  return libc().sys_sched_setattr(NR.sched_setattr, tid, attr, 0);
-}
 
 /**
  * read, write, send, recv, recvmmsg, sendmmsg and epoll_wait made through libc's

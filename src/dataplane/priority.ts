@@ -6,10 +6,9 @@
  * thread runs at its own nice value between streams, sharing a core with
  * the switch: slirp_worker.ts, "Priority"), and a `DownloadYield` that
  * gives a raised thread's priority up while it streams a download to a
- * guest whose side is the bottleneck. `askShortSlice` gives an ordinary
- * thread the scheduler's latency hint (the switch thread).
+ * guest whose side is the bottleneck.
  */
-import { libc, schedSetattr } from "../../ffi/libc.ts";
+import { libc } from "../../ffi/libc.ts";
 
 const PRIO_PROCESS = 0;
 const SCHED_OTHER = 0;
@@ -65,42 +64,6 @@ const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
 export function setRealtime(on: boolean): boolean {
   param[0] = on ? 1 : 0;
   return libc().sched_setscheduler(libc().gettid(), on ? SCHED_RR : SCHED_OTHER, param) === 0;
-}
-
-/** The shortest slice the kernel grants (0.1 ms), in ns. */
-export const SHORT_SLICE_NS = 100_000;
-/** struct sched_attr as of its first version (48 bytes): size, policy, flags, nice, priority, runtime... */
-const SCHED_ATTR_BYTES = 48;
-
-/**
- * Bytes of the `struct sched_attr` that keeps the calling thread an
- * ordinary (SCHED_OTHER) thread at `nice` and asks for a slice of
- * `sliceNs` (sched_runtime): EEVDF (Linux 6.12+) lets a waking thread
- * whose slice is shorter than the running one's preempt it at once
- * (PREEMPT_SHORT), where it otherwise waited until the running thread's
- * slice ended, up to the next tick. Its own turns are as short, which costs
- * a thread that blocks within microseconds of waking nothing.
- */
-export function shortSliceAttr(nice: number, sliceNs: number): Uint8Array {
-  const attr = new Uint8Array(SCHED_ATTR_BYTES);
-  const v = new DataView(attr.buffer);
-  v.setUint32(0, SCHED_ATTR_BYTES, true);
-  v.setUint32(4, SCHED_OTHER, true);
-  v.setInt32(16, nice, true);
-  v.setBigUint64(24, BigInt(sliceNs), true);
-  return attr;
-}
-
-/**
- * Asks the scheduler to run the calling ordinary thread as soon as it wakes
- * (`shortSliceAttr`), at its nice value; an older kernel ignores the slice.
- * Set `VDE_SLICE_HINT=0` to leave it (measurements).
- *
- * @returns true when the kernel took it
- */
-export function askShortSlice(): boolean {
-  if (Deno.env.get("VDE_SLICE_HINT") === "0") return false;
-  return schedSetattr(libc().gettid(), shortSliceAttr(currentNice(), SHORT_SLICE_NS)) === 0;
 }
 
 /**

@@ -83,7 +83,6 @@ import {
   type WorkerEngineOptions,
 } from "./switch_layout.ts";
 import { WorkerHandle } from "./worker_handle.ts";
-import { holdHelperSweep } from "./helper_threads.ts";
 import { log } from "../log.ts";
 import type { FlowPeer } from "../link/link.ts";
 
@@ -182,8 +181,6 @@ export class SwitchThread {
   #loopEnded = false;
   /** How long warm-up took, in ms; null while it runs. */
   warmedMs: number | null = null;
-  /** Lets go of the process's V8 helper sweep, held from the warm-up's end (helper_threads.ts). */
-  #releaseSweep: () => void = () => {};
   /** Frames from main-thread links dropped because ringIn was full. */
   ringDrops = 0;
   /** Inlets that read as congested and wait for their `onDrain`. */
@@ -439,8 +436,6 @@ export class SwitchThread {
       this.#sink.loop?.(reply.loop);
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
-      // After the warm-up, which the compiler helpers must not be starved during.
-      if (this.#stopping === null) this.#releaseSweep = holdHelperSweep();
       this.#warmed.resolve(reply.warmed);
     } else if ("stopped" in reply) {
       // Ended unasked: its loop could not start (it never warms, and bring-up waits on `warmed`), or threw.
@@ -453,7 +448,6 @@ export class SwitchThread {
   /** The worker ended unasked, for `why`: it uses no fd now, so what it was lent is free, and it applies nothing more. */
   #endedUnasked(why: string): void {
     this.#loopEnded = true;
-    this.#releaseSweep();
     for (const release of this.#lent.values()) release();
     this.#lent.clear();
     this.#settle(Infinity);
@@ -492,7 +486,6 @@ export class SwitchThread {
         resolve();
       };
     });
-    this.#releaseSweep();
     Atomics.store(this.#control, CTL_STOP, 1);
     const answered = await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     this.#stopped = true;

@@ -59,7 +59,7 @@ import {
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
-import { askShortSlice, smallFrames } from "./priority.ts";
+import { smallFrames } from "./priority.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
   BPDU,
@@ -829,14 +829,13 @@ scope.onmessage = (e) => {
   if (loop === null) {
     const start = e.data as SwitchStart;
     // Normal priority, unlike the receive thread: a thread that polls while busy must not push
-    // the other processes (often the very senders and receivers of its frames) off its core.
+    // the other processes (often the very senders and receivers of its frames) off its core. A 0.1 ms
+    // slice hint here and V8's helpers at SCHED_IDLE measured as noise (README, Not yet here; 140fa1f).
     loop = new SwitchLoop(start);
     if (loop.ok) {
       const began = performance.now();
       // The module's loaded word was this thread's first message, so "warmed" keeps the warmed code (worker_loaded.ts).
       loop.warm();
-      // Woken for a frame, it preempts whoever holds its core rather than wait for a tick (priority.ts).
-      askShortSlice();
       scope.postMessage({ warmed: performance.now() - began });
     }
     if (!loop.ok) {
