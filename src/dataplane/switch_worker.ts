@@ -829,7 +829,8 @@ scope.onmessage = (e) => {
   if (loop === null) {
     const start = e.data as SwitchStart;
     // Normal priority, unlike the receive thread: a thread that polls while busy must not push
-    // the other processes (often the very senders and receivers of its frames) off its core.
+    // the other processes (often the very senders and receivers of its frames) off its core. A 0.1 ms
+    // slice hint here and V8's helpers at SCHED_IDLE measured as noise (README, Not yet here; 140fa1f).
     loop = new SwitchLoop(start);
     if (loop.ok) {
       const began = performance.now();
