@@ -767,6 +767,11 @@ async function listPing(
     const filler = await fillMacTable(sw.dir, mgmt);
     cleanups.push(filler.close);
     const table = filler.table;
+    // A table the filler could not fill (its frames lost on a loaded machine) is not this row's condition:
+    // a sample of it would be read as one of a full table's listing.
+    if (table.held < MACS * 0.99) {
+      throw new Error(`the table holds ${table.held} MACs, not ${MACS}: sample not taken`);
+    }
     // The loop counts its listings in a file: C's last only about a second each (see MacTableCount).
     const listings = `${tmp}/listings`;
     const lister = spawnManaged([
