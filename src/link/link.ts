@@ -1,6 +1,7 @@
 import { log } from "../log.ts";
 import { printable } from "../console/reply_format.ts";
 import { MIN_FRAME } from "../wire/ethernet.ts";
+import { RateLimitedLog } from "../rate_limited_log.ts";
 
 /**
  * The Link: one end of a virtual Ethernet wire.
@@ -255,14 +256,45 @@ export abstract class BaseLink implements Link {
   }
 }
 
+/**
+ * Once-said lines. Each key is said once; a key names a link (its description, which a local user chooses
+ * anew per connection), so a user who connects over and over, each time sending a runt or causing a failed
+ * send, would still make a line per connection. So the keys' kind (what precedes the key's first ':', e.g.
+ * `runt`) is also rate-limited per process, as a switch's refused ctl requests are: the first
+ * ONCE_LINES_PER_WINDOW lines of each kind a minute are said in full, the rest as one count at the minute's
+ * end. Kinds are the code's own prefixes, a handful, so the map of limiters stays small.
+ */
 const logged = new Set<string>();
+const byKind = new Map<string, RateLimitedLog>();
+/** Lines of one kind said in full per window; the rest are counted. */
+export const ONCE_LINES_PER_WINDOW = 10;
+let onceWindowMs = 60_000;
 
-/** Logs a message once per key, so a hostile peer cannot flood the log. */
+/** Logs a message once per key, and at most ONCE_LINES_PER_WINDOW a minute per kind, so a hostile peer cannot flood the log. */
 export function logOnce(key: string, message: string): void {
   if (logged.has(key)) return;
   if (logged.size > 10_000) logged.clear();
   logged.add(key);
+  const colon = key.indexOf(":");
+  const kind = colon < 0 ? key : key.slice(0, colon);
+  let limiter = byKind.get(kind);
+  if (limiter === undefined) {
+    limiter = new RateLimitedLog(
+      (m) => log("vde", m),
+      ONCE_LINES_PER_WINDOW,
+      onceWindowMs,
+      `${kind} line(s)`,
+    );
+    byKind.set(kind, limiter);
+  }
   // A link's description may be a peer's words (a switch client's request): a newline or a terminal escape
   // in them forges no line.
-  log("vde", printable(message));
+  limiter.line(printable(message));
+}
+
+/** For tests: says the counts held back, forgets the kinds' windows, and makes new ones `ms` long. */
+export function setOnceLineWindow(ms: number): void {
+  for (const limiter of byKind.values()) limiter.close();
+  byKind.clear();
+  onceWindowMs = ms;
 }
