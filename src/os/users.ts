@@ -3,9 +3,12 @@
  * (`port/setuser`, `port/setgroup`, the control socket's group), for
  * printing who owns a port, and for vxvde's `grp=`. Reads /etc/passwd and
  * /etc/group directly: Deno has no getpwnam, and these files are all a
- * switch needs (no NSS lookups over the network from the control plane).
+ * switch needs (no NSS lookups over the network from the control plane),
+ * except a group's members for the trusted-path check (nss.ts), where a
+ * member the files do not know would be a writer missed.
  */
 import { modeText } from "./mode_text.ts";
+import { nssGroupMembers } from "./nss.ts";
 
 /** One parsed /etc/passwd or /etc/group row. */
 interface Row {
@@ -84,8 +87,17 @@ export function isGroupMember(uid: number, gid: number): boolean {
   return group !== undefined && group.extra.split(",").includes(user.name);
 }
 
-/** Every user of group `gid`: those whose primary group it is and its listed members (unknown names left out). */
+/**
+ * Every user of group `gid`: those whose primary group it is and its listed members (unknown names left
+ * out), as NSS and the files say together: on an LDAP or SSSD machine the files know none of a shared
+ * group's members, and a member either source knows may write what the group may.
+ */
 export function groupMembers(gid: number): number[] {
+  return [...new Set([...(nssGroupMembers(gid) ?? []), ...groupMembersInFiles(gid)])];
+}
+
+/** groupMembers as /etc/passwd and /etc/group alone say (where NSS cannot be asked, and for its test). */
+export function groupMembersInFiles(gid: number): number[] {
   const users = readRows("/etc/passwd");
   const listed = readRows("/etc/group").find((r) => r.id === gid)?.extra.split(",") ?? [];
   const members = users.filter((u) => Number(u.extra) === gid || listed.includes(u.name)).map((u) => u.id);
