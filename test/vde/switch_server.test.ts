@@ -111,6 +111,15 @@ Deno.test("a switch started again on the directory a killed one left takes this 
   }
 });
 
+/** Socket files bound at `names` in `dir` and left there, as a switch killed with SIGKILL leaves them. */
+function leaveSockets(dir: string, names: string[]): void {
+  for (const name of names) {
+    const left = UnixDgramSocket.create();
+    left.bind(`${dir}/${name}`);
+    left.close(false);
+  }
+}
+
 Deno.test("a switch started again where a killed one left its staging directories and hidden ports removes those of ours, not another user's", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-dir-staging-" });
@@ -122,11 +131,7 @@ Deno.test("a switch started again where a killed one left its staging directorie
   await Deno.mkdir(`${dir}/.abcdefgh`, { mode: 0o700 });
   await Deno.mkdir(`${dir}/.zzzzzzzz`, { mode: 0o700 });
   await Deno.chown(`${dir}/.zzzzzzzz`, 65534, 65534);
-  for (const name of ["ctl", "001.9", ".002.10.new", ".abcdefgh/s"]) {
-    const left = UnixDgramSocket.create();
-    left.bind(`${dir}/${name}`);
-    left.close(false);
-  }
+  leaveSockets(dir, ["ctl", "001.9", ".002.10.new", ".abcdefgh/s"]);
   const sw = new Switch({ numPorts: 4 });
   const server = await VdeSwitchServer.start(sw, { dir, log: () => {} });
   try {
@@ -142,22 +147,15 @@ Deno.test("a switch started again where a killed one left its staging directorie
 Deno.test("a stale ctl is reclaimed, with what a dead switch left beside it, in the directory held, not where its name was made to lead since", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-dir-swapped-" });
-  const leave = (dir: string, names: string[]) => {
-    for (const name of names) {
-      const left = UnixDgramSocket.create();
-      left.bind(`${dir}/${name}`);
-      left.close(false);
-    }
-  };
   const dir = `${tmp}/sw`;
   const elsewhere = `${tmp}/elsewhere`;
   await Deno.mkdir(dir);
   await Deno.mkdir(`${dir}/.abcdefgh`, { mode: 0o700 });
-  leave(dir, ["ctl", "001.9", ".abcdefgh/s"]);
+  leaveSockets(dir, ["ctl", "001.9", ".abcdefgh/s"]);
   // Another directory of root's with the same names (any directory the link might name).
   await Deno.mkdir(elsewhere);
   await Deno.mkdir(`${elsewhere}/.bcdefghi`, { mode: 0o700 });
-  leave(elsewhere, ["ctl", "001.9", ".bcdefghi/s"]);
+  leaveSockets(elsewhere, ["ctl", "001.9", ".bcdefghi/s"]);
   const held = holdDirectory(dir);
   try {
     // As a user who may write the parent (no sticky bit) would, once the start holds the directory.
