@@ -23,7 +23,10 @@
  * The first end's PATH is unconnected while it waits, so it is made 0700
  * from its first moment (bound in a private directory and linked there):
  * bound in place under a umask of 000, another user could connect in before
- * the chmod and queue frames it would read once the second end came.
+ * the chmod and queue frames it would read once the second end came. The
+ * second end's PATH+ is made so too: connected first, it needs no guard for
+ * its frames, but a chmod by its name after the bind follows whatever a
+ * user who may write the directory puts at that name meanwhile.
  *
  * A name left by an end that died (a socket file no one serves: connect is
  * refused) is taken over, as vdeplug4 does. A name that is not a socket is
@@ -159,11 +162,13 @@ function joinFirst(path: string, socket: UnixDgramSocket): void {
   if (state === "served") throw new Error(full);
   claimable(plus, state);
   try {
-    socket.bind(plus);
+    // Made 0700 as it is bound, through its staging directory: a chmod by name after a bind there followed
+    // a link that a user who may write the directory (no sticky bit) put in place of our socket, and
+    // root's second end gave any file of the machine mode 0700.
+    socket.bindPrivate(plus, 0o700);
   } catch (err) {
     throw failure("cannot bind", plus, err);
   }
-  restrict(plus);
 }
 
 /** The first end: binds PATH, then connects to PATH+ once the second end serves it. */
@@ -241,10 +246,4 @@ function ours(path: string, absentOk = false): boolean {
 }
 
 /** Owner only, as vdeplug4's default mode (0700); best effort. */
-function restrict(path: string): void {
-  try {
-    Deno.chmodSync(path, 0o700);
-  } catch { /* the socket works without it */ }
-}
-
 registerScheme("ptp", openPtpLink);

@@ -109,6 +109,7 @@ export function bindPrivately(
   const staging = Staging.beside(path);
   try {
     bind(staging.socketPath);
+    staging.bound = true;
     staging.give(mode, options);
     staging.place(path, options.replace === true);
   } finally {
@@ -124,6 +125,13 @@ const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 /** A new private directory (mode 700) beside a socket's name, held by its descriptor until `remove`. */
 class Staging {
+  /**
+   * Whether `s` in it is ours to unlink: our bind made it, or a sweep found a socket there. A bind that
+   * failed on an `s` already there (EADDRINUSE: another directory of ours renamed in as it was made, which
+   * only a user who may write the parent could do) leaves that file as it is.
+   */
+  bound = false;
+
   constructor(
     readonly path: string,
     readonly fd: number,
@@ -208,7 +216,7 @@ class Staging {
   /** Unlinks the staged name (if bound) and removes the directory, while its name still holds it. */
   remove(): void {
     const c = libc();
-    c.unlinkat(this.fd, SOCKET, 0);
+    if (this.bound) c.unlinkat(this.fd, SOCKET, 0);
     c.close(this.fd);
     if (stillNamed(this.path, this) !== undefined) rmdirQuietly(this.path);
   }
@@ -236,7 +244,10 @@ export function removeStaleStaging(dir: string): number {
       c.close(fd);
       continue;
     }
-    new Staging(path, fd, st.dev, st.ino).remove();
+    const stale = new Staging(path, fd, st.dev, st.ino);
+    // A socket only: what else is there was never bound by a Staging (its directory renamed in by a user).
+    stale.bound = isSocketAt(`/proc/self/fd/${fd}/s`);
+    stale.remove();
     if (stillNamed(path, st) === undefined) removed++;
   }
   return removed;
@@ -245,6 +256,15 @@ export function removeStaleStaging(dir: string): number {
 /** Whether a directory held (its fstat) may be one Staging made: ours, and without group or others' bits. */
 function isStagingDir(st: FdStat | null): st is FdStat {
   return st !== null && st.uid === libc().geteuid() && (st.mode & 0o077) === 0;
+}
+
+/** Whether `path` itself (not followed) is a socket. */
+function isSocketAt(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSocket === true;
+  } catch {
+    return false;
+  }
 }
 
 /** 8 letters or digits (40 bits) from the system's random source. */

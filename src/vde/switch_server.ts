@@ -245,7 +245,6 @@ export class VdeSwitchServer {
     }
     let held: HeldDirectory | undefined;
     try {
-      const ctlPath = `${dir}/ctl`;
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
         // Held from here until ctl is bound: no removal takes it meanwhile, and what is checked to be
@@ -265,7 +264,8 @@ export class VdeSwitchServer {
               `give a directory of your own with ${options.dirOption ?? "--sock DIR"}`,
           );
         }
-        const reclaimed = await reclaimStaleCtl(ctlPath, log);
+        // Through the directory held: its name may lead elsewhere by the time the sweep removes names.
+        const reclaimed = await reclaimStaleCtl(dir, held?.listing ?? dir, log);
         if (made === null && held !== undefined) {
           // Another user's: they can replace its sockets, and only they (or root) may change it.
           const why = held.uid !== Deno.uid()
@@ -525,26 +525,32 @@ export function deniedDirectory(dir: string, err: unknown, dirOption = "--sock")
   );
 }
 
-/** Removes `DIR/ctl` if nothing answers on it (then true); throws if a switch does. */
-async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promise<boolean> {
+/**
+ * Removes `DIR/ctl` if nothing answers on it (then true), with the names a dead switch left beside it;
+ * throws if a switch answers. `at` reaches the directory `dir`: the held one's /proc/self/fd/N, so a name
+ * renamed away meanwhile and replaced by a link (a parent others may write without the sticky bit) does
+ * not lead root's unlink of `ctl`, of port sockets and of staging directories into any directory it names.
+ */
+export async function reclaimStaleCtl(dir: string, at: string, log: (m: string) => void): Promise<boolean> {
+  const ctlPath = `${dir}/ctl`;
   let info: Deno.FileInfo;
   try {
-    info = Deno.lstatSync(ctlPath);
+    info = Deno.lstatSync(`${at}/ctl`);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
   if (!info.isSocket) throw new Error(`${ctlPath} exists and is not a socket`);
   try {
-    const c = await Deno.connect({ transport: "unix", path: ctlPath });
+    const c = await Deno.connect({ transport: "unix", path: `${at}/ctl` });
     c.close();
   } catch {
     log(`reclaiming the stale socket ${ctlPath}`);
-    Deno.removeSync(ctlPath);
-    sweepStalePortSockets(ctlPath.slice(0, -4));
+    Deno.removeSync(`${at}/ctl`);
+    sweepStalePortSockets(at);
     return true;
   }
-  throw new Error(alreadyRunning(ctlPath.slice(0, -4)));
+  throw new Error(alreadyRunning(dir));
 }
 
 function alreadyRunning(dir: string): string {

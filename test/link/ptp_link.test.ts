@@ -309,3 +309,31 @@ Deno.test("a second ptp:// end coming before the first has let go of a second en
     await closeAll(a2, b2);
   });
 });
+
+Deno.test("a second ptp:// end's PATH+ is 0700 as it is bound: a link put at its name once bound leads no chmod to another file", async () => {
+  await withPlace(async (p) => {
+    const dir = p.path.slice(0, p.path.lastIndexOf("/"));
+    await Deno.writeTextFile(`${dir}/victim`, "");
+    await Deno.chmod(`${dir}/victim`, 0o644);
+    const bind = UnixDgramSocket.prototype.bind;
+    // As a user who may write the directory (no sticky bit) would: the moment a socket is at PATH+, it is
+    // renamed away and a link to another file put there.
+    UnixDgramSocket.prototype.bind = function (path: string): void {
+      bind.call(this, path);
+      try {
+        Deno.renameSync(`${p.path}+`, `${dir}/moved`);
+        Deno.symlinkSync(`${dir}/victim`, `${p.path}+`);
+      } catch { /* nothing at PATH+ yet */ }
+    };
+    let links: Link[] = [];
+    try {
+      // Before, the first end then refused the link at PATH+ (not a socket), after the second end's chmod.
+      links = await ends(p.path).catch(() => []);
+    } finally {
+      UnixDgramSocket.prototype.bind = bind;
+      for (const link of links) link.close();
+    }
+    assert.equal((await Deno.stat(`${dir}/victim`)).mode! & 0o777, 0o644);
+    assert.equal(links.length, 2, "the ends joined");
+  });
+});

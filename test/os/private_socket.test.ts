@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
-import { bindPrivately, listenPrivate } from "../../src/os/private_socket.ts";
+import { bindPrivately, listenPrivate, removeStaleStaging } from "../../src/os/private_socket.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { libc } from "../../ffi/libc.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../../src/wire/sockaddr_un.ts";
@@ -186,33 +186,61 @@ Deno.test("a staging directory renamed away and replaced by a link before the bi
   }
 });
 
+/**
+ * A private bind at `dir`/ptp while a user who may write `dir` renames the staging directory away the
+ * moment it is made, and `victim` (another directory of ours) in for it; throws what the bind throws.
+ */
+function bindWithDirectoryRenamedIn(dir: string, victim: string): void {
+  const mkdir = Deno.mkdirSync;
+  Deno.mkdirSync = (path: string | URL, options?: Deno.MkdirOptions) => {
+    mkdir(path, options);
+    Deno.mkdirSync = mkdir;
+    Deno.renameSync(path, `${dir}/moved`);
+    Deno.renameSync(victim, path);
+  };
+  const sock = UnixDgramSocket.create();
+  try {
+    bindPrivately(`${dir}/ptp`, 0o600, (staged) => sock.bind(staged));
+  } finally {
+    Deno.mkdirSync = mkdir;
+    sock.close(false);
+  }
+}
+
 Deno.test("a directory of ours renamed in for the staging directory before it is held is left as it was: not narrowed, bound in, nor removed", async () => {
   // A directory others may write without the sticky bit: a user renames our staging directory away and
   // another of our directories there (in the same directory, as rename lets them) in its place.
   const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
-  const mkdir = Deno.mkdirSync;
   try {
     await Deno.mkdir(`${dir}/victim`, { mode: 0o755 });
     await Deno.chmod(`${dir}/victim`, 0o755);
-    Deno.mkdirSync = (path: string | URL, options?: Deno.MkdirOptions) => {
-      mkdir(path, options);
-      Deno.mkdirSync = mkdir;
-      Deno.renameSync(path, `${dir}/moved`);
-      Deno.renameSync(`${dir}/victim`, path);
-    };
-    const sock = UnixDgramSocket.create();
-    try {
-      assert.throws(() => bindPrivately(`${dir}/ptp`, 0o600, (staged) => sock.bind(staged)), /replaced/);
-    } finally {
-      sock.close(false);
-    }
+    assert.throws(() => bindWithDirectoryRenamedIn(dir, `${dir}/victim`), /replaced/);
     const [swapped] = [...Deno.readDirSync(dir)].filter((e) => /^\.[a-z2-7]{8}$/.test(e.name));
     assert.ok(swapped !== undefined, "the directory renamed in is still there");
     assert.equal((await Deno.stat(`${dir}/${swapped.name}`)).mode! & 0o777, 0o755);
     assert.deepEqual([...Deno.readDirSync(`${dir}/${swapped.name}`)], []);
     assert.equal(await Deno.lstat(`${dir}/ptp`).then(() => true, () => false), false);
   } finally {
-    Deno.mkdirSync = mkdir;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a private directory of ours renamed in for the staging directory keeps its file s: a bind that fails on it unlinks nothing, nor does a sweep", async () => {
+  // A directory others may write without the sticky bit, holding a private 0700 directory of ours with
+  // a file s in it: a user who may rename it (but not touch what is in it) renames it in for our staging.
+  const dir = await Deno.makeTempDir({ prefix: "vde-private-" });
+  try {
+    await Deno.mkdir(`${dir}/private`, { mode: 0o700 });
+    await Deno.chmod(`${dir}/private`, 0o700);
+    await Deno.writeTextFile(`${dir}/private/s`, "ours\n");
+    assert.throws(() => bindWithDirectoryRenamedIn(dir, `${dir}/private`));
+    const [swapped] = [...Deno.readDirSync(dir)].filter((e) => /^\.[a-z2-7]{8}$/.test(e.name));
+    assert.ok(swapped !== undefined, "the directory renamed in is still there");
+    assert.equal(await Deno.readTextFile(`${dir}/${swapped.name}/s`), "ours\n");
+    // A start's sweep of staging directories left by a kill takes a socket s only.
+    assert.equal(removeStaleStaging(dir), 0);
+    assert.equal(await Deno.readTextFile(`${dir}/${swapped.name}/s`), "ours\n");
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

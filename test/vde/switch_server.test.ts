@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
+import { deniedDirectory, reclaimStaleCtl, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { appearedUnderUmask000, listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
@@ -111,6 +111,15 @@ Deno.test("a switch started again on the directory a killed one left takes this 
   }
 });
 
+/** Socket files bound at `names` in `dir` and left there, as a switch killed with SIGKILL leaves them. */
+function leaveSockets(dir: string, names: string[]): void {
+  for (const name of names) {
+    const left = UnixDgramSocket.create();
+    left.bind(`${dir}/${name}`);
+    left.close(false);
+  }
+}
+
 Deno.test("a switch started again where a killed one left its staging directories and hidden ports removes those of ours, not another user's", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-dir-staging-" });
@@ -122,11 +131,7 @@ Deno.test("a switch started again where a killed one left its staging directorie
   await Deno.mkdir(`${dir}/.abcdefgh`, { mode: 0o700 });
   await Deno.mkdir(`${dir}/.zzzzzzzz`, { mode: 0o700 });
   await Deno.chown(`${dir}/.zzzzzzzz`, 65534, 65534);
-  for (const name of ["ctl", "001.9", ".002.10.new", ".abcdefgh/s"]) {
-    const left = UnixDgramSocket.create();
-    left.bind(`${dir}/${name}`);
-    left.close(false);
-  }
+  leaveSockets(dir, ["ctl", "001.9", ".002.10.new", ".abcdefgh/s"]);
   const sw = new Switch({ numPorts: 4 });
   const server = await VdeSwitchServer.start(sw, { dir, log: () => {} });
   try {
@@ -135,6 +140,33 @@ Deno.test("a switch started again where a killed one left its staging directorie
   } finally {
     server.close();
     sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a stale ctl is reclaimed, with what a dead switch left beside it, in the directory held, not where its name was made to lead since", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-swapped-" });
+  const dir = `${tmp}/sw`;
+  const elsewhere = `${tmp}/elsewhere`;
+  await Deno.mkdir(dir);
+  await Deno.mkdir(`${dir}/.abcdefgh`, { mode: 0o700 });
+  leaveSockets(dir, ["ctl", "001.9", ".abcdefgh/s"]);
+  // Another directory of root's with the same names (any directory the link might name).
+  await Deno.mkdir(elsewhere);
+  await Deno.mkdir(`${elsewhere}/.bcdefghi`, { mode: 0o700 });
+  leaveSockets(elsewhere, ["ctl", "001.9", ".bcdefghi/s"]);
+  const held = holdDirectory(dir);
+  try {
+    // As a user who may write the parent (no sticky bit) would, once the start holds the directory.
+    await Deno.rename(dir, `${tmp}/moved`);
+    await Deno.symlink(elsewhere, dir);
+    assert.equal(await reclaimStaleCtl(dir, held.listing, () => {}), true);
+    assert.deepEqual([...Deno.readDirSync(`${tmp}/moved`)].map((e) => e.name), []);
+    const kept = [...Deno.readDirSync(elsewhere)].map((e) => e.name).sort();
+    assert.deepEqual(kept, [".bcdefghi", "001.9", "ctl"]);
+  } finally {
+    held.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });
