@@ -117,16 +117,22 @@ export class HeadlessPage {
   }
 
   /**
-   * A screenshot kept as an artifact of the test run: written to a new
-   * temporary directory as `file`, checked to be a real image, its path logged.
+   * A screenshot checked to be a real image. Kept as an artifact of the run in
+   * the directory VDE_TEST_SCREENSHOTS names (its path logged), else written
+   * to a temporary directory and removed: each run left a directory in /tmp.
    */
-  async keepScreenshot(file: string, what: string): Promise<string> {
-    const dir = await Deno.makeTempDir({ prefix: "vde-web-shot-" });
-    const path = `${dir}/${file}`;
-    await this.screenshot(path);
-    if ((await Deno.stat(path)).size <= 1000) throw new Error(`the screenshot of ${what} is empty`);
-    console.log(`screenshot of ${what}: ${path}`);
-    return path;
+  async keepScreenshot(file: string, what: string): Promise<void> {
+    const keep = Deno.env.get("VDE_TEST_SCREENSHOTS");
+    const dir = keep ?? await Deno.makeTempDir({ prefix: "vde-web-shot-" });
+    try {
+      if (keep) await Deno.mkdir(keep, { recursive: true });
+      const path = `${dir}/${file}`;
+      await this.screenshot(path);
+      if ((await Deno.stat(path)).size <= 1000) throw new Error(`the screenshot of ${what} is empty`);
+      if (keep) console.log(`screenshot of ${what}: ${path}`);
+    } finally {
+      if (!keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
 
   /** Closes the browser and removes its profile. */
