@@ -44,7 +44,9 @@ export class HeadlessPage {
       `--window-size=${width},${height}`,
       ...extraArgs,
       "about:blank",
-    ], { name: "chromium" });
+      // Its own temporary files (org.chromium.Chromium.*) in the profile, removed with it: in /tmp they
+      // outlived every run.
+    ], { name: "chromium", env: { TMPDIR: profile } });
     try {
       let port = "";
       await waitFor(() => {
