@@ -35,7 +35,10 @@ async function readsWhileNobodyFlips(target: string, link: string, path: string)
       ...asNobodyArgs,
       "sh",
       "-c",
-      'while :; do ln -s "$1" "$2" 2>/dev/null; rm -f "$2"; done',
+      // TERM is taken between commands (sh runs a trap once its foreground child is done), and the
+      // trap removes the name: a bare kill let an `ln` already started outlive sh and leave nobody's
+      // link in place, so the test's own next write went through it.
+      'trap \'rm -f "$2"; exit 0\' TERM; while :; do ln -s "$1" "$2" 2>/dev/null; rm -f "$2"; done',
       "sh",
       target,
       link,
@@ -57,6 +60,8 @@ async function readsWhileNobodyFlips(target: string, link: string, path: string)
     flipper.kill();
     await flipper.status;
   }
+  // No link of nobody's is left at the name for what the caller does next.
+  assert.throws(() => Deno.lstatSync(link), Deno.errors.NotFound);
   return leaks;
 }
 
