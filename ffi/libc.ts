@@ -101,12 +101,6 @@ const symbols = {
     result: "i32",
   },
   __errno_location: { parameters: [], result: "pointer" },
-  // Users and groups through NSS (src/os/nss.ts), off the data path: each returns 0 or an errno.
-  getgrgid_r: { parameters: ["u32", "buffer", "buffer", "usize", "buffer"], result: "i32" },
-  getpwnam_r: { parameters: ["buffer", "buffer", "buffer", "usize", "buffer"], result: "i32" },
-  getpwent_r: { parameters: ["buffer", "buffer", "usize", "buffer"], result: "i32" },
-  setpwent: { parameters: [], result: "void" },
-  endpwent: { parameters: [], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | null = null;

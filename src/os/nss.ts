@@ -1,120 +1,110 @@
 /**
- * A group's members as the system's name service (NSS) knows them: on a
- * machine whose users and groups come from LDAP or SSSD, /etc/group and
- * /etc/passwd do not list them, and a check that reads only the files sees
- * a shared group as having no one in it.
+ * Users and groups as the system's name service (NSS) knows them: on a
+ * machine whose users and groups come from LDAP or SSSD (or systemd's
+ * userdb), /etc/passwd and /etc/group do not list them, and a switch that
+ * reads only the files refuses a member of its `--group`, prints a number
+ * for a name, and takes a shared group as having no one in it.
  *
- * Theory of operation. glibc's reentrant calls through the process's libc
- * (ffi/libc.ts): `getgrgid_r` gives the group's listed member names, each
- * made a uid by `getpwnam_r` (a name NSS does not know is left out, as the
- * files' reading leaves it out); `getpwent_r` enumerates the users whose
- * primary group it is (a directory service may not enumerate: then those
- * are whoever the files name, which the caller adds). The structs are read
- * at glibc's LP64 offsets (x86_64, aarch64). Any failure (no FFI, an NSS
- * error) is null: the caller falls back on the files alone. Control plane
- * only: each call may ask a directory server.
+ * Theory of operation. Each question is one getent(1) run under
+ * timeout(1): the system's own client, in a process of its own, so that
+ *  - a lookup is bounded: a module whose server is down (LDAP, SSSD) can
+ *    block a getpw*() call for minutes, and in this process it would block
+ *    the main thread (console, ctl socket, a root switch's start) with it.
+ *    A run that has not answered in `timeoutMs` is killed and counts as
+ *    failed, and for BACKOFF_MS after it NSS is not asked again (each
+ *    question then fails at once), so a dead server costs one wait a
+ *    minute, not one per ctl connection;
+ *  - no libc state of ours is touched: getpwent's enumeration cursor is
+ *    global to a process (another thread's setpwent restarts ours), the
+ *    reentrant calls want a scratch buffer regrown on ERANGE, and a libc
+ *    without one of the symbols (musl has no getpwent_r) failed the whole
+ *    ffi/libc.ts open, data plane included.
+ * Control plane only: a run costs a few milliseconds.
+ *
+ * Answers: rows (empty when NSS knows no such entry: getent's exit 2, or 3
+ * for a database that does not enumerate), "unavailable" when getent or
+ * timeout(1) cannot be run here (not installed, no permission to run: the
+ * caller falls back on the files), or "failed" (timed out, or an error:
+ * the caller must not take that as "no one").
  */
-import { libc } from "../../ffi/libc.ts";
+import { parseRows, type Row } from "./passwd_rows.ts";
 
-const ERANGE = 34;
-/** Scratch for the strings a lookup returns; grown on ERANGE up to MAX_BUF (a huge group's member list). */
-const FIRST_BUF = 16 * 1024;
-const MAX_BUF = 4 * 1024 * 1024;
+export type NssAnswer = Row[] | "unavailable" | "failed";
 
-// struct group: gr_name, gr_passwd, gr_gid (+4 padding), gr_mem.
-const GROUP_SIZE = 32;
-const GR_MEM = 24;
-// struct passwd: pw_name, pw_passwd, pw_uid, pw_gid, pw_gecos, pw_dir, pw_shell.
-const PASSWD_SIZE = 48;
-const PW_UID = 16;
-const PW_GID = 20;
+/** How long a run may take before it is killed and taken as failed. */
+let timeoutMs = 5_000;
+/** After a failed run, how long NSS is not asked. */
+const BACKOFF_MS = 60_000;
+let failedAt = -Infinity;
 
-/** Calls `call(buf)` with a growing scratch buffer until it answers other than ERANGE; its answer. */
-function withScratch(call: (buf: Uint8Array<ArrayBuffer>) => number): number {
-  for (let size = FIRST_BUF;; size *= 2) {
-    const rc = call(new Uint8Array(size));
-    if (rc !== ERANGE || size >= MAX_BUF) return rc;
+const GETENT = ["/usr/bin/getent", "/bin/getent", "/usr/sbin/getent"];
+const TIMEOUT = ["/usr/bin/timeout", "/bin/timeout"];
+/** The two programs' paths, found once (absolute: a root switch runs nothing found through its PATH). */
+let programs: { getent: string; timeout: string } | null | undefined;
+
+function firstPresent(paths: string[]): string | undefined {
+  for (const p of paths) {
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch { /* next */ }
   }
+  return undefined;
 }
 
-/** Whether the `result` out-parameter (a pointer) is set: 0 there means "no such entry". */
-function found(result: Uint8Array<ArrayBuffer>): boolean {
-  return new DataView(result.buffer).getBigUint64(0, true) !== 0n;
-}
-
-/** The names listed in group `gid`, or null when NSS does not know it or fails. */
-function listedNames(gid: number): string[] | null {
-  const grp = new Uint8Array(GROUP_SIZE);
-  const result = new Uint8Array(8);
-  const names: string[] = [];
-  const rc = withScratch((buf) => {
-    const rc = libc().getgrgid_r(gid, grp, buf, BigInt(buf.length), result);
-    // The strings live in `buf`: read them before it is dropped.
-    if (rc === 0 && found(result)) {
-      const mem = Deno.UnsafePointer.create(new DataView(grp.buffer).getBigUint64(GR_MEM, true));
-      if (mem !== null) {
-        const list = new Deno.UnsafePointerView(mem);
-        for (let i = 0;; i++) {
-          const p = Deno.UnsafePointer.create(list.getBigUint64(i * 8));
-          if (p === null) break;
-          names.push(Deno.UnsafePointerView.getCString(p));
-        }
-      }
-    }
-    return rc;
-  });
-  return rc === 0 && found(result) ? names : null;
-}
-
-/** The uid NSS gives `name`, or undefined when it knows none. */
-function uidOf(name: string): number | undefined {
-  const pwd = new Uint8Array(PASSWD_SIZE);
-  const result = new Uint8Array(8);
-  const cname = new TextEncoder().encode(`${name}\0`);
-  const rc = withScratch((buf) => libc().getpwnam_r(cname, pwd, buf, BigInt(buf.length), result));
-  return rc === 0 && found(result) ? new DataView(pwd.buffer).getUint32(PW_UID, true) : undefined;
-}
-
-/** The uids NSS enumerates whose primary group is `gid` (none where the directory does not enumerate). */
-function primaryMembers(gid: number): number[] {
-  const pwd = new Uint8Array(PASSWD_SIZE);
-  const result = new Uint8Array(8);
-  const view = new DataView(pwd.buffer);
-  const uids: number[] = [];
-  const c = libc();
-  c.setpwent();
-  try {
-    let buf = new Uint8Array(FIRST_BUF);
-    for (;;) {
-      const rc = c.getpwent_r(pwd, buf, BigInt(buf.length), result);
-      if (rc === ERANGE && buf.length < MAX_BUF) {
-        buf = new Uint8Array(buf.length * 2);
-        continue;
-      }
-      if (rc !== 0 || !found(result)) break; // ENOENT: the end
-      if (view.getUint32(PW_GID, true) === gid) uids.push(view.getUint32(PW_UID, true));
-    }
-  } finally {
-    c.endpwent();
+function findPrograms(): { getent: string; timeout: string } | null {
+  if (programs === undefined) {
+    const getent = firstPresent(GETENT);
+    const timeout = firstPresent(TIMEOUT);
+    programs = getent !== undefined && timeout !== undefined ? { getent, timeout } : null;
   }
-  return uids;
+  return programs;
 }
 
 /**
- * Every user of group `gid` by NSS: those whose primary group it is and its listed members (names NSS does
- * not know left out); null when NSS does not know the group or cannot be asked.
+ * The entries of `database` for `key` (a name, or an id as digits), or every entry the database
+ * enumerates when `key` is undefined.
  */
-export function nssGroupMembers(gid: number): number[] | null {
+export function nssQuery(database: "passwd" | "group" | "initgroups", key?: string): NssAnswer {
+  // No such name can be in either database; a NUL could not even be passed.
+  if (key !== undefined && (key === "" || /[\0:\n,]/.test(key))) return [];
+  const found = findPrograms();
+  if (found === null) return "unavailable";
+  if (performance.now() - failedAt < BACKOFF_MS) return "failed";
+  let out: Deno.CommandOutput;
   try {
-    const listed = listedNames(gid);
-    if (listed === null) return null;
-    const members = primaryMembers(gid);
-    for (const name of listed) {
-      const uid = uidOf(name);
-      if (uid !== undefined) members.push(uid);
-    }
-    return [...new Set(members)];
+    out = new Deno.Command(found.timeout, {
+      // "--": a key cannot be read as an option.
+      args: [
+        "-s",
+        "KILL",
+        String(timeoutMs / 1000),
+        found.getent,
+        database,
+        ...(key === undefined ? [] : ["--", key]),
+      ],
+      stdin: "null",
+      stderr: "null",
+      clearEnv: true,
+    }).outputSync();
   } catch {
-    return null;
+    return "unavailable"; // no permission to run programs (a library embedded without --allow-run)
   }
+  if (out.code === 2 || (out.code === 3 && key === undefined)) return [];
+  if (out.code !== 0) {
+    failedAt = performance.now();
+    return "failed";
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  if (database === "initgroups") {
+    // "name gid gid ...": the groups NSS gives the user beside its primary one, as a row's members.
+    const [name = "", ...gids] = text.trim().split(/\s+/);
+    return [{ name, id: 0, extra: gids.join(",") }];
+  }
+  return parseRows(text);
+}
+
+/** For tests: how long a run may take, and forget a failure's back-off. */
+export function setNssTimeout(ms: number): void {
+  timeoutMs = ms;
+  failedAt = -Infinity;
 }

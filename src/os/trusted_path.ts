@@ -250,7 +250,8 @@ function judgeStat(
   if ((mode & C.S_ISVTX) !== 0) return undefined;
   const othersWrite = (mode & 0o002) !== 0;
   // A group of ours alone (a user's private group, under umask 002) writes nothing another could.
-  const groupWrite = (mode & 0o020) !== 0 && groupMembers(gid).some((m) => !owners.includes(m));
+  // Members NSS failed to tell (its server down) may be anyone: the group is taken as others'.
+  const groupWrite = (mode & 0o020) !== 0 && (groupMembers(gid)?.some((m) => !owners.includes(m)) ?? true);
   return othersWrite || groupWrite ? { path, uid, kind: "writable", mode, gid } : undefined;
 }
 

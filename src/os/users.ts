@@ -1,62 +1,65 @@
 /**
  * User and group names from the operating system, for port access control
  * (`port/setuser`, `port/setgroup`, the control socket's group), for
- * printing who owns a port, and for vxvde's `grp=`. Reads /etc/passwd and
- * /etc/group directly: Deno has no getpwnam, and these files are all a
- * switch needs (no NSS lookups over the network from the control plane),
- * except a group's members for the trusted-path check (nss.ts), where a
- * member the files do not know would be a writer missed.
+ * printing who owns a port, for vxvde's `grp=`, and for the trusted-path
+ * check's group members.
+ *
+ * Theory of operation. One way for every question: NSS first (nss.ts, the
+ * system's getent, bounded), so users and groups from LDAP, SSSD or
+ * systemd's userdb count as the files' do; /etc/passwd and /etc/group
+ * where NSS cannot be asked here, or failed (a name then reads as the files
+ * say). A group's members are NSS's and the files' together; when NSS
+ * failed they are not known (undefined), and the trusted-path check takes
+ * the group as anyone's rather than as the files' few.
  */
 import { modeText } from "./mode_text.ts";
-import { nssGroupMembers } from "./nss.ts";
+import { nssQuery } from "./nss.ts";
+import { listedMembers, parseRows, type Row } from "./passwd_rows.ts";
 
-/** One parsed /etc/passwd or /etc/group row. */
-interface Row {
-  name: string;
-  id: number;
-  /** Primary group (passwd) or members (group). */
-  extra: string;
-}
+const PASSWD = "/etc/passwd";
+const GROUP = "/etc/group";
 
 function readRows(path: string): Row[] {
-  let text = "";
   try {
-    text = Deno.readTextFileSync(path);
+    return parseRows(Deno.readTextFileSync(path));
   } catch {
     return [];
   }
-  const rows: Row[] = [];
-  for (const line of text.split("\n")) {
-    const f = line.split(":");
-    if (f.length < 4 || !/^\d+$/.test(f[2]!)) continue;
-    // passwd: name:x:uid:gid:...; group: name:x:gid:members
-    rows.push({ name: f[0]!, id: Number(f[2]), extra: f[3]! });
-  }
-  return rows;
+}
+
+/** The entry of `database` named `name` (or with id `id` when a number), NSS's, else the files'. */
+function entry(database: "passwd" | "group", key: string | number): Row | undefined {
+  const answer = nssQuery(database, String(key));
+  const rows = Array.isArray(answer) ? answer : readRows(database === "passwd" ? PASSWD : GROUP);
+  return rows.find((r) => typeof key === "number" ? r.id === key : r.name === key);
 }
 
 /**
  * A name, else a decimal id, as chown(1) reads them: a user or group named
  * like a number (`1234`) is that entry, not id 1234. Undefined when neither.
+ * A name is asked of NSS; `path` other than the system's file (a test's) is read alone.
  */
-function lookup(path: string, nameOrId: string): number | undefined {
-  return readRows(path).find((r) => r.name === nameOrId)?.id ??
-    (/^\d+$/.test(nameOrId) ? Number(nameOrId) : undefined);
+function lookup(database: "passwd" | "group", path: string, nameOrId: string): number | undefined {
+  const system = path === (database === "passwd" ? PASSWD : GROUP);
+  const named = /^\d+$/.test(nameOrId) || !system
+    ? readRows(path).find((r) => r.name === nameOrId)
+    : entry(database, nameOrId);
+  return named?.id ?? (/^\d+$/.test(nameOrId) ? Number(nameOrId) : undefined);
 }
 
 /** Resolves a user name or a decimal uid; undefined when unknown. */
-export function lookupUser(nameOrId: string, passwd = "/etc/passwd"): number | undefined {
-  return lookup(passwd, nameOrId);
+export function lookupUser(nameOrId: string, passwd = PASSWD): number | undefined {
+  return lookup("passwd", passwd, nameOrId);
 }
 
 /** Resolves a group name or a decimal gid; undefined when unknown. */
-export function lookupGroup(nameOrId: string, group = "/etc/group"): number | undefined {
-  return lookup(group, nameOrId);
+export function lookupGroup(nameOrId: string, group = GROUP): number | undefined {
+  return lookup("group", group, nameOrId);
 }
 
 /** The name of `uid`, or the number as text when it has none. */
 export function userName(uid: number): string {
-  return readRows("/etc/passwd").find((r) => r.id === uid)?.name ?? String(uid);
+  return entry("passwd", uid)?.name ?? String(uid);
 }
 
 /**
@@ -75,31 +78,41 @@ export function ownerAndMode(path: string): string {
 
 /** The name of `gid`, or the number as text when it has none. */
 export function groupName(gid: number): string {
-  return readRows("/etc/group").find((r) => r.id === gid)?.name ?? String(gid);
+  return entry("group", gid)?.name ?? String(gid);
 }
 
-/** Whether `uid` belongs to `gid`, as its primary group or as a listed member. */
+/** Whether `uid` belongs to `gid`: as its primary group, a listed member, or a group NSS gives it. */
 export function isGroupMember(uid: number, gid: number): boolean {
-  const user = readRows("/etc/passwd").find((r) => r.id === uid);
+  const user = entry("passwd", uid);
   if (user === undefined) return false;
   if (Number(user.extra) === gid) return true;
-  const group = readRows("/etc/group").find((r) => r.id === gid);
-  return group !== undefined && group.extra.split(",").includes(user.name);
+  if (listedMembers(entry("group", gid)).includes(user.name)) return true;
+  // A directory service may list no members with the group and give each user's groups instead (SSSD).
+  const groups = nssQuery("initgroups", user.name);
+  return Array.isArray(groups) && listedMembers(groups[0]).map(Number).includes(gid);
 }
 
 /**
  * Every user of group `gid`: those whose primary group it is and its listed members (unknown names left
- * out), as NSS and the files say together: on an LDAP or SSSD machine the files know none of a shared
- * group's members, and a member either source knows may write what the group may.
+ * out), as NSS and the files say together (a member either source knows may write what the group may);
+ * undefined when NSS failed to answer, so they cannot be told.
  */
-export function groupMembers(gid: number): number[] {
-  return [...new Set([...(nssGroupMembers(gid) ?? []), ...groupMembersInFiles(gid)])];
+export function groupMembers(gid: number): number[] | undefined {
+  const group = nssQuery("group", String(gid));
+  const users = group === "unavailable" ? [] : nssQuery("passwd");
+  if (group === "failed" || users === "failed") return undefined;
+  const nss = group === "unavailable" || users === "unavailable" ? [] : membersOf(gid, group, users);
+  return [...new Set([...nss, ...groupMembersInFiles(gid)])];
 }
 
 /** groupMembers as /etc/passwd and /etc/group alone say (where NSS cannot be asked, and for its test). */
 export function groupMembersInFiles(gid: number): number[] {
-  const users = readRows("/etc/passwd");
-  const listed = readRows("/etc/group").find((r) => r.id === gid)?.extra.split(",") ?? [];
+  return membersOf(gid, readRows(GROUP), readRows(PASSWD));
+}
+
+/** The uids of `users` whose primary group is `gid` or whom `groups`' row of `gid` lists. */
+function membersOf(gid: number, groups: Row[], users: Row[]): number[] {
+  const listed = listedMembers(groups.find((r) => r.id === gid));
   const members = users.filter((u) => Number(u.extra) === gid || listed.includes(u.name)).map((u) => u.id);
   return [...new Set(members)];
 }

@@ -1,30 +1,130 @@
 /**
- * NSS's answer for a group's members (src/os/nss.ts) is the files' answer on a machine whose users and
- * groups are in the files alone, as here: every group of /etc/group, and none for a group that is not.
+ * Users and groups are NSS's (src/os/nss.ts through src/os/users.ts): on this machine, whose users and groups
+ * are in the files, every answer is the files'; a user and group only a second source knows (systemd's
+ * userdb drop-ins, read by nss-systemd as this machine's nsswitch.conf asks, in a mount namespace of the
+ * test's own) resolve; and a name service that hangs costs one bounded wait, then the files, and the
+ * trusted-path check does not take a group NSS could not tell as ours alone.
  */
 import assert from "node:assert/strict";
-import { nssGroupMembers } from "../../src/os/nss.ts";
-import { groupMembers, groupMembersInFiles } from "../../src/os/users.ts";
+import { nssQuery } from "../../src/os/nss.ts";
+import {
+  groupMembers,
+  groupMembersInFiles,
+  groupName,
+  isGroupMember,
+  lookupGroup,
+  lookupUser,
+  userName,
+} from "../../src/os/users.ts";
+import { parseRows } from "../../src/os/passwd_rows.ts";
+import { inTempDir } from "../helpers/temp_dir.ts";
+import { run } from "../helpers/processes.ts";
 
 const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
+const SRC = new URL("../../src/os/", import.meta.url).pathname;
 
-Deno.test("NSS names the same members as /etc/group and /etc/passwd for every group here", () => {
-  const gids = Deno.readTextFileSync("/etc/group").split("\n").map((l) => l.split(":")[2]).filter((g) =>
-    g !== undefined && /^\d+$/.test(g)
-  ).map(Number);
-  assert.ok(gids.length > 5, `groups read: ${gids.length}`);
+Deno.test("NSS answers as /etc/passwd and /etc/group do for every user and group here", () => {
+  const users = parseRows(Deno.readTextFileSync("/etc/passwd"));
+  const groups = parseRows(Deno.readTextFileSync("/etc/group"));
+  assert.ok(users.length > 5 && groups.length > 5, `${users.length} users, ${groups.length} groups`);
+  assert.ok(Array.isArray(nssQuery("passwd", "root")), "NSS cannot be asked here: nothing compared");
   let withMembers = 0;
-  for (const gid of gids) {
-    const files = sorted(groupMembersInFiles(gid));
+  for (const g of groups) {
+    const files = sorted(groupMembersInFiles(g.id));
     if (files.length > 0) withMembers++;
-    const nss = nssGroupMembers(gid);
-    assert.ok(nss !== null, `NSS does not know group ${gid}`);
-    assert.deepEqual(sorted(nss), files, `group ${gid}`);
-    assert.deepEqual(sorted(groupMembers(gid)), files, `group ${gid}`);
+    assert.deepEqual(sorted(groupMembers(g.id) ?? []), files, `group ${g.id}`);
+    assert.equal(groupName(g.id), g.name);
+    assert.equal(lookupGroup(g.name), g.id);
   }
   assert.ok(withMembers > 0, "no group here has a member: nothing compared");
+  for (const u of users) {
+    assert.equal(userName(u.id), u.name);
+    assert.equal(lookupUser(u.name), u.id);
+    // Its groups and a few others: each answer is a getent run or three.
+    for (
+      const g of groups.filter((g, i) =>
+        i < 3 || Number(u.extra) === g.id || g.extra.split(",").includes(u.name)
+      )
+    ) {
+      const files = Number(u.extra) === g.id || g.extra.split(",").includes(u.name);
+      assert.equal(isGroupMember(u.id, g.id), files, `${u.name} in ${g.name}`);
+    }
+  }
+  assert.equal(userName(3_999_999_999), "3999999999");
+  assert.equal(groupName(3_999_999_999), "3999999999");
+  assert.equal(lookupUser("no-such-user-here"), undefined);
 });
 
-Deno.test("NSS knows no group that the files do not", () => {
-  assert.equal(nssGroupMembers(3_999_999_999), null);
+/** Runs `body` (statements with the users.ts/nss.ts imports in scope) in a new mount namespace after `setup` (sh). */
+async function inMountNamespace(dir: string, setup: string, body: string): Promise<string> {
+  await Deno.writeTextFile(
+    `${dir}/probe.ts`,
+    `import * as users from "${SRC}users.ts";\nimport * as nss from "${SRC}nss.ts";\n` +
+      `import { untrustedStep } from "${SRC}trusted_path.ts";\n${body}\n`,
+  );
+  const r = await run(
+    [
+      "unshare",
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-ec",
+      `${setup}\nexec "${Deno.execPath()}" run -A "${dir}/probe.ts"`,
+    ],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+Deno.test("a user and group known only to a second NSS source (systemd's userdb) resolve, and the user is the group's member", async () => {
+  assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
+  await inTempDir("vde-nss-userdb-", async (dir) => {
+    const user = `{"userName":"vdenssonly","uid":61237,"gid":61237,"homeDirectory":"/nonexistent"}`;
+    const group = `{"groupName":"vdensscrew","gid":61238,"members":["vdenssonly"]}`;
+    const setup = `mount -t tmpfs tmpfs /run; mkdir /run/userdb; cd /run/userdb
+echo '${user}' > vdenssonly.user; ln -s vdenssonly.user 61237.user
+echo '${group}' > vdensscrew.group; ln -s vdensscrew.group 61238.group`;
+    const out = await inMountNamespace(
+      dir,
+      setup,
+      `console.log(JSON.stringify([users.userName(61237), users.lookupUser("vdenssonly"), users.groupName(61238),
+        users.lookupGroup("vdensscrew"), users.isGroupMember(61237, 61238), users.isGroupMember(0, 61238),
+        users.groupMembers(61238), users.groupMembersInFiles(61238)]));`,
+    );
+    assert.deepEqual(JSON.parse(out), ["vdenssonly", 61237, "vdensscrew", 61238, true, false, [61237], []]);
+  });
+});
+
+Deno.test("a name service that hangs is given up on after the timeout, then not asked for a while; the files answer, and a group it cannot tell is not taken as ours alone", async () => {
+  assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
+  await inTempDir("vde-nss-hang-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/getent`, "#!/bin/sh\nexec sleep 30\n");
+    await Deno.chmod(`${dir}/getent`, 0o755);
+    await Deno.mkdir(`${dir}/shared`);
+    await Deno.chmod(`${dir}/shared`, 0o770);
+    const setup = `mount --bind "${dir}/getent" "$(command -v getent)"`;
+    const out = await inMountNamespace(
+      dir,
+      setup,
+      `nss.setNssTimeout(500);
+      let t = performance.now();
+      const first = users.userName(0);
+      const firstMs = performance.now() - t;
+      t = performance.now();
+      const second = [users.userName(0), users.groupName(0), users.lookupUser("root"), users.isGroupMember(0, 0)];
+      const secondMs = performance.now() - t;
+      const step = untrustedStep("${dir}/shared/x", [0]);
+      console.log(JSON.stringify({ first, firstMs, second, secondMs, members: users.groupMembers(0) ?? null,
+        step: step?.kind ?? null }));`,
+    );
+    const r = JSON.parse(out);
+    assert.equal(r.first, "root");
+    assert.ok(r.firstMs >= 400 && r.firstMs < 5_000, `first lookup took ${r.firstMs} ms`);
+    assert.deepEqual(r.second, ["root", "root", 0, true]);
+    assert.ok(r.secondMs < 400, `lookups during the back-off took ${r.secondMs} ms`);
+    assert.equal(r.members, null);
+    assert.equal(r.step, "writable");
+  });
 });
