@@ -90,6 +90,8 @@ export function nssQuery(database: "passwd" | "group" | "initgroups", key?: stri
     return "unavailable"; // no permission to run programs (a library embedded without --allow-run)
   }
   if (out.code === 2 || (out.code === 3 && key === undefined)) return [];
+  // A getent that knows no such database (musl's has no initgroups): nothing to ask, no server down.
+  if (out.code === 1) return "unavailable";
   if (out.code !== 0) {
     failedAt = performance.now();
     return "failed";

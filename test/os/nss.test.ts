@@ -128,3 +128,25 @@ Deno.test("a name service that hangs is given up on after the timeout, then not 
     assert.equal(r.step, "writable");
   });
 });
+
+Deno.test("a getent without one of the databases (musl's has no initgroups) is not taken as a name service down: the trusted path still knows the group's members", async () => {
+  assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
+  await inTempDir("vde-nss-nodb-", async (dir) => {
+    const real = (await run(["sh", "-c", "command -v getent"])).stdout.trim();
+    await Deno.copyFile(real, `${dir}/real-getent`);
+    await Deno.writeTextFile(
+      `${dir}/getent`,
+      `#!/bin/sh\n[ "$1" = initgroups ] && { echo "Unknown database: $1" >&2; exit 1; }\nexec "${dir}/real-getent" "$@"\n`,
+    );
+    await Deno.chmod(`${dir}/getent`, 0o755);
+    await Deno.mkdir(`${dir}/shared`);
+    await Deno.chmod(`${dir}/shared`, 0o770);
+    const out = await inMountNamespace(
+      dir,
+      `mount --bind "${dir}/getent" "${real}"`,
+      `const member = users.isGroupMember(0, 3_999_999_998);
+      console.log(JSON.stringify([member, users.groupMembers(0) ?? null, untrustedStep("${dir}/shared/x", [0])?.kind ?? null]));`,
+    );
+    assert.deepEqual(JSON.parse(out), [false, groupMembersInFiles(0), null]);
+  });
+});
