@@ -18,11 +18,15 @@
  * someone else's directory put in its place stays.
  *
  * A start and a removal of one directory (a switch starting on it while
- * another stops, or while a cable's end finds it unserved) are kept apart
- * by an flock on the directory itself: a start holds it shared from when
- * the directory is there until its socket is bound in it, a removal takes
- * it exclusive without waiting, and leaves the directory when it cannot
- * (a start is under way) or when the directory is served. A start that got
+ * another stops, or while a cable's end finds it unserved), and two starts
+ * on it, are kept apart by an flock on the directory itself: a start holds
+ * it exclusive from when the directory is there until its socket is bound
+ * in it, so a second start finds the first's ctl served and says so, where
+ * both took a dead switch's ctl as stale and the second's reclaim removed
+ * the first's new ctl (or failed on its removal) and swept the first's
+ * staging directory under its bind; a removal takes it exclusive without
+ * waiting, and leaves the directory when it cannot (a start is under way)
+ * or when the directory is served. A start that got
  * its lock on a directory a removal had just taken away finds the name no
  * longer holds it (`holdForStart`), and makes it again. Without the lock
  * the removal could come between the start's mkdir and its bind, and the
@@ -57,7 +61,7 @@ export interface HeldDirectory extends DirectoryIdentity {
   /** Gives it group `gid` (before its mode: chown may clear the setgid bit). */
   chown(gid: number): void;
   chmod(mode: number): void;
-  /** Takes its flock without waiting, shared (a start) or exclusive (a removal): whether it was had. */
+  /** Takes its flock without waiting, exclusive (a start, a removal) or shared: whether it was had. */
   tryLock(exclusive: boolean): boolean;
   close(): void;
 }
@@ -120,13 +124,13 @@ export function holdDirectory(path: string): HeldDirectory {
 
 /**
  * Holds the directory `held` (opened at `path`) for a start until it is
- * closed: no removal takes it meanwhile. Waits while a removal is under way.
+ * closed: no removal takes it meanwhile, and no other start reclaims it. Waits while either is under way.
  *
  * @returns whether `path` still holds it: false when a removal took it first (make it again)
  */
 export async function holdForStart(held: HeldDirectory, path: string): Promise<boolean> {
   const deadline = Date.now() + START_WAIT_MS;
-  while (!held.tryLock(false) && Date.now() < deadline) {
+  while (!held.tryLock(true) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, START_RETRY_MS));
   }
   return stillNamed(path, held) !== undefined;

@@ -123,7 +123,7 @@ Deno.test("an idle directory is removed only when empty, unserved and held by no
   withTmp(async (tmp) => {
     const dir = `${tmp}/sw`;
     Deno.mkdirSync(dir);
-    // A start under way: its shared hold keeps the directory until its ctl is bound.
+    // A start under way: its hold keeps the directory until its ctl is bound.
     const start = holdDirectory(dir);
     assert.equal(await holdForStart(start, dir), true);
     assert.equal(removeIdleDirectory(dir, "ctl"), false, "not while a start holds it");

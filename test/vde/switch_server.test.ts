@@ -453,3 +453,40 @@ Deno.test("a switch stopped while a client's handshake is under way removes its 
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("two starts at once on a dead switch's directory: exactly one serves it, the other says a switch is running there (50 rounds)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-start-race-" });
+  const dir = `${tmp}/sw`;
+  try {
+    for (let round = 0; round < 50; round++) {
+      // As kill -9 left it: ctl, a port, and a staging directory of a bind under way.
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.mkdir(`${dir}/.abcdefgh`, { mode: 0o700 });
+      leaveSockets(dir, ["ctl", "001.9", ".abcdefgh/s"]);
+      const switches = [new Switch({ numPorts: 4 }), new Switch({ numPorts: 4 })];
+      const starts = await Promise.allSettled(
+        switches.map((sw) => VdeSwitchServer.start(sw, { dir, log: () => {} })),
+      );
+      const served = starts.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
+      const refused = starts.flatMap((s) => s.status === "rejected" ? [(s.reason as Error).message] : []);
+      try {
+        assert.equal(
+          served.length,
+          1,
+          `round ${round}: ${served.length} served, refused: ${refused.join("; ")}`,
+        );
+        assert.deepEqual(refused, [
+          `another switch is already running on ${dir}: stop it first, or give another directory`,
+        ]);
+        const c = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+        c.close();
+      } finally {
+        for (const s of served) s.close();
+        for (const sw of switches) sw.close();
+      }
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
