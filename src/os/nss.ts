@@ -19,7 +19,11 @@
  *    reentrant calls want a scratch buffer regrown on ERANGE, and a libc
  *    without one of the symbols (musl has no getpwent_r) failed the whole
  *    ffi/libc.ts open, data plane included.
- * Control plane only: a run costs a few milliseconds.
+ * Control plane only: a run costs a few milliseconds, so an entry found is
+ * kept CACHE_MS (a client's port request asks the same user's groups for
+ * each free port of a group's; a local user reconnecting at will would have
+ * us run getent for each port each time), and a name not found is asked
+ * again (a user just added resolves at once).
  *
  * Answers: rows (empty when NSS knows no such entry: getent's exit 2, or 3
  * for a database that does not enumerate), "unavailable" when getent or
@@ -36,6 +40,10 @@ let timeoutMs = 5_000;
 /** After a failed run, how long NSS is not asked. */
 const BACKOFF_MS = 60_000;
 let failedAt = -Infinity;
+/** How long an answer with entries is taken as still true, and how many are kept (all forgotten when full). */
+const CACHE_MS = 5_000;
+const CACHE_MAX = 512;
+const cache = new Map<string, { at: number; rows: Row[] }>();
 
 const GETENT = ["/usr/bin/getent", "/bin/getent", "/usr/sbin/getent"];
 const TIMEOUT = ["/usr/bin/timeout", "/bin/timeout"];
@@ -67,6 +75,9 @@ function findPrograms(): { getent: string; timeout: string } | null {
 export function nssQuery(database: "passwd" | "group" | "initgroups", key?: string): NssAnswer {
   // No such name can be in either database; a NUL could not even be passed.
   if (key !== undefined && (key === "" || /[\0:\n,]/.test(key))) return [];
+  const cacheKey = `${database} ${key ?? ""}`;
+  const kept = cache.get(cacheKey);
+  if (kept !== undefined && performance.now() - kept.at < CACHE_MS) return kept.rows;
   const found = findPrograms();
   if (found === null) return "unavailable";
   if (performance.now() - failedAt < BACKOFF_MS) return "failed";
@@ -96,17 +107,24 @@ export function nssQuery(database: "passwd" | "group" | "initgroups", key?: stri
     failedAt = performance.now();
     return "failed";
   }
-  const text = new TextDecoder().decode(out.stdout);
-  if (database === "initgroups") {
-    // "name gid gid ...": the groups NSS gives the user beside its primary one, as a row's members.
-    const [name = "", ...gids] = text.trim().split(/\s+/);
-    return [{ name, id: 0, extra: gids.join(",") }];
+  const rows = parseAnswer(database, new TextDecoder().decode(out.stdout));
+  if (rows.length > 0) {
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(cacheKey, { at: performance.now(), rows });
   }
-  return parseRows(text);
+  return rows;
 }
 
-/** For tests: how long a run may take, and forget a failure's back-off. */
+/** getent's lines as rows; initgroups' "name gid gid ..." (the groups NSS gives the user beside its primary one) as one row listing them. */
+function parseAnswer(database: "passwd" | "group" | "initgroups", text: string): Row[] {
+  if (database !== "initgroups") return parseRows(text);
+  const [name = "", ...gids] = text.trim().split(/\s+/);
+  return name === "" ? [] : [{ name, id: 0, extra: gids.join(",") }];
+}
+
+/** For tests: how long a run may take; forgets a failure's back-off and the answers kept. */
 export function setNssTimeout(ms: number): void {
   timeoutMs = ms;
   failedAt = -Infinity;
+  cache.clear();
 }

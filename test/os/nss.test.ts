@@ -150,3 +150,35 @@ Deno.test("a getent without one of the databases (musl's has no initgroups) is n
     assert.deepEqual(JSON.parse(out), [false, groupMembersInFiles(0), null]);
   });
 });
+
+Deno.test("the same questions asked for each of 30 ports (a client's port request) run getent once each, not once a port, and a name not found is asked again", async () => {
+  assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
+  // Ports set to a group (nogroup here) that root is not in.
+  await inTempDir("vde-nss-cache-", async (dir) => {
+    const real = (await run(["sh", "-c", "command -v getent"])).stdout.trim();
+    await Deno.copyFile(real, `${dir}/real-getent`);
+    await Deno.writeTextFile(
+      `${dir}/getent`,
+      `#!/bin/sh\necho "$@" >> "${dir}/runs"\nexec "${dir}/real-getent" "$@"\n`,
+    );
+    await Deno.chmod(`${dir}/getent`, 0o755);
+    await Deno.writeTextFile(`${dir}/runs`, "");
+    const out = await inMountNamespace(
+      dir,
+      `mount --bind "${dir}/getent" "${real}"`,
+      `const answers = [];
+      for (let port = 0; port < 30; port++) answers.push(users.isGroupMember(0, 65534));
+      for (let i = 0; i < 2; i++) answers.push(users.lookupUser("no-such-user-here") ?? null);
+      console.log(JSON.stringify([...new Set(answers)]));`,
+    );
+    assert.deepEqual(JSON.parse(out), [false, null]);
+    const runs = (await Deno.readTextFile(`${dir}/runs`)).trim().split("\n");
+    assert.deepEqual(runs, [
+      "passwd -- 0",
+      "group -- 65534",
+      "initgroups -- root",
+      "passwd -- no-such-user-here",
+      "passwd -- no-such-user-here",
+    ]);
+  });
+});
