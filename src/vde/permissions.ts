@@ -44,14 +44,14 @@ export function parseOctalMode(text: string, what: string): number {
   return parseInt(text, 8);
 }
 
-/** Resolves a group name or number through /etc/group; throws a one-line error if unknown. */
+/** Resolves a group name or number (NSS, else /etc/group); throws a one-line error if unknown. */
 export function resolveGroup(name: string): number {
   const gid = lookupGroup(name);
   if (gid === undefined) throw new Error(`unknown group "${name}"`);
   return gid;
 }
 
-/** Resolves a user name or number through /etc/passwd; throws a one-line error if unknown. */
+/** Resolves a user name or number (NSS, else /etc/passwd); throws a one-line error if unknown. */
 export function resolveUser(name: string): number {
   const uid = lookupUser(name);
   if (uid === undefined) throw new Error(`unknown user "${name}"`);

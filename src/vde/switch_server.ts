@@ -375,7 +375,7 @@ export class VdeSwitchServer {
    */
   #checkClientSocket(path: string, conn: StreamConn, peer: PeerCred): OpenedPath | null {
     const { uid, pid } = peer;
-    // Names from /etc/passwd only for a refusal: an accepted request reads no file.
+    // Names looked up only for a refusal: an accepted request runs no NSS lookup.
     const who = () => `client uid ${uid} (${userName(uid)}, pid ${pid})`;
     let target: OpenedPath;
     try {

@@ -97,7 +97,7 @@ export function portViews(ctx: ConsoleContext, includeInactive: boolean): PortVi
 }
 
 /**
- * Names of a listing's users and groups, /etc/passwd and /etc/group read once per listing, not once per
+ * Names of a listing's users and groups, each looked up (users.ts) once per listing, not once per
  * port. Each id is named as the machine knows it, through this process's user namespace maps: in a
  * rootless lab (`unshare --map-root-user`) a client's SO_PEERCRED uid is 0, the lab's user, whom the
  * listing called `root` while its endpoint said `user=alice`. Outside a user namespace the maps are the
