@@ -78,6 +78,18 @@ async function inMountNamespace(dir: string, setup: string, body: string): Promi
   return r.stdout.trim();
 }
 
+/**
+ * Writes `dir`/getent, a script that runs `before` (sh) and then the system's getent (copied into `dir`, as the
+ * script is bound over it); the system getent's path, for the bind.
+ */
+async function wrappedGetent(dir: string, before: string): Promise<string> {
+  const real = (await run(["sh", "-c", "command -v getent"])).stdout.trim();
+  await Deno.copyFile(real, `${dir}/real-getent`);
+  await Deno.writeTextFile(`${dir}/getent`, `#!/bin/sh\n${before}\nexec "${dir}/real-getent" "$@"\n`);
+  await Deno.chmod(`${dir}/getent`, 0o755);
+  return real;
+}
+
 Deno.test("a user and group known only to a second NSS source (systemd's userdb) resolve, and the user is the group's member", async () => {
   assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
   await inTempDir("vde-nss-userdb-", async (dir) => {
@@ -100,11 +112,10 @@ echo '${group}' > vdensscrew.group; ln -s vdensscrew.group 61238.group`;
 Deno.test("a name service that hangs is given up on after the timeout, then not asked for a while; the files answer, and a group it cannot tell is not taken as ours alone", async () => {
   assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
   await inTempDir("vde-nss-hang-", async (dir) => {
-    await Deno.writeTextFile(`${dir}/getent`, "#!/bin/sh\nexec sleep 30\n");
-    await Deno.chmod(`${dir}/getent`, 0o755);
+    const real = await wrappedGetent(dir, "exec sleep 30");
     await Deno.mkdir(`${dir}/shared`);
     await Deno.chmod(`${dir}/shared`, 0o770);
-    const setup = `mount --bind "${dir}/getent" "$(command -v getent)"`;
+    const setup = `mount --bind "${dir}/getent" "${real}"`;
     const out = await inMountNamespace(
       dir,
       setup,
@@ -132,13 +143,10 @@ Deno.test("a name service that hangs is given up on after the timeout, then not 
 Deno.test("a getent without one of the databases (musl's has no initgroups) is not taken as a name service down: the trusted path still knows the group's members", async () => {
   assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
   await inTempDir("vde-nss-nodb-", async (dir) => {
-    const real = (await run(["sh", "-c", "command -v getent"])).stdout.trim();
-    await Deno.copyFile(real, `${dir}/real-getent`);
-    await Deno.writeTextFile(
-      `${dir}/getent`,
-      `#!/bin/sh\n[ "$1" = initgroups ] && { echo "Unknown database: $1" >&2; exit 1; }\nexec "${dir}/real-getent" "$@"\n`,
+    const real = await wrappedGetent(
+      dir,
+      `[ "$1" = initgroups ] && { echo "Unknown database: $1" >&2; exit 1; }`,
     );
-    await Deno.chmod(`${dir}/getent`, 0o755);
     await Deno.mkdir(`${dir}/shared`);
     await Deno.chmod(`${dir}/shared`, 0o770);
     const out = await inMountNamespace(
@@ -155,13 +163,7 @@ Deno.test("the same questions asked for each of 30 ports (a client's port reques
   assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
   // Ports set to a group (nogroup here) that root is not in.
   await inTempDir("vde-nss-cache-", async (dir) => {
-    const real = (await run(["sh", "-c", "command -v getent"])).stdout.trim();
-    await Deno.copyFile(real, `${dir}/real-getent`);
-    await Deno.writeTextFile(
-      `${dir}/getent`,
-      `#!/bin/sh\necho "$@" >> "${dir}/runs"\nexec "${dir}/real-getent" "$@"\n`,
-    );
-    await Deno.chmod(`${dir}/getent`, 0o755);
+    const real = await wrappedGetent(dir, `echo "$@" >> "${dir}/runs"`);
     await Deno.writeTextFile(`${dir}/runs`, "");
     const out = await inMountNamespace(
       dir,
