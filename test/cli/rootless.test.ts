@@ -675,7 +675,7 @@ Deno.test("vde up --rootless where user namespaces are refused says so in one li
   });
 });
 
-Deno.test("a rootless lab refuses an rc or load reached through another user's directory or symlink, in one line as outside, and reads the user's own", async (t) => {
+Deno.test("a rootless lab refuses an rc, key or load reached through another user's directory or symlink, in one line as outside, and reads the user's own", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
@@ -709,8 +709,32 @@ Deno.test("a rootless lab refuses an rc or load reached through another user's d
       new RegExp(`it is reached through ${shared}/x, a symbolic link of nobody's`),
     );
 
-    // The user's own rc, under root's directories (/, /tmp, the test's): read inside.
-    await Deno.writeTextFile(`${home}/lab.yaml`, labFile("sw.rc"));
+    // A cable's key so: refused too.
+    await Deno.writeTextFile(`${home}/lab.key`, `${"0123456789abcdef".repeat(4)}\n`, { mode: 0o600 });
+    await run(["chown", `${s.uid}:${s.uid}`, `${home}/lab.key`]);
+    await Deno.writeTextFile(
+      `${home}/lab.yaml`,
+      `${labFile("sw.rc")}`.replace(
+        "  links: []",
+        `    c1: { kind: cable, listen: "127.0.0.1:0", key: ${shared}/x/lab.key }\n  links:\n` +
+          "    - endpoints: [c1, sw1]",
+      ),
+    );
+    const key = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(key.code, 1, key.stdout);
+    assert.match(
+      key.stderr,
+      new RegExp(`${shared}/x/lab.key is, or leads through, a symbolic link of nobody's`),
+    );
+
+    // The user's own rc and key, under root's directories (/, /tmp, the test's): read inside.
+    await Deno.writeTextFile(
+      `${home}/lab.yaml`,
+      labFile("sw.rc").replace(
+        "  links: []",
+        '    c1: { kind: cable, listen: "127.0.0.1:0", key: lab.key }\n  links:\n    - endpoints: [c1, sw1]',
+      ),
+    );
     const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
     assert.equal(up.code, 0, up.stderr);
     try {
