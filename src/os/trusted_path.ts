@@ -52,8 +52,10 @@
  * other is refused as outside (another user's, or root's where no way to
  * the lab's files passed: copy such a file into a directory of your own).
  * A step is vouched for alone (its owner and mode), not for where it leads:
- * the steps after it are judged in turn. Where no list was handed in (a
- * user namespace that is no lab's), no overflow step is trusted.
+ * the steps after it are judged in turn. A device and inode name another
+ * file only once theirs is gone, and root's directories on those ways
+ * (/, /tmp, /home) outlive a lab. Where no list was handed in (a user
+ * namespace that is no lab's), no overflow step is trusted.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc } from "../../ffi/libc.ts";
 import { groupMembers, groupName, userName } from "./users.ts";
