@@ -30,6 +30,12 @@
  * copy in the namespaces runs in the foreground under it, logging to the
  * lab's log. A SIGTERM of either ends both: this one's is passed on, and
  * the end of the lab's is this one's.
+ *
+ * In the namespace the machine's root owns its files as the overflow uid,
+ * as every other user does, so the copy cannot tell root's `/` from another
+ * user's /tmp/x on the way to an rc or a key. This process, which can,
+ * vouches for root's steps on the ways to the lab's files, and the copy
+ * trusts those alone (trusted_path.ts).
  */
 import { ExitStatus, UsageError } from "./main.ts";
 import { isDaemonChild, reportReady, selfCommand } from "./daemon.ts";
@@ -86,7 +92,9 @@ export function rootlessInner(): RootlessInner | undefined {
   return INNER;
 }
 import { processStartTime } from "../os/processes.ts";
-import { LAB_MARK_VARIABLE } from "../os/user_namespace.ts";
+import { LAB_MARK_VARIABLE, VOUCHED_VARIABLE } from "../os/user_namespace.ts";
+import { vouchedSteps } from "../os/trusted_path.ts";
+import { ownersOfSecrets } from "../os/owned_file.ts";
 
 /**
  * Run by sh in the new namespaces before `vde up` itself ("$@"): the mounts
@@ -200,6 +208,7 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
       [INNER_MARK]: isDaemonChild() ? "background" : "foreground",
       ...(page === undefined ? {} : { [PAGE_MARK]: page.url }),
       [OUTSIDE_MARK]: `${Deno.pid} ${processStartTime(Deno.pid) ?? 0}`,
+      [VOUCHED_VARIABLE]: labVouched(lab, baseDir, dir),
     },
   }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same
@@ -223,6 +232,34 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
     nodes.close();
     page?.close();
   }
+}
+
+/**
+ * The steps of root's (and, for root run by sudo, that user's: the trusted users unshare --map-root-user
+ * does not map) the copy may trust (trusted_path.ts): on the ways to lab `lab`'s directory `baseDir` and
+ * the rc and key files it names, its runtime directory `dir`, and this user's home, working and temporary
+ * directories, where a `load` typed later finds its files.
+ */
+function labVouched(lab: Lab, baseDir: string, dir: string): string {
+  const me = Deno.uid() ?? -1;
+  const trusted = ownersOfSecrets();
+  const files = lab.nodes.flatMap((n) =>
+    n.kind === "switch" && n.rc !== undefined
+      ? [n.rc]
+      : n.kind === "cable" && n.key !== undefined
+      ? [n.key]
+      : []
+  ).map((f) => f.startsWith("/") ? f : `${baseDir}/${f}`);
+  let cwd: string[] = [];
+  try {
+    cwd = [Deno.cwd()];
+  } catch { /* removed: nothing is found in it */ }
+  const env = ["HOME", "TMPDIR", "XDG_RUNTIME_DIR"].flatMap((v) => Deno.env.get(v) ?? []);
+  return vouchedSteps(
+    [baseDir, ...files, dir, ...cwd, ...env, "/tmp"],
+    trusted,
+    trusted.filter((u) => u !== me),
+  );
 }
 
 /** Whether lab `name`, run by `child`, serves (its control socket is there) before the child ends. */

@@ -74,7 +74,7 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
   const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
     code === Errno.EINVAL || code === Errno.EADDRINUSE || code === Errno.ENODEV || code === Errno.ENOENT ||
-    code === Errno.E2BIG || code === Errno.EOPNOTSUPP || code === Errno.ETIMEDOUT;
+    code === Errno.E2BIG || code === Errno.EOPNOTSUPP || code === Errno.ETIMEDOUT || code === Errno.EPERM;
   if (!hinted) return "";
   await remote.learnCommands();
   let { name, args } = parseLine(line);

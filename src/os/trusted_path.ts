@@ -34,12 +34,32 @@
  * kernel follows it, to the object that process holds.
  *
  * In a user namespace (a rootless lab) the machine's root and every other
- * unmapped user own files as the overflow uid (nobody): `/` itself is such
- * a directory. There the overflow uid is taken as trusted: it cannot be
- * told from the machine's root.
+ * user the namespace does not map own files as the overflow uid (nobody):
+ * `/` itself is such a directory, and so is another user's /tmp/x. No look
+ * from inside tells the two apart, and taking the overflow uid as trusted
+ * (as this once did) let every other user's link and directory on the way
+ * inside, where outside they are refused. Nor can the way be judged only
+ * outside, before the namespace is entered: the lab reads files it is
+ * named while it runs (a `load` typed at a switch's console, an rc of a
+ * switch added by `apply`). So the host side of the lab (rootless.ts), a
+ * process on the machine that sees every owner as it is, vouches for the
+ * steps of trusted users the namespace will not map (root's `/`, /tmp,
+ * /home) on the ways a lab's files are found by: the lab file's directory,
+ * the files it names, the user's home, working, runtime and temporary
+ * directories. Each is judged there as any step here, and handed in as its
+ * device and inode ({@link VOUCHED_VARIABLE}); inside, a step owned by the
+ * overflow uid is trusted only when it is one of those very steps, and any
+ * other is refused as outside (another user's, or root's where no way to
+ * the lab's files passed: copy such a file into a directory of your own).
+ * A step is vouched for alone (its owner and mode), not for where it leads:
+ * the steps after it are judged in turn. A device and inode name another
+ * file only once theirs is gone, and root's directories on those ways
+ * (/, /tmp, /home) outlive a lab. Where no list was handed in (a user
+ * namespace that is no lab's), no overflow step is trusted.
  */
-import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
+import { C, cstr, errno, type FdStat, fstatOf, libc } from "../../ffi/libc.ts";
 import { groupMembers, groupName, userName } from "./users.ts";
+import { namespaceOverflowUid, VOUCHED_VARIABLE } from "./user_namespace.ts";
 
 /** The first step of a way that is not trusted, and why. */
 export interface UntrustedStep {
@@ -58,6 +78,23 @@ export interface UntrustedStep {
   readonly gid: number;
   /** Why a `missing` step could not be looked at (ENOENT, EACCES, ENOTDIR, ...). */
   readonly errno?: number;
+  /** Owned by the overflow uid in a user namespace: root's or another user's, unmapped, and not vouched for. */
+  readonly unmapped?: true;
+}
+
+/**
+ * Who a walk trusts: `owners`, and in a user namespace the overflow uid's steps the host side vouched for
+ * (their `dev:ino`).
+ */
+interface Trust {
+  readonly owners: readonly number[];
+  readonly overflow?: number;
+  readonly vouched: ReadonlySet<string>;
+}
+
+/** Whether a step of `uid` (device `dev`, inode `ino`) is trusted. */
+function trusts(trust: Trust, uid: number, dev: bigint, ino: bigint): boolean {
+  return trust.owners.includes(uid) || (uid === trust.overflow && trust.vouched.has(`${dev}:${ino}`));
 }
 
 /** Most symlinks followed on one way, as the kernel's own bound (ELOOP); past it, the open says why. */
@@ -99,10 +136,13 @@ function judgedWay(
   trusted: readonly number[],
   identify: boolean,
 ): Way | { step: UntrustedStep | undefined; resolved: string } {
-  const owners = [...trusted, ...namespaceOverflow()];
-  const root = judge("/", owners);
+  const overflow = namespaceOverflowUid();
+  const trust: Trust = overflow === undefined
+    ? { owners: trusted, vouched: new Set() }
+    : { owners: trusted, overflow, vouched: vouchedHere() };
+  const root = judgeRoot(trust);
   if (root !== undefined) return { step: root, resolved: "/" };
-  const way = walkWay(path, owners, true, identify);
+  const way = walk(path, trust, true, identify);
   if (way.step !== undefined) return { step: way.step, resolved: way.resolved };
   if (way.missing !== undefined) {
     return { step: missingStep(way.resolved, way.missing), resolved: way.resolved };
@@ -134,6 +174,17 @@ export interface Way {
  * output file's directory so, its links alone judged.
  */
 export function walkWay(path: string, owners: readonly number[], judgeDirs: boolean, identify = false): Way {
+  return walk(path, { owners, vouched: new Set() }, judgeDirs, identify);
+}
+
+/** walkWay by `trust`; `passed` is told each directory and link on the way that was trusted. */
+function walk(
+  path: string,
+  trust: Trust,
+  judgeDirs: boolean,
+  identify: boolean,
+  passed?: (st: FdStat) => void,
+): Way {
   const c = libc();
   let from = path;
   if (!path.startsWith("/")) {
@@ -167,9 +218,11 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
       const st = fstatOf(fd);
       if (st === null) return { resolved: next, missing: errno() };
       if ((st.mode & C.S_IFMT) === C.S_IFLNK) {
-        if (!owners.includes(st.uid)) {
-          return { resolved: next, step: { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 } };
+        if (!trusts(trust, st.uid, st.dev, st.ino)) {
+          const step: UntrustedStep = { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 };
+          return { resolved: next, step: st.uid === trust.overflow ? { ...step, unmapped: true } : step };
         }
+        passed?.(st);
         const buf = new Uint8Array(4096);
         const n = c.readlinkat(fd, cstr(""), buf, buf.length);
         if (n <= 0 || n >= buf.length || ++links > MAX_LINKS) return { resolved: next, loop: true };
@@ -183,10 +236,10 @@ export function walkWay(path: string, owners: readonly number[], judgeDirs: bool
         if (target.startsWith("/")) at = "";
         continue;
       }
-      const step = judgeDirs && !last && (st.mode & C.S_IFMT) === C.S_IFDIR
-        ? judgeStat(next, st.uid, st.mode, st.gid, owners)
-        : undefined;
+      const dir = judgeDirs && !last && (st.mode & C.S_IFMT) === C.S_IFDIR;
+      const step = dir ? judgeStat(next, st, trust) : undefined;
       if (step !== undefined) return { resolved: next, step };
+      if (dir) passed?.(st);
       at = next;
     } finally {
       c.close(fd);
@@ -209,8 +262,10 @@ function identityOf(path: string, flags: number): FileId | undefined {
 
 /** How a refusal names an untrusted step: `/tmp/x, a symbolic link of alice's`. */
 export function stepText(step: UntrustedStep): string {
-  if (step.kind === "link") return `${step.path}, a symbolic link of ${userName(step.uid)}'s`;
-  if (step.kind === "directory") return `${step.path}, a directory of ${userName(step.uid)}'s`;
+  // Inside a user namespace an unmapped owner has no name: root's or another user's, as far as it tells.
+  const whose = step.unmapped ? UNMAPPED : `${userName(step.uid)}'s`;
+  if (step.kind === "link") return `${step.path}, a symbolic link of ${whose}`;
+  if (step.kind === "directory") return `${step.path}, a directory of ${whose}`;
   if (step.kind === "missing") return `${step.path}, which is not there`;
   const who = (step.mode & 0o002) !== 0 ? "anyone" : `group ${groupName(step.gid)}`;
   return `${step.path}, a directory ${who} may write (mode ${
@@ -224,44 +279,78 @@ export function stepText(step: UntrustedStep): string {
  */
 export function stepAdvice(step: UntrustedStep): string {
   const avoid = "give a path through directories of yours or root's alone";
+  if (step.unmapped) {
+    return "give a path through directories of yours alone (of root's, a rootless lab knows only those on " +
+      "the way to its lab file, the files it names, your home, working and temporary directories)";
+  }
   if (step.kind !== "writable") return avoid;
   const who = (step.mode & 0o002) !== 0 ? "o" : "g";
   return `chmod ${who}-w ${step.path} (or +t), or ${avoid}`;
 }
 
-function judge(path: string, owners: readonly number[]): UntrustedStep | undefined {
-  try {
-    const st = Deno.statSync(path);
-    return judgeStat(path, st.uid ?? -1, st.mode ?? 0, st.gid ?? -1, owners);
-  } catch {
-    return undefined;
-  }
+/** `/` judged as a directory of the way. */
+function judgeRoot(trust: Trust): UntrustedStep | undefined {
+  const st = statOf("/");
+  return st === undefined ? undefined : judgeStat("/", st, trust);
+}
+
+/** fstat of what `path` names, through a bare handle (a final link followed); undefined when it cannot be looked at. */
+function statOf(path: string): FdStat | undefined {
+  const c = libc();
+  const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
+  if (fd < 0) return undefined;
+  const st = fstatOf(fd);
+  c.close(fd);
+  return st ?? undefined;
 }
 
 /** A directory's step: another user's, or writable by another without the sticky bit; else undefined. */
-function judgeStat(
-  path: string,
-  uid: number,
-  mode: number,
-  gid: number,
-  owners: readonly number[],
-): UntrustedStep | undefined {
-  if (!owners.includes(uid)) return { path, uid, kind: "directory", mode, gid };
+function judgeStat(path: string, st: FdStat, trust: Trust): UntrustedStep | undefined {
+  const { uid, mode, gid } = st;
+  if (!trusts(trust, uid, st.dev, st.ino)) {
+    const step: UntrustedStep = { path, uid, kind: "directory", mode, gid };
+    return uid === trust.overflow ? { ...step, unmapped: true } : step;
+  }
   if ((mode & C.S_ISVTX) !== 0) return undefined;
   const othersWrite = (mode & 0o002) !== 0;
   // A group of ours alone (a user's private group, under umask 002) writes nothing another could.
   // Members NSS failed to tell (its server down) may be anyone: the group is taken as others'.
-  const groupWrite = (mode & 0o020) !== 0 && (groupMembers(gid)?.some((m) => !owners.includes(m)) ?? true);
+  const groupWrite = (mode & 0o020) !== 0 &&
+    (groupMembers(gid)?.some((m) => !trust.owners.includes(m)) ?? true);
   return othersWrite || groupWrite ? { path, uid, kind: "writable", mode, gid } : undefined;
 }
 
-/** The overflow uid where this process is in a user namespace (owner of every unmapped file), else none. */
-function namespaceOverflow(): number[] {
-  try {
-    const map = Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/);
-    if (map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295") return [];
-    return [Number(Deno.readTextFileSync("/proc/sys/kernel/overflowuid").trim())];
-  } catch {
-    return [];
-  }
+/** How a step of the overflow uid is named inside a user namespace. */
+const UNMAPPED = "a user this user namespace does not map (root or another)";
+
+let vouched: ReadonlySet<string> | undefined;
+
+/** The steps the host side of this rootless lab vouched for ({@link VOUCHED_VARIABLE}), read once. */
+function vouchedHere(): ReadonlySet<string> {
+  vouched ??= new Set((Deno.env.get(VOUCHED_VARIABLE) ?? "").split(" ").filter((v) => /^\d+:\d+$/.test(v)));
+  return vouched;
+}
+
+/**
+ * On the machine, before a user namespace is entered: the steps (`dev:ino`) on the ways to `paths` (each
+ * taken as a directory: the path itself is judged too) and `/` that are trusted (`trusted`'s, writable by no
+ * one else unless sticky) and owned by one of `unmapped`, the trusted users the namespace will not map
+ * (root, for a user's lab): its value of {@link VOUCHED_VARIABLE}.
+ */
+export function vouchedSteps(
+  paths: readonly string[],
+  trusted: readonly number[],
+  unmapped: readonly number[],
+): string {
+  const trust: Trust = { owners: trusted, vouched: new Set() };
+  const keys = new Set<string>();
+  const add = (st: FdStat) => {
+    if (unmapped.includes(st.uid)) keys.add(`${st.dev}:${st.ino}`);
+  };
+  const root = statOf("/");
+  if (root === undefined || judgeStat("/", root, trust) !== undefined) return "";
+  add(root);
+  // A name after the path makes the path itself a directory of the way, judged.
+  for (const p of paths) walk(`${p.replace(/\/+$/, "")}/.vouched`, trust, true, false, add);
+  return [...keys].join(" ");
 }

@@ -54,18 +54,41 @@ function mapLines(map: string): [number, number, number][] {
   return lines;
 }
 
-/** The text of this process's /proc/self/uid_map or gid_map; "" (no mapping: ids are themselves) when unreadable. */
-export function idMap(kind: "uid" | "gid"): string {
+/**
+ * The text of this process's /proc/self/uid_map or gid_map (under `proc`), or null where it cannot be
+ * read (an old kernel, /proc not mounted: no user namespaces, ids are themselves). An empty map is not
+ * that: it is a user namespace whose map is not written yet, where every id is unmapped.
+ */
+export function idMap(kind: "uid" | "gid", proc = "/proc"): string | null {
   try {
-    return Deno.readTextFileSync(`/proc/self/${kind}_map`);
+    return Deno.readTextFileSync(`${proc}/self/${kind}_map`);
   } catch {
-    return "";
+    return null;
+  }
+}
+
+/**
+ * The overflow uid (under `proc`), which owns every file of a user the uid map does not map, where this
+ * process is in a user namespace; undefined in the machine's own (an identity map, or none read).
+ */
+export function namespaceOverflowUid(proc = "/proc"): number | undefined {
+  const map = idMap("uid", proc);
+  if (map === null) return undefined;
+  const lines = mapLines(map);
+  if (lines.length === 1 && lines[0]![0] === 0 && lines[0]![1] === 0 && lines[0]![2] === 4294967295) {
+    return undefined;
+  }
+  try {
+    const uid = Number(Deno.readTextFileSync(`${proc}/sys/kernel/overflowuid`).trim());
+    return Number.isSafeInteger(uid) && uid >= 0 ? uid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 /** This process's uid as the machine's namespace knows it (`Deno.uid()` outside a user namespace). */
 export function machineUid(): number {
-  return uidOutside(Deno.uid() ?? -1, idMap("uid"));
+  return uidOutside(Deno.uid() ?? -1, idMap("uid") ?? "");
 }
 
 /** True in a user namespace where this process is root but the machine knows it as another user. */
@@ -99,6 +122,13 @@ export function userNamespaceOf(pid: string, proc = "/proc"): NamespaceId | null
 export function sameNamespace(a: NamespaceId | null | undefined, b: NamespaceId | null | undefined): boolean {
   return a != null && b != null && a.dev === b.dev && a.ino === b.ino;
 }
+
+/**
+ * The variable in which a rootless lab's host side hands the processes in its namespace the steps it
+ * vouched for: `dev:ino` of the machine's directories and links (root's) on the ways to the lab's files,
+ * which inside show as the overflow uid as any other user's do (trusted_path.ts).
+ */
+export const VOUCHED_VARIABLE = "VDE_ROOTLESS_VOUCHED";
 
 /** The variable that carries a rootless lab's mark into every process it starts (see {@link labProcesses}). */
 export const LAB_MARK_VARIABLE = "VDE_ROOTLESS_LAB";

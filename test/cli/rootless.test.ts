@@ -674,3 +674,99 @@ Deno.test("vde up --rootless where user namespaces are refused says so in one li
     assert.equal(r.stdout, "");
   });
 });
+
+Deno.test("a rootless lab refuses an rc, key or load reached through another user's directory or symlink, in one line as outside, and reads the user's own", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rv${Deno.pid % 100000}`;
+    const home = `${s.tmp}/home`;
+    // A directory all may add names to, as /tmp: nobody's link there to the student's home, and nobody's
+    // sticky directory the student put a script in. Inside the namespace both show as the overflow uid, as
+    // root's `/` does.
+    const shared = `${s.tmp}/shared`;
+    await Deno.mkdir(shared, { mode: 0o1777 });
+    await Deno.chmod(shared, 0o1777);
+    const made = await run(
+      [...AS_NOBODY, "sh", "-c", 'ln -s "$2" "$1/x" && mkdir -m 1777 "$1/theirs"', "sh", shared, home],
+      { check: false },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    await Deno.writeTextFile(`${home}/sw.rc`, "vlan/create 7\n");
+    await Deno.writeTextFile(`${home}/more.rc`, "vlan/create 8\n");
+    const put = await s.as(["sh", "-c", `cp ${home}/more.rc ${shared}/theirs/more.rc`]);
+    assert.equal(put.code, 0, put.stderr);
+    await run(["chown", `${s.uid}:${s.uid}`, `${home}/sw.rc`, `${home}/more.rc`]);
+    const labFile = (rc: string) =>
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch, ports: 4, rc: ${rc} }\n  links: []\n`;
+
+    // Through nobody's link: refused before anything is made, naming the link.
+    await Deno.writeTextFile(`${home}/lab.yaml`, labFile(`${shared}/x/sw.rc`));
+    const refused = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(
+      refused.stderr,
+      new RegExp(`it is reached through ${shared}/x, a symbolic link of nobody's`),
+    );
+
+    // A cable's key so: refused too.
+    await Deno.writeTextFile(`${home}/lab.key`, `${"0123456789abcdef".repeat(4)}\n`, { mode: 0o600 });
+    await run(["chown", `${s.uid}:${s.uid}`, `${home}/lab.key`]);
+    await Deno.writeTextFile(
+      `${home}/lab.yaml`,
+      `${labFile("sw.rc")}`.replace(
+        "  links: []",
+        `    c1: { kind: cable, listen: "127.0.0.1:0", key: ${shared}/x/lab.key }\n  links:\n` +
+          "    - endpoints: [c1, sw1]",
+      ),
+    );
+    const key = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(key.code, 1, key.stdout);
+    assert.match(
+      key.stderr,
+      new RegExp(`${shared}/x/lab.key is, or leads through, a symbolic link of nobody's`),
+    );
+
+    // The user's own rc and key, under root's directories (/, /tmp, the test's): read inside.
+    await Deno.writeTextFile(
+      `${home}/lab.yaml`,
+      labFile("sw.rc").replace(
+        "  links: []",
+        '    c1: { kind: cable, listen: "127.0.0.1:0", key: lab.key }\n  links:\n    - endpoints: [c1, sw1]',
+      ),
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    try {
+      const vlans = await s.as(["vde", "term", `${name}/sw1`, "-c", "vlan/print"]);
+      assert.match(vlans.stdout, /VLAN 0007/, vlans.stderr);
+      // A load typed at the switch, read inside the namespace: through nobody's link or directory,
+      // refused, as outside; the user's own file, read.
+      for (const path of [`${shared}/x/more.rc`, `${shared}/theirs/more.rc`]) {
+        const load = await s.as(["vde", "term", `${name}/sw1`, "-c", `load ${path}`]);
+        assert.equal(load.code, 1);
+        assert.equal(
+          load.stderr,
+          `vde: load ${path}: 1001 Operation not permitted (a directory or symlink on its way is another ` +
+            "user's, or others may write it: its lines would run as ours)\n",
+        );
+      }
+      const log = await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}.log`).catch(() => "");
+      const after = await s.as(["vde", "term", `${name}/sw1`, "-c", "vlan/print"]);
+      assert.doesNotMatch(after.stdout, /VLAN 0008/, `${after.stdout}\n${log}`);
+      const own = await s.as([
+        "vde",
+        "term",
+        `${name}/sw1`,
+        "-c",
+        `load ${home}/more.rc`,
+        "-c",
+        "vlan/print",
+      ]);
+      assert.match(own.stdout, /VLAN 0008/, own.stderr);
+    } finally {
+      const down = await s.as(["vde", "down", name]);
+      assert.equal(down.code, 0, down.stderr);
+    }
+  });
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { AS_NOBODY, run } from "../helpers/processes.ts";
+import { AS_NOBODY, hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { asRootWithoutSudo } from "../helpers/root_files.ts";
-import { untrustedStep } from "../../src/os/trusted_path.ts";
+import { stepText, untrustedStep, vouchedSteps } from "../../src/os/trusted_path.ts";
+import { VOUCHED_VARIABLE } from "../../src/os/user_namespace.ts";
 import { readSecretFile, secretRefusal } from "../../src/os/owned_file.ts";
 import { readScript } from "../../src/console/session_commands.ts";
 import { runStartupScript } from "../../src/console/script.ts";
@@ -201,4 +202,78 @@ Deno.test("a relative name in a working directory that was removed is answered a
   } finally {
     Deno.chdir(cwd);
   }
+});
+
+/**
+ * `dir` as a user's rootless lab meets it: nobody's own `ours/key`, and beside it uid 4242's (a user the
+ * namespace does not map, as the machine's root is not) link `x` -> ours and sticky directory `theirs`
+ * holding nobody's `theirs/key`.
+ */
+async function anotherUsersWays(dir: string): Promise<void> {
+  await Deno.chmod(dir, 0o1777);
+  await Deno.mkdir(`${dir}/ours`, { mode: 0o755 });
+  await Deno.writeTextFile(`${dir}/ours/key`, "s3cret\n", { mode: 0o600 });
+  await Deno.mkdir(`${dir}/theirs`, { mode: 0o1777 });
+  await Deno.chmod(`${dir}/theirs`, 0o1777);
+  await Deno.writeTextFile(`${dir}/theirs/key`, "s3cret\n", { mode: 0o600 });
+  await run(["chown", "-R", "65534:65534", `${dir}/ours`, `${dir}/theirs/key`]);
+  await Deno.symlink(`${dir}/ours`, `${dir}/x`);
+  await run(["chown", "-h", "4242:4242", `${dir}/x`, `${dir}/theirs`]);
+}
+
+/** What untrustedStep says of each of `paths` as nobody, root of a user namespace of theirs, handed `vouched`. */
+async function stepsInNamespace(paths: string[], vouched?: string): Promise<(string | null)[]> {
+  const mod = (m: string) => new URL(`../../src/os/${m}`, import.meta.url).href;
+  const code = `import { stepText, untrustedStep } from "${mod("trusted_path.ts")}";\n` +
+    `const paths = ${JSON.stringify(paths)};\n` +
+    "console.log(JSON.stringify(paths.map((p) => { const s = untrustedStep(p, [0]); " +
+    "return s === undefined ? null : stepText(s); })));";
+  const env = vouched === undefined ? [] : [`${VOUCHED_VARIABLE}=${vouched}`];
+  const r = await run(
+    [...AS_NOBODY, "env", ...env, "unshare", "--user", "--map-root-user", Deno.execPath(), "eval", code],
+    { check: false },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+Deno.test("the host side vouches for the trusted steps of users the namespace will not map on the ways it is given, and for none past an untrusted one", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await anotherUsersWays(dir);
+    const key = (p: string) => {
+      const st = Deno.statSync(p);
+      return `${st.dev}:${st.ino}`;
+    };
+    // Root's `/` and the way to dir (the directory itself judged too); nobody's `ours` is theirs to map.
+    const vouched = vouchedSteps([`${dir}/ours`], [65534, 0], [0]).split(" ");
+    assert.ok(vouched.includes(key("/")) && vouched.includes(key(dir)), vouched.join(" "));
+    assert.ok(!vouched.includes(key(`${dir}/ours`)));
+    // Past uid 4242's link or directory nothing is vouched for, and they are not.
+    const past = vouchedSteps([`${dir}/x/sub`, `${dir}/theirs/sub`], [65534, 0], [0, 65534]).split(" ");
+    assert.ok(past.includes(key(dir)));
+    for (const p of [`${dir}/x`, `${dir}/ours`, `${dir}/theirs`]) assert.ok(!past.includes(key(p)), p);
+    // A `/` others may write vouches for nothing (judged as any step).
+    assert.equal(vouchedSteps([dir], [65534], [0]), "");
+  });
+});
+
+Deno.test("inside a user namespace another user's link or directory is refused as outside, root's steps only where the host side vouched for them", async (t) => {
+  if (skipUnless(t, (await hasCommand("unshare")) ? null : "util-linux's unshare is not installed")) return;
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await anotherUsersWays(dir);
+    const paths = [`${dir}/ours/key`, `${dir}/x/key`, `${dir}/theirs/key`];
+    const unmapped = "a user this user namespace does not map (root or another)";
+    // As the host side of nobody's lab would hand them in: root's steps on the way to dir.
+    const vouched = vouchedSteps([dir], [65534, 0], [0]);
+    assert.deepEqual(await stepsInNamespace(paths, vouched), [
+      null,
+      `${dir}/x, a symbolic link of ${unmapped}`,
+      `${dir}/theirs, a directory of ${unmapped}`,
+    ]);
+    // Nothing handed in (a namespace that is no lab's): not even root's `/` is told from another user's.
+    assert.deepEqual(await stepsInNamespace(paths), paths.map(() => `/, a directory of ${unmapped}`));
+    // Outside, the same ways, judged for nobody.
+    assert.equal(untrustedStep(`${dir}/ours/key`, [65534, 0]), undefined);
+    assert.equal(stepText(untrustedStep(`${dir}/x/key`, [65534, 0])!), `${dir}/x, a symbolic link of 4242's`);
+  });
 });

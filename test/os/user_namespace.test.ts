@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  idMap,
   LAB_MARK_VARIABLE,
   labProcesses,
   machineUid,
   markedProcesses,
+  namespaceOverflowUid,
   rootInUserNamespace,
   sameNamespace,
   uidInside,
@@ -121,6 +123,31 @@ Deno.test("the processes that carry a rootless lab's mark are found with their u
       { pid: 201, uid: 1000, mark: "5f1e", runtimeDir: "/run/user/1000" },
       { pid: 203, uid: 1002, mark: "77aa" },
     ]);
+  } finally {
+    Deno.removeSync(proc, { recursive: true });
+  }
+});
+
+Deno.test("an id map that cannot be read is none (the machine's namespace), an empty one a user namespace with every id unmapped", () => {
+  const proc = Deno.makeTempDirSync({ prefix: "vde-fake-proc-" });
+  try {
+    Deno.mkdirSync(`${proc}/self`);
+    Deno.mkdirSync(`${proc}/sys/kernel`, { recursive: true });
+    Deno.writeTextFileSync(`${proc}/sys/kernel/overflowuid`, "65534\n");
+    // No /proc (an old kernel, none mounted): no map, and no namespace.
+    assert.equal(idMap("uid", proc), null);
+    assert.equal(namespaceOverflowUid(proc), undefined);
+    // The machine's own: the identity.
+    Deno.writeTextFileSync(`${proc}/self/uid_map`, "         0          0 4294967295\n");
+    assert.equal(namespaceOverflowUid(proc), undefined);
+    // A namespace whose map is not written yet: empty, every file the overflow uid's.
+    Deno.writeTextFileSync(`${proc}/self/uid_map`, "");
+    assert.equal(idMap("uid", proc), "");
+    assert.equal(namespaceOverflowUid(proc), 65534);
+    // A rootless lab's.
+    Deno.writeTextFileSync(`${proc}/self/uid_map`, "         0       1000          1\n");
+    assert.equal(namespaceOverflowUid(proc), 65534);
+    assert.equal(idMap("gid", proc), null);
   } finally {
     Deno.removeSync(proc, { recursive: true });
   }

@@ -131,7 +131,7 @@ export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext):
       ? lookupUser(name)
       : lookupGroup(name);
     if (known === undefined) return fail(Errno.EINVAL);
-    const id = known < 0 ? known : uidInside(known, idMap(which === "user" ? "uid" : "gid"));
+    const id = known < 0 ? known : uidInside(known, idMap(which === "user" ? "uid" : "gid") ?? "");
     if (id === undefined) {
       // The overflow id (65534), which nobody's name would give, is every unmapped user's here.
       const kind = which === "user" ? "uid" : "gid";

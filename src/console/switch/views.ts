@@ -108,7 +108,7 @@ export class NameCache {
   readonly #groups = new Map<number, string>();
   readonly #uidMap: string;
   readonly #gidMap: string;
-  constructor(maps: { uid: string; gid: string } = { uid: idMap("uid"), gid: idMap("gid") }) {
+  constructor(maps: { uid: string; gid: string } = { uid: idMap("uid") ?? "", gid: idMap("gid") ?? "" }) {
     this.#uidMap = maps.uid;
     this.#gidMap = maps.gid;
   }
