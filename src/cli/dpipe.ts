@@ -11,8 +11,9 @@
  * only, as there: it reads what flows left to right (right to left) and
  * passes it on, while the other direction goes by it (`a =} b }= c`: a
  * cycle a -> b -> c -> a); see `join`.
- * Every command starts under `sh`, which ignores SIGPIPE and then execs it:
- * Debian's dpipe's commands inherit SIGPIPE ignored (RUN_SCRIPT says why).
+ * Every command starts under `sh`, which ignores SIGPIPE and the others
+ * Debian's dpipe ignores, as its commands inherit them, and then execs it
+ * (IGNORE_SIGNALS says why).
  * Deno.Command cannot hand a child extra fds, so for a middle command that
  * `sh` also opens two FIFOs from a private temporary directory on fds 3 and
  * 4; dpipe opens the other ends.
@@ -23,11 +24,14 @@
  * of the last one on the command line, whichever ends first: scripts read
  * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
  * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
- * status). A stop signal to dpipe terminates every command.
+ * status). A stop signal to dpipe terminates every command, those it had
+ * yet to start too, and gives that signal's status there (`stoppedStatus`).
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
- * taken and change nothing, as the commands are joined the same way; -P
+ * taken: the commands are joined the same way and all waited for, and the
+ * last one's signal N gives 128 + N, as a shell says of Debian's, whose last
+ * command is dpipe itself then (`dpipeStatus`); -P
  * PGRPFILE is refused with what does its job, since vde dpipe's commands
  * share its caller's process group (a script's, which `kill -- -PGRP` would
  * end too).
@@ -67,14 +71,21 @@ const DRAIN_MS = 500;
 const KILL_AFTER_MS = 2000;
 
 /**
- * Runs the command with SIGPIPE ignored, as Debian's dpipe's commands inherit it: a write to a neighbour
- * that has exited fails (EPIPE) and the command goes on to exit with a status of its own, which dpipe's
- * status may be, where SIGPIPE would end it (`sh -c 'sleep 1; echo x; exit 3'` last exits 3, not 0).
+ * Ignores the signals Debian's dpipe ignores, which its commands inherit ignored (its setsighandlers): SIGPIPE
+ * above all, so a write to a neighbour that has exited fails (EPIPE) and the command goes on to exit with a
+ * status of its own, which dpipe's status may be, where SIGPIPE would end it (`sh -c 'sleep 1; echo x; exit 3'`
+ * last exits 3, not 0); and SIGALRM, SIGUSR1, SIGUSR2, SIGPROF, SIGVTALRM, SIGIO, SIGPWR and SIGSTKFLT, which
+ * would end a command that does not handle them (`kill -USR1` to one is nothing there). PWR and STKFLT are
+ * Linux's: dash has no name for STKFLT (16 on Linux; elsewhere 16 is SIGURG, ignored by default anyway), and
+ * a trap of a name the shell lacks only says so, hence their own trap with its complaint discarded.
  */
-const RUN_SCRIPT = `trap '' PIPE; exec "$@"`;
+const IGNORE_SIGNALS = `trap '' PIPE ALRM USR1 USR2 PROF VTALRM IO; trap '' PWR 16 2>/dev/null`;
+
+/** Runs the command with those signals ignored. */
+const RUN_SCRIPT = `${IGNORE_SIGNALS}; exec "$@"`;
 
 /** The same, with fds 3 and 4 opened on two FIFOs first. */
-const MIDDLE_SCRIPT = `trap '' PIPE; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
+const MIDDLE_SCRIPT = `${IGNORE_SIGNALS}; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
 
 /**
  * How a command is joined: both ways (`= CMD =`), or one way, a filter of what flows left to right
@@ -145,19 +156,26 @@ export function chainNames(chain: readonly ChainCommand[]): string {
     .join(" ");
 }
 
+/** How a chain is run: what `-d`, `--logfile` and `-n` change. */
+export interface DpipeOptions {
+  /** Called once every command is spawned (a `-d` start returns then); not when a stop signal came first. */
+  started?: () => void;
+  /**
+   * The commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is a pipe to its
+   * caller, who is gone once it returns, and a command writing there then died of SIGPIPE.
+   */
+  logStderr?: boolean;
+  /** -n or -N: the status is the last command's as a shell says it (`dpipeStatus`). */
+  nowrap?: boolean;
+}
+
 /**
  * Runs the commands as a dpipe chain until every one has exited.
  *
- * @param started called once every command is spawned (a `-d` start returns then)
- * @param logStderr the commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is
- *   a pipe to its caller, who is gone once it returns, and a command writing there then died of SIGPIPE
- * @returns the last command's exit status, 0 when a signal ended it (`dpipeStatus`)
+ * @returns the last command's exit status (`dpipeStatus`), or a stop signal's (`stoppedStatus`)
  */
-export async function runDpipe(
-  chain: readonly ChainCommand[],
-  started = () => {},
-  logStderr = false,
-): Promise<number> {
+export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOptions = {}): Promise<number> {
+  const { started = () => {}, logStderr = false, nowrap = false } = options;
   const last = chain.length - 1;
   // A command joined both ways between two others has its right side on fds 3 and 4.
   const isMiddle = (i: number) => i > 0 && i < last && chain[i]!.way === "both";
@@ -172,21 +190,34 @@ export async function runDpipe(
     }
     return child;
   };
-  const dir = chain.some((_, i) => isMiddle(i))
-    ? await Deno.makeTempDir({ prefix: "vde-dpipe-" })
-    : undefined;
+  let dir: string | undefined;
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
+  // The first stop signal: it ends the commands started and any still to start (none starts after it).
+  let stopSignal: Deno.Signal | undefined;
   // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS.
-  const stopOnSignal = () => children.forEach((c) => stop(c));
+  const stopOnSignal = (signal: Deno.Signal) => {
+    stopSignal ??= signal;
+    children.forEach((c) => stop(c));
+  };
   const removeSignals = onSignals(stopOnSignal);
   try {
+    if (chain.some((_, i) => isMiddle(i))) dir = await Deno.makeTempDir({ prefix: "vde-dpipe-" });
     // mains[i]: command i's stdin/stdout; alternates[i]: a middle command's right side (fds 3 and 4).
     const mains: Side[] = [];
     const alternates: (Side | undefined)[] = [];
     const pending: Promise<void>[] = [];
     const fifos: string[] = [];
     for (const [i, { argv }] of chain.entries()) {
+      const fifoIn = `${dir}/${i}.in`;
+      const fifoOut = `${dir}/${i}.out`;
+      if (isMiddle(i)) {
+        await mkfifo(fifoIn, fifoOut);
+        fifos.push(fifoIn, fifoOut);
+      }
+      // A stop signal during the start (each mkfifo is a process, so a chain takes a while to start): those
+      // started were stopped by it, and one started now would be stopped by none.
+      if (stopSignal !== undefined) break;
       if (!isMiddle(i)) {
         const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
@@ -194,10 +225,6 @@ export async function runDpipe(
         alternates.push(undefined);
         continue;
       }
-      const fifoIn = `${dir}/${i}.in`;
-      const fifoOut = `${dir}/${i}.out`;
-      await mkfifo(fifoIn, fifoOut);
-      fifos.push(fifoIn, fifoOut);
       const child = spawn(argv, MIDDLE_SCRIPT, [fifoIn, fifoOut], {
         ALTERNATE_STDIN: "3",
         ALTERNATE_STDOUT: "4",
@@ -214,7 +241,7 @@ export async function runDpipe(
         ),
       );
     }
-    started();
+    if (stopSignal === undefined) started();
     const exits = children.map((c) => c.status);
     const opened = await Promise.race([Promise.all(pending).then(() => true), Promise.race(exits)]);
     if (opened !== true) {
@@ -224,10 +251,11 @@ export async function runDpipe(
       await Promise.all(pending);
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    const pumps = join(chain, mains, alternates);
+    // Stopped during the start, the chain is not whole: nothing to join, its commands are ending.
+    const pumps = stopSignal === undefined ? join(chain, mains, alternates) : [];
     const statuses = await Promise.all(exits);
     await within(DRAIN_MS, Promise.all(pumps));
-    return dpipeStatus(statuses[last]!);
+    return stopSignal !== undefined ? stoppedStatus(stopSignal) : dpipeStatus(statuses[last]!, nowrap);
   } finally {
     removeSignals();
     for (const c of children) terminate(c);
@@ -309,12 +337,13 @@ export const dpipeCommand: Subcommand = (program: Command) => {
         );
       }
       let status = 0;
+      const nowrap = flags.nowrapproc === true || flags.nowrapnoclean === true;
       if (flags.daemon || flags.pidfile !== undefined || flags.logfile !== undefined) {
         await runProgram(programOf("vde dpipe", "dpipe", flags, false), async (p) => {
           const started = () => p.ready(p.inBackground ? chainNames(chain) : undefined);
-          status = await runDpipe(chain, started, p.inBackground);
+          status = await runDpipe(chain, { started, logStderr: p.inBackground, nowrap });
         });
-      } else status = await runDpipe(chain);
+      } else status = await runDpipe(chain, { nowrap });
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) {
         throw new CommanderError(status, "vde.dpipe.status", `command exited with status ${status}`);
@@ -401,10 +430,20 @@ function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>):
 
 /**
  * dpipe's status from its last command's: its exit code, or 0 when a signal ended it, as vdeplug4's dpipe
- * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0).
+ * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0). With -n (`nowrap`)
+ * its last command is dpipe itself, so its caller sees what a shell says of that one: 128 + N after signal N
+ * (Deno's code for it already).
  */
-export function dpipeStatus(last: Deno.CommandStatus): number {
-  return last.signal === null ? last.code : 0;
+export function dpipeStatus(last: Deno.CommandStatus, nowrap = false): number {
+  return last.signal === null || nowrap ? last.code : 0;
+}
+
+/**
+ * dpipe's status when a stop signal ended it, as vdeplug4's dpipe's: it exits 0 on SIGTERM, and passes
+ * SIGINT or SIGHUP to its process group and dies of it, which a shell reads as 128 + N.
+ */
+export function stoppedStatus(signal: Deno.Signal): number {
+  return signal === "SIGINT" ? 128 + 2 : signal === "SIGHUP" ? 128 + 1 : 0;
 }
 
 async function stop(child: Deno.ChildProcess): Promise<void> {

@@ -8,6 +8,7 @@ import {
   reap,
   spawn,
   spawnVde,
+  TEST_CLI,
   testFrame,
   within,
   writeTo,
@@ -145,6 +146,149 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
   }
 });
+
+Deno.test("dpipe -n and -N give a last command's signal as 128 + N, ours and Debian's alike (its last command is dpipe there)", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const sh = (script: string) => ["sh", "-c", script];
+  const cases: [string[], number][] = [
+    [["-n", ...sh("exit 3"), "=", ...sh("kill -KILL $$")], 137],
+    [["-N", ...sh("exit 3"), "=", ...sh("kill -TERM $$")], 143],
+    [["--nowrapproc", ...sh("exit 3"), "=", ...sh("exit 5")], 5],
+    // Without -n, WEXITSTATUS of a signalled status: 0.
+    [[...sh("exit 3"), "=", ...sh("kill -TERM $$")], 0],
+  ];
+  for (const [args, expected] of cases) {
+    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
+      .map((r) => r.code);
+    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
+  }
+});
+
+Deno.test("a command under vde dpipe ignores the signals it ignores under Debian's dpipe (SIGUSR1 ends it in neither)", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // The last command is grep itself (exec'd): the mask it reads is the one it was started with.
+    const ignored = async (tool: "dpipe" | "vde dpipe") => {
+      const r = await dpipeOf(tool, [
+        "cat",
+        "=",
+        "sh",
+        "-c",
+        `exec grep SigIgn /proc/self/status > ${dir}/mask`,
+      ]);
+      assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+      return await Deno.readTextFile(`${dir}/mask`);
+    };
+    const theirs = await ignored("dpipe");
+    assert.equal(await ignored("vde dpipe"), theirs);
+    const args = ["sh", "-c", "exit 3", "=", "sh", "-c", "kill -USR1 $$; kill -ALRM $$; exit 4"];
+    assert.deepEqual((await dpipeOf("vde dpipe", args)).code, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Starts `tool` on `args` with the test's `env`; its commands leave marks in `dir` when they run. */
+function startDpipe(
+  tool: "dpipe" | "vde dpipe",
+  args: string[],
+  env?: Record<string, string>,
+): Deno.ChildProcess {
+  const [program, ...rest] = tool === "dpipe" ? ["dpipe", ...args] : [...TEST_CLI, "dpipe", ...args];
+  return new Deno.Command(program!, { args: rest, env, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+}
+
+/** Waits (bounded) until `path` exists. */
+async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await Deno.stat(path).then(() => true, () => false)) return;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error(`${path} never appeared`);
+}
+
+Deno.test("a stop signal ends dpipe with Debian's status: 0 after SIGTERM, 128 + N after SIGINT or SIGHUP", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      const codes: number[] = [];
+      for (const tool of ["dpipe", "vde dpipe"] as const) {
+        const mark = `${dir}/${signal}-${tool.replace(" ", "-")}`;
+        const child = startDpipe(tool, ["sh", "-c", `touch ${mark}; exec sleep 30`, "=", "sleep", "30"]);
+        try {
+          await waitForFile(mark);
+          child.kill(signal);
+          codes.push((await within(tool, 10_000, child.status)).code);
+        } finally {
+          await reap(child);
+        }
+      }
+      assert.deepEqual(codes, [codes[0], codes[0]], `${signal}: Debian's, ours`);
+      assert.equal(codes[0], signal === "SIGTERM" ? 0 : signal === "SIGINT" ? 130 : 129, signal);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stop signal while vde dpipe starts its chain stops every command, those it had still to start too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  let child: Deno.ChildProcess | undefined;
+  try {
+    // A mkfifo (one per middle command) that says it runs and takes a second: the signal comes meanwhile,
+    // after the first command started and before the middle and last did.
+    const mkfifo = new TextDecoder().decode(
+      (await new Deno.Command("sh", { args: ["-c", "command -v mkfifo"], stdout: "piped" }).output()).stdout,
+    ).trim();
+    await Deno.writeTextFile(
+      `${dir}/mkfifo`,
+      `#!/bin/sh\ntouch ${dir}/mkfifo-runs\nsleep 1\nexec ${mkfifo} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const env = { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
+    // Each command leaves its pid when it runs, to find it afterwards.
+    const cmd = (n: number) => ["sh", "-c", `echo $$ > ${dir}/${n}.pid; exec sleep 30`];
+    child = startDpipe("vde dpipe", [...cmd(1), "=", ...cmd(2), "=", ...cmd(3)], env);
+    await waitForFile(`${dir}/mkfifo-runs`);
+    child.kill("SIGTERM");
+    // Before, the middle and last started after the signal and dpipe waited for them: 30 s.
+    assert.equal((await within("vde dpipe's end", 6_000, child.status)).code, 0);
+    const alive = (await pidsIn(dir)).filter((pid) => {
+      try {
+        Deno.kill(pid, "SIGCONT");
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], "no command outlives vde dpipe");
+  } finally {
+    if (child !== undefined) await reap(child);
+    for (const pid of await pidsIn(dir)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The pids the commands of a test left in `dir` (N.pid, written whole once each ran). */
+async function pidsIn(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const text = e.name.endsWith(".pid") ? await Deno.readTextFile(`${dir}/${e.name}`) : "";
+    if (text.endsWith("\n")) pids.push(Number(text));
+  }
+  return pids;
+}
 
 Deno.test("vde dpipe delivers what a command wrote just before exiting", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
