@@ -258,7 +258,9 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
     return stopSignal !== undefined ? stoppedStatus(stopSignal) : dpipeStatus(statuses[last]!, nowrap);
   } finally {
     removeSignals();
-    for (const c of children) terminate(c);
+    // All have exited unless on an error path (a mkfifo or spawn failed): those started are stopped and
+    // waited for, killed if they ignore SIGTERM, so none outlives vde dpipe.
+    await Promise.all(children.map((c) => stop(c)));
     // A command's child may hold its stderr open past it: the copy must not keep this process up.
     for (const s of stderrs) s.cancel().catch(() => {});
     for (const f of files) {

@@ -280,6 +280,47 @@ Deno.test("a stop signal while vde dpipe starts its chain stops every command, t
   }
 });
 
+Deno.test("vde dpipe that cannot start its chain leaves no command running, not one that ignores SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // A mkfifo that fails once the first command runs (it ignores SIGTERM and says its pid when it does).
+    await Deno.writeTextFile(
+      `${dir}/mkfifo`,
+      `#!/bin/sh\nwhile [ ! -s ${dir}/1.pid ]; do sleep 0.05; done\necho "mkfifo: no room" >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    const env = { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
+    const first = ["sh", "-c", `trap '' TERM; echo $$ > ${dir}/1.pid; exec sleep 30`];
+    const child = startDpipe("vde dpipe", [...first, "=", "cat", "=", "cat"], env);
+    // Before, that command was sent SIGTERM only and outlived vde dpipe, holding the stderr it inherited: the
+    // read of it here never ended.
+    const out = await within("vde dpipe's end", 10_000, child.output());
+    assert.equal(out.code, 1);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /vde: dpipe: cannot create FIFOs for a middle command\n$/,
+    );
+    const alive = (await pidsIn(dir)).filter((pid) => {
+      try {
+        Deno.kill(pid, "SIGCONT");
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], "no command outlives vde dpipe");
+  } finally {
+    for (const pid of await pidsIn(dir)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone, as it should be
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** The pids the commands of a test left in `dir` (N.pid, written whole once each ran). */
 async function pidsIn(dir: string): Promise<number[]> {
   const pids: number[] = [];
