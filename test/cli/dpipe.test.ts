@@ -402,6 +402,27 @@ Deno.test("dpipe reads every word starting with = as a joint and passes on a }=W
   ]);
 });
 
+Deno.test("a }= that closes nothing: Debian's dpipe runs the command with it as a word, ours refuses it in one line and runs nothing", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // A typo for = (or a }= whose =} was forgotten): the first command gets it as its $0 there.
+    const args = ["sh", "-c", `echo "$0" > ${dir}/ran`, "}=", "=", "cat"];
+    const theirs = await dpipeOf("dpipe", args);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/ran`), "}=\n");
+    await Deno.remove(`${dir}/ran`);
+    const ours = await dpipeOf("vde dpipe", args);
+    assert.deepEqual([ours.code, ours.stderr], [
+      1,
+      'vde: dpipe: "}=" closes a one-way command no joint opened (CMD =} FILTER }= CMD)\n',
+    ]);
+    assert.equal(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false, "nothing ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
   const { code, stderr } = await dpipe(["cat"]);
   assert.equal(code, 1);
