@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { skipWithout } from "../helpers/processes.ts";
+import { processAlive } from "../../src/os/processes.ts";
 import { chainNames, parseChain } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
@@ -32,6 +33,18 @@ async function dpipeOf(
 /** Runs `vde dpipe ARGS` to completion (bounded): its status and stderr. */
 function dpipe(args: string[]): Promise<{ code: number; stderr: string }> {
   return dpipeOf("vde dpipe", args);
+}
+
+/** `sh -c SCRIPT`. */
+const sh = (script: string) => ["sh", "-c", script];
+
+/** Runs each case's arguments with Debian's dpipe and ours at once: both exit with its status. */
+async function exitAsDebian(cases: [string[], number][]): Promise<void> {
+  for (const [args, expected] of cases) {
+    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
+      .map((r) => r.code);
+    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
+  }
 }
 
 /**
@@ -126,7 +139,6 @@ Deno.test("vde dpipe passes bytes both ways", async () => {
 
 Deno.test("vde dpipe waits for every command and exits with the last one's status, 0 if a signal ended it, as Debian's dpipe", async (t) => {
   if (await skipWithout(t, { dpipe: "vdeplug" })) return;
-  const sh = (script: string) => ["sh", "-c", script];
   const cases: [string[], number][] = [
     [[...sh("exit 3"), "=", ...sh("exit 5")], 5],
     [[...sh("sleep 0.5; exit 3"), "=", ...sh("exit 5")], 5],
@@ -140,16 +152,11 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
     [[...sh("exit 3"), "=}", ...sh("sleep 0.5; exit 4"), "}=", ...sh("exit 6")], 6],
   ];
-  for (const [args, expected] of cases) {
-    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
-      .map((r) => r.code);
-    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
-  }
+  await exitAsDebian(cases);
 });
 
 Deno.test("dpipe -n and -N give a last command's signal as 128 + N, ours and Debian's alike (its last command is dpipe there)", async (t) => {
   if (await skipWithout(t, { dpipe: "vdeplug" })) return;
-  const sh = (script: string) => ["sh", "-c", script];
   const cases: [string[], number][] = [
     [["-n", ...sh("exit 3"), "=", ...sh("kill -KILL $$")], 137],
     [["-N", ...sh("exit 3"), "=", ...sh("kill -TERM $$")], 143],
@@ -157,11 +164,7 @@ Deno.test("dpipe -n and -N give a last command's signal as 128 + N, ours and Deb
     // Without -n, WEXITSTATUS of a signalled status: 0.
     [[...sh("exit 3"), "=", ...sh("kill -TERM $$")], 0],
   ];
-  for (const [args, expected] of cases) {
-    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
-      .map((r) => r.code);
-    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
-  }
+  await exitAsDebian(cases);
 });
 
 Deno.test("a command under vde dpipe ignores the signals it ignores under Debian's dpipe (SIGUSR1 ends it in neither)", async (t) => {
@@ -182,8 +185,7 @@ Deno.test("a command under vde dpipe ignores the signals it ignores under Debian
     };
     const theirs = await ignored("dpipe");
     assert.equal(await ignored("vde dpipe"), theirs);
-    const args = ["sh", "-c", "exit 3", "=", "sh", "-c", "kill -USR1 $$; kill -ALRM $$; exit 4"];
-    assert.deepEqual((await dpipeOf("vde dpipe", args)).code, 4);
+    await exitAsDebian([[[...sh("exit 3"), "=", ...sh("kill -USR1 $$; kill -ALRM $$; exit 4")], 4]]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -243,14 +245,7 @@ Deno.test("a stop signal while vde dpipe starts its chain stops every command, t
     const mkfifo = new TextDecoder().decode(
       (await new Deno.Command("sh", { args: ["-c", "command -v mkfifo"], stdout: "piped" }).output()).stdout,
     ).trim();
-    await Deno.writeTextFile(
-      `${dir}/mkfifo`,
-      `#!/bin/sh\ntouch ${dir}/mkfifo-runs\nsleep 1\nexec ${mkfifo} "$@"\n`,
-      {
-        mode: 0o755,
-      },
-    );
-    const env = { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
+    const env = await withMkfifo(dir, `touch ${dir}/mkfifo-runs\nsleep 1\nexec ${mkfifo} "$@"`);
     // Each command leaves its pid when it runs, to find it afterwards.
     const cmd = (n: number) => ["sh", "-c", `echo $$ > ${dir}/${n}.pid; exec sleep 30`];
     child = startDpipe("vde dpipe", [...cmd(1), "=", ...cmd(2), "=", ...cmd(3)], env);
@@ -258,25 +253,10 @@ Deno.test("a stop signal while vde dpipe starts its chain stops every command, t
     child.kill("SIGTERM");
     // Before, the middle and last started after the signal and dpipe waited for them: 30 s.
     assert.equal((await within("vde dpipe's end", 6_000, child.status)).code, 0);
-    const alive = (await pidsIn(dir)).filter((pid) => {
-      try {
-        Deno.kill(pid, "SIGCONT");
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    assert.deepEqual(alive, [], "no command outlives vde dpipe");
+    assert.deepEqual((await pidsIn(dir)).filter(processAlive), [], "no command outlives vde dpipe");
   } finally {
     if (child !== undefined) await reap(child);
-    for (const pid of await pidsIn(dir)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // gone, as it should be
-      }
-    }
-    await Deno.remove(dir, { recursive: true });
+    await killLeft(dir);
   }
 });
 
@@ -284,12 +264,10 @@ Deno.test("vde dpipe that cannot start its chain leaves no command running, not 
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
   try {
     // A mkfifo that fails once the first command runs (it ignores SIGTERM and says its pid when it does).
-    await Deno.writeTextFile(
-      `${dir}/mkfifo`,
-      `#!/bin/sh\nwhile [ ! -s ${dir}/1.pid ]; do sleep 0.05; done\necho "mkfifo: no room" >&2\nexit 1\n`,
-      { mode: 0o755 },
+    const env = await withMkfifo(
+      dir,
+      `while [ ! -s ${dir}/1.pid ]; do sleep 0.05; done\necho "mkfifo: no room" >&2\nexit 1`,
     );
-    const env = { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
     const first = ["sh", "-c", `trap '' TERM; echo $$ > ${dir}/1.pid; exec sleep 30`];
     const child = startDpipe("vde dpipe", [...first, "=", "cat", "=", "cat"], env);
     // Before, that command was sent SIGTERM only and outlived vde dpipe, holding the stderr it inherited: the
@@ -300,26 +278,29 @@ Deno.test("vde dpipe that cannot start its chain leaves no command running, not 
       new TextDecoder().decode(out.stderr),
       /vde: dpipe: cannot create FIFOs for a middle command\n$/,
     );
-    const alive = (await pidsIn(dir)).filter((pid) => {
-      try {
-        Deno.kill(pid, "SIGCONT");
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    assert.deepEqual(alive, [], "no command outlives vde dpipe");
+    assert.deepEqual((await pidsIn(dir)).filter(processAlive), [], "no command outlives vde dpipe");
   } finally {
-    for (const pid of await pidsIn(dir)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // gone, as it should be
-      }
-    }
-    await Deno.remove(dir, { recursive: true });
+    await killLeft(dir);
   }
 });
+
+/** An environment whose PATH finds a `mkfifo` in `dir` first, running `script`: vde dpipe runs one per middle command. */
+async function withMkfifo(dir: string, script: string): Promise<Record<string, string>> {
+  await Deno.writeTextFile(`${dir}/mkfifo`, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  return { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
+}
+
+/** Kills what a test's commands left running (their pids in `dir`), then removes `dir`. */
+async function killLeft(dir: string): Promise<void> {
+  for (const pid of await pidsIn(dir)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone, as it should be
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+}
 
 /** The pids the commands of a test left in `dir` (N.pid, written whole once each ran). */
 async function pidsIn(dir: string): Promise<number[]> {
