@@ -25,7 +25,9 @@
  * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
  * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
  * status). A stop signal to dpipe terminates every command, those it had
- * yet to start too, and gives that signal's status there (`stoppedStatus`).
+ * yet to start too, and gives that signal's status there (`stoppedStatus`);
+ * with -n that signal is the last command's (dpipe itself there), and so is
+ * the status.
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
@@ -195,10 +197,11 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
   const files: Deno.FsFile[] = [];
   // The first stop signal: it ends the commands started and any still to start (none starts after it).
   let stopSignal: Deno.Signal | undefined;
-  // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS.
+  // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS. With -n
+  // dpipe's last command is dpipe itself, so the signal is its own: it may handle it and exit as it likes.
   const stopOnSignal = (signal: Deno.Signal) => {
     stopSignal ??= signal;
-    children.forEach((c) => stop(c));
+    children.forEach((c, i) => stop(c, nowrap && i === last ? signal : "SIGTERM"));
   };
   const removeSignals = onSignals(stopOnSignal);
   try {
@@ -255,7 +258,12 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
     const pumps = stopSignal === undefined ? join(chain, mains, alternates) : [];
     const statuses = await Promise.all(exits);
     await within(DRAIN_MS, Promise.all(pumps));
-    return stopSignal !== undefined ? stoppedStatus(stopSignal) : dpipeStatus(statuses[last]!, nowrap);
+    // With -n a stop signal went to the last command, dpipe itself there: the status is that command's.
+    const lastStatus: Deno.CommandStatus | undefined = statuses[last];
+    if (lastStatus !== undefined && (stopSignal === undefined || nowrap)) {
+      return dpipeStatus(lastStatus, nowrap);
+    }
+    return stoppedStatus(stopSignal ?? "SIGTERM");
   } finally {
     removeSignals();
     // All have exited unless on an error path (a mkfifo or spawn failed): those started are stopped and
@@ -448,8 +456,13 @@ export function stoppedStatus(signal: Deno.Signal): number {
   return signal === "SIGINT" ? 128 + 2 : signal === "SIGHUP" ? 128 + 1 : 0;
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  terminate(child);
+/** Sends `signal` to the command, SIGKILL if it still runs KILL_AFTER_MS later; resolves once it exited. */
+async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch {
+    // already exited
+  }
   const exited = await within(KILL_AFTER_MS, child.status);
   if (!exited) {
     try {
@@ -458,14 +471,6 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
       // exited meanwhile
     }
     await child.status;
-  }
-}
-
-function terminate(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // already exited
   }
 }
 
