@@ -19,7 +19,8 @@
  * 4; dpipe opens the other ends.
  *
  * When a command exits, what it wrote is pumped on and its neighbours read
- * end of input (a write to it fails), as through Debian's pipes. As
+ * end of input; the pumps into it stop, so their next write to it fails
+ * (EPIPE), as through Debian's pipes once their reader is gone. As
  * vdeplug4's dpipe, ours waits for every command and exits with the status
  * of the last one on the command line, whichever ends first: scripts read
  * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
@@ -255,7 +256,12 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
     // Stopped during the start, the chain is not whole: nothing to join, its commands are ending.
-    const pumps = stopSignal === undefined ? join(chain, mains, alternates) : [];
+    const gone = exits.map((exit) => {
+      const done = new AbortController();
+      exit.then(() => done.abort());
+      return done.signal;
+    });
+    const pumps = stopSignal === undefined ? join(chain, mains, alternates, gone) : [];
     const statuses = await Promise.all(exits);
     await within(DRAIN_MS, Promise.all(pumps));
     // With -n a stop signal went to the last command, dpipe itself there: the status is that command's.
@@ -289,25 +295,32 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
  * joined left to right only reads `toRight` and is the next `toRight`, while `toLeft` passes it by; one
  * joined right to left writes `toLeft` and its stdin is the next `toLeft`.
  *
+ * @param gone `gone[i]` aborts once command i has exited: the pumps into it stop and close what they read
+ *   from, as the last reader of a pipe is gone when a Debian dpipe's command exits, so its neighbour's next
+ *   write fails (EPIPE). Pumped on, it landed in our pipe and only a write after it failed, so a command
+ *   that exits as its write fares (`echo x || exit 4`) gave another status than under Debian's.
  * @returns the pumps, each settling when its source ends or its destination is gone
  */
 function join(
   chain: readonly ChainCommand[],
   mains: readonly Side[],
   alternates: readonly (Side | undefined)[],
+  gone: readonly AbortSignal[],
 ): Promise<void>[] {
   const pumps: Promise<void>[] = [];
   let toRight = mains[0]!.readable;
   let toLeft = mains[0]!.writable;
+  // The command `toLeft` writes to: the first, then a one-way-left or middle command.
+  let toLeftOf = 0;
   for (let i = 1; i < chain.length; i++) {
     const { readable, writable } = mains[i]!;
     const way = chain[i]!.way;
-    if (way !== "left") pumps.push(pump(toRight, writable));
-    if (way !== "right") pumps.push(pump(readable, toLeft));
+    if (way !== "left") pumps.push(pump(toRight, writable, gone[i]!));
+    if (way !== "right") pumps.push(pump(readable, toLeft, gone[toLeftOf]!));
     if (way === "right") toRight = readable;
-    else if (way === "left") toLeft = writable;
+    else if (way === "left") [toLeft, toLeftOf] = [writable, i];
     else if (alternates[i] !== undefined) {
-      [toRight, toLeft] = [alternates[i]!.readable, alternates[i]!.writable];
+      [toRight, toLeft, toLeftOf] = [alternates[i]!.readable, alternates[i]!.writable, i];
     }
   }
   return pumps;
@@ -433,9 +446,13 @@ function unbufferedSink(file: Deno.FsFile): WritableStream<Uint8Array> {
   });
 }
 
-/** Copies bytes until either side ends; never rejects. */
-function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>): Promise<void> {
-  return from.pipeTo(to).catch(() => {});
+/** Copies bytes until either side ends or `gone` aborts (then closes both); never rejects. */
+function pump(
+  from: ReadableStream<Uint8Array>,
+  to: WritableStream<Uint8Array>,
+  gone: AbortSignal,
+): Promise<void> {
+  return from.pipeTo(to, { signal: gone }).catch(() => {});
 }
 
 /**

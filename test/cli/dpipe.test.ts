@@ -147,6 +147,10 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
     // A write to a neighbour that has exited fails (SIGPIPE ignored) and the command exits as it chooses.
     [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x; sleep 0.3; echo y; exit 3")], 3],
+    // The first write after the neighbour exited fails already, as the pipe's reader is gone (ours pumped
+    // it on, and only the next write failed); to a middle command's fd 3 too.
+    [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
+    [["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
     [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
     // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
     [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
