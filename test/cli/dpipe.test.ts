@@ -195,7 +195,7 @@ Deno.test("a command under vde dpipe ignores the signals it ignores under Debian
   }
 });
 
-/** Starts `tool` on `args` with the test's `env`; its commands leave marks in `dir` when they run. */
+/** Starts Debian's dpipe or ours on `args`, `env` added to this environment; its stderr is piped. */
 function startDpipe(
   tool: "dpipe" | "vde dpipe",
   args: string[],
@@ -232,7 +232,7 @@ Deno.test("a stop signal ends dpipe with Debian's status: 0 after SIGTERM, 128 +
       [["-n"], last, "SIGINT", 130],
       [["-n"], trapping, "SIGTERM", 7],
     ];
-    for (const [[flags, command, signal, expected], n] of cases.map((c, n) => [c, n] as const)) {
+    for (const [n, [flags, command, signal, expected]] of cases.entries()) {
       const codes: number[] = [];
       for (const tool of ["dpipe", "vde dpipe"] as const) {
         const mark = `${dir}/${n}-${tool.replace(" ", "-")}`;
