@@ -11,23 +11,30 @@
  * only, as there: it reads what flows left to right (right to left) and
  * passes it on, while the other direction goes by it (`a =} b }= c`: a
  * cycle a -> b -> c -> a); see `join`.
- * Every command starts under `sh`, which ignores SIGPIPE and then execs it:
- * Debian's dpipe's commands inherit SIGPIPE ignored (RUN_SCRIPT says why).
+ * Every command starts under `sh`, which ignores SIGPIPE and the others
+ * Debian's dpipe ignores, as its commands inherit them, and then execs it
+ * (IGNORE_SIGNALS says why).
  * Deno.Command cannot hand a child extra fds, so for a middle command that
  * `sh` also opens two FIFOs from a private temporary directory on fds 3 and
  * 4; dpipe opens the other ends.
  *
  * When a command exits, what it wrote is pumped on and its neighbours read
- * end of input (a write to it fails), as through Debian's pipes. As
+ * end of input; the pumps into it stop, so their next write to it fails
+ * (EPIPE), as through Debian's pipes once their reader is gone. As
  * vdeplug4's dpipe, ours waits for every command and exits with the status
  * of the last one on the command line, whichever ends first: scripts read
  * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
  * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
- * status). A stop signal to dpipe terminates every command.
+ * status). A stop signal to dpipe terminates every command, those it had
+ * yet to start too, and gives that signal's status there (`stoppedStatus`);
+ * with -n that signal is the last command's (dpipe itself there), and so is
+ * the status.
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
- * taken and change nothing, as the commands are joined the same way; -P
+ * taken: the commands are joined the same way and all waited for, and the
+ * last one's signal N gives 128 + N, as a shell says of Debian's, whose last
+ * command is dpipe itself then (`dpipeStatus`); -P
  * PGRPFILE is refused with what does its job, since vde dpipe's commands
  * share its caller's process group (a script's, which `kill -- -PGRP` would
  * end too).
@@ -67,14 +74,21 @@ const DRAIN_MS = 500;
 const KILL_AFTER_MS = 2000;
 
 /**
- * Runs the command with SIGPIPE ignored, as Debian's dpipe's commands inherit it: a write to a neighbour
- * that has exited fails (EPIPE) and the command goes on to exit with a status of its own, which dpipe's
- * status may be, where SIGPIPE would end it (`sh -c 'sleep 1; echo x; exit 3'` last exits 3, not 0).
+ * Ignores the signals Debian's dpipe ignores, which its commands inherit ignored (its setsighandlers): SIGPIPE
+ * above all, so a write to a neighbour that has exited fails (EPIPE) and the command goes on to exit with a
+ * status of its own, which dpipe's status may be, where SIGPIPE would end it (`sh -c 'sleep 1; echo x; exit 3'`
+ * last exits 3, not 0); and SIGALRM, SIGUSR1, SIGUSR2, SIGPROF, SIGVTALRM, SIGIO, SIGPWR and SIGSTKFLT, which
+ * would end a command that does not handle them (`kill -USR1` to one is nothing there). PWR and STKFLT are
+ * Linux's: dash has no name for STKFLT (16 on Linux; elsewhere 16 is SIGURG, ignored by default anyway), and
+ * a trap of a name the shell lacks only says so, hence their own trap with its complaint discarded.
  */
-const RUN_SCRIPT = `trap '' PIPE; exec "$@"`;
+const IGNORE_SIGNALS = `trap '' PIPE ALRM USR1 USR2 PROF VTALRM IO; trap '' PWR 16 2>/dev/null`;
+
+/** Runs the command with those signals ignored. */
+const RUN_SCRIPT = `${IGNORE_SIGNALS}; exec "$@"`;
 
 /** The same, with fds 3 and 4 opened on two FIFOs first. */
-const MIDDLE_SCRIPT = `trap '' PIPE; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
+const MIDDLE_SCRIPT = `${IGNORE_SIGNALS}; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
 
 /**
  * How a command is joined: both ways (`= CMD =`), or one way, a filter of what flows left to right
@@ -145,19 +159,26 @@ export function chainNames(chain: readonly ChainCommand[]): string {
     .join(" ");
 }
 
+/** How a chain is run: what `-d`, `--logfile` and `-n` change. */
+export interface DpipeOptions {
+  /** Called once every command is spawned (a `-d` start returns then); not when a stop signal came first. */
+  started?: () => void;
+  /**
+   * The commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is a pipe to its
+   * caller, who is gone once it returns, and a command writing there then died of SIGPIPE.
+   */
+  logStderr?: boolean;
+  /** -n or -N: the status is the last command's as a shell says it (`dpipeStatus`). */
+  nowrap?: boolean;
+}
+
 /**
  * Runs the commands as a dpipe chain until every one has exited.
  *
- * @param started called once every command is spawned (a `-d` start returns then)
- * @param logStderr the commands' stderr goes to the log, line by line, not to ours: a `-d` start's stderr is
- *   a pipe to its caller, who is gone once it returns, and a command writing there then died of SIGPIPE
- * @returns the last command's exit status, 0 when a signal ended it (`dpipeStatus`)
+ * @returns the last command's exit status (`dpipeStatus`), or a stop signal's (`stoppedStatus`)
  */
-export async function runDpipe(
-  chain: readonly ChainCommand[],
-  started = () => {},
-  logStderr = false,
-): Promise<number> {
+export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOptions = {}): Promise<number> {
+  const { started = () => {}, logStderr = false, nowrap = false } = options;
   const last = chain.length - 1;
   // A command joined both ways between two others has its right side on fds 3 and 4.
   const isMiddle = (i: number) => i > 0 && i < last && chain[i]!.way === "both";
@@ -172,21 +193,35 @@ export async function runDpipe(
     }
     return child;
   };
-  const dir = chain.some((_, i) => isMiddle(i))
-    ? await Deno.makeTempDir({ prefix: "vde-dpipe-" })
-    : undefined;
+  let dir: string | undefined;
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
-  // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS.
-  const stopOnSignal = () => children.forEach((c) => stop(c));
+  // The first stop signal: it ends the commands started and any still to start (none starts after it).
+  let stopSignal: Deno.Signal | undefined;
+  // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS. With -n
+  // dpipe's last command is dpipe itself, so the signal is its own: it may handle it and exit as it likes.
+  const stopOnSignal = (signal: Deno.Signal) => {
+    stopSignal ??= signal;
+    children.forEach((c, i) => stop(c, nowrap && i === last ? signal : "SIGTERM"));
+  };
   const removeSignals = onSignals(stopOnSignal);
   try {
+    if (chain.some((_, i) => isMiddle(i))) dir = await Deno.makeTempDir({ prefix: "vde-dpipe-" });
     // mains[i]: command i's stdin/stdout; alternates[i]: a middle command's right side (fds 3 and 4).
     const mains: Side[] = [];
     const alternates: (Side | undefined)[] = [];
     const pending: Promise<void>[] = [];
     const fifos: string[] = [];
     for (const [i, { argv }] of chain.entries()) {
+      const fifoIn = `${dir}/${i}.in`;
+      const fifoOut = `${dir}/${i}.out`;
+      if (isMiddle(i)) {
+        await mkfifo(fifoIn, fifoOut);
+        fifos.push(fifoIn, fifoOut);
+      }
+      // A stop signal during the start (each mkfifo is a process, so a chain takes a while to start): those
+      // started were stopped by it, and one started now would be stopped by none.
+      if (stopSignal !== undefined) break;
       if (!isMiddle(i)) {
         const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
@@ -194,10 +229,6 @@ export async function runDpipe(
         alternates.push(undefined);
         continue;
       }
-      const fifoIn = `${dir}/${i}.in`;
-      const fifoOut = `${dir}/${i}.out`;
-      await mkfifo(fifoIn, fifoOut);
-      fifos.push(fifoIn, fifoOut);
       const child = spawn(argv, MIDDLE_SCRIPT, [fifoIn, fifoOut], {
         ALTERNATE_STDIN: "3",
         ALTERNATE_STDOUT: "4",
@@ -214,7 +245,7 @@ export async function runDpipe(
         ),
       );
     }
-    started();
+    if (stopSignal === undefined) started();
     const exits = children.map((c) => c.status);
     const opened = await Promise.race([Promise.all(pending).then(() => true), Promise.race(exits)]);
     if (opened !== true) {
@@ -224,13 +255,26 @@ export async function runDpipe(
       await Promise.all(pending);
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    const pumps = join(chain, mains, alternates);
+    // Stopped during the start, the chain is not whole: nothing to join, its commands are ending.
+    const gone = exits.map((exit) => {
+      const done = new AbortController();
+      exit.then(() => done.abort());
+      return done.signal;
+    });
+    const pumps = stopSignal === undefined ? join(chain, mains, alternates, gone) : [];
     const statuses = await Promise.all(exits);
     await within(DRAIN_MS, Promise.all(pumps));
-    return dpipeStatus(statuses[last]!);
+    // With -n a stop signal went to the last command, dpipe itself there: the status is that command's.
+    const lastStatus: Deno.CommandStatus | undefined = statuses[last];
+    if (lastStatus !== undefined && (stopSignal === undefined || nowrap)) {
+      return dpipeStatus(lastStatus, nowrap);
+    }
+    return stoppedStatus(stopSignal ?? "SIGTERM");
   } finally {
     removeSignals();
-    for (const c of children) terminate(c);
+    // All have exited unless on an error path (a mkfifo or spawn failed): those started are stopped and
+    // waited for, killed if they ignore SIGTERM, so none outlives vde dpipe.
+    await Promise.all(children.map((c) => stop(c)));
     // A command's child may hold its stderr open past it: the copy must not keep this process up.
     for (const s of stderrs) s.cancel().catch(() => {});
     for (const f of files) {
@@ -251,25 +295,32 @@ export async function runDpipe(
  * joined left to right only reads `toRight` and is the next `toRight`, while `toLeft` passes it by; one
  * joined right to left writes `toLeft` and its stdin is the next `toLeft`.
  *
+ * @param gone `gone[i]` aborts once command i has exited: the pumps into it stop and close what they read
+ *   from, as the last reader of a pipe is gone when a Debian dpipe's command exits, so its neighbour's next
+ *   write fails (EPIPE). Pumped on, it landed in our pipe and only a write after it failed, so a command
+ *   that exits as its write fares (`echo x || exit 4`) gave another status than under Debian's.
  * @returns the pumps, each settling when its source ends or its destination is gone
  */
 function join(
   chain: readonly ChainCommand[],
   mains: readonly Side[],
   alternates: readonly (Side | undefined)[],
+  gone: readonly AbortSignal[],
 ): Promise<void>[] {
   const pumps: Promise<void>[] = [];
   let toRight = mains[0]!.readable;
   let toLeft = mains[0]!.writable;
+  // The command `toLeft` writes to: the first, then a one-way-left or middle command.
+  let toLeftOf = 0;
   for (let i = 1; i < chain.length; i++) {
     const { readable, writable } = mains[i]!;
     const way = chain[i]!.way;
-    if (way !== "left") pumps.push(pump(toRight, writable));
-    if (way !== "right") pumps.push(pump(readable, toLeft));
+    if (way !== "left") pumps.push(pump(toRight, writable, gone[i]!));
+    if (way !== "right") pumps.push(pump(readable, toLeft, gone[toLeftOf]!));
     if (way === "right") toRight = readable;
-    else if (way === "left") toLeft = writable;
+    else if (way === "left") [toLeft, toLeftOf] = [writable, i];
     else if (alternates[i] !== undefined) {
-      [toRight, toLeft] = [alternates[i]!.readable, alternates[i]!.writable];
+      [toRight, toLeft, toLeftOf] = [alternates[i]!.readable, alternates[i]!.writable, i];
     }
   }
   return pumps;
@@ -309,12 +360,13 @@ export const dpipeCommand: Subcommand = (program: Command) => {
         );
       }
       let status = 0;
+      const nowrap = flags.nowrapproc === true || flags.nowrapnoclean === true;
       if (flags.daemon || flags.pidfile !== undefined || flags.logfile !== undefined) {
         await runProgram(programOf("vde dpipe", "dpipe", flags, false), async (p) => {
           const started = () => p.ready(p.inBackground ? chainNames(chain) : undefined);
-          status = await runDpipe(chain, started, p.inBackground);
+          status = await runDpipe(chain, { started, logStderr: p.inBackground, nowrap });
         });
-      } else status = await runDpipe(chain);
+      } else status = await runDpipe(chain, { nowrap });
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) {
         throw new CommanderError(status, "vde.dpipe.status", `command exited with status ${status}`);
@@ -394,21 +446,40 @@ function unbufferedSink(file: Deno.FsFile): WritableStream<Uint8Array> {
   });
 }
 
-/** Copies bytes until either side ends; never rejects. */
-function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>): Promise<void> {
-  return from.pipeTo(to).catch(() => {});
+/** Copies bytes until either side ends or `gone` aborts (then closes both); never rejects. */
+function pump(
+  from: ReadableStream<Uint8Array>,
+  to: WritableStream<Uint8Array>,
+  gone: AbortSignal,
+): Promise<void> {
+  return from.pipeTo(to, { signal: gone }).catch(() => {});
 }
 
 /**
  * dpipe's status from its last command's: its exit code, or 0 when a signal ended it, as vdeplug4's dpipe
- * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0).
+ * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0). With -n (`nowrap`)
+ * its last command is dpipe itself, so its caller sees what a shell says of that one: 128 + N after signal N
+ * (Deno's code for it already).
  */
-export function dpipeStatus(last: Deno.CommandStatus): number {
-  return last.signal === null ? last.code : 0;
+export function dpipeStatus(last: Deno.CommandStatus, nowrap = false): number {
+  return last.signal === null || nowrap ? last.code : 0;
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  terminate(child);
+/**
+ * dpipe's status when a stop signal ended it, as vdeplug4's dpipe's: it exits 0 on SIGTERM, and passes
+ * SIGINT or SIGHUP to its process group and dies of it, which a shell reads as 128 + N.
+ */
+export function stoppedStatus(signal: Deno.Signal): number {
+  return signal === "SIGINT" ? 128 + 2 : signal === "SIGHUP" ? 128 + 1 : 0;
+}
+
+/** Sends `signal` to the command, SIGKILL if it still runs KILL_AFTER_MS later; resolves once it exited. */
+async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  try {
+    child.kill(signal);
+  } catch {
+    // already exited
+  }
   const exited = await within(KILL_AFTER_MS, child.status);
   if (!exited) {
     try {
@@ -417,14 +488,6 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
       // exited meanwhile
     }
     await child.status;
-  }
-}
-
-function terminate(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // already exited
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { skipWithout } from "../helpers/processes.ts";
+import { processAlive } from "../../src/os/processes.ts";
 import { chainNames, parseChain } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
@@ -8,6 +9,7 @@ import {
   reap,
   spawn,
   spawnVde,
+  TEST_CLI,
   testFrame,
   within,
   writeTo,
@@ -31,6 +33,18 @@ async function dpipeOf(
 /** Runs `vde dpipe ARGS` to completion (bounded): its status and stderr. */
 function dpipe(args: string[]): Promise<{ code: number; stderr: string }> {
   return dpipeOf("vde dpipe", args);
+}
+
+/** `sh -c SCRIPT`. */
+const sh = (script: string) => ["sh", "-c", script];
+
+/** Runs each case's arguments with Debian's dpipe and ours at once: both exit with its status. */
+async function exitAsDebian(cases: [string[], number][]): Promise<void> {
+  for (const [args, expected] of cases) {
+    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
+      .map((r) => r.code);
+    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
+  }
 }
 
 /**
@@ -125,7 +139,6 @@ Deno.test("vde dpipe passes bytes both ways", async () => {
 
 Deno.test("vde dpipe waits for every command and exits with the last one's status, 0 if a signal ended it, as Debian's dpipe", async (t) => {
   if (await skipWithout(t, { dpipe: "vdeplug" })) return;
-  const sh = (script: string) => ["sh", "-c", script];
   const cases: [string[], number][] = [
     [[...sh("exit 3"), "=", ...sh("exit 5")], 5],
     [[...sh("sleep 0.5; exit 3"), "=", ...sh("exit 5")], 5],
@@ -134,17 +147,187 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
     // A write to a neighbour that has exited fails (SIGPIPE ignored) and the command exits as it chooses.
     [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x; sleep 0.3; echo y; exit 3")], 3],
+    // The first write after the neighbour exited fails already, as the pipe's reader is gone (ours pumped
+    // it on, and only the next write failed); to a middle command's fd 3 too.
+    [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
+    [["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
     [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
     // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
     [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
     [[...sh("exit 3"), "=}", ...sh("sleep 0.5; exit 4"), "}=", ...sh("exit 6")], 6],
   ];
-  for (const [args, expected] of cases) {
-    const [theirs, ours] = (await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]))
-      .map((r) => r.code);
-    assert.deepEqual({ theirs, ours }, { theirs: expected, ours: expected }, args.join(" "));
+  await exitAsDebian(cases);
+});
+
+Deno.test("dpipe -n and -N give a last command's signal as 128 + N, ours and Debian's alike (its last command is dpipe there)", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const cases: [string[], number][] = [
+    [["-n", ...sh("exit 3"), "=", ...sh("kill -KILL $$")], 137],
+    [["-N", ...sh("exit 3"), "=", ...sh("kill -TERM $$")], 143],
+    [["--nowrapproc", ...sh("exit 3"), "=", ...sh("exit 5")], 5],
+    // Without -n, WEXITSTATUS of a signalled status: 0.
+    [[...sh("exit 3"), "=", ...sh("kill -TERM $$")], 0],
+  ];
+  await exitAsDebian(cases);
+});
+
+Deno.test("a command under vde dpipe ignores the signals it ignores under Debian's dpipe (SIGUSR1 ends it in neither)", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // The last command is grep itself (exec'd): the mask it reads is the one it was started with.
+    const ignored = async (tool: "dpipe" | "vde dpipe") => {
+      const r = await dpipeOf(tool, [
+        "cat",
+        "=",
+        "sh",
+        "-c",
+        `exec grep SigIgn /proc/self/status > ${dir}/mask`,
+      ]);
+      assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+      return await Deno.readTextFile(`${dir}/mask`);
+    };
+    const theirs = await ignored("dpipe");
+    assert.equal(await ignored("vde dpipe"), theirs);
+    await exitAsDebian([[[...sh("exit 3"), "=", ...sh("kill -USR1 $$; kill -ALRM $$; exit 4")], 4]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Starts Debian's dpipe or ours on `args`, `env` added to this environment; its stderr is piped. */
+function startDpipe(
+  tool: "dpipe" | "vde dpipe",
+  args: string[],
+  env?: Record<string, string>,
+): Deno.ChildProcess {
+  const [program, ...rest] = tool === "dpipe" ? ["dpipe", ...args] : [...TEST_CLI, "dpipe", ...args];
+  return new Deno.Command(program!, { args: rest, env, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+}
+
+/** Waits (bounded) until `path` exists. */
+async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await Deno.stat(path).then(() => true, () => false)) return;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error(`${path} never appeared`);
+}
+
+Deno.test("a stop signal ends dpipe with Debian's status: 0 after SIGTERM, 128 + N after SIGINT or SIGHUP; with -n the last command's", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // The last command leaves a mark once it runs (dpipe's handlers are set by then); the first is cat,
+    // which ends at its end of input where Debian's dpipe leaves it running (on SIGTERM, or with -n).
+    const last = (mark: string) => sh(`touch ${mark}; exec sleep 30`);
+    const trapping = (mark: string) => sh(`trap 'exit 7' TERM; touch ${mark}; while :; do sleep 0.1; done`);
+    const cases: [string[], typeof last, Deno.Signal, number][] = [
+      [[], last, "SIGTERM", 0],
+      [[], last, "SIGINT", 130],
+      [[], last, "SIGHUP", 129],
+      // With -n the last command is dpipe itself: the signal is its, and so is the status.
+      [["-n"], last, "SIGTERM", 143],
+      [["-n"], last, "SIGINT", 130],
+      [["-n"], trapping, "SIGTERM", 7],
+    ];
+    for (const [n, [flags, command, signal, expected]] of cases.entries()) {
+      const codes: number[] = [];
+      for (const tool of ["dpipe", "vde dpipe"] as const) {
+        const mark = `${dir}/${n}-${tool.replace(" ", "-")}`;
+        const child = startDpipe(tool, [...flags, "cat", "=", ...command(mark)]);
+        try {
+          await waitForFile(mark);
+          child.kill(signal);
+          codes.push((await within(tool, 10_000, child.status)).code);
+        } finally {
+          await reap(child);
+        }
+      }
+      const what = `${flags.join(" ")} ${signal}`;
+      assert.deepEqual(codes, [expected, expected], `${what}: Debian's, ours`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stop signal while vde dpipe starts its chain stops every command, those it had still to start too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  let child: Deno.ChildProcess | undefined;
+  try {
+    // A mkfifo (one per middle command) that says it runs and takes a second: the signal comes meanwhile,
+    // after the first command started and before the middle and last did.
+    const mkfifo = new TextDecoder().decode(
+      (await new Deno.Command("sh", { args: ["-c", "command -v mkfifo"], stdout: "piped" }).output()).stdout,
+    ).trim();
+    const env = await withMkfifo(dir, `touch ${dir}/mkfifo-runs\nsleep 1\nexec ${mkfifo} "$@"`);
+    // Each command leaves its pid when it runs, to find it afterwards.
+    const cmd = (n: number) => ["sh", "-c", `echo $$ > ${dir}/${n}.pid; exec sleep 30`];
+    child = startDpipe("vde dpipe", [...cmd(1), "=", ...cmd(2), "=", ...cmd(3)], env);
+    await waitForFile(`${dir}/mkfifo-runs`);
+    child.kill("SIGTERM");
+    // Before, the middle and last started after the signal and dpipe waited for them: 30 s.
+    assert.equal((await within("vde dpipe's end", 6_000, child.status)).code, 0);
+    assert.deepEqual((await pidsIn(dir)).filter(processAlive), [], "no command outlives vde dpipe");
+  } finally {
+    if (child !== undefined) await reap(child);
+    await killLeft(dir);
+  }
+});
+
+Deno.test("vde dpipe that cannot start its chain leaves no command running, not one that ignores SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // A mkfifo that fails once the first command runs (it ignores SIGTERM and says its pid when it does).
+    const env = await withMkfifo(
+      dir,
+      `while [ ! -s ${dir}/1.pid ]; do sleep 0.05; done\necho "mkfifo: no room" >&2\nexit 1`,
+    );
+    const first = ["sh", "-c", `trap '' TERM; echo $$ > ${dir}/1.pid; exec sleep 30`];
+    const child = startDpipe("vde dpipe", [...first, "=", "cat", "=", "cat"], env);
+    // Before, that command was sent SIGTERM only and outlived vde dpipe, holding the stderr it inherited: the
+    // read of it here never ended.
+    const out = await within("vde dpipe's end", 10_000, child.output());
+    assert.equal(out.code, 1);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /vde: dpipe: cannot create FIFOs for a middle command\n$/,
+    );
+    assert.deepEqual((await pidsIn(dir)).filter(processAlive), [], "no command outlives vde dpipe");
+  } finally {
+    await killLeft(dir);
+  }
+});
+
+/** An environment whose PATH finds a `mkfifo` in `dir` first, running `script`: vde dpipe runs one per middle command. */
+async function withMkfifo(dir: string, script: string): Promise<Record<string, string>> {
+  await Deno.writeTextFile(`${dir}/mkfifo`, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  return { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
+}
+
+/** Kills what a test's commands left running (their pids in `dir`), then removes `dir`. */
+async function killLeft(dir: string): Promise<void> {
+  for (const pid of await pidsIn(dir)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone, as it should be
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
+}
+
+/** The pids the commands of a test left in `dir` (N.pid, written whole once each ran). */
+async function pidsIn(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const text = e.name.endsWith(".pid") ? await Deno.readTextFile(`${dir}/${e.name}`) : "";
+    if (text.endsWith("\n")) pids.push(Number(text));
+  }
+  return pids;
+}
 
 Deno.test("vde dpipe delivers what a command wrote just before exiting", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
@@ -215,6 +398,27 @@ Deno.test("dpipe reads every word starting with = as a joint and passes on a }=W
     // With none open it is an argument: here the tagging shell's $0.
     [[...first, "=", "sh", "-c", 'read x; echo "$x-$0"', "}=x"], "hi-}=x"],
   ]);
+});
+
+Deno.test("a }= that closes nothing: Debian's dpipe runs the command with it as a word, ours refuses it in one line and runs nothing", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // A typo for = (or a }= whose =} was forgotten): the first command gets it as its $0 there.
+    const args = ["sh", "-c", `echo "$0" > ${dir}/ran`, "}=", "=", "cat"];
+    const theirs = await dpipeOf("dpipe", args);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/ran`), "}=\n");
+    await Deno.remove(`${dir}/ran`);
+    const ours = await dpipeOf("vde dpipe", args);
+    assert.deepEqual([ours.code, ours.stderr], [
+      1,
+      'vde: dpipe: "}=" closes a one-way command no joint opened (CMD =} FILTER }= CMD)\n',
+    ]);
+    assert.equal(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false, "nothing ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
