@@ -43,7 +43,7 @@ export function parseIpv6Address(text: string): Uint8Array {
   return a.value;
 }
 
-const MLD_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
+const HOST1_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
 
 /** An MLDv2 report (with the hop-by-hop router alert) carrying one record for `group`. */
 export function mldv2(type: number, group: string): Uint8Array {
@@ -56,7 +56,7 @@ export function mldv2(type: number, group: string): Uint8Array {
   mld[2] = c >> 8;
   mld[3] = c & 0xff;
   const f = new Uint8Array(14 + 40 + 8 + mld.length);
-  f.set([0x33, 0x33, 0, 0, 0, 0x16, ...MLD_MAC, 0x86, 0xdd]);
+  f.set([0x33, 0x33, 0, 0, 0, 0x16, ...HOST1_MAC, 0x86, 0xdd]);
   f.set([0x60, 0, 0, 0, 0, 8 + mld.length, 0, 1], 14);
   f.set(src, 22);
   f.set(dst, 38);
@@ -108,5 +108,25 @@ export function udp6ToGroup(group: string, payloadLength = 12): Uint8Array {
   f.set(parseIpv6Address("fe80::1"), 22);
   f.set(g, 38);
   f.set([0x0f, 0xa0, 0x13, 0x88, 0, 12, 0, 0], 54);
+  return f;
+}
+
+/** An IGMPv3 report to 224.0.0.22 from 02:00:00:00:00:01 with `records` (type, group, sources). */
+export function igmpv3(records: [number, number[], number][]): Uint8Array {
+  const body: number[] = [0x22, 0, 0, 0, 0, 0, 0, records.length];
+  for (const [type, group, nsrc] of records) {
+    body.push(type, 0, 0, nsrc, ...group);
+    for (let i = 0; i < nsrc; i++) body.push(10, 0, 0, i + 1);
+  }
+  const f = new Uint8Array(14 + 20 + body.length);
+  f.set([1, 0, 0x5e, 0, 0, 22, ...HOST1_MAC, 8, 0]);
+  f.set([0x45, 0, 0, 20 + body.length, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, 2, 224, 0, 0, 22], 14);
+  const c = internetChecksum(f, 14, 20);
+  f[24] = c >> 8;
+  f[25] = c & 0xff;
+  f.set(body, 34);
+  const d = internetChecksum(f, 34, body.length);
+  f[36] = d >> 8;
+  f[37] = d & 0xff;
   return f;
 }

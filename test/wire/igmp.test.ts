@@ -10,6 +10,7 @@ import { internetChecksum } from "../../src/wire/checksum.ts";
 import {
   HBH_PADN_ONLY,
   igmp,
+  igmpv3,
   mldv1,
   mldv2,
   parseIpv6Address,
@@ -18,26 +19,6 @@ import {
 } from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
-
-/** An IGMPv3 report to 224.0.0.22 with `records` (type, group, sources). */
-function igmpv3(records: [number, number[], number][]): Uint8Array {
-  const body: number[] = [0x22, 0, 0, 0, 0, 0, 0, records.length];
-  for (const [type, group, nsrc] of records) {
-    body.push(type, 0, 0, nsrc, ...group);
-    for (let i = 0; i < nsrc; i++) body.push(10, 0, 0, i + 1);
-  }
-  const f = new Uint8Array(14 + 20 + body.length);
-  f.set([1, 0, 0x5e, 0, 0, 22, ...MAC, 8, 0]);
-  f.set([0x45, 0, 0, 20 + body.length, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, 2, 224, 0, 0, 22], 14);
-  const c = internetChecksum(f, 14, 20);
-  f[24] = c >> 8;
-  f[25] = c & 0xff;
-  f.set(body, 34);
-  const d = internetChecksum(f, 34, body.length);
-  f[36] = d >> 8;
-  f[37] = d & 0xff;
-  return f;
-}
 
 Deno.test("IGMPv3 records: exclude-mode joins, include-with-sources joins, to-include-nothing leaves", () => {
   const msg = parseGroupMessage(
