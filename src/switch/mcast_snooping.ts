@@ -3,8 +3,7 @@
  * logic on a virtual clock (milliseconds given by the owner), no I/O.
  *
  * Theory of operation. Every IGMP/MLD message is read (`observe`), and
- * every IPv6 multicast packet's fixed header checked (a malformed one is
- * dropped). Queries, leaves and IGMPv3/MLDv2 reports are then flooded like
+ * every multicast IP packet's header checked (a malformed one is dropped). Queries, leaves and IGMPv3/MLDv2 reports are then flooded like
  * other link-local control traffic, so hosts and routers keep seeing each
  * other; IGMPv1/v2 and MLDv1 reports go to the router ports, as the Linux
  * bridge sends them. Reports add (port, group, VLAN) memberships that

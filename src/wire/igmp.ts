@@ -11,8 +11,9 @@
  * (TO_IN or IS_IN with no sources): snooping here is per group, not per
  * source, like the Linux bridge's default forwarding. Groups are keyed as
  * text ("239.1.1.1", "ff3e::1:2"). MLD counts only behind a hop-by-hop
- * header, and an IPv6 packet whose fixed header does not hold (payload
- * length 0 included) is malformed, as the Linux bridge reads them.
+ * header, and an IPv4 or IPv6 packet whose header does not hold (IPv6
+ * payload length 0 included) is malformed, as the Linux bridge reads them;
+ * broadcast frames are neither read nor checked, as there.
  *
  * `multicastKind` then says, in place and without allocating, how a
  * snooping switch forwards a multicast frame it has read: flooded (queries,
@@ -21,6 +22,7 @@
  */
 import { internetChecksum, transportChecksum } from "./checksum.ts";
 import { formatIpv4, newIpv4Header, parseIpv4 } from "./ipv4.ts";
+import { isBroadcast } from "./ethernet.ts";
 import { ipv4FromU32 } from "./ip_address.ts";
 import { checkIpv6Fixed, formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
 
@@ -66,16 +68,20 @@ export function etherPayload(frame: Uint8Array): { type: number; offset: number 
 /** Reads IGMP or MLD out of an Ethernet frame. */
 export function parseGroupMessage(frame: Uint8Array): GroupMessage {
   const eth = etherPayload(frame);
-  if (eth === null) return OTHER;
+  // The Linux bridge snoops multicast MACs alone: broadcast is neither read nor checked.
+  if (eth === null || isBroadcast(frame)) return OTHER;
   if (eth.type === 0x0800) return parseIgmp(frame, eth.offset);
   if (eth.type === 0x86dd) return parseMld(frame, eth.offset);
   return OTHER;
 }
 
 function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
-  if (frame.length - off < 20 || frame[off + 9] !== 2) return OTHER;
+  // Every IPv4 multicast packet's header is checked, IGMP or not, as the Linux bridge's snooping checks it
+  // (ip_mc_check_iphdr): one cut short, with a bad checksum or a total length past the frame or short of
+  // the header is malformed (a kernel bridge dropped each, br_netfilter off; checked here).
   const why = parseIpv4(frame, off, frame.length - off, ip4);
   if (why !== null) return bad4(why);
+  if (ip4.protocol !== 2) return OTHER;
   const at = ip4.payloadOffset;
   const len = ip4.payloadLength;
   if (ip4.mf || ip4.fragmentOffset !== 0) return bad4("fragmented IGMP");
@@ -282,7 +288,7 @@ export type McastKind = typeof McastKind[keyof typeof McastKind];
  */
 export function multicastKind(frame: Uint8Array): McastKind {
   const n = frame.length;
-  if (n < 18) return McastKind.Flood;
+  if (n < 18 || isBroadcast(frame)) return McastKind.Flood;
   const tagged = frame[12] === 0x81 && frame[13] === 0x00;
   const at = tagged ? 18 : 14;
   const type = tagged ? (frame[16]! << 8) | frame[17]! : (frame[12]! << 8) | frame[13]!;

@@ -25,6 +25,9 @@ export function udpToGroup(group: number[], tag: number, src: Uint8Array): Uint8
   const f = new Uint8Array(60);
   f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, ...src, 8, 0], 0);
   f.set([0x45, 0, 0, 46, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, ...group], 14);
+  const c = internetChecksum(f, 14, 20);
+  f[24] = c >> 8;
+  f[25] = c & 0xff;
   new DataView(f.buffer).setUint32(42, tag);
   return f;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
+import { internetChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
 import { HBH_PADN_ONLY, igmp, mldv1, mldv2, parseIpv6Address, udp6ToGroup } from "../helpers/igmp.ts";
@@ -12,6 +13,9 @@ function udpTo(group: number[]): Uint8Array {
   const f = new Uint8Array(60);
   f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, 2, 0, 0, 0, 0, 1, 8, 0], 0);
   f.set([0x45, 0, 0, 38, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, ...group], 14);
+  const c = internetChecksum(f, 14, 20);
+  f[24] = c >> 8;
+  f[25] = c & 0xff;
   return f;
 }
 
@@ -288,4 +292,29 @@ Deno.test("with snooping off, an IPv6 multicast packet of payload length 0 is fl
   for (const p of [1, 2, 3]) engine.activatePort(p);
   engine.input(1, udp6ToGroup("ff0e::1:2", 0));
   assert.deepEqual(sent, [2, 3]);
+});
+
+Deno.test("an IPv4 multicast packet with a bad header checksum or a total length past the frame is dropped and counted as malformed IGMP, as the Linux bridge drops it; broadcast is neither read nor checked", () => {
+  const { engine, snoop, send } = rig();
+  const badSum = udpTo(G);
+  badSum[24]! ^= 0xff;
+  assert.deepEqual(send(1, badSum), [], "bad header checksum");
+  const long = udpTo(G);
+  long[16] = 1; // total length 294 (and so a bad checksum too)
+  assert.deepEqual(send(1, long), [], "total length past the frame");
+  assert.deepEqual(send(1, udpTo(G).subarray(0, 14 + 19)), [], "a header cut short");
+  assert.equal(snoop.counters.igmp.bad, 3);
+  assert.equal(engine.counters.snoopDropped, 3);
+  const bcast = udpTo([255, 255, 255, 255]);
+  bcast.fill(0xff, 0, 6);
+  bcast[24]! ^= 0xff;
+  assert.deepEqual(send(1, bcast), [2, 3, 4], "broadcast with a bad checksum: flooded");
+  const v6 = udp6ToGroup("ff0e::1:2", 0);
+  v6.fill(0xff, 0, 6);
+  assert.deepEqual(send(1, v6), [2, 3, 4], "IPv6 of payload length 0 to the broadcast MAC: flooded");
+  const report = igmp(0x16, G);
+  report.fill(0xff, 0, 6);
+  send(2, report);
+  assert.equal(snoop.groups().length, 0, "an IGMP report to the broadcast MAC is not read");
+  assert.equal(snoop.counters.igmp.bad, 3);
 });

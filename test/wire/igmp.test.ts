@@ -135,3 +135,15 @@ Deno.test("multicastKind: v1/v2 reports to the routers, v3 reports and leaves fl
   ihl[14] = 0x4f;
   assert.equal(multicastKind(ihl), McastKind.Flood);
 });
+
+Deno.test("an IPv4 packet with a bad header checksum or total length is malformed; a broadcast frame is not read", () => {
+  const src = new Uint8Array([2, 0, 0, 0, 0, 1]);
+  const bad = udpToGroup([239, 1, 1, 1], 1, src);
+  bad[24]! ^= 0xff;
+  assert.deepEqual(parseGroupMessage(bad), { type: "bad", why: "bad header checksum", family: 4 });
+  assert.deepEqual(parseGroupMessage(udpToGroup([239, 1, 1, 1], 1, src)), { type: "other" });
+  const bcast = udp6ToGroup("ff0e::1:2", 0);
+  bcast.fill(0xff, 0, 6);
+  assert.deepEqual(parseGroupMessage(bcast), { type: "other" });
+  assert.equal(multicastKind(bcast), McastKind.Flood);
+});
