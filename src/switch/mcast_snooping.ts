@@ -2,27 +2,37 @@
  * IGMP/MLD snooping (RFC 4541), behaving as the Linux bridge does: pure
  * logic on a virtual clock (milliseconds given by the owner), no I/O.
  *
- * Theory of operation. Every IGMP/MLD message is read (`observe`) and then
- * flooded like any other link-local control traffic, so hosts and routers
- * keep seeing each other. Reports add (port, group, VLAN) memberships that
+ * Theory of operation. Every IGMP/MLD message is read (`observe`), and
+ * every multicast IP packet's header checked (a malformed one is dropped). Queries, leaves and IGMPv3/MLDv2 reports are then flooded like
+ * other link-local control traffic, so hosts and routers keep seeing each
+ * other; IGMPv1/v2 and MLDv1 reports go to the router ports, as the Linux
+ * bridge sends them. Reports add (port, group, VLAN) memberships that
  * expire after the group membership interval unless refreshed; leaves, when
  * we are the querier, shorten that to the last-member interval and send
  * group-specific queries. A query received marks its port as a multicast
  * router port and means "another querier exists" for a while.
  *
- * `route` decides where a multicast data frame goes, as
+ * `route` decides where a multicast frame goes, as
  * br_handle_frame_finish does: link-local groups (224.0.0.0/24, ff02::/16,
  * so ARP-free NDP and routing protocols never break) and non-IP multicast
  * are flooded; so is everything while no querier is active for the family
  * (ours after one response interval, or another seen recently), since a
- * switch without a querier would age out members and black-hole them; a
- * registered group goes to its member ports and the router ports, an
- * unregistered (routable) one to the router ports only.
+ * switch without a querier would age out members and black-hole them; an
+ * IGMPv1/v2 or MLDv1 report goes to the router ports only; a registered
+ * group goes to its member ports and the router ports, an unregistered
+ * (routable) one to the router ports only.
  *
  * The table is bounded (`maxGroups` entries of port-and-group): a flood of
  * reports for new groups is counted and dropped, never grows memory.
  */
-import { buildIgmpQuery, buildMldQuery, type GroupEvent, parseGroupMessage } from "../wire/igmp.ts";
+import {
+  buildIgmpQuery,
+  buildMldQuery,
+  type GroupEvent,
+  McastKind,
+  multicastKind,
+  parseGroupMessage,
+} from "../wire/igmp.ts";
 import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
 import { ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
@@ -244,51 +254,23 @@ export class McastSnooping {
   }
 
   /**
-   * Where a multicast data frame from `source` goes: null to flood it, else
-   * the ports (members and routers, maybe including the source: the caller
-   * skips it). Allocates only the returned list.
+   * Where a multicast frame goes (`observe` read it first): null to flood
+   * it, else the ports (members and routers, maybe including the source:
+   * the caller skips it). Allocates only the returned list.
    */
   route(frame: Uint8Array, vlan: number): number[] | null {
-    // Read in place: broadcast (ARP) passes here too, and must cost no allocation.
-    if (frame.length < 18) return null;
-    const tagged = frame[12] === 0x81 && frame[13] === 0x00;
-    const at = tagged ? 18 : 14;
-    const type = tagged ? (frame[16]! << 8) | frame[17]! : (frame[12]! << 8) | frame[13]!;
-    let group: string;
-    let family: 4 | 6;
-    if (type === 0x0800) {
-      if (frame.length < at + 20 || frame[at + 9] === 2) return null;
-      const dst =
-        ((frame[at + 16]! << 24) | (frame[at + 17]! << 16) | (frame[at + 18]! << 8) | frame[at + 19]!) >>>
-        0;
-      if (dst >>> 28 !== 0xe || dst >>> 8 === 0xe00000) return null;
-      group = formatIpv4(dst);
-      family = 4;
-    } else if (type === 0x86dd) {
-      if (frame.length < at + 40 || frame[at + 24] !== 0xff || (frame[at + 25]! & 0x0f) <= 2) return null;
-      // MLD (flooded) rides behind a hop-by-hop header, its router alert; the kernel's ipv6_mc_check_mld
-      // takes anything else to a routable group for data, which goes to the group's ports: ICMPv6 but MLD
-      // (ping -6 ff0e::1:2), or what follows a hop-by-hop header but ICMPv6 (checked beside a kernel bridge
-      // with an MLD querier: an echo or UDP behind a router alert reached the member alone). Flooded all
-      // the same, where the kernel would not: an MLD type with or without the header, a hop-by-hop header
-      // cut short or followed by another extension header, which might hide MLD. NDP goes to ff02::/16,
-      // flooded above.
-      let next = frame[at + 6]!;
-      let payload = at + 40;
-      if (next === 0) {
-        if (frame.length < payload + 8) return null;
-        next = frame[payload]!;
-        payload += (frame[payload + 1]! + 1) * 8;
-        if (isExtensionHeader(next)) return null;
-      }
-      const icmp = next === 58 && frame.length > payload ? frame[payload]! : 0;
-      if ((icmp >= 130 && icmp <= 132) || icmp === 143) return null;
-      group = formatIpv6(frame, at + 24);
-      family = 6;
-    } else {
-      return null;
-    }
+    const kind = multicastKind(frame);
+    if (kind === McastKind.Flood) return null;
+    const family = kind === McastKind.Report4 || kind === McastKind.Data4 ? 4 : 6;
     if (!this.#querierActive(family)) return null;
+    // A report goes to the routers alone: members need not hear each other's (RFC 4541 2.1.1).
+    if (kind !== McastKind.Data4 && kind !== McastKind.Data6) return [...this.#routers.keys()];
+    const at = frame[12] === 0x81 && frame[13] === 0x00 ? 18 : 14;
+    const group = family === 4
+      ? formatIpv4(
+        ((frame[at + 16]! << 24) | (frame[at + 17]! << 16) | (frame[at + 18]! << 8) | frame[at + 19]!) >>> 0,
+      )
+      : formatIpv6(frame, at + 24);
     // A registered group goes to its members and the routers; an unregistered routable one to the routers only.
     const entry = this.#groups.get(key(vlan, group));
     const out = entry === undefined ? [] : [...entry.ports.keys()];
@@ -387,13 +369,4 @@ export class McastSnooping {
   querierState(): { ipv4: boolean; ipv6: boolean } {
     return { ipv4: this.#querierActive(4), ipv6: this.#querierActive(6) };
   }
-}
-
-/**
- * IPv6 next-header values that are extension headers (RFC 8200's and IANA's list, 0 hop-by-hop included):
- * what follows one might be MLD.
- */
-function isExtensionHeader(next: number): boolean {
-  return next === 0 || next === 43 || next === 44 || next === 50 || next === 51 || next === 60 ||
-    next === 135 || next === 139 || next === 140 || next === 253 || next === 254;
 }

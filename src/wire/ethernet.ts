@@ -127,6 +127,13 @@ export function isMulticast(frame: Uint8Array, offset = DST_OFFSET): boolean {
   return (frame[offset]! & 1) === 1;
 }
 
+/** Whether the destination MAC is ff:ff:ff:ff:ff:ff (false when the buffer does not hold one). */
+export function isBroadcast(frame: Uint8Array): boolean {
+  if (frame.length < ETH_ALEN) return false;
+  for (let i = 0; i < ETH_ALEN; i++) if (frame[i] !== 0xff) return false;
+  return true;
+}
+
 /**
  * Reads the top 16 bits (bytes 0-1) of the MAC at `offset`.
  *

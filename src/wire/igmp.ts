@@ -10,12 +10,21 @@
  * (IS_EX, TO_EX, ALLOW with sources, IS_IN with sources) and leaves
  * (TO_IN or IS_IN with no sources): snooping here is per group, not per
  * source, like the Linux bridge's default forwarding. Groups are keyed as
- * text ("239.1.1.1", "ff3e::1:2").
+ * text ("239.1.1.1", "ff3e::1:2"). MLD counts only behind a hop-by-hop
+ * header, and an IPv4 or IPv6 packet whose header does not hold (IPv6
+ * payload length 0 included) is malformed, as the Linux bridge reads them;
+ * broadcast frames are neither read nor checked, as there.
+ *
+ * `multicastKind` then says, in place and without allocating, how a
+ * snooping switch forwards a multicast frame it has read: flooded (queries,
+ * leaves, IGMPv3/MLDv2 reports, link-local groups, non-IP), to the router
+ * ports (IGMPv1/v2 and MLDv1 reports), or as data to its group.
  */
 import { internetChecksum, transportChecksum } from "./checksum.ts";
 import { formatIpv4, newIpv4Header, parseIpv4 } from "./ipv4.ts";
+import { isBroadcast } from "./ethernet.ts";
 import { ipv4FromU32 } from "./ip_address.ts";
-import { formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
+import { checkIpv6Fixed, formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
 
 /** What one IGMP/MLD message says. */
 export type GroupEvent =
@@ -39,6 +48,7 @@ export type GroupMessage = { type: "other" } | { type: "bad"; why: string; famil
 };
 
 const OTHER: GroupMessage = { type: "other" };
+const HOP_BY_HOP = 0;
 const ip4 = newIpv4Header();
 const ip6 = newIpv6Header();
 
@@ -58,16 +68,20 @@ export function etherPayload(frame: Uint8Array): { type: number; offset: number 
 /** Reads IGMP or MLD out of an Ethernet frame. */
 export function parseGroupMessage(frame: Uint8Array): GroupMessage {
   const eth = etherPayload(frame);
-  if (eth === null) return OTHER;
+  // The Linux bridge snoops multicast MACs alone: broadcast is neither read nor checked.
+  if (eth === null || isBroadcast(frame)) return OTHER;
   if (eth.type === 0x0800) return parseIgmp(frame, eth.offset);
   if (eth.type === 0x86dd) return parseMld(frame, eth.offset);
   return OTHER;
 }
 
 function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
-  if (frame.length - off < 20 || frame[off + 9] !== 2) return OTHER;
+  // Every IPv4 multicast packet's header is checked, IGMP or not, as the Linux bridge's snooping checks it
+  // (ip_mc_check_iphdr): one cut short, with a bad checksum or a total length past the frame or short of
+  // the header is malformed (a kernel bridge dropped each, br_netfilter off; checked here).
   const why = parseIpv4(frame, off, frame.length - off, ip4);
   if (why !== null) return bad4(why);
+  if (ip4.protocol !== 2) return OTHER;
   const at = ip4.payloadOffset;
   const len = ip4.payloadLength;
   if (ip4.mf || ip4.fragmentOffset !== 0) return bad4("fragmented IGMP");
@@ -95,8 +109,18 @@ function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
 }
 
 function parseMld(frame: Uint8Array, off: number): GroupMessage {
-  if (frame.length - off < 40) return OTHER;
-  const why = parseIpv6(frame, off, frame.length - off, ip6);
+  // Every IPv6 multicast packet's fixed header is checked, MLD or not, as the Linux bridge's snooping
+  // checks it (ipv6_mc_check_ip6hdr): one cut short, not version 6, or whose payload length is 0 or past
+  // the frame is malformed (a kernel bridge dropped each, to ff02::1 too; checked here).
+  const size = frame.length - off;
+  const fixed = checkIpv6Fixed(frame, off, size);
+  if (fixed !== null) return bad6(fixed);
+  if (frame[off + 4] === 0 && frame[off + 5] === 0) return bad6("payload length 0");
+  // MLD is MLD behind a hop-by-hop header first (RFC 2710/3810 put its router alert there). Without one,
+  // the kernel bridge takes an MLD type for data to its destination group, neither read nor counted;
+  // behind one without the alert (PadN alone) it still reads MLD (both checked beside a kernel bridge).
+  if (frame[off + 6] !== HOP_BY_HOP) return OTHER;
+  const why = parseIpv6(frame, off, size, ip6);
   if (why !== null) return bad6(why);
   if (ip6.protocol !== 58 || ip6.fragmented) return OTHER;
   const at = ip6.dataOffset;
@@ -232,4 +256,74 @@ export function buildMldQuery(
   mld[2] = c >> 8;
   mld[3] = c & 0xff;
   return frame;
+}
+
+/** How a snooping switch forwards a multicast frame (`multicastKind`). */
+export const McastKind = {
+  /** To every port: queries, leaves, IGMPv3/MLDv2 reports, link-local groups, non-IP. */
+  Flood: 0,
+  /** An IGMPv1/v2 report: to the multicast router ports only. */
+  Report4: 1,
+  /** An MLDv1 report: to the multicast router ports only. */
+  Report6: 2,
+  /** IPv4 data to a routable group (its destination address). */
+  Data4: 3,
+  /** IPv6 data to a routable group (its destination address). */
+  Data6: 4,
+} as const;
+export type McastKind = typeof McastKind[keyof typeof McastKind];
+
+/**
+ * What a multicast frame is to a snooping switch, read in place (ARP and
+ * every other broadcast pass here: no allocation), as the Linux bridge
+ * sends it (br_multicast_rcv, checked beside a kernel bridge): an IGMPv1/v2
+ * or MLDv1 report goes to the router ports only, an IGMPv3 or MLDv2 report
+ * (to 224.0.0.22, ff02::16) is flooded as the kernel floods it. IPv6 data
+ * includes ICMPv6 but MLD (`ping -6 ff0e::1:2`), an MLD type without the
+ * hop-by-hop header in front, and what follows a hop-by-hop header but
+ * ICMPv6. Flooded, where the kernel would read further: a hop-by-hop header
+ * cut short or followed by another extension header, which might hide MLD.
+ * Lengths are checked against the frame; the caller drops what
+ * `parseGroupMessage` found malformed before asking.
+ */
+export function multicastKind(frame: Uint8Array): McastKind {
+  const n = frame.length;
+  if (n < 18 || isBroadcast(frame)) return McastKind.Flood;
+  const tagged = frame[12] === 0x81 && frame[13] === 0x00;
+  const at = tagged ? 18 : 14;
+  const type = tagged ? (frame[16]! << 8) | frame[17]! : (frame[12]! << 8) | frame[13]!;
+  if (type === 0x0800) {
+    if (n < at + 20) return McastKind.Flood;
+    if (frame[at + 9] === 2) {
+      const igmp = at + (frame[at]! & 0x0f) * 4;
+      const t = igmp < n ? frame[igmp]! : 0;
+      return t === 0x12 || t === 0x16 ? McastKind.Report4 : McastKind.Flood;
+    }
+    // 224.0.0.0/24 (and anything not class D) is flooded.
+    const a = frame[at + 16]!, b = frame[at + 17]!, c = frame[at + 18]!;
+    if (a >>> 4 !== 0xe || (a === 224 && b === 0 && c === 0)) return McastKind.Flood;
+    return McastKind.Data4;
+  }
+  if (type !== 0x86dd || n < at + 40 || frame[at + 24] !== 0xff) return McastKind.Flood;
+  if (frame[at + 6] === HOP_BY_HOP) {
+    let p = at + 40;
+    if (n < p + 8) return McastKind.Flood;
+    const next = frame[p]!;
+    p += (frame[p + 1]! + 1) * 8;
+    if (isExtensionHeader(next)) return McastKind.Flood;
+    const icmp = next === 58 && n > p ? frame[p]! : 0;
+    if (icmp === 131) return McastKind.Report6;
+    if (icmp === 130 || icmp === 132 || icmp === 143) return McastKind.Flood;
+  }
+  // ff00::/16 to ff02::/16 (so NDP and routing protocols) are flooded.
+  return (frame[at + 25]! & 0x0f) <= 2 ? McastKind.Flood : McastKind.Data6;
+}
+
+/**
+ * IPv6 next-header values that are extension headers (RFC 8200's and IANA's list, 0 hop-by-hop included):
+ * what follows one might be MLD.
+ */
+function isExtensionHeader(next: number): boolean {
+  return next === 0 || next === 43 || next === 44 || next === 50 || next === 51 || next === 60 ||
+    next === 135 || next === 139 || next === 140 || next === 253 || next === 254;
 }

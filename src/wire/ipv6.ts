@@ -82,6 +82,22 @@ export function newIpv6Header(): Ipv6Header {
 }
 
 /**
+ * The fixed header's checks alone, for a reader that looks no further (a
+ * snooping switch): the 40 bytes are there, the version is 6 and the
+ * payload length stays within `b[off, off+len)`.
+ *
+ * @returns null when they hold, else why not
+ */
+export function checkIpv6Fixed(b: Uint8Array, off: number, len: number): ParseError | null {
+  if (off < 0 || len < IPV6_HLEN || off + len > b.length) return "shorter than an IPv6 header";
+  if (b[off]! >> 4 !== 6) return "not IP version 6";
+  if (IPV6_HLEN + ((b[off + 4]! << 8) | b[off + 5]!) > len) {
+    return "payload length past the end of the packet";
+  }
+  return null;
+}
+
+/**
  * Checks the IPv6 packet at `b[off, off+len)` and fills `h`.
  *
  * @returns null when the packet is well formed, else why not
@@ -95,10 +111,9 @@ export function newIpv6Header(): Ipv6Header {
  * ```
  */
 export function parseIpv6(b: Uint8Array, off: number, len: number, h: Ipv6Header): ParseError | null {
-  if (off < 0 || len < IPV6_HLEN || off + len > b.length) return "shorter than an IPv6 header";
-  if (b[off]! >> 4 !== 6) return "not IP version 6";
+  const why = checkIpv6Fixed(b, off, len);
+  if (why !== null) return why;
   const plen = (b[off + 4]! << 8) | b[off + 5]!;
-  if (IPV6_HLEN + plen > len) return "payload length past the end of the packet";
   h.trafficClass = ((b[off]! & 0x0f) << 4) | (b[off + 1]! >> 4);
   h.flowLabel = ((b[off + 1]! & 0x0f) << 16) | (b[off + 2]! << 8) | b[off + 3]!;
   h.payloadLength = plen;

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
+import { internetChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
-import { igmp, mldv2, parseIpv6Address } from "../helpers/igmp.ts";
+import { buildMldQuery } from "../../src/wire/igmp.ts";
+import { HBH_PADN_ONLY, igmp, mldv1, mldv2, parseIpv6Address, udp6ToGroup } from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([0, 0xff, 1, 2, 3, 4]);
 
@@ -11,6 +13,9 @@ function udpTo(group: number[]): Uint8Array {
   const f = new Uint8Array(60);
   f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, 2, 0, 0, 0, 0, 1, 8, 0], 0);
   f.set([0x45, 0, 0, 38, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, ...group], 14);
+  const c = internetChecksum(f, 14, 20);
+  f[24] = c >> 8;
+  f[25] = c & 0xff;
   return f;
 }
 
@@ -84,7 +89,7 @@ Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (pin
   assert.deepEqual(send(1, ipv6To("ff02::1", 58, 128)), [2, 3, 4], "ff02::/16 is always flooded");
 });
 
-Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; MLD behind one, or what a header cut short or another extension header may hide, is flooded", () => {
+Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; an MLDv1 report behind one goes to the router ports, an MLD type without one is data; what a header cut short or another extension header may hide is flooded", () => {
   const { engine, snoop, send } = rig();
   snoop.setQuerier(true);
   engine.tick(1000);
@@ -92,9 +97,18 @@ Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router al
   send(2, mldv2(4, "ff0e::1:2"));
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(58))), [2], "an echo");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0, routerAlert(17))), [2], "UDP");
-  // MLD types (these ones, unchecked, the engine would drop as malformed MLD): flooded, route says.
-  assert.equal(snoop.route(ipv6To("ff0e::1:2", 58, 131, routerAlert(58)), 0), null, "an MLDv1 report");
-  assert.equal(snoop.route(ipv6To("ff0e::1:2", 58, 143), 0), null, "MLD without the alert");
+  // MLD types (these ones, unchecked, the engine would drop as malformed MLD), as route sends them.
+  assert.deepEqual(
+    snoop.route(ipv6To("ff0e::1:2", 58, 131, routerAlert(58)), 0),
+    [],
+    "a report: routers (none)",
+  );
+  assert.equal(
+    snoop.route(ipv6To("ff0e::1:2", 58, 143, routerAlert(58)), 0),
+    null,
+    "an MLDv2 report: flooded",
+  );
+  assert.deepEqual(snoop.route(ipv6To("ff0e::1:2", 58, 143), 0), [2], "MLD without the header: data");
   assert.deepEqual(
     send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(60))),
     [2, 3, 4],
@@ -197,4 +211,110 @@ Deno.test("a port going down forgets its learned router status but stays a perma
   engine.deactivatePort(4);
   engine.deactivatePort(3);
   assert.deepEqual(snoop.routers(), [{ port: 3, expiresIn: null }]);
+});
+
+/** The rig with a querier of both families on port 4 (another switch's or a router's): port 4 is a router port. */
+function rigWithRouter() {
+  const r = rig();
+  r.engine.tick(1000);
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 4]);
+  r.send(4, buildIgmpQuery(mac, null, 100));
+  r.send(4, buildMldQuery(mac, parseIpv6Address("fe80::4"), null, 1000));
+  assert.deepEqual(r.snoop.routers().map((x) => x.port), [4]);
+  return r;
+}
+
+Deno.test("with a querier active, IGMPv1/v2 and MLDv1 reports go to the router ports only, as the Linux bridge sends them; IGMPv3 and MLDv2 reports, leaves and queries are flooded", () => {
+  const { send } = rigWithRouter();
+  assert.deepEqual(send(2, igmp(0x16, G)), [4], "IGMPv2 report");
+  assert.deepEqual(send(2, igmp(0x12, [239, 1, 1, 2])), [4], "IGMPv1 report");
+  assert.deepEqual(send(2, igmp(0x16, [224, 0, 0, 251])), [4], "a report for a link-local group too");
+  assert.deepEqual(send(2, mldv1(131, "ff0e::1:2")), [4], "MLDv1 report");
+  assert.deepEqual(send(2, mldv1(131, "ff02::1:ff00:2")), [4], "an MLDv1 report for a link-local group too");
+  assert.deepEqual(send(4, mldv1(131, "ff0e::1:3")), [], "from the router port itself: nowhere");
+  assert.deepEqual(send(2, mldv2(4, "ff0e::1:2")), [1, 3, 4], "MLDv2 report (to ff02::16)");
+  assert.deepEqual(send(2, igmp(0x17, G)), [1, 3, 4], "IGMPv2 leave");
+  assert.deepEqual(send(2, mldv1(132, "ff0e::1:2")), [1, 3, 4], "MLDv1 done");
+  assert.deepEqual(
+    send(1, udpTo(G)),
+    [2, 4],
+    "the reports were read: data goes to the member and the router",
+  );
+});
+
+Deno.test("without a querier, an MLDv1 report is flooded, as the kernel floods everything then", () => {
+  const { send } = rig();
+  assert.deepEqual(send(2, mldv1(131, "ff0e::1:2")), [1, 3, 4]);
+});
+
+Deno.test("an MLD message without a hop-by-hop header first is data to its destination group, neither read nor counted, as the Linux bridge takes it; behind a hop-by-hop header without the router alert it is MLD", () => {
+  const { snoop, send } = rigWithRouter();
+  send(2, mldv2(4, "ff0e::1:2"));
+  const reports = snoop.counters.mld.reports;
+  assert.deepEqual(send(1, mldv1(131, "ff0e::1:2", null)), [2, 4], "to the group's member and the router");
+  assert.deepEqual(send(1, mldv1(131, "ff0e::1:7", null)), [4], "unregistered: the router only");
+  assert.deepEqual(send(1, mldv1(131, "ff02::1:ff00:1", null)), [2, 3, 4], "link-local: flooded, as any");
+  assert.equal(snoop.counters.mld.reports, reports);
+  assert.deepEqual(snoop.groups().map((g) => [g.group, g.port]), [["ff0e::1:2", 2]], "nothing learned");
+  assert.deepEqual(send(3, mldv1(131, "ff0e::1:2", HBH_PADN_ONLY)), [4], "PadN alone: a report still");
+  assert.deepEqual(snoop.groups().map((g) => g.port), [2, 3]);
+});
+
+Deno.test("an IPv6 multicast packet whose payload length is 0 or past the frame, not version 6, or cut short is dropped and counted as malformed MLD, as the Linux bridge drops it; to ff02::1 too", () => {
+  const { engine, snoop, send } = rig();
+  send(2, mldv2(4, "ff0e::1:2"));
+  assert.deepEqual(send(1, udp6ToGroup("ff0e::1:2")), [2, 3, 4], "a sound one, no querier: flooded");
+  const version5 = udp6ToGroup("ff0e::1:2");
+  version5[14] = 0x50;
+  const cut = udp6ToGroup("ff0e::1:2").subarray(0, 14 + 39);
+  for (
+    const [what, frame] of [
+      ["payload length 0", udp6ToGroup("ff0e::1:2", 0)],
+      ["payload length 0 to ff02::1", udp6ToGroup("ff02::1", 0)],
+      ["payload length past the frame", udp6ToGroup("ff0e::1:2", 13)],
+      ["version 5", version5],
+      ["a fixed header cut short", cut],
+    ] as const
+  ) {
+    assert.deepEqual(send(1, frame), [], what);
+  }
+  assert.equal(snoop.counters.mld.bad, 5);
+  assert.equal(engine.counters.snoopDropped, 5);
+  assert.equal(engine.portStats(1).dropsIn, 5, "counted on the port it came in by");
+  const unicast = udp6ToGroup("fe80::2", 0);
+  unicast.set([2, 0, 0, 0, 0, 0x22], 0);
+  assert.deepEqual(send(1, unicast), [2, 3, 4], "unicast is no snooping's business (unknown: flooded)");
+});
+
+Deno.test("with snooping off, an IPv6 multicast packet of payload length 0 is flooded as any frame: nothing is read", () => {
+  const sent: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 8 }, (port) => sent.push(port));
+  for (const p of [1, 2, 3]) engine.activatePort(p);
+  engine.input(1, udp6ToGroup("ff0e::1:2", 0));
+  assert.deepEqual(sent, [2, 3]);
+});
+
+Deno.test("an IPv4 multicast packet with a bad header checksum or a total length past the frame is dropped and counted as malformed IGMP, as the Linux bridge drops it; broadcast is neither read nor checked", () => {
+  const { engine, snoop, send } = rig();
+  const badSum = udpTo(G);
+  badSum[24]! ^= 0xff;
+  assert.deepEqual(send(1, badSum), [], "bad header checksum");
+  const long = udpTo(G);
+  long[16] = 1; // total length 294 (and so a bad checksum too)
+  assert.deepEqual(send(1, long), [], "total length past the frame");
+  assert.deepEqual(send(1, udpTo(G).subarray(0, 14 + 19)), [], "a header cut short");
+  assert.equal(snoop.counters.igmp.bad, 3);
+  assert.equal(engine.counters.snoopDropped, 3);
+  const bcast = udpTo([255, 255, 255, 255]);
+  bcast.fill(0xff, 0, 6);
+  bcast[24]! ^= 0xff;
+  assert.deepEqual(send(1, bcast), [2, 3, 4], "broadcast with a bad checksum: flooded");
+  const v6 = udp6ToGroup("ff0e::1:2", 0);
+  v6.fill(0xff, 0, 6);
+  assert.deepEqual(send(1, v6), [2, 3, 4], "IPv6 of payload length 0 to the broadcast MAC: flooded");
+  const report = igmp(0x16, G);
+  report.fill(0xff, 0, 6);
+  send(2, report);
+  assert.equal(snoop.groups().length, 0, "an IGMP report to the broadcast MAC is not read");
+  assert.equal(snoop.counters.igmp.bad, 3);
 });

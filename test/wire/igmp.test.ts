@@ -1,29 +1,24 @@
 import assert from "node:assert/strict";
-import { buildIgmpQuery, buildMldQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
+import {
+  buildIgmpQuery,
+  buildMldQuery,
+  McastKind,
+  multicastKind,
+  parseGroupMessage,
+} from "../../src/wire/igmp.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
-import { mldv2, parseIpv6Address } from "../helpers/igmp.ts";
+import {
+  HBH_PADN_ONLY,
+  igmp,
+  igmpv3,
+  mldv1,
+  mldv2,
+  parseIpv6Address,
+  udp6ToGroup,
+  udpToGroup,
+} from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
-
-/** An IGMPv3 report to 224.0.0.22 with `records` (type, group, sources). */
-function igmpv3(records: [number, number[], number][]): Uint8Array {
-  const body: number[] = [0x22, 0, 0, 0, 0, 0, 0, records.length];
-  for (const [type, group, nsrc] of records) {
-    body.push(type, 0, 0, nsrc, ...group);
-    for (let i = 0; i < nsrc; i++) body.push(10, 0, 0, i + 1);
-  }
-  const f = new Uint8Array(14 + 20 + body.length);
-  f.set([1, 0, 0x5e, 0, 0, 22, ...MAC, 8, 0]);
-  f.set([0x45, 0, 0, 20 + body.length, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, 2, 224, 0, 0, 22], 14);
-  const c = internetChecksum(f, 14, 20);
-  f[24] = c >> 8;
-  f[25] = c & 0xff;
-  f.set(body, 34);
-  const d = internetChecksum(f, 34, body.length);
-  f[36] = d >> 8;
-  f[37] = d & 0xff;
-  return f;
-}
 
 Deno.test("IGMPv3 records: exclude-mode joins, include-with-sources joins, to-include-nothing leaves", () => {
   const msg = parseGroupMessage(
@@ -90,4 +85,65 @@ Deno.test("our queries parse back: IGMP general and group-specific, MLD general"
     kind: "query",
     events: [{ kind: "query", group: null, family: 6 }],
   });
+});
+
+Deno.test("MLD is read behind a hop-by-hop header first, with or without the router alert; without one it is no MLD", () => {
+  const report = (hbh?: number[] | null) => parseGroupMessage(mldv1(131, "ff0e::1:2", hbh));
+  assert.deepEqual(report(), {
+    type: "ok",
+    family: 6,
+    kind: "report",
+    events: [{ kind: "join", group: "ff0e::1:2", family: 6 }],
+  });
+  assert.equal(report(HBH_PADN_ONLY).type, "ok");
+  assert.deepEqual(report(null), { type: "other" });
+});
+
+Deno.test("an IPv6 packet whose payload length is 0 or past the frame, or not version 6, or cut short is malformed", () => {
+  const v5 = udp6ToGroup("ff0e::1:2");
+  v5[14] = 0x50;
+  for (
+    const [frame, why] of [
+      [udp6ToGroup("ff02::1", 0), "payload length 0"],
+      [udp6ToGroup("ff0e::1:2", 13), "payload length past the end of the packet"],
+      [v5, "not IP version 6"],
+      [udp6ToGroup("ff0e::1:2").subarray(0, 14 + 39), "shorter than an IPv6 header"],
+    ] as const
+  ) {
+    assert.deepEqual(parseGroupMessage(frame), { type: "bad", why, family: 6 });
+  }
+  assert.deepEqual(parseGroupMessage(udp6ToGroup("ff0e::1:2")), { type: "other" });
+});
+
+Deno.test("multicastKind: v1/v2 reports to the routers, v3 reports and leaves flooded, routable groups as data", () => {
+  const src = new Uint8Array([2, 0, 0, 0, 0, 1]);
+  assert.equal(multicastKind(igmp(0x16, [239, 1, 1, 1])), McastKind.Report4);
+  assert.equal(multicastKind(igmp(0x12, [239, 1, 1, 1])), McastKind.Report4);
+  assert.equal(multicastKind(igmp(0x17, [239, 1, 1, 1])), McastKind.Flood);
+  assert.equal(multicastKind(igmpv3([[4, [239, 1, 1, 1], 0]])), McastKind.Flood);
+  assert.equal(multicastKind(udpToGroup([239, 1, 1, 1], 1, src)), McastKind.Data4);
+  assert.equal(multicastKind(udpToGroup([224, 0, 0, 251], 1, src)), McastKind.Flood);
+  assert.equal(multicastKind(mldv1(131, "ff0e::1:2")), McastKind.Report6);
+  assert.equal(multicastKind(mldv1(131, "ff02::1:ff00:1")), McastKind.Report6);
+  assert.equal(multicastKind(mldv1(131, "ff0e::1:2", null)), McastKind.Data6);
+  assert.equal(multicastKind(mldv1(132, "ff0e::1:2")), McastKind.Flood);
+  assert.equal(multicastKind(mldv2(4, "ff0e::1:2")), McastKind.Flood);
+  assert.equal(multicastKind(udp6ToGroup("ff0e::1:2")), McastKind.Data6);
+  assert.equal(multicastKind(udp6ToGroup("ff02::fb")), McastKind.Flood);
+  // An IGMP header claimed past the frame: no type to read, flooded (never read past the end).
+  const ihl = igmp(0x16, [239, 1, 1, 1]).subarray(0, 14 + 20);
+  ihl[14] = 0x4f;
+  assert.equal(multicastKind(ihl), McastKind.Flood);
+});
+
+Deno.test("an IPv4 packet with a bad header checksum or total length is malformed; a broadcast frame is not read", () => {
+  const src = new Uint8Array([2, 0, 0, 0, 0, 1]);
+  const bad = udpToGroup([239, 1, 1, 1], 1, src);
+  bad[24]! ^= 0xff;
+  assert.deepEqual(parseGroupMessage(bad), { type: "bad", why: "bad header checksum", family: 4 });
+  assert.deepEqual(parseGroupMessage(udpToGroup([239, 1, 1, 1], 1, src)), { type: "other" });
+  const bcast = udp6ToGroup("ff0e::1:2", 0);
+  bcast.fill(0xff, 0, 6);
+  assert.deepEqual(parseGroupMessage(bcast), { type: "other" });
+  assert.equal(multicastKind(bcast), McastKind.Flood);
 });
