@@ -303,6 +303,15 @@ export class VdeSwitchServer {
     }
   }
 
+  /**
+   * `DIR/name` as a path through the directory held (/proc/self/fd/N/name), for another socket of the
+   * switch's in it (capture, mgmt) to be made and removed there whatever DIR names by then; valid until
+   * `close`.
+   */
+  socketAt(name: string): string {
+    return this.#pin.entry(name);
+  }
+
   /** Number of endpoints connected right now. */
   get endpointCount(): number {
     return this.#endpoints.size;
