@@ -280,16 +280,17 @@ export class PinnedDirectory implements DirectoryIdentity {
 
   /**
    * Pins the directory named `path`: the one `held` holds when given (so what the start checked is what
-   * is served), else the one at `path` itself (a final symlink not followed).
+   * is served), else the one at `path` itself, a final symlink followed only with `follow` (a directory
+   * the user named through a link, as ptp://'s PATH's).
    *
    * @throws SysError when it cannot be opened; NotADirectoryError when `path` names no directory
    */
-  static pin(path: string, held?: HeldDirectory): PinnedDirectory {
+  static pin(path: string, held?: HeldDirectory, follow = false): PinnedDirectory {
     const c = libc();
-    // The held one's /proc link is followed (it is the magic link to that very directory); a name is not.
+    // The held one's /proc link is followed (it is the magic link to that very directory).
     const fd = held !== undefined
       ? c.open(cstr(held.listing), C.O_PATH | C.O_DIRECTORY | C.O_CLOEXEC, 0)
-      : c.open(cstr(path), C.O_PATH | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+      : c.open(cstr(path), C.O_PATH | C.O_DIRECTORY | (follow ? 0 : C.O_NOFOLLOW) | C.O_CLOEXEC, 0);
     if (fd < 0) {
       const e = errno();
       if (e === C.ENOTDIR || e === C.ELOOP) throw new NotADirectoryError(path, "not a directory");
