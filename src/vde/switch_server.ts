@@ -16,6 +16,13 @@
  * the reason is written to the client first (wire/vde_refusal.ts), so ours
  * can say it too.
  *
+ * The directory is held by a descriptor from the start to the close
+ * (PinnedDirectory, os/held_dir.ts), and ctl, every port's socket, its
+ * `.NNN.F.new` rename and every unlink go through it, never through DIR's
+ * name: in a parent others may write without the sticky bit, the name may
+ * be another user's directory by then. Renamed away, the directory is still
+ * served; clients are told where it went, and the log says so once.
+ *
  * Who a client is comes from the kernel, not from the request: the ctl
  * connection's peer credentials (SO_PEERCRED) give its uid and gid, and
  * they alone decide port ownership and `port/setuser`/`port/setgroup`
