@@ -36,6 +36,11 @@ import { concatBytes } from "../wire/bytes.ts";
 /** Settings of a capture socket. */
 export interface CaptureServerOptions {
   path: string;
+  /**
+   * Where the socket is made, replaced and removed, when not by `path`: through a switch's held directory
+   * (its `socketAt`), which `path`'s directory may no longer name.
+   */
+  at?: string;
   /** Socket mode; default 0600. */
   mode?: number;
   /** Unsent bytes per client above which its frames are dropped; default 4 MiB. */
@@ -79,6 +84,8 @@ export function newClient(described: Map<number, number>, sw: Switch, port: numb
 /** A listening capture socket. */
 export class CaptureServer {
   readonly path: string;
+  /** Where the socket file is (CaptureServerOptions.at). */
+  readonly #at: string;
   readonly #listener: Deno.Listener;
   readonly #sw: Switch;
   readonly #hub: CaptureHub;
@@ -92,6 +99,7 @@ export class CaptureServer {
     this.#sw = sw;
     this.#hub = hub;
     this.path = o.path;
+    this.#at = o.at ?? o.path;
     this.#maxPending = o.maxPendingBytes ?? 4 << 20;
     this.#log = o.log ?? ((m) => defaultLog("vde switch", m));
     this.#accept();
@@ -100,11 +108,12 @@ export class CaptureServer {
   /** Listens on `options.path`, replacing a socket left there (the switch owns its directory). */
   static start(sw: Switch, hub: CaptureHub, options: CaptureServerOptions): CaptureServer {
     try {
-      if (Deno.lstatSync(options.path).isSocket) Deno.removeSync(options.path);
+      const at = options.at ?? options.path;
+      if (Deno.lstatSync(at).isSocket) Deno.removeSync(at);
     } catch { /* nothing there */ }
     // Bound in a private directory and given its mode there, then linked into place: bound at its name, it
     // is 0777 under umask 000 until a chmod, and another user could connect first (private_socket.ts).
-    const listener = listenPrivate(options.path, options.mode ?? 0o600, false);
+    const listener = listenPrivate(options.at ?? options.path, options.mode ?? 0o600, false);
     return new CaptureServer(listener, sw, hub, options);
   }
 
@@ -202,7 +211,7 @@ export class CaptureServer {
       } catch { /* closed */ }
     }
     try {
-      Deno.removeSync(this.path);
+      Deno.removeSync(this.#at);
     } catch { /* gone */ }
   }
 }

@@ -234,14 +234,19 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     }
     const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
     p.defer(() => server.close());
-    const captureServer = CaptureServer.start(sw, hub, { path: `${server.dir}/capture` });
+    const captureServer = CaptureServer.start(sw, hub, {
+      path: `${server.dir}/capture`,
+      at: server.socketAt("capture"),
+    });
     p.defer(() => captureServer.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     // Every switch has a console socket; vde_switch clients only ever use ctl.
     const mgmtPath = o.mgmt ?? `${server.dir}/${DEFAULT_MGMT_NAME}`;
     let mgmt: MgmtServer;
     try {
-      mgmt = await MgmtServer.start(commands, ctx, { path: mgmtPath, mode: mgmtMode, gid: mgmtGid });
+      // One in DIR is made and removed through the directory held, as ctl is (closed before it: deferred later).
+      const at = o.mgmt === undefined ? server.socketAt(DEFAULT_MGMT_NAME) : undefined;
+      mgmt = await MgmtServer.start(commands, ctx, { path: mgmtPath, at, mode: mgmtMode, gid: mgmtGid });
     } catch (err) {
       throw new UsageError(`cannot serve the management socket ${mgmtPath}: ${(err as Error).message}`);
     }

@@ -59,6 +59,11 @@ export const DEFAULT_MGMT_NAME = "mgmt";
 export interface MgmtServerOptions {
   /** Socket path. */
   path: string;
+  /**
+   * Where the socket is made, replaced and removed, when not by `path`: through a switch's held directory
+   * (its `socketAt`), which `path`'s directory may no longer name.
+   */
+  at?: string;
   /** Socket mode; default 0600 as vde_switch's --mgmtmode. */
   mode?: number;
   /** Group of the socket. */
@@ -316,13 +321,15 @@ function inWords(path: string, err: unknown): unknown {
 export class MgmtServer {
   /** The socket path. */
   readonly path: string;
+  /** Where the socket file is (MgmtServerOptions.at). */
+  readonly #at: string;
   /** The socket's mode. */
   readonly mode: number;
   readonly #listener: UnixStreamListener;
   readonly #registry: CommandRegistry;
   readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
-  readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>;
+  readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at">>;
   #closed = false;
   /** Clients turned away because `maxClients` were connected. */
   refusedBusy = 0;
@@ -331,26 +338,28 @@ export class MgmtServer {
     registry: CommandRegistry,
     ctx: SessionHost,
     path: string,
+    at: string,
     mode: number,
-    opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>,
+    opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at">>,
     gid: number | undefined,
   ) {
     this.#registry = registry;
     this.#ctx = ctx;
     this.path = path;
+    this.#at = at;
     this.mode = mode;
     this.#opts = opts;
     // Binds the socket (throws SysError) and serves each client that connects. Its mode and group are
     // given before it listens: under umask 000 it is bound 0777, and another user could connect first.
     // Not by name: the directory may be one others write (socket_file.ts).
     this.#listener = new UnixStreamListener(
-      path,
+      at,
       (conn, peer) => this.#accept(conn, peer.pid, peer.uid),
       (err) => {
         if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
       },
       { sendBufferBytes: opts.sendBufferBytes },
-      () => giveSocketFile(path, mode, gid),
+      () => giveSocketFile(at, mode, gid),
     );
   }
 
@@ -365,13 +374,13 @@ export class MgmtServer {
   ): Promise<MgmtServer> {
     const mode = options.mode ?? 0o600;
     try {
-      await reclaimStaleSocket(options.path);
+      await reclaimStaleSocket(options.path, options.at);
     } catch (err) {
       throw inWords(options.path, err);
     }
     let server: MgmtServer;
     try {
-      server = new MgmtServer(registry, ctx, options.path, mode, {
+      server = new MgmtServer(registry, ctx, options.path, options.at ?? options.path, mode, {
         maxClients: options.maxClients ?? 256,
         maxLineBytes: options.maxLineBytes ?? 4096,
         highWaterBytes: options.highWaterBytes ?? 64 * 1024,
@@ -415,7 +424,7 @@ export class MgmtServer {
     this.#listener.close();
     for (const s of [...this.#sessions]) s.close();
     try {
-      Deno.removeSync(this.path);
+      Deno.removeSync(this.#at);
     } catch { /* already gone */ }
   }
 }
@@ -435,19 +444,19 @@ function turnAway(conn: Conn): void {
   });
 }
 
-async function reclaimStaleSocket(path: string): Promise<void> {
+async function reclaimStaleSocket(path: string, at = path): Promise<void> {
   let info: Deno.FileInfo;
   try {
-    info = Deno.lstatSync(path);
+    info = Deno.lstatSync(at);
   } catch {
     return;
   }
   if (!info.isSocket) throw new Error(`${path} exists and is not a socket`);
   try {
-    const c = await Deno.connect({ transport: "unix", path });
+    const c = await Deno.connect({ transport: "unix", path: at });
     c.close();
   } catch {
-    Deno.removeSync(path);
+    Deno.removeSync(at);
     return;
   }
   throw new Error(`another program already serves the management socket ${path}`);

@@ -93,6 +93,14 @@ export class UnixDgramSocket {
     this.#boundPath = path;
   }
 
+  /**
+   * Forgets the bound name: `close` then unlinks nothing, the owner removes it (a switch's port, by its
+   * held directory, which may be closed by the time a data-plane thread lets go of the socket).
+   */
+  leaveName(): void {
+    this.#boundPath = null;
+  }
+
   /** Connects to the socket at `path`, so only it may send to us. */
   connect(path: string): void {
     const addr = buildSockaddrUn(path);

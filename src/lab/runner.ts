@@ -598,7 +598,10 @@ export class LabRunner {
     });
     this.#undo.push(() => server.close());
     // As `vde switch` does: `vde capture` of a lab's switch directory works the same.
-    const captures = CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` });
+    const captures = CaptureServer.start(sw, new CaptureHub(sw.engine), {
+      path: `${dir}/capture`,
+      at: server.socketAt("capture"),
+    });
     this.#undo.push(() => captures.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     const mgmtPath = `${this.dir}/${node.name}.mgmt`;

@@ -34,11 +34,21 @@
  * refused and the link closes (vdeplug4's end would wait for another). A
  * first end restarted while the old second end is still there waits for a
  * new second end (the old one leaves at its next send).
+ *
+ * PATH's directory is held by a descriptor from the open to the link's
+ * end, and every look, bind, connect and unlink goes through it
+ * (/proc/self/fd/N/NAME): in a directory others may write without the
+ * sticky bit, one who renames it away and puts theirs at its name would
+ * otherwise have root's end unlink a stale-looking name, or its own name
+ * at its close, in theirs. A name too long to be reached so (a socket's
+ * address is 108 bytes) is worked by its name, as is one whose directory
+ * cannot be opened (the bind then says why).
  */
 import { C, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { userName } from "../os/users.ts";
+import { PinnedDirectory } from "../os/held_dir.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 
@@ -125,6 +135,44 @@ export async function openPtpLink(rest: string, options: OpenOptions = {}): Prom
   if (path === "") throw new Error("ptp:// needs a PATH, the same at both ends: ptp:///tmp/cable");
   // Both names must fit a socket address: found out here, not by a first end that waits for nothing.
   buildSockaddrUn(secondName(path));
+  const dir = heldDirectoryOf(path);
+  if (dir === null) return await openAt(path, path, options);
+  const at = dir.entry(path.slice(path.lastIndexOf("/") + 1));
+  let link: DgramLink;
+  try {
+    link = await openAt(at, path, options);
+  } catch (err) {
+    dir.close();
+    // Said in the user's words: the name they gave, not the descriptor's.
+    throw err instanceof Error && err.message.includes(at)
+      ? new Error(err.message.replaceAll(at, path))
+      : err;
+  }
+  // Held until the socket, unlinked through it as it closes, is closed (after a plug thread lets go).
+  link.closed.then(() => link.released).catch(() => {}).finally(() => dir.close());
+  return link;
+}
+
+/** PATH's directory held (see above), or null to work by name. */
+function heldDirectoryOf(path: string): PinnedDirectory | null {
+  const cut = path.lastIndexOf("/");
+  let dir: PinnedDirectory;
+  try {
+    dir = PinnedDirectory.pin(cut < 0 ? "." : path.slice(0, cut) || "/", undefined, true);
+  } catch {
+    return null;
+  }
+  try {
+    buildSockaddrUn(secondName(dir.entry(path.slice(cut + 1))));
+  } catch {
+    dir.close();
+    return null;
+  }
+  return dir;
+}
+
+/** The open at `path` (PATH itself, or through its held directory), the link described by `named`. */
+async function openAt(path: string, named: string, options: OpenOptions): Promise<DgramLink> {
   const state = probePtpName(path);
   claimable(path, state);
   const socket = UnixDgramSocket.create();
@@ -135,7 +183,7 @@ export async function openPtpLink(rest: string, options: OpenOptions = {}): Prom
     socket.close();
     throw err;
   }
-  return new DgramLink(socket, `ptp ${path}`, false);
+  return new DgramLink(socket, `ptp ${named}`, false);
 }
 
 /** The second end: connects to the first end's PATH and binds PATH+. */

@@ -163,10 +163,17 @@ function lockForRemoval(dir: HeldDirectory): boolean {
  * only after the switch's rmdir, which left the directory behind (the next
  * vdeplug4 node on it: File exists). They are unlinked through the
  * directory's descriptor, so a name swapped meanwhile leads nowhere else.
+ * With `only`, the directory is removed only while `path` still names that
+ * one (a server's, pinned): another user's put there is left.
  *
  * @returns whether it was removed
  */
-export function removeIdleDirectory(path: string, served: string, strays?: RegExp): boolean {
+export function removeIdleDirectory(
+  path: string,
+  served: string,
+  strays?: RegExp,
+  only?: DirectoryIdentity,
+): boolean {
   let dir: HeldDirectory;
   try {
     dir = holdDirectory(path);
@@ -174,6 +181,7 @@ export function removeIdleDirectory(path: string, served: string, strays?: RegEx
     return false;
   }
   try {
+    if (only !== undefined && (dir.dev !== only.dev || dir.ino !== only.ino)) return false;
     if (!lockForRemoval(dir) || exists(`${dir.listing}/${served}`)) return false;
     if (strays !== undefined && dir.uid === libc().geteuid()) removeStraySockets(dir.listing, strays);
     // rmdir: only this directory while its name holds it, and only empty.
@@ -242,4 +250,99 @@ export function removeMadeDirectory(path: string, made: DirectoryIdentity): bool
   if (st === undefined || !st.isDirectory || st.uid !== libc().geteuid()) return false;
   // rmdir: whatever is swapped in meanwhile, a file is never removed, nor a directory with anything in it.
   return libc().rmdir(cstr(path)) === 0;
+}
+
+/**
+ * A directory a server works in for its whole life, held by an O_PATH
+ * descriptor: every later bind, rename and unlink in it goes through
+ * `entry(NAME)` (/proc/self/fd/N/NAME, which the kernel resolves to this
+ * very directory), never through its name. In a parent others may write
+ * without the sticky bit, the name can be renamed away and a directory of
+ * theirs put there at any moment after the start; by name, root's switch
+ * would then bind its sockets, rename `.NNN.F.new` onto `NNN.F` and unlink
+ * `NNN.F` and `ctl` in their directory (following a link they put there for
+ * a bind). Through the descriptor it keeps serving the very directory it
+ * started in, wherever that went, for the clients that still find it.
+ * O_PATH: it takes no read permission (a --dirmode 0300 directory), and a
+ * descriptor of its own leaves the start's flock (HeldDirectory) to go with
+ * the start's descriptor.
+ */
+export class PinnedDirectory implements DirectoryIdentity {
+  /** This very directory as a path, whatever its name holds now. */
+  readonly at: string;
+  readonly dev: bigint;
+  readonly ino: bigint;
+  #fd: number;
+  #saidMoved = false;
+
+  private constructor(readonly path: string, fd: number, dev: bigint, ino: bigint) {
+    this.#fd = fd;
+    this.at = `/proc/self/fd/${fd}`;
+    this.dev = dev;
+    this.ino = ino;
+  }
+
+  /**
+   * Pins the directory named `path`: the one `held` holds when given (so what the start checked is what
+   * is served), else the one at `path` itself, a final symlink followed only with `follow` (a directory
+   * the user named through a link, as ptp://'s PATH's).
+   *
+   * @throws SysError when it cannot be opened; NotADirectoryError when `path` names no directory
+   */
+  static pin(path: string, held?: HeldDirectory, follow = false): PinnedDirectory {
+    const c = libc();
+    // The held one's /proc link is followed (it is the magic link to that very directory).
+    const fd = held !== undefined
+      ? c.open(cstr(held.listing), C.O_PATH | C.O_DIRECTORY | C.O_CLOEXEC, 0)
+      : c.open(cstr(path), C.O_PATH | C.O_DIRECTORY | (follow ? 0 : C.O_NOFOLLOW) | C.O_CLOEXEC, 0);
+    if (fd < 0) {
+      const e = errno();
+      if (e === C.ENOTDIR || e === C.ELOOP) throw new NotADirectoryError(path, "not a directory");
+      throw new SysError(`open ${path}`, e);
+    }
+    const st = fstatOf(fd);
+    if (st === null) {
+      const e = errno();
+      c.close(fd);
+      throw new SysError(`fstat ${path}`, e);
+    }
+    return new PinnedDirectory(path, fd, st.dev, st.ino);
+  }
+
+  /** `name` in this very directory (/proc/self/fd/N/name), for a bind, rename or unlink. */
+  entry(name: string): string {
+    return `${this.at}/${name}`;
+  }
+
+  /** Whether its name still holds it (not renamed away, nor removed). */
+  get named(): boolean {
+    return stillNamed(this.path, this) !== undefined;
+  }
+
+  /**
+   * Where clients find it now: its name while that holds it; else (renamed away) where it went, said
+   * once to `log`. A directory removed meanwhile has no path: its name is said, as it was.
+   */
+  whereNow(log: (message: string) => void): string {
+    if (this.named) return this.path;
+    let now: string | undefined;
+    try {
+      now = Deno.readLinkSync(this.at);
+    } catch { /* closed */ }
+    const gone = now === undefined || now.endsWith(" (deleted)");
+    if (!this.#saidMoved) {
+      this.#saidMoved = true;
+      log(
+        `${this.path} no longer names the directory served (${gone ? "removed" : `renamed to ${now}`}): ` +
+          `kept serving by its descriptor; nothing is made or removed at ${this.path}`,
+      );
+    }
+    return gone ? this.path : now!;
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    libc().close(this.#fd);
+    this.#fd = -1;
+  }
 }

@@ -16,6 +16,13 @@
  * the reason is written to the client first (wire/vde_refusal.ts), so ours
  * can say it too.
  *
+ * The directory is held by a descriptor from the start to the close
+ * (PinnedDirectory, os/held_dir.ts), and ctl, every port's socket, its
+ * `.NNN.F.new` rename and every unlink go through it, never through DIR's
+ * name: in a parent others may write without the sticky bit, the name may
+ * be another user's directory by then. Renamed away, the directory is still
+ * served; clients are told where it went, and the log says so once.
+ *
  * Who a client is comes from the kernel, not from the request: the ctl
  * connection's peer credentials (SO_PEERCRED) give its uid and gid, and
  * they alone decide port ownership and `port/setuser`/`port/setgroup`
@@ -51,6 +58,7 @@ import {
   holdDirectory,
   holdForStart,
   makeOwnDirectory,
+  PinnedDirectory,
   removeIdleDirectory,
   removeMadeDirectory,
 } from "../os/held_dir.ts";
@@ -108,12 +116,13 @@ const CLIENT_HANDSHAKE_SOCKET = /^\.\d{5,}-\d{5,}$/;
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
   readonly #ctl: StreamConn;
-  readonly #path: string;
+  /** Its socket's names in the held directory (PinnedDirectory.entry): `NNN.F`, and `.NNN.F.new` until renamed. */
+  readonly #paths: string[];
 
-  constructor(socket: UnixDgramSocket, ctl: StreamConn, description: string, path: string) {
+  constructor(socket: UnixDgramSocket, ctl: StreamConn, description: string, paths: string[]) {
     super(socket, description);
     this.#ctl = ctl;
-    this.#path = path;
+    this.#paths = paths;
   }
 
   /** Reads the ctl stream until EOF; clients send nothing after the request. */
@@ -129,10 +138,13 @@ class EndpointLink extends DgramLink {
 
   protected override teardown(): void {
     // The port's file goes now: a switch thread may hold the socket a moment longer, and
-    // the directory must be empty when the server removes it.
-    try {
-      Deno.removeSync(this.#path);
-    } catch { /* already gone */ }
+    // the directory must be empty when the server removes it. Now, not at the socket's close: the
+    // held directory's descriptor is closed with the server.
+    for (const path of this.#paths) {
+      try {
+        Deno.removeSync(path);
+      } catch { /* already gone, or renamed onto NNN.F */ }
+    }
     super.teardown();
     try {
       this.#ctl.close();
@@ -150,6 +162,8 @@ export class VdeSwitchServer {
   readonly ctlPath: string;
   readonly permissions: SwitchPermissions;
   readonly #sw: PortHost;
+  /** The directory served, held from the start: every socket is made and removed through it (held_dir.ts). */
+  #pin!: PinnedDirectory;
   #listener: UnixStreamListener | null = null;
   readonly #log: (message: string) => void;
   /** Refusals, which any local user can cause once per connection: a few lines per interval, then a count. */
@@ -178,8 +192,9 @@ export class VdeSwitchServer {
   /** Binds and listens on ctl; throws the bind's error, or (as `[err]`) the one giving the socket its mode. */
   #listen(): void {
     const { socketMode, gid } = this.permissions;
+    const ctl = this.#pin.entry("ctl");
     this.#listener = new UnixStreamListener(
-      this.ctlPath,
+      ctl,
       (conn, peer) => this.#accepted(conn, peer),
       (err) => {
         if (!this.#closed) this.#log(`ctl socket: ${err.message}`);
@@ -189,7 +204,7 @@ export class VdeSwitchServer {
       // name: the directory may be one others write (socket_file.ts).
       () => {
         try {
-          giveSocketFile(this.ctlPath, socketMode, gid);
+          giveSocketFile(ctl, socketMode, gid);
         } catch (err) {
           throw [err];
         }
@@ -244,6 +259,7 @@ export class VdeSwitchServer {
       throw err;
     }
     let held: HeldDirectory | undefined;
+    let pin: PinnedDirectory | undefined;
     try {
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
@@ -264,8 +280,11 @@ export class VdeSwitchServer {
               `give a directory of your own with ${options.dirOption ?? "--sock DIR"}`,
           );
         }
-        // Through the directory held: its name may lead elsewhere by the time the sweep removes names.
-        const reclaimed = await reclaimStaleCtl(dir, held?.listing ?? dir, log);
+        // Held for the switch's life from here: its name may lead elsewhere by the time the sweep
+        // removes names, or at any moment after (another user's directory renamed in for it).
+        pin = PinnedDirectory.pin(dir, held);
+        server.#pin = pin;
+        const reclaimed = await reclaimStaleCtl(dir, pin.at, log);
         if (made === null && held !== undefined) {
           // Another user's: they can replace its sockets, and only they (or root) may change it.
           const why = held.uid !== Deno.uid()
@@ -284,10 +303,20 @@ export class VdeSwitchServer {
       }
       return server;
     } catch (err) {
+      pin?.close();
       // Only the directory this start made, and only empty.
       if (made !== null) removeMadeDirectory(dir, made);
       throw err;
     }
+  }
+
+  /**
+   * `DIR/name` as a path through the directory held (/proc/self/fd/N/name), for another socket of the
+   * switch's in it (capture, mgmt) to be made and removed there whatever DIR names by then; valid until
+   * `close`.
+   */
+  socketAt(name: string): string {
+    return this.#pin.entry(name);
   }
 
   /** Number of endpoints connected right now. */
@@ -428,27 +457,34 @@ export class VdeSwitchServer {
     }
     let sock: UnixDgramSocket | null = null;
     let attached: EndpointLink | null = null;
+    let unbound: string | undefined;
     try {
       sock = UnixDgramSocket.create();
-      const path = `${this.dir}/${port.toString().padStart(3, "0")}.${sock.fd}`;
+      const name = `${port.toString().padStart(3, "0")}.${sock.fd}`;
+      // Made, renamed and removed in the very directory served, whatever its name holds now.
+      const path = this.#pin.entry(name);
       // With a data-plane thread the socket is bound under a hidden name and renamed once the
       // thread forwards for it: a client that sees NNN.F finds the port forwarding, as on one thread.
       const threaded = this.#sw.threaded;
-      const bindPath = threaded ? `${this.dir}/.${port.toString().padStart(3, "0")}.${sock.fd}.new` : path;
+      const bindPath = threaded ? this.#pin.entry(`.${name}.new`) : path;
       try {
         Deno.removeSync(bindPath);
       } catch { /* no stale file */ }
       // Its mode and owner from its first moment at its name: under umask 000 a bind there, then a chmod,
       // would let anyone who reaches the directory send in between (os/private_socket.ts).
       this.#bindDataSocket(sock, bindPath, uid);
+      // Its names are removed by the link's teardown (below), while the directory is still held.
+      sock.leaveName();
+      unbound = bindPath;
       // Our slirp reads this send buffer to size its window to a guest (slirp/tcp/tcb.ts, switchQueueFrames).
       sock.setBuffers(1 << 20);
       // Through the fd that was checked: the name may have been swapped since.
       sock.connect(target.procPath);
       const descr = request.description.slice(0, MAX_DESCRIPTION_LEN);
-      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr, path);
+      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr, [path, bindPath]);
       const ep = this.#sw.attach(link, { port, uid, gid });
       attached = link;
+      unbound = undefined;
       this.#endpoints.add(link);
       link.closed.then(() => this.#endpoints.delete(link));
       if (threaded) {
@@ -456,14 +492,22 @@ export class VdeSwitchServer {
         if (link.isClosed) throw new Error("the port closed during the handshake");
         Deno.renameSync(bindPath, path);
       }
-      await conn.writeAll(buildSockaddrUn(path));
+      // Where the client finds it: the directory's name, or where it was renamed to (said once).
+      await conn.writeAll(buildSockaddrUn(`${this.#pin.whereNow(this.#log)}/${name}`));
       link.watch();
     } catch (err) {
       this.refused.socket++;
       // Once attached, the link owns the socket: closing it also frees the
       // port (a client that vanished before the reply must not leave a zombie).
       if (attached !== null) attached.close("handshake failed");
-      else sock?.close();
+      else {
+        sock?.close();
+        if (unbound !== undefined) {
+          try {
+            Deno.removeSync(unbound);
+          } catch { /* gone */ }
+        }
+      }
       this.#refuse(conn, `cannot set up port ${port}: ${(err as Error).message}`);
     }
   }
@@ -499,12 +543,14 @@ export class VdeSwitchServer {
     }
     this.#listener?.close();
     try {
-      Deno.removeSync(this.ctlPath);
+      Deno.removeSync(this.#pin.entry("ctl"));
     } catch { /* already gone */ }
     // The sockets clients bound for a handshake go with it (their own unlink comes after ours: the
     // directory stayed); other files remain, as vde_switch leaves them, and so does a directory another
-    // switch is starting in.
-    removeIdleDirectory(this.dir, "ctl", CLIENT_HANDSHAKE_SOCKET);
+    // switch is starting in, or one put at its name once it was renamed away (only the pinned one goes).
+    if (this.#pin.named) removeIdleDirectory(this.dir, "ctl", CLIENT_HANDSHAKE_SOCKET, this.#pin);
+    else this.#pin.whereNow(this.#log);
+    this.#pin.close();
   }
 }
 

@@ -14,7 +14,11 @@ export interface ListenedFile {
   dirMode: number;
 }
 
-function seen(path: string): ListenedFile {
+function seen(named: string): ListenedFile {
+  // A name made through a held directory (/proc/self/fd/N/NAME: a switch's, a staging directory's) is said
+  // where it is, so a test finds it by the directory's path.
+  const held = /^\/proc\/self\/fd\/\d+(?=\/)/.exec(named);
+  const path = held === null ? named : Deno.readLinkSync(held[0]) + named.slice(held[0].length);
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
   return { path, mode: Deno.lstatSync(path).mode! & 0o7777, dirMode: Deno.statSync(dir).mode! & 0o7777 };
 }

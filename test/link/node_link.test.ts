@@ -10,7 +10,7 @@ import { openLink } from "../../src/link/registry.ts";
 import type { Link } from "../../src/link/link.ts";
 import { defaultNodePath, parseNodeVnl } from "../../src/link/node_link.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
-import { NOGROUP, skipUnlessRoot, sleep, waitFor } from "../helpers/processes.ts";
+import { AS_NOBODY, NOGROUP, run, skipUnlessRoot, sleep, waitFor } from "../helpers/processes.ts";
 import { RawClient } from "../helpers/vde_clients.ts";
 import { setLogWriter } from "../../src/log.ts";
 
@@ -246,5 +246,57 @@ Deno.test("a node refuses a directory that is another user's (who could swap its
     const st = Deno.statSync(dir);
     assert.deepEqual([st.uid, st.mode! & 0o7777], [65534, 0o777]);
     assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing bound in it");
+  });
+});
+
+Deno.test("a root node whose directory nobody renamed away and replaced serves a client by the renamed path and, closed, touches nothing in nobody's", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await inTempDir("nn1-renamed-", async (tmp) => {
+    await Deno.chmod(tmp, 0o755);
+    const shared = `${tmp}/shared`;
+    await Deno.mkdir(shared);
+    await Deno.chmod(shared, 0o777); // others may write it, without the sticky bit
+    const dir = `${shared}/h`;
+    const host = await openLink(`hub://${dir}`);
+    const clients: RawClient[] = [];
+    // Each name with what it is: a socket bound or renamed in by name would show.
+    const kinds = () =>
+      [...Deno.readDirSync(dir)].map((e) => {
+        const st = Deno.lstatSync(`${dir}/${e.name}`);
+        return `${e.name} ${st.isFile ? "file" : st.isSymlink ? "link" : "other"}`;
+      }).sort();
+    let planted: string[] = [];
+    try {
+      // Theirs at its name: files named as ports, links named as ctl and as the ports' staging names.
+      await run([
+        ...AS_NOBODY,
+        "sh",
+        "-c",
+        [
+          `set -e; cd '${shared}'; mv h away; mkdir h; cd h; ln -s '${tmp}/victim' ctl`,
+          `for f in $(seq 3 64); do : > 001.$f; ln -s '${tmp}/victim' .001.$f.new; done`,
+        ].join("\n"),
+      ]);
+      planted = kinds();
+      const got = collect(host);
+      const c = await RawClient.open(`${shared}/away`, undefined, { bindDir: tmp });
+      clients.push(c);
+      assert.ok(c.portPath!.startsWith(`${shared}/away/`), `told ${c.portPath}`);
+      c.send(frame(0xff, 7));
+      await waitFor(() => got.includes(7), { timeoutMs: 5000, what: "the client's frame at the node's end" });
+      await c.close();
+      clients.length = 0;
+    } finally {
+      for (const c of clients) await c.close();
+      host.close();
+    }
+    await sleep(100);
+    assert.deepEqual(kinds(), planted, "nobody's directory as they left it");
+    assert.throws(() => Deno.lstatSync(`${tmp}/victim`), Deno.errors.NotFound);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${shared}/away`)],
+      [],
+      "the node's own sockets removed where it went",
+    );
   });
 });

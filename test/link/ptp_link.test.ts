@@ -13,6 +13,7 @@ import type { Link } from "../../src/link/link.ts";
 import { conformance } from "../helpers/link_conformance.ts";
 import { BROADCAST, collect, ethFrame, mac, sleep, until, within } from "../cable/_helpers.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
+import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
 /** Runs `fn` with a ptp:// path in a fresh directory, removed after it. */
 function withPlace<T>(fn: (p: { path: string }) => Promise<T>): Promise<T> {
@@ -335,5 +336,34 @@ Deno.test("a second ptp:// end's PATH+ is 0700 as it is bound: a link put at its
     }
     assert.equal((await Deno.stat(`${dir}/victim`)).mode! & 0o777, 0o644);
     assert.equal(links.length, 2, "the ends joined");
+  });
+});
+
+Deno.test("root's ptp:// ends whose directory nobody renamed away and replaced keep carrying and, closed, remove nothing in nobody's", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await inTempDir("vde-ptp-renamed-", async (tmp) => {
+    await Deno.chmod(tmp, 0o755);
+    const shared = `${tmp}/shared`;
+    await Deno.mkdir(`${shared}/net`, { recursive: true });
+    await Deno.chmod(shared, 0o777); // others may write it, without the sticky bit
+    const path = `${shared}/net/cable`;
+    const [a, b] = await ends(path);
+    try {
+      // Theirs at the directory's name, with files named as both ends' sockets (each end unlinks its own).
+      const script = `set -e; cd '${shared}'; mv net away; mkdir net; : > net/cable; : > net/cable+`;
+      await run([...AS_NOBODY, "sh", "-c", script]);
+      await carries(a, b, 1);
+      await carries(b, a, 2);
+    } finally {
+      await closeAll(a, b);
+    }
+    await Promise.all([a, b].map((l) => (l as Link & { released: Promise<void> }).released));
+    const theirs = [...Deno.readDirSync(`${shared}/net`)].map((e) => e.name).sort();
+    assert.deepEqual(theirs, ["cable", "cable+"], "nobody's files stay");
+    assert.deepEqual(
+      [...Deno.readDirSync(`${shared}/away`)],
+      [],
+      "the ends removed their sockets where they are",
+    );
   });
 });

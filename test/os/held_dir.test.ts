@@ -4,7 +4,9 @@
  * its target left as it was, and a directory renamed away after it was
  * opened is the one changed, not whatever now has its name. One given up
  * is removed only while its name holds it and it is empty; an idle one
- * (empty, unserved) is removed only while no start holds it.
+ * (empty, unserved) is removed only while no start holds it. A pinned
+ * directory (a server's, for its life) is worked in through its descriptor
+ * wherever it goes, and its removal leaves one put at its name.
  */
 import assert from "node:assert/strict";
 import {
@@ -12,6 +14,7 @@ import {
   holdForStart,
   makeOwnDirectory,
   NotADirectoryError,
+  PinnedDirectory,
   removeIdleDirectory,
   removeMadeDirectory,
 } from "../../src/os/held_dir.ts";
@@ -209,4 +212,30 @@ Deno.test("an idle directory's stray sockets go with it, a file of that name and
     sock(".01234-00002");
     assert.equal(removeIdleDirectory(dir, "ctl", strays), true);
     assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound);
+  }));
+
+Deno.test("a pinned directory renamed away is still the one its entries reach, says once where it went, and one put at its name is not removed", () =>
+  withTmp((tmp) => {
+    const dir = `${tmp}/sw`;
+    Deno.mkdirSync(dir);
+    const pin = PinnedDirectory.pin(dir, undefined);
+    try {
+      const lines: string[] = [];
+      assert.equal(pin.whereNow((m) => lines.push(m)), dir);
+      Deno.renameSync(dir, `${tmp}/away`);
+      Deno.mkdirSync(dir);
+      Deno.writeTextFileSync(pin.entry("001.5"), "x");
+      assert.deepEqual([...Deno.readDirSync(`${tmp}/away`)].map((e) => e.name), ["001.5"]);
+      assert.deepEqual([...Deno.readDirSync(dir)], []);
+      assert.equal(pin.named, false);
+      assert.equal(pin.whereNow((m) => lines.push(m)), `${tmp}/away`);
+      assert.equal(pin.whereNow((m) => lines.push(m)), `${tmp}/away`);
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0]!, /no longer names the directory served \(renamed to .*\/away\)/);
+      // The empty directory at its name now is another: the pinned one's removal leaves it.
+      assert.equal(removeIdleDirectory(dir, "ctl", undefined, pin), false);
+      assert.ok(Deno.statSync(dir).isDirectory);
+    } finally {
+      pin.close();
+    }
   }));
