@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { type Lab, withNetns } from "../helpers/netns.ts";
 import { skipUnless, waitFor } from "../helpers/processes.ts";
-import { cSwitchCommand, ourSwitchCommand, type SwitchCommand } from "../helpers/switches.ts";
+import { cSwitchCommand, listensIn, ourSwitchCommand, type SwitchCommand } from "../helpers/switches.ts";
 import { HELPER, missingForCSwitch, slirpWithGuest, waitListening } from "./_slirp_e2e.ts";
 
 const SIZE = 16 * 1024 * 1024;
@@ -36,7 +36,7 @@ async function offeredWindow(lab: Lab, command: (dir: string) => SwitchCommand):
   await waitFor(async () => {
     if (sw.exitStatus !== null) throw new Error(`the switch exited: ${sw.stderr}`);
     const unix = (await host.run(["cat", "/proc/net/unix"])).stdout;
-    return unix.split("\n").some((l) => l.endsWith(` ${dir}/ctl`) && l.split(/\s+/)[3] === "00010000");
+    return listensIn(unix, `${dir}/ctl`) === true;
   }, { timeoutMs: 20_000, what: "the switch's ctl socket" });
   await slirpWithGuest(host, guest, dir);
   await guest.addr("t0", "10.0.2.15/24");

@@ -186,9 +186,51 @@ export async function listens(path: string): Promise<boolean> {
   } catch {
     return true;
   }
-  const rows = table.split("\n").filter((row) => row.endsWith(` ${path}`));
-  if (rows.length === 0) return true;
-  return rows.some((row) => (parseInt(row.trim().split(/\s+/)[3] ?? "0", 16) & 0x10000) !== 0);
+  return listensIn(table, path) ?? true;
+}
+
+/**
+ * Whether `table` (a /proc/net/unix) has the socket bound at `path` listening; undefined when it lists none
+ * there. Our switch binds through the directory it holds, so the kernel names its socket
+ * /proc/self/fd/N/NAME: such a row is `path`'s when the process whose socket it is has fd N on
+ * `path`'s directory (found through /proc, this test's pid namespace).
+ */
+export function listensIn(table: string, path: string): boolean | undefined {
+  const slash = path.lastIndexOf("/");
+  const dir = realDir(slash <= 0 ? "/" : path.slice(0, slash));
+  const name = path.slice(slash + 1);
+  const rows = table.split("\n").map((row) => row.trim().split(/\s+/)).filter((cols) => {
+    const bound = cols[7];
+    if (bound === path) return true;
+    const held = bound === undefined ? null : /^\/proc\/self\/fd\/(\d+)\/(.+)$/.exec(bound);
+    return held !== null && held[2] === name && dir !== undefined && heldBy(cols[6] ?? "", held[1]!, dir);
+  });
+  if (rows.length === 0) return undefined;
+  return rows.some((cols) => (parseInt(cols[3] ?? "0", 16) & 0x10000) !== 0);
+}
+
+function realDir(dir: string): string | undefined {
+  try {
+    return Deno.realPathSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process holding socket `inode` has `fd` open on `dir`. */
+function heldBy(inode: string, fd: string, dir: string): boolean {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${entry.name}/fd/${fd}`) !== dir) continue;
+      for (const open of Deno.readDirSync(`/proc/${entry.name}/fd`)) {
+        if (Deno.readLinkSync(`/proc/${entry.name}/fd/${open.name}`) === `socket:[${inode}]`) return true;
+      }
+    } catch {
+      // Gone, or not ours to read: not this one.
+    }
+  }
+  return false;
 }
 
 async function startSwitch(
