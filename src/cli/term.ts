@@ -67,14 +67,15 @@ function writeOut(text: string): Promise<void> {
  * console words it: the nearest commands for a typo, what is missing for
  * 1006, what is already there for 1017, what is off for 1022 (snooping,
  * for `mcast/router`), what stops a switch that `shutdown` cannot, what
- * 1110 means for a `load` (a named pipe nobody writes). A lab switch's line
+ * 1110 means for a `load` (a named pipe nobody writes), why a `load` got
+ * 1001 (the step or mode that makes the script untrusted). A lab switch's line
  * (`sw1 prot/print`) is judged by that switch's commands.
  */
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
   const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
     code === Errno.EINVAL || code === Errno.EADDRINUSE || code === Errno.ENODEV || code === Errno.ENOENT ||
-    code === Errno.E2BIG || code === Errno.EOPNOTSUPP || code === Errno.ETIMEDOUT;
+    code === Errno.E2BIG || code === Errno.EOPNOTSUPP || code === Errno.ETIMEDOUT || code === Errno.EPERM;
   if (!hinted) return "";
   await remote.learnCommands();
   let { name, args } = parseLine(line);

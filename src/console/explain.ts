@@ -354,10 +354,8 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.EPERM && name === "load" && scriptOwner(args.trim()) !== undefined) {
     return "that file, or the symlink naming it, is another user's: its lines would run as ours";
   }
-  if (code === Errno.EPERM && name === "load" && othersScript(args.trim()) !== undefined) {
-    return "a directory or symlink on its way is another user's, or others may write it: its lines would run " +
-      "as ours";
-  }
+  // The step on its way, or the file's mode, and what to change: the refusal alone gave no way forward.
+  if (code === Errno.EPERM && name === "load") return othersScript(args.trim());
   return undefined;
 }
 

@@ -212,8 +212,7 @@ export function stepText(step: UntrustedStep): string {
   if (step.kind === "link") return `${step.path}, a symbolic link of ${userName(step.uid)}'s`;
   if (step.kind === "directory") return `${step.path}, a directory of ${userName(step.uid)}'s`;
   if (step.kind === "missing") return `${step.path}, which is not there`;
-  const who = (step.mode & 0o002) !== 0 ? "anyone" : `group ${groupName(step.gid)}`;
-  return `${step.path}, a directory ${who} may write (mode ${
+  return `${step.path}, a directory ${writersText(step.mode, step.gid)} may write (mode ${
     (step.mode & 0o7777).toString(8).padStart(4, "0")
   })`;
 }
@@ -248,10 +247,21 @@ function judgeStat(
 ): UntrustedStep | undefined {
   if (!owners.includes(uid)) return { path, uid, kind: "directory", mode, gid };
   if ((mode & C.S_ISVTX) !== 0) return undefined;
-  const othersWrite = (mode & 0o002) !== 0;
-  // A group of ours alone (a user's private group, under umask 002) writes nothing another could.
-  const groupWrite = (mode & 0o020) !== 0 && groupMembers(gid).some((m) => !owners.includes(m));
-  return othersWrite || groupWrite ? { path, uid, kind: "writable", mode, gid } : undefined;
+  return othersMayWrite(mode, gid, owners) ? { path, uid, kind: "writable", mode, gid } : undefined;
+}
+
+/**
+ * Whether `mode` lets a user not among `owners` write: others, or a group with such a member. A group of
+ * ours alone (a user's private group, under umask 002) writes nothing another could.
+ */
+export function othersMayWrite(mode: number, gid: number, owners: readonly number[]): boolean {
+  return (mode & 0o002) !== 0 ||
+    ((mode & 0o020) !== 0 && groupMembers(gid).some((m) => !owners.includes(m)));
+}
+
+/** Who `mode` lets write, for a refusal's words: `anyone`, or `group staff`. */
+export function writersText(mode: number, gid: number): string {
+  return (mode & 0o002) !== 0 ? "anyone" : `group ${groupName(gid)}`;
 }
 
 /** The overflow uid where this process is in a user namespace (owner of every unmapped file), else none. */
