@@ -160,7 +160,7 @@ Deno.test("keys: keygen writes 64 hex digits with mode 0600; load and key id", a
   }
 });
 
-Deno.test("keys: a key file group or others may read is refused in one line naming the file and chmod 600, as ssh does", async () => {
+Deno.test("keys: a key file group or others may read or write is refused in one line naming the file, how it is open and chmod 600, as ssh does", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-key-" });
   try {
     const path = `${dir}/k`;
@@ -171,6 +171,16 @@ Deno.test("keys: a key file group or others may read is refused in one line nami
         () => loadKey(path),
         new KeyError(
           `key file ${path} is readable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`,
+        ),
+      );
+    }
+    // Said as the mode is: one others may write, not read, is not called readable.
+    for (const [mode, how] of [[0o622, "writable"], [0o611, "open"]] as const) {
+      await Deno.chmod(path, mode);
+      await assert.rejects(
+        () => loadKey(path),
+        new KeyError(
+          `key file ${path} is ${how} by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`,
         ),
       );
     }
