@@ -393,6 +393,37 @@ Deno.test("vde term -c load of a script others may write says which and the chmo
   });
 });
 
+for (const kind of ["ours", "c"] as const) {
+  Deno.test(`vde term on a hub:// node's directory (${kind === "c" ? "Debian's vde_plug" : "vde plug"}) says it is a node, which has no console, not 'restart it with --mgmt'`, async (t) => {
+    if (kind === "c" && await skipWithout(t, { vde_plug: "vdeplug" })) return;
+    const tmp = await Deno.makeTempDir({ prefix: "vde-term-node-" });
+    const program = kind === "c" ? ["vde_plug"] : [...ourCli(), "plug"];
+    const node = spawnManaged([...program, "null://", `hub://${tmp}/hub`], { stdin: "piped" });
+    try {
+      await waitFor(
+        async () => (await pathExists(`${tmp}/hub/ctl`, true)) && (await listens(`${tmp}/hub/ctl`)),
+        {
+          timeoutMs: 20_000,
+          what: "the hub's ctl",
+        },
+      );
+      const r = await term([`${tmp}/hub`, "-c", "ports"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: ${tmp}/hub is served by a hub:// node (${
+          kind === "c" ? "vde_plug" : "vde plug"
+        }, pid ${node.pid}), ` +
+          "which has no console, as vdeplug4's nodes have none: `vde term` the switch it joins, or serve a " +
+          "switch there instead (vde switch --sock DIR)\n",
+      );
+    } finally {
+      await node.stop();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+}
+
 Deno.test("vde term says why when nothing listens on the socket", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
   try {
