@@ -29,6 +29,7 @@ import { lateWarningsToTerminal, logSlirpStarted, slirpStarted, untilProbed } fr
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { withSwitchOptions } from "./vde_plug_args.ts";
 import { shellQuoted } from "../shell_quote.ts";
+import { withNodePath } from "../link/node_path.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
 
 interface PlugFlags {
@@ -344,5 +345,5 @@ function isStream(vnl: string): boolean {
 
 /** A VNL as a message names it: the empty one (the default switch) as the shell wrote it, ''. */
 function named(vnl: string): string {
-  return vnl === "" ? "'' (the default switch)" : vnl;
+  return vnl === "" ? "'' (the default switch)" : withNodePath(vnl);
 }

@@ -38,6 +38,7 @@ import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid, socketHolderPid } from "../os/socket_owner.ts";
+import { NODE_SCHEMES } from "../link/node_path.ts";
 import { TermOutput } from "./term_output.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import { dirOf } from "../os/paths.ts";
@@ -508,9 +509,6 @@ export function resolveConsolePath(path: string): string {
   throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
 }
 
-/** vdeplug4's node schemes: a process serving a switch directory with no console (vde plug, vde_plug). */
-const NODE_VNL = /^(hub|switch|multi|bonding):\/\//;
-
 /**
  * What serves `ctl` when it is a vdeplug4-style node (`vde plug null:// hub:///tmp/h`, Debian's vde_plug
  * alike), in words that end the sentence "PATH ...": such a node has no console, so "restart it with
@@ -519,7 +517,7 @@ const NODE_VNL = /^(hub|switch|multi|bonding):\/\//;
 export function nodeServing(ctl: string): string | undefined {
   const pid = socketHolderPid(ctl);
   const args = pid === undefined ? null : commandLine(pid);
-  const vnl = args?.find((a) => NODE_VNL.test(a));
+  const vnl = args?.find((a) => NODE_SCHEMES.some((s) => a.startsWith(`${s}://`)));
   if (pid === undefined || args === null || vnl === undefined) return undefined;
   const program = args.some((a) => /(^|\/)vde_plug$/.test(a)) ? "vde_plug" : "vde plug";
   return `is served by a ${vnl.slice(0, vnl.indexOf(":"))}:// node (${program}, pid ${pid}), which has no ` +
