@@ -300,8 +300,16 @@ export const dpipeCommand: Subcommand = (program: Command) => {
         "vde dpipe vde plug /tmp/a =} vde wirefilter -d 50 }= vde plug /tmp/b  # a delay one way only",
       ),
     )
-    .action(async (args: string[], flags: DpipeFlags) => {
-      const chain = parseChain(args);
+    .action(async (args: string[], flags: DpipeFlags, cmd: Command) => {
+      // A chain written wrong is a mistake in the command line: said as commander says one, with --help's
+      // pointer, as every command's are (README: Install and test).
+      let chain: ChainCommand[];
+      try {
+        chain = parseChain(args);
+      } catch (err) {
+        if (err instanceof UsageError) cmd.error(`vde: ${err.message}`);
+        throw err;
+      }
       if (flags.pgrpfile !== undefined) {
         throw new UsageError(
           "dpipe's -P PGRPFILE is not taken: vde dpipe's commands are in its caller's process group; " +

@@ -217,10 +217,18 @@ Deno.test("dpipe reads every word starting with = as a joint and passes on a }=W
   ]);
 });
 
-Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
-  const { code, stderr } = await dpipe(["cat"]);
-  assert.equal(code, 1);
-  assert.match(stderr, /^vde: dpipe: expected at least two commands separated by =\n$/);
+Deno.test("vde dpipe reports a chain written wrong in one line with status 1, then --help's pointer as every command line mistake", async () => {
+  for (
+    const [args, line] of [
+      [["cat"], "dpipe: expected at least two commands separated by ="],
+      [["cat", "="], "dpipe: expected commands separated by =, found an empty command"],
+      [["cat", "}=", "cat"], 'dpipe: "}=" closes a one-way command no joint opened (CMD =} FILTER }= CMD)'],
+    ] as const
+  ) {
+    const { code, stderr } = await dpipe([...args]);
+    assert.equal(code, 1);
+    assert.equal(stderr, `vde: ${line}\n(run with --help for usage)\n`);
+  }
 });
 
 Deno.test("vde dpipe reports a command it cannot run, before running any", async () => {
