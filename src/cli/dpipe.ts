@@ -140,9 +140,17 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
 export function chainNames(chain: readonly ChainCommand[]): string {
   const bracket = (way: Way) => (way === "right" ? "}" : way === "left" ? "{" : "");
   return chain.map((c, i) =>
-    i === 0 ? c.argv[0] : `${bracket(chain[i - 1]!.way)}=${bracket(c.way)} ${c.argv[0]}`
+    i === 0 ? programName(c.argv) : `${bracket(chain[i - 1]!.way)}=${bracket(c.way)} ${programName(c.argv)}`
   )
     .join(" ");
+}
+
+/** A command's program for the start line: `vde` with its command (`vde wirefilter`), which alone says nothing. */
+function programName(argv: readonly string[]): string {
+  const [program, command] = argv;
+  return /(^|\/)vde$/.test(program ?? "") && command !== undefined && !command.startsWith("-")
+    ? `${program} ${command}`
+    : program ?? "";
 }
 
 /**

@@ -106,6 +106,19 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
   );
 });
 
+Deno.test("a -d start's line names a vde command with its command (vde wirefilter), not vde alone", () => {
+  assert.equal(
+    chainNames(
+      parseChain(["vde_plug", "/tmp/a", "=", "vde", "wirefilter", "-d", "50", "=", "vde", "plug", "/tmp/b"]),
+    ),
+    "vde_plug = vde wirefilter = vde plug",
+  );
+  assert.equal(
+    chainNames(parseChain(["/usr/local/bin/vde", "plug", "=", "ssh", "h", "vde"])),
+    "/usr/local/bin/vde plug = ssh",
+  );
+});
+
 Deno.test("parseChain reads every word starting with = as a joint, as vde2's dpipe, and a }=WORD closing nothing as an argument", () => {
   const ways = (args: string[]) => parseChain(args).map((c) => `${c.argv.join(" ")}:${c.way}`).join(" | ");
   assert.equal(ways(["a", "==", "b"]), "a:both | b:both");
