@@ -86,6 +86,12 @@ export function missingHint(name: string, syntax: string): string | undefined {
     );
     return `no such port or VLAN (${name} ${shape.join(" ")}): ${ports}; vlan/create N makes a VLAN`;
   }
+  // As vde_switch's, port/print shows a port in use only: one port/create made, with nothing plugged in, is
+  // 1006 too, where "after port/create N" sent the user who had just made it round in a circle.
+  if (name === "port/print") {
+    return "no port in use there: port/print shows a port while a client is plugged in; port/allprint N " +
+      "shows one port/create made, and `ports all` lists them";
+  }
   if (port) return `no such port: ${ports}; \`ports all\` lists them`;
   if (vlan) return "no such VLAN: vlan/create N makes one; vlan/allprint lists them";
   return undefined;
