@@ -6,7 +6,8 @@
  * about the key itself.
  */
 import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
-import { readSecretFile, secretRefusal } from "../os/owned_file.ts";
+import { ownersOfSecrets, readSecretFile, secretRefusal } from "../os/owned_file.ts";
+import { stepAdvice, stepText, untrustedStep } from "../os/trusted_path.ts";
 
 /** Bytes of a cable key. */
 export const KEY_SIZE = 32;
@@ -106,6 +107,17 @@ export async function generateKeyFile(path: string, overwrite = false): Promise<
   // Neither --force nor "exists already" helps a directory (`vde cable keygen /etc/vde`): the file goes inside.
   if (await Deno.stat(path).then((s) => s.isDirectory, () => false)) {
     throw new KeyError(`${path} is a directory: name the key file, e.g. ${path.replace(/\/+$/, "")}/lab.key`);
+  }
+  // Judged as every reader judges it (readSecretFile): a key written through a directory others may write,
+  // or another user's, was refused by each command given it, and its writers could swap in a key they know.
+  const step = untrustedStep(path, ownersOfSecrets());
+  if (step !== undefined && step.kind !== "missing") {
+    throw new KeyError(
+      `will not write key file ${path}: it would be reached through ${stepText(step)}, where another user ` +
+        `could swap it for a key they know (and every command reading it would refuse it): ${
+          stepAdvice(step)
+        }`,
+    );
   }
   try {
     if (overwrite) await Deno.remove(path).catch(() => {});

@@ -154,7 +154,7 @@ export function parseChain(args: readonly string[]): ChainCommand[] {
 export function chainNames(chain: readonly ChainCommand[]): string {
   const bracket = (way: Way) => (way === "right" ? "}" : way === "left" ? "{" : "");
   return chain.map((c, i) =>
-    i === 0 ? c.argv[0] : `${bracket(chain[i - 1]!.way)}=${bracket(c.way)} ${c.argv[0]}`
+    i === 0 ? programName(c.argv) : `${bracket(chain[i - 1]!.way)}=${bracket(c.way)} ${programName(c.argv)}`
   )
     .join(" ");
 }
@@ -170,6 +170,14 @@ export interface DpipeOptions {
   logStderr?: boolean;
   /** -n or -N: the status is the last command's as a shell says it (`dpipeStatus`). */
   nowrap?: boolean;
+}
+
+/** A command's program for the start line: `vde` with its command (`vde wirefilter`), which alone says nothing. */
+function programName(argv: readonly string[]): string {
+  const [program, command] = argv;
+  return /(^|\/)vde$/.test(program ?? "") && command !== undefined && !command.startsWith("-")
+    ? `${program} ${command}`
+    : program ?? "";
 }
 
 /**
@@ -351,8 +359,16 @@ export const dpipeCommand: Subcommand = (program: Command) => {
         "vde dpipe vde plug /tmp/a =} vde wirefilter -d 50 }= vde plug /tmp/b  # a delay one way only",
       ),
     )
-    .action(async (args: string[], flags: DpipeFlags) => {
-      const chain = parseChain(args);
+    .action(async (args: string[], flags: DpipeFlags, cmd: Command) => {
+      // A chain written wrong is a mistake in the command line: said as commander says one, with --help's
+      // pointer, as every command's are (README: Install and test).
+      let chain: ChainCommand[];
+      try {
+        chain = parseChain(args);
+      } catch (err) {
+        if (err instanceof UsageError) cmd.error(`vde: ${err.message}`);
+        throw err;
+      }
       if (flags.pgrpfile !== undefined) {
         throw new UsageError(
           "dpipe's -P PGRPFILE is not taken: vde dpipe's commands are in its caller's process group; " +

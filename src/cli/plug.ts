@@ -11,7 +11,7 @@
  * does not turn, so with them (or `--no-thread`) the slirp stays on the
  * main thread.
  */
-import type { Command } from "commander";
+import { Argument, type Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
 import { portOfLink } from "../link/switch_port.ts";
@@ -29,6 +29,7 @@ import { lateWarningsToTerminal, logSlirpStarted, slirpStarted, untilProbed } fr
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { withSwitchOptions } from "./vde_plug_args.ts";
 import { shellQuoted } from "../shell_quote.ts";
+import { withNodePath } from "../link/node_path.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
 
 interface PlugFlags {
@@ -54,10 +55,10 @@ export const plugCommand: Subcommand = (program: Command) => {
       .command("plug")
       .description("join two VNLs with a virtual cable; with one VNL, join it with stdin/stdout")
       // Omitted, as in vde_plug, it is the default switch (link/default_switch.ts).
-      .argument(
-        "[vnl]",
-        'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null:// (default: the default switch)',
-        "",
+      // The empty default shown by its meaning: commander printed "(default: )" after the description's own.
+      .addArgument(
+        new Argument("[vnl]", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
+          .default("", "the default switch"),
       )
       .argument("[vnl2]", "second end; - is stdin/stdout", "-")
       .option("-D, --descr <text>", "description given to a switch")
@@ -344,5 +345,5 @@ function isStream(vnl: string): boolean {
 
 /** A VNL as a message names it: the empty one (the default switch) as the shell wrote it, ''. */
 function named(vnl: string): string {
-  return vnl === "" ? "'' (the default switch)" : vnl;
+  return vnl === "" ? "'' (the default switch)" : withNodePath(vnl);
 }

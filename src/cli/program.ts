@@ -156,6 +156,28 @@ function whyPidfileIsStale(path: string): string | { refusal: string } {
   return { refusal: `already exists and names pid ${pid}, which is running (another switch?)` };
 }
 
+/** Names of this process's stdin, which a `--daemon` start's background copy has as /dev/null. */
+const STDIN_NAMES = ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"];
+
+/**
+ * Refuses a startup script read from stdin (`echo hub on | vde switch -d --rc /dev/stdin`) for a
+ * `--daemon` start: its background copy's stdin is /dev/null, so the script was read as empty and
+ * nothing said so.
+ *
+ * @throws UsageError naming the option and what to give instead
+ */
+export function refuseStdinScriptInBackground(
+  option: string,
+  path: string | undefined,
+  daemon?: boolean,
+): void {
+  if (!daemon || path === undefined || !STDIN_NAMES.includes(path)) return;
+  throw new UsageError(
+    `${option} ${path} with --daemon: in the background stdin is /dev/null, so the script would be empty; ` +
+      "give a file, or " + option + " <(COMMANDS)",
+  );
+}
+
 /** Runs `main` as a program: in the background for `--daemon`, cleaned up whatever happens. */
 export async function runProgram(o: ProgramOptions, main: (p: Program) => Promise<void>): Promise<void> {
   if (o.logfile !== undefined) {

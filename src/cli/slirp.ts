@@ -2,6 +2,7 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
+import { defaultSwitchDir } from "../link/default_switch.ts";
 import { type Program, runProgram, withDaemonOptions } from "./program.ts";
 import { openStartingTerminal } from "./daemon.ts";
 import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts";
@@ -304,6 +305,17 @@ function switchGiven(opts: SlirpCliOptions, words: readonly string[]): string | 
   return opts.sock ?? trailing[0];
 }
 
+/** The default switch's directory (default_switch.ts), or why there is none with what to give. */
+function defaultSwitchOrRefusal(): string {
+  try {
+    return defaultSwitchDir();
+  } catch (err) {
+    throw new UsageError(
+      `vde slirp: ${(err as Error).message}: give --sock DIR, the socket directory of a switch`,
+    );
+  }
+}
+
 /**
  * The switch directory a --sock written as a VNL names: `vde://DIR` is DIR, as slirpvde's -s takes it. Any
  * other VNL is no switch to join (hub:// would serve a node here, of which the slirp can only be the host's
@@ -336,7 +348,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
       .configureOutput(vdeErrors(withOptionHint))
       .option(
         "-s, --sock <dir>",
-        "socket directory of the switch (or given last, as slirpvde; - is stdin/stdout)",
+        "socket directory of the switch (or given last, as slirpvde; - is stdin/stdout; default: the default switch, as vde plug's)",
       )
       .option(
         "-f, --forward <spec>",
@@ -399,11 +411,9 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .allowExcessArguments(true)
     .action(async (opts: SlirpCliOptions, cmd: Command) => {
       if (opts.quiet) quietStderrLog();
-      const given = switchGiven(opts, cmd.args);
-      if (given === undefined) {
-        throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
-      }
-      const sock = switchOfVnl(given);
+      // None given: the default switch, as slirpvde's libvdeplug and `vde plug ''` find it (`vde switch -d`
+      // then `vde slirp -d` was refused, where slirpvde joins that switch).
+      const sock = switchOfVnl(switchGiven(opts, cmd.args) ?? defaultSwitchOrRefusal());
       // slirpvde's -P, -g and -m are the switch end's [port=N/group=G/mode=M], as vde_plug's are.
       try {
         opts.sock = withSwitchOptions(

@@ -9,7 +9,7 @@ import { parseOctalMode, resolveOwnGroup } from "../vde/permissions.ts";
 import { refuseServedDir, VdeSwitchServer } from "../vde/switch_server.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { vdeSwitchDefaultRc } from "./vde_switch_args.ts";
-import { runProgram } from "./program.ts";
+import { refuseStdinScriptInBackground, runProgram } from "./program.ts";
 import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
@@ -153,6 +153,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   if (o.debugclients !== undefined && !/^\d+$/.test(o.debugclients)) {
     throw new UsageError(`--debugclients must be a whole number, got "${o.debugclients}"`);
   }
+  refuseStdinScriptInBackground("--rc", o.rc, o.daemon);
   const program = {
     component: COMPONENT,
     noun: "switch",

@@ -37,7 +37,8 @@ import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
-import { listenerPid } from "../os/socket_owner.ts";
+import { listenerPid, socketHolderPid } from "../os/socket_owner.ts";
+import { NODE_SCHEMES } from "../link/node_path.ts";
 import { TermOutput } from "./term_output.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import { dirOf } from "../os/paths.ts";
@@ -67,7 +68,8 @@ function writeOut(text: string): Promise<void> {
  * console words it: the nearest commands for a typo, what is missing for
  * 1006, what is already there for 1017, what is off for 1022 (snooping,
  * for `mcast/router`), what stops a switch that `shutdown` cannot, what
- * 1110 means for a `load` (a named pipe nobody writes). A lab switch's line
+ * 1110 means for a `load` (a named pipe nobody writes), why a `load` got
+ * 1001 (the step or mode that makes the script untrusted). A lab switch's line
  * (`sw1 prot/print`) is judged by that switch's commands.
  */
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
@@ -494,6 +496,8 @@ export function resolveConsolePath(path: string): string {
     );
   }
   if (kindOf(`${dir}/ctl`) === "socket") {
+    const node = nodeServing(`${dir}/ctl`);
+    if (node !== undefined) throw new UsageError(`${path} ${node}`);
     throw new UsageError(
       kind === "dir"
         ? `${dir} is a switch's socket directory without a management socket: ${HOW_TO_GET_ONE}`
@@ -503,6 +507,22 @@ export function resolveConsolePath(path: string): string {
   // A directory that is no switch's, named as a running lab (the folder holding its lab file): the lab.
   if (labCtl !== undefined) return labCtl;
   throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
+}
+
+/**
+ * What serves `ctl` when it is a vdeplug4-style node (`vde plug null:// hub:///tmp/h`, Debian's vde_plug
+ * alike), in words that end the sentence "PATH ...": such a node has no console, so "restart it with
+ * --mgmt" (a switch's advice) was no way forward. Undefined for anything else, or a holder not visible.
+ */
+export function nodeServing(ctl: string): string | undefined {
+  const pid = socketHolderPid(ctl);
+  const args = pid === undefined ? null : commandLine(pid);
+  const vnl = args?.find((a) => NODE_SCHEMES.some((s) => a.startsWith(`${s}://`)));
+  if (pid === undefined || args === null || vnl === undefined) return undefined;
+  const program = args.some((a) => /(^|\/)vde_plug$/.test(a)) ? "vde_plug" : "vde plug";
+  return `is served by a ${vnl.slice(0, vnl.indexOf(":"))}:// node (${program}, pid ${pid}), which has no ` +
+    `console, as vdeplug4's nodes have none: \`vde term\` the switch it joins, or serve a switch there ` +
+    `instead (vde switch --sock DIR)`;
 }
 
 /** Whether a user of neither its owner nor its group may pass through `dir` (its others' x bit). */

@@ -39,7 +39,7 @@ import { type RunningConsole, startWirefilterConsole } from "../wirefilter/conso
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
-import { runProgram } from "./program.ts";
+import { refuseStdinScriptInBackground, runProgram } from "./program.ts";
 import { reportEndedAsTold } from "./daemon.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
@@ -271,6 +271,7 @@ export async function runWirefilter(
   if (o.daemon && o.mgmt === undefined) {
     throw new UsageError("--daemon needs --mgmt: in the background the filter has no other console");
   }
+  refuseStdinScriptInBackground("--rcfile", o.rcfile, o.daemon);
   const filter = new WireFilter({ seed });
   for (const [param, setting] of o.settings) {
     if (filter.set(param, setting) !== "ok") {

@@ -86,6 +86,12 @@ export function missingHint(name: string, syntax: string): string | undefined {
     );
     return `no such port or VLAN (${name} ${shape.join(" ")}): ${ports}; vlan/create N makes a VLAN`;
   }
+  // As vde_switch's, port/print shows a port in use only: one port/create made, with nothing plugged in, is
+  // 1006 too, where "after port/create N" sent the user who had just made it round in a circle.
+  if (name === "port/print") {
+    return "no port in use there: port/print shows a port while a client is plugged in; port/allprint N " +
+      "shows one port/create made, and `ports all` lists them";
+  }
   if (port) return `no such port: ${ports}; \`ports all\` lists them`;
   if (vlan) return "no such VLAN: vlan/create N makes one; vlan/allprint lists them";
   return undefined;
@@ -354,10 +360,8 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.EPERM && name === "load" && scriptOwner(args.trim()) !== undefined) {
     return "that file, or the symlink naming it, is another user's: its lines would run as ours";
   }
-  if (code === Errno.EPERM && name === "load" && othersScript(args.trim()) !== undefined) {
-    return "a directory or symlink on its way is another user's, or others may write it: its lines would run " +
-      "as ours";
-  }
+  // The step on its way, or the file's mode, and what to change: the refusal alone gave no way forward.
+  if (code === Errno.EPERM && name === "load") return othersScript(args.trim());
   return undefined;
 }
 

@@ -10,7 +10,14 @@ import { type CommandRegistry, fail, failure, ok, type Session } from "./registr
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
-import { judgedFile, stepAdvice, stepText, untrustedStep } from "../os/trusted_path.ts";
+import {
+  judgedFile,
+  othersMayWrite,
+  stepAdvice,
+  stepText,
+  untrustedStep,
+  writersText,
+} from "../os/trusted_path.ts";
 import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
@@ -186,10 +193,40 @@ export function othersScript(path: string): string | undefined {
   }
   const step = untrustedStep(path, ownersOfSecrets());
   // A way not there is no other user's: the read says why.
-  return step === undefined || step.kind === "missing"
+  if (step !== undefined) {
+    return step.kind === "missing"
+      ? undefined
+      : `it is reached through ${stepText(step)}, which may lead the name ` +
+        `to any file, and its lines would run as ours: ${stepAdvice(step)}`;
+  }
+  const file = statOrNull(path);
+  return file === null || !writableByOthers(file, ownersOfSecrets())
     ? undefined
-    : `it is reached through ${stepText(step)}, which may lead the name ` +
-      `to any file, and its lines would run as ours: ${stepAdvice(step)}`;
+    : `${writersText(file.mode, file.gid)} may write it (mode ${
+      (file.mode & 0o7777).toString(8).padStart(4, "0")
+    }), and its lines would run as ours: chmod go-w ${path}`;
+}
+
+/**
+ * Whether a script others may write (a file, or a named pipe: not a device, whose mode says nothing of
+ * what a read gives): its owner is trusted, but the lines they put in it would run as ours (a root-owned
+ * `/etc/vde/sw.rc` left 0666 by an install).
+ */
+function writableByOthers(
+  st: { mode: number; gid: number },
+  owners: readonly number[],
+): boolean {
+  const type = st.mode & C.S_IFMT;
+  return (type === C.S_IFREG || type === C.S_IFIFO) && othersMayWrite(st.mode, st.gid, owners);
+}
+
+function statOrNull(path: string): { mode: number; gid: number } | null {
+  try {
+    const st = Deno.statSync(path);
+    return st.mode === null || st.gid === null ? null : { mode: st.mode, gid: st.gid };
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -253,7 +290,7 @@ function holdScript(path: string): { fd: number } | number {
     const held = fstatOf(fd);
     const judged = judgedFile(path, owners);
     if (held !== null && "ino" in judged && judged.dev === held.dev && judged.ino === held.ino) {
-      if (strangerAmong(held.uid) === undefined) return { fd };
+      if (strangerAmong(held.uid) === undefined && !writableByOthers(held, owners)) return { fd };
       c.close(fd);
       return Errno.EPERM;
     }

@@ -23,8 +23,8 @@ import { HOST_PORT, NetNode, NODE_KINDS, type NodeKind } from "../switch/netnode
 import { type AttachRequest, type Endpoint, PortRefused } from "../switch/switch.ts";
 import { type PortHost, VdeSwitchServer } from "../vde/switch_server.ts";
 import { parseOctalMode, resolveOwnGroup } from "../vde/permissions.ts";
-import { userName } from "../os/users.ts";
 import { log } from "../log.ts";
+import { defaultNodePath } from "./node_path.ts";
 
 /** vdeplug4's keys, in its order (an abbreviation is the first key it begins). */
 const KEYS = ["mode", "dirmode", "grp", "hashsize", "hashseed", "expiretime"] as const;
@@ -51,11 +51,7 @@ export interface NodeVnl {
   ignored: string[];
 }
 
-/** /tmp/vdenode_USER: vdeplug4's default node path (`u` and the uid for a user without a name). */
-export function defaultNodePath(uid: number = Deno.uid() ?? 0): string {
-  const name = userName(uid);
-  return `/tmp/vdenode_${name === String(uid) ? `u${uid}` : name}`;
-}
+export { defaultNodePath } from "./node_path.ts";
 
 /**
  * Parses the part of a node VNL after `kind://`.

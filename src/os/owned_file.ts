@@ -246,7 +246,10 @@ export function secretRefusal(path: string, open: OpenToOthers): string {
     return `${path} belongs to ${userName(open.owner)}, who may read it whatever its mode (and may have ` +
       `written it): make it anew as ${userName(libc().geteuid())}'s, mode 600`;
   }
-  return `${path} is readable by group or others (mode ${
+  // Said as the mode is: a 0622 key is not readable by others but writable (they may put a key they know
+  // in it), and "readable" there sent the reader to look for a read bit that is not set.
+  const how = (open.openTo & 0o044) !== 0 ? "readable" : (open.openTo & 0o022) !== 0 ? "writable" : "open";
+  return `${path} is ${how} by group or others (mode ${
     open.openTo.toString(8).padStart(4, "0")
   }): chmod 600 ${path}`;
 }

@@ -10,10 +10,16 @@
  * as a container's parent is not). So one short connection of its own, made
  * and closed at once, asks the kernel rather than the program; the program
  * sees a console that came and went.
+ *
+ * Where even that connection would be too much (a console naming what
+ * serves a directory with no console, a vdeplug4-style node), the holder is
+ * found from /proc: the socket's inode in /proc/net/unix, and the process
+ * holding a descriptor of it.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { peerCred } from "../io/unix_stream.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
+import { processIds } from "./processes.ts";
 
 /**
  * The pid of the process listening on the unix stream socket `path`, or
@@ -34,4 +40,55 @@ export function listenerPid(path: string): number | undefined {
   } finally {
     if (fd >= 0) c.close(fd);
   }
+}
+
+/** /proc/net/unix's flag of a listening socket (__SO_ACCEPTCON). */
+const ACCEPTING = 0x10000;
+
+/**
+ * The inodes of the sockets listening at `path` in `procNetUnix` (the text
+ * of /proc/net/unix: `Num RefCount Protocol Flags Type St Inode Path`).
+ * Pure, for a test's text.
+ */
+export function listeningInodes(procNetUnix: string, path: string): string[] {
+  const found: string[] = [];
+  for (const line of procNetUnix.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || f.slice(7).join(" ") !== path) continue;
+    if ((parseInt(f[3]!, 16) & ACCEPTING) !== 0) found.push(f[6]!);
+  }
+  return found;
+}
+
+/**
+ * The pid of a process holding the socket listening at unix path `path`,
+ * found without connecting to it (a connection is a client to its server,
+ * which may log it): its inode in /proc/net/unix, then the process whose
+ * descriptor is that socket. Undefined when none is visible from here (another
+ * user's process, to a user not root). Reads every process's descriptors:
+ * for an error's words, never a data path.
+ */
+export function socketHolderPid(path: string, proc = "/proc"): number | undefined {
+  let table: string;
+  try {
+    table = Deno.readTextFileSync(`${proc}/net/unix`);
+  } catch {
+    return undefined;
+  }
+  const wanted = new Set(listeningInodes(table, path).map((i) => `socket:[${i}]`));
+  if (wanted.size === 0) return undefined;
+  for (const pid of processIds(proc)) {
+    try {
+      for (const fd of Deno.readDirSync(`${proc}/${pid}/fd`)) {
+        try {
+          if (wanted.has(Deno.readLinkSync(`${proc}/${pid}/fd/${fd.name}`))) return pid;
+        } catch {
+          // Closed meanwhile.
+        }
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return undefined;
 }

@@ -267,8 +267,7 @@ export function stepText(step: UntrustedStep): string {
   if (step.kind === "link") return `${step.path}, a symbolic link of ${whose}`;
   if (step.kind === "directory") return `${step.path}, a directory of ${whose}`;
   if (step.kind === "missing") return `${step.path}, which is not there`;
-  const who = (step.mode & 0o002) !== 0 ? "anyone" : `group ${groupName(step.gid)}`;
-  return `${step.path}, a directory ${who} may write (mode ${
+  return `${step.path}, a directory ${writersText(step.mode, step.gid)} may write (mode ${
     (step.mode & 0o7777).toString(8).padStart(4, "0")
   })`;
 }
@@ -312,12 +311,22 @@ function judgeStat(path: string, st: FdStat, trust: Trust): UntrustedStep | unde
     return uid === trust.overflow ? { ...step, unmapped: true } : step;
   }
   if ((mode & C.S_ISVTX) !== 0) return undefined;
-  const othersWrite = (mode & 0o002) !== 0;
-  // A group of ours alone (a user's private group, under umask 002) writes nothing another could.
-  // Members NSS failed to tell (its server down) may be anyone: the group is taken as others'.
-  const groupWrite = (mode & 0o020) !== 0 &&
-    (groupMembers(gid)?.some((m) => !trust.owners.includes(m)) ?? true);
-  return othersWrite || groupWrite ? { path, uid, kind: "writable", mode, gid } : undefined;
+  return othersMayWrite(mode, gid, trust.owners) ? { path, uid, kind: "writable", mode, gid } : undefined;
+}
+
+/**
+ * Whether `mode` lets a user not among `owners` write: others, or a group with such a member. A group of
+ * ours alone (a user's private group, under umask 002) writes nothing another could; members NSS failed to
+ * tell (its server down) may be anyone: the group is taken as others'.
+ */
+export function othersMayWrite(mode: number, gid: number, owners: readonly number[]): boolean {
+  return (mode & 0o002) !== 0 ||
+    ((mode & 0o020) !== 0 && (groupMembers(gid)?.some((m) => !owners.includes(m)) ?? true));
+}
+
+/** Who `mode` lets write, for a refusal's words: `anyone`, or `group staff`. */
+export function writersText(mode: number, gid: number): string {
+  return (mode & 0o002) !== 0 ? "anyone" : `group ${groupName(gid)}`;
 }
 
 /** How a step of the overflow uid is named inside a user namespace. */

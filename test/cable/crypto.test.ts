@@ -160,7 +160,35 @@ Deno.test("keys: keygen writes 64 hex digits with mode 0600; load and key id", a
   }
 });
 
-Deno.test("keys: a key file group or others may read is refused in one line naming the file and chmod 600, as ssh does", async () => {
+Deno.test("keys: keygen will not write a key through a directory others may write, which every reader refuses, and says the chmod; a sticky one (/tmp) is fine", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-keygen-" });
+  try {
+    await Deno.mkdir(`${dir}/open`);
+    await Deno.chmod(`${dir}/open`, 0o777);
+    await Deno.mkdir(`${dir}/sticky`);
+    await Deno.chmod(`${dir}/sticky`, 0o1777);
+    await assert.rejects(
+      () => generateKeyFile(`${dir}/open/lab.key`),
+      new KeyError(
+        `will not write key file ${dir}/open/lab.key: it would be reached through ${dir}/open, a directory ` +
+          "anyone may write (mode 0777), where another user could swap it for a key they know (and every " +
+          `command reading it would refuse it): chmod o-w ${dir}/open (or +t), or give a path through ` +
+          "directories of yours or root's alone",
+      ),
+    );
+    assert.equal(
+      await Deno.stat(`${dir}/open/lab.key`).then(() => true, () => false),
+      false,
+      "nothing written",
+    );
+    const made = await generateKeyFile(`${dir}/sticky/lab.key`);
+    assert.equal((await loadKey(`${dir}/sticky/lab.key`)).idHex, made.idHex);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("keys: a key file group or others may read or write is refused in one line naming the file, how it is open and chmod 600, as ssh does", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-key-" });
   try {
     const path = `${dir}/k`;
@@ -171,6 +199,16 @@ Deno.test("keys: a key file group or others may read is refused in one line nami
         () => loadKey(path),
         new KeyError(
           `key file ${path} is readable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`,
+        ),
+      );
+    }
+    // Said as the mode is: one others may write, not read, is not called readable.
+    for (const [mode, how] of [[0o622, "writable"], [0o611, "open"]] as const) {
+      await Deno.chmod(path, mode);
+      await assert.rejects(
+        () => loadKey(path),
+        new KeyError(
+          `key file ${path} is ${how} by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`,
         ),
       );
     }

@@ -177,6 +177,46 @@ Deno.test("--daemon under a missing parent directory reports the directory error
   });
 });
 
+Deno.test("--daemon with --rc (a wirefilter's --rcfile) /dev/stdin is refused in one line that says why and what to give: the background copy read /dev/null, an empty script, and said nothing", async () => {
+  await withTmp(async (dir) => {
+    for (const rc of ["/dev/stdin", "/dev/fd/0"]) {
+      const r = await run([...VDE, "switch", "--daemon", "--sock", `${dir}/sw`, "--rc", rc], {
+        check: false,
+        timeoutMs: 60_000,
+        input: "port/create 13\n",
+      });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `vde: --rc ${rc} with --daemon: in the background stdin is /dev/null, so the script would be empty; ` +
+          "give a file, or --rc <(COMMANDS)\n",
+      );
+      assert.equal(await pathExists(`${dir}/sw`), false, "nothing made");
+    }
+    // A wirefilter's --rcfile alike.
+    const r = await run(
+      [
+        ...VDE,
+        "wirefilter",
+        "-v",
+        `${dir}/a:${dir}/b`,
+        "--daemon",
+        "-M",
+        `${dir}/wf`,
+        "--rcfile",
+        "/dev/stdin",
+      ],
+      { check: false, timeoutMs: 60_000, input: "delay 50\n" },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      "vde: --rcfile /dev/stdin with --daemon: in the background stdin is /dev/null, so the script would be " +
+        "empty; give a file, or --rcfile <(COMMANDS)\n",
+    );
+  });
+});
+
 Deno.test("--daemon with an unwritable --logfile fails at once in the foreground", async () => {
   await withTmp(async (dir) => {
     const r = await daemon(["--sock", `${dir}/sw`, "--logfile", `${dir}/no/such/log`]);

@@ -120,6 +120,19 @@ Deno.test("parseChain reads dpipe's one-way joints as vde2's dpipe does, and ref
   );
 });
 
+Deno.test("a -d start's line names a vde command with its command (vde wirefilter), not vde alone", () => {
+  assert.equal(
+    chainNames(
+      parseChain(["vde_plug", "/tmp/a", "=", "vde", "wirefilter", "-d", "50", "=", "vde", "plug", "/tmp/b"]),
+    ),
+    "vde_plug = vde wirefilter = vde plug",
+  );
+  assert.equal(
+    chainNames(parseChain(["/usr/local/bin/vde", "plug", "=", "ssh", "h", "vde"])),
+    "/usr/local/bin/vde plug = ssh",
+  );
+});
+
 Deno.test("parseChain reads every word starting with = as a joint, as vde2's dpipe, and a }=WORD closing nothing as an argument", () => {
   const ways = (args: string[]) => parseChain(args).map((c) => `${c.argv.join(" ")}:${c.way}`).join(" | ");
   assert.equal(ways(["a", "==", "b"]), "a:both | b:both");
@@ -413,7 +426,7 @@ Deno.test("a }= that closes nothing: Debian's dpipe runs the command with it as 
     const ours = await dpipeOf("vde dpipe", args);
     assert.deepEqual([ours.code, ours.stderr], [
       1,
-      'vde: dpipe: "}=" closes a one-way command no joint opened (CMD =} FILTER }= CMD)\n',
+      'vde: dpipe: "}=" closes a one-way command no joint opened (CMD =} FILTER }= CMD)\n(run with --help for usage)\n',
     ]);
     assert.equal(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false, "nothing ran");
   } finally {
@@ -421,10 +434,18 @@ Deno.test("a }= that closes nothing: Debian's dpipe runs the command with it as 
   }
 });
 
-Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
-  const { code, stderr } = await dpipe(["cat"]);
-  assert.equal(code, 1);
-  assert.match(stderr, /^vde: dpipe: expected at least two commands separated by =\n$/);
+Deno.test("vde dpipe reports a chain written wrong in one line with status 1, then --help's pointer as every command line mistake", async () => {
+  for (
+    const [args, line] of [
+      [["cat"], "dpipe: expected at least two commands separated by ="],
+      [["cat", "="], "dpipe: expected commands separated by =, found an empty command"],
+      [["cat", "}=", "cat"], 'dpipe: "}=" closes a one-way command no joint opened (CMD =} FILTER }= CMD)'],
+    ] as const
+  ) {
+    const { code, stderr } = await dpipe([...args]);
+    assert.equal(code, 1);
+    assert.equal(stderr, `vde: ${line}\n(run with --help for usage)\n`);
+  }
 });
 
 Deno.test("vde dpipe reports a command it cannot run, before running any", async () => {

@@ -32,11 +32,13 @@ function leaves(c: Command, prefix = ""): [string, string][] {
 
 const helps = leaves(program);
 
-Deno.test("every command's --help writes defaults one way and shows examples", () => {
+Deno.test("every command's --help writes defaults one way, an empty one by its meaning, and shows examples", () => {
   assert.ok(helps.length >= 10);
   for (const [name, text] of helps) {
     assert.doesNotMatch(text, /\(default: "/, `${name}: a quoted default`);
     assert.doesNotMatch(text, /\(default: \[\]\)/, `${name}: an empty list as a default`);
+    // An empty default said by its meaning (plug's vnl: the default switch), not as "(default: )".
+    assert.doesNotMatch(text, /\(default: \)/, `${name}: an empty default`);
     assert.doesNotMatch(text, /\(default [^:]/, `${name}: a default without a colon`);
     assert.match(text, /\nExamples:\n {2}(eval "\$\()?vde /, `${name}: no examples`);
   }

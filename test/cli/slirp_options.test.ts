@@ -102,7 +102,31 @@ Deno.test("vde slirp DIR, or -D DIR (slirpvde's trailing switch directory), plug
     await refused(["slirp", "-s", "/tmp/net", "/tmp/other"]),
     "vde: vde slirp plugs into one switch: /tmp/net, /tmp/other given; name it once, e.g. `vde slirp --sock /tmp/net`",
   );
-  assert.equal(await refused(["slirp"]), "vde: vde slirp needs --sock DIR, the socket directory of a switch");
+});
+
+Deno.test("vde slirp without --sock joins the default switch, as slirpvde and vde plug '' do, and where none is says what to give", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-default-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    await Deno.mkdir(`${tmp}/home/.vdeplug`, { recursive: true });
+    // A default naming no switch: the refusal is the default switch's, with what to give.
+    await Deno.symlink(`${tmp}/none`, `${tmp}/home/.vdeplug/default`);
+    assert.match(
+      await refused(["slirp", "-d"], ["env", `HOME=${tmp}/home`]),
+      new RegExp(`^vde: no switch at ${tmp}/none`),
+    );
+    await Deno.remove(`${tmp}/home/.vdeplug/default`);
+    await Deno.symlink(`${tmp}/sw`, `${tmp}/home/.vdeplug/default`);
+    const r = await run(["env", `HOME=${tmp}/home`, ...ourCli(), "slirp", "-d", "-p", `${tmp}/slirp.pid`], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`vde slirp: on ${tmp}/sw: gateway 10\\.0\\.2\\.2/24`));
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
 });
 
 Deno.test("vde slirp -s - (slirpvde's slirp on stdin/stdout) speaks VDE's stream framing there, and ends with its input", async () => {

@@ -362,6 +362,68 @@ Deno.test("vde term -c load of a named pipe nobody writes says so, not a bare 11
   });
 });
 
+Deno.test("vde term -c load of a script others may write says which and the chmod that fixes it, not a bare 1001 Operation not permitted", async () => {
+  await withMgmtSwitch("ours", async (mgmt) => {
+    const dir = await Deno.makeTempDir({ prefix: "vde-term-rc-" });
+    try {
+      await Deno.writeTextFile(`${dir}/open.rc`, "help\n");
+      await Deno.chmod(`${dir}/open.rc`, 0o666);
+      await Deno.mkdir(`${dir}/shared`);
+      await Deno.chmod(`${dir}/shared`, 0o777);
+      await Deno.writeTextFile(`${dir}/shared/sw.rc`, "help\n");
+      let r = await term([mgmt, "-c", `load ${dir}/open.rc`]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: load ${dir}/open.rc: 1001 Operation not permitted (anyone may write it (mode 0666), and its lines ` +
+          `would run as ours: chmod go-w ${dir}/open.rc)\n`,
+      );
+      r = await term([mgmt, "-c", `load ${dir}/shared/sw.rc`]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`a directory anyone may write \\(mode 0777\\).*: chmod o-w ${dir}/shared`),
+      );
+      // Once narrowed as said, it loads.
+      await Deno.chmod(`${dir}/open.rc`, 0o644);
+      assert.equal((await term([mgmt, "-c", `load ${dir}/open.rc`])).code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+for (const kind of ["ours", "c"] as const) {
+  Deno.test(`vde term on a hub:// node's directory (${kind === "c" ? "Debian's vde_plug" : "vde plug"}) says it is a node, which has no console, not 'restart it with --mgmt'`, async (t) => {
+    if (kind === "c" && await skipWithout(t, { vde_plug: "vdeplug" })) return;
+    const tmp = await Deno.makeTempDir({ prefix: "vde-term-node-" });
+    const program = kind === "c" ? ["vde_plug"] : [...ourCli(), "plug"];
+    const node = spawnManaged([...program, "null://", `hub://${tmp}/hub`], { stdin: "piped" });
+    try {
+      await waitFor(
+        async () => (await pathExists(`${tmp}/hub/ctl`, true)) && (await listens(`${tmp}/hub/ctl`)),
+        {
+          timeoutMs: 20_000,
+          what: "the hub's ctl",
+        },
+      );
+      const r = await term([`${tmp}/hub`, "-c", "ports"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: ${tmp}/hub is served by a hub:// node (${
+          kind === "c" ? "vde_plug" : "vde plug"
+        }, pid ${node.pid}), ` +
+          "which has no console, as vdeplug4's nodes have none: `vde term` the switch it joins, or serve a " +
+          "switch there instead (vde switch --sock DIR)\n",
+      );
+    } finally {
+      await node.stop();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+}
+
 Deno.test("vde term says why when nothing listens on the socket", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
   try {

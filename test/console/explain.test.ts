@@ -47,6 +47,15 @@ function knowing(syntaxes: Record<string, string>): KnownCommands {
 const NO_PORT =
   "no such port: a port is there once something plugs in, or after port/create N; `ports all` lists them\n";
 
+Deno.test("1006 from port/print says it shows ports in use and where one port/create made is shown, not 'after port/create N' to one who just made it", () => {
+  assert.equal(
+    formatExplained("port/print 10", { code: Errno.ENXIO }, knowing({ "port/print": "[N]" })),
+    "port/print: No such device or address (1006)\n" +
+      "no port in use there: port/print shows a port while a client is plugged in; port/allprint N shows one " +
+      "port/create made, and `ports all` lists them\n",
+  );
+});
+
 Deno.test("1006 says which of a command's port, VLAN or spanning tree is missing, and how to make it", () => {
   const sw = knowing({
     "vlan/addport": "N PORT",

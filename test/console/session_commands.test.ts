@@ -18,7 +18,8 @@ import { runStartupScript } from "../../src/console/script.ts";
 import { CommandRegistry, ok } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
-import { AS_NOBODY } from "../helpers/processes.ts";
+import { AS_NOBODY, run } from "../helpers/processes.ts";
+
 import { Switch } from "../../src/switch/switch.ts";
 import { ConsoleContext } from "../../src/console/switch/context.ts";
 import { switchCommands } from "../../src/console/switch/switch_commands.ts";
@@ -137,6 +138,29 @@ Deno.test("a script that is another user's, or named by their symlink, is refuse
     );
     // Our own symlink to our own file is read.
     assert.deepEqual(await readScript(`${dir}/ours-link`), ["-----BEGIN OPENSSH PRIVATE KEY-----"]);
+  });
+});
+
+Deno.test("a script of ours that others may write is refused before it is read, with the chmod that fixes it: their lines would run as ours", async () => {
+  await asRootWithoutSudo("vde-script-open-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/sw.rc`, "hub on\n");
+    await Deno.chmod(`${dir}/sw.rc`, 0o666);
+    await run(["mkfifo", "-m", "0622", `${dir}/fifo`]);
+    for (const path of [`${dir}/sw.rc`, `${dir}/fifo`]) {
+      assert.equal(await readScript(path), Errno.EPERM, path);
+    }
+    const logged: string[] = [];
+    await assert.rejects(
+      runStartupScript(`${dir}/sw.rc`, new CommandRegistry(), (m) => logged.push(m)),
+      new RegExp(
+        `anyone may write it \\(mode 0666\\), and its lines would run as ours: chmod go-w ${dir}/sw.rc`,
+      ),
+    );
+    assert.deepEqual(logged, []);
+    // A device's mode says nothing of what a read gives: /dev/null (0666) reads as an empty script.
+    assert.deepEqual(await readScript("/dev/null"), []);
+    await Deno.chmod(`${dir}/sw.rc`, 0o644);
+    assert.deepEqual(await readScript(`${dir}/sw.rc`), ["hub on"]);
   });
 });
 

@@ -687,6 +687,25 @@ Deno.test("a number in quotes and gateway: dhcp say what to write", () => {
   ]);
 });
 
+Deno.test("an rc file of ours that others may write is a FILE:LINE:COL error with the chmod that fixes it, as the switch's start would refuse it", async () => {
+  await asRootWithoutSudo("vde-lab-rc-open-", async (dir) => {
+    const text = `name: f
+topology:
+  nodes:
+    sw1: { kind: switch, rc: sw1.rc }
+    sw2: { kind: switch, rc: ours.rc }
+`;
+    await Deno.writeTextFile(`${dir}/sw1.rc`, "hub on\n");
+    await Deno.chmod(`${dir}/sw1.rc`, 0o666);
+    await Deno.writeTextFile(`${dir}/ours.rc`, "hub on\n");
+    await Deno.chmod(`${dir}/ours.rc`, 0o644);
+    assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { filesFrom: dir }).errors), [
+      `lab.yaml:4:30: sw1: rc: cannot read the startup script ${dir}/sw1.rc: anyone may write it (mode 0666), ` +
+      `and its lines would run as ours: chmod go-w ${dir}/sw1.rc`,
+    ]);
+  });
+});
+
 Deno.test("an rc file that is another user's, or named by their symlink, is a FILE:LINE:COL error before anything starts, as the switch's start would refuse it", async () => {
   await asRootWithoutSudo("vde-lab-rc-owner-", async (dir) => {
     const text = `name: f
