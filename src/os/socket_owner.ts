@@ -46,42 +46,70 @@ export function listenerPid(path: string): number | undefined {
 const ACCEPTING = 0x10000;
 
 /**
- * The inodes of the sockets listening at `path` in `procNetUnix` (the text
- * of /proc/net/unix: `Num RefCount Protocol Flags Type St Inode Path`).
- * Pure, for a test's text.
+ * A socket /proc/net/unix lists at a path: its inode, whether it listens,
+ * and, for one bound through a held directory (`/proc/self/fd/N/NAME`: the
+ * kernel keeps the name given to bind, and a switch binds its ctl and
+ * ports so), N, the binding process's descriptor of the directory, which
+ * must still name the path's directory for the row to be the path's.
  */
-export function listeningInodes(procNetUnix: string, path: string): string[] {
-  const found: string[] = [];
+export interface BoundSocket {
+  inode: string;
+  listening: boolean;
+  heldFd?: number;
+}
+
+/**
+ * The sockets `procNetUnix` (the text of /proc/net/unix: `Num RefCount
+ * Protocol Flags Type St Inode Path`) lists bound at `path` by its whole
+ * name, or at a held directory's name for its last component (to be
+ * checked: {@link holderOf}). Pure, for a test's text.
+ */
+export function boundSockets(procNetUnix: string, path: string): BoundSocket[] {
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const found: BoundSocket[] = [];
   for (const line of procNetUnix.split("\n")) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 8 || f.slice(7).join(" ") !== path) continue;
-    if ((parseInt(f[3]!, 16) & ACCEPTING) !== 0) found.push(f[6]!);
+    if (f.length < 8) continue;
+    const bound = f.slice(7).join(" ");
+    const held = bound === path ? null : /^\/proc\/self\/fd\/(\d+)\/(.+)$/.exec(bound);
+    if (bound !== path && held?.[2] !== name) continue;
+    const socket: BoundSocket = { inode: f[6]!, listening: (parseInt(f[3]!, 16) & ACCEPTING) !== 0 };
+    found.push(held === null ? socket : { ...socket, heldFd: Number(held[1]) });
   }
   return found;
 }
 
 /**
- * The pid of a process holding the socket listening at unix path `path`,
- * found without connecting to it (a connection is a client to its server,
- * which may log it): its inode in /proc/net/unix, then the process whose
- * descriptor is that socket. Undefined when none is visible from here (another
- * user's process, to a user not root). Reads every process's descriptors:
- * for an error's words, never a data path.
+ * The process holding one of `sockets` (bound at `path`), and which: one
+ * bound through a held directory counts only where that process's
+ * descriptor still names `path`'s directory. Reads every process's
+ * descriptors: for an error's words or a test, never a data path.
  */
-export function socketHolderPid(path: string, proc = "/proc"): number | undefined {
-  let table: string;
-  try {
-    table = Deno.readTextFileSync(`${proc}/net/unix`);
-  } catch {
-    return undefined;
-  }
-  const wanted = new Set(listeningInodes(table, path).map((i) => `socket:[${i}]`));
+export function holderOf(
+  sockets: readonly BoundSocket[],
+  path: string,
+  proc = "/proc",
+): { pid: number; socket: BoundSocket } | undefined {
+  const wanted = new Map(sockets.map((s) => [`socket:[${s.inode}]`, s]));
   if (wanted.size === 0) return undefined;
+  let dir: string | undefined;
+  const slash = path.lastIndexOf("/");
+  try {
+    dir = Deno.realPathSync(slash <= 0 ? "/" : path.slice(0, slash));
+  } catch {
+    // Gone: only a socket bound at the whole path can be its.
+  }
   for (const pid of processIds(proc)) {
     try {
       for (const fd of Deno.readDirSync(`${proc}/${pid}/fd`)) {
         try {
-          if (wanted.has(Deno.readLinkSync(`${proc}/${pid}/fd/${fd.name}`))) return pid;
+          const socket = wanted.get(Deno.readLinkSync(`${proc}/${pid}/fd/${fd.name}`));
+          if (socket === undefined) continue;
+          if (
+            socket.heldFd === undefined || Deno.readLinkSync(`${proc}/${pid}/fd/${socket.heldFd}`) === dir
+          ) {
+            return { pid, socket };
+          }
         } catch {
           // Closed meanwhile.
         }
@@ -91,4 +119,21 @@ export function socketHolderPid(path: string, proc = "/proc"): number | undefine
     }
   }
   return undefined;
+}
+
+/**
+ * The pid of a process holding the socket listening at unix path `path`,
+ * found without connecting to it (a connection is a client to its server,
+ * which may log it): its inode in /proc/net/unix, then the process whose
+ * descriptor is that socket. Undefined when none is visible from here (another
+ * user's process, to a user not root).
+ */
+export function socketHolderPid(path: string, proc = "/proc"): number | undefined {
+  let table: string;
+  try {
+    table = Deno.readTextFileSync(`${proc}/net/unix`);
+  } catch {
+    return undefined;
+  }
+  return holderOf(boundSockets(table, path).filter((s) => s.listening), path, proc)?.pid;
 }

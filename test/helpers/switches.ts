@@ -11,6 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { describeStatus, type ManagedProcess, pathExists, spawnManaged, waitFor } from "./processes.ts";
 import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { boundSockets, holderOf } from "../../src/os/socket_owner.ts";
 
 /** Repository root (two levels above this file). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -192,45 +193,17 @@ export async function listens(path: string): Promise<boolean> {
 /**
  * Whether `table` (a /proc/net/unix) has the socket bound at `path` listening; undefined when it lists none
  * there. Our switch binds through the directory it holds, so the kernel names its socket
- * /proc/self/fd/N/NAME: such a row is `path`'s when the process whose socket it is has fd N on
- * `path`'s directory (found through /proc, this test's pid namespace).
+ * /proc/self/fd/N/NAME: such a row is `path`'s when its process has fd N on `path`'s directory.
  */
 export function listensIn(table: string, path: string): boolean | undefined {
-  const slash = path.lastIndexOf("/");
-  const dir = realDir(slash <= 0 ? "/" : path.slice(0, slash));
-  const name = path.slice(slash + 1);
-  const rows = table.split("\n").map((row) => row.trim().split(/\s+/)).filter((cols) => {
-    const bound = cols[7];
-    if (bound === path) return true;
-    const held = bound === undefined ? null : /^\/proc\/self\/fd\/(\d+)\/(.+)$/.exec(bound);
-    return held !== null && held[2] === name && dir !== undefined && heldBy(cols[6] ?? "", held[1]!, dir);
-  });
+  const sockets = boundSockets(table, path);
+  const own = sockets.filter((s) => s.heldFd === undefined);
+  const held = sockets.filter((s) => s.heldFd !== undefined);
+  // A held name's row is this path's only if its holder's fd is this directory (checked through /proc).
+  const found = held.length === 0 ? undefined : holderOf(held, path)?.socket;
+  const rows = found === undefined ? own : [...own, ...held.filter((s) => s.inode === found.inode)];
   if (rows.length === 0) return undefined;
-  return rows.some((cols) => (parseInt(cols[3] ?? "0", 16) & 0x10000) !== 0);
-}
-
-function realDir(dir: string): string | undefined {
-  try {
-    return Deno.realPathSync(dir);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether a process holding socket `inode` has `fd` open on `dir`. */
-function heldBy(inode: string, fd: string, dir: string): boolean {
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${entry.name}/fd/${fd}`) !== dir) continue;
-      for (const open of Deno.readDirSync(`/proc/${entry.name}/fd`)) {
-        if (Deno.readLinkSync(`/proc/${entry.name}/fd/${open.name}`) === `socket:[${inode}]`) return true;
-      }
-    } catch {
-      // Gone, or not ours to read: not this one.
-    }
-  }
-  return false;
+  return rows.some((s) => s.listening);
 }
 
 async function startSwitch(
