@@ -23,7 +23,10 @@
  * kept CACHE_MS (a client's port request asks the same user's groups for
  * each free port of a group's; a local user reconnecting at will would have
  * us run getent for each port each time), and a name not found is asked
- * again (a user just added resolves at once).
+ * again (a user just added resolves at once). A change to /etc/passwd or
+ * /etc/group (useradd, usermod -aG: what an admin does and then tells the
+ * user to retry) forgets every answer kept: the files' stamps are looked at
+ * each question, a stat each, far cheaper than a run.
  *
  * Answers: rows (empty when NSS knows no such entry: getent's exit 2, or 3
  * for a database that does not enumerate), "unavailable" when getent or
@@ -44,6 +47,22 @@ let failedAt = -Infinity;
 const CACHE_MS = 5_000;
 const CACHE_MAX = 512;
 const cache = new Map<string, { at: number; rows: Row[] }>();
+/** The files' stamps (inode, size, mtime) when the answers kept were got. */
+let filesStamp = "";
+
+/** /etc/passwd's and /etc/group's inode, size and mtime: an edit in place or a new file changes it. */
+function stampOfFiles(): string {
+  let stamp = "";
+  for (const path of ["/etc/passwd", "/etc/group"]) {
+    try {
+      const st = Deno.statSync(path);
+      stamp += `${st.ino}:${st.size}:${st.mtime?.getTime()};`;
+    } catch {
+      stamp += "-;";
+    }
+  }
+  return stamp;
+}
 
 const GETENT = ["/usr/bin/getent", "/bin/getent", "/usr/sbin/getent"];
 const TIMEOUT = ["/usr/bin/timeout", "/bin/timeout"];
@@ -76,6 +95,11 @@ export function nssQuery(database: "passwd" | "group" | "initgroups", key?: stri
   // No such name can be in either database; a NUL could not even be passed.
   if (key !== undefined && (key === "" || /[\0:\n,]/.test(key))) return [];
   const cacheKey = `${database} ${key ?? ""}`;
+  const stamp = stampOfFiles();
+  if (stamp !== filesStamp) {
+    cache.clear();
+    filesStamp = stamp;
+  }
   const kept = cache.get(cacheKey);
   if (kept !== undefined && performance.now() - kept.at < CACHE_MS) return kept.rows;
   const found = findPrograms();
