@@ -6,19 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 
 Deno.test("a root switch's --mgmt socket named inside its directory is removed in that directory once it was renamed away, not in nobody's put at its name", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-renamed-" });
-  await Deno.chmod(tmp, 0o755);
-  const shared = `${tmp}/shared`;
-  const dir = `${shared}/net`;
-  const away = `${shared}/away`;
-  const target = `${tmp}/target`;
-  await Deno.mkdir(shared);
-  await Deno.chmod(shared, 0o777); // others may write it, without the sticky bit
-  await Deno.mkdir(target);
+  const { tmp, dir, away, target } = await renamedDirScene("vde-mgmt-renamed-");
   const sw = await startOurSwitch(dir, { extraArgs: ["--mgmt", `${dir}/console`] });
   try {
     assert.ok(Deno.lstatSync(`${dir}/console`).isSocket, "the console socket is made in DIR");

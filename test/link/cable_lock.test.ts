@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { lockCable } from "../../src/link/cable_lock.ts";
 import { holdDirectory, holdForStart } from "../../src/os/held_dir.ts";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 
 const ID = new Uint8Array(16).fill(0x17);
 
@@ -33,14 +34,8 @@ Deno.test("a cable's end leaves its switch's directory to a switch starting in i
 
 Deno.test("root's cable whose switch directory nobody renamed away and replaced leaves nobody's directory at its name as it ends", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-lock-renamed-" });
-  await Deno.chmod(tmp, 0o755);
-  const shared = `${tmp}/shared`;
-  const dir = `${shared}/sw`;
-  const away = `${shared}/away`;
+  const { tmp, dir, away } = await renamedDirScene("vde-cable-lock-renamed-", "sw");
   try {
-    Deno.mkdirSync(shared);
-    Deno.chmodSync(shared, 0o777); // others may write it, without the sticky bit
     Deno.mkdirSync(dir, { mode: 0o755 });
     const lock = await lockCable(ID, { name: dir, dir });
     // As nobody: the switch's directory renamed away, an empty one of theirs at its name.

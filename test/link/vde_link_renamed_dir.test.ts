@@ -10,21 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 import { openVdeLink } from "../../src/link/vde_link.ts";
 import { MAX_REQUEST_LEN, parseVdeRequest } from "../../src/wire/vde_request.ts";
 
 Deno.test("root's vde:// client whose switch directory nobody renamed away mid-handshake unlinks its socket in the directory it bound it in, not where nobody's link leads", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const tmp = await Deno.makeTempDir({ prefix: "vde-client-renamed-" });
-  await Deno.chmod(tmp, 0o755);
-  const shared = `${tmp}/shared`;
-  const dir = `${shared}/net`;
-  const away = `${shared}/away`;
-  // Root's: a file of root's there is what nobody would have root's client remove.
-  const target = `${tmp}/target`;
-  await Deno.mkdir(shared);
-  await Deno.chmod(shared, 0o777); // others may write it, without the sticky bit
-  await Deno.mkdir(target);
+  // A file of root's where nobody's link leads is what nobody would have root's client remove.
+  const { tmp, dir, away, target } = await renamedDirScene("vde-client-renamed-");
   await run([...AS_NOBODY, "mkdir", "-m", "0777", dir]);
   const ctl = Deno.listen({ transport: "unix", path: `${dir}/ctl` });
   let named = "";
