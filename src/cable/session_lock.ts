@@ -30,6 +30,7 @@
  */
 import { hex } from "../wire/cable_handshake.ts";
 import { tryLockFile } from "../os/file_lock.ts";
+import type { FileIdentity } from "../os/paths.ts";
 
 /** How long a lock found held is tried again: a holder that is stopping lets go within this. */
 const WAIT_MS = 2_000;
@@ -38,6 +39,8 @@ const RETRY_MS = 100;
 
 /** A held session lock; `release` gives it up. */
 export interface SessionLock {
+  /** The directory its file is in, as it was locked (file_lock.ts); none for a lock not had. */
+  readonly directory?: FileIdentity;
   release(): void;
 }
 

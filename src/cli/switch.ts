@@ -245,8 +245,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const mgmtPath = o.mgmt ?? `${server.dir}/${DEFAULT_MGMT_NAME}`;
     let mgmt: MgmtServer;
     try {
-      // One in DIR is made and removed through the directory held, as ctl is (closed before it: deferred later).
-      const at = o.mgmt === undefined ? server.socketAt(DEFAULT_MGMT_NAME) : undefined;
+      // One in DIR (the default, or one named there) is made and removed through the directory held, as ctl
+      // is (closed before it: deferred later).
+      const at = o.mgmt === undefined ? server.socketAt(DEFAULT_MGMT_NAME) : server.socketIn(o.mgmt);
       mgmt = await MgmtServer.start(commands, ctx, { path: mgmtPath, at, mode: mgmtMode, gid: mgmtGid });
     } catch (err) {
       throw new UsageError(`cannot serve the management socket ${mgmtPath}: ${(err as Error).message}`);

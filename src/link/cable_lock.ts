@@ -71,7 +71,11 @@ export async function lockCable(id: Uint8Array, local: { name: string; dir?: str
       break;
     }
     const lock = await lockSession(base, id);
-    if ("release" in lock) return dir === undefined ? lock : { release: () => releaseBeside(lock, dir) };
+    if ("release" in lock) {
+      return dir === undefined
+        ? lock
+        : { directory: lock.directory, release: () => releaseBeside(lock, dir) };
+    }
     if ("unavailable" in lock) {
       why.push(lock.unavailable);
       continue;
@@ -88,10 +92,13 @@ export async function lockCable(id: Uint8Array, local: { name: string; dir?: str
  * directory when it is empty and its switch gone: a switch stopping while
  * the cable runs could not remove it for the lock in it, as it would have.
  * Not while a switch is starting in it (os/held_dir.ts): found without its
- * ctl a moment before the bind, it would have lost its directory.
+ * ctl a moment before the bind, it would have lost its directory. Only the
+ * directory the lock was taken in: renamed away meanwhile (a parent others
+ * may write without the sticky bit), an empty one another user put at its
+ * name is theirs, and stays.
  */
 function releaseBeside(lock: SessionLock, dir: string): void {
   lock.release();
   // Left when not empty (a client's file, a lock kept in a shared directory), served, or being served.
-  removeIdleDirectory(dir, "ctl");
+  removeIdleDirectory(dir, "ctl", undefined, lock.directory);
 }

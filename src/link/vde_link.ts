@@ -47,6 +47,7 @@ import { log } from "../log.ts";
 import { dirOf, isDirectory } from "../os/paths.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import { closeFd, type OpenedPath, openOwnedPath } from "../io/unix_stream.ts";
+import { PinnedDirectory } from "../os/held_dir.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -117,16 +118,30 @@ export function parseVdeVnl(rest: string): VdeVnl {
 
 let sequence = 0;
 
-/** Binds a fresh client socket in `dir` (or /tmp when that fails). */
-function bindClientSocket(dir: string): UnixDgramSocket {
+/** A client socket bound for the handshake: where it is (`at`) and the name the switch is told. */
+interface ClientSocket {
+  sock: UnixDgramSocket;
+  /** Bound, given its mode and unlinked here: through the switch's directory held, when it is. */
+  at: string;
+  /** The same socket by the directory's name, for the switch (our descriptor means nothing to it). */
+  name: string;
+}
+
+/** Binds a fresh client socket in the directory `dir` (through `within`, it held) or /tmp when that fails. */
+function bindClientSocket(dir: string, within: (name: string) => string): ClientSocket {
   const pid = Deno.pid.toString().padStart(5, "0");
   for (const [base, prefix] of [[dir, "."], ["/tmp", "vde."]] as const) {
     for (let tries = 0; tries < 1000; tries++) {
       const sock = UnixDgramSocket.create();
-      const path = `${base}/${prefix}${pid}-${(sequence++).toString().padStart(5, "0")}`;
+      const file = `${prefix}${pid}-${(sequence++).toString().padStart(5, "0")}`;
+      const name = `${base}/${file}`;
+      const at = base === dir ? within(file) : name;
       try {
-        sock.bind(path);
-        return sock;
+        sock.bind(at);
+        // Unlinked by the handshake (or its failure), never by the socket's close: that may come after the
+        // directory is let go, when `at` names whatever the descriptor's number is by then.
+        sock.leaveName();
+        return { sock, at, name };
       } catch (err) {
         sock.close(false);
         if (!isErrno(err, C.EADDRINUSE)) break;
@@ -134,6 +149,21 @@ function bindClientSocket(dir: string): UnixDgramSocket {
     }
   }
   throw new Error(`cannot bind a client socket in ${dir} or /tmp`);
+}
+
+/**
+ * The switch directory `dir` held for the handshake (os/held_dir.ts): our socket is bound, given its mode
+ * and unlinked in it, and ctl reached, through the descriptor, not by name. The directory is the switch's
+ * owner's, who may rename it away and put a link at its name (in /tmp: it is theirs): by name, root's plug
+ * then unlinked the name it bound in wherever the link led (its close, its failure). Null (worked by
+ * name, as before) when it cannot be opened: the connect then says why.
+ */
+function holdSwitchDir(dir: string): PinnedDirectory | null {
+  try {
+    return PinnedDirectory.pin(dir);
+  } catch {
+    return null;
+  }
 }
 
 async function readExactly(conn: Deno.Conn, n: number, timeoutMs: number): Promise<Uint8Array> {
@@ -241,7 +271,7 @@ function closedAncestor(dir: string): string | undefined {
  * access, or everyone's when we are not in that group. Left 700, another
  * user's switch could not write to it and would refuse us.
  */
-function giveClientSocket(path: string, dir: string, vnl: VdeVnl): void {
+function giveClientSocket(path: string, ctlPath: string, vnl: VdeVnl): void {
   // Through giveSocketFile: the directory may be a group's to write (socket_file.ts).
   if (vnl.group !== undefined) {
     const gid = lookupGroup(vnl.group);
@@ -250,7 +280,7 @@ function giveClientSocket(path: string, dir: string, vnl: VdeVnl): void {
     return giveSocketFile(path, vnl.mode | 0o070, gid);
   }
   if ((vnl.mode & 0o077) === 0) {
-    const ctl = Deno.statSync(`${dir}/ctl`);
+    const ctl = Deno.statSync(ctlPath);
     if (ctl.uid !== 0 && ctl.uid !== libc().geteuid()) {
       try {
         return giveSocketFile(path, vnl.mode | 0o070, ctl.gid ?? undefined);
@@ -327,9 +357,9 @@ export async function checkSwitchServes(path: string): Promise<void> {
 }
 
 /** A stream to the switch's ctl socket in `dir`, or a one-line error saying why there is none. */
-async function connectCtl(dir: string): Promise<Deno.Conn> {
+async function connectCtl(dir: string, ctl = `${dir}/ctl`): Promise<Deno.Conn> {
   try {
-    return await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+    return await Deno.connect({ transport: "unix", path: ctl });
   } catch (err) {
     if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
     throw new Error(whyNoConnection(dir, err));
@@ -374,7 +404,23 @@ function switchSocket(dir: string, answer: string): OpenedPath {
 export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
   const vnl = parseVdeVnl(rest);
   const dir = switchDir(vnl.path);
-  const ctl = await connectCtl(dir);
+  const pin = holdSwitchDir(dir);
+  try {
+    return await handshake(vnl, dir, (name) => pin?.entry(name) ?? `${dir}/${name}`, options);
+  } finally {
+    // Every name in it is unlinked by now (handshake): nothing is done through it after this.
+    pin?.close();
+  }
+}
+
+/** Asks the switch at `dir` (its names reached by `within`) for a port. */
+async function handshake(
+  vnl: VdeVnl,
+  dir: string,
+  within: (name: string) => string,
+  options: OpenOptions,
+): Promise<VdeClientLink> {
+  const ctl = await connectCtl(dir, within("ctl"));
   if (vnl.portgroup !== undefined && vnl.port === undefined) {
     log(
       "vde",
@@ -382,13 +428,13 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
         "plugged into a free port, as vde_plug does (a port is a number: [3])",
     );
   }
-  let sock: UnixDgramSocket | null = null;
+  let mine: ClientSocket | null = null;
   try {
-    sock = bindClientSocket(dir);
+    mine = bindClientSocket(dir, within);
+    const { sock } = mine;
     // As the switch does for its end: a burst waits in the kernel instead of our queue (see above).
     if (options.plugThread !== true) sock.setBuffers(1 << 20);
-    const myPath = sock.boundPath!;
-    giveClientSocket(myPath, dir, vnl);
+    giveClientSocket(mine.at, within("ctl"), vnl);
     // As vde_plug: the name of the effective user (the environment may say anything, or nothing).
     const user = userName(libc().geteuid());
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
@@ -396,7 +442,9 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
       ssh ? ` SSH=${ssh}` : ""
     }`;
     const kind = vnl.port === 0 ? REQ_NEW_PORT0 : REQ_NEW_CONTROL;
-    await ctl.write(buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: myPath, description: descr }));
+    await ctl.write(
+      buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: mine.name, description: descr }),
+    );
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
     if (reply.length < SOCKADDR_UN_LEN) {
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
@@ -416,19 +464,27 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     } finally {
       closeFd(target.fd);
     }
-    try {
-      Deno.removeSync(myPath);
-    } catch { /* already gone */ }
+    unlinkClientSocket(mine);
     const name = `vde ${dir} (${addr.value.slice(dir.length + 1)})`;
     // A plug thread reads the socket itself: a receive thread would only be stopped when the fd is lent.
     return new VdeClientLink(sock, ctl, name, options.receiveThread ?? options.plugThread !== true);
   } catch (err) {
-    sock?.close();
+    if (mine !== null) {
+      mine.sock.close();
+      unlinkClientSocket(mine);
+    }
     try {
       ctl.close();
     } catch { /* already closed */ }
     throw err;
   }
+}
+
+/** Unlinks our handshake socket's name (the kernel keeps a connected socket's association). */
+function unlinkClientSocket(mine: ClientSocket): void {
+  try {
+    Deno.removeSync(mine.at);
+  } catch { /* already gone */ }
 }
 
 registerScheme("vde", openVdeLink);

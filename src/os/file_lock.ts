@@ -37,6 +37,8 @@ import { dirOf, type FileIdentity } from "./paths.ts";
 
 /** A lock this process holds; `release` removes its file (when its own) and lets go. */
 export interface HeldFileLock {
+  /** The directory the lock's file is in, as it was opened: its name may hold another by the release. */
+  readonly directory: FileIdentity;
   release(): void;
 }
 
@@ -143,8 +145,11 @@ function lockIn(dirFd: number, path: string, name: string): FileLockResult {
       continue;
     }
     let held = true;
+    const dir = fstatOf(dirFd);
     return {
       held: {
+        // An fstat of an open directory does not fail; were it to, no identity matches it.
+        directory: dir === null ? { dev: -1n, ino: -1n } : { dev: dir.dev, ino: dir.ino },
         release() {
           if (!held) return;
           held = false;

@@ -309,8 +309,14 @@ export class PinnedDirectory implements DirectoryIdentity {
     return new PinnedDirectory(path, fd, st.dev, st.ino);
   }
 
-  /** `name` in this very directory (/proc/self/fd/N/name), for a bind, rename or unlink. */
+  /**
+   * `name` in this very directory (/proc/self/fd/N/name), for a bind, rename or unlink. Only while it is
+   * held: once closed, N may be any file another open got, and the path would lead there.
+   *
+   * @throws Error once closed
+   */
   entry(name: string): string {
+    if (this.#fd < 0) throw new Error(`${this.path} is no longer held: no ${name} in it is reached`);
     return `${this.at}/${name}`;
   }
 
@@ -327,7 +333,8 @@ export class PinnedDirectory implements DirectoryIdentity {
     if (this.named) return this.path;
     let now: string | undefined;
     try {
-      now = Deno.readLinkSync(this.at);
+      // Only while held: a closed one's number may be another file's.
+      if (this.#fd >= 0) now = Deno.readLinkSync(this.at);
     } catch { /* closed */ }
     const gone = now === undefined || now.endsWith(" (deleted)");
     if (!this.#saidMoved) {

@@ -319,6 +319,23 @@ export class VdeSwitchServer {
     return this.#pin.entry(name);
   }
 
+  /**
+   * `path` as `socketAt` gives it when its directory is the one served (a `--mgmt DIR/NAME`), so it too is
+   * made and removed there whatever DIR names later; else `path` itself, worked by name.
+   */
+  socketIn(path: string): string {
+    const cut = path.lastIndexOf("/");
+    const name = path.slice(cut + 1);
+    if (name === "" || name === "." || name === "..") return path;
+    try {
+      const parent = Deno.statSync(cut < 0 ? "." : path.slice(0, cut) || "/");
+      if (BigInt(parent.dev) === this.#pin.dev && BigInt(parent.ino ?? -1) === this.#pin.ino) {
+        return this.socketAt(name);
+      }
+    } catch { /* no directory there: the bind says why */ }
+    return path;
+  }
+
   /** Number of endpoints connected right now. */
   get endpointCount(): number {
     return this.#endpoints.size;

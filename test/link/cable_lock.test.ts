@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { lockCable } from "../../src/link/cable_lock.ts";
 import { holdDirectory, holdForStart } from "../../src/os/held_dir.ts";
+import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 
 const ID = new Uint8Array(16).fill(0x17);
 
@@ -25,6 +27,22 @@ Deno.test("a cable's end leaves its switch's directory to a switch starting in i
     const again = await lockCable(ID, { name: dir, dir });
     again.release();
     assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound, "idle and unserved: removed");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("root's cable whose switch directory nobody renamed away and replaced leaves nobody's directory at its name as it ends", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { tmp, dir, away } = await renamedDirScene("vde-cable-lock-renamed-", "sw");
+  try {
+    Deno.mkdirSync(dir, { mode: 0o755 });
+    const lock = await lockCable(ID, { name: dir, dir });
+    // As nobody: the switch's directory renamed away, an empty one of theirs at its name.
+    await run([...AS_NOBODY, "sh", "-c", `set -e; mv '${dir}' '${away}'; mkdir '${dir}'`]);
+    lock.release();
+    assert.equal(Deno.lstatSync(dir).uid, 65534, "nobody's directory at the name stays");
+    assert.deepEqual([...Deno.readDirSync(away)], [], "the lock's file went from the directory it was in");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

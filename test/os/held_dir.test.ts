@@ -239,3 +239,23 @@ Deno.test("a pinned directory renamed away is still the one its entries reach, s
       pin.close();
     }
   }));
+
+Deno.test("a pinned directory once closed gives no entry: its descriptor's number may be another file's by then", () =>
+  withTmp((tmp) => {
+    const dir = `${tmp}/sw`;
+    Deno.mkdirSync(dir);
+    const pin = PinnedDirectory.pin(dir, undefined);
+    const at = pin.at;
+    pin.close();
+    // Another open takes the number the pin had: its path now leads into this other directory.
+    Deno.mkdirSync(`${tmp}/other`);
+    const other = PinnedDirectory.pin(`${tmp}/other`, undefined);
+    try {
+      assert.equal(other.at, at, "the number is reused");
+      assert.throws(() => pin.entry("ctl"), /no longer held/);
+      Deno.renameSync(dir, `${tmp}/away`);
+      assert.equal(pin.whereNow(() => {}), dir, "where it went is not read through another's number");
+    } finally {
+      other.close();
+    }
+  }));

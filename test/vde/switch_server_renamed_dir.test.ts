@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import {
   BROADCAST,
@@ -50,17 +51,9 @@ function heldBy(pid: number, dir: string): string {
 
 Deno.test("a root switch whose directory nobody renamed away and replaced keeps serving it by its descriptor and makes, removes or follows nothing in nobody's", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-renamed-" });
-  await Deno.chmod(tmp, 0o755);
-  const shared = `${tmp}/shared`;
-  const dir = `${shared}/net`;
-  const away = `${shared}/away`;
-  // Where nobody's links lead: root's, so nothing nobody could make there themself.
-  const target = `${tmp}/target`;
+  // Where nobody's links lead (target): root's, so nothing nobody could make there themself.
+  const { tmp, dir, away, target } = await renamedDirScene("vde-dir-renamed-");
   const clients = `${tmp}/clients`;
-  await Deno.mkdir(shared);
-  await Deno.chmod(shared, 0o777); // others may write it, without the sticky bit
-  await Deno.mkdir(target);
   await Deno.mkdir(clients, { mode: 0o700 });
   const sw = await startOurSwitch(dir);
   const opened: (RawClient | StdioClient)[] = [];
