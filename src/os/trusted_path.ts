@@ -55,7 +55,11 @@
  * the steps after it are judged in turn. A device and inode name another
  * file only once theirs is gone, and root's directories on those ways
  * (/, /tmp, /home) outlive a lab. Where no list was handed in (a user
- * namespace that is no lab's), no overflow step is trusted.
+ * namespace that is no lab's), no overflow step is trusted. A list is taken
+ * from the environment as it is: one a user wrote themselves is read only
+ * in a user namespace of theirs, by processes of theirs, whose files it
+ * guards (a lab's own is set by its host side, over any inherited), so it
+ * can weaken no one's checks but theirs.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc } from "../../ffi/libc.ts";
 import { groupMembers, groupName, userName } from "./users.ts";
