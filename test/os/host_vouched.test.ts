@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { AS_NOBODY, run } from "../helpers/processes.ts";
+import { vouchedKey } from "../helpers/root_files.ts";
 import { VOUCHED_VARIABLE } from "../../src/os/user_namespace.ts";
 
 const mod = (m: string) => new URL(`../../src/os/${m}`, import.meta.url).href;
@@ -29,10 +30,7 @@ Deno.test("a user's file under root's / and /tmp is read in a user namespace of 
       `import { hostSideVouched } from "${mod("host_vouched.ts")}";\nconsole.log(hostSideVouched([]));`,
     ]);
     const vouched = vouch.stdout.trim();
-    const key = (p: string) => {
-      const st = Deno.statSync(p);
-      return `${st.dev}:${st.ino}`;
-    };
+    const key = vouchedKey;
     assert.ok(vouched.split(" ").includes(key("/")) && vouched.split(" ").includes(key(tmp)), vouched);
     const judged = async (env: string[]) => {
       const r = await run([
