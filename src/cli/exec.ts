@@ -38,6 +38,8 @@ import { examples } from "./help.ts";
 import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { otherToolOption } from "./other_tools.ts";
 import { onSignals } from "./signals.ts";
+import { hostSideVouched } from "../os/host_vouched.ts";
+import { VOUCHED_VARIABLE } from "../os/user_namespace.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
 import { GroupSignalWitness, type WitnessedSignal } from "../os/group_witness.ts";
@@ -234,8 +236,11 @@ export function shellBanner(target: ExecTarget, terminal: boolean): string | und
 }
 
 /** What a command in a host is told of where it runs, beside the caller's environment. */
-export function hostEnv(target: ExecTarget): Record<string, string> {
-  return { VDE_LAB: target.lab, VDE_HOST: target.host };
+export function hostEnv(target: ExecTarget, rootless = false): Record<string, string> {
+  const env = { VDE_LAB: target.lab, VDE_HOST: target.host };
+  // Entered by nsenter, not started by the lab: no vouching inherited, and a vde run there trusted no
+  // step of root's, `/` included (trusted_path.ts); this process, outside, vouches for the ways it knows.
+  return rootless ? { ...env, [VOUCHED_VARIABLE]: hostSideVouched([]) } : env;
 }
 
 /** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
@@ -319,7 +324,7 @@ export const execCommand = (program: Command): void => {
       if (banner !== undefined) console.error(banner);
       const status = await runHere(
         execArgv(target, state.rootless ? state.pid : undefined, shell),
-        hostEnv(target),
+        hostEnv(target, state.rootless !== undefined),
       );
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) throw new CommanderError(status, "vde.exec.status", `exited with status ${status}`);

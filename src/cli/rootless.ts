@@ -93,8 +93,7 @@ export function rootlessInner(): RootlessInner | undefined {
 }
 import { processStartTime } from "../os/processes.ts";
 import { LAB_MARK_VARIABLE, VOUCHED_VARIABLE } from "../os/user_namespace.ts";
-import { vouchedSteps } from "../os/trusted_path.ts";
-import { ownersOfSecrets } from "../os/owned_file.ts";
+import { hostSideVouched } from "../os/host_vouched.ts";
 
 /**
  * Run by sh in the new namespaces before `vde up` itself ("$@"): the mounts
@@ -241,8 +240,6 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
  * directories, where a `load` typed later finds its files.
  */
 function labVouched(lab: Lab, baseDir: string, dir: string): string {
-  const me = Deno.uid() ?? -1;
-  const trusted = ownersOfSecrets();
   const files = lab.nodes.flatMap((n) =>
     n.kind === "switch" && n.rc !== undefined
       ? [n.rc]
@@ -250,16 +247,7 @@ function labVouched(lab: Lab, baseDir: string, dir: string): string {
       ? [n.key]
       : []
   ).map((f) => f.startsWith("/") ? f : `${baseDir}/${f}`);
-  let cwd: string[] = [];
-  try {
-    cwd = [Deno.cwd()];
-  } catch { /* removed: nothing is found in it */ }
-  const env = ["HOME", "TMPDIR", "XDG_RUNTIME_DIR"].flatMap((v) => Deno.env.get(v) ?? []);
-  return vouchedSteps(
-    [baseDir, ...files, dir, ...cwd, ...env, "/tmp"],
-    trusted,
-    trusted.filter((u) => u !== me),
-  );
+  return hostSideVouched([baseDir, ...files, dir]);
 }
 
 /** Whether lab `name`, run by `child`, serves (its control socket is there) before the child ends. */

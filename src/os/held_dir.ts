@@ -31,9 +31,9 @@
  * longer holds it (`holdForStart`), and makes it again. Without the lock
  * the removal could come between the start's mkdir and its bind, and the
  * bind fail, or land in a directory someone else made at that name
- * meanwhile. A start never waits long: a holder that keeps the lock (any
- * user who may read the directory can take it) only costs the start its
- * guard.
+ * meanwhile. A start waits no longer than another start can hold it
+ * (START_WAIT_MS): a holder that keeps the lock (any user who may read the
+ * directory can take it) only costs the start that wait and its guard.
  */
 import { C, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
 import { exists, type FileIdentity, stillNamed } from "./paths.ts";
@@ -66,8 +66,12 @@ export interface HeldDirectory extends DirectoryIdentity {
   close(): void;
 }
 
-/** How long a start waits for a removal of its directory to end: moments, unless the holder is no removal. */
-const START_WAIT_MS = 1_000;
+/**
+ * How long a start waits for the directory's lock: a removal holds it for moments, another start until its
+ * ctl is bound, which may wait on the name service on the way (nss.ts: 5 s, when the directory is another
+ * user's and its owner is named). A start that gave up sooner went ahead unguarded, as two starts raced.
+ */
+const START_WAIT_MS = 8_000;
 /** Between two tries. */
 const START_RETRY_MS = 10;
 /** How long a removal waits for another removal (or a start) to let go of the directory's lock. */

@@ -139,6 +139,29 @@ export function nssQuery(database: "passwd" | "group" | "initgroups", key?: stri
   return rows;
 }
 
+/**
+ * NSS sources whose passwd enumeration lists every user they know: local records (the files, NIS through
+ * compat, systemd's userdb, altfiles, extrausers, db). A directory service may list none or some (SSSD
+ * does not by default, nor need LDAP or winbind), and then a user whose primary group is G is nowhere in
+ * G's row nor in the list: a group's members cannot be told from NSS's answers.
+ */
+const LISTS_EVERY_USER = new Set(["files", "compat", "nis", "systemd", "altfiles", "extrausers", "db"]);
+
+/** Whether `getent passwd` lists every user, as nsswitch.conf (`path`) names the passwd database's sources. */
+export function nssListsEveryUser(path = "/etc/nsswitch.conf"): boolean {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return true; // none: glibc's built-in default, the files (and compat's NIS)
+  }
+  const line = /^[ \t]*passwd[ \t]*:([^\n#]*)/m.exec(text)?.[1];
+  if (line === undefined) return true;
+  // "[NOTFOUND=return]" is what to do on an answer, not a source.
+  const sources = line.replace(/\[[^\]]*\]/g, " ").trim().split(/\s+/).filter((w) => w !== "");
+  return sources.every((w) => LISTS_EVERY_USER.has(w.toLowerCase()));
+}
+
 /** getent's lines as rows; initgroups' "name gid gid ..." (the groups NSS gives the user beside its primary one) as one row listing them. */
 function parseAnswer(database: "passwd" | "group" | "initgroups", text: string): Row[] {
   if (database !== "initgroups") return parseRows(text);

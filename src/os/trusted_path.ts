@@ -47,15 +47,20 @@
  * /home) on the ways a lab's files are found by: the lab file's directory,
  * the files it names, the user's home, working, runtime and temporary
  * directories. Each is judged there as any step here, and handed in as its
- * device and inode ({@link VOUCHED_VARIABLE}); inside, a step owned by the
+ * device, inode and birth time ({@link VOUCHED_VARIABLE}); inside, a step owned by the
  * overflow uid is trusted only when it is one of those very steps, and any
  * other is refused as outside (another user's, or root's where no way to
  * the lab's files passed: copy such a file into a directory of your own).
  * A step is vouched for alone (its owner and mode), not for where it leads:
  * the steps after it are judged in turn. A device and inode name another
- * file only once theirs is gone, and root's directories on those ways
- * (/, /tmp, /home) outlive a lab. Where no list was handed in (a user
- * namespace that is no lab's), no overflow step is trusted.
+ * file once theirs is gone (a root's directory on those ways removed while
+ * the lab runs, its inode handed to another user's): the birth time tells
+ * the two apart, where the file system keeps one. Where no list was handed in (a user
+ * namespace that is no lab's), no overflow step is trusted. A list is taken
+ * from the environment as it is: one a user wrote themselves is read only
+ * in a user namespace of theirs, by processes of theirs, whose files it
+ * guards (a lab's own is set by its host side, over any inherited), so it
+ * can weaken no one's checks but theirs.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc } from "../../ffi/libc.ts";
 import { groupMembers, groupName, userName } from "./users.ts";
@@ -84,7 +89,7 @@ export interface UntrustedStep {
 
 /**
  * Who a walk trusts: `owners`, and in a user namespace the overflow uid's steps the host side vouched for
- * (their `dev:ino`).
+ * (their {@link stepKey}).
  */
 interface Trust {
   readonly owners: readonly number[];
@@ -92,9 +97,24 @@ interface Trust {
   readonly vouched: ReadonlySet<string>;
 }
 
-/** Whether a step of `uid` (device `dev`, inode `ino`) is trusted. */
-function trusts(trust: Trust, uid: number, dev: bigint, ino: bigint): boolean {
-  return trust.owners.includes(uid) || (uid === trust.overflow && trust.vouched.has(`${dev}:${ino}`));
+/** Whether the step `st`, open as `fd`, is trusted. */
+function trusts(trust: Trust, st: FdStat, fd: number): boolean {
+  return trust.owners.includes(st.uid) || (st.uid === trust.overflow && trust.vouched.has(stepKey(st, fd)));
+}
+
+/**
+ * What names a step vouched for: `dev:ino:birth` (its birth time in ms, empty where the file system keeps
+ * none). A device and inode alone name whatever has that inode now: a vouched directory removed while the
+ * lab runs and its inode given to another user's new one (ext4 hands a freed inode out again at once) was
+ * theirs, trusted; its birth time is the new one's.
+ */
+function stepKey(st: FdStat, fd: number): string {
+  let birth = "";
+  try {
+    // The magic link reaches the very object fd holds, a symbolic link too; statx gives the birth time.
+    birth = String(Deno.statSync(`/proc/self/fd/${fd}`).birthtime?.getTime() ?? "");
+  } catch { /* no /proc, no read permission: no birth time, matched only where the host side told none */ }
+  return `${st.dev}:${st.ino}:${birth}`;
 }
 
 /** Most symlinks followed on one way, as the kernel's own bound (ELOOP); past it, the open says why. */
@@ -183,7 +203,7 @@ function walk(
   trust: Trust,
   judgeDirs: boolean,
   identify: boolean,
-  passed?: (st: FdStat) => void,
+  passed?: (st: FdStat, fd: number) => void,
 ): Way {
   const c = libc();
   let from = path;
@@ -218,11 +238,11 @@ function walk(
       const st = fstatOf(fd);
       if (st === null) return { resolved: next, missing: errno() };
       if ((st.mode & C.S_IFMT) === C.S_IFLNK) {
-        if (!trusts(trust, st.uid, st.dev, st.ino)) {
+        if (!trusts(trust, st, fd)) {
           const step: UntrustedStep = { path: next, uid: st.uid, kind: "link", mode: 0o777, gid: -1 };
           return { resolved: next, step: st.uid === trust.overflow ? { ...step, unmapped: true } : step };
         }
-        passed?.(st);
+        passed?.(st, fd);
         const buf = new Uint8Array(4096);
         const n = c.readlinkat(fd, cstr(""), buf, buf.length);
         if (n <= 0 || n >= buf.length || ++links > MAX_LINKS) return { resolved: next, loop: true };
@@ -237,9 +257,9 @@ function walk(
         continue;
       }
       const dir = judgeDirs && !last && (st.mode & C.S_IFMT) === C.S_IFDIR;
-      const step = dir ? judgeStat(next, st, trust) : undefined;
+      const step = dir ? judgeStat(next, st, fd, trust) : undefined;
       if (step !== undefined) return { resolved: next, step };
-      if (dir) passed?.(st);
+      if (dir) passed?.(st, fd);
       at = next;
     } finally {
       c.close(fd);
@@ -289,24 +309,26 @@ export function stepAdvice(step: UntrustedStep): string {
 
 /** `/` judged as a directory of the way. */
 function judgeRoot(trust: Trust): UntrustedStep | undefined {
-  const st = statOf("/");
-  return st === undefined ? undefined : judgeStat("/", st, trust);
+  return atRoot((st, fd) => judgeStat("/", st, fd, trust)) ?? undefined;
 }
 
-/** fstat of what `path` names, through a bare handle (a final link followed); undefined when it cannot be looked at. */
-function statOf(path: string): FdStat | undefined {
+/** `body` of `/`'s fstat and a bare handle on it; null when it cannot be looked at. */
+function atRoot<T>(body: (st: FdStat, fd: number) => T): T | null {
   const c = libc();
-  const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
-  const st = fstatOf(fd);
-  c.close(fd);
-  return st ?? undefined;
+  const fd = c.open(cstr("/"), C.O_PATH | C.O_CLOEXEC, 0);
+  if (fd < 0) return null;
+  try {
+    const st = fstatOf(fd);
+    return st === null ? null : body(st, fd);
+  } finally {
+    c.close(fd);
+  }
 }
 
 /** A directory's step: another user's, or writable by another without the sticky bit; else undefined. */
-function judgeStat(path: string, st: FdStat, trust: Trust): UntrustedStep | undefined {
+function judgeStat(path: string, st: FdStat, fd: number, trust: Trust): UntrustedStep | undefined {
   const { uid, mode, gid } = st;
-  if (!trusts(trust, uid, st.dev, st.ino)) {
+  if (!trusts(trust, st, fd)) {
     const step: UntrustedStep = { path, uid, kind: "directory", mode, gid };
     return uid === trust.overflow ? { ...step, unmapped: true } : step;
   }
@@ -336,12 +358,14 @@ let vouched: ReadonlySet<string> | undefined;
 
 /** The steps the host side of this rootless lab vouched for ({@link VOUCHED_VARIABLE}), read once. */
 function vouchedHere(): ReadonlySet<string> {
-  vouched ??= new Set((Deno.env.get(VOUCHED_VARIABLE) ?? "").split(" ").filter((v) => /^\d+:\d+$/.test(v)));
+  vouched ??= new Set(
+    (Deno.env.get(VOUCHED_VARIABLE) ?? "").split(" ").filter((v) => /^\d+:\d+:\d*$/.test(v)),
+  );
   return vouched;
 }
 
 /**
- * On the machine, before a user namespace is entered: the steps (`dev:ino`) on the ways to `paths` (each
+ * On the machine, before a user namespace is entered: the steps ({@link stepKey}) on the ways to `paths` (each
  * taken as a directory: the path itself is judged too) and `/` that are trusted (`trusted`'s, writable by no
  * one else unless sticky) and owned by one of `unmapped`, the trusted users the namespace will not map
  * (root, for a user's lab): its value of {@link VOUCHED_VARIABLE}.
@@ -353,12 +377,15 @@ export function vouchedSteps(
 ): string {
   const trust: Trust = { owners: trusted, vouched: new Set() };
   const keys = new Set<string>();
-  const add = (st: FdStat) => {
-    if (unmapped.includes(st.uid)) keys.add(`${st.dev}:${st.ino}`);
+  const add = (st: FdStat, fd: number) => {
+    if (unmapped.includes(st.uid)) keys.add(stepKey(st, fd));
   };
-  const root = statOf("/");
-  if (root === undefined || judgeStat("/", root, trust) !== undefined) return "";
-  add(root);
+  const rootTrusted = atRoot((st, fd) => {
+    if (judgeStat("/", st, fd, trust) !== undefined) return false;
+    add(st, fd);
+    return true;
+  });
+  if (rootTrusted !== true) return "";
   // A name after the path makes the path itself a directory of the way, judged.
   for (const p of paths) walk(`${p.replace(/\/+$/, "")}/.vouched`, trust, true, false, add);
   return [...keys].join(" ");

@@ -125,7 +125,7 @@ export function sameNamespace(a: NamespaceId | null | undefined, b: NamespaceId 
 
 /**
  * The variable in which a rootless lab's host side hands the processes in its namespace the steps it
- * vouched for: `dev:ino` of the machine's directories and links (root's) on the ways to the lab's files,
+ * vouched for: `dev:ino:birth` of the machine's directories and links (root's) on the ways to the lab's files,
  * which inside show as the overflow uid as any other user's do (trusted_path.ts).
  */
 export const VOUCHED_VARIABLE = "VDE_ROOTLESS_VOUCHED";

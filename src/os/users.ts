@@ -9,11 +9,12 @@
  * systemd's userdb count as the files' do; /etc/passwd and /etc/group
  * where NSS cannot be asked here, or failed (a name then reads as the files
  * say). A group's members are NSS's and the files' together; when NSS
- * failed they are not known (undefined), and the trusted-path check takes
- * the group as anyone's rather than as the files' few.
+ * failed, or has a source that does not list its users (SSSD), they are
+ * not known (undefined), and the trusted-path check takes the group as
+ * anyone's rather than as the few it was told.
  */
 import { modeText } from "./mode_text.ts";
-import { nssQuery } from "./nss.ts";
+import { nssListsEveryUser, nssQuery } from "./nss.ts";
 import { listedMembers, parseRows, type Row } from "./passwd_rows.ts";
 
 const PASSWD = "/etc/passwd";
@@ -95,14 +96,21 @@ export function isGroupMember(uid: number, gid: number): boolean {
 /**
  * Every user of group `gid`: those whose primary group it is and its listed members (unknown names left
  * out), as NSS and the files say together (a member either source knows may write what the group may);
- * undefined when NSS failed to answer, so they cannot be told.
+ * undefined when they cannot be told: NSS failed to answer, or a source of its does not list its users
+ * (SSSD's default), whose users of `gid` as their primary group no answer shows (then only a user's
+ * private group is told: named as the user whose primary group it is, that user and its listed members).
  */
 export function groupMembers(gid: number): number[] | undefined {
   const group = nssQuery("group", String(gid));
   const users = group === "unavailable" ? [] : nssQuery("passwd");
   if (group === "failed" || users === "failed") return undefined;
   const nss = group === "unavailable" || users === "unavailable" ? [] : membersOf(gid, group, users);
-  return [...new Set([...nss, ...groupMembersInFiles(gid)])];
+  const members = [...new Set([...nss, ...groupMembersInFiles(gid)])];
+  if (group === "unavailable" || users === "unavailable" || nssListsEveryUser()) return members;
+  const row = group.find((r) => r.id === gid) ?? readRows(GROUP).find((r) => r.id === gid);
+  const owner = row === undefined ? undefined : entry("passwd", row.name);
+  if (owner === undefined || owner.name !== row?.name || Number(owner.extra) !== gid) return undefined;
+  return [...new Set([...members, owner.id])];
 }
 
 /** groupMembers as /etc/passwd and /etc/group alone say (where NSS cannot be asked, and for its test). */

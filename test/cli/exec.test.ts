@@ -10,6 +10,8 @@ import {
   shellBanner,
 } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
+import { hostSideVouched } from "../../src/os/host_vouched.ts";
+import { VOUCHED_VARIABLE } from "../../src/os/user_namespace.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnless, skipUnlessRoot, skipWithout } from "../helpers/processes.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
@@ -77,6 +79,14 @@ Deno.test("vde exec runs in the host's namespace, a rootless lab's entered by it
     ...["nsenter", "-t", "42", "-U", "-m", "--preserve-credentials"],
     ...["ip", "netns", "exec", "vde-demo-h1", "ip", "a"],
   ]);
+});
+
+Deno.test("vde exec into a rootless lab hands its command what this process vouches for (entered by nsenter, it inherits the lab's none), into a lab with root none", () => {
+  const target = { lab: "demo", host: "h1", command: [] };
+  assert.deepEqual(hostEnv(target), { VDE_LAB: "demo", VDE_HOST: "h1" });
+  const rootless = hostEnv(target, true);
+  assert.equal(rootless[VOUCHED_VARIABLE], hostSideVouched([]));
+  assert.deepEqual(Object.keys(rootless).sort(), ["VDE_HOST", "VDE_LAB", VOUCHED_VARIABLE]);
 });
 
 Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own, and exits with its status (128 + N after signal N)", async (t) => {

@@ -742,13 +742,20 @@ Deno.test("a rootless lab refuses an rc, key or load reached through another use
       assert.match(vlans.stdout, /VLAN 0007/, vlans.stderr);
       // A load typed at the switch, read inside the namespace: through nobody's link or directory,
       // refused, as outside; the user's own file, read.
-      for (const path of [`${shared}/x/more.rc`, `${shared}/theirs/more.rc`]) {
+      for (
+        const [path, step] of [
+          [`${shared}/x/more.rc`, `${shared}/x, a symbolic link of nobody's`],
+          [`${shared}/theirs/more.rc`, `${shared}/theirs, a directory of nobody's`],
+        ]
+      ) {
         const load = await s.as(["vde", "term", `${name}/sw1`, "-c", `load ${path}`]);
         assert.equal(load.code, 1);
+        // Said by vde term, which judges the way as the machine sees it (6dc195a's words).
         assert.equal(
           load.stderr,
-          `vde: load ${path}: 1001 Operation not permitted (a directory or symlink on its way is another ` +
-            "user's, or others may write it: its lines would run as ours)\n",
+          `vde: load ${path}: 1001 Operation not permitted (it is reached through ${step}, which may lead ` +
+            "the name to any file, and its lines would run as ours: give a path through directories of " +
+            "yours or root's alone)\n",
         );
       }
       const log = await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}.log`).catch(() => "");
@@ -766,6 +773,51 @@ Deno.test("a rootless lab refuses an rc, key or load reached through another use
       assert.match(own.stdout, /VLAN 0008/, own.stderr);
     } finally {
       const down = await s.as(["vde", "down", name]);
+      assert.equal(down.code, 0, down.stderr);
+    }
+  });
+});
+
+Deno.test("a vde run by vde exec in a rootless lab's host reads the user's own rc there, as the lab's own processes do (vouched for by vde exec outside)", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rx${Deno.pid % 100000}`;
+    const home = `${s.tmp}/home`;
+    await Deno.writeTextFile(
+      `${home}/lab.yaml`,
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    h1: { kind: host }\n` +
+        "  links:\n    - endpoints: [h1, sw1]\n",
+    );
+    await Deno.writeTextFile(`${home}/sw.rc`, "vlan/create 7\n");
+    await run(["chown", `${s.uid}:${s.uid}`, `${home}/sw.rc`]);
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    try {
+      // Read and served until the INT; refused, it says so at once: `/` (root's) was no step it trusted.
+      const sw = await s.as(
+        [
+          "vde",
+          "exec",
+          name,
+          "h1",
+          "timeout",
+          "-s",
+          "INT",
+          "3",
+          "vde",
+          "switch",
+          "--sock",
+          `${home}/swx`,
+          "--rc",
+          `${home}/sw.rc`,
+        ],
+        60_000,
+      );
+      assert.doesNotMatch(sw.stderr, /does not map|Operation not permitted|refus/, sw.stderr);
+      assert.notEqual(sw.code, 1, sw.stderr);
+    } finally {
+      const down = await s.as(["vde", "down", name], 120_000);
       assert.equal(down.code, 0, down.stderr);
     }
   });

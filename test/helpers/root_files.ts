@@ -24,3 +24,9 @@ export async function asRootWithoutSudo(prefix: string, body: (dir: string) => P
 export function giveToNobody(path: string): void {
   assert.ok(new Deno.Command("chown", { args: ["-h", "65534:65534", path] }).outputSync().success);
 }
+
+/** How VDE_ROOTLESS_VOUCHED names the directory `path` (trusted_path.ts's stepKey): device, inode, birth time. */
+export function vouchedKey(path: string): string {
+  const st = Deno.statSync(path);
+  return `${st.dev}:${st.ino}:${st.birthtime?.getTime() ?? ""}`;
+}

@@ -259,3 +259,26 @@ Deno.test("a pinned directory once closed gives no entry: its descriptor's numbe
       other.close();
     }
   }));
+
+Deno.test("a start waits out another start's hold on the directory that a name service kept 5 s (getent's bound), not going ahead unguarded", () =>
+  withTmp(async (tmp) => {
+    const dir = `${tmp}/sw`;
+    Deno.mkdirSync(dir);
+    // Another start, its owner's name looked up through a name service that took its whole 5 s.
+    const other = await holdElsewhere(dir, "5.5");
+    const start = holdDirectory(dir);
+    try {
+      assert.equal(await holdForStart(start, dir), true);
+      assert.equal((await other.status).success, true, "the other start let go in its time");
+      // Had the start given up waiting (it did after 1 s), it would hold no lock, and the probe would get it.
+      const probe = holdDirectory(dir);
+      assert.equal(probe.tryLock(true), false, "the start holds it");
+      probe.close();
+    } finally {
+      start.close();
+      try {
+        other.kill();
+      } catch { /* ended */ }
+      await other.status;
+    }
+  }));

@@ -6,7 +6,7 @@
  * trusted-path check does not take a group NSS could not tell as ours alone.
  */
 import assert from "node:assert/strict";
-import { nssQuery } from "../../src/os/nss.ts";
+import { nssListsEveryUser, nssQuery } from "../../src/os/nss.ts";
 import {
   groupMembers,
   groupMembersInFiles,
@@ -182,5 +182,55 @@ Deno.test("the same questions asked for each of 30 ports (a client's port reques
       "passwd -- no-such-user-here",
       "passwd -- no-such-user-here",
     ]);
+  });
+});
+
+Deno.test("nsswitch.conf's passwd line tells whether getent lists every user: the files and local records do, a directory service need not", async () => {
+  await inTempDir("vde-nss-conf-", async (dir) => {
+    const says = async (text: string) => {
+      await Deno.writeTextFile(`${dir}/nsswitch.conf`, text);
+      return nssListsEveryUser(`${dir}/nsswitch.conf`);
+    };
+    assert.equal(await says("passwd:         files systemd\ngroup: files systemd\n"), true);
+    assert.equal(await says("passwd: compat [NOTFOUND=return] files\n"), true);
+    assert.equal(await says("passwd: files # sss\n"), true, "a comment names no source");
+    assert.equal(await says("group: files sss\n"), true, "no passwd line: glibc's default");
+    assert.equal(await says("passwd:     files sss systemd\n"), false);
+    assert.equal(await says("  passwd: files [ SUCCESS=return ] LDAP\n"), false);
+    assert.equal(await says("passwd: files winbind\n"), false);
+    assert.equal(nssListsEveryUser(`${dir}/none`), true, "no file: glibc's default");
+  });
+});
+
+Deno.test("where a source of NSS does not list its users (SSSD's default), a group-writable directory's group is not taken as having no one else, save a user's private group", async () => {
+  assert.equal(Deno.uid(), 0, "this test makes a mount namespace: run as root");
+  await inTempDir("vde-nss-unlisted-", async (dir) => {
+    // vdeteam (61241) lists no one: under SSSD an LDAP user whose primary group it is would not show.
+    await Deno.writeTextFile(
+      `${dir}/passwd`,
+      (await Deno.readTextFile("/etc/passwd")) + "vdeupg:x:61240:61240::/nonexistent:/bin/false\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/group`,
+      (await Deno.readTextFile("/etc/group")) + "vdeupg:x:61240:\nvdeteam:x:61241:\n",
+    );
+    for (const [name, gid] of [["team", 61241], ["upg", 61240]] as const) {
+      await Deno.mkdir(`${dir}/${name}`);
+      await Deno.chown(`${dir}/${name}`, 0, gid);
+      await Deno.chmod(`${dir}/${name}`, 0o2775);
+    }
+    const probe = `console.log(JSON.stringify([untrustedStep("${dir}/team/x", [0])?.kind ?? null,
+      untrustedStep("${dir}/upg/x", [0, 61240])?.kind ?? null, users.groupMembers(61241) ?? null,
+      users.groupMembers(61240) ?? null]));`;
+    const judged = (sources: string) =>
+      inMountNamespace(
+        dir,
+        `printf 'passwd: ${sources}\\ngroup: ${sources}\\n' > "${dir}/nsswitch.conf"
+mount --bind "${dir}/nsswitch.conf" /etc/nsswitch.conf
+mount --bind "${dir}/passwd" /etc/passwd; mount --bind "${dir}/group" /etc/group`,
+        probe,
+      );
+    assert.deepEqual(JSON.parse(await judged("files systemd")), [null, null, [], [61240]]);
+    assert.deepEqual(JSON.parse(await judged("files sss")), ["writable", null, null, [61240]]);
   });
 });

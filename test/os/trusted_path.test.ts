@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AS_NOBODY, hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { asRootWithoutSudo } from "../helpers/root_files.ts";
+import { asRootWithoutSudo, vouchedKey } from "../helpers/root_files.ts";
 import { stepText, untrustedStep, vouchedSteps } from "../../src/os/trusted_path.ts";
 import { VOUCHED_VARIABLE } from "../../src/os/user_namespace.ts";
 import { readSecretFile, secretRefusal } from "../../src/os/owned_file.ts";
@@ -240,10 +240,7 @@ async function stepsInNamespace(paths: string[], vouched?: string): Promise<(str
 Deno.test("the host side vouches for the trusted steps of users the namespace will not map on the ways it is given, and for none past an untrusted one", async () => {
   await asRootWithoutSudo("vde-trusted-", async (dir) => {
     await anotherUsersWays(dir);
-    const key = (p: string) => {
-      const st = Deno.statSync(p);
-      return `${st.dev}:${st.ino}`;
-    };
+    const key = vouchedKey;
     // Root's `/` and the way to dir (the directory itself judged too); nobody's `ours` is theirs to map.
     const vouched = vouchedSteps([`${dir}/ours`], [65534, 0], [0]).split(" ");
     assert.ok(vouched.includes(key("/")) && vouched.includes(key(dir)), vouched.join(" "));
@@ -275,5 +272,28 @@ Deno.test("inside a user namespace another user's link or directory is refused a
     // Outside, the same ways, judged for nobody.
     assert.equal(untrustedStep(`${dir}/ours/key`, [65534, 0]), undefined);
     assert.equal(stepText(untrustedStep(`${dir}/x/key`, [65534, 0])!), `${dir}/x, a symbolic link of 4242's`);
+  });
+});
+
+Deno.test("inside a user namespace a vouched directory removed and its inode handed to another user's new one is that user's, refused (birth time)", async () => {
+  await asRootWithoutSudo("vde-trusted-", async (dir) => {
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/gone`, { mode: 0o755 });
+    const vouched = vouchedSteps([`${dir}/gone`], [65534, 0], [0]);
+    const ino = Deno.statSync(`${dir}/gone`).ino;
+    await Deno.remove(`${dir}/gone`);
+    // ext4 hands out the lowest free inode of the group again: a few directories made get it.
+    let reused: string | undefined;
+    for (let i = 0; i < 20_000 && reused === undefined; i++) {
+      Deno.mkdirSync(`${dir}/n${i}`, { mode: 0o755 });
+      if (Deno.statSync(`${dir}/n${i}`).ino === ino) reused = `${dir}/n${i}`;
+    }
+    assert.ok(reused !== undefined, `inode ${ino} not handed out again here: nothing to check`);
+    await Deno.writeTextFile(`${reused}/key`, "s3cret\n", { mode: 0o600 });
+    await run(["chown", "65534:65534", `${reused}/key`]);
+    await run(["chown", "4242:4242", reused]);
+    assert.deepEqual(await stepsInNamespace([`${reused}/key`], vouched), [
+      `${reused}, a directory of a user this user namespace does not map (root or another)`,
+    ]);
   });
 });
