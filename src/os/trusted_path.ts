@@ -334,6 +334,16 @@ const UNMAPPED = "a user this user namespace does not map (root or another)";
 
 let vouched: ReadonlySet<string> | undefined;
 
+/**
+ * Whether a file of `uid` (device `dev`, inode `ino`) is one the host side of this rootless lab vouched
+ * for: in a user namespace, an owner the namespace does not map (root's lab file, as the overflow uid) is
+ * trusted only so (labVouched in rootless.ts adds the lab file it judged on the machine).
+ */
+export function vouchedFile(uid: number, dev: bigint, ino: bigint): boolean {
+  const overflow = namespaceOverflowUid();
+  return overflow !== undefined && uid === overflow && vouchedHere().has(`${dev}:${ino}`);
+}
+
 /** The steps the host side of this rootless lab vouched for ({@link VOUCHED_VARIABLE}), read once. */
 function vouchedHere(): ReadonlySet<string> {
   vouched ??= new Set((Deno.env.get(VOUCHED_VARIABLE) ?? "").split(" ").filter((v) => /^\d+:\d+$/.test(v)));
@@ -344,18 +354,25 @@ function vouchedHere(): ReadonlySet<string> {
  * On the machine, before a user namespace is entered: the steps (`dev:ino`) on the ways to `paths` (each
  * taken as a directory: the path itself is judged too) and `/` that are trusted (`trusted`'s, writable by no
  * one else unless sticky) and owned by one of `unmapped`, the trusted users the namespace will not map
- * (root, for a user's lab): its value of {@link VOUCHED_VARIABLE}.
+ * (root, for a user's lab): its value of {@link VOUCHED_VARIABLE}. Of `files` (regular files the caller
+ * judged itself: the lab file), the file is added too, where such a user owns it ({@link vouchedFile}).
  */
 export function vouchedSteps(
   paths: readonly string[],
   trusted: readonly number[],
   unmapped: readonly number[],
+  files: readonly string[] = [],
 ): string {
   const trust: Trust = { owners: trusted, vouched: new Set() };
   const keys = new Set<string>();
   const add = (st: FdStat) => {
     if (unmapped.includes(st.uid)) keys.add(`${st.dev}:${st.ino}`);
   };
+  // A file the lab reads as a whole (its lab file, judged on the machine by its reader): the file itself.
+  for (const f of files) {
+    const st = statOf(f);
+    if (st !== undefined && (st.mode & C.S_IFMT) === C.S_IFREG) add(st);
+  }
   const root = statOf("/");
   if (root === undefined || judgeStat("/", root, trust) !== undefined) return "";
   add(root);
