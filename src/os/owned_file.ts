@@ -31,6 +31,11 @@
  * directory (TFTP) is also refused unless the kernel's name for the handle
  * lies inside that directory, so a component swapped for a symlink between a
  * caller's realpath check and the open leads nowhere else.
+ *
+ * A file whose lines run as ours (a lab file to run, `readTrustedFile`) is
+ * trusted as a switch's rc is: its way judged as a secret's, the file ours,
+ * root's or the sudo user's, and no other user able to write it; what is
+ * judged is the very file read, the way walked again after the read.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
