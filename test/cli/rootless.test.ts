@@ -742,13 +742,20 @@ Deno.test("a rootless lab refuses an rc, key or load reached through another use
       assert.match(vlans.stdout, /VLAN 0007/, vlans.stderr);
       // A load typed at the switch, read inside the namespace: through nobody's link or directory,
       // refused, as outside; the user's own file, read.
-      for (const path of [`${shared}/x/more.rc`, `${shared}/theirs/more.rc`]) {
+      // The refusal says which step, and what to do (vde term judges the way as the switch did).
+      const steps = [[`${shared}/x`, "a symbolic link of nobody's"], [
+        `${shared}/theirs`,
+        "a directory of nobody's",
+      ]];
+      for (const [step, what] of steps) {
+        const path = `${step}/more.rc`;
         const load = await s.as(["vde", "term", `${name}/sw1`, "-c", `load ${path}`]);
         assert.equal(load.code, 1);
         assert.equal(
           load.stderr,
-          `vde: load ${path}: 1001 Operation not permitted (a directory or symlink on its way is another ` +
-            "user's, or others may write it: its lines would run as ours)\n",
+          `vde: load ${path}: 1001 Operation not permitted (it is reached through ${step}, ${what}, which may ` +
+            "lead the name to any file, and its lines would run as ours: give a path through directories of " +
+            "yours or root's alone)\n",
         );
       }
       const log = await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}.log`).catch(() => "");
