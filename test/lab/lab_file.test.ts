@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
-import { labFileText, trustedLabText } from "../../src/lab/lab_text.ts";
+import { AS_NOBODY, hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { labFileText, trustedLabText } from "../../src/lab/lab_file.ts";
+import { vouchedSteps } from "../../src/os/trusted_path.ts";
+import { VOUCHED_VARIABLE } from "../../src/os/user_namespace.ts";
 
 const LAB = "name: x\ntopology:\n  nodes: {}\n";
 
@@ -65,5 +68,42 @@ Deno.test("a lab file to run reached through another user's link, or a directory
     await Deno.chmod(`${dir}/d`, 0o1777);
     assert.equal(toRun(`${dir}/d/lab.yaml`), LAB);
     assert.equal(toRun(`${dir}/d/none.yaml`), "refused: no such file");
+  });
+});
+
+Deno.test("inside a rootless lab's user namespace root's lab file is read only as the host side vouched for it; another of root's is refused as a user the namespace does not map", async (t) => {
+  if (skipUnless(t, (await hasCommand("unshare")) ? null : "util-linux's unshare is not installed")) return;
+  await asRootWithoutSudo("vde-lab-text-", async (dir) => {
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/lab.yaml`, LAB);
+    await Deno.writeTextFile(`${dir}/other.yaml`, LAB);
+    // As the host side of nobody's lab hands them in: root's steps to dir, and the lab file it judged.
+    const vouched = vouchedSteps([dir], [65534, 0], [0], [`${dir}/lab.yaml`]);
+    const mod = new URL("../../src/lab/lab_file.ts", import.meta.url).href;
+    const code = `import { trustedLabText } from "${mod}";\n` +
+      `console.log(JSON.stringify(${
+        JSON.stringify([`${dir}/lab.yaml`, `${dir}/other.yaml`])
+      }.map((p) => {\n` +
+      "  try { return trustedLabText(p); } catch (err) { return `refused: ${err.message}`; }\n})));";
+    const r = await run(
+      [
+        ...AS_NOBODY,
+        "env",
+        `${VOUCHED_VARIABLE}=${vouched}`,
+        "unshare",
+        "--user",
+        "--map-root-user",
+        Deno.execPath(),
+        "eval",
+        code,
+      ],
+      { check: false },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [
+      LAB,
+      "refused: it is a user's this user namespace does not map (root or another), and its commands would run " +
+      "as root: copy it into a directory of your own",
+    ]);
   });
 });
