@@ -151,7 +151,7 @@ export const graphCommand = (program: Command): void => {
           : given !== undefined && path !== given
           ? asRunning(given)
           : {};
-        const { lab } = loadLab(path, "", how);
+        const { lab } = loadLab(path, "", { ...how, drawOnly: true });
         const format = graphFormat(o.format, o.output);
         const refused = binaryToTerminal(format, o.output, Deno.stdout.isTerminal());
         if (refused !== undefined) throw new UsageError(refused);

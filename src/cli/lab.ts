@@ -36,7 +36,7 @@ import { sessionGroups } from "../os/users.ts";
 import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, type ValidateOptions } from "../lab/validate.ts";
-import { labFileText, readLabText } from "../lab/lab_text.ts";
+import { labFileText, readLabText, trustedLabText } from "../lab/lab_text.ts";
 import {
   expandVariables,
   hasVariables,
@@ -82,11 +82,18 @@ import { openOutputFile } from "../os/output_file.ts";
 export function loadLab(
   file: string,
   after = "; nothing was created",
-  opts: { checkFiles?: boolean; name?: string; lookup?: Lookup; usersOwn?: ValidateOptions["usersOwn"] } = {},
+  opts: {
+    checkFiles?: boolean;
+    name?: string;
+    lookup?: Lookup;
+    usersOwn?: ValidateOptions["usersOwn"];
+    /** Only drawn (vde graph), not run: a file others may write is read too. */
+    drawOnly?: boolean;
+  } = {},
 ): { lab: Lab; text: string; path: string; variables: Record<string, string> } {
   let text: string;
   try {
-    text = labFileText(file);
+    text = opts.drawOnly ? labFileText(file) : trustedLabText(file);
   } catch (err) {
     const example = exampleNamedBy(file);
     const why = !(err instanceof Deno.errors.NotFound)
@@ -507,7 +514,7 @@ async function runLab(
     return;
   }
   if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name), "--logfile", 0o600);
-  if (rootless) return await upRootless(lab, source ? dirOf(source.path) : Deno.cwd(), o.http);
+  if (rootless) return await upRootless(lab, source ? dirOf(source.path) : Deno.cwd(), o.http, source?.path);
   const { stopped, stop, remove } = untilSignal();
   // A signal while the lab comes up (Ctrl-C during a slow DHCP or exec) cuts bring-up short.
   const interrupt = new AbortController();

@@ -181,7 +181,7 @@ export async function checkUserNamespaces(): Promise<void> {
  * @throws UsageError when a node or the page cannot open here (nothing was made); ExitStatus with the
  *   copy's failing status
  */
-export async function upRootless(lab: Lab, baseDir: string, http?: string): Promise<void> {
+export async function upRootless(lab: Lab, baseDir: string, http?: string, labFile?: string): Promise<void> {
   const say = (m: string) => log("vde up", `lab ${lab.name}: ${m}`);
   const dir = labDir(lab.name);
   const nodes = await OutsideNodes.open(lab, baseDir, say).catch((err) => {
@@ -207,7 +207,7 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
       [INNER_MARK]: isDaemonChild() ? "background" : "foreground",
       ...(page === undefined ? {} : { [PAGE_MARK]: page.url }),
       [OUTSIDE_MARK]: `${Deno.pid} ${processStartTime(Deno.pid) ?? 0}`,
-      [VOUCHED_VARIABLE]: labVouched(lab, baseDir, dir),
+      [VOUCHED_VARIABLE]: labVouched(lab, baseDir, dir, labFile),
     },
   }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same
@@ -237,9 +237,10 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
  * The steps of root's (and, for root run by sudo, that user's: the trusted users unshare --map-root-user
  * does not map) the copy may trust (trusted_path.ts): on the ways to lab `lab`'s directory `baseDir` and
  * the rc and key files it names, its runtime directory `dir`, and this user's home, working and temporary
- * directories, where a `load` typed later finds its files.
+ * directories, where a `load` typed later finds its files; and lab file `labFile` itself, which the copy
+ * reads again (root's is the overflow uid's in there).
  */
-function labVouched(lab: Lab, baseDir: string, dir: string): string {
+function labVouched(lab: Lab, baseDir: string, dir: string, labFile?: string): string {
   const files = lab.nodes.flatMap((n) =>
     n.kind === "switch" && n.rc !== undefined
       ? [n.rc]
@@ -247,7 +248,8 @@ function labVouched(lab: Lab, baseDir: string, dir: string): string {
       ? [n.key]
       : []
   ).map((f) => f.startsWith("/") ? f : `${baseDir}/${f}`);
-  return hostSideVouched([baseDir, ...files, dir]);
+  // Judged here as run (lab_file.ts): root's lab file is the overflow uid's in there, read again.
+  return hostSideVouched([baseDir, ...files, dir], labFile === undefined ? [] : [labFile]);
 }
 
 /** Whether lab `name`, run by `child`, serves (its control socket is there) before the child ends. */

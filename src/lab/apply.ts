@@ -38,7 +38,7 @@ import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
 import { formatErrors } from "./validate.ts";
-import { labFileText, readLabText } from "./lab_text.ts";
+import { readLabText, trustedLabText } from "./lab_text.ts";
 import { usersOwnLab } from "./state.ts";
 import { dirOf, realPath } from "../os/paths.ts";
 import { layRcSettings } from "./rc_settings.ts";
@@ -70,7 +70,7 @@ export function readLabFile(
   let text: string;
   let path: string;
   try {
-    text = labFileText(given);
+    text = trustedLabText(given);
     // As `vde up` names it (state.json, `vde up --apply`): `./x.yaml` and a link to it are one file.
     path = Deno.realPathSync(given);
   } catch (err) {

@@ -3,27 +3,12 @@
  * (variables.ts), then validated (validate.ts), with the name a command
  * gave over the file's (`--name`). `vde up`, `vde graph`, and a running
  * lab's `diff` and `apply` all read a file through here, so each sees the
- * same lab in it.
+ * same lab in it; the file itself is read by lab_file.ts.
  */
 import { expandVariables, type Lookup } from "./variables.ts";
 import { validateLab, type ValidateOptions, type ValidationResult } from "./validate.ts";
-import { readSmallFile } from "../os/owned_file.ts";
 
-/** Most a lab file may be: a big lab's is tens of kilobytes; a larger YAML file is something else. */
-export const MAX_LAB_FILE_BYTES = 1 << 20;
-
-/**
- * The text of lab file `path`, read as a small regular file (owned_file.ts): a name leading to /dev/zero
- * or to a FIFO nobody writes is refused, not read without end or waited on (in a running lab's `apply`,
- * with the whole lab).
- *
- * @throws Deno.errors.NotFound when there is no such file, else an Error whose message is why, in a few words
- */
-export function labFileText(path: string): string {
-  const file = readSmallFile(path, MAX_LAB_FILE_BYTES);
-  if (typeof file !== "string") return file.text;
-  throw file === "no such file" ? new Deno.errors.NotFound(file) : new Error(file);
-}
+export { labFileText, MAX_LAB_FILE_BYTES, trustedLabText } from "./lab_file.ts";
 
 /** How a lab file is read: validation's options, and where variables get their values. */
 export interface ReadOptions extends ValidateOptions {

@@ -15,8 +15,11 @@
 import { ownersOfSecrets } from "./owned_file.ts";
 import { vouchedSteps } from "./trusted_path.ts";
 
-/** VDE_ROOTLESS_VOUCHED's value (user_namespace.ts) for the ways to `paths` and this user's directories. */
-export function hostSideVouched(paths: readonly string[]): string {
+/**
+ * VDE_ROOTLESS_VOUCHED's value (user_namespace.ts) for the ways to `paths` and this user's directories,
+ * and for `files` themselves (the lab file, judged by its reader here and read again inside).
+ */
+export function hostSideVouched(paths: readonly string[], files: readonly string[] = []): string {
   const me = Deno.uid() ?? -1;
   const trusted = ownersOfSecrets();
   let cwd: string[] = [];
@@ -24,5 +27,5 @@ export function hostSideVouched(paths: readonly string[]): string {
     cwd = [Deno.cwd()];
   } catch { /* removed: nothing is found in it */ }
   const env = ["HOME", "TMPDIR", "XDG_RUNTIME_DIR"].flatMap((v) => Deno.env.get(v) ?? []);
-  return vouchedSteps([...paths, ...cwd, ...env, "/tmp"], trusted, trusted.filter((u) => u !== me));
+  return vouchedSteps([...paths, ...cwd, ...env, "/tmp"], trusted, trusted.filter((u) => u !== me), files);
 }

@@ -31,10 +31,23 @@
  * directory (TFTP) is also refused unless the kernel's name for the handle
  * lies inside that directory, so a component swapped for a symlink between a
  * caller's realpath check and the open leads nowhere else.
+ *
+ * A file whose lines run as ours (a lab file to run, `readTrustedFile`) is
+ * trusted as a switch's rc is: its way judged as a secret's, the file ours,
+ * root's or the sudo user's, and no other user able to write it; what is
+ * judged is the very file read, the way walked again after the read.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
-import { stepAdvice, stepText, untrustedStep } from "./trusted_path.ts";
+import {
+  judgedFile,
+  othersMayWrite,
+  stepAdvice,
+  stepText,
+  type UntrustedStep,
+  untrustedStep,
+  vouchedFile,
+} from "./trusted_path.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
@@ -44,6 +57,10 @@ export interface SmallFile {
   readonly text: string;
   readonly mode: number;
   readonly uid: number;
+  readonly gid: number;
+  /** The very file read, for a caller that judges the way to it after (readTrustedFile). */
+  readonly dev: bigint;
+  readonly ino: bigint;
 }
 
 /** What kind of file a st_mode is, in words, for a refusal: "a named pipe". */
@@ -143,7 +160,8 @@ export function readSmallFile(path: string, maxBytes: number, noFollow = false):
       got += n;
     }
     if (got > maxBytes) return `longer than ${maxBytes} bytes`;
-    return { text: new TextDecoder().decode(buf.subarray(0, got)), mode: st.mode, uid: st.uid };
+    const { mode, uid, gid, dev, ino } = st;
+    return { text: new TextDecoder().decode(buf.subarray(0, got)), mode, uid, gid, dev, ino };
   } finally {
     c.close(fd);
   }
@@ -204,6 +222,45 @@ export function readSecretFile(path: string, maxBytes: number, links = 0): Small
     ? link.target
     : `${path.slice(0, path.lastIndexOf("/"))}/${link.target}`;
   return readSecretFile(target, maxBytes, links + 1);
+}
+
+/**
+ * Why a file whose lines run as ours (a lab file, whose `exec` commands run in its hosts) is not trusted:
+ * a step of the way to it (trusted_path.ts), its owner when that is another user, or its mode and group
+ * when others may write it.
+ */
+export type Untrusted =
+  | { readonly step: UntrustedStep }
+  | { readonly owner: number }
+  | { readonly mode: number; readonly gid: number };
+
+/**
+ * Regular file `path` read as readSmallFile reads it, when it is as trusted as a script (`--rc`, `load`):
+ * the way to it is ours, root's or (for root) the sudo user's alone (trusted_path.ts), the file is theirs
+ * too, and no one else may write it; else why not (`Untrusted`), or why it could not be read. A final
+ * link, judged on the way, is followed; the way is walked again after the read and the file at its end
+ * must be the very file read, so a name made meanwhile at the end of a trusted link (another user's link
+ * in /tmp, to a file of ours) is not taken for it.
+ */
+export function readTrustedFile(path: string, maxBytes: number): SmallFile | Untrusted | string {
+  const owners = ownersOfSecrets();
+  for (let tries = 0; tries < 3; tries++) {
+    const step = untrustedStep(path, owners);
+    // Not there at the walk: not opened either (a name made there since was judged by nobody).
+    if (step?.kind === "missing") return openFailure(step.errno ?? C.ENOENT);
+    if (step !== undefined) return { step };
+    const file = readSmallFile(path, maxBytes);
+    if (typeof file === "string") return file;
+    const judged = judgedFile(path, owners);
+    if ("kind" in judged && judged.kind !== "missing") return { step: judged };
+    // Gone or another file now: looked at again.
+    if (!("ino" in judged) || judged.dev !== file.dev || judged.ino !== file.ino) continue;
+    if (!owners.includes(file.uid) && !vouchedFile(file.uid, file.dev, file.ino, path)) {
+      return { owner: file.uid };
+    }
+    return othersMayWrite(file.mode, file.gid, owners) ? { mode: file.mode, gid: file.gid } : file;
+  }
+  return "it changed while it was read";
 }
 
 /** The symlink at `path` (not followed): its owner and its target, read from the very link; or undefined. */

@@ -356,6 +356,29 @@ const UNMAPPED = "a user this user namespace does not map (root or another)";
 
 let vouched: ReadonlySet<string> | undefined;
 
+/**
+ * Whether a file of `uid` (device `dev`, inode `ino`, at `path`) is one the host side of this rootless lab
+ * vouched for: in a user namespace, an owner the namespace does not map (root's lab file, as the overflow
+ * uid) is trusted only so (labVouched in rootless.ts adds the lab file it judged on the machine). Its birth
+ * time is read at `path`, whose file the caller has found to be that very one.
+ */
+export function vouchedFile(uid: number, dev: bigint, ino: bigint, path: string): boolean {
+  const overflow = namespaceOverflowUid();
+  if (overflow === undefined || uid !== overflow) return false;
+  const key = fileKey(path);
+  return key !== undefined && key.startsWith(`${dev}:${ino}:`) && vouchedHere().has(key);
+}
+
+/** A regular file's {@link stepKey}, read at `path` (followed); undefined when it cannot be looked at. */
+function fileKey(path: string): string | undefined {
+  try {
+    const st = Deno.statSync(path);
+    return `${st.dev}:${st.ino}:${st.birthtime?.getTime() ?? ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The steps the host side of this rootless lab vouched for ({@link VOUCHED_VARIABLE}), read once. */
 function vouchedHere(): ReadonlySet<string> {
   vouched ??= new Set(
@@ -368,18 +391,33 @@ function vouchedHere(): ReadonlySet<string> {
  * On the machine, before a user namespace is entered: the steps ({@link stepKey}) on the ways to `paths` (each
  * taken as a directory: the path itself is judged too) and `/` that are trusted (`trusted`'s, writable by no
  * one else unless sticky) and owned by one of `unmapped`, the trusted users the namespace will not map
- * (root, for a user's lab): its value of {@link VOUCHED_VARIABLE}.
+ * (root, for a user's lab): its value of {@link VOUCHED_VARIABLE}. Of `files` (regular files the caller
+ * judged itself: the lab file), the file is added too, where such a user owns it ({@link vouchedFile}).
  */
 export function vouchedSteps(
   paths: readonly string[],
   trusted: readonly number[],
   unmapped: readonly number[],
+  files: readonly string[] = [],
 ): string {
   const trust: Trust = { owners: trusted, vouched: new Set() };
   const keys = new Set<string>();
   const add = (st: FdStat, fd: number) => {
     if (unmapped.includes(st.uid)) keys.add(stepKey(st, fd));
   };
+  // A file the lab reads as a whole (its lab file, judged on the machine by its reader): the file itself.
+  for (const f of files) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(f);
+    } catch {
+      continue;
+    }
+    if (st.isFile && st.uid !== null && unmapped.includes(st.uid)) {
+      const key = fileKey(f);
+      if (key !== undefined) keys.add(key);
+    }
+  }
   const rootTrusted = atRoot((st, fd) => {
     if (judgeStat("/", st, fd, trust) !== undefined) return false;
     add(st, fd);

@@ -15,6 +15,7 @@ import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { SUN_PATH_LEN } from "../../src/wire/sockaddr_un.ts";
 import { isDirectory } from "../../src/os/paths.ts";
+import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("plain vde without a terminal prints help; an unknown subcommand is named", async () => {
   const plain = await vde([]);
@@ -217,6 +218,33 @@ Deno.test("vde up of a device or a FIFO is refused in one line, not read without
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("root's vde up of a lab file others may write, or nobody's, is refused in one line with the chmod or chown to do, and its hosts' commands never run; vde graph still draws it", async () => {
+  await asRootWithoutSudo("vde-labfile-", async (dir) => {
+    const file = `${dir}/lab.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `name: trustlab\ntopology:\n  nodes:\n    h1: { kind: host, exec: ["touch ${dir}/ran"] }\n`,
+    );
+    await Deno.chmod(file, 0o666);
+    const open = await vde(["up", file]);
+    assert.equal(
+      open.stderr,
+      `vde: cannot read ${file}: anyone may write it (mode 0666), and its commands would run as root: ` +
+        `chmod go-w ${file}\n`,
+    );
+    assert.equal(open.code, 1);
+    assert.match((await vde(["graph", file])).stdout, /^graph "trustlab"/);
+    await Deno.chmod(file, 0o644);
+    giveToNobody(file);
+    const theirs = await vde(["up", file]);
+    assert.match(
+      theirs.stderr,
+      /^vde: cannot read \S+: it is (nobody|65534)'s, and its commands would run as root: read it, then chown root \S+\n$/,
+    );
+    assert.throws(() => Deno.lstatSync(`${dir}/ran`), Deno.errors.NotFound);
+  });
 });
 
 Deno.test("a lab file's name a letter or two off one beside it (lab.yml for lab.yaml) is answered with that file", async () => {

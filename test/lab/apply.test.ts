@@ -365,6 +365,26 @@ Deno.test("a relative FILE in the lab shell's diff and apply is read from the la
   });
 });
 
+Deno.test("the lab shell's apply or diff of a lab file others may write is refused with the chmod to do, and the lab runs on unchanged", async () => {
+  await withSwitchesInProcess(async (r, line, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(
+      `${dir}/open.yaml`,
+      (await Deno.readTextFile(file)).replace("delay: 5ms", "delay: 2ms"),
+    );
+    await Deno.chmod(`${dir}/open.yaml`, 0o666);
+    const refusal =
+      `cannot read ${dir}/open.yaml: anyone may write it (mode 0666), and its commands would run ` +
+      `as root: chmod go-w ${dir}/open.yaml`;
+    // Its code aside (as a file not there is answered), the line vde up says.
+    assert.equal((await line("apply open.yaml")).replace(/^\d+ /, ""), `${refusal}\n`);
+    assert.equal((await line("diff open.yaml")).replace(/^\d+ /, ""), `${refusal}\n`);
+    assert.equal(r.file, file);
+    await Deno.chmod(`${dir}/open.yaml`, 0o644);
+    assert.equal(await line("diff open.yaml"), "0 link sw1:1-sw2:1: delay 5ms -> 2ms");
+  });
+});
+
 Deno.test("the lab shell's apply of another file makes it the lab's file: state.json names it, and diff and apply without a file read it", async () => {
   await withSwitchesInProcess(async (r, line, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { AS_NOBODY, hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { asRootWithoutSudo, vouchedKey } from "../helpers/root_files.ts";
+import { asRootWithoutSudo, giveToNobody, vouchedKey } from "../helpers/root_files.ts";
 import { stepText, untrustedStep, vouchedSteps } from "../../src/os/trusted_path.ts";
 import { VOUCHED_VARIABLE } from "../../src/os/user_namespace.ts";
-import { readSecretFile, secretRefusal } from "../../src/os/owned_file.ts";
+import { readSecretFile, readTrustedFile, secretRefusal } from "../../src/os/owned_file.ts";
 import { readScript } from "../../src/console/session_commands.ts";
 import { runStartupScript } from "../../src/console/script.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
@@ -26,7 +26,7 @@ async function stickyWithRootOnlyKey(dir: string): Promise<void> {
 }
 
 /**
- * What root's secret and script reads of `path` got for 3 s while nobody made and removed `link` ->
+ * What root's secret, script and lab file reads of `path` got for 3 s while nobody made and removed `link` ->
  * `target` as fast as they could: each read that met root's file, in words (none is right).
  */
 async function readsWhileNobodyFlips(target: string, link: string, path: string): Promise<string[]> {
@@ -55,6 +55,9 @@ async function readsWhileNobodyFlips(target: string, link: string, path: string)
       if (typeof read === "object" && "text" in read) leaks.push(`secret: ${read.text.trim()}`);
       const lines = await readScript(path);
       if (Array.isArray(lines)) leaks.push(`script: ${lines.join()}`);
+      // A lab file to run is read as a script is (lab_text.ts).
+      const lab = readTrustedFile(path, 100);
+      if (typeof lab === "object" && "text" in lab) leaks.push(`lab file: ${lab.text.trim()}`);
     }
     assert.ok(reads > 100, `only ${reads} reads`);
   } finally {
@@ -251,6 +254,14 @@ Deno.test("the host side vouches for the trusted steps of users the namespace wi
     for (const p of [`${dir}/x`, `${dir}/ours`, `${dir}/theirs`]) assert.ok(!past.includes(key(p)), p);
     // A `/` others may write vouches for nothing (judged as any step).
     assert.equal(vouchedSteps([dir], [65534], [0]), "");
+    // A file the caller judged (the lab file, read again inside): itself, where root owns it, not nobody.
+    await Deno.writeTextFile(`${dir}/lab.yaml`, "");
+    await Deno.writeTextFile(`${dir}/ours/lab.yaml`, "");
+    giveToNobody(`${dir}/ours/lab.yaml`);
+    const files = vouchedSteps([dir], [65534, 0], [0], [`${dir}/lab.yaml`, `${dir}/ours/lab.yaml`]).split(
+      " ",
+    );
+    assert.ok(files.includes(key(`${dir}/lab.yaml`)) && !files.includes(key(`${dir}/ours/lab.yaml`)));
   });
 });
 
