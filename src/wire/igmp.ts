@@ -84,7 +84,9 @@ function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
   if (ip4.protocol !== 2) return OTHER;
   const at = ip4.payloadOffset;
   const len = ip4.payloadLength;
-  if (ip4.mf || ip4.fragmentOffset !== 0) return bad4("fragmented IGMP");
+  // A fragment is read as IGMP all the same, as the kernel's ip_mc_check_igmp reads it (it never looks at
+  // the fragment fields): one whose IGMP checksum holds is the message it says (a bridge sent a report in a
+  // first or a later fragment to its router port alone), any other is malformed by that checksum.
   if (len < 8) return bad4("IGMP shorter than 8 bytes");
   if (internetChecksum(frame, at, len) !== 0) return bad4("bad IGMP checksum");
   const type = frame[at]!;

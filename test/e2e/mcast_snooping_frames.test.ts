@@ -11,7 +11,9 @@
  * hop-by-hop header is data to its group, an IPv6 multicast packet of
  * payload length 0 or past the frame reaches nobody (ff02::1 included),
  * nor does an IPv4 multicast packet with a bad header checksum or total
- * length; broadcast is not checked. The bridge's netns has br_netfilter
+ * length; broadcast is not checked; an IGMPv2 report in a fragment, first
+ * or later, is a report (the kernel reads IGMP by its own checksum, never
+ * the fragment fields), and an IGMPv2 leave is flooded. The bridge's netns has br_netfilter
  * off (its own header checks would drop broadcast and unicast too).
  * The hosts' own IPv6 is off, so no stack of theirs reports groups. Root
  * only; runs in CI.
@@ -66,6 +68,20 @@ function tagged(frame: Uint8Array, tag: number): Uint8Array {
 /** `frame` (IPv4) claiming 256 bytes more than it holds (its checksum is redone by `tagged`). */
 function longer(frame: Uint8Array): Uint8Array {
   frame[16]! += 1;
+  return frame;
+}
+
+/** `frame` (IPv4) as a fragment: more fragments follow (`more`), at `offset` 8-byte units (checksum redone by `tagged`). */
+function fragment(frame: Uint8Array, more: boolean, offset: number): Uint8Array {
+  frame[20] = (more ? 0x20 : 0) | (offset >> 8);
+  frame[21] = offset & 0xff;
+  return frame;
+}
+
+/** `frame` (IPv4) sent to 224.0.0.`last` instead (its header checksum redone by `tagged`). */
+function toLocal(frame: Uint8Array, last: number): Uint8Array {
+  frame.set([1, 0, 0x5e, 0, 0, last], 0);
+  frame.set([224, 0, 0, last], 30);
   return frame;
 }
 
@@ -137,6 +153,30 @@ const CASES: {
     frame: broadcast(udpToGroup([255, 255, 255, 255], 0, new Uint8Array(A_MAC))),
     to: ["b", "c", "r"],
     badChecksum: true,
+  },
+  {
+    what: "IGMPv2 leave to 224.0.0.2",
+    tag: 107,
+    frame: toLocal(igmp(0x17, [239, 1, 1, 9], 1), 2),
+    to: ["b", "c", "r"],
+  },
+  {
+    what: "IGMPv2 report in a first fragment (more to come; its IGMP checksum holds)",
+    tag: 108,
+    frame: fragment(igmp(0x16, [239, 1, 1, 9], 1), true, 0),
+    to: ["r"],
+  },
+  {
+    what: "IGMPv2 report in a later fragment (its IGMP checksum holds)",
+    tag: 109,
+    frame: fragment(igmp(0x16, [239, 1, 1, 9], 1), false, 1),
+    to: ["r"],
+  },
+  {
+    what: "UDP to b's IPv4 group in a first fragment",
+    tag: 110,
+    frame: fragment(udpToGroup([239, 1, 1, 2], 0, new Uint8Array(A_MAC)), true, 0),
+    to: ["b", "r"],
   },
   {
     what: "IPv6 to a broadcast MAC, payload length 0 (not checked)",

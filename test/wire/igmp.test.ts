@@ -147,3 +147,24 @@ Deno.test("an IPv4 packet with a bad header checksum or total length is malforme
   assert.deepEqual(parseGroupMessage(bcast), { type: "other" });
   assert.equal(multicastKind(bcast), McastKind.Flood);
 });
+
+Deno.test("an IGMP message in a fragment is read as the kernel reads it: by its own checksum, the fragment fields not looked at", () => {
+  for (const [flags, offset] of [[0x20, 0], [0, 1], [0x20, 3]] as const) {
+    const f = igmp(0x16, [239, 1, 1, 9], 1);
+    f[20] = flags;
+    f[21] = offset;
+    f[24] = f[25] = 0;
+    const c = internetChecksum(f, 14, 20);
+    f[24] = c >> 8;
+    f[25] = c & 0xff;
+    assert.deepEqual(parseGroupMessage(f), {
+      type: "ok",
+      family: 4,
+      kind: "report",
+      events: [{ kind: "join", group: "239.1.1.9", family: 4 }],
+    }, `flags ${flags} offset ${offset}`);
+    assert.equal(multicastKind(f), McastKind.Report4);
+    f[38]! ^= 1; // the IGMP checksum no longer holds
+    assert.deepEqual(parseGroupMessage(f), { type: "bad", why: "bad IGMP checksum", family: 4 });
+  }
+});
