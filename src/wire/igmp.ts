@@ -24,7 +24,7 @@ import { internetChecksum, transportChecksum } from "./checksum.ts";
 import { formatIpv4, newIpv4Header, parseIpv4 } from "./ipv4.ts";
 import { isBroadcast } from "./ethernet.ts";
 import { ipv4FromU32 } from "./ip_address.ts";
-import { checkIpv6Fixed, formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
+import { checkIpv6Fixed, formatIpv6, writeIpv6Header } from "./ipv6.ts";
 
 /** What one IGMP/MLD message says. */
 export type GroupEvent =
@@ -50,7 +50,6 @@ export type GroupMessage = { type: "other" } | { type: "bad"; why: string; famil
 const OTHER: GroupMessage = { type: "other" };
 const HOP_BY_HOP = 0;
 const ip4 = newIpv4Header();
-const ip6 = newIpv6Header();
 
 /** The EtherType and payload offset of a frame, skipping one 802.1Q tag; null if too short. */
 export function etherPayload(frame: Uint8Array): { type: number; offset: number } | null {
@@ -122,19 +121,23 @@ function parseMld(frame: Uint8Array, off: number): GroupMessage {
   // the kernel bridge takes an MLD type for data to its destination group, neither read nor counted;
   // behind one without the alert (PadN alone) it still reads MLD (both checked beside a kernel bridge).
   if (frame[off + 6] !== HOP_BY_HOP) return OTHER;
-  const why = parseIpv6(frame, off, size, ip6);
-  if (why !== null) return bad6(why);
-  if (ip6.protocol !== 58 || ip6.fragmented) return OTHER;
-  const at = ip6.dataOffset;
-  const len = ip6.dataLength;
-  if (len < 4) return OTHER;
+  // Behind it, the extension headers are walked as the kernel walks them (`icmpv6At`), and any ICMPv6
+  // there has its checksum checked, MLD or not (ipv6_mc_check_icmpv6; a bridge dropped an echo whose
+  // checksum failed).
+  const at = icmpv6At(frame, off);
+  if (at === EXT_MALFORMED) return bad6("extension header cut short, or no next header");
+  if (at === NOT_ICMPV6) return OTHER;
+  const len = off + IPV6_FIXED + ((frame[off + 4]! << 8) | frame[off + 5]!) - at;
+  if (len < 8) return bad6("ICMPv6 shorter than 8 bytes");
+  const src = frame.subarray(off + 8, off + 24);
+  const dst = frame.subarray(off + 24, off + 40);
   const type = frame[at]!;
-  if (type !== 130 && type !== 131 && type !== 132 && type !== 143) return OTHER;
+  const mld = type === 130 || type === 131 || type === 132 || type === 143;
+  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) {
+    return bad6(mld ? "bad MLD checksum" : "bad ICMPv6 checksum");
+  }
+  if (!mld) return OTHER;
   if (len < 24 && type !== 143) return bad6("MLD shorter than 24 bytes");
-  if (len < 8) return bad6("MLDv2 report shorter than 8 bytes");
-  const src = frame.subarray(ip6.srcOffset, ip6.srcOffset + 16);
-  const dst = frame.subarray(ip6.dstOffset, ip6.dstOffset + 16);
-  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) return bad6("bad MLD checksum");
   if (type === 130) {
     const zero = frame.subarray(at + 8, at + 24).every((b) => b === 0);
     return ok(6, "query", [{ kind: "query", group: zero ? null : formatIpv6(frame, at + 8), family: 6 }]);
@@ -282,9 +285,8 @@ export type McastKind = typeof McastKind[keyof typeof McastKind];
  * or MLDv1 report goes to the router ports only, an IGMPv3 or MLDv2 report
  * (to 224.0.0.22, ff02::16) is flooded as the kernel floods it. IPv6 data
  * includes ICMPv6 but MLD (`ping -6 ff0e::1:2`), an MLD type without the
- * hop-by-hop header in front, and what follows a hop-by-hop header but
- * ICMPv6. Flooded, where the kernel would read further: a hop-by-hop header
- * cut short or followed by another extension header, which might hide MLD.
+ * hop-by-hop header in front, and what follows a hop-by-hop header (and
+ * the extension headers the kernel walks past, `icmpv6At`) but ICMPv6.
  * Lengths are checked against the frame; the caller drops what
  * `parseGroupMessage` found malformed before asking.
  */
@@ -308,12 +310,8 @@ export function multicastKind(frame: Uint8Array): McastKind {
   }
   if (type !== 0x86dd || n < at + 40 || frame[at + 24] !== 0xff) return McastKind.Flood;
   if (frame[at + 6] === HOP_BY_HOP) {
-    let p = at + 40;
-    if (n < p + 8) return McastKind.Flood;
-    const next = frame[p]!;
-    p += (frame[p + 1]! + 1) * 8;
-    if (isExtensionHeader(next)) return McastKind.Flood;
-    const icmp = next === 58 && n > p ? frame[p]! : 0;
+    const p = icmpv6At(frame, at);
+    const icmp = p >= 0 && n > p ? frame[p]! : 0;
     if (icmp === 131) return McastKind.Report6;
     if (icmp === 130 || icmp === 132 || icmp === 143) return McastKind.Flood;
   }
@@ -321,11 +319,38 @@ export function multicastKind(frame: Uint8Array): McastKind {
   return (frame[at + 25]! & 0x0f) <= 2 ? McastKind.Flood : McastKind.Data6;
 }
 
+/** `icmpv6At`: the headers say no ICMPv6 follows (data to a snooping switch). */
+const NOT_ICMPV6 = -1;
+/** `icmpv6At`: a header cut short by the frame, or "no next header" (59): the kernel drops the packet. */
+const EXT_MALFORMED = -2;
+const IPV6_FIXED = 40;
+
 /**
- * IPv6 next-header values that are extension headers (RFC 8200's and IANA's list, 0 hop-by-hop included):
- * what follows one might be MLD.
+ * Where ICMPv6 starts behind the IPv6 header at `frame[at]`, walking its extension headers as the kernel's
+ * ipv6_skip_exthdr does for snooping (ipv6_mc_check_exthdrs): hop-by-hop, routing, fragment, AH and
+ * destination options are skipped (a fragment header only at offset 0: a later fragment's payload is
+ * data), any other next header ends the walk. No allocation; each step reads only within the frame and
+ * moves on by 8 bytes at least, so it ends.
+ *
+ * @returns the ICMPv6 offset, NOT_ICMPV6, or EXT_MALFORMED
  */
-function isExtensionHeader(next: number): boolean {
-  return next === 0 || next === 43 || next === 44 || next === 50 || next === 51 || next === 60 ||
-    next === 135 || next === 139 || next === 140 || next === 253 || next === 254;
+function icmpv6At(frame: Uint8Array, at: number): number {
+  const n = frame.length;
+  let next = frame[at + 6]!;
+  let p = at + IPV6_FIXED;
+  for (;;) {
+    if (next === 59) return EXT_MALFORMED;
+    if (next !== 0 && next !== 43 && next !== 44 && next !== 51 && next !== 60) break;
+    if (p + (next === 44 ? 4 : 2) > n) return EXT_MALFORMED;
+    if (next === 44) {
+      if ((((frame[p + 2]! << 8) | frame[p + 3]!) & 0xfff8) !== 0) return NOT_ICMPV6;
+      next = frame[p]!;
+      p += 8;
+      continue;
+    }
+    const size = next === 51 ? (frame[p + 1]! + 2) * 4 : (frame[p + 1]! + 1) * 8;
+    next = frame[p]!;
+    p += size;
+  }
+  return next === 58 ? p : NOT_ICMPV6;
 }

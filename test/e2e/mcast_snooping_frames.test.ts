@@ -13,7 +13,10 @@
  * nor does an IPv4 multicast packet with a bad header checksum or total
  * length; broadcast is not checked; an IGMPv2 report in a fragment, first
  * or later, is a report (the kernel reads IGMP by its own checksum, never
- * the fragment fields), and an IGMPv2 leave is flooded. The bridge's netns has br_netfilter
+ * the fragment fields), and an IGMPv2 leave is flooded; behind a hop-by-hop
+ * header, MLD behind destination options or a first fragment's header is
+ * MLD, a later fragment's is data, no next header or an ICMPv6 checksum
+ * that fails (an echo's too) reaches nobody. The bridge's netns has br_netfilter
  * off (its own header checks would drop broadcast and unicast too).
  * The hosts' own IPv6 is off, so no stack of theirs reports groups. Root
  * only; runs in CI.
@@ -85,6 +88,27 @@ function toLocal(frame: Uint8Array, last: number): Uint8Array {
   return frame;
 }
 
+/** `frame` (`mldv1`'s) with its ICMPv6 checksum broken. */
+function badIcmpv6(frame: Uint8Array): Uint8Array {
+  frame[frame.length - 22]! ^= 1;
+  return frame;
+}
+
+/** `frame` (`igmp`'s) with its IGMP checksum broken. */
+function badIgmp(frame: Uint8Array): Uint8Array {
+  frame[36]! ^= 1;
+  return frame;
+}
+
+/** A hop-by-hop header with the router alert, in front of `next`. */
+const hbh = (next: number) => [next, 0, 5, 2, 0, 0, 1, 0];
+
+/** A fragment header in front of ICMPv6, at `offset` bytes, more to come or not. */
+const FRAG = (
+  offset: number,
+  more: boolean,
+) => [58, 0, offset >> 8, (offset & 0xf8) | (more ? 1 : 0), 0, 0, 0, 1];
+
 /** `frame` sent to ff:ff:ff:ff:ff:ff. */
 function broadcast(frame: Uint8Array): Uint8Array {
   frame.fill(0xff, 0, 6);
@@ -153,6 +177,44 @@ const CASES: {
     frame: broadcast(udpToGroup([255, 255, 255, 255], 0, new Uint8Array(A_MAC))),
     to: ["b", "c", "r"],
     badChecksum: true,
+  },
+  { what: "MLDv1 report, bad checksum", tag: 13, frame: badIcmpv6(mldv1(131, "ff0e::1:9")), to: [] },
+  { what: "ICMPv6 echo behind hop-by-hop", tag: 20, frame: mldv1(128, "ff0e::1:2"), to: ["b", "r"] },
+  {
+    what: "ICMPv6 echo behind hop-by-hop, bad checksum",
+    tag: 18,
+    frame: badIcmpv6(mldv1(128, "ff0e::1:2")),
+    to: [],
+  },
+  {
+    what: "MLDv1 report behind hop-by-hop and a first fragment's header",
+    tag: 14,
+    frame: mldv1(131, "ff0e::1:9", [...hbh(44), ...FRAG(0, true)]),
+    to: ["r"],
+  },
+  {
+    what: "MLDv1 report behind hop-by-hop and destination options",
+    tag: 15,
+    frame: mldv1(131, "ff0e::1:9", [...hbh(60), 58, 0, 1, 4, 0, 0, 0, 0]),
+    to: ["r"],
+  },
+  {
+    what: "MLDv1 report behind a later fragment's header: data",
+    tag: 16,
+    frame: mldv1(131, "ff0e::1:2", [...hbh(44), ...FRAG(8, false)]),
+    to: ["b", "r"],
+  },
+  {
+    what: "hop-by-hop, then no next header",
+    tag: 17,
+    frame: mldv1(131, "ff0e::1:2", [59, 0, 1, 4, 0, 0, 0, 0]),
+    to: [],
+  },
+  {
+    what: "IGMPv2 report, bad IGMP checksum",
+    tag: 111,
+    frame: badIgmp(igmp(0x16, [239, 1, 1, 2], 1)),
+    to: [],
   },
   {
     what: "IGMPv2 leave to 224.0.0.2",
