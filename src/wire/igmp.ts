@@ -51,26 +51,24 @@ const OTHER: GroupMessage = { type: "other" };
 const HOP_BY_HOP = 0;
 const ip4 = newIpv4Header();
 
-/** The EtherType and payload offset of a frame, skipping one 802.1Q tag; null if too short. */
-export function etherPayload(frame: Uint8Array): { type: number; offset: number } | null {
-  if (frame.length < 14) return null;
-  let type = (frame[12]! << 8) | frame[13]!;
-  let offset = 14;
-  if (type === 0x8100) {
-    if (frame.length < 18) return null;
-    type = (frame[16]! << 8) | frame[17]!;
-    offset = 18;
-  }
-  return { type, offset };
+/**
+ * Where a frame's payload starts, skipping one 802.1Q tag (its EtherType is the two bytes before); -1 if
+ * too short. A number, not a record: every multicast frame is asked, with snooping on.
+ */
+export function etherPayloadAt(frame: Uint8Array): number {
+  if (frame.length < 14) return -1;
+  if (frame[12] !== 0x81 || frame[13] !== 0x00) return 14;
+  return frame.length < 18 ? -1 : 18;
 }
 
 /** Reads IGMP or MLD out of an Ethernet frame. */
 export function parseGroupMessage(frame: Uint8Array): GroupMessage {
-  const eth = etherPayload(frame);
+  const at = etherPayloadAt(frame);
   // The Linux bridge snoops multicast MACs alone: broadcast is neither read nor checked.
-  if (eth === null || isBroadcast(frame)) return OTHER;
-  if (eth.type === 0x0800) return parseIgmp(frame, eth.offset);
-  if (eth.type === 0x86dd) return parseMld(frame, eth.offset);
+  if (at < 0 || isBroadcast(frame)) return OTHER;
+  const type = (frame[at - 2]! << 8) | frame[at - 1]!;
+  if (type === 0x0800) return parseIgmp(frame, at);
+  if (type === 0x86dd) return parseMld(frame, at);
   return OTHER;
 }
 
