@@ -90,6 +90,10 @@ function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
   const group = read4(frame, at + 4);
   switch (type) {
     case 0x11:
+      // As the kernel's ip_mc_check_igmp_query: IGMPv1/v2 queries are 8 bytes, v3 ones 12 or more, and a
+      // general one goes to 224.0.0.1 (RFC 2236, 3376); any other is malformed (a bridge dropped each).
+      if (len !== 8 && len < 12) return bad4("IGMP query of neither 8 nor at least 12 bytes");
+      if (group === 0 && ip4.dst !== ALL_SYSTEMS) return bad4("general query not to 224.0.0.1");
       return ok(4, "query", [{ kind: "query", group: group === 0 ? null : formatIpv4(group), family: 4 }]);
     case 0x12:
     case 0x16:
@@ -137,7 +141,12 @@ function parseMld(frame: Uint8Array, off: number): GroupMessage {
   if (!mld) return OTHER;
   if (len < 24 && type !== 143) return bad6("MLD shorter than 24 bytes");
   if (type === 130) {
+    // As the kernel's ipv6_mc_check_mld_query: from a link-local address, MLDv1 queries 24 bytes, v2 ones
+    // 28 or more, a general one to ff02::1 (RFC 2710, 3810); any other is malformed (a bridge dropped each).
+    if (!linkLocal(frame, off + 8)) return bad6("MLD query not from a link-local address");
+    if (len !== 24 && len < 28) return bad6("MLD query of neither 24 nor at least 28 bytes");
     const zero = frame.subarray(at + 8, at + 24).every((b) => b === 0);
+    if (zero && !allNodes(frame, off + 24)) return bad6("general query not to ff02::1");
     return ok(6, "query", [{ kind: "query", group: zero ? null : formatIpv6(frame, at + 8), family: 6 }]);
   }
   if (type === 131 || type === 132) {
@@ -197,6 +206,16 @@ const bad6 = (why: string) => bad(6, why);
 const read4 = (b: Uint8Array, at: number) =>
   ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 const isGroup4 = (a: number) => a >>> 28 === 0xe;
+const ALL_SYSTEMS = 0xe0000001;
+/** Whether the IPv6 address at `b[at]` is link-local as the kernel's ipv6_addr_type says: fe80::/10, ff?2::. */
+const linkLocal = (b: Uint8Array, at: number) =>
+  (b[at] === 0xfe && (b[at + 1]! & 0xc0) === 0x80) || (b[at] === 0xff && (b[at + 1]! & 0x0f) === 2);
+/** Whether the IPv6 address at `b[at]` is ff02::1. */
+function allNodes(b: Uint8Array, at: number): boolean {
+  if (b[at] !== 0xff || b[at + 1] !== 2 || b[at + 15] !== 1) return false;
+  for (let i = 2; i < 15; i++) if (b[at + i] !== 0) return false;
+  return true;
+}
 
 /**
  * An IGMPv2 query from 0.0.0.0 (as the Linux bridge's querier sends it):
@@ -207,7 +226,7 @@ export function buildIgmpQuery(
   group: number | null,
   maxRespDeciseconds: number,
 ): Uint8Array {
-  const dst = group ?? 0xe0000001;
+  const dst = group ?? ALL_SYSTEMS;
   const frame = new Uint8Array(14 + 24 + 8);
   frame.set([0x01, 0x00, 0x5e, (dst >>> 16) & 0x7f, (dst >>> 8) & 0xff, dst & 0xff], 0);
   frame.set(srcMac, 6);

@@ -16,7 +16,9 @@
  * the fragment fields), and an IGMPv2 leave is flooded; behind a hop-by-hop
  * header, MLD behind destination options or a first fragment's header is
  * MLD, a later fragment's is data, no next header or an ICMPv6 checksum
- * that fails (an echo's too) reaches nobody. The bridge's netns has br_netfilter
+ * that fails (an echo's too) reaches nobody; a query whose length or
+ * addresses the kernel refuses (a general one not to 224.0.0.1 or ff02::1,
+ * an MLD one from a global address) reaches nobody either. The bridge's netns has br_netfilter
  * off (its own header checks would drop broadcast and unicast too).
  * The hosts' own IPv6 is off, so no stack of theirs reports groups. Root
  * only; runs in CI.
@@ -27,7 +29,7 @@ import { skipUnless, sleep } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
 import { buildIgmpQuery, buildMldQuery } from "../../src/wire/igmp.ts";
-import { internetChecksum } from "../../src/wire/checksum.ts";
+import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import {
   HBH_PADN_ONLY,
   igmp,
@@ -108,6 +110,40 @@ const FRAG = (
   offset: number,
   more: boolean,
 ) => [58, 0, offset >> 8, (offset & 0xf8) | (more ? 1 : 0), 0, 0, 0, 1];
+
+/** a's general IGMP query (`buildIgmpQuery`'s). */
+const IGMP_GENERAL = buildIgmpQuery(new Uint8Array(A_MAC), null, 1);
+
+/** a's general MLD query (`buildMldQuery`'s) from `src` to `dst`, `extra` zero bytes longer, checksummed. */
+function mldQueryAs(src: string, dst: string, extra = 0): Uint8Array {
+  const frame = buildMldQuery(new Uint8Array(A_MAC), parseIpv6Address("fe80::1"), null, 100);
+  const f = new Uint8Array(frame.length + extra);
+  f.set(frame);
+  const d = parseIpv6Address(dst);
+  f.set(d.subarray(12), 2);
+  f.set(parseIpv6Address(src), 22);
+  f.set(d, 38);
+  f[19]! += extra;
+  f[64] = f[65] = 0;
+  const c = transportChecksum(f.subarray(22, 38), d, 58, f, 62, f.length - 62);
+  f[64] = c >> 8;
+  f[65] = c & 0xff;
+  return f;
+}
+
+/** An IGMP query (`buildIgmpQuery`'s) to `dst`, `extra` zero bytes longer, checksummed again (header: `tagged`). */
+function igmpQueryAs(frame: Uint8Array, dst: number[], extra = 0): Uint8Array {
+  const f = new Uint8Array(frame.length + extra);
+  f.set(frame);
+  f.set([1, 0, 0x5e, dst[1]! & 0x7f, dst[2]!, dst[3]!], 0);
+  f.set(dst, 30);
+  f[17]! += extra;
+  f[40] = f[41] = 0;
+  const c = internetChecksum(f, 38, f.length - 38);
+  f[40] = c >> 8;
+  f[41] = c & 0xff;
+  return f;
+}
 
 /** `frame` sent to ff:ff:ff:ff:ff:ff. */
 function broadcast(frame: Uint8Array): Uint8Array {
@@ -239,6 +275,34 @@ const CASES: {
     tag: 110,
     frame: fragment(udpToGroup([239, 1, 1, 2], 0, new Uint8Array(A_MAC)), true, 0),
     to: ["b", "r"],
+  },
+  // Queries from a (a makes itself a router port with each that holds, which no host here sees).
+  {
+    what: "IGMP general query not to 224.0.0.1",
+    tag: 120,
+    frame: igmpQueryAs(IGMP_GENERAL, [239, 1, 1, 9]),
+    to: [],
+  },
+  { what: "IGMP query of 10 bytes", tag: 121, frame: igmpQueryAs(IGMP_GENERAL, [224, 0, 0, 1], 2), to: [] },
+  {
+    what: "IGMP query of 12 bytes (v3)",
+    tag: 122,
+    frame: igmpQueryAs(IGMP_GENERAL, [224, 0, 0, 1], 4),
+    to: ["b", "c", "r"],
+  },
+  { what: "MLD general query not to ff02::1", tag: 30, frame: mldQueryAs("fe80::1", "ff0e::1:9"), to: [] },
+  {
+    what: "MLD general query from a global address",
+    tag: 31,
+    frame: mldQueryAs("2001:db8::1", "ff02::1"),
+    to: [],
+  },
+  { what: "MLD query of 26 bytes", tag: 32, frame: mldQueryAs("fe80::1", "ff02::1", 2), to: [] },
+  {
+    what: "MLD query of 28 bytes (v2)",
+    tag: 33,
+    frame: mldQueryAs("fe80::1", "ff02::1", 4),
+    to: ["b", "c", "r"],
   },
   {
     what: "IPv6 to a broadcast MAC, payload length 0 (not checked)",
