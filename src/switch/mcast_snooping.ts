@@ -240,7 +240,9 @@ export class McastSnooping {
       return;
     }
     const entry = this.#groups.get(k);
+    // The other querier answers a leave, not ours: the kernel ignores one while it hears another.
     if (entry === undefined || !entry.ports.has(port) || !this.#querier) return;
+    if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
     if (entry.ports.get(port)! > last) entry.ports.set(port, last);
     for (let i = 0; i < this.#o.lastMemberCount; i++) {
@@ -307,11 +309,18 @@ export class McastSnooping {
       const startup = this.#startupLeft > 0;
       if (startup) this.#startupLeft--;
       this.#nextQuery = nowMs + (startup ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
+      // While another querier of a family is heard, ours is silent for it, as the kernel's is (its
+      // br_multicast_send_query returns while the other-querier timer runs; a bridge beside one was).
+      const igmp = this.#families[4].otherUntil <= nowMs, mld = this.#families[6].otherUntil <= nowMs;
       for (const vlan of this.#vlans) {
-        out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
-        out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
-        this.counters.igmp.queriesOut++;
-        this.counters.mld.queriesOut++;
+        if (igmp) {
+          out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
+          this.counters.igmp.queriesOut++;
+        }
+        if (mld) {
+          out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
+          this.counters.mld.queriesOut++;
+        }
       }
     }
     const due = this.#pendingQueries.filter((q) => q.at <= nowMs);

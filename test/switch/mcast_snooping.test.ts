@@ -192,19 +192,51 @@ Deno.test("counters: queries, reports and leaves seen and queries sent, per fami
     bad: 1,
   });
   assert.deepEqual({ ...snoop.counters.mld }, { queriesIn: 0, queriesOut: 0, reports: 0, leaves: 0, bad: 0 });
-  // Our querier: a general query per family at start-up; a leave then brings two group-specific ones.
+  // Our querier: a general query per family at start-up, but none for IPv4 while the other querier is
+  // heard (255 s), and a leave then is the other's to answer, as the kernel's querier (checked beside one).
   snoop.setQuerier(true);
   engine.tick(1000);
-  assert.equal(snoop.counters.igmp.queriesOut, 1);
+  assert.equal(snoop.counters.igmp.queriesOut, 0);
   assert.equal(snoop.counters.mld.queriesOut, 1);
   send(3, igmp(0x17, G));
   engine.tick(1001);
   engine.tick(2500);
+  assert.equal(snoop.counters.igmp.queriesOut, 0);
+  // Gone: ours queries, and answers a leave with two group-specific queries.
+  engine.tick(256_000);
+  assert.equal(snoop.counters.igmp.queriesOut, 1);
+  assert.equal(snoop.counters.mld.queriesOut, 2);
+  send(3, igmp(0x16, G));
+  send(3, igmp(0x17, G));
+  engine.tick(256_001);
+  engine.tick(257_500);
   assert.equal(snoop.counters.igmp.queriesOut, 3);
-  assert.equal(snoop.counters.igmp.leaves, 2);
-  assert.equal(snoop.counters.mld.queriesOut, 1);
+  assert.equal(snoop.counters.igmp.leaves, 3);
   // Seen, both families: what the switch thread watches to copy a frame to the console's machine.
-  assert.equal(snoop.counters.counted, 7);
+  assert.equal(snoop.counters.counted, 9);
+});
+
+Deno.test("our querier is silent while another querier is heard, and leaves it the leaves, as the kernel's querier", () => {
+  const sent: Uint8Array[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (_, frame) => sent.push(frame.slice()));
+  for (const p of [1, 2]) engine.activatePort(p);
+  const snoop = new McastSnooping(MAC);
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  engine.input(1, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), null, 100));
+  engine.input(1, buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address("fe80::9"), null, 1000));
+  engine.input(2, igmp(0x16, G));
+  sent.length = 0;
+  engine.input(2, igmp(0x17, G));
+  // Start-up's second general queries and a leave's group-specific ones are all due by now.
+  for (let t = 2000; t <= 40_000; t += 1000) engine.tick(t);
+  assert.deepEqual(
+    sent.map((f) => parseGroupMessage(f).type === "ok"),
+    [true],
+    "the leave, flooded; no query",
+  );
+  assert.deepEqual(snoop.groups().map((g) => g.port), [2], "the membership stands");
 });
 
 Deno.test("100,000 groups reported: the table stays bounded and the overflow is counted", () => {
