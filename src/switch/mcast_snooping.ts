@@ -28,6 +28,7 @@
 import {
   buildIgmpQuery,
   buildMldQuery,
+  etherPayloadAt,
   type GroupEvent,
   McastKind,
   multicastKind,
@@ -211,8 +212,28 @@ export class McastSnooping {
     else if (msg.kind === "report") c.reports++;
     else if (msg.kind === "leave") c.leaves++;
     this.#vlans.add(vlan);
-    for (const e of msg.events) this.#apply(port, vlan, e);
+    for (const e of msg.events) {
+      if (e.kind === "query" && e.family === 6 && e.group === null && this.#winsElection(frame)) continue;
+      this.#apply(port, vlan, e);
+    }
     return true;
+  }
+
+  /**
+   * Whether our querier, running, wins the MLD querier election against this general query's source: the
+   * lower address wins (RFC 2710 and 3810), and a query that loses neither silences ours nor makes its port
+   * a router port, as the kernel's (br_ip6_multicast_select_querier; a bridge beside one queried on after a
+   * higher address's query, and fell silent after a lower one's). Our IGMP queries come from 0.0.0.0, and
+   * the kernel's from there yield to any other querier, so ours do too.
+   */
+  #winsElection(frame: Uint8Array): boolean {
+    if (!this.#querier) return false;
+    const src = etherPayloadAt(frame) + 8;
+    for (let i = 0; i < 16; i++) {
+      const theirs = frame[src + i]!, ours = this.#linkLocal[i]!;
+      if (theirs !== ours) return theirs > ours;
+    }
+    return false;
   }
 
   #apply(port: number, vlan: number, e: GroupEvent): void {

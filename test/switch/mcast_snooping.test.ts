@@ -239,6 +239,29 @@ Deno.test("our querier is silent while another querier is heard, and leaves it t
   assert.deepEqual(snoop.groups().map((g) => g.port), [2], "the membership stands");
 });
 
+Deno.test("our querier wins the MLD election against a higher address and loses to a lower one, as the kernel's", () => {
+  const sent: Uint8Array[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (_, frame) => sent.push(frame.slice()));
+  for (const p of [1, 2]) engine.activatePort(p);
+  const snoop = new McastSnooping(MAC); // fe80::2ff:1ff:fe02:304
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  const mldQueries = () => sent.filter((f) => f[12] === 0x86 && parseGroupMessage(f).type === "ok").length;
+  const other = (src: string) =>
+    buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address(src), null, 1000);
+  engine.input(1, other("fe80::ffff:ffff:ffff:fff0"));
+  sent.length = 0;
+  engine.tick(40_000); // start-up's second query is due
+  assert.equal(mldQueries(), 2, "a higher address lost: ours queries on (to each port)");
+  assert.deepEqual(snoop.routers(), [], "nor is its port a router port");
+  engine.input(1, other("fe80::1"));
+  sent.length = 0;
+  engine.tick(170_000); // the next is due
+  assert.equal(mldQueries(), 0, "a lower address won: ours is silent");
+  assert.deepEqual(snoop.routers().map((r) => r.port), [1]);
+});
+
 Deno.test("100,000 groups reported: the table stays bounded and the overflow is counted", () => {
   const { snoop, send } = rig();
   for (let i = 0; i < 100_000; i++) send(2, igmp(0x16, [239, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]));
