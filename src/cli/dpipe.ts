@@ -20,7 +20,8 @@
  *
  * When a command exits, what it wrote is pumped on and its neighbours read
  * end of input; the pumps into it stop, so their next write to it fails
- * (EPIPE), as through Debian's pipes once their reader is gone. As
+ * (EPIPE), as through Debian's pipes once their reader is gone, unless a
+ * child of it still reads what it read (`readerGone`). As
  * vdeplug4's dpipe, ours waits for every command and exits with the status
  * of the last one on the command line, whichever ends first: scripts read
  * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
@@ -47,6 +48,7 @@ import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { log } from "../log.ts";
+import { pipeAt, pipeHasReader, type PipeId, pipeOpenIn } from "../os/pipe_readers.ts";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
 interface DpipeFlags {
@@ -220,6 +222,9 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
     const alternates: (Side | undefined)[] = [];
     const pending: Promise<void>[] = [];
     const fifos: string[] = [];
+    // What each command reads: the pipe on its stdin, a middle command's FIFO on fd 3 (see `readerGone`).
+    const stdins: (PipeId | undefined)[] = [];
+    const fifoIns: (PipeId | undefined)[] = [];
     for (const [i, { argv }] of chain.entries()) {
       const fifoIn = `${dir}/${i}.in`;
       const fifoOut = `${dir}/${i}.out`;
@@ -233,6 +238,8 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
       if (!isMiddle(i)) {
         const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
+        stdins.push(pipeOpenIn(child.pid, 0));
+        fifoIns.push(undefined);
         mains.push({ readable: child.stdout, writable: child.stdin });
         alternates.push(undefined);
         continue;
@@ -242,6 +249,8 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
         ALTERNATE_STDOUT: "4",
       });
       children.push(child);
+      stdins.push(pipeOpenIn(child.pid, 0));
+      fifoIns.push(pipeAt(fifoIn));
       mains.push({ readable: child.stdout, writable: child.stdin });
       alternates.push(undefined);
       pending.push(
@@ -264,12 +273,9 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
     }
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
     // Stopped during the start, the chain is not whole: nothing to join, its commands are ending.
-    const gone = exits.map((exit) => {
-      const done = new AbortController();
-      exit.then(() => done.abort());
-      return done.signal;
-    });
-    const pumps = stopSignal === undefined ? join(chain, mains, alternates, gone) : [];
+    const gone = exits.map((exit, i) => readerGone(exit, stdins[i]));
+    const fifoGone = exits.map((exit, i) => readerGone(exit, fifoIns[i]));
+    const pumps = stopSignal === undefined ? join(chain, mains, alternates, gone, fifoGone) : [];
     const statuses = await Promise.all(exits);
     await within(DRAIN_MS, Promise.all(pumps));
     // With -n a stop signal went to the last command, dpipe itself there: the status is that command's.
@@ -303,10 +309,11 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
  * joined left to right only reads `toRight` and is the next `toRight`, while `toLeft` passes it by; one
  * joined right to left writes `toLeft` and its stdin is the next `toLeft`.
  *
- * @param gone `gone[i]` aborts once command i has exited: the pumps into it stop and close what they read
- *   from, as the last reader of a pipe is gone when a Debian dpipe's command exits, so its neighbour's next
- *   write fails (EPIPE). Pumped on, it landed in our pipe and only a write after it failed, so a command
- *   that exits as its write fares (`echo x || exit 4`) gave another status than under Debian's.
+ * @param gone `gone[i]` aborts once command i's stdin has no reader left (`readerGone`): the pumps into it
+ *   stop and close what they read from, as Debian's dpipe's pipe to it has no reader then, so its
+ *   neighbour's next write fails (EPIPE). Pumped on, it landed in our pipe and only a write after it
+ *   failed, so a command that exits as its write fares (`echo x || exit 4`) gave another status there.
+ * @param fifoGone the same for a middle command's fd 3
  * @returns the pumps, each settling when its source ends or its destination is gone
  */
 function join(
@@ -314,21 +321,23 @@ function join(
   mains: readonly Side[],
   alternates: readonly (Side | undefined)[],
   gone: readonly AbortSignal[],
+  fifoGone: readonly AbortSignal[],
 ): Promise<void>[] {
   const pumps: Promise<void>[] = [];
   let toRight = mains[0]!.readable;
   let toLeft = mains[0]!.writable;
-  // The command `toLeft` writes to: the first, then a one-way-left or middle command.
-  let toLeftOf = 0;
+  // When what `toLeft` writes to has no reader: the first command's stdin, then a one-way-left command's
+  // stdin or a middle command's fd 3.
+  let toLeftGone = gone[0]!;
   for (let i = 1; i < chain.length; i++) {
     const { readable, writable } = mains[i]!;
     const way = chain[i]!.way;
     if (way !== "left") pumps.push(pump(toRight, writable, gone[i]!));
-    if (way !== "right") pumps.push(pump(readable, toLeft, gone[toLeftOf]!));
+    if (way !== "right") pumps.push(pump(readable, toLeft, toLeftGone));
     if (way === "right") toRight = readable;
-    else if (way === "left") [toLeft, toLeftOf] = [writable, i];
+    else if (way === "left") [toLeft, toLeftGone] = [writable, gone[i]!];
     else if (alternates[i] !== undefined) {
-      [toRight, toLeft, toLeftOf] = [alternates[i]!.readable, alternates[i]!.writable, i];
+      [toRight, toLeft, toLeftGone] = [alternates[i]!.readable, alternates[i]!.writable, fifoGone[i]!];
     }
   }
   return pumps;
@@ -460,6 +469,21 @@ function unbufferedSink(file: Deno.FsFile): WritableStream<Uint8Array> {
     close,
     abort: close,
   });
+}
+
+/**
+ * Aborts once command's `exit` has come and nothing reads `pipe` (what it read) any more. A child of the
+ * command may still read it (`sh -c 'exec 5<&0; cat <&5 >FILE & exit 0'`): Debian's dpipe's pipe to it
+ * keeps its reader then, and what the neighbour writes reaches that child, so ours pumps on. When that
+ * child ends later, the write after it fails as before this check. A pipe that could not be named (the
+ * command gone at once) counts as unread.
+ */
+function readerGone(exit: Promise<Deno.CommandStatus>, pipe: PipeId | undefined): AbortSignal {
+  const done = new AbortController();
+  exit.then(() => {
+    if (pipe === undefined || !pipeHasReader(pipe)) done.abort();
+  });
+  return done.signal;
 }
 
 /** Copies bytes until either side ends or `gone` aborts (then closes both); never rejects. */

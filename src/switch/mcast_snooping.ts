@@ -28,6 +28,7 @@
 import {
   buildIgmpQuery,
   buildMldQuery,
+  etherPayloadAt,
   type GroupEvent,
   McastKind,
   multicastKind,
@@ -211,8 +212,28 @@ export class McastSnooping {
     else if (msg.kind === "report") c.reports++;
     else if (msg.kind === "leave") c.leaves++;
     this.#vlans.add(vlan);
-    for (const e of msg.events) this.#apply(port, vlan, e);
+    for (const e of msg.events) {
+      if (e.kind === "query" && e.family === 6 && e.group === null && this.#winsElection(frame)) continue;
+      this.#apply(port, vlan, e);
+    }
     return true;
+  }
+
+  /**
+   * Whether our querier, running, wins the MLD querier election against this general query's source: the
+   * lower address wins (RFC 2710 and 3810), and a query that loses neither silences ours nor makes its port
+   * a router port, as the kernel's (br_ip6_multicast_select_querier; a bridge beside one queried on after a
+   * higher address's query, and fell silent after a lower one's). Our IGMP queries come from 0.0.0.0, and
+   * the kernel's from there yield to any other querier, so ours do too.
+   */
+  #winsElection(frame: Uint8Array): boolean {
+    if (!this.#querier) return false;
+    const src = etherPayloadAt(frame) + 8;
+    for (let i = 0; i < 16; i++) {
+      const theirs = frame[src + i]!, ours = this.#linkLocal[i]!;
+      if (theirs !== ours) return theirs > ours;
+    }
+    return false;
   }
 
   #apply(port: number, vlan: number, e: GroupEvent): void {
@@ -240,7 +261,9 @@ export class McastSnooping {
       return;
     }
     const entry = this.#groups.get(k);
+    // The other querier answers a leave, not ours: the kernel ignores one while it hears another.
     if (entry === undefined || !entry.ports.has(port) || !this.#querier) return;
+    if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
     if (entry.ports.get(port)! > last) entry.ports.set(port, last);
     for (let i = 0; i < this.#o.lastMemberCount; i++) {
@@ -307,11 +330,18 @@ export class McastSnooping {
       const startup = this.#startupLeft > 0;
       if (startup) this.#startupLeft--;
       this.#nextQuery = nowMs + (startup ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
+      // While another querier of a family is heard, ours is silent for it, as the kernel's is (its
+      // br_multicast_send_query returns while the other-querier timer runs; a bridge beside one was).
+      const igmp = this.#families[4].otherUntil <= nowMs, mld = this.#families[6].otherUntil <= nowMs;
       for (const vlan of this.#vlans) {
-        out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
-        out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
-        this.counters.igmp.queriesOut++;
-        this.counters.mld.queriesOut++;
+        if (igmp) {
+          out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
+          this.counters.igmp.queriesOut++;
+        }
+        if (mld) {
+          out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
+          this.counters.mld.queriesOut++;
+        }
       }
     }
     const due = this.#pendingQueries.filter((q) => q.at <= nowMs);

@@ -24,7 +24,7 @@ import { internetChecksum, transportChecksum } from "./checksum.ts";
 import { formatIpv4, newIpv4Header, parseIpv4 } from "./ipv4.ts";
 import { isBroadcast } from "./ethernet.ts";
 import { ipv4FromU32 } from "./ip_address.ts";
-import { checkIpv6Fixed, formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
+import { checkIpv6Fixed, formatIpv6, writeIpv6Header } from "./ipv6.ts";
 
 /** What one IGMP/MLD message says. */
 export type GroupEvent =
@@ -50,28 +50,25 @@ export type GroupMessage = { type: "other" } | { type: "bad"; why: string; famil
 const OTHER: GroupMessage = { type: "other" };
 const HOP_BY_HOP = 0;
 const ip4 = newIpv4Header();
-const ip6 = newIpv6Header();
 
-/** The EtherType and payload offset of a frame, skipping one 802.1Q tag; null if too short. */
-export function etherPayload(frame: Uint8Array): { type: number; offset: number } | null {
-  if (frame.length < 14) return null;
-  let type = (frame[12]! << 8) | frame[13]!;
-  let offset = 14;
-  if (type === 0x8100) {
-    if (frame.length < 18) return null;
-    type = (frame[16]! << 8) | frame[17]!;
-    offset = 18;
-  }
-  return { type, offset };
+/**
+ * Where a frame's payload starts, skipping one 802.1Q tag (its EtherType is the two bytes before); -1 if
+ * too short. A number, not a record: every multicast frame is asked, with snooping on.
+ */
+export function etherPayloadAt(frame: Uint8Array): number {
+  if (frame.length < 14) return -1;
+  if (frame[12] !== 0x81 || frame[13] !== 0x00) return 14;
+  return frame.length < 18 ? -1 : 18;
 }
 
 /** Reads IGMP or MLD out of an Ethernet frame. */
 export function parseGroupMessage(frame: Uint8Array): GroupMessage {
-  const eth = etherPayload(frame);
+  const at = etherPayloadAt(frame);
   // The Linux bridge snoops multicast MACs alone: broadcast is neither read nor checked.
-  if (eth === null || isBroadcast(frame)) return OTHER;
-  if (eth.type === 0x0800) return parseIgmp(frame, eth.offset);
-  if (eth.type === 0x86dd) return parseMld(frame, eth.offset);
+  if (at < 0 || isBroadcast(frame)) return OTHER;
+  const type = (frame[at - 2]! << 8) | frame[at - 1]!;
+  if (type === 0x0800) return parseIgmp(frame, at);
+  if (type === 0x86dd) return parseMld(frame, at);
   return OTHER;
 }
 
@@ -84,13 +81,19 @@ function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
   if (ip4.protocol !== 2) return OTHER;
   const at = ip4.payloadOffset;
   const len = ip4.payloadLength;
-  if (ip4.mf || ip4.fragmentOffset !== 0) return bad4("fragmented IGMP");
+  // A fragment is read as IGMP all the same, as the kernel's ip_mc_check_igmp reads it (it never looks at
+  // the fragment fields): one whose IGMP checksum holds is the message it says (a bridge sent a report in a
+  // first or a later fragment to its router port alone), any other is malformed by that checksum.
   if (len < 8) return bad4("IGMP shorter than 8 bytes");
   if (internetChecksum(frame, at, len) !== 0) return bad4("bad IGMP checksum");
   const type = frame[at]!;
   const group = read4(frame, at + 4);
   switch (type) {
     case 0x11:
+      // As the kernel's ip_mc_check_igmp_query: IGMPv1/v2 queries are 8 bytes, v3 ones 12 or more, and a
+      // general one goes to 224.0.0.1 (RFC 2236, 3376); any other is malformed (a bridge dropped each).
+      if (len !== 8 && len < 12) return bad4("IGMP query of neither 8 nor at least 12 bytes");
+      if (group === 0 && ip4.dst !== ALL_SYSTEMS) return bad4("general query not to 224.0.0.1");
       return ok(4, "query", [{ kind: "query", group: group === 0 ? null : formatIpv4(group), family: 4 }]);
     case 0x12:
     case 0x16:
@@ -120,21 +123,30 @@ function parseMld(frame: Uint8Array, off: number): GroupMessage {
   // the kernel bridge takes an MLD type for data to its destination group, neither read nor counted;
   // behind one without the alert (PadN alone) it still reads MLD (both checked beside a kernel bridge).
   if (frame[off + 6] !== HOP_BY_HOP) return OTHER;
-  const why = parseIpv6(frame, off, size, ip6);
-  if (why !== null) return bad6(why);
-  if (ip6.protocol !== 58 || ip6.fragmented) return OTHER;
-  const at = ip6.dataOffset;
-  const len = ip6.dataLength;
-  if (len < 4) return OTHER;
+  // Behind it, the extension headers are walked as the kernel walks them (`icmpv6At`), and any ICMPv6
+  // there has its checksum checked, MLD or not (ipv6_mc_check_icmpv6; a bridge dropped an echo whose
+  // checksum failed).
+  const at = icmpv6At(frame, off);
+  if (at === EXT_MALFORMED) return bad6("extension header cut short, or no next header");
+  if (at === NOT_ICMPV6) return OTHER;
+  const len = off + IPV6_FIXED + ((frame[off + 4]! << 8) | frame[off + 5]!) - at;
+  if (len < 8) return bad6("ICMPv6 shorter than 8 bytes");
+  const src = frame.subarray(off + 8, off + 24);
+  const dst = frame.subarray(off + 24, off + 40);
   const type = frame[at]!;
-  if (type !== 130 && type !== 131 && type !== 132 && type !== 143) return OTHER;
+  const mld = type === 130 || type === 131 || type === 132 || type === 143;
+  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) {
+    return bad6(mld ? "bad MLD checksum" : "bad ICMPv6 checksum");
+  }
+  if (!mld) return OTHER;
   if (len < 24 && type !== 143) return bad6("MLD shorter than 24 bytes");
-  if (len < 8) return bad6("MLDv2 report shorter than 8 bytes");
-  const src = frame.subarray(ip6.srcOffset, ip6.srcOffset + 16);
-  const dst = frame.subarray(ip6.dstOffset, ip6.dstOffset + 16);
-  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) return bad6("bad MLD checksum");
   if (type === 130) {
+    // As the kernel's ipv6_mc_check_mld_query: from a link-local address, MLDv1 queries 24 bytes, v2 ones
+    // 28 or more, a general one to ff02::1 (RFC 2710, 3810); any other is malformed (a bridge dropped each).
+    if (!linkLocal(frame, off + 8)) return bad6("MLD query not from a link-local address");
+    if (len !== 24 && len < 28) return bad6("MLD query of neither 24 nor at least 28 bytes");
     const zero = frame.subarray(at + 8, at + 24).every((b) => b === 0);
+    if (zero && !allNodes(frame, off + 24)) return bad6("general query not to ff02::1");
     return ok(6, "query", [{ kind: "query", group: zero ? null : formatIpv6(frame, at + 8), family: 6 }]);
   }
   if (type === 131 || type === 132) {
@@ -194,6 +206,16 @@ const bad6 = (why: string) => bad(6, why);
 const read4 = (b: Uint8Array, at: number) =>
   ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 const isGroup4 = (a: number) => a >>> 28 === 0xe;
+const ALL_SYSTEMS = 0xe0000001;
+/** Whether the IPv6 address at `b[at]` is link-local as the kernel's ipv6_addr_type says: fe80::/10, ff?2::. */
+const linkLocal = (b: Uint8Array, at: number) =>
+  (b[at] === 0xfe && (b[at + 1]! & 0xc0) === 0x80) || (b[at] === 0xff && (b[at + 1]! & 0x0f) === 2);
+/** Whether the IPv6 address at `b[at]` is ff02::1. */
+function allNodes(b: Uint8Array, at: number): boolean {
+  if (b[at] !== 0xff || b[at + 1] !== 2 || b[at + 15] !== 1) return false;
+  for (let i = 2; i < 15; i++) if (b[at + i] !== 0) return false;
+  return true;
+}
 
 /**
  * An IGMPv2 query from 0.0.0.0 (as the Linux bridge's querier sends it):
@@ -204,7 +226,7 @@ export function buildIgmpQuery(
   group: number | null,
   maxRespDeciseconds: number,
 ): Uint8Array {
-  const dst = group ?? 0xe0000001;
+  const dst = group ?? ALL_SYSTEMS;
   const frame = new Uint8Array(14 + 24 + 8);
   frame.set([0x01, 0x00, 0x5e, (dst >>> 16) & 0x7f, (dst >>> 8) & 0xff, dst & 0xff], 0);
   frame.set(srcMac, 6);
@@ -280,9 +302,8 @@ export type McastKind = typeof McastKind[keyof typeof McastKind];
  * or MLDv1 report goes to the router ports only, an IGMPv3 or MLDv2 report
  * (to 224.0.0.22, ff02::16) is flooded as the kernel floods it. IPv6 data
  * includes ICMPv6 but MLD (`ping -6 ff0e::1:2`), an MLD type without the
- * hop-by-hop header in front, and what follows a hop-by-hop header but
- * ICMPv6. Flooded, where the kernel would read further: a hop-by-hop header
- * cut short or followed by another extension header, which might hide MLD.
+ * hop-by-hop header in front, and what follows a hop-by-hop header (and
+ * the extension headers the kernel walks past, `icmpv6At`) but ICMPv6.
  * Lengths are checked against the frame; the caller drops what
  * `parseGroupMessage` found malformed before asking.
  */
@@ -306,12 +327,8 @@ export function multicastKind(frame: Uint8Array): McastKind {
   }
   if (type !== 0x86dd || n < at + 40 || frame[at + 24] !== 0xff) return McastKind.Flood;
   if (frame[at + 6] === HOP_BY_HOP) {
-    let p = at + 40;
-    if (n < p + 8) return McastKind.Flood;
-    const next = frame[p]!;
-    p += (frame[p + 1]! + 1) * 8;
-    if (isExtensionHeader(next)) return McastKind.Flood;
-    const icmp = next === 58 && n > p ? frame[p]! : 0;
+    const p = icmpv6At(frame, at);
+    const icmp = p >= 0 && n > p ? frame[p]! : 0;
     if (icmp === 131) return McastKind.Report6;
     if (icmp === 130 || icmp === 132 || icmp === 143) return McastKind.Flood;
   }
@@ -319,11 +336,38 @@ export function multicastKind(frame: Uint8Array): McastKind {
   return (frame[at + 25]! & 0x0f) <= 2 ? McastKind.Flood : McastKind.Data6;
 }
 
+/** `icmpv6At`: the headers say no ICMPv6 follows (data to a snooping switch). */
+const NOT_ICMPV6 = -1;
+/** `icmpv6At`: a header cut short by the frame, or "no next header" (59): the kernel drops the packet. */
+const EXT_MALFORMED = -2;
+const IPV6_FIXED = 40;
+
 /**
- * IPv6 next-header values that are extension headers (RFC 8200's and IANA's list, 0 hop-by-hop included):
- * what follows one might be MLD.
+ * Where ICMPv6 starts behind the IPv6 header at `frame[at]`, walking its extension headers as the kernel's
+ * ipv6_skip_exthdr does for snooping (ipv6_mc_check_exthdrs): hop-by-hop, routing, fragment, AH and
+ * destination options are skipped (a fragment header only at offset 0: a later fragment's payload is
+ * data), any other next header ends the walk. No allocation; each step reads only within the frame and
+ * moves on by 8 bytes at least, so it ends.
+ *
+ * @returns the ICMPv6 offset, NOT_ICMPV6, or EXT_MALFORMED
  */
-function isExtensionHeader(next: number): boolean {
-  return next === 0 || next === 43 || next === 44 || next === 50 || next === 51 || next === 60 ||
-    next === 135 || next === 139 || next === 140 || next === 253 || next === 254;
+function icmpv6At(frame: Uint8Array, at: number): number {
+  const n = frame.length;
+  let next = frame[at + 6]!;
+  let p = at + IPV6_FIXED;
+  for (;;) {
+    if (next === 59) return EXT_MALFORMED;
+    if (next !== 0 && next !== 43 && next !== 44 && next !== 51 && next !== 60) break;
+    if (p + (next === 44 ? 4 : 2) > n) return EXT_MALFORMED;
+    if (next === 44) {
+      if ((((frame[p + 2]! << 8) | frame[p + 3]!) & 0xfff8) !== 0) return NOT_ICMPV6;
+      next = frame[p]!;
+      p += 8;
+      continue;
+    }
+    const size = next === 51 ? (frame[p + 1]! + 2) * 4 : (frame[p + 1]! + 1) * 8;
+    next = frame[p]!;
+    p += size;
+  }
+  return next === 58 ? p : NOT_ICMPV6;
 }

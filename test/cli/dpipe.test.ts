@@ -14,6 +14,7 @@ import {
   within,
   writeTo,
 } from "../helpers/framed_peers.ts";
+import { until } from "../helpers/vde_clients.ts";
 
 /** Runs Debian's dpipe or ours (`vde dpipe`) on `args` to completion (bounded): its status and stderr. */
 async function dpipeOf(
@@ -164,6 +165,15 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     // it on, and only the next write failed); to a middle command's fd 3 too.
     [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
     [["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
+    // Unless a child of it still reads what it read: that write reaches the child, the pipe has a reader.
+    [[...sh("exec 5<&0; cat <&5 >/dev/null & exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 3],
+    [[
+      "cat",
+      "=",
+      ...sh("exec 5<&3; cat <&5 >/dev/null & exit 0"),
+      "=",
+      ...sh("sleep 0.5; echo x || exit 4; exit 3"),
+    ], 3],
     [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
     // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
     [[...sh("exit 3"), "=", ...sh("sleep 0.5; exit 4"), "=", ...sh("exit 5")], 5],
@@ -349,6 +359,24 @@ Deno.test("vde dpipe delivers what a command wrote just before exiting", async (
     const { code } = await dpipe(["printf", "last words", "=", "sh", "-c", `cat > ${out}`]);
     assert.equal(code, 0);
     assert.equal(await Deno.readTextFile(out), "last words");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a child still reading what an exited command read gets what the neighbour writes after, ours and Debian's alike", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    for (const tool of ["dpipe", "vde dpipe"] as const) {
+      const out = `${dir}/${tool.replace(" ", "-")}`;
+      // The child keeps the pipe's read end (its stdin saved: an & command's own is /dev/null).
+      const first = sh(`exec 5<&0; cat <&5 > ${out} & exit 0`);
+      const r = await dpipeOf(tool, [...first, "=", ...sh("sleep 0.5; echo late || exit 4; exit 3")]);
+      assert.equal(r.code, 3, `${tool}: ${r.stderr}`);
+      // The child ends at its end of input, once the writer exited: wait for its last bytes.
+      await until(`${tool}'s child got the line`, async () => await Deno.readTextFile(out) === "late\n");
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,7 +11,14 @@
  * hop-by-hop header is data to its group, an IPv6 multicast packet of
  * payload length 0 or past the frame reaches nobody (ff02::1 included),
  * nor does an IPv4 multicast packet with a bad header checksum or total
- * length; broadcast is not checked. The bridge's netns has br_netfilter
+ * length; broadcast is not checked; an IGMPv2 report in a fragment, first
+ * or later, is a report (the kernel reads IGMP by its own checksum, never
+ * the fragment fields), and an IGMPv2 leave is flooded; behind a hop-by-hop
+ * header, MLD behind destination options or a first fragment's header is
+ * MLD, a later fragment's is data, no next header or an ICMPv6 checksum
+ * that fails (an echo's too) reaches nobody; a query whose length or
+ * addresses the kernel refuses (a general one not to 224.0.0.1 or ff02::1,
+ * an MLD one from a global address) reaches nobody either. The bridge's netns has br_netfilter
  * off (its own header checks would drop broadcast and unicast too).
  * The hosts' own IPv6 is off, so no stack of theirs reports groups. Root
  * only; runs in CI.
@@ -22,7 +29,7 @@ import { skipUnless, sleep } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
 import { buildIgmpQuery, buildMldQuery } from "../../src/wire/igmp.ts";
-import { internetChecksum } from "../../src/wire/checksum.ts";
+import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import {
   HBH_PADN_ONLY,
   igmp,
@@ -67,6 +74,75 @@ function tagged(frame: Uint8Array, tag: number): Uint8Array {
 function longer(frame: Uint8Array): Uint8Array {
   frame[16]! += 1;
   return frame;
+}
+
+/** `frame` (IPv4) as a fragment: more fragments follow (`more`), at `offset` 8-byte units (checksum redone by `tagged`). */
+function fragment(frame: Uint8Array, more: boolean, offset: number): Uint8Array {
+  frame[20] = (more ? 0x20 : 0) | (offset >> 8);
+  frame[21] = offset & 0xff;
+  return frame;
+}
+
+/** `frame` (IPv4) sent to 224.0.0.`last` instead (its header checksum redone by `tagged`). */
+function toLocal(frame: Uint8Array, last: number): Uint8Array {
+  frame.set([1, 0, 0x5e, 0, 0, last], 0);
+  frame.set([224, 0, 0, last], 30);
+  return frame;
+}
+
+/** `frame` (`mldv1`'s) with its ICMPv6 checksum broken. */
+function badIcmpv6(frame: Uint8Array): Uint8Array {
+  frame[frame.length - 22]! ^= 1;
+  return frame;
+}
+
+/** `frame` (`igmp`'s) with its IGMP checksum broken. */
+function badIgmp(frame: Uint8Array): Uint8Array {
+  frame[36]! ^= 1;
+  return frame;
+}
+
+/** A hop-by-hop header with the router alert, in front of `next`. */
+const hbh = (next: number) => [next, 0, 5, 2, 0, 0, 1, 0];
+
+/** A fragment header in front of ICMPv6, at `offset` bytes, more to come or not. */
+const FRAG = (
+  offset: number,
+  more: boolean,
+) => [58, 0, offset >> 8, (offset & 0xf8) | (more ? 1 : 0), 0, 0, 0, 1];
+
+/** a's general IGMP query (`buildIgmpQuery`'s). */
+const IGMP_GENERAL = buildIgmpQuery(new Uint8Array(A_MAC), null, 1);
+
+/** a's general MLD query (`buildMldQuery`'s) from `src` to `dst`, `extra` zero bytes longer, checksummed. */
+function mldQueryAs(src: string, dst: string, extra = 0): Uint8Array {
+  const frame = buildMldQuery(new Uint8Array(A_MAC), parseIpv6Address("fe80::1"), null, 100);
+  const f = new Uint8Array(frame.length + extra);
+  f.set(frame);
+  const d = parseIpv6Address(dst);
+  f.set(d.subarray(12), 2);
+  f.set(parseIpv6Address(src), 22);
+  f.set(d, 38);
+  f[19]! += extra;
+  f[64] = f[65] = 0;
+  const c = transportChecksum(f.subarray(22, 38), d, 58, f, 62, f.length - 62);
+  f[64] = c >> 8;
+  f[65] = c & 0xff;
+  return f;
+}
+
+/** An IGMP query (`buildIgmpQuery`'s) to `dst`, `extra` zero bytes longer, checksummed again (header: `tagged`). */
+function igmpQueryAs(frame: Uint8Array, dst: number[], extra = 0): Uint8Array {
+  const f = new Uint8Array(frame.length + extra);
+  f.set(frame);
+  f.set([1, 0, 0x5e, dst[1]! & 0x7f, dst[2]!, dst[3]!], 0);
+  f.set(dst, 30);
+  f[17]! += extra;
+  f[40] = f[41] = 0;
+  const c = internetChecksum(f, 38, f.length - 38);
+  f[40] = c >> 8;
+  f[41] = c & 0xff;
+  return f;
 }
 
 /** `frame` sent to ff:ff:ff:ff:ff:ff. */
@@ -137,6 +213,96 @@ const CASES: {
     frame: broadcast(udpToGroup([255, 255, 255, 255], 0, new Uint8Array(A_MAC))),
     to: ["b", "c", "r"],
     badChecksum: true,
+  },
+  { what: "MLDv1 report, bad checksum", tag: 13, frame: badIcmpv6(mldv1(131, "ff0e::1:9")), to: [] },
+  { what: "ICMPv6 echo behind hop-by-hop", tag: 20, frame: mldv1(128, "ff0e::1:2"), to: ["b", "r"] },
+  {
+    what: "ICMPv6 echo behind hop-by-hop, bad checksum",
+    tag: 18,
+    frame: badIcmpv6(mldv1(128, "ff0e::1:2")),
+    to: [],
+  },
+  {
+    what: "MLDv1 report behind hop-by-hop and a first fragment's header",
+    tag: 14,
+    frame: mldv1(131, "ff0e::1:9", [...hbh(44), ...FRAG(0, true)]),
+    to: ["r"],
+  },
+  {
+    what: "MLDv1 report behind hop-by-hop and destination options",
+    tag: 15,
+    frame: mldv1(131, "ff0e::1:9", [...hbh(60), 58, 0, 1, 4, 0, 0, 0, 0]),
+    to: ["r"],
+  },
+  {
+    what: "MLDv1 report behind a later fragment's header: data",
+    tag: 16,
+    frame: mldv1(131, "ff0e::1:2", [...hbh(44), ...FRAG(8, false)]),
+    to: ["b", "r"],
+  },
+  {
+    what: "hop-by-hop, then no next header",
+    tag: 17,
+    frame: mldv1(131, "ff0e::1:2", [59, 0, 1, 4, 0, 0, 0, 0]),
+    to: [],
+  },
+  {
+    what: "IGMPv2 report, bad IGMP checksum",
+    tag: 111,
+    frame: badIgmp(igmp(0x16, [239, 1, 1, 2], 1)),
+    to: [],
+  },
+  {
+    what: "IGMPv2 leave to 224.0.0.2",
+    tag: 107,
+    frame: toLocal(igmp(0x17, [239, 1, 1, 9], 1), 2),
+    to: ["b", "c", "r"],
+  },
+  {
+    what: "IGMPv2 report in a first fragment (more to come; its IGMP checksum holds)",
+    tag: 108,
+    frame: fragment(igmp(0x16, [239, 1, 1, 9], 1), true, 0),
+    to: ["r"],
+  },
+  {
+    what: "IGMPv2 report in a later fragment (its IGMP checksum holds)",
+    tag: 109,
+    frame: fragment(igmp(0x16, [239, 1, 1, 9], 1), false, 1),
+    to: ["r"],
+  },
+  {
+    what: "UDP to b's IPv4 group in a first fragment",
+    tag: 110,
+    frame: fragment(udpToGroup([239, 1, 1, 2], 0, new Uint8Array(A_MAC)), true, 0),
+    to: ["b", "r"],
+  },
+  // Queries from a (a makes itself a router port with each that holds, which no host here sees).
+  {
+    what: "IGMP general query not to 224.0.0.1",
+    tag: 120,
+    frame: igmpQueryAs(IGMP_GENERAL, [239, 1, 1, 9]),
+    to: [],
+  },
+  { what: "IGMP query of 10 bytes", tag: 121, frame: igmpQueryAs(IGMP_GENERAL, [224, 0, 0, 1], 2), to: [] },
+  {
+    what: "IGMP query of 12 bytes (v3)",
+    tag: 122,
+    frame: igmpQueryAs(IGMP_GENERAL, [224, 0, 0, 1], 4),
+    to: ["b", "c", "r"],
+  },
+  { what: "MLD general query not to ff02::1", tag: 30, frame: mldQueryAs("fe80::1", "ff0e::1:9"), to: [] },
+  {
+    what: "MLD general query from a global address",
+    tag: 31,
+    frame: mldQueryAs("2001:db8::1", "ff02::1"),
+    to: [],
+  },
+  { what: "MLD query of 26 bytes", tag: 32, frame: mldQueryAs("fe80::1", "ff02::1", 2), to: [] },
+  {
+    what: "MLD query of 28 bytes (v2)",
+    tag: 33,
+    frame: mldQueryAs("fe80::1", "ff02::1", 4),
+    to: ["b", "c", "r"],
   },
   {
     what: "IPv6 to a broadcast MAC, payload length 0 (not checked)",

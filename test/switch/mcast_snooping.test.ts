@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
-import { internetChecksum } from "../../src/wire/checksum.ts";
+import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
 import { HBH_PADN_ONLY, igmp, mldv1, mldv2, parseIpv6Address, udp6ToGroup } from "../helpers/igmp.ts";
@@ -71,6 +71,12 @@ function ipv6To(group: string, next: number, first: number, hbh?: number[]): Uin
   f.set(g, 38);
   f.set(ext, 54);
   f[54 + ext.length] = first;
+  // ICMPv6 right behind the headers gets its checksum, which the kernel checks behind a hop-by-hop header.
+  if ((hbh?.[0] ?? next) === 58) {
+    const c = transportChecksum(f.subarray(22, 38), g, 58, f, 54 + ext.length, 8);
+    f[56 + ext.length] = c >> 8;
+    f[57 + ext.length] = c & 0xff;
+  }
   return f;
 }
 
@@ -89,7 +95,7 @@ Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (pin
   assert.deepEqual(send(1, ipv6To("ff02::1", 58, 128)), [2, 3, 4], "ff02::/16 is always flooded");
 });
 
-Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; an MLDv1 report behind one goes to the router ports, an MLD type without one is data; what a header cut short or another extension header may hide is flooded", () => {
+Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; an MLDv1 report behind one goes to the router ports, an MLD type without one is data; other extension headers are walked as the kernel walks them", () => {
   const { engine, snoop, send } = rig();
   snoop.setQuerier(true);
   engine.tick(1000);
@@ -109,15 +115,20 @@ Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router al
     "an MLDv2 report: flooded",
   );
   assert.deepEqual(snoop.route(ipv6To("ff0e::1:2", 58, 143), 0), [2], "MLD without the header: data");
+  // Destination options behind it, then no ICMPv6 (128 is no header): data.
+  assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(60))), [2], "then destination options");
+  const echo = ipv6To("ff0e::1:2", 58, 128, routerAlert(58));
+  echo[14 + 40 + 8 + 2]! ^= 1;
+  assert.deepEqual(send(1, echo), [], "an echo behind one whose ICMPv6 checksum fails: dropped");
   assert.deepEqual(
-    send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(60))),
-    [2, 3, 4],
-    "then destination options",
+    send(1, ipv6To("ff0e::1:2", 58, 128, [59, 0, 1, 4, 0, 0, 0, 0])),
+    [],
+    "then no next header",
   );
   // A hop-by-hop header cut short, or claiming more than the frame holds: never read past the frame (and
   // the engine drops both as malformed IPv6, as the kernel bridge does).
   const cut = ipv6To("ff0e::1:2", 58, 128, routerAlert(58)).subarray(0, 14 + 40 + 4);
-  assert.equal(snoop.route(cut, 0), null);
+  assert.deepEqual(snoop.route(cut, 0), [2]);
   assert.deepEqual(send(1, cut), []);
   const long = ipv6To("ff0e::1:2", 58, 128, routerAlert(58));
   long[14 + 40 + 1] = 255;
@@ -181,19 +192,74 @@ Deno.test("counters: queries, reports and leaves seen and queries sent, per fami
     bad: 1,
   });
   assert.deepEqual({ ...snoop.counters.mld }, { queriesIn: 0, queriesOut: 0, reports: 0, leaves: 0, bad: 0 });
-  // Our querier: a general query per family at start-up; a leave then brings two group-specific ones.
+  // Our querier: a general query per family at start-up, but none for IPv4 while the other querier is
+  // heard (255 s), and a leave then is the other's to answer, as the kernel's querier (checked beside one).
   snoop.setQuerier(true);
   engine.tick(1000);
-  assert.equal(snoop.counters.igmp.queriesOut, 1);
+  assert.equal(snoop.counters.igmp.queriesOut, 0);
   assert.equal(snoop.counters.mld.queriesOut, 1);
   send(3, igmp(0x17, G));
   engine.tick(1001);
   engine.tick(2500);
+  assert.equal(snoop.counters.igmp.queriesOut, 0);
+  // Gone: ours queries, and answers a leave with two group-specific queries.
+  engine.tick(256_000);
+  assert.equal(snoop.counters.igmp.queriesOut, 1);
+  assert.equal(snoop.counters.mld.queriesOut, 2);
+  send(3, igmp(0x16, G));
+  send(3, igmp(0x17, G));
+  engine.tick(256_001);
+  engine.tick(257_500);
   assert.equal(snoop.counters.igmp.queriesOut, 3);
-  assert.equal(snoop.counters.igmp.leaves, 2);
-  assert.equal(snoop.counters.mld.queriesOut, 1);
+  assert.equal(snoop.counters.igmp.leaves, 3);
   // Seen, both families: what the switch thread watches to copy a frame to the console's machine.
-  assert.equal(snoop.counters.counted, 7);
+  assert.equal(snoop.counters.counted, 9);
+});
+
+Deno.test("our querier is silent while another querier is heard, and leaves it the leaves, as the kernel's querier", () => {
+  const sent: Uint8Array[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (_, frame) => sent.push(frame.slice()));
+  for (const p of [1, 2]) engine.activatePort(p);
+  const snoop = new McastSnooping(MAC);
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  engine.input(1, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), null, 100));
+  engine.input(1, buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address("fe80::9"), null, 1000));
+  engine.input(2, igmp(0x16, G));
+  sent.length = 0;
+  engine.input(2, igmp(0x17, G));
+  // Start-up's second general queries and a leave's group-specific ones are all due by now.
+  for (let t = 2000; t <= 40_000; t += 1000) engine.tick(t);
+  assert.deepEqual(
+    sent.map((f) => parseGroupMessage(f).type === "ok"),
+    [true],
+    "the leave, flooded; no query",
+  );
+  assert.deepEqual(snoop.groups().map((g) => g.port), [2], "the membership stands");
+});
+
+Deno.test("our querier wins the MLD election against a higher address and loses to a lower one, as the kernel's", () => {
+  const sent: Uint8Array[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (_, frame) => sent.push(frame.slice()));
+  for (const p of [1, 2]) engine.activatePort(p);
+  const snoop = new McastSnooping(MAC); // fe80::2ff:1ff:fe02:304
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  const mldQueries = () => sent.filter((f) => f[12] === 0x86 && parseGroupMessage(f).type === "ok").length;
+  const other = (src: string) =>
+    buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address(src), null, 1000);
+  engine.input(1, other("fe80::ffff:ffff:ffff:fff0"));
+  sent.length = 0;
+  engine.tick(40_000); // start-up's second query is due
+  assert.equal(mldQueries(), 2, "a higher address lost: ours queries on (to each port)");
+  assert.deepEqual(snoop.routers(), [], "nor is its port a router port");
+  engine.input(1, other("fe80::1"));
+  sent.length = 0;
+  engine.tick(170_000); // the next is due
+  assert.equal(mldQueries(), 0, "a lower address won: ours is silent");
+  assert.deepEqual(snoop.routers().map((r) => r.port), [1]);
 });
 
 Deno.test("100,000 groups reported: the table stays bounded and the overflow is counted", () => {

@@ -147,3 +147,45 @@ Deno.test("an IPv4 packet with a bad header checksum or total length is malforme
   assert.deepEqual(parseGroupMessage(bcast), { type: "other" });
   assert.equal(multicastKind(bcast), McastKind.Flood);
 });
+
+Deno.test("an IGMP message in a fragment is read as the kernel reads it: by its own checksum, the fragment fields not looked at", () => {
+  for (const [flags, offset] of [[0x20, 0], [0, 1], [0x20, 3]] as const) {
+    const f = igmp(0x16, [239, 1, 1, 9], 1);
+    f[20] = flags;
+    f[21] = offset;
+    f[24] = f[25] = 0;
+    const c = internetChecksum(f, 14, 20);
+    f[24] = c >> 8;
+    f[25] = c & 0xff;
+    assert.deepEqual(parseGroupMessage(f), {
+      type: "ok",
+      family: 4,
+      kind: "report",
+      events: [{ kind: "join", group: "239.1.1.9", family: 4 }],
+    }, `flags ${flags} offset ${offset}`);
+    assert.equal(multicastKind(f), McastKind.Report4);
+    f[38]! ^= 1; // the IGMP checksum no longer holds
+    assert.deepEqual(parseGroupMessage(f), { type: "bad", why: "bad IGMP checksum", family: 4 });
+  }
+});
+
+Deno.test("a query the kernel refuses is malformed: a general one not to 224.0.0.1 or ff02::1, an odd length, an MLD one not from a link-local address", () => {
+  const general4 = buildIgmpQuery(MAC, null, 100);
+  const to = general4.slice();
+  to.set([239, 1, 1, 9], 30);
+  to[24] = to[25] = 0;
+  const c = internetChecksum(to, 14, 24);
+  to[24] = c >> 8;
+  to[25] = c & 0xff;
+  assert.deepEqual(parseGroupMessage(to), { type: "bad", why: "general query not to 224.0.0.1", family: 4 });
+  const general6 = buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 1000);
+  const fromGlobal = buildMldQuery(MAC, parseIpv6Address("2001:db8::1"), null, 1000);
+  assert.deepEqual(parseGroupMessage(fromGlobal), {
+    type: "bad",
+    why: "MLD query not from a link-local address",
+    family: 6,
+  });
+  // Our own queries hold.
+  assert.equal(parseGroupMessage(general4).type, "ok");
+  assert.equal(parseGroupMessage(general6).type, "ok");
+});
