@@ -311,7 +311,7 @@ function defaultSwitchOrRefusal(): string {
     return defaultSwitchDir();
   } catch (err) {
     throw new UsageError(
-      `vde slirp: ${(err as Error).message}: give --sock DIR, the socket directory of a switch`,
+      `${(err as Error).message}: give --sock DIR, the socket directory of a switch`,
     );
   }
 }
