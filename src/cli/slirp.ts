@@ -37,6 +37,7 @@ import { withSwitchOptions } from "./vde_plug_args.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** Parsed flags of `vde slirp`. */
 export interface SlirpCliOptions {
@@ -450,7 +451,9 @@ export const slirpCommand: Subcommand = (program: Command) => {
       // Said as vde capture says it: two labs' sw1, a near name, root's lab; else the link's own words.
       if ("refused" in named) throw new UsageError(named.refused);
       if (named.clause !== "") {
-        throw new UsageError(`no switch at ${opts.sock}: the directory does not exist${named.clause}`);
+        throw new UsageError(
+          printable(`no switch at ${opts.sock}: the directory does not exist${named.clause}`),
+        );
       }
       return runSlirp(opts);
     });

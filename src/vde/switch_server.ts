@@ -224,7 +224,9 @@ export class VdeSwitchServer {
       const server = await VdeSwitchServer.#startIn(sw, options, perms, log);
       if (server !== null) return server;
       // Removed as it was being held (a switch stopping, a cable's end): made again.
-      if (attempt === 3) throw new Error(`${options.dir} keeps being removed as the switch starts in it`);
+      if (attempt === 3) {
+        throw new Error(`${printable(options.dir)} keeps being removed as the switch starts in it`);
+      }
     }
   }
 
@@ -241,7 +243,7 @@ export class VdeSwitchServer {
       made = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
       throw new Error(
-        `cannot create the switch directory ${options.dir}${
+        `cannot create the switch directory ${printable(options.dir)}${
           unmakeableDir(options.dir, options.dirOption ?? "--sock", err)
         }`,
       );
@@ -249,7 +251,7 @@ export class VdeSwitchServer {
     let dir: string;
     try {
       if (made === null && !Deno.statSync(options.dir).isDirectory) {
-        throw new Error(`${options.dir} exists and is not a directory`);
+        throw new Error(`${printable(options.dir)} exists and is not a directory`);
       }
       dir = Deno.realPathSync(options.dir);
     } catch (err) {
