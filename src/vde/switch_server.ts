@@ -277,10 +277,10 @@ export class VdeSwitchServer {
         }
         if (held !== undefined && !(await holdForStart(held, dir))) return null;
         if (options.ownDirectoryOnly && made === null && held !== undefined && held.uid !== Deno.uid()) {
-          throw new Error(
+          throw new Error(printable(
             `${dir} is ${userName(held.uid)}'s, who could replace the sockets served in it: ` +
               `give a directory of your own with ${options.dirOption ?? "--sock DIR"}`,
-          );
+          ));
         }
         // Held for the switch's life from here: its name may lead elsewhere by the time the sweep
         // removes names, or at any moment after (another user's directory renamed in for it).
@@ -584,10 +584,10 @@ export function deniedDirectory(dir: string, err: unknown, dirOption = "--sock")
     (err instanceof SysError && (err.code === C.EACCES || err.code === C.EPERM));
   if (!denied) return undefined;
   const whose = ownerAndMode(dir);
-  return new Error(
+  return new Error(printable(
     `cannot serve ${dir}: permission denied (${whose && `${whose}; `}another user's switch?): ` +
       `give a directory of your own with ${dirOption}${dirOption.endsWith("DIR") ? "" : " DIR"}`,
-  );
+  ));
 }
 
 /**
@@ -605,7 +605,7 @@ export async function reclaimStaleCtl(dir: string, at: string, log: (m: string) 
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
-  if (!info.isSocket) throw new Error(`${ctlPath} exists and is not a socket`);
+  if (!info.isSocket) throw new Error(printable(`${ctlPath} exists and is not a socket`));
   try {
     const c = await Deno.connect({ transport: "unix", path: `${at}/ctl` });
     c.close();
@@ -619,7 +619,7 @@ export async function reclaimStaleCtl(dir: string, at: string, log: (m: string) 
 }
 
 function alreadyRunning(dir: string): string {
-  return `another switch is already running on ${dir}: stop it first, or give another directory`;
+  return printable(`another switch is already running on ${dir}: stop it first, or give another directory`);
 }
 
 /**

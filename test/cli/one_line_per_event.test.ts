@@ -8,6 +8,17 @@ import { run } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 
+/** Runs each command line of `cases` at once: each must exit 1 saying only `vde: ` and its line. */
+async function refusedInOneLine(cases: [string[], string][]): Promise<void> {
+  const results = await Promise.all(
+    cases.map(([args]) => run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 })),
+  );
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `vde: ${cases[i]![1]}\n`);
+  }
+}
+
 Deno.test("a failed vde cable connect --once reports the failure in one line and exits 1", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-once-" });
   const sw = await startOurSwitch(`${tmp}/sw`);
@@ -79,13 +90,7 @@ Deno.test("a file that cannot be read or written is named once, not again with D
         `--http-token: cannot read ${missing}/t: no such file`,
       ],
     ];
-    const results = await Promise.all(
-      cases.map(([args]) => run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 })),
-    );
-    for (const [i, r] of results.entries()) {
-      assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, `vde: ${cases[i]![1]}\n`);
-    }
+    await refusedInOneLine(cases);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
@@ -115,13 +120,7 @@ Deno.test("a name typed with a newline in it (--group, --mode, --sock, --mgmt, -
       [["plug", `${missing}/a\nb`, "null://"], `no switch at ${missing}/a?b: the directory does not exist`],
       [["slirp", "-s", `${missing}/a\nb`], `no switch at ${missing}/a?b: the directory does not exist`],
     ];
-    const results = await Promise.all(
-      cases.map(([args]) => run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 })),
-    );
-    for (const [i, r] of results.entries()) {
-      assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, `vde: ${cases[i]![1]}\n`);
-    }
+    await refusedInOneLine(cases);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
