@@ -11,6 +11,7 @@
 import { openOutputFile } from "./os/output_file.ts";
 import { unwritable } from "./os/unwritable.ts";
 import type { Severity } from "./os/syslog.ts";
+import { printable } from "./console/reply_format.ts";
 
 let file: Deno.FsFile | null = null;
 let discard = false;
@@ -33,7 +34,7 @@ export function setLogFile(path: string, option = "--logfile", mode = 0o644): vo
     // user may have made first.
     file = openOutputFile(path, { append: true, mode });
   } catch (err) {
-    throw new Error(`cannot open the log file ${path}${unwritable(path, option, err)}`);
+    throw new Error(printable(`cannot open the log file ${path}${unwritable(path, option, err)}`));
   }
 }
 

@@ -6,13 +6,15 @@
  * prefix before them said the path twice.
  */
 import { splitVnl } from "../link/registry.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** Why `vnl` did not open, naming it once; `shown` is how the line names the VNL (the empty one: ''). */
 export function openFailure(vnl: string, err: unknown, shown = vnl): string {
-  const why = err instanceof Error ? err.message : String(err);
+  // One line whatever the VNL holds: a newline typed in it (or in a peer's words) would start a forged one.
+  const why = printable(err instanceof Error ? err.message : String(err));
   const { scheme, rest } = splitVnl(vnl);
-  const path = scheme === "vde" ? rest.split("[")[0]!.replace(/\/+$/, "") : "";
-  return path !== "" && namesPath(why, path) ? why : `cannot open ${shown}: ${why}`;
+  const path = printable(scheme === "vde" ? rest.split("[")[0]!.replace(/\/+$/, "") : "");
+  return path !== "" && namesPath(why, path) ? why : `cannot open ${printable(shown)}: ${why}`;
 }
 
 /** Whether `text` names `path` as a word of its own (not /tmp inside /tmp/sw), a trailing "/" aside. */

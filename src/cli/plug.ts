@@ -31,6 +31,7 @@ import { withSwitchOptions } from "./vde_plug_args.ts";
 import { shellQuoted } from "../shell_quote.ts";
 import { withNodePath } from "../link/node_path.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
+import { printable } from "../console/reply_format.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -244,7 +245,7 @@ async function runPlug(
   await plugged;
   const [vnl, reason, end] = await firstEnd;
   if (!signalled && end.failed === true && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
-    throw new ExitStatus(1, `${vnl}: ${reason}`);
+    throw new ExitStatus(1, printable(`${vnl}: ${reason}`));
   }
 }
 

@@ -22,6 +22,7 @@ import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
 import { ownerAndMode } from "../os/users.ts";
 import { unwritable } from "../os/unwritable.ts";
 import { readSmallFile } from "../os/owned_file.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** Most a pid file holds: a pid and a newline, with room for blanks; a longer one names no pid. */
 const MAX_PIDFILE_BYTES = 64;
@@ -108,7 +109,7 @@ export function writePidfile(path: string, say: (message: string) => void = () =
       return;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) {
-        throw new UsageError(`cannot write pid file ${path}${unwritable(path, "--pidfile", err)}`);
+        throw new UsageError(printable(`cannot write pid file ${path}${unwritable(path, "--pidfile", err)}`));
       }
     }
     const stale = attempt === 0 ? whyPidfileIsStale(path) : null;

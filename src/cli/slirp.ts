@@ -37,6 +37,7 @@ import { withSwitchOptions } from "./vde_plug_args.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** Parsed flags of `vde slirp`. */
 export interface SlirpCliOptions {
@@ -311,7 +312,7 @@ function defaultSwitchOrRefusal(): string {
     return defaultSwitchDir();
   } catch (err) {
     throw new UsageError(
-      `vde slirp: ${(err as Error).message}: give --sock DIR, the socket directory of a switch`,
+      `${(err as Error).message}: give --sock DIR, the socket directory of a switch`,
     );
   }
 }
@@ -450,7 +451,9 @@ export const slirpCommand: Subcommand = (program: Command) => {
       // Said as vde capture says it: two labs' sw1, a near name, root's lab; else the link's own words.
       if ("refused" in named) throw new UsageError(named.refused);
       if (named.clause !== "") {
-        throw new UsageError(`no switch at ${opts.sock}: the directory does not exist${named.clause}`);
+        throw new UsageError(
+          printable(`no switch at ${opts.sock}: the directory does not exist${named.clause}`),
+        );
       }
       return runSlirp(opts);
     });

@@ -30,6 +30,7 @@ import { VERSION } from "../version.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { formatMac, parseMacText } from "../wire/ethernet.ts";
 import { hashBucketsFor, MAX_HASH_BUCKETS } from "../console/switch/commands_hash.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -90,7 +91,7 @@ export function defaultSock(): string {
 }
 
 function parsePorts(text: string): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`--ports must be a whole number, got "${text}"`);
+  if (!/^\d+$/.test(text)) throw new UsageError(`--ports must be a whole number, got "${printable(text)}"`);
   const n = Number(text);
   if (n < 1 || n > 65535) throw new UsageError(`--ports must be between 1 and 65535, got ${n}`);
   return n;
@@ -105,14 +106,16 @@ function parseMacaddr(text: string): string {
 function parseHashsize(text: string): number {
   const n = /^\d+$/.test(text) ? hashBucketsFor(Number(text)) : undefined;
   if (n === undefined) {
-    throw new UsageError(`--hashsize must be from 1 to ${MAX_HASH_BUCKETS}, got "${text}"`);
+    throw new UsageError(`--hashsize must be from 1 to ${MAX_HASH_BUCKETS}, got "${printable(text)}"`);
   }
   return n;
 }
 
 function parsePriority(text: string): number {
   if (!/^\d+$/.test(text)) {
-    throw new UsageError(`--priority must be a number from ${BRIDGE_PRIORITY.join(" to ")}, got "${text}"`);
+    throw new UsageError(
+      `--priority must be a number from ${BRIDGE_PRIORITY.join(" to ")}, got "${printable(text)}"`,
+    );
   }
   const n = Number(text);
   if (!inSteps(n, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
@@ -151,7 +154,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const macaddr = o.macaddr === undefined ? undefined : parseMacaddr(o.macaddr);
   const hashsize = o.hashsize === undefined ? undefined : parseHashsize(o.hashsize);
   if (o.debugclients !== undefined && !/^\d+$/.test(o.debugclients)) {
-    throw new UsageError(`--debugclients must be a whole number, got "${o.debugclients}"`);
+    throw new UsageError(`--debugclients must be a whole number, got "${printable(o.debugclients)}"`);
   }
   refuseStdinScriptInBackground("--rc", o.rc, o.daemon);
   const program = {
@@ -224,7 +227,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
         // Named as `vde capture` of the running switch names it: its directory, whole (it may not exist yet).
         capture = startFileCapture(sw, hub, o.pcap, wholePath(o.sock));
       } catch (err) {
-        throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
+        throw new UsageError(`--pcap: cannot write ${printable(o.pcap)}: ${(err as Error).message}`);
       }
       // The file's last writes finish before the program exits.
       p.defer(async () => {
@@ -250,7 +253,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       const at = o.mgmt === undefined ? server.socketAt(DEFAULT_MGMT_NAME) : server.socketIn(o.mgmt);
       mgmt = await MgmtServer.start(commands, ctx, { path: mgmtPath, at, mode: mgmtMode, gid: mgmtGid });
     } catch (err) {
-      throw new UsageError(`cannot serve the management socket ${mgmtPath}: ${(err as Error).message}`);
+      throw new UsageError(
+        `cannot serve the management socket ${printable(mgmtPath)}: ${(err as Error).message}`,
+      );
     }
     p.defer(() => mgmt.close());
     ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };

@@ -275,7 +275,7 @@ function giveClientSocket(path: string, ctlPath: string, vnl: VdeVnl): void {
   // Through giveSocketFile: the directory may be a group's to write (socket_file.ts).
   if (vnl.group !== undefined) {
     const gid = lookupGroup(vnl.group);
-    if (gid === undefined) throw new Error(`unknown group "${vnl.group}" in the VNL's group=`);
+    if (gid === undefined) throw new Error(`unknown group "${printable(vnl.group)}" in the VNL's group=`);
     // A group is named for the switch to reach us through it (vdeplug4 would leave it 700, unusable).
     return giveSocketFile(path, vnl.mode | 0o070, gid);
   }
@@ -335,12 +335,12 @@ export function switchDir(path: string): string {
   try {
     return Deno.realPathSync(dir);
   } catch (err) {
-    if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
+    if (err instanceof Deno.errors.PermissionDenied) throw new Error(printable(deniedHint(dir)));
     // `vde://tmp/net` (two slashes) names the relative path tmp/net: the user meant /tmp/net.
     const absolute = !dir.startsWith("/") && isDirectory(`/${dir}`)
       ? ` (did you mean /${dir}? as a VNL, vde:///${dir})`
       : nearSwitchClause(dir);
-    throw new Error(`no switch at ${dir}: the directory does not exist${absolute}`);
+    throw new Error(printable(`no switch at ${dir}: the directory does not exist${absolute}`));
   }
 }
 
@@ -361,7 +361,7 @@ async function connectCtl(dir: string, ctl = `${dir}/ctl`): Promise<Deno.Conn> {
   try {
     return await Deno.connect({ transport: "unix", path: ctl });
   } catch (err) {
-    if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
+    if (err instanceof Deno.errors.PermissionDenied) throw new Error(printable(deniedHint(dir)));
     throw new Error(whyNoConnection(dir, err));
   }
 }
@@ -459,7 +459,7 @@ async function handshake(
     try {
       sock.connect(target.procPath);
     } catch (err) {
-      if (isErrno(err, C.EACCES)) throw new Error(deniedHint(dir));
+      if (isErrno(err, C.EACCES)) throw new Error(printable(deniedHint(dir)));
       throw err;
     } finally {
       closeFd(target.fd);

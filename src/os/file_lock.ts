@@ -13,7 +13,9 @@
  * there would block a plain open), and must be a regular file; when it does
  * not exist it is created (O_EXCL, so never through a name swapped in) and
  * made readable by all through its fd, so the users who share the directory
- * can lock it too; nobody else's file is ever changed. Everything after the
+ * can lock it too; nobody else's file is ever changed. The directory itself
+ * is opened without following a final symlink (its owner may swap it for
+ * one after the caller resolved it), and everything after the
  * directory is opened goes through its descriptor (openat, fstatat,
  * unlinkat), so it all happens in that one directory whatever its path
  * leads to meanwhile. A taker that got the lock checks the name still leads
@@ -112,9 +114,18 @@ export function tryLockFile(path: string): FileLockResult {
   const c = libc();
   const cut = path.lastIndexOf("/");
   const [dir, name] = cut < 0 ? [".", path] : [dirOf(path), path.slice(cut + 1)];
-  // The directory as it is now: the lock's file is opened, checked and removed in this one.
-  const dirFd = c.open(cstr(dir), C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC, 0);
-  if (dirFd < 0) return { unavailable: `cannot open ${dir}: ${strerror(errno())}` };
+  // The directory as it is now: the lock's file is opened, checked and removed in this one. Not through a
+  // final symlink: one its owner swapped in after the caller resolved it would have root make the file
+  // wherever it leads (a root-only directory). A path's earlier links are the caller's choice, not swapped.
+  const dirFd = c.open(cstr(dir), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+  if (dirFd < 0) {
+    const e = errno();
+    // O_DIRECTORY with O_NOFOLLOW fails a symlink ELOOP or ENOTDIR: either way no directory is there.
+    if (e === C.ELOOP || e === C.ENOTDIR) {
+      return { unavailable: `${dir} is a symlink or no directory: no lock there` };
+    }
+    return { unavailable: `cannot open ${dir}: ${strerror(e)}` };
+  }
   const result = lockIn(dirFd, path, name);
   if (!("held" in result)) c.close(dirFd);
   return result;

@@ -8,6 +8,7 @@
  * admin's console would reach the member's switch instead.
  */
 import { lookupGroup, lookupUser, sessionGroups, userName } from "../os/users.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** Resolved permissions of a switch's files. */
 export interface SwitchPermissions {
@@ -40,21 +41,23 @@ function sticky(dirMode: number): number {
 
 /** Parses an octal mode given on the command line; throws a one-line error. */
 export function parseOctalMode(text: string, what: string): number {
-  if (!/^0?[0-7]{1,4}$/.test(text)) throw new Error(`${what} must be an octal mode like 660, got "${text}"`);
+  if (!/^0?[0-7]{1,4}$/.test(text)) {
+    throw new Error(`${what} must be an octal mode like 660, got "${printable(text)}"`);
+  }
   return parseInt(text, 8);
 }
 
 /** Resolves a group name or number (NSS, else /etc/group); throws a one-line error if unknown. */
 export function resolveGroup(name: string): number {
   const gid = lookupGroup(name);
-  if (gid === undefined) throw new Error(`unknown group "${name}"`);
+  if (gid === undefined) throw new Error(`unknown group "${printable(name)}"`);
   return gid;
 }
 
 /** Resolves a user name or number (NSS, else /etc/passwd); throws a one-line error if unknown. */
 export function resolveUser(name: string): number {
   const uid = lookupUser(name);
-  if (uid === undefined) throw new Error(`unknown user "${name}"`);
+  if (uid === undefined) throw new Error(`unknown user "${printable(name)}"`);
   return uid;
 }
 

@@ -224,7 +224,9 @@ export class VdeSwitchServer {
       const server = await VdeSwitchServer.#startIn(sw, options, perms, log);
       if (server !== null) return server;
       // Removed as it was being held (a switch stopping, a cable's end): made again.
-      if (attempt === 3) throw new Error(`${options.dir} keeps being removed as the switch starts in it`);
+      if (attempt === 3) {
+        throw new Error(`${printable(options.dir)} keeps being removed as the switch starts in it`);
+      }
     }
   }
 
@@ -241,7 +243,7 @@ export class VdeSwitchServer {
       made = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
       throw new Error(
-        `cannot create the switch directory ${options.dir}${
+        `cannot create the switch directory ${printable(options.dir)}${
           unmakeableDir(options.dir, options.dirOption ?? "--sock", err)
         }`,
       );
@@ -249,7 +251,7 @@ export class VdeSwitchServer {
     let dir: string;
     try {
       if (made === null && !Deno.statSync(options.dir).isDirectory) {
-        throw new Error(`${options.dir} exists and is not a directory`);
+        throw new Error(`${printable(options.dir)} exists and is not a directory`);
       }
       dir = Deno.realPathSync(options.dir);
     } catch (err) {
@@ -275,10 +277,10 @@ export class VdeSwitchServer {
         }
         if (held !== undefined && !(await holdForStart(held, dir))) return null;
         if (options.ownDirectoryOnly && made === null && held !== undefined && held.uid !== Deno.uid()) {
-          throw new Error(
+          throw new Error(printable(
             `${dir} is ${userName(held.uid)}'s, who could replace the sockets served in it: ` +
               `give a directory of your own with ${options.dirOption ?? "--sock DIR"}`,
-          );
+          ));
         }
         // Held for the switch's life from here: its name may lead elsewhere by the time the sweep
         // removes names, or at any moment after (another user's directory renamed in for it).
@@ -582,10 +584,10 @@ export function deniedDirectory(dir: string, err: unknown, dirOption = "--sock")
     (err instanceof SysError && (err.code === C.EACCES || err.code === C.EPERM));
   if (!denied) return undefined;
   const whose = ownerAndMode(dir);
-  return new Error(
+  return new Error(printable(
     `cannot serve ${dir}: permission denied (${whose && `${whose}; `}another user's switch?): ` +
       `give a directory of your own with ${dirOption}${dirOption.endsWith("DIR") ? "" : " DIR"}`,
-  );
+  ));
 }
 
 /**
@@ -603,7 +605,7 @@ export async function reclaimStaleCtl(dir: string, at: string, log: (m: string) 
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
-  if (!info.isSocket) throw new Error(`${ctlPath} exists and is not a socket`);
+  if (!info.isSocket) throw new Error(printable(`${ctlPath} exists and is not a socket`));
   try {
     const c = await Deno.connect({ transport: "unix", path: `${at}/ctl` });
     c.close();
@@ -617,7 +619,7 @@ export async function reclaimStaleCtl(dir: string, at: string, log: (m: string) 
 }
 
 function alreadyRunning(dir: string): string {
-  return `another switch is already running on ${dir}: stop it first, or give another directory`;
+  return printable(`another switch is already running on ${dir}: stop it first, or give another directory`);
 }
 
 /**

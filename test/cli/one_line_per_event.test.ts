@@ -8,6 +8,17 @@ import { run } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 
+/** Runs each command line of `cases` at once: each must exit 1 saying only `vde: ` and its line. */
+async function refusedInOneLine(cases: [string[], string][]): Promise<void> {
+  const results = await Promise.all(
+    cases.map(([args]) => run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 })),
+  );
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `vde: ${cases[i]![1]}\n`);
+  }
+}
+
 Deno.test("a failed vde cable connect --once reports the failure in one line and exits 1", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-once-" });
   const sw = await startOurSwitch(`${tmp}/sw`);
@@ -79,13 +90,37 @@ Deno.test("a file that cannot be read or written is named once, not again with D
         `--http-token: cannot read ${missing}/t: no such file`,
       ],
     ];
-    const results = await Promise.all(
-      cases.map(([args]) => run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 })),
-    );
-    for (const [i, r] of results.entries()) {
-      assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, `vde: ${cases[i]![1]}\n`);
-    }
+    await refusedInOneLine(cases);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a name typed with a newline in it (--group, --mode, --sock, --mgmt, --pidfile, a VNL, a slirp's --sock) is echoed in one line, the newline as ?", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-typed-newline-" });
+  const missing = `${tmp}/no`;
+  try {
+    const cases: [string[], string][] = [
+      [["switch", "-s", `${tmp}/sw1`, "--group", "a\nb"], `unknown group "a?b"`],
+      [["switch", "-s", `${tmp}/sw2`, "--mode", "6\n6"], `--mode must be an octal mode like 660, got "6?6"`],
+      [
+        ["switch", "-s", `${missing}/a\nb`],
+        `cannot create the switch directory ${missing}/a?b: its parent ${missing} does not exist ` +
+        `(mkdir -p ${missing} first, or give another --sock)`,
+      ],
+      [
+        ["switch", "-s", `${tmp}/sw3`, "--mgmt", `${missing}/a\nb`],
+        `cannot serve the management socket ${missing}/a?b: the directory ${missing} does not exist`,
+      ],
+      [
+        ["switch", "-s", `${tmp}/sw4`, "-d", "--pidfile", `${missing}/a\nb`],
+        `cannot write pid file ${missing}/a?b: its directory ${missing} does not exist (mkdir -p ${missing} first, ` +
+        "or give another --pidfile)",
+      ],
+      [["plug", `${missing}/a\nb`, "null://"], `no switch at ${missing}/a?b: the directory does not exist`],
+      [["slirp", "-s", `${missing}/a\nb`], `no switch at ${missing}/a?b: the directory does not exist`],
+    ];
+    await refusedInOneLine(cases);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

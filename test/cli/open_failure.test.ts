@@ -19,3 +19,11 @@ Deno.test("a VNL that does not open is named once: a switch's reason that names 
   );
   assert.equal(openFailure("", new Error("no default switch"), "''"), "cannot open '': no default switch");
 });
+
+Deno.test("a VNL that does not open is said in one line, a newline typed in it (or in the reason) shown as ?", () => {
+  assert.equal(
+    openFailure("/tmp/a\nb", new Error("no switch at /tmp/a?b: the directory does not exist")),
+    "no switch at /tmp/a?b: the directory does not exist",
+  );
+  assert.equal(openFailure("tap://a\nb", new Error("bad\nname")), "cannot open tap://a?b: bad?name");
+});

@@ -116,6 +116,14 @@ Deno.test("vde slirp without --sock joins the default switch, as slirpvde and vd
       new RegExp(`^vde: no switch at ${tmp}/none`),
     );
     await Deno.remove(`${tmp}/home/.vdeplug/default`);
+    // A default that is no switch's VNL: its refusal reads as vde plug's and vde switch's do, `vde: ...`.
+    await Deno.writeTextFile(`${tmp}/home/.vdeplug/default`, "tap://t0\n");
+    assert.equal(
+      await refused(["slirp", "-d"], ["env", `HOME=${tmp}/home`]),
+      `vde: ${tmp}/home/.vdeplug/default names "tap://t0", which is no vde:// switch: give the VNL itself: ` +
+        "give --sock DIR, the socket directory of a switch",
+    );
+    await Deno.remove(`${tmp}/home/.vdeplug/default`);
     await Deno.symlink(`${tmp}/sw`, `${tmp}/home/.vdeplug/default`);
     const r = await run(["env", `HOME=${tmp}/home`, ...ourCli(), "slirp", "-d", "-p", `${tmp}/slirp.pid`], {
       check: false,

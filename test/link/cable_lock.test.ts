@@ -4,7 +4,7 @@
  * is starting in it (the start holds it: os/held_dir.ts).
  */
 import assert from "node:assert/strict";
-import { lockCable } from "../../src/link/cable_lock.ts";
+import { localSwitch, lockCable } from "../../src/link/cable_lock.ts";
 import { holdDirectory, holdForStart } from "../../src/os/held_dir.ts";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { renamedDirScene } from "../helpers/renamed_dir.ts";
@@ -43,6 +43,29 @@ Deno.test("root's cable whose switch directory nobody renamed away and replaced 
     lock.release();
     assert.equal(Deno.lstatSync(dir).uid, 65534, "nobody's directory at the name stays");
     assert.deepEqual([...Deno.readDirSync(away)], [], "the lock's file went from the directory it was in");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("root's cable whose switch directory nobody swapped for a symlink to a root-only directory makes no lock file there", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { tmp, dir, away, target } = await renamedDirScene("vde-cable-lock-swapped-", "sw");
+  try {
+    Deno.mkdirSync(dir, { mode: 0o755 });
+    await Deno.chmod(target, 0o700);
+    // Resolved while the name held the switch's directory.
+    const local = localSwitch(dir);
+    assert.equal(local.dir, dir);
+    // As nobody, before the lock is taken: the directory renamed away, a symlink to root's in its place.
+    await run([...AS_NOBODY, "sh", "-c", `set -e; mv '${dir}' '${away}'; ln -s '${target}' '${dir}'`]);
+    const lock = await lockCable(ID, local);
+    try {
+      assert.deepEqual([...Deno.readDirSync(target)], [], "nothing made where the symlink leads");
+      assert.deepEqual([...Deno.readDirSync(away)], [], "nor in the directory renamed away");
+    } finally {
+      lock.release();
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
