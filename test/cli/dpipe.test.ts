@@ -161,21 +161,18 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
     // A write to a neighbour that has exited fails (SIGPIPE ignored) and the command exits as it chooses.
     [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x; sleep 0.3; echo y; exit 3")], 3],
-    // (The write comes 1.5 s after the start: at 0.5 s Debian's dpipe gave 4 once for the middle command's
-    // child-reader case in a CI run, never in 90 runs here, idle or 60 at once: a chain slow to start under
-    // load is the one timing it depends on, given more room so.)
     // The first write after the neighbour exited fails already, as the pipe's reader is gone (ours pumped
     // it on, and only the next write failed); to a middle command's fd 3 too.
-    [[...sh("exit 0"), "=", ...sh("sleep 1.5; echo x || exit 4; exit 3")], 4],
-    [["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 1.5; echo x || exit 4; exit 3")], 4],
+    [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
+    [["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
     // Unless a child of it still reads what it read: that write reaches the child, the pipe has a reader.
-    [[...sh("exec 5<&0; cat <&5 >/dev/null & exit 0"), "=", ...sh("sleep 1.5; echo x || exit 4; exit 3")], 3],
+    [[...sh("exec 5<&0; cat <&5 >/dev/null & exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 3],
     [[
       "cat",
       "=",
       ...sh("exec 5<&3; cat <&5 >/dev/null & exit 0"),
       "=",
-      ...sh("sleep 1.5; echo x || exit 4; exit 3"),
+      ...sh("sleep 0.5; echo x || exit 4; exit 3"),
     ], 3],
     [[...sh("kill -TERM $$"), "=", ...sh("sleep 0.5; exit 5")], 5],
     // "Last" is the command line's, not the last to exit: a middle one (fds 3 and 4) ending after it.
