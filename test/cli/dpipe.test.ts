@@ -16,13 +16,30 @@ import {
 } from "../helpers/framed_peers.ts";
 import { until } from "../helpers/vde_clients.ts";
 
+/**
+ * Debian's dpipe as run here: by a shell that first closes every descriptor above 2 it inherited. Given an
+ * open fd 3 (flock's lock in a CI run under `flock LOCK bash .ci/run`: Deno passes inherited descriptors
+ * on), Debian's dpipe wires a middle command's fd 3 to that file, not to its right side's pipe, and a case
+ * pinned against it reads 4 where it reads 3 (`exec 3<FILE; dpipe cat = sh -c 'exec 5<&3; ...'`). Ours is
+ * run as it is: it wires them right either way.
+ */
+const DEBIAN_DPIPE = [
+  "bash",
+  "-c",
+  'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done; exec dpipe "$@"',
+  "dpipe",
+];
+
 /** Runs Debian's dpipe or ours (`vde dpipe`) on `args` to completion (bounded): its status and stderr. */
 async function dpipeOf(
   tool: "dpipe" | "vde dpipe",
   args: string[],
 ): Promise<{ code: number; stderr: string }> {
   const options = { stdin: "null", stdout: "null", stderr: "piped" } as const;
-  const child = tool === "dpipe" ? spawn("dpipe", args, options) : spawnVde(["dpipe", ...args], options);
+  const [shell, ...debian] = DEBIAN_DPIPE;
+  const child = tool === "dpipe"
+    ? spawn(shell!, [...debian, ...args], options)
+    : spawnVde(["dpipe", ...args], options);
   try {
     const out = await within(tool, 20_000, child.output());
     return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
@@ -224,7 +241,7 @@ function startDpipe(
   args: string[],
   env?: Record<string, string>,
 ): Deno.ChildProcess {
-  const [program, ...rest] = tool === "dpipe" ? ["dpipe", ...args] : [...TEST_CLI, "dpipe", ...args];
+  const [program, ...rest] = tool === "dpipe" ? [...DEBIAN_DPIPE, ...args] : [...TEST_CLI, "dpipe", ...args];
   return new Deno.Command(program!, { args: rest, env, stdin: "null", stdout: "null", stderr: "piped" })
     .spawn();
 }
