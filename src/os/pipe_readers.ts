@@ -12,6 +12,7 @@
  * pending read of the caller's runs while it looks, so nothing is pumped
  * past the moment the answer is for.
  */
+import { processIds } from "./processes.ts";
 
 /** A pipe or FIFO: its device and inode. */
 export interface PipeId {
@@ -36,22 +37,15 @@ export function pipeOpenIn(pid: number, fd: number): PipeId | undefined {
 
 /** Whether a process we can see holds `pipe` open for reading. */
 export function pipeHasReader(pipe: PipeId): boolean {
-  let procs: Deno.DirEntry[];
-  try {
-    procs = [...Deno.readDirSync("/proc")];
-  } catch {
-    return false;
-  }
-  for (const proc of procs) {
-    if (!/^\d+$/.test(proc.name)) continue;
+  for (const pid of processIds()) {
     let fds: Deno.DirEntry[];
     try {
-      fds = [...Deno.readDirSync(`/proc/${proc.name}/fd`)];
+      fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
     } catch {
       continue; // gone, or not ours to see
     }
     for (const fd of fds) {
-      const path = `/proc/${proc.name}/fd/${fd.name}`;
+      const path = `/proc/${pid}/fd/${fd.name}`;
       const open = pipeAt(path);
       if (open === undefined || open.dev !== pipe.dev || open.ino !== pipe.ino) continue;
       try {
