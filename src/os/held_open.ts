@@ -12,7 +12,7 @@
  * costs a read of each process's fd table.
  */
 import { C, cstr, errno, libc } from "../../ffi/libc.ts";
-import { processIds } from "./processes.ts";
+import { openFds } from "./processes.ts";
 
 /** Ignored unless handled: what a lease break signals instead of SIGIO, whose default ends the process. */
 const SIGURG = 23;
@@ -46,12 +46,10 @@ function askTheKernel(path: string): boolean | undefined {
 /** The fallback: looks through every process's open files for `path`. */
 export function heldOpenPerProc(file: string): boolean {
   const path = Deno.realPathSync(file);
-  for (const pid of processIds()) {
+  for (const fd of openFds()) {
     try {
-      for (const fd of Deno.readDirSync(`/proc/${pid}/fd`)) {
-        if (Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`) === path) return true;
-      }
-    } catch { /* exited, or not ours to read */ }
+      if (Deno.readLinkSync(fd.path) === path) return true;
+    } catch { /* closed meanwhile */ }
   }
   return false;
 }

@@ -12,7 +12,7 @@
  * pending read of the caller's runs while it looks, so nothing is pumped
  * past the moment the answer is for.
  */
-import { processIds } from "./processes.ts";
+import { openFds } from "./processes.ts";
 
 /** A pipe or FIFO: its device and inode. */
 export interface PipeId {
@@ -37,22 +37,13 @@ export function pipeOpenIn(pid: number, fd: number): PipeId | undefined {
 
 /** Whether a process we can see holds `pipe` open for reading. */
 export function pipeHasReader(pipe: PipeId): boolean {
-  for (const pid of processIds()) {
-    let fds: Deno.DirEntry[];
+  for (const { path } of openFds()) {
+    const open = pipeAt(path);
+    if (open === undefined || open.dev !== pipe.dev || open.ino !== pipe.ino) continue;
     try {
-      fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
+      if ((Deno.lstatSync(path).mode ?? 0) & 0o400) return true;
     } catch {
-      continue; // gone, or not ours to see
-    }
-    for (const fd of fds) {
-      const path = `/proc/${pid}/fd/${fd.name}`;
-      const open = pipeAt(path);
-      if (open === undefined || open.dev !== pipe.dev || open.ino !== pipe.ino) continue;
-      try {
-        if ((Deno.lstatSync(path).mode ?? 0) & 0o400) return true;
-      } catch {
-        // closed meanwhile
-      }
+      // closed meanwhile
     }
   }
   return false;

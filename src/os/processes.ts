@@ -3,7 +3,10 @@
  * programs that record a pid (a lab's state, a switch's pid file) and must
  * tell a live owner from one that is gone (a process killed but not yet
  * reaped by its parent is a zombie: it still takes signals, so a signal
- * cannot tell, and /proc says so); and why a command could not be started.
+ * cannot tell, and /proc says so); every process's open descriptors, for
+ * what only a walk of them all tells (who holds a pipe, a socket, a tap: one
+ * walk, `openFds`, which each such question filters); and why a command
+ * could not be started.
  */
 
 /**
@@ -37,6 +40,40 @@ export function processIds(proc = "/proc"): number[] {
     return [...Deno.readDirSync(proc)].filter((e) => /^\d+$/.test(e.name)).map((e) => Number(e.name));
   } catch {
     return [];
+  }
+}
+
+/** One open descriptor of a process, as /proc lists it. */
+export interface OpenFd {
+  pid: number;
+  /** Its number in that process. */
+  fd: number;
+  /** Its /proc entry (`PROC/PID/fd/N`): a link to what is open there, which stat follows and lstat does not. */
+  path: string;
+}
+
+/**
+ * Every open descriptor of every process under `proc` (/proc, or a test's
+ * stand-in), one process's at a time: for a question only a walk of them
+ * all answers (who holds a pipe, a socket). A process that is gone, or
+ * whose descriptors we may not read (another user's, for a user not root),
+ * is skipped; a descriptor closed after it was listed is still yielded, and
+ * its reader finds it gone. Reads /proc as it goes: never on a data path.
+ */
+export function* openFds(proc = "/proc"): Generator<OpenFd> {
+  for (const pid of processIds(proc)) {
+    const dir = `${proc}/${pid}/fd`;
+    let names: string[];
+    try {
+      // Listed whole before any is yielded: a process that ends midway is one the caller never half-reads.
+      names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    } catch {
+      continue; // Gone, or not ours to read.
+    }
+    for (const name of names) {
+      const fd = Number(name);
+      if (Number.isSafeInteger(fd)) yield { pid, fd, path: `${dir}/${name}` };
+    }
   }
 }
 

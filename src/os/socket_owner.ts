@@ -19,7 +19,7 @@
 import { C, check, libc } from "../../ffi/libc.ts";
 import { peerCred } from "../io/unix_stream.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
-import { processIds } from "./processes.ts";
+import { openFds } from "./processes.ts";
 
 /**
  * The pid of the process listening on the unix stream socket `path`, or
@@ -99,23 +99,15 @@ export function holderOf(
   } catch {
     // Gone: only a socket bound at the whole path can be its.
   }
-  for (const pid of processIds(proc)) {
+  for (const { pid, path: fdPath } of openFds(proc)) {
     try {
-      for (const fd of Deno.readDirSync(`${proc}/${pid}/fd`)) {
-        try {
-          const socket = wanted.get(Deno.readLinkSync(`${proc}/${pid}/fd/${fd.name}`));
-          if (socket === undefined) continue;
-          if (
-            socket.heldFd === undefined || Deno.readLinkSync(`${proc}/${pid}/fd/${socket.heldFd}`) === dir
-          ) {
-            return { pid, socket };
-          }
-        } catch {
-          // Closed meanwhile.
-        }
+      const socket = wanted.get(Deno.readLinkSync(fdPath));
+      if (socket === undefined) continue;
+      if (socket.heldFd === undefined || Deno.readLinkSync(`${proc}/${pid}/fd/${socket.heldFd}`) === dir) {
+        return { pid, socket };
       }
     } catch {
-      // Gone, or not ours to read.
+      // Closed meanwhile.
     }
   }
   return undefined;

@@ -19,7 +19,7 @@
 import { C } from "../../ffi/libc.ts";
 import { interfaceNames, TapError } from "../../ffi/tun.ts";
 import { lookupGroup, lookupUser } from "./users.ts";
-import { processIds } from "./processes.ts";
+import { openFds } from "./processes.ts";
 import { printable } from "../console/reply_format.ts";
 
 /** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
@@ -104,31 +104,23 @@ function tapHolders(proc: string): Map<string, { pid: number; command: string }[
   // here (a tap moved into a namespace after it was opened, as a lab's are).
   const ours = netnsOf(`${proc}/self`);
   const elsewhere = new Map<string, { pid: number; command: string }[]>();
-  for (const pid of processIds(proc)) {
-    let fds: Deno.DirEntry[];
+  for (const { pid, fd, path } of openFds(proc)) {
+    let target: string;
     try {
-      fds = [...Deno.readDirSync(`${proc}/${pid}/fd`)];
+      target = Deno.readLinkSync(path);
     } catch {
-      continue; // gone, or another user's
+      continue;
     }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = Deno.readLinkSync(`${proc}/${pid}/fd/${fd.name}`);
-      } catch {
-        continue;
-      }
-      if (target !== "/dev/net/tun") continue;
-      const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${pid}/fdinfo/${fd.name}`) ?? "");
-      if (iff === null) continue; // opened, not yet attached to an interface
-      const ns = netnsOf(`${proc}/${pid}`);
-      const into = ours === null || ns === null || ns === ours ? held : elsewhere;
-      const list = into.get(iff[1]!) ?? [];
-      if (!list.some((h) => h.pid === pid)) {
-        list.push({ pid, command: holderName(`${proc}/${pid}`) });
-      }
-      into.set(iff[1]!, list);
+    if (target !== "/dev/net/tun") continue;
+    const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${pid}/fdinfo/${fd}`) ?? "");
+    if (iff === null) continue; // opened, not yet attached to an interface
+    const ns = netnsOf(`${proc}/${pid}`);
+    const into = ours === null || ns === null || ns === ours ? held : elsewhere;
+    const list = into.get(iff[1]!) ?? [];
+    if (!list.some((h) => h.pid === pid)) {
+      list.push({ pid, command: holderName(`${proc}/${pid}`) });
     }
+    into.set(iff[1]!, list);
   }
   for (const [name, list] of elsewhere) if (!held.has(name)) held.set(name, list);
   return held;

@@ -1,6 +1,6 @@
 /** Whether a recorded pid still runs: a lab's vde up, a switch's pid file. */
 import assert from "node:assert/strict";
-import { processAlive, untilExit } from "../../src/os/processes.ts";
+import { openFds, processAlive, untilExit } from "../../src/os/processes.ts";
 
 Deno.test("a process killed but not yet reaped (a zombie) is not alive; a running one is", async () => {
   // A parent that kills its child and never waits for it. (Not a shell: `sh -c 'sleep 60 & kill -9 $!;
@@ -45,5 +45,38 @@ Deno.test("untilExit says false while a process outlives its bound, and true onc
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
+  }
+});
+
+Deno.test("openFds yields every process's descriptors with their /proc entries, passing over a process gone and an entry that is no process", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "vde-openfds-" });
+  try {
+    // A stand-in /proc: pid 100 with two descriptors, pid 200 gone (no fd directory), `self` no pid.
+    await Deno.mkdir(`${proc}/100/fd`, { recursive: true });
+    await Deno.symlink("/dev/null", `${proc}/100/fd/0`);
+    await Deno.symlink("socket:[4242]", `${proc}/100/fd/7`);
+    await Deno.mkdir(`${proc}/200`);
+    await Deno.mkdir(`${proc}/self/fd`, { recursive: true });
+    await Deno.symlink("/dev/null", `${proc}/self/fd/0`);
+    const found = [...openFds(proc)].sort((a, b) => a.fd - b.fd);
+    assert.deepEqual(found, [
+      { pid: 100, fd: 0, path: `${proc}/100/fd/0` },
+      { pid: 100, fd: 7, path: `${proc}/100/fd/7` },
+    ]);
+    assert.deepEqual([...openFds(`${proc}/none`)], []);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
+Deno.test("openFds finds a descriptor this process holds in the real /proc", async () => {
+  const file = await Deno.makeTempFile({ prefix: "vde-openfds-" });
+  const held = await Deno.open(file);
+  try {
+    const ours = [...openFds()].filter((d) => d.pid === Deno.pid);
+    assert.ok(ours.some((d) => Deno.readLinkSync(d.path) === file), "our open file is among our descriptors");
+  } finally {
+    held.close();
+    await Deno.remove(file);
   }
 });
