@@ -112,7 +112,7 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
   if (path === "") return fail(Errno.ENOENT);
   if (session.loadDepth >= MAX_LOAD_DEPTH) return fail(Errno.ELOOP);
   const read = await readScript(path);
-  if (typeof read === "number") return fail(read);
+  if (typeof read === "number") return refusedScript(path, read);
   let raw = "";
   let shutdownIgnored = false;
   session.loadDepth++;
@@ -130,6 +130,17 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
     session.loadDepth--;
   }
   return shutdownIgnored ? { code: 0, raw, shutdownIgnored } : { code: 0, raw };
+}
+
+/**
+ * A `load` whose script could not be read: an untrusted one (EPERM) with the reason the check found, in
+ * the words `--rc` prints at start ("it is reached through ..."), before the result line: only this program can say it, since the way it
+ * sees may not be the client's (a rootless lab's switch sees root's directories the host side did not
+ * vouch for as a stranger's, which `vde term` outside sees as root's and fine). Any other errno says itself.
+ */
+function refusedScript(path: string, code: number): Reply {
+  const why = code === Errno.EPERM ? othersScript(path) : undefined;
+  return why === undefined ? fail(code) : failure(why, code);
 }
 
 /**

@@ -132,9 +132,13 @@ Deno.test("a script that is another user's, or named by their symlink, is refuse
     }
     const refused = await loadScript(`${dir}/theirs-link`, new FakeSession(new CommandRegistry(), "mgmt"));
     assert.equal(refused.code, Errno.EPERM);
+    // The switch's own words, as its --rc says them: a terminal shows them in place of a guess of its own.
     assert.match(
       formatExplained(`load ${dir}/theirs-link`, refused, { syntax: () => "path", paths: () => ["load"] }),
-      /another user's: its lines would run as ours/,
+      new RegExp(
+        `^it is (nobody|65534)'s \\(the file or the symlink naming it\\), ` +
+          "and its lines would run as ours: give a script of your own\n$",
+      ),
     );
     // Our own symlink to our own file is read.
     assert.deepEqual(await readScript(`${dir}/ours-link`), ["-----BEGIN OPENSSH PRIVATE KEY-----"]);
@@ -335,4 +339,52 @@ Deno.test("the switch's console passes over its scripts' shutdown (its --rc, a l
       filter.close();
     }
   });
+});
+
+Deno.test("in a rootless lab's user namespace, a console's load of a file through a root directory the host side did not vouch for is refused with the reason --rc gives, 1001 last", async () => {
+  assert.equal(Deno.uid(), 0, "run as root: it runs as nobody");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-load-unvouched-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    const mine = `${tmp}/mine`;
+    await Deno.mkdir(mine, { mode: 0o700 });
+    await Deno.writeTextFile(`${mine}/sw.rc`, "hub on\n");
+    await run(["chown", "-R", "65534:65534", mine]);
+    const src = (m: string) => new URL(`../../src/${m}`, import.meta.url).href;
+    const rig = new URL("./_helpers.ts", import.meta.url).href;
+    // The switch's console on its mgmt socket, in a user namespace of nobody's with nothing vouched for
+    // (root's `/` is the overflow uid's there), and a client there as the same user: what the switch says.
+    const code = [
+      `import { MgmtServer } from "${src("console/mgmt_server.ts")}";`,
+      `import { makeConsole, RawMgmtClient } from "${rig}";`,
+      "const tc = makeConsole(4);",
+      `const server = await MgmtServer.start(tc.commands, tc.ctx, { path: "${mine}/mgmt", log: () => {} });`,
+      `const client = await RawMgmtClient.connect("${mine}/mgmt");`,
+      `await client.waitFor((t) => t.endsWith("vde$ "), "the greeting");`,
+      `console.log(JSON.stringify(await client.command("load ${mine}/sw.rc")));`,
+      "client.close();",
+      "server.close();",
+      "tc.close();",
+    ].join("\n");
+    const r = await run(
+      [...AS_NOBODY, "unshare", "--user", "--map-root-user", Deno.execPath(), "eval", code],
+      {
+        check: false,
+        cwd: mine,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const reply: string = JSON.parse(r.stdout.trim());
+    assert.deepEqual(reply.split("\n"), [
+      "it is reached through /, a directory of a user this user namespace does not " +
+      "map (root or another), which may lead the name to any file, and its lines would run as ours: give a " +
+      "path through directories of yours alone (of root's, a rootless lab knows only those on the way to its " +
+      "lab file, the files it names, your home, working and temporary directories)",
+      "1001 Operation not permitted",
+      "",
+      "vde$ ",
+    ]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
