@@ -228,7 +228,8 @@ export const LATE_WARNING_MS = PROBE_DELAY_MS + (PROBES - 1) * PROBE_GAP_MS + 20
  * A `--daemon` start returns 0.2 s after its first gateway probe left unanswered (`untilProbed`), as fast as
  * it can when no slirp is there; one behind a slow cable answers later, and its gateway-taken line reached
  * syslog only. For LATE_WARNING_MS after the start returned, a daemon without a log file says its warnings on
- * the terminal that started it too (a script's stderr, no terminal, is not held open: nothing changes there).
+ * the terminal that started it too (a script's stderr, no terminal, is not held open: a script finds them
+ * where every line of the daemon's goes, its --logfile or syslog, log.ts).
  * Called just before `p.ready`: the terminal is opened by name while the waiting parent still holds it as its
  * stderr, so the name cannot have been freed and handed to another login's terminal meanwhile.
  */

@@ -4,7 +4,8 @@
  * Debian's libslirp plugin (`vde_plug vde://DIR slirp://`) on Debian's
  * vde_switch; and `vde switch --slirp` hearing libslirp's broadcast DHCP
  * offer to a guest, counted in `slirp/print`; a `--daemon` start behind a
- * slow cable, told on its terminal after it returned. Every slirp keeps running.
+ * slow cable, told on its terminal after it returned, and in its log file or
+ * syslog where a script started it. Every slirp keeps running.
  * Root only (namespaces); in CI it must run.
  */
 import assert from "node:assert/strict";
@@ -16,6 +17,8 @@ import { MgmtClient } from "../../src/console/client.ts";
 import { cSwitchInLab, guestBehind, VDE } from "./_slirp_e2e.ts";
 import { LATE_WARNING_MS } from "../../src/cli/slirp.ts";
 import { shellQuoted } from "../../src/shell_quote.ts";
+import { processAlive } from "../../src/os/processes.ts";
+import { standIn } from "../os/_syslog_stand_in.ts";
 
 /** The line a slirp says once when another claims its gateway. */
 const CONFLICT =
@@ -174,6 +177,53 @@ Deno.test("a vde slirp --daemon whose other slirp answers after it returned (beh
     assert.ok(returned >= 0, out);
     assert.ok(out.search(CONFLICT) > returned, `said after the start returned:\n${out}`);
     assert.equal(out.match(/gateway address is taken/g)?.length, 1, out);
+    assertRunning(cable);
+  });
+});
+
+Deno.test("a vde slirp --daemon started by a script (no terminal) whose other slirp answers after it returned says the gateway is taken in its --logfile, or without one in syslog", async (t) => {
+  if (skipUnless(t, await missing([]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    for (const name of ["near", "far"]) {
+      const sw = await startOurSwitch(`${tmp}/${name}`);
+      lab.defer(async () => void (await sw.stop()));
+    }
+    const host = await lab.namespace("host");
+    // 400 ms each way: the first probe's answer comes 0.8 s after it left, past the 0.2 s a start waits for it.
+    const cable = host.spawn([...VDE, "wirefilter", "-d", "400", `vde://${tmp}/near`, `vde://${tmp}/far`], {
+      name: "slow cable",
+    });
+    await host.run([...VDE, "slirp", "--sock", `${tmp}/far`, "-d"], { timeoutMs: 60_000 });
+    await sleep(PROBES_OVER_MS);
+    const syslog = standIn(tmp);
+    lab.defer(() => syslog.close());
+    for (const where of ["--logfile", "syslog"] as const) {
+      const pidfile = `${tmp}/${where}.pid`;
+      const logfile = where === "--logfile" ? ["--logfile", `${tmp}/slirp.log`] : [];
+      const start = await host.run(
+        [...VDE, "slirp", "--sock", `${tmp}/near`, "-d", "--pidfile", pidfile, ...logfile],
+        { timeoutMs: 60_000, env: { VDE_SYSLOG_SOCKET: syslog.path } },
+      );
+      assert.match(start.stderr, /in the background as pid \d+/, start.stderr);
+      assert.doesNotMatch(start.stderr, CONFLICT, `said before the start returned: not the late case`);
+      const said = () =>
+        where === "--logfile"
+          ? Deno.readTextFileSync(`${tmp}/slirp.log`).split("\n").find((l) => CONFLICT.test(l))
+          : syslog.lines().find((l) => CONFLICT.test(l));
+      const line = await waitFor(said, {
+        timeoutMs: SAY_WITHIN_MS,
+        what: `the gateway-taken line in ${where}`,
+      });
+      // A warning: syslog's severity 4 (facility daemon, 3 << 3) where it goes there.
+      if (where === "syslog") assert.match(line, /^<28>/, line);
+      const pid = Number(Deno.readTextFileSync(pidfile).trim());
+      Deno.kill(pid, "SIGTERM");
+      await waitFor(() => !processAlive(pid) || undefined, {
+        timeoutMs: 10_000,
+        what: `the ${where} slirp's end`,
+      });
+    }
     assertRunning(cable);
   });
 });
