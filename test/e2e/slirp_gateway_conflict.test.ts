@@ -9,7 +9,7 @@
  * Root only (namespaces); in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, type Netns, withNetns } from "../helpers/netns.ts";
+import { canNetns, type Lab, type Netns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
@@ -47,6 +47,30 @@ async function withOurSwitch(fn: (dir: string, host: Netns) => Promise<void>): P
     const sw = await startOurSwitch(dir);
     lab.defer(async () => void (await sw.stop()));
     await fn(dir, await lab.namespace("host"));
+  });
+}
+
+/**
+ * Switches `near` and `far` joined by a slow cable, and a slirp on `far` past its probes: a slirp started
+ * on `near` hears the other's answer only after its `--daemon` start returned. `fn` gets their directory,
+ * the namespace the slirps run in and the lab; the cable still runs at its end.
+ */
+async function behindSlowCable(fn: (tmp: string, host: Netns, lab: Lab) => Promise<void>): Promise<void> {
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    for (const name of ["near", "far"]) {
+      const sw = await startOurSwitch(`${tmp}/${name}`);
+      lab.defer(async () => void (await sw.stop()));
+    }
+    const host = await lab.namespace("host");
+    // 400 ms each way: the first probe's answer comes 0.8 s after it left, past the 0.2 s a start waits for it.
+    const cable = host.spawn([...VDE, "wirefilter", "-d", "400", `vde://${tmp}/near`, `vde://${tmp}/far`], {
+      name: "slow cable",
+    });
+    await host.run([...VDE, "slirp", "--sock", `${tmp}/far`, "-d"], { timeoutMs: 60_000 });
+    await sleep(PROBES_OVER_MS);
+    await fn(tmp, host, lab);
+    assertRunning(cable);
   });
 }
 
@@ -153,19 +177,7 @@ Deno.test("vde switch --slirp hears libslirp's broadcast DHCP offer to a guest: 
 
 Deno.test("a vde slirp --daemon whose other slirp answers after it returned (behind a slow cable) says the gateway is taken on the terminal that started it", async (t) => {
   if (skipUnless(t, await missing(["script"]))) return;
-  await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    for (const name of ["near", "far"]) {
-      const sw = await startOurSwitch(`${tmp}/${name}`);
-      lab.defer(async () => void (await sw.stop()));
-    }
-    const host = await lab.namespace("host");
-    // 400 ms each way: the first probe's answer comes 0.8 s after it left, past the 0.2 s a start waits for it.
-    const cable = host.spawn([...VDE, "wirefilter", "-d", "400", `vde://${tmp}/near`, `vde://${tmp}/far`], {
-      name: "slow cable",
-    });
-    await host.run([...VDE, "slirp", "--sock", `${tmp}/far`, "-d"], { timeoutMs: 60_000 });
-    await sleep(PROBES_OVER_MS);
+  await behindSlowCable(async (tmp, host) => {
     // On a terminal (script's pty), held open after the start returned as a shell holds it.
     const start = [...VDE, "slirp", "--sock", `${tmp}/near`, "-d"].map(shellQuoted).join(" ");
     const r = await host.run(
@@ -177,25 +189,12 @@ Deno.test("a vde slirp --daemon whose other slirp answers after it returned (beh
     assert.ok(returned >= 0, out);
     assert.ok(out.search(CONFLICT) > returned, `said after the start returned:\n${out}`);
     assert.equal(out.match(/gateway address is taken/g)?.length, 1, out);
-    assertRunning(cable);
   });
 });
 
 Deno.test("a vde slirp --daemon started by a script (no terminal) whose other slirp answers after it returned says the gateway is taken in its --logfile, or without one in syslog", async (t) => {
   if (skipUnless(t, await missing([]))) return;
-  await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    for (const name of ["near", "far"]) {
-      const sw = await startOurSwitch(`${tmp}/${name}`);
-      lab.defer(async () => void (await sw.stop()));
-    }
-    const host = await lab.namespace("host");
-    // 400 ms each way: the first probe's answer comes 0.8 s after it left, past the 0.2 s a start waits for it.
-    const cable = host.spawn([...VDE, "wirefilter", "-d", "400", `vde://${tmp}/near`, `vde://${tmp}/far`], {
-      name: "slow cable",
-    });
-    await host.run([...VDE, "slirp", "--sock", `${tmp}/far`, "-d"], { timeoutMs: 60_000 });
-    await sleep(PROBES_OVER_MS);
+  await behindSlowCable(async (tmp, host, lab) => {
     const syslog = standIn(tmp);
     lab.defer(() => syslog.close());
     for (const where of ["--logfile", "syslog"] as const) {
@@ -224,6 +223,5 @@ Deno.test("a vde slirp --daemon started by a script (no terminal) whose other sl
         what: `the ${where} slirp's end`,
       });
     }
-    assertRunning(cable);
   });
 });
