@@ -134,9 +134,10 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
 
 /**
  * A `load` whose script could not be read: an untrusted one (EPERM) with the reason the check found, in
- * the words `--rc` prints at start ("it is reached through ..."), before the result line: only this program can say it, since the way it
- * sees may not be the client's (a rootless lab's switch sees root's directories the host side did not
- * vouch for as a stranger's, which `vde term` outside sees as root's and fine). Any other errno says itself.
+ * the words `--rc` prints at start ("it is reached through ..."), before the result line. Only this
+ * program can say it: the way it sees may not be the client's (a rootless lab's switch sees root's
+ * directories the host side did not vouch for as a stranger's, which `vde term` outside sees as root's
+ * and fine). Any other errno says itself.
  */
 function refusedScript(path: string, code: number): Reply {
   const why = code === Errno.EPERM ? othersScript(path) : undefined;
