@@ -31,13 +31,7 @@ import {
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
 import { listenPrivate } from "../os/private_socket.ts";
-import {
-  type HeldEntry,
-  HoldClosedError,
-  placePath,
-  removeSocketFile,
-  type SocketPlace,
-} from "../os/held_dir.ts";
+import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
 /** Settings of a capture socket. */
@@ -115,11 +109,10 @@ export class CaptureServer {
   /** Listens on `options.path`, replacing a socket left there (the switch owns its directory). */
   static start(sw: Switch, hub: CaptureHub, options: CaptureServerOptions): CaptureServer {
     const at = options.at ?? options.path;
-    try {
-      if (Deno.lstatSync(placePath(at)).isSocket) Deno.removeSync(placePath(at));
-    } catch (err) {
-      if (err instanceof HoldClosedError) throw err;
-      /* nothing there */
+    if (placeInfo(at)?.isSocket) {
+      try {
+        Deno.removeSync(placePath(at));
+      } catch { /* gone meanwhile: the bind says what is there */ }
     }
     // Bound in a private directory and given its mode there, then linked into place: bound at its name, it
     // is 0777 under umask 000 until a chmod, and another user could connect first (private_socket.ts).

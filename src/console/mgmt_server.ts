@@ -48,13 +48,7 @@ import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
-import {
-  type HeldEntry,
-  HoldClosedError,
-  placePath,
-  removeSocketFile,
-  type SocketPlace,
-} from "../os/held_dir.ts";
+import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 
 /**
  * A switch's management socket in its socket directory, unless --mgmt
@@ -450,13 +444,8 @@ function turnAway(conn: Conn): void {
 }
 
 async function reclaimStaleSocket(path: string, at: SocketPlace = path): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.lstatSync(placePath(at));
-  } catch (err) {
-    if (err instanceof HoldClosedError) throw err;
-    return;
-  }
+  const info = placeInfo(at);
+  if (info === undefined) return;
   if (!info.isSocket) throw new Error(`${path} exists and is not a socket`);
   try {
     const c = await Deno.connect({ transport: "unix", path: placePath(at) });

@@ -413,6 +413,20 @@ export function placePath(place: SocketPlace): string {
 }
 
 /**
+ * What is at `place` now, a final symlink not followed; undefined when nothing is (or it cannot be looked at).
+ *
+ * @throws HoldClosedError for a held entry whose directory is no longer held
+ */
+export function placeInfo(place: SocketPlace): Deno.FileInfo | undefined {
+  const path = placePath(place);
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Removes the socket file at `place`; never throws. Gone already is fine; a held entry whose directory is
  * no longer held is left, said in one line to `log`.
  */

@@ -14,6 +14,7 @@ import {
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
+import { closeAndReuse } from "../helpers/closed_hold.ts";
 
 async function rig(maxPendingBytes: number) {
   const dir = await Deno.makeTempDir({ prefix: "vde-capture-" });
@@ -194,12 +195,7 @@ Deno.test("a capture socket in a held directory closed before it is not removed 
     });
     assert.ok(Deno.lstatSync(`${tmp}/sw/capture`).isSocket);
     // The hold closed first (a shutdown out of order), and its number taken by another directory's open.
-    const at = pin.at;
-    pin.close();
-    Deno.mkdirSync(`${tmp}/other`);
-    Deno.writeTextFileSync(`${tmp}/other/capture`, "theirs");
-    other = PinnedDirectory.pin(`${tmp}/other`, undefined);
-    assert.equal(other.at, at, "the number is reused");
+    other = closeAndReuse(pin, tmp, "capture");
     server.close();
     assert.equal(Deno.readTextFileSync(`${tmp}/other/capture`), "theirs");
     assert.deepEqual(lines, [`${tmp}/sw is no longer held: no capture in it is reached: its socket is left`]);

@@ -10,6 +10,7 @@ import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
+import { closeAndReuse } from "../helpers/closed_hold.ts";
 
 Deno.test("a management socket in a directory that does not exist says so", async () => {
   const tc = makeConsole(4);
@@ -216,12 +217,7 @@ Deno.test("a management socket in a held directory closed before it is not remov
     });
     assert.ok(Deno.lstatSync(`${tmp}/sw/mgmt`).isSocket);
     // The hold closed first (a shutdown out of order), and its number taken by another directory's open.
-    const at = pin.at;
-    pin.close();
-    Deno.mkdirSync(`${tmp}/other`);
-    Deno.writeTextFileSync(`${tmp}/other/mgmt`, "theirs");
-    other = PinnedDirectory.pin(`${tmp}/other`, undefined);
-    assert.equal(other.at, at, "the number is reused");
+    other = closeAndReuse(pin, tmp, "mgmt");
     server.close();
     assert.equal(Deno.readTextFileSync(`${tmp}/other/mgmt`), "theirs");
     assert.deepEqual(lines, [`${tmp}/sw is no longer held: no mgmt in it is reached: its socket is left`]);
