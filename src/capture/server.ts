@@ -31,16 +31,17 @@ import {
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
 import { listenPrivate } from "../os/private_socket.ts";
+import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
 /** Settings of a capture socket. */
 export interface CaptureServerOptions {
   path: string;
   /**
-   * Where the socket is made, replaced and removed, when not by `path`: through a switch's held directory
-   * (its `socketAt`), which `path`'s directory may no longer name.
+   * Where the socket is made, replaced and removed, when not by `path`: in a switch's held directory (its
+   * `socketAt`), which `path`'s directory may no longer name; a use once that is closed is refused.
    */
-  at?: string;
+  at?: HeldEntry;
   /** Socket mode; default 0600. */
   mode?: number;
   /** Unsent bytes per client above which its frames are dropped; default 4 MiB. */
@@ -84,8 +85,8 @@ export function newClient(described: Map<number, number>, sw: Switch, port: numb
 /** A listening capture socket. */
 export class CaptureServer {
   readonly path: string;
-  /** Where the socket file is (CaptureServerOptions.at). */
-  readonly #at: string;
+  /** Where the socket file is (CaptureServerOptions.at, else `path`). */
+  readonly #at: SocketPlace;
   readonly #listener: Deno.Listener;
   readonly #sw: Switch;
   readonly #hub: CaptureHub;
@@ -107,13 +108,15 @@ export class CaptureServer {
 
   /** Listens on `options.path`, replacing a socket left there (the switch owns its directory). */
   static start(sw: Switch, hub: CaptureHub, options: CaptureServerOptions): CaptureServer {
-    try {
-      const at = options.at ?? options.path;
-      if (Deno.lstatSync(at).isSocket) Deno.removeSync(at);
-    } catch { /* nothing there */ }
+    const at = options.at ?? options.path;
+    if (placeInfo(at)?.isSocket) {
+      try {
+        Deno.removeSync(placePath(at));
+      } catch { /* gone meanwhile: the bind says what is there */ }
+    }
     // Bound in a private directory and given its mode there, then linked into place: bound at its name, it
     // is 0777 under umask 000 until a chmod, and another user could connect first (private_socket.ts).
-    const listener = listenPrivate(options.at ?? options.path, options.mode ?? 0o600, false);
+    const listener = listenPrivate(placePath(at), options.mode ?? 0o600, false);
     return new CaptureServer(listener, sw, hub, options);
   }
 
@@ -210,9 +213,7 @@ export class CaptureServer {
         conn.close();
       } catch { /* closed */ }
     }
-    try {
-      Deno.removeSync(this.#at);
-    } catch { /* gone */ }
+    removeSocketFile(this.#at, this.#log);
   }
 }
 

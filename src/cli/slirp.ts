@@ -2,7 +2,7 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
-import { defaultSwitchDir } from "../link/default_switch.ts";
+import { defaultSwitchDir, OthersDefaultSwitch } from "../link/default_switch.ts";
 import { type Program, runProgram, withDaemonOptions } from "./program.ts";
 import { openStartingTerminal } from "./daemon.ts";
 import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts";
@@ -310,8 +310,10 @@ function switchGiven(opts: SlirpCliOptions, words: readonly string[]): string | 
 /** The default switch's directory (default_switch.ts), or why there is none with what to give. */
 function defaultSwitchOrRefusal(): string {
   try {
-    return defaultSwitchDir();
+    return defaultSwitchDir(undefined, undefined, (dir) => `vde slirp --sock ${dir}`);
   } catch (err) {
+    // Root refused another user's switch: the refusal already says what to give.
+    if (err instanceof OthersDefaultSwitch) throw new UsageError(err.message);
     throw new UsageError(
       `${(err as Error).message}: give --sock DIR, the socket directory of a switch`,
     );

@@ -35,7 +35,7 @@ import {
 } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
-import { defaultSwitchDir } from "../link/default_switch.ts";
+import { defaultSwitchDir, refuseOthersDefault } from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid, socketHolderPid } from "../os/socket_owner.ts";
 import { NODE_SCHEMES } from "../link/node_path.ts";
@@ -417,6 +417,9 @@ function runningLabCtl(name: string): string | undefined {
 const HOW_TO_GET_ONE =
   "if the switch was started with --mgmt PATH (vde_switch: -M PATH), run `vde term PATH`; else restart it with one";
 
+/** How a refusal of another user's default switch (default_switch.ts) says to open its console on purpose. */
+const joinHint = (dir: string): string => `vde term ${dir}`;
+
 /**
  * The switch directory a plug's VNL names, in every form `vde plug` takes
  * (`vde:///tmp/net`, `vde:///tmp/net[3]`, `[port=3]`, `[port=3/mode=660]`,
@@ -431,7 +434,7 @@ export function plugSwitchDir(path: string): string | undefined {
   if (!vnl && !(/\[[^\]]*\]$/.test(path) && kindOf(path) === "missing")) return undefined;
   try {
     const dir = parseVdeVnl(vnl ? path.slice("vde://".length) : path).path;
-    return dir === "" ? defaultSwitchDir() : dir;
+    return dir === "" ? defaultSwitchDir(undefined, undefined, joinHint) : dir;
   } catch (error) {
     throw new UsageError(`${path}: ${error instanceof Error ? error.message : error}`);
   }
@@ -568,13 +571,15 @@ function deniedConsole(path: string): string {
  *
  * @throws UsageError when the socket cannot be opened or a batch command fails
  */
-export async function runTerm(path: string, o: TermOptions): Promise<void> {
+export async function runTerm(path: string, o: TermOptions, defaulted = false): Promise<void> {
   const timeoutSecs = Number(o.timeout);
   if (!(timeoutSecs > 0)) {
     throw new UsageError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
   }
   const given = path;
   path = resolveConsolePath(path);
+  // No path given: root's commands would go to another user's switch there (default_switch.ts).
+  if (defaulted) refuseOthersDefault(given, path, joinHint);
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
@@ -688,6 +693,6 @@ export const termCommand = (program: Command): void => {
           }`,
         );
       }
-      return runTerm(path, opts);
+      return runTerm(path, opts, command.args.length === 0);
     });
 };

@@ -48,6 +48,7 @@ import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
+import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 
 /**
  * A switch's management socket in its socket directory, unless --mgmt
@@ -60,10 +61,10 @@ export interface MgmtServerOptions {
   /** Socket path. */
   path: string;
   /**
-   * Where the socket is made, replaced and removed, when not by `path`: through a switch's held directory
-   * (its `socketAt`), which `path`'s directory may no longer name.
+   * Where the socket is made, replaced and removed, when not by `path`: in a switch's held directory (its
+   * `socketAt`), which `path`'s directory may no longer name; a use once that is closed is refused.
    */
-  at?: string;
+  at?: HeldEntry;
   /** Socket mode; default 0600 as vde_switch's --mgmtmode. */
   mode?: number;
   /** Group of the socket. */
@@ -321,8 +322,8 @@ function inWords(path: string, err: unknown): unknown {
 export class MgmtServer {
   /** The socket path. */
   readonly path: string;
-  /** Where the socket file is (MgmtServerOptions.at). */
-  readonly #at: string;
+  /** Where the socket file is (MgmtServerOptions.at, else `path`). */
+  readonly #at: SocketPlace;
   /** The socket's mode. */
   readonly mode: number;
   readonly #listener: UnixStreamListener;
@@ -338,7 +339,7 @@ export class MgmtServer {
     registry: CommandRegistry,
     ctx: SessionHost,
     path: string,
-    at: string,
+    at: SocketPlace,
     mode: number,
     opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at">>,
     gid: number | undefined,
@@ -353,13 +354,13 @@ export class MgmtServer {
     // given before it listens: under umask 000 it is bound 0777, and another user could connect first.
     // Not by name: the directory may be one others write (socket_file.ts).
     this.#listener = new UnixStreamListener(
-      at,
+      placePath(at),
       (conn, peer) => this.#accept(conn, peer.pid, peer.uid),
       (err) => {
         if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
       },
       { sendBufferBytes: opts.sendBufferBytes },
-      () => giveSocketFile(at, mode, gid),
+      () => giveSocketFile(placePath(at), mode, gid),
     );
   }
 
@@ -423,9 +424,7 @@ export class MgmtServer {
     this.#closed = true;
     this.#listener.close();
     for (const s of [...this.#sessions]) s.close();
-    try {
-      Deno.removeSync(this.#at);
-    } catch { /* already gone */ }
+    removeSocketFile(this.#at, this.#opts.log);
   }
 }
 
@@ -444,19 +443,16 @@ function turnAway(conn: Conn): void {
   });
 }
 
-async function reclaimStaleSocket(path: string, at = path): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.lstatSync(at);
-  } catch {
-    return;
-  }
+async function reclaimStaleSocket(path: string, at: SocketPlace = path): Promise<void> {
+  const info = placeInfo(at);
+  if (info === undefined) return;
   if (!info.isSocket) throw new Error(`${path} exists and is not a socket`);
   try {
-    const c = await Deno.connect({ transport: "unix", path: at });
+    const c = await Deno.connect({ transport: "unix", path: placePath(at) });
     c.close();
   } catch {
-    Deno.removeSync(at);
+    // Asked again after the wait: the hold may have been closed meanwhile.
+    Deno.removeSync(placePath(at));
     return;
   }
   throw new Error(`another program already serves the management socket ${path}`);

@@ -5,9 +5,20 @@
  * a file holding its VNL (`vde:///tmp/net`); then the system's switch,
  * `/var/run/vde.ctl`, then `/tmp/vde.ctl`. A user who set a default for
  * Debian's tools reaches the same switch with ours.
+ *
+ * Root takes a system default only when it is root's: any local user can
+ * make `/tmp/vde.ctl` first (or where root never runs a switch), and root's
+ * `vde plug '' tap://t0` or `vde slirp` would then give them its tap's
+ * traffic or NAT for their LAN. So, unlike Debian's vde_plug and slirpvde,
+ * root refuses one whose directory (or a symlink at its name) or ctl
+ * socket is another user's, naming the owner and how to join it on purpose
+ * (the path named explicitly is taken as given). A user default of root's
+ * own (`~/.vdeplug/default`) is root's choice and is followed wherever it
+ * leads; other callers take any system default, as a shared lab switch in
+ * `/tmp/vde.ctl` is meant to be taken.
  */
 import { isFile } from "../os/paths.ts";
-import { ownerAndMode } from "../os/users.ts";
+import { ownerAndMode, userName } from "../os/users.ts";
 
 const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
 const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
@@ -49,14 +60,63 @@ function userDefault(file: string): string | undefined {
   return m[1]!;
 }
 
+/** Refused when root would take another user's switch as its system default (see above). */
+export class OthersDefaultSwitch extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OthersDefaultSwitch";
+  }
+}
+
+/** How a refusal says to join the switch at `dir` on purpose: its path named, here as a VNL. */
+const asVnl = (dir: string): string => `vde://${dir}`;
+
 /**
- * The directory of the default switch.
+ * Refuses, for a root caller, the default switch directory `dir` when it (or a symlink at its name) or
+ * `socket` in it is another user's: their switch, which root joins only when named (`join(dir)`).
+ * Nothing there is for the open to say.
  *
- * @throws Error when no default names one and no system switch runs
+ * @throws OthersDefaultSwitch naming the owner and how to join it on purpose
+ */
+export function refuseOthersDefault(
+  dir: string,
+  socket: string,
+  join: (dir: string) => string = asVnl,
+): void {
+  if (Deno.uid() !== 0) return;
+  const looks: [string, boolean][] = [[dir, false], [dir, true], [socket, true]];
+  for (const [path, follow] of looks) {
+    let st: Deno.FileInfo;
+    try {
+      st = follow ? Deno.statSync(path) : Deno.lstatSync(path);
+    } catch {
+      continue;
+    }
+    // Not followed, only a symlink is looked at: a directory is the next look's.
+    if (st.uid === null || st.uid === 0 || (!follow && !st.isSymlink)) continue;
+    const uid = st.uid;
+    const what = !follow
+      ? "a symlink of theirs"
+      : path === dir
+      ? ownerAndMode(path)
+      : `${path}: ${ownerAndMode(path)}`;
+    throw new OthersDefaultSwitch(
+      `${dir} is ${userName(uid)}'s, not root's (${what}): root does not join another user's switch ` +
+        `unasked; name it to join it on purpose (${join(dir)})`,
+    );
+  }
+}
+
+/**
+ * The directory of the default switch. For root, a system default of another user's is refused
+ * (`refuseOthersDefault`, its hint `join`).
+ *
+ * @throws Error when no default names one and no system switch runs; OthersDefaultSwitch (see above)
  */
 export function defaultSwitchDir(
   home: string | undefined = Deno.env.get("HOME"),
   systemDefaults: readonly string[] = SYSTEM_DEFAULTS,
+  join: (dir: string) => string = asVnl,
 ): string {
   for (const rel of home === undefined ? [] : USER_DEFAULTS) {
     const dir = userDefault(`${home}/${rel}`);
@@ -68,10 +128,12 @@ export function defaultSwitchDir(
   for (const p of systemDefaults) {
     try {
       Deno.statSync(`${p}/ctl`);
-      return p;
     } catch (err) {
       if (err instanceof Deno.errors.PermissionDenied) denied ??= p;
+      continue;
     }
+    refuseOthersDefault(p, `${p}/ctl`, join);
+    return p;
   }
   const none = "no switch path given, none in ~/.vdeplug/default or ~/.vde2/default.switch";
   if (denied !== undefined) {

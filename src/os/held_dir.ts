@@ -49,6 +49,17 @@ export class NotADirectoryError extends Error {
   }
 }
 
+/**
+ * Thrown for a use of a pinned directory's entry once it is closed: its descriptor's number may be another
+ * file's by then, so no path through it is given.
+ */
+export class HoldClosedError extends Error {
+  constructor(readonly path: string, readonly entryName: string) {
+    super(`${path} is no longer held: no ${entryName} in it is reached`);
+    this.name = "HoldClosedError";
+  }
+}
+
 /** Which directory a name held when it was made or opened: its device and inode. */
 export type DirectoryIdentity = FileIdentity;
 
@@ -269,7 +280,10 @@ export function removeMadeDirectory(path: string, made: DirectoryIdentity): bool
  * started in, wherever that went, for the clients that still find it.
  * O_PATH: it takes no read permission (a --dirmode 0300 directory), and a
  * descriptor of its own leaves the start's flock (HeldDirectory) to go with
- * the start's descriptor.
+ * the start's descriptor. A path through it is valid only while it is held:
+ * what a user keeps for later (a socket removed at its close) is a
+ * `held(NAME)` entry, which asks again at each use and is refused once the
+ * pin is closed, whatever order a shutdown closes things in.
  */
 export class PinnedDirectory implements DirectoryIdentity {
   /** This very directory as a path, whatever its name holds now. */
@@ -314,14 +328,20 @@ export class PinnedDirectory implements DirectoryIdentity {
   }
 
   /**
-   * `name` in this very directory (/proc/self/fd/N/name), for a bind, rename or unlink. Only while it is
-   * held: once closed, N may be any file another open got, and the path would lead there.
+   * `name` in this very directory (/proc/self/fd/N/name), for a bind, rename or unlink now. Only while it
+   * is held: once closed, N may be any file another open got, and the path would lead there. What is
+   * kept for later uses is a `held(name)`, which asks again at each.
    *
-   * @throws Error once closed
+   * @throws HoldClosedError once closed
    */
   entry(name: string): string {
-    if (this.#fd < 0) throw new Error(`${this.path} is no longer held: no ${name} in it is reached`);
+    if (this.#fd < 0) throw new HoldClosedError(this.path, name);
     return `${this.at}/${name}`;
+  }
+
+  /** `name` in this very directory for uses over a while (a socket made, then removed): see HeldEntry. */
+  held(name: string): HeldEntry {
+    return new HeldEntry(this, name);
   }
 
   /** Whether its name still holds it (not renamed away, nor removed). */
@@ -355,5 +375,65 @@ export class PinnedDirectory implements DirectoryIdentity {
     if (this.#fd < 0) return;
     libc().close(this.#fd);
     this.#fd = -1;
+  }
+}
+
+/**
+ * A name in a pinned directory that its user keeps (a switch's mgmt and
+ * capture sockets, a port's): `path` asks the directory at each use, so a
+ * use after the hold was closed (a shutdown that closed it first) is
+ * refused with HoldClosedError, never a path through a descriptor number
+ * that another open may have taken, which would bind, rename or unlink in
+ * whatever file that is. The guarantee is the type's, not the shutdown's
+ * order.
+ */
+export class HeldEntry {
+  constructor(readonly dir: PinnedDirectory, readonly name: string) {}
+
+  /**
+   * The entry as a path now (/proc/self/fd/N/NAME): for one use, not to keep.
+   *
+   * @throws HoldClosedError once the directory is no longer held
+   */
+  get path(): string {
+    return this.dir.entry(this.name);
+  }
+}
+
+/** Where a server's socket is: a held entry, or a path worked by name (one outside the directory held). */
+export type SocketPlace = HeldEntry | string;
+
+/**
+ * `place` as a path now, for one use.
+ *
+ * @throws HoldClosedError for a held entry whose directory is no longer held
+ */
+export function placePath(place: SocketPlace): string {
+  return typeof place === "string" ? place : place.path;
+}
+
+/**
+ * What is at `place` now, a final symlink not followed; undefined when nothing is (or it cannot be looked at).
+ *
+ * @throws HoldClosedError for a held entry whose directory is no longer held
+ */
+export function placeInfo(place: SocketPlace): Deno.FileInfo | undefined {
+  const path = placePath(place);
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the socket file at `place`; never throws. Gone already is fine; a held entry whose directory is
+ * no longer held is left, said in one line to `log`.
+ */
+export function removeSocketFile(place: SocketPlace, log: (message: string) => void): void {
+  try {
+    Deno.removeSync(placePath(place));
+  } catch (err) {
+    if (err instanceof HoldClosedError) log(`${err.message}: its socket is left`);
   }
 }

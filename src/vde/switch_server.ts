@@ -55,12 +55,14 @@ import { giveSocketFile } from "../os/socket_file.ts";
 import {
   type DirectoryIdentity,
   type HeldDirectory,
+  type HeldEntry,
   holdDirectory,
   holdForStart,
   makeOwnDirectory,
   PinnedDirectory,
   removeIdleDirectory,
   removeMadeDirectory,
+  removeSocketFile,
 } from "../os/held_dir.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
@@ -116,13 +118,22 @@ const CLIENT_HANDSHAKE_SOCKET = /^\.\d{5,}-\d{5,}$/;
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
   readonly #ctl: StreamConn;
-  /** Its socket's names in the held directory (PinnedDirectory.entry): `NNN.F`, and `.NNN.F.new` until renamed. */
-  readonly #paths: string[];
+  /** Its socket's names in the held directory: `NNN.F`, and `.NNN.F.new` until renamed. */
+  readonly #names: readonly HeldEntry[];
+  /** The server's log: a removal refused once the directory is no longer held is said there. */
+  readonly #log: (message: string) => void;
 
-  constructor(socket: UnixDgramSocket, ctl: StreamConn, description: string, paths: string[]) {
+  constructor(
+    socket: UnixDgramSocket,
+    ctl: StreamConn,
+    description: string,
+    names: readonly HeldEntry[],
+    log: (message: string) => void,
+  ) {
     super(socket, description);
     this.#ctl = ctl;
-    this.#paths = paths;
+    this.#names = names;
+    this.#log = log;
   }
 
   /** Reads the ctl stream until EOF; clients send nothing after the request. */
@@ -140,11 +151,8 @@ class EndpointLink extends DgramLink {
     // The port's file goes now: a switch thread may hold the socket a moment longer, and
     // the directory must be empty when the server removes it. Now, not at the socket's close: the
     // held directory's descriptor is closed with the server.
-    for (const path of this.#paths) {
-      try {
-        Deno.removeSync(path);
-      } catch { /* already gone, or renamed onto NNN.F */ }
-    }
+    // Already gone, or renamed onto NNN.F, is fine.
+    for (const name of this.#names) removeSocketFile(name, this.#log);
     super.teardown();
     try {
       this.#ctl.close();
@@ -313,29 +321,28 @@ export class VdeSwitchServer {
   }
 
   /**
-   * `DIR/name` as a path through the directory held (/proc/self/fd/N/name), for another socket of the
-   * switch's in it (capture, mgmt) to be made and removed there whatever DIR names by then; valid until
-   * `close`.
+   * `DIR/name` in the directory held, for another socket of the switch's in it (capture, mgmt) to be made
+   * and removed there whatever DIR names by then; each use asks the hold, refused once `close` let it go.
    */
-  socketAt(name: string): string {
-    return this.#pin.entry(name);
+  socketAt(name: string): HeldEntry {
+    return this.#pin.held(name);
   }
 
   /**
    * `path` as `socketAt` gives it when its directory is the one served (a `--mgmt DIR/NAME`), so it too is
-   * made and removed there whatever DIR names later; else `path` itself, worked by name.
+   * made and removed there whatever DIR names later; else undefined: `path` itself is worked by name.
    */
-  socketIn(path: string): string {
+  socketIn(path: string): HeldEntry | undefined {
     const cut = path.lastIndexOf("/");
     const name = path.slice(cut + 1);
-    if (name === "" || name === "." || name === "..") return path;
+    if (name === "" || name === "." || name === "..") return undefined;
     try {
       const parent = Deno.statSync(cut < 0 ? "." : path.slice(0, cut) || "/");
       if (BigInt(parent.dev) === this.#pin.dev && BigInt(parent.ino ?? -1) === this.#pin.ino) {
         return this.socketAt(name);
       }
     } catch { /* no directory there: the bind says why */ }
-    return path;
+    return undefined;
   }
 
   /** Number of endpoints connected right now. */
@@ -476,31 +483,38 @@ export class VdeSwitchServer {
     }
     let sock: UnixDgramSocket | null = null;
     let attached: EndpointLink | null = null;
-    let unbound: string | undefined;
+    let unbound: HeldEntry | undefined;
     try {
       sock = UnixDgramSocket.create();
       const name = `${port.toString().padStart(3, "0")}.${sock.fd}`;
-      // Made, renamed and removed in the very directory served, whatever its name holds now.
-      const path = this.#pin.entry(name);
+      // Made, renamed and removed in the very directory served, whatever its name holds now: each use
+      // asks the hold (a handshake that outlives the server is refused, not led into another file).
+      const final = this.#pin.held(name);
       // With a data-plane thread the socket is bound under a hidden name and renamed once the
       // thread forwards for it: a client that sees NNN.F finds the port forwarding, as on one thread.
       const threaded = this.#sw.threaded;
-      const bindPath = threaded ? this.#pin.entry(`.${name}.new`) : path;
+      const bound = threaded ? this.#pin.held(`.${name}.new`) : final;
       try {
-        Deno.removeSync(bindPath);
+        Deno.removeSync(bound.path);
       } catch { /* no stale file */ }
       // Its mode and owner from its first moment at its name: under umask 000 a bind there, then a chmod,
       // would let anyone who reaches the directory send in between (os/private_socket.ts).
-      this.#bindDataSocket(sock, bindPath, uid);
+      this.#bindDataSocket(sock, bound.path, uid);
       // Its names are removed by the link's teardown (below), while the directory is still held.
       sock.leaveName();
-      unbound = bindPath;
+      unbound = bound;
       // Our slirp reads this send buffer to size its window to a guest (slirp/tcp/tcb.ts, switchQueueFrames).
       sock.setBuffers(1 << 20);
       // Through the fd that was checked: the name may have been swapped since.
       sock.connect(target.procPath);
       const descr = request.description.slice(0, MAX_DESCRIPTION_LEN);
-      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr, [path, bindPath]);
+      const link = new EndpointLink(
+        sock,
+        conn,
+        descr === "" ? `port ${port}` : descr,
+        [final, bound],
+        this.#log,
+      );
       const ep = this.#sw.attach(link, { port, uid, gid });
       attached = link;
       unbound = undefined;
@@ -509,7 +523,7 @@ export class VdeSwitchServer {
       if (threaded) {
         await this.#sw.forwarding(ep);
         if (link.isClosed) throw new Error("the port closed during the handshake");
-        Deno.renameSync(bindPath, path);
+        Deno.renameSync(bound.path, final.path);
       }
       // Where the client finds it: the directory's name, or where it was renamed to (said once).
       await conn.writeAll(buildSockaddrUn(`${this.#pin.whereNow(this.#log)}/${name}`));
@@ -521,11 +535,7 @@ export class VdeSwitchServer {
       if (attached !== null) attached.close("handshake failed");
       else {
         sock?.close();
-        if (unbound !== undefined) {
-          try {
-            Deno.removeSync(unbound);
-          } catch { /* gone */ }
-        }
+        if (unbound !== undefined) removeSocketFile(unbound, this.#log);
       }
       this.#refuse(conn, `cannot set up port ${port}: ${(err as Error).message}`);
     }

@@ -13,6 +13,8 @@ import {
 } from "../../src/wire/capture_stream.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
+import { PinnedDirectory } from "../../src/os/held_dir.ts";
+import { closeAndReuse } from "../helpers/closed_hold.ts";
 
 async function rig(maxPendingBytes: number) {
   const dir = await Deno.makeTempDir({ prefix: "vde-capture-" });
@@ -175,5 +177,31 @@ Deno.test("the capture socket is never wider than its mode, not even as it begin
   } finally {
     sw.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a capture socket in a held directory closed before it is not removed through the number another open took: said in one line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-held-" });
+  const sw = new Switch({ numPorts: 2 });
+  let other: PinnedDirectory | undefined;
+  try {
+    Deno.mkdirSync(`${tmp}/sw`);
+    const pin = PinnedDirectory.pin(`${tmp}/sw`, undefined);
+    const lines: string[] = [];
+    const server = CaptureServer.start(sw, new CaptureHub(sw.engine), {
+      path: `${tmp}/sw/capture`,
+      at: pin.held("capture"),
+      log: (m) => lines.push(m),
+    });
+    assert.ok(Deno.lstatSync(`${tmp}/sw/capture`).isSocket);
+    // The hold closed first (a shutdown out of order), and its number taken by another directory's open.
+    other = closeAndReuse(pin, tmp, "capture");
+    server.close();
+    assert.equal(Deno.readTextFileSync(`${tmp}/other/capture`), "theirs");
+    assert.deepEqual(lines, [`${tmp}/sw is no longer held: no capture in it is reached: its socket is left`]);
+  } finally {
+    other?.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -9,6 +9,8 @@ import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { PinnedDirectory } from "../../src/os/held_dir.ts";
+import { closeAndReuse } from "../helpers/closed_hold.ts";
 
 Deno.test("a management socket in a directory that does not exist says so", async () => {
   const tc = makeConsole(4);
@@ -197,5 +199,37 @@ Deno.test("the management socket is never wider than --mgmtmode, not even as it 
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a management socket in a held directory closed before it is not removed through the number another open took: said in one line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-held-" });
+  const tc = makeConsole(4);
+  let other: PinnedDirectory | undefined;
+  try {
+    Deno.mkdirSync(`${tmp}/sw`);
+    const pin = PinnedDirectory.pin(`${tmp}/sw`, undefined);
+    const lines: string[] = [];
+    const server = await MgmtServer.start(tc.commands, tc.ctx, {
+      path: `${tmp}/sw/mgmt`,
+      at: pin.held("mgmt"),
+      log: (m) => lines.push(m),
+    });
+    assert.ok(Deno.lstatSync(`${tmp}/sw/mgmt`).isSocket);
+    // The hold closed first (a shutdown out of order), and its number taken by another directory's open.
+    other = closeAndReuse(pin, tmp, "mgmt");
+    server.close();
+    assert.equal(Deno.readTextFileSync(`${tmp}/other/mgmt`), "theirs");
+    assert.deepEqual(lines, [`${tmp}/sw is no longer held: no mgmt in it is reached: its socket is left`]);
+    // A start through a hold already closed is refused in one line, nothing made.
+    await assert.rejects(
+      () => MgmtServer.start(tc.commands, tc.ctx, { path: `${tmp}/sw/mgmt2`, at: pin.held("mgmt2") }),
+      { message: `${tmp}/sw is no longer held: no mgmt2 in it is reached` },
+    );
+    assert.deepEqual([...Deno.readDirSync(`${tmp}/other`)].map((e) => e.name), ["mgmt"]);
+  } finally {
+    other?.close();
+    tc.close();
+    await Deno.remove(tmp, { recursive: true });
   }
 });

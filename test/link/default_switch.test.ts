@@ -1,7 +1,17 @@
 /** The switch an empty VNL names: the user's vdeplug4 default (a symlink or a file holding a VNL), then the system's. */
 import assert from "node:assert/strict";
 import { defaultSwitchDir } from "../../src/link/default_switch.ts";
-import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
+import {
+  AS_NOGROUP_MEMBER,
+  AS_OTHER_USER,
+  run,
+  type RunResult,
+  skipUnlessRoot,
+  spawnManaged,
+  waitFor,
+  waitForPath,
+} from "../helpers/processes.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
 
 async function withHome(body: (home: string) => Promise<void> | void): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "vde-default-switch-" });
@@ -113,5 +123,185 @@ Deno.test("a system default switch of another user is named with its owner, not 
     );
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+/** A root test's other user's system default switch: `dir` and its ctl made nobody's (or only the ctl). */
+async function nobodysSwitchDir(dir: string, only: "dir" | "ctl" = "dir"): Promise<void> {
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/ctl`, "");
+  await Deno.chown(only === "dir" ? dir : `${dir}/ctl`, 65534, 65534);
+}
+
+Deno.test("root refuses a system default switch of another user's, naming its owner and how to join it on purpose", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-default-root-" });
+  try {
+    await nobodysSwitchDir(`${tmp}/vde.ctl`);
+    await Deno.chmod(`${tmp}/vde.ctl`, 0o2755);
+    const defaults = [`${tmp}/none`, `${tmp}/vde.ctl`];
+    assert.throws(() => defaultSwitchDir(undefined, defaults), {
+      name: "OthersDefaultSwitch",
+      message:
+        `${tmp}/vde.ctl is nobody's, not root's (owner nobody, mode 2755): root does not join another ` +
+        `user's switch unasked; name it to join it on purpose (vde://${tmp}/vde.ctl)`,
+    });
+    // Its ctl alone theirs (a socket put in a directory others may write): theirs as well.
+    await Deno.remove(`${tmp}/vde.ctl`, { recursive: true });
+    await nobodysSwitchDir(`${tmp}/vde.ctl`, "ctl");
+    assert.throws(
+      () => defaultSwitchDir(undefined, defaults, (dir) => `vde slirp --sock ${dir}`),
+      new RegExp(
+        `^OthersDefaultSwitch: ${tmp}/vde\\.ctl is nobody's, not root's \\(${tmp}/vde\\.ctl/ctl: owner nobody, ` +
+          `mode 644\\): .*\\(vde slirp --sock ${tmp}/vde\\.ctl\\)$`,
+      ),
+    );
+    // A symlink of theirs at the name, to a switch of root's: where it leads is theirs to say.
+    await Deno.remove(`${tmp}/vde.ctl`, { recursive: true });
+    await Deno.mkdir(`${tmp}/roots`);
+    await Deno.writeTextFile(`${tmp}/roots/ctl`, "");
+    await Deno.symlink(`${tmp}/roots`, `${tmp}/vde.ctl`);
+    await run(["chown", "-h", "65534:65534", `${tmp}/vde.ctl`]);
+    assert.throws(() => defaultSwitchDir(undefined, defaults), /\(a symlink of theirs\): root does not join/);
+    // Root's own there is taken, as before.
+    await Deno.remove(`${tmp}/vde.ctl`);
+    await Deno.rename(`${tmp}/roots`, `${tmp}/vde.ctl`);
+    assert.equal(defaultSwitchDir(undefined, defaults), `${tmp}/vde.ctl`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("root's own user default is followed to another user's switch: root named it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withHome(async (home) => {
+    await nobodysSwitchDir(`${home}/theirs`);
+    await Deno.symlink(`${home}/theirs`, `${home}/.vde2/default.switch`);
+    assert.equal(defaultSwitchDir(home, [`${home}/theirs`]), `${home}/theirs`);
+  });
+});
+
+Deno.test("another user's system default switch is taken by a caller who is not root, as a shared lab switch is meant to be", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-default-nonroot-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    await nobodysSwitchDir(`${tmp}/vde.ctl`);
+    await Deno.chmod(`${tmp}/vde.ctl`, 0o755);
+    const mod = new URL("../../src/link/default_switch.ts", import.meta.url).href;
+    const code = `import { defaultSwitchDir } from "${mod}";\n` +
+      `console.log(defaultSwitchDir(undefined, ["${tmp}/vde.ctl"]));`;
+    const r = await run([...AS_NOGROUP_MEMBER, Deno.execPath(), "eval", code], { check: false });
+    assert.equal(r.stdout, `${tmp}/vde.ctl\n`, r.stderr);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+/**
+ * `vde ARGS` as root in a mount namespace of its own whose /tmp and /run (so /var/run) are `root`'s tmp and
+ * run, HOME an empty /tmp/home: the system defaults it finds are the test's, never the machine's, so a
+ * parallel test cannot collide with them. Every process of a test sees the same two directories.
+ */
+function vdeIn(root: string, args: string[]): string[] {
+  return [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    'mount --bind "$0/run" /run && mount --bind "$0/tmp" /tmp && exec env HOME=/tmp/home "$@"',
+    root,
+    ...VDE_CLI,
+    ...args,
+  ];
+}
+
+/** Asserts `r` a one-line refusal, status 1. */
+function assertRefused(r: RunResult, line: string): void {
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr, `vde: ${line}\n`);
+}
+
+/** The entries of `dir`, sorted. */
+function entries(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+const JOIN = "root does not join another user's switch unasked; name it to join it on purpose";
+
+Deno.test("root's vde plug '', vde slirp and vde term refuse a default switch of another user's in one line, join it named, and join root's own", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const root = await Deno.makeTempDir({ prefix: "vde-default-e2e-" });
+  const vde = (args: string[]) => run(vdeIn(root, args), { check: false, timeoutMs: 30_000 });
+  let sw: ReturnType<typeof spawnManaged> | undefined;
+  try {
+    await Deno.mkdir(`${root}/tmp/home`, { recursive: true });
+    await Deno.chmod(`${root}/tmp`, 0o1777);
+    await Deno.mkdir(`${root}/run`);
+    // A /tmp/vde.ctl another user made first (no switch of root's at /var/run/vde.ctl).
+    await nobodysSwitchDir(`${root}/tmp/vde.ctl`);
+    await Deno.chmod(`${root}/tmp/vde.ctl`, 0o755);
+    const tmpTheirs = `/tmp/vde.ctl is nobody's, not root's (owner nobody, mode 755): ${JOIN}`;
+    assertRefused(
+      await vde(["plug", "", "null://"]),
+      `cannot open '' (the default switch): ${tmpTheirs} (vde:///tmp/vde.ctl)`,
+    );
+    assertRefused(
+      await vde(["slirp", "-d", "-p", "/tmp/slirp.pid"]),
+      `${tmpTheirs} (vde slirp --sock /tmp/vde.ctl)`,
+    );
+    assertRefused(
+      await vde(["term", "vde://", "-c", "port/print"]),
+      `vde://: ${tmpTheirs} (vde term /tmp/vde.ctl)`,
+    );
+    // Nothing made or left in their directory or beside it (no pid file, no socket of a handshake).
+    assert.deepEqual(entries(`${root}/tmp`), ["home", "vde.ctl"]);
+    assert.deepEqual(entries(`${root}/tmp/vde.ctl`), ["ctl"]);
+    await Deno.remove(`${root}/tmp/vde.ctl`, { recursive: true });
+
+    // A running switch at /var/run/vde.ctl whose directory is another user's.
+    sw = spawnManaged(vdeIn(root, ["switch", "--sock", "/var/run/vde.ctl"]), { name: "vde switch" });
+    await waitForPath(`${root}/run/vde.ctl/mgmt`, 30_000, true);
+    await Deno.chown(`${root}/run/vde.ctl`, 65534, 65534);
+    const served = entries(`${root}/run/vde.ctl`);
+    const mode = (Deno.statSync(`${root}/run/vde.ctl`).mode! & 0o7777).toString(8);
+    const theirs = `/var/run/vde.ctl is nobody's, not root's (owner nobody, mode ${mode}): ${JOIN}`;
+    assertRefused(
+      await vde(["plug"]),
+      `cannot open '' (the default switch): ${theirs} (vde:///var/run/vde.ctl)`,
+    );
+    assertRefused(
+      await vde(["slirp", "-d", "-p", "/tmp/slirp.pid"]),
+      `${theirs} (vde slirp --sock /var/run/vde.ctl)`,
+    );
+    assertRefused(await vde(["term", "-c", "port/print"]), `${theirs} (vde term /var/run/vde.ctl)`);
+    const ports = await vde(["term", "/var/run/vde.ctl", "-c", "port/print"]);
+    assert.equal(ports.code, 0, ports.stderr);
+    assert.doesNotMatch(ports.stdout, /Port \d+/, "no port was opened by a refused client");
+    assert.deepEqual(entries(`${root}/run/vde.ctl`), served);
+    assert.deepEqual(entries(`${root}/tmp`), ["home"]);
+
+    // Named, it is joined as before: stdin ends at once, so the plug joined, then leaves with status 0.
+    const plugged = await vde(["plug", "/var/run/vde.ctl"]);
+    assert.equal(plugged.code, 0, plugged.stderr);
+    const slirp = await vde(["slirp", "--sock", "/var/run/vde.ctl", "-d", "-p", "/tmp/slirp.pid"]);
+    assert.equal(slirp.code, 0, slirp.stderr);
+    Deno.kill(Number((await Deno.readTextFile(`${root}/tmp/slirp.pid`)).trim()), "SIGTERM");
+    await waitFor(() => !entries(`${root}/tmp`).includes("slirp.pid"), {
+      timeoutMs: 10_000,
+      what: "the slirp to go",
+    });
+
+    // Root's own system default is taken, unasked, as before.
+    await Deno.chown(`${root}/run/vde.ctl`, 0, 0);
+    const own = await vde(["plug"]);
+    assert.equal(own.code, 0, own.stderr);
+    const term = await vde(["term", "-c", "port/print"]);
+    assert.equal(term.code, 0, term.stderr);
+  } finally {
+    await sw?.stop();
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  HoldClosedError,
   holdDirectory,
   holdForStart,
   makeOwnDirectory,
@@ -17,8 +18,10 @@ import {
   PinnedDirectory,
   removeIdleDirectory,
   removeMadeDirectory,
+  removeSocketFile,
 } from "../../src/os/held_dir.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
+import { closeAndReuse } from "../helpers/closed_hold.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 
 async function withTmp(body: (tmp: string) => Promise<void> | void): Promise<void> {
@@ -255,6 +258,26 @@ Deno.test("a pinned directory once closed gives no entry: its descriptor's numbe
       assert.throws(() => pin.entry("ctl"), /no longer held/);
       Deno.renameSync(dir, `${tmp}/away`);
       assert.equal(pin.whereNow(() => {}), dir, "where it went is not read through another's number");
+    } finally {
+      other.close();
+    }
+  }));
+
+Deno.test("a held entry asks its hold at each use: once closed it is refused in one line, not a path through the number another open took", () =>
+  withTmp((tmp) => {
+    Deno.mkdirSync(`${tmp}/sw`);
+    const pin = PinnedDirectory.pin(`${tmp}/sw`, undefined);
+    const mgmt = pin.held("mgmt");
+    assert.equal(mgmt.path, `${pin.at}/mgmt`);
+    const other = closeAndReuse(pin, tmp, "mgmt");
+    try {
+      assert.throws(() => mgmt.path, new HoldClosedError(`${tmp}/sw`, "mgmt"));
+      assert.throws(() => mgmt.path, { message: `${tmp}/sw is no longer held: no mgmt in it is reached` });
+      // Its removal is said once and left: the other directory's file of that name stays.
+      const lines: string[] = [];
+      removeSocketFile(mgmt, (m) => lines.push(m));
+      assert.deepEqual(lines, [`${tmp}/sw is no longer held: no mgmt in it is reached: its socket is left`]);
+      assert.equal(Deno.readTextFileSync(`${tmp}/other/mgmt`), "theirs");
     } finally {
       other.close();
     }
