@@ -102,7 +102,9 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
       const shown = (i: string) =>
         (n.addresses[i] ?? []).map((a) => a === "dhcp" && h.leases.has(i) ? `${h.leases.get(i)} (dhcp)` : a);
       const addrs = [...h.taps.keys()].map((i) => `${i} ${shown(i).join(" ") || "-"}`);
-      return `netns ${h.ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
+      // A rootless lab's namespaces are its own, not the machine's: `ip netns exec` of the name finds none.
+      const ns = r.rootless ? `netns of the lab's own (vde exec ${r.lab.name} ${n.name})` : `netns ${h.ns}`;
+      return `${ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
     }
     case "slirp":
       if (r.outside.has(n.name)) return outsideText(r, n.name);

@@ -616,6 +616,19 @@ Deno.test("a rootless cable listening on port 0 shows the port it got outside, i
   }, '    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n');
 });
 
+Deno.test("a rootless lab's host is shown as vde exec enters it, not by a namespace name ip netns cannot find", async () => {
+  await withOutsideLab((r) => {
+    const table = nodesTable(r).join("\n");
+    assert.match(
+      table,
+      new RegExp(`^h1 +host +netns of the lab's own \\(vde exec ${r.lab.name} h1\\)`, "m"),
+      table,
+    );
+    assert.doesNotMatch(table, /netns vde-/, table);
+    return Promise.resolve();
+  }, "    nat: { kind: slirp }\n    h1: { kind: host }\n");
+});
+
 Deno.test("a rootless lab's node removal is over once the process outside has closed it: its forward's port is free at once", async () => {
   const port = freePort();
   await new Promise((r) => setTimeout(r, 20));
