@@ -3,7 +3,9 @@
  * of its links (`sw1-sw2`, or `sw1:1-sw2:1` as `vde status` names it) or a
  * host: a containerlab or Wireshark user captures on a link or a host's
  * interface. Both are ports of a switch here, captured with `--port`; a
- * host's interface is also tcpdump's inside the host (`vde exec`).
+ * host's interface is also tcpdump's inside the host (`vde exec`). NAME
+ * alone, without its lab, is asked of every running lab, as a lab's switch
+ * is found by its name alone (`vde status` prints links and hosts so).
  *
  * Theory of operation: the lab's own console answers `status json` with its
  * links' ends (a switch end has a port, a host end an interface); the
@@ -13,6 +15,7 @@
  */
 import { MgmtClient } from "../console/client.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
+import { labStates, ownerRuns } from "../lab/state.ts";
 
 /** A link's end, as `vde status --json` gives it. */
 export interface EndJson {
@@ -110,13 +113,35 @@ export async function askLab(target: string): Promise<LabAnswer | undefined> {
   }
 }
 
+/** Whether the lab's answer `a` has a node or a link named as it was asked (`a.what`). */
+function hasWhat(a: LabAnswer): boolean {
+  return a.nodes.some((n) => n.name === a.what) || a.links.some((l) => spellings(l).includes(a.what));
+}
+
 /**
- * labCaptureHint for `target` (`LAB/WHAT`) from the running lab's own answer;
- * undefined when target has no such shape, the lab does not answer, or
+ * askLab for `target` as `LAB/WHAT`, or as WHAT alone (`h1`, `sw1:1-sw2:1`
+ * copied from `vde status`) asked of each running lab of this user: the
+ * answer of the one that has a node or link so named; undefined when none
+ * has, or several have (LAB/WHAT then says which, as for a switch).
+ */
+export async function askLabOf(target: string): Promise<LabAnswer | undefined> {
+  if (target.includes("/")) return await askLab(target);
+  const found: LabAnswer[] = [];
+  for (const [lab, state] of labStates()) {
+    if (!ownerRuns(state.pid, state.pidStart)) continue;
+    const a = await askLab(`${lab}/${target}`);
+    if (a !== undefined && hasWhat(a)) found.push(a);
+  }
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/**
+ * labCaptureHint for `target` (`LAB/WHAT`, or WHAT of one running lab) from
+ * the running lab's own answer; undefined when no lab answers for it, or
  * WHAT is neither a link nor a host of it.
  */
 export async function askLabCaptureHint(target: string): Promise<string | undefined> {
-  const a = await askLab(target);
+  const a = await askLabOf(target);
   return a === undefined ? undefined : labCaptureHint(a.lab, a.what, a.links);
 }
 
