@@ -516,12 +516,38 @@ async function delCommand(r: LabRunner, what: string): Promise<Reply> {
   }
 }
 
+/** `ip link set dev`'s words, which a Linux user types before the link's name or its `down`. */
+const IP_LINK_WORDS = new Set(["set", "dev"]);
+
+/**
+ * The `link` line as the shell takes it when `words` has a link's name later in it, or ip's `set` and
+ * `dev` (`link set dev sw1-sw2 down`, `link down sw1-sw2`): the link first, ip's words left out, said as
+ * `the link's name comes first: \`link sw1-sw2 down\``; undefined when no word names a link.
+ */
+function reordered(r: LabRunner, words: readonly string[]): string | undefined {
+  const at = words.findIndex((w) => !IP_LINK_WORDS.has(w) && r.findLink(w) !== undefined);
+  if (at < 0) return undefined;
+  const rest = words.filter((w, i) => i !== at && !IP_LINK_WORDS.has(w));
+  const how = at === 0 ? "without ip's set and dev" : "the link's name comes first, without ip's set and dev";
+  return `${how}: \`link ${[words[at], ...rest].join(" ")}\``;
+}
+
 function linkCommand(r: LabRunner, args: string): Reply {
   const words = args.split(/\s+/).filter((w) => w !== "");
   const names = r.links.map((l) => l.name).join(" ") || "none";
   if (words[0] === undefined) return failure(`usage: link A-B down|up|clear|KEY VALUE...; links: ${names}`);
   const link = r.findLink(words[0]);
-  if (link === undefined) return failure(`no link ${words[0]} (links: ${names})`);
+  if (link === undefined) {
+    return failure(`no link ${words[0]} (${reordered(r, words) ?? `links: ${names}`})`);
+  }
+  // `ip link set`'s words among the settings (`link sw1-sw2 set down`): the line without them.
+  if (words.slice(1).some((w) => IP_LINK_WORDS.has(w))) {
+    return failure(
+      `unknown link setting "${words.find((w, i) => i > 0 && IP_LINK_WORDS.has(w))}" (${
+        reordered(r, words)
+      })`,
+    );
+  }
   const rest = words.slice(1);
   if (rest.length === 0) {
     return {

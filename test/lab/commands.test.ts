@@ -458,6 +458,27 @@ Deno.test("tc netem's words in a link line are answered with the link's own, or 
   });
 });
 
+Deno.test("ip link's order and words in a link line (link set dev sw1-sw2 down) are answered with the line the shell takes, and change nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const cases: [string, string][] = [
+      ["link set dev sw1-sw2 down", "no link set (the link's name comes first, without ip's set and dev: "],
+      ["link down sw1-sw2", "no link down (the link's name comes first, without ip's set and dev: "],
+      ["link sw1-sw2 set down", `unknown link setting "set" (without ip's set and dev: `],
+    ];
+    for (const [line, said] of cases) {
+      const r = await vde(["term", name, "-c", line]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `vde: ${line}: ${said}\`link sw1-sw2 down\`)\n`);
+    }
+    const links = await vde(["term", name, "-c", "link sw1-sw2"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+    // A name that is no link anywhere in the line still lists the links.
+    const none = await vde(["term", name, "-c", "link sw1-sw9 down"]);
+    assert.match(none.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
+  });
+});
+
 Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless the host is named like a shell command", () => {
   const hosts = new Set(["h1", "links"]);
   assert.deepEqual(hostCommandOf("exec h1 ping -c 1 10.0.2.2", hosts), {
