@@ -34,6 +34,7 @@ import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
+import { labCaptureHint } from "./capture_hint.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -383,7 +384,12 @@ export function labCommands(
     const name = args.trim().split(/\s+/)[0] || [...r.switches.keys()][0];
     if (name === undefined) return failure("this lab has no switch to capture");
     if (!r.switches.has(name)) {
-      return failure(`no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`);
+      // A link or a host, as a containerlab user captures: the switch port it is, as `vde capture` says it.
+      const links = r.links.map((l) => ({ name: l.name, a: l.spec.ends[0], b: l.spec.ends[1] }));
+      return failure(
+        labCaptureHint(r.lab.name, name, links) ??
+          `no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`,
+      );
     }
     const sw = `${r.lab.name}/${name}`;
     return failure(

@@ -330,6 +330,10 @@ Deno.test("capture in the lab shell says the vde capture line that records the s
     lab: { name: "u17", nodes: [], links: [] },
     switches: new Map([["sw1", {}], ["sw2", {}]]),
     hosts: new Map(),
+    links: [
+      { name: "sw1:1-sw2:1", spec: { ends: [{ node: "sw1", port: 1 }, { node: "sw2", port: 1 }] } },
+      { name: "h1:eth0-sw2:2", spec: { ends: [{ node: "h1", iface: "eth0" }, { node: "sw2", port: 2 }] } },
+    ],
   });
   const say = async (line: string) => {
     const reply = await commands.execute(line, session("mgmt"));
@@ -342,6 +346,12 @@ Deno.test("capture in the lab shell says the vde capture line that records the s
   );
   assert.match(await say("capture"), /vde capture u17\/sw1 /, "the first switch when none is named");
   assert.equal(await say("capture sw9"), "no switch sw9 (switches: sw1, sw2)\n");
+  // A link or a host, as containerlab's users capture: the switch port, as vde capture LAB/LINK says it.
+  assert.match(await say("capture sw2-sw1"), /is a link of lab u17, .*`vde capture u17\/sw1 --port 1`\n$/);
+  assert.match(
+    await say("capture h1"),
+    /is a host of lab u17, .*`vde capture u17\/sw2 --port 2`, or inside it/,
+  );
 });
 
 Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {
