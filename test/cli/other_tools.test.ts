@@ -63,6 +63,41 @@ Deno.test("docker's network, rm and logs, tc netem's words and a sniffer's name 
   }
 });
 
+Deno.test("containerlab's tools netem set is answered with the lab console's link line, its values carried over", () => {
+  const set = [
+    "netem",
+    "set",
+    "-n",
+    "clab-demo-h1",
+    "-i",
+    "eth1",
+    "--delay",
+    "10ms",
+    "--jitter=2ms",
+    "--loss",
+    "5",
+  ];
+  for (const [word, rest] of [["tools", set], ["clab", ["tools", ...set]]] as const) {
+    assert.equal(
+      otherToolHint(word, rest),
+      "a running lab's link changes live at its console: `vde term LAB -c 'link A-B delay 10ms jitter 2ms loss 5%'` " +
+        "(`-c links` lists the links A-B; in the lab file, the link's keys)",
+    );
+  }
+  assert.match(
+    otherToolHint("tools", ["netem", "set", "--rate", "1000", "--corruption", "1"]) ?? "",
+    /'link A-B rate 1000'.*no corruption, `vde wirefilter --noise`/,
+  );
+  assert.equal(
+    otherToolHint("tools", ["netem", "show"]),
+    "a running lab's links and their impairments: `vde term LAB -c links`",
+  );
+  assert.match(
+    otherToolHint("tools", ["veth", "create"]) ?? "",
+    /^containerlab's tools are a lab file's links here/,
+  );
+});
+
 Deno.test("a QEMU user's vde qemu or vde vm is answered with QEMU's -netdev vde and a mac=, a libvirt user's vde virsh with a bridge", () => {
   for (const word of ["qemu", "kvm", "vm", "QEMU"]) {
     assert.equal(
