@@ -14,7 +14,7 @@ import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
 import type { LabRunner, RunningLink } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
-import type { Impairments, LabLink, LabNode, SwitchNode } from "./spec.ts";
+import type { Impairments, LabLink, LabNode, SlirpNode, SwitchNode } from "./spec.ts";
 import { lanClashes, vlanOnTrunk } from "./same_lan.ts";
 import { MAX_VLAN } from "../switch/engine.ts";
 import { runInNetns } from "./system.ts";
@@ -35,6 +35,8 @@ import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
 import { labCaptureHint } from "./capture_hint.ts";
+import { slirpNodeConfig } from "./slirp_node.ts";
+import { addressesLine } from "../slirp/stack.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -55,6 +57,15 @@ function outsideText(r: LabRunner, name: string): string {
   return lost === undefined
     ? OUTSIDE
     : `gone: the vde up --rootless that ran it outside the lab's namespaces ended (${lost})`;
+}
+
+/** `gateway ... first lease ..., ` of a slirp node another process runs, from its file's settings. */
+function outsideAddresses(n: SlirpNode): string {
+  try {
+    return `${addressesLine(slirpNodeConfig(n))}, `;
+  } catch {
+    return ""; // Settings the file's checks passed: the lab runs with them, and the row still says where.
+  }
 }
 
 /** How long a console `exec` whose client left has after SIGTERM before SIGKILL. */
@@ -108,7 +119,8 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
       return `${ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
     }
     case "slirp":
-      if (r.outside.has(n.name)) return outsideText(r, n.name);
+      // Its addresses, as a slirp this process runs says them (a rootless lab's hosts get its leases too).
+      if (r.outside.has(n.name)) return `${outsideAddresses(n)}${outsideText(r, n.name)}`;
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable": {
       const where = n.connect !== undefined
