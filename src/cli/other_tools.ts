@@ -22,10 +22,12 @@ function status(): string {
 }
 
 /** What a word means in vde, given the lab file (or LAB) the line names. */
-const WORDS: Record<string, (lab: string) => string> = {
+const WORDS: Record<string, (lab: string, rest: readonly string[]) => string> = {
   deploy: (lab) => `a lab comes up with \`vde up ${lab}\``,
   start: (lab) => `a switch starts with \`vde switch --sock DIR\`, a lab with \`vde up ${lab}\``,
-  destroy: (lab) => `a lab goes down with \`vde down ${lab}\``,
+  // containerlab's --cleanup (its lab directory) is ours too (the lab's log).
+  destroy: (lab, rest) =>
+    `a lab goes down with \`vde down ${lab}${rest.includes("--cleanup") ? " --cleanup" : ""}\``,
   stop: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
   inspect: status,
   show: status,
@@ -136,10 +138,10 @@ export function otherToolHint(word: string, rest: readonly string[]): string | u
     if (next === "graph") return `a lab file is drawn with \`vde graph ${lab}\``;
     if (next === "tools") return clabTools(rest.slice(1));
     const say = next === undefined ? undefined : wordOf(next);
-    return say === undefined ? labCommands(lab) : say(lab);
+    return say === undefined ? labCommands(lab) : say(lab, rest);
   }
   if (lower === "tools") return clabTools(rest);
-  return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab);
+  return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab, rest);
 }
 
 /** containerlab's `tools netem set` flags and the lab link's words they are (its rate is kbit/s, as ours). */
@@ -179,7 +181,7 @@ function clabTools(rest: readonly string[]): string {
 }
 
 /** WORDS' entry for `word`, never an Object.prototype member (`vde constructor`). */
-function wordOf(word: string): ((lab: string) => string) | undefined {
+function wordOf(word: string): ((lab: string, rest: readonly string[]) => string) | undefined {
   return Object.hasOwn(WORDS, word) ? WORDS[word] : undefined;
 }
 
