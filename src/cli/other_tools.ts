@@ -1,7 +1,8 @@
 /**
  * Other tools' words for vde's commands. A containerlab user types
  * `vde deploy -t lab.yaml`, a docker user `vde ps` or `vde network create`,
- * a tc netem user `vde netem`; "did you mean" finds no near spelling for
+ * a tc netem user `vde netem`, containerlab's `vde tools netem set` (a
+ * link line at the lab's console); "did you mean" finds no near spelling for
  * those (or a wrong one: `stop` is not `tap`), so the unknown command is
  * answered with what vde calls it, the lab file carried over when the line
  * names one. vde2's own programs (`vde vde_switch ...`) are vde2_tools.ts's.
@@ -21,10 +22,12 @@ function status(): string {
 }
 
 /** What a word means in vde, given the lab file (or LAB) the line names. */
-const WORDS: Record<string, (lab: string) => string> = {
+const WORDS: Record<string, (lab: string, rest: readonly string[]) => string> = {
   deploy: (lab) => `a lab comes up with \`vde up ${lab}\``,
   start: (lab) => `a switch starts with \`vde switch --sock DIR\`, a lab with \`vde up ${lab}\``,
-  destroy: (lab) => `a lab goes down with \`vde down ${lab}\``,
+  // containerlab's --cleanup (its lab directory) is ours too (the lab's log).
+  destroy: (lab, rest) =>
+    `a lab goes down with \`vde down ${lab}${rest.includes("--cleanup") ? " --cleanup" : ""}\``,
   stop: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
   inspect: status,
   show: status,
@@ -133,14 +136,52 @@ export function otherToolHint(word: string, rest: readonly string[]): string | u
   if (GROUPS.has(lower)) {
     const next = rest[0]?.toLowerCase();
     if (next === "graph") return `a lab file is drawn with \`vde graph ${lab}\``;
+    if (next === "tools") return clabTools(rest.slice(1));
     const say = next === undefined ? undefined : wordOf(next);
-    return say === undefined ? labCommands(lab) : say(lab);
+    return say === undefined ? labCommands(lab) : say(lab, rest);
   }
-  return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab);
+  if (lower === "tools") return clabTools(rest);
+  return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab, rest);
+}
+
+/** containerlab's `tools netem set` flags and the lab link's words they are (its rate is kbit/s, as ours). */
+const NETEM_FLAGS: Record<string, (v: string) => string> = {
+  "--delay": (v) => `delay ${v}`,
+  "--jitter": (v) => `jitter ${v}`,
+  "--loss": (v) => `loss ${/%$/.test(v) ? v : `${v}%`}`,
+  "--rate": (v) => `rate ${v}`,
+};
+
+/**
+ * containerlab's `tools netem set -n NODE -i IFACE --delay 10ms ...` (and `show`): a running lab's link
+ * changes live at the lab's console, so the answer is that `link` line with the values carried over.
+ * Its other tools (veth, vxlan, cert) are a lab file's links and cable nodes.
+ */
+function clabTools(rest: readonly string[]): string {
+  if (rest[0] !== "netem") {
+    return "containerlab's tools are a lab file's links here (a link's impairments, `kind: cable` to " +
+      "another host): `vde term LAB -c links` lists a running lab's, `link A-B loss 5%` changes one live";
+  }
+  if (rest[1] === "show") return "a running lab's links and their impairments: `vde term LAB -c links`";
+  const words: string[] = [];
+  let corrupt = false;
+  for (let i = 2; i < rest.length; i++) {
+    const [flag, inline] = rest[i]!.split("=", 2) as [string, string | undefined];
+    const value = inline ?? rest[i + 1];
+    if (flag === "--corruption") corrupt = true;
+    if (!Object.hasOwn(NETEM_FLAGS, flag) || value === undefined) continue;
+    words.push(NETEM_FLAGS[flag]!(value));
+    if (inline === undefined) i++;
+  }
+  const line = `link A-B ${words.join(" ") || "delay 10ms"}`;
+  return `a running lab's link changes live at its console: \`vde term LAB -c '${line}'\` ` +
+    `(\`-c links\` lists the links A-B; in the lab file, the link's keys)${
+      corrupt ? "; a lab link has no corruption, `vde wirefilter --noise` has" : ""
+    }`;
 }
 
 /** WORDS' entry for `word`, never an Object.prototype member (`vde constructor`). */
-function wordOf(word: string): ((lab: string) => string) | undefined {
+function wordOf(word: string): ((lab: string, rest: readonly string[]) => string) | undefined {
   return Object.hasOwn(WORDS, word) ? WORDS[word] : undefined;
 }
 

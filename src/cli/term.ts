@@ -44,7 +44,7 @@ import { nearSwitchClause } from "../vde/near_switch.ts";
 import { dirOf } from "../os/paths.ts";
 import { readSmallFile } from "../os/owned_file.ts";
 import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
-import { askLab, labTermHint } from "./capture_lab_hint.ts";
+import { askLabOf, labTermHint } from "./capture_lab_hint.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -586,8 +586,9 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
   } catch (err) {
     const roots = err instanceof Deno.errors.NotFound ? rootsLabAnswer(given) : undefined;
     if (roots !== undefined) throw new UsageError(roots);
-    // LAB/h1, LAB/nat, LAB/sw1-sw2: a lab's node or link that is no switch, which the lab says how to reach.
-    const lab = err instanceof Deno.errors.NotFound ? await askLab(given) : undefined;
+    // LAB/h1, LAB/nat, LAB/sw1-sw2 (or h1 of one running lab): a node or link that is no switch, which
+    // the lab says how to reach.
+    const lab = err instanceof Deno.errors.NotFound ? await askLabOf(given) : undefined;
     const node = lab === undefined ? undefined : labTermHint(lab);
     if (node !== undefined) throw new UsageError(node);
     const why = err instanceof Deno.errors.NotFound

@@ -14,7 +14,7 @@ import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
 import type { LabRunner, RunningLink } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
-import type { Impairments, LabLink, LabNode, SwitchNode } from "./spec.ts";
+import type { Impairments, LabLink, LabNode, SlirpNode, SwitchNode } from "./spec.ts";
 import { lanClashes, vlanOnTrunk } from "./same_lan.ts";
 import { MAX_VLAN } from "../switch/engine.ts";
 import { runInNetns } from "./system.ts";
@@ -34,6 +34,9 @@ import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
+import { labCaptureHint } from "./capture_hint.ts";
+import { slirpNodeConfig } from "./slirp_node.ts";
+import { addressesLine } from "../slirp/stack.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -54,6 +57,15 @@ function outsideText(r: LabRunner, name: string): string {
   return lost === undefined
     ? OUTSIDE
     : `gone: the vde up --rootless that ran it outside the lab's namespaces ended (${lost})`;
+}
+
+/** `gateway ... first lease ..., ` of a slirp node another process runs, from its file's settings. */
+function outsideAddresses(n: SlirpNode): string {
+  try {
+    return `${addressesLine(slirpNodeConfig(n))}, `;
+  } catch {
+    return ""; // Settings the file's checks passed: the lab runs with them, and the row still says where.
+  }
 }
 
 /** How long a console `exec` whose client left has after SIGTERM before SIGKILL. */
@@ -102,10 +114,13 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
       const shown = (i: string) =>
         (n.addresses[i] ?? []).map((a) => a === "dhcp" && h.leases.has(i) ? `${h.leases.get(i)} (dhcp)` : a);
       const addrs = [...h.taps.keys()].map((i) => `${i} ${shown(i).join(" ") || "-"}`);
-      return `netns ${h.ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
+      // A rootless lab's namespaces are its own, not the machine's: `ip netns exec` of the name finds none.
+      const ns = r.rootless ? `netns of the lab's own (vde exec ${r.lab.name} ${n.name})` : `netns ${h.ns}`;
+      return `${ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
     }
     case "slirp":
-      if (r.outside.has(n.name)) return outsideText(r, n.name);
+      // Its addresses, as a slirp this process runs says them (a rootless lab's hosts get its leases too).
+      if (r.outside.has(n.name)) return `${outsideAddresses(n)}${outsideText(r, n.name)}`;
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable": {
       const where = n.connect !== undefined
@@ -381,7 +396,12 @@ export function labCommands(
     const name = args.trim().split(/\s+/)[0] || [...r.switches.keys()][0];
     if (name === undefined) return failure("this lab has no switch to capture");
     if (!r.switches.has(name)) {
-      return failure(`no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`);
+      // A link or a host, as a containerlab user captures: the switch port it is, as `vde capture` says it.
+      const links = r.links.map((l) => ({ name: l.name, a: l.spec.ends[0], b: l.spec.ends[1] }));
+      return failure(
+        labCaptureHint(r.lab.name, name, links) ??
+          `no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`,
+      );
     }
     const sw = `${r.lab.name}/${name}`;
     return failure(
@@ -514,12 +534,38 @@ async function delCommand(r: LabRunner, what: string): Promise<Reply> {
   }
 }
 
+/** `ip link set dev`'s words, which a Linux user types before the link's name or its `down`. */
+const IP_LINK_WORDS = new Set(["set", "dev"]);
+
+/**
+ * The `link` line as the shell takes it when `words` has a link's name later in it, or ip's `set` and
+ * `dev` (`link set dev sw1-sw2 down`, `link down sw1-sw2`): the link first, ip's words left out, said as
+ * `the link's name comes first: \`link sw1-sw2 down\``; undefined when no word names a link.
+ */
+function reordered(r: LabRunner, words: readonly string[]): string | undefined {
+  const at = words.findIndex((w) => !IP_LINK_WORDS.has(w) && r.findLink(w) !== undefined);
+  if (at < 0) return undefined;
+  const rest = words.filter((w, i) => i !== at && !IP_LINK_WORDS.has(w));
+  const how = at === 0 ? "without ip's set and dev" : "the link's name comes first, without ip's set and dev";
+  return `${how}: \`link ${[words[at], ...rest].join(" ")}\``;
+}
+
 function linkCommand(r: LabRunner, args: string): Reply {
   const words = args.split(/\s+/).filter((w) => w !== "");
   const names = r.links.map((l) => l.name).join(" ") || "none";
   if (words[0] === undefined) return failure(`usage: link A-B down|up|clear|KEY VALUE...; links: ${names}`);
   const link = r.findLink(words[0]);
-  if (link === undefined) return failure(`no link ${words[0]} (links: ${names})`);
+  if (link === undefined) {
+    return failure(`no link ${words[0]} (${reordered(r, words) ?? `links: ${names}`})`);
+  }
+  // `ip link set`'s words among the settings (`link sw1-sw2 set down`): the line without them.
+  if (words.slice(1).some((w) => IP_LINK_WORDS.has(w))) {
+    return failure(
+      `unknown link setting "${words.find((w, i) => i > 0 && IP_LINK_WORDS.has(w))}" (${
+        reordered(r, words)
+      })`,
+    );
+  }
   const rest = words.slice(1);
   if (rest.length === 0) {
     return {

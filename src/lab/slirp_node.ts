@@ -8,7 +8,7 @@
  * a lab's lines name theirs: a lab may run several slirps.
  */
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
-import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
+import { parseForward, parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import type { SlirpNode } from "./spec.ts";
 import { log } from "../log.ts";
 
@@ -19,13 +19,23 @@ import { log } from "../log.ts";
  * @throws Error naming the node (a forward's host port taken is the node's problem)
  */
 export async function openSlirpNode(node: SlirpNode, reserved: readonly number[] = []): Promise<SlirpLink> {
+  const config = slirpNodeConfig(node, reserved);
+  return await openSlirpLink(config, { log: (m) => log("vde slirp", `${node.name}: ${m}`) }).catch((err) => {
+    throw new Error(`${node.name}: ${(err as Error).message}`);
+  });
+}
+
+/**
+ * Slirp node `node`'s configuration: its options, MTU and forwards.
+ *
+ * @throws Error for options or forwards the lab file's checks would have refused
+ */
+export function slirpNodeConfig(node: SlirpNode, reserved: readonly number[] = []): SlirpConfig {
   const config = parseSlirpOptions(
     node.options === undefined ? "" : `/${node.options.replace(/^\/+/, "")}`,
   );
   if (node.mtu !== undefined) config.mtu = node.mtu;
   config.reserved = [...reserved];
   for (const f of node.forwards) config.forwards.push(parseForward(f, config));
-  return await openSlirpLink(config, { log: (m) => log("vde slirp", `${node.name}: ${m}`) }).catch((err) => {
-    throw new Error(`${node.name}: ${(err as Error).message}`);
-  });
+  return config;
 }

@@ -26,7 +26,7 @@ import {
 import { type Dataplane, parseDataplane } from "../switch/dataplane.ts";
 import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { MAX_NETNS, NAME_PATTERN, netnsName } from "./names.ts";
-import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
+import type { HostNode, Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
@@ -1037,11 +1037,32 @@ class Validator {
       }
       for (const ifname of this.#options.live || this.#linkLeftOut ? [] : Object.keys(node.addresses)) {
         if (!links.some((l) => l.ends.some((e) => e.node === node.name && e.iface === ifname))) {
-          this.#error(at, `host ${node.name} has an address on ${ifname} but no link there`);
+          this.#error(
+            at,
+            `host ${node.name} has an address on ${ifname} but no link there${
+              movedHint(node, ifname, links)
+            }`,
+          );
         }
       }
     }
   }
+}
+
+/**
+ * What to write when host `node`'s address on `ifname` (`address:` is eth0's) has no link there but the
+ * host has links on other interfaces: containerlab's habit is `h1:eth1` for a host's first link (its eth0
+ * being the management network), which leaves `address:` on an eth0 that is not there. "" when the host
+ * has no link elsewhere, or every interface it has carries an address already.
+ */
+function movedHint(node: HostNode, ifname: string, links: readonly LabLink[]): string {
+  const ifaces = links.flatMap((l) => l.ends.filter((e) => e.node === node.name).map((e) => e.iface ?? ""));
+  const free = ifaces.find((i) => i !== "" && node.addresses[i] === undefined);
+  if (free === undefined) return "";
+  const addrs = node.addresses[ifname] ?? [];
+  const value = addrs.length === 1 ? addrs[0] : `[${addrs.join(", ")}]`;
+  return ` (its link is on ${free}: \`interfaces: { ${free}: ${value} }\` puts the address there, ` +
+    `or \`${node.name}:${ifname}\` for \`${node.name}:${free}\` in the link moves the link)`;
 }
 
 /**

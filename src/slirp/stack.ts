@@ -476,9 +476,7 @@ export class SlirpStack implements TcpCoreSide {
   describe(): string[] {
     const c = this.config;
     return [
-      `gateway ${formatIpv4(c.gateway)}/${c.prefixLength} dns ${formatIpv4(c.dns)} ${firstLeaseText(c)}${
-        c.v4 ? "" : " (IPv4 off)"
-      }${bootfileUnserved(c)}`,
+      addressesLine(c),
       `gateway6 ${formatIpv6(c.gateway6)} prefix ${formatIpv6(c.prefix6)}/${c.prefix6Length} dns6 ${
         formatIpv6(c.dns6)
       }${c.v6 ? "" : " (IPv6 off)"}`,
@@ -512,6 +510,17 @@ function sameForward(a: ForwardSpec, b: ForwardSpec): boolean {
   const hb = b.hostAddr;
   if (ha === undefined || hb === undefined) return ha === hb;
   return ha.every((x, i) => x === hb[i]);
+}
+
+/**
+ * describe()'s first line, of the configuration alone: the gateway, DNS and
+ * first lease, as `vde status` shows a slirp node whose stack runs in
+ * another process (a rootless lab's, outside its namespaces).
+ */
+export function addressesLine(c: SlirpConfig): string {
+  return `gateway ${formatIpv4(c.gateway)}/${c.prefixLength} dns ${formatIpv4(c.dns)} ${firstLeaseText(c)}${
+    c.v4 ? "" : " (IPv4 off)"
+  }${bootfileUnserved(c)}`;
 }
 
 /**

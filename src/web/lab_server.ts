@@ -6,7 +6,9 @@
  * /status.json is what that page polls (a switch whose data-plane thread
  * died carries why, and the page marks it). Beyond the switches, /metrics has
  * each link's traffic, the drops of its impairments by reason and the
- * cables' sessions (lab_status.ts), and the page draws the links' rates.
+ * cables' sessions (lab_status.ts), its slirps' counters (those this
+ * process runs: a rootless lab's run outside it), and the page draws the
+ * links' rates.
  *
  * Switches may come and go while the lab runs (the lab shell's `add` and
  * `del`), so the set is read from the lab on every request; a SwitchStatus
@@ -23,6 +25,8 @@ import { labDot } from "./lab_dot.ts";
 import { LAB_PAGE_CSP, labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { SwitchStatus } from "./status.ts";
+import { type NamedSlirp, slirpFamilies } from "./slirp_metrics.ts";
+import type { SlirpStack } from "../slirp/stack.ts";
 import {
   cableStatuses,
   type LabCableView,
@@ -39,6 +43,8 @@ export interface LabView {
   readonly links?: readonly LabLinkView[];
   /** The cable nodes and their current sessions. */
   readonly cables?: ReadonlyMap<string, LabCableView>;
+  /** The slirp nodes this process runs, by name. */
+  readonly slirps?: ReadonlyMap<string, { readonly stack: SlirpStack }>;
 }
 
 /** `http://HOST:PORT/` of a listening address, an IPv6 host in brackets. */
@@ -134,9 +140,13 @@ export class LabWebServer {
     return out;
   }
 
-  /** The switches' families, then the links', the impairments' and the cables'. */
+  /** The switches' families, then the links', the impairments', the cables' and the slirps'. */
   #metrics(): string {
-    const lab = labFamilies(this.#view.links ?? [], this.#view.cables ?? NO_CABLES);
+    const slirps: NamedSlirp[] = [...this.#view.slirps ?? []].map(([name, { stack }]) => ({ name, stack }));
+    const lab = [
+      ...labFamilies(this.#view.links ?? [], this.#view.cables ?? NO_CABLES),
+      ...slirpFamilies(slirps),
+    ];
     const switches = renderMetrics(this.#current().map((s) => s.snapshot()));
     return lab.length === 0 ? switches : switches + lab.join("\n") + "\n";
   }

@@ -87,3 +87,35 @@ Deno.test("vde term of a running lab's host says vde exec, not that no socket is
     );
   });
 });
+
+/** A lab whose host and switch have names no other test's lab gives, so one running lab has them. */
+const BARE_NAMES = `name: x
+topology:
+  nodes:
+    swbare: { kind: switch, ports: 4 }
+    hbare: { kind: host, address: 10.9.0.1/24 }
+  links:
+    - endpoints: [hbare, swbare]
+`;
+
+Deno.test("vde capture and vde term of a running lab's host or link named without its lab (as vde status prints it) say how to reach it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: BARE_NAMES }, async (name) => {
+    const host = await vde(["capture", "hbare", "-c", "1", "-w", "/dev/null"]);
+    assert.equal(host.code, 1);
+    assert.match(
+      host.stderr,
+      new RegExp(`^vde: ${name}/hbare is a host of lab ${name}, .*vde capture ${name}/swbare --port 1`),
+    );
+    const link = await vde(["capture", "hbare:eth0-swbare:1", "-c", "1", "-w", "/dev/null"]);
+    assert.match(
+      link.stderr,
+      new RegExp(`is a link of lab ${name}, .*vde capture ${name}/swbare --port 1\`\\n$`),
+    );
+    const term = await vde(["term", "hbare", "-c", "ports"]);
+    assert.match(
+      term.stderr,
+      new RegExp(`^vde: ${name}/hbare is a host of lab ${name}, .*\`vde exec ${name} hbare\``),
+    );
+  });
+});

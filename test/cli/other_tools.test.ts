@@ -8,6 +8,10 @@ Deno.test("containerlab's command words after lab, clab or containerlab are answ
     "a lab comes up with `vde up x.clab.yml`",
   );
   assert.equal(otherToolHint("clab", ["destroy", "-t", "x.yaml"]), "a lab goes down with `vde down x.yaml`");
+  assert.equal(
+    otherToolHint("destroy", ["-t", "x.yaml", "--cleanup"]),
+    "a lab goes down with `vde down x.yaml --cleanup`",
+  );
   assert.match(otherToolHint("containerlab", ["inspect"]) ?? "", /^`vde status` lists running labs/);
   assert.equal(otherToolHint("lab", ["graph", "-t", "a.yml"]), "a lab file is drawn with `vde graph a.yml`");
   assert.match(otherToolHint("clab", ["exec", "--cmd", "ls"]) ?? "", /`vde exec HOST COMMAND\.\.\.`/);
@@ -61,6 +65,41 @@ Deno.test("docker's network, rm and logs, tc netem's words and a sniffer's name 
   for (const word of ["tcpdump", "tshark", "wireshark"]) {
     assert.match(otherToolHint(word, ["-i", "eth0"]) ?? "", /`vde capture DIR -w FILE\.pcapng`/);
   }
+});
+
+Deno.test("containerlab's tools netem set is answered with the lab console's link line, its values carried over", () => {
+  const set = [
+    "netem",
+    "set",
+    "-n",
+    "clab-demo-h1",
+    "-i",
+    "eth1",
+    "--delay",
+    "10ms",
+    "--jitter=2ms",
+    "--loss",
+    "5",
+  ];
+  for (const [word, rest] of [["tools", set], ["clab", ["tools", ...set]]] as const) {
+    assert.equal(
+      otherToolHint(word, rest),
+      "a running lab's link changes live at its console: `vde term LAB -c 'link A-B delay 10ms jitter 2ms loss 5%'` " +
+        "(`-c links` lists the links A-B; in the lab file, the link's keys)",
+    );
+  }
+  assert.match(
+    otherToolHint("tools", ["netem", "set", "--rate", "1000", "--corruption", "1"]) ?? "",
+    /'link A-B rate 1000'.*no corruption, `vde wirefilter --noise`/,
+  );
+  assert.equal(
+    otherToolHint("tools", ["netem", "show"]),
+    "a running lab's links and their impairments: `vde term LAB -c links`",
+  );
+  assert.match(
+    otherToolHint("tools", ["veth", "create"]) ?? "",
+    /^containerlab's tools are a lab file's links here/,
+  );
 });
 
 Deno.test("a QEMU user's vde qemu or vde vm is answered with QEMU's -netdev vde and a mac=, a libvirt user's vde virsh with a bridge", () => {

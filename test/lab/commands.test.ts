@@ -330,6 +330,10 @@ Deno.test("capture in the lab shell says the vde capture line that records the s
     lab: { name: "u17", nodes: [], links: [] },
     switches: new Map([["sw1", {}], ["sw2", {}]]),
     hosts: new Map(),
+    links: [
+      { name: "sw1:1-sw2:1", spec: { ends: [{ node: "sw1", port: 1 }, { node: "sw2", port: 1 }] } },
+      { name: "h1:eth0-sw2:2", spec: { ends: [{ node: "h1", iface: "eth0" }, { node: "sw2", port: 2 }] } },
+    ],
   });
   const say = async (line: string) => {
     const reply = await commands.execute(line, session("mgmt"));
@@ -342,6 +346,12 @@ Deno.test("capture in the lab shell says the vde capture line that records the s
   );
   assert.match(await say("capture"), /vde capture u17\/sw1 /, "the first switch when none is named");
   assert.equal(await say("capture sw9"), "no switch sw9 (switches: sw1, sw2)\n");
+  // A link or a host, as containerlab's users capture: the switch port, as vde capture LAB/LINK says it.
+  assert.match(await say("capture sw2-sw1"), /is a link of lab u17, .*`vde capture u17\/sw1 --port 1`\n$/);
+  assert.match(
+    await say("capture h1"),
+    /is a host of lab u17, .*`vde capture u17\/sw2 --port 2`, or inside it/,
+  );
 });
 
 Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {
@@ -455,6 +465,27 @@ Deno.test("tc netem's words in a link line are answered with the link's own, or 
     }
     const links = await vde(["term", name, "-c", "link sw1-sw2"]);
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+  });
+});
+
+Deno.test("ip link's order and words in a link line (link set dev sw1-sw2 down) are answered with the line the shell takes, and change nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const cases: [string, string][] = [
+      ["link set dev sw1-sw2 down", "no link set (the link's name comes first, without ip's set and dev: "],
+      ["link down sw1-sw2", "no link down (the link's name comes first, without ip's set and dev: "],
+      ["link sw1-sw2 set down", `unknown link setting "set" (without ip's set and dev: `],
+    ];
+    for (const [line, said] of cases) {
+      const r = await vde(["term", name, "-c", line]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `vde: ${line}: ${said}\`link sw1-sw2 down\`)\n`);
+    }
+    const links = await vde(["term", name, "-c", "link sw1-sw2"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+    // A name that is no link anywhere in the line still lists the links.
+    const none = await vde(["term", name, "-c", "link sw1-sw9 down"]);
+    assert.match(none.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
   });
 });
 

@@ -461,7 +461,10 @@ Deno.test("a lab whose outside process ends first says once that its node is gon
   const plug = { link: inside, release: () => Promise.resolve(inside.close()) };
   await withNatLab((node) => Promise.resolve(node.name === "nat" ? plug : null), async (r, said) => {
     log = said;
-    assert.match(nodesTable(r).join("\n"), /^nat +slirp +run outside the lab's namespaces/m);
+    assert.match(
+      nodesTable(r).join("\n"),
+      /^nat +slirp +gateway 10\.0\.2\.2\/24 dns 10\.0\.2\.3 first lease 10\.0\.2\.15, run outside the lab's namespaces/m,
+    );
     outside.close("the vde up outside was killed");
     await inside.closed;
     await Promise.resolve();
@@ -469,7 +472,10 @@ Deno.test("a lab whose outside process ends first says once that its node is gon
       "nat: the vde up --rootless that ran it outside the lab's namespaces is gone (peer closed): " +
       "the node no longer reaches the machine's network; `vde up -c --rootless` brings the lab up again with it",
     ]);
-    assert.match(nodesTable(r).join("\n"), /^nat +slirp +gone: the vde up --rootless that ran it outside /m);
+    assert.match(
+      nodesTable(r).join("\n"),
+      /^nat +slirp +gateway [^,]*, gone: the vde up --rootless that ran it outside /m,
+    );
     const nodes = labStatusJson(r, undefined).nodes as { name: string; state: string }[];
     assert.equal(nodes.find((n) => n.name === "nat")?.state, "gone");
   });
@@ -521,7 +527,10 @@ Deno.test("a slirp added to a running rootless lab runs outside, as one of its s
   await withOutsideLab(async (r, outside) => {
     await r.addNode({ kind: "slirp", name: "nat2", forwards: [] });
     assert.deepEqual(outside.names, ["nat", "nat2"]);
-    assert.match(nodesTable(r).join("\n"), /^nat2 +slirp +run outside the lab's namespaces/m);
+    assert.match(
+      nodesTable(r).join("\n"),
+      /^nat2 +slirp +gateway 10\.0\.2\.2\/24 dns 10\.0\.2\.3 first lease 10\.0\.2\.15, run outside the lab's namespaces/m,
+    );
     await r.removeNode("nat2");
     await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
   });
@@ -614,6 +623,19 @@ Deno.test("a rootless cable listening on port 0 shows the port it got outside, i
     // It is the cable's: a peer connects there.
     (await Deno.connect({ hostname: "127.0.0.1", port: Number(port) })).close();
   }, '    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n');
+});
+
+Deno.test("a rootless lab's host is shown as vde exec enters it, not by a namespace name ip netns cannot find", async () => {
+  await withOutsideLab((r) => {
+    const table = nodesTable(r).join("\n");
+    assert.match(
+      table,
+      new RegExp(`^h1 +host +netns of the lab's own \\(vde exec ${r.lab.name} h1\\)`, "m"),
+      table,
+    );
+    assert.doesNotMatch(table, /netns vde-/, table);
+    return Promise.resolve();
+  }, "    nat: { kind: slirp }\n    h1: { kind: host }\n");
 });
 
 Deno.test("a rootless lab's node removal is over once the process outside has closed it: its forward's port is free at once", async () => {

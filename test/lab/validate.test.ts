@@ -647,6 +647,17 @@ Deno.test("a misspelt links key is the one error, not one per host whose address
   ]);
 });
 
+Deno.test("a host's address: with its link on eth1 (containerlab's h1:eth1) says the interfaces: line that puts it there", () => {
+  const text = "name: demo\ntopology:\n  nodes:\n    sw1: { kind: switch }\n" +
+    '    h2: { kind: host, address: 10.0.0.2/24 }\n  links:\n    - endpoints: ["h2:eth1", "sw1:eth2"]\n';
+  assert.deepEqual(errorsOf(text), [
+    "lab.yaml:5:5: host h2 has an address on eth0 but no link there (its link is on eth1: " +
+    "`interfaces: { eth1: 10.0.0.2/24 }` puts the address there, or `h2:eth0` for `h2:eth1` in the link moves the link)",
+  ]);
+  const fixed = text.replace("address: 10.0.0.2/24", "interfaces: { eth1: 10.0.0.2/24 }");
+  assert.deepEqual(errorsOf(fixed), []);
+});
+
 Deno.test("nodes written as a list, or missing, is one error, not an unknown node per link end", () => {
   const text = TWO_HOSTS.replace(/^ {4}(\w+:)/gm, "    - $1");
   assert.deepEqual(errorsOf(text), [

@@ -22,6 +22,7 @@ import { hasCommand, skipUnless } from "../helpers/processes.ts";
 import { firstJson } from "../helpers/page_first.ts";
 import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
+import { testStack } from "../slirp/helpers.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -173,6 +174,33 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable node 
     await web.close();
     wire.close();
     await bench.close();
+  }
+});
+
+Deno.test("lab web server: each slirp node's counters under slirp = its name, each family once; promtool agrees", async (t) => {
+  const nat = testStack().stack;
+  const nat2 = testStack().stack;
+  nat.input(new Uint8Array(5)); // a runt: taken and dropped
+  const web = LabWebServer.start({
+    lab: LAB,
+    switches: new Map(),
+    slirps: new Map([["nat", { stack: nat }], ["nat2", { stack: nat2 }]]),
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const text = await (await fetch(`${web.url}metrics`)).text();
+    assert.equal(
+      text.split("\n").filter((l) => l === "# TYPE vde_slirp_dhcp_replies_total counter").length,
+      1,
+    );
+    assert.equal(metricValue(text, 'vde_slirp_receive_packets_total{slirp="nat"}'), 1);
+    assert.equal(metricValue(text, 'vde_slirp_receive_drop_total{slirp="nat"}'), 1);
+    assert.equal(metricValue(text, 'vde_slirp_receive_packets_total{slirp="nat2"}'), 0);
+    assert.equal(metricValue(text, 'vde_slirp_dhcp_replies_total{slirp="nat2"}'), 0);
+    if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);
+  } finally {
+    await web.close();
+    nat.close();
+    nat2.close();
   }
 });
 
