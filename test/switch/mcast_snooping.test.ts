@@ -4,7 +4,15 @@ import { SwitchEngine } from "../../src/switch/engine.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
-import { HBH_PADN_ONLY, igmp, mldv1, mldv2, parseIpv6Address, udp6ToGroup } from "../helpers/igmp.ts";
+import {
+  HBH_PADN_ONLY,
+  igmp,
+  igmpQueryFrom,
+  mldv1,
+  mldv2,
+  parseIpv6Address,
+  udp6ToGroup,
+} from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([0, 0xff, 1, 2, 3, 4]);
 
@@ -35,6 +43,15 @@ function rig() {
 
 const G = [239, 1, 1, 1];
 
+/** The rig with our querier on and governing forwarding (one response interval after its start). */
+function queried() {
+  const r = rig();
+  r.snoop.setQuerier(true);
+  r.engine.tick(1000);
+  r.engine.tick(11_500);
+  return r;
+}
+
 /** Where `route` sends `frame` on VLAN 0, as a fresh array (null: flood). */
 function routed(snoop: McastSnooping, frame: Uint8Array): number[] | null {
   const list = snoop.route(frame, 0, new PortList());
@@ -48,10 +65,7 @@ Deno.test("snooping floods multicast while no querier is active, as the kernel d
 });
 
 Deno.test("with our querier active, a group goes to its members only, and a leave ends that", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { engine, snoop, send } = queried();
   send(2, igmp(0x16, G));
   assert.deepEqual(send(1, udpTo(G)), [2]);
   assert.deepEqual(send(1, udpTo([239, 9, 9, 9])), [], "unregistered: router ports only (none)");
@@ -90,10 +104,7 @@ function ipv6To(group: string, next: number, first: number, hbh?: number[]): Uin
 const routerAlert = (next: number) => [next, 0, 5, 2, 0, 0, 1, 0];
 
 Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (ping -6 ff0e::1:2) goes to its members only, as UDP does; MLD is still flooded", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { send } = queried();
   assert.deepEqual(send(2, mldv2(4, "ff0e::1:2")), [1, 3, 4], "the report itself is flooded");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0)), [2], "UDP");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128)), [2], "an echo request");
@@ -102,10 +113,7 @@ Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (pin
 });
 
 Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; an MLDv1 report behind one goes to the router ports, an MLD type without one is data; other extension headers are walked as the kernel walks them", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { snoop, send } = queried();
   send(2, mldv2(4, "ff0e::1:2"));
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(58))), [2], "an echo");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0, routerAlert(17))), [2], "UDP");
@@ -392,10 +400,7 @@ Deno.test("an IPv4 multicast packet with a bad header checksum or a total length
 });
 
 Deno.test("route refills the list its caller owns: the same object and array for every frame, a registered group or not, IPv4 and IPv6", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { snoop, send } = queried();
   send(2, igmp(0x16, G));
   send(3, mldv1(131, "ff0e::1:2"));
   const list = new PortList();
@@ -439,17 +444,6 @@ Deno.test("4,000 IPv6 groups on two VLANs, looked up in place by hash: each fram
   snoop.tick(11_000 + 260_000);
   assert.equal(snoop.groups().length, 0);
 });
-
-/** A general IGMPv2 query from `src` (a.b.c.d), as another querier sends it. */
-function igmpQueryFrom(src: number[]): Uint8Array {
-  const f = buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, src[3]!]), null, 100);
-  f.set(src, 14 + 12);
-  f[24] = f[25] = 0;
-  const c = internetChecksum(f, 14, 24);
-  f[24] = c >> 8;
-  f[25] = c & 0xff;
-  return f;
-}
 
 /** A general MLDv1 query from `src`. */
 const mldQueryFrom = (src: string) =>
