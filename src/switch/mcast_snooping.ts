@@ -9,8 +9,11 @@
  * bridge sends them. Reports add (port, group, VLAN) memberships that
  * expire after the group membership interval unless refreshed; leaves, when
  * we are the querier, shorten that to the last-member interval and send
- * group-specific queries. A query received marks its port as a multicast
- * router port and means "another querier exists" for a while.
+ * group-specific queries. A general query is elected as the kernel's
+ * br_multicast_select_querier elects it (the lowest address stays
+ * querier); one taken marks its port as a multicast router port and means
+ * "another querier exists" for a while, during which ours is silent for
+ * that family, starting over once it ran out.
  *
  * `route` decides where a multicast frame goes, as
  * br_handle_frame_finish does: link-local groups (224.0.0.0/24, ff02::/16,
@@ -23,7 +26,11 @@
  * (routable) one to the router ports only.
  *
  * The table is bounded (`maxGroups` entries of port-and-group): a flood of
- * reports for new groups is counted and dropped, never grows memory.
+ * reports for new groups is counted and dropped, never grows memory. A
+ * data frame costs no allocation: its group is looked up where it lies in
+ * the frame (a number key for IPv4, a hash and a byte compare for IPv6)
+ * and its ports go into the caller's reused `PortList`; groups become text
+ * only for `mcast/print`.
  */
 import {
   buildIgmpQuery,
@@ -132,6 +139,11 @@ interface Family {
   readonly querier: Uint8Array;
   /** The port it was heard on. */
   querierPort: number;
+  /** Our general queries of the family: when the next is due, and how many start-up ones are left. */
+  nextQuery: number;
+  startupLeft: number;
+  /** Whether another querier silenced ours (it starts over when that one's timer runs out). */
+  silenced: boolean;
 }
 
 /** One (VLAN, group) and its member ports, with their expiry times in step. */
@@ -194,8 +206,6 @@ export class McastSnooping {
   #querier = false;
   #querierSince = 0;
   #now = 0;
-  #nextQuery = 0;
-  #startupLeft = 0;
   readonly #o: Required<SnoopingOptions>;
   /**
    * IPv4 (VLAN, group) -> entry, keyed by the number vlan * 2^32 + group; IPv6 by the VLAN and a hash of
@@ -208,8 +218,22 @@ export class McastSnooping {
   readonly #routerPorts: number[] = [];
   readonly #routerUntil: number[] = [];
   readonly #families: Record<4 | 6, Family> = {
-    4: { otherUntil: -Infinity, querier: new Uint8Array(4), querierPort: -1 },
-    6: { otherUntil: -Infinity, querier: new Uint8Array(16), querierPort: -1 },
+    4: {
+      otherUntil: -Infinity,
+      querier: new Uint8Array(4),
+      querierPort: -1,
+      nextQuery: 0,
+      startupLeft: 0,
+      silenced: false,
+    },
+    6: {
+      otherUntil: -Infinity,
+      querier: new Uint8Array(16),
+      querierPort: -1,
+      nextQuery: 0,
+      startupLeft: 0,
+      silenced: false,
+    },
   };
   /** VLANs seen carrying IGMP/MLD, where our querier speaks. */
   readonly #vlans = new Set<number>([0]);
@@ -269,8 +293,15 @@ export class McastSnooping {
     if (on === this.#querier) return;
     this.#querier = on;
     this.#querierSince = this.#now;
-    this.#nextQuery = this.#now;
-    this.#startupLeft = this.#o.startupQueryCount;
+    this.#startQueries(this.#families[4]);
+    this.#startQueries(this.#families[6]);
+  }
+
+  /** Our general queries of `f` from now: the start-up ones first. */
+  #startQueries(f: Family): void {
+    f.nextQuery = this.#now;
+    f.startupLeft = this.#o.startupQueryCount;
+    f.silenced = false;
   }
 
   /** Makes `port` a permanent multicast router port, or back to learned only. */
@@ -495,22 +526,30 @@ export class McastSnooping {
       this.#pendingQueries = [];
       return out;
     }
-    if (nowMs >= this.#nextQuery) {
-      const startup = this.#startupLeft > 0;
-      if (startup) this.#startupLeft--;
-      this.#nextQuery = nowMs + (startup ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
-      // While another querier of a family is heard, ours is silent for it, as the kernel's is (its
+    for (const family of [4, 6] as const) {
+      const f = this.#families[family];
+      // While another querier of a family is current, ours is silent for it, as the kernel's is (its
       // br_multicast_send_query returns while the other-querier timer runs; a bridge beside one was).
-      const igmp = this.#families[4].otherUntil <= nowMs, mld = this.#families[6].otherUntil <= nowMs;
+      if (f.otherUntil > nowMs) {
+        f.silenced = true;
+        continue;
+      }
+      // Its timer ran out: ours starts over with the start-up queries, as br_multicast_querier_expired
+      // restarts the kernel's.
+      if (f.silenced) this.#startQueries(f);
+      if (nowMs < f.nextQuery) continue;
+      // startupQueryCount queries a start-up interval apart, then one a query interval, as the kernel's
+      // br_multicast_query_expired counts them (the last start-up one is followed by a query interval).
+      if (f.startupLeft > 0) f.startupLeft--;
+      f.nextQuery = nowMs + (f.startupLeft > 0 ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
       for (const vlan of this.#vlans) {
-        if (igmp) {
-          out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
-          this.counters.igmp.queriesOut++;
-        }
-        if (mld) {
-          out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
-          this.counters.mld.queriesOut++;
-        }
+        out.push({
+          vlan,
+          frame: family === 4
+            ? buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100)
+            : buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs),
+        });
+        this.counters.of(family).queriesOut++;
       }
     }
     const due = this.#pendingQueries.filter((q) => q.at <= nowMs);

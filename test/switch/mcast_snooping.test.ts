@@ -517,3 +517,18 @@ Deno.test("our querier is the current one until a query is taken: from 0.0.0.0 o
   snoop.observe(2, 0, mldQueryFrom("fe80::1"));
   assert.deepEqual(snoop.queriers().map((q) => `${q.address} ${q.port}`), ["10.0.0.200 1", "fe80::1 2"]);
 });
+
+Deno.test("once the other querier's timer ran out, ours starts over at once with its start-up queries, as br_multicast_querier_expired restarts the kernel's", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  const families = (nowMs: number) => snoop.tick(nowMs).map((q) => q.frame[12] === 0x86 ? "mld" : "igmp");
+  assert.deepEqual(families(1000), ["igmp", "mld"]);
+  snoop.observe(1, 0, igmpQueryFrom([10, 0, 0, 5]));
+  snoop.observe(1, 0, mldQueryFrom("fe80::1"));
+  for (let t = 2000; t < 256_000; t += 1000) assert.deepEqual(families(t), [], `silent at ${t}`);
+  assert.deepEqual(families(256_000), ["igmp", "mld"], "the other's 255 s ran out: ours at once");
+  assert.deepEqual(families(256_000 + 31_249), []);
+  assert.deepEqual(families(256_000 + 31_250), ["igmp", "mld"], "the second start-up query");
+  assert.deepEqual(families(256_000 + 31_250 + 124_999), []);
+  assert.deepEqual(families(256_000 + 31_250 + 125_000), ["igmp", "mld"], "then every query interval");
+});
