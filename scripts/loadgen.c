@@ -8,6 +8,9 @@
  *   loadgen sink VNL SECONDS          announce the sink's MAC with one broadcast, print "ready",
  *                                     count frames until SECONDS pass or traffic stops for 0.5 s;
  *                                     prints "sink frames=.. bytes=.. seconds=.." (first to last frame)
+ *   ... mcast                         (after either) the source sends UDP to 239.1.1.1 instead; the
+ *                                     sink first sends an IGMP general query (a querier is present
+ *                                     for a snooping switch) and a report joining 239.1.1.1
  *   loadgen hold VNL N SECONDS        open N connections, print "hold opened=N", keep them SECONDS
  *   loadgen floor DIR BATCH SECONDS   not a client: the floor of the throughput rows, a two-port
  *                                     "switch" on DIR with no switching in it (see run_floor)
@@ -100,6 +103,52 @@ static void frame_header(unsigned char *buf, const unsigned char *dst, const uns
   buf[13] = ETHERTYPE_LO;
 }
 
+/* The Internet checksum of n bytes, ones' complement as IPv4 and IGMP want it. */
+static unsigned short inet_sum(const unsigned char *b, int n) {
+  unsigned long s = 0;
+  for (int i = 0; i + 1 < n; i += 2) s += (unsigned long)(b[i] << 8 | b[i + 1]);
+  if (n & 1) s += (unsigned long)(b[n - 1] << 8);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return (unsigned short)~s;
+}
+
+/* An IPv4 header at b (20 bytes, checksummed) from src to dst of protocol proto and total length len. */
+static void ipv4_header(unsigned char *b, int len, int proto, unsigned int src, unsigned int dst) {
+  memset(b, 0, 20);
+  b[0] = 0x45;
+  b[2] = (unsigned char)(len >> 8);
+  b[3] = (unsigned char)len;
+  b[8] = 1;
+  b[9] = (unsigned char)proto;
+  for (int i = 0; i < 4; i++) {
+    b[12 + i] = (unsigned char)(src >> (24 - 8 * i));
+    b[16 + i] = (unsigned char)(dst >> (24 - 8 * i));
+  }
+  unsigned short c = inet_sum(b, 20);
+  b[10] = (unsigned char)(c >> 8);
+  b[11] = (unsigned char)c;
+}
+
+#define MCAST_GROUP 0xef010101u /* 239.1.1.1 */
+static const unsigned char GROUP_MAC[6] = {0x01, 0x00, 0x5e, 0x01, 0x01, 0x01};
+
+/* An IGMPv2 message (type, group) to dst as a 60-byte frame from the sink. */
+static void igmp_frame(unsigned char *f, int type, unsigned int group, unsigned int dst) {
+  unsigned char mac[6] = {0x01, 0x00, 0x5e, (unsigned char)((dst >> 16) & 0x7f), (unsigned char)(dst >> 8), (unsigned char)dst};
+  memset(f, 0, 60);
+  memcpy(f, mac, 6);
+  memcpy(f + 6, SINK_MAC, 6);
+  f[12] = 0x08;
+  ipv4_header(f + 14, 28, 2, 0, dst);
+  unsigned char *m = f + 34;
+  m[0] = (unsigned char)type;
+  m[1] = type == 0x11 ? 100 : 0;
+  for (int i = 0; i < 4; i++) m[4 + i] = (unsigned char)(group >> (24 - 8 * i));
+  unsigned short c = inet_sum(m, 8);
+  m[2] = (unsigned char)(c >> 8);
+  m[3] = (unsigned char)c;
+}
+
 static VDECONN *open_or_die(char *vnl, char *descr) {
   VDECONN *conn = vde_open(vnl, descr, NULL);
   if (conn == NULL) {
@@ -109,7 +158,7 @@ static VDECONN *open_or_die(char *vnl, char *descr) {
   return conn;
 }
 
-static int run_source(char *vnl, int size, double seconds) {
+static int run_source(char *vnl, int size, double seconds, int mcast) {
   if (size < 14 || size > MAXFRAME) {
     fprintf(stderr, "loadgen: frame size must be 14..%d\n", MAXFRAME);
     return 2;
@@ -118,6 +167,20 @@ static int run_source(char *vnl, int size, double seconds) {
   unsigned char buf[MAXFRAME];
   memset(buf, 0x5a, sizeof buf);
   frame_header(buf, SINK_MAC, SOURCE_MAC);
+  if (mcast) {
+    if (size < 42) {
+      fprintf(stderr, "loadgen: a multicast frame is at least 42 bytes (Ethernet, IPv4, UDP)\n");
+      return 2;
+    }
+    /* UDP from 10.0.0.1 to 239.1.1.1, checksum 0 (none): a snooping switch looks its group up. */
+    memcpy(buf, GROUP_MAC, 6);
+    buf[12] = 0x08;
+    buf[13] = 0x00;
+    ipv4_header(buf + 14, size - 14, 17, 0x0a000001u, MCAST_GROUP);
+    unsigned char *u = buf + 34;
+    u[0] = 0x13, u[1] = 0x88, u[2] = 0x13, u[3] = 0x88;
+    u[4] = (unsigned char)((size - 34) >> 8), u[5] = (unsigned char)(size - 34), u[6] = u[7] = 0;
+  }
   unsigned long long frames = 0, errors = 0;
   double start = now();
   arm_timer(seconds);
@@ -138,7 +201,7 @@ static int run_source(char *vnl, int size, double seconds) {
   return 0;
 }
 
-static int run_sink(char *vnl, double seconds) {
+static int run_sink(char *vnl, double seconds, int mcast) {
   VDECONN *conn = open_or_die(vnl, "loadgen sink");
   int fd = vde_datafd(conn);
   unsigned char hello[64];
@@ -148,6 +211,17 @@ static int run_sink(char *vnl, double seconds) {
   if (vde_send(conn, hello, sizeof hello, 0) != (ssize_t)sizeof hello) {
     fprintf(stderr, "loadgen: announce failed: %s\n", strerror(errno));
     return 1;
+  }
+  if (mcast) {
+    /* A querier's general query, then a member's report: a snooping switch then sends the group here alone. */
+    unsigned char query[60], report[60];
+    igmp_frame(query, 0x11, 0, 0xe0000001u);
+    igmp_frame(report, 0x16, MCAST_GROUP, MCAST_GROUP);
+    if (vde_send(conn, query, sizeof query, 0) != (ssize_t)sizeof query ||
+        vde_send(conn, report, sizeof report, 0) != (ssize_t)sizeof report) {
+      fprintf(stderr, "loadgen: join failed: %s\n", strerror(errno));
+      return 1;
+    }
   }
   printf("ready\n");
   fflush(stdout);
@@ -347,8 +421,8 @@ static int run_floor(const char *dir, int batch, double seconds) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen source VNL SIZE SECONDS\n"
-          "       loadgen sink VNL SECONDS\n"
+          "usage: loadgen source VNL SIZE SECONDS [mcast]\n"
+          "       loadgen sink VNL SECONDS [mcast]\n"
           "       loadgen hold VNL N SECONDS\n"
           "       loadgen floor DIR BATCH SECONDS\n");
   exit(2);
@@ -357,8 +431,9 @@ static void usage(void) {
 int main(int argc, char **argv) {
   if (argc < 2) usage();
   signal(SIGPIPE, SIG_IGN);
-  if (strcmp(argv[1], "source") == 0 && argc == 5) return run_source(argv[2], atoi(argv[3]), atof(argv[4]));
-  if (strcmp(argv[1], "sink") == 0 && argc == 4) return run_sink(argv[2], atof(argv[3]));
+  int mcast = strcmp(argv[argc - 1], "mcast") == 0;
+  if (strcmp(argv[1], "source") == 0 && argc == 5 + mcast) return run_source(argv[2], atoi(argv[3]), atof(argv[4]), mcast);
+  if (strcmp(argv[1], "sink") == 0 && argc == 4 + mcast) return run_sink(argv[2], atof(argv[3]), mcast);
   if (strcmp(argv[1], "hold") == 0 && argc == 5) return run_hold(argv[2], atoi(argv[3]), atof(argv[4]));
   if (strcmp(argv[1], "floor") == 0 && argc == 5) return run_floor(argv[2], atoi(argv[3]), atof(argv[4]));
   usage();

@@ -89,7 +89,7 @@ import { isQemuDefaultMac, qemuDuplicateMessage } from "./qemu_default_mac.ts";
 import { FLAP_WINDOW_SECONDS, LoopDetector, MoveVerdict, WARN_INTERVAL_SECONDS } from "./loop_detector.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
-import type { McastSnooping } from "./mcast_snooping.ts";
+import { type McastSnooping, PortList } from "./mcast_snooping.ts";
 import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
 import { isBpduDestination } from "../wire/stp.ts";
 
@@ -348,6 +348,8 @@ export class SwitchEngine {
   #otherForm: Uint8Array | null = null;
   /** Depth of `input` calls: an output callback may switch a frame of its own. */
   #depth = 0;
+  /** Where snooping puts a multicast frame's ports, reused from frame to frame (`#snooped`). */
+  readonly #snoopPorts = new PortList();
   // Replaced, never edited in place, so a flood loop already running (an
   // output callback may deactivate a port) keeps a consistent list.
   #activeList: Int32Array;
@@ -585,11 +587,14 @@ export class SwitchEngine {
       this.#counters.dropsIn[source]!++;
       return true;
     }
-    const ports = snoop.route(frame, vlan);
+    // Snooping refills the list it is given: a nested input (an output callback switching a frame) gets its
+    // own, so the outer frame's ports are not overwritten while it sends to them.
+    const ports = snoop.route(frame, vlan, this.#depth > 1 ? new PortList() : this.#snoopPorts);
     if (ports === null) return false;
     const flat = !tagged && this.#vlans.flat;
     const members = flat ? undefined : this.#vlans.membersOf(vlan);
-    for (const port of ports) {
+    for (let i = 0; i < ports.length; i++) {
+      const port = ports.ports[i]!;
       if (port === source || !this.isActive(port) || this.#fwd[port] === 0 || this.#mirrorOut[port] === 1) {
         continue;
       }

@@ -9,8 +9,11 @@
  * bridge sends them. Reports add (port, group, VLAN) memberships that
  * expire after the group membership interval unless refreshed; leaves, when
  * we are the querier, shorten that to the last-member interval and send
- * group-specific queries. A query received marks its port as a multicast
- * router port and means "another querier exists" for a while.
+ * group-specific queries. A general query is elected as the kernel's
+ * br_multicast_select_querier elects it (the lowest address stays
+ * querier); one taken marks its port as a multicast router port and means
+ * "another querier exists" for a while, during which ours is silent for
+ * that family, starting over once it ran out.
  *
  * `route` decides where a multicast frame goes, as
  * br_handle_frame_finish does: link-local groups (224.0.0.0/24, ff02::/16,
@@ -23,7 +26,11 @@
  * (routable) one to the router ports only.
  *
  * The table is bounded (`maxGroups` entries of port-and-group): a flood of
- * reports for new groups is counted and dropped, never grows memory.
+ * reports for new groups is counted and dropped, never grows memory. A
+ * data frame costs no allocation: its group is looked up where it lies in
+ * the frame (a number key for IPv4, a hash and a byte compare for IPv6)
+ * and its ports go into the caller's reused `PortList`; groups become text
+ * only for `mcast/print`.
  */
 import {
   buildIgmpQuery,
@@ -36,7 +43,8 @@ import {
 } from "../wire/igmp.ts";
 import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
-import { ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
+import { parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
+import { readU32 } from "../wire/bytes.ts";
 
 /** Timers and bounds, in milliseconds; defaults are the Linux bridge's (ip -d link show). */
 export interface SnoopingOptions {
@@ -108,31 +116,129 @@ export class SnoopingCounters {
   }
 }
 
-interface Family {
-  /** When another querier was last heard, plus the other-querier interval. */
-  otherUntil: number;
+/**
+ * The ports a multicast frame goes to: the first `length` of `ports`. Its
+ * owner (the engine) passes the same one to every `route`, which refills
+ * it, so a frame costs no allocation; read it before the next `route`.
+ */
+export class PortList {
+  readonly ports: number[] = [];
+  length = 0;
+
+  /** Appends `port` (the array grows only past its largest fill so far). */
+  push(port: number): void {
+    this.ports[this.length++] = port;
+  }
 }
 
-const key = (vlan: number, group: string) => `${vlan} ${group}`;
+/** One querier election of a family, as the kernel's br_multicast_select_querier keeps it. */
+interface Family {
+  /** When another querier was last taken, plus the other-querier interval. */
+  otherUntil: number;
+  /** The last querier taken: its address (4 or 16 bytes), current while `otherUntil` is ahead. */
+  readonly querier: Uint8Array;
+  /** The port it was heard on. */
+  querierPort: number;
+  /** Our general queries of the family: when the next is due, and how many start-up ones are left. */
+  nextQuery: number;
+  startupLeft: number;
+  /** Whether another querier silenced ours (it starts over when that one's timer runs out). */
+  silenced: boolean;
+}
+
+/** One (VLAN, group) and its member ports, with their expiry times in step. */
+interface Entry {
+  readonly vlan: number;
+  readonly family: 4 | 6;
+  /** The group's address, 4 or 16 bytes. */
+  readonly addr: Uint8Array;
+  readonly ports: number[];
+  readonly until: number[];
+  /** The next IPv6 entry of the same hash, or null. */
+  next: Entry | null;
+}
+
+/** 2^32: a VLAN id (12 bits) times this plus a 32-bit number is a double exactly. */
+const VLAN_SHIFT = 0x1_0000_0000;
+const ZERO4 = new Uint8Array(4);
+
+/** The IPv6 table's key: the VLAN and an FNV-1a-like hash of the 16 bytes at `b[at]`, read in place. */
+function key6(vlan: number, b: Uint8Array, at: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i += 4) {
+    h = Math.imul(
+      h ^ ((b[at + i]! << 24) | (b[at + i + 1]! << 16) | (b[at + i + 2]! << 8) | b[at + i + 3]!),
+      0x01000193,
+    );
+    h ^= h >>> 15;
+  }
+  return vlan * VLAN_SHIFT + (h >>> 0);
+}
+
+/** Whether the 16 bytes at `b[at]` are `addr`. */
+function same16(addr: Uint8Array, b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 16; i++) if (addr[i] !== b[at + i]) return false;
+  return true;
+}
+
+/** -1, 0 or 1 as the `n` bytes at `a[ai]` are below, equal to or above those at `b[bi]` (network order). */
+function compareBytes(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const x = a[ai + i]!, y = b[bi + i]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The current querier of a family, for `mcast/print`. */
+export interface QuerierRow {
+  family: 4 | 6;
+  /** Its address in text. */
+  address: string;
+  /** The port it was heard on, or null for our own. */
+  port: number | null;
+  /** Seconds left on the other-querier timer (null for ours). */
+  expiresIn: number | null;
+}
 
 /** The snooping state of one switch. */
 export class McastSnooping {
   #querier = false;
   #querierSince = 0;
   #now = 0;
-  #nextQuery = 0;
-  #startupLeft = 0;
   readonly #o: Required<SnoopingOptions>;
-  /** (VLAN, group) -> port -> expiry time. */
-  readonly #groups = new Map<string, { vlan: number; group: string; ports: Map<number, number> }>();
+  /**
+   * IPv4 (VLAN, group) -> entry, keyed by the number vlan * 2^32 + group; IPv6 by the VLAN and a hash of
+   * the group (`key6`), colliding entries chained: a data frame's group is looked up where it lies.
+   */
+  readonly #v4 = new Map<number, Entry>();
+  readonly #v6 = new Map<number, Entry>();
   #entries = 0;
-  /** port -> expiry of its router status (Infinity: set by hand). */
-  readonly #routers = new Map<number, number>();
-  readonly #families: Record<4 | 6, Family> = { 4: { otherUntil: -Infinity }, 6: { otherUntil: -Infinity } };
+  /** Router ports and the expiry of their router status (Infinity: set by hand), in step. */
+  readonly #routerPorts: number[] = [];
+  readonly #routerUntil: number[] = [];
+  readonly #families: Record<4 | 6, Family> = {
+    4: {
+      otherUntil: -Infinity,
+      querier: new Uint8Array(4),
+      querierPort: -1,
+      nextQuery: 0,
+      startupLeft: 0,
+      silenced: false,
+    },
+    6: {
+      otherUntil: -Infinity,
+      querier: new Uint8Array(16),
+      querierPort: -1,
+      nextQuery: 0,
+      startupLeft: 0,
+      silenced: false,
+    },
+  };
   /** VLANs seen carrying IGMP/MLD, where our querier speaks. */
   readonly #vlans = new Set<number>([0]);
   /** Group-specific queries due: time -> what. */
-  #pendingQueries: { at: number; vlan: number; group: string; family: 4 | 6 }[] = [];
+  #pendingQueries: { at: number; vlan: number; addr: Uint8Array; family: 4 | 6 }[] = [];
   readonly #mac: Uint8Array;
   readonly #linkLocal: Uint8Array;
   readonly counters = new SnoopingCounters();
@@ -187,14 +293,36 @@ export class McastSnooping {
     if (on === this.#querier) return;
     this.#querier = on;
     this.#querierSince = this.#now;
-    this.#nextQuery = this.#now;
-    this.#startupLeft = this.#o.startupQueryCount;
+    this.#startQueries(this.#families[4]);
+    this.#startQueries(this.#families[6]);
+  }
+
+  /** Our general queries of `f` from now: the start-up ones first. */
+  #startQueries(f: Family): void {
+    f.nextQuery = this.#now;
+    f.startupLeft = this.#o.startupQueryCount;
+    f.silenced = false;
   }
 
   /** Makes `port` a permanent multicast router port, or back to learned only. */
   setRouter(port: number, on: boolean): void {
-    if (on) this.#routers.set(port, Infinity);
-    else this.#routers.delete(port);
+    if (on) this.#markRouter(port, Infinity);
+    else this.#dropRouter(this.#routerPorts.indexOf(port));
+  }
+
+  /** Makes `port` a router port until `until`; a permanent one stays permanent. */
+  #markRouter(port: number, until: number): void {
+    const i = this.#routerPorts.indexOf(port);
+    if (i < 0) {
+      this.#routerPorts.push(port);
+      this.#routerUntil.push(until);
+    } else if (this.#routerUntil[i] !== Infinity || until === Infinity) this.#routerUntil[i] = until;
+  }
+
+  #dropRouter(i: number): void {
+    if (i < 0) return;
+    this.#routerPorts.splice(i, 1);
+    this.#routerUntil.splice(i, 1);
   }
 
   /** Reads an IGMP/MLD frame from `port` on `vlan`; returns false for a malformed one (drop it). */
@@ -213,92 +341,166 @@ export class McastSnooping {
     else if (msg.kind === "leave") c.leaves++;
     this.#vlans.add(vlan);
     for (const e of msg.events) {
-      if (e.kind === "query" && e.family === 6 && e.group === null && this.#winsElection(frame)) continue;
+      if (e.kind === "query") {
+        // A group-specific query elects nobody, as the kernel's (only a general one reaches its
+        // br_multicast_query_received): it neither keeps a querier alive nor makes a router port.
+        if (e.group === null) this.#elect(e.family, port, frame);
+        continue;
+      }
       this.#apply(port, vlan, e);
     }
     return true;
   }
 
   /**
-   * Whether our querier, running, wins the MLD querier election against this general query's source: the
-   * lower address wins (RFC 2710 and 3810), and a query that loses neither silences ours nor makes its port
-   * a router port, as the kernel's (br_ip6_multicast_select_querier; a bridge beside one queried on after a
-   * higher address's query, and fell silent after a lower one's). Our IGMP queries come from 0.0.0.0, and
-   * the kernel's from there yield to any other querier, so ours do too.
+   * The querier election of br_multicast_select_querier: a general query is taken when no querier is
+   * known (neither ours running nor another's timer), when the current one's IPv4 address is 0.0.0.0 (ours
+   * sends from there, so it yields to any other), or when its source is at or below the current one's;
+   * taken, it becomes the current querier, restarts the other-querier timer and makes its port a router
+   * port. One that loses does neither: a higher querier's queries cannot keep the other-querier state
+   * alive once the lower one stops (checked beside a kernel bridge).
    */
-  #winsElection(frame: Uint8Array): boolean {
-    if (!this.#querier) return false;
-    const src = etherPayloadAt(frame) + 8;
-    for (let i = 0; i < 16; i++) {
-      const theirs = frame[src + i]!, ours = this.#linkLocal[i]!;
-      if (theirs !== ours) return theirs > ours;
+  #elect(family: 4 | 6, port: number, frame: Uint8Array): void {
+    const f = this.#families[family];
+    const now = this.#now;
+    // The source address: IPv4's at 12 into its header, IPv6's at 8.
+    const src = etherPayloadAt(frame) + (family === 4 ? 12 : 8);
+    const n = family === 4 ? 4 : 16;
+    const other = f.otherUntil > now;
+    if (other || this.#querier) {
+      // Ours, running unchallenged, is the current one: the kernel's sends at once and takes its own source.
+      const current = other ? f.querier : family === 4 ? ZERO4 : this.#linkLocal;
+      const unset = family === 4 && readU32(current, 0) === 0;
+      if (!unset && compareBytes(frame, src, current, 0, n) > 0) return;
     }
-    return false;
+    f.querier.set(frame.subarray(src, src + n));
+    f.querierPort = port;
+    f.otherUntil = now + this.#o.otherQuerierMs;
+    this.#markRouter(port, now + this.#o.otherQuerierMs);
   }
 
-  #apply(port: number, vlan: number, e: GroupEvent): void {
-    const now = this.#now;
-    if (e.kind === "query") {
-      this.#families[e.family].otherUntil = now + this.#o.otherQuerierMs;
-      if (this.#routers.get(port) !== Infinity) this.#routers.set(port, now + this.#o.otherQuerierMs);
+  /** The entry of (`vlan`, the group whose address is at `b[at]`), read in place. */
+  #find(family: 4 | 6, vlan: number, b: Uint8Array, at: number): Entry | undefined {
+    if (family === 4) {
+      return this.#v4.get(
+        vlan * VLAN_SHIFT + (((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0),
+      );
+    }
+    let e = this.#v6.get(key6(vlan, b, at));
+    while (e !== undefined && !(e.vlan === vlan && same16(e.addr, b, at))) e = e.next ?? undefined;
+    return e;
+  }
+
+  #insert(entry: Entry): void {
+    if (entry.family === 4) {
+      this.#v4.set(entry.vlan * VLAN_SHIFT + readU32(entry.addr, 0), entry);
       return;
     }
-    const k = key(vlan, e.group);
+    const k = key6(entry.vlan, entry.addr, 0);
+    entry.next = this.#v6.get(k) ?? null;
+    this.#v6.set(k, entry);
+  }
+
+  #remove(entry: Entry): void {
+    if (entry.family === 4) {
+      this.#v4.delete(entry.vlan * VLAN_SHIFT + readU32(entry.addr, 0));
+      return;
+    }
+    const k = key6(entry.vlan, entry.addr, 0);
+    const head = this.#v6.get(k);
+    if (head === entry) {
+      if (entry.next === null) this.#v6.delete(k);
+      else this.#v6.set(k, entry.next);
+      return;
+    }
+    for (let e = head; e !== undefined && e.next !== null; e = e.next) {
+      if (e.next === entry) {
+        e.next = entry.next;
+        return;
+      }
+    }
+  }
+
+  /** Every entry, both families (off the data path). */
+  #all(): Entry[] {
+    const out: Entry[] = [...this.#v4.values()];
+    for (const head of this.#v6.values()) {
+      for (let e: Entry | null = head; e !== null; e = e.next) out.push(e);
+    }
+    return out;
+  }
+
+  /** Removes `entry`'s `i`th port, and the entry once it has none. */
+  #dropMember(entry: Entry, i: number): void {
+    entry.ports.splice(i, 1);
+    entry.until.splice(i, 1);
+    this.#entries--;
+    if (entry.ports.length === 0) this.#remove(entry);
+  }
+
+  #apply(port: number, vlan: number, e: Extract<GroupEvent, { kind: "join" | "leave" }>): void {
+    const now = this.#now;
+    // The group text came from the parser's own formatting of an address: it parses back.
+    const parsed = e.family === 4 ? parseIpv4Text(e.group) : parseIpv6Text(e.group);
+    if (!parsed.ok) return;
+    const addr = parsed.value;
+    let entry = this.#find(e.family, vlan, addr, 0);
+    const at = entry === undefined ? -1 : entry.ports.indexOf(port);
     if (e.kind === "join") {
-      let entry = this.#groups.get(k);
-      if (entry === undefined || !entry.ports.has(port)) {
+      if (at < 0) {
         if (this.#entries >= this.#o.maxGroups) {
           this.counters.tableFull++;
           return;
         }
         this.#entries++;
-      }
-      if (entry === undefined) {
-        entry = { vlan, group: e.group, ports: new Map() };
-        this.#groups.set(k, entry);
-      }
-      entry.ports.set(port, now + this.#o.membershipMs);
+        if (entry === undefined) {
+          entry = { vlan, family: e.family, addr, ports: [], until: [], next: null };
+          this.#insert(entry);
+        }
+        entry.ports.push(port);
+        entry.until.push(now + this.#o.membershipMs);
+      } else entry!.until[at] = now + this.#o.membershipMs;
       return;
     }
-    const entry = this.#groups.get(k);
     // The other querier answers a leave, not ours: the kernel ignores one while it hears another.
-    if (entry === undefined || !entry.ports.has(port) || !this.#querier) return;
+    if (entry === undefined || at < 0 || !this.#querier) return;
     if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
-    if (entry.ports.get(port)! > last) entry.ports.set(port, last);
+    if (entry.until[at]! > last) entry.until[at] = last;
     for (let i = 0; i < this.#o.lastMemberCount; i++) {
-      this.#pendingQueries.push({
-        at: now + i * this.#o.lastMemberMs,
-        vlan,
-        group: e.group,
-        family: e.family,
-      });
+      this.#pendingQueries.push({ at: now + i * this.#o.lastMemberMs, vlan, addr, family: e.family });
     }
   }
 
   /**
    * Where a multicast frame goes (`observe` read it first): null to flood
-   * it, else the ports (members and routers, maybe including the source:
-   * the caller skips it). Allocates only the returned list.
+   * it, else `into` refilled with the ports (members and routers, maybe
+   * including the source: the caller skips it). Allocates nothing: the
+   * group is looked up where it lies in the frame.
    */
-  route(frame: Uint8Array, vlan: number): number[] | null {
+  route(frame: Uint8Array, vlan: number, into: PortList): PortList | null {
     const kind = multicastKind(frame);
     if (kind === McastKind.Flood) return null;
     const family = kind === McastKind.Report4 || kind === McastKind.Data4 ? 4 : 6;
     if (!this.#querierActive(family)) return null;
+    into.length = 0;
+    const routers = this.#routerPorts;
     // A report goes to the routers alone: members need not hear each other's (RFC 4541 2.1.1).
-    if (kind !== McastKind.Data4 && kind !== McastKind.Data6) return [...this.#routers.keys()];
+    if (kind !== McastKind.Data4 && kind !== McastKind.Data6) {
+      for (let i = 0; i < routers.length; i++) into.push(routers[i]!);
+      return into;
+    }
     const at = frame[12] === 0x81 && frame[13] === 0x00 ? 18 : 14;
-    const group = family === 4
-      ? formatIpv4(
-        ((frame[at + 16]! << 24) | (frame[at + 17]! << 16) | (frame[at + 18]! << 8) | frame[at + 19]!) >>> 0,
-      )
-      : formatIpv6(frame, at + 24);
     // A registered group goes to its members and the routers; an unregistered routable one to the routers only.
-    const entry = this.#groups.get(key(vlan, group));
-    const out = entry === undefined ? [] : [...entry.ports.keys()];
-    for (const port of this.#routers.keys()) if (!entry?.ports.has(port)) out.push(port);
-    return out;
+    const entry = this.#find(family, vlan, frame, family === 4 ? at + 16 : at + 24);
+    if (entry === undefined) {
+      for (let i = 0; i < routers.length; i++) into.push(routers[i]!);
+      return into;
+    }
+    const members = entry.ports;
+    for (let i = 0; i < members.length; i++) into.push(members[i]!);
+    for (let i = 0; i < routers.length; i++) if (members.indexOf(routers[i]!) < 0) into.push(routers[i]!);
+    return into;
   }
 
   #querierActive(family: 4 | 6): boolean {
@@ -311,52 +513,55 @@ export class McastSnooping {
   tick(nowMs: number): QueryToSend[] {
     if (!(nowMs >= this.#now)) return [];
     this.#now = nowMs;
-    for (const [k, entry] of this.#groups) {
-      for (const [port, until] of entry.ports) {
-        if (until <= nowMs) {
-          entry.ports.delete(port);
-          this.#entries--;
-        }
+    for (const entry of this.#all()) {
+      for (let i = entry.ports.length - 1; i >= 0; i--) {
+        if (entry.until[i]! <= nowMs) this.#dropMember(entry, i);
       }
-      if (entry.ports.size === 0) this.#groups.delete(k);
     }
-    for (const [port, until] of this.#routers) if (until <= nowMs) this.#routers.delete(port);
+    for (let i = this.#routerPorts.length - 1; i >= 0; i--) {
+      if (this.#routerUntil[i]! <= nowMs) this.#dropRouter(i);
+    }
     const out: QueryToSend[] = [];
     if (!this.#querier) {
       this.#pendingQueries = [];
       return out;
     }
-    if (nowMs >= this.#nextQuery) {
-      const startup = this.#startupLeft > 0;
-      if (startup) this.#startupLeft--;
-      this.#nextQuery = nowMs + (startup ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
-      // While another querier of a family is heard, ours is silent for it, as the kernel's is (its
+    for (const family of [4, 6] as const) {
+      const f = this.#families[family];
+      // While another querier of a family is current, ours is silent for it, as the kernel's is (its
       // br_multicast_send_query returns while the other-querier timer runs; a bridge beside one was).
-      const igmp = this.#families[4].otherUntil <= nowMs, mld = this.#families[6].otherUntil <= nowMs;
+      if (f.otherUntil > nowMs) {
+        f.silenced = true;
+        continue;
+      }
+      // Its timer ran out: ours starts over with the start-up queries, as br_multicast_querier_expired
+      // restarts the kernel's.
+      if (f.silenced) this.#startQueries(f);
+      if (nowMs < f.nextQuery) continue;
+      // startupQueryCount queries a start-up interval apart, then one a query interval, as the kernel's
+      // br_multicast_query_expired counts them (the last start-up one is followed by a query interval).
+      if (f.startupLeft > 0) f.startupLeft--;
+      f.nextQuery = nowMs + (f.startupLeft > 0 ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
       for (const vlan of this.#vlans) {
-        if (igmp) {
-          out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
-          this.counters.igmp.queriesOut++;
-        }
-        if (mld) {
-          out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
-          this.counters.mld.queriesOut++;
-        }
+        out.push({
+          vlan,
+          frame: family === 4
+            ? buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100)
+            : buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs),
+        });
+        this.counters.of(family).queriesOut++;
       }
     }
     const due = this.#pendingQueries.filter((q) => q.at <= nowMs);
     this.#pendingQueries = this.#pendingQueries.filter((q) => q.at > nowMs);
     for (const q of due) {
       const maxResp = this.#o.lastMemberMs;
-      // The group text came from our own formatting of a parsed address: it parses back.
-      const address = q.family === 4 ? parseIpv4Text(q.group) : parseIpv6Text(q.group);
-      if (!address.ok) continue;
       this.counters.of(q.family).queriesOut++;
       out.push({
         vlan: q.vlan,
         frame: q.family === 4
-          ? buildIgmpQuery(this.#mac, ipv4ToU32(address.value), maxResp / 100)
-          : buildMldQuery(this.#mac, this.#linkLocal, address.value, maxResp),
+          ? buildIgmpQuery(this.#mac, readU32(q.addr, 0), maxResp / 100)
+          : buildMldQuery(this.#mac, this.#linkLocal, q.addr, maxResp),
       });
     }
     return out;
@@ -369,19 +574,26 @@ export class McastSnooping {
    * `setRouter(port, false)` when the port itself is gone.
    */
   forgetPort(port: number): void {
-    for (const [k, entry] of this.#groups) {
-      if (entry.ports.delete(port)) this.#entries--;
-      if (entry.ports.size === 0) this.#groups.delete(k);
+    for (const entry of this.#all()) {
+      const i = entry.ports.indexOf(port);
+      if (i >= 0) this.#dropMember(entry, i);
     }
-    if (this.#routers.get(port) !== Infinity) this.#routers.delete(port);
+    const r = this.#routerPorts.indexOf(port);
+    if (r >= 0 && this.#routerUntil[r] !== Infinity) this.#dropRouter(r);
   }
 
-  /** The memberships, by VLAN, group and port. */
+  /** The memberships, by VLAN, group and port (the groups formatted here, off the data path). */
   groups(): GroupRow[] {
     const rows: GroupRow[] = [];
-    for (const entry of this.#groups.values()) {
-      for (const [port, until] of entry.ports) {
-        rows.push({ vlan: entry.vlan, port, group: entry.group, expiresIn: (until - this.#now) / 1000 });
+    for (const entry of this.#all()) {
+      const group = entry.family === 4 ? formatIpv4(readU32(entry.addr, 0)) : formatIpv6(entry.addr, 0);
+      for (let i = 0; i < entry.ports.length; i++) {
+        rows.push({
+          vlan: entry.vlan,
+          port: entry.ports[i]!,
+          group,
+          expiresIn: (entry.until[i]! - this.#now) / 1000,
+        });
       }
     }
     return rows.sort((a, b) => a.vlan - b.vlan || a.group.localeCompare(b.group) || a.port - b.port);
@@ -389,14 +601,39 @@ export class McastSnooping {
 
   /** Router ports: learned (with seconds left) or permanent (null). */
   routers(): { port: number; expiresIn: number | null }[] {
-    return [...this.#routers].map(([port, until]) => ({
-      port,
-      expiresIn: until === Infinity ? null : (until - this.#now) / 1000,
-    })).sort((a, b) => a.port - b.port);
+    return this.#routerPorts.map((port, i) => {
+      const until = this.#routerUntil[i]!;
+      return { port, expiresIn: until === Infinity ? null : (until - this.#now) / 1000 };
+    }).sort((a, b) => a.port - b.port);
   }
 
   /** Whether a querier is active for IPv4 and for IPv6. */
   querierState(): { ipv4: boolean; ipv6: boolean } {
     return { ipv4: this.#querierActive(4), ipv6: this.#querierActive(6) };
+  }
+
+  /**
+   * The current querier of each family: another's while its timer runs, else ours while it runs; a family
+   * with neither has none (any general query is taken then).
+   */
+  queriers(): QuerierRow[] {
+    const rows: QuerierRow[] = [];
+    for (const family of [4, 6] as const) {
+      const f = this.#families[family];
+      const other = f.otherUntil > this.#now;
+      if (!other && !this.#querier) continue;
+      if (other) {
+        const address = family === 4 ? formatIpv4(readU32(f.querier, 0)) : formatIpv6(f.querier, 0);
+        rows.push({ family, address, port: f.querierPort, expiresIn: (f.otherUntil - this.#now) / 1000 });
+      } else {
+        rows.push({
+          family,
+          address: family === 4 ? "0.0.0.0" : formatIpv6(this.#linkLocal, 0),
+          port: null,
+          expiresIn: null,
+        });
+      }
+    }
+    return rows;
   }
 }

@@ -1,6 +1,7 @@
 /** IGMPv2 and MLDv2 messages as a host sends them, for snooping tests. */
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import { parseIpv6Text } from "../../src/wire/ip_address.ts";
+import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { tagOf } from "./vde_clients.ts";
 
 /** An IGMPv2 message of `type` (0x16 report, 0x17 leave) for `group` (a.b.c.d as numbers), from 10.0.0.`host`. */
@@ -17,6 +18,17 @@ export function igmp(type: number, group: number[], host = 2): Uint8Array {
   const d = internetChecksum(m, 0, 8);
   m[2] = d >> 8;
   m[3] = d & 0xff;
+  return f;
+}
+
+/** A general IGMPv2 query from `src` (a.b.c.d), as another querier sends it (max response `maxRespDs` 0.1 s). */
+export function igmpQueryFrom(src: number[], maxRespDs = 100): Uint8Array {
+  const f = buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, src[3]!]), null, maxRespDs);
+  f.set(src, 14 + 12);
+  f[24] = f[25] = 0;
+  const c = internetChecksum(f, 14, 24);
+  f[24] = c >> 8;
+  f[25] = c & 0xff;
   return f;
 }
 

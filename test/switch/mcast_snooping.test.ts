@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
+import { McastSnooping, PortList } from "../../src/switch/mcast_snooping.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
-import { HBH_PADN_ONLY, igmp, mldv1, mldv2, parseIpv6Address, udp6ToGroup } from "../helpers/igmp.ts";
+import {
+  HBH_PADN_ONLY,
+  igmp,
+  igmpQueryFrom,
+  mldv1,
+  mldv2,
+  parseIpv6Address,
+  udp6ToGroup,
+} from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([0, 0xff, 1, 2, 3, 4]);
 
@@ -35,6 +43,21 @@ function rig() {
 
 const G = [239, 1, 1, 1];
 
+/** The rig with our querier on and governing forwarding (one response interval after its start). */
+function queried() {
+  const r = rig();
+  r.snoop.setQuerier(true);
+  r.engine.tick(1000);
+  r.engine.tick(11_500);
+  return r;
+}
+
+/** Where `route` sends `frame` on VLAN 0, as a fresh array (null: flood). */
+function routed(snoop: McastSnooping, frame: Uint8Array): number[] | null {
+  const list = snoop.route(frame, 0, new PortList());
+  return list === null ? null : list.ports.slice(0, list.length);
+}
+
 Deno.test("snooping floods multicast while no querier is active, as the kernel does", () => {
   const { send } = rig();
   assert.deepEqual(send(2, igmp(0x16, G)), [1, 3, 4]); // the report itself is flooded
@@ -42,10 +65,7 @@ Deno.test("snooping floods multicast while no querier is active, as the kernel d
 });
 
 Deno.test("with our querier active, a group goes to its members only, and a leave ends that", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { engine, snoop, send } = queried();
   send(2, igmp(0x16, G));
   assert.deepEqual(send(1, udpTo(G)), [2]);
   assert.deepEqual(send(1, udpTo([239, 9, 9, 9])), [], "unregistered: router ports only (none)");
@@ -84,10 +104,7 @@ function ipv6To(group: string, next: number, first: number, hbh?: number[]): Uin
 const routerAlert = (next: number) => [next, 0, 5, 2, 0, 0, 1, 0];
 
 Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (ping -6 ff0e::1:2) goes to its members only, as UDP does; MLD is still flooded", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { send } = queried();
   assert.deepEqual(send(2, mldv2(4, "ff0e::1:2")), [1, 3, 4], "the report itself is flooded");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0)), [2], "UDP");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128)), [2], "an echo request");
@@ -96,25 +113,22 @@ Deno.test("with our querier active, an ICMPv6 echo to a routable IPv6 group (pin
 });
 
 Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router alert goes to the group's members only, as the Linux bridge sends it; an MLDv1 report behind one goes to the router ports, an MLD type without one is data; other extension headers are walked as the kernel walks them", () => {
-  const { engine, snoop, send } = rig();
-  snoop.setQuerier(true);
-  engine.tick(1000);
-  engine.tick(11_500);
+  const { snoop, send } = queried();
   send(2, mldv2(4, "ff0e::1:2"));
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(58))), [2], "an echo");
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 17, 0, routerAlert(17))), [2], "UDP");
   // MLD types (these ones, unchecked, the engine would drop as malformed MLD), as route sends them.
   assert.deepEqual(
-    snoop.route(ipv6To("ff0e::1:2", 58, 131, routerAlert(58)), 0),
+    routed(snoop, ipv6To("ff0e::1:2", 58, 131, routerAlert(58))),
     [],
     "a report: routers (none)",
   );
   assert.equal(
-    snoop.route(ipv6To("ff0e::1:2", 58, 143, routerAlert(58)), 0),
+    routed(snoop, ipv6To("ff0e::1:2", 58, 143, routerAlert(58))),
     null,
     "an MLDv2 report: flooded",
   );
-  assert.deepEqual(snoop.route(ipv6To("ff0e::1:2", 58, 143), 0), [2], "MLD without the header: data");
+  assert.deepEqual(routed(snoop, ipv6To("ff0e::1:2", 58, 143)), [2], "MLD without the header: data");
   // Destination options behind it, then no ICMPv6 (128 is no header): data.
   assert.deepEqual(send(1, ipv6To("ff0e::1:2", 58, 128, routerAlert(60))), [2], "then destination options");
   const echo = ipv6To("ff0e::1:2", 58, 128, routerAlert(58));
@@ -128,11 +142,11 @@ Deno.test("with our querier active, an echo or UDP behind a hop-by-hop router al
   // A hop-by-hop header cut short, or claiming more than the frame holds: never read past the frame (and
   // the engine drops both as malformed IPv6, as the kernel bridge does).
   const cut = ipv6To("ff0e::1:2", 58, 128, routerAlert(58)).subarray(0, 14 + 40 + 4);
-  assert.deepEqual(snoop.route(cut, 0), [2]);
+  assert.deepEqual(routed(snoop, cut), [2]);
   assert.deepEqual(send(1, cut), []);
   const long = ipv6To("ff0e::1:2", 58, 128, routerAlert(58));
   long[14 + 40 + 1] = 255;
-  assert.deepEqual(snoop.route(long, 0), [2], "no ICMPv6 type within the frame: data");
+  assert.deepEqual(routed(snoop, long), [2], "no ICMPv6 type within the frame: data");
 });
 
 Deno.test("a port that sent a query becomes a router port and receives every group", () => {
@@ -383,4 +397,138 @@ Deno.test("an IPv4 multicast packet with a bad header checksum or a total length
   send(2, report);
   assert.equal(snoop.groups().length, 0, "an IGMP report to the broadcast MAC is not read");
   assert.equal(snoop.counters.igmp.bad, 3);
+});
+
+Deno.test("route refills the list its caller owns: the same object and array for every frame, a registered group or not, IPv4 and IPv6", () => {
+  const { snoop, send } = queried();
+  send(2, igmp(0x16, G));
+  send(3, mldv1(131, "ff0e::1:2"));
+  const list = new PortList();
+  const array = list.ports;
+  const frames = [udpTo(G), udpTo([239, 9, 9, 9]), ipv6To("ff0e::1:2", 17, 0), ipv6To("ff0e::9:9", 17, 0)];
+  const want = [[2], [], [3], []];
+  for (let round = 0; round < 3; round++) {
+    frames.forEach((f, i) => {
+      assert.equal(snoop.route(f, 0, list), list);
+      assert.equal(list.ports, array, "no new array");
+      assert.deepEqual(list.ports.slice(0, list.length), want[i]);
+    });
+  }
+});
+
+Deno.test("4,000 IPv6 groups on two VLANs, looked up in place by hash: each frame reaches its own group's member, none another's", () => {
+  const snoop = new McastSnooping(MAC, { maxGroups: 8192 });
+  snoop.setQuerier(true);
+  snoop.tick(11_000);
+  const group = (i: number) => `ff0e::${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}`;
+  for (let i = 0; i < 2000; i++) {
+    for (const vlan of [0, 5]) snoop.observe(1 + (i % 7) + (vlan === 5 ? 10 : 0), vlan, mldv1(131, group(i)));
+  }
+  assert.equal(snoop.groups().length, 4000);
+  const list = new PortList();
+  for (let i = 0; i < 2000; i++) {
+    const f = ipv6To(group(i), 17, 0);
+    snoop.route(f, 0, list);
+    assert.deepEqual(list.ports.slice(0, list.length), [1 + (i % 7)], group(i));
+    snoop.route(f, 5, list);
+    assert.deepEqual(list.ports.slice(0, list.length), [11 + (i % 7)], `${group(i)} on VLAN 5`);
+  }
+  snoop.route(ipv6To("ff0e::ffff:1", 17, 0), 0, list);
+  assert.equal(list.length, 0, "unregistered");
+  // Expiry and a port going down take entries out of their hash chains.
+  snoop.forgetPort(1);
+  snoop.route(ipv6To(group(0), 17, 0), 0, list);
+  assert.equal(list.length, 0, "port 1 forgot its groups");
+  snoop.route(ipv6To(group(1), 17, 0), 0, list);
+  assert.deepEqual(list.ports.slice(0, list.length), [2]);
+  snoop.tick(11_000 + 260_000);
+  assert.equal(snoop.groups().length, 0);
+});
+
+/** A general MLDv1 query from `src`. */
+const mldQueryFrom = (src: string) =>
+  buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address(src), null, 1000);
+
+for (
+  const [family, low, high, lowest, query] of [
+    [4, "10.0.0.5", "10.0.0.9", "10.0.0.1", (a: string) => igmpQueryFrom(a.split(".").map(Number))],
+    [6, "fe80::5", "fe80::9", "fe80::1", mldQueryFrom],
+  ] as const
+) {
+  Deno.test(`IPv${family} querier election as the kernel's: the lowest address stays querier, a higher one's queries neither keep the other-querier timer alive nor make a router port, and take over once it ran out`, () => {
+    const snoop = new McastSnooping(MAC);
+    const current = () =>
+      snoop.queriers().filter((q) => q.family === family).map((q) => `${q.address} ${q.port}`);
+    const active = () => family === 4 ? snoop.querierState().ipv4 : snoop.querierState().ipv6;
+    snoop.tick(1000);
+    snoop.observe(1, 0, query(low));
+    assert.deepEqual(current(), [`${low} 1`], "the first query is taken: no querier was known");
+    snoop.tick(100_000);
+    snoop.observe(2, 0, query(high));
+    assert.deepEqual(current(), [`${low} 1`], "a higher address loses");
+    assert.deepEqual(snoop.routers().map((r) => r.port), [1], "and its port is no router port");
+    assert.equal(snoop.queriers()[0]!.expiresIn, 156, "nor is the timer restarted");
+    // The lower one falls silent; the higher one queries on, and is not taken while the timer runs.
+    for (let t = 120_000; t < 256_000; t += 20_000) {
+      snoop.tick(t);
+      snoop.observe(2, 0, query(high));
+    }
+    assert.deepEqual(current(), [`${low} 1`]);
+    snoop.tick(256_000);
+    assert.equal(active(), false, "the lower querier's timer ran out: no querier, multicast is flooded");
+    assert.deepEqual(current(), []);
+    snoop.observe(2, 0, query(high));
+    assert.deepEqual(current(), [`${high} 2`], "with none known, the higher one is taken");
+    assert.equal(active(), true);
+    snoop.tick(257_000);
+    snoop.observe(3, 0, query(lowest));
+    assert.deepEqual(current(), [`${lowest} 3`], "a lower address wins at once");
+    snoop.observe(3, 0, query(lowest));
+    assert.deepEqual(current(), [`${lowest} 3`], "and so does the same one again");
+  });
+}
+
+Deno.test("a group-specific query elects nobody: it neither keeps the other-querier timer alive nor makes a router port, as the kernel's", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.tick(1000);
+  snoop.observe(1, 0, igmpQueryFrom([10, 0, 0, 5]));
+  const specific = buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 5]), 0xef010101, 10);
+  snoop.tick(200_000);
+  snoop.observe(2, 0, specific);
+  assert.deepEqual(snoop.routers().map((r) => r.port), [1]);
+  snoop.tick(256_000);
+  assert.equal(snoop.querierState().ipv4, false);
+});
+
+Deno.test("our querier is the current one until a query is taken: from 0.0.0.0 ours yields to any IPv4 querier, to a lower MLD address only", () => {
+  const snoop = new McastSnooping(MAC); // fe80::2ff:1ff:fe02:304
+  snoop.setQuerier(true);
+  snoop.tick(1000);
+  assert.deepEqual(snoop.queriers(), [
+    { family: 4, address: "0.0.0.0", port: null, expiresIn: null },
+    { family: 6, address: "fe80::2ff:1ff:fe02:304", port: null, expiresIn: null },
+  ]);
+  snoop.observe(1, 0, igmpQueryFrom([10, 0, 0, 200]));
+  snoop.observe(1, 0, mldQueryFrom("fe80::ffff:ffff:ffff:fff0"));
+  assert.deepEqual(snoop.queriers().map((q) => `${q.address} ${q.port}`), [
+    "10.0.0.200 1",
+    "fe80::2ff:1ff:fe02:304 null",
+  ]);
+  snoop.observe(2, 0, mldQueryFrom("fe80::1"));
+  assert.deepEqual(snoop.queriers().map((q) => `${q.address} ${q.port}`), ["10.0.0.200 1", "fe80::1 2"]);
+});
+
+Deno.test("once the other querier's timer ran out, ours starts over at once with its start-up queries, as br_multicast_querier_expired restarts the kernel's", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  const families = (nowMs: number) => snoop.tick(nowMs).map((q) => q.frame[12] === 0x86 ? "mld" : "igmp");
+  assert.deepEqual(families(1000), ["igmp", "mld"]);
+  snoop.observe(1, 0, igmpQueryFrom([10, 0, 0, 5]));
+  snoop.observe(1, 0, mldQueryFrom("fe80::1"));
+  for (let t = 2000; t < 256_000; t += 1000) assert.deepEqual(families(t), [], `silent at ${t}`);
+  assert.deepEqual(families(256_000), ["igmp", "mld"], "the other's 255 s ran out: ours at once");
+  assert.deepEqual(families(256_000 + 31_249), []);
+  assert.deepEqual(families(256_000 + 31_250), ["igmp", "mld"], "the second start-up query");
+  assert.deepEqual(families(256_000 + 31_250 + 124_999), []);
+  assert.deepEqual(families(256_000 + 31_250 + 125_000), ["igmp", "mld"], "then every query interval");
 });

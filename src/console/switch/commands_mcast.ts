@@ -4,7 +4,8 @@
  * `mcast/querier 0/1` our own querier, `mcast/router PORT 0/1` a permanent
  * multicast router port, and `mcast/print` the group table in the words of
  * `bridge mdb show` (`port 2 grp 239.1.1.1 vid 0 temp 255.3`), with router
- * ports, querier state and counters: per family, the queries seen and sent,
+ * ports, querier state (which querier is current per family: its address
+ * and port, or ours) and counters: per family, the queries seen and sent,
  * the reports and leaves seen, counted per message as the Linux bridge's
  * `ip link xstats type bridge` counts them (RX seen, TX sent).
  *
@@ -106,6 +107,15 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
         `snooping on, our querier ${snoop.querier ? "on" : "off"}, ` +
         `querier active: ipv4 ${q.ipv4 ? "yes" : "no (flooding)"}, ipv6 ${q.ipv6 ? "yes" : "no (flooding)"}`,
       ];
+      // The current querier of each family, as the kernel's election keeps it (the lowest address heard).
+      for (const q of snoop.queriers()) {
+        const name = q.family === 4 ? "ipv4" : "ipv6";
+        lines.push(
+          q.port === null
+            ? `querier ${name} ${q.address} ours`
+            : `querier ${name} ${q.address} port ${q.port} temp ${q.expiresIn!.toFixed(2)}`,
+        );
+      }
       for (const r of snoop.routers()) {
         lines.push(
           `router port ${r.port} ${r.expiresIn === null ? "permanent" : `temp ${r.expiresIn.toFixed(2)}`}`,

@@ -130,7 +130,7 @@ for (const dataplane of ["main", "thread"] as const) {
 }
 
 for (const dataplane of ["main", "thread"] as const) {
-  Deno.test(`mcast/print counts queries seen and sent, reports and leaves seen, per family (${dataplane} data plane)`, async () => {
+  Deno.test(`mcast/print counts queries seen and sent, reports and leaves seen, per family, and names the current querier (${dataplane} data plane)`, async () => {
     const tc = makeConsole(8, {}, dataplane);
     const host = new MemoryLink("host");
     try {
@@ -147,9 +147,17 @@ for (const dataplane of ["main", "thread"] as const) {
           const text = await tc.run("mcast/print");
           return wanted.every((re) => re.test(text));
         });
-      await counted([/\nigmp queries seen 0 sent [1-9]/, /\nmld queries seen 0 sent [1-9]/]);
+      await counted([
+        /\nigmp queries seen 0 sent [1-9]/,
+        /\nmld queries seen 0 sent [1-9]/,
+        /\nquerier ipv4 0\.0\.0\.0 ours\n/,
+        /\nquerier ipv6 fe80::\S+ ours\n/,
+      ]);
+      // Another IPv4 querier (from 0.0.0.0 too) is taken: ours from 0.0.0.0 yields to any, as the kernel's.
       host.receive(buildIgmpQuery(mac(0x44), null, 100));
       await counted([
+        /\nquerier ipv4 0\.0\.0\.0 port 2 temp 25\d\.\d\d\n/,
+        /\nquerier ipv6 fe80::\S+ ours\n/,
         /\nigmp queries seen 1 sent [1-9]\d*, reports seen 1, leaves seen 1, malformed 0\n/,
         /\nmld queries seen 0 sent [1-9]\d*, reports seen 0, leaves seen 0, malformed 0\n/,
         /\ntable-full 0\n/,
