@@ -19,7 +19,7 @@
  * RIG_PERF=stat counts the slirp's system calls by kind (perf stat on the
  * syscall tracepoints) into NAME-PAIR.stat in a directory the rig makes;
  * RIG_PERF=record profiles it (perf record -g, the JIT's symbols from
- * --perf-basic-prof) into NAME-PAIR.perf there. Either slows the slirp:
+ * --perf-basic-prof) into NAME-PAIR.perf there (RIG_PERF=user: user time only). Either slows the slirp:
  * read rates and CPU from runs without it. With RIG_PERF, RIG_CAPTURE=1 also
  * writes a second of the guest's tap (tcpdump, headers) into NAME-PAIR.pcap. RIG_V8 adds V8 flags (--trace-gc:
  * the slirp's collections, printed with its output at the end of each run).
@@ -50,7 +50,10 @@ if (perfDir !== null) console.log(`perf output in ${perfDir}`);
 
 const perfMode = Deno.env.get("RIG_PERF");
 /** V8 flags added to our slirps': RIG_V8 (e.g. --trace-gc), and the JIT's symbols for perf record. */
-const extraV8 = [Deno.env.get("RIG_V8"), perfMode === "record" ? "--perf-basic-prof" : undefined].filter(
+const extraV8 = [
+  Deno.env.get("RIG_V8"),
+  perfMode === "record" || perfMode === "user" ? "--perf-basic-prof" : undefined,
+].filter(
   Boolean,
 );
 const runFlags = DENO_RUN.map((f) =>
@@ -126,15 +129,23 @@ await withNetns(async (lab) => {
         const perf = perfDir !== null
           ? spawnManaged([
             "perf",
-            ...(perfMode === "record" ? ["record", "-g", "-o", `${perfDir}/${kind.name}-${p + 1}.perf`] : [
-              "stat",
-              "-e",
-              "syscalls:sys_enter_*",
-              "-e",
-              "context-switches",
-              "-o",
-              `${perfDir}/${kind.name}-${p + 1}.stat`,
-            ]),
+            ...(perfMode === "record" || perfMode === "user"
+              ? [
+                "record",
+                "-g",
+                ...(perfMode === "user" ? ["--all-user"] : []),
+                "-o",
+                `${perfDir}/${kind.name}-${p + 1}.perf`,
+              ]
+              : [
+                "stat",
+                "-e",
+                "syscalls:sys_enter_*",
+                "-e",
+                "context-switches",
+                "-o",
+                `${perfDir}/${kind.name}-${p + 1}.stat`,
+              ]),
             "-p",
             String(slirp.pid),
             "--",
