@@ -31,16 +31,11 @@ import { DENO_RUN } from "../src/cli/v8_flags.ts";
 import { contextSwitches, cpuSeconds } from "./proc_cpu.ts";
 import { freeLoopbackPort } from "./free_port.ts";
 import { waitForPing } from "../test/helpers/netns.ts";
+import { median, rigArgs } from "./rig_args.ts";
 
 const SCRIPTS = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const CONNLOAD = `${SCRIPTS}/.build/connload`;
-const [pairsArg, secondsArg, ...kindArgs] = Deno.args;
-const pairs = Number(pairsArg ?? 3);
-const seconds = Number(secondsArg ?? 4);
-const kinds = kindArgs.map((k) => {
-  const [name, repo] = k.split("=");
-  return { name: name!, repo: repo ?? null };
-});
+const { pairs, seconds, kinds } = rigArgs(Deno.args, 4);
 if (!(await Deno.stat(CONNLOAD).catch(() => null))) {
   await Deno.mkdir(`${SCRIPTS}/.build`, { recursive: true });
   await run(["cc", "-O2", "-Wall", "-o", CONNLOAD, `${SCRIPTS}/connload.c`]);
@@ -213,14 +208,10 @@ await withNetns(async (lab) => {
   }
 });
 
-const med = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 for (const [name, ss] of Object.entries(samples)) {
   const col = (k: keyof Sample, d: number) => {
     const xs = ss.map((s) => s[k]);
-    return `${med(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}]`;
+    return `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}]`;
   };
   console.log(
     `${name} (${ss.length}): ${col("rate", 0)} conn/s, slirp ${col("cpuUs", 1)} µs CPU (${
