@@ -7,7 +7,7 @@
  * row's ends cost little and the same in every run. Kinds run in turn,
  * alternating order each pair: `lib` (Debian's libslirp plugin) or
  * `NAME=REPO` (our slirp from the checkout REPO). Per run: connections/s,
- * the slirp's CPU per connection and its sleeps (voluntary context
+ * the slirp's CPU (and its user part) per connection and its sleeps (voluntary context
  * switches) and preemptions per connection; then medians and ranges.
  *
  *   deno run -A scripts/conn_rig.ts PAIRS SECONDS new=/work/wt base=/work/base
@@ -19,10 +19,15 @@
  * RIG_PERF=stat counts the slirp's system calls by kind (perf stat on the
  * syscall tracepoints) into NAME-PAIR.stat in a directory the rig makes;
  * RIG_PERF=record profiles it (perf record -g, the JIT's symbols from
- * --perf-basic-prof) into NAME-PAIR.perf there (RIG_PERF=user: user time only). Either slows the slirp:
- * read rates and CPU from runs without it. With RIG_PERF, RIG_CAPTURE=1 also
- * writes a second of the guest's tap (tcpdump, headers) into NAME-PAIR.pcap. RIG_V8 adds V8 flags (--trace-gc:
- * the slirp's collections, printed with its output at the end of each run).
+ * --perf-basic-prof) into NAME-PAIR.perf there, RIG_PERF=user its user time
+ * alone (--all-user). V8 leaves those symbols in /tmp/perf-PID.map, which
+ * `perf report` reads: remove it, and the directory, when done. Either slows
+ * the slirp: read rates and CPU from runs without it. With RIG_PERF,
+ * RIG_CAPTURE=1 also writes a second of the guest's tap (tcpdump, headers)
+ * into NAME-PAIR.pcap.
+ *
+ * RIG_V8 adds V8 flags to our slirps (--trace-gc: their collections are
+ * counted per isolate at the end of each run).
  */
 import { withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
