@@ -49,14 +49,9 @@ import { REPO_ROOT, startCSwitch, startOurSwitch } from "../test/helpers/switche
 import { DENO_RUN } from "../src/cli/v8_flags.ts";
 import { contextSwitches, cpuSeconds, machineCpu } from "./proc_cpu.ts";
 import { freeLoopbackPort } from "./free_port.ts";
+import { median, rigArgs } from "./rig_args.ts";
 
-const [pairsArg, secondsArg, ...kindArgs] = Deno.args;
-const pairs = Number(pairsArg ?? 3);
-const seconds = Number(secondsArg ?? 5);
-const kinds = kindArgs.map((k) => {
-  const [name, repo] = k.split("=");
-  return { name: name!, repo: repo ?? null };
-});
+const { pairs, seconds, kinds } = rigArgs(Deno.args, 5);
 
 /** V8 flags for a kind's `deno run`: RIG_V8_NAME, else RIG_V8 (e.g. --perf-basic-prof for perf). */
 function v8Flags(name: string): string | undefined {
@@ -287,14 +282,10 @@ await withNetns(async (lab) => {
   }
 });
 
-const med = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 for (const [name, ss] of Object.entries(samples)) {
   const col = (k: keyof Sample) => {
     const xs = ss.map((s) => s[k]);
-    return `${med(xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)} [${
+    return `${median(xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)} [${
       Math.min(...xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)
     }-${Math.max(...xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)}]`;
   };

@@ -1,0 +1,226 @@
+/**
+ * A small rig for the bench's one-at-a-time connections/s row, for A/B work
+ * on the slirp alone: our switch (this checkout's), a guest namespace on it
+ * by Debian's `vde_plug tap://`, `connload serve` in the guest (one byte,
+ * then close), and each kind's `vde slirp` with a forward to it; the client
+ * is `connload connect PORT 1 SECONDS` (C, one connection at a time), so the
+ * row's ends cost little and the same in every run. Kinds run in turn,
+ * alternating order each pair: `lib` (Debian's libslirp plugin) or
+ * `NAME=REPO` (our slirp from the checkout REPO). Per run: connections/s,
+ * the slirp's CPU (and its user part) per connection and its sleeps (voluntary context
+ * switches) and preemptions per connection; then medians and ranges.
+ *
+ *   deno run -A scripts/conn_rig.ts PAIRS SECONDS new=/work/wt base=/work/base
+ *
+ * RIG_PIN_NAME=CPUS keeps kind NAME's switch, slirp and guest plug on those
+ * vCPUs (taskset), to tell what wake-ups across vCPUs cost the row
+ * (RIG_PIN_WHO=slirp: the slirp alone).
+ *
+ * RIG_PERF=stat counts the slirp's system calls by kind (perf stat on the
+ * syscall tracepoints) into NAME-PAIR.stat in a directory the rig makes;
+ * RIG_PERF=record profiles it (perf record -g, the JIT's symbols from
+ * --perf-basic-prof) into NAME-PAIR.perf there, RIG_PERF=user its user time
+ * alone (--all-user). V8 leaves those symbols in /tmp/perf-PID.map, which
+ * `perf report` reads: remove it, and the directory, when done. Either slows
+ * the slirp: read rates and CPU from runs without it. With RIG_PERF,
+ * RIG_CAPTURE=1 also writes a second of the guest's tap (tcpdump, headers)
+ * into NAME-PAIR.pcap.
+ *
+ * RIG_V8 adds V8 flags to our slirps (--trace-gc: their collections are
+ * counted per isolate at the end of each run).
+ */
+import { withNetns } from "../test/helpers/netns.ts";
+import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
+import { startOurSwitch } from "../test/helpers/switches.ts";
+import { DENO_RUN } from "../src/cli/v8_flags.ts";
+import { contextSwitches, cpuSeconds } from "./proc_cpu.ts";
+import { freeLoopbackPort } from "./free_port.ts";
+import { waitForPing } from "../test/helpers/netns.ts";
+import { median, rigArgs } from "./rig_args.ts";
+
+const SCRIPTS = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+const CONNLOAD = `${SCRIPTS}/.build/connload`;
+const { pairs, seconds, kinds } = rigArgs(Deno.args, 4);
+if (!(await Deno.stat(CONNLOAD).catch(() => null))) {
+  await Deno.mkdir(`${SCRIPTS}/.build`, { recursive: true });
+  await run(["cc", "-O2", "-Wall", "-o", CONNLOAD, `${SCRIPTS}/connload.c`]);
+}
+const perfDir = Deno.env.get("RIG_PERF") ? await Deno.makeTempDir({ prefix: "conn_rig-" }) : null;
+if (perfDir !== null) console.log(`perf output in ${perfDir}`);
+
+const perfMode = Deno.env.get("RIG_PERF");
+/** V8 flags added to our slirps': RIG_V8 (e.g. --trace-gc), and the JIT's symbols for perf record. */
+const extraV8 = [
+  Deno.env.get("RIG_V8"),
+  perfMode === "record" || perfMode === "user" ? "--perf-basic-prof" : undefined,
+].filter(
+  Boolean,
+);
+const runFlags = DENO_RUN.map((f) =>
+  f.startsWith("--v8-flags=") && extraV8.length ? `${f},${extraV8.join(",")}` : f
+);
+
+/** User CPU time of process `pid` (all its threads), in seconds (field 14 of /proc/PID/stat). */
+async function userSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[11]) / 100;
+}
+
+interface Sample {
+  rate: number;
+  cpuUs: number;
+  userUs: number;
+  sleeps: number;
+  preempted: number;
+}
+const samples: Record<string, Sample[]> = {};
+
+await withNetns(async (lab) => {
+  const g = await lab.namespace("g");
+  await g.tap("t0");
+  await g.run(["ip", "link", "set", "t0", "up"]);
+  let guestPort = 5400;
+  for (let p = 0; p < pairs; p++) {
+    for (const kind of p % 2 === 0 ? kinds : [...kinds].reverse()) {
+      const tmp = await lab.tempDir();
+      const sw = await startOurSwitch(`${tmp}/sw`);
+      const procs: ManagedProcess[] = [];
+      try {
+        const fwd = await freeLoopbackPort();
+        // A fresh guest port each run: the previous run's TIME-WAIT entries stay in the guest (bench.ts).
+        const acceptPort = guestPort++;
+        const forward = `${fwd}:10.0.2.15:${acceptPort}`;
+        const cmd = kind.repo === null ? ["vde_plug", `vde://${sw.dir}`, `slirp:///tcpfwd=${forward}`] : [
+          Deno.execPath(),
+          ...runFlags,
+          `${kind.repo}/mod.ts`,
+          "slirp",
+          "--sock",
+          sw.dir,
+          "--forward",
+          `tcp:${forward}`,
+        ];
+        const slirp = spawnManaged(cmd, { name: `${kind.name} slirp` });
+        procs.push(slirp);
+        procs.push(g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" }));
+        await g.waitForCarrier("t0", 20_000);
+        await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
+        await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
+        await waitForPing(g, "10.0.2.2", 30_000);
+        // RIG_PIN_NAME=CPUS: the switch, the slirp and the guest's plug (every thread) kept to those vCPUs.
+        const pin = Deno.env.get(`RIG_PIN_${kind.name}`);
+        if (pin !== undefined) {
+          const slirpOnly = Deno.env.get("RIG_PIN_WHO") === "slirp";
+          for (const pid of slirpOnly ? [slirp.pid] : [sw.pid, slirp.pid, procs[1]!.pid]) {
+            await run(["taskset", "-a", "-p", "-c", pin, String(pid)]);
+          }
+        }
+        procs.push(g.spawn([CONNLOAD, "serve", String(acceptPort)], { name: "connload serve" }));
+        await waitFor(
+          async () =>
+            (await g.run(["ss", "-Hltn", `sport = :${acceptPort}`], { check: false })).stdout.trim() !== "",
+          { timeoutMs: 5000, what: "connload serve" },
+        );
+        // A short warm-up, not counted: the first connections compile the slirp's path.
+        await run([CONNLOAD, "connect", String(fwd), "1", "1"], { check: false, timeoutMs: 20_000 });
+        const cpu0 = await cpuSeconds(slirp.pid);
+        const user0 = await userSeconds(slirp.pid);
+        const cs0 = await contextSwitches(slirp.pid);
+        const perf = perfDir !== null
+          ? spawnManaged([
+            "perf",
+            ...(perfMode === "record" || perfMode === "user"
+              ? [
+                "record",
+                "-g",
+                ...(perfMode === "user" ? ["--all-user"] : []),
+                "-o",
+                `${perfDir}/${kind.name}-${p + 1}.perf`,
+              ]
+              : [
+                "stat",
+                "-e",
+                "syscalls:sys_enter_*",
+                "-e",
+                "context-switches",
+                "-o",
+                `${perfDir}/${kind.name}-${p + 1}.stat`,
+              ]),
+            "-p",
+            String(slirp.pid),
+            "--",
+            "sleep",
+            String(seconds),
+          ], { name: "perf" })
+          : null;
+        // RIG_CAPTURE=1: the guest's tap for one second from the run's second, headers only.
+        const capture = perfDir !== null && Deno.env.get("RIG_CAPTURE") === "1"
+          ? g.spawn([
+            "timeout",
+            "2",
+            "sh",
+            "-c",
+            `sleep 1; exec tcpdump -q -n -i t0 -s 96 -w ${perfDir}/${kind.name}-${p + 1}.pcap`,
+          ], { name: "tcpdump" })
+          : null;
+        const r = await run([CONNLOAD, "connect", String(fwd), "1", String(seconds)], {
+          check: false,
+          timeoutMs: (seconds + 20) * 1000,
+        });
+        if (perf) await perf.status;
+        if (capture) await capture.status;
+        const cpu1 = await cpuSeconds(slirp.pid);
+        const user1 = await userSeconds(slirp.pid);
+        const cs1 = await contextSwitches(slirp.pid);
+        const n = Number(/connections=(\d+)/.exec(r.stdout)?.[1] ?? NaN);
+        const secs = Number(/seconds=([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
+        const s: Sample = {
+          rate: n / secs,
+          cpuUs: (cpu1 - cpu0) * 1e6 / n,
+          userUs: (user1 - user0) * 1e6 / n,
+          sleeps: (cs1.voluntary - cs0.voluntary) / n,
+          preempted: (cs1.involuntary - cs0.involuntary) / n,
+        };
+        (samples[kind.name] ??= []).push(s);
+        console.log(
+          `${kind.name} pair ${p + 1}: ${s.rate.toFixed(0)} conn/s, slirp ${s.cpuUs.toFixed(1)} µs CPU (${
+            s.userUs.toFixed(1)
+          } user), ${s.sleeps.toFixed(2)} sleeps, ${
+            s.preempted.toFixed(2)
+          } preempted a connection (${r.stdout.trim()})`,
+        );
+      } catch (err) {
+        console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
+      } finally {
+        for (const pr of procs.reverse()) await pr.stop({ timeoutMs: 2000 });
+        if (Deno.env.get("RIG_V8")?.includes("trace-gc")) {
+          const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
+          const perIsolate = new Map<string, number>();
+          for (const l of out.split("\n").filter((l) => l.includes("Scavenge"))) {
+            const id = l.split("]")[0]!;
+            perIsolate.set(id, (perIsolate.get(id) ?? 0) + 1);
+          }
+          console.log(`scavenges per isolate: ${[...perIsolate.values()].join(", ")}`);
+          console.log(
+            `${kind.name} pair ${p + 1}: ${
+              out.split("\n").filter((l) => l.includes("Scavenge")).length
+            } scavenges, ${out.split("\n").filter((l) => l.includes("Mark-Compact")).length} mark-compacts`,
+          );
+        }
+        await sw.stop();
+      }
+    }
+  }
+});
+
+for (const [name, ss] of Object.entries(samples)) {
+  const col = (k: keyof Sample, d: number) => {
+    const xs = ss.map((s) => s[k]);
+    return `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)}]`;
+  };
+  console.log(
+    `${name} (${ss.length}): ${col("rate", 0)} conn/s, slirp ${col("cpuUs", 1)} µs CPU (${
+      col("userUs", 1)
+    } user), ${col("sleeps", 2)} sleeps, ${col("preempted", 2)} preempted a connection`,
+  );
+}
