@@ -102,6 +102,19 @@ Deno.test("containerlab's tools netem set is answered with the lab console's lin
   );
 });
 
+Deno.test("a netem value or a lab file's name with shell metacharacters is said inside its quotes, as one word", () => {
+  assert.equal(
+    otherToolHint("tools", ["netem", "set", "--delay", "10ms'; touch /tmp/pwned; '"]),
+    "a running lab's link changes live at its console: " +
+      "`vde term LAB -c 'link A-B delay 10ms'\\''; touch /tmp/pwned; '\\'''` " +
+      "(`-c links` lists the links A-B; in the lab file, the link's keys)",
+  );
+  assert.equal(
+    otherToolHint("destroy", ["-t", "my lab;rm -rf ~.yaml", "--cleanup"]),
+    "a lab goes down with `vde down 'my lab;rm -rf ~.yaml' --cleanup`",
+  );
+});
+
 Deno.test("a QEMU user's vde qemu or vde vm is answered with QEMU's -netdev vde and a mac=, a libvirt user's vde virsh with a bridge", () => {
   for (const word of ["qemu", "kvm", "vm", "QEMU"]) {
     assert.equal(
