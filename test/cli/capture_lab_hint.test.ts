@@ -120,27 +120,18 @@ Deno.test("vde capture and vde term of a running lab's host or link named withou
   });
 });
 
-/** A host whose name no other test's lab gives, on a switch: brought up twice, two running labs have it. */
-const SHARED_HOST = `name: x
-topology:
-  nodes:
-    swtwice: { kind: switch, ports: 4 }
-    htwice: { kind: host, address: 10.9.0.1/24 }
-  links:
-    - endpoints: [htwice, swtwice]
-`;
-
 Deno.test("vde capture and vde term of a host that two running labs have, named without its lab, say to name the lab, not one of them", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabUp({ text: SHARED_HOST }, async (a) => {
-    await withLabUp({ text: SHARED_HOST }, async (b) => {
+  // BARE_NAMES brought up twice: two running labs have its host.
+  await withLabUp({ text: BARE_NAMES }, async (a) => {
+    await withLabUp({ text: BARE_NAMES }, async (b) => {
       const both = new RegExp(
-        `^vde: htwice is a host of labs (${a}, ${b}|${b}, ${a}): name one, as (${a}|${b})/htwice\n$`,
+        `^vde: hbare is a host of labs (${a}, ${b}|${b}, ${a}): name one, as (${a}|${b})/hbare\n$`,
       );
-      const capture = await vde(["capture", "htwice", "-c", "1", "-w", "/dev/null"]);
+      const capture = await vde(["capture", "hbare", "-c", "1", "-w", "/dev/null"]);
       assert.equal(capture.code, 1);
       assert.match(capture.stderr, both);
-      const term = await vde(["term", "htwice", "-c", "ports"]);
+      const term = await vde(["term", "hbare", "-c", "ports"]);
       assert.equal(term.code, 1);
       assert.match(term.stderr, both);
     });
