@@ -25,9 +25,11 @@ function status(): string {
 const WORDS: Record<string, (lab: string, rest: readonly string[]) => string> = {
   deploy: (lab) => `a lab comes up with \`vde up ${lab}\``,
   start: (lab) => `a switch starts with \`vde switch --sock DIR\`, a lab with \`vde up ${lab}\``,
-  // containerlab's --cleanup (its lab directory) is ours too (the lab's log).
+  // containerlab's --cleanup or -c (its lab directory) is ours too (the lab's log).
   destroy: (lab, rest) =>
-    `a lab goes down with \`vde down ${lab}${rest.includes("--cleanup") ? " --cleanup" : ""}\``,
+    `a lab goes down with \`vde down ${lab}${
+      rest.some((w) => w === "--cleanup" || w === "-c") ? " --cleanup" : ""
+    }\``,
   stop: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
   inspect: status,
   show: status,

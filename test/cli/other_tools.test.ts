@@ -8,10 +8,13 @@ Deno.test("containerlab's command words after lab, clab or containerlab are answ
     "a lab comes up with `vde up x.clab.yml`",
   );
   assert.equal(otherToolHint("clab", ["destroy", "-t", "x.yaml"]), "a lab goes down with `vde down x.yaml`");
-  assert.equal(
-    otherToolHint("destroy", ["-t", "x.yaml", "--cleanup"]),
-    "a lab goes down with `vde down x.yaml --cleanup`",
-  );
+  // containerlab's short -c is its --cleanup too.
+  for (const cleanup of ["--cleanup", "-c"]) {
+    assert.equal(
+      otherToolHint("destroy", ["-t", "x.yaml", cleanup]),
+      "a lab goes down with `vde down x.yaml --cleanup`",
+    );
+  }
   assert.match(otherToolHint("containerlab", ["inspect"]) ?? "", /^`vde status` lists running labs/);
   assert.equal(otherToolHint("lab", ["graph", "-t", "a.yml"]), "a lab file is drawn with `vde graph a.yml`");
   assert.match(otherToolHint("clab", ["exec", "--cmd", "ls"]) ?? "", /`vde exec HOST COMMAND\.\.\.`/);
