@@ -64,13 +64,21 @@ function hasWhat(a: LabAnswer): boolean {
   return a.nodes.some((n) => n.name === a.what) || a.links.some((l) => spellings(l).includes(a.what));
 }
 
+/** WHAT named without its lab, which several running labs have: a guess would pick one of them. */
+export interface SeveralLabs {
+  what: string;
+  /** The labs that have a node or link so named, each with what it is there (`host`, `link`). */
+  labs: { lab: string; kind: string }[];
+}
+
 /**
  * askLab for `target` as `LAB/WHAT`, or as WHAT alone (`h1`, `sw1:1-sw2:1`
  * copied from `vde status`) asked of each running lab of this user: the
- * answer of the one that has a node or link so named; undefined when none
- * has, or several have (LAB/WHAT then says which, as for a switch).
+ * answer of the one that has a node or link so named; the labs that have
+ * it when several do (severalLabsLine says to name one, as for a switch);
+ * undefined when none has.
  */
-export async function askLabOf(target: string): Promise<LabAnswer | undefined> {
+export async function askLabOf(target: string): Promise<LabAnswer | SeveralLabs | undefined> {
   if (target.includes("/")) return await askLab(target);
   const found: LabAnswer[] = [];
   for (const [lab, state] of labStates()) {
@@ -78,17 +86,35 @@ export async function askLabOf(target: string): Promise<LabAnswer | undefined> {
     const a = await askLab(`${lab}/${target}`);
     if (a !== undefined && hasWhat(a)) found.push(a);
   }
-  return found.length === 1 ? found[0] : undefined;
+  if (found.length <= 1) return found[0];
+  const kind = (a: LabAnswer) => a.nodes.find((n) => n.name === a.what)?.kind ?? "link";
+  return { what: target, labs: found.map((a) => ({ lab: a.lab, kind: kind(a) })) };
+}
+
+/** Whether askLabOf's answer is several labs' rather than one's. */
+export function isSeveral(a: LabAnswer | SeveralLabs): a is SeveralLabs {
+  return "labs" in a;
+}
+
+/** `h1 is a host of labs a and b: name one, as a/h1`, as a switch of two labs is answered. */
+export function severalLabsLine({ what, labs }: SeveralLabs): string {
+  const kinds = [...new Set(labs.map((l) => l.kind))];
+  const names = labs.map((l) => l.lab);
+  return `${what} is ${kinds.length === 1 ? `a ${kinds[0]}` : "a node or link"} of labs ${
+    names.join(", ")
+  }: name one, as ${names[0]}/${what}`;
 }
 
 /**
  * labCaptureHint for `target` (`LAB/WHAT`, or WHAT of one running lab) from
- * the running lab's own answer; undefined when no lab answers for it, or
- * WHAT is neither a link nor a host of it.
+ * the running lab's own answer, or severalLabsLine when several running labs
+ * have WHAT; undefined when no lab answers for it, or WHAT is neither a link
+ * nor a host of it.
  */
 export async function askLabCaptureHint(target: string): Promise<string | undefined> {
   const a = await askLabOf(target);
-  return a === undefined ? undefined : labCaptureHint(a.lab, a.what, a.links);
+  if (a === undefined) return undefined;
+  return isSeveral(a) ? severalLabsLine(a) : labCaptureHint(a.lab, a.what, a.links);
 }
 
 /**

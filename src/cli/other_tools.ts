@@ -13,7 +13,7 @@
  */
 import { BRIDGE_TOOLS, bridgeCommand } from "../console/bridge_words.ts";
 import { labsBaseDir } from "../lab/names.ts";
-import { shellQuoted } from "../shell_quote.ts";
+import { shellQuoted, singleQuoted } from "../shell_quote.ts";
 import { QEMU_ON_SWITCH, vde2ToolHint } from "./vde2_tools.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */
@@ -25,9 +25,11 @@ function status(): string {
 const WORDS: Record<string, (lab: string, rest: readonly string[]) => string> = {
   deploy: (lab) => `a lab comes up with \`vde up ${lab}\``,
   start: (lab) => `a switch starts with \`vde switch --sock DIR\`, a lab with \`vde up ${lab}\``,
-  // containerlab's --cleanup (its lab directory) is ours too (the lab's log).
+  // containerlab's --cleanup or -c (its lab directory) is ours too (the lab's log).
   destroy: (lab, rest) =>
-    `a lab goes down with \`vde down ${lab}${rest.includes("--cleanup") ? " --cleanup" : ""}\``,
+    `a lab goes down with \`vde down ${lab}${
+      rest.some((w) => w === "--cleanup" || w === "-c") ? " --cleanup" : ""
+    }\``,
   stop: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
   inspect: status,
   show: status,
@@ -131,7 +133,8 @@ function labCommands(lab: string): string {
 export function otherToolHint(word: string, rest: readonly string[]): string | undefined {
   const vde2 = vde2ToolHint(word, rest);
   if (vde2 !== undefined) return vde2;
-  const lab = rest.find((a) => /\.ya?ml$/.test(a)) ?? "lab.yaml";
+  // A file named on the line goes into the commands said as one shell word (a space, a `;` in its name).
+  const lab = shellQuoted(rest.find((a) => /\.ya?ml$/.test(a)) ?? "lab.yaml");
   const lower = word.toLowerCase();
   if (GROUPS.has(lower)) {
     const next = rest[0]?.toLowerCase();
@@ -174,7 +177,8 @@ function clabTools(rest: readonly string[]): string {
     if (inline === undefined) i++;
   }
   const line = `link A-B ${words.join(" ") || "delay 10ms"}`;
-  return `a running lab's link changes live at its console: \`vde term LAB -c '${line}'\` ` +
+  // The values are the user's words: quoted as one word, whatever they hold, so the line pastes as it reads.
+  return `a running lab's link changes live at its console: \`vde term LAB -c ${singleQuoted(line)}\` ` +
     `(\`-c links\` lists the links A-B; in the lab file, the link's keys)${
       corrupt ? "; a lab link has no corruption, `vde wirefilter --noise` has" : ""
     }`;

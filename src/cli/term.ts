@@ -44,7 +44,7 @@ import { nearSwitchClause } from "../vde/near_switch.ts";
 import { dirOf } from "../os/paths.ts";
 import { readSmallFile } from "../os/owned_file.ts";
 import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
-import { askLabOf, labTermHint } from "./capture_lab_hint.ts";
+import { askLabOf, isSeveral, labTermHint, severalLabsLine } from "./capture_lab_hint.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -589,7 +589,8 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
     // LAB/h1, LAB/nat, LAB/sw1-sw2 (or h1 of one running lab): a node or link that is no switch, which
     // the lab says how to reach.
     const lab = err instanceof Deno.errors.NotFound ? await askLabOf(given) : undefined;
-    const node = lab === undefined ? undefined : labTermHint(lab);
+    // h1 of two running labs: which one is the user's to say, not ours to guess.
+    const node = lab === undefined ? undefined : isSeveral(lab) ? severalLabsLine(lab) : labTermHint(lab);
     if (node !== undefined) throw new UsageError(node);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${

@@ -7,7 +7,8 @@
  */
 import { readAtMost } from "../io/read_at_most.ts";
 import { type CommandRegistry, fail, failure, ok, type Session } from "./registry.ts";
-import { Errno, type Reply } from "./reply_format.ts";
+import { Errno, printable, type Reply } from "./reply_format.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
 import {
@@ -141,7 +142,8 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
  */
 function refusedScript(path: string, code: number): Reply {
   const why = code === Errno.EPERM ? othersScript(path) : undefined;
-  return why === undefined ? fail(code) : failure(why, code);
+  // The path is the client's, but what it holds must not make a line of its own nor move a terminal.
+  return why === undefined ? fail(code) : failure(printable(why), code);
 }
 
 /**
@@ -216,7 +218,7 @@ export function othersScript(path: string): string | undefined {
     ? undefined
     : `${writersText(file.mode, file.gid)} may write it (mode ${
       (file.mode & 0o7777).toString(8).padStart(4, "0")
-    }), and its lines would run as ours: chmod go-w ${path}`;
+    }), and its lines would run as ours: chmod go-w ${shellQuoted(path)}`;
 }
 
 /**

@@ -10,6 +10,7 @@
 import { readSmallFile, readTrustedFile, type Untrusted } from "../os/owned_file.ts";
 import { stepAdvice, stepText, writersText } from "../os/trusted_path.ts";
 import { userName } from "../os/users.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { namespaceOverflowUid } from "../os/user_namespace.ts";
 import { libc } from "../../ffi/libc.ts";
 
@@ -63,10 +64,10 @@ function untrustedLabText(path: string, why: Untrusted): string {
         "copy it into a directory of your own";
     }
     // Only root may give a file away; another user takes a copy, which is theirs.
-    const fix = libc().geteuid() === 0 ? `chown ${me} ${path}` : "take a copy of your own";
+    const fix = libc().geteuid() === 0 ? `chown ${me} ${shellQuoted(path)}` : "take a copy of your own";
     return `it is ${userName(why.owner)}'s, ${runs}: read it, then ${fix}`;
   }
   return `${writersText(why.mode, why.gid)} may write it (mode ${
     (why.mode & 0o7777).toString(8).padStart(4, "0")
-  }), ${runs}: chmod go-w ${path}`;
+  }), ${runs}: chmod go-w ${shellQuoted(path)}`;
 }

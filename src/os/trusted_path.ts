@@ -64,6 +64,7 @@
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc } from "../../ffi/libc.ts";
 import { groupMembers, groupName, userName } from "./users.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { namespaceOverflowUid, VOUCHED_VARIABLE } from "./user_namespace.ts";
 
 /** The first step of a way that is not trusted, and why. */
@@ -304,7 +305,7 @@ export function stepAdvice(step: UntrustedStep): string {
   }
   if (step.kind !== "writable") return avoid;
   const who = (step.mode & 0o002) !== 0 ? "o" : "g";
-  return `chmod ${who}-w ${step.path} (or +t), or ${avoid}`;
+  return `chmod ${who}-w ${shellQuoted(step.path)} (or +t), or ${avoid}`;
 }
 
 /** `/` judged as a directory of the way. */

@@ -119,3 +119,21 @@ Deno.test("vde capture and vde term of a running lab's host or link named withou
     );
   });
 });
+
+Deno.test("vde capture and vde term of a host that two running labs have, named without its lab, say to name the lab, not one of them", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // BARE_NAMES brought up twice: two running labs have its host.
+  await withLabUp({ text: BARE_NAMES }, async (a) => {
+    await withLabUp({ text: BARE_NAMES }, async (b) => {
+      const both = new RegExp(
+        `^vde: hbare is a host of labs (${a}, ${b}|${b}, ${a}): name one, as (${a}|${b})/hbare\n$`,
+      );
+      const capture = await vde(["capture", "hbare", "-c", "1", "-w", "/dev/null"]);
+      assert.equal(capture.code, 1);
+      assert.match(capture.stderr, both);
+      const term = await vde(["term", "hbare", "-c", "ports"]);
+      assert.equal(term.code, 1);
+      assert.match(term.stderr, both);
+    });
+  });
+});

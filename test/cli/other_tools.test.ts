@@ -8,10 +8,13 @@ Deno.test("containerlab's command words after lab, clab or containerlab are answ
     "a lab comes up with `vde up x.clab.yml`",
   );
   assert.equal(otherToolHint("clab", ["destroy", "-t", "x.yaml"]), "a lab goes down with `vde down x.yaml`");
-  assert.equal(
-    otherToolHint("destroy", ["-t", "x.yaml", "--cleanup"]),
-    "a lab goes down with `vde down x.yaml --cleanup`",
-  );
+  // containerlab's short -c is its --cleanup too.
+  for (const cleanup of ["--cleanup", "-c"]) {
+    assert.equal(
+      otherToolHint("destroy", ["-t", "x.yaml", cleanup]),
+      "a lab goes down with `vde down x.yaml --cleanup`",
+    );
+  }
   assert.match(otherToolHint("containerlab", ["inspect"]) ?? "", /^`vde status` lists running labs/);
   assert.equal(otherToolHint("lab", ["graph", "-t", "a.yml"]), "a lab file is drawn with `vde graph a.yml`");
   assert.match(otherToolHint("clab", ["exec", "--cmd", "ls"]) ?? "", /`vde exec HOST COMMAND\.\.\.`/);
@@ -99,6 +102,19 @@ Deno.test("containerlab's tools netem set is answered with the lab console's lin
   assert.match(
     otherToolHint("tools", ["veth", "create"]) ?? "",
     /^containerlab's tools are a lab file's links here/,
+  );
+});
+
+Deno.test("a netem value or a lab file's name with shell metacharacters is said inside its quotes, as one word", () => {
+  assert.equal(
+    otherToolHint("tools", ["netem", "set", "--delay", "10ms'; touch /tmp/pwned; '"]),
+    "a running lab's link changes live at its console: " +
+      "`vde term LAB -c 'link A-B delay 10ms'\\''; touch /tmp/pwned; '\\'''` " +
+      "(`-c links` lists the links A-B; in the lab file, the link's keys)",
+  );
+  assert.equal(
+    otherToolHint("destroy", ["-t", "my lab;rm -rf ~.yaml", "--cleanup"]),
+    "a lab goes down with `vde down 'my lab;rm -rf ~.yaml' --cleanup`",
   );
 });
 

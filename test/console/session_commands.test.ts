@@ -168,6 +168,20 @@ Deno.test("a script of ours that others may write is refused before it is read, 
   });
 });
 
+Deno.test("a load refused for a path with spaces, a ; or a terminal escape says its chmod with the path as one shell word, the escape shown as ?", async () => {
+  await asRootWithoutSudo("vde-script-quoted-", async (dir) => {
+    const path = `${dir}/my sw;\x1b[2J.rc`;
+    await Deno.writeTextFile(path, "hub on\n");
+    await Deno.chmod(path, 0o666);
+    const refused = await loadScript(path, new FakeSession(new CommandRegistry(), "mgmt"));
+    assert.equal(refused.code, Errno.EPERM);
+    assert.equal(
+      refused.raw,
+      `anyone may write it (mode 0666), and its lines would run as ours: chmod go-w '${dir}/my sw;?[2J.rc'\n`,
+    );
+  });
+});
+
 Deno.test("a script named by a symlink another user makes and removes at will is never read through it: the name judged is the file read", async () => {
   await asRootWithoutSudo("vde-script-race-", async (dir) => {
     // As /tmp: anyone may make names in it, none may take another's.
