@@ -9,6 +9,7 @@
  * a terminal; SIGINT, SIGTERM, `down` or Ctrl-D take the lab down. With
  * `-d` it runs in the background and returns once the lab is up.
  */
+import { shellQuoted } from "../shell_quote.ts";
 import { type Command, Option } from "commander";
 import { parseDocument } from "yaml";
 import { MgmtClient, type RemoteReply } from "../console/client.ts";
@@ -1114,7 +1115,7 @@ export const plainVdeCommand: Subcommand = (program: Command) => {
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
       const other = otherToolHint(first, program.args.slice(1));
       const hint = /\.ya?ml$/.test(first)
-        ? ` (a lab file? \`vde up ${first}\` brings it up)`
+        ? ` (a lab file? \`vde up ${shellQuoted(first)}\` brings it up)`
         : other !== undefined
         ? ` (${other})`
         : didYouMeanClause(near);

@@ -33,6 +33,9 @@ Deno.test("plain vde without a terminal prints help; an unknown subcommand is na
     file.stderr,
     /^vde: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml` brings it up\)\n/,
   );
+  // A name to paste goes in as one shell word: nothing in it expands.
+  const odd = await vde(["my lab;$(id).yaml"]);
+  assert.match(odd.stderr, /`vde up 'my lab;\$\(id\)\.yaml'` brings it up/);
 });
 
 Deno.test("a mistyped subcommand followed by its options is named as the command, not as an option", async () => {
