@@ -409,7 +409,11 @@ function switchSocket(dir: string, answer: string): OpenedPath {
 
 export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
   const vnl = parseVdeVnl(rest);
-  const found = vnl.path === "" ? defaultSwitch() : { dir: vnl.path, unasked: options.unasked };
+  // A refusal's VNL to join it on purpose keeps the port and options asked for (`vde://[3]`).
+  const asked = rest.slice(vnl.path.length);
+  const found = vnl.path === ""
+    ? defaultSwitch(undefined, undefined, (d) => `vde://${d}${asked}`)
+    : { dir: vnl.path, unasked: options.unasked };
   const dir = switchDir(found.dir);
   const unasked = found.unasked;
   const pin = unasked === undefined ? holdSwitchDir(dir) : pinUnasked(dir, unasked);

@@ -251,6 +251,11 @@ Deno.test("root's vde plug '', vde slirp and vde term refuse a default switch of
       await vde(["plug", "", "null://"]),
       `cannot open '' (the default switch): ${tmpTheirs} (vde:///tmp/vde.ctl)`,
     );
+    // A port asked for is kept in the VNL that joins it on purpose.
+    assertRefused(
+      await vde(["plug", "vde://[3]", "null://"]),
+      `cannot open vde://[3]: ${tmpTheirs} (vde:///tmp/vde.ctl[3])`,
+    );
     assertRefused(
       await vde(["slirp", "-d", "-p", "/tmp/slirp.pid"]),
       `${tmpTheirs} (vde slirp --sock /tmp/vde.ctl)`,
