@@ -417,9 +417,10 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
   const dir = switchDir(found.dir);
   const unasked = found.unasked;
   const pin = unasked === undefined ? holdSwitchDir(dir) : pinUnasked(dir, unasked);
-  // Root's system default taken unasked: its ctl is connected to through the descriptor judged.
-  const judged = unasked === undefined || pin === null ? null : judgedCtl(dir, pin, unasked);
+  let judged: FollowedPath | null = null;
   try {
+    // Root's system default taken unasked: its ctl is connected to through the descriptor judged.
+    if (unasked !== undefined && pin !== null) judged = judgedCtl(dir, pin, unasked);
     const within = (name: string) => pin?.entry(name) ?? `${dir}/${name}`;
     const port = unasked === undefined ? undefined : (target: OpenedPath) =>
       judgeUnasked(

@@ -227,6 +227,18 @@ function assertRefused(r: RunResult, line: string): void {
   assert.equal(r.stderr, `vde: ${line}\n`);
 }
 
+/** This process's descriptors of `dir` or a file in it. */
+function heldOf(dir: string): string[] {
+  const held: string[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const at = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (at === dir || at.startsWith(`${dir}/`)) held.push(at);
+    } catch { /* closed meanwhile */ }
+  }
+  return held;
+}
+
 /** The entries of `dir`, sorted. */
 function entries(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
@@ -438,6 +450,7 @@ Deno.test("a default root took unasked is judged at the connect on the files hel
     });
     assert.equal(accepted, 0, "their ctl was connected to");
     assert.deepEqual(entries(dir), ["ctl"]);
+    assert.deepEqual(heldOf(dir), [], "a refusal let go of the directory and its ctl");
   } finally {
     ctl.close();
     await serving.catch(() => {});
