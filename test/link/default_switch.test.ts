@@ -411,6 +411,14 @@ Deno.test("root's vde plug '' refuses a default switch of root's whose answer is
     const slirp = await run(vdeIn(root, ["slirp", "--no-thread"]), { check: false, timeoutMs: 30_000 });
     assert.equal(slirp.code, 1, slirp.stderr);
     assert.match(slirp.stderr, new RegExp(`^vde: ${theirsLine("vde slirp --sock /var/run/vde\\.ctl")}\n$`));
+    // In the background, on its thread: the start says it, and nothing runs on.
+    const daemon = await run(vdeIn(root, ["slirp", "-d", "-p", "/tmp/slirp.pid"]), {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(daemon.code, 1, daemon.stderr);
+    assert.match(daemon.stderr, new RegExp(`${theirsLine("vde slirp --sock /var/run/vde\\.ctl")}\n$`));
+    assert.deepEqual(entries(`${root}/tmp`), ["home"]);
   } finally {
     ctl.close();
     await serving.catch(() => {});
