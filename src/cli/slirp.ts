@@ -2,7 +2,7 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
-import { defaultSwitchDir, OthersDefaultSwitch } from "../link/default_switch.ts";
+import { defaultSwitch, OthersDefaultSwitch, type UnaskedDefault } from "../link/default_switch.ts";
 import { type Program, runProgram, withDaemonOptions } from "./program.ts";
 import { openStartingTerminal } from "./daemon.ts";
 import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts";
@@ -42,6 +42,8 @@ import { printable } from "../console/reply_format.ts";
 /** Parsed flags of `vde slirp`. */
 export interface SlirpCliOptions {
   sock: string;
+  /** No option sets it: `sock` is root's system default, taken unasked (default_switch.ts), judged at the connect. */
+  unasked?: UnaskedDefault;
   forward?: string[];
   hostLoopback?: boolean;
   mtu?: string;
@@ -170,11 +172,13 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => slirp.close());
-    const sw = await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "vde slirp:" })).catch(
-      (err) => {
-        throw new UsageError((err as Error).message);
-      },
-    );
+    const sw =
+      await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "vde slirp:", unasked: o.unasked }))
+        .catch(
+          (err) => {
+            throw new UsageError((err as Error).message);
+          },
+        );
     p.defer(() => sw.close());
     if (o.http !== undefined) {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
@@ -198,7 +202,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
  */
 async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<void> {
   await runProgram(slirpProgram(o), async (p) => {
-    const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
+    const sw = await openVdeLink(o.sock, { description: "vde slirp:", unasked: o.unasked }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
@@ -307,10 +311,10 @@ function switchGiven(opts: SlirpCliOptions, words: readonly string[]): string | 
   return opts.sock ?? trailing[0];
 }
 
-/** The default switch's directory (default_switch.ts), or why there is none with what to give. */
-function defaultSwitchOrRefusal(): string {
+/** The default switch (default_switch.ts), or why there is none with what to give. */
+function defaultSwitchOrRefusal(): { dir: string; unasked?: UnaskedDefault } {
   try {
-    return defaultSwitchDir(undefined, undefined, (dir) => `vde slirp --sock ${dir}`);
+    return defaultSwitch(undefined, undefined, (dir) => `vde slirp --sock ${dir}`);
   } catch (err) {
     // Root refused another user's switch: the refusal already says what to give.
     if (err instanceof OthersDefaultSwitch) throw new UsageError(err.message);
@@ -417,7 +421,10 @@ export const slirpCommand: Subcommand = (program: Command) => {
       if (opts.quiet) quietStderrLog();
       // None given: the default switch, as slirpvde's libvdeplug and `vde plug ''` find it (`vde switch -d`
       // then `vde slirp -d` was refused, where slirpvde joins that switch).
-      const sock = switchOfVnl(switchGiven(opts, cmd.args) ?? defaultSwitchOrRefusal());
+      const given = switchGiven(opts, cmd.args);
+      const found = given === undefined ? defaultSwitchOrRefusal() : { dir: given };
+      const sock = switchOfVnl(found.dir);
+      opts.unasked = found.unasked;
       // slirpvde's -P, -g and -m are the switch end's [port=N/group=G/mode=M], as vde_plug's are.
       try {
         opts.sock = withSwitchOptions(

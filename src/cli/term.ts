@@ -35,7 +35,13 @@ import {
 } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
-import { defaultSwitchDir, refuseOthersDefault } from "../link/default_switch.ts";
+import {
+  defaultSwitch,
+  judgeUnasked,
+  OthersDefaultSwitch,
+  refuseOthersDefault,
+  type UnaskedDefault,
+} from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid, socketHolderPid } from "../os/socket_owner.ts";
 import { NODE_SCHEMES } from "../link/node_path.ts";
@@ -430,11 +436,16 @@ const joinHint = (dir: string): string => `vde term ${dir}`;
  * @throws UsageError for a vde:// VNL that `vde plug` would refuse, with its reason
  */
 export function plugSwitchDir(path: string): string | undefined {
+  return plugSwitch(path)?.dir;
+}
+
+/** As plugSwitchDir, with `unasked` when it is root's system default taken unasked (default_switch.ts). */
+function plugSwitch(path: string): { dir: string; unasked?: UnaskedDefault } | undefined {
   const vnl = path.startsWith("vde://");
   if (!vnl && !(/\[[^\]]*\]$/.test(path) && kindOf(path) === "missing")) return undefined;
   try {
     const dir = parseVdeVnl(vnl ? path.slice("vde://".length) : path).path;
-    return dir === "" ? defaultSwitchDir(undefined, undefined, joinHint) : dir;
+    return dir === "" ? defaultSwitch(undefined, undefined, joinHint) : { dir };
   } catch (error) {
     throw new UsageError(`${path}: ${error instanceof Error ? error.message : error}`);
   }
@@ -580,10 +591,19 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
   path = resolveConsolePath(path);
   // No path given: root's commands would go to another user's switch there (default_switch.ts).
   if (defaulted) refuseOthersDefault(given, path, joinHint);
+  // Root's default (none given, or vde://'s) is judged again on the socket connected to: the name may lead
+  // elsewhere by then, and DIR.mgmt beside root's DIR (looked at when DIR serves none) is anyone's to make.
+  const unasked: UnaskedDefault | undefined = (defaulted ? Deno.uid() === 0 : plugSwitch(given)?.unasked)
+    ? { name: path, join: joinHint }
+    : undefined;
+  const judge = unasked === undefined
+    ? undefined
+    : (uid: number, at: string) => judgeUnasked(unasked, uid, () => ownerAndMode(at));
   let client: MgmtClient;
   try {
-    client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
+    client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000, judge });
   } catch (err) {
+    if (err instanceof OthersDefaultSwitch) throw new UsageError(err.message);
     const roots = err instanceof Deno.errors.NotFound ? rootsLabAnswer(given) : undefined;
     if (roots !== undefined) throw new UsageError(roots);
     // LAB/h1, LAB/nat, LAB/sw1-sw2 (or h1 of one running lab): a node or link that is no switch, which

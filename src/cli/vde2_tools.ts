@@ -16,8 +16,8 @@
  */
 import { shellQuoted } from "../shell_quote.ts";
 
-/** What one vde2 program is here, given the arguments it was typed with. */
-type Answer = (args: readonly string[]) => string;
+/** What one vde2 program is here, given the arguments it was typed with (and whether by root). */
+type Answer = (args: readonly string[], asRoot: boolean) => string;
 
 /** `vde WORDS ARGS`, each argument quoted as the shell needs it. */
 function line(words: string, args: readonly string[]): string {
@@ -202,6 +202,9 @@ function vxlan(args: readonly string[]): string {
   } ${shellQuoted(`vxlan://${first(values, "-A", "--vxlan-addr") ?? ""}${params}`)}\``;
 }
 
+/** Where root's vde switch serves without --sock (switch.ts's defaultSock), as vde_switch's does. */
+const ROOT_DEFAULT_SWITCH = "/var/run/vde.ctl";
+
 /** QEMU on a switch, a mac= given: without one every VM is 52:54:00:12:34:56. */
 export const QEMU_ON_SWITCH =
   "qemu-system-x86_64 ... -netdev vde,id=n0,sock=DIR -device virtio-net,netdev=n0,mac=52:54:00:00:00:01";
@@ -214,7 +217,7 @@ export const QEMU_ON_SWITCH =
  * the default switch, as vdeq gave.
  */
 function qemu(name: string, program?: string): Answer {
-  return (args) => {
+  return (args, asRoot) => {
     const words = program === undefined ? [...args] : [program, ...args];
     if (words.length === 0 || words[0]!.startsWith("-")) {
       return `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
@@ -239,8 +242,19 @@ function qemu(name: string, program?: string): Answer {
       } else out.push(w);
     }
     // vdeq gave a VM without a VDE interface one on the default switch, as QEMU's -netdev vde does unnamed.
+    // Root's is named: unnamed, QEMU's libvdeplug takes whoever made /tmp/vde.ctl first, which root's
+    // own clients refuse (default_switch.ts); root's vde switch serves /var/run/vde.ctl.
     if (!out.some((w) => /(^|,)vde(,|$)/.test(w))) {
-      out.push("-netdev", "vde,id=n0", "-device", "virtio-net,netdev=n0");
+      out.push(
+        "-netdev",
+        `vde,id=n0${asRoot ? `,sock=${ROOT_DEFAULT_SWITCH}` : ""}`,
+        "-device",
+        "virtio-net,netdev=n0",
+      );
+      if (asRoot) {
+        note +=
+          "; the switch is named: unnamed, root's QEMU would join whichever user made /tmp/vde.ctl first";
+      }
     }
     return `vde2's ${name} is QEMU's own VDE support here: \`${out.map(shellQuoted).join(" ")}\`${note}`;
   };
@@ -250,6 +264,10 @@ function qemu(name: string, program?: string): Answer {
  * How vde2's program `word` (an unknown command; `args` the words after it)
  * is said here, or undefined when `word` is none of vde2's programs.
  */
-export function vde2ToolHint(word: string, args: readonly string[]): string | undefined {
-  return Object.hasOwn(ANSWERS, word) ? ANSWERS[word]!(args) : undefined;
+export function vde2ToolHint(
+  word: string,
+  args: readonly string[],
+  asRoot = Deno.uid() === 0,
+): string | undefined {
+  return Object.hasOwn(ANSWERS, word) ? ANSWERS[word]!(args, asRoot) : undefined;
 }

@@ -11,7 +11,8 @@
  * come. One command at a time: `command` queues callers.
  */
 import { errorText, printableLines, type Reply } from "./reply_format.ts";
-import { C, cstr, fstatOf, libc } from "../../ffi/libc.ts";
+import { libc } from "../../ffi/libc.ts";
+import { closeFd, type FollowedPath, openFollowedPath } from "../io/unix_stream.ts";
 
 /**
  * The socket `path` leads to, held by a bare handle (O_PATH: nothing opens), and whether it is this user's or
@@ -20,12 +21,9 @@ import { C, cstr, fstatOf, libc } from "../../ffi/libc.ts";
  * to: judged by its name, our own symlink to another user's socket was trusted, and a directory of theirs on
  * the way could be swapped between the look and the connect.
  */
-function heldSocket(path: string): { fd: number; trusted: boolean } | null {
-  const c = libc();
-  const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
-  if (fd < 0) return null;
-  const st = fstatOf(fd);
-  return { fd, trusted: st !== null && (st.uid === 0 || st.uid === c.geteuid()) };
+function heldSocket(path: string): (FollowedPath & { trusted: boolean }) | null {
+  const held = openFollowedPath(path);
+  return held === null ? null : { ...held, trusted: held.uid === 0 || held.uid === libc().geteuid() };
 }
 
 /** Settings of `MgmtClient.connect`. */
@@ -41,6 +39,12 @@ export interface ClientOptions {
    * and draw forged lines, or on some terminals set the clipboard.
    */
   keepControls?: boolean;
+  /**
+   * Judges the socket before it is connected to, on the file itself (its owner, its `/proc/self/fd/N`);
+   * throws to refuse it. With it, a path that leads nowhere is not connected to by name (a socket made there
+   * meanwhile would be unjudged): Deno.errors.NotFound.
+   */
+  judge?: (uid: number, procPath: string) => void;
 }
 
 /** A reply as received: the protocol's fields, plus the result line's text. */
@@ -78,7 +82,7 @@ export class MgmtClient {
   /** Resolves when the connection ends. */
   readonly closed: Promise<void>;
   readonly #conn: Deno.Conn;
-  readonly #opts: Required<ClientOptions>;
+  readonly #opts: Required<Omit<ClientOptions, "judge">>;
   readonly #decoder = new TextDecoder();
   #buf = "";
   #pending: Pending | null = null;
@@ -95,7 +99,12 @@ export class MgmtClient {
   /** The rest of an unasked line past MAX_UNASKED_LINE is being dropped up to its newline. */
   #skippingLine = false;
 
-  private constructor(conn: Deno.Conn, banner: string[], prompt: string, opts: Required<ClientOptions>) {
+  private constructor(
+    conn: Deno.Conn,
+    banner: string[],
+    prompt: string,
+    opts: Required<Omit<ClientOptions, "judge">>,
+  ) {
     this.#conn = conn;
     this.banner = banner;
     this.prompt = prompt;
@@ -110,6 +119,7 @@ export class MgmtClient {
    */
   static async connect(path: string, options: ClientOptions = {}): Promise<MgmtClient> {
     const held = heldSocket(path);
+    if (options.judge !== undefined && held === null) throw new Deno.errors.NotFound(`no socket at ${path}`);
     const opts = {
       timeoutMs: options.timeoutMs ?? 10_000,
       maxReplyBytes: options.maxReplyBytes ?? 64 << 20,
@@ -117,12 +127,10 @@ export class MgmtClient {
     };
     let conn: Deno.UnixConn;
     try {
-      conn = await Deno.connect({
-        transport: "unix",
-        path: held === null ? path : `/proc/self/fd/${held.fd}`,
-      });
+      if (held !== null) options.judge?.(held.uid, held.procPath);
+      conn = await Deno.connect({ transport: "unix", path: held === null ? path : held.procPath });
     } finally {
-      if (held !== null) libc().close(held.fd);
+      if (held !== null) closeFd(held.fd);
     }
     const scrub = opts.keepControls ? (t: string) => t : printableLines;
     const decoder = new TextDecoder();

@@ -158,7 +158,29 @@ export function openOwnedPath(path: string): OpenedPath {
   };
 }
 
-/** Closes an fd from `openOwnedPath`. */
+/** What `openFollowedPath` found: an O_PATH fd of the file a path leads to, and its owner. */
+export interface FollowedPath {
+  /** Close it with `closeFd`. */
+  fd: number;
+  /** The same file as a path that cannot be redirected (`/proc/self/fd/N`): connect through it. */
+  procPath: string;
+  uid: number;
+}
+
+/**
+ * Opens the file `path` leads to, a final symlink followed as a connect follows it, and reports its owner:
+ * connected to through `procPath`, the file judged is the one connected to, whatever the names on the way
+ * hold by then. Null when it cannot be opened (nothing there: the caller says why).
+ */
+export function openFollowedPath(path: string): FollowedPath | null {
+  const c = libc();
+  const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
+  if (fd < 0) return null;
+  const st = fstatOf(fd);
+  return { fd, procPath: `/proc/self/fd/${fd}`, uid: st?.uid ?? -1 };
+}
+
+/** Closes an fd from `openOwnedPath` or `openFollowedPath`. */
 export function closeFd(fd: number): void {
   libc().close(fd);
 }

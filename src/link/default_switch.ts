@@ -16,6 +16,15 @@
  * own (`~/.vdeplug/default`) is root's choice and is followed wherever it
  * leads; other callers take any system default, as a shared lab switch in
  * `/tmp/vde.ctl` is meant to be taken.
+ *
+ * The look here is by name, for the refusal's words before anything is
+ * opened; a name can change before the connect (a group that may write
+ * root's directory can put its own socket at `ctl`, or at the port socket
+ * the switch answers with; anyone can make `/tmp/vde.ctl.mgmt` beside it).
+ * So what root takes unasked travels as an `UnaskedDefault`, and the
+ * client judges (`judgeUnasked`) each file it connects to, on the file
+ * itself: vde_link.ts the directory it holds, its ctl and the port socket;
+ * the console client the management socket.
  */
 import { isFile } from "../os/paths.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
@@ -72,9 +81,42 @@ export class OthersDefaultSwitch extends Error {
 const asVnl = (dir: string): string => `vde://${dir}`;
 
 /**
+ * A system default switch root took unasked (`defaultSwitch`): `name` as it was found, and how its
+ * refusal says to join it on purpose. Each file a client connects to for it is judged (`judgeUnasked`).
+ */
+export interface UnaskedDefault {
+  name: string;
+  join: (dir: string) => string;
+}
+
+/** The refusal of `name`, another user's (`uid`; `what` says which file and its owner). */
+function othersSwitch(
+  name: string,
+  uid: number,
+  what: string,
+  join: (dir: string) => string,
+): OthersDefaultSwitch {
+  return new OthersDefaultSwitch(
+    `${name} is ${userName(uid)}'s, not root's (${what}): root does not join another user's switch ` +
+      `unasked; name it to join it on purpose (${join(name)})`,
+  );
+}
+
+/**
+ * Judges a file a client is about to connect to (or through) for `unasked`, on the file itself (an
+ * O_PATH descriptor's owner, not a name looked up again): a file of root's passes; another user's is
+ * refused. `what` names it with its owner and mode, for the refusal.
+ *
+ * @throws OthersDefaultSwitch for a file of another user's
+ */
+export function judgeUnasked(unasked: UnaskedDefault, uid: number, what: () => string): void {
+  if (uid !== 0) throw othersSwitch(unasked.name, uid, what(), unasked.join);
+}
+
+/**
  * Refuses, for a root caller, the default switch directory `dir` when it (or a symlink at its name) or
  * `socket` in it is another user's: their switch, which root joins only when named (`join(dir)`).
- * Nothing there is for the open to say.
+ * Nothing there is for the open to say. By name: the connect judges again (`judgeUnasked`).
  *
  * @throws OthersDefaultSwitch naming the owner and how to join it on purpose
  */
@@ -94,16 +136,12 @@ export function refuseOthersDefault(
     }
     // Not followed, only a symlink is looked at: a directory is the next look's.
     if (st.uid === null || st.uid === 0 || (!follow && !st.isSymlink)) continue;
-    const uid = st.uid;
     const what = !follow
       ? "a symlink of theirs"
       : path === dir
       ? ownerAndMode(path)
       : `${path}: ${ownerAndMode(path)}`;
-    throw new OthersDefaultSwitch(
-      `${dir} is ${userName(uid)}'s, not root's (${what}): root does not join another user's switch ` +
-        `unasked; name it to join it on purpose (${join(dir)})`,
-    );
+    throw othersSwitch(dir, st.uid, what, join);
   }
 }
 
@@ -118,9 +156,23 @@ export function defaultSwitchDir(
   systemDefaults: readonly string[] = SYSTEM_DEFAULTS,
   join: (dir: string) => string = asVnl,
 ): string {
+  return defaultSwitch(home, systemDefaults, join).dir;
+}
+
+/**
+ * The default switch's directory, as `defaultSwitchDir`, and for root's system default (taken unasked) what
+ * the connect judges (`unasked`; undefined for any other).
+ *
+ * @throws as defaultSwitchDir
+ */
+export function defaultSwitch(
+  home: string | undefined = Deno.env.get("HOME"),
+  systemDefaults: readonly string[] = SYSTEM_DEFAULTS,
+  join: (dir: string) => string = asVnl,
+): { dir: string; unasked?: UnaskedDefault } {
   for (const rel of home === undefined ? [] : USER_DEFAULTS) {
     const dir = userDefault(`${home}/${rel}`);
-    if (dir !== undefined) return dir;
+    if (dir !== undefined) return { dir };
   }
   // On a shared machine /tmp/vde.ctl is whoever started a switch there first: one we may not
   // look into is named with its owner, not reported as no switch at all.
@@ -133,7 +185,7 @@ export function defaultSwitchDir(
       continue;
     }
     refuseOthersDefault(p, `${p}/ctl`, join);
-    return p;
+    return Deno.uid() === 0 ? { dir: p, unasked: { name: p, join } } : { dir: p };
   }
   const none = "no switch path given, none in ~/.vdeplug/default or ~/.vde2/default.switch";
   if (denied !== undefined) {

@@ -8,6 +8,7 @@
  * module, which replaces the loader with its factory.
  */
 import type { Link } from "./link.ts";
+import type { UnaskedDefault } from "./default_switch.ts";
 import { BUILTIN_SCHEMES } from "./schemes.ts";
 import { foreignSchemeHint } from "./foreign_schemes.ts";
 import { didYouMean, didYouMeanClause, knownClause } from "../did_you_mean.ts";
@@ -47,6 +48,12 @@ export interface OpenOptions {
    * someone else (ptp://'s first end, for its peer) stops waiting.
    */
   signal?: AbortSignal;
+  /**
+   * The vde:// switch named is root's system default, taken unasked (default_switch.ts): each file of it
+   * connected to is judged as it is connected to, another user's refused. An empty vde:// path finds this
+   * itself; a caller that resolved the default first (vde slirp) passes it on.
+   */
+  unasked?: UnaskedDefault;
 }
 
 const factories = new Map<string, LinkFactory>();

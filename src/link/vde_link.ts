@@ -30,7 +30,7 @@
  * a sender the receiver is not connected to).
  */
 import { C, libc } from "../../ffi/libc.ts";
-import { defaultSwitchDir } from "./default_switch.ts";
+import { defaultSwitch, defaultSwitchDir, judgeUnasked, type UnaskedDefault } from "./default_switch.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
@@ -46,7 +46,13 @@ import { unknownOption } from "./vnl_params.ts";
 import { log } from "../log.ts";
 import { dirOf, isDirectory } from "../os/paths.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
-import { closeFd, type OpenedPath, openOwnedPath } from "../io/unix_stream.ts";
+import {
+  closeFd,
+  type FollowedPath,
+  type OpenedPath,
+  openFollowedPath,
+  openOwnedPath,
+} from "../io/unix_stream.ts";
 import { PinnedDirectory } from "../os/held_dir.ts";
 
 /** Parameters of a vde:// VNL. */
@@ -403,24 +409,87 @@ function switchSocket(dir: string, answer: string): OpenedPath {
 
 export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
   const vnl = parseVdeVnl(rest);
-  const dir = switchDir(vnl.path);
-  const pin = holdSwitchDir(dir);
+  // A refusal's VNL to join it on purpose keeps the port and options asked for (`vde://[3]`).
+  const asked = rest.slice(vnl.path.length);
+  const found = vnl.path === ""
+    ? defaultSwitch(undefined, undefined, (d) => `vde://${d}${asked}`)
+    : { dir: vnl.path, unasked: options.unasked };
+  const dir = switchDir(found.dir);
+  const unasked = found.unasked;
+  const pin = unasked === undefined ? holdSwitchDir(dir) : pinUnasked(dir, unasked);
+  let judged: FollowedPath | null = null;
   try {
-    return await handshake(vnl, dir, (name) => pin?.entry(name) ?? `${dir}/${name}`, options);
+    // Root's system default taken unasked: its ctl is connected to through the descriptor judged.
+    if (unasked !== undefined && pin !== null) judged = judgedCtl(dir, pin, unasked);
+    const within = (name: string) => pin?.entry(name) ?? `${dir}/${name}`;
+    const port = unasked === undefined ? undefined : (target: OpenedPath) =>
+      judgeUnasked(
+        unasked,
+        target.uid,
+        () => `its port socket ${Deno.readLinkSync(target.procPath)}: ${ownerAndMode(target.procPath)}`,
+      );
+    return await handshake(vnl, dir, within, judged?.procPath ?? within("ctl"), port, options);
   } finally {
+    if (judged !== null) closeFd(judged.fd);
     // Every name in it is unlinked by now (handshake): nothing is done through it after this.
     pin?.close();
   }
 }
 
-/** Asks the switch at `dir` (its names reached by `within`) for a port. */
+/**
+ * The directory of a default root took unasked, held and judged: as the switch's own binds, everything
+ * after goes through this descriptor, so the directory judged is the one used, whatever its name holds by
+ * then.
+ *
+ * @throws OthersDefaultSwitch when it is another user's; Error when it cannot be held
+ */
+function pinUnasked(dir: string, unasked: UnaskedDefault): PinnedDirectory {
+  let pin: PinnedDirectory;
+  try {
+    pin = PinnedDirectory.pin(dir);
+  } catch (err) {
+    throw new Error(`cannot open the switch directory ${dir}: ${(err as Error).message}`);
+  }
+  try {
+    judgeUnasked(unasked, Deno.statSync(pin.at).uid ?? -1, () => ownerAndMode(pin.at));
+  } catch (err) {
+    pin.close();
+    throw err;
+  }
+  return pin;
+}
+
+/**
+ * The ctl socket of a default root took unasked, in its directory held, opened as the file it leads to and
+ * judged: connected to through the descriptor (`procPath`), it is the socket judged. Closed by the caller.
+ *
+ * @throws OthersDefaultSwitch for another user's socket; Error when there is none
+ */
+function judgedCtl(dir: string, pin: PinnedDirectory, unasked: UnaskedDefault): FollowedPath {
+  const ctl = openFollowedPath(pin.entry("ctl"));
+  if (ctl === null) throw new Error(whyNoConnection(dir, new Deno.errors.NotFound()));
+  try {
+    judgeUnasked(unasked, ctl.uid, () => `${dir}/ctl: ${ownerAndMode(ctl.procPath)}`);
+  } catch (err) {
+    closeFd(ctl.fd);
+    throw err;
+  }
+  return ctl;
+}
+
+/**
+ * Asks the switch at `dir` (its names reached by `within`, its ctl at `ctlPath`) for a port; `judgePort`
+ * refuses the port socket it answers with (throwing) before it is connected to.
+ */
 async function handshake(
   vnl: VdeVnl,
   dir: string,
   within: (name: string) => string,
+  ctlPath: string,
+  judgePort: ((target: OpenedPath) => void) | undefined,
   options: OpenOptions,
 ): Promise<VdeClientLink> {
-  const ctl = await connectCtl(dir, within("ctl"));
+  const ctl = await connectCtl(dir, ctlPath);
   if (vnl.portgroup !== undefined && vnl.port === undefined) {
     log(
       "vde",
@@ -434,7 +503,7 @@ async function handshake(
     const { sock } = mine;
     // As the switch does for its end: a burst waits in the kernel instead of our queue (see above).
     if (options.plugThread !== true) sock.setBuffers(1 << 20);
-    giveClientSocket(mine.at, within("ctl"), vnl);
+    giveClientSocket(mine.at, ctlPath, vnl);
     // As vde_plug: the name of the effective user (the environment may say anything, or nothing).
     const user = userName(libc().geteuid());
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
@@ -457,6 +526,7 @@ async function handshake(
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
     const target = switchSocket(dir, addr.value);
     try {
+      judgePort?.(target);
       sock.connect(target.procPath);
     } catch (err) {
       if (isErrno(err, C.EACCES)) throw new Error(printable(deniedHint(dir)));

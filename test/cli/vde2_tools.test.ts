@@ -92,25 +92,40 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     "vdeq's old -sock A,B (its man page's example): an interface on each, not one -netdev of sock=A,/B",
   );
   assert.equal(
-    vde2ToolHint("vdeqemu", ["-hda", "d.img", "-sock"]),
+    vde2ToolHint("vdeqemu", ["-hda", "d.img", "-sock"], false),
     "vde2's vdeqemu is QEMU's own VDE support here: " +
       "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
     "a -sock with no PATH is no QEMU option to keep",
   );
   assert.equal(
-    vde2ToolHint("vdeqemu", ["-sock", "-hda", "d.img"]),
+    vde2ToolHint("vdeqemu", ["-sock", "-hda", "d.img"], false),
     "vde2's vdeqemu is QEMU's own VDE support here: " +
       "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`" +
       "; -sock had no PATH before -hda, which vdeq takes for the switch",
     "an option after -sock is no PATH: kept with its value, the default switch's interface, said why",
   );
   assert.equal(
-    vde2ToolHint("vdeqemu", ["-hda", "d.img"]),
+    vde2ToolHint("vdeqemu", ["-hda", "d.img"], false),
     "vde2's vdeqemu is QEMU's own VDE support here: " +
       "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
     "no VDE interface: one on the default switch, as vdeq gave",
   );
   assert.equal(vde2ToolHint("constructor", []), undefined, "no Object member");
+});
+
+Deno.test("vdeq's answer to root names root's switch: an unnamed -netdev vde would join whichever user made /tmp/vde.ctl first", () => {
+  assert.equal(
+    vde2ToolHint("vdeqemu", ["-hda", "d.img"], true),
+    "vde2's vdeqemu is QEMU's own VDE support here: " +
+      "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0,sock=/var/run/vde.ctl -device virtio-net,netdev=n0`" +
+      "; the switch is named: unnamed, root's QEMU would join whichever user made /tmp/vde.ctl first",
+  );
+  // A switch named is root's choice: left as typed.
+  assert.equal(
+    vde2ToolHint("vdeq", ["qemu", "-sock", "/tmp/vde.ctl"], true),
+    "vde2's vdeq is QEMU's own VDE support here: " +
+      "`qemu -netdev vde,id=n0,sock=/tmp/vde.ctl -device virtio-net,netdev=n0`",
+  );
 });
 
 Deno.test("every program Debian's vde2 packages install is a vde command or answered with what to type", async (t) => {

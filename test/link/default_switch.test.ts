@@ -12,6 +12,9 @@ import {
   waitForPath,
 } from "../helpers/processes.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { openVdeLink } from "../../src/link/vde_link.ts";
+import { buildSockaddrUn } from "../../src/wire/sockaddr_un.ts";
 
 async function withHome(body: (home: string) => Promise<void> | void): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "vde-default-switch-" });
@@ -224,6 +227,18 @@ function assertRefused(r: RunResult, line: string): void {
   assert.equal(r.stderr, `vde: ${line}\n`);
 }
 
+/** This process's descriptors of `dir` or a file in it. */
+function heldOf(dir: string): string[] {
+  const held: string[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const at = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (at === dir || at.startsWith(`${dir}/`)) held.push(at);
+    } catch { /* closed meanwhile */ }
+  }
+  return held;
+}
+
 /** The entries of `dir`, sorted. */
 function entries(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
@@ -247,6 +262,11 @@ Deno.test("root's vde plug '', vde slirp and vde term refuse a default switch of
     assertRefused(
       await vde(["plug", "", "null://"]),
       `cannot open '' (the default switch): ${tmpTheirs} (vde:///tmp/vde.ctl)`,
+    );
+    // A port asked for is kept in the VNL that joins it on purpose.
+    assertRefused(
+      await vde(["plug", "vde://[3]", "null://"]),
+      `cannot open vde://[3]: ${tmpTheirs} (vde:///tmp/vde.ctl[3])`,
     );
     assertRefused(
       await vde(["slirp", "-d", "-p", "/tmp/slirp.pid"]),
@@ -303,5 +323,145 @@ Deno.test("root's vde plug '', vde slirp and vde term refuse a default switch of
   } finally {
     await sw?.stop();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** A mount namespace root for `vdeIn`: its tmp (with an empty home) and run, both empty. */
+async function namespaceRoot(prefix: string): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix });
+  await Deno.mkdir(`${root}/tmp/home`, { recursive: true });
+  await Deno.chmod(`${root}/tmp`, 0o1777);
+  await Deno.mkdir(`${root}/run`);
+  return root;
+}
+
+Deno.test("root's vde term vde:// refuses another user's DIR.mgmt beside root's own default switch, sending it nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const root = await namespaceRoot("vde-default-mgmt-");
+  // Root's /tmp/vde.ctl serves no console inside; anyone may make /tmp/vde.ctl.mgmt, where vde term looks next.
+  await Deno.mkdir(`${root}/tmp/vde.ctl`);
+  await Deno.writeTextFile(`${root}/tmp/vde.ctl/ctl`, "");
+  const fake = Deno.listen({ transport: "unix", path: `${root}/tmp/vde.ctl.mgmt` });
+  await Deno.chown(`${root}/tmp/vde.ctl.mgmt`, 65534, 65534);
+  let heard = "";
+  const serving = (async () => {
+    for await (const conn of fake) {
+      const buf = new Uint8Array(1024);
+      await conn.write(new TextEncoder().encode("theirs\nvde$ ")).catch(() => {});
+      for (;;) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        heard += new TextDecoder().decode(buf.subarray(0, n));
+        await conn.write(new TextEncoder().encode("1000 Success\n\nvde$ ")).catch(() => {});
+      }
+      conn.close();
+    }
+  })();
+  try {
+    const r = await run(vdeIn(root, ["term", "vde://", "-c", "port/print"]), {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assertRefused(
+      r,
+      `/tmp/vde.ctl.mgmt is nobody's, not root's (owner nobody, mode ${
+        (Deno.statSync(`${root}/tmp/vde.ctl.mgmt`).mode! & 0o7777).toString(8)
+      }): ${JOIN} (vde term /tmp/vde.ctl.mgmt)`,
+    );
+    assert.equal(heard, "", "root's commands went to their socket");
+  } finally {
+    fake.close();
+    await serving.catch(() => {});
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("root's vde plug '' refuses a default switch of root's whose answer is a port socket of another user's, joining nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const root = await namespaceRoot("vde-default-port-");
+  // Root's directory, open to a group that could swap names in it: the ctl is root's, the socket it answers
+  // with (put there in its place) nobody's.
+  await Deno.mkdir(`${root}/run/vde.ctl`);
+  const ctl = Deno.listen({ transport: "unix", path: `${root}/run/vde.ctl/ctl` });
+  const theirs = UnixDgramSocket.create();
+  theirs.bind(`${root}/run/vde.ctl/theirs`);
+  await Deno.chown(`${root}/run/vde.ctl/theirs`, 65534, 65534);
+  const serving = (async () => {
+    for await (const conn of ctl) {
+      await conn.read(new Uint8Array(4096)).catch(() => null);
+      await conn.write(buildSockaddrUn("/run/vde.ctl/theirs")).catch(() => {});
+      // Held open as a switch holds its ctl stream, until the plug leaves.
+      await conn.read(new Uint8Array(16)).catch(() => null);
+      conn.close();
+    }
+  })();
+  try {
+    const theirsLine = (join: string) =>
+      `/var/run/vde\\.ctl is nobody's, not root's \\(its port socket /run/vde\\.ctl/theirs: owner nobody, ` +
+      `mode \\d+\\): ${JOIN} \\(${join}\\)`;
+    const plugged = await run(vdeIn(root, ["plug"]), { check: false, timeoutMs: 30_000 });
+    assert.equal(plugged.code, 1, plugged.stderr);
+    assert.match(
+      plugged.stderr,
+      new RegExp(
+        `^vde: cannot open '' \\(the default switch\\): ${theirsLine("vde:///var/run/vde\\.ctl")}\n$`,
+      ),
+    );
+    // vde slirp found the default itself, before the connect: judged there all the same.
+    const slirp = await run(vdeIn(root, ["slirp", "--no-thread"]), { check: false, timeoutMs: 30_000 });
+    assert.equal(slirp.code, 1, slirp.stderr);
+    assert.match(slirp.stderr, new RegExp(`^vde: ${theirsLine("vde slirp --sock /var/run/vde\\.ctl")}\n$`));
+    // In the background, on its thread: the start says it, and nothing runs on.
+    const daemon = await run(vdeIn(root, ["slirp", "-d", "-p", "/tmp/slirp.pid"]), {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(daemon.code, 1, daemon.stderr);
+    assert.match(daemon.stderr, new RegExp(`${theirsLine("vde slirp --sock /var/run/vde\\.ctl")}\n$`));
+    assert.deepEqual(entries(`${root}/tmp`), ["home"]);
+  } finally {
+    ctl.close();
+    await serving.catch(() => {});
+    theirs.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a default root took unasked is judged at the connect on the files held: another user's ctl socket or directory is refused, nothing made in it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-default-held-" });
+  // As vde slirp passes it: the default found before, by name; here only the connect looks.
+  const unasked = { name: "/tmp/vde.ctl", join: (d: string) => `vde://${d}` };
+  const ctl = Deno.listen({ transport: "unix", path: `${dir}/ctl` });
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of ctl) {
+      accepted++;
+      conn.close();
+    }
+  })();
+  try {
+    await Deno.chmod(dir, 0o755);
+    await Deno.chown(`${dir}/ctl`, 65534, 65534);
+    await assert.rejects(openVdeLink(dir, { unasked }), {
+      name: "OthersDefaultSwitch",
+      message: new RegExp(
+        `^/tmp/vde\\.ctl is nobody's, not root's \\(${dir}/ctl: owner nobody, mode \\d+\\): ${JOIN} ` +
+          `\\(vde:///tmp/vde\\.ctl\\)$`,
+      ),
+    });
+    await Deno.chown(`${dir}/ctl`, 0, 0);
+    await Deno.chown(dir, 65534, 65534);
+    await assert.rejects(openVdeLink(dir, { unasked }), {
+      name: "OthersDefaultSwitch",
+      message: /^\/tmp\/vde\.ctl is nobody's, not root's \(owner nobody, mode 755\): /,
+    });
+    assert.equal(accepted, 0, "their ctl was connected to");
+    assert.deepEqual(entries(dir), ["ctl"]);
+    assert.deepEqual(heldOf(dir), [], "a refusal let go of the directory and its ctl");
+  } finally {
+    ctl.close();
+    await serving.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
   }
 });
