@@ -63,6 +63,7 @@ import {
 import { untilSignal } from "./signals.ts";
 import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
 import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
+import { slirpCountersFrom } from "../lab/outside_slirp_counters.ts";
 import { forwardsFromOutside } from "../lab/outside_forwards.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -596,9 +597,12 @@ async function runLab(
     // Before the control socket: a background `vde up` reports success once that exists.
     if (o.http !== undefined) {
       // A rootless lab's page is served outside its namespaces, which pass their connections here.
-      web = inner === undefined
-        ? startLabWeb(r, o.http)
-        : LabWebServer.start(r, { path: pageSocket(r.dir), url: inner.pageUrl ?? "" });
+      web = inner === undefined ? startLabWeb(r, o.http) : LabWebServer.start(
+        r,
+        { path: pageSocket(r.dir), url: inner.pageUrl ?? "" },
+        // Its slirps are the process outside's too: their counters come from there at each scrape.
+        slirpCountersFrom(r.dir, (m) => log("vde up", `lab ${lab.name}: ${m}`)),
+      );
     }
     ctl = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
       path: `${r.dir}/ctl`,
