@@ -64,6 +64,7 @@ import {
 import { untilSignal } from "./signals.ts";
 import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
 import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
+import { slirpCountersFrom } from "../lab/outside_slirp_counters.ts";
 import { forwardsFromOutside } from "../lab/outside_forwards.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -72,7 +73,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
-import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
+import { dirOf, isDirectory, isFile, isSocket, realPath } from "../os/paths.ts";
 import { nearEntries } from "../os/near_entries.ts";
 import { openOutputFile } from "../os/output_file.ts";
 
@@ -597,9 +598,12 @@ async function runLab(
     // Before the control socket: a background `vde up` reports success once that exists.
     if (o.http !== undefined) {
       // A rootless lab's page is served outside its namespaces, which pass their connections here.
-      web = inner === undefined
-        ? startLabWeb(r, o.http)
-        : LabWebServer.start(r, { path: pageSocket(r.dir), url: inner.pageUrl ?? "" });
+      web = inner === undefined ? startLabWeb(r, o.http) : LabWebServer.start(
+        r,
+        { path: pageSocket(r.dir), url: inner.pageUrl ?? "" },
+        // Its slirps are the process outside's too: their counters come from there at each scrape.
+        slirpCountersFrom(r.dir, (m) => log("vde up", `lab ${lab.name}: ${m}`)),
+      );
     }
     ctl = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
       path: `${r.dir}/ctl`,
@@ -783,6 +787,39 @@ async function down(arg: string, cleanup = false): Promise<void> {
   }
   for (const line of await cleanupLab(name)) console.log(line);
   removeLogToo();
+}
+
+/**
+ * `vde down` with no lab named, in a directory of several lab files none of
+ * whose labs is up (nor root's of that name, nor left behind by a killed
+ * `vde up`): whichever was meant is down, so, as `vde down NAME` of a lab not
+ * up, nothing to take down, said in one line (exit 0, for a cleanup trap);
+ * with `cleanup`, their logs go first. Undefined where a lab was named, one
+ * file or none is here, or one of theirs is up: labFileOf decides then.
+ */
+function noLabUpHere(arg: string | undefined, topo: string | undefined, cleanup = false): string | undefined {
+  if (labOrNone("down", arg, topo) !== undefined) return undefined;
+  const files = labFilesHere();
+  if (typeof files === "string" || files.length < 2) return undefined;
+  let names: (string | undefined)[];
+  try {
+    names = files.map(nameInFile);
+  } catch {
+    return undefined; // gone since it was read: labFileOf says what is here now
+  }
+  const taken = new Set([...listLabs(), ...rootLabs()]);
+  if (names.some((n) => n === undefined || taken.has(n) || isDirectory(labDir(n)))) return undefined;
+  if (cleanup) {
+    for (const name of names) {
+      try {
+        Deno.removeSync(daemonLog(name!));
+        console.log(`removed ${daemonLog(name!)}`);
+      } catch { /* none kept */ }
+    }
+  }
+  const labs = files.map((f, i) => `${f}: ${names[i]}`).join(", ");
+  return `no lab of this directory's ${files.length} lab files is up (${labs}): nothing to take down` +
+    files.map((f) => copiesHint(f, "down")).join("");
 }
 
 /**
@@ -1035,7 +1072,11 @@ export const labCommand: Subcommand = (program: Command) => {
     ) => {
       // `vde down lab.yaml --name s2`: the copy named s2, as containerlab's destroy -t FILE --name.
       if (!o.all && o.name !== undefined) return await down(checkedName(o.name)!, o.cleanup);
-      if (!o.all) return await down(labFileOf("down", arg, o.topo), o.cleanup);
+      if (!o.all) {
+        const none = noLabUpHere(arg, o.topo, o.cleanup);
+        if (none !== undefined) return console.log(none);
+        return await down(labFileOf("down", arg, o.topo), o.cleanup);
+      }
       if (arg !== undefined || o.topo !== undefined || o.name !== undefined) {
         const lab = arg ?? o.topo ?? `--name ${o.name}`;
         throw new UsageError(`vde down --all takes no lab: give ${lab} or --all`);

@@ -550,6 +550,29 @@ function reordered(r: LabRunner, words: readonly string[]): string | undefined {
   return `${how}: \`link ${[words[at], ...rest].join(" ")}\``;
 }
 
+/**
+ * A router's words for a link's state (Cisco's `shutdown` and `no shutdown`, `shut`, `disable`, `enable`),
+ * by what they mean here; `no` is one only before `shutdown` or `shut`.
+ */
+const ROUTER_LINK_WORDS: Readonly<Record<string, "down" | "up">> = {
+  shutdown: "down",
+  shut: "down",
+  disable: "down",
+  enable: "up",
+};
+
+/**
+ * The line the shell takes for `link NAME rest...` when `rest[i]` is a router's word (ROUTER_LINK_WORDS,
+ * or `no shutdown`): its own `down` or `up` in that place, the rest as typed; undefined for any other word.
+ */
+export function routerLinkLine(name: string, rest: readonly string[], i: number): string | undefined {
+  const w = rest[i]!;
+  const negated = w === "no" && ROUTER_LINK_WORDS[rest[i + 1] ?? ""] === "down";
+  const state = negated ? "up" : Object.hasOwn(ROUTER_LINK_WORDS, w) ? ROUTER_LINK_WORDS[w] : undefined;
+  if (state === undefined) return undefined;
+  return `link ${[name, ...rest.slice(0, i), state, ...rest.slice(i + (negated ? 2 : 1))].join(" ")}`;
+}
+
 function linkCommand(r: LabRunner, args: string): Reply {
   const words = args.split(/\s+/).filter((w) => w !== "");
   const names = r.links.map((l) => l.name).join(" ") || "none";
@@ -603,14 +626,19 @@ function linkCommand(r: LabRunner, args: string): Reply {
       }
       trunk = list;
     } else {
-      const words = ["down", "up", "clear", "vlan", "trunk", ...Object.keys(SETTERS)];
+      // A router's habit (`shutdown`, `no shutdown`): the line with the shell's own word, nothing changed.
+      const router = routerLinkLine(words[0], rest, i);
+      if (router !== undefined) {
+        return failure(`unknown link setting "${w}" (a router's word: \`${router}\`)`);
+      }
+      const known = ["down", "up", "clear", "vlan", "trunk", ...Object.keys(SETTERS)];
       // tc netem's habits first: its jitter after the delay, its correlation after the loss, its own names.
       const netem = (rest[i - 2] === "delay" ? netemDelayForLabLink(rest[i - 1]!, w) : undefined) ??
         (rest[i - 2] === "loss" ? netemLossForLabLink(rest[i - 1]!, w) : undefined) ??
         netemForLabLink(w, rest[i + 1]);
-      const near = didYouMean(w, words);
+      const near = didYouMean(w, known);
       return failure(
-        `unknown link setting "${w}" (${netem ?? (didYouMeanText(near) || words.join(", "))})`,
+        `unknown link setting "${w}" (${netem ?? (didYouMeanText(near) || known.join(", "))})`,
       );
     }
   }

@@ -19,7 +19,9 @@
  * a root lab. The page is the lab's own too, served on a unix socket,
  * `http`, to which the process outside passes each connection it accepts on
  * the machine's address. A node's connection ends with the lab (or the
- * node's removal), and its slirp or cable with it.
+ * node's removal), and its slirp or cable with it. The slirps' counters,
+ * for the page's /metrics, are answered on one more socket there
+ * (outside_slirp_counters.ts).
  *
  * A node added to the running lab (the shell's `add`, `vde up --apply`)
  * runs outside too: the lab listens on its socket, `NODE.G.outside`, then
@@ -82,6 +84,8 @@ import {
   takeReserved,
 } from "./outside_files.ts";
 import { answerForwards } from "./outside_forwards.ts";
+import { serveSlirpCounters } from "./outside_slirp_counters.ts";
+import { type NamedSlirp, slirpCounters } from "../web/slirp_metrics.ts";
 import { socketTooLong } from "./names.ts";
 import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 
@@ -237,6 +241,8 @@ export class OutsideNodes {
   /** The nodes dropped whose host ports are not yet free (see #openAsked). */
   #releasing: Promise<unknown> = Promise.resolve();
   #unwatch = () => {};
+  /** Where the lab's /metrics reads the slirps' counters, once its directory is there (#serve). */
+  #counters: { close(): void } | undefined;
 
   private constructor(lab: string, baseDir: string, say: (m: string) => void) {
     this.#lab = lab;
@@ -298,6 +304,13 @@ export class OutsideNodes {
       throw err;
     }
     return part;
+  }
+
+  /** The slirps' counters now, for the lab's /metrics (outside_slirp_counters.ts). */
+  #slirpCounters(): NamedSlirp[] {
+    return this.#parts.flatMap((p) =>
+      p.slirp === undefined ? [] : [{ name: p.name, counters: slirpCounters(p.slirp.stack) }]
+    );
   }
 
   /** The nodes' names: the lab waits for each (pluggedFromOutside). */
@@ -389,6 +402,11 @@ export class OutsideNodes {
     }
     // Closed during the last wait: close() has run, and a watcher made now would outlive it.
     if (this.#over || this.#closed) return;
+    try {
+      this.#counters = serveSlirpCounters(labDir, () => this.#slirpCounters());
+    } catch (err) {
+      this.#say(`/metrics will have no slirp series: ${(err as Error).message}`);
+    }
     const watcher = Deno.watchFs(labDir, { recursive: false });
     this.#unwatch = () => {
       try {
@@ -476,6 +494,7 @@ export class OutsideNodes {
   close(): void {
     this.#closed = true;
     this.#unwatch();
+    this.#counters?.close();
     for (const part of this.#parts) {
       part.unjoin();
       part.inside?.close("vde up --rootless ends");

@@ -6,9 +6,9 @@
  * /status.json is what that page polls (a switch whose data-plane thread
  * died carries why, and the page marks it). Beyond the switches, /metrics has
  * each link's traffic, the drops of its impairments by reason and the
- * cables' sessions (lab_status.ts), its slirps' counters (those this
- * process runs: a rootless lab's run outside it), and the page draws the
- * links' rates.
+ * cables' sessions (lab_status.ts), its slirps' counters (a rootless lab's,
+ * run by the process outside its namespaces, read from that one at each
+ * scrape: outsideSlirps), and the page draws the links' rates.
  *
  * Switches may come and go while the lab runs (the lab shell's `add` and
  * `del`), so the set is read from the lab on every request; a SwitchStatus
@@ -25,7 +25,7 @@ import { labDot } from "./lab_dot.ts";
 import { LAB_PAGE_CSP, labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { SwitchStatus } from "./status.ts";
-import { type NamedSlirp, slirpFamilies } from "./slirp_metrics.ts";
+import { type NamedSlirp, slirpCounters, slirpFamilies } from "./slirp_metrics.ts";
 import type { SlirpStack } from "../slirp/stack.ts";
 import {
   cableStatuses,
@@ -46,6 +46,9 @@ export interface LabView {
   /** The slirp nodes this process runs, by name. */
   readonly slirps?: ReadonlyMap<string, { readonly stack: SlirpStack }>;
 }
+
+/** The counters of the slirps another process runs for the lab (a rootless lab's), read at each scrape. */
+export type OutsideSlirps = () => Promise<readonly NamedSlirp[]>;
 
 /** `http://HOST:PORT/` of a listening address, an IPv6 host in brackets. */
 export function httpUrl({ hostname, port }: { hostname: string; port: number }): string {
@@ -79,9 +82,11 @@ export class LabWebServer {
   readonly #view: LabView;
   readonly #statuses = new Map<string, SwitchStatus>();
   readonly #url: string | undefined;
+  readonly #outsideSlirps: OutsideSlirps | undefined;
 
-  private constructor(view: LabView, address: HttpAddress | RelayedAddress) {
+  private constructor(view: LabView, address: HttpAddress | RelayedAddress, outsideSlirps?: OutsideSlirps) {
     this.#view = view;
+    this.#outsideSlirps = outsideSlirps;
     const common = {
       onListen: () => {},
       onError: () => withBrowserHeaders(new Response("internal error\n", { status: 500 })),
@@ -102,8 +107,12 @@ export class LabWebServer {
    *
    * @throws Deno.errors.AddrInUse and the like when it cannot listen
    */
-  static start(view: LabView, address: HttpAddress | RelayedAddress): LabWebServer {
-    return new LabWebServer(view, address);
+  static start(
+    view: LabView,
+    address: HttpAddress | RelayedAddress,
+    outsideSlirps?: OutsideSlirps,
+  ): LabWebServer {
+    return new LabWebServer(view, address, outsideSlirps);
   }
 
   /** The page's address, for the log. */
@@ -141,8 +150,12 @@ export class LabWebServer {
   }
 
   /** The switches' families, then the links', the impairments', the cables' and the slirps'. */
-  #metrics(): string {
-    const slirps: NamedSlirp[] = [...this.#view.slirps ?? []].map(([name, { stack }]) => ({ name, stack }));
+  async #metrics(): Promise<string> {
+    const slirps: NamedSlirp[] = [...this.#view.slirps ?? []].map(([name, { stack }]) => ({
+      name,
+      counters: slirpCounters(stack),
+    }));
+    if (this.#outsideSlirps !== undefined) slirps.push(...await this.#outsideSlirps());
     const lab = [
       ...labFamilies(this.#view.links ?? [], this.#view.cables ?? NO_CABLES),
       ...slirpFamilies(slirps),
@@ -170,13 +183,13 @@ export class LabWebServer {
     };
   }
 
-  #handle(req: Request): Response {
+  async #handle(req: Request): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, "method not allowed\n", { allow: "GET, HEAD" });
     }
     switch (new URL(req.url).pathname) {
       case "/metrics":
-        return new Response(this.#metrics(), {
+        return new Response(await this.#metrics(), {
           headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       case "/":

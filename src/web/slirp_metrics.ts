@@ -6,6 +6,9 @@
  * the counters the stack keeps for `slirp/print`; a scrape adds nothing to
  * the packet path. A lab's slirp nodes share one server (`vde up --http`):
  * each family once, a series per slirp, labelled slirp = the node's name.
+ * The families are rendered from SlirpCounters, a plain snapshot, so a
+ * slirp run by another process (a rootless lab's, outside_slirp_counters.ts)
+ * is rendered as one of this process's own.
  */
 import type { SlirpStack } from "../slirp/stack.ts";
 import { escapeLabel } from "./metrics.ts";
@@ -13,86 +16,135 @@ import { metricFamily } from "./metrics_server.ts";
 
 /** The exposition text of the slirp on switch `name`. */
 export function renderSlirpMetrics(name: string, stack: SlirpStack): string {
-  return slirpFamilies([{ name, stack }]).join("\n") + "\n";
+  return slirpFamilies([{ name, counters: slirpCounters(stack) }]).join("\n") + "\n";
+}
+
+/** What the families read of one slirp, each a count (or a gauge's value) of its own. */
+export interface SlirpCounters {
+  framesIn: number;
+  framesOut: number;
+  drops: number;
+  tcpConnections: number;
+  tcpConnectsOut: number;
+  tcpAcceptsIn: number;
+  tcpBytesIn: number;
+  tcpBytesOut: number;
+  udpFlows: number;
+  udpFlowsOpened: number;
+  dhcpReplies: number;
+  gatewayConflicts: number;
+}
+
+/** SlirpCounters' keys, which a snapshot from another process must each have (and no other). */
+export const SLIRP_COUNTER_KEYS: readonly (keyof SlirpCounters)[] = [
+  "framesIn",
+  "framesOut",
+  "drops",
+  "tcpConnections",
+  "tcpConnectsOut",
+  "tcpAcceptsIn",
+  "tcpBytesIn",
+  "tcpBytesOut",
+  "udpFlows",
+  "udpFlowsOpened",
+  "dhcpReplies",
+  "gatewayConflicts",
+];
+
+/** Slirp `stack`'s counters now. */
+export function slirpCounters(stack: SlirpStack): SlirpCounters {
+  const tcp = (key: string) => stack.tcp.stats[key] ?? 0;
+  return {
+    framesIn: stack.stats.framesIn,
+    framesOut: stack.stats.framesOut,
+    drops: stack.stats.badFrames + stack.stats.badIp,
+    tcpConnections: tcp("connections"),
+    tcpConnectsOut: tcp("connectsOut"),
+    tcpAcceptsIn: tcp("acceptsIn"),
+    tcpBytesIn: tcp("bytesIn"),
+    tcpBytesOut: tcp("bytesOut"),
+    udpFlows: stack.udpFlowCount,
+    udpFlowsOpened: stack.stats.udpFlows,
+    dhcpReplies: stack.stats.dhcpReplies,
+    gatewayConflicts: stack.stats.gatewayConflicts,
+  };
 }
 
 /** A slirp to expose, by the name its series are labelled with. */
 export interface NamedSlirp {
   readonly name: string;
-  readonly stack: SlirpStack;
+  readonly counters: SlirpCounters;
 }
 
 /** The slirp families of `slirps`, each family once with a series per slirp; none without a slirp. */
 export function slirpFamilies(slirps: readonly NamedSlirp[]): string[] {
   if (slirps.length === 0) return [];
-  const rows = slirps.map(({ name, stack }) => ({ l: `slirp="${escapeLabel(name)}"`, stack }));
-  const each = (pick: (stack: SlirpStack) => number): [string, number][] =>
-    rows.map(({ l, stack }) => [l, pick(stack)]);
-  const tcp = (key: string) => (stack: SlirpStack) => stack.tcp.stats[key] ?? 0;
+  const rows = slirps.map(({ name, counters }) => ({ l: `slirp="${escapeLabel(name)}"`, c: counters }));
+  const each = (key: keyof SlirpCounters): [string, number][] => rows.map(({ l, c }) => [l, c[key]]);
   return [
     ...metricFamily(
       "vde_slirp_receive_packets_total",
       "counter",
       "Frames the slirp took from the switch.",
-      each((s) => s.stats.framesIn),
+      each("framesIn"),
     ),
     ...metricFamily(
       "vde_slirp_transmit_packets_total",
       "counter",
       "Frames the slirp sent to the switch.",
-      each((s) => s.stats.framesOut),
+      each("framesOut"),
     ),
     ...metricFamily(
       "vde_slirp_receive_drop_total",
       "counter",
       "Malformed frames and IP packets dropped.",
-      each((s) => s.stats.badFrames + s.stats.badIp),
+      each("drops"),
     ),
     ...metricFamily(
       "vde_slirp_tcp_connections",
       "gauge",
       "TCP connections in the table, any state.",
-      each(tcp("connections")),
+      each("tcpConnections"),
     ),
     ...metricFamily(
       "vde_slirp_tcp_connections_opened_total",
       "counter",
       "TCP connections opened, by side.",
-      rows.flatMap(({ l, stack }): [string, number][] => [
-        [`${l},direction="out"`, tcp("connectsOut")(stack)],
-        [`${l},direction="in"`, tcp("acceptsIn")(stack)],
+      rows.flatMap(({ l, c }): [string, number][] => [
+        [`${l},direction="out"`, c.tcpConnectsOut],
+        [`${l},direction="in"`, c.tcpAcceptsIn],
       ]),
     ),
     ...metricFamily(
       "vde_slirp_tcp_receive_bytes_total",
       "counter",
       "TCP payload bytes from the guests.",
-      each(tcp("bytesIn")),
+      each("tcpBytesIn"),
     ),
     ...metricFamily(
       "vde_slirp_tcp_transmit_bytes_total",
       "counter",
       "TCP payload bytes to the guests.",
-      each(tcp("bytesOut")),
+      each("tcpBytesOut"),
     ),
-    ...metricFamily("vde_slirp_udp_flows", "gauge", "UDP NAT flows open now.", each((s) => s.udpFlowCount)),
+    ...metricFamily("vde_slirp_udp_flows", "gauge", "UDP NAT flows open now.", each("udpFlows")),
     ...metricFamily(
       "vde_slirp_udp_flows_opened_total",
       "counter",
       "UDP NAT flows opened.",
-      each((s) => s.stats.udpFlows),
+      each("udpFlowsOpened"),
     ),
     ...metricFamily(
       "vde_slirp_dhcp_replies_total",
       "counter",
       "DHCP replies sent.",
-      each((s) => s.stats.dhcpReplies),
+      each("dhcpReplies"),
     ),
     ...metricFamily(
       "vde_slirp_gateway_conflicts_total",
       "counter",
       "Frames from another port claiming the slirp's gateway address (a second slirp on the switch).",
-      each((s) => s.stats.gatewayConflicts),
+      each("gatewayConflicts"),
     ),
   ];
 }

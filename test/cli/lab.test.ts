@@ -341,7 +341,7 @@ Deno.test("vde status or down of a switch's socket directory (a switch started a
   }
 });
 
-Deno.test("vde up, down and graph without a lab take the one lab file in the current directory, as containerlab does", async () => {
+Deno.test("vde up, down and graph without a lab take the one lab file in the current directory, as containerlab does; down of several, none up, has nothing to take down", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-cwd-lab-" });
   try {
     // A name of this run's own: `vde down` here would take down a lab of the example's name (lan) that is up.
@@ -357,12 +357,14 @@ Deno.test("vde up, down and graph without a lab take the one lab file in the cur
     const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, new RegExp(`^no lab ${name} is up.*: nothing to take down\n$`));
-    await Deno.writeTextFile(`${dir}/other.yaml`, example);
+    await Deno.writeTextFile(`${dir}/other.yaml`, example.replace(/^name: .*$/m, `name: ${name}b`));
+    // Two here and neither lab up: whichever was meant is down, as `vde down NAME` of a lab not up (exit 0).
     const two = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
-    assert.equal(two.code, 1);
+    assert.equal(two.code, 0, two.stderr);
     assert.equal(
-      two.stderr,
-      "vde: vde down needs a lab: vde down LAB, its name or lab file (this directory has 2: mylab.clab.yml, other.yaml; name one)\n",
+      two.stdout,
+      `no lab of this directory's 2 lab files is up (mylab.clab.yml: ${name}, other.yaml: ${name}b): ` +
+        "nothing to take down\n",
     );
     const up = await run([...vdeCommand(), "up"], { cwd: dir, check: false });
     assert.equal(up.code, 1);

@@ -16,6 +16,7 @@ import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../hel
 import { type Student, withStudent } from "../helpers/student.ts";
 import { NO_LAB_SWITCH } from "../../src/cli/lab.ts";
 import { ipv4In, ipv4sIn, staticThenDhcpLive } from "../lab/_helpers.ts";
+import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -344,6 +345,56 @@ topology:
     await s.noneLeft("the lab, its slirp and cable outside, and the far switch to end");
     // The forward went with the lab.
     await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: forward }));
+  });
+});
+
+Deno.test("a rootless lab's /metrics has its slirp nodes' vde_slirp_* (slirp = the node), run outside, one added live too, as a root lab's; promtool agrees", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  if (await skipWithoutPromtool(t)) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rm${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch }
+    nat: { kind: slirp }
+    h1: { kind: host, address: dhcp }
+  links:
+    - endpoints: [nat, sw1]
+    - endpoints: [h1, sw1]
+`,
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(up.stdout)?.[1];
+    assert.ok(url !== undefined, up.stdout);
+    const ping = await s.as([
+      "vde",
+      "term",
+      name,
+      "-c",
+      "h1 ping -c 1 -W 5 10.0.2.2",
+      "-c",
+      "add slirp nat2",
+    ]);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    const text = await (await fetch(`${url}metrics`)).text();
+    // h1's lease came from nat, outside the lab's namespaces, and its ping went through it.
+    assert.equal(metricValue(text, 'vde_slirp_dhcp_replies_total{slirp="nat"}') >= 1, true, text);
+    assert.equal(metricValue(text, 'vde_slirp_receive_packets_total{slirp="nat"}') >= 2, true, text);
+    assert.equal(metricValue(text, 'vde_slirp_receive_packets_total{slirp="nat2"}'), 0);
+    assert.equal(
+      text.split("\n").filter((l) => l === "# TYPE vde_slirp_receive_packets_total counter").length,
+      1,
+    );
+    assert.match(text, /^vde_port_receive_bytes_total\{switch="sw1"/m);
+    await assertPromtoolClean(text);
+    const down = await s.as(["vde", "down", name]);
+    assert.equal(down.code, 0, down.stderr);
+    await s.noneLeft("the lab and its slirps outside to end");
   });
 });
 

@@ -8,7 +8,14 @@ import { Errno } from "../../src/console/reply_format.ts";
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { execRefusal, helpColumns, hostCommandOf, labCommands, trunkList } from "../../src/lab/commands.ts";
+import {
+  execRefusal,
+  helpColumns,
+  hostCommandOf,
+  labCommands,
+  routerLinkLine,
+  trunkList,
+} from "../../src/lab/commands.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
 import { CommandRegistry, ok, type Session, type SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
@@ -487,6 +494,37 @@ Deno.test("ip link's order and words in a link line (link set dev sw1-sw2 down) 
     const none = await vde(["term", name, "-c", "link sw1-sw9 down"]);
     assert.match(none.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
   });
+});
+
+Deno.test("a router's words in a link line (shutdown, no shutdown, disable, enable) are answered with link NAME down or up, and change nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const cases: [string, string, string][] = [
+      ["shutdown", "shutdown", "link sw1-sw2 down"],
+      ["shut", "shut", "link sw1-sw2 down"],
+      ["disable", "disable", "link sw1-sw2 down"],
+      ["no shutdown", "no", "link sw1-sw2 up"],
+      ["enable", "enable", "link sw1-sw2 up"],
+      ["loss 5% shutdown", "shutdown", "link sw1-sw2 loss 5% down"],
+    ];
+    for (const [words, word, line] of cases) {
+      const r = await vde(["term", name, "-c", `link sw1-sw2 ${words}`]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: link sw1-sw2 ${words}: unknown link setting "${word}" (a router's word: \`${line}\`)\n`,
+      );
+    }
+    const links = await vde(["term", name, "-c", "link sw1-sw2"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+  });
+});
+
+Deno.test("routerLinkLine: a lone no, or a word that is no router's, is not one", () => {
+  assert.equal(routerLinkLine("sw1-sw2", ["no"], 0), undefined);
+  assert.equal(routerLinkLine("sw1-sw2", ["no", "enable"], 0), undefined);
+  assert.equal(routerLinkLine("sw1-sw2", ["constructor"], 0), undefined);
+  assert.equal(routerLinkLine("sw1-sw2", ["no", "shut", "mtu", "1400"], 0), "link sw1-sw2 up mtu 1400");
 });
 
 Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless the host is named like a shell command", () => {

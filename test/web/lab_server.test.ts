@@ -23,6 +23,7 @@ import { firstJson } from "../helpers/page_first.ts";
 import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
 import { testStack } from "../slirp/helpers.ts";
+import { slirpCounters } from "../../src/web/slirp_metrics.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -201,6 +202,33 @@ Deno.test("lab web server: each slirp node's counters under slirp = its name, ea
     await web.close();
     nat.close();
     nat2.close();
+  }
+});
+
+Deno.test("lab web server: the slirps another process runs (a rootless lab's) are read at each scrape, in the same families as its own", async (t) => {
+  const nat = testStack().stack;
+  const far = testStack().stack;
+  let scrapes = 0;
+  const web = LabWebServer.start(
+    { lab: LAB, switches: new Map(), slirps: new Map([["nat", { stack: nat }]]) },
+    { hostname: "127.0.0.1", port: 0 },
+    () => Promise.resolve([{ name: "far", counters: { ...slirpCounters(far), framesIn: ++scrapes } }]),
+  );
+  try {
+    await (await fetch(`${web.url}metrics`)).text();
+    const text = await (await fetch(`${web.url}metrics`)).text();
+    assert.equal(
+      text.split("\n").filter((l) => l === "# TYPE vde_slirp_receive_packets_total counter").length,
+      1,
+    );
+    assert.equal(metricValue(text, 'vde_slirp_receive_packets_total{slirp="nat"}'), 0);
+    assert.equal(metricValue(text, 'vde_slirp_receive_packets_total{slirp="far"}'), 2);
+    assert.equal(metricValue(text, 'vde_slirp_tcp_connections_opened_total{slirp="far",direction="in"}'), 0);
+    if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);
+  } finally {
+    await web.close();
+    nat.close();
+    far.close();
   }
 });
 
