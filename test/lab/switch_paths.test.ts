@@ -69,10 +69,9 @@ Deno.test("a switch name that two running labs have asks which lab's, for vde ca
       assert.equal(r.code, 1);
       assert.equal(
         r.stderr,
-        `vde: ${SWITCH}: no such switch directory or management socket ` +
-          `(a switch of labs ${[first, second].sort().join(", ")}: name one, as ${
-            [first, second].sort()[0]
-          }/${SWITCH})\n`,
+        `vde: ${SWITCH} is a switch of labs ${[first, second].sort().join(", ")}: name one, as ${
+          [first, second].sort()[0]
+        }/${SWITCH}\n`,
       );
       const slirp = await vde(["slirp", "--sock", SWITCH, "-d"]);
       assert.equal(slirp.code, 1);
