@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { McastSnooping, PortList } from "../../src/switch/mcast_snooping.ts";
+import { CHAIN_MAX, GroupTable } from "../../src/switch/mcast_group_table.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
@@ -531,4 +532,38 @@ Deno.test("once the other querier's timer ran out, ours starts over at once with
   assert.deepEqual(families(256_000 + 31_250), ["igmp", "mld"], "the second start-up query");
   assert.deepEqual(families(256_000 + 31_250 + 124_999), []);
   assert.deepEqual(families(256_000 + 31_250 + 125_000), ["igmp", "mld"], "then every query interval");
+});
+
+Deno.test("a guest reporting IPv6 groups crafted to one hash bucket: past CHAIN_MAX they are refused as a full table, the same by a copy made with its settings (the data-plane thread's), and a port going down or expiry frees the chain for others", () => {
+  const seed = 1234;
+  const snoop = new McastSnooping(MAC, { hashSeed: seed });
+  const copy = new McastSnooping(snoop.settings.mac, snoop.settings.options);
+  // The bucket count follows maxGroups (4096 by default), so a table of the same seed and size shares buckets.
+  const probe = new GroupTable(4096, seed);
+  const target = probe.bucketOf(6, 0, parseIpv6Address("ff0e::"), 0);
+  const groups: string[] = [];
+  for (let n = 0; groups.length < CHAIN_MAX + 12; n++) {
+    const text = `ff0e::${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+    if (probe.bucketOf(6, 0, parseIpv6Address(text), 0) === target) groups.push(text);
+  }
+  for (const s of [snoop, copy]) {
+    s.tick(1000);
+    for (const g of groups) s.observe(1, 0, mldv1(131, g));
+    assert.equal(s.groups().length, CHAIN_MAX);
+    assert.equal(s.counters.tableFull, 12);
+  }
+  assert.deepEqual(copy.groups(), snoop.groups());
+  snoop.forgetPort(1);
+  assert.equal(snoop.groups().length, 0);
+  for (const g of groups.slice(12)) snoop.observe(2, 0, mldv1(131, g));
+  assert.deepEqual(
+    snoop.groups().map((r) => r.group).sort(),
+    groups.slice(12).sort(),
+    "others take the room",
+  );
+  snoop.tick(1000 + 260_000);
+  assert.equal(snoop.groups().length, 0);
+  for (const g of groups.slice(0, CHAIN_MAX)) snoop.observe(3, 0, mldv1(131, g));
+  assert.equal(snoop.groups().length, CHAIN_MAX, "expiry freed it too");
+  assert.equal(snoop.counters.tableFull, 12);
 });
