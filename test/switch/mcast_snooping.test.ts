@@ -567,3 +567,49 @@ Deno.test("a guest reporting IPv6 groups crafted to one hash bucket: past CHAIN_
   assert.equal(snoop.groups().length, CHAIN_MAX, "expiry freed it too");
   assert.equal(snoop.counters.tableFull, 12);
 });
+
+for (const vlans of [false, true]) {
+  Deno.test(
+    `an output callback that switches a multicast frame of its own does not cut short the group frame being sent (${
+      vlans ? "a VLAN configured" : "one flat LAN"
+    }): the outer frame still reaches every member`,
+    () => {
+      const seen: { port: number; group: number }[] = [];
+      let armed = false;
+      const engine: SwitchEngine = new SwitchEngine({ numPorts: 8 }, (port, frame) => {
+        seen.push({ port, group: frame[33]! });
+        if (port === 2 && armed) {
+          armed = false;
+          engine.input(4, udpTo([239, 2, 2, 2]));
+        }
+      });
+      for (const p of [1, 2, 3, 4, 5]) engine.activatePort(p);
+      if (vlans) {
+        // Not one flat LAN any more (port 6 tagged in VLAN 10); ports 1-5 stay untagged in VLAN 0.
+        engine.activatePort(6);
+        engine.createVlan(10);
+        engine.addVlanPort(10, 6);
+      }
+      const snoop = new McastSnooping(MAC);
+      engine.snooping = snoop;
+      snoop.setQuerier(true);
+      engine.tick(1000);
+      engine.tick(11_500);
+      for (const p of [2, 3, 5]) engine.input(p, igmp(0x16, G));
+      engine.input(1, igmp(0x16, [239, 2, 2, 2]));
+      seen.length = 0;
+      armed = true;
+      engine.input(1, udpTo(G));
+      assert.deepEqual(
+        seen.filter((s) => s.group === 1).map((s) => s.port),
+        [2, 3, 5],
+        "the outer frame, to G",
+      );
+      assert.deepEqual(
+        seen.filter((s) => s.group === 2).map((s) => s.port),
+        [1],
+        "the nested one, to 239.2.2.2",
+      );
+    },
+  );
+}
