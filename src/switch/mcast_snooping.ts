@@ -331,6 +331,10 @@ export class McastSnooping {
    * alive once the lower one stops (checked beside a kernel bridge).
    */
   #elect(family: 4 | 6, port: number, frame: Uint8Array): void {
+    // Our own query heard back (a hub or a loop between two of our ports): the kernel's bridge would take it,
+    // from 0.0.0.0 or its own address, and so fall silent as if another querier were there, make that port a
+    // router port and keep doing so while the loop lasts. It is ours: it elects nobody.
+    if (this.#fromUs(frame)) return;
     const f = this.#families[family];
     const now = this.#now;
     // The source address: IPv4's at 12 into its header, IPv6's at 8.
@@ -347,6 +351,13 @@ export class McastSnooping {
     f.querierPort = port;
     f.otherUntil = now + this.#o.otherQuerierMs;
     this.#markRouter(port, now + this.#o.otherQuerierMs);
+  }
+
+  /** Whether `frame` came from our MAC (the source of every query ours sends). */
+  #fromUs(frame: Uint8Array): boolean {
+    const mac = this.#mac;
+    for (let i = 0; i < 6; i++) if (frame[6 + i] !== mac[i]) return false;
+    return true;
   }
 
   /** Removes `entry`'s `i`th port, and the entry once it has none. */

@@ -613,3 +613,22 @@ for (const vlans of [false, true]) {
     },
   );
 }
+
+Deno.test("our own general queries heard back (a hub or a loop between two of our ports) elect nobody: ours stays the querier and goes on sending, their port is no router port; another bridge's query from 0.0.0.0 or our MLD address is still taken", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  const ours = snoop.tick(1000).map((q) => q.frame);
+  assert.equal(ours.length, 2);
+  for (const f of ours) snoop.observe(3, 0, f);
+  assert.deepEqual(snoop.queriers().map((q) => q.port), [null, null]);
+  assert.deepEqual(snoop.routers(), []);
+  assert.equal(snoop.tick(1000 + 31_250).length, 2, "the second start-up queries still go out");
+  // The same queries from another bridge's MAC: taken, as the kernel takes an equal address.
+  for (const f of ours) {
+    const theirs = f.slice();
+    theirs[11] = theirs[11]! ^ 0x40;
+    snoop.observe(4, 0, theirs);
+  }
+  assert.deepEqual(snoop.queriers().map((q) => q.port), [4, 4]);
+  assert.deepEqual(snoop.routers().map((r) => r.port), [4]);
+});
