@@ -400,7 +400,12 @@ export class McastSnooping {
     if (entry === undefined || at < 0 || !this.#querier) return;
     if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
-    if (entry.until[at]! > last) entry.until[at] = last;
+    // A membership already cut to its last-member time is being answered: a repeated leave schedules no more
+    // queries, or a guest repeating one would have two queries flooded to every port per leave, and the list
+    // of those due grow with them (the kernel's answer is one query per leave; ours, at most one round per
+    // membership at a time).
+    if (entry.until[at]! <= last) return;
+    entry.until[at] = last;
     for (let i = 0; i < this.#o.lastMemberCount; i++) {
       this.#pendingQueries.push({ at: now + i * this.#o.lastMemberMs, vlan, addr, family: e.family });
     }

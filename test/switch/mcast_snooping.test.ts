@@ -632,3 +632,22 @@ Deno.test("our own general queries heard back (a hub or a loop between two of ou
   assert.deepEqual(snoop.queriers().map((q) => q.port), [4, 4]);
   assert.deepEqual(snoop.routers().map((r) => r.port), [4]);
 });
+
+Deno.test("a guest repeating a leave: its membership is answered by one round of two group-specific queries, not two per leave; a join and a leave again start a new round", () => {
+  const { engine, snoop, send } = queried();
+  send(2, igmp(0x16, G));
+  const specific = () => snoop.counters.igmp.queriesOut;
+  const before = specific();
+  for (let i = 0; i < 1000; i++) send(2, igmp(0x17, G));
+  engine.tick(12_000);
+  engine.tick(13_000);
+  engine.tick(14_000);
+  assert.equal(specific() - before, 2);
+  assert.equal(snoop.groups().length, 0);
+  send(2, igmp(0x16, G));
+  send(2, igmp(0x17, G));
+  send(2, igmp(0x17, G));
+  engine.tick(15_000);
+  engine.tick(16_000);
+  assert.equal(specific() - before, 4);
+});
