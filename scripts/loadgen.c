@@ -163,15 +163,16 @@ static int run_source(char *vnl, int size, double seconds, int mcast) {
     fprintf(stderr, "loadgen: frame size must be 14..%d\n", MAXFRAME);
     return 2;
   }
+  /* Checked before joining the switch, as the size above: a bad argument never takes a port. */
+  if (mcast && size < 42) {
+    fprintf(stderr, "loadgen: a multicast frame is at least 42 bytes (Ethernet, IPv4, UDP)\n");
+    return 2;
+  }
   VDECONN *conn = open_or_die(vnl, "loadgen source");
   unsigned char buf[MAXFRAME];
   memset(buf, 0x5a, sizeof buf);
   frame_header(buf, SINK_MAC, SOURCE_MAC);
   if (mcast) {
-    if (size < 42) {
-      fprintf(stderr, "loadgen: a multicast frame is at least 42 bytes (Ethernet, IPv4, UDP)\n");
-      return 2;
-    }
     /* UDP from 10.0.0.1 to 239.1.1.1, checksum 0 (none): a snooping switch looks its group up. */
     memcpy(buf, GROUP_MAC, 6);
     buf[12] = 0x08;

@@ -350,6 +350,8 @@ export class SwitchEngine {
   #depth = 0;
   /** Where snooping puts a multicast frame's ports, reused from frame to frame (`#snooped`). */
   readonly #snoopPorts = new PortList();
+  /** Whether `#snoopPorts` is being sent to (an output callback's nested frame then gets its own list). */
+  #snoopBusy = false;
   // Replaced, never edited in place, so a flood loop already running (an
   // output callback may deactivate a port) keeps a consistent list.
   #activeList: Int32Array;
@@ -587,23 +589,30 @@ export class SwitchEngine {
       this.#counters.dropsIn[source]!++;
       return true;
     }
-    // Snooping refills the list it is given: a nested input (an output callback switching a frame) gets its
-    // own, so the outer frame's ports are not overwritten while it sends to them.
-    const ports = snoop.route(frame, vlan, this.#depth > 1 ? new PortList() : this.#snoopPorts);
+    // Snooping refills the list it is given, which is read below while output callbacks run: one of them may
+    // switch a frame of its own (a nested input, in the flat LAN's path too, where #depth is not counted), and
+    // that one gets a list of its own, so the outer frame's ports are not overwritten while it sends to them.
+    const mine = !this.#snoopBusy;
+    const ports = snoop.route(frame, vlan, mine ? this.#snoopPorts : new PortList());
     if (ports === null) return false;
     const flat = !tagged && this.#vlans.flat;
     const members = flat ? undefined : this.#vlans.membersOf(vlan);
-    for (let i = 0; i < ports.length; i++) {
-      const port = ports.ports[i]!;
-      if (port === source || !this.isActive(port) || this.#fwd[port] === 0 || this.#mirrorOut[port] === 1) {
-        continue;
+    this.#snoopBusy = true;
+    try {
+      for (let i = 0; i < ports.length; i++) {
+        const port = ports.ports[i]!;
+        if (port === source || !this.isActive(port) || this.#fwd[port] === 0 || this.#mirrorOut[port] === 1) {
+          continue;
+        }
+        if (flat) {
+          this.#send(port, frame);
+        } else if (members?.[port] === 1) {
+          const untaggedThere = this.#vlans.untagged(port) === vlan;
+          this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
+        }
       }
-      if (flat) {
-        this.#send(port, frame);
-      } else if (members?.[port] === 1) {
-        const untaggedThere = this.#vlans.untagged(port) === vlan;
-        this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
-      }
+    } finally {
+      if (mine) this.#snoopBusy = false;
     }
     return true;
   }

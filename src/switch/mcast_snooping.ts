@@ -28,9 +28,10 @@
  * The table is bounded (`maxGroups` entries of port-and-group): a flood of
  * reports for new groups is counted and dropped, never grows memory. A
  * data frame costs no allocation: its group is looked up where it lies in
- * the frame (a number key for IPv4, a hash and a byte compare for IPv6)
- * and its ports go into the caller's reused `PortList`; groups become text
- * only for `mcast/print`.
+ * the frame (GroupTable: a keyed hash, chains of at most CHAIN_MAX, so a
+ * guest's crafted groups cannot make a lookup long) and its ports go into
+ * the caller's reused `PortList`; groups become text only for
+ * `mcast/print`.
  */
 import {
   buildIgmpQuery,
@@ -45,6 +46,8 @@ import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
 import { parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { readU32 } from "../wire/bytes.ts";
+import { GroupTable, randomSeed } from "./mcast_group_table.ts";
+import type { GroupEntry as Entry } from "./mcast_group_table.ts";
 
 /** Timers and bounds, in milliseconds; defaults are the Linux bridge's (ip -d link show). */
 export interface SnoopingOptions {
@@ -57,6 +60,8 @@ export interface SnoopingOptions {
   startupQueryMs?: number;
   startupQueryCount?: number;
   maxGroups?: number;
+  /** The group table's hash key (random by default; a copy given the same seed refuses the same groups). */
+  hashSeed?: number;
 }
 
 /** A query the switch must send now: flood `frame` on `vlan`. */
@@ -146,40 +151,7 @@ interface Family {
   silenced: boolean;
 }
 
-/** One (VLAN, group) and its member ports, with their expiry times in step. */
-interface Entry {
-  readonly vlan: number;
-  readonly family: 4 | 6;
-  /** The group's address, 4 or 16 bytes. */
-  readonly addr: Uint8Array;
-  readonly ports: number[];
-  readonly until: number[];
-  /** The next IPv6 entry of the same hash, or null. */
-  next: Entry | null;
-}
-
-/** 2^32: a VLAN id (12 bits) times this plus a 32-bit number is a double exactly. */
-const VLAN_SHIFT = 0x1_0000_0000;
 const ZERO4 = new Uint8Array(4);
-
-/** The IPv6 table's key: the VLAN and an FNV-1a-like hash of the 16 bytes at `b[at]`, read in place. */
-function key6(vlan: number, b: Uint8Array, at: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < 16; i += 4) {
-    h = Math.imul(
-      h ^ ((b[at + i]! << 24) | (b[at + i + 1]! << 16) | (b[at + i + 2]! << 8) | b[at + i + 3]!),
-      0x01000193,
-    );
-    h ^= h >>> 15;
-  }
-  return vlan * VLAN_SHIFT + (h >>> 0);
-}
-
-/** Whether the 16 bytes at `b[at]` are `addr`. */
-function same16(addr: Uint8Array, b: Uint8Array, at: number): boolean {
-  for (let i = 0; i < 16; i++) if (addr[i] !== b[at + i]) return false;
-  return true;
-}
 
 /** -1, 0 or 1 as the `n` bytes at `a[ai]` are below, equal to or above those at `b[bi]` (network order). */
 function compareBytes(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: number): number {
@@ -207,12 +179,8 @@ export class McastSnooping {
   #querierSince = 0;
   #now = 0;
   readonly #o: Required<SnoopingOptions>;
-  /**
-   * IPv4 (VLAN, group) -> entry, keyed by the number vlan * 2^32 + group; IPv6 by the VLAN and a hash of
-   * the group (`key6`), colliding entries chained: a data frame's group is looked up where it lies.
-   */
-  readonly #v4 = new Map<number, Entry>();
-  readonly #v6 = new Map<number, Entry>();
+  /** (VLAN, group) -> entry, both families: a data frame's group is looked up where it lies, at a bounded cost. */
+  readonly #table: GroupTable;
   #entries = 0;
   /** Router ports and the expiry of their router status (Infinity: set by hand), in step. */
   readonly #routerPorts: number[] = [];
@@ -255,7 +223,9 @@ export class McastSnooping {
       startupQueryMs: options.startupQueryMs ?? 31_250,
       startupQueryCount: options.startupQueryCount ?? 2,
       maxGroups: options.maxGroups ?? 4096,
+      hashSeed: options.hashSeed ?? randomSeed(),
     };
+    this.#table = new GroupTable(this.#o.maxGroups, this.#o.hashSeed);
     this.#mac = mac;
     // fe80::/64 with the MAC's EUI-64: MLD queries must come from a link-local address.
     this.#linkLocal = new Uint8Array([
@@ -361,6 +331,10 @@ export class McastSnooping {
    * alive once the lower one stops (checked beside a kernel bridge).
    */
   #elect(family: 4 | 6, port: number, frame: Uint8Array): void {
+    // Our own query heard back (a hub or a loop between two of our ports): the kernel's bridge would take it,
+    // from 0.0.0.0 or its own address, and so fall silent as if another querier were there, make that port a
+    // router port and keep doing so while the loop lasts. It is ours: it elects nobody.
+    if (this.#fromUs(frame)) return;
     const f = this.#families[family];
     const now = this.#now;
     // The source address: IPv4's at 12 into its header, IPv6's at 8.
@@ -379,55 +353,11 @@ export class McastSnooping {
     this.#markRouter(port, now + this.#o.otherQuerierMs);
   }
 
-  /** The entry of (`vlan`, the group whose address is at `b[at]`), read in place. */
-  #find(family: 4 | 6, vlan: number, b: Uint8Array, at: number): Entry | undefined {
-    if (family === 4) {
-      return this.#v4.get(
-        vlan * VLAN_SHIFT + (((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0),
-      );
-    }
-    let e = this.#v6.get(key6(vlan, b, at));
-    while (e !== undefined && !(e.vlan === vlan && same16(e.addr, b, at))) e = e.next ?? undefined;
-    return e;
-  }
-
-  #insert(entry: Entry): void {
-    if (entry.family === 4) {
-      this.#v4.set(entry.vlan * VLAN_SHIFT + readU32(entry.addr, 0), entry);
-      return;
-    }
-    const k = key6(entry.vlan, entry.addr, 0);
-    entry.next = this.#v6.get(k) ?? null;
-    this.#v6.set(k, entry);
-  }
-
-  #remove(entry: Entry): void {
-    if (entry.family === 4) {
-      this.#v4.delete(entry.vlan * VLAN_SHIFT + readU32(entry.addr, 0));
-      return;
-    }
-    const k = key6(entry.vlan, entry.addr, 0);
-    const head = this.#v6.get(k);
-    if (head === entry) {
-      if (entry.next === null) this.#v6.delete(k);
-      else this.#v6.set(k, entry.next);
-      return;
-    }
-    for (let e = head; e !== undefined && e.next !== null; e = e.next) {
-      if (e.next === entry) {
-        e.next = entry.next;
-        return;
-      }
-    }
-  }
-
-  /** Every entry, both families (off the data path). */
-  #all(): Entry[] {
-    const out: Entry[] = [...this.#v4.values()];
-    for (const head of this.#v6.values()) {
-      for (let e: Entry | null = head; e !== null; e = e.next) out.push(e);
-    }
-    return out;
+  /** Whether `frame` came from our MAC (the source of every query ours sends). */
+  #fromUs(frame: Uint8Array): boolean {
+    const mac = this.#mac;
+    for (let i = 0; i < 6; i++) if (frame[6 + i] !== mac[i]) return false;
+    return true;
   }
 
   /** Removes `entry`'s `i`th port, and the entry once it has none. */
@@ -435,7 +365,7 @@ export class McastSnooping {
     entry.ports.splice(i, 1);
     entry.until.splice(i, 1);
     this.#entries--;
-    if (entry.ports.length === 0) this.#remove(entry);
+    if (entry.ports.length === 0) this.#table.remove(entry);
   }
 
   #apply(port: number, vlan: number, e: Extract<GroupEvent, { kind: "join" | "leave" }>): void {
@@ -444,7 +374,7 @@ export class McastSnooping {
     const parsed = e.family === 4 ? parseIpv4Text(e.group) : parseIpv6Text(e.group);
     if (!parsed.ok) return;
     const addr = parsed.value;
-    let entry = this.#find(e.family, vlan, addr, 0);
+    let entry = this.#table.find(e.family, vlan, addr, 0);
     const at = entry === undefined ? -1 : entry.ports.indexOf(port);
     if (e.kind === "join") {
       if (at < 0) {
@@ -452,11 +382,15 @@ export class McastSnooping {
           this.counters.tableFull++;
           return;
         }
-        this.#entries++;
         if (entry === undefined) {
           entry = { vlan, family: e.family, addr, ports: [], until: [], next: null };
-          this.#insert(entry);
+          // Its bucket's chain is at its ceiling (a guest's crafted groups, or chance): refused as a full table.
+          if (!this.#table.insert(entry)) {
+            this.counters.tableFull++;
+            return;
+          }
         }
+        this.#entries++;
         entry.ports.push(port);
         entry.until.push(now + this.#o.membershipMs);
       } else entry!.until[at] = now + this.#o.membershipMs;
@@ -466,7 +400,12 @@ export class McastSnooping {
     if (entry === undefined || at < 0 || !this.#querier) return;
     if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
-    if (entry.until[at]! > last) entry.until[at] = last;
+    // A membership already cut to its last-member time is being answered: a repeated leave schedules no more
+    // queries, or a guest repeating one would have two queries flooded to every port per leave, and the list
+    // of those due grow with them (the kernel's answer is one query per leave; ours, at most one round per
+    // membership at a time).
+    if (entry.until[at]! <= last) return;
+    entry.until[at] = last;
     for (let i = 0; i < this.#o.lastMemberCount; i++) {
       this.#pendingQueries.push({ at: now + i * this.#o.lastMemberMs, vlan, addr, family: e.family });
     }
@@ -492,7 +431,7 @@ export class McastSnooping {
     }
     const at = frame[12] === 0x81 && frame[13] === 0x00 ? 18 : 14;
     // A registered group goes to its members and the routers; an unregistered routable one to the routers only.
-    const entry = this.#find(family, vlan, frame, family === 4 ? at + 16 : at + 24);
+    const entry = this.#table.find(family, vlan, frame, family === 4 ? at + 16 : at + 24);
     if (entry === undefined) {
       for (let i = 0; i < routers.length; i++) into.push(routers[i]!);
       return into;
@@ -513,7 +452,7 @@ export class McastSnooping {
   tick(nowMs: number): QueryToSend[] {
     if (!(nowMs >= this.#now)) return [];
     this.#now = nowMs;
-    for (const entry of this.#all()) {
+    for (const entry of this.#table.entries()) {
       for (let i = entry.ports.length - 1; i >= 0; i--) {
         if (entry.until[i]! <= nowMs) this.#dropMember(entry, i);
       }
@@ -574,7 +513,7 @@ export class McastSnooping {
    * `setRouter(port, false)` when the port itself is gone.
    */
   forgetPort(port: number): void {
-    for (const entry of this.#all()) {
+    for (const entry of this.#table.entries()) {
       const i = entry.ports.indexOf(port);
       if (i >= 0) this.#dropMember(entry, i);
     }
@@ -585,7 +524,7 @@ export class McastSnooping {
   /** The memberships, by VLAN, group and port (the groups formatted here, off the data path). */
   groups(): GroupRow[] {
     const rows: GroupRow[] = [];
-    for (const entry of this.#all()) {
+    for (const entry of this.#table.entries()) {
       const group = entry.family === 4 ? formatIpv4(readU32(entry.addr, 0)) : formatIpv6(entry.addr, 0);
       for (let i = 0; i < entry.ports.length; i++) {
         rows.push({

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { McastSnooping, PortList } from "../../src/switch/mcast_snooping.ts";
+import { CHAIN_MAX, GroupTable } from "../../src/switch/mcast_group_table.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
@@ -531,4 +532,122 @@ Deno.test("once the other querier's timer ran out, ours starts over at once with
   assert.deepEqual(families(256_000 + 31_250), ["igmp", "mld"], "the second start-up query");
   assert.deepEqual(families(256_000 + 31_250 + 124_999), []);
   assert.deepEqual(families(256_000 + 31_250 + 125_000), ["igmp", "mld"], "then every query interval");
+});
+
+Deno.test("a guest reporting IPv6 groups crafted to one hash bucket: past CHAIN_MAX they are refused as a full table, the same by a copy made with its settings (the data-plane thread's), and a port going down or expiry frees the chain for others", () => {
+  const seed = 1234;
+  const snoop = new McastSnooping(MAC, { hashSeed: seed });
+  const copy = new McastSnooping(snoop.settings.mac, snoop.settings.options);
+  // The bucket count follows maxGroups (4096 by default), so a table of the same seed and size shares buckets.
+  const probe = new GroupTable(4096, seed);
+  const target = probe.bucketOf(6, 0, parseIpv6Address("ff0e::"), 0);
+  const groups: string[] = [];
+  for (let n = 0; groups.length < CHAIN_MAX + 12; n++) {
+    const text = `ff0e::${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+    if (probe.bucketOf(6, 0, parseIpv6Address(text), 0) === target) groups.push(text);
+  }
+  for (const s of [snoop, copy]) {
+    s.tick(1000);
+    for (const g of groups) s.observe(1, 0, mldv1(131, g));
+    assert.equal(s.groups().length, CHAIN_MAX);
+    assert.equal(s.counters.tableFull, 12);
+  }
+  assert.deepEqual(copy.groups(), snoop.groups());
+  snoop.forgetPort(1);
+  assert.equal(snoop.groups().length, 0);
+  for (const g of groups.slice(12)) snoop.observe(2, 0, mldv1(131, g));
+  assert.deepEqual(
+    snoop.groups().map((r) => r.group).sort(),
+    groups.slice(12).sort(),
+    "others take the room",
+  );
+  snoop.tick(1000 + 260_000);
+  assert.equal(snoop.groups().length, 0);
+  for (const g of groups.slice(0, CHAIN_MAX)) snoop.observe(3, 0, mldv1(131, g));
+  assert.equal(snoop.groups().length, CHAIN_MAX, "expiry freed it too");
+  assert.equal(snoop.counters.tableFull, 12);
+});
+
+for (const vlans of [false, true]) {
+  Deno.test(
+    `an output callback that switches a multicast frame of its own does not cut short the group frame being sent (${
+      vlans ? "a VLAN configured" : "one flat LAN"
+    }): the outer frame still reaches every member`,
+    () => {
+      const seen: { port: number; group: number }[] = [];
+      let armed = false;
+      const engine: SwitchEngine = new SwitchEngine({ numPorts: 8 }, (port, frame) => {
+        seen.push({ port, group: frame[33]! });
+        if (port === 2 && armed) {
+          armed = false;
+          engine.input(4, udpTo([239, 2, 2, 2]));
+        }
+      });
+      for (const p of [1, 2, 3, 4, 5]) engine.activatePort(p);
+      if (vlans) {
+        // Not one flat LAN any more (port 6 tagged in VLAN 10); ports 1-5 stay untagged in VLAN 0.
+        engine.activatePort(6);
+        engine.createVlan(10);
+        engine.addVlanPort(10, 6);
+      }
+      const snoop = new McastSnooping(MAC);
+      engine.snooping = snoop;
+      snoop.setQuerier(true);
+      engine.tick(1000);
+      engine.tick(11_500);
+      for (const p of [2, 3, 5]) engine.input(p, igmp(0x16, G));
+      engine.input(1, igmp(0x16, [239, 2, 2, 2]));
+      seen.length = 0;
+      armed = true;
+      engine.input(1, udpTo(G));
+      assert.deepEqual(
+        seen.filter((s) => s.group === 1).map((s) => s.port),
+        [2, 3, 5],
+        "the outer frame, to G",
+      );
+      assert.deepEqual(
+        seen.filter((s) => s.group === 2).map((s) => s.port),
+        [1],
+        "the nested one, to 239.2.2.2",
+      );
+    },
+  );
+}
+
+Deno.test("our own general queries heard back (a hub or a loop between two of our ports) elect nobody: ours stays the querier and goes on sending, their port is no router port; another bridge's query from 0.0.0.0 or our MLD address is still taken", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  const ours = snoop.tick(1000).map((q) => q.frame);
+  assert.equal(ours.length, 2);
+  for (const f of ours) snoop.observe(3, 0, f);
+  assert.deepEqual(snoop.queriers().map((q) => q.port), [null, null]);
+  assert.deepEqual(snoop.routers(), []);
+  assert.equal(snoop.tick(1000 + 31_250).length, 2, "the second start-up queries still go out");
+  // The same queries from another bridge's MAC: taken, as the kernel takes an equal address.
+  for (const f of ours) {
+    const theirs = f.slice();
+    theirs[11] = theirs[11]! ^ 0x40;
+    snoop.observe(4, 0, theirs);
+  }
+  assert.deepEqual(snoop.queriers().map((q) => q.port), [4, 4]);
+  assert.deepEqual(snoop.routers().map((r) => r.port), [4]);
+});
+
+Deno.test("a guest repeating a leave: its membership is answered by one round of two group-specific queries, not two per leave; a join and a leave again start a new round", () => {
+  const { engine, snoop, send } = queried();
+  send(2, igmp(0x16, G));
+  const specific = () => snoop.counters.igmp.queriesOut;
+  const before = specific();
+  for (let i = 0; i < 1000; i++) send(2, igmp(0x17, G));
+  engine.tick(12_000);
+  engine.tick(13_000);
+  engine.tick(14_000);
+  assert.equal(specific() - before, 2);
+  assert.equal(snoop.groups().length, 0);
+  send(2, igmp(0x16, G));
+  send(2, igmp(0x17, G));
+  send(2, igmp(0x17, G));
+  engine.tick(15_000);
+  engine.tick(16_000);
+  assert.equal(specific() - before, 4);
 });
