@@ -9,7 +9,12 @@
  * bridge sends them. Reports add (port, group, VLAN) memberships that
  * expire after the group membership interval unless refreshed; leaves, when
  * we are the querier, shorten that to the last-member interval and send
- * group-specific queries. A general query is elected as the kernel's
+ * group-specific queries; on a fast-leave port (the bridge's
+ * `multicast_fast_leave`) a leave ends that port's membership at once,
+ * with no queries, querier or not, as br_multicast_leave_group does. The
+ * timers and the table bound can be changed while it runs (`setOption`,
+ * the bridge's `mcast_*` knobs): a changed one counts from its next use,
+ * as the kernel's running timers keep their expiry. A general query is elected as the kernel's
  * br_multicast_select_querier elects it (the lowest address stays
  * querier); one taken marks its port as a multicast router port and means
  * "another querier exists" for a while, during which ours is silent for
@@ -207,6 +212,8 @@ export class McastSnooping {
   #querierSince = 0;
   #now = 0;
   readonly #o: Required<SnoopingOptions>;
+  /** Fast-leave ports: a leave there ends the port's membership at once. */
+  readonly #fastLeave: number[] = [];
   /**
    * IPv4 (VLAN, group) -> entry, keyed by the number vlan * 2^32 + group; IPv6 by the VLAN and a hash of
    * the group (`key6`), colliding entries chained: a data frame's group is looked up where it lies.
@@ -281,6 +288,26 @@ export class McastSnooping {
   /** What it was made with: a copy made with these behaves the same given the same frames. */
   get settings(): { mac: Uint8Array; options: Required<SnoopingOptions> } {
     return { mac: this.#mac.slice(), options: { ...this.#o } };
+  }
+
+  /**
+   * Sets one timer (milliseconds) or bound; the caller checked its range. A running timer keeps its expiry
+   * and the next one set uses the new value; a lower table bound keeps the memberships already held.
+   */
+  setOption(key: keyof SnoopingOptions, value: number): void {
+    this.#o[key] = value;
+  }
+
+  /** Makes `port` a fast-leave port (the bridge's `multicast_fast_leave`), or not. */
+  setFastLeave(port: number, on: boolean): void {
+    const i = this.#fastLeave.indexOf(port);
+    if (on && i < 0) this.#fastLeave.push(port);
+    else if (!on && i >= 0) this.#fastLeave.splice(i, 1);
+  }
+
+  /** The fast-leave ports, in order. */
+  fastLeavePorts(): number[] {
+    return [...this.#fastLeave].sort((a, b) => a - b);
   }
 
   /** Whether we send queries. */
@@ -462,8 +489,14 @@ export class McastSnooping {
       } else entry!.until[at] = now + this.#o.membershipMs;
       return;
     }
+    if (entry === undefined || at < 0) return;
+    // A fast-leave port's member goes at once, whoever the querier is (br_multicast_leave_group checks it first).
+    if (this.#fastLeave.indexOf(port) >= 0) {
+      this.#dropMember(entry, at);
+      return;
+    }
     // The other querier answers a leave, not ours: the kernel ignores one while it hears another.
-    if (entry === undefined || at < 0 || !this.#querier) return;
+    if (!this.#querier) return;
     if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
     if (entry.until[at]! > last) entry.until[at] = last;
