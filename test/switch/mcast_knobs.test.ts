@@ -36,7 +36,11 @@ Deno.test("knobs read the bridge's units (centiseconds for intervals) and refuse
   assert.equal(parseKnob(knob("mcast_query_interval"), "8640001"), undefined, "past the kernel's day");
   assert.equal(parseKnob(knob("mcast_last_member_count"), "0"), undefined, "the bridge's >= 1");
   assert.equal(parseKnob(knob("mcast_last_member_count"), "3"), 3);
-  assert.equal(parseKnob(knob("mcast_query_response_interval"), "2551"), undefined, "IGMPv2's byte of tenths");
+  assert.equal(
+    parseKnob(knob("mcast_query_response_interval"), "2551"),
+    undefined,
+    "IGMPv2's byte of tenths",
+  );
   for (const bad of ["", "-1", "1.5", "1e3", "12 13", "0x10"]) {
     assert.equal(parseKnob(knob("mcast_hash_max"), bad), undefined, bad);
   }
