@@ -109,6 +109,16 @@ export const MCAST_KNOBS: readonly McastKnob[] = [
   },
 ];
 
+/** The console command that sets `k`: the bridge's name less `mcast_`, in the `mcast/` menu. */
+export function knobCommand(k: McastKnob): string {
+  return `mcast/${k.name.slice("mcast_".length)}`;
+}
+
+/** Its usage word: `CENTISECONDS` or `N`. */
+export function knobUnit(k: McastKnob): string {
+  return k.msPerUnit === null ? "N" : "CENTISECONDS";
+}
+
 /** The range a knob takes, in words: `100-8640000 centiseconds (1/100 s, as ip link's mcast_query_interval)`. */
 export function knobRange(k: McastKnob): string {
   return k.msPerUnit === null

@@ -27,7 +27,14 @@ import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts
 import { Errno } from "../reply_format.ts";
 import { type FamilyCounters, McastSnooping } from "../../switch/mcast_snooping.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
-import { knobRange, knobValue, MCAST_KNOBS, parseKnob } from "../../switch/mcast_knobs.ts";
+import {
+  knobCommand,
+  knobRange,
+  knobUnit,
+  knobValue,
+  MCAST_KNOBS,
+  parseKnob,
+} from "../../switch/mcast_knobs.ts";
 
 /** Why `mcast/querier` and `mcast/router` refuse while snooping is off, and what to type. */
 export const SNOOPING_OFF =
@@ -118,11 +125,11 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
     (snoop, port, on) => snoop.setFastLeave(port, on),
   );
   for (const knob of MCAST_KNOBS) {
-    const path = `mcast/${knob.name.slice("mcast_".length)}`;
+    const path = knobCommand(knob);
     registry.add({
       path,
-      syntax: knob.msPerUnit === null ? "N" : "CENTISECONDS",
-      help: `${knob.help} (${knobRange(knob)})`,
+      syntax: knobUnit(knob),
+      help: `${knob.help}; ${knobRange(knob)}`,
       listing: false,
       run: (args) => {
         const value = parseKnob(knob, args.trim());
