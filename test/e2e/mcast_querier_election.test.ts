@@ -7,11 +7,10 @@
  * (br_multicast_select_querier takes a query only from an address at or
  * below the current one's). The kernel's state is read over rtnetlink
  * (IFLA_BR_MCAST_QUERIER_STATE: Debian 12's iproute2 does not print it),
- * ours from `mcast/print`. The kernel bridge's querier interval is 8 s, so
- * its test also sees l's timer run out while h queries on, and h
- * taken then; ours keeps the kernel's 255 s default (no knob), so the unit tests
- * (test/switch/mcast_snooping.test.ts) pin that part on a virtual clock.
- * Root only; runs in CI.
+ * ours from `mcast/print`. Both have an 8 s querier interval
+ * (`mcast_querier_interval 800`, `mcast/querier_interval 800`: centiseconds
+ * on both), so both see l's timer run out while h queries on, and h taken
+ * then, on its own port. Root only; runs in CI.
  */
 import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
@@ -115,6 +114,24 @@ async function lowerStays(
   return lPort;
 }
 
+/**
+ * l is silent; h queries on every 0.5 s: once l's 8 s ran out, h's next query is taken, for both families,
+ * on one port. Returns that port.
+ */
+async function hTakesOver(h: Netns, dev: string, state: () => Promise<State>): Promise<number> {
+  for (let i = 0; i < 12; i++) {
+    await query(h, dev, 9);
+    await sleep(500);
+  }
+  const now = await state();
+  assert.deepEqual(
+    [now.ipv4?.address, now.ipv6?.address, now.ipv6?.port],
+    ["10.0.0.9", "fe80::9", now.ipv4?.port],
+    JSON.stringify(now),
+  );
+  return now.ipv4!.port;
+}
+
 /** Brings `dev` up in each host with its IPv6 off (no stack of its own sending MLD). */
 async function quiet(hosts: Netns[], dev: string): Promise<void> {
   for (const ns of hosts) {
@@ -143,22 +160,11 @@ Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neith
     const index = async (dev: string) =>
       Number((await br.run(["cat", `/sys/class/net/${dev}/ifindex`])).stdout.trim());
     assert.equal(lPort, await index("pl"));
-    // l is silent; h queries on every 0.5 s: once l's 8 s ran out, h's next query is taken.
-    for (let i = 0; i < 12; i++) {
-      await query(hosts.h, "e0", 9);
-      await sleep(500);
-    }
-    const now = await state();
-    const hPort = await index("ph");
-    assert.deepEqual(
-      [now.ipv4?.address, now.ipv4?.port, now.ipv6?.address, now.ipv6?.port],
-      ["10.0.0.9", hPort, "fe80::9", hPort],
-      JSON.stringify(now),
-    );
+    assert.equal(await hTakesOver(hosts.h, "e0", state), await index("ph"));
   });
 });
 
-Deno.test("our switch keeps the lowest querier as the kernel does: a higher one's queries neither take over nor restart the lower one's timer", async (t) => {
+Deno.test("our switch with mcast/querier_interval 800 keeps the lowest querier as the kernel does: a higher one's queries neither take over nor restart the lower one's timer, and are taken once its 8 s ran out", async (t) => {
   if (skipUnless(t, await labMissing(["python3"]))) return;
   await withNetns(async (lab) => {
     const tmp = await lab.tempDir();
@@ -182,8 +188,16 @@ Deno.test("our switch keeps the lowest querier as the kernel does: a higher one'
       }
       return out;
     };
-    const lPort = await lowerStays(hosts, "t0", state, 255);
-    const routers = (await m.command("mcast/print")).lines?.filter((l) => l.startsWith("router port")) ?? [];
-    assert.deepEqual(routers.map((l) => l.split(" ")[2]), [String(lPort)], "h's port is no router port");
+    // The kernel bridge's 8 s, in its unit (centiseconds).
+    const set = await m.command("mcast/querier_interval 800");
+    assert.equal(set.result, "1000 Success", JSON.stringify(set));
+    const lPort = await lowerStays(hosts, "t0", state, 8);
+    const routerPorts = async () =>
+      ((await m.command("mcast/print")).lines ?? []).filter((l) => l.startsWith("router port"))
+        .map((l) => Number(l.split(" ")[2]));
+    assert.deepEqual(await routerPorts(), [lPort], "h's port is no router port");
+    const hPort = await hTakesOver(hosts.h, "t0", state);
+    assert.notEqual(hPort, lPort);
+    assert.deepEqual(await routerPorts(), [hPort], "l's port's router status ran out with its 8 s");
   });
 });
