@@ -1,0 +1,146 @@
+/**
+ * Fast leave beside a Linux bridge: hosts a (a sender), b and c (members
+ * of 239.1.1.2) and r (another querier, a raw socket's general query, so
+ * snooping governs forwarding in both switches and neither answers a leave
+ * with queries of its own). b's port is a fast-leave port
+ * (`bridge link set dev pb fastleave on`; ours `mcast/fastleave PORT 1`),
+ * c's is not. Both leave: a's next datagram to the group reaches c, whose
+ * membership waits for the other querier, and not b, whose ended at its
+ * leave. Read from tcpdump at b and c. Root only; runs in CI.
+ */
+import assert from "node:assert/strict";
+import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts";
+import { skipUnless, sleep } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
+import { buildIgmpQuery } from "../../src/wire/igmp.ts";
+import { igmp, udpToGroup } from "../helpers/igmp.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+
+/** Sends the hex frames given after the interface from a raw socket. */
+const SENDER = `
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for h in sys.argv[2:]:
+    s.send(bytes.fromhex(h))
+`;
+
+const GROUP = [239, 1, 1, 2];
+const A_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
+
+const hex = (f: Uint8Array) => Array.from(f, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** The tags of a's datagrams (`udpToGroup`'s) in a pcap file. */
+function tagsIn(pcap: Uint8Array): number[] {
+  const view = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
+  const tags: number[] = [];
+  for (let p = 24; p + 16 <= pcap.length;) {
+    const n = view.getUint32(p + 8, true);
+    const f = pcap.subarray(p + 16, p + 16 + n);
+    p += 16 + n;
+    if (f.length < 46 || !A_MAC.every((b, i) => f[6 + i] === b) || f[23] !== 17) continue;
+    tags.push(new DataView(f.buffer, f.byteOffset).getUint32(42));
+  }
+  return tags;
+}
+
+/**
+ * r queries; b reports, then `fastLeave()` makes b's port a fast-leave port; c reports; a sends datagram 1;
+ * b and c leave; a sends datagram 2. Returns the datagrams b and c received.
+ */
+async function afterLeaves(
+  lab: Lab,
+  hosts: Record<"a" | "b" | "c" | "r", Netns>,
+  dev: string,
+  fastLeave: () => Promise<void>,
+): Promise<{ b: number[]; c: number[] }> {
+  const send = (ns: Netns, frames: Uint8Array[]) =>
+    ns.run(["python3", "-c", SENDER, dev, ...frames.map(hex)], { timeoutMs: 10_000 });
+  // Max response 0.1 s: the kernel counts another querier present once that delay has passed.
+  await send(hosts.r, [buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 4]), null, 1)]);
+  await sleep(1_500);
+  await send(hosts.b, [igmp(0x16, GROUP, 2)]);
+  await sleep(300);
+  await fastLeave();
+  await send(hosts.c, [igmp(0x16, GROUP, 3)]);
+  await sleep(300);
+  const tmp = await lab.tempDir();
+  const dumps = [
+    await startTcpdump(hosts.b, dev, `${tmp}/b.pcap`, "udp"),
+    await startTcpdump(hosts.c, dev, `${tmp}/c.pcap`, "udp"),
+  ];
+  await send(hosts.a, [udpToGroup(GROUP, 1, A_MAC)]);
+  await sleep(300);
+  await send(hosts.b, [igmp(0x17, GROUP, 2)]);
+  await send(hosts.c, [igmp(0x17, GROUP, 3)]);
+  await sleep(100);
+  await send(hosts.a, [udpToGroup(GROUP, 2, A_MAC)]);
+  await sleep(700);
+  for (const d of dumps) d.kill("SIGINT");
+  await Promise.all(dumps.map((d) => d.status));
+  return {
+    b: tagsIn(await Deno.readFile(`${tmp}/b.pcap`)),
+    c: tagsIn(await Deno.readFile(`${tmp}/c.pcap`)),
+  };
+}
+
+/** Brings `dev` up in each host with its IPv6 off (no stack of its own reporting groups). */
+async function quiet(hosts: Netns[], dev: string): Promise<void> {
+  for (const ns of hosts) {
+    await ns.run(["sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+    await ns.run(["ip", "link", "set", dev, "up"]);
+  }
+}
+
+const NAMES = ["a", "b", "c", "r"] as const;
+
+Deno.test("a Linux bridge with fastleave on a port ends its membership at that port's leave; another port's waits for the querier", async (t) => {
+  if (skipUnless(t, await labMissing(["tcpdump", "python3", "bridge"]))) return;
+  await withNetns(async (lab) => {
+    const br = await lab.namespace("br");
+    await br.run("ip link add br0 type bridge mcast_snooping 1".split(" "));
+    const nf = ["net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"];
+    await br.run(["sysctl", "-qw", ...nf], { check: false });
+    const hosts = {} as Record<(typeof NAMES)[number], Netns>;
+    for (const short of NAMES) {
+      hosts[short] = await lab.namespace(short);
+      await lab.veth(hosts[short], "e0", br, `p${short}`);
+      await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
+    }
+    await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
+    await br.run(["ip", "link", "set", "br0", "up"]);
+    await quiet(Object.values(hosts), "e0");
+    const got = await afterLeaves(lab, hosts, "e0", async () => {
+      await br.run("bridge link set dev pb fastleave on".split(" "));
+    });
+    assert.deepEqual(got, { b: [1], c: [1, 2] });
+  });
+});
+
+Deno.test("our switch with mcast/fastleave on a port ends its membership at that port's leave, as the kernel bridge; another port's waits for the querier", async (t) => {
+  if (skipUnless(t, await labMissing(["tcpdump", "python3"]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    const dir = `${tmp}/sw`;
+    const sw = await startOurSwitch(dir, { extraArgs: ["--mcast-snooping", "--mgmt", `${tmp}/mgmt`] });
+    let mgmt: MgmtClient | null = null;
+    lab.defer(async () => {
+      mgmt?.close();
+      await sw.stop();
+    });
+    const hosts = {} as Record<(typeof NAMES)[number], Netns>;
+    for (const short of NAMES) hosts[short] = await tapHost(lab, dir, short);
+    await quiet(Object.values(hosts), "t0");
+    mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
+    const m = mgmt;
+    const got = await afterLeaves(lab, hosts, "t0", async () => {
+      // b's port: the only member so far (`port 3 grp 239.1.1.2 vid 0 temp 259.70`).
+      const rows = ((await m.command("mcast/print")).lines ?? []).filter((l) => / grp 239\.1\.1\.2 /.test(l));
+      assert.equal(rows.length, 1, rows.join("\n"));
+      const set = await m.command(`mcast/fastleave ${rows[0]!.split(" ")[1]} 1`);
+      assert.equal(set.result, "1000 Success", JSON.stringify(set));
+    });
+    assert.deepEqual(got, { b: [1], c: [1, 2] });
+  });
+});
