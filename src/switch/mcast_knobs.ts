@@ -12,7 +12,8 @@
  * at 25.5 s because our IGMPv2 queries carry them in a one-byte field of
  * tenths of a second (the kernel truncates that byte silently); the other
  * intervals take the query interval's range, and counts are 1 to 255 (the
- * bridge's own last_member_count >= 1, and each one is a query sent). Pure:
+ * kernel takes a last_member_count of 0, a leave ending the member with no
+ * query, which is what fast leave is for; each one is a query sent). Pure:
  * parsing and formatting only, the machine (mcast_snooping.ts) applies them.
  */
 import type { SnoopingOptions } from "./mcast_snooping.ts";
