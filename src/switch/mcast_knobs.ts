@@ -16,7 +16,7 @@
  * query, which is what fast leave is for; each one is a query sent). Pure:
  * parsing and formatting only, the machine (mcast_snooping.ts) applies them.
  */
-import type { SnoopingOptions } from "./mcast_snooping.ts";
+import { SNOOPING_DEFAULTS, type SnoopingOptions } from "./mcast_snooping.ts";
 
 /** One knob: its bridge name, its field, its unit's milliseconds (null: a count), its range in that unit. */
 export interface McastKnob {
@@ -127,12 +127,22 @@ export function knobRange(k: McastKnob): string {
     : `${k.min}-${k.max} centiseconds (1/100 s, as ip link's ${k.name})`;
 }
 
+/** `v` in `k`'s console unit as its `SnoopingOptions` value (milliseconds or a count); the caller checked its range. */
+export function knobOption(k: McastKnob, v: number): number {
+  return k.msPerUnit === null ? v : v * k.msPerUnit;
+}
+
+/** `k`'s default in its console unit (the Linux bridge's). */
+export function knobDefault(k: McastKnob): number {
+  return knobValue(k, SNOOPING_DEFAULTS);
+}
+
 /** `text` as `k`'s value for `SnoopingOptions` (milliseconds or a count), or undefined outside its range. */
 export function parseKnob(k: McastKnob, text: string): number | undefined {
   if (!/^\d{1,9}$/.test(text)) return undefined;
   const v = Number(text);
   if (v < k.min || v > k.max) return undefined;
-  return k.msPerUnit === null ? v : v * k.msPerUnit;
+  return knobOption(k, v);
 }
 
 /** `k`'s value in `options`, in its console unit. */

@@ -64,6 +64,19 @@ export interface SnoopingOptions {
   maxGroups?: number;
 }
 
+/** The Linux bridge's defaults (`ip -d link show` of a new bridge), in milliseconds. */
+export const SNOOPING_DEFAULTS: Readonly<Required<SnoopingOptions>> = {
+  membershipMs: 260_000,
+  otherQuerierMs: 255_000,
+  queryIntervalMs: 125_000,
+  queryResponseMs: 10_000,
+  lastMemberMs: 1000,
+  lastMemberCount: 2,
+  startupQueryMs: 31_250,
+  startupQueryCount: 2,
+  maxGroups: 4096,
+};
+
 /** A query the switch must send now: flood `frame` on `vlan`. */
 export interface QueryToSend {
   vlan: number;
@@ -252,17 +265,10 @@ export class McastSnooping {
 
   /** @param mac the switch's own MAC, the source of its queries */
   constructor(mac: Uint8Array, options: SnoopingOptions = {}) {
-    this.#o = {
-      membershipMs: options.membershipMs ?? 260_000,
-      otherQuerierMs: options.otherQuerierMs ?? 255_000,
-      queryIntervalMs: options.queryIntervalMs ?? 125_000,
-      queryResponseMs: options.queryResponseMs ?? 10_000,
-      lastMemberMs: options.lastMemberMs ?? 1000,
-      lastMemberCount: options.lastMemberCount ?? 2,
-      startupQueryMs: options.startupQueryMs ?? 31_250,
-      startupQueryCount: options.startupQueryCount ?? 2,
-      maxGroups: options.maxGroups ?? 4096,
-    };
+    this.#o = { ...SNOOPING_DEFAULTS };
+    for (const [key, value] of Object.entries(options) as [keyof SnoopingOptions, number | undefined][]) {
+      if (value !== undefined) this.#o[key] = value;
+    }
     this.#mac = mac;
     // fe80::/64 with the MAC's EUI-64: MLD queries must come from a link-local address.
     this.#linkLocal = new Uint8Array([
