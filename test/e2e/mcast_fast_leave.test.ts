@@ -11,38 +11,20 @@
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, sleep } from "../helpers/processes.ts";
-import { startOurSwitch } from "../helpers/switches.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { igmp, udpToGroup } from "../helpers/igmp.ts";
-import { MgmtClient } from "../../src/console/client.ts";
-
-/** Sends the hex frames given after the interface from a raw socket. */
-const SENDER = `
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for h in sys.argv[2:]:
-    s.send(bytes.fromhex(h))
-`;
+import { pcapFrames, quietHosts, sendFrames, snoopingSwitch } from "../helpers/mcast_hosts.ts";
 
 const GROUP = [239, 1, 1, 2];
 const A_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
 
-const hex = (f: Uint8Array) => Array.from(f, (b) => b.toString(16).padStart(2, "0")).join("");
-
 /** The tags of a's datagrams (`udpToGroup`'s) in a pcap file. */
 function tagsIn(pcap: Uint8Array): number[] {
-  const view = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
-  const tags: number[] = [];
-  for (let p = 24; p + 16 <= pcap.length;) {
-    const n = view.getUint32(p + 8, true);
-    const f = pcap.subarray(p + 16, p + 16 + n);
-    p += 16 + n;
-    if (f.length < 46 || !A_MAC.every((b, i) => f[6 + i] === b) || f[23] !== 17) continue;
-    tags.push(new DataView(f.buffer, f.byteOffset).getUint32(42));
-  }
-  return tags;
+  return pcapFrames(pcap).filter((f) =>
+    f.length >= 46 && A_MAC.every((b, i) => f[6 + i] === b) && f[23] === 17
+  )
+    .map((f) => new DataView(f.buffer, f.byteOffset).getUint32(42));
 }
 
 /**
@@ -55,8 +37,7 @@ async function afterLeaves(
   dev: string,
   fastLeave: () => Promise<void>,
 ): Promise<{ b: number[]; c: number[] }> {
-  const send = (ns: Netns, frames: Uint8Array[]) =>
-    ns.run(["python3", "-c", SENDER, dev, ...frames.map(hex)], { timeoutMs: 10_000 });
+  const send = (ns: Netns, frames: Uint8Array[]) => sendFrames(ns, dev, frames);
   // Max response 0.1 s: the kernel counts another querier present once that delay has passed.
   await send(hosts.r, [buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 4]), null, 1)]);
   await sleep(1_500);
@@ -85,14 +66,6 @@ async function afterLeaves(
   };
 }
 
-/** Brings `dev` up in each host with its IPv6 off (no stack of its own reporting groups). */
-async function quiet(hosts: Netns[], dev: string): Promise<void> {
-  for (const ns of hosts) {
-    await ns.run(["sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
-    await ns.run(["ip", "link", "set", dev, "up"]);
-  }
-}
-
 const NAMES = ["a", "b", "c", "r"] as const;
 
 Deno.test("a Linux bridge with fastleave on a port ends its membership at that port's leave; another port's waits for the querier", async (t) => {
@@ -110,7 +83,7 @@ Deno.test("a Linux bridge with fastleave on a port ends its membership at that p
     }
     await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
     await br.run(["ip", "link", "set", "br0", "up"]);
-    await quiet(Object.values(hosts), "e0");
+    await quietHosts(Object.values(hosts), "e0");
     const got = await afterLeaves(lab, hosts, "e0", async () => {
       await br.run("bridge link set dev pb fastleave on".split(" "));
     });
@@ -121,19 +94,10 @@ Deno.test("a Linux bridge with fastleave on a port ends its membership at that p
 Deno.test("our switch with mcast/fastleave on a port ends its membership at that port's leave, as the kernel bridge; another port's waits for the querier", async (t) => {
   if (skipUnless(t, await labMissing(["tcpdump", "python3"]))) return;
   await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
-    const sw = await startOurSwitch(dir, { extraArgs: ["--mcast-snooping", "--mgmt", `${tmp}/mgmt`] });
-    let mgmt: MgmtClient | null = null;
-    lab.defer(async () => {
-      mgmt?.close();
-      await sw.stop();
-    });
+    const { dir, mgmt: m } = await snoopingSwitch(lab);
     const hosts = {} as Record<(typeof NAMES)[number], Netns>;
     for (const short of NAMES) hosts[short] = await tapHost(lab, dir, short);
-    await quiet(Object.values(hosts), "t0");
-    mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
-    const m = mgmt;
+    await quietHosts(Object.values(hosts), "t0");
     const got = await afterLeaves(lab, hosts, "t0", async () => {
       // b's port: the only member so far (`port 3 grp 239.1.1.2 vid 0 temp 259.70`).
       const rows = ((await m.command("mcast/print")).lines ?? []).filter((l) => / grp 239\.1\.1\.2 /.test(l));

@@ -15,20 +15,10 @@
 import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, sleep } from "../helpers/processes.ts";
-import { startOurSwitch } from "../helpers/switches.ts";
 import { tapHost } from "../helpers/tap_hosts.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
 import { igmpQueryFrom, parseIpv6Address } from "../helpers/igmp.ts";
-import { MgmtClient } from "../../src/console/client.ts";
-
-/** Sends the hex frames given after the interface from a raw socket. */
-const SENDER = `
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for h in sys.argv[2:]:
-    s.send(bytes.fromhex(h))
-`;
+import { quietHosts, sendFrames, snoopingSwitch } from "../helpers/mcast_hosts.ts";
 
 /**
  * Prints a bridge's querier state as JSON: RTM_GETLINK, then IFLA_LINKINFO (18) > IFLA_INFO_DATA (2) >
@@ -66,12 +56,6 @@ interface Current {
 }
 type State = { ipv4?: Current; ipv6?: Current };
 
-const hex = (f: Uint8Array) => {
-  const padded = new Uint8Array(Math.max(60, f.length));
-  padded.set(f);
-  return Array.from(padded, (b) => b.toString(16).padStart(2, "0")).join("");
-};
-
 /** Both families' general queries from host `n` (1: l, 9: h) out of `dev`. */
 async function query(ns: Netns, dev: string, n: number): Promise<void> {
   const mac = new Uint8Array([2, 0, 0, 0, 0, n]);
@@ -79,7 +63,7 @@ async function query(ns: Netns, dev: string, n: number): Promise<void> {
     igmpQueryFrom([10, 0, 0, n]),
     buildMldQuery(mac, parseIpv6Address(`fe80::${n}`), null, 1000),
   ];
-  await ns.run(["python3", "-c", SENDER, dev, ...frames.map(hex)], { timeoutMs: 10_000 });
+  await sendFrames(ns, dev, frames);
 }
 
 /**
@@ -132,14 +116,6 @@ async function hTakesOver(h: Netns, dev: string, state: () => Promise<State>): P
   return now.ipv4!.port;
 }
 
-/** Brings `dev` up in each host with its IPv6 off (no stack of its own sending MLD). */
-async function quiet(hosts: Netns[], dev: string): Promise<void> {
-  for (const ns of hosts) {
-    await ns.run(["sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
-    await ns.run(["ip", "link", "set", dev, "up"]);
-  }
-}
-
 Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neither take over nor keep the lower one's timer alive, and are taken once it ran out", async (t) => {
   if (skipUnless(t, await labMissing(["python3"]))) return;
   await withNetns(async (lab) => {
@@ -153,7 +129,7 @@ Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neith
     }
     await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
     await br.run(["ip", "link", "set", "br0", "up"]);
-    await quiet(Object.values(hosts), "e0");
+    await quietHosts(Object.values(hosts), "e0");
     const state = async () =>
       JSON.parse((await br.run(["python3", "-c", QUERIER_STATE, "br0"])).stdout) as State;
     const lPort = await lowerStays(hosts, "e0", state, 8);
@@ -167,18 +143,9 @@ Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neith
 Deno.test("our switch with mcast/querier_interval 800 keeps the lowest querier as the kernel does: a higher one's queries neither take over nor restart the lower one's timer, and are taken once its 8 s ran out", async (t) => {
   if (skipUnless(t, await labMissing(["python3"]))) return;
   await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
-    const sw = await startOurSwitch(dir, { extraArgs: ["--mcast-snooping", "--mgmt", `${tmp}/mgmt`] });
-    let mgmt: MgmtClient | null = null;
-    lab.defer(async () => {
-      mgmt?.close();
-      await sw.stop();
-    });
+    const { dir, mgmt: m } = await snoopingSwitch(lab);
     const hosts = { l: await tapHost(lab, dir, "l"), h: await tapHost(lab, dir, "h") };
-    await quiet(Object.values(hosts), "t0");
-    mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
-    const m = mgmt;
+    await quietHosts(Object.values(hosts), "t0");
     // mcast/print's `querier ipv4 10.0.0.1 port 1 temp 254.00` lines.
     const state = async (): Promise<State> => {
       const out: State = {};
