@@ -14,7 +14,13 @@ import { skipUnless, sleep } from "../helpers/processes.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { igmp, udpToGroup } from "../helpers/igmp.ts";
-import { pcapFrames, quietHosts, sendFrames, snoopingSwitch } from "../helpers/mcast_hosts.ts";
+import {
+  pcapFrames,
+  quietHosts,
+  sendFrames,
+  snoopingBridge,
+  snoopingSwitch,
+} from "../helpers/mcast_hosts.ts";
 
 const GROUP = [239, 1, 1, 2];
 const A_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
@@ -71,19 +77,7 @@ const NAMES = ["a", "b", "c", "r"] as const;
 Deno.test("a Linux bridge with fastleave on a port ends its membership at that port's leave; another port's waits for the querier", async (t) => {
   if (skipUnless(t, await labMissing(["tcpdump", "python3", "bridge"]))) return;
   await withNetns(async (lab) => {
-    const br = await lab.namespace("br");
-    await br.run("ip link add br0 type bridge mcast_snooping 1".split(" "));
-    const nf = ["net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"];
-    await br.run(["sysctl", "-qw", ...nf], { check: false });
-    const hosts = {} as Record<(typeof NAMES)[number], Netns>;
-    for (const short of NAMES) {
-      hosts[short] = await lab.namespace(short);
-      await lab.veth(hosts[short], "e0", br, `p${short}`);
-      await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
-    }
-    await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
-    await br.run(["ip", "link", "set", "br0", "up"]);
-    await quietHosts(Object.values(hosts), "e0");
+    const { br, hosts } = await snoopingBridge(lab, NAMES);
     const got = await afterLeaves(lab, hosts, "e0", async () => {
       await br.run("bridge link set dev pb fastleave on".split(" "));
     });

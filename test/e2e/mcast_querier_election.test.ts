@@ -18,7 +18,7 @@ import { skipUnless, sleep } from "../helpers/processes.ts";
 import { tapHost } from "../helpers/tap_hosts.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
 import { igmpQueryFrom, parseIpv6Address } from "../helpers/igmp.ts";
-import { quietHosts, sendFrames, snoopingSwitch } from "../helpers/mcast_hosts.ts";
+import { quietHosts, sendFrames, snoopingBridge, snoopingSwitch } from "../helpers/mcast_hosts.ts";
 
 /**
  * Prints a bridge's querier state as JSON: RTM_GETLINK, then IFLA_LINKINFO (18) > IFLA_INFO_DATA (2) >
@@ -119,17 +119,8 @@ async function hTakesOver(h: Netns, dev: string, state: () => Promise<State>): P
 Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neither take over nor keep the lower one's timer alive, and are taken once it ran out", async (t) => {
   if (skipUnless(t, await labMissing(["python3"]))) return;
   await withNetns(async (lab) => {
-    const br = await lab.namespace("br");
     // mcast_querier 0 (no querier of its own), an 8 s other-querier interval (centiseconds).
-    await br.run("ip link add br0 type bridge mcast_snooping 1 mcast_querier_interval 800".split(" "));
-    const hosts = { l: await lab.namespace("l"), h: await lab.namespace("h") };
-    for (const [short, ns] of Object.entries(hosts)) {
-      await lab.veth(ns, "e0", br, `p${short}`);
-      await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
-    }
-    await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
-    await br.run(["ip", "link", "set", "br0", "up"]);
-    await quietHosts(Object.values(hosts), "e0");
+    const { br, hosts } = await snoopingBridge(lab, ["l", "h"], ["mcast_querier_interval", "800"]);
     const state = async () =>
       JSON.parse((await br.run(["python3", "-c", QUERIER_STATE, "br0"])).stdout) as State;
     const lPort = await lowerStays(hosts, "e0", state, 8);

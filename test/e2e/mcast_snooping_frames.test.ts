@@ -28,7 +28,7 @@ import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts
 import { skipUnless, sleep } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
-import { pcapFrames, quietHosts, sendFrames } from "../helpers/mcast_hosts.ts";
+import { pcapFrames, quietHosts, sendFrames, snoopingBridge } from "../helpers/mcast_hosts.ts";
 import { buildIgmpQuery, buildMldQuery } from "../../src/wire/igmp.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import {
@@ -366,22 +366,7 @@ function assertSame(got: Map<number, string[]>, who: string): void {
 Deno.test("crafted reports, header-less MLD and bad IPv6 lengths reach the same hosts through a Linux bridge with mcast_snooping 1", async (t) => {
   if (skipUnless(t, await labMissing(["tcpdump", "python3", "bridge"]))) return;
   await withNetns(async (lab) => {
-    const br = await lab.namespace("br");
-    await br.run("ip link add br0 type bridge mcast_snooping 1".split(" "));
-    // br_netfilter (where loaded) checks IPv4 and IPv6 headers of its own, unicast too: off, the bridge
-    // that is compared is its snooping alone.
-    const nf = ["net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"];
-    await br.run(["sysctl", "-qw", ...nf], { check: false });
-    const hosts: Record<string, Netns> = {};
-    for (const short of ["a", "b", "c", "r"]) {
-      const ns = await lab.namespace(short);
-      await lab.veth(ns, "e0", br, `p${short}`);
-      await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
-      hosts[short] = ns;
-    }
-    await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
-    await br.run(["ip", "link", "set", "br0", "up"]);
-    await quietHosts(Object.values(hosts), "e0");
+    const { hosts } = await snoopingBridge(lab, ["a", "b", "c", "r"]);
     assertSame(await receivers(lab, hosts, "e0"), "Linux bridge");
   });
 });

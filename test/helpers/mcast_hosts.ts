@@ -63,3 +63,29 @@ export async function snoopingSwitch(lab: Lab): Promise<{ dir: string; mgmt: Mgm
   mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
   return { dir, mgmt };
 }
+
+/**
+ * A Linux bridge br0 in namespace br (`mcast_snooping 1` and `settings`, ip link's words), and a host per
+ * name on it: its e0 a veth to the bridge's port p<name>, quiet. br_netfilter (where loaded) checks IPv4
+ * and IPv6 headers of its own, unicast too: off, the bridge that is compared is its snooping alone.
+ */
+export async function snoopingBridge<N extends string>(
+  lab: Lab,
+  names: readonly N[],
+  settings: string[] = [],
+): Promise<{ br: Netns; hosts: Record<N, Netns> }> {
+  const br = await lab.namespace("br");
+  await br.run(["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "1", ...settings]);
+  const nf = ["net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"];
+  await br.run(["sysctl", "-qw", ...nf], { check: false });
+  const hosts = {} as Record<N, Netns>;
+  for (const short of names) {
+    hosts[short] = await lab.namespace(short);
+    await lab.veth(hosts[short], "e0", br, `p${short}`);
+    await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
+  }
+  await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
+  await br.run(["ip", "link", "set", "br0", "up"]);
+  await quietHosts(Object.values(hosts), "e0");
+  return { br, hosts };
+}
