@@ -24,6 +24,7 @@ import { examples, vnlHelp, withExamples } from "./help.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
+import { knobCommand, knobUnit, MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 import { counted } from "../counted.ts";
 import { wholePath } from "../os/paths.ts";
 import { VERSION } from "../version.ts";
@@ -355,6 +356,13 @@ const RC_SETTINGS: ReadonlyMap<string, string> = new Map([
     w,
   ) => [w, "stp/settimers HELLO MAXAGE FWDDELAY (seconds)"]),
   ...["mcast-querier", "querier"].map((w) => [w, "mcast/querier 1 (with --mcast-snooping)"]),
+  ...["fast-leave", "multicast-fast-leave", "mcast-fast-leave"].map((w) => [w, "mcast/fastleave PORT 1"]),
+  // ip link's snooping knobs, spelt as options: --mcast-query-interval, --mcast_query_interval.
+  ...MCAST_KNOBS.flatMap((k) =>
+    [k.name, k.name.replaceAll("_", "-")].map((
+      w,
+    ) => [w, `${knobCommand(k)} ${knobUnit(k)} (with --mcast-snooping)`])
+  ),
 ] as [string, string][]);
 
 /** Their names for options this switch has under another (`--stp-priority`, `--rstp`, `--igmp-snooping`). */

@@ -10,6 +10,7 @@
  * a console without them (a wirefilter's, a lab's) gets the usual answer.
  */
 import { words } from "./args.ts";
+import { knobCommand, knobUnit, MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 
 /** Our commands, what each is as the hint says it, and their words for it. */
 const OURS: readonly (readonly [string, string, readonly string[]])[] = [
@@ -24,6 +25,9 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   ["mcast/snooping", "IGMP/MLD snooping", ["mcast_snooping", "mcast_snooping_enable"]],
   ["mcast/querier", "the IGMP/MLD querier", ["mcast_querier"]],
   ["mcast/router", "a multicast router port", ["mcast_router"]],
+  ["mcast/fastleave", "a port's fast leave: mcast/fastleave PORT 1", ["multicast_fast_leave", "fastleave"]],
+  // ip link's snooping timers and table bound, under their names less mcast_ and in their units.
+  ...MCAST_KNOBS.map((k) => [knobCommand(k), `${k.help}, ${knobUnit(k).toLowerCase()}`, [k.name]] as const),
   // brctl showstp, ovs-appctl stp/show and rstp/show; stp_state, priorities and timers.
   ["stp", "the spanning tree", ["showstp", "stp/show", "rstp/show", "spanning-tree"]],
   ["fstp/setfstp", "spanning tree on or off", ["stp_state", "rstp_enable", "stp_enable", "brctl stp"]],

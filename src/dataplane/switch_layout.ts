@@ -113,8 +113,8 @@ export type SwitchCommand =
   | { op: "stp"; on: boolean }
   /** Snooping on (a machine made with these settings, its IGMP/MLD frames copied tagged SNOOPED) or off. */
   | { op: "snooping"; settings: { mac: Uint8Array; options: Required<SnoopingOptions> } | null }
-  /** Call a method of the snooping machine (setQuerier, setRouter) with these arguments. */
-  | { op: "snoop"; method: "setQuerier" | "setRouter"; args: unknown[] }
+  /** Call a method of the snooping machine (setQuerier, setRouter, setOption, setFastLeave) with these arguments. */
+  | { op: "snoop"; method: "setQuerier" | "setRouter" | "setOption" | "setFastLeave"; args: unknown[] }
   /** Put CLIENT_MARK `mark` into ringOut, in frame order: a port's clients changed here. */
   | { op: "mark"; mark: number }
   /** Answer `{ applied }`: every command posted before this one has been applied. */

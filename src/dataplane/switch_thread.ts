@@ -615,7 +615,7 @@ function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
       accessor.set!.call(engine, next);
       if (next !== null && !wrapped.has(next)) {
         wrapped.add(next);
-        for (const method of ["setQuerier", "setRouter"] as const) {
+        for (const method of ["setQuerier", "setRouter", "setOption", "setFastLeave"] as const) {
           const own = next[method] as (...args: unknown[]) => void;
           (next as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
             own.apply(next, args);
@@ -629,6 +629,9 @@ function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
       if (next.querier) thread.command({ op: "snoop", method: "setQuerier", args: [true] });
       for (const r of next.routers()) {
         if (r.expiresIn === null) thread.command({ op: "snoop", method: "setRouter", args: [r.port, true] });
+      }
+      for (const port of next.fastLeavePorts()) {
+        thread.command({ op: "snoop", method: "setFastLeave", args: [port, true] });
       }
     },
   });

@@ -20,7 +20,7 @@
  * them), a host end's addresses (a DHCP lease taken or let go), links and
  * nodes added or removed, and a node's settings that its running process
  * can change in place: a switch's `ports`, `hub`, `stp`, `priority`, `mcast_snooping`,
- * `mcast_querier` and `vlans` (its console's commands), a host's `gateway`,
+ * `mcast_querier`, the snooping knobs (`mcast_query_interval`) and `vlans` (its console's commands), a host's `gateway`,
  * `routes` and `mtu` (`ip` in its namespace), a slirp's `forwards` (its
  * stack's). The rest is named as not live, with the reason: what is fixed
  * when a node starts (a switch's data plane, its `rc`, its sockets' `mode`,
@@ -28,6 +28,7 @@
  * cable's ends; a host's `exec`, which ran), a node's kind, and a switch
  * shrunk below a port that a link keeps.
  */
+import { knobDefault, MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 import { type HostNode, type Lab, type LabLink, type LabNode, type LinkEnd, linkName } from "./spec.ts";
 import { plainImpairments, plainNode } from "./to_yaml.ts";
 
@@ -87,7 +88,16 @@ export interface NotLive {
 
 /** The settings of each kind of node that its running process can change, in the order they are made. */
 export const LIVE_SETTINGS: Readonly<Record<LabNode["kind"], readonly string[]>> = {
-  switch: ["ports", "stp", "priority", "hub", "mcast_snooping", "mcast_querier", "vlans"],
+  switch: [
+    "ports",
+    "stp",
+    "priority",
+    "hub",
+    "mcast_snooping",
+    "mcast_querier",
+    ...MCAST_KNOBS.map((k) => k.name),
+    "vlans",
+  ],
   host: ["mtu", "routes", "gateway"],
   slirp: ["forwards"],
   cable: [],
@@ -152,6 +162,8 @@ function nodeSettings(n: LabNode): Record<string, unknown> {
     priority: n.priority ?? DEFAULT_PRIORITY,
     mcast_snooping: onOff(n.mcastSnooping),
     mcast_querier: onOff(n.mcastQuerier),
+    // Each knob as it runs, the bridge's default where the file has none (`mcast_query_interval 12500 -> 500`).
+    ...Object.fromEntries(MCAST_KNOBS.map((k) => [k.name, n.mcastKnobs?.[k.name] ?? knobDefault(k)])),
   };
 }
 

@@ -7,7 +7,7 @@
  * Theory of operation. A node's change is a list of steps, each with the
  * step that undoes it, made in an order where no step is refused for one
  * still to come: spanning tree off before a hub, on after it; the querier
- * off before snooping, on after; routes removed before routes added. The
+ * off before snooping, on after (the snooping knobs between); routes removed before routes added. The
  * first step that fails undoes those before it, newest first, and the node
  * runs as it did; once all are made, the running node takes the file's
  * settings, so `save` writes them and `vde status` shows them. A host end's
@@ -15,6 +15,7 @@
  * lease taken or let go), with its link's other settings; the routes the
  * kernel took out with an address are set again.
  */
+import { knobCommand, knobDefault, MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 import { type AddressChange, DEFAULT_PRIORITY } from "./changes.ts";
 import type { CommandRegistry, Session } from "../console/registry.ts";
 import { errorText, formatReply } from "../console/reply_format.ts";
@@ -73,6 +74,7 @@ export async function changeNode(r: LabRunner, running: LabNode, file: LabNode):
       priority: file.priority,
       mcastSnooping: file.mcastSnooping,
       mcastQuerier: file.mcastQuerier,
+      mcastKnobs: file.mcastKnobs === undefined ? undefined : { ...file.mcastKnobs },
       vlans: [...file.vlans],
     });
   } else if (running.kind === "host" && file.kind === "host") {
@@ -129,6 +131,19 @@ function switchSteps(r: LabRunner, sw: RunningSwitch, was: SwitchNode, now: Swit
   const [s0, s1] = [was.mcastSnooping === true, now.mcastSnooping === true];
   if (q0 && !q1) steps.push(step(querier, false, true));
   if (s0 !== s1) steps.push(step(flag("mcast/snooping"), s1, s0));
+  // The knobs once snooping is on (a machine turned on now starts at the defaults), before the querier
+  // starts, so its start-up queries follow them.
+  if (s1) {
+    for (const k of MCAST_KNOBS) {
+      const [v0, v1] = [
+        was.mcastKnobs?.[k.name] ?? knobDefault(k),
+        now.mcastKnobs?.[k.name] ?? knobDefault(k),
+      ];
+      if (v0 === v1 && s0) continue;
+      if (v1 === knobDefault(k) && !s0) continue;
+      steps.push(step((v) => cmd(`${knobCommand(k)} ${v}`), v1, v0));
+    }
+  }
   if (!q0 && q1) steps.push(step(querier, true, false));
   const vlan = (verb: string) => (v: number) => cmd(`vlan/${verb} ${v}`);
   const engine = sw.sw.engine;

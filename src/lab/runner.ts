@@ -41,6 +41,7 @@ import type { CommandRegistry } from "../console/registry.ts";
 import { runStartupScript } from "../console/script.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
+import { knobOption, MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 import { discard, dropFrames, type Link } from "../link/link.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { openSlirpNode } from "./slirp_node.ts";
@@ -571,6 +572,10 @@ export class LabRunner {
     if (node.stp) ctx.setStp(true);
     if (node.mcastSnooping) {
       setSnooping(ctx, true);
+      for (const k of MCAST_KNOBS) {
+        const v = node.mcastKnobs?.[k.name];
+        if (v !== undefined) sw.engine.snooping?.setOption(k.field, knobOption(k, v));
+      }
       if (node.mcastQuerier) sw.engine.snooping?.setQuerier(true);
     }
     const commands = switchCommands(ctx);

@@ -26,6 +26,11 @@ export interface SwitchNode {
   mcastSnooping?: boolean;
   /** Its own IGMP/MLD querier (`mcast_querier`); needs snooping. */
   mcastQuerier?: boolean;
+  /**
+   * The snooping knobs the file sets, by the bridge's names (`mcast_query_interval: 500`) and in its units
+   * (centiseconds for intervals; src/switch/mcast_knobs.ts); need snooping. Unset ones are the defaults.
+   */
+  mcastKnobs?: Record<string, number>;
   /** VLANs created at start (those a link names are created too). */
   vlans: number[];
   /** A console command file run at start (path relative to the lab file). */

@@ -21,6 +21,7 @@ export function plainNode(n: LabNode): Record<string, unknown> {
         ...(n.stp ? { stp: true } : {}),
         ...(n.mcastSnooping ? { mcast_snooping: true } : {}),
         ...(n.mcastQuerier ? { mcast_querier: true } : {}),
+        ...(n.mcastKnobs ?? {}),
         ...(n.vlans.length ? { vlans: n.vlans } : {}),
         ...(n.rc !== undefined ? { rc: n.rc } : {}),
         ...(n.dataplane !== undefined ? { dataplane: n.dataplane } : {}),

@@ -23,6 +23,7 @@ import {
   visit,
   type YAMLMap,
 } from "yaml";
+import { MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 import { type Dataplane, parseDataplane } from "../switch/dataplane.ts";
 import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { MAX_NETNS, NAME_PATTERN, netnsName } from "./names.ts";
@@ -98,6 +99,7 @@ export const KEYS = {
     "priority",
     "mcast_snooping",
     "mcast_querier",
+    ...MCAST_KNOBS.map((k) => k.name),
     "vlans",
     "rc",
     "dataplane",
@@ -722,9 +724,15 @@ class Validator {
     return undefined;
   }
 
-  /** `mcast_snooping` and `mcast_querier`, set only when given (a querier is part of snooping). */
-  #snooping(e: Map<string, Entry>, w: string): { mcastSnooping?: boolean; mcastQuerier?: boolean } {
-    const out: { mcastSnooping?: boolean; mcastQuerier?: boolean } = {};
+  /**
+   * `mcast_snooping`, `mcast_querier` and the bridge's knobs (`mcast_query_interval`), set only when given
+   * (a querier and knobs are part of snooping).
+   */
+  #snooping(
+    e: Map<string, Entry>,
+    w: string,
+  ): { mcastSnooping?: boolean; mcastQuerier?: boolean; mcastKnobs?: Record<string, number> } {
+    const out: { mcastSnooping?: boolean; mcastQuerier?: boolean; mcastKnobs?: Record<string, number> } = {};
     const snooping = e.get("mcast_snooping");
     const querier = e.get("mcast_querier");
     if (snooping !== undefined) out.mcastSnooping = this.#bool(snooping, `${w} mcast_snooping`);
@@ -734,6 +742,17 @@ class Validator {
         querier!.key,
         `${w} mcast_querier needs mcast_snooping: true (the querier is part of snooping)`,
       );
+    }
+    for (const k of MCAST_KNOBS) {
+      const at = e.get(k.name);
+      if (at === undefined) continue;
+      const unit = k.msPerUnit === null ? "" : " (centiseconds, as ip link's)";
+      const v = this.#int(at, `${w} ${k.name}${unit}`, k.min, k.max);
+      if (v === undefined) continue;
+      if (!out.mcastSnooping) {
+        this.#error(at.key, `${w} ${k.name} needs mcast_snooping: true (it is a snooping setting)`);
+      }
+      (out.mcastKnobs ??= {})[k.name] = v;
     }
     return out;
   }

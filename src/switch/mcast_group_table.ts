@@ -73,8 +73,8 @@ export function randomSeed(): number {
 /** The (VLAN, group) index of a snooping table. */
 export class GroupTable {
   readonly #a: Float64Array;
-  readonly #buckets: (GroupEntry | null)[];
-  readonly #mask: number;
+  #buckets: (GroupEntry | null)[];
+  #mask: number;
 
   /**
    * @param capacity the most entries it will hold (the buckets are twice that, a power of two, at most 2^20)
@@ -86,6 +86,24 @@ export class GroupTable {
     this.#buckets = new Array<GroupEntry | null>(n).fill(null);
     this.#mask = n - 1;
     this.#a = coefficients(seed);
+  }
+
+  /**
+   * Makes room for `capacity` entries (a raised `mcast_hash_max`): the buckets grow to twice that, and each
+   * chain splits between bucket i and i + n (the hash is the same, its mask one bit wider), so none gets
+   * longer; nothing happens when they are already that many.
+   */
+  grow(capacity: number): void {
+    let n = this.#buckets.length;
+    while (n < capacity * 2 && n < 1 << 20) n *= 2;
+    if (n === this.#buckets.length) return;
+    const held = this.entries();
+    this.#buckets = new Array<GroupEntry | null>(n).fill(null);
+    this.#mask = n - 1;
+    for (const e of held) {
+      e.next = null;
+      this.insert(e);
+    }
   }
 
   /** The bucket of (`vlan`, the `family` group at `b[at]`), read in place. */

@@ -9,7 +9,12 @@
  * bridge sends them. Reports add (port, group, VLAN) memberships that
  * expire after the group membership interval unless refreshed; leaves, when
  * we are the querier, shorten that to the last-member interval and send
- * group-specific queries. A general query is elected as the kernel's
+ * group-specific queries; on a fast-leave port (the bridge's
+ * `multicast_fast_leave`) a leave ends that port's membership at once,
+ * with no queries, querier or not, as br_multicast_leave_group does. The
+ * timers and the table bound can be changed while it runs (`setOption`,
+ * the bridge's `mcast_*` knobs): a changed one counts from its next use,
+ * as the kernel's running timers keep their expiry. A general query is elected as the kernel's
  * br_multicast_select_querier elects it (the lowest address stays
  * querier); one taken marks its port as a multicast router port and means
  * "another querier exists" for a while, during which ours is silent for
@@ -63,6 +68,22 @@ export interface SnoopingOptions {
   /** The group table's hash key (random by default; a copy given the same seed refuses the same groups). */
   hashSeed?: number;
 }
+
+/** A setting the bridge's `mcast_*` knobs change while it runs (all but the hash's seed). */
+export type SnoopingKnob = Exclude<keyof SnoopingOptions, "hashSeed">;
+
+/** The Linux bridge's defaults (`ip -d link show` of a new bridge), in milliseconds. */
+export const SNOOPING_DEFAULTS: Readonly<Required<Pick<SnoopingOptions, SnoopingKnob>>> = {
+  membershipMs: 260_000,
+  otherQuerierMs: 255_000,
+  queryIntervalMs: 125_000,
+  queryResponseMs: 10_000,
+  lastMemberMs: 1000,
+  lastMemberCount: 2,
+  startupQueryMs: 31_250,
+  startupQueryCount: 2,
+  maxGroups: 4096,
+};
 
 /** A query the switch must send now: flood `frame` on `vlan`. */
 export interface QueryToSend {
@@ -179,6 +200,8 @@ export class McastSnooping {
   #querierSince = 0;
   #now = 0;
   readonly #o: Required<SnoopingOptions>;
+  /** Fast-leave ports: a leave there ends the port's membership at once. */
+  readonly #fastLeave: number[] = [];
   /** (VLAN, group) -> entry, both families: a data frame's group is looked up where it lies, at a bounded cost. */
   readonly #table: GroupTable;
   #entries = 0;
@@ -213,18 +236,10 @@ export class McastSnooping {
 
   /** @param mac the switch's own MAC, the source of its queries */
   constructor(mac: Uint8Array, options: SnoopingOptions = {}) {
-    this.#o = {
-      membershipMs: options.membershipMs ?? 260_000,
-      otherQuerierMs: options.otherQuerierMs ?? 255_000,
-      queryIntervalMs: options.queryIntervalMs ?? 125_000,
-      queryResponseMs: options.queryResponseMs ?? 10_000,
-      lastMemberMs: options.lastMemberMs ?? 1000,
-      lastMemberCount: options.lastMemberCount ?? 2,
-      startupQueryMs: options.startupQueryMs ?? 31_250,
-      startupQueryCount: options.startupQueryCount ?? 2,
-      maxGroups: options.maxGroups ?? 4096,
-      hashSeed: options.hashSeed ?? randomSeed(),
-    };
+    this.#o = { ...SNOOPING_DEFAULTS, hashSeed: options.hashSeed ?? randomSeed() };
+    for (const [key, value] of Object.entries(options) as [keyof SnoopingOptions, number | undefined][]) {
+      if (value !== undefined) this.#o[key] = value;
+    }
     this.#table = new GroupTable(this.#o.maxGroups, this.#o.hashSeed);
     this.#mac = mac;
     // fe80::/64 with the MAC's EUI-64: MLD queries must come from a link-local address.
@@ -251,6 +266,28 @@ export class McastSnooping {
   /** What it was made with: a copy made with these behaves the same given the same frames. */
   get settings(): { mac: Uint8Array; options: Required<SnoopingOptions> } {
     return { mac: this.#mac.slice(), options: { ...this.#o } };
+  }
+
+  /**
+   * Sets one timer (milliseconds) or bound; the caller checked its range. A running timer keeps its expiry
+   * and the next one set uses the new value; a lower table bound keeps the memberships already held.
+   */
+  setOption(key: SnoopingKnob, value: number): void {
+    this.#o[key] = value;
+    // A raised bound gets the buckets for it, or its chains would fill before the table does.
+    if (key === "maxGroups") this.#table.grow(value);
+  }
+
+  /** Makes `port` a fast-leave port (the bridge's `multicast_fast_leave`), or not. */
+  setFastLeave(port: number, on: boolean): void {
+    const i = this.#fastLeave.indexOf(port);
+    if (on && i < 0) this.#fastLeave.push(port);
+    else if (!on && i >= 0) this.#fastLeave.splice(i, 1);
+  }
+
+  /** The fast-leave ports, in order. */
+  fastLeavePorts(): number[] {
+    return [...this.#fastLeave].sort((a, b) => a - b);
   }
 
   /** Whether we send queries. */
@@ -396,8 +433,14 @@ export class McastSnooping {
       } else entry!.until[at] = now + this.#o.membershipMs;
       return;
     }
+    if (entry === undefined || at < 0) return;
+    // A fast-leave port's member goes at once, whoever the querier is (br_multicast_leave_group checks it first).
+    if (this.#fastLeave.indexOf(port) >= 0) {
+      this.#dropMember(entry, at);
+      return;
+    }
     // The other querier answers a leave, not ours: the kernel ignores one while it hears another.
-    if (entry === undefined || at < 0 || !this.#querier) return;
+    if (!this.#querier) return;
     if (this.#families[e.family].otherUntil > now) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
     // A membership already cut to its last-member time is being answered: a repeated leave schedules no more

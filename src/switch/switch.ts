@@ -529,7 +529,7 @@ export class Switch {
     if (state.endpoints.length === 0) {
       state.uid = -1;
       this.engine.deactivatePort(port);
-      this.#dropRouterPort(port);
+      this.#dropMcastPort(port);
     }
   }
 
@@ -537,12 +537,14 @@ export class Switch {
    * A permanent multicast router port belongs to what was plugged in, not
    * to the port number: once that client is gone (or the port freed) the
    * next one must not inherit it, as a Linux bridge drops a deleted port's
-   * `mcast_router`. A port only switched off (the web view's toggle) keeps
-   * it, as a bridge port that goes down does.
+   * `mcast_router`, and so is its fast leave (`multicast_fast_leave`). A
+   * port only switched off (the web view's toggle) keeps both, as a bridge
+   * port that goes down does.
    * On a threaded switch the call reaches the thread's copy too.
    */
-  #dropRouterPort(port: number): void {
+  #dropMcastPort(port: number): void {
     this.engine.snooping?.setRouter(port, false);
+    this.engine.snooping?.setFastLeave(port, false);
   }
 
   /** Frees an inactive port completely; false if it is active or not allocated. */
@@ -553,7 +555,7 @@ export class Switch {
     this.#switchedOff.delete(port);
     // A freed port forgets its VLANs, as vde_switch's does: the next user starts in VLAN 0.
     this.engine.resetPortVlans(port);
-    this.#dropRouterPort(port);
+    this.#dropMcastPort(port);
     return true;
   }
 

@@ -18,6 +18,11 @@ Deno.test("a bridge's setting given as a vde switch option names the console com
     withSwitchHint("vde: unknown option '--forward-delay'\n"),
     /: stp\/settimers HELLO MAXAGE FWDDELAY/,
   );
+  assert.match(
+    withSwitchHint("vde: unknown option '--mcast-querier-interval=800'\n"),
+    /: mcast\/querier_interval CENTISECONDS \(with --mcast-snooping\)\)\n$/,
+  );
+  assert.match(withSwitchHint("vde: unknown option '--fast-leave'\n"), /: mcast\/fastleave PORT 1\)\n$/);
   // Any other unknown option is left as commander says it.
   assert.equal(
     withSwitchHint(`vde: unknown option '--bogus'\n${usage}`),

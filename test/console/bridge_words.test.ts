@@ -13,6 +13,8 @@ const SWITCH = [
   "hash/setexpire",
   "mcast/print",
   "mcast/snooping",
+  "mcast/query_interval",
+  "mcast/fastleave",
   "stp",
   "fstp/setfstp",
   "stp/setprio",
@@ -141,5 +143,17 @@ Deno.test("a bridge's or OVS's VLAN, port and spanning tree settings name the co
   assert.match(
     bridgeWordHint("bridge vlan show", [...all, "vlan/allprint"]) ?? "",
     /^vlan here is vlan\/allprint/,
+  );
+});
+
+Deno.test("ip link's snooping knobs and a port's multicast_fast_leave name our mcast/ commands", () => {
+  assert.equal(
+    bridgeWordHint("ip link set br0 type bridge mcast_query_interval 500", SWITCH),
+    "mcast_query_interval here is mcast/query_interval (time between our general queries after start-up, " +
+      "centiseconds)",
+  );
+  assert.equal(
+    bridgeWordHint("ip link set dev p1 type bridge_slave multicast_fast_leave on", SWITCH),
+    "multicast_fast_leave here is mcast/fastleave (a port's fast leave: mcast/fastleave PORT 1)",
   );
 });

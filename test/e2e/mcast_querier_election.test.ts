@@ -7,29 +7,18 @@
  * (br_multicast_select_querier takes a query only from an address at or
  * below the current one's). The kernel's state is read over rtnetlink
  * (IFLA_BR_MCAST_QUERIER_STATE: Debian 12's iproute2 does not print it),
- * ours from `mcast/print`. The kernel bridge's querier interval is 8 s, so
- * its test also sees l's timer run out while h queries on, and h
- * taken then; ours keeps the kernel's 255 s default (no knob), so the unit tests
- * (test/switch/mcast_snooping.test.ts) pin that part on a virtual clock.
- * Root only; runs in CI.
+ * ours from `mcast/print`. Both have an 8 s querier interval
+ * (`mcast_querier_interval 800`, `mcast/querier_interval 800`: centiseconds
+ * on both), so both see l's timer run out while h queries on, and h taken
+ * then, on its own port. Root only; runs in CI.
  */
 import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, sleep } from "../helpers/processes.ts";
-import { startOurSwitch } from "../helpers/switches.ts";
 import { tapHost } from "../helpers/tap_hosts.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
 import { igmpQueryFrom, parseIpv6Address } from "../helpers/igmp.ts";
-import { MgmtClient } from "../../src/console/client.ts";
-
-/** Sends the hex frames given after the interface from a raw socket. */
-const SENDER = `
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for h in sys.argv[2:]:
-    s.send(bytes.fromhex(h))
-`;
+import { quietHosts, sendFrames, snoopingBridge, snoopingSwitch } from "../helpers/mcast_hosts.ts";
 
 /**
  * Prints a bridge's querier state as JSON: RTM_GETLINK, then IFLA_LINKINFO (18) > IFLA_INFO_DATA (2) >
@@ -67,12 +56,6 @@ interface Current {
 }
 type State = { ipv4?: Current; ipv6?: Current };
 
-const hex = (f: Uint8Array) => {
-  const padded = new Uint8Array(Math.max(60, f.length));
-  padded.set(f);
-  return Array.from(padded, (b) => b.toString(16).padStart(2, "0")).join("");
-};
-
 /** Both families' general queries from host `n` (1: l, 9: h) out of `dev`. */
 async function query(ns: Netns, dev: string, n: number): Promise<void> {
   const mac = new Uint8Array([2, 0, 0, 0, 0, n]);
@@ -80,7 +63,7 @@ async function query(ns: Netns, dev: string, n: number): Promise<void> {
     igmpQueryFrom([10, 0, 0, n]),
     buildMldQuery(mac, parseIpv6Address(`fe80::${n}`), null, 1000),
   ];
-  await ns.run(["python3", "-c", SENDER, dev, ...frames.map(hex)], { timeoutMs: 10_000 });
+  await sendFrames(ns, dev, frames);
 }
 
 /**
@@ -115,64 +98,45 @@ async function lowerStays(
   return lPort;
 }
 
-/** Brings `dev` up in each host with its IPv6 off (no stack of its own sending MLD). */
-async function quiet(hosts: Netns[], dev: string): Promise<void> {
-  for (const ns of hosts) {
-    await ns.run(["sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
-    await ns.run(["ip", "link", "set", dev, "up"]);
+/**
+ * l is silent; h queries on every 0.5 s: once l's 8 s ran out, h's next query is taken, for both families,
+ * on one port. Returns that port.
+ */
+async function hTakesOver(h: Netns, dev: string, state: () => Promise<State>): Promise<number> {
+  for (let i = 0; i < 12; i++) {
+    await query(h, dev, 9);
+    await sleep(500);
   }
+  const now = await state();
+  assert.deepEqual(
+    [now.ipv4?.address, now.ipv6?.address, now.ipv6?.port],
+    ["10.0.0.9", "fe80::9", now.ipv4?.port],
+    JSON.stringify(now),
+  );
+  return now.ipv4!.port;
 }
 
 Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neither take over nor keep the lower one's timer alive, and are taken once it ran out", async (t) => {
   if (skipUnless(t, await labMissing(["python3"]))) return;
   await withNetns(async (lab) => {
-    const br = await lab.namespace("br");
     // mcast_querier 0 (no querier of its own), an 8 s other-querier interval (centiseconds).
-    await br.run("ip link add br0 type bridge mcast_snooping 1 mcast_querier_interval 800".split(" "));
-    const hosts = { l: await lab.namespace("l"), h: await lab.namespace("h") };
-    for (const [short, ns] of Object.entries(hosts)) {
-      await lab.veth(ns, "e0", br, `p${short}`);
-      await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
-    }
-    await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
-    await br.run(["ip", "link", "set", "br0", "up"]);
-    await quiet(Object.values(hosts), "e0");
+    const { br, hosts } = await snoopingBridge(lab, ["l", "h"], ["mcast_querier_interval", "800"]);
     const state = async () =>
       JSON.parse((await br.run(["python3", "-c", QUERIER_STATE, "br0"])).stdout) as State;
     const lPort = await lowerStays(hosts, "e0", state, 8);
     const index = async (dev: string) =>
       Number((await br.run(["cat", `/sys/class/net/${dev}/ifindex`])).stdout.trim());
     assert.equal(lPort, await index("pl"));
-    // l is silent; h queries on every 0.5 s: once l's 8 s ran out, h's next query is taken.
-    for (let i = 0; i < 12; i++) {
-      await query(hosts.h, "e0", 9);
-      await sleep(500);
-    }
-    const now = await state();
-    const hPort = await index("ph");
-    assert.deepEqual(
-      [now.ipv4?.address, now.ipv4?.port, now.ipv6?.address, now.ipv6?.port],
-      ["10.0.0.9", hPort, "fe80::9", hPort],
-      JSON.stringify(now),
-    );
+    assert.equal(await hTakesOver(hosts.h, "e0", state), await index("ph"));
   });
 });
 
-Deno.test("our switch keeps the lowest querier as the kernel does: a higher one's queries neither take over nor restart the lower one's timer", async (t) => {
+Deno.test("our switch with mcast/querier_interval 800 keeps the lowest querier as the kernel does: a higher one's queries neither take over nor restart the lower one's timer, and are taken once its 8 s ran out", async (t) => {
   if (skipUnless(t, await labMissing(["python3"]))) return;
   await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
-    const sw = await startOurSwitch(dir, { extraArgs: ["--mcast-snooping", "--mgmt", `${tmp}/mgmt`] });
-    let mgmt: MgmtClient | null = null;
-    lab.defer(async () => {
-      mgmt?.close();
-      await sw.stop();
-    });
+    const { dir, mgmt: m } = await snoopingSwitch(lab);
     const hosts = { l: await tapHost(lab, dir, "l"), h: await tapHost(lab, dir, "h") };
-    await quiet(Object.values(hosts), "t0");
-    mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
-    const m = mgmt;
+    await quietHosts(Object.values(hosts), "t0");
     // mcast/print's `querier ipv4 10.0.0.1 port 1 temp 254.00` lines.
     const state = async (): Promise<State> => {
       const out: State = {};
@@ -182,8 +146,16 @@ Deno.test("our switch keeps the lowest querier as the kernel does: a higher one'
       }
       return out;
     };
-    const lPort = await lowerStays(hosts, "t0", state, 255);
-    const routers = (await m.command("mcast/print")).lines?.filter((l) => l.startsWith("router port")) ?? [];
-    assert.deepEqual(routers.map((l) => l.split(" ")[2]), [String(lPort)], "h's port is no router port");
+    // The kernel bridge's 8 s, in its unit (centiseconds).
+    const set = await m.command("mcast/querier_interval 800");
+    assert.equal(set.result, "1000 Success", JSON.stringify(set));
+    const lPort = await lowerStays(hosts, "t0", state, 8);
+    const routerPorts = async () =>
+      ((await m.command("mcast/print")).lines ?? []).filter((l) => l.startsWith("router port"))
+        .map((l) => Number(l.split(" ")[2]));
+    assert.deepEqual(await routerPorts(), [lPort], "h's port is no router port");
+    const hPort = await hTakesOver(hosts.h, "t0", state);
+    assert.notEqual(hPort, lPort);
+    assert.deepEqual(await routerPorts(), [hPort], "l's port's router status ran out with its 8 s");
   });
 });

@@ -28,6 +28,7 @@ import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts
 import { skipUnless, sleep } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
+import { pcapFrames, quietHosts, sendFrames, snoopingBridge } from "../helpers/mcast_hosts.ts";
 import { buildIgmpQuery, buildMldQuery } from "../../src/wire/igmp.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
 import {
@@ -40,15 +41,6 @@ import {
   udp6ToGroup,
   udpToGroup,
 } from "../helpers/igmp.ts";
-
-/** Sends the hex frames given after the interface from a raw socket. */
-const SENDER = `
-import socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for h in sys.argv[2:]:
-    s.send(bytes.fromhex(h))
-`;
 
 const A_MAC = [2, 0, 0, 0, 0, 1];
 
@@ -312,20 +304,10 @@ const CASES: {
   },
 ];
 
-const hex = (f: Uint8Array) => {
-  const padded = new Uint8Array(Math.max(60, f.length));
-  padded.set(f);
-  return Array.from(padded, (b) => b.toString(16).padStart(2, "0")).join("");
-};
-
 /** The tags of a's frames in a pcap file (IPv6 flow labels, IPv4 identifications). */
 function tagsIn(pcap: Uint8Array): number[] {
-  const view = new DataView(pcap.buffer, pcap.byteOffset, pcap.byteLength);
   const tags: number[] = [];
-  for (let p = 24; p + 16 <= pcap.length;) {
-    const n = view.getUint32(p + 8, true);
-    const f = pcap.subarray(p + 16, p + 16 + n);
-    p += 16 + n;
+  for (const f of pcapFrames(pcap)) {
     if (f.length < 34 || !A_MAC.every((b, i) => f[6 + i] === b)) continue;
     const v6 = f[12] === 0x86 && f[13] === 0xdd;
     const tag = v6 ? ((f[15]! & 0x0f) << 16) | (f[16]! << 8) | f[17]! : (f[18]! << 8) | f[19]!;
@@ -343,8 +325,7 @@ async function receivers(
   hosts: Record<string, Netns>,
   dev: string,
 ): Promise<Map<number, string[]>> {
-  const send = (ns: Netns, frames: Uint8Array[]) =>
-    ns.run(["python3", "-c", SENDER, dev, ...frames.map(hex)], { timeoutMs: 10_000 });
+  const send = (ns: Netns, frames: Uint8Array[]) => sendFrames(ns, dev, frames);
   const r = new Uint8Array([2, 0, 0, 0, 0, 4]);
   // Max response 0.1 s: the kernel counts another querier present once that delay has passed.
   await send(hosts.r!, [
@@ -382,33 +363,10 @@ function assertSame(got: Map<number, string[]>, who: string): void {
   for (const c of CASES) assert.deepEqual(got.get(c.tag), c.to, `${who}: ${c.what}`);
 }
 
-/** Brings `dev` up in each host with its IPv6 off (no stack of its own reporting groups). */
-async function quiet(hosts: Netns[], dev: string): Promise<void> {
-  for (const ns of hosts) {
-    await ns.run(["sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
-    await ns.run(["ip", "link", "set", dev, "up"]);
-  }
-}
-
 Deno.test("crafted reports, header-less MLD and bad IPv6 lengths reach the same hosts through a Linux bridge with mcast_snooping 1", async (t) => {
   if (skipUnless(t, await labMissing(["tcpdump", "python3", "bridge"]))) return;
   await withNetns(async (lab) => {
-    const br = await lab.namespace("br");
-    await br.run("ip link add br0 type bridge mcast_snooping 1".split(" "));
-    // br_netfilter (where loaded) checks IPv4 and IPv6 headers of its own, unicast too: off, the bridge
-    // that is compared is its snooping alone.
-    const nf = ["net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"];
-    await br.run(["sysctl", "-qw", ...nf], { check: false });
-    const hosts: Record<string, Netns> = {};
-    for (const short of ["a", "b", "c", "r"]) {
-      const ns = await lab.namespace(short);
-      await lab.veth(ns, "e0", br, `p${short}`);
-      await br.run(["ip", "link", "set", `p${short}`, "master", "br0", "up"]);
-      hosts[short] = ns;
-    }
-    await br.run(["sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=1"]);
-    await br.run(["ip", "link", "set", "br0", "up"]);
-    await quiet(Object.values(hosts), "e0");
+    const { hosts } = await snoopingBridge(lab, ["a", "b", "c", "r"]);
     assertSame(await receivers(lab, hosts, "e0"), "Linux bridge");
   });
 });
@@ -424,7 +382,7 @@ Deno.test("the same frames through our switch with --mcast-snooping reach the sa
     });
     const hosts: Record<string, Netns> = {};
     for (const short of ["a", "b", "c", "r"]) hosts[short] = await tapHost(lab, dir, short);
-    await quiet(Object.values(hosts), "t0");
+    await quietHosts(Object.values(hosts), "t0");
     assertSame(await receivers(lab, hosts, "t0"), "our switch");
   });
 });

@@ -55,6 +55,47 @@ Deno.test("apply changes a running switch's ports, hub, spanning tree, snooping 
   });
 });
 
+Deno.test("apply sets a running switch's snooping knobs through mcast/query_interval and the like, and back to the bridge's default when the file drops one", async () => {
+  const text = SWITCHES.replace(
+    "sw2: { kind: switch, ports: 4 }",
+    "sw2: { kind: switch, ports: 4, mcast_snooping: true }",
+  );
+  await withLabInProcess(text, async (_r, line, file) => {
+    const start = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      start.replace(
+        "mcast_snooping: true }",
+        "mcast_snooping: true, mcast_query_interval: 500, mcast_hash_max: 64 }",
+      ),
+    );
+    const change = "switch sw2: mcast_hash_max 4096 -> 64, mcast_query_interval 12500 -> 500";
+    assert.equal(await line("diff"), `0 ${change}`);
+    assert.equal(await line("apply"), `0 ${change}\n`);
+    assert.match(await line("sw2 mcast/print"), /\nmcast_hash_max 64 .* mcast_query_interval 500 /);
+    await Deno.writeTextFile(file, start);
+    assert.equal(
+      await line("apply"),
+      "0 switch sw2: mcast_hash_max 64 -> 4096, mcast_query_interval 500 -> 12500\n",
+    );
+    assert.match(await line("sw2 mcast/print"), /\nmcast_hash_max 4096 .* mcast_query_interval 12500 /);
+    // Snooping turned on with a knob: the fresh machine takes it.
+    await Deno.writeTextFile(
+      file,
+      start.replace(
+        "ports: 4, vlans: [30] }",
+        "ports: 4, vlans: [30], mcast_snooping: true, mcast_querier_interval: 800 }",
+      ),
+    );
+    assert.equal(
+      await line("apply"),
+      "0 switch sw1: mcast_snooping off -> on, mcast_querier_interval 25500 -> 800\n",
+    );
+    assert.match(await line("sw1 mcast/print"), / mcast_querier_interval 800 /);
+    assert.equal(await line("diff"), "0 ");
+  });
+});
+
 Deno.test("apply sets a running switch's spanning tree priority through stp/setprio, and back to the default when the file drops it", async () => {
   const text = SWITCHES.replace(
     "sw2: { kind: switch, ports: 4 }",

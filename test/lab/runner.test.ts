@@ -47,16 +47,17 @@ Deno.test("vde up logs each exec command of a host with the lines it printed", a
 const SNOOPING_LAB = `name: x
 topology:
   nodes:
-    sw1: { kind: switch, ports: 4, mcast_snooping: true, mcast_querier: true }
+    sw1: { kind: switch, ports: 4, mcast_snooping: true, mcast_querier: true, mcast_query_interval: 500 }
     sw2: { kind: switch, ports: 4 }
   links: []
 `;
 
-Deno.test("a lab switch with mcast_snooping and mcast_querier snoops and sends queries from start-up; one without floods", async () => {
+Deno.test("a lab switch with mcast_snooping, mcast_querier and a knob snoops with it and sends queries from start-up; one without floods", async () => {
   await withLabUp({ text: SNOOPING_LAB }, async (name) => {
     const r = await vde(["term", name, "-c", "sw1 mcast/print"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^snooping on, our querier on,/);
+    assert.match(r.stdout, / mcast_query_interval 500 /, "the file's knob, in force from start-up");
     // The querier's first query leaves on the switch's next timer tick.
     await waitFor(
       async () =>

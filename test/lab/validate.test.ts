@@ -5,6 +5,8 @@ import { FIVE_MISTAKES, TWO_HOSTS } from "./_helpers.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 import { didYouMean } from "../../src/did_you_mean.ts";
 import { ipv4InSubnet, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
+import type { SwitchNode } from "../../src/lab/spec.ts";
+import { plainNode } from "../../src/lab/to_yaml.ts";
 
 const DEMO = `name: demo
 topology:
@@ -510,6 +512,27 @@ Deno.test("a switch takes the Linux bridge's mcast_snooping and mcast_querier; o
     'lab.yaml:4:42: unknown key "mcast-querier" in node sw1 (switch) (did you mean "mcast_querier"?)',
     'lab.yaml:4:63: unknown key "igmp_snooping" in node sw1 (switch) (did you mean "mcast_snooping"?)',
   ]);
+});
+
+Deno.test("a switch takes the Linux bridge's snooping knobs (mcast_query_interval: 500, centiseconds as ip link's), in their ranges and with snooping, and saves them as given", () => {
+  const lab = (sw1: string) => `name: demo\ntopology:\n  nodes:\n    sw1: ${sw1}\n`;
+  const node = validateLab(
+    lab("{ kind: switch, mcast_snooping: true, mcast_query_interval: 500, mcast_last_member_count: 3 }"),
+  ).lab?.nodes[0] as SwitchNode;
+  assert.deepEqual(node.mcastKnobs, { mcast_query_interval: 500, mcast_last_member_count: 3 });
+  assert.deepEqual(plainNode(node), {
+    kind: "switch",
+    mcast_snooping: true,
+    mcast_query_interval: 500,
+    mcast_last_member_count: 3,
+  });
+  assert.deepEqual(errorsOf(lab("{ kind: switch, mcast_querier_interval: 800 }")), [
+    "lab.yaml:4:26: sw1: mcast_querier_interval needs mcast_snooping: true (it is a snooping setting)",
+  ]);
+  const [bad] = errorsOf(lab("{ kind: switch, mcast_snooping: true, mcast_query_interval: 50 }"));
+  assert.match(bad!, /mcast_query_interval \(centiseconds, as ip link's\).*100.*8640000/);
+  const [zero] = errorsOf(lab("{ kind: switch, mcast_snooping: true, mcast_last_member_count: 0 }"));
+  assert.match(zero!, /mcast_last_member_count.*1.*255/);
 });
 
 Deno.test("a switch end named like containerlab's bridge interface (br1:eth1) is that port; eth0 or a word is told that a switch's ends are ports", () => {

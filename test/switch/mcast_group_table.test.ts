@@ -79,3 +79,18 @@ Deno.test("a group's VLAN and family are part of its key: VLAN 0 and 4095, 239.2
   assert.equal(table.find(4, 1, v4[0]!, 0), undefined);
   assert.equal(table.entries().length, 8);
 });
+
+Deno.test("a raised mcast_hash_max grows the buckets: groups its old buckets' chains refused fit, and all are found", () => {
+  const table = new GroupTable(16, 12345);
+  const groups = Array.from({ length: 2000 }, (_, n) => group6(n));
+  const first = groups.filter((g) => table.insert(entry(0, g)));
+  // 32 buckets of at most CHAIN_MAX: the rest are refused before the grow.
+  assert.ok(first.length <= 32 * CHAIN_MAX, `${first.length}`);
+  table.grow(4096);
+  for (const g of first) assert.ok(table.find(6, 0, g, 0) !== undefined);
+  const rest = groups.filter((g) => table.find(6, 0, g, 0) === undefined);
+  const refused = rest.filter((g) => !table.insert(entry(0, g))).length;
+  assert.equal(refused, 0);
+  for (const g of groups) assert.ok(table.find(6, 0, g, 0) !== undefined);
+  assert.equal(table.entries().length, 2000);
+});

@@ -2,12 +2,16 @@
  * The multicast menu: `mcast/snooping 0/1` turns IGMP/MLD snooping on or
  * off (off, the default, floods multicast as vde_switch does),
  * `mcast/querier 0/1` our own querier, `mcast/router PORT 0/1` a permanent
- * multicast router port, and `mcast/print` the group table in the words of
+ * multicast router port, `mcast/fastleave PORT 0/1` a fast-leave port, the
+ * bridge's timers and table bound under its names less `mcast_`
+ * (`mcast/query_interval CENTISECONDS`, mcast_knobs.ts: its unit, so a
+ * bridge user's `ip link` line carries over), and `mcast/print` the group table in the words of
  * `bridge mdb show` (`port 2 grp 239.1.1.1 vid 0 temp 255.3`), with router
  * ports, querier state (which querier is current per family: its address
  * and port, or ours) and counters: per family, the queries seen and sent,
  * the reports and leaves seen, counted per message as the Linux bridge's
- * `ip link xstats type bridge` counts them (RX seen, TX sent).
+ * `ip link xstats type bridge` counts them (RX seen, TX sent), and the
+ * settings in force as `ip -d link show` names them.
  *
  * vde_switch has no multicast menu; `mcast/router` checks its port as
  * vde_switch's port commands do (`vlan/addport`, `port/remove`): EINVAL out
@@ -23,6 +27,14 @@ import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts
 import { Errno } from "../reply_format.ts";
 import { type FamilyCounters, McastSnooping } from "../../switch/mcast_snooping.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
+import {
+  knobCommand,
+  knobRange,
+  knobUnit,
+  knobValue,
+  MCAST_KNOBS,
+  parseKnob,
+} from "../../switch/mcast_knobs.ts";
 
 /** Why `mcast/querier` and `mcast/router` refuse while snooping is off, and what to type. */
 export const SNOOPING_OFF =
@@ -67,32 +79,67 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
       return ok();
     },
   });
-  registry.add({
-    path: "mcast/router",
-    syntax: "PORT 0/1",
-    help: "make PORT a permanent multicast router port (1) or a learned one (0)",
-    listing: false,
-    run: (args) => {
-      const [p, v] = words(args);
-      const port = parseInteger(p);
-      const on = parseSwitch(v);
-      if (port === undefined || on === undefined || port < 0) return fail(Errno.EINVAL);
-      const last = ctx.sw.numPorts - 1;
-      if (port > last) {
-        return failure(`port ${port} is past the last port: this switch's ports are 0-${last}`, Errno.EINVAL);
-      }
-      if (ctx.sw.port(port) === undefined) {
-        return failure(
-          `no port ${port} yet: it is there once something plugs in, or after port/create ${port}; ` +
-            "`ports all` lists the ports",
-          Errno.ENXIO,
-        );
-      }
-      if (engine.snooping === null) return failure(SNOOPING_OFF, Errno.EINVAL);
-      engine.snooping.setRouter(port, on);
-      return ok();
-    },
-  });
+  // A port's setting: checked as vde_switch checks a port, then applied to the machine.
+  const perPort = (
+    path: string,
+    help: string,
+    apply: (snoop: McastSnooping, port: number, on: boolean) => void,
+  ) =>
+    registry.add({
+      path,
+      syntax: "PORT 0/1",
+      help,
+      listing: false,
+      run: (args) => {
+        const [p, v] = words(args);
+        const port = parseInteger(p);
+        const on = parseSwitch(v);
+        if (port === undefined || on === undefined || port < 0) return fail(Errno.EINVAL);
+        const last = ctx.sw.numPorts - 1;
+        if (port > last) {
+          return failure(
+            `port ${port} is past the last port: this switch's ports are 0-${last}`,
+            Errno.EINVAL,
+          );
+        }
+        if (ctx.sw.port(port) === undefined) {
+          return failure(
+            `no port ${port} yet: it is there once something plugs in, or after port/create ${port}; ` +
+              "`ports all` lists the ports",
+            Errno.ENXIO,
+          );
+        }
+        if (engine.snooping === null) return failure(SNOOPING_OFF, Errno.EINVAL);
+        apply(engine.snooping, port, on);
+        return ok();
+      },
+    });
+  perPort(
+    "mcast/router",
+    "make PORT a permanent multicast router port (1) or a learned one (0)",
+    (snoop, port, on) => snoop.setRouter(port, on),
+  );
+  perPort(
+    "mcast/fastleave",
+    "a leave on PORT ends its membership at once, no queries (the bridge's multicast_fast_leave)",
+    (snoop, port, on) => snoop.setFastLeave(port, on),
+  );
+  for (const knob of MCAST_KNOBS) {
+    const path = knobCommand(knob);
+    registry.add({
+      path,
+      syntax: knobUnit(knob),
+      help: `${knob.help}; ${knobRange(knob)}`,
+      listing: false,
+      run: (args) => {
+        const value = parseKnob(knob, args.trim());
+        if (value === undefined) return failure(`${path} takes ${knobRange(knob)}`, Errno.EINVAL);
+        if (engine.snooping === null) return failure(SNOOPING_OFF, Errno.EINVAL);
+        engine.snooping.setOption(knob.field, value);
+        return ok();
+      },
+    });
+  }
   registry.add({
     path: "mcast/print",
     syntax: "",
@@ -121,10 +168,15 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
           `router port ${r.port} ${r.expiresIn === null ? "permanent" : `temp ${r.expiresIn.toFixed(2)}`}`,
         );
       }
+      const fast = snoop.fastLeavePorts();
+      if (fast.length > 0) lines.push(`fastleave ports ${fast.join(" ")}`);
       for (const g of snoop.groups()) {
         lines.push(`port ${g.port} grp ${g.group} vid ${g.vlan} temp ${g.expiresIn.toFixed(2)}`);
       }
       lines.push(familyLine("igmp", c.igmp), familyLine("mld", c.mld), `table-full ${c.tableFull}`);
+      // The settings in force, named and in the units `ip -d link show` gives (intervals in centiseconds).
+      const options = snoop.settings.options;
+      lines.push(MCAST_KNOBS.map((k) => `${k.name} ${knobValue(k, options)}`).join(" "));
       return listing(lines);
     },
   });

@@ -168,3 +168,66 @@ for (const dataplane of ["main", "thread"] as const) {
     }
   });
 }
+
+Deno.test("a snooping knob out of its range is refused with one line saying the range, and mcast/print shows the values in force in the bridge's names and units", async () => {
+  const tc = makeConsole(8);
+  try {
+    const off = "snooping is off: type mcast/snooping 1 first, or start the switch with --mcast-snooping\n";
+    assert.equal(await tc.run("mcast/query_interval 500"), `${off}1022 Invalid argument\n`);
+    assert.equal(await tc.run("mcast/snooping 1"), OK);
+    assert.equal(
+      await tc.run("mcast/last_member_count 0"),
+      "mcast/last_member_count takes 1-255 (as ip link's mcast_last_member_count)\n1022 Invalid argument\n",
+    );
+    assert.equal(
+      await tc.run("mcast/query_interval 5s"),
+      "mcast/query_interval takes 100-8640000 centiseconds (1/100 s, as ip link's mcast_query_interval)\n" +
+        "1022 Invalid argument\n",
+    );
+    for (const line of ["mcast/query_interval 500", "mcast/querier_interval 800", "mcast/hash_max 64"]) {
+      assert.equal(await tc.run(line), OK, line);
+    }
+    assert.match(
+      await tc.run("mcast/print"),
+      /\nmcast_hash_max 64 mcast_last_member_count 2 .* mcast_querier_interval 800 mcast_query_interval 500 /,
+    );
+  } finally {
+    tc.close();
+  }
+});
+
+for (const dataplane of ["main", "thread"] as const) {
+  Deno.test(`mcast/fastleave: a leave on that port stops its group reaching it at once while another querier is current; mcast/print lists it, and it ends with its client (${dataplane} data plane)`, async () => {
+    await withRouterRig(dataplane, async (tc, reaches) => {
+      const [fast, slow] = [new MemoryLink("fast"), new MemoryLink("slow")];
+      tc.sw.attach(fast, { port: 3 });
+      tc.sw.attach(slow, { port: 4 });
+      assert.equal(await tc.run("mcast/fastleave 3 1"), OK);
+      assert.match(await tc.run("mcast/print"), /\nfastleave ports 3\n/);
+      fast.receive(igmp(0x16, GROUP, 3));
+      slow.receive(igmp(0x16, GROUP, 4));
+      assert.equal(await reaches(fast, 1), true, "a member");
+      fast.receive(igmp(0x17, GROUP, 3));
+      slow.receive(igmp(0x17, GROUP, 4));
+      assert.equal(await reaches(fast, 2), false, "the fast-leave port's membership ended at its leave");
+      assert.equal(await reaches(slow, 3), true, "the other querier answers port 4's leave, not us");
+      fast.close();
+      await until("port 3 is inactive", () => !tc.sw.engine.isActive(3));
+      assert.doesNotMatch(await tc.run("mcast/print"), /fastleave/);
+    });
+  });
+
+  Deno.test(`mcast/hash_max reaches the table that routes: a membership past it is refused (${dataplane} data plane)`, async () => {
+    await withRouterRig(dataplane, async (tc, reaches) => {
+      const [first, second] = [new MemoryLink("first"), new MemoryLink("second")];
+      tc.sw.attach(first, { port: 3 });
+      tc.sw.attach(second, { port: 4 });
+      assert.equal(await tc.run("mcast/hash_max 1"), OK);
+      first.receive(igmp(0x16, GROUP, 3));
+      second.receive(igmp(0x16, GROUP, 4));
+      assert.equal(await reaches(first, 1), true);
+      assert.equal(await reaches(second, 2), false, "the second membership was refused");
+      assert.match(await tc.run("mcast/print"), /\ntable-full 1\n/);
+    });
+  });
+}
