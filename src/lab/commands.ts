@@ -15,7 +15,7 @@ import { Document } from "yaml";
 import type { LabRunner, RunningLink } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabLink, LabNode, SlirpNode, SwitchNode } from "./spec.ts";
-import { lanClashes, vlanOnTrunk } from "./same_lan.ts";
+import { lanClashes, slirpStatics, vlanOnTrunk } from "./same_lan.ts";
 import { MAX_VLAN } from "../switch/engine.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
@@ -60,9 +60,11 @@ function outsideText(r: LabRunner, name: string): string {
 }
 
 /** `gateway ... first lease ..., ` of a slirp node another process runs, from its file's settings. */
-function outsideAddresses(n: SlirpNode): string {
+function outsideAddresses(r: LabRunner, n: SlirpNode): string {
   try {
-    return `${addressesLine(slirpNodeConfig(n))}, `;
+    // The static hosts on its LAN are reserved there as here (reserveStatics): its first lease skips them.
+    const statics = slirpStatics(r.lab.nodes, r.lab.links).get(n.name) ?? [];
+    return `${addressesLine(slirpNodeConfig(n, statics))}, `;
   } catch {
     return ""; // Settings the file's checks passed: the lab runs with them, and the row still says where.
   }
@@ -120,7 +122,7 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     }
     case "slirp":
       // Its addresses, as a slirp this process runs says them (a rootless lab's hosts get its leases too).
-      if (r.outside.has(n.name)) return `${outsideAddresses(n)}${outsideText(r, n.name)}`;
+      if (r.outside.has(n.name)) return `${outsideAddresses(r, n)}${outsideText(r, n.name)}`;
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable": {
       const where = n.connect !== undefined

@@ -92,6 +92,11 @@ export class DhcpServer {
     return a >= this.#first && a <= this.#last;
   }
 
+  /** The addresses reserved now (`reserve`'s last, or config.reserved), as a status line names them. */
+  get reserved(): number[] {
+    return [...this.#reserved];
+  }
+
   /**
    * Reserves `addrs` (replacing the reserved set): none is offered or
    * ACKed from now on. A lease or decline on a newly reserved address ends

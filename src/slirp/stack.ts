@@ -476,7 +476,8 @@ export class SlirpStack implements TcpCoreSide {
   describe(): string[] {
     const c = this.config;
     return [
-      addressesLine(c),
+      // The first lease skips the static hosts reserved since the start (a lab's reserveStatics), as DHCP does.
+      addressesLine({ ...c, reserved: this.dhcp.reserved }),
       `gateway6 ${formatIpv6(c.gateway6)} prefix ${formatIpv6(c.prefix6)}/${c.prefix6Length} dns6 ${
         formatIpv6(c.dns6)
       }${c.v6 ? "" : " (IPv6 off)"}`,

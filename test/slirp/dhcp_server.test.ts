@@ -181,3 +181,11 @@ Deno.test("the start line's first lease (and a forward's default guest) is the a
     / no DHCP lease \(the first lease 10\.0\.9\.15 is past the network's last host 10\.0\.9\.14\)$/,
   );
 });
+
+Deno.test("the status line's first lease skips a static host reserved after the start, as DHCP does (a lab's reserveStatics)", () => {
+  const t = testStack(slirpConfigFromFlags({ host: "10.0.2.2/24" }));
+  assert.match(t.stack.describe()[0]!, / first lease 10\.0\.2\.15$/);
+  t.stack.dhcp.reserve([0x0a00020f]); // a lab host given 10.0.2.15 statically
+  assert.equal(formatIpv4(t.stack.dhcp.handle(request(1, DHCP_MSG.DISCOVER), 0)!.spec.yiaddr!), "10.0.2.16");
+  assert.match(t.stack.describe()[0]!, / first lease 10\.0\.2\.16$/);
+});
