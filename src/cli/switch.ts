@@ -356,7 +356,16 @@ const RC_SETTINGS: ReadonlyMap<string, string> = new Map([
     w,
   ) => [w, "stp/settimers HELLO MAXAGE FWDDELAY (seconds)"]),
   ...["mcast-querier", "querier"].map((w) => [w, "mcast/querier 1 (with --mcast-snooping)"]),
-  ...["fast-leave", "multicast-fast-leave", "mcast-fast-leave"].map((w) => [w, "mcast/fastleave PORT 1"]),
+  // A bridge port's fast leave under ip link's words (fastleave, mcast_fast_leave) and sysfs's, either spelling.
+  ...[
+    "fastleave",
+    "fast-leave",
+    "multicast-fast-leave",
+    "multicast_fast_leave",
+    "mcast-fast-leave",
+    "mcast_fast_leave",
+  ]
+    .map((w) => [w, "mcast/fastleave PORT 1 (with --mcast-snooping)"]),
   // ip link's snooping knobs, spelt as options: --mcast-query-interval, --mcast_query_interval.
   ...MCAST_KNOBS.flatMap((k) =>
     [k.name, k.name.replaceAll("_", "-")].map((

@@ -25,7 +25,12 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   ["mcast/snooping", "IGMP/MLD snooping", ["mcast_snooping", "mcast_snooping_enable"]],
   ["mcast/querier", "the IGMP/MLD querier", ["mcast_querier"]],
   ["mcast/router", "a multicast router port", ["mcast_router"]],
-  ["mcast/fastleave", "a port's fast leave: mcast/fastleave PORT 1", ["multicast_fast_leave", "fastleave"]],
+  // ip link's bridge_slave fastleave and its synonym mcast_fast_leave, bridge link's fastleave, sysfs's name.
+  ["mcast/fastleave", "a port's fast leave: mcast/fastleave PORT 1", [
+    "mcast_fast_leave",
+    "multicast_fast_leave",
+    "fastleave",
+  ]],
   // ip link's snooping timers and table bound, under their names less mcast_ and in their units.
   ...MCAST_KNOBS.map((k) => [knobCommand(k), `${k.help}, ${knobUnit(k).toLowerCase()}`, [k.name]] as const),
   // brctl showstp, ovs-appctl stp/show and rstp/show; stp_state, priorities and timers.

@@ -1,6 +1,7 @@
 /**
  * What a lab switch's `rc` file changed of the settings the lab file owns
- * (ports, hub, stp, mcast_snooping, mcast_querier, vlans).
+ * (ports, hub, stp, mcast_snooping, mcast_querier, the snooping knobs such
+ * as mcast_query_interval, vlans).
  *
  * The lab's record of a node (what `vde status`, `save`, a diff and
  * `apply` compare against) is its lab file's spec; an rc runs the switch's
@@ -18,20 +19,42 @@
  * them: an apply of the unchanged file does not take the rc's spanning
  * tree back (which, on a ring, would make a loop), and what the file
  * changes beside it still applies. VLANs are laid as the rc's changes (the
- * ones it made, the ones it removed), the rest as the values it set.
+ * ones it made, the ones it removed), the rest as the values it set; the
+ * knobs one by one, each in the bridge's unit as the file writes it (an rc
+ * that turns snooping off takes the file's knobs with it, which need it).
  */
 import type { SwitchEngine } from "../switch/engine.ts";
+import { knobDefault, knobValue, MCAST_KNOBS } from "../switch/mcast_knobs.ts";
 import type { SwitchNode } from "./spec.ts";
 
 /** The settings of a switch node a lab file says and an rc may change. */
 type OwnedSettings = Pick<SwitchNode, "ports" | "hub" | "stp" | "mcastSnooping" | "mcastQuerier" | "vlans">;
 
-/** What an rc changed: each setting it set (and what the file said of it then), and the VLANs it made and removed. */
+/**
+ * What an rc changed: each setting it set (and what the file said of it then), each snooping knob it set
+ * by its bridge name (and the file's value then, the default where it said none), and the VLANs it made
+ * and removed.
+ */
 export interface RcSettings {
   values: Partial<Omit<OwnedSettings, "vlans">>;
   fileSaid: Partial<Omit<OwnedSettings, "vlans">>;
+  knobs: Record<string, number>;
+  knobsFileSaid: Record<string, number>;
   vlansMade: number[];
   vlansRemoved: number[];
+}
+
+/** `node`'s value of each knob, the default where it says none. */
+function fileKnobs(node: SwitchNode): Record<string, number> {
+  return Object.fromEntries(MCAST_KNOBS.map((k) => [k.name, node.mcastKnobs?.[k.name] ?? knobDefault(k)]));
+}
+
+/** The knobs `engine`'s snooping runs with, in the file's units; none with snooping off. */
+function runningKnobs(engine: SwitchEngine): Record<string, number> | undefined {
+  const options = engine.snooping?.settings.options;
+  return options === undefined
+    ? undefined
+    : Object.fromEntries(MCAST_KNOBS.map((k) => [k.name, knobValue(k, options)]));
 }
 
 /** What `engine` runs with, in the lab file's terms (VLAN 0, every switch's, is no `vlans` entry). */
@@ -57,14 +80,19 @@ function fileValues(node: SwitchNode): RcSettings["fileSaid"] {
   };
 }
 
-/** The lab file's words for each setting of `values`, and its VLANs (`vlans: [10, 20]`). */
-function described(values: RcSettings["values"], vlans: number[] | undefined): string[] {
+/** The lab file's words for each setting of `values`, its knobs and its VLANs (`vlans: [10, 20]`). */
+function described(
+  values: RcSettings["values"],
+  vlans: number[] | undefined,
+  knobs: Record<string, number> = {},
+): string[] {
   const said: string[] = [];
   if (values.ports !== undefined) said.push(`ports: ${values.ports}`);
   if (values.hub !== undefined) said.push(`hub: ${values.hub}`);
   if (values.stp !== undefined) said.push(`stp: ${values.stp}`);
   if (values.mcastSnooping !== undefined) said.push(`mcast_snooping: ${values.mcastSnooping}`);
   if (values.mcastQuerier !== undefined) said.push(`mcast_querier: ${values.mcastQuerier}`);
+  for (const [name, v] of Object.entries(knobs)) said.push(`${name}: ${v}`);
   if (vlans !== undefined) said.push(`vlans: [${vlans.join(", ")}]`);
   return said;
 }
@@ -91,15 +119,25 @@ export function adoptRunningSettings(
   if (now.mcastQuerier !== (node.mcastQuerier === true)) {
     values.mcastQuerier = node.mcastQuerier = now.mcastQuerier;
   }
+  // Each knob the rc set to other than the file's, recorded as the node's; with snooping off there are none.
+  const knobsFileSaid = fileKnobs(node);
+  const knobs: Record<string, number> = {};
+  const running = runningKnobs(engine);
+  if (running === undefined) delete node.mcastKnobs;
+  for (const [name, v] of Object.entries(running ?? {})) {
+    if (v !== knobsFileSaid[name]) knobs[name] = (node.mcastKnobs ??= {})[name] = v;
+  }
   const set: RcSettings = {
     values,
     fileSaid,
+    knobs,
+    knobsFileSaid,
     vlansMade: now.vlans.filter((v) => !node.vlans.includes(v)),
     vlansRemoved: node.vlans.filter((v) => !now.vlans.includes(v)),
   };
   const vlansChanged = set.vlansMade.length + set.vlansRemoved.length > 0;
   if (vlansChanged) node.vlans = now.vlans;
-  return { set, said: described(values, vlansChanged ? now.vlans : undefined) };
+  return { set, said: described(values, vlansChanged ? now.vlans : undefined, knobs) };
 }
 
 /**
@@ -117,7 +155,15 @@ export function layRcSettings(node: SwitchNode, set: RcSettings): string[] {
       overridden.push(`${described({ [k]: file[k] }, undefined)[0]} -> ${v}`);
     }
   }
+  const knobs = fileKnobs(node);
+  for (const [name, v] of Object.entries(set.knobs)) {
+    if (knobs[name] !== v && knobs[name] !== set.knobsFileSaid[name]) {
+      overridden.push(`${name}: ${knobs[name]} -> ${v}`);
+    }
+  }
   Object.assign(node, set.values);
+  if (node.mcastSnooping !== true) delete node.mcastKnobs;
+  else if (Object.keys(set.knobs).length > 0) node.mcastKnobs = { ...node.mcastKnobs, ...set.knobs };
   const vlans = [...new Set([...node.vlans, ...set.vlansMade])].filter((x) => !set.vlansRemoved.includes(x));
   node.vlans = vlans.sort((a, b) => a - b);
   return overridden;

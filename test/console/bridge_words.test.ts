@@ -146,7 +146,7 @@ Deno.test("a bridge's or OVS's VLAN, port and spanning tree settings name the co
   );
 });
 
-Deno.test("ip link's snooping knobs and a port's multicast_fast_leave name our mcast/ commands", () => {
+Deno.test("ip link's snooping knobs and a port's fastleave, mcast_fast_leave or multicast_fast_leave name our mcast/ commands", () => {
   assert.equal(
     bridgeWordHint("ip link set br0 type bridge mcast_query_interval 500", SWITCH),
     "mcast_query_interval here is mcast/query_interval (time between our general queries after start-up, " +
@@ -155,5 +155,14 @@ Deno.test("ip link's snooping knobs and a port's multicast_fast_leave name our m
   assert.equal(
     bridgeWordHint("ip link set dev p1 type bridge_slave multicast_fast_leave on", SWITCH),
     "multicast_fast_leave here is mcast/fastleave (a port's fast leave: mcast/fastleave PORT 1)",
+  );
+  // ip-link(8)'s own words for it: bridge_slave fastleave, and its synonym mcast_fast_leave.
+  assert.equal(
+    bridgeWordHint("ip link set dev p1 type bridge_slave mcast_fast_leave on", SWITCH),
+    "mcast_fast_leave here is mcast/fastleave (a port's fast leave: mcast/fastleave PORT 1)",
+  );
+  assert.equal(
+    bridgeWordHint("bridge link set dev p1 fastleave on", SWITCH),
+    "fastleave here is mcast/fastleave (a port's fast leave: mcast/fastleave PORT 1)",
   );
 });

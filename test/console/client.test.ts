@@ -167,6 +167,42 @@ Deno.test("a help listing is read with vde_switch's two-line header, or without 
   assert.deepEqual(parseHelpListing(lab).map((c) => c.path), ["help", "nodes", "links"]);
 });
 
+Deno.test("a help row whose path passes the 18-column field (mcast/query_response_interval) keeps its syntax, as our help lines it up and as vde_switch's format would push it", async () => {
+  const tc = makeConsole(8);
+  try {
+    const reply = await tc.run("help mcast");
+    const lines = reply.split("\n");
+    const parsed = parseHelpListing(lines.slice(1, lines.indexOf(".")));
+    const syntax = (path: string) => parsed.find((c) => c.path === path)?.syntax;
+    assert.equal(syntax("mcast/query_response_interval"), "CENTISECONDS");
+    assert.equal(syntax("mcast/last_member_count"), "N");
+    assert.equal(syntax("mcast/fastleave"), "PORT 0/1");
+    assert.match(parsed.find((c) => c.path === "mcast/last_member_count")!.help, /^group-specific queries/);
+    // The whole help: vde_switch's menus at 18 columns, the mcast menu at its own width, under an 18-column header.
+    const all = (await tc.run("help")).split("\n");
+    const every = parseHelpListing(all.slice(1, all.indexOf(".")));
+    const of = (path: string) => every.find((c) => c.path === path);
+    assert.deepEqual([of("mcast/fastleave")?.syntax, of("mcast/print")?.syntax, of("port/print")?.syntax], [
+      "PORT 0/1",
+      "",
+      "[N]",
+    ]);
+    assert.match(of("mcast/fastleave")!.help, /^a leave on PORT/);
+    assert.equal(of("mcast/startup_query_interval")?.syntax, "CENTISECONDS");
+  } finally {
+    tc.close();
+  }
+  // vde_switch's own `%-18s %-15s %s` of a long path: the rest pushed right by the path's overflow.
+  const pushed = parseHelpListing([
+    "COMMAND PATH       SYNTAX          HELP",
+    "------------       --------------  ------------",
+    "mcast/last_member_count N               group-specific queries our querier sends after a leave",
+  ]);
+  assert.deepEqual(pushed.map((c) => [c.path, c.syntax, c.help]), [
+    ["mcast/last_member_count", "N", "group-specific queries our querier sends after a leave"],
+  ]);
+});
+
 Deno.test("wirefilter's help listing, which shows no syntax for its value commands, leaves their syntax unknown rather than none", () => {
   const wirefilter = [
     "COMMAND      HELP",

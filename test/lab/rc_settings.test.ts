@@ -1,11 +1,12 @@
 /**
  * A lab switch's rc file that sets what the lab file owns (spanning tree,
- * snooping, VLANs): the lab records what runs, says which settings came
+ * snooping and its knobs, VLANs): the lab records what runs, says which settings came
  * from the rc, and `diff`/`apply` of a file that runs that rc keep them,
  * as `vde up` of it would.
  */
 import assert from "node:assert/strict";
 import { withLabInProcess } from "./_helpers.ts";
+import { labToYaml } from "../../src/lab/to_yaml.ts";
 
 Deno.test("an rc's spanning tree, snooping and VLANs are the lab's record of the switch, said at start, and kept by diff and apply of the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-lab-rc-" });
@@ -86,6 +87,47 @@ Deno.test("an rc that sets only what the lab file says leaves the record as it i
       (m) => logged.push(m),
     );
     assert.deepEqual(logged.filter((m) => m.includes("its rc")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an rc's snooping knob (mcast/query_interval 500) is the lab's record of the switch, saved and kept by diff and apply of the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-lab-rc-" });
+  await Deno.writeTextFile(
+    `${dir}/sw1.rc`,
+    "mcast/query_interval 500\nmcast/hash_max 64\n",
+  );
+  const logged: string[] = [];
+  try {
+    await withLabInProcess(
+      `name: x\ntopology:\n  nodes:\n    sw1: { kind: switch, ports: 4, mcast_snooping: true, mcast_hash_max: 64, rc: ${dir}/sw1.rc }\n` +
+        "  links: []\n",
+      async (r, line, file) => {
+        const sw1 = r.lab.nodes.find((n) => n.name === "sw1");
+        assert.ok(sw1?.kind === "switch");
+        assert.deepEqual(sw1.mcastKnobs, { mcast_hash_max: 64, mcast_query_interval: 500 });
+        assert.deepEqual(logged.filter((m) => m.startsWith("sw1: its rc")), [
+          "sw1: its rc set mcast_query_interval: 500, which the lab file does not say: " +
+          "recorded as the node's (vde status shows it); an apply of a file that runs this rc keeps it, as " +
+          "vde up would",
+        ]);
+        assert.match(labToYaml(r.lab), /mcast_query_interval: 500/, "save writes what runs");
+        assert.equal(await line("diff"), "0 ");
+        assert.match(await line("apply"), /^0 nothing to apply/);
+        assert.match(await line("sw1 mcast/print"), /mcast_query_interval 500 /);
+        const text = await Deno.readTextFile(file);
+        await Deno.writeTextFile(
+          file,
+          text.replace("ports: 4,", "ports: 4, mcast_query_interval: 700,"),
+        );
+        assert.equal(
+          await line("diff"),
+          "0 switch sw1: its rc sets mcast_query_interval: 700 -> 500 over the file, as vde up of it would",
+        );
+      },
+      (m) => logged.push(m),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

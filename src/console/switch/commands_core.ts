@@ -9,17 +9,43 @@
  */
 import { VERSION } from "../../version.ts";
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, failure, listing } from "../registry.ts";
+import { type CommandRegistry, failure, type HelpEntry, listing } from "../registry.ts";
 import { BANNER_LINES, Errno } from "../reply_format.ts";
 import { addSessionEndCommands, loadScript } from "../session_commands.ts";
 
-const HELP_HEADER = [
-  helpRow("COMMAND PATH", "SYNTAX", "HELP"),
-  helpRow("------------", "--------------", "------------"),
-];
+/** vde_switch's path column (`%-18s`): every path of its own menus fits. */
+const PATH_WIDTH = 18;
 
-function helpRow(path: string, syntax: string, help: string): string {
-  return `${path.padEnd(18)} ${syntax.padEnd(15)} ${help}`;
+function helpHeader(width: number): string[] {
+  return [
+    helpRow("COMMAND PATH", "SYNTAX", "HELP", width),
+    helpRow("------------", "--------------", "------------", width),
+  ];
+}
+
+function helpRow(path: string, syntax: string, help: string, width: number): string {
+  return `${path.padEnd(width)} ${syntax.padEnd(15)} ${help}`;
+}
+
+/**
+ * `help`'s rows as vde_switch's `%-18s %-15s %s`, but a menu with a longer path (ours, such as
+ * `mcast/query_response_interval`) widens its own rows' path column to its longest, so its columns line up
+ * and vde_switch's menus keep their bytes; the header takes that width when the rows are of that menu alone.
+ */
+function helpRows(entries: readonly HelpEntry[]): string[] {
+  const menuOf = (path: string) => path.split("/")[0]!;
+  const widths = new Map<string, number>();
+  for (const e of entries) {
+    const m = menuOf(e.path);
+    widths.set(m, Math.max(widths.get(m) ?? PATH_WIDTH, e.path.length));
+  }
+  const header = widths.size === 1 ? [...widths.values()][0]! : PATH_WIDTH;
+  return [
+    ...helpHeader(header),
+    ...entries.map((e) =>
+      helpRow(e.path, e.menu ? "============" : e.syntax, e.help, widths.get(menuOf(e.path))!)
+    ),
+  ];
 }
 
 function octalMode(mode: number): string {
@@ -85,10 +111,7 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
     help: "Help (limited to arg when specified)",
     listing: true,
     run: (args, session) => {
-      const rows = session.commands.entries()
-        .filter((e) => e.path.startsWith(args))
-        .map((e) => helpRow(e.path, e.menu ? "============" : e.syntax, e.help));
-      return listing([...HELP_HEADER, ...rows]);
+      return listing(helpRows(session.commands.entries().filter((e) => e.path.startsWith(args))));
     },
   });
   addSessionEndCommands(registry, ctx, {

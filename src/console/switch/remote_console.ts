@@ -42,10 +42,13 @@ const FALLBACKS: readonly RemoteCommand[] = [
 
 /**
  * Parses a `help` listing into commands (menu headers dropped). Rows are
- * `%-18s %-15s %s` under a two-line header; a path longer than its column
- * shifts the rest, so the row is split on blanks then, and so does a
- * syntax longer than its own. A listing without
- * the header (a lab's console) is rows from its first line.
+ * `%-18s %-15s %s` under a two-line header, but our help widens the path
+ * column of a menu with a longer path to its longest (its header row's
+ * `============` starts the syntax column, as the header's SYNTAX does
+ * when the listing is that menu's alone). vde_switch's `%-18s` shifts the
+ * rest of a row whose path is longer, and a syntax longer than its column
+ * the help: the syntax is then its words up to the help's first. A
+ * listing without the header (a lab's console) is rows from its first line.
  */
 export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
   const out: RemoteCommand[] = [];
@@ -53,17 +56,29 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
   // wirefilter's `COMMAND      HELP` has no syntax column: `loss         set loss percentage` takes a
   // value it does not show, so its syntax is unknown (not "none"); its wider rows put it in the first column.
   if (header === 2 && /^COMMAND\s+HELP$/.test(lines[0] ?? "")) return lines.slice(2).flatMap(wirefilterRow);
+  // Where the syntax starts: 19 (`%-18s `), or where a widened menu's rows or a widened header put it.
+  const headerColumn = header === 2 ? Math.max(19, lines[0]!.indexOf("SYNTAX")) : 19;
+  const menuColumns = new Map<string, number>();
+  for (const line of lines.slice(header)) {
+    const menu = /^(\S+) +============/.exec(line);
+    if (menu !== null) menuColumns.set(menu[1]!, line.indexOf("============"));
+  }
   for (const line of lines.slice(header)) {
     let path: string, syntax: string, help: string;
-    if (line.length > 19 && line[18] === " " && line[34] === " ") {
-      path = line.slice(0, 18).trim();
-      syntax = line.slice(19, 34).trim();
-      help = line.slice(35);
-    } else if (header === 2 && line[18] === " " && /^\S+\s*$/.test(line.slice(0, 18))) {
-      // A syntax wider than its column (`HELLO MAXAGE FWDDELAY`) pushes the help right: the syntax is
-      // the words with no lower-case letter, as syntax words are (N, [PORT]..., 0/1), up to the help's first.
-      path = line.slice(0, 18).trim();
-      const words = line.slice(19).split(" ");
+    const at = menuColumns.get(line.split("/")[0]!.split(" ")[0]!) ?? headerColumn;
+    if (
+      line.length > at && line[at - 1] === " " && line[at + 15] === " " && !/\S +\S/.test(line.slice(0, at))
+    ) {
+      path = line.slice(0, at - 1).trim();
+      syntax = line.slice(at, at + 15).trim();
+      help = line.slice(at + 16);
+    } else if (header === 2 && /^\S+ /.test(line)) {
+      // A syntax wider than its column (`HELLO MAXAGE FWDDELAY`) pushes the help right, and a path wider
+      // than its own (`mcast/query_response_interval`) the rest of the row, as `%-18s` does or as our help
+      // widens that menu's column: the syntax is the words after the path with no lower-case letter, as
+      // syntax words are (N, [PORT]..., 0/1), up to the help's first.
+      path = /^\S+/.exec(line)![0];
+      const words = line.slice(path.length).trim().split(" ");
       const n = words.findIndex((w) => /[a-z]/.test(w));
       syntax = (n < 0 ? words : words.slice(0, n)).join(" ").trim();
       help = n < 0 ? "" : words.slice(n).join(" ");

@@ -230,4 +230,42 @@ for (const dataplane of ["main", "thread"] as const) {
       assert.match(await tc.run("mcast/print"), /\ntable-full 1\n/);
     });
   });
+
+  Deno.test(`mcast/hash_max lowered below the memberships held keeps them and refuses the next; raised past the table's first size, takes it, on the table that routes (${dataplane} data plane)`, async () => {
+    await withRouterRig(dataplane, async (tc, reaches) => {
+      const [a, b, c] = [new MemoryLink("a"), new MemoryLink("b"), new MemoryLink("c")];
+      tc.sw.attach(a, { port: 3 });
+      tc.sw.attach(b, { port: 4 });
+      tc.sw.attach(c, { port: 5 });
+      a.receive(igmp(0x16, GROUP, 3));
+      b.receive(igmp(0x16, GROUP, 4));
+      assert.equal(await reaches(b, 1), true);
+      assert.equal(await tc.run("mcast/hash_max 1"), OK);
+      c.receive(igmp(0x16, GROUP, 5));
+      assert.equal(await reaches(c, 2), false, "a third membership past the lowered bound is refused");
+      assert.equal(await reaches(a, 3), true, "those held before stay");
+      assert.equal(await reaches(b, 4), true);
+      // 65536 is past the 4096 the table was first sized for: its buckets grow on both copies.
+      assert.equal(await tc.run("mcast/hash_max 65536"), OK);
+      c.receive(igmp(0x16, GROUP, 5));
+      assert.equal(await reaches(c, 5), true, "taken once the bound is raised");
+      assert.match(await tc.run("mcast/print"), /\ntable-full 1\nmcast_hash_max 65536 /);
+    });
+  });
+
+  Deno.test(`a fast-leave port's next client, after the first left, leaves as any port's does: the querier answers it (${dataplane} data plane)`, async () => {
+    await withRouterRig(dataplane, async (tc, reaches) => {
+      const first = new MemoryLink("first");
+      tc.sw.attach(first, { port: 3 });
+      assert.equal(await tc.run("mcast/fastleave 3 1"), OK);
+      first.close();
+      await until("port 3 is inactive", () => !tc.sw.engine.isActive(3));
+      const next = new MemoryLink("next");
+      tc.sw.attach(next, { port: 3 });
+      next.receive(igmp(0x16, GROUP, 3));
+      assert.equal(await reaches(next, 1), true);
+      next.receive(igmp(0x17, GROUP, 3));
+      assert.equal(await reaches(next, 2), true, "its leave waits for the other querier, on every copy");
+    });
+  });
 }
