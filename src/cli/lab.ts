@@ -73,6 +73,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
+import { printable } from "../console/reply_format.ts";
 import { dirOf, isDirectory, isFile, isSocket, realPath } from "../os/paths.ts";
 import { nearEntries } from "../os/near_entries.ts";
 import { openOutputFile } from "../os/output_file.ts";
@@ -681,14 +682,24 @@ function removeLog(name: string): void {
 }
 
 /**
- * The `name` of lab file `file`, if it has one.
+ * The `name` of lab file `file`, if it has one. A name `vde up` would refuse (validate.ts) is refused here
+ * too: it names no lab, and joined to the labs' directory (`../../home/x`) it led elsewhere, where
+ * `vde down FILE` removed that directory and `--cleanup` a `.log` file, as root too.
  *
- * @throws Deno's error when the file cannot be read
+ * @throws Deno's error when the file cannot be read; UsageError for a name that is no lab's
  */
 function nameInFile(file: string): string | undefined {
   // `name: ${LAB:=demo}` is the name the environment makes of it, as `vde up` of the file would run.
-  const name = parseDocument(expandVariables(labFileText(file)).text).get("name");
-  return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
+  const value = parseDocument(expandVariables(labFileText(file)).text).get("name");
+  if (typeof value !== "string" && typeof value !== "number") return undefined;
+  const name = String(value);
+  if (!NAME_PATTERN.test(name)) {
+    throw new UsageError(
+      `${printable(file)}: lab name "${printable(name)}" may hold only letters, digits, "-" and "_", ` +
+        "starting with a letter or digit",
+    );
+  }
+  return name;
 }
 
 /** ` (did you mean lab.yaml?)` for `lab.yml` typed beside lab.yaml: a YAML file a typo away, or "". */

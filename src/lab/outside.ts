@@ -403,7 +403,7 @@ export class OutsideNodes {
     // Closed during the last wait: close() has run, and a watcher made now would outlive it.
     if (this.#over || this.#closed) return;
     try {
-      this.#counters = serveSlirpCounters(labDir, () => this.#slirpCounters());
+      this.#counters = serveSlirpCounters(labDir, () => this.#slirpCounters(), (m) => this.#say(m));
     } catch (err) {
       this.#say(`/metrics will have no slirp series: ${(err as Error).message}`);
     }

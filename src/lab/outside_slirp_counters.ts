@@ -20,6 +20,7 @@
 import { listenPrivate } from "../os/private_socket.ts";
 import { NAME_PATTERN } from "./names.ts";
 import { removeIfThere } from "./outside_files.ts";
+import { acceptLoop, closeQuietly } from "../web/guarded_server.ts";
 import { type NamedSlirp, SLIRP_COUNTER_KEYS, type SlirpCounters } from "../web/slirp_metrics.ts";
 
 /** How long a scrape waits for the answer: the process outside writes it at once. */
@@ -36,31 +37,31 @@ export function slirpCountersSocket(labDir: string): string {
 
 /**
  * In the process outside: answers each connection on lab directory `labDir`'s socket with `slirps()` now.
+ * A failed accept (EMFILE: the slirps' host sockets took every descriptor for a moment) is said once by
+ * `say` and retried (acceptLoop), not the end of the answers for the rest of the lab.
  *
  * @throws Deno's error when it cannot listen there (the lab's directory is gone)
  */
-export function serveSlirpCounters(labDir: string, slirps: () => readonly NamedSlirp[]): { close(): void } {
+export function serveSlirpCounters(
+  labDir: string,
+  slirps: () => readonly NamedSlirp[],
+  say: (m: string) => void,
+): { close(): void } {
   const path = slirpCountersSocket(labDir);
   const listener = listenPrivate(path);
   const encoder = new TextEncoder();
-  (async () => {
-    for await (const conn of listener) {
-      const answer = encoder.encode(JSON.stringify({ slirps: slirps() }));
-      (async () => {
-        try {
-          for (let at = 0; at < answer.length;) at += await conn.write(answer.subarray(at));
-        } catch { /* the lab let go: its scrape gave up */ }
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      })();
-    }
-  })().catch(() => {});
+  void acceptLoop(listener, (conn) => {
+    const answer = encoder.encode(JSON.stringify({ slirps: slirps() }));
+    (async () => {
+      try {
+        for (let at = 0; at < answer.length;) at += await conn.write(answer.subarray(at));
+      } catch { /* the lab let go: its scrape gave up */ }
+      closeQuietly(conn);
+    })();
+  }, (err) => say(`the slirps' counters for /metrics: cannot accept (${err.message}); trying again`));
   return {
     close: () => {
-      try {
-        listener.close();
-      } catch { /* closed */ }
+      closeQuietly(listener);
       removeIfThere(path);
     },
   };
@@ -117,9 +118,7 @@ export async function readSlirpCounters(
   let late = false;
   const timer = setTimeout(() => {
     late = true;
-    try {
-      conn.close();
-    } catch { /* closed */ }
+    closeQuietly(conn);
   }, timeoutMs);
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -136,9 +135,7 @@ export async function readSlirpCounters(
     return late ? `no answer within ${timeoutMs / 1000} s` : "the answer broke off";
   } finally {
     clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed */ }
+    closeQuietly(conn);
   }
   const bytes = new Uint8Array(total);
   let at = 0;

@@ -576,3 +576,36 @@ Deno.test("vde down of a lab already down says so in one line and exits 0; a lab
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /is neither a lab file nor a lab name/);
 });
+
+Deno.test("a lab file whose name is a path (../../x) is refused by vde down and status as vde up refuses it, removing nothing it leads to", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-name-path-" });
+  try {
+    // From the labs' directory up to / and down to the victim: vde down removed that directory, --cleanup its .log.
+    const name = `${"../".repeat(labsBaseDir().split("/").filter((p) => p !== "").length)}${
+      dir.slice(1)
+    }/victim`;
+    await Deno.mkdir(`${dir}/victim`);
+    await Deno.writeTextFile(`${dir}/victim/kept`, "x");
+    await Deno.writeTextFile(`${dir}/victim.log`, "x");
+    const lab = (n: string) => `name: "${n}"\ntopology:\n  nodes:\n    sw1: { kind: switch }\n`;
+    await Deno.writeTextFile(`${dir}/a.yaml`, lab(name));
+    await Deno.writeTextFile(`${dir}/b.yaml`, lab("b\\e]0;title\\a"));
+    const refusal = `vde: a.yaml: lab name "${name}" may hold only letters, digits, "-" and "_", ` +
+      "starting with a letter or digit\n";
+    for (const args of [["down", "a.yaml"], ["down", "a.yaml", "--cleanup"], ["status", "a.yaml"]]) {
+      const r = await run([...vdeCommand(), ...args], { cwd: dir, check: false });
+      assert.equal(r.code, 1, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+      assert.equal(r.stderr, refusal, args.join(" "));
+    }
+    // Two lab files here, neither naming a lab: not "nothing to take down" (and their .log removed).
+    const both = await run([...vdeCommand(), "down", "--cleanup"], { cwd: dir, check: false });
+    assert.equal(both.code, 1, both.stdout);
+    assert.equal(both.stdout, "");
+    assert.equal(both.stderr.includes("\x1b"), false, both.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/victim/kept`), "x");
+    assert.equal(await Deno.readTextFile(`${dir}/victim.log`), "x");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

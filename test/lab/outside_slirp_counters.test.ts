@@ -26,7 +26,7 @@ const ZERO: SlirpCounters = slirpCounters(testStack().stack);
 Deno.test("the slirps' counters are answered as they are at each connection, and the socket goes with the server", async () => {
   await withTempDir("vde-slirp-counters-", async (dir) => {
     const { stack } = testStack();
-    const server = serveSlirpCounters(dir, () => [{ name: "nat", counters: slirpCounters(stack) }]);
+    const server = serveSlirpCounters(dir, () => [{ name: "nat", counters: slirpCounters(stack) }], () => {});
     try {
       assert.deepEqual(await readSlirpCounters(dir), [{ name: "nat", counters: ZERO }]);
       stack.input(new Uint8Array(5)); // a runt: taken and dropped
@@ -111,6 +111,67 @@ Deno.test("an answer too long, late or not UTF-8 is none; the lab says so once u
         } catch { /* closed */ }
       }
       await serving;
+    }
+  });
+});
+
+/**
+ * A child that serves the counters, runs out of descriptors for 1.5 s, and serves on. (Timed, not told on its
+ * stdin: a Deno reading its stdin out of descriptors panics in its signal handling.)
+ */
+const SHORT_OF_FDS = `
+import { serveSlirpCounters } from ${
+  JSON.stringify(new URL("../../src/lab/outside_slirp_counters.ts", import.meta.url).href)
+};
+serveSlirpCounters(Deno.args[0], () => [], (m) => console.log("said " + m));
+const held = [];
+console.log("ready");
+await new Promise((r) => setTimeout(r, 300));
+try {
+  for (;;) held.push(Deno.openSync("/dev/null"));
+} catch { /* EMFILE */ }
+console.log("filled");
+await new Promise((r) => setTimeout(r, 1500));
+for (const f of held.splice(0)) f.close();
+console.log("freed");
+setInterval(() => {}, 60_000);
+`;
+
+Deno.test("a failed accept (the process outside out of descriptors for a moment) is said once and tried again, not the end of the answers", async () => {
+  await withTempDir("vde-slirp-counters-", async (dir) => {
+    const script = `${dir}/child.ts`;
+    await Deno.writeTextFile(script, SHORT_OF_FDS);
+    const config = new URL("../../deno.json", import.meta.url).pathname;
+    const child = new Deno.Command("prlimit", {
+      args: ["--nofile=256:256", Deno.execPath(), "run", "-A", "--quiet", "--config", config, script, dir],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const until = async (word: string) => {
+      while (!seen.includes(word)) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`the child ended before "${word}": ${seen}`);
+        seen += value;
+      }
+    };
+    try {
+      await until("ready");
+      await until("filled");
+      // Queued by the kernel; the accept fails for want of a descriptor.
+      assert.equal(await readSlirpCounters(dir, 300), "no answer within 0.3 s");
+      await until("freed");
+      assert.deepEqual(await readSlirpCounters(dir), [], "no answer once descriptors were free again");
+      assert.equal(seen.match(/^said .*cannot accept.*$/gm)?.length, 1, seen);
+      assert.match(seen, /^said the slirps' counters for \/metrics: cannot accept \(Too many open files/m);
+    } finally {
+      try {
+        child.kill();
+      } catch { /* ended */ }
+      await child.status;
+      await lines.cancel().catch(() => {});
     }
   });
 });
