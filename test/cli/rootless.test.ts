@@ -128,18 +128,21 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
  */
 async function othersCannotReach(s: Student, name: string): Promise<void> {
   const vde = [Deno.execPath(), "run", "-A", "--quiet", `${s.tmp}/bin/vde`];
+  // Bounded as the student's own commands are (s.as): run's 10 s was too short for a bundle's start on a
+  // loaded machine (nobody's vde term was SIGKILLed at 10 s there: code 137, not the 1 it says).
+  const bounded = { check: false, timeoutMs: 60_000 };
   const whose =
     `; user vderl${Deno.pid}'s rootless lab ${name} runs in namespaces of their own \\(only their vde reaches it\\)`;
-  const rootDown = await run([...vde, "down", name], { check: false });
+  const rootDown = await run([...vde, "down", name], bounded);
   assert.equal(rootDown.code, 0, rootDown.stderr);
   assert.match(rootDown.stdout, new RegExp(`^no lab ${name} is up.*${whose}: nothing to take down\n$`));
-  const rootTerm = await run([...vde, "term", name, "-c", "ports"], { check: false });
+  const rootTerm = await run([...vde, "term", name, "-c", "ports"], bounded);
   assert.equal(rootTerm.code, 1);
   assert.match(rootTerm.stderr, new RegExp(`${whose}\n$`));
-  const rootStatus = await run([...vde, "status", name], { check: false });
+  const rootStatus = await run([...vde, "status", name], bounded);
   assert.match(rootStatus.stderr, new RegExp(whose));
   // Root's list of labs names it, as the user's, apart from root's own (which a script may take down).
-  const rootList = await run([...vde, "status"], { check: false });
+  const rootList = await run([...vde, "status"], bounded);
   assert.match(
     rootList.stdout,
     new RegExp(
@@ -147,7 +150,7 @@ async function othersCannotReach(s: Student, name: string): Promise<void> {
       "m",
     ),
   );
-  const rootJson = JSON.parse((await run([...vde, "status", "--json"])).stdout);
+  const rootJson = JSON.parse((await run([...vde, "status", "--json"], { timeoutMs: 60_000 })).stdout);
   assert.ok(!rootJson.labs.some((l: { name: string }) => l.name === name), "not among root's own");
   assert.deepEqual(
     rootJson.rootless.filter((l: { name: string }) => l.name === name).map((
@@ -155,7 +158,7 @@ async function othersCannotReach(s: Student, name: string): Promise<void> {
     ) => [l.user, l.state]),
     [[`vderl${Deno.pid}`, "up"]],
   );
-  const rootCapture = await run([...vde, "capture", `${name}/sw1`, "-c", "1"], { check: false });
+  const rootCapture = await run([...vde, "capture", `${name}/sw1`, "-c", "1"], bounded);
   assert.equal(rootCapture.code, 1);
   assert.match(rootCapture.stderr, new RegExp(`^vde: ${name}/sw1: no such switch directory .*${whose}\n$`));
   // Another user (their own runtime directory, as their login has).
@@ -172,9 +175,7 @@ async function othersCannotReach(s: Student, name: string): Promise<void> {
       "HOME=/",
       ...vde,
       ...cmd,
-    ], {
-      check: false,
-    });
+    ], bounded);
   const down = await nobody(["down", name]);
   // (Root's labs, run by others meanwhile, are named to any user.)
   assert.match(
