@@ -18,12 +18,19 @@ import { skipUnless, sleep } from "../helpers/processes.ts";
 import { tapHost } from "../helpers/tap_hosts.ts";
 import { buildMldQuery } from "../../src/wire/igmp.ts";
 import { igmpQueryFrom, parseIpv6Address } from "../helpers/igmp.ts";
-import { quietHosts, sendFrames, snoopingBridge, snoopingSwitch } from "../helpers/mcast_hosts.ts";
+import {
+  lineServer,
+  quietHosts,
+  sendFrames,
+  snoopingBridge,
+  snoopingSwitch,
+} from "../helpers/mcast_hosts.ts";
 
 /**
  * Prints a bridge's querier state as JSON: RTM_GETLINK, then IFLA_LINKINFO (18) > IFLA_INFO_DATA (2) >
  * IFLA_BR_MCAST_QUERIER_STATE (47): BRIDGE_QUERIER_IP_ADDRESS 1, _IP_PORT 2 (an ifindex), _IP_OTHER_TIMER
- * 3 (centiseconds), and the IPv6 ones 5, 6, 7.
+ * 3 (centiseconds), and the IPv6 ones 5, 6, 7. As `state N JSON` for each line read: one process for the
+ * test, started before its timed part (lineServer), as the hosts' senders are.
  */
 const QUERIER_STATE = `
 import json, socket, struct, sys
@@ -35,17 +42,20 @@ def attrs(b):
         out[t & 0x3fff] = b[i + 4:i + l]
         i += (l + 3) & ~3
     return out
-s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-s.send(struct.pack("=LHHLL", 32, 18, 1, 1, 0) + struct.pack("=BxHiII", 0, 0, socket.if_nametoindex(sys.argv[1]), 0, 0))
-data = s.recv(65536)
-l = struct.unpack_from("=L", data, 0)[0]
-q = attrs(attrs(attrs(attrs(data[32:l])[18])[2]).get(47, b""))
-out = {}
-for name, family, a, p, t in (("ipv4", socket.AF_INET, 1, 2, 3), ("ipv6", socket.AF_INET6, 5, 6, 7)):
-    if a in q:
-        out[name] = {"address": socket.inet_ntop(family, q[a]), "port": struct.unpack("=L", q[p])[0],
-                     "left": struct.unpack("=Q", q[t])[0] / 100}
-print(json.dumps(out))
+index = socket.if_nametoindex(sys.argv[1])
+for n, _ in enumerate(sys.stdin, 1):
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    s.send(struct.pack("=LHHLL", 32, 18, 1, n, 0) + struct.pack("=BxHiII", 0, 0, index, 0, 0))
+    data = s.recv(65536)
+    s.close()
+    l = struct.unpack_from("=L", data, 0)[0]
+    q = attrs(attrs(attrs(attrs(data[32:l])[18])[2]).get(47, b""))
+    out = {}
+    for name, family, a, p, t in (("ipv4", socket.AF_INET, 1, 2, 3), ("ipv6", socket.AF_INET6, 5, 6, 7)):
+        if a in q:
+            out[name] = {"address": socket.inet_ntop(family, q[a]), "port": struct.unpack("=L", q[p])[0],
+                         "left": struct.unpack("=Q", q[t])[0] / 100}
+    print("state %d %s" % (n, json.dumps(out)), flush=True)
 `;
 
 /** One family's current querier: its address, the port it was heard on, seconds left on its timer. */
@@ -121,8 +131,9 @@ Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neith
   await withNetns(async (lab) => {
     // mcast_querier 0 (no querier of its own), an 8 s other-querier interval (centiseconds).
     const { br, hosts } = await snoopingBridge(lab, ["l", "h"], ["mcast_querier_interval", "800"]);
-    const state = async () =>
-      JSON.parse((await br.run(["python3", "-c", QUERIER_STATE, "br0"])).stdout) as State;
+    const ask = lineServer(br, "state", QUERIER_STATE, "br0");
+    const state = async () => JSON.parse(await ask("")) as State;
+    await state(); // started before the timed part
     const lPort = await lowerStays(hosts, "e0", state, 8);
     const index = async (dev: string) =>
       Number((await br.run(["cat", `/sys/class/net/${dev}/ifindex`])).stdout.trim());

@@ -9,14 +9,41 @@ import type { Lab, Netns } from "./netns.ts";
 import { startOurSwitch } from "./switches.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 
-/** Sends the hex frames given after the interface from a raw socket. */
+/**
+ * Sends from a raw socket on the interface given, for each line read, the hex frames on it, then prints
+ * `sent N` (N: lines so far). One process per host and interface for the whole test: a send is then a line
+ * written, not a python3 started in a namespace, which took a second or more on a loaded machine (a few of
+ * those ran the kernel's 8 s other-querier timer out before a test looked).
+ */
 const SENDER = `
 import socket, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((sys.argv[1], 0))
-for h in sys.argv[2:]:
-    s.send(bytes.fromhex(h))
+for n, line in enumerate(sys.stdin, 1):
+    for h in line.split():
+        s.send(bytes.fromhex(h))
+    print("sent %d" % n, flush=True)
 `;
+
+/** Writes a line to a process started by lineServer and gives the rest of its answer. */
+export type Ask = (line: string) => Promise<string>;
+
+/**
+ * Starts python3 `script` with `arg` in `ns` (stopped at the lab's teardown), which answers its Nth line
+ * read with `WORD N[ rest]` on a line of its own.
+ */
+export function lineServer(ns: Netns, word: string, script: string, arg: string): Ask {
+  const p = ns.spawn(["python3", "-c", script, arg], { stdin: "piped", name: `${word} ${ns.short}` });
+  let n = 0;
+  return async (line) => {
+    const mine = ++n;
+    await p.write(`${line}\n`);
+    return (await p.waitForOutput(new RegExp(`^${word} ${mine}(?: (.*))?$`, "m"), 10_000))[1] ?? "";
+  };
+}
+
+/** Each host's sender per interface, started at its first send. */
+const senders = new WeakMap<Netns, Map<string, Ask>>();
 
 /** A frame in hex, padded to Ethernet's 60 bytes. */
 function hex(f: Uint8Array): string {
@@ -27,7 +54,11 @@ function hex(f: Uint8Array): string {
 
 /** Sends `frames` out of `dev` in `ns`, in order, from a raw socket. */
 export async function sendFrames(ns: Netns, dev: string, frames: Uint8Array[]): Promise<void> {
-  await ns.run(["python3", "-c", SENDER, dev, ...frames.map(hex)], { timeoutMs: 10_000 });
+  let byDev = senders.get(ns);
+  if (byDev === undefined) senders.set(ns, byDev = new Map());
+  let send = byDev.get(dev);
+  if (send === undefined) byDev.set(dev, send = lineServer(ns, "sent", SENDER, dev));
+  await send(frames.map(hex).join(" "));
 }
 
 /** Brings `dev` up in each host with its IPv6 off (no stack of its own sending MLD). */
