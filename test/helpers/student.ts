@@ -24,9 +24,10 @@ export interface Student {
 /** Runs `fn` with a new user (the commands of `prefix` before theirs); removes the user and what they left after. */
 export async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>): Promise<void> {
   const name = `vderl${Deno.pid}`;
-  const tmp = await Deno.makeTempDir({ prefix: "vde-student-" });
-  await Deno.chmod(tmp, 0o755);
-  assert.equal((await run(["useradd", "--no-create-home", "--user-group", name])).code, 0);
+  // The user first: a useradd refused (its name left by a run killed before its cleanup) leaves no directory.
+  const added = await run(["useradd", "--no-create-home", "--user-group", name], { check: false });
+  assert.equal(added.code, 0, `useradd ${name}: ${added.stderr.trim()}`);
+  let tmp = "";
   const uid = Number((await run(["id", "-u", name])).stdout.trim());
   const noneLeft = (what: string) =>
     waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
@@ -34,6 +35,8 @@ export async function withStudent(prefix: string[], fn: (s: Student) => Promise<
       what,
     }).then(() => {});
   try {
+    tmp = await Deno.makeTempDir({ prefix: "vde-student-" });
+    await Deno.chmod(tmp, 0o755);
     const built = await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/bin/vde`], {
       timeoutMs: 180_000,
     });
@@ -72,6 +75,6 @@ export async function withStudent(prefix: string[], fn: (s: Student) => Promise<
     await noneLeft("the student's processes to die").catch(() => {});
     const removed = await run(["userdel", name], { check: false });
     if (removed.code !== 0) console.error(`userdel ${name}: ${removed.stderr.trim()}`);
-    await Deno.remove(tmp, { recursive: true });
+    if (tmp !== "") await Deno.remove(tmp, { recursive: true });
   }
 }
