@@ -36,8 +36,10 @@
  * Readiness: a `--daemon` start returns once the first probe after plugging
  * in is answered (`onProbed`): at the first claim, or `ANSWER_WAIT_MS` after
  * that probe left with none, timed from its departure (on a loaded machine
- * the probe itself leaves late), so a conflict is said on the terminal that
- * started the slirp.
+ * the probe itself leaves late) and said only after the loop has read once
+ * more past that time (an answer may wait unread in the socket of a thread
+ * held off its core), so a conflict is said on the terminal that started
+ * the slirp.
  *
  * Cost: nothing per frame on the data path. The inputs call in only on
  * frames they already parse (ARP, neighbour discovery) or drop (a packet
@@ -85,6 +87,8 @@ export class GatewayGuard {
   #answerBy = Infinity;
   /** Whether the first probe since `arm` is still to be answered (or to go unanswered). */
   #awaitingAnswer = false;
+  /** Whether the answer's wait was found over once: the next `poll` says it unanswered (see `poll`). */
+  #lastLook = false;
   /**
    * Called when the first probe since the last `arm` is answered (a claim) or went unanswered for
    * `ANSWER_WAIT_MS`, and at `arm` when there is nothing to probe: a `--daemon` start's readiness.
@@ -107,6 +111,7 @@ export class GatewayGuard {
       return;
     }
     this.#awaitingAnswer = true;
+    this.#lastLook = false;
     this.#probesLeft = PROBES;
     this.#nextProbe = now + PROBE_DELAY_MS;
   }
@@ -118,7 +123,14 @@ export class GatewayGuard {
 
   /** Sends the probes that are due; says the first one unanswered once its wait is over. */
   poll(now: number): void {
-    if (now >= this.#answerBy) this.#answered();
+    if (now >= this.#answerBy) {
+      // A thread held off the core past the wait finds its timer due and the answer maybe in its socket,
+      // unread: the owner's loop runs timers before it reads. So the first poll past the wait only looks;
+      // the deadline stays due (a 0 ms timer), the loop reads what came meanwhile (a claim answers it),
+      // and the next poll says it unanswered.
+      if (this.#lastLook) this.#answered();
+      else this.#lastLook = true;
+    }
     if (now < this.#nextProbe) return;
     const c = this.#iface.config;
     if (c.v4) this.#arpProbe();
@@ -131,6 +143,7 @@ export class GatewayGuard {
   /** The first probe since `arm` was answered, or went unanswered: `onProbed`, once. */
   #answered(): void {
     this.#answerBy = Infinity;
+    this.#lastLook = false;
     if (!this.#awaitingAnswer) return;
     this.#awaitingAnswer = false;
     this.onProbed?.();

@@ -295,6 +295,9 @@ Deno.test("a --daemon's readiness: the first probe unanswered is said ANSWER_WAI
   assert.deepEqual(calls, [], "still waiting for an answer");
   clock.now += 1;
   s.stack.poll();
+  assert.deepEqual(calls, [], "the wait is over, but the loop reads once more before it is said");
+  assert.equal(s.stack.nextTimerMs(), 0, "due at once: the loop's next turn reads without waiting");
+  s.stack.poll();
   assert.deepEqual(calls, [0]);
   // Once: the later probes are no readiness.
   run(clock, [s], 3000, () => s.sent.splice(0));
@@ -313,6 +316,26 @@ Deno.test("a --daemon's readiness: another slirp's answer to the first probe is 
   hub(first, second)();
   assert.deepEqual(calls, [1], "with the line logged, before the wait for no answer is over");
   run(clock, [first, second], 3000, hub(first, second));
+  assert.deepEqual(calls, [1], "once");
+});
+
+Deno.test("a --daemon's readiness: an answer read only after the wait was over (the thread held off its core, its timer run first) is still said before readiness", () => {
+  const clock = { now: 1000 };
+  const first = boundStack(clock);
+  run(clock, [first], 4000, () => first.sent.splice(0));
+  const second = boundStack(clock);
+  const calls = probedCalls(second);
+  second.stack.probeAddresses();
+  clock.now += PROBE_DELAY_MS;
+  second.stack.poll(); // the probe leaves
+  const probe = second.sent.splice(0);
+  for (const f of probe) first.stack.input(f); // the other slirp answers at once...
+  clock.now += ANSWER_WAIT_MS + 300; // ...but this thread runs again only 500 ms later: its timer first
+  second.stack.poll();
+  assert.deepEqual(calls, [], "not said unanswered before the loop read what came");
+  for (const f of first.sent.splice(0)) second.stack.input(f); // the loop's read
+  assert.deepEqual(calls, [1], "the gateway-taken line, then readiness");
+  second.stack.poll();
   assert.deepEqual(calls, [1], "once");
 });
 
