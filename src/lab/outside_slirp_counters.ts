@@ -46,9 +46,10 @@ export function serveSlirpCounters(
   labDir: string,
   slirps: () => readonly NamedSlirp[],
   say: (m: string) => void,
+  listen: (path: string) => { accept(): Promise<Deno.Conn>; close(): void } = listenPrivate,
 ): { close(): void } {
   const path = slirpCountersSocket(labDir);
-  const listener = listenPrivate(path);
+  const listener = listen(path);
   const encoder = new TextEncoder();
   void acceptLoop(listener, (conn) => {
     const answer = encoder.encode(JSON.stringify({ slirps: slirps() }));
