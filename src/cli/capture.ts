@@ -40,7 +40,8 @@ import {
 import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
-import { askLabCaptureHint } from "./capture_lab_hint.ts";
+import { askLabCapturePoint } from "./capture_lab_hint.ts";
+import { type CapturePoint, isRefused } from "../lab/capture_hint.ts";
 import { singleQuoted } from "../shell_quote.ts";
 
 /** Parsed options of `vde capture`. */
@@ -106,17 +107,33 @@ function socketAt(path: string): "socket" | "none" | "denied" {
  *   socket, a file, a socket that speaks no console protocol
  */
 export async function captureSocketPath(target: string): Promise<string> {
+  return (await captureSource(target)).path;
+}
+
+/**
+ * Where `target` is captured: the capture socket of its switch, and for a
+ * lab's link or host (`LAB/sw1-sw2`, `LAB/h1`) the switch port it is.
+ *
+ * @throws UsageError as captureSocketPath, and with the lab's line where a
+ *   link or host cannot be captured at a switch port (no switch end, a
+ *   host with several interfaces, a name two running labs have)
+ */
+export async function captureSource(target: string): Promise<{ path: string; point?: CapturePoint }> {
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(target);
   } catch {
     // No such path: a running lab's switch by name (site1, wan/site1)?
     const named = namedSwitch(target);
-    if ("dir" in named) return `${named.dir}/capture`;
+    if ("dir" in named) return { path: `${named.dir}/capture` };
     if ("refused" in named) throw new UsageError(named.refused);
-    // LAB/sw1-sw2 or LAB/h1: a lab's link or host, captured at a switch's port.
-    const labHint = await askLabCaptureHint(target);
-    if (labHint !== undefined) throw new UsageError(labHint);
+    // LAB/sw1-sw2 or LAB/h1: a lab's link or host, captured at its switch's port.
+    const point = await askLabCapturePoint(target);
+    if (point !== undefined && isRefused(point)) throw new UsageError(point.refused);
+    if (point !== undefined) {
+      const at = namedSwitch(point.switch);
+      if ("dir" in at) return { path: `${at.dir}/capture`, point };
+    }
     throw new UsageError(`${target}: no such switch directory or management socket${named.clause}`);
   }
   if (info.isDirectory) {
@@ -125,9 +142,14 @@ export async function captureSocketPath(target: string): Promise<string> {
     if (socketAt(`${dir}/ctl`) === "none") {
       throw new UsageError(`${dir} is not a switch's socket directory (it has no ctl socket)`);
     }
-    return `${dir}/capture`;
+    return { path: `${dir}/capture` };
   }
   if (!info.isSocket) throw new UsageError(`${target} is neither a switch directory nor a socket`);
+  return { path: await askedDirectory(target) };
+}
+
+/** The capture socket of the switch whose management socket is `target`, as it says. */
+async function askedDirectory(target: string): Promise<string> {
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(target, { timeoutMs: 5000 });
@@ -169,7 +191,7 @@ const DRAIN_MS = 2000;
 export async function runCapture(
   target: string,
   o: CaptureCliOptions,
-  onAccepted: () => void = () => {},
+  onAccepted: (point?: CapturePoint) => void = () => {},
 ): Promise<{ captured: number; dropped: number; switchGone: boolean }> {
   const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
   const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
@@ -181,7 +203,18 @@ export async function runCapture(
       "refusing to write a capture to a terminal: use -w FILE, or pipe it (-w - | tcpdump -r -)",
     );
   }
-  const path = await captureSocketPath(target);
+  const { path, point } = await captureSource(target);
+  if (point !== undefined) {
+    // A link or host is one port already: another --port would capture something else under its name.
+    if (ports.some((p) => p !== point.port)) {
+      throw new UsageError(
+        `${point.what} is port ${point.port} of ${point.switch}: --port is for a switch (vde capture ${point.switch} --port ${
+          ports.join(" --port ")
+        })`,
+      );
+    }
+    ports.splice(0, ports.length, point.port);
+  }
   const filter = o.filter === undefined ? null : await compileFilter(o.filter);
   const signals = untilSignal();
   let conn: Deno.Conn;
@@ -266,7 +299,7 @@ export async function runCapture(
           writer().setDropped(r.port, r.value);
         } else if (r.type === RECORD_ACCEPTED) {
           writer();
-          onAccepted();
+          onAccepted(point);
         } else if (r.type === RECORD_NOTICE) {
           console.error(`vde: ${target}: ${printable(new TextDecoder().decode(r.payload))}`);
         } else if (r.type === RECORD_ERROR) {
@@ -439,8 +472,18 @@ export function strayCaptureWords(target: string, words: readonly string[]): Usa
   );
 }
 
-/** What a capture started in the background says it does: `vde capture: ports 1 2 of /tmp/net into x.pcapng`. */
-export function capturingLine(target: string, o: Pick<CaptureCliOptions, "port" | "write">): string {
+/**
+ * What a capture started in the background says it does: `vde capture: ports 1 2 of /tmp/net into x.pcapng`,
+ * `vde capture: demo/h1 (port 3 of demo/sw1) into x.pcapng` for a lab's link or host (`point`).
+ */
+export function capturingLine(
+  target: string,
+  o: Pick<CaptureCliOptions, "port" | "write">,
+  point?: CapturePoint,
+): string {
+  if (point !== undefined) {
+    return `vde capture: ${point.what} (port ${point.port} of ${point.switch}) into ${o.write}`;
+  }
   const ports = o.port.length === 0
     ? "every port"
     : `port${o.port.length > 1 ? "s" : ""} ${o.port.join(" ")}`;
@@ -454,7 +497,8 @@ export const captureCommand = (program: Command): void => {
     .configureOutput(vdeErrors(withCaptureHint))
     .argument(
       "<switch>",
-      "the switch's socket directory or management socket, or a running lab's switch (sw1, LAB/sw1)",
+      "the switch's socket directory or management socket, a running lab's switch (sw1, LAB/sw1), " +
+        "or its link or host (LAB/sw1-sw2, LAB/h1, LAB/h1:eth1)",
     )
     .option("--port <n>", "capture this port (repeatable) (default: every port)", collect, [])
     .option("--vlan <vid>", "only frames of this VLAN")
@@ -472,6 +516,7 @@ export const captureCommand = (program: Command): void => {
         "vde capture /tmp/net -w lab.pcapng               # every port, until Ctrl-C",
         "vde capture /tmp/net --port 2 --filter icmp | tcpdump -r -",
         "vde capture wan/site1 -c 10 -w - | tshark -r -     # switch site1 of lab wan",
+        "vde capture wan/site1-site2 -w - | wireshark -k -i -  # a link of lab wan, at site1's port",
         "vde capture /tmp/net -d -w ci.pcapng              # in a script: returns once capturing",
       ),
     )
@@ -482,10 +527,12 @@ export const captureCommand = (program: Command): void => {
         throw new UsageError("--daemon needs -w FILE: in the background there is no stdout to write to");
       }
       if (opts.daemon && !isDaemonChild()) return await daemonize("capture");
-      const { captured, dropped, switchGone } = await runCapture(target, opts, () => {
+      const { captured, dropped, switchGone } = await runCapture(target, opts, (point) => {
         if (opts.daemon) {
           reportReady(
-            `${capturingLine(target, opts)}; in the background as pid ${Deno.pid}; stop: kill ${Deno.pid}\n`,
+            `${
+              capturingLine(target, opts, point)
+            }; in the background as pid ${Deno.pid}; stop: kill ${Deno.pid}\n`,
           );
         }
       });

@@ -1,25 +1,23 @@
 /**
  * What `vde capture LAB/NAME` (and `vde term LAB/NAME`) means when NAME is no switch of the lab but one
- * of its links (`sw1-sw2`, or `sw1:1-sw2:1` as `vde status` names it) or a
- * host: a containerlab or Wireshark user captures on a link or a host's
- * interface. Both are ports of a switch here, captured with `--port`; a
- * host's interface is also tcpdump's inside the host (`vde exec`). NAME
- * alone, without its lab, is asked of every running lab, as a lab's switch
- * is found by its name alone (`vde status` prints links and hosts so).
+ * of its links (`sw1-sw2`, or `sw1:1-sw2:1` as `vde status` names it), a
+ * host (`h1`, `h1:eth1`) or another node: a containerlab or Wireshark user
+ * captures on a link or a host's interface, which is a port of a switch
+ * here (lab/capture_hint.ts says which), captured there. NAME alone,
+ * without its lab, is asked of every running lab, as a lab's switch is
+ * found by its name alone (`vde status` prints links and hosts so).
  *
  * Theory of operation: the lab's own console answers `status json` with its
  * links' ends (a switch end has a port, a host end an interface); the
  * answer is read only on the way to a "no such switch" error, and any
- * failure to read it leaves that error as it was. The line itself is a pure
- * function of that document (lab/capture_hint.ts, which the lab shell's
- * `capture` answers with too).
+ * failure to read it leaves that error as it was.
  */
 import { MgmtClient } from "../console/client.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
-import { labCaptureHint, type LinkJson, spellings } from "../lab/capture_hint.ts";
+import { type CaptureAnswer, labCapturePoint, type LinkJson, spellings } from "../lab/capture_hint.ts";
 
-export { type EndJson, labCaptureHint, type LinkJson } from "../lab/capture_hint.ts";
+export { type EndJson, labCapturePoint, type LinkJson } from "../lab/capture_hint.ts";
 
 /** A node, as `vde status --json` gives it. */
 export interface NodeJson {
@@ -59,9 +57,9 @@ export async function askLab(target: string): Promise<LabAnswer | undefined> {
   }
 }
 
-/** Whether the lab's answer `a` has a node or a link named as it was asked (`a.what`). */
+/** Whether the lab's answer `a` has a node, a link or a link's end (`h1:eth1`) named as it was asked (`a.what`). */
 function hasWhat(a: LabAnswer): boolean {
-  return a.nodes.some((n) => n.name === a.what) || a.links.some((l) => spellings(l).includes(a.what));
+  return a.nodes.some((n) => n.name === a.what) || labCapturePoint(a.lab, a.what, a.links) !== undefined;
 }
 
 /** WHAT named without its lab, which several running labs have: a guess would pick one of them. */
@@ -96,25 +94,25 @@ export function isSeveral(a: LabAnswer | SeveralLabs): a is SeveralLabs {
   return "labs" in a;
 }
 
-/** `h1 is a host of labs a and b: name one, as a/h1`, as a switch of two labs is answered. */
+/** `h1 is a host of labs a and b: name one, a/h1 or b/h1`, as a switch of two labs is answered. */
 export function severalLabsLine({ what, labs }: SeveralLabs): string {
   const kinds = [...new Set(labs.map((l) => l.kind))];
   const names = labs.map((l) => l.lab);
   return `${what} is ${kinds.length === 1 ? `a ${kinds[0]}` : "a node or link"} of labs ${
     names.join(", ")
-  }: name one, as ${names[0]}/${what}`;
+  }: name one, ${names.map((lab) => `${lab}/${what}`).join(" or ")}`;
 }
 
 /**
- * labCaptureHint for `target` (`LAB/WHAT`, or WHAT of one running lab) from
- * the running lab's own answer, or severalLabsLine when several running labs
- * have WHAT; undefined when no lab answers for it, or WHAT is neither a link
- * nor a host of it.
+ * Where `target` (`LAB/WHAT`, or WHAT of one running lab) is captured, from
+ * the running lab's own answer (labCapturePoint), or severalLabsLine when
+ * several running labs have WHAT; undefined when no lab answers for it, or
+ * WHAT is neither a link nor a node of it that is no switch.
  */
-export async function askLabCaptureHint(target: string): Promise<string | undefined> {
+export async function askLabCapturePoint(target: string): Promise<CaptureAnswer | undefined> {
   const a = await askLabOf(target);
   if (a === undefined) return undefined;
-  return isSeveral(a) ? severalLabsLine(a) : labCaptureHint(a.lab, a.what, a.links);
+  return isSeveral(a) ? { refused: severalLabsLine(a) } : labCapturePoint(a.lab, a.what, a.links);
 }
 
 /**

@@ -34,7 +34,7 @@ import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
-import { labCaptureHint } from "./capture_hint.ts";
+import { isRefused, labCapturePoint } from "./capture_hint.ts";
 import { slirpNodeConfig } from "./slirp_node.ts";
 import { addressesLine } from "../slirp/stack.ts";
 
@@ -393,22 +393,25 @@ export function labCommands(
   run("link", false, changing((args) => linkCommand(r, args)));
   run("add", false, changing((args) => addCommand(r, args, addNode)));
   run("use", false, () => failure("`use` works in the interactive shell"));
-  // A capture streams pcap for as long as it runs: it belongs in a terminal (or a pipe) of its own.
+  // A capture streams pcap for as long as it runs: it belongs in a terminal (or a pipe) of its own, as the
+  // shell's terminal is the console's. A link or a host (`capture sw1-sw2`, `capture h1`) is captured so
+  // too, at the switch port it is (lab/capture_hint.ts), or said why not.
   run("capture", true, (args) => {
     const name = args.trim().split(/\s+/)[0] || [...r.switches.keys()][0];
     if (name === undefined) return failure("this lab has no switch to capture");
     if (!r.switches.has(name)) {
-      // A link or a host, as a containerlab user captures: the switch port it is, as `vde capture` says it.
       const links = r.links.map((l) => ({ name: l.name, a: l.spec.ends[0], b: l.spec.ends[1] }));
-      return failure(
-        labCaptureHint(r.lab.name, name, links) ??
-          `no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`,
-      );
+      const point = labCapturePoint(r.lab.name, name, links);
+      if (point === undefined) {
+        return failure(`no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`);
+      }
+      if (isRefused(point)) return failure(point.refused);
     }
-    const sw = `${r.lab.name}/${name}`;
+    const target = `${r.lab.name}/${name}`;
+    const file = `${name.replace(/:/g, "-")}.pcapng`;
     return failure(
-      `capture runs beside the shell, in another terminal: \`vde capture ${sw} -w ${name}.pcapng\`, ` +
-        `or live \`vde capture ${sw} -w - | tcpdump -n -r -\` (\`vde capture --help\`: --port, --vlan, --filter)`,
+      `capture runs beside the shell, in another terminal: \`vde capture ${target} -w ${file}\`, ` +
+        `or live \`vde capture ${target} -w - | tcpdump -n -r -\` (\`vde capture --help\`: --port, --vlan, --filter)`,
     );
   });
   run("del", false, changing((args) => delCommand(r, args.trim())));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { labCaptureHint, labTermHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
-import { TWO_HOSTS, vde, withLabUp } from "../lab/_helpers.ts";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { labCapturePoint, labTermHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
+import { pingCount, TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
 
 const RING: LinkJson[] = [
   { name: "sw1:1-sw2:1", a: { node: "sw1", port: 1 }, b: { node: "sw2", port: 1 } },
@@ -9,45 +9,163 @@ const RING: LinkJson[] = [
   { name: "nat-sw3:3", a: { node: "nat" }, b: { node: "sw3", port: 3 } },
 ];
 
-Deno.test("vde capture LAB/LINK, as vde status names the link or by its two nodes either way, says its switch port", () => {
-  for (const what of ["sw1:1-sw2:1", "sw1-sw2", "sw2-sw1", "sw2:1-sw1:1"]) {
-    assert.equal(
-      labCaptureHint("lab", what, RING),
-      `lab/${what} is a link of lab lab, not a switch: its frames are its switch port's, \`vde capture lab/sw1 --port 1\``,
-    );
-  }
-  assert.match(labCaptureHint("lab", "h1-sw1", RING) ?? "", /`vde capture lab\/sw1 --port 3`$/);
+const at = (sw: string, port: number, what: string, link: string) => ({ switch: sw, port, what, link });
+
+Deno.test("vde capture LAB/LINK captures at the switch end named first, as vde status names the link or by its nodes", () => {
+  const link = "sw1:1-sw2:1";
+  assert.deepEqual(labCapturePoint("lab", "sw1:1-sw2:1", RING), at("lab/sw1", 1, "lab/sw1:1-sw2:1", link));
+  assert.deepEqual(labCapturePoint("lab", "sw1-sw2", RING), at("lab/sw1", 1, "lab/sw1-sw2", link));
+  // Named the other way round: the other end, as tcpdump on sw2's interface would see it.
+  assert.deepEqual(labCapturePoint("lab", "sw2-sw1", RING), at("lab/sw2", 1, "lab/sw2-sw1", link));
+  assert.deepEqual(labCapturePoint("lab", "sw2:1-sw1:1", RING), at("lab/sw2", 1, "lab/sw2:1-sw1:1", link));
+  // A host's link is captured at its switch end, whichever is named first.
+  assert.deepEqual(labCapturePoint("lab", "h1-sw1", RING), at("lab/sw1", 3, "lab/h1-sw1", "h1:eth1-sw1:3"));
+  // One end of a link: a switch's port itself, a host's interface at the switch across.
+  assert.deepEqual(labCapturePoint("lab", "sw2:1", RING), at("lab/sw2", 1, "lab/sw2:1", link));
+  assert.deepEqual(labCapturePoint("lab", "h1:eth1", RING), at("lab/sw1", 3, "lab/h1:eth1", "h1:eth1-sw1:3"));
 });
 
-Deno.test("vde capture LAB/HOST says the switch port the host is plugged into, and tcpdump inside it; a slirp its port", () => {
-  assert.equal(
-    labCaptureHint("lab", "h1", RING),
-    "lab/h1 is a host of lab lab, not a switch: capture at the switch port it is plugged into, " +
-      "`vde capture lab/sw1 --port 3`, or inside it `vde exec lab h1 tcpdump -i eth1`",
-  );
-  assert.match(
-    labCaptureHint("lab", "nat", RING) ?? "",
-    /is a node of lab lab, .*`vde capture lab\/sw3 --port 3`$/,
-  );
-  for (const what of ["sw9", "h2", "sw1-sw3", ""]) {
-    assert.equal(labCaptureHint("lab", what, RING), undefined, what);
+Deno.test("vde capture LAB/HOST captures at the switch port its one interface is plugged into; a slirp's too", () => {
+  assert.deepEqual(labCapturePoint("lab", "h1", RING), at("lab/sw1", 3, "lab/h1", "h1:eth1-sw1:3"));
+  assert.deepEqual(labCapturePoint("lab", "nat", RING), at("lab/sw3", 3, "lab/nat", "nat-sw3:3"));
+  for (const what of ["sw9", "h2", "sw1-sw3", "h1:eth0", "sw1:9", "sw1", ""]) {
+    assert.equal(labCapturePoint("lab", what, RING), undefined, what);
   }
 });
 
-Deno.test("vde capture of a running lab's host or link says which switch port to capture", async (t) => {
+Deno.test("vde capture of a host with two interfaces, of two links between two nodes, or of a link with no switch end, says why in one line", () => {
+  const links: LinkJson[] = [
+    { name: "h1:eth0-sw1:1", a: { node: "h1", iface: "eth0" }, b: { node: "sw1", port: 1 } },
+    { name: "h1:eth1-sw1:2", a: { node: "h1", iface: "eth1" }, b: { node: "sw1", port: 2 } },
+    { name: "h2:eth0-h3:eth0", a: { node: "h2", iface: "eth0" }, b: { node: "h3", iface: "eth0" } },
+  ];
+  assert.deepEqual(labCapturePoint("lab", "h1", links), {
+    refused: "lab/h1 has 2 interfaces in lab lab: name one, lab/h1:eth0 or lab/h1:eth1",
+  });
+  assert.deepEqual(labCapturePoint("lab", "h1-sw1", links), {
+    refused: "lab/h1-sw1 names 2 links of lab lab: name one, lab/h1:eth0-sw1:1 or lab/h1:eth1-sw1:2",
+  });
+  assert.deepEqual(
+    labCapturePoint("lab", "h1:eth1", links),
+    at("lab/sw1", 2, "lab/h1:eth1", "h1:eth1-sw1:2"),
+  );
+  assert.deepEqual(labCapturePoint("lab", "h3-h2", links), {
+    refused: "lab/h3-h2 is link h2:eth0-h3:eth0 of lab lab, which has no switch end: vde captures at a " +
+      "switch's port; inside the host: `vde exec lab h3 tcpdump -i eth0 -U -w - | tcpdump -r -`",
+  });
+});
+
+/** Two hosts across two switches: a ping from h1 to h2 crosses link sw1-sw2. */
+const ACROSS = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.9.0.1/24 }
+    h2: { kind: host, address: 10.9.0.2/24 }
+  links:
+    - endpoints: [sw1, sw2]
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw2]
+`;
+
+/**
+ * `vde capture ARGS -c COUNT -w FILE` while host FROM of lab LAB pings TO once
+ * at a time, until it has its frames (bounded: 20 pings, 30 s); its stderr,
+ * and what tshark reads of FILE: each frame's interface name and protocols.
+ */
+async function captureWhilePinging(
+  lab: string,
+  args: string[],
+  out: string,
+  { from = "h1", to = "10.9.0.2", count = 5 } = {},
+): Promise<{ said: string; read: string[] }> {
+  const capture = new Deno.Command(vdeCommand()[0]!, {
+    args: [...vdeCommand().slice(1), "capture", ...args, "-c", String(count), "-w", out],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const bound = setTimeout(() => capture.kill(), 30_000);
+  try {
+    for (let i = 0; i < 20; i++) {
+      await pingCount(lab, from, to, 1);
+      const done = await Promise.race([capture.status, new Promise((r) => setTimeout(() => r(null), 200))]);
+      if (done !== null) break;
+    }
+    const { code, stderr } = await capture.output();
+    const said = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, said);
+    const r = await run([
+      "tshark",
+      "-r",
+      out,
+      "-T",
+      "fields",
+      "-e",
+      "frame.interface_name",
+      "-e",
+      "frame.protocols",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return { said, read: r.stdout.trim().split("\n") };
+  } finally {
+    clearTimeout(bound);
+    try {
+      capture.kill();
+    } catch { /* ended */ }
+  }
+}
+
+Deno.test("vde capture LAB/LINK and LAB/HOST record that link's and that host's frames, at the switch port they are", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabUp({ text: TWO_HOSTS }, async (name) => {
-    const host = await vde(["capture", `${name}/h2`, "-c", "1", "-w", "/dev/null"]);
-    assert.equal(host.code, 1);
-    assert.match(
-      host.stderr,
-      new RegExp(`^vde: ${name}/h2 is a host of lab ${name}, .*vde capture ${name}/sw1 --port 2`),
+  await withLabUp({ text: ACROSS }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    // The link between the switches, at sw1's end (named first): the pings, each way.
+    const link = await captureWhilePinging(
+      name,
+      [`${name}/sw1-sw2`, "--filter", "icmp"],
+      `${dir}/link.pcapng`,
     );
-    const link = await vde(["capture", `${name}/h1-sw1`, "-c", "1", "-w", "/dev/null"]);
-    assert.match(
-      link.stderr,
-      new RegExp(`is a link of lab ${name}, .*vde capture ${name}/sw1 --port 1\`\\n$`),
+    assert.match(link.said, /^5 frames captured, 0 dropped/m);
+    assert.equal(link.read.length, 5, link.read.join("\n"));
+    for (const row of link.read) assert.match(row, new RegExp(`^${name}/sw1 port 1\teth:ethertype:ip:icmp`));
+    // Named the other way round, the same link at sw2's end.
+    const back = await captureWhilePinging(
+      name,
+      [`${name}/sw2-sw1`, "--filter", "icmp"],
+      `${dir}/back.pcapng`,
     );
+    for (const row of back.read) assert.match(row, new RegExp(`^${name}/sw2 port 1\teth:ethertype:ip:icmp`));
+    // Host h2 alone (its one interface), unfiltered: every frame is its switch port's, the pings among them.
+    const host = await captureWhilePinging(name, [`${name}/h2`], `${dir}/host.pcapng`);
+    assert.equal(host.read.length, 5, host.read.join("\n"));
+    for (const row of host.read) assert.match(row, new RegExp(`^${name}/sw2 port 2\t`));
+    assert.ok(host.read.some((row) => row.includes(":icmp")), host.read.join("\n"));
+    // A --port of another port would capture something else under the link's name.
+    const port = await vde(["capture", `${name}/h2`, "--port", "1", "-c", "1", "-w", "/dev/null"]);
+    assert.equal(port.code, 1);
+    assert.match(
+      port.stderr,
+      new RegExp(`^vde: ${name}/h2 is port 2 of ${name}/sw2: --port is for a switch`),
+    );
+  });
+});
+
+Deno.test("vde capture -d of a lab's link says what it records: the link and the switch port it is", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const out = `${file}.pcapng`;
+    const r = await vde(["capture", `${name}/h1-sw1`, "-d", "-w", out]);
+    assert.equal(r.code, 0, r.stderr);
+    const pid = Number(/as pid (\d+)/.exec(r.stdout + r.stderr)?.[1]);
+    try {
+      assert.match(
+        r.stdout + r.stderr,
+        new RegExp(`^vde capture: ${name}/h1-sw1 \\(port 1 of ${name}/sw1\\) into `, "m"),
+      );
+    } finally {
+      if (pid > 0) Deno.kill(pid, "SIGTERM");
+    }
   });
 });
 
@@ -98,20 +216,21 @@ topology:
     - endpoints: [hbare, swbare]
 `;
 
-Deno.test("vde capture and vde term of a running lab's host or link named without its lab (as vde status prints it) say how to reach it", async (t) => {
+Deno.test("vde capture of a running lab's host or link named without its lab (as vde status prints it) captures it; vde term says how to reach it", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabUp({ text: BARE_NAMES }, async (name) => {
-    const host = await vde(["capture", "hbare", "-c", "1", "-w", "/dev/null"]);
-    assert.equal(host.code, 1);
-    assert.match(
-      host.stderr,
-      new RegExp(`^vde: ${name}/hbare is a host of lab ${name}, .*vde capture ${name}/swbare --port 1`),
-    );
-    const link = await vde(["capture", "hbare:eth0-swbare:1", "-c", "1", "-w", "/dev/null"]);
-    assert.match(
-      link.stderr,
-      new RegExp(`is a link of lab ${name}, .*vde capture ${name}/swbare --port 1\`\\n$`),
-    );
+  await withLabUp({ text: BARE_NAMES }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    // hbare asks for an address no one has: its ARP requests cross its port.
+    const poke = { from: "hbare", to: "10.9.0.9", count: 1 };
+    for (const what of ["hbare", "hbare:eth0-swbare:1", "hbare:eth0"]) {
+      const got = await captureWhilePinging(name, [what, "--filter", "arp"], `${dir}/bare.pcapng`, poke);
+      assert.match(got.said, /^1 frame captured, 0 dropped/m, what);
+      assert.match(
+        got.read[0] ?? "",
+        new RegExp(`^${name}/swbare port 1\teth:ethertype:arp$`),
+        `${what}: ${got.read}`,
+      );
+    }
     const term = await vde(["term", "hbare", "-c", "ports"]);
     assert.match(
       term.stderr,
@@ -126,7 +245,7 @@ Deno.test("vde capture and vde term of a host that two running labs have, named 
   await withLabUp({ text: BARE_NAMES }, async (a) => {
     await withLabUp({ text: BARE_NAMES }, async (b) => {
       const both = new RegExp(
-        `^vde: hbare is a host of labs (${a}, ${b}|${b}, ${a}): name one, as (${a}|${b})/hbare\n$`,
+        `^vde: hbare is a host of labs (${a}, ${b}|${b}, ${a}): name one, (${a}/hbare or ${b}/hbare|${b}/hbare or ${a}/hbare)\n$`,
       );
       const capture = await vde(["capture", "hbare", "-c", "1", "-w", "/dev/null"]);
       assert.equal(capture.code, 1);

@@ -353,11 +353,26 @@ Deno.test("capture in the lab shell says the vde capture line that records the s
   );
   assert.match(await say("capture"), /vde capture u17\/sw1 /, "the first switch when none is named");
   assert.equal(await say("capture sw9"), "no switch sw9 (switches: sw1, sw2)\n");
-  // A link or a host, as containerlab's users capture: the switch port, as vde capture LAB/LINK says it.
-  assert.match(await say("capture sw2-sw1"), /is a link of lab u17, .*`vde capture u17\/sw1 --port 1`\n$/);
+  // A link or a host, as containerlab's users capture: vde capture LAB/LINK records it, beside the shell.
+  assert.match(await say("capture sw2-sw1"), /`vde capture u17\/sw2-sw1 -w sw2-sw1\.pcapng`/);
+  assert.match(await say("capture h1:eth0"), /`vde capture u17\/h1:eth0 -w h1-eth0\.pcapng`/);
+  assert.match(await say("capture h1"), /beside the shell, .*`vde capture u17\/h1 -w - \| tcpdump -n -r -`/);
+  // Where it cannot be captured at a switch port, the line says why.
+  const bare = labConsole({
+    lab: { name: "u17", nodes: [], links: [] },
+    switches: new Map([["sw1", {}]]),
+    hosts: new Map(),
+    links: [
+      {
+        name: "h1:eth0-h2:eth0",
+        spec: { ends: [{ node: "h1", iface: "eth0" }, { node: "h2", iface: "eth0" }] },
+      },
+    ],
+  });
+  const reply = await bare.commands.execute("capture h1-h2", bare.session("mgmt"));
   assert.match(
-    await say("capture h1"),
-    /is a host of lab u17, .*`vde capture u17\/sw2 --port 2`, or inside it/,
+    reply?.raw ?? "",
+    /no switch end: vde captures at a switch's port; inside the host: `vde exec u17 h1 tcpdump -i eth0/,
   );
 });
 
