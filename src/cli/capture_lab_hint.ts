@@ -15,6 +15,7 @@
 import { MgmtClient } from "../console/client.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
+import type { LabLinks } from "../lab/netem_link.ts";
 import { type CaptureAnswer, labCapturePoint, type LinkJson, spellings } from "../lab/capture_hint.ts";
 
 export { type EndJson, labCapturePoint, type LinkJson } from "../lab/capture_hint.ts";
@@ -41,6 +42,12 @@ export async function askLab(target: string): Promise<LabAnswer | undefined> {
   const m = /^([^/]+)\/([^/]+)$/.exec(target);
   if (m === null) return undefined;
   const [, lab, what] = m as unknown as [string, string, string];
+  const doc = await labStatus(lab);
+  return doc === undefined ? undefined : { lab, what, ...doc };
+}
+
+/** Running lab `lab`'s nodes and links, as its console says them; undefined when it does not answer. */
+async function labStatus(lab: string): Promise<{ nodes: NodeJson[]; links: LinkJson[] } | undefined> {
   // A lab's name only: the lab's console is asked, never a socket a path like ../x leads to.
   if (!NAME_PATTERN.test(lab)) return undefined;
   let client: MgmtClient | undefined;
@@ -49,12 +56,23 @@ export async function askLab(target: string): Promise<LabAnswer | undefined> {
     const reply = await client.command("status json");
     if (reply.code !== 0) return undefined;
     const doc = JSON.parse((reply.lines ?? []).join("")) as { nodes?: NodeJson[]; links?: LinkJson[] };
-    return { lab, what, nodes: doc.nodes ?? [], links: doc.links ?? [] };
+    return { nodes: doc.nodes ?? [], links: doc.links ?? [] };
   } catch {
     return undefined;
   } finally {
     client?.close();
   }
+}
+
+/** The links of every running lab of this user that answers (containerlab's netem line is mapped to one). */
+export async function runningLabsLinks(): Promise<LabLinks[]> {
+  const out: LabLinks[] = [];
+  for (const [lab, state] of labStates()) {
+    if (!ownerRuns(state.pid, state.pidStart)) continue;
+    const doc = await labStatus(lab);
+    if (doc !== undefined) out.push({ lab, links: doc.links });
+  }
+  return out;
 }
 
 /** Whether the lab's answer `a` has a node, a link or a link's end (`h1:eth1`) named as it was asked (`a.what`). */

@@ -69,6 +69,7 @@ import { forwardsFromOutside } from "../lab/outside_forwards.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint, otherToolOption } from "./other_tools.ts";
+import { runningLabsLinks } from "./capture_lab_hint.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
@@ -1165,7 +1166,9 @@ export const plainVdeCommand: Subcommand = (program: Command) => {
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
-      const other = otherToolHint(first, program.args.slice(1));
+      // containerlab's `tools netem set -n NODE -i IFACE`: the running labs' links say which link that is.
+      const netem = program.args.includes("netem") && program.args.some((a) => /^(-n|--node)(=|$)/.test(a));
+      const other = otherToolHint(first, program.args.slice(1), netem ? await runningLabsLinks() : []);
       const hint = /\.ya?ml$/.test(first)
         ? ` (a lab file? \`vde up ${shellQuoted(first)}\` brings it up)`
         : other !== undefined

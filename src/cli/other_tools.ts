@@ -15,6 +15,7 @@ import { BRIDGE_TOOLS, bridgeCommand } from "../console/bridge_words.ts";
 import { labsBaseDir } from "../lab/names.ts";
 import { shellQuoted, singleQuoted } from "../shell_quote.ts";
 import { QEMU_ON_SWITCH, vde2ToolHint } from "./vde2_tools.ts";
+import { type LabLinks, linksAtInterface } from "../lab/netem_link.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */
 function status(): string {
@@ -130,7 +131,11 @@ function labCommands(lab: string): string {
  * undefined. `rest` is the rest of the line: a lab file in it is used.
  * `vde lab deploy` and `vde clab destroy` are answered for their second word.
  */
-export function otherToolHint(word: string, rest: readonly string[]): string | undefined {
+export function otherToolHint(
+  word: string,
+  rest: readonly string[],
+  labs: readonly LabLinks[] = [],
+): string | undefined {
   const vde2 = vde2ToolHint(word, rest);
   if (vde2 !== undefined) return vde2;
   // A file named on the line goes into the commands said as one shell word (a space, a `;` in its name).
@@ -139,11 +144,11 @@ export function otherToolHint(word: string, rest: readonly string[]): string | u
   if (GROUPS.has(lower)) {
     const next = rest[0]?.toLowerCase();
     if (next === "graph") return `a lab file is drawn with \`vde graph ${lab}\``;
-    if (next === "tools") return clabTools(rest.slice(1));
+    if (next === "tools") return clabTools(rest.slice(1), labs);
     const say = next === undefined ? undefined : wordOf(next);
     return say === undefined ? labCommands(lab) : say(lab, rest);
   }
-  if (lower === "tools") return clabTools(rest);
+  if (lower === "tools") return clabTools(rest, labs);
   return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab, rest);
 }
 
@@ -155,12 +160,31 @@ const NETEM_FLAGS: Record<string, (v: string) => string> = {
   "--rate": (v) => `rate ${v}`,
 };
 
+/** containerlab's `-n NODE` and `-i IFACE` of `tools netem set`, as `-n x`, `--node x` or `--node=x`. */
+function netemTarget(rest: readonly string[]): { node?: string; iface?: string } {
+  const out: { node?: string; iface?: string } = {};
+  for (let i = 0; i < rest.length; i++) {
+    const [flag, inline] = rest[i]!.split("=", 2) as [string, string | undefined];
+    const key = flag === "-n" || flag === "--node"
+      ? "node"
+      : flag === "-i" || flag === "--interface"
+      ? "iface"
+      : undefined;
+    if (key === undefined) continue;
+    const value = inline ?? rest[i + 1];
+    if (inline === undefined) i++;
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
 /**
  * containerlab's `tools netem set -n NODE -i IFACE --delay 10ms ...` (and `show`): a running lab's link
- * changes live at the lab's console, so the answer is that `link` line with the values carried over.
+ * changes live at the lab's console, so the answer is that `link` line with the values carried over, for
+ * the link NODE's IFACE is an end of among the running labs `labs` (A-B where none or several are).
  * Its other tools (veth, vxlan, cert) are a lab file's links and cable nodes.
  */
-function clabTools(rest: readonly string[]): string {
+function clabTools(rest: readonly string[], labs: readonly LabLinks[] = []): string {
   if (rest[0] !== "netem") {
     return "containerlab's tools are a lab file's links here (a link's impairments, `kind: cable` to " +
       "another host): `vde term LAB -c links` lists a running lab's, `link A-B loss 5%` changes one live";
@@ -176,12 +200,30 @@ function clabTools(rest: readonly string[]): string {
     words.push(NETEM_FLAGS[flag]!(value));
     if (inline === undefined) i++;
   }
-  const line = `link A-B ${words.join(" ") || "delay 10ms"}`;
+  const settings = words.join(" ") || "delay 10ms";
   // The values are the user's words: quoted as one word, whatever they hold, so the line pastes as it reads.
-  return `a running lab's link changes live at its console: \`vde term LAB -c ${singleQuoted(line)}\` ` +
-    `(\`-c links\` lists the links A-B; in the lab file, the link's keys)${
-      corrupt ? "; a lab link has no corruption, `vde wirefilter --noise` has" : ""
-    }`;
+  const at = (lab: string, link: string) =>
+    `\`vde term ${lab} -c ${singleQuoted(`link ${link} ${settings}`)}\``;
+  const noCorruption = corrupt ? "; a lab link has no corruption, `vde wirefilter --noise` has" : "";
+  // A lab link's impairments are each way; netem's on one interface delays what that interface sends.
+  const eachWay = "; a lab link's delay and loss are each way, netem's on one interface are what it sends";
+  const { node, iface } = netemTarget(rest.slice(2));
+  const found = node === undefined || iface === undefined ? [] : linksAtInterface(labs, node, iface);
+  if (found.length === 1) {
+    return `${node}'s ${iface} is link ${found[0]!.link} of lab ${
+      found[0]!.lab
+    }, which changes live at its ` +
+      `console: ${at(found[0]!.lab, found[0]!.link)}${eachWay}${noCorruption}`;
+  }
+  if (found.length > 1) {
+    return `${node}'s ${iface} is a link of labs ${found.map((f) => f.lab).join(", ")}: ` +
+      `${found.map((f) => at(f.lab, f.link)).join(" or ")}${eachWay}${noCorruption}`;
+  }
+  const none = node !== undefined && iface !== undefined && labs.length > 0
+    ? `no running lab has ${node}'s ${iface} on a link; `
+    : "";
+  return `${none}a running lab's link changes live at its console: ${at("LAB", "A-B")} ` +
+    `(\`-c links\` lists the links A-B; in the lab file, the link's keys)${noCorruption}`;
 }
 
 /** WORDS' entry for `word`, never an Object.prototype member (`vde constructor`). */
