@@ -15,7 +15,7 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { namedSwitch, switchName } from "../lab/switch_paths.ts";
+import { namedSwitch, rootsHostAnswer, switchName } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -134,6 +134,9 @@ export async function captureSource(target: string): Promise<{ path: string; poi
       const at = namedSwitch(point.switch);
       if ("dir" in at) return { path: `${at.dir}/capture`, point };
     }
+    // A host of root's lab, named alone by a user who is not root: a capture sees every port, so is root's.
+    const rootsHost = rootsHostAnswer(target, (lab) => `vde capture ${lab}/${target}`);
+    if (rootsHost !== undefined) throw new UsageError(rootsHost);
     throw new UsageError(`${target}: no such switch directory or management socket${named.clause}`);
   }
   if (info.isDirectory) {

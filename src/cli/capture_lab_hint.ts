@@ -91,7 +91,7 @@ export interface SeveralLabs {
  * askLab for `target` as `LAB/WHAT`, or as WHAT alone (`h1`, `sw1:1-sw2:1`
  * copied from `vde status`) asked of each running lab of this user: the
  * answer of the one that has a node or link so named; the labs that have
- * it when several do (severalLabsLine says to name one, as for a switch);
+ * it when several do (severalLabsLine lists them to name one, as for a switch);
  * undefined when none has.
  */
 export async function askLabOf(target: string): Promise<LabAnswer | SeveralLabs | undefined> {

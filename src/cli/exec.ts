@@ -32,7 +32,7 @@ import { CommanderError } from "commander";
 import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
 import { netnsName } from "../lab/names.ts";
-import { labSwitches } from "../lab/switch_paths.ts";
+import { labSwitches, rootsHostAnswer } from "../lab/switch_paths.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
 import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -74,6 +74,9 @@ function hostsOf(lab: ExecLab): string[] {
  * hosts there are, and `elsewhere` (root's labs, for a user who is not root) where it has none.
  */
 export function execTarget(words: readonly string[], labs: readonly ExecLab[], elsewhere = ""): ExecTarget {
+  // `LAB/HOST`, as vde capture and vde term name a lab's host, is `LAB HOST`.
+  const slash = /^([^/]+)\/([^/]+)$/.exec(words[0] ?? "");
+  if (slash !== null) words = [slash[1]!, slash[2]!, ...words.slice(1)];
   const [first, second] = words;
   if (first === undefined) throw new UsageError("give a lab's host: vde exec [LAB] HOST [COMMAND...]");
   if (labs.length === 0) {
@@ -88,7 +91,9 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   if (holding.length > 1) {
     const names = holding.map((l) => l.name);
     throw new UsageError(
-      `labs ${names.join(", ")} each have a host ${first}: give the lab, \`vde exec ${names[0]} ${first}\``,
+      `labs ${names.join(", ")} each have a host ${first}: name one, ${
+        names.map((n) => `${n}/${first}`).join(" or ")
+      } (\`vde exec ${names[0]}/${first}\`)`,
     );
   }
   // A switch is no host: its console is what a user entering it wants.
@@ -159,6 +164,16 @@ async function otherNodeNamed(
     if (kind !== undefined && kind !== "host" && kind !== "switch") return notAHost(lab, node, kind);
   }
   return undefined;
+}
+
+/**
+ * What a user who is not root is told of a host named alone (`vde exec h1`) that none of their labs has but
+ * root's has: root's to enter. Undefined where the first word is a lab of theirs, or root's labs have no such host.
+ */
+function rootsHostOf(words: readonly string[], labs: readonly ExecLab[]): string | undefined {
+  const [first] = words;
+  if (first === undefined || labs.some((l) => l.name === first)) return undefined;
+  return rootsHostAnswer(first, (lab) => `vde exec ${lab}/${first}`);
 }
 
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */
@@ -309,7 +324,9 @@ export const execCommand = (program: Command): void => {
         target = execTarget(words, labs, rootLabsHint());
       } catch (err) {
         // A slirp or cable named as a host: said as what it is, as a switch is.
-        const other = err instanceof UsageError ? await otherNodeNamed(words, labs) : undefined;
+        const other = err instanceof UsageError
+          ? await otherNodeNamed(words, labs) ?? rootsHostOf(words, labs)
+          : undefined;
         throw other === undefined ? err : new UsageError(other);
       }
       const state = states.find(([name]) => name === target.lab)![1];

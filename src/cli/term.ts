@@ -30,6 +30,7 @@ import {
   isLabSwitchConsole,
   labOfConsole,
   nearLabClause,
+  rootsHostAnswer,
   rootsLabAnswer,
   usersLabHint,
 } from "../lab/switch_paths.ts";
@@ -612,6 +613,11 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
     // h1 of two running labs: which one is the user's to say, not ours to guess.
     const node = lab === undefined ? undefined : isSeveral(lab) ? severalLabsLine(lab) : labTermHint(lab);
     if (node !== undefined) throw new UsageError(node);
+    // A host of root's lab, named alone by a user who is not root: root's to reach.
+    const rootsHost = err instanceof Deno.errors.NotFound
+      ? rootsHostAnswer(given, (lab) => `vde exec ${lab}/${given}`)
+      : undefined;
+    if (rootsHost !== undefined) throw new UsageError(rootsHost);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
         nearSwitchClause(given) || nearLabClause(given) || findLabSwitch(given).why

@@ -143,7 +143,9 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
   if (hits.length === 1) return { found: hits[0]!, why: "" };
   if (hits.length > 1) {
     return {
-      why: ` (a switch of labs ${hits.map((s) => s.lab).join(", ")}: name one, as ${shown(hits[0]!)})`,
+      why: ` (a switch of labs ${hits.map((s) => s.lab).join(", ")}: name one, ${
+        hits.map(shown).join(" or ")
+      })`,
     };
   }
   // A name as a lab's switch has (sw1, demo/sw1), not a path: the user may think a lab is up.
@@ -234,6 +236,50 @@ export function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR):
     }
   } catch { /* root has none */ }
   return labs.sort();
+}
+
+/**
+ * Root's labs that have a host `host`, as a user who is not root sees them:
+ * the lab's state is root's to read, but its hosts' namespaces
+ * (`vde-LAB-HOST`) are listed in `netnsDir` for anyone (`ip netns list`).
+ * None for root, whose own labs they are, or for a name no host may have.
+ */
+export function rootLabsWithHost(
+  host: string,
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+  netnsDir = "/run/netns",
+): string[] {
+  if (uid === 0 || !NAME_PATTERN.test(host)) return [];
+  return rootLabs(uid, base).filter((lab) => {
+    try {
+      Deno.lstatSync(`${netnsDir}/vde-${lab}-${host}`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The one line for a user who is not root naming a host of root's lab alone
+ * (`vde COMMAND h1`): found there, it is root's to reach (its namespace is
+ * root's to enter; a capture sees every port of its switch, so is root's
+ * too), said with the line root types, each lab's where several have it.
+ * Undefined when none of root's labs has the host.
+ */
+export function rootsHostAnswer(
+  host: string,
+  line: (lab: string) => string,
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+  netnsDir = "/run/netns",
+): string | undefined {
+  const labs = rootLabsWithHost(host, uid, base, netnsDir);
+  if (labs.length === 0) return undefined;
+  const of = labs.length === 1 ? `root's lab ${labs[0]}` : `root's labs ${labs.join(", ")}`;
+  return `${host} is a host of ${of}, not this user's: run vde as root for it, ` +
+    labs.map((lab) => `\`sudo ${line(lab)}\``).join(" or ");
 }
 
 /**

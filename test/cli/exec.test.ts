@@ -33,8 +33,14 @@ Deno.test("vde exec HOST finds the one running lab with that host; LAB HOST wher
   });
   assert.throws(
     () => execTarget(["h1"], [demo, other]),
-    /labs demo, other each have a host h1: give the lab/,
+    { message: "labs demo, other each have a host h1: name one, demo/h1 or other/h1 (`vde exec demo/h1`)" },
   );
+  // LAB/HOST, as vde capture and vde term name a lab's host.
+  assert.deepEqual(execTarget(["other/h1", "true"], [demo, other]), {
+    lab: "other",
+    host: "h1",
+    command: ["true"],
+  });
 });
 
 Deno.test("vde exec of a host no running lab has names the hosts there are, the nearest said", () => {

@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { vde, withLabUp } from "./_helpers.ts";
-import { isLabSwitchConsole, matchLabSwitch, rootsLabAnswer, usersLabs } from "../../src/lab/switch_paths.ts";
+import {
+  isLabSwitchConsole,
+  matchLabSwitch,
+  rootLabsWithHost,
+  rootsHostAnswer,
+  rootsLabAnswer,
+  usersLabs,
+} from "../../src/lab/switch_paths.ts";
 import { labsBaseDir, ROOT_LABS_DIR } from "../../src/lab/names.ts";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
@@ -66,21 +73,18 @@ Deno.test("a switch name that two running labs have asks which lab's, for vde ca
   await withLabUp({ text: LAB }, async (first) => {
     await withLabUp({ text: LAB }, async (second) => {
       const r = await vde(["capture", SWITCH, "-w", "/dev/null"]);
+      const [a, b] = [first, second].sort();
       assert.equal(r.code, 1);
       assert.equal(
         r.stderr,
-        `vde: ${SWITCH} is a switch of labs ${[first, second].sort().join(", ")}: name one, as ${
-          [first, second].sort()[0]
-        }/${SWITCH}\n`,
+        `vde: ${SWITCH} is a switch of labs ${a}, ${b}: name one, ${a}/${SWITCH} or ${b}/${SWITCH}\n`,
       );
       const slirp = await vde(["slirp", "--sock", SWITCH, "-d"]);
       assert.equal(slirp.code, 1);
       assert.equal(
         slirp.stderr,
         `vde: no switch at ${SWITCH}: the directory does not exist ` +
-          `(a switch of labs ${[first, second].sort().join(", ")}: name one, as ${
-            [first, second].sort()[0]
-          }/${SWITCH})\n`,
+          `(a switch of labs ${a}, ${b}: name one, ${a}/${SWITCH} or ${b}/${SWITCH})\n`,
       );
     });
   });
@@ -231,4 +235,71 @@ Deno.test("root reads a user's lab states without trusting them: a FIFO or a lin
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a user who is not root naming a host alone finds it in root's labs by their namespaces, said as root's to reach, each lab's line where several have it", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-lab3-roots-" });
+  const netns = await Deno.makeTempDir({ prefix: "vde-lab3-netns-" });
+  try {
+    for (const lab of ["class", "exam", "quiet"]) Deno.mkdirSync(`${base}/${lab}`);
+    // class and exam have an h1, quiet none; a switch's directory there (setgid) is no lab.
+    Deno.mkdirSync(`${base}/sw`);
+    Deno.chmodSync(`${base}/sw`, 0o2770);
+    for (const ns of ["vde-class-h1", "vde-exam-h1", "vde-class-h2", "vde-sw-h3"]) {
+      Deno.writeTextFileSync(`${netns}/${ns}`, "");
+    }
+    const line = (lab: string) => `vde exec ${lab}/h`;
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), ["class", "exam"]);
+    assert.equal(
+      rootsHostAnswer("h2", line, 1000, base, netns),
+      "h2 is a host of root's lab class, not this user's: run vde as root for it, `sudo vde exec class/h`",
+    );
+    assert.equal(
+      rootsHostAnswer("h1", line, 1000, base, netns),
+      "h1 is a host of root's labs class, exam, not this user's: run vde as root for it, " +
+        "`sudo vde exec class/h` or `sudo vde exec exam/h`",
+    );
+    for (const host of ["h3", "h9", "../x", ""]) {
+      assert.equal(rootsHostAnswer(host, line, 1000, base, netns), undefined);
+    }
+    assert.deepEqual(rootLabsWithHost("h1", 0, base, netns), [], "root's own labs are found as its own");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    await Deno.remove(netns, { recursive: true });
+  }
+});
+
+Deno.test("root's running lab's host, named alone by another uid, is found by its namespace and said as root's to capture", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const host = `h${Deno.pid.toString(36)}`;
+  const text = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    ${host}: { kind: host, address: 10.9.0.1/24 }
+  links:
+    - endpoints: [${host}, sw1]
+`;
+  await withLabUp({ text }, async (name) => {
+    const capture = new URL("../../src/cli/capture.ts", import.meta.url).href;
+    // capture.ts imports npm packages, which uid 65534 cannot cache in root's Deno directory.
+    const denoDir = await Deno.makeTempDir({ prefix: "vde-lab3-roots-host-deno-" });
+    await Deno.chmod(denoDir, 0o777);
+    const asked = await run([
+      ...AS_NOBODY,
+      Deno.execPath(),
+      "eval",
+      `import { captureSocketPath } from "${capture}";\n` +
+      `await captureSocketPath(${JSON.stringify(host)}).then(` +
+      `(p) => console.log("found " + p), (e) => console.log(e.message));`,
+    ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
+      Deno.remove(denoDir, { recursive: true }).catch(() => {})
+    );
+    assert.equal(
+      asked.stdout,
+      `${host} is a host of root's lab ${name}, not this user's: run vde as root for it, ` +
+        `\`sudo vde capture ${name}/${host}\`\n`,
+      asked.stderr,
+    );
+  });
 });
