@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { labCapturePoint, labTermHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
-import { pingCount, TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { captureWhilePinging, TWO_HOSTS, vde, withLabUp } from "../lab/_helpers.ts";
+import { skipUnlessRoot } from "../helpers/processes.ts";
 
 const RING: LinkJson[] = [
   { name: "sw1:1-sw2:1", a: { node: "sw1", port: 1 }, b: { node: "sw2", port: 1 } },
@@ -68,53 +68,6 @@ topology:
     - endpoints: [h1, sw1]
     - endpoints: [h2, sw2]
 `;
-
-/**
- * `vde capture ARGS -c COUNT -w FILE` while host FROM of lab LAB pings TO once
- * at a time, until it has its frames (bounded: 20 pings, 30 s); its stderr,
- * and what tshark reads of FILE: each frame's interface name and protocols.
- */
-async function captureWhilePinging(
-  lab: string,
-  args: string[],
-  out: string,
-  { from = "h1", to = "10.9.0.2", count = 5 } = {},
-): Promise<{ said: string; read: string[] }> {
-  const capture = new Deno.Command(vdeCommand()[0]!, {
-    args: [...vdeCommand().slice(1), "capture", ...args, "-c", String(count), "-w", out],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const bound = setTimeout(() => capture.kill(), 30_000);
-  try {
-    for (let i = 0; i < 20; i++) {
-      await pingCount(lab, from, to, 1);
-      const done = await Promise.race([capture.status, new Promise((r) => setTimeout(() => r(null), 200))]);
-      if (done !== null) break;
-    }
-    const { code, stderr } = await capture.output();
-    const said = new TextDecoder().decode(stderr);
-    assert.equal(code, 0, said);
-    const r = await run([
-      "tshark",
-      "-r",
-      out,
-      "-T",
-      "fields",
-      "-e",
-      "frame.interface_name",
-      "-e",
-      "frame.protocols",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return { said, read: r.stdout.trim().split("\n") };
-  } finally {
-    clearTimeout(bound);
-    try {
-      capture.kill();
-    } catch { /* ended */ }
-  }
-}
 
 Deno.test("vde capture LAB/LINK and LAB/HOST record that link's and that host's frames, at the switch port they are", async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -279,3 +279,50 @@ export function ipv4In(stdout: string): string {
 export function ipv4sIn(stdout: string): string[] {
   return [...stdout.matchAll(/inet (\S+)\//g)].map((m) => m[1]!);
 }
+
+/**
+ * `vde capture ARGS -c COUNT -w FILE` while host FROM of lab LAB pings TO once
+ * at a time, until it has its frames (bounded: 20 pings, 30 s); its stderr,
+ * and what tshark reads of FILE: each frame's interface name and protocols.
+ */
+export async function captureWhilePinging(
+  lab: string,
+  args: string[],
+  out: string,
+  { from = "h1", to = "10.9.0.2", count = 5 } = {},
+): Promise<{ said: string; read: string[] }> {
+  const capture = new Deno.Command(vdeCommand()[0]!, {
+    args: [...vdeCommand().slice(1), "capture", ...args, "-c", String(count), "-w", out],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const bound = setTimeout(() => capture.kill(), 30_000);
+  try {
+    for (let i = 0; i < 20; i++) {
+      await pingCount(lab, from, to, 1);
+      const done = await Promise.race([capture.status, new Promise((r) => setTimeout(() => r(null), 200))]);
+      if (done !== null) break;
+    }
+    const { code, stderr } = await capture.output();
+    const said = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, said);
+    const r = await run([
+      "tshark",
+      "-r",
+      out,
+      "-T",
+      "fields",
+      "-e",
+      "frame.interface_name",
+      "-e",
+      "frame.protocols",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return { said, read: r.stdout.trim().split("\n") };
+  } finally {
+    clearTimeout(bound);
+    try {
+      capture.kill();
+    } catch { /* ended */ }
+  }
+}

@@ -13,7 +13,7 @@ import {
   usersLabs,
 } from "../../src/lab/switch_paths.ts";
 import { labsBaseDir, ROOT_LABS_DIR } from "../../src/lab/names.ts";
-import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOBODY, run, type RunResult, skipUnlessRoot } from "../helpers/processes.ts";
 
 /** A switch name no other test's lab uses, so the bare name is this test's alone. */
 const SWITCH = `s${Deno.pid.toString(36)}`;
@@ -124,26 +124,36 @@ Deno.test("a student naming root's lab, or its switch, is told it is root's, not
   }
 });
 
+/**
+ * What uid 65534's own lookup says of capture target `target` (after what `before`, more code, prints):
+ * `found PATH` or the refusal, on stdout.
+ */
+async function captureAsNobody(target: string, before = ""): Promise<RunResult> {
+  const capture = new URL("../../src/cli/capture.ts", import.meta.url).href;
+  // capture.ts imports npm packages, which uid 65534 cannot cache in root's Deno directory.
+  const denoDir = await Deno.makeTempDir({ prefix: "vde-roots-lab-deno-" });
+  await Deno.chmod(denoDir, 0o777);
+  return await run([
+    ...AS_NOBODY,
+    Deno.execPath(),
+    "eval",
+    `import { captureSocketPath } from "${capture}";\n${before}\n` +
+    `await captureSocketPath(${JSON.stringify(target)}).then(` +
+    `(p) => console.log("found " + p), (e) => console.log(e.message));`,
+  ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
+    Deno.remove(denoDir, { recursive: true }).catch(() => {})
+  );
+}
+
 Deno.test("root's running lab, seen by another uid, is named as root's by that uid's own lookup", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: LAB }, async (name) => {
     const paths = new URL("../../src/lab/switch_paths.ts", import.meta.url).href;
-    const capture = new URL("../../src/cli/capture.ts", import.meta.url).href;
-    // capture.ts imports npm packages, which uid 65534 cannot cache in root's Deno directory.
-    const denoDir = await Deno.makeTempDir({ prefix: "vde-roots-lab-deno-" });
-    await Deno.chmod(denoDir, 0o777);
-    const asked = await run([
-      ...AS_NOBODY,
-      Deno.execPath(),
-      "eval",
+    const asked = await captureAsNobody(
+      `${name}/${SWITCH}`,
       `import { rootsLabAnswer } from "${paths}";\n` +
-      `import { captureSocketPath } from "${capture}";\n` +
-      `console.log(rootsLabAnswer(${JSON.stringify(name)}) ?? "none");` +
-      `console.log(rootsLabAnswer(${JSON.stringify(`${name}/${SWITCH}`)}) ?? "none");` +
-      `await captureSocketPath(${JSON.stringify(`${name}/${SWITCH}`)}).then(` +
-      `(p) => console.log("found " + p), (e) => console.log(e.message));`,
-    ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
-      Deno.remove(denoDir, { recursive: true }).catch(() => {})
+        `console.log(rootsLabAnswer(${JSON.stringify(name)}) ?? "none");` +
+        `console.log(rootsLabAnswer(${JSON.stringify(`${name}/${SWITCH}`)}) ?? "none");`,
     );
     assert.match(
       asked.stdout,
@@ -281,20 +291,7 @@ topology:
     - endpoints: [${host}, sw1]
 `;
   await withLabUp({ text }, async (name) => {
-    const capture = new URL("../../src/cli/capture.ts", import.meta.url).href;
-    // capture.ts imports npm packages, which uid 65534 cannot cache in root's Deno directory.
-    const denoDir = await Deno.makeTempDir({ prefix: "vde-lab3-roots-host-deno-" });
-    await Deno.chmod(denoDir, 0o777);
-    const asked = await run([
-      ...AS_NOBODY,
-      Deno.execPath(),
-      "eval",
-      `import { captureSocketPath } from "${capture}";\n` +
-      `await captureSocketPath(${JSON.stringify(host)}).then(` +
-      `(p) => console.log("found " + p), (e) => console.log(e.message));`,
-    ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
-      Deno.remove(denoDir, { recursive: true }).catch(() => {})
-    );
+    const asked = await captureAsNobody(host);
     assert.equal(
       asked.stdout,
       `${host} is a host of root's lab ${name}, not this user's: run vde as root for it, ` +
