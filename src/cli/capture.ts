@@ -4,7 +4,9 @@
  * `| wireshark -k -i -` and `| tcpdump -r -`.
  *
  * SWITCH is the switch's socket directory (its `capture` socket is used) or
- * its management socket (asked for the directory with `ds/showinfo`). A
+ * its management socket (asked for the directory with `ds/showinfo`), or a
+ * running lab's switch, link or host by name: a link or host is the one
+ * port of a switch it is (lab/capture_hint.ts), captured as `--port N`. A
  * `--filter` expression is compiled by tcpdump (`tcpdump -ddd -y EN10MB`)
  * and the program runs in the switch, so filtered frames cost no bandwidth.
  * Stops on a signal or after `-c COUNT` frames, then prints how many frames
