@@ -6,7 +6,7 @@
  * is opened.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot, spawnManaged, waitForPath } from "../helpers/processes.ts";
+import { AS_NOGROUP_MEMBER, run, skipUnlessRoot, spawnManaged, waitForPath } from "../helpers/processes.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
 import { withStudent } from "../helpers/student.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
@@ -70,6 +70,31 @@ Deno.test("root refuses a named switch in a directory others may write whose por
     assert.equal(ctl.accepted(), 2);
     // The handshake's own socket is gone either way.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["ctl", "port"]);
+  } finally {
+    await ctl.close();
+    port.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a user who is not root joins a switch in a directory others may write whatever owns its port socket: their traffic is their own", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-sec7-nonroot-" });
+  const ctl = fakeCtl(`${dir}/ctl`, `${dir}/port`);
+  const port = await socketOf(`${dir}/port`, 65534);
+  try {
+    await Deno.chmod(dir, 0o777);
+    await Deno.chmod(`${dir}/ctl`, 0o666);
+    await Deno.chmod(`${dir}/port`, 0o666);
+    const mod = new URL("../../src/link/vde_link.ts", import.meta.url).href;
+    const code = `import { openVdeLink } from "${mod}";\n` +
+      `const l = await openVdeLink("${dir}", { receiveThread: false }); console.log("joined"); l.close("done");`;
+    const r = await run([...AS_NOGROUP_MEMBER, Deno.execPath(), "eval", code], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.stdout, "joined\n", r.stderr);
+    assert.equal(ctl.accepted(), 1);
   } finally {
     await ctl.close();
     port.close();
@@ -155,6 +180,23 @@ Deno.test("root's vde plug '' under a student's HOME is refused in one line, no 
           `a directory of ${user}'s): root does not follow another user's default unasked (HOME=${home}); ` +
           `name the switch to join it on purpose (vde://${home}/sw)\n`,
       );
+      // vde slirp and vde term vde:// find the default themselves: the same refusal, in their words.
+      const why =
+        `${home}/.vdeplug/default is ${user}'s, not root's (${home}, a directory of ${user}'s): root ` +
+        `does not follow another user's default unasked (HOME=${home}); name the switch to join it on purpose`;
+      const slirp = await run([...VDE_CLI, "slirp", "--no-thread"], {
+        check: false,
+        timeoutMs: 30_000,
+        env: { HOME: home },
+      });
+      assert.equal(slirp.stderr, `vde: ${why} (vde slirp --sock ${home}/sw)\n`);
+      const term = await run([...VDE_CLI, "term", "vde://", "-c", "port/print"], {
+        check: false,
+        timeoutMs: 30_000,
+        env: { HOME: home },
+      });
+      assert.equal(term.stderr, `vde: vde://: ${why} (vde term ${home}/sw)\n`);
+      assert.equal(term.code, 1);
       const tap = await run(["ip", "link", "show", "sec7t0"], { check: false });
       assert.notEqual(tap.code, 0, "a tap was left");
       assert.equal(await ports(), before, "a port was opened on their switch");
