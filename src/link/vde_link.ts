@@ -36,14 +36,14 @@
  * root's client takes a switch it named there only through a `ctl` of the
  * directory owner's or root's (a symlink at `ctl` followed only when it is
  * theirs too, its target read from the very link), and connects only to a
- * port socket of the same owner as that `ctl`, each judged on the file
- * connected to (`namedCtl`, the handshake's `judgePort`). A directory
+ * port socket of the same owner as that `ctl` (or root's), each judged on
+ * the file connected to (`namedCtl`, the handshake's `judgePort`). A directory
  * others may not write is taken as its owner's: its ctl is followed as
  * before, and only the port's owner is held to the ctl's. A default root
  * took unasked is judged harder (every file root's: `judgedCtl`). Other
  * users are refused nothing: their traffic is their own.
  */
-import { C, cstr, libc } from "../../ffi/libc.ts";
+import { C, cstr, libc, SysError } from "../../ffi/libc.ts";
 import { defaultSwitch, defaultSwitchDir, judgeUnasked, type UnaskedDefault } from "./default_switch.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
@@ -446,7 +446,8 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
       : ctlUid === undefined
       ? undefined
       : (target: OpenedPath) => {
-        if (target.uid !== ctlUid) throw notTheSwitchs(dir, ctlUid, portText(target));
+        // Root's own socket is no other user's doing.
+        if (target.uid !== ctlUid && target.uid !== 0) throw notTheSwitchs(dir, ctlUid, portText(target));
       };
     return await handshake(vnl, dir, within, judged?.procPath ?? within("ctl"), port, options);
   } finally {
@@ -529,7 +530,9 @@ function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
   let entry: OpenedPath;
   try {
     entry = openOwnedPath(pin.entry("ctl"));
-  } catch {
+  } catch (err) {
+    // Root without the capabilities that override modes (setpriv, a container) meets them as any user.
+    if (err instanceof SysError && err.code === C.EACCES) throw new Error(printable(deniedHint(dir)));
     throw new Error(whyNoConnection(dir, new Deno.errors.NotFound()));
   }
   let ctl: FollowedPath | null = entry.isSymlink ? null : entry;
