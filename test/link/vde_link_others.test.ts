@@ -43,20 +43,38 @@ async function socketOf(at: string, uid: number): Promise<UnixDgramSocket> {
   return sock;
 }
 
+/**
+ * Runs `body` with a switch directory (`prefix`, mode 777) whose fake ctl answers with its `port` socket,
+ * given to `portUid`; all removed after.
+ */
+async function withFakeSwitch(
+  prefix: string,
+  portUid: number,
+  body: (dir: string, ctl: ReturnType<typeof fakeCtl>) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const ctl = fakeCtl(`${dir}/ctl`, `${dir}/port`);
+  const port = await socketOf(`${dir}/port`, portUid);
+  try {
+    await Deno.chmod(dir, 0o777);
+    await body(dir, ctl);
+  } finally {
+    await ctl.close();
+    port.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const NOT_CONNECTED =
   "root does not connect to a socket another user may have put in a switch's directory; " +
   "not connected";
 
 Deno.test("root refuses a named switch in a directory others may write whose port socket is another user's than its ctl; the switch's own is joined", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-sec7-portswap-" });
-  const ctl = fakeCtl(`${dir}/ctl`, `${dir}/port`);
-  const port = await socketOf(`${dir}/port`, 12345);
-  try {
+  await withFakeSwitch("vde-sec7-portswap-", 12345, async (dir, ctl) => {
     // nobody's switch directory, open to everyone's writes: uid 12345 put its socket at the port's name.
     await Deno.chown(`${dir}/ctl`, 65534, 65534);
     await Deno.chown(dir, 65534, 65534);
-    await Deno.chmod(dir, 0o777);
     await assert.rejects(openVdeLink(dir), {
       message: new RegExp(
         `^the switch at ${dir} is nobody's \\(its ctl\\), but its port socket ${dir}/port: owner 12345, ` +
@@ -72,20 +90,12 @@ Deno.test("root refuses a named switch in a directory others may write whose por
     assert.equal(ctl.accepted(), 3);
     // The handshake's own socket is gone either way.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["ctl", "port"]);
-  } finally {
-    await ctl.close();
-    port.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a user who is not root joins a switch in a directory others may write whatever owns its port socket: their traffic is their own", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-sec7-nonroot-" });
-  const ctl = fakeCtl(`${dir}/ctl`, `${dir}/port`);
-  const port = await socketOf(`${dir}/port`, 65534);
-  try {
-    await Deno.chmod(dir, 0o777);
+  await withFakeSwitch("vde-sec7-nonroot-", 65534, async (dir, ctl) => {
     await Deno.chmod(`${dir}/ctl`, 0o666);
     await Deno.chmod(`${dir}/port`, 0o666);
     const mod = new URL("../../src/link/vde_link.ts", import.meta.url).href;
@@ -97,11 +107,7 @@ Deno.test("a user who is not root joins a switch in a directory others may write
     });
     assert.equal(r.stdout, "joined\n", r.stderr);
     assert.equal(ctl.accepted(), 1);
-  } finally {
-    await ctl.close();
-    port.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("root follows a symlink at ctl in a directory others may write only when the directory's owner or root made it, and joins no ctl of a third user's there", async (t) => {
