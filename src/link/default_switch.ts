@@ -17,6 +17,20 @@
  * leads; other callers take any system default, as a shared lab switch in
  * `/tmp/vde.ctl` is meant to be taken.
  *
+ * "Root's own" is judged, not taken from `HOME`: vdeplug4 reads the user
+ * default under whatever `HOME` says, and `sudo -E`, `sudo
+ * --preserve-env=HOME`, `su` without `-` or a service's environment leave
+ * another user's home there, whose owner then chose where root's tap or
+ * NAT is plugged. So for root the way to the default file (every directory
+ * and symlink from `/`, trusted_path.ts) must be root's alone, and the
+ * file (or the symlink that is the default) root's; else it is refused as
+ * a system default is, naming the file, the step that is not root's and
+ * the switch it names to join on purpose. A plain `sudo` resets `HOME` to
+ * /root (Debian's env_reset), so root's own default keeps working there.
+ * A way root alone may change cannot change between this look and the
+ * read, so the switch it names is what root named: it is joined as a named
+ * switch (vde_link.ts judges that one's sockets).
+ *
  * The look here is by name, for the refusal's words before anything is
  * opened; a name can change before the connect (a group that may write
  * root's directory can put its own socket at `ctl`, or at the port socket
@@ -28,6 +42,7 @@
  */
 import { isFile } from "../os/paths.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
+import { stepText, untrustedStep } from "../os/trusted_path.ts";
 
 const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
 const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
@@ -146,6 +161,46 @@ export function refuseOthersDefault(
 }
 
 /**
+ * Refuses, for root, the user default `file` (under `home`) when it is there and is not root's alone: a
+ * directory or symlink on its way another user's or open to others' writes, or the file (or the symlink
+ * that is the default) another user's. Nothing there yet is no refusal: the next default is looked at.
+ *
+ * @throws OthersDefaultSwitch naming the file, the step that is not root's and the switch it names
+ */
+function refuseOthersUserDefault(file: string, home: string, join: (dir: string) => string): void {
+  let own: Deno.FileInfo;
+  try {
+    own = Deno.lstatSync(file);
+  } catch {
+    return;
+  }
+  // The directory holding it judged as a directory on the way (a last name after it, which is not looked at).
+  const step = untrustedStep(`${file.slice(0, file.lastIndexOf("/"))}/.vde-judged`, [0]);
+  let whose: string;
+  let what: string;
+  if (step !== undefined) {
+    whose = step.kind === "writable" || step.kind === "missing"
+      ? "not root's alone"
+      : `${userName(step.uid)}'s`;
+    what = stepText(step);
+  } else if (own.uid !== null && own.uid !== 0) {
+    whose = `${userName(own.uid)}'s`;
+    what = own.isSymlink ? "a symlink of theirs" : ownerAndMode(file);
+  } else return;
+  let named: string;
+  try {
+    const dir = userDefault(file);
+    named = dir === undefined ? "give the switch's path" : join(dir);
+  } catch {
+    named = "give the switch's path";
+  }
+  throw new OthersDefaultSwitch(
+    `${file} is ${whose}${whose.startsWith("not") ? "" : ", not root's"} (${what}): root does not follow ` +
+      `another user's default unasked (HOME=${home}); name the switch to join it on purpose (${named})`,
+  );
+}
+
+/**
  * The directory of the default switch. For root, a system default of another user's is refused
  * (`refuseOthersDefault`, its hint `join`).
  *
@@ -170,8 +225,10 @@ export function defaultSwitch(
   systemDefaults: readonly string[] = SYSTEM_DEFAULTS,
   join: (dir: string) => string = asVnl,
 ): { dir: string; unasked?: UnaskedDefault } {
-  for (const rel of home === undefined ? [] : USER_DEFAULTS) {
-    const dir = userDefault(`${home}/${rel}`);
+  for (const rel of home === undefined || home === "" ? [] : USER_DEFAULTS) {
+    const file = `${home}/${rel}`;
+    if (Deno.uid() === 0) refuseOthersUserDefault(file, home!, join);
+    const dir = userDefault(file);
     if (dir !== undefined) return { dir };
   }
   // On a shared machine /tmp/vde.ctl is whoever started a switch there first: one we may not

@@ -28,8 +28,22 @@
  * to each other, so the kernel bounds what waits for us by the switch's
  * send buffer alone (not by net.unix.max_dgram_qlen, which applies only to
  * a sender the receiver is not connected to).
+ *
+ * What root joins. A switch's ctl and port sockets are made by one user,
+ * the switch's. In a directory a group or others may write, a member can
+ * put a socket of theirs at `ctl` or at the port socket's name (or a
+ * symlink at `ctl`), and root's tap would carry its frames to them. So
+ * root's client takes a switch it named there only through a `ctl` of the
+ * directory owner's or root's (a symlink at `ctl` followed only when it is
+ * theirs too, its target read from the very link), and connects only to a
+ * port socket of the same owner as that `ctl` (or root's), each judged on
+ * the file connected to (`namedCtl`, the handshake's `judgePort`). A directory
+ * others may not write is taken as its owner's: its ctl is followed as
+ * before, and only the port's owner is held to the ctl's. A default root
+ * took unasked is judged harder (every file root's: `judgedCtl`). Other
+ * users are refused nothing: their traffic is their own.
  */
-import { C, libc } from "../../ffi/libc.ts";
+import { C, cstr, libc, SysError } from "../../ffi/libc.ts";
 import { defaultSwitch, defaultSwitchDir, judgeUnasked, type UnaskedDefault } from "./default_switch.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
@@ -419,15 +433,22 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
   const pin = unasked === undefined ? holdSwitchDir(dir) : pinUnasked(dir, unasked);
   let judged: FollowedPath | null = null;
   try {
-    // Root's system default taken unasked: its ctl is connected to through the descriptor judged.
+    // Root's system default taken unasked: its ctl is connected to through the descriptor judged; a switch
+    // root named, through the ctl its directory's owner made (namedCtl).
     if (unasked !== undefined && pin !== null) judged = judgedCtl(dir, pin, unasked);
+    else if (pin !== null && libc().geteuid() === 0) judged = namedCtl(dir, pin);
     const within = (name: string) => pin?.entry(name) ?? `${dir}/${name}`;
-    const port = unasked === undefined ? undefined : (target: OpenedPath) =>
-      judgeUnasked(
-        unasked,
-        target.uid,
-        () => `its port socket ${Deno.readLinkSync(target.procPath)}: ${ownerAndMode(target.procPath)}`,
-      );
+    const portText = (target: OpenedPath) =>
+      `its port socket ${Deno.readLinkSync(target.procPath)}: ${ownerAndMode(target.procPath)}`;
+    const ctlUid = judged?.uid;
+    const port = unasked !== undefined
+      ? (target: OpenedPath) => judgeUnasked(unasked, target.uid, () => portText(target))
+      : ctlUid === undefined
+      ? undefined
+      : (target: OpenedPath) => {
+        // Root's own socket is no other user's doing.
+        if (target.uid !== ctlUid && target.uid !== 0) throw notTheSwitchs(dir, ctlUid, portText(target));
+      };
     return await handshake(vnl, dir, within, judged?.procPath ?? within("ctl"), port, options);
   } finally {
     if (judged !== null) closeFd(judged.fd);
@@ -475,6 +496,76 @@ function judgedCtl(dir: string, pin: PinnedDirectory, unasked: UnaskedDefault): 
     throw err;
   }
   return ctl;
+}
+
+/**
+ * Root's refusal of a socket in the switch directory `dir` that is not the switch's: a user other than the
+ * owner of its ctl (`ctlUid`) made it (`what` names it with its owner). A switch makes its ctl and port
+ * sockets alike; in a directory a group or others may write, a member can put a socket of theirs at
+ * either name, and root's tap would send its frames to them.
+ */
+function notTheSwitchs(dir: string, ctlUid: number, what: string): Error {
+  return new Error(
+    `the switch at ${dir} is ${userName(ctlUid)}'s (its ctl), but ${what}: root does not connect to a ` +
+      "socket another user may have put in a switch's directory; not connected",
+  );
+}
+
+/**
+ * The ctl of a switch root named, in its directory held, opened as the file it leads to: connected to
+ * through the descriptor (`procPath`), its owner is the one the port socket must have (a switch makes
+ * both). In a directory a group or others may write, whoever may write it can put a symlink at `ctl`:
+ * one is followed only when it is the directory owner's or root's, as the ctl it leads to must be.
+ * Closed by the caller.
+ *
+ * @throws Error naming both owners when it is another's; when there is no ctl
+ */
+function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
+  const held = Deno.statSync(pin.at);
+  const owner = held.uid ?? -1;
+  // The sticky bit keeps others from replacing an entry that is not theirs, but not from making one first.
+  const shared = ((held.mode ?? 0) & 0o022) !== 0;
+  const trusted = (uid: number) => !shared || uid === owner || uid === 0;
+  const where = `${dir} (${ownerAndMode(pin.at)}), a directory others may write`;
+  let entry: OpenedPath;
+  try {
+    entry = openOwnedPath(pin.entry("ctl"));
+  } catch (err) {
+    // Root without the capabilities that override modes (setpriv, a container) meets them as any user.
+    if (err instanceof SysError && err.code === C.EACCES) throw new Error(printable(deniedHint(dir)));
+    throw new Error(whyNoConnection(dir, new Deno.errors.NotFound()));
+  }
+  let ctl: FollowedPath | null = entry.isSymlink ? null : entry;
+  try {
+    if (entry.isSymlink) {
+      if (!trusted(entry.uid)) {
+        throw new Error(
+          `${dir}/ctl is a symlink of ${
+            userName(entry.uid)
+          }'s in ${where}: not followed for root; name the ` +
+            "directory the switch serves",
+        );
+      }
+      // Its target read from the very link held: one put at its name since leads nowhere here.
+      const buf = new Uint8Array(4096);
+      const n = libc().readlinkat(entry.fd, cstr(""), buf, buf.length);
+      const target = n > 0 && n < buf.length ? new TextDecoder().decode(buf.subarray(0, n)) : "";
+      ctl = target === "" ? null : openFollowedPath(target.startsWith("/") ? target : pin.entry(target));
+      if (ctl === null) throw new Error(whyNoConnection(dir, new Deno.errors.NotFound()));
+    }
+    if (!trusted(ctl!.uid)) {
+      throw new Error(
+        `${dir}/ctl is ${userName(ctl!.uid)}'s in ${where}: root does not join a switch another user ` +
+          `than ${userName(owner)} may have put there; not connected`,
+      );
+    }
+    return ctl!;
+  } catch (err) {
+    if (ctl !== null && ctl !== entry) closeFd(ctl.fd);
+    throw err;
+  } finally {
+    if (ctl !== entry) closeFd(entry.fd);
+  }
 }
 
 /**

@@ -184,6 +184,70 @@ Deno.test("root's own user default is followed to another user's switch: root na
   });
 });
 
+const FOLLOW = "root does not follow another user's default unasked";
+
+Deno.test("root refuses a user default under a HOME of another user's (sudo -E, su without -), naming the file, what is theirs and the switch to name", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withHome(async (home) => {
+    const file = `${home}/.vdeplug/default`;
+    await Deno.mkdir(`${home}/.vdeplug`);
+    await Deno.writeTextFile(file, "vde:///tmp/sec7-their-net\n");
+    const refused = (what: string, join = "vde:///tmp/sec7-their-net") =>
+      `${file} is ${what}: ${FOLLOW} (HOME=${home}); name the switch to join it on purpose (${join})`;
+    // The home itself theirs: they may rename .vdeplug away and put their own there at any moment.
+    await Deno.chown(home, 65534, 65534);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      name: "OthersDefaultSwitch",
+      message: refused(`nobody's, not root's (${home}, a directory of nobody's)`),
+    });
+    await Deno.chown(home, 0, 0);
+    await Deno.chown(`${home}/.vdeplug`, 65534, 65534);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      message: refused(`nobody's, not root's (${home}/.vdeplug, a directory of nobody's)`),
+    });
+    await Deno.chown(`${home}/.vdeplug`, 0, 0);
+    // Root's, but anyone may replace the file in it.
+    await Deno.chmod(`${home}/.vdeplug`, 0o777);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      message: refused(`not root's alone (${home}/.vdeplug, a directory anyone may write (mode 0777))`),
+    });
+    await Deno.chmod(`${home}/.vdeplug`, 0o755);
+    await Deno.chown(file, 65534, 65534);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      message: refused("nobody's, not root's (owner nobody, mode 644)"),
+    });
+    // Their symlink as the default, and the hint in the caller's words.
+    await Deno.remove(file);
+    await Deno.symlink("/tmp/sec7-their-dir", file);
+    await run(["chown", "-h", "65534:65534", file]);
+    assert.throws(() => defaultSwitchDir(home, [], (d) => `vde slirp --sock ${d}`), {
+      message: refused("nobody's, not root's (a symlink of theirs)", "vde slirp --sock /tmp/sec7-their-dir"),
+    });
+    // The old name too, behind no default of the new.
+    await Deno.remove(`${home}/.vdeplug`, { recursive: true });
+    await Deno.writeTextFile(`${home}/.vde2/default.switch`, "/tmp/sec7-old\n");
+    await Deno.chown(`${home}/.vde2`, 65534, 65534);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      message: new RegExp(`^${home}/\\.vde2/default\\.switch is nobody's, not root's \\(${home}/\\.vde2, `),
+    });
+  });
+});
+
+Deno.test("root's own user default is followed, as under sudo's reset HOME; a HOME without one falls through to the system default", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withHome(async (home) => {
+    await Deno.mkdir(`${home}/.vdeplug`);
+    await Deno.writeTextFile(`${home}/.vdeplug/default`, "vde:///tmp/sec7-roots-net\n");
+    assert.equal(defaultSwitchDir(home, []), "/tmp/sec7-roots-net");
+    // Another user's home with no default in it is no refusal: nothing there chose anything.
+    await Deno.remove(`${home}/.vdeplug`, { recursive: true });
+    await Deno.chown(home, 65534, 65534);
+    await nobodysSwitchDir(`${home}/sys`, "ctl");
+    await Deno.chown(`${home}/sys/ctl`, 0, 0);
+    assert.equal(defaultSwitchDir(home, [`${home}/sys`]), `${home}/sys`);
+  });
+});
+
 Deno.test("another user's system default switch is taken by a caller who is not root, as a shared lab switch is meant to be", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-default-nonroot-" });
