@@ -56,7 +56,8 @@ export function forwardListenFailure(
   err: unknown,
 ): string | undefined {
   if (err instanceof Deno.errors.AddrInUse) {
-    return `Host port ${hostPort} on ${hostText} is already in use (${proto.toUpperCase()} forward to ${guestText})`;
+    return `Host port ${hostPort} on ${hostText} is already in use (${proto.toUpperCase()} forward to ${guestText}): ` +
+      "forward another host port (0 takes any free one)";
   }
   if (err instanceof Deno.errors.PermissionDenied) {
     const forward = `${proto.toUpperCase()} forward to ${guestText}`;
@@ -560,6 +561,7 @@ export function parseSlirpOptions(
       case "tcpfwd":
       case "udpfwd":
         for (const item of listItems(key, value)) {
+          refuseForwardSpelling(key, item);
           c.forwards.push(parseForwardParts(key === "tcpfwd" ? "tcp" : "udp", item, c));
         }
         break;
@@ -820,6 +822,13 @@ export function parseForwardParts(
 export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const m = /^(tcp|udp):(.+)$/i.exec(text.trim());
   if (m === null) {
+    // QEMU's whole option pasted (`hostfwd=tcp::2222-:22`): its value is what --forward takes.
+    const qemu = /^hostfwd=((?:tcp|udp):.*)$/i.exec(text.trim());
+    if (qemu !== null) {
+      throw new ConfigError(
+        `forward "${text}": drop QEMU's "hostfwd=", --forward takes its value: ${qemu[1]}`,
+      );
+    }
     // Docker's `-p 8080:80` (or a forward's ports alone): the line to type for TCP, the usual meaning.
     const tcp = /^[\d[]/.test(text.trim()) ? ` (for TCP: tcp:${text.trim()})` : "";
     throw new ConfigError(`forward "${text}" must start with tcp: or udp:${tcp}`);
@@ -827,6 +836,27 @@ export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const proto = m[1]!.toLowerCase() as "tcp" | "udp";
   // A mistake is shown as written, protocol included.
   return parseForwardParts(proto, fromHostfwd(m[2]!), c, { text: text.trim(), prefix: `${proto}:` });
+}
+
+/**
+ * A tcpfwd=/udpfwd= item written as --forward or QEMU's hostfwd= takes it (`tcp::2222-:22`, `2222-:22`,
+ * `tcp:2222:22`), refused with the item as vdeplug's option says it, which the parts' own errors
+ * ("host address ... got "tcp"") leave the user to work out.
+ *
+ * @throws ConfigError
+ */
+function refuseForwardSpelling(key: string, item: string): void {
+  const proto = /^(tcp|udp):(.*)$/i.exec(item);
+  const rest = proto === null ? item : proto[2]!;
+  // No address or port of ours holds a dash: one is QEMU's between the host's side and the guest's.
+  const sides = rest.split("-");
+  if (proto === null && sides.length !== 2) return;
+  const right = proto === null ? key : `${proto[1]!.toLowerCase()}fwd`;
+  const ours = sides.map((side) => side.replace(/^:/, "")).filter((side) => side !== "").join(":");
+  throw new ConfigError(
+    `${key}: "${item}" is --forward's or QEMU's hostfwd spelling; slirp:// takes ` +
+      `[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT with the protocol in the option's name: ${right}=${ours}`,
+  );
 }
 
 /**

@@ -255,6 +255,38 @@ Deno.test("--forward takes QEMU's hostfwd form: tcp::2222-:22, udp:127.0.0.1:535
   );
 });
 
+Deno.test("--forward given QEMU's whole hostfwd= option is told to drop the name", () => {
+  assert.throws(
+    () => parseForward("hostfwd=tcp::2222-:22", defaultConfig()),
+    /^ConfigError: forward "hostfwd=tcp::2222-:22": drop QEMU's "hostfwd=", --forward takes its value: tcp::2222-:22$/,
+  );
+});
+
+Deno.test("tcpfwd=/udpfwd= written as --forward or QEMU's hostfwd (tcp::2222-:22) are answered with vdeplug's spelling", () => {
+  const said = (opts: string) => {
+    try {
+      parseSlirpOptions(opts);
+    } catch (err) {
+      assert(err instanceof ConfigError);
+      return err.message;
+    }
+    return "accepted";
+  };
+  const spelling =
+    "is --forward's or QEMU's hostfwd spelling; slirp:// takes [HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT " +
+    "with the protocol in the option's name";
+  assert.equal(said("/tcpfwd=tcp::2222-:22"), `tcpfwd: "tcp::2222-:22" ${spelling}: tcpfwd=2222:22`);
+  assert.equal(said("/tcpfwd=2222-:22"), `tcpfwd: "2222-:22" ${spelling}: tcpfwd=2222:22`);
+  assert.equal(said("/tcpfwd=tcp:2222:22"), `tcpfwd: "tcp:2222:22" ${spelling}: tcpfwd=2222:22`);
+  assert.equal(
+    said("/udpfwd=udp:127.0.0.1:5353-10.0.2.15:53"),
+    `udpfwd: "udp:127.0.0.1:5353-10.0.2.15:53" ${spelling}: udpfwd=127.0.0.1:5353:10.0.2.15:53`,
+  );
+  // The protocol written names the option to use.
+  assert.equal(said("/tcpfwd=udp::53-:53"), `tcpfwd: "udp::53-:53" ${spelling}: udpfwd=53:53`);
+  assert.equal(said("/tcpfwd=2222:22,[::1]:2223:[fd00::5]:23"), "accepted");
+});
+
 Deno.test("QEMU's -netdev user option names in slirp:// are answered with slirp://'s own (dns= is not dns_upstream)", () => {
   const said = (opts: string) => {
     try {
