@@ -434,7 +434,7 @@ Deno.test("slirpvde's -x and -X are answered with how they are said here; -q sil
     for (const quiet of [["-quiet"], ["-q"], []]) {
       assert.equal(
         await refused(["slirp", ...quiet, "-s", `${none}/sw`], noLabsSeen(none)),
-        `vde: no switch at ${none}/sw: the directory does not exist`,
+        `vde: no switch at ${none}/sw: the directory does not exist (start one: vde switch --sock ${none}/sw --daemon)`,
       );
     }
   } finally {
