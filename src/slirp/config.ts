@@ -480,10 +480,13 @@ export function parseSlirpOptions(
         if (v !== "") break;
         pieces.push(k);
       }
+      // The %2F form first: it survives the shell as typed, where single quotes pasted bare are the shell's
+      // to remove (`vde plug /tmp/net slirp:///tftp='/srv/tftp'` reaches us as tftp=/srv/tftp again).
+      const whole = [value, ...pieces].join("/");
       throw new ConfigError(
-        `${key}'s value has slashes, which separate options: quote it, ${key}='${
-          [value, ...pieces].join("/")
-        }' (or write each / as %2F)`,
+        `${key}'s value has slashes, which separate options: write each / as %2F, ${key}=${
+          whole.replaceAll("/", "%2F")
+        }, or quote it, ${key}='${whole}', inside double quotes for the shell`,
       );
     }
     if (value === "" && !FLAGS.has(key)) {

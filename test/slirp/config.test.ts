@@ -55,14 +55,18 @@ Deno.test("a slirp:// value cut by its unquoted slashes is refused with the quot
   };
   assert.equal(
     said("/tftp=/srv/tftp/bootfile=boot.ipxe"),
-    "tftp's value has slashes, which separate options: quote it, tftp='/srv/tftp' (or write each / as %2F)",
+    "tftp's value has slashes, which separate options: write each / as %2F, tftp=%2Fsrv%2Ftftp, " +
+      "or quote it, tftp='/srv/tftp', inside double quotes for the shell",
   );
   assert.equal(
     said("/unixfwd=5555:/run/app.sock"),
-    "unixfwd's value has slashes, which separate options: quote it, unixfwd='5555:/run/app.sock' (or write each / as %2F)",
+    "unixfwd's value has slashes, which separate options: write each / as %2F, unixfwd=5555:%2Frun%2Fapp.sock, " +
+      "or quote it, unixfwd='5555:/run/app.sock', inside double quotes for the shell",
   );
   assert.equal(said("/tftp='/srv/tftp'/bootfile=boot.ipxe"), "accepted");
   assert.equal(said("/tftp=%2Fsrv%2Ftftp"), "accepted");
+  // The %2F form the refusal gives is taken as it is given.
+  assert.equal(said("/unixfwd=5555:%2Frun%2Fapp.sock"), "accepted");
   assert.equal(said("/addr=10.1.0.2/24/restricted"), "accepted");
   assert.match(said("/mtu=1500/restrictd"), /^unknown slirp option "restrictd"/);
 });
