@@ -347,8 +347,9 @@ const QEMU_NAMES: Readonly<Record<string, string>> = {
   dns: "vnameserver=10.0.2.3 (dns_upstream= is the host's resolver)",
   dnssearch: "vdnssearch=a,b",
   domainname: "vdomainname=NAME",
-  ipv4: "v4",
-  ipv6: "v6",
+  // QEMU's are on by default and turned off; ours name the one family to run, so each is the other's.
+  ipv4: "v6 when it is ipv4=off (v6 runs IPv6 only)",
+  ipv6: "v4 when it is ipv6=off (v4 runs IPv4 only)",
   "ipv6-net": "addr6=fd00::2/64",
   "ipv6-prefix": "addr6=fd00::2/64",
   "ipv6-host": "addr6=fd00::2/64",
@@ -363,6 +364,8 @@ const QEMU_NAMES: Readonly<Record<string, string>> = {
  */
 export function slirpOptionHint(name: string): string | undefined {
   if (Object.hasOwn(QEMU_NAMES, name)) return `QEMU's ${name} is -o ${QEMU_NAMES[name]}`;
+  // QEMU's restrict=on, which slirp:// takes as an abbreviation of restricted (so it is no QEMU_NAMES entry).
+  if (name === "restrict") return "QEMU's restrict=on is -o restricted; off is the default";
   if (!(KEYS as readonly string[]).includes(name)) return undefined;
   return `a slirp:// option: -o ${FLAGS.has(name) ? name : `${name}=${EXAMPLES[name] ?? "VALUE"}`}`;
 }
@@ -386,6 +389,28 @@ function fromQemuHostfwd(option: string): string | undefined {
   const [, proto, hostAddr, hostPort, guestAddr, guestPort] = m;
   const side = (addr: string | undefined, p: string | undefined) => `${addr ? `${addr}:` : ""}${p}`;
   return `${(proto ?? "tcp").toLowerCase()}fwd=${side(hostAddr, hostPort)}:${side(guestAddr, guestPort)}`;
+}
+
+/** What each flag does when named, for the refusal of one written `=off`. */
+const FLAG_EFFECTS: Readonly<Record<string, string>> = {
+  v4: "run IPv4 only",
+  v6: "run IPv6 only",
+  restricted: "restrict the guest to the gateway, DNS and forwards",
+  disable_host_loopback: "refuse the guest's connections to the host's loopback",
+  verbose: "print the configuration at start",
+};
+
+/**
+ * @throws ConfigError for a flag given a value that means off (`restricted=off`, QEMU's `restrict=off`):
+ * a flag is on when named, whatever its value (as vdeplug reads it), so it would do the opposite of what
+ * was written. Other values (`restricted=on`) are taken as vdeplug takes them.
+ */
+function refuseFlagTurnedOff(written: string, key: string, value: string): void {
+  if (!FLAGS.has(key) || !/^(off|no|false|0|n)$/i.test(value)) return;
+  throw new ConfigError(
+    `${written}=${value} would ${FLAG_EFFECTS[key]}: ${key} is a flag, on when named whatever its value ` +
+      `(as in vdeplug); leave it out for off`,
+  );
 }
 
 /** findKey's answer; @throws ConfigError when `key` names no option. */
@@ -492,6 +517,7 @@ export function parseSlirpOptions(
     if (value === "" && !FLAGS.has(key)) {
       throw new ConfigError(`${key} needs a value, e.g. ${key}=${EXAMPLES[key] ?? "VALUE"}`);
     }
+    refuseFlagTurnedOff(rawKey, key, value);
     switch (key) {
       case "v4":
         only4 = true;

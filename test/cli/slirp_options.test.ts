@@ -277,6 +277,15 @@ Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told
   );
   assert.match(withOptionHint("vde: unknown option '--net'\n"), /\(QEMU's net is -o addr=10\.0\.2\.2\/24 /);
   assert.equal(withOptionHint("vde: unknown option '--bogus'\n"), "vde: unknown option '--bogus'\n");
+  // QEMU's restrict and ipv6 as flags: restricted, and v4 for ipv6=off (v6 alone would run IPv6 only).
+  assert.equal(
+    withOptionHint("vde: unknown option '--restrict=on'\n"),
+    "vde: unknown option '--restrict=on' (QEMU's restrict=on is -o restricted; off is the default)\n",
+  );
+  assert.match(
+    withOptionHint("vde: unknown option '--ipv6=off'\n"),
+    /QEMU's ipv6 is -o v4 when it is ipv6=off /,
+  );
   // slirpvde's -X forwards a free display of the host to the guest's X server: host to guest, not back.
   assert.match(withOptionHint("vde: unknown option '-X'\n"), /--forward tcp:127\.0\.0\.1:6001:GUEST:6000/);
   const r = await run([

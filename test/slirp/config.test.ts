@@ -291,6 +291,39 @@ Deno.test("tcpfwd=/udpfwd= written as --forward or QEMU's hostfwd (tcp::2222-:22
   assert.equal(said("/tcpfwd=2222:22,[::1]:2223:[fd00::5]:23"), "accepted");
 });
 
+Deno.test("a flag written =off (QEMU's restrict=off) is refused: vdeplug turns a flag on whatever its value, the opposite of what was meant", () => {
+  const said = (opts: string) => {
+    try {
+      return parseSlirpOptions(opts);
+    } catch (err) {
+      assert(err instanceof ConfigError);
+      return err.message;
+    }
+  };
+  assert.equal(
+    said("/restrict=off"),
+    "restrict=off would restrict the guest to the gateway, DNS and forwards: restricted is a flag, on when " +
+      "named whatever its value (as in vdeplug); leave it out for off",
+  );
+  assert.match(String(said("/v6=off")), /^v6=off would run IPv6 only: v6 is a flag/);
+  assert.match(
+    String(said("/disable_host_loopback=no")),
+    /^disable_host_loopback=no would refuse the guest's/,
+  );
+  for (const off of ["0", "false", "NO", "n"]) {
+    assert.match(String(said(`/verbose=${off}`)), /leave it out for off$/);
+  }
+  // A value meaning on is taken as vdeplug takes it.
+  const on = said("/restrict=on");
+  assert(typeof on !== "string");
+  assert.equal(on.restricted, true);
+  // QEMU's ipv6=off is our v4 (IPv4 only), not v6 (IPv6 only).
+  assert.equal(
+    said("/ipv6=off"),
+    `"ipv6" is QEMU's -netdev user option; slirp:// says v4 when it is ipv6=off (v4 runs IPv4 only)`,
+  );
+});
+
 Deno.test("QEMU's -netdev user option names in slirp:// are answered with slirp://'s own (dns= is not dns_upstream)", () => {
   const said = (opts: string) => {
     try {
