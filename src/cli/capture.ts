@@ -40,6 +40,7 @@ import {
 import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
+import { unwritable } from "../os/unwritable.ts";
 import { askLabCaptureHint } from "./capture_lab_hint.ts";
 import { singleQuoted } from "../shell_quote.ts";
 
@@ -216,7 +217,7 @@ export async function runCapture(
   } catch (err) {
     conn.close();
     signals.remove();
-    throw new UsageError(`cannot write ${o.write}: ${(err as Error).message}`);
+    throw new UsageError(`cannot write ${o.write}${unwritable(o.write, "-w", err)}`);
   }
   const out = new OutputQueue(file ?? Deno.stdout, () => signals.stop("output closed"));
   const format = toStdout ? "pcapng" : formatForPath(o.write);
