@@ -855,7 +855,7 @@ export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
     const qemu = /^hostfwd=((?:tcp|udp):.*)$/i.exec(text.trim());
     if (qemu !== null) {
       throw new ConfigError(
-        `forward "${text}": drop QEMU's "hostfwd=", --forward takes its value: ${qemu[1]}`,
+        `forward "${text}": drop QEMU's "hostfwd=" and give its value, ${qemu[1]}`,
       );
     }
     // Docker's `-p 8080:80` (or a forward's ports alone): the line to type for TCP, the usual meaning.

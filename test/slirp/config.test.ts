@@ -262,7 +262,7 @@ Deno.test("--forward takes QEMU's hostfwd form: tcp::2222-:22, udp:127.0.0.1:535
 Deno.test("--forward given QEMU's whole hostfwd= option is told to drop the name", () => {
   assert.throws(
     () => parseForward("hostfwd=tcp::2222-:22", defaultConfig()),
-    /^ConfigError: forward "hostfwd=tcp::2222-:22": drop QEMU's "hostfwd=", --forward takes its value: tcp::2222-:22$/,
+    /^ConfigError: forward "hostfwd=tcp::2222-:22": drop QEMU's "hostfwd=" and give its value, tcp::2222-:22$/,
   );
 });
 
