@@ -266,6 +266,9 @@ const KEYS = [
 /** The options that are switches; every other key needs a value (vdeplug would take an empty one silently). */
 const FLAGS: ReadonlySet<string> = new Set(["v4", "v6", "restricted", "disable_host_loopback", "verbose"]);
 
+/** The options that add a forward, applied after the rest. */
+const FORWARD_KEYS: ReadonlySet<string> = new Set(["tcpfwd", "udpfwd", "cmdfwd", "unixfwd"]);
+
 /** A value to show in "needs a value" for each key that takes one. */
 const EXAMPLES: Readonly<Record<string, string>> = {
   addr: "10.1.0.2/24",
@@ -570,6 +573,9 @@ export function parseSlirpOptions(
     c.v4 = only4;
     c.v6 = only6;
   }
+  // Forwards last, whatever the order written: their addresses are checked against the DHCP start and the
+  // DNS address (`cmdfwd=10.0.2.100:...` with `dhcp=10.0.2.101` after it).
+  later.sort(([a], [b]) => Number(FORWARD_KEYS.has(a)) - Number(FORWARD_KEYS.has(b)));
   for (const [key, value] of later) {
     switch (key) {
       case "dhcp":
@@ -641,12 +647,27 @@ export function parseGuestForward(kind: "cmd" | "unix", text: string, c: SlirpCo
   }
   const mask = prefixMask(c.prefixLength);
   const addr = m[1] === undefined ? (c.network | (4 & ~mask)) >>> 0 : inside(c, v4(m[1], what), what);
-  // DHCP leases run from dhcpStart to the top of the network.
-  if (addr === c.gateway || addr === c.dns || addr === c.network || addr >= c.dhcpStart) {
+  // DHCP leases run from dhcpStart to the top of the network. QEMU's examples put guestfwd at 10.0.2.100,
+  // which libslirp takes; here a lease could take it, so the refusal gives both ways out.
+  if (addr >= c.dhcpStart) {
     throw new ConfigError(
-      `${what} address ${
-        formatIpv4(addr)
-      } is taken (gateway, DNS, network, or at or above the first DHCP lease)`,
+      `${what} address ${formatIpv4(addr)} is DHCP's to hand out (its leases start at ${
+        formatIpv4(c.dhcpStart)
+      }): give one below that, or start the leases above it (slirp option dhcp=${formatIpv4(addr + 1)})`,
+    );
+  }
+  const owner = addr === c.gateway
+    ? "the gateway's"
+    : addr === c.dns
+    ? "the DNS's"
+    : addr === c.network
+    ? "the network's own"
+    : undefined;
+  if (owner !== undefined) {
+    throw new ConfigError(
+      `${what} address ${formatIpv4(addr)} is ${owner}: give another below the first DHCP lease ${
+        formatIpv4(c.dhcpStart)
+      }`,
     );
   }
   return { addr, port: port(m[2]!, `${what} port`), kind, target: m[3]! };

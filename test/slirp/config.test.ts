@@ -89,8 +89,11 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
     ["/tftp_path=", /tftp_path needs a value, e.g. tftp_path='\/srv\/tftp'/],
     [`/bootfile=${"x".repeat(128)}`, /bootfile must be 1-127 bytes/],
     ["/cmdfwd=cat", /must be \[SLIRPIP:\]PORT:COMMAND/],
-    ["/cmdfwd=10.0.2.2:5555:cat", /address 10\.0\.2\.2 is taken/],
-    ["/unixfwd=10.0.2.20:5555:x", /is taken/],
+    [
+      "/cmdfwd=10.0.2.2:5555:cat",
+      /^cmdfwd address 10\.0\.2\.2 is the gateway's: give another below the first DHCP/,
+    ],
+    ["/unixfwd=10.0.2.20:5555:x", /is DHCP's to hand out/],
     ["/unixfwd=10.9.9.9:5555:x", /outside the network/],
     ["/tcpfwd=80", /must be \[HOSTIP:\]HOSTPORT/],
     ["/tcpfwd=99999:80", /port number/],
@@ -121,6 +124,23 @@ Deno.test("slirp:// guest forwards: cmdfwd= and unixfwd=, 10.0.2.4 unless an add
     { addr: 0x0a000205, port: 6000, kind: "unix", target: "/run/x.sock" },
   ]);
   assert.deepEqual(parseGuestForward("cmd", "7:sh -c 'a:b'", defaultConfig()).target, "sh -c 'a:b'");
+});
+
+Deno.test("QEMU's guestfwd address 10.0.2.100 is answered with both ways out, and dhcp= after it in the VNL is one", () => {
+  assert.throws(
+    () => parseSlirpOptions("/cmdfwd=10.0.2.100:1234:cat"),
+    (e: Error) =>
+      e.message ===
+        "cmdfwd address 10.0.2.100 is DHCP's to hand out (its leases start at 10.0.2.15): give one " +
+          "below that, or start the leases above it (slirp option dhcp=10.0.2.101)",
+  );
+  // Forwards are checked after the other options, in whatever order they were written.
+  const c = parseSlirpOptions("/cmdfwd=10.0.2.100:1234:cat/dhcp=10.0.2.101");
+  assert.equal(c.guestForwards[0]!.addr, 0x0a000264);
+  assert.equal(
+    parseSlirpOptions("/tcpfwd=8080:80/udpfwd=5353:53/tcpfwd=8081:81").forwards.map((f) => f.hostPort).join(),
+    "8080,5353,8081",
+  );
 });
 
 Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6; 8080:80 is told its protocol", () => {
