@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
 import { TWO_HOSTS, withLabUp } from "../lab/_helpers.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
+import { noLabsSeen, ourCli } from "../helpers/vde_clients.ts";
 import { slirpConfigFromFlags, switchOfVnl, withOptionHint } from "../../src/cli/slirp.ts";
 import { joinOptions } from "../../src/cli/join_options.ts";
 import { formatIpv4 } from "../../src/wire/ipv4.ts";
@@ -480,17 +480,6 @@ Deno.test("vde slirp -q -d prints nothing once it serves, as slirpvde -q -d; a g
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });
-
-/**
- * A command prefix under which no running lab is seen: as root, a mount namespace of its own whose /run
- * (root's labs, /run/vde) is an empty tmpfs; as a user, XDG_RUNTIME_DIR `empty` (where the user's labs are).
- */
-function noLabsSeen(empty: string): string[] {
-  if (Deno.uid() === 0) {
-    return ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o mode=755 vde-test /run && exec "$@"', "sh"];
-  }
-  return ["env", `XDG_RUNTIME_DIR=${empty}`];
-}
 
 Deno.test("vde switch --slirp=A --slirp (a bare one after) keeps A, where commander's bare true replaced it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-slirp-bare-" });
