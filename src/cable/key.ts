@@ -8,6 +8,7 @@
 import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
 import { ownersOfSecrets, readSecretFile, secretRefusal } from "../os/owned_file.ts";
 import { stepAdvice, stepText, untrustedStep } from "../os/trusted_path.ts";
+import { unwritable } from "../os/unwritable.ts";
 
 /** Bytes of a cable key. */
 export const KEY_SIZE = 32;
@@ -135,7 +136,7 @@ export async function generateKeyFile(path: string, overwrite = false): Promise<
       }
       throw new KeyError(`${path} exists already (use --force to replace it)`);
     }
-    throw new KeyError(`cannot write key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KeyError(`cannot write key file ${path}${unwritable(path, "key file", err)}`);
   }
   return await keyFromBytes(bytes, path);
 }

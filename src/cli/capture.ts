@@ -44,6 +44,7 @@ import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import { askLabCapturePoint } from "./capture_lab_hint.ts";
 import { type CapturePoint, isRefused } from "../lab/capture_hint.ts";
+import { unwritable } from "../os/unwritable.ts";
 import { singleQuoted } from "../shell_quote.ts";
 
 /** Parsed options of `vde capture`. */
@@ -254,7 +255,7 @@ export async function runCapture(
   } catch (err) {
     conn.close();
     signals.remove();
-    throw new UsageError(`cannot write ${o.write}: ${(err as Error).message}`);
+    throw new UsageError(`cannot write ${o.write}${unwritable(o.write, "-w", err)}`);
   }
   const out = new OutputQueue(file ?? Deno.stdout, () => signals.stop("output closed"));
   const format = toStdout ? "pcapng" : formatForPath(o.write);

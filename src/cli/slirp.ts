@@ -360,7 +360,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       )
       .option(
         "-f, --forward <spec>",
-        "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
+        "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80, or QEMU's hostfwd " +
+          "form tcp::8080-:80 (repeatable)",
         collect,
         [],
       )
@@ -411,6 +412,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
       examples(
         "vde slirp -s /tmp/net                       # a guest on /tmp/net gets DHCP, DNS and NAT",
         "vde slirp -s /tmp/net -f tcp:8080:80          # host port 8080 to the guest's port 80",
+        "vde slirp -s /tmp/net -t /srv/tftp --bootfile boot.ipxe   # PXE: QEMU's -boot n boots boot.ipxe",
         "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
         "vde slirp -s /tmp/net -d --pidfile /tmp/slirp.pid   # in a script: returns once it serves",
         "vde slirp -s demo/sw1 -d                    # switch sw1 of running lab demo (sw1 alone: of one lab)",

@@ -360,8 +360,21 @@ export function switchDir(path: string): string {
     const absolute = !dir.startsWith("/") && isDirectory(`/${dir}`)
       ? ` (did you mean /${dir}? as a VNL, vde:///${dir})`
       : nearSwitchClause(dir);
-    throw new Error(printable(`no switch at ${dir}: the directory does not exist${absolute}`));
+    throw new Error(
+      printable(`no switch at ${dir}: the directory does not exist${absolute || startOneClause(dir)}`),
+    );
   }
+}
+
+/**
+ * What to do about a switch path that nothing serves and nothing near names: start the switch there (a
+ * step of README's left out, or a switch not started yet), where `vde switch --sock DIR` could make it (its
+ * parent directory exists). A bare name (`slirp`, `eth0`) or one with a colon (`tap:t0`) is more likely a
+ * mistyped VNL than a switch to start: openLink says which.
+ */
+function startOneClause(dir: string): string {
+  if (!dir.includes("/") || dir.includes(":") || !isDirectory(dirOf(dir))) return "";
+  return ` (start one: vde switch --sock ${dir} --daemon)`;
 }
 
 /**

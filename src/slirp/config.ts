@@ -56,7 +56,8 @@ export function forwardListenFailure(
   err: unknown,
 ): string | undefined {
   if (err instanceof Deno.errors.AddrInUse) {
-    return `Host port ${hostPort} on ${hostText} is already in use (${proto.toUpperCase()} forward to ${guestText})`;
+    return `Host port ${hostPort} on ${hostText} is already in use (${proto.toUpperCase()} forward to ${guestText}): ` +
+      "forward another host port (0 takes any free one)";
   }
   if (err instanceof Deno.errors.PermissionDenied) {
     const forward = `${proto.toUpperCase()} forward to ${guestText}`;
@@ -265,6 +266,9 @@ const KEYS = [
 /** The options that are switches; every other key needs a value (vdeplug would take an empty one silently). */
 const FLAGS: ReadonlySet<string> = new Set(["v4", "v6", "restricted", "disable_host_loopback", "verbose"]);
 
+/** The options that add a forward, applied after the rest. */
+const FORWARD_KEYS: ReadonlySet<string> = new Set(["tcpfwd", "udpfwd", "cmdfwd", "unixfwd"]);
+
 /** A value to show in "needs a value" for each key that takes one. */
 const EXAMPLES: Readonly<Record<string, string>> = {
   addr: "10.1.0.2/24",
@@ -346,8 +350,9 @@ const QEMU_NAMES: Readonly<Record<string, string>> = {
   dns: "vnameserver=10.0.2.3 (dns_upstream= is the host's resolver)",
   dnssearch: "vdnssearch=a,b",
   domainname: "vdomainname=NAME",
-  ipv4: "v4",
-  ipv6: "v6",
+  // QEMU's are on by default and turned off; ours name the one family to run, so each is the other's.
+  ipv4: "v6 when it is ipv4=off (v6 runs IPv6 only)",
+  ipv6: "v4 when it is ipv6=off (v4 runs IPv4 only)",
   "ipv6-net": "addr6=fd00::2/64",
   "ipv6-prefix": "addr6=fd00::2/64",
   "ipv6-host": "addr6=fd00::2/64",
@@ -362,6 +367,8 @@ const QEMU_NAMES: Readonly<Record<string, string>> = {
  */
 export function slirpOptionHint(name: string): string | undefined {
   if (Object.hasOwn(QEMU_NAMES, name)) return `QEMU's ${name} is -o ${QEMU_NAMES[name]}`;
+  // QEMU's restrict=on, which slirp:// takes as an abbreviation of restricted (so it is no QEMU_NAMES entry).
+  if (name === "restrict") return "QEMU's restrict=on is -o restricted; off is the default";
   if (!(KEYS as readonly string[]).includes(name)) return undefined;
   return `a slirp:// option: -o ${FLAGS.has(name) ? name : `${name}=${EXAMPLES[name] ?? "VALUE"}`}`;
 }
@@ -385,6 +392,28 @@ function fromQemuHostfwd(option: string): string | undefined {
   const [, proto, hostAddr, hostPort, guestAddr, guestPort] = m;
   const side = (addr: string | undefined, p: string | undefined) => `${addr ? `${addr}:` : ""}${p}`;
   return `${(proto ?? "tcp").toLowerCase()}fwd=${side(hostAddr, hostPort)}:${side(guestAddr, guestPort)}`;
+}
+
+/** What each flag does when named, for the refusal of one written `=off`. */
+const FLAG_EFFECTS: Readonly<Record<string, string>> = {
+  v4: "run IPv4 only",
+  v6: "run IPv6 only",
+  restricted: "restrict the guest to the gateway, DNS and forwards",
+  disable_host_loopback: "refuse the guest's connections to the host's loopback",
+  verbose: "print the configuration at start",
+};
+
+/**
+ * @throws ConfigError for a flag given a value that means off (`restricted=off`, QEMU's `restrict=off`):
+ * a flag is on when named, whatever its value (as vdeplug reads it), so it would do the opposite of what
+ * was written. Other values (`restricted=on`) are taken as vdeplug takes them.
+ */
+function refuseFlagTurnedOff(written: string, key: string, value: string): void {
+  if (!FLAGS.has(key) || !/^(off|no|false|0|n)$/i.test(value)) return;
+  throw new ConfigError(
+    `${written}=${value} would ${FLAG_EFFECTS[key]}: ${key} is a flag, on when named whatever its value ` +
+      `(as in vdeplug); leave it out for off`,
+  );
 }
 
 /** findKey's answer; @throws ConfigError when `key` names no option. */
@@ -479,15 +508,19 @@ export function parseSlirpOptions(
         if (v !== "") break;
         pieces.push(k);
       }
+      // The %2F form first: it survives the shell as typed, where single quotes pasted bare are the shell's
+      // to remove (`vde plug /tmp/net slirp:///tftp='/srv/tftp'` reaches us as tftp=/srv/tftp again).
+      const whole = [value, ...pieces].join("/");
       throw new ConfigError(
-        `${key}'s value has slashes, which separate options: quote it, ${key}='${
-          [value, ...pieces].join("/")
-        }' (or write each / as %2F)`,
+        `${key}'s value has slashes, which separate options: write each / as %2F, ${key}=${
+          whole.replaceAll("/", "%2F")
+        }, or quote it, ${key}='${whole}', inside double quotes for the shell`,
       );
     }
     if (value === "" && !FLAGS.has(key)) {
       throw new ConfigError(`${key} needs a value, e.g. ${key}=${EXAMPLES[key] ?? "VALUE"}`);
     }
+    refuseFlagTurnedOff(rawKey, key, value);
     switch (key) {
       case "v4":
         only4 = true;
@@ -540,6 +573,9 @@ export function parseSlirpOptions(
     c.v4 = only4;
     c.v6 = only6;
   }
+  // Forwards last, whatever the order written: their addresses are checked against the DHCP start and the
+  // DNS address (`cmdfwd=10.0.2.100:...` with `dhcp=10.0.2.101` after it).
+  later.sort(([a], [b]) => Number(FORWARD_KEYS.has(a)) - Number(FORWARD_KEYS.has(b)));
   for (const [key, value] of later) {
     switch (key) {
       case "dhcp":
@@ -560,6 +596,7 @@ export function parseSlirpOptions(
       case "tcpfwd":
       case "udpfwd":
         for (const item of listItems(key, value)) {
+          refuseForwardSpelling(key, item);
           c.forwards.push(parseForwardParts(key === "tcpfwd" ? "tcp" : "udp", item, c));
         }
         break;
@@ -610,12 +647,27 @@ export function parseGuestForward(kind: "cmd" | "unix", text: string, c: SlirpCo
   }
   const mask = prefixMask(c.prefixLength);
   const addr = m[1] === undefined ? (c.network | (4 & ~mask)) >>> 0 : inside(c, v4(m[1], what), what);
-  // DHCP leases run from dhcpStart to the top of the network.
-  if (addr === c.gateway || addr === c.dns || addr === c.network || addr >= c.dhcpStart) {
+  // DHCP leases run from dhcpStart to the top of the network. QEMU's examples put guestfwd at 10.0.2.100,
+  // which libslirp takes; here a lease could take it, so the refusal gives both ways out.
+  if (addr >= c.dhcpStart) {
     throw new ConfigError(
-      `${what} address ${
-        formatIpv4(addr)
-      } is taken (gateway, DNS, network, or at or above the first DHCP lease)`,
+      `${what} address ${formatIpv4(addr)} is DHCP's to hand out (its leases start at ${
+        formatIpv4(c.dhcpStart)
+      }): give one below that, or start the leases above it (slirp option dhcp=${formatIpv4(addr + 1)})`,
+    );
+  }
+  const owner = addr === c.gateway
+    ? "the gateway's"
+    : addr === c.dns
+    ? "the DNS's"
+    : addr === c.network
+    ? "the network's own"
+    : undefined;
+  if (owner !== undefined) {
+    throw new ConfigError(
+      `${what} address ${formatIpv4(addr)} is ${owner}: give another below the first DHCP lease ${
+        formatIpv4(c.dhcpStart)
+      }`,
     );
   }
   return { addr, port: port(m[2]!, `${what} port`), kind, target: m[3]! };
@@ -820,6 +872,13 @@ export function parseForwardParts(
 export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const m = /^(tcp|udp):(.+)$/i.exec(text.trim());
   if (m === null) {
+    // QEMU's whole option pasted (`hostfwd=tcp::2222-:22`): its value is what --forward takes.
+    const qemu = /^hostfwd=((?:tcp|udp):.*)$/i.exec(text.trim());
+    if (qemu !== null) {
+      throw new ConfigError(
+        `forward "${text}": drop QEMU's "hostfwd=" and give its value, ${qemu[1]}`,
+      );
+    }
     // Docker's `-p 8080:80` (or a forward's ports alone): the line to type for TCP, the usual meaning.
     const tcp = /^[\d[]/.test(text.trim()) ? ` (for TCP: tcp:${text.trim()})` : "";
     throw new ConfigError(`forward "${text}" must start with tcp: or udp:${tcp}`);
@@ -827,6 +886,27 @@ export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const proto = m[1]!.toLowerCase() as "tcp" | "udp";
   // A mistake is shown as written, protocol included.
   return parseForwardParts(proto, fromHostfwd(m[2]!), c, { text: text.trim(), prefix: `${proto}:` });
+}
+
+/**
+ * A tcpfwd=/udpfwd= item written as --forward or QEMU's hostfwd= takes it (`tcp::2222-:22`, `2222-:22`,
+ * `tcp:2222:22`), refused with the item as vdeplug's option says it, which the parts' own errors
+ * ("host address ... got "tcp"") leave the user to work out.
+ *
+ * @throws ConfigError
+ */
+function refuseForwardSpelling(key: string, item: string): void {
+  const proto = /^(tcp|udp):(.*)$/i.exec(item);
+  const rest = proto === null ? item : proto[2]!;
+  // No address or port of ours holds a dash: one is QEMU's between the host's side and the guest's.
+  const sides = rest.split("-");
+  if (proto === null && sides.length !== 2) return;
+  const right = proto === null ? key : `${proto[1]!.toLowerCase()}fwd`;
+  const ours = sides.map((side) => side.replace(/^:/, "")).filter((side) => side !== "").join(":");
+  throw new ConfigError(
+    `${key}: "${item}" is --forward's or QEMU's hostfwd spelling; slirp:// takes ` +
+      `[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT with the protocol in the option's name: ${right}=${ours}`,
+  );
 }
 
 /**

@@ -472,12 +472,24 @@ export class SlirpStack implements TcpCoreSide {
     return this.#released;
   }
 
+  /**
+   * The boot file DHCP announces that the TFTP directory cannot serve now (not there yet, a name mistyped),
+   * said on the start line: the guest's ROM would find it missing alone, after its DHCP, where the user
+   * sees only a boot that failed. A URL (iPXE chainloading over HTTP) is no file of the directory's.
+   */
+  #bootfileMissing(): string {
+    const name = this.config.bootfile;
+    if (this.tftp === null || name === undefined || name.includes("://")) return "";
+    const why = this.tftp.cannotServe(name);
+    return why === null ? "" : `; bootfile ${name} cannot be served from ${this.tftp.root} (${why})`;
+  }
+
   /** A few lines describing the stack, for the console and `verbose`. */
   describe(): string[] {
     const c = this.config;
     return [
       // The first lease skips the static hosts reserved since the start (a lab's reserveStatics), as DHCP does.
-      addressesLine({ ...c, reserved: this.dhcp.reserved }),
+      addressesLine({ ...c, reserved: this.dhcp.reserved }) + this.#bootfileMissing(),
       `gateway6 ${formatIpv6(c.gateway6)} prefix ${formatIpv6(c.prefix6)}/${c.prefix6Length} dns6 ${
         formatIpv6(c.dns6)
       }${c.v6 ? "" : " (IPv6 off)"}`,

@@ -8,11 +8,12 @@
  * from port 69 too (libslirp does the same; clients take the server's
  * port from its first answer, RFC 1350 section 4). One transfer per guest
  * address and port, at most `MAX_TRANSFERS` at once. A read request is
- * checked before anything is opened: no absolute path, no `..` component,
- * no backslash or control characters, and the file's real path (symlinks
- * resolved) must lie inside the root; so must the file then opened (by the
- * kernel's name for it), a regular file opened without blocking. Write
- * requests are refused.
+ * checked before anything is opened: no `..` component, no backslash or
+ * control characters, and the file's real path (symlinks resolved) must
+ * lie inside the root; so must the file then opened (by the kernel's name
+ * for it), a regular file opened without blocking. A leading `/` names the
+ * root, as libslirp joins the name to its prefix (QEMU's own example is
+ * `bootfile=/pxelinux.0`). Write requests are refused.
  *
  * The transfer is lock-step: one DATA block in flight, sent again after
  * the timeout (the negotiated one, or `DEFAULT_TIMEOUT_MS`) at most
@@ -95,12 +96,16 @@ interface Transfer {
 /** Why a file name may not be served, or null when it may. */
 export function unsafeTftpName(name: string): string | null {
   if (name === "") return "an empty file name";
-  if (name.startsWith("/")) return "an absolute path";
   // C1 controls too: U+009B is a CSI to some terminals, and the guest's names are logged.
   // deno-lint-ignore no-control-regex
   if (/[\\\x00-\x1f\x7f-\x9f]/.test(name)) return "a backslash or control character";
   if (name.split("/").some((part) => part === "..")) return 'a ".." component';
   return null;
+}
+
+/** What #open's refusal ("access", "file not found") says in the log. */
+function missingReason(why: string): string {
+  return why === "access" ? "not readable" : "not found";
 }
 
 /**
@@ -211,6 +216,20 @@ export class TftpServer {
   /** The directory served. */
   get root(): string {
     return this.#root;
+  }
+
+  /**
+   * Why `name` could not be served now, in the log's words ("not found", "not readable", "a \"..\"
+   * component"), or null when it could: the start line's check of the boot file DHCP announces, which a
+   * guest's ROM otherwise finds missing alone.
+   */
+  cannotServe(name: string): string | null {
+    const unsafe = unsafeTftpName(name);
+    if (unsafe !== null) return unsafe;
+    const opened = this.#open(name);
+    if (typeof opened === "string") return missingReason(opened);
+    opened.file.close();
+    return null;
   }
 
   /** Transfers in progress. */
@@ -343,7 +362,7 @@ export class TftpServer {
   #open(name: string): { file: Deno.FsFile; size: number } | string {
     let real: string;
     try {
-      real = Deno.realPathSync(`${this.#realRoot}/${name}`);
+      real = Deno.realPathSync(`${this.#realRoot}/${name.replace(/^\/+/, "")}`);
     } catch {
       return "file not found";
     }
@@ -399,8 +418,9 @@ export class TftpServer {
    * console only. pxelinux's config probes are not misses worth a line.
    */
   #sayMissing(name: string, why: string, guest: Uint8Array): void {
-    if (name.startsWith(PROBED_DIR)) return;
-    const reason = why === "access" ? "not readable" : "not found";
+    // With QEMU's bootfile=/pxelinux.0, pxelinux probes /pxelinux.cfg/... (its own path's directory).
+    if (name.replace(/^\/+/, "").startsWith(PROBED_DIR)) return;
+    const reason = missingReason(why);
     this.#sayOnce(
       name,
       () => `tftp: ${quoted(name)} asked by ${formatIp(guest)}: ${reason} in ${this.#root}`,

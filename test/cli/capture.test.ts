@@ -438,6 +438,26 @@ Deno.test("a refused vde capture (a port out of range) leaves the file it names 
   }
 });
 
+Deno.test("vde capture -w into a directory that does not exist says which to make, in one line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-nodir-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    const r = await run([...ourCli(), "capture", `${tmp}/sw`, "-w", `${tmp}/no/x.pcapng`], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: cannot write ${tmp}/no/x.pcapng: its directory ${tmp}/no does not exist (mkdir -p ${tmp}/no first, ` +
+        "or give another -w)\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("vde capture -w a named pipe (wireshark -k -i PIPE) writes into it: only a regular file is emptied first", async () => {
   const tmp = await Deno.makeTempDir({ prefix: `vde-capture-fifo-${Deno.pid}-` });
   const sw = await startOurSwitch(`${tmp}/sw`);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
 import { TWO_HOSTS, withLabUp } from "../lab/_helpers.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
+import { noLabsSeen, ourCli } from "../helpers/vde_clients.ts";
 import { slirpConfigFromFlags, switchOfVnl, withOptionHint } from "../../src/cli/slirp.ts";
 import { joinOptions } from "../../src/cli/join_options.ts";
 import { formatIpv4 } from "../../src/wire/ipv4.ts";
@@ -277,6 +277,15 @@ Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told
   );
   assert.match(withOptionHint("vde: unknown option '--net'\n"), /\(QEMU's net is -o addr=10\.0\.2\.2\/24 /);
   assert.equal(withOptionHint("vde: unknown option '--bogus'\n"), "vde: unknown option '--bogus'\n");
+  // QEMU's restrict and ipv6 as flags: restricted, and v4 for ipv6=off (v6 alone would run IPv6 only).
+  assert.equal(
+    withOptionHint("vde: unknown option '--restrict=on'\n"),
+    "vde: unknown option '--restrict=on' (QEMU's restrict=on is -o restricted; off is the default)\n",
+  );
+  assert.match(
+    withOptionHint("vde: unknown option '--ipv6=off'\n"),
+    /QEMU's ipv6 is -o v4 when it is ipv6=off /,
+  );
   // slirpvde's -X forwards a free display of the host to the guest's X server: host to guest, not back.
   assert.match(withOptionHint("vde: unknown option '-X'\n"), /--forward tcp:127\.0\.0\.1:6001:GUEST:6000/);
   const r = await run([
@@ -434,7 +443,7 @@ Deno.test("slirpvde's -x and -X are answered with how they are said here; -q sil
     for (const quiet of [["-quiet"], ["-q"], []]) {
       assert.equal(
         await refused(["slirp", ...quiet, "-s", `${none}/sw`], noLabsSeen(none)),
-        `vde: no switch at ${none}/sw: the directory does not exist`,
+        `vde: no switch at ${none}/sw: the directory does not exist (start one: vde switch --sock ${none}/sw --daemon)`,
       );
     }
   } finally {
@@ -471,17 +480,6 @@ Deno.test("vde slirp -q -d prints nothing once it serves, as slirpvde -q -d; a g
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });
-
-/**
- * A command prefix under which no running lab is seen: as root, a mount namespace of its own whose /run
- * (root's labs, /run/vde) is an empty tmpfs; as a user, XDG_RUNTIME_DIR `empty` (where the user's labs are).
- */
-function noLabsSeen(empty: string): string[] {
-  if (Deno.uid() === 0) {
-    return ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o mode=755 vde-test /run && exec "$@"', "sh"];
-  }
-  return ["env", `XDG_RUNTIME_DIR=${empty}`];
-}
 
 Deno.test("vde switch --slirp=A --slirp (a bare one after) keeps A, where commander's bare true replaced it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-slirp-bare-" });

@@ -158,7 +158,10 @@ Deno.test("a forward whose host port is taken fails the slirp thread's start wit
     await withThread(config, async (thread) => {
       await assert.rejects(
         thread.ready,
-        new Error(`Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)`),
+        new Error(
+          `Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80): ` +
+            "forward another host port (0 takes any free one)",
+        ),
       );
       const end = await thread.ended;
       assert.match(end.reason ?? "", /already in use/);

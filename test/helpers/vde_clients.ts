@@ -29,6 +29,19 @@ import {
   VDE_CLI,
 } from "./switches.ts";
 
+/**
+ * A command prefix under which no running lab is seen: as root, a mount namespace of its own whose /run
+ * (root's labs, /run/vde) is an empty tmpfs; as a user, XDG_RUNTIME_DIR `empty` (where the user's labs are).
+ * For the words of a command that names running labs' switches when it finds no switch, on a machine
+ * where others' labs run.
+ */
+export function noLabsSeen(empty: string): string[] {
+  if (Deno.uid() === 0) {
+    return ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o mode=755 vde-test /run && exec "$@"', "sh"];
+  }
+  return ["env", `XDG_RUNTIME_DIR=${empty}`];
+}
+
 // ---------------------------------------------------------------------------
 // Time bounds
 

@@ -404,7 +404,8 @@ topology:
       assert.equal(
         await line("apply"),
         `5 changing slirp nat failed: nat: forward ${forward}: Host port ${busy.addr.port} on 127.0.0.1 is ` +
-          "already in use (TCP forward to 10.0.2.15:80); nothing was changed\n",
+          "already in use (TCP forward to 10.0.2.15:80): forward another host port (0 takes any free one); " +
+          "nothing was changed\n",
       );
       assert.equal(await line("sw1 port/showinfo"), "0 Numports=4\nHUB=false\ncounters=true");
       assert.equal(await line("sw1 vlan/print 5"), "6 ", "VLAN 5 removed again");

@@ -31,10 +31,28 @@ Deno.test("a registered scheme written with one colon and no slashes is answered
   assert.match(await refusal("slirp:/tcpfwd=8080:80"), /did you mean slirp:\/\/\/tcpfwd=8080:80\?/);
 });
 
+Deno.test("a switch path in a directory that exists, with no switch near it, is answered with the line that starts one", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-registry-start-" });
+  try {
+    assert.equal(
+      await refusal(`${tmp}/net`),
+      `no switch at ${tmp}/net: the directory does not exist (start one: vde switch --sock ${tmp}/net --daemon)`,
+    );
+    // Where vde switch could not make it either, no such line.
+    assert.equal(
+      await refusal(`${tmp}/none/net`),
+      `no switch at ${tmp}/none/net: the directory does not exist`,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("a missing switch path that names no scheme gets no scheme hint", async () => {
   for (const vnl of [`/nonexistent-${Deno.pid}`, `nosuchscheme:x${Deno.pid}`, `relative-${Deno.pid}`]) {
     const message = await refusal(vnl);
-    assert.match(message, /no switch at .*: the directory does not exist$/);
+    assert.match(message, /no switch at .*: the directory does not exist( \(start one: [^()]*\))?$/);
+    assert.doesNotMatch(message, /did you mean/);
   }
 });
 

@@ -13,6 +13,17 @@ import {
 import { formatIpv4 } from "../../src/wire/ipv4.ts";
 import { formatIpv6 } from "../../src/wire/ipv6.ts";
 
+/** The one-line refusal of slirp:// options, or "accepted". */
+function said(opts: string): string {
+  try {
+    parseSlirpOptions(opts);
+  } catch (err) {
+    assert(err instanceof ConfigError);
+    return err.message;
+  }
+  return "accepted";
+}
+
 Deno.test("slirp:// defaults are libslirp's", () => {
   const c = parseSlirpOptions("");
   assert.equal(formatIpv4(c.gateway), "10.0.2.2");
@@ -45,24 +56,20 @@ Deno.test("slirp:// options: addresses move with addr=, abbreviations, families,
 });
 
 Deno.test("a slirp:// value cut by its unquoted slashes is refused with the quoted spelling; a typo after a value is an unknown option", () => {
-  const said = (text: string) => {
-    try {
-      parseSlirpOptions(text);
-    } catch (err) {
-      return (err as Error).message;
-    }
-    return "accepted";
-  };
   assert.equal(
     said("/tftp=/srv/tftp/bootfile=boot.ipxe"),
-    "tftp's value has slashes, which separate options: quote it, tftp='/srv/tftp' (or write each / as %2F)",
+    "tftp's value has slashes, which separate options: write each / as %2F, tftp=%2Fsrv%2Ftftp, " +
+      "or quote it, tftp='/srv/tftp', inside double quotes for the shell",
   );
   assert.equal(
     said("/unixfwd=5555:/run/app.sock"),
-    "unixfwd's value has slashes, which separate options: quote it, unixfwd='5555:/run/app.sock' (or write each / as %2F)",
+    "unixfwd's value has slashes, which separate options: write each / as %2F, unixfwd=5555:%2Frun%2Fapp.sock, " +
+      "or quote it, unixfwd='5555:/run/app.sock', inside double quotes for the shell",
   );
   assert.equal(said("/tftp='/srv/tftp'/bootfile=boot.ipxe"), "accepted");
   assert.equal(said("/tftp=%2Fsrv%2Ftftp"), "accepted");
+  // The %2F form the refusal gives is taken as it is given.
+  assert.equal(said("/unixfwd=5555:%2Frun%2Fapp.sock"), "accepted");
   assert.equal(said("/addr=10.1.0.2/24/restricted"), "accepted");
   assert.match(said("/mtu=1500/restrictd"), /^unknown slirp option "restrictd"/);
 });
@@ -85,8 +92,11 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
     ["/tftp_path=", /tftp_path needs a value, e.g. tftp_path='\/srv\/tftp'/],
     [`/bootfile=${"x".repeat(128)}`, /bootfile must be 1-127 bytes/],
     ["/cmdfwd=cat", /must be \[SLIRPIP:\]PORT:COMMAND/],
-    ["/cmdfwd=10.0.2.2:5555:cat", /address 10\.0\.2\.2 is taken/],
-    ["/unixfwd=10.0.2.20:5555:x", /is taken/],
+    [
+      "/cmdfwd=10.0.2.2:5555:cat",
+      /^cmdfwd address 10\.0\.2\.2 is the gateway's: give another below the first DHCP/,
+    ],
+    ["/unixfwd=10.0.2.20:5555:x", /is DHCP's to hand out/],
     ["/unixfwd=10.9.9.9:5555:x", /outside the network/],
     ["/tcpfwd=80", /must be \[HOSTIP:\]HOSTPORT/],
     ["/tcpfwd=99999:80", /port number/],
@@ -117,6 +127,23 @@ Deno.test("slirp:// guest forwards: cmdfwd= and unixfwd=, 10.0.2.4 unless an add
     { addr: 0x0a000205, port: 6000, kind: "unix", target: "/run/x.sock" },
   ]);
   assert.deepEqual(parseGuestForward("cmd", "7:sh -c 'a:b'", defaultConfig()).target, "sh -c 'a:b'");
+});
+
+Deno.test("QEMU's guestfwd address 10.0.2.100 is answered with both ways out, and dhcp= after it in the VNL is one", () => {
+  assert.throws(
+    () => parseSlirpOptions("/cmdfwd=10.0.2.100:1234:cat"),
+    (e: Error) =>
+      e.message ===
+        "cmdfwd address 10.0.2.100 is DHCP's to hand out (its leases start at 10.0.2.15): give one " +
+          "below that, or start the leases above it (slirp option dhcp=10.0.2.101)",
+  );
+  // Forwards are checked after the other options, in whatever order they were written.
+  const c = parseSlirpOptions("/cmdfwd=10.0.2.100:1234:cat/dhcp=10.0.2.101");
+  assert.equal(c.guestForwards[0]!.addr, 0x0a000264);
+  assert.equal(
+    parseSlirpOptions("/tcpfwd=8080:80/udpfwd=5353:53/tcpfwd=8081:81").forwards.map((f) => f.hostPort).join(),
+    "8080,5353,8081",
+  );
 });
 
 Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6; 8080:80 is told its protocol", () => {
@@ -255,16 +282,53 @@ Deno.test("--forward takes QEMU's hostfwd form: tcp::2222-:22, udp:127.0.0.1:535
   );
 });
 
+Deno.test("--forward given QEMU's whole hostfwd= option is told to drop the name", () => {
+  assert.throws(
+    () => parseForward("hostfwd=tcp::2222-:22", defaultConfig()),
+    /^ConfigError: forward "hostfwd=tcp::2222-:22": drop QEMU's "hostfwd=" and give its value, tcp::2222-:22$/,
+  );
+});
+
+Deno.test("tcpfwd=/udpfwd= written as --forward or QEMU's hostfwd (tcp::2222-:22) are answered with vdeplug's spelling", () => {
+  const spelling =
+    "is --forward's or QEMU's hostfwd spelling; slirp:// takes [HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT " +
+    "with the protocol in the option's name";
+  assert.equal(said("/tcpfwd=tcp::2222-:22"), `tcpfwd: "tcp::2222-:22" ${spelling}: tcpfwd=2222:22`);
+  assert.equal(said("/tcpfwd=2222-:22"), `tcpfwd: "2222-:22" ${spelling}: tcpfwd=2222:22`);
+  assert.equal(said("/tcpfwd=tcp:2222:22"), `tcpfwd: "tcp:2222:22" ${spelling}: tcpfwd=2222:22`);
+  assert.equal(
+    said("/udpfwd=udp:127.0.0.1:5353-10.0.2.15:53"),
+    `udpfwd: "udp:127.0.0.1:5353-10.0.2.15:53" ${spelling}: udpfwd=127.0.0.1:5353:10.0.2.15:53`,
+  );
+  // The protocol written names the option to use.
+  assert.equal(said("/tcpfwd=udp::53-:53"), `tcpfwd: "udp::53-:53" ${spelling}: udpfwd=53:53`);
+  assert.equal(said("/tcpfwd=2222:22,[::1]:2223:[fd00::5]:23"), "accepted");
+});
+
+Deno.test("a flag written =off (QEMU's restrict=off) is refused: vdeplug turns a flag on whatever its value, the opposite of what was meant", () => {
+  assert.equal(
+    said("/restrict=off"),
+    "restrict=off would restrict the guest to the gateway, DNS and forwards: restricted is a flag, on when " +
+      "named whatever its value (as in vdeplug); leave it out for off",
+  );
+  assert.match(said("/v6=off"), /^v6=off would run IPv6 only: v6 is a flag/);
+  assert.match(
+    said("/disable_host_loopback=no"),
+    /^disable_host_loopback=no would refuse the guest's/,
+  );
+  for (const off of ["0", "false", "NO", "n"]) {
+    assert.match(said(`/verbose=${off}`), /leave it out for off$/);
+  }
+  // A value meaning on is taken as vdeplug takes it.
+  assert.equal(parseSlirpOptions("/restrict=on").restricted, true);
+  // QEMU's ipv6=off is our v4 (IPv4 only), not v6 (IPv6 only).
+  assert.equal(
+    said("/ipv6=off"),
+    `"ipv6" is QEMU's -netdev user option; slirp:// says v4 when it is ipv6=off (v4 runs IPv4 only)`,
+  );
+});
+
 Deno.test("QEMU's -netdev user option names in slirp:// are answered with slirp://'s own (dns= is not dns_upstream)", () => {
-  const said = (opts: string) => {
-    try {
-      parseSlirpOptions(opts);
-    } catch (err) {
-      assert(err instanceof ConfigError);
-      return err.message;
-    }
-    return "accepted";
-  };
   assert.match(
     said("/hostfwd=tcp::2222-:22"),
     /^"hostfwd" is QEMU's -netdev user option; slirp:\/\/ says tcpfwd=/,

@@ -229,7 +229,10 @@ Deno.test("UDP forward: the guest sees the client's real address and its reply g
   await assert.rejects(
     () => t.stack.addForward(parseForward("udp:6000:53", t.stack.config)),
     // The words of a TCP forward's taken port (test/slirp/tcp_engine.test.ts), with UDP.
-    new Error("Host port 6000 on 0.0.0.0 is already in use (UDP forward to 10.0.2.15:53)"),
+    new Error(
+      "Host port 6000 on 0.0.0.0 is already in use (UDP forward to 10.0.2.15:53): " +
+        "forward another host port (0 takes any free one)",
+    ),
   );
   t.net.denied.add(53);
   await assert.rejects(
@@ -476,7 +479,39 @@ Deno.test("a bootfile with no TFTP directory and no other TFTP server is said on
     said({ bootfile: "boot.ipxe" }),
     /first lease 10\.0\.2\.15; bootfile boot\.ipxe but no TFTP directory serves it \(--tftp DIR, or tftp=DIR in slirp:\/\/\)$/,
   );
-  assert.match(said({ bootfile: "boot.ipxe", tftpRoot: "/tmp" }), /first lease 10\.0\.2\.15$/);
+  const root = Deno.makeTempDirSync({ prefix: "vde-stack-bootfile-" });
+  try {
+    Deno.writeTextFileSync(`${root}/boot.ipxe`, "#!ipxe\n");
+    assert.match(said({ bootfile: "boot.ipxe", tftpRoot: root }), /first lease 10\.0\.2\.15$/);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
   assert.match(said({ bootfile: "boot.ipxe", tftpServerName: "pxe" }), /first lease 10\.0\.2\.15$/);
   assert.match(said({}), /first lease 10\.0\.2\.15$/);
+});
+
+Deno.test("a bootfile the TFTP directory cannot serve is said on the start line; one named with a leading / is the root's, as libslirp takes it", () => {
+  const said = (config: Partial<SlirpConfig>) => testStack(config).stack.describe()[0]!;
+  const root = Deno.makeTempDirSync({ prefix: "vde-stack-bootfile-" });
+  try {
+    Deno.writeTextFileSync(`${root}/boot.ipxe`, "#!ipxe\n");
+    assert.equal(
+      said({ bootfile: "boot.ipx", tftpRoot: root }),
+      `gateway 10.0.2.2/24 dns 10.0.2.3 first lease 10.0.2.15; bootfile boot.ipx cannot be served from ${root} ` +
+        "(not found)",
+    );
+    // QEMU's documentation writes bootfile=/pxelinux.0; iPXE asks for "/boot.ipxe" as given.
+    assert.match(said({ bootfile: "/boot.ipxe", tftpRoot: root }), /first lease 10\.0\.2\.15$/);
+    assert.match(
+      said({ bootfile: "../boot.ipxe", tftpRoot: root }),
+      /cannot be served from .* \(a "\.\." component\)$/,
+    );
+    // iPXE chainloading over HTTP: a URL is no file of the directory's.
+    assert.match(
+      said({ bootfile: "http://10.0.2.2:8000/boot.ipxe", tftpRoot: root }),
+      /first lease 10\.0\.2\.15$/,
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
 });

@@ -617,7 +617,11 @@ Deno.test("forwards: add, list, remove; clear one-line errors", async () => {
   await assert.rejects(
     rig.engine.addForward({ hostAddr: "127.0.0.1", hostPort: 9000, guestAddr: "10.0.2.15", guestPort: 80 }),
     (e: Error) => {
-      assert.equal(e.message, "Host port 9000 on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)");
+      assert.equal(
+        e.message,
+        "Host port 9000 on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80): " +
+          "forward another host port (0 takes any free one)",
+      );
       assert.ok(!e.message.includes("\n"));
       return true;
     },

@@ -275,7 +275,10 @@ function contract(kind: string, hostNet: HostNet): void {
     try {
       await assert.rejects(
         l.engine.addForward({ hostAddr: "127.0.0.1", hostPort: port, guestAddr: "10.0.2.15", guestPort: 80 }),
-        new Error(`Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)`),
+        new Error(
+          `Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80): ` +
+            "forward another host port (0 takes any free one)",
+        ),
       );
       assert.deepEqual(l.engine.listForwards(), []);
     } finally {

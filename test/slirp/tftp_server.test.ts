@@ -124,13 +124,15 @@ Deno.test("TFTP serves a file in 512-byte blocks, and with blksize/tsize after a
   assert.match(r.logs.join("\n"), /sent even\.bin \(1024 bytes\) to 10\.0\.2\.15/);
 });
 
-Deno.test("TFTP refuses .. and absolute paths, symlinks out of the root, writes and other modes", async () => {
+Deno.test("TFTP refuses .., symlinks out of the root, writes and other modes; a leading / is the root's", async () => {
   await using r = await rig({ "ok.bin": pattern(10) });
   await Deno.symlink("/etc/hostname", `${r.root}/escape`);
   const cases: [Uint8Array, number][] = [
     [buildTftpRequest(TFTP_OP.RRQ, "../etc/passwd"), TFTP_ERR.ACCESS],
     [buildTftpRequest(TFTP_OP.RRQ, "sub/../../x"), TFTP_ERR.ACCESS],
-    [buildTftpRequest(TFTP_OP.RRQ, "/etc/passwd"), TFTP_ERR.ACCESS],
+    // As libslirp, which joins the name to its directory: /etc/passwd is DIR/etc/passwd, not there.
+    [buildTftpRequest(TFTP_OP.RRQ, "/etc/passwd"), TFTP_ERR.NOT_FOUND],
+    [buildTftpRequest(TFTP_OP.RRQ, "/../etc/passwd"), TFTP_ERR.ACCESS],
     [buildTftpRequest(TFTP_OP.RRQ, "escape"), TFTP_ERR.ACCESS],
     [buildTftpRequest(TFTP_OP.RRQ, "missing.bin"), TFTP_ERR.NOT_FOUND],
     [buildTftpRequest(TFTP_OP.WRQ, "ok.bin"), TFTP_ERR.ACCESS],
@@ -145,6 +147,17 @@ Deno.test("TFTP refuses .. and absolute paths, symlinks out of the root, writes 
   assert.equal(r.server.transferCount, 0);
   assert.equal(unsafeTftpName("a/b..c"), null);
   assert.match(unsafeTftpName("a\\..\\b")!, /backslash/);
+});
+
+Deno.test("a name with a leading / (QEMU's bootfile=/pxelinux.0) is served from the root, as libslirp serves it", async () => {
+  await using r = await rig({ "pxelinux.0": pattern(100) });
+  r.send(2200, buildTftpRequest(TFTP_OP.RRQ, "/pxelinux.0"));
+  assert.equal(opOf(r.sent[0]!), TFTP_OP.DATA);
+  assert.deepEqual(r.sent[0]!.data.subarray(4), pattern(100));
+  r.ack(2200, 1);
+  assert.match(r.logs.join("\n"), /sent \/pxelinux\.0 \(100 bytes\) to 10\.0\.2\.15/);
+  assert.equal(r.server.cannotServe("/pxelinux.0"), null);
+  assert.equal(r.server.cannotServe("pxelinux.1"), "not found");
 });
 
 Deno.test("a FIFO in the directory served, or a link to one, is not found, answered at once rather than waited on", async () => {
@@ -178,7 +191,15 @@ Deno.test("a file the guest asks for in vain is logged once, naming the director
 
 Deno.test("pxelinux's config-name probes are not logged as missing files", async () => {
   await using r = await rig({ "pxelinux.cfg/default": pattern(10) });
-  for (const name of ["pxelinux.cfg/01-52-54-00-12-34-56", "pxelinux.cfg/0A00020F", "pxelinux.cfg/0A"]) {
+  // The last as pxelinux asks behind QEMU's bootfile=/pxelinux.0: in the directory of its own name.
+  for (
+    const name of [
+      "pxelinux.cfg/01-52-54-00-12-34-56",
+      "pxelinux.cfg/0A00020F",
+      "pxelinux.cfg/0A",
+      "/pxelinux.cfg/0",
+    ]
+  ) {
     r.send(2000, buildTftpRequest(TFTP_OP.RRQ, name));
     assert.equal(opOf(r.sent.at(-1)!), TFTP_OP.ERROR);
   }
