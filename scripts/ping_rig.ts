@@ -27,7 +27,7 @@
  */
 
 import { median } from "./rig_args.ts";
-import { parseTrace, wakes } from "./wake_trace.ts";
+import { parseTrace, summarize, wakes } from "./wake_trace.ts";
 
 const [turnsArg, pingsArg, variant, aRepo, bRepo] = Deno.args;
 if (!aRepo || !bRepo || (variant !== "taps" && variant !== "plugs")) {
@@ -152,9 +152,8 @@ async function startTrace(chains: Chain[]): Promise<() => Promise<void>> {
     const text = await sh(["perf", "script", "-i", data, "-F", "tid,time,event,trace"], false);
     for (const [i, tid] of tids.entries()) {
       const lines = text.split("\n").filter((l) => l.trimStart().startsWith(`${tid} `));
-      const cold = wakes(parseTrace(lines.join("\n"))).filter((w) =>
-        w.cold && !w.preempted && w.gaps.length > 1
-      );
+      const all = wakes(parseTrace(lines.join("\n")));
+      const cold = all.filter((w) => w.cold && !w.preempted && w.gaps.length > 1);
       const first = cold.map((w) => w.gaps[0]!);
       const total = cold.map((w) => w.gaps.reduce((a, b) => a + b, 0));
       console.log(
@@ -162,6 +161,8 @@ async function startTrace(chains: Chain[]): Promise<() => Promise<void>> {
           median(first).toFixed(1)
         }, to the next wait ${median(total).toFixed(1)}`,
       );
+      // wake_trace's own summary: the commonest call sequences, cold and warm.
+      for (const line of summarize(all).slice(0, 3)) console.log(`  ${line}`);
     }
   };
 }
