@@ -51,7 +51,14 @@ import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { log } from "../log.ts";
-import { pipeAt, pipeHasReader, type PipeId, pipeOpenIn } from "../os/pipe_readers.ts";
+import {
+  newPipeWrittenHere,
+  pipeAt,
+  pipeHasReader,
+  type PipeId,
+  pipeOpenIn,
+  pipesWrittenHere,
+} from "../os/pipe_readers.ts";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
 interface DpipeFlags {
@@ -245,10 +252,12 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
       // A stop signal during the start (each mkfifo is a process, so a chain takes a while to start): those
       // started were stopped by it, and one started now would be stopped by none.
       if (stopSignal !== undefined) break;
+      // The pipes we write before the spawn: a command that exits at once is named from our side.
+      const written = pipesWrittenHere();
       if (!isMiddle(i)) {
         const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
-        stdins.push(pipeOpenIn(child.pid, 0));
+        stdins.push(pipeOpenIn(child.pid, 0) ?? newPipeWrittenHere(written));
         fifoIns.push(undefined);
         mains.push({ readable: child.stdout, writable: child.stdin });
         alternates.push(undefined);
@@ -259,7 +268,7 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
         ALTERNATE_STDOUT: "4",
       });
       children.push(child);
-      stdins.push(pipeOpenIn(child.pid, 0));
+      stdins.push(pipeOpenIn(child.pid, 0) ?? newPipeWrittenHere(written));
       fifoIns.push(pipeAt(fifoIn));
       mains.push({ readable: child.stdout, writable: child.stdin });
       alternates.push(undefined);
@@ -497,8 +506,9 @@ function unbufferedSink(file: Deno.FsFile): WritableStream<Uint8Array> {
  * Aborts once command's `exit` has come and nothing reads `pipe` (what it read) any more. A child of the
  * command may still read it (`sh -c 'exec 5<&0; cat <&5 >FILE & exit 0'`): Debian's dpipe's pipe to it
  * keeps its reader then, and what the neighbour writes reaches that child, so ours pumps on. When that
- * child ends later, the write after it fails as before this check. A pipe that could not be named (the
- * command gone at once) counts as unread.
+ * child ends later, the write after it fails as before this check. A command gone before its stdin could be
+ * read in /proc (`sh -c 'cat & exit 0'` under load) has it named from our side (`newPipeWrittenHere`); one
+ * that could not be named at all counts as unread.
  */
 function readerGone(exit: Promise<Deno.CommandStatus>, pipe: PipeId | undefined): AbortSignal {
   const done = new AbortController();
