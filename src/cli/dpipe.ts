@@ -27,15 +27,18 @@
  * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
  * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
  * status). A stop signal to dpipe terminates every command, those it had
- * yet to start too, and gives that signal's status there (`stoppedStatus`);
- * with -n that signal is the last command's (dpipe itself there), and so is
- * the status.
+ * yet to start too, and gives that signal's status there (`stoppedStatus`).
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
- * taken: the commands are joined the same way and all waited for, and the
- * last one's signal N gives 128 + N, as a shell says of Debian's, whose last
- * command is dpipe itself then (`dpipeStatus`); -P
+ * taken as vdeplug4's dpipe does them: it execs the last command itself, so
+ * its caller goes on as soon as that one ends, the others left running (a
+ * script's next line runs while they finish). Ours returns then too, once
+ * what the last wrote is pumped on, and leaves the others running; they read
+ * end of input from it, as there, and the joints between them end with vde
+ * dpipe where dpipe's pipes outlive it. The last one's signal N gives
+ * 128 + N, as a shell says of Debian's (`dpipeStatus`), and a stop signal
+ * to vde dpipe goes to the last command only, as to dpipe itself there. -P
  * PGRPFILE is refused with what does its job, since vde dpipe's commands
  * share its caller's process group (a script's, which `kill -- -PGRP` would
  * end too).
@@ -48,7 +51,14 @@ import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { log } from "../log.ts";
-import { pipeAt, pipeHasReader, type PipeId, pipeOpenIn } from "../os/pipe_readers.ts";
+import {
+  newPipeWrittenHere,
+  pipeAt,
+  pipeHasReader,
+  type PipeId,
+  pipeOpenIn,
+  pipesWrittenHere,
+} from "../os/pipe_readers.ts";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
 interface DpipeFlags {
@@ -170,7 +180,10 @@ export interface DpipeOptions {
    * caller, who is gone once it returns, and a command writing there then died of SIGPIPE.
    */
   logStderr?: boolean;
-  /** -n or -N: the status is the last command's as a shell says it (`dpipeStatus`). */
+  /**
+   * -n or -N: returns once the last command has ended, the others left running, with its status as a shell
+   * says it (`dpipeStatus`); a stop signal goes to it alone.
+   */
   nowrap?: boolean;
 }
 
@@ -183,7 +196,7 @@ function programName(argv: readonly string[]): string {
 }
 
 /**
- * Runs the commands as a dpipe chain until every one has exited.
+ * Runs the commands as a dpipe chain until every one has exited (with `nowrap`, until the last has).
  *
  * @returns the last command's exit status (`dpipeStatus`), or a stop signal's (`stoppedStatus`)
  */
@@ -208,11 +221,15 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
   const files: Deno.FsFile[] = [];
   // The first stop signal: it ends the commands started and any still to start (none starts after it).
   let stopSignal: Deno.Signal | undefined;
+  // Set once the last command has ended under -n: the others run on past vde dpipe, as past Debian's.
+  let leaveOthers = false;
   // A command that ignores SIGTERM would keep dpipe waiting for it: killed after KILL_AFTER_MS. With -n
-  // dpipe's last command is dpipe itself, so the signal is its own: it may handle it and exit as it likes.
+  // dpipe's last command is dpipe itself, so the signal is its own alone once it runs: it may handle it and
+  // exit as it likes, and the others read their end of input then. Before it runs, all are stopped.
   const stopOnSignal = (signal: Deno.Signal) => {
     stopSignal ??= signal;
-    children.forEach((c, i) => stop(c, nowrap && i === last ? signal : "SIGTERM"));
+    if (nowrap && children.length === chain.length) stop(children[last]!, signal);
+    else children.forEach((c) => stop(c));
   };
   const removeSignals = onSignals(stopOnSignal);
   try {
@@ -235,10 +252,12 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
       // A stop signal during the start (each mkfifo is a process, so a chain takes a while to start): those
       // started were stopped by it, and one started now would be stopped by none.
       if (stopSignal !== undefined) break;
+      // The pipes we write before the spawn: a command that exits at once is named from our side.
+      const written = pipesWrittenHere();
       if (!isMiddle(i)) {
         const child = spawn(argv, RUN_SCRIPT, []);
         children.push(child);
-        stdins.push(pipeOpenIn(child.pid, 0));
+        stdins.push(pipeOpenIn(child.pid, 0) ?? newPipeWrittenHere(written));
         fifoIns.push(undefined);
         mains.push({ readable: child.stdout, writable: child.stdin });
         alternates.push(undefined);
@@ -249,7 +268,7 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
         ALTERNATE_STDOUT: "4",
       });
       children.push(child);
-      stdins.push(pipeOpenIn(child.pid, 0));
+      stdins.push(pipeOpenIn(child.pid, 0) ?? newPipeWrittenHere(written));
       fifoIns.push(pipeAt(fifoIn));
       mains.push({ readable: child.stdout, writable: child.stdin });
       alternates.push(undefined);
@@ -275,7 +294,15 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
     // Stopped during the start, the chain is not whole: nothing to join, its commands are ending.
     const gone = exits.map((exit, i) => readerGone(exit, stdins[i]));
     const fifoGone = exits.map((exit, i) => readerGone(exit, fifoIns[i]));
-    const pumps = stopSignal === undefined ? join(chain, mains, alternates, gone, fifoGone) : [];
+    const joined = stopSignal === undefined ? join(chain, mains, alternates, gone, fifoGone) : undefined;
+    if (nowrap && joined !== undefined) {
+      // dpipe -n's caller goes on once the last command ends; what it wrote still reaches its neighbour.
+      const lastStatus = await exits[last]!;
+      await within(DRAIN_MS, joined.lastOut);
+      leaveOthers = true;
+      return dpipeStatus(lastStatus, true);
+    }
+    const pumps = joined?.pumps ?? [];
     const statuses = await Promise.all(exits);
     await within(DRAIN_MS, Promise.all(pumps));
     // With -n a stop signal went to the last command, dpipe itself there: the status is that command's.
@@ -287,8 +314,10 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
   } finally {
     removeSignals();
     // All have exited unless on an error path (a mkfifo or spawn failed): those started are stopped and
-    // waited for, killed if they ignore SIGTERM, so none outlives vde dpipe.
-    await Promise.all(children.map((c) => stop(c)));
+    // waited for, killed if they ignore SIGTERM, so none outlives vde dpipe; with -n, the last has ended and
+    // the others are left to run on, not waited for.
+    if (leaveOthers) children.forEach((c) => c.unref());
+    else await Promise.all(children.map((c) => stop(c)));
     // A command's child may hold its stderr open past it: the copy must not keep this process up.
     for (const s of stderrs) s.cancel().catch(() => {});
     for (const f of files) {
@@ -314,7 +343,8 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
  *   neighbour's next write fails (EPIPE). Pumped on, it landed in our pipe and only a write after it
  *   failed, so a command that exits as its write fares (`echo x || exit 4`) gave another status there.
  * @param fifoGone the same for a middle command's fd 3
- * @returns the pumps, each settling when its source ends or its destination is gone
+ * @returns the pumps, each settling when its source ends or its destination is gone; `lastOut` is the one
+ *   of the last command's output
  */
 function join(
   chain: readonly ChainCommand[],
@@ -322,7 +352,7 @@ function join(
   alternates: readonly (Side | undefined)[],
   gone: readonly AbortSignal[],
   fifoGone: readonly AbortSignal[],
-): Promise<void>[] {
+): { pumps: Promise<void>[]; lastOut: Promise<void> } {
   const pumps: Promise<void>[] = [];
   let toRight = mains[0]!.readable;
   let toLeft = mains[0]!.writable;
@@ -340,7 +370,8 @@ function join(
       [toRight, toLeft, toLeftGone] = [alternates[i]!.readable, alternates[i]!.writable, fifoGone[i]!];
     }
   }
-  return pumps;
+  // The last command is joined both ways (parseChain): its output's pump is the last one pushed.
+  return { pumps, lastOut: pumps[pumps.length - 1]! };
 }
 
 /** Registers `vde dpipe`. */
@@ -475,8 +506,9 @@ function unbufferedSink(file: Deno.FsFile): WritableStream<Uint8Array> {
  * Aborts once command's `exit` has come and nothing reads `pipe` (what it read) any more. A child of the
  * command may still read it (`sh -c 'exec 5<&0; cat <&5 >FILE & exit 0'`): Debian's dpipe's pipe to it
  * keeps its reader then, and what the neighbour writes reaches that child, so ours pumps on. When that
- * child ends later, the write after it fails as before this check. A pipe that could not be named (the
- * command gone at once) counts as unread.
+ * child ends later, the write after it fails as before this check. A command gone before its stdin could be
+ * read in /proc (`sh -c 'cat & exit 0'` under load) has it named from our side (`newPipeWrittenHere`); one
+ * that could not be named at all counts as unread.
  */
 function readerGone(exit: Promise<Deno.CommandStatus>, pipe: PipeId | undefined): AbortSignal {
   const done = new AbortController();

@@ -11,6 +11,11 @@
  * back to what a write to the pipe then says. Synchronous on purpose: no
  * pending read of the caller's runs while it looks, so nothing is pumped
  * past the moment the answer is for.
+ *
+ * A child's stdin is named from the child (`pipeOpenIn`), or, when the child
+ * has already exited (`sh -c 'cmd & exit 0'` may end before its parent has
+ * looked), from this process's side: the one pipe it holds for writing that
+ * was not there before the spawn (`pipesWrittenHere`, `newPipeWrittenHere`).
  */
 import { openFds } from "./processes.ts";
 
@@ -47,4 +52,50 @@ export function pipeHasReader(pipe: PipeId): boolean {
     }
   }
   return false;
+}
+
+/** The pipes this process holds open for writing (`dev:ino`), taken before a spawn for `newPipeWrittenHere`. */
+export function pipesWrittenHere(): Set<string> {
+  const written = new Set<string>();
+  for (const path of ownFds()) {
+    const pipe = pipeAt(path);
+    if (pipe !== undefined && writeEnd(path)) written.add(`${pipe.dev}:${pipe.ino}`);
+  }
+  return written;
+}
+
+/** The one pipe this process holds for writing that `before` lacks (a child's stdin); undefined if not one. */
+export function newPipeWrittenHere(before: Set<string>): PipeId | undefined {
+  let found: PipeId | undefined;
+  for (const path of ownFds()) {
+    const pipe = pipeAt(path);
+    if (pipe === undefined || before.has(`${pipe.dev}:${pipe.ino}`) || !writeEnd(path)) continue;
+    if (found !== undefined && (found.dev !== pipe.dev || found.ino !== pipe.ino)) return undefined;
+    found = pipe;
+  }
+  return found;
+}
+
+/** This process's descriptors' /proc links that are pipes or FIFOs (not a pidfd, a file, a socket). */
+function ownFds(): string[] {
+  try {
+    return [...Deno.readDirSync("/proc/self/fd")].map((e) => `/proc/self/fd/${e.name}`).filter((path) => {
+      try {
+        return Deno.statSync(path).isFifo === true;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Whether the descriptor at `path` (a /proc fd link) is open for writing. */
+function writeEnd(path: string): boolean {
+  try {
+    return ((Deno.lstatSync(path).mode ?? 0) & 0o200) !== 0;
+  } catch {
+    return false;
+  }
 }

@@ -614,19 +614,30 @@ export function parseSlirpOptions(
 }
 
 /**
- * Refuses a DNS address that is the gateway's (`addr=10.0.2.3/24` keeps the DNS at host 3): there only DNS
- * would be answered, the gateway's other ports (the host's loopback) going nowhere, as libslirp sends all
- * to that address to the DNS; QEMU refuses it ("DNS must be different from host"), and so does this, in a
- * line that says how to part them.
+ * Refuses a DNS address that is the gateway's (`addr=10.0.2.3/24` keeps the DNS at host 3), saying why, as
+ * QEMU does ("DNS must be different from host"): the guest's packets to one address cannot go both to the
+ * host's DNS server and to the host's own ports. libslirp itself takes it (vdeplug_slirp passes it on
+ * unchecked) and then sends all the guest sends to that address, any port, to the host's DNS server: the
+ * gateway's ports (the host's loopback) are lost without a word. QEMU checks IPv4 only; the same holds for
+ * IPv6, refused here too.
  */
 function refuseDnsAtGateway(c: SlirpConfig): void {
-  const how = "name another in its network with vnameserver= (slirpvde's -N)";
+  const why =
+    "what the guest sends to one address cannot go both to the host's DNS server and to the host's " +
+    "own ports";
   if (c.dns === c.gateway) {
-    throw new ConfigError(`the DNS address ${formatIpv4(c.dns)} is the gateway's: ${how}`);
+    throw new ConfigError(
+      `the DNS address ${formatIpv4(c.dns)} is the gateway's, and must be another, as QEMU's must ` +
+        `("DNS must be different from host"): ${why}; name another in its network with vnameserver= ` +
+        `(slirpvde's -N)`,
+    );
   }
   if (c.dns6.every((b, i) => b === c.gateway6[i])) {
     throw new ConfigError(
-      `the DNS address ${formatIpv6(c.dns6)} is the IPv6 gateway's: name another with vnameserver6=`,
+      `the DNS address ${
+        formatIpv6(c.dns6)
+      } is the IPv6 gateway's, and must be another: ${why}; name another ` +
+        `with vnameserver6=`,
     );
   }
 }

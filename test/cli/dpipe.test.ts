@@ -211,6 +211,60 @@ Deno.test("dpipe -n and -N give a last command's signal as 128 + N, ours and Deb
   await exitAsDebian(cases);
 });
 
+Deno.test("dpipe -n returns when the last command ends, the others left running: a script's next line runs before they end, ours and Debian's alike", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    // Each command and the caller write a line to the run's log when they end: the order is what a script
+    // relying on dpipe -n sees (the first ends seconds after the last, whatever the load).
+    const order = async (tool: "dpipe" | "vde dpipe", flags: string[]) => {
+      const log = `${dir}/${tool.replace(" ", "-")}${flags.join("")}.log`;
+      const first = sh(`sleep 3; echo first ended >> ${log}`);
+      const last = sh(`sleep 0.2; echo last ended >> ${log}; exit 4`);
+      const [program, ...args] = tool === "dpipe" ? DEBIAN_DPIPE : [...TEST_CLI, "dpipe"];
+      const child = new Deno.Command(program!, {
+        args: [...args, ...flags, ...first, "=", ...last],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const { code } = await within(tool, 20_000, child.status);
+        await Deno.writeTextFile(log, `dpipe returned ${code}\n`, { append: true });
+      } finally {
+        await reap(child);
+      }
+      // The first runs on past an -n dpipe: its line comes later.
+      await until(
+        "the first command's end",
+        async () => (await Deno.readTextFile(log)).includes("first ended"),
+        10_000,
+      );
+      return (await Deno.readTextFile(log)).trim().split("\n");
+    };
+    const runs = await Promise.all([
+      order("dpipe", ["-n"]),
+      order("vde dpipe", ["-n"]),
+      order("dpipe", ["-N"]),
+      order("vde dpipe", ["-N"]),
+      order("dpipe", []),
+      order("vde dpipe", []),
+    ]);
+    const returnsFirst = ["last ended", "dpipe returned 4", "first ended"];
+    const waitsForAll = ["last ended", "first ended", "dpipe returned 4"];
+    assert.deepEqual(runs, [
+      returnsFirst,
+      returnsFirst,
+      returnsFirst,
+      returnsFirst,
+      waitsForAll,
+      waitsForAll,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a command under vde dpipe ignores the signals it ignores under Debian's dpipe (SIGUSR1 ends it in neither)", async (t) => {
   if (await skipWithout(t, { dpipe: "vdeplug" })) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
@@ -597,7 +651,7 @@ Deno.test("dpipe's -d -p PIDFILE run it in the background, and a kill of that pi
   }
 });
 
-Deno.test("dpipe's -n and -N are taken (the commands are joined the same); its -P PGRPFILE is refused saying what to use", async () => {
+Deno.test("dpipe's -n and -N are taken (the last command's status); its -P PGRPFILE is refused saying what to use", async () => {
   for (const flag of ["-n", "-N", "--nowrapproc"]) {
     const r = await dpipe([flag, "sh", "-c", "exit 3", "=", "sh", "-c", "cat; exit 4"]);
     assert.deepEqual([r.code, r.stderr], [4, ""], flag);

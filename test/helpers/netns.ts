@@ -23,6 +23,7 @@ import {
   type RunResult,
   spawnManaged,
   type SpawnOptions,
+  STUDENT_PREFIX,
   waitFor,
 } from "./processes.ts";
 import { RunJudge } from "./run_id.ts";
@@ -237,8 +238,8 @@ export async function withNetns<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
 }
 
 /**
- * Deletes namespaces (`vdet<id>x...`), root-namespace interfaces
- * (`vt<id36>i...`), temp dirs (`$TMPDIR/vdet<id>x...`) and lock files left by runs that
+ * Deletes test users (`vderl<id>`, student.ts) with their processes, namespaces (`vdet<id>x...`),
+ * root-namespace interfaces (`vt<id36>i...`), temp dirs (`$TMPDIR/vdet<id>x...`) and lock files left by runs that
  * are over (run_id.ts: judged by the run's lock, not by a pid, which means
  * another process in another pid namespace). Returns what it removed.
  */
@@ -256,6 +257,14 @@ export async function sweepStale(): Promise<string[]> {
 
 async function sweepOver(runs: RunJudge, removed: string[]): Promise<void> {
   const runRe = /^vdet(\d+)x/;
+  // Users first: their processes may run from the temp dirs below.
+  const users = await run(["getent", "passwd"], { check: false });
+  for (const line of users.stdout.split("\n")) {
+    const m = line.match(new RegExp(`^(${STUDENT_PREFIX}(\\d+)):`));
+    if (!m || !runs.over(Number(m[2]))) continue;
+    await removeUser(m[1]!);
+    removed.push(`user ${m[1]}`);
+  }
   try {
     for await (const entry of Deno.readDir(NETNS_DIR)) {
       const m = entry.name.match(runRe);
@@ -289,6 +298,21 @@ async function sweepOver(runs: RunJudge, removed: string[]): Promise<void> {
       if (m) runs.over(Number(m[1]));
     }
   } catch { /* no run has held one yet */ }
+}
+
+/**
+ * Removes user `name` (made with its own group) after killing whatever of theirs still runs; userdel
+ * refuses a user whose processes run, so the SIGKILLs are waited for (bounded). Never throws: a failure is
+ * said on stderr.
+ */
+export async function removeUser(name: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    // pkill exits 0 while it finds a process of theirs to kill.
+    if ((await run(["pkill", "-KILL", "-u", name], { check: false })).code !== 0) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const removed = await run(["userdel", name], { check: false });
+  if (removed.code !== 0) console.error(`userdel ${name}: ${removed.stderr.trim()}`);
 }
 
 /** Summary of one ping run. */

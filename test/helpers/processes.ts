@@ -78,13 +78,19 @@ export const OWNER_ENV = "VDE_TEST_OWNER";
 export const RUN_PREFIX = `vdet${RUN_ID}x`;
 /** Prefix of this run's root-namespace interface names (IFNAMSIZ leaves room for little): `vt<id36>i`. */
 export const ROOT_IF_PREFIX = `vt${RUN_ID.toString(36)}i`;
+/** Prefix of a run's test user's name (student.ts): `vderl<id>`, one a run at a time. */
+export const STUDENT_PREFIX = "vderl";
+/** This run's test user's name. */
+export const RUN_STUDENT = `${STUDENT_PREFIX}${RUN_ID}`;
 
 // Waits for the run's pid to vanish, then removes what the run still owned:
-// processes tagged with OWNER_ENV, namespaces and interfaces with its prefix,
-// its temp dirs. Signal listeners cannot cover SIGKILL, nor SIGINT under
-// `deno test` (its runner exits at once without calling them).
+// processes tagged with OWNER_ENV, its test user and the user's processes
+// (which run with a login's environment, untagged), namespaces and
+// interfaces with its prefix, its temp dirs. Signal listeners cannot cover
+// SIGKILL, nor SIGINT under `deno test` (its runner exits at once without
+// calling them).
 const REAPER_SCRIPT = `
-pid=$1; nsp=$2; ifp=$3; tmp=$4
+pid=$1; nsp=$2; ifp=$3; tmp=$4; user=$5
 # Not kill -0 alone: a run that died unreaped (its parent, a container's pid 1, does not wait) is a
 # zombie, which takes signals; its state follows the last ")" of /proc/PID/stat.
 runs() { s=$(cat /proc/"$pid"/stat 2>/dev/null) || return 1; s=\${s##*) }; [ "\${s%% *}" != Z ]; }
@@ -94,6 +100,12 @@ for e in /proc/[0-9]*/environ; do
     p=\${e#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null
   fi
 done
+# userdel refuses a user whose processes run: killed first, waited for (bounded).
+if getent passwd "$user" >/dev/null; then
+  n=0
+  while pkill -KILL -u "$user" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+  userdel "$user" 2>/dev/null
+fi
 for ns in /run/netns/"$nsp"*; do
   [ -e "$ns" ] || continue
   n=\${ns##*/}
@@ -125,6 +137,7 @@ export function ensureReaper(): void {
     RUN_PREFIX,
     ROOT_IF_PREFIX,
     tmp,
+    RUN_STUDENT,
   ];
   try {
     // setsid: a Ctrl-C for our process group must not kill the watcher too.

@@ -3,9 +3,18 @@
  * directory of their own, and the bundle (scripts/bundle.ts) as their `vde`
  * command, so they run vde as a student on a shared machine would
  * (rootless.test.ts, lab_users_own.test.ts).
+ *
+ * The user is the run's (`vderl<id>`, processes.ts) and their directory is
+ * named for the run (`vdet<id>x...`), so a run that does not get to its
+ * `finally` leaves nothing either: a SIGTERM (a CI timeout) runs the same
+ * removal from a signal listener while the user exists; a SIGINT under
+ * `deno test` (whose runner exits without calling listeners) or a SIGKILL
+ * leaves it to the run's reaper, and the next run's sweep (netns.ts) removes
+ * what a run over left, reaper and all killed.
  */
 import assert from "node:assert/strict";
-import { run, waitFor } from "./processes.ts";
+import { registerCleanup, run, RUN_PREFIX, RUN_STUDENT, waitFor } from "./processes.ts";
+import { removeUser, sweepStale } from "./netns.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -31,11 +40,21 @@ export async function withStudent(
   fn: (s: Student) => Promise<void>,
   { bundle = true }: { bundle?: boolean } = {},
 ): Promise<void> {
-  const name = `vderl${Deno.pid}`;
-  // The user first: a useradd refused (its name left by a run killed before its cleanup) leaves no directory.
-  const added = await run(["useradd", "--no-create-home", "--user-group", name], { check: false });
-  assert.equal(added.code, 0, `useradd ${name}: ${added.stderr.trim()}`);
+  const name = RUN_STUDENT;
+  // Users (and their directories) of runs killed before their cleanup, reaper and all.
+  await sweepStale();
   let tmp = "";
+  // Whatever of the user's is left (a failed assertion before `vde down`), then the user and the directory.
+  const remove = async () => {
+    await removeUser(name);
+    if (tmp !== "") await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  };
+  // Before useradd: a signal between the two leaves no user. The removal of one never made says so only.
+  const unregister = registerCleanup(remove);
+  // The user first: a useradd refused (the name taken) leaves no directory.
+  const added = await run(["useradd", "--no-create-home", "--user-group", name], { check: false });
+  if (added.code !== 0) unregister();
+  assert.equal(added.code, 0, `useradd ${name}: ${added.stderr.trim()}`);
   const uid = Number((await run(["id", "-u", name])).stdout.trim());
   const noneLeft = (what: string) =>
     waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
@@ -43,7 +62,7 @@ export async function withStudent(
       what,
     }).then(() => {});
   try {
-    tmp = await Deno.makeTempDir({ prefix: "vde-student-" });
+    tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}student-` });
     await Deno.chmod(tmp, 0o755);
     if (bundle) {
       const built = await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/bin/vde`], {
@@ -74,17 +93,7 @@ export async function withStudent(
       run(argv(cmd), { check: false, timeoutMs, cwd: `${tmp}/home` });
     await fn({ uid, tmp, as, argv, noneLeft });
   } finally {
-    // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
-    const left = await run(["pgrep", "-u", String(uid)], { check: false });
-    for (const pid of left.stdout.split("\n").filter((p) => p !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-    // userdel refuses a user whose processes still run: the SIGKILLs take a moment.
-    await noneLeft("the student's processes to die").catch(() => {});
-    const removed = await run(["userdel", name], { check: false });
-    if (removed.code !== 0) console.error(`userdel ${name}: ${removed.stderr.trim()}`);
-    if (tmp !== "") await Deno.remove(tmp, { recursive: true });
+    unregister();
+    await remove();
   }
 }

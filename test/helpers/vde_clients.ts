@@ -750,10 +750,34 @@ export async function withMgmtSwitch(
       if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
       await sleep(20);
     }
+    // Ours answers a first session once its main thread is through its start, which a loaded machine
+    // stretches past the second Debian's unixcmd waits for a prompt (/etc/vde2/vdecmd's TIMEOUT 1000): a
+    // test of what it answers waits for that prompt once first.
+    if (kind === "ours") await promptOf(mgmt, deadline);
     await fn(mgmt, dir, sw);
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Opens a management session on `mgmt`, reads up to its first prompt (`$ `) and leaves; throws past `deadline`. */
+async function promptOf(mgmt: string, deadline: number): Promise<void> {
+  const conn = await Deno.connect({ transport: "unix", path: mgmt });
+  const timer = setTimeout(() => conn.close(), Math.max(0, deadline - Date.now()));
+  try {
+    const buf = new Uint8Array(4096);
+    let seen = "";
+    while (!seen.endsWith("$ ")) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) throw new Error(`no prompt on the management socket ${mgmt}: ${JSON.stringify(seen)}`);
+      seen += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
   }
 }
 
