@@ -27,11 +27,8 @@
  * byte, objects a collection freed included): bytes a connection by the
  * allocating function, its caller and line.
  */
-import { defaultConfig, type SlirpConfig } from "../src/slirp/config.ts";
-import type { HostNet, HostSocket } from "../src/slirp/host_net.ts";
-import { SlirpStack } from "../src/slirp/stack.ts";
-import { startTcpEngine } from "../src/slirp/tcp_glue.ts";
-import type { HostConn, HostListener, HostNet as TcpHostNet } from "../src/slirp/tcp/host.ts";
+import { defaultConfig } from "../src/slirp/config.ts";
+import { forwardTwin, MemoryListener, MemoryStream } from "../src/slirp/warmup.ts";
 import { writeIpv4Header } from "../src/wire/ipv4.ts";
 import { buildTcpSegment, setTcpChecksum, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from "../src/wire/tcp.ts";
 import { median } from "./rig_args.ts";
@@ -47,90 +44,13 @@ if (!(conns > 0) || !(rounds > 0)) {
 
 const GUEST = new Uint8Array([10, 0, 2, 15]);
 const GATEWAY = new Uint8Array([10, 0, 2, 2]);
-const CLIENT = new Uint8Array([127, 0, 0, 1]);
 const GUEST_PORT = 80;
 const GUEST_ISS = 0xc000_0000;
 const GUEST_TS = 0xc000_0000;
 
-const inertNet: HostNet = {
-  openUdp(family): HostSocket {
-    return { family, localPort: 1, sendTo: () => 0, close() {} };
-  },
-  openPing: () => null,
-};
-
-/** A client in memory: writes are taken whole, reads wait for `end` (as a libc socket with nothing to read). */
-class MemoryStream implements HostConn {
-  done: ((n: number | null) => void) | null = null;
-  eof = false;
-  read(): Promise<number | null> {
-    return Promise.resolve(this.eof ? null : 0);
-  }
-  write(p: Uint8Array): Promise<number> {
-    return Promise.resolve(p.length);
-  }
-  closeWrite(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-  tryRead(): number | null {
-    return this.eof ? null : -1;
-  }
-  tryWrite(p: Uint8Array): number {
-    return p.length;
-  }
-  tryCloseWrite(): boolean {
-    return true;
-  }
-  readThen(_p: Uint8Array, done: (n: number | null) => void): void {
-    this.done = done;
-  }
-  writeThen(p: Uint8Array, done: (n: number) => void): void {
-    done(p.length);
-  }
-  end(): void {
-    this.eof = true;
-    const done = this.done;
-    this.done = null;
-    done?.(null);
-  }
-}
-
-let take: ((conn: HostConn, addr: Uint8Array, port: number) => void) | null = null;
-const listener: HostListener = {
-  port: 1,
-  accept: () => new Promise(() => {}),
-  watch(t) {
-    take = t;
-  },
-  close() {},
-};
-const tcpNet: TcpHostNet = {
-  connect: () => Promise.reject(new Error("no outbound connections here")),
-  listen: () => listener,
-};
-
+const listener = new MemoryListener();
 let clock = 1000;
-const config: SlirpConfig = {
-  ...defaultConfig(),
-  dnsUpstream: [],
-  forwards: [{
-    proto: "tcp",
-    family: 4,
-    hostAddr: undefined,
-    hostPort: 1,
-    guestAddr: GUEST,
-    guestPort: GUEST_PORT,
-  }],
-};
-const stack = new SlirpStack({
-  config,
-  hostNet: inertNet,
-  now: () => clock,
-  log: () => {},
-  resolvers: [],
-  tcp: (st) => startTcpEngine(st, config, [], () => GUEST, tcpNet),
-});
+const stack = forwardTwin(defaultConfig().mtu, () => clock, listener);
 let synSeq = 0;
 let finSeq = -1;
 let framesOut = 0;
@@ -230,9 +150,7 @@ const streams: MemoryStream[] = [];
 function play(n: number, send: boolean): number {
   while (streams.length < n) streams.push(new MemoryStream());
   for (let i = 0; i < n; i++) {
-    const s = streams[i]!;
-    s.eof = false;
-    s.done = null;
+    streams[i]!.reset();
   }
   const t0 = performance.now();
   for (let i = 0; i < n; i++, played++) {
@@ -240,7 +158,7 @@ function play(n: number, send: boolean): number {
     const conn = streams[i]!;
     const ts = (GUEST_TS + played) >>> 0;
     finSeq = -1;
-    if (send) take!(conn, CLIENT, port);
+    if (send) listener.connect(conn, port);
     stack.flush();
     const ack = (synSeq + 1) >>> 0;
     clock += 0.05;

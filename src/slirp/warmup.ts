@@ -55,7 +55,7 @@ const GUEST_ISS = 0xc000_0000;
 const GUEST_TS = 0xc000_0000;
 
 /** Host datagram sockets that go nowhere (the twin's DNS and UDP never send). */
-const inertNet: HostNet = {
+export const inertNet: HostNet = {
   openUdp(family): HostSocket {
     return { family, localPort: 1, sendTo: () => 0, close() {} };
   },
@@ -63,7 +63,7 @@ const inertNet: HostNet = {
 };
 
 /** A forward's client in memory: everything written is taken, reads wait for `end`. */
-class MemoryStream implements HostConn {
+export class MemoryStream implements HostConn {
   #done: ((n: number | null) => void) | null = null;
   #eof = false;
   read(): Promise<number | null> {
@@ -91,6 +91,11 @@ class MemoryStream implements HostConn {
   writeThen(p: Uint8Array, done: (n: number) => void): void {
     done(p.length);
   }
+  /** A new client again (scripts/conn_engine_rig.ts plays its connections on a few streams). */
+  reset(): void {
+    this.#done = null;
+    this.#eof = false;
+  }
   /** The client closed: a waiting read hears the end of stream. */
   end(): void {
     this.#eof = true;
@@ -101,7 +106,7 @@ class MemoryStream implements HostConn {
 }
 
 /** The one forward's listener: `connect` hands a client over as the libc listener's poller round would. */
-class MemoryListener implements HostListener {
+export class MemoryListener implements HostListener {
   readonly port = 1;
   #take: ((conn: HostConn, addr: Uint8Array, port: number) => void) | null = null;
   accept(): Promise<never> {
@@ -119,6 +124,39 @@ class MemoryListener implements HostListener {
 }
 
 /**
+ * A stack of MTU `mtu` with one forward (host port 1 to the guest's port
+ * 80), host sockets in memory (`listener` hands over its clients) and the
+ * clock `now`: the twin below, and scripts/conn_engine_rig.ts's stack.
+ */
+export function forwardTwin(mtu: number, now: () => number, listener: MemoryListener): SlirpStack {
+  const tcpNet: TcpHostNet = {
+    connect: () => Promise.reject(new Error("a twin makes no outbound connections")),
+    listen: () => listener,
+  };
+  const twin: SlirpConfig = {
+    ...defaultConfig(),
+    mtu,
+    dnsUpstream: [],
+    forwards: [{
+      proto: "tcp",
+      family: 4,
+      hostAddr: undefined,
+      hostPort: 1,
+      guestAddr: GUEST,
+      guestPort: GUEST_PORT,
+    }],
+  };
+  return new SlirpStack({
+    config: twin,
+    hostNet: inertNet,
+    now,
+    log: () => {},
+    resolvers: [],
+    tcp: (st) => startTcpEngine(st, twin, [], () => GUEST, tcpNet),
+  });
+}
+
+/**
  * Plays throwaway connections through a twin of a stack of `config`'s MTU
  * (see the header).
  *
@@ -128,34 +166,10 @@ export function warmSlirp(config: SlirpConfig): number {
   const started = performance.now();
   let clock = 1000;
   const listener = new MemoryListener();
-  const tcpNet: TcpHostNet = {
-    connect: () => Promise.reject(new Error("warming: no outbound connections")),
-    listen: () => listener,
-  };
   let stack: SlirpStack | null = null;
   let played = 0;
   try {
-    const twin: SlirpConfig = {
-      ...defaultConfig(),
-      mtu: config.mtu,
-      dnsUpstream: [],
-      forwards: [{
-        proto: "tcp",
-        family: 4,
-        hostAddr: undefined,
-        hostPort: 1,
-        guestAddr: GUEST,
-        guestPort: GUEST_PORT,
-      }],
-    };
-    const s = stack = new SlirpStack({
-      config: twin,
-      hostNet: inertNet,
-      now: () => clock,
-      log: () => {},
-      resolvers: [],
-      tcp: (st) => startTcpEngine(st, twin, [], () => GUEST, tcpNet),
-    });
+    const s = stack = forwardTwin(config.mtu, () => clock, listener);
     let synSeq = 0;
     let finSeq = -1;
     s.attach({
