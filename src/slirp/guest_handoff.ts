@@ -10,12 +10,9 @@
  * decide what differs before this: whether the source may talk at all,
  * whether the destination is one of ours. The addresses are passed as
  * offsets into the packet's own buffer, where both families' headers hold
- * them, and the family descriptor (ip_family.ts) reads them there. The
- * TCP engine takes its addresses as arrays of their own: copied into the
- * interface's two per family, reused for every segment (the engine keeps none past the
- * call; it copies an address it keeps), where two views of the packet
- * cost 8 allocations a connection through a forward (about 830 bytes of
- * 5,700, scripts/conn_engine_rig.ts). The segment stays a view.
+ * them, and the family descriptor (ip_family.ts) reads them there, so
+ * nothing is copied; the only objects made are the views the TCP engine
+ * has always taken.
  */
 import type { Iface } from "./iface.ts";
 import type { IpFamily } from "./ip_family.ts";
@@ -33,13 +30,8 @@ export function tcpFromGuest(
   len: number,
 ): void {
   iface.stats.tcpIn++;
-  const addrs = iface.tcpAddrs[f.family];
-  const srcV = addrs[0];
-  const dstV = addrs[1];
-  for (let i = 0; i < srcV.length; i++) {
-    srcV[i] = b[srcAt + i]!;
-    dstV[i] = b[dstAt + i]!;
-  }
+  const srcV = b.subarray(srcAt, srcAt + f.addrLen);
+  const dstV = b.subarray(dstAt, dstAt + f.addrLen);
   const seg = b.subarray(off, off + len);
   // The gateway is the host's loopback. With that off (disable_host_loopback) the engine refuses
   // a guest's new connection there itself; a segment of an inbound forward's connection, whose

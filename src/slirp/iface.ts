@@ -120,11 +120,6 @@ export class Iface {
   readonly mtu: number;
   /** Whether ICMP echo may go to the host's ping sockets, per family. */
   readonly pingAllowed: { 4: boolean; 6: boolean };
-  /** A guest segment's source and destination addresses for the TCP engine, per family (guest_handoff.ts). */
-  readonly tcpAddrs: { 4: [Uint8Array, Uint8Array]; 6: [Uint8Array, Uint8Array] } = {
-    4: [new Uint8Array(4), new Uint8Array(4)],
-    6: [new Uint8Array(16), new Uint8Array(16)],
-  };
   sink: StackSink;
   closed = false;
   /** The guest's IPv6 address seen last (global, in the prefix), for forwards without one. */

@@ -38,8 +38,6 @@ import type { Neighbours } from "./neighbours.ts";
 
 const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 const BROADCAST4 = 0xffffffff;
-/** No view yet (its length, 0, is no frame's). */
-const NO_VIEW = new Uint8Array(0);
 
 /** The output path of one interface. */
 export class IpOutput {
@@ -51,9 +49,7 @@ export class IpOutput {
   #ipId = 1;
   #lastFrom: Uint8Array | null = null;
   #lastAt = 0;
-  #lastView: Uint8Array = NO_VIEW;
-  /** The view of the length before, of the same place: a connection's SYN and ACKs alternate two lengths. */
-  #otherView: Uint8Array = NO_VIEW;
+  #lastView: Uint8Array = new Uint8Array(0);
   #fragId = 1;
 
   constructor(iface: Iface, neighbours: Neighbours) {
@@ -67,18 +63,11 @@ export class IpOutput {
    * frame. Borrowed by the link as any frame is (valid during the call).
    */
   #view(b: Uint8Array, e: number, len: number): Uint8Array {
-    if (b !== this.#lastFrom || e !== this.#lastAt) {
+    if (b !== this.#lastFrom || e !== this.#lastAt || len !== this.#lastView.length) {
       this.#lastFrom = b;
       this.#lastAt = e;
-      this.#otherView = NO_VIEW;
-    } else if (len === this.#lastView.length) return this.#lastView;
-    else if (len === this.#otherView.length) {
-      const v = this.#otherView;
-      this.#otherView = this.#lastView;
-      this.#lastView = v;
-      return v;
-    } else this.#otherView = this.#lastView;
-    this.#lastView = b.subarray(e, e + len);
+      this.#lastView = b.subarray(e, e + len);
+    }
     return this.#lastView;
   }
 

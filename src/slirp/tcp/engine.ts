@@ -247,10 +247,6 @@ class Flow implements TcbHost {
   #owed = 0;
   /** When data held back for coalescing goes out anyway (Infinity: none held). */
   holdDeadline = Infinity;
-  /** The queue of the engine's (half-open or TIME-WAIT) the flow is in, and its neighbours there. */
-  queue: FlowQueue | null = null;
-  queuePrev: Flow | null = null;
-  queueNext: Flow | null = null;
 
   constructor(
     engine: Engine,
@@ -549,50 +545,6 @@ class Flow implements TcbHost {
   }
 }
 
-/**
- * Flows in the order they joined, for the caps that evict the oldest (half-open, TIME-WAIT): linked
- * through the flows themselves, so joining and leaving allocate nothing, where a Set rebuilt its
- * table as its one entry came and went (121 bytes a connection through a forward,
- * scripts/conn_engine_rig.ts). A flow is in one queue at most: joining one leaves the other.
- */
-class FlowQueue {
-  size = 0;
-  #head: Flow | null = null;
-  #tail: Flow | null = null;
-
-  add(flow: Flow): void {
-    if (flow.queue === this) return;
-    flow.queue?.delete(flow);
-    flow.queue = this;
-    flow.queuePrev = this.#tail;
-    if (this.#tail === null) this.#head = flow;
-    else this.#tail.queueNext = flow;
-    this.#tail = flow;
-    this.size++;
-  }
-
-  /** Takes `flow` out; false when it was not in this queue. */
-  delete(flow: Flow): boolean {
-    if (flow.queue !== this) return false;
-    const prev = flow.queuePrev;
-    const next = flow.queueNext;
-    if (prev === null) this.#head = next;
-    else prev.queueNext = next;
-    if (next === null) this.#tail = prev;
-    else next.queuePrev = prev;
-    flow.queue = null;
-    flow.queuePrev = null;
-    flow.queueNext = null;
-    this.size--;
-    return true;
-  }
-
-  /** The flow that joined first, or undefined when empty. */
-  oldest(): Flow | undefined {
-    return this.#head ?? undefined;
-  }
-}
-
 interface Forward {
   key: string;
   hostAddr: string;
@@ -637,8 +589,8 @@ class Engine implements SlirpTcpEngine {
   /** Every flow in the table, densely, for timers and listings. */
   readonly #list: Flow[] = [];
   #last: Flow | null = null;
-  readonly #halfOpen = new FlowQueue();
-  readonly #timeWait = new FlowQueue();
+  readonly #halfOpen = new Set<Flow>();
+  readonly #timeWait = new Set<Flow>();
   readonly #forwards = new Map<string, Forward>();
   /** Listeners of removed forwards not yet off their ports (see addForward); null when none. */
   #releasing: Promise<void> | null = null;
@@ -858,7 +810,7 @@ class Engine implements SlirpTcpEngine {
     this.halfOpenDone(flow);
     this.#timeWait.add(flow);
     if (this.#timeWait.size > this.#maxTimeWait) {
-      const oldest = this.#timeWait.oldest();
+      const oldest = this.#timeWait.values().next().value;
       if (oldest !== undefined) oldest.tcb.abort("time-wait overflow");
     }
     this.stats.timeWait = this.#timeWait.size;
@@ -948,12 +900,12 @@ class Engine implements SlirpTcpEngine {
   #admit(): boolean {
     if (this.#count >= this.#maxConnections) {
       // Make room from TIME-WAIT first: those carry no data.
-      const oldest = this.#timeWait.oldest();
+      const oldest = this.#timeWait.values().next().value;
       if (oldest === undefined) return false;
       oldest.tcb.abort("table full");
     }
     if (this.#halfOpen.size >= this.#maxHalfOpen) {
-      const oldest = this.#halfOpen.oldest();
+      const oldest = this.#halfOpen.values().next().value;
       if (oldest === undefined) return false;
       this.stats.synEvicted++;
       oldest.tcb.abort("evicted");

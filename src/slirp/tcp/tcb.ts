@@ -104,7 +104,6 @@ import {
   TCP_ACK,
   TCP_FIN,
   TCP_HEADER_LEN,
-  TCP_MAX_HEADER_LEN,
   TCP_PSH,
   TCP_RST,
   TCP_SYN,
@@ -393,18 +392,8 @@ export const SEGMENT_HEADROOM = 64;
 // memory, so the checksum of each segment is a SIMD sum in place, not a copy and a sum.
 const FRAME = checksumBuffer(SEGMENT_HEADROOM + TCP_HEADER_LEN + 40 + 65535);
 const SCRATCH = FRAME.subarray(SEGMENT_HEADROOM);
-/**
- * Views of SCRATCH by length for segments without data (a SYN's 40 bytes, an ACK's 32): a connection's
- * handshake and close alternate lengths, which made a view per segment (3 a connection through a
- * forward); a segment with data reuses the view of the length before it.
- */
-const HEADER_VIEWS: readonly Uint8Array[] = Array.from(
-  { length: TCP_MAX_HEADER_LEN + 1 },
-  (_, n) => SCRATCH.subarray(0, n),
-);
-let lastView: Uint8Array = HEADER_VIEWS[0]!;
+let lastView: Uint8Array = SCRATCH.subarray(0, 0);
 function scratchView(len: number): Uint8Array {
-  if (len <= TCP_MAX_HEADER_LEN) return HEADER_VIEWS[len]!;
   if (lastView.length !== len) lastView = SCRATCH.subarray(0, len);
   return lastView;
 }
