@@ -50,22 +50,7 @@ const GUEST_TS = 0xc000_0000;
 
 const listener = new MemoryListener();
 let clock = 1000;
-const stack = forwardTwin(defaultConfig().mtu, () => clock, listener);
-let synSeq = 0;
-let finSeq = -1;
-let framesOut = 0;
-stack.attach({
-  output(f) {
-    framesOut++;
-    if (f.length < 54 || f[23] !== 6) return;
-    const seq = ((f[38]! << 24) | (f[39]! << 16) | (f[40]! << 8) | f[41]!) >>> 0;
-    if ((f[47]! & TCP_SYN) !== 0) synSeq = seq;
-    if ((f[47]! & TCP_FIN) !== 0) finSeq = seq;
-  },
-  kick() {},
-  congested: () => false,
-});
-void stack.openTcpForwards();
+const { stack, sent } = forwardTwin(defaultConfig().mtu, () => clock, listener);
 
 /** A guest frame template: Ethernet, IPv4, the segment; `seg` views the segment. */
 interface Template {
@@ -157,10 +142,10 @@ function play(n: number, send: boolean): number {
     const port = 10000 + (played % 50000);
     const conn = streams[i]!;
     const ts = (GUEST_TS + played) >>> 0;
-    finSeq = -1;
+    sent.fin = -1;
     if (send) listener.connect(conn, port);
     stack.flush();
-    const ack = (synSeq + 1) >>> 0;
+    const ack = (sent.syn + 1) >>> 0;
     clock += 0.05;
     guest(synAck, tsAt[0]!, port, ack, ts, send);
     stack.flush();
@@ -172,8 +157,8 @@ function play(n: number, send: boolean): number {
     clock += 0.05;
     if (send) conn.end();
     stack.flush();
-    if (send && finSeq < 0) throw new Error(`connection ${played}: no FIN from the slirp`);
-    guest(lastAck, tsAt[3]!, port, (finSeq + 1) >>> 0, ts, send);
+    if (send && sent.fin < 0) throw new Error(`connection ${played}: no FIN from the slirp`);
+    guest(lastAck, tsAt[3]!, port, (sent.fin + 1) >>> 0, ts, send);
     stack.flush();
     clock += 0.05;
     if ((i & 255) === 0) stack.poll();
@@ -212,7 +197,7 @@ console.log(
     `${collected ? `, ${collected} rounds collected` : ""}), the rig's own part ${
       median(rigUs).toFixed(2)
     } µs; ` +
-    `${(framesOut / real).toFixed(2)} frames out a connection, ${s.connections} flows left`,
+    `${(sent.frames / real).toFixed(2)} frames out a connection, ${s.connections} flows left`,
 );
 stack.close();
 
