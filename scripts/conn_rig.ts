@@ -26,8 +26,13 @@
  * RIG_CAPTURE=1 also writes a second of the guest's tap (tcpdump, headers)
  * into NAME-PAIR.pcap.
  *
+ * RIG_THREADS=1 splits the slirp's CPU per connection by thread (user and
+ * system, from /proc/PID/task), to tell the slirp thread's share from the
+ * runtime's other threads'.
+ *
  * RIG_V8 adds V8 flags to our slirps (--trace-gc: their collections are
- * counted per isolate at the end of each run).
+ * counted per isolate at the end of each run); RIG_V8_LOG=PREFIX writes each
+ * run's slirp output (V8's traces) to PREFIX-NAME-PAIR.txt.
  */
 import { withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -64,6 +69,35 @@ const runFlags = DENO_RUN.map((f) =>
 async function userSeconds(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[11]) / 100;
+}
+
+/** Each thread's name, user and system CPU seconds, by thread id (/proc/PID/task/TID/stat). */
+async function threadTimes(pid: number): Promise<Map<number, { name: string; user: number; sys: number }>> {
+  const out = new Map<number, { name: string; user: number; sys: number }>();
+  for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`).catch(() => null);
+    if (stat === null) continue;
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out.set(Number(e.name), { name, user: Number(rest[11]) / 100, sys: Number(rest[12]) / 100 });
+  }
+  return out;
+}
+
+/** RIG_THREADS=1: a line of each thread's user and system µs a connection (those above 0.5 µs). */
+function threadLine(
+  before: Map<number, { name: string; user: number; sys: number }>,
+  after: Map<number, { name: string; user: number; sys: number }>,
+  n: number,
+): string {
+  const parts: string[] = [];
+  for (const [tid, a] of after) {
+    const b = before.get(tid) ?? { user: 0, sys: 0 };
+    const user = (a.user - b.user) * 1e6 / n;
+    const sys = (a.sys - b.sys) * 1e6 / n;
+    if (user + sys >= 0.5) parts.push(`${a.name}[${tid}] ${user.toFixed(1)}u+${sys.toFixed(1)}s`);
+  }
+  return parts.join(", ");
 }
 
 interface Sample {
@@ -126,6 +160,8 @@ await withNetns(async (lab) => {
         const cpu0 = await cpuSeconds(slirp.pid);
         const user0 = await userSeconds(slirp.pid);
         const cs0 = await contextSwitches(slirp.pid);
+        const threads = Deno.env.get("RIG_THREADS") === "1";
+        const t0 = threads ? await threadTimes(slirp.pid) : null;
         const perf = perfDir !== null
           ? spawnManaged([
             "perf",
@@ -172,6 +208,7 @@ await withNetns(async (lab) => {
         const cpu1 = await cpuSeconds(slirp.pid);
         const user1 = await userSeconds(slirp.pid);
         const cs1 = await contextSwitches(slirp.pid);
+        const t1 = t0 !== null ? await threadTimes(slirp.pid) : null;
         const n = Number(/connections=(\d+)/.exec(r.stdout)?.[1] ?? NaN);
         const secs = Number(/seconds=([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
         const s: Sample = {
@@ -189,10 +226,16 @@ await withNetns(async (lab) => {
             s.preempted.toFixed(2)
           } preempted a connection (${r.stdout.trim()})`,
         );
+        if (t0 !== null && t1 !== null) console.log(`  threads, µs a connection: ${threadLine(t0, t1, n)}`);
       } catch (err) {
         console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
       } finally {
         for (const pr of procs.reverse()) await pr.stop({ timeoutMs: 2000 });
+        const v8Log = Deno.env.get("RIG_V8_LOG");
+        if (v8Log !== undefined) {
+          const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
+          await Deno.writeTextFile(`${v8Log}-${kind.name}-${p + 1}.txt`, out);
+        }
         if (Deno.env.get("RIG_V8")?.includes("trace-gc")) {
           const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
           const perIsolate = new Map<string, number>();

@@ -55,7 +55,7 @@ const GUEST_ISS = 0xc000_0000;
 const GUEST_TS = 0xc000_0000;
 
 /** Host datagram sockets that go nowhere (the twin's DNS and UDP never send). */
-const inertNet: HostNet = {
+export const inertNet: HostNet = {
   openUdp(family): HostSocket {
     return { family, localPort: 1, sendTo: () => 0, close() {} };
   },
@@ -63,7 +63,7 @@ const inertNet: HostNet = {
 };
 
 /** A forward's client in memory: everything written is taken, reads wait for `end`. */
-class MemoryStream implements HostConn {
+export class MemoryStream implements HostConn {
   #done: ((n: number | null) => void) | null = null;
   #eof = false;
   read(): Promise<number | null> {
@@ -91,6 +91,11 @@ class MemoryStream implements HostConn {
   writeThen(p: Uint8Array, done: (n: number) => void): void {
     done(p.length);
   }
+  /** A new client again (scripts/conn_engine_rig.ts plays its connections on a few streams). */
+  reset(): void {
+    this.#done = null;
+    this.#eof = false;
+  }
   /** The client closed: a waiting read hears the end of stream. */
   end(): void {
     this.#eof = true;
@@ -101,7 +106,7 @@ class MemoryStream implements HostConn {
 }
 
 /** The one forward's listener: `connect` hands a client over as the libc listener's poller round would. */
-class MemoryListener implements HostListener {
+export class MemoryListener implements HostListener {
   readonly port = 1;
   #take: ((conn: HostConn, addr: Uint8Array, port: number) => void) | null = null;
   accept(): Promise<never> {
@@ -118,6 +123,67 @@ class MemoryListener implements HostListener {
   }
 }
 
+/** What a twin sent last: our SYN's and FIN's sequence numbers (for the guest's answers), and its frames. */
+export interface TwinSent {
+  syn: number;
+  fin: number;
+  frames: number;
+}
+
+/**
+ * A stack of MTU `mtu` with one forward (host port 1 to the guest's port
+ * 80), host sockets in memory (`listener` hands over its clients) and the
+ * clock `now`, its forward open and its frames read into `sent`: the twin
+ * below, and scripts/conn_engine_rig.ts's stack.
+ */
+export function forwardTwin(
+  mtu: number,
+  now: () => number,
+  listener: MemoryListener,
+): { stack: SlirpStack; sent: TwinSent } {
+  const tcpNet: TcpHostNet = {
+    connect: () => Promise.reject(new Error("a twin makes no outbound connections")),
+    listen: () => listener,
+  };
+  const twin: SlirpConfig = {
+    ...defaultConfig(),
+    mtu,
+    dnsUpstream: [],
+    forwards: [{
+      proto: "tcp",
+      family: 4,
+      hostAddr: undefined,
+      hostPort: 1,
+      guestAddr: GUEST,
+      guestPort: GUEST_PORT,
+    }],
+  };
+  const stack = new SlirpStack({
+    config: twin,
+    hostNet: inertNet,
+    now,
+    log: () => {},
+    resolvers: [],
+    tcp: (st) => startTcpEngine(st, twin, [], () => GUEST, tcpNet),
+  });
+  const sent: TwinSent = { syn: 0, fin: -1, frames: 0 };
+  stack.attach({
+    output(f) {
+      sent.frames++;
+      // Ethernet, IPv4 without options, TCP.
+      if (f.length < 54 || f[23] !== 6) return;
+      const seq = ((f[38]! << 24) | (f[39]! << 16) | (f[40]! << 8) | f[41]!) >>> 0;
+      if ((f[47]! & TCP_SYN) !== 0) sent.syn = seq;
+      if ((f[47]! & TCP_FIN) !== 0) sent.fin = seq;
+    },
+    kick() {},
+    congested: () => false,
+  });
+  // The forward's listener is watched from the call on (the engine adds it synchronously).
+  void stack.openTcpForwards().catch(() => {});
+  return { stack, sent };
+}
+
 /**
  * Plays throwaway connections through a twin of a stack of `config`'s MTU
  * (see the header).
@@ -128,49 +194,12 @@ export function warmSlirp(config: SlirpConfig): number {
   const started = performance.now();
   let clock = 1000;
   const listener = new MemoryListener();
-  const tcpNet: TcpHostNet = {
-    connect: () => Promise.reject(new Error("warming: no outbound connections")),
-    listen: () => listener,
-  };
   let stack: SlirpStack | null = null;
   let played = 0;
   try {
-    const twin: SlirpConfig = {
-      ...defaultConfig(),
-      mtu: config.mtu,
-      dnsUpstream: [],
-      forwards: [{
-        proto: "tcp",
-        family: 4,
-        hostAddr: undefined,
-        hostPort: 1,
-        guestAddr: GUEST,
-        guestPort: GUEST_PORT,
-      }],
-    };
-    const s = stack = new SlirpStack({
-      config: twin,
-      hostNet: inertNet,
-      now: () => clock,
-      log: () => {},
-      resolvers: [],
-      tcp: (st) => startTcpEngine(st, twin, [], () => GUEST, tcpNet),
-    });
-    let synSeq = 0;
-    let finSeq = -1;
-    s.attach({
-      output(f) {
-        // Our SYN's and FIN's sequence numbers, for the guest's answers (Ethernet, IPv4 without options).
-        if (f.length < 54 || f[23] !== 6) return;
-        const seq = ((f[38]! << 24) | (f[39]! << 16) | (f[40]! << 8) | f[41]!) >>> 0;
-        if ((f[47]! & TCP_SYN) !== 0) synSeq = seq;
-        if ((f[47]! & TCP_FIN) !== 0) finSeq = seq;
-      },
-      kick() {},
-      congested: () => false,
-    });
-    // The forward's listener is watched from the call on (the engine adds it synchronously).
-    void s.openTcpForwards().catch(() => {});
+    const twin = forwardTwin(config.mtu, () => clock, listener);
+    const s = stack = twin.stack;
+    const sent = twin.sent;
     const frame = new Uint8Array(14 + 20 + 60 + 1);
     frame.set(s.mac, 0);
     frame.set(GUEST_MAC, 6);
@@ -206,10 +235,10 @@ export function warmSlirp(config: SlirpConfig): number {
       if ((played & 63) === 0 && performance.now() - started > BUDGET_MS) break;
       const port = 10000 + (played % 50000);
       const conn = new MemoryStream();
-      finSeq = -1;
+      sent.fin = -1;
       listener.connect(conn, port);
       s.flush();
-      const ack = (synSeq + 1) >>> 0;
+      const ack = (sent.syn + 1) >>> 0;
       const ts = (n: number) => ({ tsVal: GUEST_TS + played + n, tsEcr: 0 });
       clock += 0.05;
       fromGuest(port, GUEST_ISS, ack, TCP_SYN | TCP_ACK, {
@@ -227,8 +256,8 @@ export function warmSlirp(config: SlirpConfig): number {
       clock += 0.05;
       conn.end();
       s.flush();
-      if (finSeq < 0) break;
-      fromGuest(port, GUEST_ISS + 3, (finSeq + 1) >>> 0, TCP_ACK, ts(2));
+      if (sent.fin < 0) break;
+      fromGuest(port, GUEST_ISS + 3, (sent.fin + 1) >>> 0, TCP_ACK, ts(2));
       s.flush();
       clock += 0.05;
     }
