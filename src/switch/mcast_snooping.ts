@@ -219,6 +219,11 @@ export class McastSnooping {
   /** Router ports and the expiry of their router status (Infinity: set by hand), in step. */
   readonly #routerPorts: number[] = [];
   readonly #routerUntil: number[] = [];
+  /**
+   * Bumped when the router ports change: an entry's cached port list (`sendTo`) of another version is built
+   * again at its next data frame. An entry's own member change sets its version to -1.
+   */
+  #routersVersion = 0;
   readonly #families: Record<4 | 6, Family> = {
     4: {
       otherUntil: -Infinity,
@@ -344,6 +349,7 @@ export class McastSnooping {
     if (i < 0) {
       this.#routerPorts.push(port);
       this.#routerUntil.push(until);
+      this.#routersVersion++;
     } else if (this.#routerUntil[i] !== Infinity || until === Infinity) this.#routerUntil[i] = until;
   }
 
@@ -351,6 +357,7 @@ export class McastSnooping {
     if (i < 0) return;
     this.#routerPorts.splice(i, 1);
     this.#routerUntil.splice(i, 1);
+    this.#routersVersion++;
   }
 
   /** Reads an IGMP/MLD frame from `port` on `vlan`; returns false for a malformed one (drop it). */
@@ -429,6 +436,7 @@ export class McastSnooping {
   #dropMember(entry: Entry, i: number): void {
     entry.ports.splice(i, 1);
     entry.until.splice(i, 1);
+    entry.sendVersion = -1;
     this.#entries--;
     if (entry.ports.length === 0) this.#table.remove(entry);
   }
@@ -448,7 +456,17 @@ export class McastSnooping {
           return;
         }
         if (entry === undefined) {
-          entry = { vlan, family: e.family, addr, ports: [], until: [], next: null };
+          entry = {
+            vlan,
+            family: e.family,
+            addr,
+            ports: [],
+            until: [],
+            sendTo: [],
+            sendLength: 0,
+            sendVersion: -1,
+            next: null,
+          };
           // Its bucket's chain is at its ceiling (a guest's crafted groups, or chance): refused as a full table.
           if (!this.#table.insert(entry)) {
             this.counters.tableFull++;
@@ -458,6 +476,7 @@ export class McastSnooping {
         this.#entries++;
         entry.ports.push(port);
         entry.until.push(now + this.#o.membershipMs);
+        entry.sendVersion = -1;
       } else entry!.until[at] = now + this.#o.membershipMs;
       return;
     }
@@ -507,10 +526,20 @@ export class McastSnooping {
       for (let i = 0; i < routers.length; i++) into.push(routers[i]!);
       return into;
     }
-    const members = entry.ports;
-    for (let i = 0; i < members.length; i++) into.push(members[i]!);
-    for (let i = 0; i < routers.length; i++) if (members.indexOf(routers[i]!) < 0) into.push(routers[i]!);
+    if (entry.sendVersion !== this.#routersVersion) this.#buildSendTo(entry);
+    const send = entry.sendTo;
+    for (let i = 0; i < entry.sendLength; i++) into.push(send[i]!);
     return into;
+  }
+
+  /** Fills `entry.sendTo` with its members, then the router ports not among them (off the per-frame path). */
+  #buildSendTo(entry: Entry): void {
+    const members = entry.ports, routers = this.#routerPorts, send = entry.sendTo;
+    let n = 0;
+    for (let i = 0; i < members.length; i++) send[n++] = members[i]!;
+    for (let i = 0; i < routers.length; i++) if (members.indexOf(routers[i]!) < 0) send[n++] = routers[i]!;
+    entry.sendLength = n;
+    entry.sendVersion = this.#routersVersion;
   }
 
   /** The kernel's br_multicast_querier_exists: ours or another current, and past the delay of a new one. */

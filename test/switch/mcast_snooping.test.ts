@@ -759,3 +759,41 @@ Deno.test("a copy made with the settings of a machine whose mcast_hash_max was r
     "a table never raised refuses past CHAIN_MAX: the groups do collide there",
   );
 });
+
+Deno.test("a group's ports, kept between frames, follow every change: a member joining, leaving fast, expiring or forgotten, a router port learned, set, expiring or dropped", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  snoop.tick(1000);
+  snoop.tick(11_000);
+  const data = udpTo(G);
+  const to = () => routed(snoop, data)!.slice().sort((a, b) => a - b);
+  snoop.observe(2, 0, igmp(0x16, G));
+  assert.deepEqual(to(), [2]);
+  snoop.observe(3, 0, igmp(0x16, G));
+  assert.deepEqual(to(), [2, 3], "a member joined");
+  snoop.setRouter(5, true);
+  assert.deepEqual(to(), [2, 3, 5], "a permanent router port");
+  snoop.setRouter(3, true);
+  assert.deepEqual(to(), [2, 3, 5], "a member that is a router port too, once");
+  snoop.observe(6, 0, igmpQueryFrom([0, 0, 0, 0]));
+  assert.equal(routed(snoop, data), null, "another querier: flooded for its max response delay");
+  snoop.tick(21_000);
+  assert.deepEqual(to(), [2, 3, 5, 6], "a router port learned from a query");
+  snoop.setFastLeave(2, true);
+  snoop.observe(2, 0, igmp(0x17, G));
+  assert.deepEqual(to(), [3, 5, 6], "a fast-leave member left");
+  snoop.forgetPort(3);
+  assert.deepEqual(to(), [3, 5, 6], "its member status forgotten, its permanent router status kept");
+  snoop.setRouter(3, false);
+  assert.deepEqual(to(), [5, 6], "router status dropped");
+  snoop.observe(4, 0, igmp(0x16, G));
+  assert.deepEqual(to(), [4, 5, 6]);
+  snoop.tick(11_000 + 255_000);
+  assert.deepEqual(to(), [4, 5], "the learned router port expired (255 s)");
+  snoop.tick(21_000 + 260_000);
+  assert.deepEqual(
+    to(),
+    [5],
+    "the member expired (260 s): the group is unregistered, to the router port only",
+  );
+});
