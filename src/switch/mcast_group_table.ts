@@ -29,6 +29,14 @@ export interface GroupEntry {
   readonly addr: Uint8Array;
   readonly ports: number[];
   readonly until: number[];
+  /**
+   * Where a data frame to the group goes, members then router ports not among them: the first `sendLength`
+   * of `sendTo`, built when `sendVersion` is not the owner's router-and-member version (a data frame then
+   * costs the ports sent to, not members x routers; the array grows only past its largest fill).
+   */
+  readonly sendTo: number[];
+  sendLength: number;
+  sendVersion: number;
   /** The next entry of the same bucket, or null. */
   next: GroupEntry | null;
 }

@@ -46,6 +46,7 @@ import {
   McastKind,
   multicastKind,
   parseGroupMessage,
+  queryMaxDelayMs,
 } from "../wire/igmp.ts";
 import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
@@ -67,10 +68,16 @@ export interface SnoopingOptions {
   maxGroups?: number;
   /** The group table's hash key (random by default; a copy given the same seed refuses the same groups). */
   hashSeed?: number;
+  /**
+   * The memberships the table's buckets are sized for: the highest `maxGroups` it has had (a lowered bound
+   * keeps the buckets a raised one grew). A copy made with `settings` gets the same buckets, so it refuses
+   * the same groups; unset, `maxGroups`.
+   */
+  tableCapacity?: number;
 }
 
-/** A setting the bridge's `mcast_*` knobs change while it runs (all but the hash's seed). */
-export type SnoopingKnob = Exclude<keyof SnoopingOptions, "hashSeed">;
+/** A setting the bridge's `mcast_*` knobs change while it runs (all but the table's seed and size). */
+export type SnoopingKnob = Exclude<keyof SnoopingOptions, "hashSeed" | "tableCapacity">;
 
 /** The Linux bridge's defaults (`ip -d link show` of a new bridge), in milliseconds. */
 export const SNOOPING_DEFAULTS: Readonly<Required<Pick<SnoopingOptions, SnoopingKnob>>> = {
@@ -170,6 +177,11 @@ interface Family {
   startupLeft: number;
   /** Whether another querier silenced ours (it starts over when that one's timer runs out). */
   silenced: boolean;
+  /**
+   * Until when a querier that just appeared does not govern forwarding yet (the kernel's other_query
+   * delay_timer): its max response delay, for the reports answering its first query to come in.
+   */
+  delayUntil: number;
 }
 
 const ZERO4 = new Uint8Array(4);
@@ -188,7 +200,7 @@ export interface QuerierRow {
   family: 4 | 6;
   /** Its address in text. */
   address: string;
-  /** The port it was heard on, or null for our own. */
+  /** The port it was heard on, or null for our own, or when that port's client left since. */
   port: number | null;
   /** Seconds left on the other-querier timer (null for ours). */
   expiresIn: number | null;
@@ -197,7 +209,6 @@ export interface QuerierRow {
 /** The snooping state of one switch. */
 export class McastSnooping {
   #querier = false;
-  #querierSince = 0;
   #now = 0;
   readonly #o: Required<SnoopingOptions>;
   /** Fast-leave ports: a leave there ends the port's membership at once. */
@@ -208,6 +219,11 @@ export class McastSnooping {
   /** Router ports and the expiry of their router status (Infinity: set by hand), in step. */
   readonly #routerPorts: number[] = [];
   readonly #routerUntil: number[] = [];
+  /**
+   * Bumped when the router ports change: an entry's cached port list (`sendTo`) of another version is built
+   * again at its next data frame. An entry's own member change sets its version to -1.
+   */
+  #routersVersion = 0;
   readonly #families: Record<4 | 6, Family> = {
     4: {
       otherUntil: -Infinity,
@@ -216,6 +232,7 @@ export class McastSnooping {
       nextQuery: 0,
       startupLeft: 0,
       silenced: false,
+      delayUntil: -Infinity,
     },
     6: {
       otherUntil: -Infinity,
@@ -224,6 +241,7 @@ export class McastSnooping {
       nextQuery: 0,
       startupLeft: 0,
       silenced: false,
+      delayUntil: -Infinity,
     },
   };
   /** VLANs seen carrying IGMP/MLD, where our querier speaks. */
@@ -236,11 +254,12 @@ export class McastSnooping {
 
   /** @param mac the switch's own MAC, the source of its queries */
   constructor(mac: Uint8Array, options: SnoopingOptions = {}) {
-    this.#o = { ...SNOOPING_DEFAULTS, hashSeed: options.hashSeed ?? randomSeed() };
+    this.#o = { ...SNOOPING_DEFAULTS, hashSeed: options.hashSeed ?? randomSeed(), tableCapacity: 0 };
     for (const [key, value] of Object.entries(options) as [keyof SnoopingOptions, number | undefined][]) {
       if (value !== undefined) this.#o[key] = value;
     }
-    this.#table = new GroupTable(this.#o.maxGroups, this.#o.hashSeed);
+    this.#o.tableCapacity = Math.max(this.#o.tableCapacity, this.#o.maxGroups);
+    this.#table = new GroupTable(this.#o.tableCapacity, this.#o.hashSeed);
     this.#mac = mac;
     // fe80::/64 with the MAC's EUI-64: MLD queries must come from a link-local address.
     this.#linkLocal = new Uint8Array([
@@ -274,8 +293,12 @@ export class McastSnooping {
    */
   setOption(key: SnoopingKnob, value: number): void {
     this.#o[key] = value;
-    // A raised bound gets the buckets for it, or its chains would fill before the table does.
-    if (key === "maxGroups") this.#table.grow(value);
+    // A raised bound gets the buckets for it, or its chains would fill before the table does; a lowered one
+    // keeps them (and says so in `settings`, for a copy to be sized the same).
+    if (key === "maxGroups" && value > this.#o.tableCapacity) {
+      this.#o.tableCapacity = value;
+      this.#table.grow(value);
+    }
   }
 
   /** Makes `port` a fast-leave port (the bridge's `multicast_fast_leave`), or not. */
@@ -299,9 +322,12 @@ export class McastSnooping {
   setQuerier(on: boolean): void {
     if (on === this.#querier) return;
     this.#querier = on;
-    this.#querierSince = this.#now;
-    this.#startQueries(this.#families[4]);
-    this.#startQueries(this.#families[6]);
+    for (const f of [this.#families[4], this.#families[6]]) {
+      // Ours governs forwarding one response interval after it starts, the time its first query gives the
+      // hosts to report, unless another querier already does (br_multicast_set_querier).
+      if (on && !(f.otherUntil > this.#now)) f.delayUntil = this.#now + this.#o.queryResponseMs;
+      this.#startQueries(f);
+    }
   }
 
   /** Our general queries of `f` from now: the start-up ones first. */
@@ -323,6 +349,7 @@ export class McastSnooping {
     if (i < 0) {
       this.#routerPorts.push(port);
       this.#routerUntil.push(until);
+      this.#routersVersion++;
     } else if (this.#routerUntil[i] !== Infinity || until === Infinity) this.#routerUntil[i] = until;
   }
 
@@ -330,6 +357,7 @@ export class McastSnooping {
     if (i < 0) return;
     this.#routerPorts.splice(i, 1);
     this.#routerUntil.splice(i, 1);
+    this.#routersVersion++;
   }
 
   /** Reads an IGMP/MLD frame from `port` on `vlan`; returns false for a malformed one (drop it). */
@@ -365,13 +393,19 @@ export class McastSnooping {
    * sends from there, so it yields to any other), or when its source is at or below the current one's;
    * taken, it becomes the current querier, restarts the other-querier timer and makes its port a router
    * port. One that loses does neither: a higher querier's queries cannot keep the other-querier state
-   * alive once the lower one stops (checked beside a kernel bridge).
+   * alive once the lower one stops (checked beside a kernel bridge). A querier taken when none other was
+   * current (none at all, or ours) governs forwarding only once its query's max response delay has passed,
+   * as br_multicast_update_query_timer arms the kernel's delay timer: until the reports answering it came
+   * in, members of groups it asks about may be unknown yet, so multicast is flooded meanwhile. One taken
+   * while another's timer runs (a lower address) follows on at once.
    */
   #elect(family: 4 | 6, port: number, frame: Uint8Array): void {
     // Our own query heard back (a hub or a loop between two of our ports): the kernel's bridge would take it,
     // from 0.0.0.0 or its own address, and so fall silent as if another querier were there, make that port a
     // router port and keep doing so while the loop lasts. It is ours: it elects nobody.
     if (this.#fromUs(frame)) return;
+    const delay = queryMaxDelayMs(frame);
+    if (delay < 0) return;
     const f = this.#families[family];
     const now = this.#now;
     // The source address: IPv4's at 12 into its header, IPv6's at 8.
@@ -386,6 +420,7 @@ export class McastSnooping {
     }
     f.querier.set(frame.subarray(src, src + n));
     f.querierPort = port;
+    if (!other) f.delayUntil = now + delay;
     f.otherUntil = now + this.#o.otherQuerierMs;
     this.#markRouter(port, now + this.#o.otherQuerierMs);
   }
@@ -401,6 +436,7 @@ export class McastSnooping {
   #dropMember(entry: Entry, i: number): void {
     entry.ports.splice(i, 1);
     entry.until.splice(i, 1);
+    entry.sendVersion = -1;
     this.#entries--;
     if (entry.ports.length === 0) this.#table.remove(entry);
   }
@@ -420,7 +456,17 @@ export class McastSnooping {
           return;
         }
         if (entry === undefined) {
-          entry = { vlan, family: e.family, addr, ports: [], until: [], next: null };
+          entry = {
+            vlan,
+            family: e.family,
+            addr,
+            ports: [],
+            until: [],
+            sendTo: [],
+            sendLength: 0,
+            sendVersion: -1,
+            next: null,
+          };
           // Its bucket's chain is at its ceiling (a guest's crafted groups, or chance): refused as a full table.
           if (!this.#table.insert(entry)) {
             this.counters.tableFull++;
@@ -430,6 +476,7 @@ export class McastSnooping {
         this.#entries++;
         entry.ports.push(port);
         entry.until.push(now + this.#o.membershipMs);
+        entry.sendVersion = -1;
       } else entry!.until[at] = now + this.#o.membershipMs;
       return;
     }
@@ -479,16 +526,27 @@ export class McastSnooping {
       for (let i = 0; i < routers.length; i++) into.push(routers[i]!);
       return into;
     }
-    const members = entry.ports;
-    for (let i = 0; i < members.length; i++) into.push(members[i]!);
-    for (let i = 0; i < routers.length; i++) if (members.indexOf(routers[i]!) < 0) into.push(routers[i]!);
+    if (entry.sendVersion !== this.#routersVersion) this.#buildSendTo(entry);
+    const send = entry.sendTo;
+    for (let i = 0; i < entry.sendLength; i++) into.push(send[i]!);
     return into;
   }
 
+  /** Fills `entry.sendTo` with its members, then the router ports not among them (off the per-frame path). */
+  #buildSendTo(entry: Entry): void {
+    const members = entry.ports, routers = this.#routerPorts, send = entry.sendTo;
+    let n = 0;
+    for (let i = 0; i < members.length; i++) send[n++] = members[i]!;
+    for (let i = 0; i < routers.length; i++) if (members.indexOf(routers[i]!) < 0) send[n++] = routers[i]!;
+    entry.sendLength = n;
+    entry.sendVersion = this.#routersVersion;
+  }
+
+  /** The kernel's br_multicast_querier_exists: ours or another current, and past the delay of a new one. */
   #querierActive(family: 4 | 6): boolean {
     const now = this.#now;
-    if (this.#families[family].otherUntil > now) return true;
-    return this.#querier && now - this.#querierSince >= this.#o.queryResponseMs;
+    const f = this.#families[family];
+    return now >= f.delayUntil && (this.#querier || f.otherUntil > now);
   }
 
   /** Sets the clock, expires memberships and router ports, and returns the queries due. */
@@ -550,12 +608,20 @@ export class McastSnooping {
   }
 
   /**
-   * Forgets a port's memberships and learned router status (it went down);
-   * a permanent router port stays one, as a Linux bridge port's
-   * `mcast_router 2` survives down and up. Its owner calls
-   * `setRouter(port, false)` when the port itself is gone.
+   * Forgets a port's memberships and learned router status (its client
+   * left, its cable went down); a permanent router port stays one, as a
+   * Linux bridge port's `mcast_router 2` survives down and up. Its owner
+   * calls `setRouter(port, false)` when the port itself is gone. A querier
+   * heard on it stays current until its timer runs out, but on no port: a
+   * port whose client left is free for the next one, as a Linux bridge
+   * keeps the querier of a deleted port, with its address and timer, and
+   * names no port for it (checked beside one: IFLA_BR_MCAST_QUERIER_STATE
+   * then has no port attribute).
    */
   forgetPort(port: number): void {
+    for (const family of [4, 6] as const) {
+      if (this.#families[family].querierPort === port) this.#families[family].querierPort = -1;
+    }
     for (const entry of this.#table.entries()) {
       const i = entry.ports.indexOf(port);
       if (i >= 0) this.#dropMember(entry, i);
@@ -606,7 +672,8 @@ export class McastSnooping {
       if (!other && !this.#querier) continue;
       if (other) {
         const address = family === 4 ? formatIpv4(readU32(f.querier, 0)) : formatIpv6(f.querier, 0);
-        rows.push({ family, address, port: f.querierPort, expiresIn: (f.otherUntil - this.#now) / 1000 });
+        const port = f.querierPort < 0 ? null : f.querierPort;
+        rows.push({ family, address, port, expiresIn: (f.otherUntil - this.#now) / 1000 });
       } else {
         rows.push({
           family,

@@ -158,6 +158,33 @@ function parseMld(frame: Uint8Array, off: number): GroupMessage {
 }
 
 /**
+ * The maximum response delay of a general query `parseGroupMessage` took for one (milliseconds), as the
+ * kernel's br_ip4_multicast_query and br_ip6_multicast_query read it: IGMPv1/v2's byte of tenths (0, an
+ * IGMPv1 query, is 10 s), IGMPv3's code (RFC 3376 4.1.1, a floating point past 127; 0 is one tick, 1 ms
+ * here), MLDv1's milliseconds, MLDv2's code (RFC 3810 5.1.3, floating past 32767; at least 1 ms). -1 for an
+ * MLDv1 query of delay 0, which the kernel takes for no general query at all. A snooping switch waits this
+ * long after a new querier appears before it forwards by the reports that answer it.
+ */
+export function queryMaxDelayMs(frame: Uint8Array): number {
+  const off = etherPayloadAt(frame);
+  if (frame[off - 1] === 0x00) {
+    // IPv4: the IGMP message after the header, its length what the total length leaves.
+    const ihl = (frame[off]! & 0x0f) * 4;
+    const at = off + ihl;
+    const len = ((frame[off + 2]! << 8) | frame[off + 3]!) - ihl;
+    const code = frame[at + 1]!;
+    if (len === 8) return code === 0 ? 10_000 : code * 100;
+    if (code === 0) return 1;
+    return 100 * (code < 128 ? code : ((code & 0x0f) | 0x10) << (((code >> 4) & 7) + 3));
+  }
+  const at = icmpv6At(frame, off);
+  const len = off + IPV6_FIXED + ((frame[off + 4]! << 8) | frame[off + 5]!) - at;
+  const code = (frame[at + 4]! << 8) | frame[at + 5]!;
+  if (len === 24) return code === 0 ? -1 : code;
+  return Math.max(1, code < 32768 ? code : ((code & 0x0fff) | 0x1000) << (((code >> 12) & 7) + 3));
+}
+
+/**
  * The group records of an IGMPv3 or MLDv2 report at `frame[at, at+len)`:
  * type, aux length (words), source count, group, sources, aux data; every
  * length checked against the message's end.

@@ -221,14 +221,15 @@ Deno.test("threaded switch snoops IGMP on its thread: a member gets the group, a
     const snoop = new McastSnooping(mac(0x5e));
     sw.engine.snooping = snoop;
     const group = [239, 1, 1, 1];
-    // A query from port 4: another querier exists, so snooping governs forwarding at once.
-    router!.receive(buildIgmpQuery(mac(0x44), null, 100));
+    // A query from port 4 asking for answers within 0.1 s: another querier exists, so snooping governs
+    // forwarding once that delay passed.
+    router!.receive(buildIgmpQuery(mac(0x44), null, 1));
     b!.receive(igmp(0x16, group));
     await until(
-      "the console's table lists port 2 in the group",
+      "the console's table lists port 2 in the group, and the querier governs forwarding",
       () =>
         snoop.groups().some((g) => g.port === 2 && g.group === "239.1.1.1") &&
-        snoop.routers().some((r) => r.port === 4),
+        snoop.routers().some((r) => r.port === 4) && snoop.querierState().ipv4,
     );
     a!.receive(udpTo(group, 1));
     await until("the member gets the datagram", () => tags(b!).includes(1));

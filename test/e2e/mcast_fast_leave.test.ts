@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, sleep } from "../helpers/processes.ts";
-import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
+import { tapHost } from "../helpers/tap_hosts.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { igmp, udpToGroup } from "../helpers/igmp.ts";
 import {
-  pcapFrames,
+  datagramsSeen,
   quietHosts,
   sendFrames,
   snoopingBridge,
@@ -24,14 +24,6 @@ import {
 
 const GROUP = [239, 1, 1, 2];
 const A_MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
-
-/** The tags of a's datagrams (`udpToGroup`'s) in a pcap file. */
-function tagsIn(pcap: Uint8Array): number[] {
-  return pcapFrames(pcap).filter((f) =>
-    f.length >= 46 && A_MAC.every((b, i) => f[6 + i] === b) && f[23] === 17
-  )
-    .map((f) => new DataView(f.buffer, f.byteOffset).getUint32(42));
-}
 
 /**
  * r queries; b reports, then `fastLeave()` makes b's port a fast-leave port; c reports; a sends datagram 1;
@@ -52,24 +44,14 @@ async function afterLeaves(
   await fastLeave();
   await send(hosts.c, [igmp(0x16, GROUP, 3)]);
   await sleep(300);
-  const tmp = await lab.tempDir();
-  const dumps = [
-    await startTcpdump(hosts.b, dev, `${tmp}/b.pcap`, "udp"),
-    await startTcpdump(hosts.c, dev, `${tmp}/c.pcap`, "udp"),
-  ];
-  await send(hosts.a, [udpToGroup(GROUP, 1, A_MAC)]);
-  await sleep(300);
-  await send(hosts.b, [igmp(0x17, GROUP, 2)]);
-  await send(hosts.c, [igmp(0x17, GROUP, 3)]);
-  await sleep(100);
-  await send(hosts.a, [udpToGroup(GROUP, 2, A_MAC)]);
-  await sleep(700);
-  for (const d of dumps) d.kill("SIGINT");
-  await Promise.all(dumps.map((d) => d.status));
-  return {
-    b: tagsIn(await Deno.readFile(`${tmp}/b.pcap`)),
-    c: tagsIn(await Deno.readFile(`${tmp}/c.pcap`)),
-  };
+  return await datagramsSeen(lab, { b: hosts.b, c: hosts.c }, dev, A_MAC, async () => {
+    await send(hosts.a, [udpToGroup(GROUP, 1, A_MAC)]);
+    await sleep(300);
+    await send(hosts.b, [igmp(0x17, GROUP, 2)]);
+    await send(hosts.c, [igmp(0x17, GROUP, 3)]);
+    await sleep(100);
+    await send(hosts.a, [udpToGroup(GROUP, 2, A_MAC)]);
+  });
 }
 
 const NAMES = ["a", "b", "c", "r"] as const;

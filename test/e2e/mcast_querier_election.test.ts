@@ -16,65 +16,15 @@ import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, sleep } from "../helpers/processes.ts";
 import { tapHost } from "../helpers/tap_hosts.ts";
-import { buildMldQuery } from "../../src/wire/igmp.ts";
-import { igmpQueryFrom, parseIpv6Address } from "../helpers/igmp.ts";
 import {
-  lineServer,
+  bridgeQuerierState,
+  type QuerierState,
+  queryBoth,
   quietHosts,
-  sendFrames,
   snoopingBridge,
   snoopingSwitch,
+  switchQuerierState,
 } from "../helpers/mcast_hosts.ts";
-
-/**
- * Prints a bridge's querier state as JSON: RTM_GETLINK, then IFLA_LINKINFO (18) > IFLA_INFO_DATA (2) >
- * IFLA_BR_MCAST_QUERIER_STATE (47): BRIDGE_QUERIER_IP_ADDRESS 1, _IP_PORT 2 (an ifindex), _IP_OTHER_TIMER
- * 3 (centiseconds), and the IPv6 ones 5, 6, 7. As `state N JSON` for each line read: one process for the
- * test, started before its timed part (lineServer), as the hosts' senders are.
- */
-const QUERIER_STATE = `
-import json, socket, struct, sys
-def attrs(b):
-    out, i = {}, 0
-    while i + 4 <= len(b):
-        l, t = struct.unpack_from("HH", b, i)
-        if l < 4: break
-        out[t & 0x3fff] = b[i + 4:i + l]
-        i += (l + 3) & ~3
-    return out
-index = socket.if_nametoindex(sys.argv[1])
-for n, _ in enumerate(sys.stdin, 1):
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-    s.send(struct.pack("=LHHLL", 32, 18, 1, n, 0) + struct.pack("=BxHiII", 0, 0, index, 0, 0))
-    data = s.recv(65536)
-    s.close()
-    l = struct.unpack_from("=L", data, 0)[0]
-    q = attrs(attrs(attrs(attrs(data[32:l])[18])[2]).get(47, b""))
-    out = {}
-    for name, family, a, p, t in (("ipv4", socket.AF_INET, 1, 2, 3), ("ipv6", socket.AF_INET6, 5, 6, 7)):
-        if a in q:
-            out[name] = {"address": socket.inet_ntop(family, q[a]), "port": struct.unpack("=L", q[p])[0],
-                         "left": struct.unpack("=Q", q[t])[0] / 100}
-    print("state %d %s" % (n, json.dumps(out)), flush=True)
-`;
-
-/** One family's current querier: its address, the port it was heard on, seconds left on its timer. */
-interface Current {
-  address: string;
-  port: number;
-  left: number;
-}
-type State = { ipv4?: Current; ipv6?: Current };
-
-/** Both families' general queries from host `n` (1: l, 9: h) out of `dev`. */
-async function query(ns: Netns, dev: string, n: number): Promise<void> {
-  const mac = new Uint8Array([2, 0, 0, 0, 0, n]);
-  const frames = [
-    igmpQueryFrom([10, 0, 0, n]),
-    buildMldQuery(mac, parseIpv6Address(`fe80::${n}`), null, 1000),
-  ];
-  await sendFrames(ns, dev, frames);
-}
 
 /**
  * l queries, then h three times a second apart: l stays the current querier of both families, its timer
@@ -83,10 +33,10 @@ async function query(ns: Netns, dev: string, n: number): Promise<void> {
 async function lowerStays(
   hosts: { l: Netns; h: Netns },
   dev: string,
-  state: () => Promise<State>,
+  state: () => Promise<QuerierState>,
   intervalS: number,
-): Promise<number> {
-  await query(hosts.l, dev, 1);
+): Promise<number | null> {
+  await queryBoth(hosts.l, dev, 1);
   await sleep(300);
   const first = await state();
   assert.equal(first.ipv4?.address, "10.0.0.1", JSON.stringify(first));
@@ -94,7 +44,7 @@ async function lowerStays(
   const lPort = first.ipv4!.port;
   for (let i = 0; i < 3; i++) {
     await sleep(1000);
-    await query(hosts.h, dev, 9);
+    await queryBoth(hosts.h, dev, 9);
   }
   await sleep(300);
   const now = await state();
@@ -112,9 +62,9 @@ async function lowerStays(
  * l is silent; h queries on every 0.5 s: once l's 8 s ran out, h's next query is taken, for both families,
  * on one port. Returns that port.
  */
-async function hTakesOver(h: Netns, dev: string, state: () => Promise<State>): Promise<number> {
+async function hTakesOver(h: Netns, dev: string, state: () => Promise<QuerierState>): Promise<number | null> {
   for (let i = 0; i < 12; i++) {
-    await query(h, dev, 9);
+    await queryBoth(h, dev, 9);
     await sleep(500);
   }
   const now = await state();
@@ -131,8 +81,7 @@ Deno.test("a Linux bridge keeps the lowest querier: a higher one's queries neith
   await withNetns(async (lab) => {
     // mcast_querier 0 (no querier of its own), an 8 s other-querier interval (centiseconds).
     const { br, hosts } = await snoopingBridge(lab, ["l", "h"], ["mcast_querier_interval", "800"]);
-    const ask = lineServer(br, "state", QUERIER_STATE, "br0");
-    const state = async () => JSON.parse(await ask("")) as State;
+    const state = bridgeQuerierState(br);
     await state(); // started before the timed part
     const lPort = await lowerStays(hosts, "e0", state, 8);
     const index = async (dev: string) =>
@@ -148,15 +97,7 @@ Deno.test("our switch with mcast/querier_interval 800 keeps the lowest querier a
     const { dir, mgmt: m } = await snoopingSwitch(lab);
     const hosts = { l: await tapHost(lab, dir, "l"), h: await tapHost(lab, dir, "h") };
     await quietHosts(Object.values(hosts), "t0");
-    // mcast/print's `querier ipv4 10.0.0.1 port 1 temp 254.00` lines.
-    const state = async (): Promise<State> => {
-      const out: State = {};
-      for (const line of (await m.command("mcast/print")).lines ?? []) {
-        const q = line.match(/^querier (ipv4|ipv6) (\S+) port (\d+) temp ([\d.]+)$/);
-        if (q) out[q[1] as "ipv4" | "ipv6"] = { address: q[2]!, port: Number(q[3]), left: Number(q[4]) };
-      }
-      return out;
-    };
+    const state = switchQuerierState(m);
     // The kernel bridge's 8 s, in its unit (centiseconds).
     const set = await m.command("mcast/querier_interval 800");
     assert.equal(set.result, "1000 Success", JSON.stringify(set));

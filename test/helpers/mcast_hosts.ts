@@ -8,6 +8,10 @@
 import type { Lab, Netns } from "./netns.ts";
 import { startOurSwitch } from "./switches.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { buildMldQuery } from "../../src/wire/igmp.ts";
+import { igmpQueryFrom, parseIpv6Address } from "./igmp.ts";
+import { startTcpdump } from "./tap_hosts.ts";
+import { sleep } from "./processes.ts";
 
 /**
  * Sends from a raw socket on the interface given, for each line read, the hex frames on it, then prints
@@ -23,6 +27,39 @@ for n, line in enumerate(sys.stdin, 1):
     for h in line.split():
         s.send(bytes.fromhex(h))
     print("sent %d" % n, flush=True)
+`;
+
+/**
+ * Prints a bridge's querier state as JSON: RTM_GETLINK, then IFLA_LINKINFO (18) > IFLA_INFO_DATA (2) >
+ * IFLA_BR_MCAST_QUERIER_STATE (47): BRIDGE_QUERIER_IP_ADDRESS 1, _IP_PORT 2 (an ifindex), _IP_OTHER_TIMER
+ * 3 (centiseconds), and the IPv6 ones 5, 6, 7; a querier whose port was deleted has no port attribute
+ * (null). As `state N JSON` for each line read: one process for the
+ * test, started before its timed part (lineServer), as the hosts' senders are.
+ */
+export const QUERIER_STATE = `
+import json, socket, struct, sys
+def attrs(b):
+    out, i = {}, 0
+    while i + 4 <= len(b):
+        l, t = struct.unpack_from("HH", b, i)
+        if l < 4: break
+        out[t & 0x3fff] = b[i + 4:i + l]
+        i += (l + 3) & ~3
+    return out
+index = socket.if_nametoindex(sys.argv[1])
+for n, _ in enumerate(sys.stdin, 1):
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    s.send(struct.pack("=LHHLL", 32, 18, 1, n, 0) + struct.pack("=BxHiII", 0, 0, index, 0, 0))
+    data = s.recv(65536)
+    s.close()
+    l = struct.unpack_from("=L", data, 0)[0]
+    q = attrs(attrs(attrs(attrs(data[32:l])[18])[2]).get(47, b""))
+    out = {}
+    for name, family, a, p, t in (("ipv4", socket.AF_INET, 1, 2, 3), ("ipv6", socket.AF_INET6, 5, 6, 7)):
+        if a in q:
+            out[name] = {"address": socket.inet_ntop(family, q[a]), "port": struct.unpack("=L", q[p])[0] if p in q else None,
+                         "left": struct.unpack("=Q", q[t])[0] / 100}
+    print("state %d %s" % (n, json.dumps(out)), flush=True)
 `;
 
 /** Writes a line to a process started by lineServer and gives the rest of its answer. */
@@ -119,4 +156,76 @@ export async function snoopingBridge<N extends string>(
   await br.run(["ip", "link", "set", "br0", "up"]);
   await quietHosts(Object.values(hosts), "e0");
   return { br, hosts };
+}
+
+/** One family's current querier: its address, the port it was heard on (null: none named), seconds left. */
+export interface CurrentQuerier {
+  address: string;
+  port: number | null;
+  left: number;
+}
+/** The current querier of each family, as a bridge or `mcast/print` says. */
+export type QuerierState = { ipv4?: CurrentQuerier; ipv6?: CurrentQuerier };
+
+/** Reads bridge br0's querier state in `br` (its port an ifindex), through one process started now. */
+export function bridgeQuerierState(br: Netns): () => Promise<QuerierState> {
+  const ask = lineServer(br, "state", QUERIER_STATE, "br0");
+  return async () => JSON.parse(await ask("")) as QuerierState;
+}
+
+/**
+ * Reads our switch's querier state from `mcast/print`'s `querier ipv4 10.0.0.1 port 1 temp 254.00` lines
+ * (`querier ipv4 10.0.0.1 temp 254.00`: on no port).
+ */
+export function switchQuerierState(m: MgmtClient): () => Promise<QuerierState> {
+  return async () => {
+    const out: QuerierState = {};
+    for (const line of (await m.command("mcast/print")).lines ?? []) {
+      const q = line.match(/^querier (ipv4|ipv6) (\S+)(?: port (\d+))? temp ([\d.]+)$/);
+      if (q) {
+        const port = q[3] === undefined ? null : Number(q[3]);
+        out[q[1] as "ipv4" | "ipv6"] = { address: q[2]!, port, left: Number(q[4]) };
+      }
+    }
+    return out;
+  };
+}
+
+/** Both families' general queries from host `n` (10.0.0.n, fe80::n, MAC 02::n) out of `dev`. */
+export async function queryBoth(ns: Netns, dev: string, n: number): Promise<void> {
+  const mac = new Uint8Array([2, 0, 0, 0, 0, n]);
+  await sendFrames(ns, dev, [
+    igmpQueryFrom([10, 0, 0, n]),
+    buildMldQuery(mac, parseIpv6Address(`fe80::${n}`), null, 1000),
+  ]);
+}
+
+/** The tags of the UDP datagrams (`udpToGroup`'s) from `mac` in a pcap file. */
+function tagsFrom(pcap: Uint8Array, mac: Uint8Array): number[] {
+  return pcapFrames(pcap).filter((f) => f.length >= 46 && mac.every((b, i) => f[6 + i] === b) && f[23] === 17)
+    .map((f) => new DataView(f.buffer, f.byteOffset).getUint32(42));
+}
+
+/**
+ * Runs `during` with tcpdump listening for UDP on `dev` of each of `hosts`; then the tags of the datagrams
+ * from `mac` (`udpToGroup`'s) each one received, 0.7 s after `during` ended.
+ */
+export async function datagramsSeen<N extends string>(
+  lab: Lab,
+  hosts: Record<N, Netns>,
+  dev: string,
+  mac: Uint8Array,
+  during: () => Promise<void>,
+): Promise<Record<N, number[]>> {
+  const tmp = await lab.tempDir();
+  const names = Object.keys(hosts) as N[];
+  const dumps = [];
+  for (const n of names) dumps.push(await startTcpdump(hosts[n], dev, `${tmp}/${n}.pcap`, "udp"));
+  await during();
+  await sleep(700);
+  for (const d of dumps) d.kill("SIGINT");
+  await Promise.all(dumps.map((d) => d.status));
+  const out = {} as Record<N, number[]>;
+  for (const n of names) out[n] = tagsFrom(await Deno.readFile(`${tmp}/${n}.pcap`), mac);
+  return out;
 }

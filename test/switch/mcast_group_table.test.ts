@@ -7,6 +7,9 @@ const entry = (vlan: number, addr: Uint8Array): GroupEntry => ({
   addr,
   ports: [1],
   until: [0],
+  sendTo: [],
+  sendLength: 0,
+  sendVersion: -1,
   next: null,
 });
 

@@ -155,6 +155,7 @@ Deno.test("a port that sent a query becomes a router port and receives every gro
   engine.tick(1000);
   send(4, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 4]), null, 100));
   send(2, igmp(0x16, G));
+  engine.tick(11_000);
   assert.deepEqual(snoop.routers().map((r) => r.port), [4]);
   assert.deepEqual(send(1, udpTo(G)), [2, 4]);
 });
@@ -302,6 +303,8 @@ function rigWithRouter() {
   r.send(4, buildIgmpQuery(mac, null, 100));
   r.send(4, buildMldQuery(mac, parseIpv6Address("fe80::4"), null, 1000));
   assert.deepEqual(r.snoop.routers().map((x) => x.port), [4]);
+  // The queries' max response delays (10 s and 1 s) passed: the new querier governs forwarding.
+  r.engine.tick(11_000);
   return r;
 }
 
@@ -480,8 +483,10 @@ for (
     assert.deepEqual(current(), []);
     snoop.observe(2, 0, query(high));
     assert.deepEqual(current(), [`${high} 2`], "with none known, the higher one is taken");
+    assert.equal(active(), false, "but governs forwarding only after its max response delay");
+    snoop.tick(256_000 + (family === 4 ? 10_000 : 1000));
     assert.equal(active(), true);
-    snoop.tick(257_000);
+    snoop.tick(267_000);
     snoop.observe(3, 0, query(lowest));
     assert.deepEqual(current(), [`${lowest} 3`], "a lower address wins at once");
     snoop.observe(3, 0, query(lowest));
@@ -650,4 +655,145 @@ Deno.test("a guest repeating a leave: its membership is answered by one round of
   engine.tick(15_000);
   engine.tick(16_000);
   assert.equal(specific() - before, 4);
+});
+
+Deno.test("a new querier governs forwarding only once its query's max response delay passed, as the kernel's delay timer holds it: flooded until then; one lower than the current one follows on at once", () => {
+  const { engine, snoop, send } = rig();
+  engine.tick(1000);
+  send(2, igmp(0x16, G));
+  // 2.5 s of max response (25 tenths): multicast stays flooded that long, reports coming in meanwhile.
+  send(4, igmpQueryFrom([10, 0, 0, 5], 25));
+  assert.deepEqual(send(1, udpTo(G)), [2, 3, 4], "just elected: flooded");
+  engine.tick(3499);
+  assert.equal(snoop.querierState().ipv4, false);
+  engine.tick(3500);
+  assert.equal(snoop.querierState().ipv4, true);
+  assert.deepEqual(send(1, udpTo(G)), [2, 4], "its delay passed: to the member and the router port");
+  // A lower querier while this one is current: taken, and no new delay (the other-querier timer ran on).
+  send(3, igmpQueryFrom([10, 0, 0, 1], 100));
+  assert.deepEqual(snoop.queriers().map((q) => `${q.address} ${q.port}`), ["10.0.0.1 3"]);
+  assert.equal(snoop.querierState().ipv4, true);
+});
+
+Deno.test("ours running, another querier appearing (a lower MLD address) holds forwarding for its max response delay, as the kernel's; ours taking over when that one's timer ran out governs at once", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  snoop.tick(1000);
+  assert.equal(snoop.querierState().ipv6, false, "ours just started: one response interval first");
+  snoop.tick(10_000);
+  assert.equal(snoop.querierState().ipv6, true);
+  snoop.observe(
+    1,
+    0,
+    buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address("fe80::1"), null, 2000),
+  );
+  assert.equal(snoop.querierState().ipv6, false, "a new querier: its 2 s first");
+  snoop.tick(12_000);
+  assert.equal(snoop.querierState().ipv6, true);
+  snoop.tick(10_000 + 255_000);
+  assert.deepEqual(snoop.queriers().map((q) => q.port), [null, null], "its timer ran out: ours");
+  assert.equal(snoop.querierState().ipv6, true, "and ours governs at once, as br_multicast_querier_expired");
+  // An MLDv1 query of max delay 0 is no general query to the kernel: nobody is elected.
+  const other = new McastSnooping(MAC);
+  other.tick(1000);
+  other.observe(
+    1,
+    0,
+    buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), parseIpv6Address("fe80::1"), null, 0),
+  );
+  assert.deepEqual(other.queriers(), []);
+});
+
+Deno.test("a port whose client left: the querier heard there stays current with its timer, on no port, and the port is no router port any more, as a Linux bridge keeps a deleted port's querier", () => {
+  const { engine, snoop, send } = rig();
+  engine.tick(1000);
+  send(4, igmpQueryFrom([10, 0, 0, 5]));
+  send(4, buildMldQuery(new Uint8Array([2, 0, 0, 0, 0, 4]), parseIpv6Address("fe80::4"), null, 1000));
+  engine.tick(20_000);
+  assert.deepEqual(snoop.queriers().map((q) => `${q.address} ${q.port}`), ["10.0.0.5 4", "fe80::4 4"]);
+  engine.deactivatePort(4);
+  assert.deepEqual(snoop.queriers(), [
+    { family: 4, address: "10.0.0.5", port: null, expiresIn: 236 },
+    { family: 6, address: "fe80::4", port: null, expiresIn: 236 },
+  ]);
+  assert.deepEqual(snoop.routers(), []);
+  assert.deepEqual(snoop.querierState(), { ipv4: true, ipv6: true }, "still a querier: snooping goes on");
+  // Another client on port 4 later is not taken for that querier.
+  engine.activatePort(4);
+  assert.deepEqual(snoop.queriers().map((q) => q.port), [null, null]);
+  engine.tick(1000 + 255_000);
+  assert.deepEqual(snoop.queriers(), [], "its timer ran out as it would have");
+});
+
+Deno.test("a copy made with the settings of a machine whose mcast_hash_max was raised then lowered has its buckets: it refuses no group the original takes", () => {
+  const seed = 99;
+  const snoop = new McastSnooping(MAC, { hashSeed: seed });
+  snoop.setOption("maxGroups", 65_536);
+  snoop.setOption("maxGroups", 4096);
+  assert.equal(snoop.settings.options.tableCapacity, 65_536);
+  const copy = new McastSnooping(snoop.settings.mac, snoop.settings.options);
+  // Groups sharing one bucket of a 4096-group table (8192 buckets), each in a bucket of its own at 65,536.
+  const small = new GroupTable(4096, seed), large = new GroupTable(65_536, seed);
+  const target = small.bucketOf(6, 0, parseIpv6Address("ff0e::"), 0);
+  const groups: string[] = [];
+  const taken = new Set<number>();
+  for (let n = 0; groups.length < CHAIN_MAX + 4; n++) {
+    const a = parseIpv6Address(`ff0e::${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`);
+    const big = large.bucketOf(6, 0, a, 0);
+    if (small.bucketOf(6, 0, a, 0) !== target || taken.has(big)) continue;
+    taken.add(big);
+    groups.push(`ff0e::${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`);
+  }
+  for (const s of [snoop, copy]) {
+    s.tick(1000);
+    for (const g of groups) s.observe(1, 0, mldv1(131, g));
+    assert.equal(s.groups().length, CHAIN_MAX + 4);
+    assert.equal(s.counters.tableFull, 0);
+  }
+  const fresh = new McastSnooping(MAC, { hashSeed: seed });
+  fresh.tick(1000);
+  for (const g of groups) fresh.observe(1, 0, mldv1(131, g));
+  assert.equal(
+    fresh.counters.tableFull,
+    4,
+    "a table never raised refuses past CHAIN_MAX: the groups do collide there",
+  );
+});
+
+Deno.test("a group's ports, kept between frames, follow every change: a member joining, leaving fast, expiring or forgotten, a router port learned, set, expiring or dropped", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.setQuerier(true);
+  snoop.tick(1000);
+  snoop.tick(11_000);
+  const data = udpTo(G);
+  const to = () => routed(snoop, data)!.slice().sort((a, b) => a - b);
+  snoop.observe(2, 0, igmp(0x16, G));
+  assert.deepEqual(to(), [2]);
+  snoop.observe(3, 0, igmp(0x16, G));
+  assert.deepEqual(to(), [2, 3], "a member joined");
+  snoop.setRouter(5, true);
+  assert.deepEqual(to(), [2, 3, 5], "a permanent router port");
+  snoop.setRouter(3, true);
+  assert.deepEqual(to(), [2, 3, 5], "a member that is a router port too, once");
+  snoop.observe(6, 0, igmpQueryFrom([0, 0, 0, 0]));
+  assert.equal(routed(snoop, data), null, "another querier: flooded for its max response delay");
+  snoop.tick(21_000);
+  assert.deepEqual(to(), [2, 3, 5, 6], "a router port learned from a query");
+  snoop.setFastLeave(2, true);
+  snoop.observe(2, 0, igmp(0x17, G));
+  assert.deepEqual(to(), [3, 5, 6], "a fast-leave member left");
+  snoop.forgetPort(3);
+  assert.deepEqual(to(), [3, 5, 6], "its member status forgotten, its permanent router status kept");
+  snoop.setRouter(3, false);
+  assert.deepEqual(to(), [5, 6], "router status dropped");
+  snoop.observe(4, 0, igmp(0x16, G));
+  assert.deepEqual(to(), [4, 5, 6]);
+  snoop.tick(11_000 + 255_000);
+  assert.deepEqual(to(), [4, 5], "the learned router port expired (255 s)");
+  snoop.tick(21_000 + 260_000);
+  assert.deepEqual(
+    to(),
+    [5],
+    "the member expired (260 s): the group is unregistered, to the router port only",
+  );
 });

@@ -5,6 +5,7 @@ import {
   McastKind,
   multicastKind,
   parseGroupMessage,
+  queryMaxDelayMs,
 } from "../../src/wire/igmp.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import {
@@ -188,4 +189,40 @@ Deno.test("a query the kernel refuses is malformed: a general one not to 224.0.0
   // Our own queries hold.
   assert.equal(parseGroupMessage(general4).type, "ok");
   assert.equal(parseGroupMessage(general6).type, "ok");
+});
+
+/** A general IGMPv3 query (12 bytes) of max response code `code`, as the kernel reads one (checksums aside). */
+function igmpv3Query(code: number): Uint8Array {
+  const f = new Uint8Array(14 + 24 + 12);
+  f.set([1, 0, 0x5e, 0, 0, 1, ...MAC, 8, 0], 0);
+  f.set([0x46, 0, 0, 36, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, 1, 224, 0, 0, 1, 0x94, 4, 0, 0], 14);
+  f.set([0x11, code], 38);
+  return f;
+}
+
+/** A general MLDv2 query (28 bytes) of max response code `code`, from an MLDv1 one lengthened. */
+function mldv2Query(code: number): Uint8Array {
+  const v1 = buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 0);
+  const f = new Uint8Array(v1.length + 4);
+  f.set(v1);
+  f[19] = f[19]! + 4;
+  const at = f.length - 28;
+  f[at + 4] = code >> 8;
+  f[at + 5] = code & 0xff;
+  return f;
+}
+
+Deno.test("a general query's max response delay, as the kernel's bridge reads it: IGMPv2 tenths (0: IGMPv1's 10 s), IGMPv3 and MLDv2 floating codes, MLDv1 milliseconds (0: no general query)", () => {
+  assert.equal(queryMaxDelayMs(buildIgmpQuery(MAC, null, 25)), 2500);
+  assert.equal(queryMaxDelayMs(buildIgmpQuery(MAC, null, 0)), 10_000);
+  assert.equal(queryMaxDelayMs(igmpv3Query(100)), 10_000);
+  assert.equal(queryMaxDelayMs(igmpv3Query(0)), 1);
+  // 0x8f: exponent 0, mantissa 15: (15 | 16) << 3 = 248 tenths.
+  assert.equal(queryMaxDelayMs(igmpv3Query(0x8f)), 24_800);
+  assert.equal(queryMaxDelayMs(buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 1500)), 1500);
+  assert.equal(queryMaxDelayMs(buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 0)), -1);
+  assert.equal(queryMaxDelayMs(mldv2Query(10_000)), 10_000);
+  assert.equal(queryMaxDelayMs(mldv2Query(0)), 1);
+  // 0x8001: exponent 0, mantissa 1: (1 | 0x1000) << 3 ms.
+  assert.equal(queryMaxDelayMs(mldv2Query(0x8001)), 0x1001 << 3);
 });

@@ -157,10 +157,12 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
       // The current querier of each family, as the kernel's election keeps it (the lowest address heard).
       for (const q of snoop.queriers()) {
         const name = q.family === 4 ? "ipv4" : "ipv6";
+        // Another's heard on a port whose client left since has no port to name, as the kernel names none.
+        const port = q.port === null ? "" : ` port ${q.port}`;
         lines.push(
-          q.port === null
+          q.expiresIn === null
             ? `querier ${name} ${q.address} ours`
-            : `querier ${name} ${q.address} port ${q.port} temp ${q.expiresIn!.toFixed(2)}`,
+            : `querier ${name} ${q.address}${port} temp ${q.expiresIn.toFixed(2)}`,
         );
       }
       for (const r of snoop.routers()) {

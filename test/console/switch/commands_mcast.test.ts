@@ -63,7 +63,8 @@ const GROUP = [239, 1, 1, 1];
 
 /**
  * A switch (forwarding on `dataplane`) with snooping on, a sender on port 1
- * and another querier on port 2, so snooping governs forwarding at once: an
+ * and another querier on port 2 (asking for answers within 0.1 s), so snooping
+ * governs forwarding once that delay passed (the rig waits for it): an
  * unregistered group goes to the router ports only (2, and any permanent one).
  * `reaches(link, tag)` sends the group datagram `tag` from port 1 and tells
  * whether `link` got it, once a broadcast sent after it reached `link`.
@@ -79,11 +80,11 @@ async function withRouterRig(
     tc.sw.attach(querier, { port: 2 });
     await threadWarmed(tc.sw);
     assert.equal(await tc.run("mcast/snooping 1"), OK);
-    querier.receive(buildIgmpQuery(mac(0x44), null, 100));
-    await until(
-      "port 2 is a learned router port",
-      async () => /\nrouter port 2 temp/.test(await tc.run("mcast/print")),
-    );
+    querier.receive(buildIgmpQuery(mac(0x44), null, 1));
+    await until("port 2 is a learned router port, and its querier governs forwarding", async () => {
+      const print = await tc.run("mcast/print");
+      return /\nrouter port 2 temp/.test(print) && /querier active: ipv4 yes/.test(print);
+    });
     await fn(tc, async (link, tag) => {
       sender.receive(udpToGroup(GROUP, tag, mac(1)));
       sender.receive(ethFrame(BROADCAST, mac(1), tag + 1000));
