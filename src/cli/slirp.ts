@@ -173,7 +173,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     });
     p.defer(() => slirp.close());
     const sw =
-      await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "vde slirp:", unasked: o.unasked }))
+      await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked }))
         .catch(
           (err) => {
             throw new UsageError((err as Error).message);
@@ -202,7 +202,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
  */
 async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<void> {
   await runProgram(slirpProgram(o), async (p) => {
-    const sw = await openVdeLink(o.sock, { description: "vde slirp:", unasked: o.unasked }).catch((err) => {
+    const sw = await openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());

@@ -126,8 +126,22 @@ function unixcmd(args: readonly string[]): string {
     `${shellQuoted(command === "" ? "COMMAND" : command)}\` here, exit status 1 when the command fails`;
 }
 
+/**
+ * vde_switch takes its options as they are, but for -F with -x: vde_switch
+ * starts that hub with spanning tree silently off, where `vde switch`
+ * refuses the pair, so the line drops the -F and says why.
+ */
+function vdeSwitch(args: readonly string[]): string {
+  const isStp = (a: string) => ["-F", "--fstp", "-fstp", "--stp"].includes(a);
+  const hubStp = args.some((a) => ["-x", "--hub", "-hub"].includes(a)) && args.some(isStp);
+  const answer = same("switch", "vde_switch")(hubStp ? args.filter((a) => !isStp(a)) : args, false);
+  return hubStp
+    ? `${answer} (-F dropped: vde_switch runs that hub with spanning tree off; here the two exclude each other)`
+    : answer;
+}
+
 const ANSWERS: Record<string, Answer> = {
-  vde_switch: same("switch", "vde_switch"),
+  vde_switch: vdeSwitch,
   vde_plug: same("plug", "vde_plug"),
   slirpvde: same("slirp", "slirpvde"),
   vde_plug2tap: plug2tap,

@@ -401,7 +401,8 @@ export async function runWirefilter(
 
 async function openSide(vnl: string): Promise<Link> {
   try {
-    return await openLink(vnl, { description: "vde wirefilter" });
+    // wirefilter's description, so its ports read the same in port/print.
+    return await openLink(vnl, { description: "vde_crosscable" });
   } catch (err) {
     throw new UsageError(openFailure(vnl, err));
   }

@@ -611,7 +611,8 @@ async function handshake(
     // As vde_plug: the name of the effective user (the environment may say anything, or nothing).
     const user = userName(libc().geteuid());
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
-    const descr = `${options.description ?? "vde plug:"} user=${user} pid=${Deno.pid}${
+    // vde_plug's default description, so a script reading port/print finds the same words (and fields).
+    const descr = `${options.description ?? "vdeplug:"} user=${user} pid=${Deno.pid}${
       ssh ? ` SSH=${ssh}` : ""
     }`;
     const kind = vnl.port === 0 ? REQ_NEW_PORT0 : REQ_NEW_CONTROL;

@@ -75,7 +75,7 @@ Deno.test("the advice works: another user plugs into a switch started with --mod
   try {
     const client = await MgmtClient.connect(`${tmp}/sw/mgmt`);
     try {
-      await portLinesOnceListed(client, "vde plug:");
+      await portLinesOnceListed(client, "vdeplug:");
     } finally {
       client.close();
     }

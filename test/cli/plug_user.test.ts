@@ -18,8 +18,8 @@ Deno.test("vde plug describes itself with user=NAME of its effective user; showi
   try {
     const client = await MgmtClient.connect(`${tmp}/sw/mgmt`);
     try {
-      const lines = await portLinesOnceListed(client, "vde plug:");
-      const descr = lines.find((l) => l.includes("vde plug:"))!;
+      const lines = await portLinesOnceListed(client, "vdeplug:");
+      const descr = lines.find((l) => l.includes("vdeplug:"))!;
       assert.match(descr, new RegExp(`user=${me} pid=\\d+`));
       const info = await client.command("showinfo");
       assert.ok(info.lines?.includes(`vde ${VERSION} on Deno ${Deno.version.deno}`), info.lines?.join("\n"));

@@ -104,7 +104,7 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   const plug = await s.as(["vde", "plug", "-d", `${s.tmp}/xdg/vde/${name}/sw1`, "null://"]);
   assert.equal(plug.code, 0, plug.stderr);
   const ports = await s.as(["vde", "term", `${name}/sw1`, "-c", "ports"]);
-  assert.match(ports.stdout, /vde plug: user=/, ports.stderr);
+  assert.match(ports.stdout, /vdeplug: user=/, ports.stderr);
   await extra(s);
   // The machine has none of the lab's namespaces: they are the user namespace's, under its own /run/netns.
   const machines = await run(["ip", "netns", "list"], { check: false });

@@ -25,6 +25,15 @@ Deno.test("vde vde_switch with vde_switch's flags is answered with vde switch an
   );
 });
 
+Deno.test("vde vde_switch -x -F is answered without the -F, as vde_switch starts that hub with spanning tree off", () => {
+  for (const [hub, stp] of [["-x", "-F"], ["--hub", "--fstp"], ["-hub", "-fstp"]]) {
+    const hint = vde2ToolHint("vde_switch", ["-s", "/tmp/sw", "-d", hub!, stp!, "-n", "64"]) ?? "";
+    assert.match(hint, new RegExp(`\`vde switch -s /tmp/sw -d ${hub} -n 64\``), hint);
+    assert.match(hint, /-F dropped: vde_switch runs that hub with spanning tree off/);
+  }
+  assert.match(vde2ToolHint("vde_switch", ["-F", "-s", "/tmp/sw"]) ?? "", /`vde switch -F -s \/tmp\/sw`\)?$/);
+});
+
 Deno.test("vde2's programs whose arguments take another shape here are answered with the line rebuilt from them", () => {
   assert.match(
     vde2ToolHint("vde_plug2tap", ["-d", "-s", "/tmp/sw", "tap0"])!,

@@ -47,7 +47,7 @@ Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and los
 
     await httpBothWays(host, guest, tmp, SIZE);
 
-    await assertFewLostFromCSwitch(mgmt, "vde slirp:", slirp, "vde slirp", {
+    await assertFewLostFromCSwitch(mgmt, "slirpvde:", slirp, "vde slirp", {
       minSent: 30_000,
       maxLostShare: MAX_LOST_SHARE,
       floor: 10,
