@@ -28,7 +28,14 @@
  *
  * RIG_THREADS=1 splits the slirp's CPU per connection by thread (user and
  * system, from /proc/PID/task), to tell the slirp thread's share from the
- * runtime's other threads'.
+ * runtime's other threads'. User and system are charged a whole scheduler
+ * tick at a time to the thread a tick finds running, so a thread that runs
+ * briefly and seldom (V8's helpers) reads wrong by several µs a connection
+ * either way; the exact time on a CPU (schedstat) and its sleeps a
+ * connection are printed beside them.
+ *
+ * RIG_WARM=SECONDS: the uncounted connections before each run (1 s unless
+ * set).
  *
  * RIG_V8 adds V8 flags to our slirps (--trace-gc: their collections are
  * counted per isolate at the end of each run); RIG_V8_LOG=PREFIX writes each
@@ -71,31 +78,58 @@ async function userSeconds(pid: number): Promise<number> {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[11]) / 100;
 }
 
-/** Each thread's name, user and system CPU seconds, by thread id (/proc/PID/task/TID/stat). */
-async function threadTimes(pid: number): Promise<Map<number, { name: string; user: number; sys: number }>> {
-  const out = new Map<number, { name: string; user: number; sys: number }>();
+/** A thread's name, user and system CPU seconds and sleeps (voluntary context switches). */
+interface ThreadTimes {
+  name: string;
+  user: number;
+  sys: number;
+  wakes: number;
+  /** Seconds on a CPU, exact (schedstat), where user and sys are sampled at the scheduler's ticks. */
+  onCpu: number;
+}
+
+/** Each thread's times, by thread id (/proc/PID/task/TID/stat and status). */
+async function threadTimes(pid: number): Promise<Map<number, ThreadTimes>> {
+  const out = new Map<number, ThreadTimes>();
   for await (const e of Deno.readDir(`/proc/${pid}/task`)) {
     const stat = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/stat`).catch(() => null);
-    if (stat === null) continue;
+    const status = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/status`).catch(() => null);
+    const sched = await Deno.readTextFile(`/proc/${pid}/task/${e.name}/schedstat`).catch(() => null);
+    if (stat === null || status === null || sched === null) continue;
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out.set(Number(e.name), { name, user: Number(rest[11]) / 100, sys: Number(rest[12]) / 100 });
+    const wakes = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const onCpu = Number(sched.split(" ")[0]) / 1e9;
+    out.set(Number(e.name), {
+      name,
+      user: Number(rest[11]) / 100,
+      sys: Number(rest[12]) / 100,
+      wakes,
+      onCpu,
+    });
   }
   return out;
 }
 
-/** RIG_THREADS=1: a line of each thread's user and system µs a connection (those above 0.5 µs). */
-function threadLine(
-  before: Map<number, { name: string; user: number; sys: number }>,
-  after: Map<number, { name: string; user: number; sys: number }>,
-  n: number,
-): string {
+/**
+ * RIG_THREADS=1: a line of each thread's user and system µs and sleeps a connection (those above 0.5 µs
+ * or 0.01 sleeps): a helper thread that sleeps about once a connection is handed work per connection.
+ */
+function threadLine(before: Map<number, ThreadTimes>, after: Map<number, ThreadTimes>, n: number): string {
   const parts: string[] = [];
   for (const [tid, a] of after) {
-    const b = before.get(tid) ?? { user: 0, sys: 0 };
+    const b = before.get(tid) ?? { user: 0, sys: 0, wakes: 0, onCpu: 0 };
     const user = (a.user - b.user) * 1e6 / n;
     const sys = (a.sys - b.sys) * 1e6 / n;
-    if (user + sys >= 0.5) parts.push(`${a.name}[${tid}] ${user.toFixed(1)}u+${sys.toFixed(1)}s`);
+    const wakes = (a.wakes - b.wakes) / n;
+    const onCpu = (a.onCpu - b.onCpu) * 1e6 / n;
+    if (user + sys >= 0.5 || wakes >= 0.01 || onCpu >= 0.5) {
+      parts.push(
+        `${a.name}[${tid}] ${user.toFixed(1)}u+${sys.toFixed(1)}s (${onCpu.toFixed(1)} on CPU) ${
+          wakes.toFixed(2)
+        } sleeps`,
+      );
+    }
   }
   return parts.join(", ");
 }
@@ -155,8 +189,13 @@ await withNetns(async (lab) => {
             (await g.run(["ss", "-Hltn", `sport = :${acceptPort}`], { check: false })).stdout.trim() !== "",
           { timeoutMs: 5000, what: "connload serve" },
         );
-        // A short warm-up, not counted: the first connections compile the slirp's path.
-        await run([CONNLOAD, "connect", String(fwd), "1", "1"], { check: false, timeoutMs: 20_000 });
+        // A warm-up, not counted: the first connections compile the slirp's path (RIG_WARM seconds, 1 unless set;
+        // V8's helpers go on compiling it for 3-4 s on a loaded machine, so 1 s leaves that in the run).
+        const warm = Number(Deno.env.get("RIG_WARM") ?? "1");
+        await run([CONNLOAD, "connect", String(fwd), "1", String(warm)], {
+          check: false,
+          timeoutMs: (warm + 20) * 1000,
+        });
         const cpu0 = await cpuSeconds(slirp.pid);
         const user0 = await userSeconds(slirp.pid);
         const cs0 = await contextSwitches(slirp.pid);
