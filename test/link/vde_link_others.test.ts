@@ -12,15 +12,23 @@ import { withStudent } from "../helpers/student.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { openVdeLink } from "../../src/link/vde_link.ts";
 import { buildSockaddrUn } from "../../src/wire/sockaddr_un.ts";
+import { parseVdeRequest } from "../../src/wire/vde_request.ts";
 
-/** A ctl at `at` that answers every request with `answer` and holds the stream until the client leaves. */
-function fakeCtl(at: string, answer: string): { accepted: () => number; close: () => Promise<void> } {
+/** A ctl at `at` that answers every request with `answer` (the client sockets named kept in `asked`) and holds the stream until the client leaves. */
+function fakeCtl(
+  at: string,
+  answer: string,
+): { accepted: () => number; asked: string[]; close: () => Promise<void> } {
   const ctl = Deno.listen({ transport: "unix", path: at });
   let accepted = 0;
+  const asked: string[] = [];
   const serving = (async () => {
     for await (const conn of ctl) {
       accepted++;
-      await conn.read(new Uint8Array(4096)).catch(() => null);
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf).catch(() => null);
+      const request = n === null ? undefined : parseVdeRequest(buf.subarray(0, n));
+      if (request?.ok) asked.push(request.value.socketPath);
       await conn.write(buildSockaddrUn(answer)).catch(() => {});
       await conn.read(new Uint8Array(16)).catch(() => null);
       conn.close();
@@ -28,6 +36,7 @@ function fakeCtl(at: string, answer: string): { accepted: () => number; close: (
   })();
   return {
     accepted: () => accepted,
+    asked,
     close: async () => {
       ctl.close();
       await serving.catch(() => {});
@@ -90,6 +99,27 @@ Deno.test("root refuses a named switch in a directory others may write whose por
     assert.equal(ctl.accepted(), 3);
     // The handshake's own socket is gone either way.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["ctl", "port"]);
+  });
+});
+
+Deno.test("root binds its handshake socket in /tmp, not in a switch directory others may rename in, where a member could bind theirs at its name before the switch connects to it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withFakeSwitch("vde-sec7-clientsock-", 65534, async (dir, ctl) => {
+    await Deno.chown(`${dir}/ctl`, 65534, 65534);
+    await Deno.chown(dir, 65534, 65534);
+    for (const mode of [0o777, 0o2770, 0o1777, 0o755]) {
+      await Deno.chmod(dir, mode);
+      (await openVdeLink(dir, { receiveThread: false })).close("test done");
+    }
+    const [open, group, sticky, own] = ctl.asked;
+    assert.match(open!, /^\/tmp\/vde\.\d+-\d+$/);
+    assert.match(group!, /^\/tmp\/vde\.\d+-\d+$/);
+    // Sticky: only root may rename or remove root's name there; and a directory of the switch's owner alone.
+    const dirname = (p: string) => p.slice(0, p.lastIndexOf("/"));
+    assert.equal(dirname(sticky!), dir);
+    assert.equal(dirname(own!), dir);
+    assert.equal(ctl.asked.length, 4);
+    for (const p of ctl.asked) assert.throws(() => Deno.lstatSync(p), Deno.errors.NotFound);
   });
 });
 
