@@ -213,6 +213,12 @@ Deno.test("root refuses a user default under a HOME of another user's (sudo -E, 
       message: refused(`not root's alone (${home}/.vdeplug, a directory anyone may write (mode 0777))`),
     });
     await Deno.chmod(`${home}/.vdeplug`, 0o755);
+    // Root's file, but anyone may write the switch into it.
+    await Deno.chmod(file, 0o666);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      message: refused("not root's alone (a file anyone may write, owner root, mode 666)"),
+    });
+    await Deno.chmod(file, 0o644);
     await Deno.chown(file, 65534, 65534);
     assert.throws(() => defaultSwitchDir(home, []), {
       message: refused("nobody's, not root's (owner nobody, mode 644)"),
