@@ -18,7 +18,9 @@ Deno.test("root's vde:// client whose switch directory nobody renamed away mid-h
   if (skipUnlessRoot(t)) return;
   // A file of root's where nobody's link leads is what nobody would have root's client remove.
   const { tmp, dir, away, target } = await renamedDirScene("vde-client-renamed-");
-  await run([...AS_NOBODY, "mkdir", "-m", "0777", dir]);
+  // nobody's own directory (they may rename it: its parent is anyone's); one others may write would have root
+  // bind its socket in /tmp instead.
+  await run([...AS_NOBODY, "mkdir", "-m", "0755", dir]);
   const ctl = Deno.listen({ transport: "unix", path: `${dir}/ctl` });
   let named = "";
   const stand = (async () => {
