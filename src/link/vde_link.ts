@@ -37,7 +37,11 @@
  * directory owner's or root's (a symlink at `ctl` followed only when it is
  * theirs too, its target read from the very link), and connects only to a
  * port socket of the same owner as that `ctl` (or root's), each judged on
- * the file connected to (`namedCtl`, the handshake's `judgePort`). A directory
+ * the file connected to (`namedCtl`, the handshake's `judgePort`). The way
+ * to the directory is judged as trusted_path.ts judges a secret's: every
+ * directory and symlink on it root's or the switch owner's, writable by no
+ * one else but for the sticky bit, else a member could rename the switch's
+ * directory away and put one of their own at its name. A directory
  * others may not write is taken as its owner's: its ctl is followed as
  * before, and only the port's owner is held to the ctl's. A default root
  * took unasked is judged harder (every file root's: `judgedCtl`). The
@@ -72,6 +76,8 @@ import {
   openOwnedPath,
 } from "../io/unix_stream.ts";
 import { PinnedDirectory } from "../os/held_dir.ts";
+import { judgedFile, stepAdvice, stepText } from "../os/trusted_path.ts";
+import { namespaceOverflowUid } from "../os/user_namespace.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -553,6 +559,21 @@ function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
   const shared = ((held.mode ?? 0) & 0o022) !== 0;
   const trusted = (uid: number) => !shared || uid === owner || uid === 0;
   const where = `${dir} (${ownerAndMode(pin.at)}), a directory others may write`;
+  // The way to it judged too: one who may write a directory on it (without the sticky bit) could rename
+  // the switch's directory away and put theirs at its name, a switch of theirs in a directory of their own,
+  // before it was held. Not in a user namespace: its root is a user, whose traffic is its own.
+  if (namespaceOverflowUid() === undefined) {
+    const way = judgedFile(dir, [0, owner]);
+    if ("kind" in way) {
+      throw new Error(printable(
+        `${dir} is reached through ${stepText(way)}: root does not join a switch whose directory another ` +
+          `user may have put at its name (${stepAdvice(way)}); not connected`,
+      ));
+    }
+    if (way.dev !== pin.dev || way.ino !== pin.ino) {
+      throw new Error(printable(`${dir} was replaced while root was joining it: not connected (try again)`));
+    }
+  }
   let entry: OpenedPath;
   try {
     entry = openOwnedPath(pin.entry("ctl"));

@@ -6,7 +6,15 @@
  * is opened.
  */
 import assert from "node:assert/strict";
-import { AS_NOGROUP_MEMBER, run, skipUnlessRoot, spawnManaged, waitForPath } from "../helpers/processes.ts";
+import {
+  AS_NOBODY,
+  AS_NOGROUP_MEMBER,
+  run,
+  skipUnlessRoot,
+  spawnManaged,
+  waitForPath,
+} from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
 import { withStudent } from "../helpers/student.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
@@ -121,6 +129,39 @@ Deno.test("root binds its handshake socket in /tmp, not in a switch directory ot
     assert.equal(ctl.asked.length, 4);
     for (const p of ctl.asked) assert.throws(() => Deno.lstatSync(p), Deno.errors.NotFound);
   });
+});
+
+Deno.test("root refuses a named switch whose directory is in one others may write without the sticky bit, where a member could put theirs at its name; through a sticky or private one it is joined", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { tmp, shared, dir } = await renamedDirScene("vde-sec7-parentswap-");
+  // nobody's own switch, in a directory of theirs no one else may write: a member's put at the name root gave.
+  await run([...AS_NOBODY, "mkdir", "-m", "0755", dir]);
+  const ctl = fakeCtl(`${dir}/ctl`, `${dir}/port`);
+  const port = await socketOf(`${dir}/port`, 65534);
+  try {
+    await Deno.chown(`${dir}/ctl`, 65534, 65534);
+    // Joined, the link is let go at once: the fake ctl's close waits for its client to leave.
+    const refusal = await openVdeLink(dir, { receiveThread: false }).then(
+      (l) => (l.close("test done"), "joined"),
+      (err: Error) => err.message,
+    );
+    assert.equal(
+      refusal,
+      `${dir} is reached through ${shared}, a directory anyone may write (mode 0777): root does not ` +
+        "join a switch whose directory another user may have put at its name (chmod o-w " +
+        `${shared} (or +t), or give a path through directories of yours or root's alone); not connected`,
+    );
+    assert.equal(ctl.accepted(), 0);
+    for (const mode of [0o1777, 0o755]) {
+      await Deno.chmod(shared, mode);
+      (await openVdeLink(dir, { receiveThread: false })).close("test done");
+    }
+    assert.equal(ctl.accepted(), 2);
+  } finally {
+    await ctl.close();
+    port.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("a user who is not root joins a switch in a directory others may write whatever owns its port socket: their traffic is their own", async (t) => {
