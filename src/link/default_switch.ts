@@ -23,7 +23,8 @@
  * another user's home there, whose owner then chose where root's tap or
  * NAT is plugged. So for root the way to the default file (every directory
  * and symlink from `/`, trusted_path.ts) must be root's alone, and the
- * file (or the symlink that is the default) root's; else it is refused as
+ * file (or the symlink that is the default) root's, a file writable by no
+ * one else (its VNL is its writers' choice); else it is refused as
  * a system default is, naming the file, the step that is not root's and
  * the switch it names to join on purpose. A plain `sudo` resets `HOME` to
  * /root (Debian's env_reset), so root's own default keeps working there.
@@ -42,7 +43,7 @@
  */
 import { isFile } from "../os/paths.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
-import { stepText, untrustedStep } from "../os/trusted_path.ts";
+import { othersMayWrite, stepText, untrustedStep, writersText } from "../os/trusted_path.ts";
 
 const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
 const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
@@ -161,21 +162,24 @@ export function refuseOthersDefault(
 }
 
 /**
- * Refuses, for root, the user default `file` (under `home`) when it is there and is not root's alone: a
- * directory or symlink on its way another user's or open to others' writes, or the file (or the symlink
- * that is the default) another user's. Nothing there yet is no refusal: the next default is looked at.
+ * For root, the switch directory the user default `file` (under `home`) names, when the way to it is root's
+ * alone: a directory or symlink on its way another user's or open to others' writes, the file (or the
+ * symlink that is the default) another user's, or a file of root's others may write, is refused. Nothing there is undefined: the next default is
+ * looked at. The way is judged before the file is looked for: on a way another user may change, a file not
+ * there at one look may be there at the next (they make and remove it in a loop), so there the file is
+ * never read, only refused when found.
  *
  * @throws OthersDefaultSwitch naming the file, the step that is not root's and the switch it names
  */
-function refuseOthersUserDefault(file: string, home: string, join: (dir: string) => string): void {
+function rootsUserDefault(file: string, home: string, join: (dir: string) => string): string | undefined {
+  // The directory holding it judged as a directory on the way (a last name after it, which is not looked at).
+  const step = untrustedStep(`${file.slice(0, file.lastIndexOf("/"))}/.vde-judged`, [0]);
   let own: Deno.FileInfo;
   try {
     own = Deno.lstatSync(file);
   } catch {
-    return;
+    return undefined;
   }
-  // The directory holding it judged as a directory on the way (a last name after it, which is not looked at).
-  const step = untrustedStep(`${file.slice(0, file.lastIndexOf("/"))}/.vde-judged`, [0]);
   let whose: string;
   let what: string;
   if (step !== undefined) {
@@ -186,7 +190,11 @@ function refuseOthersUserDefault(file: string, home: string, join: (dir: string)
   } else if (own.uid !== null && own.uid !== 0) {
     whose = `${userName(own.uid)}'s`;
     what = own.isSymlink ? "a symlink of theirs" : ownerAndMode(file);
-  } else return;
+  } else if (own.isFile && othersMayWrite(own.mode ?? 0, own.gid ?? -1, [0])) {
+    // Root's file, but its VNL is whoever may write it's to choose.
+    whose = "not root's alone";
+    what = `a file ${writersText(own.mode ?? 0, own.gid ?? -1)} may write, ${ownerAndMode(file)}`;
+  } else return userDefault(file);
   let named: string;
   try {
     const dir = userDefault(file);
@@ -227,8 +235,7 @@ export function defaultSwitch(
 ): { dir: string; unasked?: UnaskedDefault } {
   for (const rel of home === undefined || home === "" ? [] : USER_DEFAULTS) {
     const file = `${home}/${rel}`;
-    if (Deno.uid() === 0) refuseOthersUserDefault(file, home!, join);
-    const dir = userDefault(file);
+    const dir = Deno.uid() === 0 ? rootsUserDefault(file, home!, join) : userDefault(file);
     if (dir !== undefined) return { dir };
   }
   // On a shared machine /tmp/vde.ctl is whoever started a switch there first: one we may not

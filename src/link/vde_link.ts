@@ -37,11 +37,19 @@
  * directory owner's or root's (a symlink at `ctl` followed only when it is
  * theirs too, its target read from the very link), and connects only to a
  * port socket of the same owner as that `ctl` (or root's), each judged on
- * the file connected to (`namedCtl`, the handshake's `judgePort`). A directory
+ * the file connected to (`namedCtl`, the handshake's `judgePort`). The way
+ * to the directory is judged as trusted_path.ts judges a secret's: every
+ * directory and symlink on it root's or the switch owner's, writable by no
+ * one else but for the sticky bit, else a member could rename the switch's
+ * directory away and put one of their own at its name. A directory
  * others may not write is taken as its owner's: its ctl is followed as
  * before, and only the port's owner is held to the ctl's. A default root
- * took unasked is judged harder (every file root's: `judgedCtl`). Other
- * users are refused nothing: their traffic is their own.
+ * took unasked is judged harder (every file root's: `judgedCtl`). The
+ * switch connects to root's own handshake socket by its name: in such a
+ * directory without the sticky bit a member could rename it away and bind
+ * theirs there before the switch does, so root's is bound in /tmp
+ * (`awayFromDir`), where no one else may rename it. Other users are
+ * refused nothing: their traffic is their own.
  */
 import { C, cstr, libc, SysError } from "../../ffi/libc.ts";
 import { defaultSwitch, defaultSwitchDir, judgeUnasked, type UnaskedDefault } from "./default_switch.ts";
@@ -68,6 +76,8 @@ import {
   openOwnedPath,
 } from "../io/unix_stream.ts";
 import { PinnedDirectory } from "../os/held_dir.ts";
+import { judgedFile, stepAdvice, stepText } from "../os/trusted_path.ts";
+import { namespaceOverflowUid } from "../os/user_namespace.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -147,10 +157,14 @@ interface ClientSocket {
   name: string;
 }
 
-/** Binds a fresh client socket in the directory `dir` (through `within`, it held) or /tmp when that fails. */
-function bindClientSocket(dir: string, within: (name: string) => string): ClientSocket {
+/**
+ * Binds a fresh client socket in the directory `dir` (through `within`, it held) or /tmp when that fails, or
+ * in /tmp alone when `away` (root's socket in a directory others may rename in, `awayFromDir`).
+ */
+function bindClientSocket(dir: string, within: (name: string) => string, away: boolean): ClientSocket {
   const pid = Deno.pid.toString().padStart(5, "0");
-  for (const [base, prefix] of [[dir, "."], ["/tmp", "vde."]] as const) {
+  const bases = [[dir, "."], ["/tmp", "vde."]] as const;
+  for (const [base, prefix] of away ? bases.slice(1) : bases) {
     for (let tries = 0; tries < 1000; tries++) {
       const sock = UnixDgramSocket.create();
       const file = `${prefix}${pid}-${(sequence++).toString().padStart(5, "0")}`;
@@ -169,6 +183,23 @@ function bindClientSocket(dir: string, within: (name: string) => string): Client
     }
   }
   throw new Error(`cannot bind a client socket in ${dir} or /tmp`);
+}
+
+/**
+ * Whether root's handshake socket is bound in /tmp rather than in the switch directory held at `at`: one a
+ * group or others may write without the sticky bit. The switch connects to our socket by its name, after
+ * the request; a member who renamed ours away and bound theirs at that name meanwhile (inotify tells them
+ * when) had the switch send root's port's frames to them. In /tmp (sticky) only root may remove or rename
+ * root's name.
+ */
+function awayFromDir(at: string): boolean {
+  if (libc().geteuid() !== 0) return false;
+  try {
+    const mode = Deno.statSync(at).mode ?? 0;
+    return (mode & 0o022) !== 0 && (mode & C.S_ISVTX) === 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -462,7 +493,8 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
         // Root's own socket is no other user's doing.
         if (target.uid !== ctlUid && target.uid !== 0) throw notTheSwitchs(dir, ctlUid, portText(target));
       };
-    return await handshake(vnl, dir, within, judged?.procPath ?? within("ctl"), port, options);
+    const away = awayFromDir(pin?.at ?? dir);
+    return await handshake(vnl, dir, within, judged?.procPath ?? within("ctl"), port, away, options);
   } finally {
     if (judged !== null) closeFd(judged.fd);
     // Every name in it is unlinked by now (handshake): nothing is done through it after this.
@@ -540,6 +572,21 @@ function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
   const shared = ((held.mode ?? 0) & 0o022) !== 0;
   const trusted = (uid: number) => !shared || uid === owner || uid === 0;
   const where = `${dir} (${ownerAndMode(pin.at)}), a directory others may write`;
+  // The way to it judged too: one who may write a directory on it (without the sticky bit) could rename
+  // the switch's directory away and put theirs at its name, a switch of theirs in a directory of their own,
+  // before it was held. Not in a user namespace: its root is a user, whose traffic is its own.
+  if (namespaceOverflowUid() === undefined) {
+    const way = judgedFile(dir, [0, owner]);
+    if ("kind" in way) {
+      throw new Error(printable(
+        `${dir} is reached through ${stepText(way)}: root does not join a switch whose directory another ` +
+          `user may have put at its name (${stepAdvice(way)}); not connected`,
+      ));
+    }
+    if (way.dev !== pin.dev || way.ino !== pin.ino) {
+      throw new Error(printable(`${dir} was replaced while root was joining it: not connected (try again)`));
+    }
+  }
   let entry: OpenedPath;
   try {
     entry = openOwnedPath(pin.entry("ctl"));
@@ -583,7 +630,7 @@ function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
 
 /**
  * Asks the switch at `dir` (its names reached by `within`, its ctl at `ctlPath`) for a port; `judgePort`
- * refuses the port socket it answers with (throwing) before it is connected to.
+ * refuses the port socket it answers with (throwing) before it is connected to; `away`: our socket in /tmp.
  */
 async function handshake(
   vnl: VdeVnl,
@@ -591,6 +638,7 @@ async function handshake(
   within: (name: string) => string,
   ctlPath: string,
   judgePort: ((target: OpenedPath) => void) | undefined,
+  away: boolean,
   options: OpenOptions,
 ): Promise<VdeClientLink> {
   const ctl = await connectCtl(dir, ctlPath);
@@ -603,7 +651,7 @@ async function handshake(
   }
   let mine: ClientSocket | null = null;
   try {
-    mine = bindClientSocket(dir, within);
+    mine = bindClientSocket(dir, within, away);
     const { sock } = mine;
     // As the switch does for its end: a burst waits in the kernel instead of our queue (see above).
     if (options.plugThread !== true) sock.setBuffers(1 << 20);

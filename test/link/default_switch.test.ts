@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { defaultSwitchDir } from "../../src/link/default_switch.ts";
 import {
+  AS_NOBODY,
   AS_NOGROUP_MEMBER,
   AS_OTHER_USER,
   run,
@@ -212,6 +213,12 @@ Deno.test("root refuses a user default under a HOME of another user's (sudo -E, 
       message: refused(`not root's alone (${home}/.vdeplug, a directory anyone may write (mode 0777))`),
     });
     await Deno.chmod(`${home}/.vdeplug`, 0o755);
+    // Root's file, but anyone may write the switch into it.
+    await Deno.chmod(file, 0o666);
+    assert.throws(() => defaultSwitchDir(home, []), {
+      message: refused("not root's alone (a file anyone may write, owner root, mode 666)"),
+    });
+    await Deno.chmod(file, 0o644);
     await Deno.chown(file, 65534, 65534);
     assert.throws(() => defaultSwitchDir(home, []), {
       message: refused("nobody's, not root's (owner nobody, mode 644)"),
@@ -245,6 +252,39 @@ Deno.test("root's own user default is followed, as under sudo's reset HOME; a HO
     await nobodysSwitchDir(`${home}/sys`, "ctl");
     await Deno.chown(`${home}/sys/ctl`, 0, 0);
     assert.equal(defaultSwitchDir(home, [`${home}/sys`]), `${home}/sys`);
+  });
+});
+
+Deno.test("root never follows a default another user makes and removes in a loop under their HOME: not there at one look is no promise for the next", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withHome(async (home) => {
+    await Deno.mkdir(`${home}/.vdeplug`);
+    await run(["chown", "-R", "65534:65534", home]);
+    // Their file made whole (renamed in) and removed at once, over and over: absent at the look for the
+    // refusal and there at the read took it (28 of 13,000 looks in 5 s, tried).
+    const racer = spawnManaged([
+      ...AS_NOBODY,
+      "sh",
+      "-c",
+      `cd ${home}/.vdeplug && while :; do echo vde:///tmp/sec7-race-theirs > t; mv t default; rm -f default; done`,
+    ]);
+    const seen = { followed: 0, refused: 0, none: 0 };
+    try {
+      const end = Date.now() + 4000;
+      while (Date.now() < end && seen.followed === 0) {
+        try {
+          if (defaultSwitchDir(home, []) === "/tmp/sec7-race-theirs") seen.followed++;
+        } catch (err) {
+          if ((err as Error).name === "OthersDefaultSwitch") seen.refused++;
+          else seen.none++;
+        }
+      }
+    } finally {
+      await racer.stop({ signal: "SIGKILL" });
+    }
+    assert.equal(seen.followed, 0, `their default was followed (${JSON.stringify(seen)})`);
+    // The loop ran against both looks: refused when there, nothing when not.
+    assert.ok(seen.refused > 0 && seen.none > 0, JSON.stringify(seen));
   });
 });
 

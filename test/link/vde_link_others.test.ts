@@ -6,21 +6,37 @@
  * is opened.
  */
 import assert from "node:assert/strict";
-import { AS_NOGROUP_MEMBER, run, skipUnlessRoot, spawnManaged, waitForPath } from "../helpers/processes.ts";
+import {
+  AS_NOBODY,
+  AS_NOGROUP_MEMBER,
+  run,
+  skipUnlessRoot,
+  spawnManaged,
+  waitForPath,
+} from "../helpers/processes.ts";
+import { renamedDirScene } from "../helpers/renamed_dir.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
 import { withStudent } from "../helpers/student.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { openVdeLink } from "../../src/link/vde_link.ts";
 import { buildSockaddrUn } from "../../src/wire/sockaddr_un.ts";
+import { parseVdeRequest } from "../../src/wire/vde_request.ts";
 
-/** A ctl at `at` that answers every request with `answer` and holds the stream until the client leaves. */
-function fakeCtl(at: string, answer: string): { accepted: () => number; close: () => Promise<void> } {
+/** A ctl at `at` that answers every request with `answer` (the client sockets named kept in `asked`) and holds the stream until the client leaves. */
+function fakeCtl(
+  at: string,
+  answer: string,
+): { accepted: () => number; asked: string[]; close: () => Promise<void> } {
   const ctl = Deno.listen({ transport: "unix", path: at });
   let accepted = 0;
+  const asked: string[] = [];
   const serving = (async () => {
     for await (const conn of ctl) {
       accepted++;
-      await conn.read(new Uint8Array(4096)).catch(() => null);
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf).catch(() => null);
+      const request = n === null ? undefined : parseVdeRequest(buf.subarray(0, n));
+      if (request?.ok) asked.push(request.value.socketPath);
       await conn.write(buildSockaddrUn(answer)).catch(() => {});
       await conn.read(new Uint8Array(16)).catch(() => null);
       conn.close();
@@ -28,6 +44,7 @@ function fakeCtl(at: string, answer: string): { accepted: () => number; close: (
   })();
   return {
     accepted: () => accepted,
+    asked,
     close: async () => {
       ctl.close();
       await serving.catch(() => {});
@@ -91,6 +108,60 @@ Deno.test("root refuses a named switch in a directory others may write whose por
     // The handshake's own socket is gone either way.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["ctl", "port"]);
   });
+});
+
+Deno.test("root binds its handshake socket in /tmp, not in a switch directory others may rename in, where a member could bind theirs at its name before the switch connects to it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withFakeSwitch("vde-sec7-clientsock-", 65534, async (dir, ctl) => {
+    await Deno.chown(`${dir}/ctl`, 65534, 65534);
+    await Deno.chown(dir, 65534, 65534);
+    for (const mode of [0o777, 0o2770, 0o1777, 0o755]) {
+      await Deno.chmod(dir, mode);
+      (await openVdeLink(dir, { receiveThread: false })).close("test done");
+    }
+    const [open, group, sticky, own] = ctl.asked;
+    assert.match(open!, /^\/tmp\/vde\.\d+-\d+$/);
+    assert.match(group!, /^\/tmp\/vde\.\d+-\d+$/);
+    // Sticky: only root may rename or remove root's name there; and a directory of the switch's owner alone.
+    const dirname = (p: string) => p.slice(0, p.lastIndexOf("/"));
+    assert.equal(dirname(sticky!), dir);
+    assert.equal(dirname(own!), dir);
+    assert.equal(ctl.asked.length, 4);
+    for (const p of ctl.asked) assert.throws(() => Deno.lstatSync(p), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("root refuses a named switch whose directory is in one others may write without the sticky bit, where a member could put theirs at its name; through a sticky or private one it is joined", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { tmp, shared, dir } = await renamedDirScene("vde-sec7-parentswap-");
+  // nobody's own switch, in a directory of theirs no one else may write: a member's put at the name root gave.
+  await run([...AS_NOBODY, "mkdir", "-m", "0755", dir]);
+  const ctl = fakeCtl(`${dir}/ctl`, `${dir}/port`);
+  const port = await socketOf(`${dir}/port`, 65534);
+  try {
+    await Deno.chown(`${dir}/ctl`, 65534, 65534);
+    // Joined, the link is let go at once: the fake ctl's close waits for its client to leave.
+    const refusal = await openVdeLink(dir, { receiveThread: false }).then(
+      (l) => (l.close("test done"), "joined"),
+      (err: Error) => err.message,
+    );
+    assert.equal(
+      refusal,
+      `${dir} is reached through ${shared}, a directory anyone may write (mode 0777): root does not ` +
+        "join a switch whose directory another user may have put at its name (chmod o-w " +
+        `${shared} (or +t), or give a path through directories of yours or root's alone); not connected`,
+    );
+    assert.equal(ctl.accepted(), 0);
+    for (const mode of [0o1777, 0o755]) {
+      await Deno.chmod(shared, mode);
+      (await openVdeLink(dir, { receiveThread: false })).close("test done");
+    }
+    assert.equal(ctl.accepted(), 2);
+  } finally {
+    await ctl.close();
+    port.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("a user who is not root joins a switch in a directory others may write whatever owns its port socket: their traffic is their own", async (t) => {

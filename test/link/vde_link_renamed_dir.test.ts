@@ -17,8 +17,12 @@ import { MAX_REQUEST_LEN, parseVdeRequest } from "../../src/wire/vde_request.ts"
 Deno.test("root's vde:// client whose switch directory nobody renamed away mid-handshake unlinks its socket in the directory it bound it in, not where nobody's link leads", async (t) => {
   if (skipUnlessRoot(t)) return;
   // A file of root's where nobody's link leads is what nobody would have root's client remove.
-  const { tmp, dir, away, target } = await renamedDirScene("vde-client-renamed-");
-  await run([...AS_NOBODY, "mkdir", "-m", "0777", dir]);
+  const { tmp, shared, dir, away, target } = await renamedDirScene("vde-client-renamed-");
+  // nobody's own directory in a parent of theirs, which they may rename: root refuses a switch reached
+  // through a parent others may write, and binds its socket in /tmp beside a directory others may write.
+  await Deno.chown(shared, 65534, 65534);
+  await Deno.chmod(shared, 0o755);
+  await run([...AS_NOBODY, "mkdir", "-m", "0755", dir]);
   const ctl = Deno.listen({ transport: "unix", path: `${dir}/ctl` });
   let named = "";
   const stand = (async () => {
