@@ -107,6 +107,15 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   const sw = labs.find((l) =>
     l.switches?.includes(second !== undefined && l.name === first ? second : first)
   );
+  // Named alone, a switch of several labs: each lab's console, as a host of several labs is answered.
+  const switchOf = named === undefined ? labs.filter((l) => l.switches?.includes(first)) : [];
+  if (switchOf.length > 1) {
+    throw new UsageError(
+      `${first} is a switch of labs ${switchOf.map((l) => l.name).join(", ")}, not a host: its console is ${
+        switchOf.map((l) => `\`vde term ${l.name}/${first}\``).join(" or ")
+      }`,
+    );
+  }
   if (sw !== undefined) {
     const node = second !== undefined && sw.name === first ? second : first;
     throw new UsageError(

@@ -352,7 +352,12 @@ Deno.test("vde exec of a lab's switch, as if a host, names its console, vde term
   );
   // A name that is no switch either keeps its answer.
   assert.throws(() => execTarget(["h9"], labs), /no running lab has a host h9/);
-});
+  // Named alone, a switch two labs have: each lab's console, not the first lab's alone.
+  const both = [{ ...demo, switches: ["sw1"] }, { ...other, switches: ["sw1"] }];
+  assert.throws(() => execTarget(["sw1"], both), {
+    message: "sw1 is a switch of labs demo, other, not a host: its console is `vde term demo/sw1` or " +
+      "`vde term other/sw1`",
+  });
   assert.throws(
     () => execTarget(["other/sw1"], both),
     /sw1 is a switch of lab other, not a host: its console is `vde term other\/sw1`/,
