@@ -213,6 +213,13 @@ Deno.test("vde capture and vde term of a host that two running labs have, named 
       const term = await vde(["term", HBARE, "-c", "ports"]);
       assert.equal(term.code, 1);
       assert.match(term.stderr, both);
+      // One end of a link, as `vde status` writes it: said as that, not as a link.
+      const end = await vde(["capture", `${HBARE}:eth0`, "-c", "1", "-w", "/dev/null"]);
+      assert.equal(end.code, 1);
+      assert.match(
+        end.stderr,
+        new RegExp(`^vde: ${HBARE}:eth0 is a link end of labs (${a}, ${b}|${b}, ${a}): name one`),
+      );
     });
   });
 });
