@@ -103,7 +103,10 @@ export async function askLabOf(target: string): Promise<LabAnswer | SeveralLabs 
     if (a !== undefined && hasWhat(a)) found.push(a);
   }
   if (found.length <= 1) return found[0];
-  const kind = (a: LabAnswer) => a.nodes.find((n) => n.name === a.what)?.kind ?? "link";
+  // Neither a node nor a link: one end of a link (`h1:eth0`, `sw1:3`), which a link of labs would misname.
+  const kind = (a: LabAnswer) =>
+    a.nodes.find((n) => n.name === a.what)?.kind ??
+      (a.links.some((l) => spellings(l).includes(a.what)) ? "link" : "link end");
   return { what: target, labs: found.map((a) => ({ lab: a.lab, kind: kind(a) })) };
 }
 

@@ -31,8 +31,8 @@ import type { Command } from "commander";
 import { CommanderError } from "commander";
 import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
-import { netnsName } from "../lab/names.ts";
-import { labSwitches, rootsHostAnswer } from "../lab/switch_paths.ts";
+import { netnsName, ROOT_LABS_DIR } from "../lab/names.ts";
+import { labSwitches, rootLabsWithHost, rootsHostLine } from "../lab/switch_paths.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
 import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -68,15 +68,22 @@ function hostsOf(lab: ExecLab): string[] {
 }
 
 /**
+ * `words` with `LAB/HOST` first, as vde capture and vde term name a lab's host, as `LAB HOST`: each
+ * lookup (hosts, a slirp named as a host, root's hosts) reads the same words.
+ */
+export function labHostWords(words: readonly string[]): readonly string[] {
+  const slash = /^([^/]+)\/([^/]+)$/.exec(words[0] ?? "");
+  return slash === null ? words : [slash[1]!, slash[2]!, ...words.slice(1)];
+}
+
+/**
  * Which lab and host `words` (after `vde exec`) name: `LAB HOST CMD...` when
  * the first word is a lab with that host, else `HOST CMD...` in the one lab
  * that has it. A line naming no such host throws a UsageError saying which
  * hosts there are, and `elsewhere` (root's labs, for a user who is not root) where it has none.
  */
 export function execTarget(words: readonly string[], labs: readonly ExecLab[], elsewhere = ""): ExecTarget {
-  // `LAB/HOST`, as vde capture and vde term name a lab's host, is `LAB HOST`.
-  const slash = /^([^/]+)\/([^/]+)$/.exec(words[0] ?? "");
-  if (slash !== null) words = [slash[1]!, slash[2]!, ...words.slice(1)];
+  words = labHostWords(words);
   const [first, second] = words;
   if (first === undefined) throw new UsageError("give a lab's host: vde exec [LAB] HOST [COMMAND...]");
   if (labs.length === 0) {
@@ -100,6 +107,15 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   const sw = labs.find((l) =>
     l.switches?.includes(second !== undefined && l.name === first ? second : first)
   );
+  // Named alone, a switch of several labs: each lab's console, as a host of several labs is answered.
+  const switchOf = named === undefined ? labs.filter((l) => l.switches?.includes(first)) : [];
+  if (switchOf.length > 1) {
+    throw new UsageError(
+      `${first} is a switch of labs ${switchOf.map((l) => l.name).join(", ")}, not a host: its console is ${
+        switchOf.map((l) => `\`vde term ${l.name}/${first}\``).join(" or ")
+      }`,
+    );
+  }
   if (sw !== undefined) {
     const node = second !== undefined && sw.name === first ? second : first;
     throw new UsageError(
@@ -167,13 +183,29 @@ async function otherNodeNamed(
 }
 
 /**
- * What a user who is not root is told of a host named alone (`vde exec h1`) that none of their labs has but
- * root's has: root's to enter. Undefined where the first word is a lab of theirs, or root's labs have no such host.
+ * What a user who is not root is told of a host of root's lab (`vde exec h1`, `vde exec class h1`,
+ * `vde exec class/h1`) that none of their labs has: root's to enter, said with root's line. Undefined
+ * where the first word is a lab of theirs, or root's labs have no such host. `uid`, `base` and `netnsDir`
+ * are rootLabsWithHost's.
  */
-function rootsHostOf(words: readonly string[], labs: readonly ExecLab[]): string | undefined {
-  const [first] = words;
+export function rootsHostOf(
+  words: readonly string[],
+  labs: readonly ExecLab[],
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+  netnsDir = "/run/netns",
+): string | undefined {
+  const [first, second] = words;
   if (first === undefined || labs.some((l) => l.name === first)) return undefined;
-  return rootsHostAnswer(first, (lab) => `vde exec ${lab}/${first}`);
+  // LAB HOST of root's lab: "no lab LAB is up" would be false, it is up as root's.
+  if (second !== undefined && rootLabsWithHost(second, uid, base, netnsDir).includes(first)) {
+    return rootsHostLine(second, [first], (lab) => `vde exec ${lab}/${second}`);
+  }
+  return rootsHostLine(
+    first,
+    rootLabsWithHost(first, uid, base, netnsDir),
+    (lab) => `vde exec ${lab}/${first}`,
+  );
 }
 
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */
@@ -324,8 +356,9 @@ export const execCommand = (program: Command): void => {
         target = execTarget(words, labs, rootLabsHint());
       } catch (err) {
         // A slirp or cable named as a host: said as what it is, as a switch is.
+        const asked = labHostWords(words);
         const other = err instanceof UsageError
-          ? await otherNodeNamed(words, labs) ?? rootsHostOf(words, labs)
+          ? await otherNodeNamed(asked, labs) ?? rootsHostOf(asked, labs)
           : undefined;
         throw other === undefined ? err : new UsageError(other);
       }

@@ -275,7 +275,15 @@ export function rootsHostAnswer(
   base = ROOT_LABS_DIR,
   netnsDir = "/run/netns",
 ): string | undefined {
-  const labs = rootLabsWithHost(host, uid, base, netnsDir);
+  return rootsHostLine(host, rootLabsWithHost(host, uid, base, netnsDir), line);
+}
+
+/** rootsHostAnswer's line for host `host` of root's labs `labs`; undefined for none. */
+export function rootsHostLine(
+  host: string,
+  labs: readonly string[],
+  line: (lab: string) => string,
+): string | undefined {
   if (labs.length === 0) return undefined;
   const of = labs.length === 1 ? `root's lab ${labs[0]}` : `root's labs ${labs.join(", ")}`;
   return `${host} is a host of ${of}, not this user's: run vde as root for it, ` +

@@ -159,35 +159,42 @@ Deno.test("vde term of a running lab's host says vde exec, not that no socket is
   });
 });
 
+/**
+ * A host and switch named after this test process, as no other lab names them (another checkout's run of
+ * this module at the same time included): one running lab has them, or the two this module brings up.
+ */
+const HBARE = `hb${Deno.pid.toString(36)}`;
+const SWBARE = `sb${Deno.pid.toString(36)}`;
+
 /** A lab whose host and switch have names no other test's lab gives, so one running lab has them. */
 const BARE_NAMES = `name: x
 topology:
   nodes:
-    swbare: { kind: switch, ports: 4 }
-    hbare: { kind: host, address: 10.9.0.1/24 }
+    ${SWBARE}: { kind: switch, ports: 4 }
+    ${HBARE}: { kind: host, address: 10.9.0.1/24 }
   links:
-    - endpoints: [hbare, swbare]
+    - endpoints: [${HBARE}, ${SWBARE}]
 `;
 
 Deno.test("vde capture of a running lab's host or link named without its lab (as vde status prints it) captures it; vde term says how to reach it", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: BARE_NAMES }, async (name, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
-    // hbare asks for an address no one has: its ARP requests cross its port.
-    const poke = { from: "hbare", to: "10.9.0.9", count: 1 };
-    for (const what of ["hbare", "hbare:eth0-swbare:1", "hbare:eth0"]) {
+    // The host asks for an address no one has: its ARP requests cross its port.
+    const poke = { from: HBARE, to: "10.9.0.9", count: 1 };
+    for (const what of [HBARE, `${HBARE}:eth0-${SWBARE}:1`, `${HBARE}:eth0`]) {
       const got = await captureWhilePinging(name, [what, "--filter", "arp"], `${dir}/bare.pcapng`, poke);
       assert.match(got.said, /^1 frame captured, 0 dropped/m, what);
       assert.match(
         got.read[0] ?? "",
-        new RegExp(`^${name}/swbare port 1\teth:ethertype:arp$`),
+        new RegExp(`^${name}/${SWBARE} port 1\teth:ethertype:arp$`),
         `${what}: ${got.read}`,
       );
     }
-    const term = await vde(["term", "hbare", "-c", "ports"]);
+    const term = await vde(["term", HBARE, "-c", "ports"]);
     assert.match(
       term.stderr,
-      new RegExp(`^vde: ${name}/hbare is a host of lab ${name}, .*\`vde exec ${name} hbare\``),
+      new RegExp(`^vde: ${name}/${HBARE} is a host of lab ${name}, .*\`vde exec ${name} ${HBARE}\``),
     );
   });
 });
@@ -198,14 +205,21 @@ Deno.test("vde capture and vde term of a host that two running labs have, named 
   await withLabUp({ text: BARE_NAMES }, async (a) => {
     await withLabUp({ text: BARE_NAMES }, async (b) => {
       const both = new RegExp(
-        `^vde: hbare is a host of labs (${a}, ${b}|${b}, ${a}): name one, (${a}/hbare or ${b}/hbare|${b}/hbare or ${a}/hbare)\n$`,
+        `^vde: ${HBARE} is a host of labs (${a}, ${b}|${b}, ${a}): name one, (${a}/${HBARE} or ${b}/${HBARE}|${b}/${HBARE} or ${a}/${HBARE})\n$`,
       );
-      const capture = await vde(["capture", "hbare", "-c", "1", "-w", "/dev/null"]);
+      const capture = await vde(["capture", HBARE, "-c", "1", "-w", "/dev/null"]);
       assert.equal(capture.code, 1);
       assert.match(capture.stderr, both);
-      const term = await vde(["term", "hbare", "-c", "ports"]);
+      const term = await vde(["term", HBARE, "-c", "ports"]);
       assert.equal(term.code, 1);
       assert.match(term.stderr, both);
+      // One end of a link, as `vde status` writes it: said as that, not as a link.
+      const end = await vde(["capture", `${HBARE}:eth0`, "-c", "1", "-w", "/dev/null"]);
+      assert.equal(end.code, 1);
+      assert.match(
+        end.stderr,
+        new RegExp(`^vde: ${HBARE}:eth0 is a link end of labs (${a}, ${b}|${b}, ${a}): name one`),
+      );
     });
   });
 });

@@ -3,10 +3,12 @@ import {
   execArgv,
   execTarget,
   hostEnv,
+  labHostWords,
   notAHost,
   orderedRelay,
   RELAYED_SIGNALS,
   relays,
+  rootsHostOf,
   shellBanner,
 } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
@@ -350,6 +352,45 @@ Deno.test("vde exec of a lab's switch, as if a host, names its console, vde term
   );
   // A name that is no switch either keeps its answer.
   assert.throws(() => execTarget(["h9"], labs), /no running lab has a host h9/);
+  // Named alone, a switch two labs have: each lab's console, not the first lab's alone.
+  const both = [{ ...demo, switches: ["sw1"] }, { ...other, switches: ["sw1"] }];
+  assert.throws(() => execTarget(["sw1"], both), {
+    message: "sw1 is a switch of labs demo, other, not a host: its console is `vde term demo/sw1` or " +
+      "`vde term other/sw1`",
+  });
+  assert.throws(
+    () => execTarget(["other/sw1"], both),
+    /sw1 is a switch of lab other, not a host: its console is `vde term other\/sw1`/,
+  );
+});
+
+Deno.test("vde exec of a host of root's lab by a user who is not root, named alone, as LAB HOST or LAB/HOST, says it is root's and root's line", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-exec-roots-" });
+  const netns = await Deno.makeTempDir({ prefix: "vde-exec-netns-" });
+  try {
+    for (const lab of ["class", "exam"]) Deno.mkdirSync(`${base}/${lab}`);
+    for (const ns of ["vde-class-h1", "vde-exam-h1", "vde-class-h2"]) {
+      Deno.writeTextFileSync(`${netns}/${ns}`, "");
+    }
+    const asked = (words: string[], labs = [demo]) =>
+      rootsHostOf(labHostWords(words), labs, 1000, base, netns);
+    const classH1 = "h1 is a host of root's lab class, not this user's: run vde as root for it, " +
+      "`sudo vde exec class/h1`";
+    // Before, LAB HOST and LAB/HOST of root's lab were "no lab class is up (up: demo)", while it is.
+    assert.equal(asked(["class", "h1", "ip", "a"]), classH1);
+    assert.equal(asked(["class/h1", "ip", "a"]), classH1);
+    assert.equal(
+      asked(["h1"], []),
+      "h1 is a host of root's labs class, exam, not this user's: run vde as root for it, " +
+        "`sudo vde exec class/h1` or `sudo vde exec exam/h1`",
+    );
+    assert.equal(asked(["exam", "h2"]), undefined, "exam has no h2");
+    assert.equal(asked(["demo", "h1"]), undefined, "a lab of the user's own is theirs to answer for");
+    assert.equal(rootsHostOf(["class", "h1"], [], 0, base, netns), undefined, "root's own labs are its own");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    await Deno.remove(netns, { recursive: true });
+  }
 });
 
 Deno.test("vde exec HOST -- COMMAND runs COMMAND, the -- after the host dropped as docker exec and kubectl exec take it", () => {
@@ -387,11 +428,15 @@ Deno.test("vde exec of a lab's slirp, as if a host, says what it is and that it 
     "    nat: { kind: slirp }\n  links:\n    - endpoints: [nat, sw1]\n",
   );
   await withLabUp({ text: withSlirp }, async (name) => {
-    const r = await vde(["exec", name, "nat", "ip", "a"]);
-    assert.equal(r.code, 1);
-    assert.equal(
-      r.stderr,
-      `vde: ${notAHost({ name, namespaces: [`vde-${name}-h1`, `vde-${name}-h2`] }, "nat", "slirp")}\n`,
-    );
+    // As LAB HOST, and as LAB/HOST (before, `lab LAB: it has no host nat`).
+    for (const words of [[name, "nat"], [`${name}/nat`]]) {
+      const r = await vde(["exec", ...words, "ip", "a"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: ${notAHost({ name, namespaces: [`vde-${name}-h1`, `vde-${name}-h2`] }, "nat", "slirp")}\n`,
+        words.join(" "),
+      );
+    }
   });
 });
