@@ -405,7 +405,7 @@ export function switchDir(path: string): string {
  */
 function startOneClause(dir: string): string {
   if (!dir.includes("/") || dir.includes(":") || !isDirectory(dirOf(dir))) return "";
-  return ` (start one: vde switch --sock ${dir} --daemon)`;
+  return ` (start one: vde switch --sock ${shellQuoted(dir)} --daemon)`;
 }
 
 /**

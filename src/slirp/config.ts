@@ -660,14 +660,20 @@ export function parseGuestForward(kind: "cmd" | "unix", text: string, c: SlirpCo
   const addr = m[1] === undefined ? (c.network | (4 & ~mask)) >>> 0 : inside(c, v4(m[1], what), what);
   // DHCP leases run from dhcpStart to the top of the network. QEMU's examples put guestfwd at 10.0.2.100,
   // which libslirp takes; here a lease could take it, so the refusal gives both ways out.
-  if (addr >= c.dhcpStart) {
+  // Leases above the network's last host are none at all, so dhcp= is offered only below it.
+  const broadcast = lastLease(c) + 1;
+  if (addr >= c.dhcpStart && addr < lastLease(c)) {
     throw new ConfigError(
       `${what} address ${formatIpv4(addr)} is DHCP's to hand out (its leases start at ${
         formatIpv4(c.dhcpStart)
       }): give one below that, or start the leases above it (slirp option dhcp=${formatIpv4(addr + 1)})`,
     );
   }
-  const owner = addr === c.gateway
+  const owner = addr === broadcast
+    ? "the network's broadcast"
+    : addr >= c.dhcpStart
+    ? "DHCP's last lease"
+    : addr === c.gateway
     ? "the gateway's"
     : addr === c.dns
     ? "the DNS's"

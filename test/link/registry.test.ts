@@ -38,6 +38,11 @@ Deno.test("a switch path in a directory that exists, with no switch near it, is 
       await refusal(`${tmp}/net`),
       `no switch at ${tmp}/net: the directory does not exist (start one: vde switch --sock ${tmp}/net --daemon)`,
     );
+    // A path with a space is one word in the line to paste.
+    assert.equal(
+      await refusal(`${tmp}/my net`),
+      `no switch at ${tmp}/my net: the directory does not exist (start one: vde switch --sock '${tmp}/my net' --daemon)`,
+    );
     // Where vde switch could not make it either, no such line.
     assert.equal(
       await refusal(`${tmp}/none/net`),

@@ -146,6 +146,19 @@ Deno.test("QEMU's guestfwd address 10.0.2.100 is answered with both ways out, an
   );
 });
 
+Deno.test("a guest forward at the network's last host or broadcast is not offered a dhcp= past the last lease", () => {
+  // dhcp=10.0.2.255 or 10.0.3.0 would leave the guest no lease at all, or be refused in turn.
+  assert.equal(
+    said("/cmdfwd=10.0.2.254:1234:cat"),
+    "cmdfwd address 10.0.2.254 is DHCP's last lease: give another below the first DHCP lease 10.0.2.15",
+  );
+  assert.equal(
+    said("/unixfwd=10.0.2.255:1234:x.sock"),
+    "unixfwd address 10.0.2.255 is the network's broadcast: give another below the first DHCP lease 10.0.2.15",
+  );
+  assert.match(said("/cmdfwd=10.0.2.253:1234:cat"), /slirp option dhcp=10\.0\.2\.254\)$/);
+});
+
 Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6; 8080:80 is told its protocol", () => {
   const c = defaultConfig();
   let f = parseForward("tcp:8080:80", c);

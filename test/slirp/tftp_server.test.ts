@@ -133,7 +133,11 @@ Deno.test("TFTP refuses .., symlinks out of the root, writes and other modes; a 
     // As libslirp, which joins the name to its directory: /etc/passwd is DIR/etc/passwd, not there.
     [buildTftpRequest(TFTP_OP.RRQ, "/etc/passwd"), TFTP_ERR.NOT_FOUND],
     [buildTftpRequest(TFTP_OP.RRQ, "/../etc/passwd"), TFTP_ERR.ACCESS],
+    [buildTftpRequest(TFTP_OP.RRQ, "//etc/passwd"), TFTP_ERR.NOT_FOUND],
     [buildTftpRequest(TFTP_OP.RRQ, "escape"), TFTP_ERR.ACCESS],
+    // The leading / joined to the root does not skip the symlink check, nor make the root itself a file.
+    [buildTftpRequest(TFTP_OP.RRQ, "//escape"), TFTP_ERR.ACCESS],
+    [buildTftpRequest(TFTP_OP.RRQ, "/"), TFTP_ERR.ACCESS],
     [buildTftpRequest(TFTP_OP.RRQ, "missing.bin"), TFTP_ERR.NOT_FOUND],
     [buildTftpRequest(TFTP_OP.WRQ, "ok.bin"), TFTP_ERR.ACCESS],
     [buildTftpRequest(TFTP_OP.RRQ, "ok.bin", "netascii"), TFTP_ERR.ILLEGAL_OP],
