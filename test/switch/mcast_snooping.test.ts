@@ -797,3 +797,21 @@ Deno.test("a group's ports, kept between frames, follow every change: a member j
     "the member expired (260 s): the group is unregistered, to the router port only",
   );
 });
+
+Deno.test("snooping turned on while the switch has run a while takes the switch's clock: a querier started at once still floods for its response interval, as a bridge's does", () => {
+  const sent: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 8 }, (port) => sent.push(port));
+  for (const p of [1, 2, 3]) engine.activatePort(p);
+  engine.tick(60_000);
+  const snoop = new McastSnooping(MAC);
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(61_000);
+  sent.length = 0;
+  engine.input(1, udpTo(G));
+  assert.deepEqual(sent.filter((p) => p !== 1).sort(), [2, 3], "flooded: no reports answered its query yet");
+  engine.tick(71_000);
+  sent.length = 0;
+  engine.input(1, udpTo(G));
+  assert.deepEqual(sent, [], "an unregistered group, with no router port, goes nowhere once it governs");
+});
