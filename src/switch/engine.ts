@@ -703,6 +703,10 @@ export class SwitchEngine {
 
   set snooping(snoop: McastSnooping | null) {
     this.#snoop = snoop;
+    // A machine made while the switch runs is at time 0: it takes the switch's clock at once, before a
+    // querier's delay or a membership is armed on it, or those would count from 0 and be over at its first
+    // tick. A control copy's clock is its owner's (the forwarding engine's copy tells it when it ticks).
+    if (snoop !== null && this.#control === undefined) this.#sendQueries(this.#now * 1000);
   }
 
   /** The engine's time: seconds since the switch started, as last given to `tick`. */

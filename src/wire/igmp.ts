@@ -162,7 +162,8 @@ function parseMld(frame: Uint8Array, off: number): GroupMessage {
  * kernel's br_ip4_multicast_query and br_ip6_multicast_query read it: IGMPv1/v2's byte of tenths (0, an
  * IGMPv1 query, is 10 s), IGMPv3's code (RFC 3376 4.1.1, a floating point past 127; 0 is one tick, 1 ms
  * here), MLDv1's milliseconds, MLDv2's code (RFC 3810 5.1.3, floating past 32767; at least 1 ms). -1 for an
- * MLDv1 query of delay 0, which the kernel takes for no general query at all. A snooping switch waits this
+ * MLDv1 query of delay 0 and an IGMPv3 or MLDv2 one listing sources, which the kernel takes for no general
+ * query at all (a bridge elected no querier from the IGMPv3 one; checked here). A snooping switch waits this
  * long after a new querier appears before it forwards by the reports that answer it.
  */
 export function queryMaxDelayMs(frame: Uint8Array): number {
@@ -174,6 +175,8 @@ export function queryMaxDelayMs(frame: Uint8Array): number {
     const len = ((frame[off + 2]! << 8) | frame[off + 3]!) - ihl;
     const code = frame[at + 1]!;
     if (len === 8) return code === 0 ? 10_000 : code * 100;
+    // One listing sources asks about them, not every group: the kernel's bridge elects nobody from it.
+    if (frame[at + 10] !== 0 || frame[at + 11] !== 0) return -1;
     if (code === 0) return 1;
     return 100 * (code < 128 ? code : ((code & 0x0f) | 0x10) << (((code >> 4) & 7) + 3));
   }
@@ -181,6 +184,7 @@ export function queryMaxDelayMs(frame: Uint8Array): number {
   const len = off + IPV6_FIXED + ((frame[off + 4]! << 8) | frame[off + 5]!) - at;
   const code = (frame[at + 4]! << 8) | frame[at + 5]!;
   if (len === 24) return code === 0 ? -1 : code;
+  if (frame[at + 26] !== 0 || frame[at + 27] !== 0) return -1;
   return Math.max(1, code < 32768 ? code : ((code & 0x0fff) | 0x1000) << (((code >> 12) & 7) + 3));
 }
 

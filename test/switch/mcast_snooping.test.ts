@@ -797,3 +797,48 @@ Deno.test("a group's ports, kept between frames, follow every change: a member j
     "the member expired (260 s): the group is unregistered, to the router port only",
   );
 });
+
+Deno.test("snooping turned on while the switch has run a while takes the switch's clock: a querier started at once still floods for its response interval, as a bridge's does", () => {
+  const sent: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 8 }, (port) => sent.push(port));
+  for (const p of [1, 2, 3]) engine.activatePort(p);
+  engine.tick(60_000);
+  const snoop = new McastSnooping(MAC);
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(61_000);
+  sent.length = 0;
+  engine.input(1, udpTo(G));
+  assert.deepEqual(sent.filter((p) => p !== 1).sort(), [2, 3], "flooded: no reports answered its query yet");
+  engine.tick(71_000);
+  sent.length = 0;
+  engine.input(1, udpTo(G));
+  assert.deepEqual(sent, [], "an unregistered group, with no router port, goes nowhere once it governs");
+});
+
+/** A general IGMPv3 query from 10.0.0.`host` listing `sources` sources, checksums right. */
+function igmpv3QueryWithSources(host: number, sources: number): Uint8Array {
+  const len = 12 + 4 * sources;
+  const f = new Uint8Array(14 + 24 + len);
+  f.set([1, 0, 0x5e, 0, 0, 1, 2, 0, 0, 0, 0, host, 8, 0], 0);
+  f.set([0x46, 0, 0, 24 + len, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, host, 224, 0, 0, 1, 0x94, 4, 0, 0], 14);
+  const ipSum = internetChecksum(f, 14, 24);
+  f[24] = ipSum >> 8;
+  f[25] = ipSum & 0xff;
+  f.set([0x11, 100, 0, 0, 0, 0, 0, 0, 0, 125, sources >> 8, sources & 0xff], 38);
+  for (let i = 0; i < sources; i++) f.set([10, 0, 0, 9], 50 + 4 * i);
+  const sum = internetChecksum(f, 38, len);
+  f[40] = sum >> 8;
+  f[41] = sum & 0xff;
+  return f;
+}
+
+Deno.test("a general IGMPv3 query that lists sources elects no querier and makes no router port, as a Linux bridge ignores one (checked beside one)", () => {
+  const snoop = new McastSnooping(MAC);
+  assert.equal(parseGroupMessage(igmpv3QueryWithSources(5, 1)).type, "ok");
+  snoop.observe(3, 0, igmpv3QueryWithSources(5, 1));
+  assert.deepEqual(snoop.queriers(), []);
+  assert.deepEqual(snoop.routers(), []);
+  snoop.observe(3, 0, igmpv3QueryWithSources(7, 0));
+  assert.deepEqual(snoop.queriers().map((q) => q.address), ["10.0.0.7"], "the same without sources is taken");
+});

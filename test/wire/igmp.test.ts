@@ -226,3 +226,22 @@ Deno.test("a general query's max response delay, as the kernel's bridge reads it
   // 0x8001: exponent 0, mantissa 1: (1 | 0x1000) << 3 ms.
   assert.equal(queryMaxDelayMs(mldv2Query(0x8001)), 0x1001 << 3);
 });
+
+Deno.test("a general query's max response delay at the ends of its codes: the largest floating codes in range, the mantissa's step at 128 and 32768, and one listing sources no general query", () => {
+  assert.equal(queryMaxDelayMs(buildIgmpQuery(MAC, null, 255)), 25_500);
+  assert.equal(queryMaxDelayMs(igmpv3Query(0x7f)), 12_700);
+  assert.equal(queryMaxDelayMs(igmpv3Query(0x80)), 12_800);
+  // 0xff: exponent 7, mantissa 15: 31 << 10 tenths, about 53 minutes.
+  assert.equal(queryMaxDelayMs(igmpv3Query(0xff)), 3_174_400);
+  assert.equal(queryMaxDelayMs(buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 0xffff)), 0xffff);
+  assert.equal(queryMaxDelayMs(mldv2Query(0x7fff)), 32_767);
+  assert.equal(queryMaxDelayMs(mldv2Query(0x8000)), 32_768);
+  // 0xffff: exponent 7, mantissa 0xfff: 0x1fff << 10 ms, about 2.3 hours, still a positive int.
+  assert.equal(queryMaxDelayMs(mldv2Query(0xffff)), 0x1fff << 10);
+  const withSource4 = igmpv3Query(100);
+  withSource4[38 + 11] = 1;
+  assert.equal(queryMaxDelayMs(withSource4), -1);
+  const withSource6 = mldv2Query(10_000);
+  withSource6[withSource6.length - 28 + 26] = 1;
+  assert.equal(queryMaxDelayMs(withSource6), -1);
+});
