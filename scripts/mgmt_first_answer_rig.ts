@@ -120,7 +120,7 @@ try {
 } finally {
   for (const h of hogProcs) {
     try {
-      h.kill("SIGKILL");
+      h.kill("SIGTERM");
     } catch { /* ended */ }
     await h.status;
   }

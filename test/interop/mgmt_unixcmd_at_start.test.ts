@@ -30,7 +30,8 @@ Deno.test("unixcmd run the moment vde switch --daemon returns is answered, on a 
   if (skipUnless(t, (await hasCommand("unixcmd")) ? null : "needs unixcmd (Debian package vde2)")) return;
   await Deno.stat(VDECMD);
   const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-at-start-" });
-  // niced 0, each ended after 60 s whatever happens to this test.
+  // niced 0, each ended after 60 s whatever happens to this test (SIGTERM below: timeout passes it on to its loop,
+  // where a SIGKILL would leave the loop running).
   const hogs = Array.from(
     { length: HOGS },
     () => new Deno.Command("timeout", { args: ["60", "sh", "-c", "while :; do :; done"] }).spawn(),
@@ -66,7 +67,7 @@ Deno.test("unixcmd run the moment vde switch --daemon returns is answered, on a 
   } finally {
     for (const hog of hogs) {
       try {
-        hog.kill("SIGKILL");
+        hog.kill("SIGTERM");
       } catch { /* ended on its own */ }
       await hog.status;
     }
