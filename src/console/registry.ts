@@ -97,7 +97,7 @@ export class CommandRegistry {
   readonly #parent: CommandRegistry | undefined;
   readonly #entries: HelpEntry[] = [];
   readonly #byPath = new Map<string, CommandSpec>();
-  readonly #settle: (() => Promise<void>) | undefined;
+  readonly #settle: (() => () => Promise<void>) | undefined;
   /**
    * Answers a line that names no command in words (the lab says a program's line as its host's);
    * undefined leaves the bare 1038.
@@ -106,11 +106,11 @@ export class CommandRegistry {
 
   /**
    * @param parent registry whose commands this one extends
-   * @param settle awaited after each of this registry's commands, before its reply: what the
-   *   command changed is then in effect (a switch's data-plane thread applied it), so the next
-   *   command reads it
+   * @param settle called as each of this registry's commands starts; what it returns is awaited
+   *   after the command, before its reply: what the command changed is then in effect (a switch's
+   *   data-plane thread applied it), so the next command reads it
    */
-  constructor(parent?: CommandRegistry, settle?: () => Promise<void>) {
+  constructor(parent?: CommandRegistry, settle?: () => () => Promise<void>) {
     this.#parent = parent;
     this.#settle = settle;
   }
@@ -131,10 +131,11 @@ export class CommandRegistry {
     if (this.lookup(spec.path) !== undefined) throw new Error(`Command ${spec.path} is already registered`);
     const settle = this.#settle;
     const run: Handler = settle === undefined ? spec.run : async (args, session) => {
+      const settled = settle();
       try {
         return await spec.run(args, session);
       } finally {
-        await settle();
+        await settled();
       }
     };
     // Wrapped here, not in `execute`: a registry extending this one runs the same spec.

@@ -256,6 +256,22 @@ export class SwitchThread {
    * by SETTLE_TIMEOUT_MS, after which it resolves anyway (logged).
    */
   settled(): Promise<void> {
+    return this.settledSince(0);
+  }
+
+  /** Commands posted so far: a mark for `settledSince`. */
+  get posted(): number {
+    return this.#posted;
+  }
+
+  /**
+   * As `settled`, but at once when nothing was posted since `mark` (`posted` read earlier): a console
+   * command that changed nothing answers from the shared state without waiting for the worker, which
+   * takes its first command only after its warm-up (a second or more on a loaded machine), so a
+   * just-started switch's first `port/print` answers before a vde2 script's `unixcmd` gives up (1 s).
+   */
+  settledSince(mark: number): Promise<void> {
+    if (this.#posted <= mark) return Promise.resolve();
     // A thread that ended applies nothing more: a console must not wait out the bound for it.
     if (this.#stopping !== null || this.failure !== null || this.#applied >= this.#posted) {
       return Promise.resolve();

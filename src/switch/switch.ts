@@ -283,6 +283,17 @@ export class Switch {
   }
 
   /**
+   * A mark of the changes posted to the data-plane thread so far; the function it returns resolves
+   * as `settled` does once any change was posted since, at once otherwise (see SwitchThread.settledSince).
+   */
+  changesFromHere(): () => Promise<void> {
+    const thread = this.#thread;
+    if (thread === null) return () => Promise.resolve();
+    const mark = thread.posted;
+    return () => thread.settledSince(mark);
+  }
+
+  /**
    * Subscribes to switch events (MAC table changes, ports going up and down,
    * endpoints joining and leaving). The engine produces events only while at
    * least one listener exists, so an unwatched switch allocates nothing for

@@ -16,10 +16,11 @@ import { CommandRegistry } from "../registry.ts";
 
 /**
  * Builds the registry every console of this switch serves. Each command replies once the switch's
- * data-plane thread has applied what it changed, so the next command reads it (a reset's zeros).
+ * data-plane thread has applied what it changed, so the next command reads it (a reset's zeros); one
+ * that changed nothing answers at once, even while the thread still warms up.
  */
 export function switchCommands(ctx: ConsoleContext): CommandRegistry {
-  const registry = new CommandRegistry(undefined, () => ctx.sw.settled());
+  const registry = new CommandRegistry(undefined, () => ctx.sw.changesFromHere());
   addDataSocketCommands(registry, ctx);
   addCoreCommands(registry, ctx);
   addDebugCommands(registry, ctx);
