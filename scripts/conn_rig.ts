@@ -39,7 +39,9 @@
  *
  * RIG_V8 adds V8 flags to our slirps (--trace-gc: their collections are
  * counted per isolate at the end of each run); RIG_V8_LOG=PREFIX writes each
- * run's slirp output (V8's traces) to PREFIX-NAME-PAIR.txt.
+ * run's slirp output (V8's traces) to PREFIX-NAME-PAIR.txt, line-buffered
+ * (stdbuf), and counts TurboFan's compiles and the deopts in the counted run
+ * (with --trace-opt,--trace-deopt; RIG_WARM=0: the first real connections).
  */
 import { withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -153,6 +155,7 @@ await withNetns(async (lab) => {
       const tmp = await lab.tempDir();
       const sw = await startOurSwitch(`${tmp}/sw`);
       const procs: ManagedProcess[] = [];
+      let slirpOutAtRun = -1;
       try {
         const fwd = await freeLoopbackPort();
         // A fresh guest port each run: the previous run's TIME-WAIT entries stay in the guest (bench.ts).
@@ -168,7 +171,12 @@ await withNetns(async (lab) => {
           "--forward",
           `tcp:${forward}`,
         ];
-        const slirp = spawnManaged(cmd, { name: `${kind.name} slirp` });
+        // V8 prints its traces through stdio, block-buffered into a pipe: line by line, so the counted
+        // run's start can be placed among them.
+        const v8Lines = kind.repo !== null && Deno.env.get("RIG_V8_LOG") !== undefined
+          ? ["stdbuf", "-oL"]
+          : [];
+        const slirp = spawnManaged([...v8Lines, ...cmd], { name: `${kind.name} slirp` });
         procs.push(slirp);
         procs.push(g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" }));
         await g.waitForCarrier("t0", 20_000);
@@ -196,6 +204,8 @@ await withNetns(async (lab) => {
           check: false,
           timeoutMs: (warm + 20) * 1000,
         });
+        // Where the counted run starts in the slirp's output (V8's traces: RIG_V8_LOG).
+        slirpOutAtRun = slirp.stdout.length;
         const cpu0 = await cpuSeconds(slirp.pid);
         const user0 = await userSeconds(slirp.pid);
         const cs0 = await contextSwitches(slirp.pid);
@@ -273,7 +283,20 @@ await withNetns(async (lab) => {
         const v8Log = Deno.env.get("RIG_V8_LOG");
         if (v8Log !== undefined) {
           const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
-          await Deno.writeTextFile(`${v8Log}-${kind.name}-${p + 1}.txt`, out);
+          const at = slirpOutAtRun >= 0 ? slirpOutAtRun : out.length;
+          await Deno.writeTextFile(
+            `${v8Log}-${kind.name}-${p + 1}.txt`,
+            `${out.slice(0, at)}=== the counted run starts\n${out.slice(at)}`,
+          );
+          // TurboFan's compiles and the deopts during the counted run (--trace-opt,--trace-deopt).
+          if (slirpOutAtRun >= 0) {
+            const run = out.slice(slirpOutAtRun).split("\n");
+            console.log(
+              `${kind.name} pair ${p + 1}: in the counted run ${
+                run.filter((l) => l.startsWith("[compiling method") && l.includes("TURBOFAN")).length
+              } TurboFan compiles, ${run.filter((l) => l.startsWith("[bailout")).length} deopts`,
+            );
+          }
         }
         if (Deno.env.get("RIG_V8")?.includes("trace-gc")) {
           const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
