@@ -301,21 +301,6 @@ export function poller(): Poller {
 }
 
 /**
- * Runs `work` with `p` as this thread's poller, then gives the thread its
- * own back: a warm-up (slirp/warmup.ts) turns a poller of its own, so
- * nothing it plays meets, or is met by, the thread's real sockets.
- */
-export function withPoller<T>(p: Poller, work: () => T): T {
-  const own = shared;
-  shared = p;
-  try {
-    return work();
-  } finally {
-    shared = own;
-  }
-}
-
-/**
  * Makes this thread's poller a driven one (see `Poller.turn`); call before
  * anything uses `poller()`.
  */
