@@ -42,6 +42,8 @@
  * run's slirp output (V8's traces) to PREFIX-NAME-PAIR.txt, line-buffered
  * (stdbuf), and counts TurboFan's compiles and the deopts in the counted run
  * (with --trace-opt,--trace-deopt; RIG_WARM=0: the first real connections).
+ * RIG_V8_NAME adds V8 flags to kind NAME's slirp alone (a V8 setting A/B on
+ * one checkout: `a=REPO b=REPO RIG_V8_b=...`).
  */
 import { withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -73,6 +75,13 @@ const extraV8 = [
 const runFlags = DENO_RUN.map((f) =>
   f.startsWith("--v8-flags=") && extraV8.length ? `${f},${extraV8.join(",")}` : f
 );
+
+/** `deno run`'s flags for kind `name`'s slirp: RIG_V8_NAME adds V8 flags to that kind's alone. */
+function flagsFor(name: string): string[] {
+  const own = Deno.env.get(`RIG_V8_${name}`);
+  if (own === undefined) return runFlags;
+  return runFlags.map((f) => f.startsWith("--v8-flags=") ? `${f},${own}` : f);
+}
 
 /** User CPU time of process `pid` (all its threads), in seconds (field 14 of /proc/PID/stat). */
 async function userSeconds(pid: number): Promise<number> {
@@ -163,7 +172,7 @@ await withNetns(async (lab) => {
         const forward = `${fwd}:10.0.2.15:${acceptPort}`;
         const cmd = kind.repo === null ? ["vde_plug", `vde://${sw.dir}`, `slirp:///tcpfwd=${forward}`] : [
           Deno.execPath(),
-          ...runFlags,
+          ...flagsFor(kind.name),
           `${kind.repo}/mod.ts`,
           "slirp",
           "--sock",
