@@ -39,7 +39,11 @@
  *
  * RIG_V8 adds V8 flags to our slirps (--trace-gc: their collections are
  * counted per isolate at the end of each run); RIG_V8_LOG=PREFIX writes each
- * run's slirp output (V8's traces) to PREFIX-NAME-PAIR.txt.
+ * run's slirp output (V8's traces) to PREFIX-NAME-PAIR.txt, line-buffered
+ * (stdbuf), and counts TurboFan's compiles and the deopts in the counted run
+ * (with --trace-opt,--trace-deopt; RIG_WARM=0: the first real connections).
+ * RIG_V8_NAME adds V8 flags to kind NAME's slirp alone (a V8 setting A/B on
+ * one checkout: `a=REPO b=REPO RIG_V8_b=...`).
  */
 import { withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -71,6 +75,13 @@ const extraV8 = [
 const runFlags = DENO_RUN.map((f) =>
   f.startsWith("--v8-flags=") && extraV8.length ? `${f},${extraV8.join(",")}` : f
 );
+
+/** `deno run`'s flags for kind `name`'s slirp: RIG_V8_NAME adds V8 flags to that kind's alone. */
+function flagsFor(name: string): string[] {
+  const own = Deno.env.get(`RIG_V8_${name}`);
+  if (own === undefined) return runFlags;
+  return runFlags.map((f) => f.startsWith("--v8-flags=") ? `${f},${own}` : f);
+}
 
 /** User CPU time of process `pid` (all its threads), in seconds (field 14 of /proc/PID/stat). */
 async function userSeconds(pid: number): Promise<number> {
@@ -153,6 +164,7 @@ await withNetns(async (lab) => {
       const tmp = await lab.tempDir();
       const sw = await startOurSwitch(`${tmp}/sw`);
       const procs: ManagedProcess[] = [];
+      let slirpOutAtRun = -1;
       try {
         const fwd = await freeLoopbackPort();
         // A fresh guest port each run: the previous run's TIME-WAIT entries stay in the guest (bench.ts).
@@ -160,7 +172,7 @@ await withNetns(async (lab) => {
         const forward = `${fwd}:10.0.2.15:${acceptPort}`;
         const cmd = kind.repo === null ? ["vde_plug", `vde://${sw.dir}`, `slirp:///tcpfwd=${forward}`] : [
           Deno.execPath(),
-          ...runFlags,
+          ...flagsFor(kind.name),
           `${kind.repo}/mod.ts`,
           "slirp",
           "--sock",
@@ -168,7 +180,12 @@ await withNetns(async (lab) => {
           "--forward",
           `tcp:${forward}`,
         ];
-        const slirp = spawnManaged(cmd, { name: `${kind.name} slirp` });
+        // V8 prints its traces through stdio, block-buffered into a pipe: line by line, so the counted
+        // run's start can be placed among them.
+        const v8Lines = kind.repo !== null && Deno.env.get("RIG_V8_LOG") !== undefined
+          ? ["stdbuf", "-oL"]
+          : [];
+        const slirp = spawnManaged([...v8Lines, ...cmd], { name: `${kind.name} slirp` });
         procs.push(slirp);
         procs.push(g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" }));
         await g.waitForCarrier("t0", 20_000);
@@ -196,6 +213,8 @@ await withNetns(async (lab) => {
           check: false,
           timeoutMs: (warm + 20) * 1000,
         });
+        // Where the counted run starts in the slirp's output (V8's traces: RIG_V8_LOG).
+        slirpOutAtRun = slirp.stdout.length;
         const cpu0 = await cpuSeconds(slirp.pid);
         const user0 = await userSeconds(slirp.pid);
         const cs0 = await contextSwitches(slirp.pid);
@@ -273,7 +292,20 @@ await withNetns(async (lab) => {
         const v8Log = Deno.env.get("RIG_V8_LOG");
         if (v8Log !== undefined) {
           const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
-          await Deno.writeTextFile(`${v8Log}-${kind.name}-${p + 1}.txt`, out);
+          const at = slirpOutAtRun >= 0 ? slirpOutAtRun : out.length;
+          await Deno.writeTextFile(
+            `${v8Log}-${kind.name}-${p + 1}.txt`,
+            `${out.slice(0, at)}=== the counted run starts\n${out.slice(at)}`,
+          );
+          // TurboFan's compiles and the deopts during the counted run (--trace-opt,--trace-deopt).
+          if (slirpOutAtRun >= 0) {
+            const run = out.slice(slirpOutAtRun).split("\n");
+            console.log(
+              `${kind.name} pair ${p + 1}: in the counted run ${
+                run.filter((l) => l.startsWith("[compiling method") && l.includes("TURBOFAN")).length
+              } TurboFan compiles, ${run.filter((l) => l.startsWith("[bailout")).length} deopts`,
+            );
+          }
         }
         if (Deno.env.get("RIG_V8")?.includes("trace-gc")) {
           const out = procs.find((pr) => pr.name.endsWith("slirp"))?.stdout ?? "";
