@@ -7,7 +7,7 @@
  * directory holds its `ctl` socket). A name that finds none is answered
  * with the ones that exist.
  */
-import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
+import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, netnsName, ROOT_LABS_DIR } from "./names.ts";
 import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
@@ -243,6 +243,12 @@ export function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR):
  * the lab's state is root's to read, but its hosts' namespaces
  * (`vde-LAB-HOST`) are listed in `netnsDir` for anyone (`ip netns list`).
  * None for root, whose own labs they are, or for a name no host may have.
+ *
+ * A lab's name may hold a `-`, so one namespace reads as two labs' hosts
+ * where one lab's name is the other's and more (`vde-a-b-h1`: lab a's
+ * `b-h1`, lab a-b's `h1`). It is counted once, for the longest name of a lab
+ * that is up (namespaceLab): a host named for another lab is rarer than a
+ * lab's `h1`, and the name alone says no more.
  */
 export function rootLabsWithHost(
   host: string,
@@ -251,14 +257,25 @@ export function rootLabsWithHost(
   netnsDir = "/run/netns",
 ): string[] {
   if (uid === 0 || !NAME_PATTERN.test(host)) return [];
-  return rootLabs(uid, base).filter((lab) => {
+  const labs = rootLabs(uid, base);
+  return labs.filter((lab) => {
+    const ns = netnsName(lab, host);
     try {
-      Deno.lstatSync(`${netnsDir}/vde-${lab}-${host}`);
-      return true;
+      Deno.lstatSync(`${netnsDir}/${ns}`);
     } catch {
       return false;
     }
+    return namespaceLab(ns, labs) === lab;
   });
+}
+
+/** Which of the labs `labs` namespace `ns` is a host's of: the longest name it opens with (`vde-LAB-`). */
+function namespaceLab(ns: string, labs: readonly string[]): string | undefined {
+  return labs.filter((lab) => ns.startsWith(netnsName(lab, "")) && ns.length > netnsName(lab, "").length)
+    .reduce<string | undefined>(
+      (best, lab) => best === undefined || lab.length > best.length ? lab : best,
+      undefined,
+    );
 }
 
 /**

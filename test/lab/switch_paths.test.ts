@@ -279,6 +279,28 @@ Deno.test("a user who is not root naming a host alone finds it in root's labs by
   }
 });
 
+Deno.test("a namespace two of root's labs' names could open is counted once, for the longest lab that is up", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-lab4-roots-" });
+  const netns = await Deno.makeTempDir({ prefix: "vde-lab4-netns-" });
+  try {
+    Deno.mkdirSync(`${base}/a`);
+    // vde-a-b-h1 is lab a's b-h1 while lab a-b is down.
+    Deno.writeTextFileSync(`${netns}/vde-a-b-h1`, "");
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), ["a"]);
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), []);
+    // With a-b up, the one namespace is one lab's host, not a's b-h1 and a-b's h1 both.
+    Deno.mkdirSync(`${base}/a-b`);
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), ["a-b"]);
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), []);
+    // A's own host, whose namespace no longer lab's name opens, is still a's.
+    Deno.writeTextFileSync(`${netns}/vde-a-h2`, "");
+    assert.deepEqual(rootLabsWithHost("h2", 1000, base, netns), ["a"]);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    await Deno.remove(netns, { recursive: true });
+  }
+});
+
 Deno.test("root's running lab's host, named alone by another uid, is found by its namespace and said as root's to capture", async (t) => {
   if (skipUnlessRoot(t)) return;
   const host = `h${Deno.pid.toString(36)}`;
