@@ -103,23 +103,16 @@ function socketAt(path: string): "socket" | "none" | "denied" {
 }
 
 /**
- * Finds the capture socket of the switch named by `target`: its socket
- * directory, or its management socket (which says where that is).
+ * Where `target` is captured: the capture socket of its switch (named by
+ * its socket directory, its management socket, which says where that is,
+ * or a running lab's name for it), and for a lab's link or host
+ * (`LAB/sw1-sw2`, `LAB/h1`) the switch port it is, which a capture of the
+ * path alone would not keep to.
  *
- * @throws UsageError when `target` is no switch: a directory without a ctl
- *   socket, a file, a socket that speaks no console protocol
- */
-export async function captureSocketPath(target: string): Promise<string> {
-  return (await captureSource(target)).path;
-}
-
-/**
- * Where `target` is captured: the capture socket of its switch, and for a
- * lab's link or host (`LAB/sw1-sw2`, `LAB/h1`) the switch port it is.
- *
- * @throws UsageError as captureSocketPath, and with the lab's line where a
- *   link or host cannot be captured at a switch port (no switch end, a
- *   host with several interfaces, a name two running labs have)
+ * @throws UsageError when `target` is no switch (a directory without a ctl
+ *   socket, a file, a socket that speaks no console protocol), and with the
+ *   lab's line where a link or host cannot be captured at a switch port (no
+ *   switch end, a host with several interfaces, a name two running labs have)
  */
 export async function captureSource(target: string): Promise<{ path: string; point?: CapturePoint }> {
   let info: Deno.FileInfo;

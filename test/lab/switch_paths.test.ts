@@ -137,9 +137,9 @@ async function captureAsNobody(target: string, before = ""): Promise<RunResult> 
     ...AS_NOBODY,
     Deno.execPath(),
     "eval",
-    `import { captureSocketPath } from "${capture}";\n${before}\n` +
-    `await captureSocketPath(${JSON.stringify(target)}).then(` +
-    `(p) => console.log("found " + p), (e) => console.log(e.message));`,
+    `import { captureSource } from "${capture}";\n${before}\n` +
+    `await captureSource(${JSON.stringify(target)}).then(` +
+    `(s) => console.log("found " + s.path), (e) => console.log(e.message));`,
   ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
     Deno.remove(denoDir, { recursive: true }).catch(() => {})
   );
