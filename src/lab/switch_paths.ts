@@ -175,7 +175,9 @@ export function nearLabClause(name: string): string {
  * for the command's "no such switch" line (why no lab switch matched, ""
  * where that says nothing more).
  */
-export function namedSwitch(name: string): { dir: string } | { refused: string } | { clause: string } {
+export function namedSwitch(
+  name: string,
+): { dir: string } | { refused: string } | { clause: string; noLabUp?: boolean } {
   const lab = findLabSwitch(name);
   if (lab.found !== undefined) return { dir: lab.found.dir };
   const roots = rootsLabAnswer(name);
@@ -186,7 +188,7 @@ export function namedSwitch(name: string): { dir: string } | { refused: string }
   const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
   // LAB/SWITCH of a user's rootless lab, asked by root: whose it is.
   const whose = name.includes("/") ? usersLabHint(name) : "";
-  return { clause: `${lab.why || none}${whose}` };
+  return { clause: `${lab.why || none}${whose}`, noLabUp: lab.noLabUp };
 }
 
 /**
@@ -295,16 +297,52 @@ export function rootsHostAnswer(
   return rootsHostLine(host, rootLabsWithHost(host, uid, base, netnsDir), line);
 }
 
-/** rootsHostAnswer's line for host `host` of root's labs `labs`; undefined for none. */
+/** rootsHostAnswer's line for host `host` (a node of kind `kind`) of root's labs `labs`; undefined for none. */
 export function rootsHostLine(
   host: string,
   labs: readonly string[],
   line: (lab: string) => string,
+  kind = "host",
 ): string | undefined {
   if (labs.length === 0) return undefined;
   const of = labs.length === 1 ? `root's lab ${labs[0]}` : `root's labs ${labs.join(", ")}`;
-  return `${host} is a host of ${of}, not this user's: run vde as root for it, ` +
+  return `${host} is a ${kind} of ${of}, not this user's: run vde as root for it, ` +
     labs.map((lab) => `\`sudo ${line(lab)}\``).join(" or ");
+}
+
+/**
+ * The line for a user who is not root naming a switch or link alone
+ * (`vde capture sw1`, `vde capture site1-site2`) that none of their labs
+ * has, where root runs labs: whose it is where that shows (a switch of a
+ * lab that shares one is seen by its name; a link by a host of root's at
+ * either end, whose namespace anyone lists), said as rootsHostLine says a
+ * host; else, as root's lab switches are root's alone to list, where it may
+ * be (`maybe`, for when this user's own labs have nothing near it either).
+ * Undefined for root, a path, or where root runs no lab.
+ */
+export function rootsNodeAnswer(
+  name: string,
+  line: (lab: string) => string,
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+  netnsDir = "/run/netns",
+): { found: string } | { maybe: string } | undefined {
+  if (uid === 0 || !/^[A-Za-z0-9][A-Za-z0-9_:-]*$/.test(name)) return undefined;
+  const labs = rootLabs(uid, base);
+  if (labs.length === 0) return undefined;
+  const switchOf = labs.filter((lab) => NAME_PATTERN.test(name) && isSocket(`${base}/${lab}/${name}/ctl`));
+  if (switchOf.length > 0) return { found: rootsHostLine(name, switchOf, line, "switch")! };
+  // `A-B`, `A:eth0-B:1`: node names may hold a `-` too, so each `-` is tried as the one between the ends.
+  const ends = [...name.matchAll(/-/g)].flatMap((m) => [name.slice(0, m.index), name.slice(m.index + 1)]);
+  const linkOf = [
+    ...new Set(ends.flatMap((end) => rootLabsWithHost(end.split(":")[0]!, uid, base, netnsDir))),
+  ];
+  if (linkOf.length > 0) return { found: rootsHostLine(name, linkOf, line, "link")! };
+  const where = labs.length === 1 ? `\`sudo ${line(labs[0]!)}\`` : `\`sudo ${line("LAB")}\``;
+  return {
+    maybe: `root's labs are up (${labs.join(", ")}), whose switches and links only root sees: ` +
+      `if it is one of theirs, ${where}`,
+  };
 }
 
 /**
