@@ -17,7 +17,7 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { namedSwitch, rootsHostAnswer, switchName } from "../lab/switch_paths.ts";
+import { namedSwitch, rootsHostAnswer, rootsNodeAnswer, switchName } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -103,23 +103,16 @@ function socketAt(path: string): "socket" | "none" | "denied" {
 }
 
 /**
- * Finds the capture socket of the switch named by `target`: its socket
- * directory, or its management socket (which says where that is).
+ * Where `target` is captured: the capture socket of its switch (named by
+ * its socket directory, its management socket, which says where that is,
+ * or a running lab's name for it), and for a lab's link or host
+ * (`LAB/sw1-sw2`, `LAB/h1`) the switch port it is, which a capture of the
+ * path alone would not keep to.
  *
- * @throws UsageError when `target` is no switch: a directory without a ctl
- *   socket, a file, a socket that speaks no console protocol
- */
-export async function captureSocketPath(target: string): Promise<string> {
-  return (await captureSource(target)).path;
-}
-
-/**
- * Where `target` is captured: the capture socket of its switch, and for a
- * lab's link or host (`LAB/sw1-sw2`, `LAB/h1`) the switch port it is.
- *
- * @throws UsageError as captureSocketPath, and with the lab's line where a
- *   link or host cannot be captured at a switch port (no switch end, a
- *   host with several interfaces, a name two running labs have)
+ * @throws UsageError when `target` is no switch (a directory without a ctl
+ *   socket, a file, a socket that speaks no console protocol), and with the
+ *   lab's line where a link or host cannot be captured at a switch port (no
+ *   switch end, a host with several interfaces, a name two running labs have)
  */
 export async function captureSource(target: string): Promise<{ path: string; point?: CapturePoint }> {
   let info: Deno.FileInfo;
@@ -138,9 +131,16 @@ export async function captureSource(target: string): Promise<{ path: string; poi
       if ("dir" in at) return { path: `${at.dir}/capture`, point };
     }
     // A host of root's lab, named alone by a user who is not root: a capture sees every port, so is root's.
-    const rootsHost = rootsHostAnswer(target, (lab) => `vde capture ${lab}/${target}`);
+    const rootsLine = (lab: string) => `vde capture ${lab}/${target}`;
+    const rootsHost = rootsHostAnswer(target, rootsLine);
     if (rootsHost !== undefined) throw new UsageError(rootsHost);
-    throw new UsageError(`${target}: no such switch directory or management socket${named.clause}`);
+    // A switch or link of root's lab, alone: root's where it shows, else where it may be.
+    const roots = rootsNodeAnswer(target, rootsLine);
+    if (roots !== undefined && "found" in roots) throw new UsageError(roots.found);
+    const clause = roots !== undefined && (named.clause === "" || named.noLabUp)
+      ? `, nor a switch of this user's labs; ${roots.maybe}`
+      : named.clause;
+    throw new UsageError(`${target}: no such switch directory or management socket${clause}`);
   }
   if (info.isDirectory) {
     const dir = target.replace(/\/+$/, "") || "/";

@@ -125,6 +125,19 @@ export function severalLabsLine({ what, labs }: SeveralLabs): string {
 }
 
 /**
+ * severalLabsLine as `vde term` says it: a host has no console, so the
+ * line for a host of several labs is each lab's `vde exec` at once, not a
+ * `LAB/HOST` that vde term would then refuse.
+ */
+export function severalTermLine(s: SeveralLabs): string {
+  if (!s.labs.every((l) => l.kind === "host")) return severalLabsLine(s);
+  const names = s.labs.map((l) => l.lab);
+  return `${s.what} is a host of labs ${names.join(", ")}, which has no console: a shell there is ${
+    names.map((lab) => `\`vde exec ${lab}/${s.what}\``).join(" or ")
+  }`;
+}
+
+/**
  * Where `target` (`LAB/WHAT`, or WHAT of one running lab) is captured, from
  * the running lab's own answer (labCapturePoint), or severalLabsLine when
  * several running labs have WHAT; undefined when no lab answers for it, or

@@ -32,7 +32,14 @@ import {
   usersOwnLab,
 } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from "../lab/switch_paths.ts";
+import {
+  rootLabs,
+  rootsHostAnswer,
+  rootsLabAnswer,
+  switchNotLab,
+  usersLabHint,
+  usersLabs,
+} from "../lab/switch_paths.ts";
 import { sessionGroups } from "../os/users.ts";
 import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
@@ -1168,7 +1175,9 @@ export const plainVdeCommand: Subcommand = (program: Command) => {
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
       // containerlab's `tools netem set -n NODE -i IFACE`: the running labs' links say which link that is.
       const netem = program.args.includes("netem") && program.args.some((a) => /^(-n|--node)(=|$)/.test(a));
-      const other = otherToolHint(first, program.args.slice(1), netem ? await runningLabsLinks() : []);
+      const other = netem
+        ? otherToolHint(first, program.args.slice(1), await runningLabsLinks(), rootsHostAnswer)
+        : otherToolHint(first, program.args.slice(1));
       const hint = /\.ya?ml$/.test(first)
         ? ` (a lab file? \`vde up ${shellQuoted(first)}\` brings it up)`
         : other !== undefined

@@ -135,6 +135,7 @@ export function otherToolHint(
   word: string,
   rest: readonly string[],
   labs: readonly LabLinks[] = [],
+  rootsHost: RootsHost = () => undefined,
 ): string | undefined {
   const vde2 = vde2ToolHint(word, rest);
   if (vde2 !== undefined) return vde2;
@@ -144,13 +145,20 @@ export function otherToolHint(
   if (GROUPS.has(lower)) {
     const next = rest[0]?.toLowerCase();
     if (next === "graph") return `a lab file is drawn with \`vde graph ${lab}\``;
-    if (next === "tools") return clabTools(rest.slice(1), labs);
+    if (next === "tools") return clabTools(rest.slice(1), labs, rootsHost);
     const say = next === undefined ? undefined : wordOf(next);
     return say === undefined ? labCommands(lab) : say(lab, rest);
   }
-  if (lower === "tools") return clabTools(rest, labs);
+  if (lower === "tools") return clabTools(rest, labs, rootsHost);
   return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab, rest);
 }
+
+/**
+ * The line for a user who is not root naming host `host` of root's lab
+ * (switch_paths.ts's rootsHostAnswer), with `line` root's command for lab
+ * `lab`; undefined where root's labs have no such host.
+ */
+export type RootsHost = (host: string, line: (lab: string) => string) => string | undefined;
 
 /** containerlab's `tools netem set` flags and the lab link's words they are (its rate is kbit/s, as ours). */
 const NETEM_FLAGS: Record<string, (v: string) => string> = {
@@ -184,7 +192,7 @@ function netemTarget(rest: readonly string[]): { node?: string; iface?: string }
  * the link NODE's IFACE is an end of among the running labs `labs` (A-B where none or several are).
  * Its other tools (veth, vxlan, cert) are a lab file's links and cable nodes.
  */
-function clabTools(rest: readonly string[], labs: readonly LabLinks[] = []): string {
+function clabTools(rest: readonly string[], labs: readonly LabLinks[], rootsHost: RootsHost): string {
   if (rest[0] !== "netem") {
     return "containerlab's tools are a lab file's links here (a link's impairments, `kind: cable` to " +
       "another host): `vde term LAB -c links` lists a running lab's, `link A-B loss 5%` changes one live";
@@ -219,6 +227,12 @@ function clabTools(rest: readonly string[], labs: readonly LabLinks[] = []): str
     return `${node}'s ${iface} is a link of labs ${found.map((f) => f.lab).join(", ")}: ` +
       `${found.map((f) => at(f.lab, f.link)).join(" or ")}${eachWay}${noCorruption}`;
   }
+  // A host of root's lab, for a user who is not root: root's line, its link named by the host's end.
+  const roots = node === undefined || iface === undefined ? undefined : rootsHost(
+    node,
+    (lab) => `vde term ${lab} -c ${singleQuoted(`link ${node}:${iface} ${settings}`)}`,
+  );
+  if (roots !== undefined) return `${roots}${eachWay}${noCorruption}`;
   const none = node !== undefined && iface !== undefined && labs.length > 0
     ? `no running lab has ${node}'s ${iface} on a link; `
     : "";

@@ -51,7 +51,7 @@ import { nearSwitchClause } from "../vde/near_switch.ts";
 import { dirOf } from "../os/paths.ts";
 import { readSmallFile } from "../os/owned_file.ts";
 import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
-import { askLabOf, isSeveral, labTermHint, severalLabsLine } from "./capture_lab_hint.ts";
+import { askLabOf, isSeveral, labTermHint, severalTermLine } from "./capture_lab_hint.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -611,7 +611,7 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
     // the lab says how to reach.
     const lab = err instanceof Deno.errors.NotFound ? await askLabOf(given) : undefined;
     // h1 of two running labs: which one is the user's to say, not ours to guess.
-    const node = lab === undefined ? undefined : isSeveral(lab) ? severalLabsLine(lab) : labTermHint(lab);
+    const node = lab === undefined ? undefined : isSeveral(lab) ? severalTermLine(lab) : labTermHint(lab);
     if (node !== undefined) throw new UsageError(node);
     // A host of root's lab, named alone by a user who is not root: root's to reach.
     const rootsHost = err instanceof Deno.errors.NotFound

@@ -34,6 +34,16 @@ function isEnd(e: EndJson, node: string, iface: string): boolean {
   return e.port !== undefined && (iface === `eth${e.port}` || iface === String(e.port));
 }
 
+/**
+ * Whether one of `ends` is the end `name` writes as `vde status` does
+ * (`h1:eth0`, `sw1:3`, or containerlab's `sw1:eth3`): a link named by one of
+ * its interfaces, as netem names it, where the other end is not known.
+ */
+export function namesEnd(ends: readonly EndJson[], name: string): boolean {
+  const m = /^([^:]+):([^:]+)$/.exec(name);
+  return m !== null && ends.some((e) => isEnd(e, m[1]!, m[2]!));
+}
+
 /** The names `node` may mean in lab `lab`: containerlab's container, our namespace, or itself. */
 function nodeIn(lab: string, node: string): string[] {
   const names = [node];

@@ -88,6 +88,7 @@ import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
 import { adoptRunningSettings, type RcSettings } from "./rc_settings.ts";
 import { restoreRoutes } from "./live_settings.ts";
+import { namesEnd } from "./netem_link.ts";
 
 /** The sysctl, in a host's namespace, that keeps an address's secondaries when it is deleted. */
 const PROMOTE_SECONDARIES = "/proc/sys/net/ipv4/conf/all/promote_secondaries";
@@ -1146,10 +1147,13 @@ export class LabRunner {
     }
   }
 
-  /** The link called `name` (`sw1-sw2`, or with ports and interfaces as `links` shows). */
+  /** The link called `name` (`sw1-sw2`, or with ports and interfaces as `links` shows, or one end, `h1:eth0`). */
   findLink(name: string): RunningLink | undefined {
     const exact = this.links.find((l) => l.name === name);
     if (exact !== undefined) return exact;
+    // One end (`h1:eth0`): the line said for containerlab's netem on root's lab, whose far end is unseen.
+    const byEnd = this.links.find((l) => namesEnd(l.spec.ends, name));
+    if (byEnd !== undefined) return byEnd;
     const [x, y] = name.split("-");
     const bare = (e: LinkEnd) => e.node;
     return this.links.find((l) =>

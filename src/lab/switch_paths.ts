@@ -7,7 +7,7 @@
  * directory holds its `ctl` socket). A name that finds none is answered
  * with the ones that exist.
  */
-import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
+import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, netnsName, ROOT_LABS_DIR } from "./names.ts";
 import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
@@ -175,7 +175,9 @@ export function nearLabClause(name: string): string {
  * for the command's "no such switch" line (why no lab switch matched, ""
  * where that says nothing more).
  */
-export function namedSwitch(name: string): { dir: string } | { refused: string } | { clause: string } {
+export function namedSwitch(
+  name: string,
+): { dir: string } | { refused: string } | { clause: string; noLabUp?: boolean } {
   const lab = findLabSwitch(name);
   if (lab.found !== undefined) return { dir: lab.found.dir };
   const roots = rootsLabAnswer(name);
@@ -186,7 +188,7 @@ export function namedSwitch(name: string): { dir: string } | { refused: string }
   const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
   // LAB/SWITCH of a user's rootless lab, asked by root: whose it is.
   const whose = name.includes("/") ? usersLabHint(name) : "";
-  return { clause: `${lab.why || none}${whose}` };
+  return { clause: `${lab.why || none}${whose}`, noLabUp: lab.noLabUp };
 }
 
 /**
@@ -243,6 +245,12 @@ export function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR):
  * the lab's state is root's to read, but its hosts' namespaces
  * (`vde-LAB-HOST`) are listed in `netnsDir` for anyone (`ip netns list`).
  * None for root, whose own labs they are, or for a name no host may have.
+ *
+ * A lab's name may hold a `-`, so one namespace reads as two labs' hosts
+ * where one lab's name is the other's and more (`vde-a-b-h1`: lab a's
+ * `b-h1`, lab a-b's `h1`). It is counted once, for the longest name of a lab
+ * that is up (namespaceLab): a host named for another lab is rarer than a
+ * lab's `h1`, and the name alone says no more.
  */
 export function rootLabsWithHost(
   host: string,
@@ -251,14 +259,25 @@ export function rootLabsWithHost(
   netnsDir = "/run/netns",
 ): string[] {
   if (uid === 0 || !NAME_PATTERN.test(host)) return [];
-  return rootLabs(uid, base).filter((lab) => {
+  const labs = rootLabs(uid, base);
+  return labs.filter((lab) => {
+    const ns = netnsName(lab, host);
     try {
-      Deno.lstatSync(`${netnsDir}/vde-${lab}-${host}`);
-      return true;
+      Deno.lstatSync(`${netnsDir}/${ns}`);
     } catch {
       return false;
     }
+    return namespaceLab(ns, labs) === lab;
   });
+}
+
+/** Which of the labs `labs` namespace `ns` is a host's of: the longest name it opens with (`vde-LAB-`). */
+function namespaceLab(ns: string, labs: readonly string[]): string | undefined {
+  return labs.filter((lab) => ns.startsWith(netnsName(lab, "")) && ns.length > netnsName(lab, "").length)
+    .reduce<string | undefined>(
+      (best, lab) => best === undefined || lab.length > best.length ? lab : best,
+      undefined,
+    );
 }
 
 /**
@@ -278,16 +297,52 @@ export function rootsHostAnswer(
   return rootsHostLine(host, rootLabsWithHost(host, uid, base, netnsDir), line);
 }
 
-/** rootsHostAnswer's line for host `host` of root's labs `labs`; undefined for none. */
+/** rootsHostAnswer's line for host `host` (a node of kind `kind`) of root's labs `labs`; undefined for none. */
 export function rootsHostLine(
   host: string,
   labs: readonly string[],
   line: (lab: string) => string,
+  kind = "host",
 ): string | undefined {
   if (labs.length === 0) return undefined;
   const of = labs.length === 1 ? `root's lab ${labs[0]}` : `root's labs ${labs.join(", ")}`;
-  return `${host} is a host of ${of}, not this user's: run vde as root for it, ` +
+  return `${host} is a ${kind} of ${of}, not this user's: run vde as root for it, ` +
     labs.map((lab) => `\`sudo ${line(lab)}\``).join(" or ");
+}
+
+/**
+ * The line for a user who is not root naming a switch or link alone
+ * (`vde capture sw1`, `vde capture site1-site2`) that none of their labs
+ * has, where root runs labs: whose it is where that shows (a switch of a
+ * lab that shares one is seen by its name; a link by a host of root's at
+ * either end, whose namespace anyone lists), said as rootsHostLine says a
+ * host; else, as root's lab switches are root's alone to list, where it may
+ * be (`maybe`, for when this user's own labs have nothing near it either).
+ * Undefined for root, a path, or where root runs no lab.
+ */
+export function rootsNodeAnswer(
+  name: string,
+  line: (lab: string) => string,
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+  netnsDir = "/run/netns",
+): { found: string } | { maybe: string } | undefined {
+  if (uid === 0 || !/^[A-Za-z0-9][A-Za-z0-9_:-]*$/.test(name)) return undefined;
+  const labs = rootLabs(uid, base);
+  if (labs.length === 0) return undefined;
+  const switchOf = labs.filter((lab) => NAME_PATTERN.test(name) && isSocket(`${base}/${lab}/${name}/ctl`));
+  if (switchOf.length > 0) return { found: rootsHostLine(name, switchOf, line, "switch")! };
+  // `A-B`, `A:eth0-B:1`: node names may hold a `-` too, so each `-` is tried as the one between the ends.
+  const ends = [...name.matchAll(/-/g)].flatMap((m) => [name.slice(0, m.index), name.slice(m.index + 1)]);
+  const linkOf = [
+    ...new Set(ends.flatMap((end) => rootLabsWithHost(end.split(":")[0]!, uid, base, netnsDir))),
+  ];
+  if (linkOf.length > 0) return { found: rootsHostLine(name, linkOf, line, "link")! };
+  const where = labs.length === 1 ? `\`sudo ${line(labs[0]!)}\`` : `\`sudo ${line("LAB")}\``;
+  return {
+    maybe: `root's labs are up (${labs.join(", ")}), whose switches and links only root sees: ` +
+      `if it is one of theirs, ${where}`,
+  };
 }
 
 /**

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { labCapturePoint, labTermHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
+import {
+  labCapturePoint,
+  labTermHint,
+  type LinkJson,
+  severalTermLine,
+} from "../../src/cli/capture_lab_hint.ts";
 import { captureWhilePinging, TWO_HOSTS, vde, withLabUp } from "../lab/_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
@@ -145,6 +150,20 @@ Deno.test("vde term LAB/HOST, LAB/SLIRP or LAB/LINK says how to reach it: vde ex
   for (const what of ["sw1", "sw9", ""]) assert.equal(said(what), undefined, what);
 });
 
+Deno.test("vde term of a host several labs have names each lab's vde exec at once; of a link end, which lab", () => {
+  assert.equal(
+    severalTermLine({ what: "h1", labs: [{ lab: "a", kind: "host" }, { lab: "b", kind: "host" }] }),
+    "h1 is a host of labs a, b, which has no console: a shell there is `vde exec a/h1` or `vde exec b/h1`",
+  );
+  assert.equal(
+    severalTermLine({
+      what: "h1:eth0",
+      labs: [{ lab: "a", kind: "link end" }, { lab: "b", kind: "link end" }],
+    }),
+    "h1:eth0 is a link end of labs a, b: name one, a/h1:eth0 or b/h1:eth0",
+  );
+});
+
 Deno.test("vde term of a running lab's host says vde exec, not that no socket is there", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: TWO_HOSTS }, async (name) => {
@@ -210,9 +229,16 @@ Deno.test("vde capture and vde term of a host that two running labs have, named 
       const capture = await vde(["capture", HBARE, "-c", "1", "-w", "/dev/null"]);
       assert.equal(capture.code, 1);
       assert.match(capture.stderr, both);
+      // A host has no console: vde term names each lab's vde exec at once.
       const term = await vde(["term", HBARE, "-c", "ports"]);
       assert.equal(term.code, 1);
-      assert.match(term.stderr, both);
+      assert.match(
+        term.stderr,
+        new RegExp(
+          `^vde: ${HBARE} is a host of labs (${a}, ${b}|${b}, ${a}), which has no console: a shell there is ` +
+            `(\`vde exec ${a}/${HBARE}\` or \`vde exec ${b}/${HBARE}\`|\`vde exec ${b}/${HBARE}\` or \`vde exec ${a}/${HBARE}\`)\n$`,
+        ),
+      );
       // One end of a link, as `vde status` writes it: said as that, not as a link.
       const end = await vde(["capture", `${HBARE}:eth0`, "-c", "1", "-w", "/dev/null"]);
       assert.equal(end.code, 1);

@@ -10,7 +10,7 @@ import { hasCommand, run, skipUnless, waitFor, waitForPath } from "../helpers/pr
 import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { startTcpdump, tapHost, VDE } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
-import { captureSocketPath } from "../../src/cli/capture.ts";
+import { captureSource } from "../../src/cli/capture.ts";
 import { bindUnservedSockets } from "../helpers/stale_socket.ts";
 import { pingArgs, pingTimeoutMs, repliesIn } from "../helpers/ping_replies.ts";
 
@@ -209,7 +209,7 @@ Deno.test("a mirror port's namespace sees a and b's pings only while mirrored, a
     await waitForPing(c, "10.199.18.1");
     mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
     // vde capture finds the capture socket from the management socket too.
-    assert.equal(await captureSocketPath(`${tmp}/mgmt`), `${dir}/capture`);
+    assert.equal((await captureSource(`${tmp}/mgmt`)).path, `${dir}/capture`);
     /** ICMP frames between a and b that c's tap sees during three pings. */
     const seenByC = async (file: string): Promise<number> => {
       const dump = await startTcpdump(c, "t0", file, "icmp and host 10.199.18.2");

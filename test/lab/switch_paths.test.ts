@@ -10,6 +10,7 @@ import {
   rootLabsWithHost,
   rootsHostAnswer,
   rootsLabAnswer,
+  rootsNodeAnswer,
   usersLabs,
 } from "../../src/lab/switch_paths.ts";
 import { labsBaseDir, ROOT_LABS_DIR } from "../../src/lab/names.ts";
@@ -137,9 +138,9 @@ async function captureAsNobody(target: string, before = ""): Promise<RunResult> 
     ...AS_NOBODY,
     Deno.execPath(),
     "eval",
-    `import { captureSocketPath } from "${capture}";\n${before}\n` +
-    `await captureSocketPath(${JSON.stringify(target)}).then(` +
-    `(p) => console.log("found " + p), (e) => console.log(e.message));`,
+    `import { captureSource } from "${capture}";\n${before}\n` +
+    `await captureSource(${JSON.stringify(target)}).then(` +
+    `(s) => console.log("found " + s.path), (e) => console.log(e.message));`,
   ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
     Deno.remove(denoDir, { recursive: true }).catch(() => {})
   );
@@ -279,6 +280,67 @@ Deno.test("a user who is not root naming a host alone finds it in root's labs by
   }
 });
 
+Deno.test("a user who is not root naming a switch or link alone is told it is root's lab's where that shows, else where it may be", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-lab4-roots-" });
+  const netns = await Deno.makeTempDir({ prefix: "vde-lab4-netns-" });
+  const line = (lab: string) => `vde capture ${lab}/x`;
+  try {
+    Deno.mkdirSync(`${base}/class/sw1`, { recursive: true });
+    // A lab that shares a switch lets others find it by name: its ctl is seen.
+    const ctl = Deno.listen({ transport: "unix", path: `${base}/class/sw1/ctl` });
+    Deno.writeTextFileSync(`${netns}/vde-class-h1`, "");
+    const answer = (name: string, uid = 1000) => rootsNodeAnswer(name, line, uid, base, netns);
+    try {
+      assert.deepEqual(answer("sw1"), {
+        found: "sw1 is a switch of root's lab class, not this user's: run vde as root for it, " +
+          "`sudo vde capture class/x`",
+      });
+    } finally {
+      ctl.close();
+    }
+    for (const link of ["h1-sw2", "sw2-h1", "h1:eth0-sw2:1"]) {
+      assert.match(
+        (answer(link) as { found: string }).found,
+        new RegExp(`^${link} is a link of root's lab class,`),
+      );
+    }
+    assert.deepEqual(answer("site1-site2"), {
+      maybe: "root's labs are up (class), whose switches and links only root sees: if it is one of theirs, " +
+        "`sudo vde capture class/x`",
+    });
+    Deno.mkdirSync(`${base}/exam`);
+    assert.match((answer("site1") as { maybe: string }).maybe, /\(class, exam\).*`sudo vde capture LAB\/x`$/);
+    assert.equal(answer("sw1", 0), undefined, "root's labs are root's own");
+    assert.equal(answer("/tmp/sw1"), undefined, "a path");
+    assert.equal(rootsNodeAnswer("sw1", line, 1000, `${base}/none`, netns), undefined, "root runs no lab");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    await Deno.remove(netns, { recursive: true });
+  }
+});
+
+Deno.test("a namespace two of root's labs' names could open is counted once, for the longest lab that is up", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-lab4-roots-" });
+  const netns = await Deno.makeTempDir({ prefix: "vde-lab4-netns-" });
+  try {
+    Deno.mkdirSync(`${base}/a`);
+    // vde-a-b-h1 is lab a's b-h1 while lab a-b is down.
+    Deno.writeTextFileSync(`${netns}/vde-a-b-h1`, "");
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), ["a"]);
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), []);
+    // With a-b up, the one namespace is one lab's host, not a's b-h1 and a-b's h1 both.
+    Deno.mkdirSync(`${base}/a-b`);
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), ["a-b"]);
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), []);
+    // A's own host, whose namespace no longer lab's name opens, is still a's.
+    Deno.writeTextFileSync(`${netns}/vde-a-h2`, "");
+    assert.deepEqual(rootLabsWithHost("h2", 1000, base, netns), ["a"]);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    await Deno.remove(netns, { recursive: true });
+  }
+});
+
 Deno.test("root's running lab's host, named alone by another uid, is found by its namespace and said as root's to capture", async (t) => {
   if (skipUnlessRoot(t)) return;
   const host = `h${Deno.pid.toString(36)}`;
@@ -297,6 +359,24 @@ topology:
       `${host} is a host of root's lab ${name}, not this user's: run vde as root for it, ` +
         `\`sudo vde capture ${name}/${host}\`\n`,
       asked.stderr,
+    );
+    // Its link, by the host at one end; its switch, which only root sees, as where it may be.
+    const link = await captureAsNobody(`${host}-sw1`);
+    assert.match(
+      link.stdout,
+      new RegExp(
+        `^${host}-sw1 is a link of root's lab ${name}, not this user's: .*\`sudo vde capture ${name}/${host}-sw1\``,
+      ),
+      link.stderr,
+    );
+    const sw = await captureAsNobody("sw1");
+    assert.match(
+      sw.stdout,
+      new RegExp(
+        `^sw1: no such switch directory or management socket, nor a switch of this user's labs; ` +
+          `root's labs are up \\([^)]*\\b${name}\\b[^)]*\\), whose switches and links only root sees: if it is one of theirs, \``,
+      ),
+      sw.stderr,
     );
   });
 });
