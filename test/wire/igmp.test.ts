@@ -181,13 +181,7 @@ Deno.test("an IGMPv1 query (8 bytes, max response 0) is a general one whatever i
   });
   assert.equal(queryMaxDelayMs(v1), 10_000);
   // The same with a max response of a tenth is IGMPv2's, about its group alone.
-  const v2 = v1.slice();
-  v2[35] = 1;
-  v2[36] = v2[37] = 0;
-  const c = internetChecksum(v2, 34, 8);
-  v2[36] = c >> 8;
-  v2[37] = c & 0xff;
-  assert.deepEqual(parseGroupMessage(v2), {
+  assert.deepEqual(parseGroupMessage(igmp(0x11, [239, 1, 1, 1], 5, 1)), {
     type: "ok",
     family: 4,
     kind: "query",
