@@ -441,9 +441,11 @@ async function connectCtl(dir: string, ctl = `${dir}/ctl`): Promise<Deno.Conn> {
 function switchSocket(dir: string, answer: string): OpenedPath {
   // Quoted printable: JSON.stringify escapes C0 controls but leaves DEL and C1 (U+009B is a CSI to some
   // terminals), which a hostile switch's answer would carry to the user's terminal.
+  // A switch answers with a socket of its own directory: anything else is no vde_switch's doing.
   const refused = (what: string) =>
     new Error(
-      `the switch at ${dir} answered with ${JSON.stringify(printable(answer))}, ${what}: not connected`,
+      `the switch at ${dir} answered with ${JSON.stringify(printable(answer))}, ${what}: not connected; ` +
+        "ask its owner to restart it, or name another switch",
     );
   let target: OpenedPath;
   try {
@@ -550,9 +552,11 @@ function judgedCtl(dir: string, pin: PinnedDirectory, unasked: UnaskedDefault): 
  * either name, and root's tap would send its frames to them.
  */
 function notTheSwitchs(dir: string, ctlUid: number, what: string): Error {
+  const user = userName(ctlUid);
   return new Error(
-    `the switch at ${dir} is ${userName(ctlUid)}'s (its ctl), but ${what}: root does not connect to a ` +
-      "socket another user may have put in a switch's directory; not connected",
+    `the switch at ${dir} is ${user}'s (its ctl), but ${what}: root does not connect to a ` +
+      `socket another user may have put in a switch's directory; not connected: ask ${user} to restart it ` +
+      `in a directory only they may write, or run as ${user}`,
   );
 }
 
@@ -616,7 +620,9 @@ function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
     if (!trusted(ctl!.uid)) {
       throw new Error(
         `${dir}/ctl is ${userName(ctl!.uid)}'s in ${where}: root does not join a switch another user ` +
-          `than ${userName(owner)} may have put there; not connected`,
+          `than ${userName(owner)} may have put there; not connected: ask ${
+            userName(ctl!.uid)
+          } to serve it from a directory of their own, or run as ${userName(ctl!.uid)}`,
       );
     }
     return ctl!;

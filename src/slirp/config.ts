@@ -269,6 +269,12 @@ const FLAGS: ReadonlySet<string> = new Set(["v4", "v6", "restricted", "disable_h
 /** The options that add a forward, applied after the rest. */
 const FORWARD_KEYS: ReadonlySet<string> = new Set(["tcpfwd", "udpfwd", "cmdfwd", "unixfwd"]);
 
+/**
+ * The key a suggestion writes for a key given: our short `tftp=` is vdeplug's `tftp_server_name=` (its
+ * prefix), so a VNL that Debian's vde_plug or QEMU also reads names the directory `tftp_path=`, as both do.
+ */
+const SUGGESTED: Readonly<Record<string, string>> = { tftp: "tftp_path" };
+
 /** A value to show in "needs a value" for each key that takes one. */
 const EXAMPLES: Readonly<Record<string, string>> = {
   addr: "10.1.0.2/24",
@@ -276,7 +282,6 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   addr6: "fd01::2/64",
   host6: "fd01::2/64",
   hostname: "gw",
-  tftp: "'/srv/tftp'",
   tftp_server_name: "gw",
   tftp_path: "'/srv/tftp'",
   bootfile: "pxelinux.0",
@@ -509,16 +514,18 @@ export function parseSlirpOptions(
         pieces.push(k);
       }
       // The %2F form first: it survives the shell as typed, where single quotes pasted bare are the shell's
-      // to remove (`vde plug /tmp/net slirp:///tftp='/srv/tftp'` reaches us as tftp=/srv/tftp again).
+      // to remove (`vde plug /tmp/net slirp:///tftp_path='/srv/tftp'` reaches us as tftp_path=/srv/tftp again).
       const whole = [value, ...pieces].join("/");
+      const as = SUGGESTED[key] ?? key;
       throw new ConfigError(
-        `${key}'s value has slashes, which separate options: write each / as %2F, ${key}=${
+        `${key}'s value has slashes, which separate options: write each / as %2F, ${as}=${
           whole.replaceAll("/", "%2F")
-        }, or quote it, ${key}='${whole}', inside double quotes for the shell`,
+        }, or quote it, ${as}='${whole}', inside double quotes for the shell`,
       );
     }
     if (value === "" && !FLAGS.has(key)) {
-      throw new ConfigError(`${key} needs a value, e.g. ${key}=${EXAMPLES[key] ?? "VALUE"}`);
+      const as = SUGGESTED[key] ?? key;
+      throw new ConfigError(`${key} needs a value, e.g. ${as}=${EXAMPLES[as] ?? "VALUE"}`);
     }
     refuseFlagTurnedOff(rawKey, key, value);
     switch (key) {

@@ -556,5 +556,5 @@ function firstLeaseText(c: SlirpConfig): string {
  */
 function bootfileUnserved(c: SlirpConfig): string {
   if (c.bootfile === undefined || c.tftpRoot !== undefined || c.tftpServerName !== undefined) return "";
-  return `; bootfile ${c.bootfile} but no TFTP directory serves it (--tftp DIR, or tftp=DIR in slirp://)`;
+  return `; bootfile ${c.bootfile} but no TFTP directory serves it (--tftp DIR, or tftp_path=DIR in slirp://)`;
 }

@@ -94,6 +94,12 @@ function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
       // general one goes to 224.0.0.1 (RFC 2236, 3376); any other is malformed (a bridge dropped each).
       if (len !== 8 && len < 12) return bad4("IGMP query of neither 8 nor at least 12 bytes");
       if (group === 0 && ip4.dst !== ALL_SYSTEMS) return bad4("general query not to 224.0.0.1");
+      // An 8-byte query of max response 0 is IGMPv1's, which has no group-specific query: the kernel's
+      // bridge (br_ip4_multicast_query) takes it for a general one whatever its group field says, and
+      // elects its sender (checked beside a kernel bridge). The 224.0.0.1 rule above reads the field as sent.
+      if (len === 8 && frame[at + 1] === 0) {
+        return ok(4, "query", [{ kind: "query", group: null, family: 4 }]);
+      }
       return ok(4, "query", [{ kind: "query", group: group === 0 ? null : formatIpv4(group), family: 4 }]);
     case 0x12:
     case 0x16:
@@ -273,7 +279,8 @@ export function buildIgmpQuery(
   ip[11] = sum & 0xff;
   const igmp = frame.subarray(38);
   igmp[0] = 0x11;
-  igmp[1] = Math.min(255, maxRespDeciseconds);
+  // Never 0 for a group: that makes it IGMPv1's query, a general one to every host and bridge (see above).
+  igmp[1] = Math.min(255, Math.max(group === null ? 0 : 1, maxRespDeciseconds));
   if (group !== null) igmp.set(ipv4FromU32(group), 4);
   const c = internetChecksum(igmp, 0, 8);
   igmp[2] = c >> 8;

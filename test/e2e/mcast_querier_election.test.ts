@@ -10,17 +10,22 @@
  * ours from `mcast/print`. Both have an 8 s querier interval
  * (`mcast_querier_interval 800`, `mcast/querier_interval 800`: centiseconds
  * on both), so both see l's timer run out while h queries on, and h taken
- * then, on its own port. Root only; runs in CI.
+ * then, on its own port. An IGMPv1 query (8 bytes, max response 0) that
+ * names a group in its group field is a general query to both: its sender
+ * is elected (br_ip4_multicast_query zeroes an IGMPv1 query's group).
+ * Root only; runs in CI.
  */
 import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, sleep } from "../helpers/processes.ts";
 import { tapHost } from "../helpers/tap_hosts.ts";
+import { igmp } from "../helpers/igmp.ts";
 import {
   bridgeQuerierState,
   type QuerierState,
   queryBoth,
   quietHosts,
+  sendFrames,
   snoopingBridge,
   snoopingSwitch,
   switchQuerierState,
@@ -109,5 +114,37 @@ Deno.test("our switch with mcast/querier_interval 800 keeps the lowest querier a
     const hPort = await hTakesOver(hosts.h, "t0", state);
     assert.notEqual(hPort, lPort);
     assert.deepEqual(await routerPorts(), [hPort], "l's port's router status ran out with its 8 s");
+  });
+});
+
+/** h (10.0.0.9) sends an IGMPv1 query naming 239.1.1.1, to it: no querier before, h the IPv4 querier after. */
+async function v1QueryElects(h: Netns, dev: string, state: () => Promise<QuerierState>): Promise<void> {
+  const before = await state();
+  assert.equal(before.ipv4, undefined, `a querier before h's query: ${JSON.stringify(before)}`);
+  await sendFrames(h, dev, [igmp(0x11, [239, 1, 1, 1], 9)]);
+  // Looked at until it is there (a loaded machine may take a while to carry the frame), at most 5 s.
+  let now: QuerierState = {};
+  for (let i = 0; i < 50 && now.ipv4 === undefined; i++) {
+    await sleep(100);
+    now = await state();
+  }
+  assert.equal(now.ipv4?.address, "10.0.0.9", `h's query elected: ${JSON.stringify(now)}`);
+}
+
+Deno.test("a Linux bridge elects the sender of an IGMPv1 query whose group field names a group: max response 0 makes it a general query", async (t) => {
+  if (skipUnless(t, await labMissing(["python3"]))) return;
+  await withNetns(async (lab) => {
+    const { br, hosts } = await snoopingBridge(lab, ["h"]);
+    await v1QueryElects(hosts.h, "e0", bridgeQuerierState(br));
+  });
+});
+
+Deno.test("our switch elects the sender of an IGMPv1 query whose group field names a group, as the kernel's bridge does", async (t) => {
+  if (skipUnless(t, await labMissing(["python3"]))) return;
+  await withNetns(async (lab) => {
+    const { dir, mgmt: m } = await snoopingSwitch(lab);
+    const h = await tapHost(lab, dir, "h");
+    await quietHosts([h], "t0");
+    await v1QueryElects(h, "t0", switchQuerierState(m));
   });
 });

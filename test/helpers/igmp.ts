@@ -4,8 +4,11 @@ import { parseIpv6Text } from "../../src/wire/ip_address.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { tagOf } from "./vde_clients.ts";
 
-/** An IGMPv2 message of `type` (0x16 report, 0x17 leave) for `group` (a.b.c.d as numbers), from 10.0.0.`host`. */
-export function igmp(type: number, group: number[], host = 2): Uint8Array {
+/**
+ * An IGMPv2 message of `type` (0x16 report, 0x17 leave, 0x11 query) for `group` (a.b.c.d as numbers), from
+ * 10.0.0.`host`, of max response `code` (a query's tenths: 0 makes one IGMPv1's).
+ */
+export function igmp(type: number, group: number[], host = 2, code = 0): Uint8Array {
   const f = new Uint8Array(14 + 20 + 8);
   f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, 2, 0, 0, 0, 0, host, 8, 0], 0);
   const ip = f.subarray(14, 34);
@@ -14,7 +17,7 @@ export function igmp(type: number, group: number[], host = 2): Uint8Array {
   ip[10] = c >> 8;
   ip[11] = c & 0xff;
   const m = f.subarray(34);
-  m.set([type, 0, 0, 0, ...group]);
+  m.set([type, code, 0, 0, ...group]);
   const d = internetChecksum(m, 0, 8);
   m[2] = d >> 8;
   m[3] = d & 0xff;

@@ -153,7 +153,10 @@ Deno.test("a switch that answers with a socket outside its directory (or a symli
       })();
       await assert.rejects(
         openVdeLink(`${tmp}/sw`),
-        new RegExp(`answered with "${answer}", no socket in its directory: not connected`),
+        new RegExp(
+          `answered with "${answer}", no socket in its directory: not connected; ask its owner to restart it, ` +
+            "or name another switch$",
+        ),
       );
       (await serving).close();
     }
@@ -184,7 +187,7 @@ Deno.test("a switch whose directory is swapped for a symlink elsewhere before it
     })();
     await assert.rejects(
       openVdeLink(`${tmp}/sw`),
-      /answered with ".*\/elsewhere\/journal", no socket in its directory: not connected/,
+      /answered with ".*\/elsewhere\/journal", no socket in its directory: not connected; ask its owner to restart it, or name another switch$/,
     );
     (await serving).close();
   } finally {

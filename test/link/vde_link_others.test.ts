@@ -84,7 +84,7 @@ async function withFakeSwitch(
 
 const NOT_CONNECTED =
   "root does not connect to a socket another user may have put in a switch's directory; " +
-  "not connected";
+  "not connected: ask nobody to restart it in a directory only they may write, or run as nobody";
 
 Deno.test("root refuses a named switch in a directory others may write whose port socket is another user's than its ctl; the switch's own is joined", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -209,7 +209,8 @@ Deno.test("root follows a symlink at ctl in a directory others may write only wh
     await assert.rejects(openVdeLink(dir), {
       message:
         `${dir}/ctl is 12345's in ${dir} (owner nobody, mode 777), a directory others may write: root ` +
-        "does not join a switch another user than nobody may have put there; not connected",
+        "does not join a switch another user than nobody may have put there; not connected: ask 12345 to " +
+        "serve it from a directory of their own, or run as 12345",
     });
     assert.equal(third.accepted(), 0, "their ctl was connected to");
   } finally {

@@ -477,7 +477,7 @@ Deno.test("a bootfile with no TFTP directory and no other TFTP server is said on
   const said = (config: Partial<SlirpConfig>) => testStack(config).stack.describe()[0]!;
   assert.match(
     said({ bootfile: "boot.ipxe" }),
-    /first lease 10\.0\.2\.15; bootfile boot\.ipxe but no TFTP directory serves it \(--tftp DIR, or tftp=DIR in slirp:\/\/\)$/,
+    /first lease 10\.0\.2\.15; bootfile boot\.ipxe but no TFTP directory serves it \(--tftp DIR, or tftp_path=DIR in slirp:\/\/\)$/,
   );
   const root = Deno.makeTempDirSync({ prefix: "vde-stack-bootfile-" });
   try {

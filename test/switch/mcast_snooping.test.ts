@@ -506,6 +506,20 @@ Deno.test("a group-specific query elects nobody: it neither keeps the other-quer
   assert.equal(snoop.querierState().ipv4, false);
 });
 
+Deno.test("an IGMPv1 query naming a group elects its sender as a general query does, as the kernel's bridge reads max response 0", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.tick(1000);
+  // From 10.0.0.5 to 239.1.1.1 with the group in its field, 8 bytes, code 0.
+  assert.ok(snoop.observe(2, 0, igmp(0x11, G, 5)));
+  assert.deepEqual(snoop.routers().map((r) => r.port), [2]);
+  assert.deepEqual(snoop.queriers().map((q) => `${q.address} ${q.port}`), ["10.0.0.5 2"]);
+  // IGMPv1's 10 s of response delay pass before it governs forwarding.
+  snoop.tick(10_999);
+  assert.equal(snoop.querierState().ipv4, false);
+  snoop.tick(11_000);
+  assert.equal(snoop.querierState().ipv4, true);
+});
+
 Deno.test("our querier is the current one until a query is taken: from 0.0.0.0 ours yields to any IPv4 querier, to a lower MLD address only", () => {
   const snoop = new McastSnooping(MAC); // fe80::2ff:1ff:fe02:304
   snoop.setQuerier(true);

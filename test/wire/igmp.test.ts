@@ -170,6 +170,34 @@ Deno.test("an IGMP message in a fragment is read as the kernel reads it: by its 
   }
 });
 
+Deno.test("an IGMPv1 query (8 bytes, max response 0) is a general one whatever its group field says, as the kernel's bridge reads it; an IGMPv2 one of a group is group-specific", () => {
+  // 10.0.0.5 to 239.1.1.1, group 239.1.1.1, code 0: RFC 1112's query has no group; the kernel zeroes it.
+  const v1 = igmp(0x11, [239, 1, 1, 1], 5);
+  assert.deepEqual(parseGroupMessage(v1), {
+    type: "ok",
+    family: 4,
+    kind: "query",
+    events: [{ kind: "query", group: null, family: 4 }],
+  });
+  assert.equal(queryMaxDelayMs(v1), 10_000);
+  // The same with a max response of a tenth is IGMPv2's, about its group alone.
+  assert.deepEqual(parseGroupMessage(igmp(0x11, [239, 1, 1, 1], 5, 1)), {
+    type: "ok",
+    family: 4,
+    kind: "query",
+    events: [{ kind: "query", group: "239.1.1.1", family: 4 }],
+  });
+  // Ours never sends a group's query with max response 0, which every host would take for a general one.
+  const ours = buildIgmpQuery(MAC, 0xef010101, 0);
+  assert.equal(ours[14 + 24 + 1], 1);
+  assert.deepEqual(parseGroupMessage(ours), {
+    type: "ok",
+    family: 4,
+    kind: "query",
+    events: [{ kind: "query", group: "239.1.1.1", family: 4 }],
+  });
+});
+
 Deno.test("a query the kernel refuses is malformed: a general one not to 224.0.0.1 or ff02::1, an odd length, an MLD one not from a link-local address", () => {
   const general4 = buildIgmpQuery(MAC, null, 100);
   const to = general4.slice();
