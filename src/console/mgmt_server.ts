@@ -17,6 +17,10 @@
  *   are unsent, the session stops reading that client's commands, so a
  *   client that never reads only stalls itself, and the kernel's socket
  *   buffer pushes back on it;
+ * - a listing made over time (`Reply.chunks`, a full `hash/print`) is
+ *   framed at once and written chunk by chunk, each asked for only once
+ *   the queue is below `highWaterBytes`, so a client that left (its write
+ *   failed) stops the listing at its next chunk;
  * - asynchronous debug lines beyond `maxPendingBytes` unsent are dropped.
  *
  * A command that runs for long (a lab host's `exec`) asks for `stopSignal`:
@@ -37,6 +41,8 @@ import {
   formatReply,
   formatReplyParts,
   GREETING,
+  listingHead,
+  listingTail,
   PROMPT,
   type Reply,
   resultLine,
@@ -147,6 +153,7 @@ const LOGOUT_FLUSH_MS = 2000;
 /** One connected management client. */
 class MgmtSession implements Session {
   readonly kind = "mgmt" as const;
+  readonly streamsListings = true;
   readonly debug = new Set<string>();
   loadDepth = 0;
   readonly commands: CommandRegistry;
@@ -283,6 +290,12 @@ class MgmtSession implements Session {
           reply.afterSend?.();
           return;
         }
+        if (reply.chunks !== undefined) {
+          await this.#writeChunks(reply, reply.chunks);
+          if (this.#closed) break;
+          reply.afterSend?.();
+          continue;
+        }
         // The prompt rides in the reply's last part: one write for an ordinary reply, as before bodies.
         for (const part of formatReplyParts(reply, this.#afterReply)) {
           if (typeof part === "string") this.#out.push(part);
@@ -292,6 +305,28 @@ class MgmtSession implements Session {
       }
     }
     this.close();
+  }
+
+  /**
+   * Writes a listing made over time: its header at once, each chunk as it
+   * comes, no more than `highWaterBytes` ahead of the client; a client that
+   * has gone (a write failed, which closes the session) is asked nothing more,
+   * so the listing stops at its next chunk.
+   */
+  async #writeChunks(reply: Reply, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.#out.push(listingHead(reply));
+    let code = reply.code;
+    try {
+      for await (const chunk of chunks) {
+        this.#out.pushBytes(chunk);
+        await this.#out.below(this.#opts.highWaterBytes);
+        if (this.#closed) return;
+      }
+    } catch {
+      // The header is out: the listing ends where it broke, and says so in its result.
+      code = Errno.EIO;
+    }
+    if (!this.#closed) this.#out.push(listingTail(code, this.#afterReply));
   }
 
   close(): void {

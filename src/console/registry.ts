@@ -9,7 +9,7 @@
  * argument string. Listing commands always answer with a `0000` block, even
  * when they fail, as vde_switch does.
  */
-import { Errno, type Reply } from "./reply_format.ts";
+import { Errno, type Reply, withBody } from "./reply_format.ts";
 
 /** Where a session's commands come from; decides rendering and what `logout` means. */
 export type SessionKind = "mgmt" | "stdin" | "terminal" | "script";
@@ -38,6 +38,8 @@ export interface Session {
    * stops on. Absent where there is no client to lose.
    */
   stopSignal?(): AbortSignal;
+  /** Writes a listing made over time (`Reply.chunks`) as it comes; others get it whole, as `body`. */
+  readonly streamsListings?: boolean;
 }
 
 /** Runs a command: `args` is the rest of the line after the command word, trimmed. */
@@ -172,10 +174,13 @@ export class CommandRegistry {
     let reply: Reply;
     try {
       reply = await spec.run(args, session);
+      if (!session.streamsListings) reply = await withBody(reply);
     } catch {
       reply = { code: Errno.EIO };
     }
-    if (spec.listing && reply.lines === undefined && reply.body === undefined) return { ...reply, lines: [] };
+    if (spec.listing && reply.lines === undefined && reply.body === undefined && reply.chunks === undefined) {
+      return { ...reply, lines: [] };
+    }
     return reply;
   }
 }

@@ -103,6 +103,13 @@ export interface Reply {
    * the chunks as they are.
    */
   body?: Uint8Array[];
+  /**
+   * The listing as `body`'s chunks, made over time: a session that streams
+   * listings (the management socket) writes the header at once and each
+   * chunk as it comes, and stops asking for more once its client has gone;
+   * the registry reads it into `body` for every other session.
+   */
+  chunks?: AsyncIterable<Uint8Array>;
   /** Unframed text written before the result (`load` echoes its script here). */
   raw?: string;
   /**
@@ -141,11 +148,26 @@ export function formatReply(reply: Reply): string {
  */
 export function formatReplyParts(reply: Reply, trailer = ""): (string | Uint8Array)[] {
   if (reply.body === undefined || reply.endSession) return [formatReply(reply) + trailer];
-  return [
-    `${reply.raw ?? ""}${DATA_START}\n`,
-    ...reply.body,
-    `${DATA_END}\n${resultLine(reply.code)}\n${trailer}`,
-  ];
+  return [listingHead(reply), ...reply.body, listingTail(reply.code, trailer)];
+}
+
+/** What goes before an encoded listing's chunks: the reply's raw text and the `0000` header. */
+export function listingHead(reply: Reply): string {
+  return `${reply.raw ?? ""}${DATA_START}\n`;
+}
+
+/** What goes after an encoded listing's chunks: its end, the result line for `code`, and `trailer`. */
+export function listingTail(code: number, trailer = ""): string {
+  return `${DATA_END}\n${resultLine(code)}\n${trailer}`;
+}
+
+/** `reply` with a listing made over time (`chunks`) read whole into `body`. */
+export async function withBody(reply: Reply): Promise<Reply> {
+  if (reply.chunks === undefined) return reply;
+  const { chunks, ...rest } = reply;
+  const body: Uint8Array[] = [];
+  for await (const chunk of chunks) body.push(chunk);
+  return { ...rest, body };
 }
 
 const decoder = new TextDecoder();

@@ -7,7 +7,7 @@
  */
 import { readAtMost } from "../io/read_at_most.ts";
 import { type CommandRegistry, fail, failure, ok, type Session } from "./registry.ts";
-import { Errno, printable, type Reply } from "./reply_format.ts";
+import { Errno, printable, type Reply, withBody } from "./reply_format.ts";
 import { shellQuoted } from "../shell_quote.ts";
 import { userName } from "../os/users.ts";
 import { ownersOfSecrets } from "../os/owned_file.ts";
@@ -120,8 +120,10 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
   try {
     for (const line of read) {
       raw += `vde[${path}]: ${line}\n`;
-      const reply = await session.commands.execute(line, session);
-      if (reply === null) continue;
+      const ran = await session.commands.execute(line, session);
+      if (ran === null) continue;
+      // Rendered whole, into the script's one reply: a listing made over time is read to its end.
+      const reply = await withBody(ran);
       raw += session.render(reply);
       shutdownIgnored ||= reply.shutdownIgnored === true;
       // A script that logs out or shuts down stops there.

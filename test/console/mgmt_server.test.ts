@@ -8,6 +8,7 @@ import { MgmtClient } from "../../src/console/client.ts";
 import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
+import { DATA_START, resultLine } from "../../src/console/reply_format.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
 import { closeAndReuse } from "../helpers/closed_hold.ts";
@@ -41,7 +42,6 @@ Deno.test("a management socket refused in a directory that exists does not call 
 });
 
 Deno.test("a command that asks is told when its client hangs up while it runs, and who the client is", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-hangup-" });
   let peer: number | undefined;
   let sawHangup!: () => void;
   const hungUp = new Promise<void>((r) => sawHangup = r);
@@ -58,6 +58,22 @@ Deno.test("a command that asks is told when its client hangs up while it runs, a
       return ok();
     },
   });
+  await withGreetedConn(commands, "vde-mgmt-hangup-", async (conn) => {
+    await conn.write(new TextEncoder().encode("wait\n"));
+    await waitFor(() => peer, { timeoutMs: 10_000, what: "the command running" });
+    conn.close();
+    await hungUp;
+    assert.equal(peer, Deno.pid);
+  });
+});
+
+/** `fn` given a raw socket to a server of `commands`, its greeting read. */
+async function withGreetedConn(
+  commands: CommandRegistry,
+  prefix: string,
+  fn: (conn: Deno.UnixConn) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
   const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
     path: `${dir}/mgmt`,
     log: () => {},
@@ -65,16 +81,12 @@ Deno.test("a command that asks is told when its client hangs up while it runs, a
   try {
     const conn = await Deno.connect({ transport: "unix", path: `${dir}/mgmt` });
     await conn.read(new Uint8Array(4096));
-    await conn.write(new TextEncoder().encode("wait\n"));
-    await waitFor(() => peer, { timeoutMs: 10_000, what: "the command running" });
-    conn.close();
-    await hungUp;
-    assert.equal(peer, Deno.pid);
+    await fn(conn);
   } finally {
     server.close();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
 Deno.test("ETX on a console with interrupts stops the command that asked, is no part of a line, and stops only that command", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-etx-" });
@@ -232,4 +244,71 @@ Deno.test("a management socket in a held directory closed before it is not remov
     tc.close();
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+/** A listing command (`slow`) whose chunks `listing` makes, over time, as the server asks for them. */
+function streamedCommands(listing: () => AsyncGenerator<Uint8Array>): CommandRegistry {
+  return new CommandRegistry().add({
+    path: "slow",
+    syntax: "",
+    help: "",
+    listing: true,
+    run: () => ({ code: 0, chunks: listing() }),
+  });
+}
+
+Deno.test("a listing made over time is framed at once: its header and first chunk reach the client before its last chunk is made", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  let lastMade = false;
+  const commands = streamedCommands(async function* () {
+    yield new TextEncoder().encode("first\n");
+    await gate;
+    lastMade = true;
+    yield new TextEncoder().encode("last\n");
+  });
+  await withRawClient(commands, false, async (send, replies) => {
+    await send("slow\n");
+    await waitFor(() => replies().includes(`${DATA_START}\nfirst\n`), {
+      timeoutMs: 10_000,
+      what: "the header",
+    });
+    assert.equal(lastMade, false, "the last chunk is not made yet");
+    assert.ok(!replies().includes(resultLine(0)), "no result line before the listing ends");
+    release();
+    await waitFor(() => replies().includes(`${resultLine(0)}\n`), { timeoutMs: 10_000, what: "the result" });
+    assert.ok(replies().includes(`${DATA_START}\nfirst\nlast\n.\n${resultLine(0)}\n`), replies());
+  });
+});
+
+Deno.test("a listing whose client has gone stops at its next chunk instead of being made whole", async () => {
+  const total = 10_000;
+  let made = 0;
+  let stopped = false;
+  const commands = streamedCommands(async function* () {
+    try {
+      for (; made < total; made++) {
+        // A turn of the event loop per chunk, as the paced hash/print takes.
+        await new Promise((r) => setTimeout(r, 0));
+        yield new Uint8Array(64 * 1024).fill(0x61);
+      }
+    } finally {
+      stopped = true;
+    }
+  });
+  await withGreetedConn(commands, "vde-mgmt-gone-", async (conn) => {
+    await conn.write(new TextEncoder().encode("slow\n"));
+    const buf = new Uint8Array(4096);
+    let text = "";
+    while (!text.includes(DATA_START)) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assert.ok(text.includes(DATA_START), "the header came first");
+    conn.close();
+    await waitFor(() => stopped, { timeoutMs: 10_000, what: "the listing to stop" });
+    // What the socket's buffers and the queue's high-water mark hold, no more: not the whole 640 MiB.
+    assert.ok(made < 200, `${made} of ${total} chunks made`);
+  });
 });

@@ -17,7 +17,7 @@ import type { ConsoleContext } from "./context.ts";
 import { formatHashLine } from "./listings.ts";
 import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
-import { hashPrintBody } from "./mac_listing.ts";
+import { hashPrintChunks } from "./mac_listing.ts";
 import { NO_VLAN, pastLastPort } from "../../switch/engine.ts";
 import { vdeBucket } from "../../switch/vde_bucket.ts";
 import { formatMac as formatMacBytes, macHi, macLo, parseMacText } from "../../wire/ethernet.ts";
@@ -98,7 +98,7 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     syntax: "",
     help: "print the hash table",
     listing: true,
-    run: async () => ({ code: 0, body: await hashPrintBody(ctx) }),
+    run: () => ({ code: 0, chunks: hashPrintChunks(ctx) }),
   });
   registry.add({
     path: "hash/flush",

@@ -8,10 +8,13 @@
  * computed, and the entries are put in vde_switch's order (bucket, then MAC,
  * then VLAN) by a radix sort (stable counting passes, no comparison
  * callback). The lines are then written as ASCII straight into 64 KiB
- * chunks with a precomputed hex table, and handed over as those chunks: the
- * management socket writes them as they are. The bytes are those of
- * `formatHashLine`, which stays the statement of the format (tests compare
- * the two).
+ * chunks with a precomputed hex table, and handed over as those chunks,
+ * each as soon as it is full: the management socket writes the listing's
+ * header at once and each chunk as it comes, so a client that waits a
+ * second between reads (Debian's `unixcmd`) never waits for the whole
+ * listing, and a client that left stops it at the next chunk (the consumer
+ * stops asking). The bytes are those of `formatHashLine`, which stays the
+ * statement of the format (tests compare the two).
  *
  * Every phase is paced (`Pacer`): every quarter of a millisecond of work
  * the thread offers its core (`sched_yield`: whoever waits for this core
@@ -68,16 +71,18 @@ interface SortedEntries {
   age: Int32Array;
 }
 
-/** The `hash/print` lines of the switch's MAC table, as ASCII chunks. */
-export async function hashPrintBody(ctx: ConsoleContext, offerCore = yieldCore): Promise<Uint8Array[]> {
+/** The `hash/print` lines of the switch's MAC table, as ASCII chunks, each given once it is full. */
+export async function* hashPrintChunks(
+  ctx: ConsoleContext,
+  offerCore = yieldCore,
+): AsyncGenerator<Uint8Array> {
   const pacer = new Pacer(offerCore);
   const e = await sortedEntries(ctx, pacer);
-  const chunks: Uint8Array[] = [];
   let buf = new Uint8Array(CHUNK_BYTES);
   let at = 0;
   for (let i = 0; i < e.count; i++) {
     if (at + MAX_LINE_BYTES > buf.length) {
-      chunks.push(buf.subarray(0, at));
+      yield buf.subarray(0, at);
       buf = new Uint8Array(CHUNK_BYTES);
       at = 0;
     }
@@ -95,8 +100,7 @@ export async function hashPrintBody(ctx: ConsoleContext, offerCore = yieldCore):
     at = put(buf, at, SECS);
     if ((i + 1) % CHECK_EVERY === 0) await pacer.check();
   }
-  if (at > 0) chunks.push(buf.subarray(0, at));
-  return chunks;
+  if (at > 0) yield buf.subarray(0, at);
 }
 
 /** Lets a thread that waits for this core run first (`sched_yield`); returns at once if none does. */

@@ -4,7 +4,7 @@ import { prng } from "../../helpers/random.ts";
 import { formatHashLine } from "../../../src/console/switch/listings.ts";
 import { macViews } from "../../../src/console/switch/views.ts";
 import { formatReply } from "../../../src/console/reply_format.ts";
-import { hashPrintBody } from "../../../src/console/switch/mac_listing.ts";
+import { hashPrintChunks } from "../../../src/console/switch/mac_listing.ts";
 
 const NOW = 100_000;
 
@@ -74,11 +74,36 @@ Deno.test("hash/print of a full table offers its core at least every half millis
     fill(tc, 65536, 11);
     let offers = 0;
     const cpu0 = threadCpuMs();
-    const body = await hashPrintBody(tc.ctx, () => offers++);
+    const body = await Array.fromAsync(hashPrintChunks(tc.ctx, () => offers++));
     const cpu = threadCpuMs() - cpu0;
     assert.ok(body.length > 60, "a full listing");
     // Bursts are timed on the clock: a preempted burst only ends sooner.
     assert.ok(offers >= Math.floor(cpu / 0.5), `${offers} offers in ${cpu.toFixed(1)} ms of CPU`);
+  } finally {
+    tc.close();
+  }
+});
+
+Deno.test("hash/print of a full table gives its first chunk long before it makes its last", async () => {
+  const tc = makeConsole();
+  try {
+    tc.ctx.nowSeconds = () => NOW;
+    fill(tc, 65536, 12);
+    // A slow pacer: each offer of the core gives it away for a while, as a busy machine does.
+    let offers = 0;
+    const slowOffer = () => {
+      offers++;
+      const until = performance.now() + 0.2;
+      while (performance.now() < until) { /* the core is someone else's */ }
+    };
+    let offersAtFirst = -1;
+    let chunks = 0;
+    for await (const _ of hashPrintChunks(tc.ctx, slowOffer)) {
+      if (chunks++ === 0) offersAtFirst = offers;
+    }
+    assert.ok(chunks > 60, `${chunks} chunks`);
+    // The sort is the listing's first part (about a tenth of its work); the lines, chunk by chunk, the rest.
+    assert.ok(offersAtFirst < offers / 2, `first chunk after ${offersAtFirst} of ${offers} offers`);
   } finally {
     tc.close();
   }
