@@ -213,7 +213,7 @@ async function withPluggedSwitch(
   const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
   const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
   try {
-    await portLinesOnceListed(mgmt, "vde plug");
+    await portLinesOnceListed(mgmt, "vdeplug:");
     await fn(tmp, sw, plug);
   } finally {
     mgmt.close();

@@ -56,7 +56,7 @@ Deno.test("vde slirp --sock DIR[N] plugs into port N while a lab is up (a VLAN's
     try {
       await slirp.waitForOutput(/^vde slirp: on .*sw\[7\]: gateway 10\.0\.2\.2\/24/m, 20_000, "stderr");
       const ports = await run([...ourCli(), "term", `${dir}/sw`, "-c", "ports"], { timeoutMs: 20_000 });
-      assert.match(ports.stdout, /^ +7 +active .*vde slirp/m);
+      assert.match(ports.stdout, /^ +7 +active .*slirpvde: user=/m);
     } finally {
       await slirp.stop();
       await sw.stop();
