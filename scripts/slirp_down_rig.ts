@@ -25,6 +25,13 @@
  * fixed /tmp path: perf stat -o follows a symlink a local user left there,
  * and root's perf then overwrites the file it points to).
  *
+ * RIG_PERF=trace records the slirp's sendmmsg, sendto and read system
+ * calls (perf's syscall tracepoints, into NAME-PAIR.trace) and prints per run
+ * the frames each sendmmsg asked for (median, p90, max), how many sent fewer
+ * (the switch's socket was full: EAGAIN) and the host reads' count per MB and
+ * median size (scripts/syscall_trace.ts): whether our bursts overrun the
+ * switch, without the CPU a call graph costs.
+ *
  * RIG_CAPTURE=1 writes one second of the guest's tap (tcpdump, headers only,
  * from the run's second second) per run into KIND-PAIR.pcap in a directory of
  * its own, as perf's: where the frames reaching the guest pause, and what
@@ -50,6 +57,7 @@ import { DENO_RUN } from "../src/cli/v8_flags.ts";
 import { contextSwitches, cpuSeconds, machineCpu } from "./proc_cpu.ts";
 import { freeLoopbackPort } from "./free_port.ts";
 import { median, rigArgs } from "./rig_args.ts";
+import { formatSyscalls, summariseSyscalls } from "./syscall_trace.ts";
 
 const { pairs, seconds, kinds } = rigArgs(Deno.args, 5);
 
@@ -169,7 +177,21 @@ await withNetns(async (lab) => {
         const pc0 = await ports(mgmt);
         const perf = perfDir !== null && kind.repo !== null
           ? spawnManaged(
-            Deno.env.get("RIG_PERF") === "stat"
+            Deno.env.get("RIG_PERF") === "trace"
+              ? [
+                "perf",
+                "record",
+                "-e",
+                "syscalls:sys_enter_sendmmsg,syscalls:sys_exit_sendmmsg,syscalls:sys_exit_sendto,syscalls:sys_exit_read",
+                "-o",
+                `${perfDir}/${kind.name}-${p + 1}.trace`,
+                "-p",
+                String(slirp.pid),
+                "--",
+                "sleep",
+                String(seconds - 1),
+              ]
+              : Deno.env.get("RIG_PERF") === "stat"
               ? [
                 "perf",
                 "stat",
@@ -272,6 +294,17 @@ await withNetns(async (lab) => {
               s.slirpSleeps.toFixed(0)
             } plug ${s.plugSleeps.toFixed(0)}, preempted ${s.preempted.toFixed(0)}`,
         );
+        if (perf !== null && Deno.env.get("RIG_PERF") === "trace") {
+          // The trace covers seconds - 1 of the run's seconds: per MB of what moved in that time.
+          const text = await run(["perf", "script", "-i", `${perfDir}/${kind.name}-${p + 1}.trace`], {
+            check: false,
+          });
+          console.log(
+            `${kind.name} pair ${p + 1}: ${
+              formatSyscalls(summariseSyscalls(text.stdout), mb * (seconds - 1) / seconds)
+            }`,
+          );
+        }
       } catch (err) {
         console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
       } finally {
