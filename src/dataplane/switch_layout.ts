@@ -1,7 +1,7 @@
 /**
  * What the switch thread (switch_worker.ts) and its owner (switch_thread.ts)
  * share: the start message, the commands, the replies, and the control
- * block's layout (`Int32Array`: commands posted, stop flag).
+ * block's layout (`Int32Array`: commands posted, stop flag, serving flag).
  *
  * Commands are postMessages, counted in the control block: the worker runs
  * a synchronous loop and only returns to its event loop (where messages
@@ -18,6 +18,13 @@ import { recordSize } from "./frame_ring.ts";
 export const CTL_POSTED = 0;
 /** Index in the control block: non-zero once the worker must stop. */
 export const CTL_STOP = 1;
+/**
+ * Index in the control block: 0 until the worker reads its first real frame, then 1 (set by the
+ * worker, once, after its warm-up and before it takes a command). Until then every command posted
+ * is applied before any frame is read, so a console may answer a change without waiting for the
+ * worker to take it (SwitchThread.settledSince).
+ */
+export const CTL_SERVING = 2;
 /** Int32 slots of the control block. */
 export const CTL_SLOTS = 4;
 /**

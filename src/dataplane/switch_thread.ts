@@ -66,6 +66,7 @@ import {
   CLIENT_MARK,
   CONTROL_ROOM,
   CTL_POSTED,
+  CTL_SERVING,
   CTL_SLOTS,
   CTL_STOP,
   DATA_ROOM,
@@ -250,13 +251,14 @@ export class SwitchThread {
   /**
    * Resolves once the worker has applied every command posted so far, so
    * what is read next of the shared memory (counters a reset zeroed, a
-   * port a command set up) reflects them: a console replies after this, as
+   * port a command set up) reflects them: a console replies after this
+   * (`settledSince`, which also knows when it need not wait), as
    * vde_switch's single thread replies after the change. At once when
    * nothing is pending; one `sync` covers every caller meanwhile. Bounded
    * by SETTLE_TIMEOUT_MS, after which it resolves anyway (logged).
    */
   settled(): Promise<void> {
-    return this.settledSince(0);
+    return this.#settledAfter(0);
   }
 
   /** Commands posted so far: a mark for `settledSince`. */
@@ -265,12 +267,25 @@ export class SwitchThread {
   }
 
   /**
-   * As `settled`, but at once when nothing was posted since `mark` (`posted` read earlier): a console
-   * command that changed nothing answers from the shared state without waiting for the worker, which
+   * For a console command: at once when nothing was posted since `mark` (`posted` read earlier), or
+   * while the worker has read no real frame yet (CTL_SERVING); as `settled` otherwise. The worker
    * takes its first command only after its warm-up (a second or more on a loaded machine), so a
-   * just-started switch's first `port/print` answers before a vde2 script's `unixcmd` gives up (1 s).
+   * just-started switch's first command, `port/print` or `vlan/create`, answers before a vde2
+   * script's `unixcmd` gives up (1 s). A change answered so is already in effect for every frame
+   * sent after the answer: the worker applies all the commands posted before it reads its first
+   * frame, whether from a port's fd or ringIn (commands before frames, each turn), and the shared
+   * memory a reply may read (MAC table, counters) is still as the switch started: warm-up forwards
+   * on a twin engine's. The flag is read after the command was counted (`command`) and the worker
+   * stores it before it reads the count, so a 0 read here means the worker will see that command.
+   * Chosen over a warm-up that yields to commands: the reply needs nothing of the worker then, and
+   * the warm-up keeps every round, so the first frames are still forwarded by optimized code.
    */
   settledSince(mark: number): Promise<void> {
+    if (this.#posted <= mark || Atomics.load(this.#control, CTL_SERVING) === 0) return Promise.resolve();
+    return this.#settledAfter(mark);
+  }
+
+  #settledAfter(mark: number): Promise<void> {
     if (this.#posted <= mark) return Promise.resolve();
     // A thread that ended applies nothing more: a console must not wait out the bound for it.
     if (this.#stopping !== null || this.failure !== null || this.#applied >= this.#posted) {

@@ -66,6 +66,7 @@ import {
   CLIENT_MARK,
   CONTROL_ROOM,
   CTL_POSTED,
+  CTL_SERVING,
   CTL_STOP,
   DATA_ROOM,
   OBSERVED,
@@ -292,6 +293,16 @@ class SwitchLoop {
 
   get ok(): boolean {
     return this.#epfd >= 0;
+  }
+
+  /**
+   * Says, before the first turn that may read a real frame, that commands now wait for this thread.
+   * Stored before `run` reads the posted count: a main thread that read 0 here after posting a
+   * command knows this thread will see that command, and apply it, before any frame (its console
+   * answers the change at once, SwitchThread.settledSince).
+   */
+  serve(): void {
+    Atomics.store(this.#control, CTL_SERVING, 1);
   }
 
   #watch(op: number, fd: number, events: number = C.EPOLLIN): number {
@@ -844,6 +855,7 @@ scope.onmessage = (e) => {
       scope.postMessage({ stopped: true });
       return;
     }
+    loop.serve();
     runUntilCommandOrStop();
     return;
   }
