@@ -50,6 +50,12 @@ export const SNOOPED = 1 << 28;
  */
 export const SNOOP_TICK = BPDU | SNOOPED;
 /**
+ * The ringOut tag put where the thread's snooping machine started or stopped our querier (a
+ * command), among its ticks and copied frames: the record holds 1 (started) or 0. The copy on the
+ * main thread starts it there, on the same clock (McastSnooping.setQuerierLater).
+ */
+export const SNOOP_QUERIER = SNOOP_TICK | 1;
+/**
  * The ringOut tag of a client mark (`{ op: "mark" }`): the record holds the
  * mark's number (a uint32). It sits among the observed frames exactly where
  * the thread applied the command, so a capture on the main thread names a

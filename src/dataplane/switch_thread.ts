@@ -37,7 +37,11 @@
  * are engine calls, mirrored like any other. Snooping runs on the worker;
  * the control copy's machine reads the IGMP/MLD frames the worker's read
  * (tagged SNOOPED) and ticks when it ticks (SNOOP_TICK), so the console
- * lists the same table, and each console change to it is sent on.
+ * lists the same table, and each console change to it is sent on. Our
+ * querier's start counts from the clock, which the copy learns later than
+ * the thread's machine has it: the copy starts it where the thread's
+ * machine did (SNOOP_QUERIER), so `mcast/print` says it is active when the
+ * thread forwards by it.
  *
  * Shutdown order (`stop`): the stop flag, a wake; the worker closes its
  * epoll set and posts "stopped"; then every fd it had is released (their
@@ -76,6 +80,7 @@ import {
   type PortFdKind,
   type PostedCommand,
   SEND,
+  SNOOP_QUERIER,
   SNOOP_TICK,
   SNOOPED,
   type SwitchCommand,
@@ -135,6 +140,8 @@ export interface SwitchThreadSink {
   snooped(port: number, vlan: number, frame: Uint8Array): void;
   /** The thread's snooping machine ticked at `nowMs` (after the frames it read before). */
   snoopTick(nowMs: number): void;
+  /** The thread's snooping machine started (`on`) or stopped our querier here, among its ticks and frames. */
+  snoopQuerier?(on: boolean): void;
 }
 
 /** The data-plane thread of one switch. */
@@ -158,7 +165,8 @@ export class SwitchThread {
     } else if ((tag & OBSERVED) !== 0) {
       this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);
     } else if ((tag & SNOOP_TICK) === SNOOP_TICK) {
-      this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
+      if ((tag & PORT_MASK) === (SNOOP_QUERIER & PORT_MASK)) this.#sink.snoopQuerier?.(copy[0] === 1);
+      else if (copy.length >= 8) this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
     } else if ((tag & BPDU) !== 0) this.#sink.bpdu(tag & PORT_MASK, copy);
     else this.#sink.snooped(tag & PORT_MASK, (tag >> 16) & 0xfff, copy);
   };
@@ -647,7 +655,10 @@ function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
       if (next !== null && !wrapped.has(next)) {
         wrapped.add(next);
         for (const method of ["setQuerier", "setRouter", "setOption", "setFastLeave"] as const) {
-          const own = next[method] as (...args: unknown[]) => void;
+          // Our querier starts here where it started there, on that machine's clock (`snoopQuerier`).
+          const own = (method === "setQuerier" ? next.setQuerierLater : next[method]) as (
+            ...args: unknown[]
+          ) => void;
           (next as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
             own.apply(next, args);
             thread.command({ op: "snoop", method, args });
@@ -656,8 +667,12 @@ function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
       }
       thread.command({ op: "snooping", settings: next?.settings ?? null });
       if (next === null) return;
-      // What was set on the machine before it was handed over.
-      if (next.querier) thread.command({ op: "snoop", method: "setQuerier", args: [true] });
+      // What was set on the machine before it was handed over. Our querier was started here on this
+      // copy's clock, not yet the thread's: it starts again where the thread's machine starts it.
+      if (next.querier) {
+        next.querierStarted(false);
+        thread.command({ op: "snoop", method: "setQuerier", args: [true] });
+      }
       for (const r of next.routers()) {
         if (r.expiresIn === null) thread.command({ op: "snoop", method: "setRouter", args: [r.port, true] });
       }
