@@ -14,8 +14,8 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { mac, ourCli, RawClient } from "../helpers/vde_clients.ts";
-import { waitFor } from "../helpers/framed_peers.ts";
+import { mac, RawClient } from "../helpers/vde_clients.ts";
+import { busyLoops, startDaemonSwitch, stopDaemonSwitch } from "../helpers/daemon_switch.ts";
 
 const VDECMD = "/etc/vde2/vdecmd";
 const ROUNDS = 4;
@@ -29,16 +29,6 @@ const OTHER_CORE = "1";
  * unixcmd's own timeout (vdecmd's TIMEOUT 1000), which an answer after the warm-up came close to.
  */
 const ANSWER_MS = 300;
-
-/** Whether `pid` still runs. */
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A broadcast tagged for VLAN `vid`, carrying `marker` after its inner EtherType. */
 function tagged(vid: number, marker: number): Uint8Array {
@@ -66,39 +56,13 @@ Deno.test("vlan/create run by unixcmd the moment vde switch --daemon returns is 
   if (skipUnless(t, (await hasCommand("taskset")) ? null : "needs taskset (util-linux)")) return;
   await Deno.stat(VDECMD);
   const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-change-at-start-" });
-  // Each ended after 60 s whatever happens to this test (SIGTERM: timeout passes it on to its loop).
-  const hogs = Array.from(
-    { length: HOGS },
-    () =>
-      new Deno.Command("taskset", { args: ["-c", CORE, "timeout", "60", "sh", "-c", "while :; do :; done"] })
-        .spawn(),
-  );
+  const hogs = busyLoops(HOGS, CORE);
   const failures: string[] = [];
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const sock = `${tmp}/sw${i}`;
       const mgmt = `${sock}.mgmt`;
-      const started = await run(
-        [
-          "taskset",
-          "-c",
-          CORE,
-          "nice",
-          "-n",
-          "5",
-          ...ourCli(),
-          "switch",
-          "--sock",
-          sock,
-          "--mgmt",
-          mgmt,
-          "--daemon",
-        ],
-        { check: false, timeoutMs: 60_000 },
-      );
-      assert.equal(started.code, 0, started.stderr);
-      const pid = Number(/in the background as pid (\d+); stop: kill \1\n$/.exec(started.stderr)?.[1]);
-      assert.ok(pid > 0, started.stderr);
+      const pid = await startDaemonSwitch(sock, mgmt, ["taskset", "-c", CORE, "nice", "-n", "5"]);
       const clients: RawClient[] = [];
       try {
         const created = await unixcmd(mgmt, "vlan/create", "10");
@@ -123,17 +87,11 @@ Deno.test("vlan/create run by unixcmd the moment vde switch --daemon returns is 
         );
       } finally {
         for (const c of clients) await c.close();
-        Deno.kill(pid, "SIGTERM");
-        await waitFor(`switch ${pid} gone`, () => !alive(pid), 30_000);
+        await stopDaemonSwitch(pid);
       }
     }
   } finally {
-    for (const hog of hogs) {
-      try {
-        hog.kill("SIGTERM");
-      } catch { /* ended on its own */ }
-      await hog.status;
-    }
+    await hogs.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
   assert.deepEqual(failures, [], "unixcmd's vlan/create was answered late by a switch just started");
