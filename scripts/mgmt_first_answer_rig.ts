@@ -11,10 +11,15 @@
  * (Debian's vde_switch); each round starts one fresh switch of every kind
  * in turn, the order alternating between rounds. HOGS busy loops (niced 0,
  * each ended after 60 s at most) load the machine while it runs.
+ *
+ * RIG_LINE sets the first command (default `port/print`, a read): `vlan/create 10`, a change, was
+ * answered only after the data-plane thread's warm-up until the console answered changes made while
+ * it had read no frame yet.
  */
 import { median, rigArgs } from "./rig_args.ts";
 
 const { pairs: rounds, seconds: hogs, kinds } = rigArgs(Deno.args, 0);
+const line = Deno.env.get("RIG_LINE") ?? "port/print";
 const tmp = await Deno.makeTempDir({ prefix: "mgmt1-rig-" });
 const hogProcs = Array.from(
   { length: hogs },
@@ -101,7 +106,7 @@ try {
         try {
           await untilPrompt(conn, deadline);
           const t1 = performance.now();
-          await conn.write(new TextEncoder().encode("port/print\n"));
+          await conn.write(new TextEncoder().encode(`${line}\n`));
           await untilPrompt(conn, deadline);
           const t2 = performance.now();
           results.get(kind.name)!.prompt.push(t1 - t0);
@@ -127,11 +132,12 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }
-const ms = (xs: number[]) => `median ${median(xs).toFixed(0)} max ${Math.max(...xs).toFixed(0)} ms`;
+const ms = (xs: number[]) =>
+  `median ${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}) ms`;
 if (refused > 0) console.log(`connections refused (retried): ${refused}`);
 for (const [name, { prompt, answer }] of results) {
   console.log(
-    `${name} (${hogs} hogs, ${prompt.length} rounds): first prompt ${ms(prompt)}; port/print answered ${
+    `${name} (${hogs} hogs, ${prompt.length} rounds): first prompt ${ms(prompt)}; ${line} answered ${
       ms(answer)
     }`,
   );

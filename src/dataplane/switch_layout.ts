@@ -1,7 +1,7 @@
 /**
  * What the switch thread (switch_worker.ts) and its owner (switch_thread.ts)
  * share: the start message, the commands, the replies, and the control
- * block's layout (`Int32Array`: commands posted, stop flag).
+ * block's layout (`Int32Array`: commands posted, stop flag, serving flag).
  *
  * Commands are postMessages, counted in the control block: the worker runs
  * a synchronous loop and only returns to its event loop (where messages
@@ -18,6 +18,13 @@ import { recordSize } from "./frame_ring.ts";
 export const CTL_POSTED = 0;
 /** Index in the control block: non-zero once the worker must stop. */
 export const CTL_STOP = 1;
+/**
+ * Index in the control block: 0 until the worker reads its first real frame, then 1 (set by the
+ * worker, once, after its warm-up and before it takes a command). Until then every command posted
+ * is applied before any frame is read, so a console may answer a change without waiting for the
+ * worker to take it (SwitchThread.settledSince).
+ */
+export const CTL_SERVING = 2;
 /** Int32 slots of the control block. */
 export const CTL_SLOTS = 4;
 /**
@@ -42,6 +49,12 @@ export const SNOOPED = 1 << 28;
  * ticks only by these, so it reads the same frames at the same times.
  */
 export const SNOOP_TICK = BPDU | SNOOPED;
+/**
+ * The ringOut tag put where the thread's snooping machine started or stopped our querier (a
+ * command), among its ticks and copied frames: the record holds 1 (started) or 0. The copy on the
+ * main thread starts it there, on the same clock (McastSnooping.setQuerierLater).
+ */
+export const SNOOP_QUERIER = SNOOP_TICK | 1;
 /**
  * The ringOut tag of a client mark (`{ op: "mark" }`): the record holds the
  * mark's number (a uint32). It sits among the observed frames exactly where

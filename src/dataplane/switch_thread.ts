@@ -37,7 +37,11 @@
  * are engine calls, mirrored like any other. Snooping runs on the worker;
  * the control copy's machine reads the IGMP/MLD frames the worker's read
  * (tagged SNOOPED) and ticks when it ticks (SNOOP_TICK), so the console
- * lists the same table, and each console change to it is sent on.
+ * lists the same table, and each console change to it is sent on. Our
+ * querier's start counts from the clock, which the copy learns later than
+ * the thread's machine has it: the copy starts it where the thread's
+ * machine did (SNOOP_QUERIER), so `mcast/print` says it is active when the
+ * thread forwards by it.
  *
  * Shutdown order (`stop`): the stop flag, a wake; the worker closes its
  * epoll set and posts "stopped"; then every fd it had is released (their
@@ -66,6 +70,7 @@ import {
   CLIENT_MARK,
   CONTROL_ROOM,
   CTL_POSTED,
+  CTL_SERVING,
   CTL_SLOTS,
   CTL_STOP,
   DATA_ROOM,
@@ -75,6 +80,7 @@ import {
   type PortFdKind,
   type PostedCommand,
   SEND,
+  SNOOP_QUERIER,
   SNOOP_TICK,
   SNOOPED,
   type SwitchCommand,
@@ -134,6 +140,8 @@ export interface SwitchThreadSink {
   snooped(port: number, vlan: number, frame: Uint8Array): void;
   /** The thread's snooping machine ticked at `nowMs` (after the frames it read before). */
   snoopTick(nowMs: number): void;
+  /** The thread's snooping machine started (`on`) or stopped our querier here, among its ticks and frames. */
+  snoopQuerier?(on: boolean): void;
 }
 
 /** The data-plane thread of one switch. */
@@ -157,7 +165,8 @@ export class SwitchThread {
     } else if ((tag & OBSERVED) !== 0) {
       this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);
     } else if ((tag & SNOOP_TICK) === SNOOP_TICK) {
-      this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
+      if ((tag & PORT_MASK) === (SNOOP_QUERIER & PORT_MASK)) this.#sink.snoopQuerier?.(copy[0] === 1);
+      else if (copy.length >= 8) this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
     } else if ((tag & BPDU) !== 0) this.#sink.bpdu(tag & PORT_MASK, copy);
     else this.#sink.snooped(tag & PORT_MASK, (tag >> 16) & 0xfff, copy);
   };
@@ -250,13 +259,14 @@ export class SwitchThread {
   /**
    * Resolves once the worker has applied every command posted so far, so
    * what is read next of the shared memory (counters a reset zeroed, a
-   * port a command set up) reflects them: a console replies after this, as
+   * port a command set up) reflects them: a console replies after this
+   * (`settledSince`, which also knows when it need not wait), as
    * vde_switch's single thread replies after the change. At once when
    * nothing is pending; one `sync` covers every caller meanwhile. Bounded
    * by SETTLE_TIMEOUT_MS, after which it resolves anyway (logged).
    */
   settled(): Promise<void> {
-    return this.settledSince(0);
+    return this.#settledAfter(0);
   }
 
   /** Commands posted so far: a mark for `settledSince`. */
@@ -265,12 +275,25 @@ export class SwitchThread {
   }
 
   /**
-   * As `settled`, but at once when nothing was posted since `mark` (`posted` read earlier): a console
-   * command that changed nothing answers from the shared state without waiting for the worker, which
+   * For a console command: at once when nothing was posted since `mark` (`posted` read earlier), or
+   * while the worker has read no real frame yet (CTL_SERVING); as `settled` otherwise. The worker
    * takes its first command only after its warm-up (a second or more on a loaded machine), so a
-   * just-started switch's first `port/print` answers before a vde2 script's `unixcmd` gives up (1 s).
+   * just-started switch's first command, `port/print` or `vlan/create`, answers before a vde2
+   * script's `unixcmd` gives up (1 s). A change answered so is already in effect for every frame
+   * sent after the answer: the worker applies all the commands posted before it reads its first
+   * frame, whether from a port's fd or ringIn (commands before frames, each turn), and the shared
+   * memory a reply may read (MAC table, counters) is still as the switch started: warm-up forwards
+   * on a twin engine's. The flag is read after the command was counted (`command`) and the worker
+   * stores it before it reads the count, so a 0 read here means the worker will see that command.
+   * Chosen over a warm-up that yields to commands: the reply needs nothing of the worker then, and
+   * the warm-up keeps every round, so the first frames are still forwarded by optimized code.
    */
   settledSince(mark: number): Promise<void> {
+    if (this.#posted <= mark || Atomics.load(this.#control, CTL_SERVING) === 0) return Promise.resolve();
+    return this.#settledAfter(mark);
+  }
+
+  #settledAfter(mark: number): Promise<void> {
     if (this.#posted <= mark) return Promise.resolve();
     // A thread that ended applies nothing more: a console must not wait out the bound for it.
     if (this.#stopping !== null || this.failure !== null || this.#applied >= this.#posted) {
@@ -632,7 +655,10 @@ function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
       if (next !== null && !wrapped.has(next)) {
         wrapped.add(next);
         for (const method of ["setQuerier", "setRouter", "setOption", "setFastLeave"] as const) {
-          const own = next[method] as (...args: unknown[]) => void;
+          // Our querier starts here where it started there, on that machine's clock (`snoopQuerier`).
+          const own = (method === "setQuerier" ? next.setQuerierLater : next[method]) as (
+            ...args: unknown[]
+          ) => void;
           (next as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
             own.apply(next, args);
             thread.command({ op: "snoop", method, args });
@@ -641,8 +667,12 @@ function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
       }
       thread.command({ op: "snooping", settings: next?.settings ?? null });
       if (next === null) return;
-      // What was set on the machine before it was handed over.
-      if (next.querier) thread.command({ op: "snoop", method: "setQuerier", args: [true] });
+      // What was set on the machine before it was handed over. Our querier was started here on this
+      // copy's clock, not yet the thread's: it starts again where the thread's machine starts it.
+      if (next.querier) {
+        next.querierStarted(false);
+        thread.command({ op: "snoop", method: "setQuerier", args: [true] });
+      }
       for (const r of next.routers()) {
         if (r.expiresIn === null) thread.command({ op: "snoop", method: "setRouter", args: [r.port, true] });
       }

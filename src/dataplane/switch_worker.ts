@@ -39,7 +39,8 @@
  * passes: route decisions and the querier's queries are this engine's; each
  * IGMP/MLD frame it reads, and each tick, is copied to ringOut (tags
  * SNOOPED, SNOOP_TICK) so a copy of the machine on the main thread, which
- * the console lists, reads the same frames at the same times.
+ * the console lists, reads the same frames at the same times; where a
+ * command starts or stops our querier, so does the copy (SNOOP_QUERIER).
  *
  * Shutdown: the stop flag plus a wake; the loop ends, the epoll set is
  * closed, and "stopped" is posted. Port fds belong to their links on the
@@ -66,6 +67,7 @@ import {
   CLIENT_MARK,
   CONTROL_ROOM,
   CTL_POSTED,
+  CTL_SERVING,
   CTL_STOP,
   DATA_ROOM,
   OBSERVED,
@@ -74,6 +76,7 @@ import {
   type PortFdKind,
   type PostedCommand,
   SEND,
+  SNOOP_QUERIER,
   SNOOP_TICK,
   SNOOPED,
   type SwitchCommand,
@@ -82,6 +85,9 @@ import {
 } from "./switch_layout.ts";
 import { announceLoaded } from "./worker_loaded.ts";
 
+/** A SNOOP_QUERIER record's payload. */
+const ONE = new Uint8Array([1]);
+const ZERO = new Uint8Array([0]);
 const BATCH = 64;
 /**
  * The receive batch while warming: the warm-up's socketpairs carry a few frames a round, and a batch
@@ -292,6 +298,16 @@ class SwitchLoop {
 
   get ok(): boolean {
     return this.#epfd >= 0;
+  }
+
+  /**
+   * Says, before the first turn that may read a real frame, that commands now wait for this thread.
+   * Stored before `run` reads the posted count: a main thread that read 0 here after posting a
+   * command knows this thread will see that command, and apply it, before any frame (its console
+   * answers the change at once, SwitchThread.settledSince).
+   */
+  serve(): void {
+    Atomics.store(this.#control, CTL_SERVING, 1);
   }
 
   #watch(op: number, fd: number, events: number = C.EPOLLIN): number {
@@ -725,8 +741,12 @@ class SwitchLoop {
           : this.#copyingSnoop(new McastSnooping(cmd.settings.mac, cmd.settings.options));
         break;
       case "snoop": {
-        const snoop = this.engine.snooping as unknown as Record<string, (...args: unknown[]) => void> | null;
+        const machine = this.engine.snooping;
+        const was = machine?.querier;
+        const snoop = machine as unknown as Record<string, (...args: unknown[]) => void> | null;
         snoop?.[cmd.method]?.apply(snoop, cmd.args);
+        // The copy starts our querier here too, on the clock this machine had (SNOOP_QUERIER).
+        if (machine && machine.querier !== was) this.#toMain(SNOOP_QUERIER, -1, machine.querier ? ONE : ZERO);
         break;
       }
       case "mark":
@@ -844,6 +864,7 @@ scope.onmessage = (e) => {
       scope.postMessage({ stopped: true });
       return;
     }
+    loop.serve();
     runUntilCommandOrStop();
     return;
   }

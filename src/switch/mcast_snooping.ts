@@ -208,7 +208,10 @@ export interface QuerierRow {
 
 /** The snooping state of one switch. */
 export class McastSnooping {
+  /** Our querier as started on this machine's clock: what forwarding, the election and our queries follow. */
   #querier = false;
+  /** Our querier as last set (`querier`): ahead of `#querier` on a copy until `querierStarted`. */
+  #querierSet = false;
   #now = 0;
   readonly #o: Required<SnoopingOptions>;
   /** Fast-leave ports: a leave there ends the port's membership at once. */
@@ -313,13 +316,34 @@ export class McastSnooping {
     return [...this.#fastLeave].sort((a, b) => a - b);
   }
 
-  /** Whether we send queries. */
+  /** Whether we send queries (as last set: on a copy, before the machine it follows has started it). */
   get querier(): boolean {
-    return this.#querier;
+    return this.#querierSet;
   }
 
   /** Starts or stops our querier; starting sends the start-up queries from the next tick. */
   setQuerier(on: boolean): void {
+    if (on === this.#querierSet && on === this.#querier) return;
+    this.#querierSet = on;
+    this.querierStarted(on);
+  }
+
+  /**
+   * On a copy that follows another machine (the switch thread's, whose ticks and frames it is given
+   * later, in their order): sets our querier as `querier` reads, and leaves its start to
+   * `querierStarted`, called where that machine started or stopped it among its ticks and frames.
+   * A start counts its delay from the clock (`delayUntil`, the next query), and this copy's clock
+   * is behind the other's until their ticks reach it: started here at once, a querier turned on
+   * right after snooping (whose machine takes the switch's clock as it is made there, 0 here until
+   * that tick comes) was active here up to a response interval (10 s) before the other machine
+   * forwarded by it. Until then our querier counts as off here, as it does there.
+   */
+  setQuerierLater(on: boolean): void {
+    this.#querierSet = on;
+  }
+
+  /** Starts or stops our querier's part (forwarding, election, queries) now, as `setQuerier` does. */
+  querierStarted(on: boolean): void {
     if (on === this.#querier) return;
     this.#querier = on;
     for (const f of [this.#families[4], this.#families[6]]) {

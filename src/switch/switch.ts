@@ -183,6 +183,12 @@ export class Switch {
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
         snoopTick: (nowMs) => this.engine.snooping?.tick(nowMs),
+        // A start the console has undone since (its stop follows), or made on a machine replaced since,
+        // is not taken.
+        snoopQuerier: (on) => {
+          const snoop = this.engine.snooping;
+          if (snoop !== null && (!on || snoop.querier)) snoop.querierStarted(on);
+        },
       }, threadFile);
       this.#thread = thread;
       thread.ended.then(onThreadFailure ?? ((why) => log("vde switch", `data-plane thread failed: ${why}`)));

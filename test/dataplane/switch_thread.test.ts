@@ -243,6 +243,38 @@ Deno.test("threaded switch snoops IGMP on its thread: a member gets the group, a
   });
 });
 
+Deno.test("threaded switch: mcast/print says our querier is active once the thread routes by it, snooping and querier turned on together", async () => {
+  await withThreadedSwitch(3, async (sw, [a, _b, c]) => {
+    const commands = switchCommands(new ConsoleContext(sw));
+    const session = new FakeSession(commands);
+    const active = async () =>
+      /querier active: ipv4 yes/.test(formatReply((await commands.execute("mcast/print", session))!));
+    // A switch some seconds old: the thread's machine takes that clock as it is made (a tick the console's
+    // copy is given later), and the thread's ticks are whole seconds from it.
+    await sleep(3000);
+    // Both before that tick reached the console's copy.
+    await Promise.all([
+      commands.execute("mcast/snooping 1", session),
+      commands.execute("mcast/querier 1", session),
+    ]);
+    /** Whether C (no member, no router port) gets a datagram to an unregistered group: flooded. */
+    let tag = 0;
+    const flooded = async () => {
+      const probe = ++tag * 2;
+      a!.receive(udpTo([239, 9, 9, 9], probe));
+      a!.receive(ethFrame(BROADCAST, MAC_A, probe + 1));
+      await until("the broadcast marker behind the probe reaches C", () => tags(c!).includes(probe + 1));
+      return tags(c!).includes(probe);
+    };
+    assert.equal(await active(), false, "not active as it starts");
+    assert.equal(await flooded(), true, "and flooded");
+    // A response interval (10 s) after the thread started it. Said before, it was said as soon as the
+    // copy's clock (the switch's age) passed 10 s, while the thread flooded for 3 s more.
+    await until("mcast/print says our querier is active", active, 15_000);
+    assert.equal(await flooded(), false, "the thread routes by it: the unregistered group is not flooded");
+  });
+});
+
 Deno.test("threaded switch shows a capture each frame in and out, numbered as the engine numbers them", async () => {
   await withThreadedSwitch(3, async (sw, [a, b, c]) => {
     const seen: string[] = [];

@@ -9,47 +9,23 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
-import { waitFor } from "../helpers/framed_peers.ts";
+import { busyLoops, startDaemonSwitch, stopDaemonSwitch } from "../helpers/daemon_switch.ts";
 
 const VDECMD = "/etc/vde2/vdecmd";
 const ROUNDS = 10;
 const HOGS = 3;
 
-/** Whether `pid` still runs. */
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("unixcmd run the moment vde switch --daemon returns is answered, on a loaded machine, 10 times out of 10", async (t) => {
   if (skipUnless(t, (await hasCommand("unixcmd")) ? null : "needs unixcmd (Debian package vde2)")) return;
   await Deno.stat(VDECMD);
   const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-at-start-" });
-  // niced 0, each ended after 60 s whatever happens to this test (SIGTERM below: timeout passes it on to its loop,
-  // where a SIGKILL would leave the loop running).
-  const hogs = Array.from(
-    { length: HOGS },
-    () => new Deno.Command("timeout", { args: ["60", "sh", "-c", "while :; do :; done"] }).spawn(),
-  );
+  // niced 0, each ended after 60 s whatever happens to this test.
+  const hogs = busyLoops(HOGS);
   const failures: string[] = [];
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const sock = `${tmp}/sw${i}`;
-      const started = await run(
-        [...ourCli(), "switch", "--sock", sock, "--mgmt", `${sock}.mgmt`, "--daemon"],
-        {
-          check: false,
-          timeoutMs: 60_000,
-        },
-      );
-      assert.equal(started.code, 0, started.stderr);
-      const pid = Number(/in the background as pid (\d+); stop: kill \1\n$/.exec(started.stderr)?.[1]);
-      assert.ok(pid > 0, started.stderr);
+      const pid = await startDaemonSwitch(sock, `${sock}.mgmt`);
       try {
         const r = await run(["unixcmd", "-f", VDECMD, "-s", `${sock}.mgmt`, "port/showinfo"], {
           check: false,
@@ -60,17 +36,11 @@ Deno.test("unixcmd run the moment vde switch --daemon returns is answered, on a 
           failures.push(`round ${i}: unixcmd exited ${r.code} with ${JSON.stringify(r.stdout)}`);
         }
       } finally {
-        Deno.kill(pid, "SIGTERM");
-        await waitFor(`switch ${pid} gone`, () => !alive(pid), 30_000);
+        await stopDaemonSwitch(pid);
       }
     }
   } finally {
-    for (const hog of hogs) {
-      try {
-        hog.kill("SIGTERM");
-      } catch { /* ended on its own */ }
-      await hog.status;
-    }
+    await hogs.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
   assert.deepEqual(failures, [], "unixcmd got no answer from a switch just started");

@@ -856,3 +856,50 @@ Deno.test("a general IGMPv3 query that lists sources elects no querier and makes
   snoop.observe(3, 0, igmpv3QueryWithSources(7, 0));
   assert.deepEqual(snoop.queriers().map((q) => q.address), ["10.0.0.7"], "the same without sources is taken");
 });
+
+Deno.test("a copy that takes our querier before the machine it follows ticked says it is active when that machine routes by it", () => {
+  // The switch thread's machine, made while the switch has run 20 s: it takes that clock at once.
+  const thread = new McastSnooping(MAC);
+  thread.tick(20_000);
+  // The console's copy: snooping and our querier turned on together, before that tick reached it.
+  const copy = new McastSnooping(MAC);
+  copy.setQuerierLater(true);
+  assert.equal(copy.querier, true, "the console reads our querier on at once");
+  assert.deepEqual(copy.querierState(), { ipv4: false, ipv6: false }, "not active before it started");
+  // The thread applies the command after its tick; the copy replays both in that order.
+  thread.setQuerier(true);
+  copy.tick(20_000);
+  copy.querierStarted(true);
+  const both = (ms: number) => {
+    thread.tick(ms);
+    copy.tick(ms);
+    return [copy.querierState().ipv4, routed(thread, udpTo([239, 9, 9, 9])) !== null];
+  };
+  for (let ms = 21_000; ms < 30_000; ms += 1000) {
+    assert.deepEqual(both(ms), [false, false], `at ${ms} ms both flood`);
+  }
+  assert.deepEqual(
+    both(30_000),
+    [true, true],
+    "a response interval after the thread started it, both route by it",
+  );
+  assert.deepEqual(copy.queriers(), thread.queriers());
+  // Off: the copy reads it at once and counts it off where the thread did.
+  copy.setQuerierLater(false);
+  assert.equal(copy.querier, false);
+  thread.setQuerier(false);
+  copy.querierStarted(false);
+  assert.deepEqual(both(31_000), [false, false]);
+});
+
+Deno.test("started on its own clock, a copy would have said our querier was active 10 s before the machine it follows", () => {
+  const thread = new McastSnooping(MAC);
+  thread.tick(20_000);
+  const copy = new McastSnooping(MAC);
+  copy.setQuerier(true);
+  thread.setQuerier(true);
+  copy.tick(20_000);
+  thread.tick(21_000);
+  copy.tick(21_000);
+  assert.deepEqual([copy.querierState().ipv4, thread.querierState().ipv4], [true, false]);
+});
