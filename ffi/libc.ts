@@ -20,6 +20,7 @@
 const symbols = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
@@ -245,6 +246,19 @@ export function datagramPair(): [number, number] | null {
   const flags = C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
   if (libc().socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)) < 0) return null;
   return [sv[0]!, sv[1]!];
+}
+
+/**
+ * A close-on-exec pipe: [read end, write end]. Close-on-exec so that only the
+ * child it is handed to (as a numbered descriptor, which the spawn dups
+ * without the flag) holds it, not every command started meanwhile.
+ *
+ * @throws SysError when the kernel refuses one (EMFILE: too many open files)
+ */
+export function closeOnExecPipe(): [number, number] {
+  const fds = new Int32Array(2);
+  check("pipe2", libc().pipe2(new Uint8Array(fds.buffer), C.O_CLOEXEC));
+  return [fds[0]!, fds[1]!];
 }
 
 const SO_ERROR = 4;

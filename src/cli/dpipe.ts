@@ -3,40 +3,40 @@
  * Each command's output goes to its neighbour's input, both ways; dpipe
  * only moves bytes and never parses them.
  *
- * Theory of operation: every command runs with piped stdin/stdout (stderr
- * inherited) and dpipe pumps bytes between neighbours. A middle command has
- * its left neighbour on stdin/stdout and its right neighbour on fds 3 and 4,
- * named by ALTERNATE_STDIN/ALTERNATE_STDOUT as vdeplug4's dpipe does.
+ * Theory of operation: the commands are wired as Debian's dpipe wires them,
+ * each given its neighbours' pipes (`plumb`): dpipe makes every pipe, starts
+ * the commands on their ends (spawn_on_fds.ts) and closes its own, so it
+ * holds none and copies nothing; the kernel moves the bytes. A middle command
+ * has its left neighbour on stdin/stdout and its right neighbour on fds 3
+ * and 4, named by ALTERNATE_STDIN/ALTERNATE_STDOUT as vdeplug4's dpipe does.
  * A command between `=}` and `}=` (or `={` and `{=`) filters one direction
  * only, as there: it reads what flows left to right (right to left) and
  * passes it on, while the other direction goes by it (`a =} b }= c`: a
- * cycle a -> b -> c -> a); see `join`.
- * Every command starts under `sh`, which ignores SIGPIPE and the others
- * Debian's dpipe ignores, as its commands inherit them, and then execs it
- * (IGNORE_SIGNALS says why).
- * Deno.Command cannot hand a child extra fds, so for a middle command that
- * `sh` also opens two FIFOs from a private temporary directory on fds 3 and
- * 4; dpipe opens the other ends.
+ * cycle a -> b -> c -> a). Every command starts under `sh`, which ignores
+ * SIGPIPE and the others Debian's dpipe ignores, as its commands inherit
+ * them, and then execs it (IGNORE_SIGNALS says why).
  *
- * When a command exits, what it wrote is pumped on and its neighbours read
- * end of input; the pumps into it stop, so their next write to it fails
- * (EPIPE), as through Debian's pipes once their reader is gone, unless a
- * child of it still reads what it read (`readerGone`). As
- * vdeplug4's dpipe, ours waits for every command and exits with the status
- * of the last one on the command line, whichever ends first: scripts read
- * that (`dpipe sh -c 'exit 3' = sh -c 'exit 5'` is 5). A last command ended
- * by a signal gives 0, as there (it returns WEXITSTATUS of a signalled
- * status). A stop signal to dpipe terminates every command, those it had
- * yet to start too, and gives that signal's status there (`stoppedStatus`).
+ * So what a pipe does, dpipe's does: what a command wrote before it exited
+ * reaches its neighbour, which then reads end of input; a neighbour's next
+ * write to it fails (EPIPE) at once, unless a child of it still holds what
+ * it read; and the pipes outlive dpipe. dpipe adds only what a process must:
+ * it waits for its commands, not for their children (`sh -c 'sleep 99 &'`
+ * keeps a pipe open, not dpipe), as vdeplug4's waits for its own. As there,
+ * ours exits with the status of the last one on the command line,
+ * whichever ends first: scripts read that (`dpipe sh -c 'exit 3' = sh -c
+ * 'exit 5'` is 5). A last command ended by a signal gives 0, as there (it
+ * returns WEXITSTATUS of a signalled status). A stop signal to dpipe
+ * terminates every command, and gives that signal's status there
+ * (`stoppedStatus`). The one copy it keeps is a `-d` start's stderr: the
+ * commands' lines go to the log (`logStderr` says why).
  *
  * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
  * -N (one process per command, the last the parent of the others) are
  * taken as vdeplug4's dpipe does them: it execs the last command itself, so
  * its caller goes on as soon as that one ends, the others left running (a
- * script's next line runs while they finish). Ours returns then too, once
- * what the last wrote is pumped on, and leaves the others running; they read
- * end of input from it, as there, and the joints between them end with vde
- * dpipe where dpipe's pipes outlive it. The last one's signal N gives
+ * script's next line runs while they finish). Ours returns then too and
+ * leaves the others running on their pipes; they read end of input from
+ * the last, as there. The last one's signal N gives
  * 128 + N, as a shell says of Debian's (`dpipeStatus`), and a stop signal
  * to vde dpipe goes to the last command only, as to dpipe itself there. -P
  * PGRPFILE is refused with what does its job, since vde dpipe's commands
@@ -48,17 +48,11 @@ import { type Command, CommanderError, Option } from "commander";
 import { programOf, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
-import { cannotRun } from "../os/processes.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { log } from "../log.ts";
-import {
-  newPipeWrittenHere,
-  pipeAt,
-  pipeHasReader,
-  type PipeId,
-  pipeOpenIn,
-  pipesWrittenHere,
-} from "../os/pipe_readers.ts";
+import { type ExitStatus, type SpawnedCommand, spawnOnFds } from "../os/spawn_on_fds.ts";
+import { closeOnExecPipe, libc, strerror, SysError } from "../../ffi/libc.ts";
+import type { Readable } from "node:stream";
 
 /** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
 interface DpipeFlags {
@@ -69,18 +63,6 @@ interface DpipeFlags {
   nowrapnoclean?: boolean;
   pgrpfile?: string;
 }
-
-/** A pair of byte streams: one side of a command as dpipe sees it. */
-interface Side {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
-
-/**
- * How long the pumps may run on once every command has exited: a command's child (`sh -c 'sleep 99 &'`)
- * may hold its output open, and Debian's dpipe waits for its own children only.
- */
-const DRAIN_MS = 500;
 
 /** How long a command may ignore SIGTERM before it is killed. */
 const KILL_AFTER_MS = 2000;
@@ -95,12 +77,6 @@ const KILL_AFTER_MS = 2000;
  * a trap of a name the shell lacks only says so, hence their own trap with its complaint discarded.
  */
 const IGNORE_SIGNALS = `trap '' PIPE ALRM USR1 USR2 PROF VTALRM IO; trap '' PWR 16 2>/dev/null`;
-
-/** Runs the command with those signals ignored. */
-const RUN_SCRIPT = `${IGNORE_SIGNALS}; exec "$@"`;
-
-/** The same, with fds 3 and 4 opened on two FIFOs first. */
-const MIDDLE_SCRIPT = `${IGNORE_SIGNALS}; in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"`;
 
 /**
  * How a command is joined: both ways (`= CMD =`), or one way, a filter of what flows left to right
@@ -196,6 +172,47 @@ function programName(argv: readonly string[]): string {
 }
 
 /**
+ * Where one command's descriptors go: `ends[k]` is the pipe end it gets as its stdin (k = 0), its stdout
+ * (1) and, in the middle, its fds 3 and 4 (2, 3); `pipe` indexes the chain's pipes.
+ */
+export interface Plumbing {
+  pipes: number;
+  ends: { pipe: number; end: "read" | "write" }[][];
+}
+
+/**
+ * The chain's pipes, as vde2's dpipe makes them: walking left to right, `toRight` is the descriptor that
+ * writes what flows on to the right, `toLeft` the one that reads what comes back from the right. A command
+ * joined both ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 4 and 3 are the next
+ * `toRight` and `toLeft`; one joined left to right only reads `toRight` and its stdout is the next
+ * `toRight`, while `toLeft` passes it by; one joined right to left writes `toLeft` and its stdin is the
+ * next `toLeft`.
+ */
+export function plumb(chain: readonly ChainCommand[]): Plumbing {
+  const last = chain.length - 1;
+  const ends: Plumbing["ends"] = chain.map(() => []);
+  let pipes = 0;
+  // A descriptor of a command: which, and its place in `ends` (0 stdin, 1 stdout, 2 fd 3, 3 fd 4).
+  type Slot = [command: number, place: number];
+  const join = ([writer, out]: Slot, [reader, into]: Slot) => {
+    ends[writer]![out] = { pipe: pipes, end: "write" };
+    ends[reader]![into] = { pipe: pipes, end: "read" };
+    pipes++;
+  };
+  let toRight: Slot = [0, 1];
+  let toLeft: Slot = [0, 0];
+  for (let i = 1; i <= last; i++) {
+    const way = chain[i]!.way;
+    if (way !== "left") join(toRight, [i, 0]);
+    if (way !== "right") join([i, 1], toLeft);
+    if (way === "right") toRight = [i, 1];
+    else if (way === "left") toLeft = [i, 0];
+    else if (i < last) [toRight, toLeft] = [[i, 3], [i, 2]];
+  }
+  return { pipes, ends };
+}
+
+/**
  * Runs the commands as a dpipe chain until every one has exited (with `nowrap`, until the last has).
  *
  * @returns the last command's exit status (`dpipeStatus`), or a stop signal's (`stoppedStatus`)
@@ -203,22 +220,24 @@ function programName(argv: readonly string[]): string {
 export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOptions = {}): Promise<number> {
   const { started = () => {}, logStderr = false, nowrap = false } = options;
   const last = chain.length - 1;
-  // A command joined both ways between two others has its right side on fds 3 and 4.
-  const isMiddle = (i: number) => i > 0 && i < last && chain[i]!.way === "both";
-  const stderrs: ReadableStream<Uint8Array>[] = [];
   // Each is looked up first: one that cannot run is said before any runs (under sh it would exit 127).
   for (const { argv } of chain) checkRunnable(argv[0]!);
-  const spawn = (argv: string[], script: string, scriptArgs: string[], env?: Record<string, string>) => {
-    const child = spawnCommand(["-c", script, "sh", ...scriptArgs, ...argv], env, logStderr);
-    if (logStderr) {
-      stderrs.push(child.stderr);
-      copyToLog(argv[0]!, child.stderr);
-    }
-    return child;
+  const { pipes, ends } = plumb(chain);
+  // Every pipe is made before any command starts: one refused (too many open files) starts none.
+  const made: [number, number][] = [];
+  const closeMade = () => {
+    for (const fd of made.flat()) libc().close(fd);
+    made.length = 0;
   };
-  let dir: string | undefined;
-  const children: Deno.ChildProcess[] = [];
-  const files: Deno.FsFile[] = [];
+  try {
+    for (let p = 0; p < pipes; p++) made.push(closeOnExecPipe());
+  } catch (err) {
+    closeMade();
+    const why = err instanceof SysError ? strerror(err.code) : String(err);
+    throw new Error(`dpipe: cannot make the ${pipes} pipes between ${chain.length} commands: ${why}`);
+  }
+  const children: SpawnedCommand[] = [];
+  const stderrs: Readable[] = [];
   // The first stop signal: it ends the commands started and any still to start (none starts after it).
   let stopSignal: Deno.Signal | undefined;
   // Set once the last command has ended under -n: the others run on past vde dpipe, as past Debian's.
@@ -233,145 +252,56 @@ export async function runDpipe(chain: readonly ChainCommand[], options: DpipeOpt
   };
   const removeSignals = onSignals(stopOnSignal);
   try {
-    if (chain.some((_, i) => isMiddle(i))) dir = await Deno.makeTempDir({ prefix: "vde-dpipe-" });
-    // mains[i]: command i's stdin/stdout; alternates[i]: a middle command's right side (fds 3 and 4).
-    const mains: Side[] = [];
-    const alternates: (Side | undefined)[] = [];
-    const pending: Promise<void>[] = [];
-    const fifos: string[] = [];
-    // What each command reads: the pipe on its stdin, a middle command's FIFO on fd 3 (see `readerGone`).
-    const stdins: (PipeId | undefined)[] = [];
-    const fifoIns: (PipeId | undefined)[] = [];
     for (const [i, { argv }] of chain.entries()) {
-      const fifoIn = `${dir}/${i}.in`;
-      const fifoOut = `${dir}/${i}.out`;
-      if (isMiddle(i)) {
-        await mkfifo(fifoIn, fifoOut);
-        fifos.push(fifoIn, fifoOut);
-      }
-      // A stop signal during the start (each mkfifo is a process, so a chain takes a while to start): those
-      // started were stopped by it, and one started now would be stopped by none.
+      // A stop signal during the start: those started were stopped by it, and one started now by none.
       if (stopSignal !== undefined) break;
-      // The pipes we write before the spawn: a command that exits at once is named from our side.
-      const written = pipesWrittenHere();
-      if (!isMiddle(i)) {
-        const child = spawn(argv, RUN_SCRIPT, []);
-        children.push(child);
-        stdins.push(pipeOpenIn(child.pid, 0) ?? newPipeWrittenHere(written));
-        fifoIns.push(undefined);
-        mains.push({ readable: child.stdout, writable: child.stdin });
-        alternates.push(undefined);
-        continue;
+      const fds = ends[i]!.map(({ pipe, end }) => made[pipe]![end === "read" ? 0 : 1]);
+      // A command joined both ways between two others has its right side on fds 3 and 4.
+      const env = fds.length > 2 ? { ALTERNATE_STDIN: "3", ALTERNATE_STDOUT: "4" } : undefined;
+      let child: SpawnedCommand;
+      try {
+        child = await spawnOnFds(argv, fds, {
+          prelude: IGNORE_SIGNALS,
+          env,
+          stderr: logStderr ? "piped" : "inherit",
+        });
+      } catch (err) {
+        throw new Error(`dpipe: ${(err as Error).message}`);
       }
-      const child = spawn(argv, MIDDLE_SCRIPT, [fifoIn, fifoOut], {
-        ALTERNATE_STDIN: "3",
-        ALTERNATE_STDOUT: "4",
-      });
       children.push(child);
-      stdins.push(pipeOpenIn(child.pid, 0) ?? newPipeWrittenHere(written));
-      fifoIns.push(pipeAt(fifoIn));
-      mains.push({ readable: child.stdout, writable: child.stdin });
-      alternates.push(undefined);
-      pending.push(
-        Promise.all([Deno.open(fifoIn, { write: true }), Deno.open(fifoOut, { read: true })]).then(
-          ([toChild, fromChild]) => {
-            files.push(toChild, fromChild);
-            alternates[i] = { readable: fromChild.readable, writable: unbufferedSink(toChild) };
-          },
-        ),
-      );
+      if (child.stderr !== null) {
+        stderrs.push(child.stderr);
+        copyToLog(argv[0]!, child.stderr);
+      }
     }
+    // The commands hold their ends now: ours closed, a command's exit is its neighbour's end of input.
+    closeMade();
     if (stopSignal === undefined) started();
     const exits = children.map((c) => c.status);
-    const opened = await Promise.race([Promise.all(pending).then(() => true), Promise.race(exits)]);
-    if (opened !== true) {
-      // A command exited first, maybe a middle one before opening its FIFOs: meet our blocked opens so no
-      // thread stays stuck. A middle command still starting opens its ends against ours all the same.
-      for (const path of fifos) (await Deno.open(path, { read: true, write: true })).close();
-      await Promise.all(pending);
-    }
-    if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
-    // Stopped during the start, the chain is not whole: nothing to join, its commands are ending.
-    const gone = exits.map((exit, i) => readerGone(exit, stdins[i]));
-    const fifoGone = exits.map((exit, i) => readerGone(exit, fifoIns[i]));
-    const joined = stopSignal === undefined ? join(chain, mains, alternates, gone, fifoGone) : undefined;
-    if (nowrap && joined !== undefined) {
-      // dpipe -n's caller goes on once the last command ends; what it wrote still reaches its neighbour.
+    if (nowrap && stopSignal === undefined) {
+      // dpipe -n's caller goes on once the last command ends; what it wrote is in its neighbour's pipe.
       const lastStatus = await exits[last]!;
-      await within(DRAIN_MS, joined.lastOut);
       leaveOthers = true;
       return dpipeStatus(lastStatus, true);
     }
-    const pumps = joined?.pumps ?? [];
     const statuses = await Promise.all(exits);
-    await within(DRAIN_MS, Promise.all(pumps));
     // With -n a stop signal went to the last command, dpipe itself there: the status is that command's.
-    const lastStatus: Deno.CommandStatus | undefined = statuses[last];
+    const lastStatus: ExitStatus | undefined = statuses[last];
     if (lastStatus !== undefined && (stopSignal === undefined || nowrap)) {
       return dpipeStatus(lastStatus, nowrap);
     }
     return stoppedStatus(stopSignal ?? "SIGTERM");
   } finally {
+    closeMade();
     removeSignals();
-    // All have exited unless on an error path (a mkfifo or spawn failed): those started are stopped and
-    // waited for, killed if they ignore SIGTERM, so none outlives vde dpipe; with -n, the last has ended and
-    // the others are left to run on, not waited for.
+    // All have exited unless on an error path (a spawn failed): those started are stopped and waited for,
+    // killed if they ignore SIGTERM, so none outlives vde dpipe; with -n, the last has ended and the others
+    // are left to run on, not waited for.
     if (leaveOthers) children.forEach((c) => c.unref());
     else await Promise.all(children.map((c) => stop(c)));
     // A command's child may hold its stderr open past it: the copy must not keep this process up.
-    for (const s of stderrs) s.cancel().catch(() => {});
-    for (const f of files) {
-      try {
-        f.close();
-      } catch {
-        // closed by its pump already
-      }
-    }
-    if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    for (const s of stderrs) s.destroy();
   }
-}
-
-/**
- * Pumps the chain's bytes, as vde2's dpipe joins its commands' fds: walking left to right, `toRight` is
- * what flows on to the right, `toLeft` where what comes back from the right goes. A command joined both
- * ways reads `toRight` and writes `toLeft`, and, in the middle, its fds 3 and 4 are both for the next; one
- * joined left to right only reads `toRight` and is the next `toRight`, while `toLeft` passes it by; one
- * joined right to left writes `toLeft` and its stdin is the next `toLeft`.
- *
- * @param gone `gone[i]` aborts once command i's stdin has no reader left (`readerGone`): the pumps into it
- *   stop and close what they read from, as Debian's dpipe's pipe to it has no reader then, so its
- *   neighbour's next write fails (EPIPE). Pumped on, it landed in our pipe and only a write after it
- *   failed, so a command that exits as its write fares (`echo x || exit 4`) gave another status there.
- * @param fifoGone the same for a middle command's fd 3
- * @returns the pumps, each settling when its source ends or its destination is gone; `lastOut` is the one
- *   of the last command's output
- */
-function join(
-  chain: readonly ChainCommand[],
-  mains: readonly Side[],
-  alternates: readonly (Side | undefined)[],
-  gone: readonly AbortSignal[],
-  fifoGone: readonly AbortSignal[],
-): { pumps: Promise<void>[]; lastOut: Promise<void> } {
-  const pumps: Promise<void>[] = [];
-  let toRight = mains[0]!.readable;
-  let toLeft = mains[0]!.writable;
-  // When what `toLeft` writes to has no reader: the first command's stdin, then a one-way-left command's
-  // stdin or a middle command's fd 3.
-  let toLeftGone = gone[0]!;
-  for (let i = 1; i < chain.length; i++) {
-    const { readable, writable } = mains[i]!;
-    const way = chain[i]!.way;
-    if (way !== "left") pumps.push(pump(toRight, writable, gone[i]!));
-    if (way !== "right") pumps.push(pump(readable, toLeft, toLeftGone));
-    if (way === "right") toRight = readable;
-    else if (way === "left") [toLeft, toLeftGone] = [writable, gone[i]!];
-    else if (alternates[i] !== undefined) {
-      [toRight, toLeft, toLeftGone] = [alternates[i]!.readable, alternates[i]!.writable, fifoGone[i]!];
-    }
-  }
-  // The last command is joined both ways (parseChain): its output's pump is the last one pushed.
-  return { pumps, lastOut: pumps[pumps.length - 1]! };
 }
 
 /** Registers `vde dpipe`. */
@@ -438,25 +368,11 @@ function checkRunnable(program: string): void {
   throw new Error(`dpipe: cannot run "${program}": ${why}`);
 }
 
-/** Starts `sh ARGS` (a script that runs a command) with piped stdin and stdout. */
-function spawnCommand(
-  args: string[],
-  env: Record<string, string> | undefined,
-  pipeStderr: boolean,
-): Deno.ChildProcess {
-  try {
-    const stderr = pipeStderr ? "piped" : "inherit";
-    return new Deno.Command("sh", { args, env, stdin: "piped", stdout: "piped", stderr }).spawn();
-  } catch (err) {
-    throw new Error(`dpipe: ${cannotRun("sh", err)}`);
-  }
-}
-
 /** Longest part of a line kept waiting for its newline: a command that never writes one is still said. */
 const MAX_LINE = 4096;
 
-/** Copies command `name`'s stderr to the log, a line at a time, until it ends or is cancelled. */
-async function copyToLog(name: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+/** Copies command `name`'s stderr to the log, a line at a time, until it ends or is destroyed. */
+async function copyToLog(name: string, stream: AsyncIterable<Uint8Array>): Promise<void> {
   const decoder = new TextDecoder();
   let rest = "";
   try {
@@ -469,71 +385,17 @@ async function copyToLog(name: string, stream: ReadableStream<Uint8Array>): Prom
       }
       for (const line of lines) log("vde dpipe", `${name}: ${line}`);
     }
-  } catch { /* cancelled at the end, or the command is gone */ }
+  } catch { /* destroyed at the end, or the command is gone */ }
   if (rest !== "") log("vde dpipe", `${name}: ${rest}`);
-}
-
-async function mkfifo(...paths: string[]): Promise<void> {
-  const { success } = await new Deno.Command("mkfifo", { args: ["-m", "600", ...paths], stderr: "inherit" })
-    .output();
-  if (!success) throw new Error(`dpipe: cannot create FIFOs for a middle command`);
-}
-
-/**
- * A sink that writes each chunk straight to `file`. FsFile.writable is not
- * used: measured on Deno 2.9.6, bytes written to it on a FIFO only reached
- * the reader when the stream was closed.
- */
-function unbufferedSink(file: Deno.FsFile): WritableStream<Uint8Array> {
-  const close = () => {
-    try {
-      file.close();
-    } catch {
-      // already closed
-    }
-  };
-  return new WritableStream<Uint8Array>({
-    async write(chunk) {
-      let off = 0;
-      while (off < chunk.length) off += await file.write(chunk.subarray(off));
-    },
-    close,
-    abort: close,
-  });
-}
-
-/**
- * Aborts once command's `exit` has come and nothing reads `pipe` (what it read) any more. A child of the
- * command may still read it (`sh -c 'exec 5<&0; cat <&5 >FILE & exit 0'`): Debian's dpipe's pipe to it
- * keeps its reader then, and what the neighbour writes reaches that child, so ours pumps on. When that
- * child ends later, the write after it fails as before this check. A command gone before its stdin could be
- * read in /proc (`sh -c 'cat & exit 0'` under load) has it named from our side (`newPipeWrittenHere`); one
- * that could not be named at all counts as unread.
- */
-function readerGone(exit: Promise<Deno.CommandStatus>, pipe: PipeId | undefined): AbortSignal {
-  const done = new AbortController();
-  exit.then(() => {
-    if (pipe === undefined || !pipeHasReader(pipe)) done.abort();
-  });
-  return done.signal;
-}
-
-/** Copies bytes until either side ends or `gone` aborts (then closes both); never rejects. */
-function pump(
-  from: ReadableStream<Uint8Array>,
-  to: WritableStream<Uint8Array>,
-  gone: AbortSignal,
-): Promise<void> {
-  return from.pipeTo(to, { signal: gone }).catch(() => {});
 }
 
 /**
  * dpipe's status from its last command's: its exit code, or 0 when a signal ended it, as vdeplug4's dpipe
  * returns WEXITSTATUS of whatever waitpid gave (`dpipe true = sh -c 'kill -9 $$'` exits 0). With -n (`nowrap`)
  * its last command is dpipe itself, so its caller sees what a shell says of that one: 128 + N after signal N
- * (Deno's code for it already).
+ * (its code already).
  */
-export function dpipeStatus(last: Deno.CommandStatus, nowrap = false): number {
+export function dpipeStatus(last: ExitStatus, nowrap = false): number {
   return last.signal === null || nowrap ? last.code : 0;
 }
 
@@ -546,19 +408,10 @@ export function stoppedStatus(signal: Deno.Signal): number {
 }
 
 /** Sends `signal` to the command, SIGKILL if it still runs KILL_AFTER_MS later; resolves once it exited. */
-async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<void> {
-  try {
-    child.kill(signal);
-  } catch {
-    // already exited
-  }
-  const exited = await within(KILL_AFTER_MS, child.status);
-  if (!exited) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
+async function stop(child: SpawnedCommand, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  child.kill(signal);
+  if (!(await within(KILL_AFTER_MS, child.status))) {
+    child.kill("SIGKILL");
     await child.status;
   }
 }

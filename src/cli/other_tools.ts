@@ -168,7 +168,15 @@ const NETEM_FLAGS: Record<string, (v: string) => string> = {
   "--rate": (v) => `rate ${v}`,
 };
 
-/** containerlab's `-n NODE` and `-i IFACE` of `tools netem set`, as `-n x`, `--node x` or `--node=x`. */
+/**
+ * containerlab's `-n NODE` and `-i IFACE` of `tools netem set`, as `-n x`, `--node x` or `--node=x`.
+ * A pass of its own over the line, not folded into clabTools' pass for the impairment flags: each reads
+ * every word for its own flags, so a flag missing its value takes the next word and the other pass still
+ * reads that word as its flag. Every word the user typed then reaches the line said back, a misplaced one
+ * in plain sight (`-n --delay 5ms` names node --delay and keeps the delay; `--delay -n r1` says `delay -n`,
+ * which the console refuses by name, and still names r1), where one pass would read each word once and
+ * drop the node or the delay without a word (tests: "a malformed tools netem set line").
+ */
 function netemTarget(rest: readonly string[]): { node?: string; iface?: string } {
   const out: { node?: string; iface?: string } = {};
   for (let i = 0; i < rest.length; i++) {

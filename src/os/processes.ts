@@ -4,7 +4,7 @@
  * tell a live owner from one that is gone (a process killed but not yet
  * reaped by its parent is a zombie: it still takes signals, so a signal
  * cannot tell, and /proc says so); every process's open descriptors, for
- * what only a walk of them all tells (who holds a pipe, a socket, a tap: one
+ * what only a walk of them all tells (who holds a file, a socket, a tap: one
  * walk, `openFds`, which each such question filters); and why a command
  * could not be started.
  */
@@ -55,7 +55,7 @@ export interface OpenFd {
 /**
  * Every open descriptor of every process under `proc` (/proc, or a test's
  * stand-in), one process's at a time: for a question only a walk of them
- * all answers (who holds a pipe, a socket). A process that is gone, or
+ * all answers (who holds a file, a socket). A process that is gone, or
  * whose descriptors we may not read (another user's, for a user not root),
  * is skipped; a descriptor closed after it was listed is still yielded, and
  * its reader finds it gone. Reads /proc as it goes: never on a data path.

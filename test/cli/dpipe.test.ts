@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { skipWithout } from "../helpers/processes.ts";
-import { processAlive } from "../../src/os/processes.ts";
 import { chainNames, parseChain } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
@@ -15,6 +14,7 @@ import {
   writeTo,
 } from "../helpers/framed_peers.ts";
 import { until } from "../helpers/vde_clients.ts";
+import { listFdsScript, pipeFdsListed, pipesHeldHere } from "../helpers/pipe_fds.ts";
 
 /**
  * Debian's dpipe as run here: by a shell that first closes every descriptor above 2 it inherited. Given an
@@ -88,6 +88,20 @@ async function carriedAsByDebian(
         assert.equal(await Deno.readTextFile(out), `${expected}\n`, `${tool} ${args.join(" ")}`);
       }
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs `body` with Debian's dpipe and with ours in turn, each given a file of its own to write. */
+async function forEachDpipe(
+  t: Deno.TestContext,
+  body: (tool: "dpipe" | "vde dpipe", file: string) => Promise<void>,
+): Promise<void> {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    for (const tool of ["dpipe", "vde dpipe"] as const) await body(tool, `${dir}/${tool.replace(" ", "-")}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -178,10 +192,9 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=", ...sh("kill -KILL $$")], 0],
     // A write to a neighbour that has exited fails (SIGPIPE ignored) and the command exits as it chooses.
     [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x; sleep 0.3; echo y; exit 3")], 3],
-    // The first write after the neighbour exited fails already, as the pipe's reader is gone (ours pumped
-    // it on, and only the next write failed); to a middle command's fd 3 too.
+    // The first write after the neighbour exited fails already, as the pipe's reader is gone (the middle
+    // command's fd 3 in the test below).
     [[...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
-    [["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4],
     // Unless a child of it still reads what it read: that write reaches the child, the pipe has a reader.
     [[...sh("exec 5<&0; cat <&5 >/dev/null & exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 3],
     [[
@@ -197,6 +210,35 @@ Deno.test("vde dpipe waits for every command and exits with the last one's statu
     [[...sh("exit 3"), "=}", ...sh("sleep 0.5; exit 4"), "}=", ...sh("exit 6")], 6],
   ];
   await exitAsDebian(cases);
+});
+
+Deno.test("a write to a middle command that has exited fails at once, however loaded the machine, ours and Debian's alike", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  // Ours copied between the commands and this write landed in its pipe to the last command, failing only
+  // once vde dpipe had seen the middle one exit: under load that took over 0.5 s and the status was 3.
+  await exitAsDebian([[["cat", "=", ...sh("exit 0"), "=", ...sh("sleep 0.5; echo x || exit 4; exit 3")], 4]]);
+});
+
+Deno.test("the commands' stderr is dpipe's, every line of each, ours and Debian's alike", async (t) => {
+  if (await skipWithout(t, { dpipe: "vdeplug" })) return;
+  const args = [
+    ...sh("echo left said >&2; read x; echo left read $x >&2"),
+    "=",
+    ...sh("echo middle said >&2; echo to-left; read y <&3; echo middle read $y >&2"),
+    "=",
+    ...sh("echo to-middle; echo right said >&2; exit 5"),
+  ];
+  const [theirs, ours] = await Promise.all([dpipeOf("dpipe", args), dpipeOf("vde dpipe", args)]);
+  // The commands run at once: each one's lines are in its order, the others' between them as it fell.
+  const lines = (stderr: string) => stderr.trim().split("\n").sort();
+  assert.deepEqual([ours.code, lines(ours.stderr)], [theirs.code, lines(theirs.stderr)]);
+  assert.deepEqual(lines(ours.stderr), [
+    "left read to-left",
+    "left said",
+    "middle read to-middle",
+    "middle said",
+    "right said",
+  ]);
 });
 
 Deno.test("dpipe -n and -N give a last command's signal as 128 + N, ours and Debian's alike (its last command is dpipe there)", async (t) => {
@@ -269,7 +311,9 @@ Deno.test("a command under vde dpipe ignores the signals it ignores under Debian
   if (await skipWithout(t, { dpipe: "vdeplug" })) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
   try {
-    // The last command is grep itself (exec'd): the mask it reads is the one it was started with.
+    // The last command is grep itself (exec'd): the mask it reads is the one it was started with. Only the
+    // standard signals (1-31) are dpipe's to set: 32 and 33 are glibc's own (its threads' cancellation and
+    // set-id calls), and whether they are ignored tells who started the test, whose children inherit that.
     const ignored = async (tool: "dpipe" | "vde dpipe") => {
       const r = await dpipeOf(tool, [
         "cat",
@@ -279,7 +323,9 @@ Deno.test("a command under vde dpipe ignores the signals it ignores under Debian
         `exec grep SigIgn /proc/self/status > ${dir}/mask`,
       ]);
       assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
-      return await Deno.readTextFile(`${dir}/mask`);
+      const mask = /^SigIgn:\s+([0-9a-f]+)\n$/.exec(await Deno.readTextFile(`${dir}/mask`))?.[1];
+      assert.ok(mask !== undefined, `${tool}: a SigIgn line`);
+      return (BigInt(`0x${mask}`) & 0x7fffffffn).toString(16);
     };
     const theirs = await ignored("dpipe");
     assert.equal(await ignored("vde dpipe"), theirs);
@@ -347,81 +393,29 @@ Deno.test("a stop signal ends dpipe with Debian's status: 0 after SIGTERM, 128 +
   }
 });
 
-Deno.test("a stop signal while vde dpipe starts its chain stops every command, those it had still to start too", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
-  let child: Deno.ChildProcess | undefined;
-  try {
-    // A mkfifo (one per middle command) that says it runs and takes a second: the signal comes meanwhile,
-    // after the first command started and before the middle and last did.
-    const mkfifo = new TextDecoder().decode(
-      (await new Deno.Command("sh", { args: ["-c", "command -v mkfifo"], stdout: "piped" }).output()).stdout,
-    ).trim();
-    const env = await withMkfifo(dir, `touch ${dir}/mkfifo-runs\nsleep 1\nexec ${mkfifo} "$@"`);
-    // Each command leaves its pid when it runs, to find it afterwards.
-    const cmd = (n: number) => ["sh", "-c", `echo $$ > ${dir}/${n}.pid; exec sleep 30`];
-    child = startDpipe("vde dpipe", [...cmd(1), "=", ...cmd(2), "=", ...cmd(3)], env);
-    await waitForFile(`${dir}/mkfifo-runs`);
-    child.kill("SIGTERM");
-    // Before, the middle and last started after the signal and dpipe waited for them: 30 s.
-    assert.equal((await within("vde dpipe's end", 6_000, child.status)).code, 0);
-    assert.deepEqual((await pidsIn(dir)).filter(processAlive), [], "no command outlives vde dpipe");
-  } finally {
-    if (child !== undefined) await reap(child);
-    await killLeft(dir);
-  }
-});
-
-Deno.test("vde dpipe that cannot start its chain leaves no command running, not one that ignores SIGTERM", async () => {
+Deno.test("vde dpipe that cannot make its pipes says so in one line and starts no command", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
   try {
-    // A mkfifo that fails once the first command runs (it ignores SIGTERM and says its pid when it does).
-    const env = await withMkfifo(
-      dir,
-      `while [ ! -s ${dir}/1.pid ]; do sleep 0.05; done\necho "mkfifo: no room" >&2\nexit 1`,
-    );
-    const first = ["sh", "-c", `trap '' TERM; echo $$ > ${dir}/1.pid; exec sleep 30`];
-    const child = startDpipe("vde dpipe", [...first, "=", "cat", "=", "cat"], env);
-    // Before, that command was sent SIGTERM only and outlived vde dpipe, holding the stderr it inherited: the
-    // read of it here never ended.
-    const out = await within("vde dpipe's end", 10_000, child.output());
-    assert.equal(out.code, 1);
-    assert.match(
-      new TextDecoder().decode(out.stderr),
-      /vde: dpipe: cannot create FIFOs for a middle command\n$/,
-    );
-    assert.deepEqual((await pidsIn(dir)).filter(processAlive), [], "no command outlives vde dpipe");
+    // 300 commands take 598 pipes, 1196 descriptors, where 256 may be open: every pipe is made before any
+    // command starts, so none runs (each would leave a mark).
+    const args = Array.from({ length: 300 }, (_, i) => [...(i > 0 ? ["="] : []), ...sh(`touch ${dir}/ran`)]);
+    const [program, ...rest] = TEST_CLI;
+    const child = new Deno.Command("sh", {
+      args: ["-c", 'ulimit -n 256 && exec "$@"', "sh", program!, ...rest, "dpipe", ...args.flat()],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const out = await within("vde dpipe's end", 20_000, child.output());
+    assert.deepEqual([out.code, new TextDecoder().decode(out.stderr)], [
+      1,
+      "vde: dpipe: cannot make the 598 pipes between 300 commands: Too many open files\n",
+    ]);
+    assert.equal(await Deno.stat(`${dir}/ran`).then(() => true, () => false), false, "no command ran");
   } finally {
-    await killLeft(dir);
+    await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** An environment whose PATH finds a `mkfifo` in `dir` first, running `script`: vde dpipe runs one per middle command. */
-async function withMkfifo(dir: string, script: string): Promise<Record<string, string>> {
-  await Deno.writeTextFile(`${dir}/mkfifo`, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
-  return { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` };
-}
-
-/** Kills what a test's commands left running (their pids in `dir`), then removes `dir`. */
-async function killLeft(dir: string): Promise<void> {
-  for (const pid of await pidsIn(dir)) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // gone, as it should be
-    }
-  }
-  await Deno.remove(dir, { recursive: true });
-}
-
-/** The pids the commands of a test left in `dir` (N.pid, written whole once each ran). */
-async function pidsIn(dir: string): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    const text = e.name.endsWith(".pid") ? await Deno.readTextFile(`${dir}/${e.name}`) : "";
-    if (text.endsWith("\n")) pids.push(Number(text));
-  }
-  return pids;
-}
 
 Deno.test("vde dpipe delivers what a command wrote just before exiting", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
@@ -435,23 +429,72 @@ Deno.test("vde dpipe delivers what a command wrote just before exiting", async (
   }
 });
 
-Deno.test("a child still reading what an exited command read gets what the neighbour writes after, ours and Debian's alike", async (t) => {
+Deno.test("a child still reading what an exited command read gets what the neighbour writes after, ours and Debian's alike", (t) =>
+  forEachDpipe(t, async (tool, out) => {
+    // The child keeps the pipe's read end (its stdin saved: an & command's own is /dev/null).
+    const first = sh(`exec 5<&0; cat <&5 > ${out} & exit 0`);
+    const r = await dpipeOf(tool, [...first, "=", ...sh("sleep 0.5; echo late || exit 4; exit 3")]);
+    assert.equal(r.code, 3, `${tool}: ${r.stderr}`);
+    // The child ends at its end of input, once the writer exited: wait for its last bytes.
+    await until(`${tool}'s child got the line`, async () => await Deno.readTextFile(out) === "late\n");
+  }));
+
+Deno.test("each command holds only its own ends of the chain's pipes, ours and Debian's alike", async (t) => {
   if (await skipWithout(t, { dpipe: "vdeplug" })) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
   try {
+    const list = (name: string) => sh(`${listFdsScript(`${dir}/${name}`)}; exit 0`);
+    const inherited = pipesHeldHere();
+    // fd 2 is the stderr this test reads.
+    const pipeFds = (name: string) => pipeFdsListed(`${dir}/${name}`, inherited, [2]);
     for (const tool of ["dpipe", "vde dpipe"] as const) {
-      const out = `${dir}/${tool.replace(" ", "-")}`;
-      // The child keeps the pipe's read end (its stdin saved: an & command's own is /dev/null).
-      const first = sh(`exec 5<&0; cat <&5 > ${out} & exit 0`);
-      const r = await dpipeOf(tool, [...first, "=", ...sh("sleep 0.5; echo late || exit 4; exit 3")]);
-      assert.equal(r.code, 3, `${tool}: ${r.stderr}`);
-      // The child ends at its end of input, once the writer exited: wait for its last bytes.
-      await until(`${tool}'s child got the line`, async () => await Deno.readTextFile(out) === "late\n");
+      const r = await dpipeOf(tool, [...list("a"), "=", ...list("m"), "=", ...list("z")]);
+      assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+      assert.deepEqual(
+        { a: await pipeFds("a"), m: await pipeFds("m"), z: await pipeFds("z") },
+        { a: [0, 1], m: [0, 1, 3, 4], z: [0, 1] },
+        tool,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a command that closes its stdout gives its neighbour end of input while it runs on, ours and Debian's alike", (t) =>
+  forEachDpipe(t, async (tool, log) => {
+    // A second copy of the first's stdout anywhere (in it, in dpipe) would hold the second's cat for 1.5 s.
+    const r = await dpipeOf(tool, [
+      ...sh(`exec >&-; sleep 1.5; echo first ended >> ${log}`),
+      "=",
+      ...sh(`cat; echo end of input >> ${log}`),
+    ]);
+    assert.equal(r.code, 0, `${tool}: ${r.stderr}`);
+    assert.deepEqual(
+      (await Deno.readTextFile(log)).trim().split("\n"),
+      ["end of input", "first ended"],
+      tool,
+    );
+  }));
+
+Deno.test("dpipe -n leaves the other commands joined: what one writes after dpipe returned reaches its neighbour, ours and Debian's alike", (t) =>
+  forEachDpipe(t, async (tool, got) => {
+    // The last ends at once, so dpipe returns; the first writes to the middle a second later.
+    const r = await dpipeOf(tool, [
+      "-n",
+      ...sh("sleep 1; echo late"),
+      "=",
+      ...sh(`read x; echo "$x" > ${got}`),
+      "=",
+      ...sh("exit 4"),
+    ]);
+    assert.equal(r.code, 4, `${tool}: ${r.stderr}`);
+    // Before, the joint between them ended with vde dpipe and the middle read end of input: an empty line.
+    await until(
+      `${tool}'s middle command got the line`,
+      async () => await Deno.readTextFile(got).catch(() => "") === "late\n",
+    );
+  }));
 
 Deno.test("vde dpipe lets the other command finish the input it was given", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });

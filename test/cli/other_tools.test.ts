@@ -105,6 +105,44 @@ Deno.test("containerlab's tools netem set is answered with the lab console's lin
   );
 });
 
+Deno.test("a malformed tools netem set line: each of -n/-i and the impairment flags reads the whole line for its own, a word taken as one's value still read by the other", () => {
+  // A host of root's lab answers with what it was given: the node, its interface and the settings.
+  const roots = (host: string, line: (lab: string) => string) => `[${host}] ${line("L")}`;
+  const eachWay = "; a lab link's delay and loss are each way, netem's on one interface are what it sends";
+  const generic = (settings: string) =>
+    `a running lab's link changes live at its console: \`vde term LAB -c 'link A-B ${settings}'\` ` +
+    "(`-c links` lists the links A-B; in the lab file, the link's keys)";
+  const cases: [string[], string][] = [
+    // -n with no value takes the next word, a flag, as the node; --delay still gives the delay.
+    [
+      ["-n", "--delay", "5ms", "-i", "eth1"],
+      `[--delay] vde term L -c 'link --delay:eth1 delay 5ms'${eachWay}`,
+    ],
+    [["-n", "r1", "-i", "--delay", "5ms"], `[r1] vde term L -c 'link r1:--delay delay 5ms'${eachWay}`],
+    // -i with no value at the end: no interface, so no link is looked for; the settings' default.
+    [["-n", "r1", "-i"], generic("delay 10ms")],
+    [["-n", "r1", "-i", "eth1", "--delay"], `[r1] vde term L -c 'link r1:eth1 delay 10ms'${eachWay}`],
+    // An unknown flag between is passed over, a word after it too.
+    [
+      ["-n", "r1", "--foo", "-i", "eth1", "--delay", "5ms"],
+      `[r1] vde term L -c 'link r1:eth1 delay 5ms'${eachWay}`,
+    ],
+    [
+      ["-n", "r1", "--foo", "bar", "-i", "eth1", "--delay", "5ms"],
+      `[r1] vde term L -c 'link r1:eth1 delay 5ms'${eachWay}`,
+    ],
+    // --delay with no value takes -n as its value (which the console refuses, naming it); -n still names r1.
+    [["--delay", "-n", "r1", "-i", "eth1"], `[r1] vde term L -c 'link r1:eth1 delay -n'${eachWay}`],
+    [
+      ["--delay", "--loss", "5", "-n", "r1", "-i", "eth1"],
+      `[r1] vde term L -c 'link r1:eth1 delay --loss'${eachWay}`,
+    ],
+  ];
+  for (const [args, expected] of cases) {
+    assert.equal(otherToolHint("tools", ["netem", "set", ...args], [], roots), expected, args.join(" "));
+  }
+});
+
 Deno.test("a netem value or a lab file's name with shell metacharacters is said inside its quotes, as one word", () => {
   assert.equal(
     otherToolHint("tools", ["netem", "set", "--delay", "10ms'; touch /tmp/pwned; '"]),
