@@ -181,17 +181,33 @@ export function formatShellReply(
   return formatExplained(line, reply, known(commands));
 }
 
+/**
+ * The shell's `capture ARGS` (cli/shell_capture.ts): runs until `stop`
+ * settles (a key) or it ends itself, its output printed by `print`;
+ * resolves with its last words.
+ */
+export type ShellCapture = (
+  args: string,
+  print: (text: string) => void,
+  stop: Promise<void>,
+) => Promise<string>;
+
 /** A running shell; `close` gives the terminal back. */
 export interface LabShell {
   close(): void;
 }
 
-/** Starts the shell on the terminal; `onQuit` is Ctrl-D or a second Ctrl-C. */
+/**
+ * Starts the shell on the terminal; `onQuit` is Ctrl-D or a second Ctrl-C.
+ * Without `capture`, its `capture` line is the console's, which says the
+ * `vde capture` line to run beside it.
+ */
 export function startLabShell(
   r: LabRunner,
   commands: CommandRegistry,
   onQuit: () => void,
   onSuspend?: () => void,
+  capture?: ShellCapture,
 ): LabShell {
   const session = new TerminalSession(commands);
   let using: string | undefined;
@@ -232,6 +248,14 @@ export function startLabShell(
     const watched = words[0] === "watch" ? using : words[0];
     if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
       return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
+    }
+    if (words[0] === "capture" && capture !== undefined) {
+      await r.settled();
+      let last = "";
+      await repl.grabKeyboard(async (keyPressed) => {
+        last = await capture(line.trim().slice("capture".length), (text) => repl.print(text), keyPressed);
+      });
+      return last;
     }
     // After the change under way (an apply from another console), as the console's `exec` (runner.settled).
     if (hostCommandOf(line, r.hosts) !== undefined) await r.settled();
