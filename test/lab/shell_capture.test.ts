@@ -43,7 +43,11 @@ Deno.test("capture in the lab shell records a host into a file or shows a switch
       // Live, through tcpdump: the switch's frames, kept to ICMP by the filter.
       await tmux.keys("-l", "capture sw1 --filter 'icmp'");
       await tmux.keys("Enter");
-      await tmux.waitFor((s) => s.includes("shown by tcpdump -n); any key stops it"), "the live capture", 20_000);
+      await tmux.waitFor(
+        (s) => s.includes("shown by tcpdump -n); any key stops it"),
+        "the live capture",
+        20_000,
+      );
       assert.equal(await pingCount(name, "h2", "10.9.0.1", 2), 2);
       await tmux.waitFor(
         (s) => /IP 10\.9\.0\.2 > 10\.9\.0\.1: ICMP echo request/.test(s),
