@@ -9,7 +9,7 @@
  */
 import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, netnsName, ROOT_LABS_DIR } from "./names.ts";
 import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
-import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
+import { LAB_STATE_FILE, type LabState, labStates, ownerRuns, readLabNames } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
@@ -242,15 +242,17 @@ export function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR):
 
 /**
  * Root's labs that have a host `host`, as a user who is not root sees them:
- * the lab's state is root's to read, but its hosts' namespaces
- * (`vde-LAB-HOST`) are listed in `netnsDir` for anyone (`ip netns list`).
- * None for root, whose own labs they are, or for a name no host may have.
+ * the lab's state is root's to read, but its names file beside it (state.ts's
+ * LabNames) lists its hosts for anyone, and a host counts while its
+ * namespace (`vde-LAB-HOST`) is in `netnsDir`. None for root, whose own labs
+ * they are, or for a name no host may have.
  *
- * A lab's name may hold a `-`, so one namespace reads as two labs' hosts
- * where one lab's name is the other's and more (`vde-a-b-h1`: lab a's
- * `b-h1`, lab a-b's `h1`). It is counted once, for the longest name of a lab
- * that is up (namespaceLab): a host named for another lab is rarer than a
- * lab's `h1`, and the name alone says no more.
+ * A lab a previous vde brought up has no names file: its hosts are read from
+ * the namespaces' names, where a lab's name may hold a `-`, so one namespace
+ * reads as two labs' hosts where one lab's name is the other's and more
+ * (`vde-a-b-h1`: lab a's `b-h1`, lab a-b's `h1`). It is counted once: for the
+ * lab whose names file lists it, else for the longest name of a lab that is
+ * up (namespaceLab).
  */
 export function rootLabsWithHost(
   host: string,
@@ -260,6 +262,11 @@ export function rootLabsWithHost(
 ): string[] {
   if (uid === 0 || !NAME_PATTERN.test(host)) return [];
   const labs = rootLabs(uid, base);
+  const listed = new Map(labs.map((lab) => [lab, readLabNames(lab, 0, base)?.hosts]));
+  // Namespaces a names file says are its lab's: no other lab's, whatever their names read as.
+  const claimed = new Set(
+    [...listed].flatMap(([lab, hosts]) => (hosts ?? []).map((h) => netnsName(lab, h))),
+  );
   return labs.filter((lab) => {
     const ns = netnsName(lab, host);
     try {
@@ -267,7 +274,10 @@ export function rootLabsWithHost(
     } catch {
       return false;
     }
-    return namespaceLab(ns, labs) === lab;
+    const hosts = listed.get(lab);
+    if (hosts !== undefined) return hosts.includes(host);
+    // Among the labs whose names file does not say (one that does, and lists it not, has it not).
+    return !claimed.has(ns) && namespaceLab(ns, labs.filter((l) => listed.get(l) === undefined)) === lab;
   });
 }
 
