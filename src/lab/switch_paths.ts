@@ -17,6 +17,7 @@ import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
 import { groupHint, ownerAndMode, userName } from "../os/users.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
 import { printable } from "../console/reply_format.ts";
+import { shellQuoted } from "../shell_quote.ts";
 
 /** A switch of a running lab. */
 export interface LabSwitch {
@@ -304,7 +305,58 @@ export function rootsHostAnswer(
   base = ROOT_LABS_DIR,
   netnsDir = "/run/netns",
 ): string | undefined {
+  // Root's own labs are root's to reach: what root names that none has may be a user's rootless lab's.
+  if (uid === 0) return usersHostAnswer(host, line);
   return rootsHostLine(host, rootLabsWithHost(host, uid, base, netnsDir), line);
+}
+
+/**
+ * For root: the users' rootless labs that run with a host `host`, as their
+ * own state records it (each namespace there is its own lab's, so the name
+ * after `vde-LAB-` is the host's exactly). None for anyone else.
+ */
+export function usersLabsWithHost(host: string, labs: readonly UsersLab[]): UsersLab[] {
+  if (!NAME_PATTERN.test(host)) return [];
+  return labs.filter((l) => {
+    // The user's file: a list of strings, or nothing to find there.
+    const namespaces: unknown = l.state.namespaces;
+    return Array.isArray(namespaces) && namespaces.includes(netnsName(l.name, host));
+  });
+}
+
+/**
+ * The line root types to run `line` (`vde exec demo/h1`) as user `l.user`,
+ * whose lab it is: with their runtime directory, where their vde finds it.
+ */
+export function asUserLine(l: UsersLab, line: string): string {
+  // The user's environment named it: no control character of theirs reaches root's terminal.
+  const env = l.runtimeDir === undefined
+    ? ""
+    : `env XDG_RUNTIME_DIR=${shellQuoted(printable(l.runtimeDir))} `;
+  return `runuser -u ${shellQuoted(l.user)} -- ${env}${line}`;
+}
+
+/**
+ * The one line for root naming a host alone (`vde exec h1`, `vde capture
+ * h1`) that none of root's labs has and a user's rootless lab has: whose
+ * it is, and the line that reaches it, as that user. Root's vde does not
+ * go in itself: a command entered there runs as the user (root of their
+ * namespace is their uid) in namespaces the user controls, which would
+ * hand it root's terminal and, where the user's namespace may not drop
+ * them, root's groups; as the user it has the user's alone. Each lab's
+ * line where several have it; undefined where none has (or not root).
+ */
+export function usersHostAnswer(
+  host: string,
+  line: (lab: string) => string,
+  labs: () => readonly UsersLab[] = () => usersLabs(),
+): string | undefined {
+  if (!NAME_PATTERN.test(host)) return undefined;
+  const found = usersLabsWithHost(host, labs());
+  if (found.length === 0) return undefined;
+  const whose = found.map((l) => `user ${l.user}'s rootless lab ${l.name}`).join(", ");
+  return `${host} is a host of ${whose}, whose namespaces are the user's own: reach it as that user, ` +
+    found.map((l) => `\`${asUserLine(l, line(l.name))}\``).join(" or ");
 }
 
 /** rootsHostAnswer's line for host `host` (a node of kind `kind`) of root's labs `labs`; undefined for none. */
@@ -382,6 +434,8 @@ export interface UsersLab {
   uid: number;
   name: string;
   state: LabState;
+  /** The user's XDG_RUNTIME_DIR, under which their vde finds the lab (none: /tmp/vde-UID). */
+  runtimeDir?: string;
 }
 
 /**
@@ -412,7 +466,13 @@ export function usersLabs(uid = Deno.uid(), marked: () => MarkedProcess[] = mark
     for (const name of names) {
       const state = usersState(`${base}/${name}/${LAB_STATE_FILE}`, p.uid);
       if (state?.rootless?.mark !== p.mark || state.rootless.uid !== p.uid) continue;
-      found.set(`${p.uid} ${name}`, { user: userName(p.uid), uid: p.uid, name, state });
+      found.set(`${p.uid} ${name}`, {
+        user: userName(p.uid),
+        uid: p.uid,
+        name,
+        state,
+        runtimeDir: p.runtimeDir,
+      });
     }
   }
   return [...found.values()].sort((a, b) => a.uid - b.uid || a.name.localeCompare(b.name));
