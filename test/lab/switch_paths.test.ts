@@ -381,17 +381,22 @@ Deno.test("a lab's names file says its hosts exactly: lab a's host b-h1 is not l
   }
 });
 
-Deno.test("another uid naming host h of root's lab X-b finds it, not lab X's b-h, whose namespace names the same", async (t) => {
-  if (skipUnlessRoot(t)) return;
-  const host = `h${Deno.pid.toString(36)}`;
-  const text = `name: x
+/** A lab of switch sw1 and host `host` on it. */
+function oneHostLab(host: string): string {
+  return `name: x
 topology:
   nodes:
     sw1: { kind: switch, ports: 4 }
-    b-${host}: { kind: host, address: 10.9.0.1/24 }
+    ${host}: { kind: host, address: 10.9.0.1/24 }
   links:
-    - endpoints: [b-${host}, sw1]
+    - endpoints: [${host}, sw1]
 `;
+}
+
+Deno.test("another uid naming host h of root's lab X-b finds it, not lab X's b-h, whose namespace names the same", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const host = `h${Deno.pid.toString(36)}`;
+  const text = oneHostLab(`b-${host}`);
   let upName = "";
   await withLabUp({ text }, async (name) => {
     upName = name;
@@ -431,14 +436,7 @@ topology:
 Deno.test("root's running lab's host, named alone by another uid, is found by its namespace and said as root's to capture", async (t) => {
   if (skipUnlessRoot(t)) return;
   const host = `h${Deno.pid.toString(36)}`;
-  const text = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    ${host}: { kind: host, address: 10.9.0.1/24 }
-  links:
-    - endpoints: [${host}, sw1]
-`;
+  const text = oneHostLab(host);
   await withLabUp({ text }, async (name) => {
     const asked = await captureAsNobody(host);
     assert.equal(
