@@ -48,7 +48,7 @@ Deno.test("root naming a host of a user's rootless lab alone is told whose it is
         env: { PATH: `${s.tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin` },
       });
       assert.equal(typed.code, 0, typed.stderr);
-      assert.match(typed.stdout, /^eth0@?\S* +UP /, typed.stdout);
+      assert.match(typed.stdout, /^eth0\S* +\S+ +[0-9a-f:]{17} <[^>]*\bUP\b/, typed.stdout);
 
       // The same lab's host as LAB/HOST and LAB HOST.
       for (const words of [[`${name}/${host}`], [name, host]]) {
