@@ -61,7 +61,10 @@ export function completeLabLine(
     if (r.switches.has(first!)) pool = n === 1 ? switchCommands(first!) : [];
     else if (first === "exec") pool = n === 1 ? [...r.hosts.keys()] : [];
     else if (first === "use") pool = n === 1 ? [...r.switches.keys()] : [];
-    else if (first === "del") {
+    else if (first === "capture") {
+      // What a capture records: a switch, a host (at its switch port) or a link.
+      pool = n === 1 ? [...r.switches.keys(), ...r.hosts.keys(), ...links()] : [];
+    } else if (first === "del") {
       pool = n === 1 ? [...nodes, ...links()] : [];
     } else if (first === "link") {
       pool = n === 1 ? links() : LINK_WORDS;
