@@ -14,6 +14,8 @@
 import { labCaptureTarget } from "../lab/commands.ts";
 import type { LabRunner } from "../lab/runner.ts";
 import type { ShellCapture } from "../lab/shell.ts";
+import { rootInUserNamespace } from "../os/user_namespace.ts";
+import { unrunnable } from "../os/command_lookup.ts";
 import { type CaptureCliOptions, capturedLine, capturingLine, runCapture } from "./capture.ts";
 
 /** How the shell's `capture` is typed, said on a line it cannot read. */
@@ -96,10 +98,23 @@ export function shellCapture(r: LabRunner): ShellCapture {
 function startTcpdump(
   print: (text: string) => void,
 ): { stdin: { write(p: Uint8Array): Promise<number> }; end(): Promise<void> } | null {
+  // Run as root, tcpdump changes to its own user once it has its input; root of a rootless lab's
+  // namespace cannot (that user is not mapped there), and tcpdump then exits. There it runs as a user of
+  // a namespace of its own (unshare maps this one to it), which it does not try to leave.
+  const argv = [
+    ...(rootInUserNamespace() ? ["unshare", "--user", "--map-user=65534", "--map-group=65534"] : []),
+    "tcpdump",
+    "-n",
+    "-l",
+    "-r",
+    "-",
+  ];
+  // Looked up first: under unshare, a missing tcpdump would be unshare's failure, not a failed spawn.
+  if (unrunnable("tcpdump") !== undefined) return null;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("tcpdump", {
-      args: ["-n", "-l", "-r", "-"],
+    child = new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
