@@ -17,7 +17,13 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { namedSwitch, rootsHostAnswer, rootsNodeAnswer, switchName } from "../lab/switch_paths.ts";
+import {
+  namedSwitch,
+  rootsHostAnswer,
+  rootsNodeAnswer,
+  switchName,
+  usersNamedHostAnswer,
+} from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -134,6 +140,11 @@ export async function captureSource(target: string): Promise<{ path: string; poi
     const rootsLine = (lab: string) => `vde capture ${lab}/${target}`;
     const rootsHost = rootsHostAnswer(target, rootsLine);
     if (rootsHost !== undefined) throw new UsageError(rootsHost);
+    // For root, LAB/HOST of a user's rootless lab: whose, and the line as that user (h1 alone: rootsHostAnswer).
+    const usersHost = target.includes("/")
+      ? usersNamedHostAnswer(target, (lab, host) => `vde capture ${lab}/${host}`)
+      : undefined;
+    if (usersHost !== undefined) throw new UsageError(usersHost);
     // A switch or link of root's lab, alone: root's where it shows, else where it may be.
     const roots = rootsNodeAnswer(target, rootsLine);
     if (roots !== undefined && "found" in roots) throw new UsageError(roots.found);

@@ -325,6 +325,21 @@ export function usersLabsWithHost(host: string, labs: readonly UsersLab[]): User
 }
 
 /**
+ * usersHostAnswer for a host named alone or as `LAB/HOST` (that user's lab
+ * only), with `line` root's command given the lab and the host.
+ */
+export function usersNamedHostAnswer(
+  name: string,
+  line: (lab: string, host: string) => string,
+  labs: () => readonly UsersLab[] = () => usersLabs(),
+): string | undefined {
+  const m = /^([^/]+)\/([^/]+)$/.exec(name);
+  if (m === null) return usersHostAnswer(name, (lab) => line(lab, name), labs);
+  const [, lab, host] = m as unknown as [string, string, string];
+  return usersHostAnswer(host, (l) => line(l, host), () => labs().filter((l) => l.name === lab));
+}
+
+/**
  * The line root types to run `line` (`vde exec demo/h1`) as user `l.user`,
  * whose lab it is: with their runtime directory, where their vde finds it.
  */

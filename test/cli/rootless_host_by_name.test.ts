@@ -65,8 +65,16 @@ Deno.test("root naming a host of a user's rootless lab alone is told whose it is
         capture.stderr,
         `vde: ${whose}\`runuser -u ${user} -- ${env} vde capture ${name}/${host}\`\n`,
       );
-      const term = await run([...vde, "term", host], bounded);
-      assert.equal(term.stderr, `vde: ${whose}\`runuser -u ${user} -- ${env} vde exec ${name}/${host}\`\n`);
+      // LAB/HOST too, as vde capture and vde term name a lab's host.
+      const labCapture = await run(
+        [...vde, "capture", `${name}/${host}`, "-w", `${s.tmp}/x.pcapng`],
+        bounded,
+      );
+      assert.equal(labCapture.stderr, capture.stderr);
+      for (const given of [host, `${name}/${host}`]) {
+        const term = await run([...vde, "term", given], bounded);
+        assert.equal(term.stderr, `vde: ${whose}\`runuser -u ${user} -- ${env} vde exec ${name}/${host}\`\n`);
+      }
     } finally {
       const down = await s.as(["vde", "down", name], 60_000);
       assert.equal(down.code, 0, down.stderr);
