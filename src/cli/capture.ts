@@ -17,14 +17,20 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { namedSwitch, rootsHostAnswer, rootsNodeAnswer, switchName } from "../lab/switch_paths.ts";
+import {
+  namedSwitch,
+  rootsHostAnswer,
+  rootsNodeAnswer,
+  switchName,
+  usersNamedHostAnswer,
+} from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
 import { waitAtMost } from "../capture/wait_at_most.ts";
 import { parseBpf } from "../capture/bpf.ts";
 import { MgmtClient } from "../console/client.ts";
-import { OutputQueue } from "../console/output_queue.ts";
+import { OutputQueue, type Writer } from "../console/output_queue.ts";
 import { printable } from "../console/reply_format.ts";
 import { type Direction, MAX_VLAN } from "../switch/engine.ts";
 import { examples } from "./help.ts";
@@ -134,6 +140,11 @@ export async function captureSource(target: string): Promise<{ path: string; poi
     const rootsLine = (lab: string) => `vde capture ${lab}/${target}`;
     const rootsHost = rootsHostAnswer(target, rootsLine);
     if (rootsHost !== undefined) throw new UsageError(rootsHost);
+    // For root, LAB/HOST of a user's rootless lab: whose, and the line as that user (h1 alone: rootsHostAnswer).
+    const usersHost = target.includes("/")
+      ? usersNamedHostAnswer(target, (lab, host) => `vde capture ${lab}/${host}`)
+      : undefined;
+    if (usersHost !== undefined) throw new UsageError(usersHost);
     // A switch or link of root's lab, alone: root's where it shows, else where it may be.
     const roots = rootsNodeAnswer(target, rootsLine);
     if (roots !== undefined && "found" in roots) throw new UsageError(roots.found);
@@ -193,23 +204,41 @@ const GRACE_MS = 1000;
 /** How long a stopped capture then reads on, past a stalled output, for the switch's last counts. */
 const DRAIN_MS = 2000;
 
+/**
+ * What a capture run by another command than `vde capture` (the lab shell's
+ * `capture`) has of its own: the switch found already, its own stop in
+ * place of a signal (the shell's terminal is raw: Ctrl-C is a key there),
+ * and where `-w -` goes in place of stdout.
+ */
+export interface CaptureHooks {
+  /** Once the switch has taken the request. */
+  onAccepted?: (point?: CapturePoint) => void;
+  /** The switch's capture socket and the port it is kept to, as captureSource would find them. */
+  source?: { path: string; point?: CapturePoint };
+  /** Settles when the capture is to end, as a signal ends `vde capture`; no signal is listened for then. */
+  stop?: Promise<unknown>;
+  /** Where `-w -` writes. */
+  stdout?: Writer;
+}
+
 /** Runs a capture until a signal, COUNT frames or the switch going away; returns what it counted. */
 export async function runCapture(
   target: string,
   o: CaptureCliOptions,
-  onAccepted: (point?: CapturePoint) => void = () => {},
+  hooks: CaptureHooks = {},
 ): Promise<{ captured: number; dropped: number; switchGone: boolean }> {
+  const { onAccepted = () => {}, stop } = hooks;
   const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
   const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
   const count = frameCount(o.count);
   const snaplen = snapLength(o.snaplen);
   const toStdout = o.write === "-";
-  if (toStdout && Deno.stdout.isTerminal()) {
+  if (toStdout && hooks.stdout === undefined && Deno.stdout.isTerminal()) {
     throw new UsageError(
       "refusing to write a capture to a terminal: use -w FILE, or pipe it (-w - | tcpdump -r -)",
     );
   }
-  const { path, point } = await captureSource(target);
+  const { path, point } = hooks.source ?? await captureSource(target);
   if (point !== undefined) {
     // A link or host is one port already: another --port would capture something else under its name.
     if (ports.some((p) => p !== point.port)) {
@@ -222,7 +251,8 @@ export async function runCapture(
     ports.splice(0, ports.length, point.port);
   }
   const filter = o.filter === undefined ? null : await compileFilter(o.filter);
-  const signals = untilSignal();
+  const signals = untilSignal(stop === undefined ? undefined : []);
+  void stop?.then(() => signals.stop("asked"));
   let conn: Deno.Conn;
   try {
     conn = await Deno.connect({ transport: "unix", path });
@@ -257,7 +287,7 @@ export async function runCapture(
     signals.remove();
     throw new UsageError(`cannot write ${o.write}${unwritable(o.write, "-w", err)}`);
   }
-  const out = new OutputQueue(file ?? Deno.stdout, () => signals.stop("output closed"));
+  const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, () => signals.stop("output closed"));
   const format = toStdout ? "pcapng" : formatForPath(o.write);
   let started: CaptureFileWriter | undefined;
   const writer = (): CaptureFileWriter => {
@@ -496,6 +526,12 @@ export function capturingLine(
   return `vde capture: ${ports} of ${target} into ${o.write}`;
 }
 
+/** What a capture says once it has ended: how many frames, and how many the switch dropped. */
+export function capturedLine(c: { captured: number; dropped: number; switchGone: boolean }): string {
+  const why = c.switchGone ? "the switch stopped: " : "";
+  return `${why}${counted(c.captured, "frame")} captured, ${c.dropped} dropped by the switch (slow reader)`;
+}
+
 /** Registers `vde capture`. */
 export const captureCommand = (program: Command): void => {
   program.command("capture")
@@ -533,18 +569,17 @@ export const captureCommand = (program: Command): void => {
         throw new UsageError("--daemon needs -w FILE: in the background there is no stdout to write to");
       }
       if (opts.daemon && !isDaemonChild()) return await daemonize("capture");
-      const { captured, dropped, switchGone } = await runCapture(target, opts, (point) => {
-        if (opts.daemon) {
-          reportReady(
-            `${
-              capturingLine(target, opts, point)
-            }; in the background as pid ${Deno.pid}; stop: kill ${Deno.pid}\n`,
-          );
-        }
+      const counts = await runCapture(target, opts, {
+        onAccepted: (point) => {
+          if (opts.daemon) {
+            reportReady(
+              `${
+                capturingLine(target, opts, point)
+              }; in the background as pid ${Deno.pid}; stop: kill ${Deno.pid}\n`,
+            );
+          }
+        },
       });
-      const why = switchGone ? "the switch stopped: " : "";
-      console.error(
-        `${why}${counted(captured, "frame")} captured, ${dropped} dropped by the switch (slow reader)`,
-      );
+      console.error(capturedLine(counts));
     });
 };

@@ -32,7 +32,16 @@ import { CommanderError } from "commander";
 import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
 import { netnsName, ROOT_LABS_DIR } from "../lab/names.ts";
-import { labSwitches, rootLabsWithHost, rootsHostLine } from "../lab/switch_paths.ts";
+import {
+  labSwitches,
+  rootLabsWithHost,
+  rootsHostLine,
+  usersHostAnswer,
+  type UsersLab,
+  usersLabs,
+  usersLabsWithHost,
+} from "../lab/switch_paths.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
 import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -208,6 +217,33 @@ export function rootsHostOf(
   );
 }
 
+/**
+ * What root is told of a host that none of its labs has and a user's
+ * rootless lab has (`vde exec h1 CMD`, `vde exec demo/h1`, `demo h1`):
+ * whose lab it is and the line that runs the same as that user
+ * (switch_paths.ts's usersHostAnswer says why not as root). Undefined where
+ * the first word is a lab of root's, or no user's lab has the host.
+ */
+export function usersHostOf(
+  words: readonly string[],
+  labs: readonly ExecLab[],
+  users: () => readonly UsersLab[] = () => usersLabs(),
+): string | undefined {
+  const [first, second] = words;
+  // Root's own labs first: a lab of root's that has the host (or two that do) is answered as root's.
+  if (first === undefined || labs.some((l) => l.name === first || hostsOf(l).includes(first))) {
+    return undefined;
+  }
+  const line = (host: string, from: number) => (lab: string) =>
+    ["vde", "exec", `${lab}/${host}`, ...commandAfter(words, from).map(shellQuoted)].join(" ");
+  // LAB HOST of a user's lab.
+  const named = second === undefined
+    ? []
+    : usersLabsWithHost(second, users().filter((l) => l.name === first));
+  if (named.length > 0) return usersHostAnswer(second!, line(second!, 2), () => named);
+  return usersHostAnswer(first, line(first, 1), users);
+}
+
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */
 export function execArgv(target: ExecTarget, rootlessPid: number | undefined, shell: string): string[] {
   const command = target.command.length > 0 ? target.command : [shell];
@@ -358,7 +394,7 @@ export const execCommand = (program: Command): void => {
         // A slirp or cable named as a host: said as what it is, as a switch is.
         const asked = labHostWords(words);
         const other = err instanceof UsageError
-          ? await otherNodeNamed(asked, labs) ?? rootsHostOf(asked, labs)
+          ? await otherNodeNamed(asked, labs) ?? rootsHostOf(asked, labs) ?? usersHostOf(asked, labs)
           : undefined;
         throw other === undefined ? err : new UsageError(other);
       }

@@ -20,6 +20,7 @@ import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR, socketPathTooLong } f
 import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
+import { shellCapture } from "./shell_capture.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
@@ -632,7 +633,8 @@ async function runLab(
         );
         // Under job control (`vde up lab.yaml &`, Ctrl-Z, bg) the lab runs on while the shell waits for fg.
         shell = consoleWhileForeground(
-          (onSuspend) => startLabShell(r, commands, () => stop("end of the shell"), onSuspend),
+          (onSuspend) =>
+            startLabShell(r, commands, () => stop("end of the shell"), onSuspend, shellCapture(r)),
           () =>
             log(
               "vde up",

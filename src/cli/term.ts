@@ -33,6 +33,7 @@ import {
   rootsHostAnswer,
   rootsLabAnswer,
   usersLabHint,
+  usersNamedHostAnswer,
 } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
@@ -614,8 +615,12 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
     const node = lab === undefined ? undefined : isSeveral(lab) ? severalTermLine(lab) : labTermHint(lab);
     if (node !== undefined) throw new UsageError(node);
     // A host of root's lab, named alone by a user who is not root: root's to reach.
+    // For root, a host of a user's rootless lab (h1, LAB/h1): whose, and the line as that user.
     const rootsHost = err instanceof Deno.errors.NotFound
-      ? rootsHostAnswer(given, (lab) => `vde exec ${lab}/${given}`)
+      ? rootsHostAnswer(given, (lab) => `vde exec ${lab}/${given}`) ??
+        (given.includes("/")
+          ? usersNamedHostAnswer(given, (lab, host) => `vde exec ${lab}/${host}`)
+          : undefined)
       : undefined;
     if (rootsHost !== undefined) throw new UsageError(rootsHost);
     const why = err instanceof Deno.errors.NotFound

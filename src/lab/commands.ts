@@ -34,7 +34,7 @@ import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
-import { isRefused, labCapturePoint } from "./capture_hint.ts";
+import { type CapturePoint, isRefused, labCapturePoint } from "./capture_hint.ts";
 import { slirpNodeConfig } from "./slirp_node.ts";
 import { addressesLine } from "../slirp/stack.ts";
 
@@ -397,21 +397,14 @@ export function labCommands(
   // shell's terminal is the console's. A link or a host (`capture sw1-sw2`, `capture h1`) is captured so
   // too, at the switch port it is (lab/capture_hint.ts), or said why not.
   run("capture", true, (args) => {
-    const name = args.trim().split(/\s+/)[0] || [...r.switches.keys()][0];
-    if (name === undefined) return failure("this lab has no switch to capture");
-    if (!r.switches.has(name)) {
-      const links = r.links.map((l) => ({ name: l.name, a: l.spec.ends[0], b: l.spec.ends[1] }));
-      const point = labCapturePoint(r.lab.name, name, links);
-      if (point === undefined) {
-        return failure(`no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`);
-      }
-      if (isRefused(point)) return failure(point.refused);
-    }
-    const target = `${r.lab.name}/${name}`;
+    const found = labCaptureTarget(r, args.trim().split(/\s+/)[0] || undefined);
+    if ("refused" in found) return failure(found.refused);
+    const { target, name } = found;
     const file = `${name.replace(/:/g, "-")}.pcapng`;
     return failure(
       `capture runs beside the shell, in another terminal: \`vde capture ${target} -w ${file}\`, ` +
-        `or live \`vde capture ${target} -w - | tcpdump -n -r -\` (\`vde capture --help\`: --port, --vlan, --filter)`,
+        `or live \`vde capture ${target} -w - | tcpdump -n -r -\` (\`vde capture --help\`: --port, --vlan, ` +
+        "--filter); the lab shell at the terminal of vde up captures itself",
     );
   });
   run("del", false, changing((args) => delCommand(r, args.trim())));
@@ -765,4 +758,38 @@ async function addCommand(r: LabRunner, args: string, addNode: (name: string) =>
   } catch (err) {
     return failure((err as Error).message, Errno.EIO);
   }
+}
+
+/** What a lab's `capture NAME` records: a switch, or the switch port a link or host is. */
+export interface LabCaptureTarget {
+  /** As typed (the lab's first switch where none was). */
+  name: string;
+  /** As `vde capture` takes it: `LAB/NAME`. */
+  target: string;
+  /** The switch's socket directory. */
+  dir: string;
+  /** The port of a link or host. */
+  point?: CapturePoint;
+}
+
+/**
+ * The capture `name` (none: the lab's first switch) means in running lab
+ * `r`: a switch, or a link or host at the switch port it is
+ * (capture_hint.ts); else the one line saying why none.
+ */
+export function labCaptureTarget(r: LabRunner, name?: string): LabCaptureTarget | { refused: string } {
+  name ??= [...r.switches.keys()][0];
+  if (name === undefined) return { refused: "this lab has no switch to capture" };
+  const target = `${r.lab.name}/${name}`;
+  const sw = r.switches.get(name);
+  if (sw !== undefined) return { name, target, dir: sw.dir };
+  const links = r.links.map((l) => ({ name: l.name, a: l.spec.ends[0], b: l.spec.ends[1] }));
+  const point = labCapturePoint(r.lab.name, name, links);
+  if (point === undefined) {
+    return { refused: `no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})` };
+  }
+  if (isRefused(point)) return point;
+  const at = r.switches.get(point.switch.slice(point.switch.indexOf("/") + 1));
+  if (at === undefined) return { refused: `${point.switch} is gone` };
+  return { name, target, dir: at.dir, point };
 }

@@ -79,6 +79,7 @@ import {
   ownerRuns,
   readState,
   type RecordedProcess,
+  removeLabNames,
   writeState,
   writeWhole,
 } from "./state.ts";
@@ -325,7 +326,10 @@ export class LabRunner {
       throw new LabTaken(await whyDirTaken(this.lab.name, this.dir));
     }
     writeState(this.#state);
-    this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));
+    this.#undo.push(() => {
+      Deno.removeSync(this.dir, { recursive: true });
+      removeLabNames(this.lab.name);
+    });
   }
 
   /** The lab file (absolute), "" for a lab built in the shell. */

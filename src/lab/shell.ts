@@ -61,7 +61,10 @@ export function completeLabLine(
     if (r.switches.has(first!)) pool = n === 1 ? switchCommands(first!) : [];
     else if (first === "exec") pool = n === 1 ? [...r.hosts.keys()] : [];
     else if (first === "use") pool = n === 1 ? [...r.switches.keys()] : [];
-    else if (first === "del") {
+    else if (first === "capture") {
+      // What a capture records: a switch, a host (at its switch port) or a link.
+      pool = n === 1 ? [...r.switches.keys(), ...r.hosts.keys(), ...links()] : [];
+    } else if (first === "del") {
       pool = n === 1 ? [...nodes, ...links()] : [];
     } else if (first === "link") {
       pool = n === 1 ? links() : LINK_WORDS;
@@ -181,17 +184,33 @@ export function formatShellReply(
   return formatExplained(line, reply, known(commands));
 }
 
+/**
+ * The shell's `capture ARGS` (cli/shell_capture.ts): runs until `stop`
+ * settles (a key) or it ends itself, its output printed by `print`;
+ * resolves with its last words.
+ */
+export type ShellCapture = (
+  args: string,
+  print: (text: string) => void,
+  stop: Promise<void>,
+) => Promise<string>;
+
 /** A running shell; `close` gives the terminal back. */
 export interface LabShell {
   close(): void;
 }
 
-/** Starts the shell on the terminal; `onQuit` is Ctrl-D or a second Ctrl-C. */
+/**
+ * Starts the shell on the terminal; `onQuit` is Ctrl-D or a second Ctrl-C.
+ * Without `capture`, its `capture` line is the console's, which says the
+ * `vde capture` line to run beside it.
+ */
 export function startLabShell(
   r: LabRunner,
   commands: CommandRegistry,
   onQuit: () => void,
   onSuspend?: () => void,
+  capture?: ShellCapture,
 ): LabShell {
   const session = new TerminalSession(commands);
   let using: string | undefined;
@@ -232,6 +251,14 @@ export function startLabShell(
     const watched = words[0] === "watch" ? using : words[0];
     if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
       return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
+    }
+    if (words[0] === "capture" && capture !== undefined) {
+      await r.settled();
+      let last = "";
+      await repl.grabKeyboard(async (keyPressed) => {
+        last = await capture(line.trim().slice("capture".length), (text) => repl.print(text), keyPressed);
+      });
+      return last;
     }
     // After the change under way (an apply from another console), as the console's `exec` (runner.settled).
     if (hostCommandOf(line, r.hosts) !== undefined) await r.settled();

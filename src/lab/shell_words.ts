@@ -28,7 +28,12 @@ export const LAB_COMMANDS: readonly (readonly [string, string, string])[] = [
   ],
   ["apply", "[FILE]", "make the running lab what the lab file says, live; names what cannot change live"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
-  ["capture", "[SWITCH]", "how to record a switch's frames: vde capture LAB/SWITCH, beside the shell"],
+  [
+    "capture",
+    "[NODE|LINK] [-w FILE] [OPTION]...",
+    "record a switch's, link's or host's frames as vde capture LAB/NAME does (--port, --vlan, -c, -s, " +
+    "--filter EXPR...): into FILE, or shown by tcpdump; any key (Ctrl-C) stops it",
+  ],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file; relative to its directory)"],
   ["down", "", "take the lab down and exit"],
   ["logout", "", "leave this console; the lab runs on (vde term LAB)"],

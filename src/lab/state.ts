@@ -9,7 +9,8 @@
  * up` process and vanish with it. Sockets live in the runtime directory,
  * which goes last.
  */
-import { labDir, labsBaseDir } from "./names.ts";
+import { labDir, labsBaseDir, netnsName } from "./names.ts";
+import { readOwnedFile } from "../os/owned_file.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
 import {
@@ -102,10 +103,73 @@ export function readState(name: string): LabState | undefined {
 /**
  * Writes a lab's state atomically (a crash never leaves half a file), its
  * owner's alone: a lab whose switches a group may use lets others through
- * its directory, and the state holds the file's variables.
+ * its directory, and the state holds the file's variables. Its names file
+ * (labNames) follows it, so the two never say different hosts for long.
  */
 export function writeState(state: LabState): void {
   writeWhole(statePath(state.name), JSON.stringify(state, null, 2) + "\n", 0o600);
+  writeLabNames(state);
+}
+
+/**
+ * What anyone may read of a lab: whose it is and its hosts' names, which
+ * its namespaces (`vde-LAB-HOST`, listed by `ip netns` for anyone) show
+ * already but cannot say exactly: lab `a`'s host `b-h1` and lab `a-b`'s
+ * `h1` are one namespace name. So another user's `vde exec h1` finds root's
+ * lab that has it. Beside the lab's directory (`/run/vde/LAB.names.json`,
+ * as its `.log`), which stays its owner's alone (700); mode 644. A lab a
+ * previous vde brought up has none: its hosts are read from its namespaces'
+ * names then (switch_paths.ts).
+ */
+export interface LabNames {
+  lab: string;
+  /** The owner's uid as the machine knows it (a rootless lab's user, not its namespace's root). */
+  owner: number;
+  hosts: string[];
+}
+
+/** Where lab `name`'s names file is, among the labs of `base`. */
+export function labNamesPath(name: string, base = labsBaseDir()): string {
+  return `${base}/${name}.names.json`;
+}
+
+function writeLabNames(state: LabState): void {
+  const prefix = netnsName(state.name, "");
+  // Its own record's namespaces: each opens with this lab's name, so what follows is the host's, exactly.
+  const hosts = state.namespaces.filter((ns) => ns.startsWith(prefix)).map((ns) => ns.slice(prefix.length));
+  const names: LabNames = { lab: state.name, owner: machineUid(), hosts };
+  const path = labNamesPath(state.name);
+  // Whatever this process's umask: the file is for others to read.
+  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(names) + "\n");
+  Deno.chmodSync(`${path}.tmp`, 0o644);
+  Deno.renameSync(`${path}.tmp`, path);
+}
+
+/** Removes lab `name`'s names file, with the lab. */
+export function removeLabNames(name: string): void {
+  try {
+    Deno.removeSync(labNamesPath(name));
+  } catch { /* none: a lab of a previous vde, or gone already */ }
+}
+
+/**
+ * The names file of lab `name` among the labs of `base`, as `uid` (its
+ * owner: root's for root's labs) wrote it; undefined where there is none
+ * (a lab of a previous vde) or it is not that (another's, not JSON, no list
+ * of names).
+ */
+export function readLabNames(name: string, uid: number, base: string): LabNames | undefined {
+  let names: unknown;
+  try {
+    names = JSON.parse(readOwnedFile(labNamesPath(name, base), uid) ?? "");
+  } catch {
+    return undefined;
+  }
+  if (typeof names !== "object" || names === null) return undefined;
+  const { lab, owner, hosts } = names as Partial<LabNames>;
+  if (lab !== name || owner !== uid || !Array.isArray(hosts)) return undefined;
+  if (!hosts.every((h) => typeof h === "string")) return undefined;
+  return { lab, owner, hosts };
 }
 
 /**
@@ -268,6 +332,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   try {
     Deno.removeSync(labDir(name), { recursive: true });
   } catch { /* gone already */ }
+  removeLabNames(name);
   done.push(`removed lab ${name}`);
   return done;
 }

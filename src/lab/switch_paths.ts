@@ -9,7 +9,7 @@
  */
 import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, netnsName, ROOT_LABS_DIR } from "./names.ts";
 import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
-import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
+import { LAB_STATE_FILE, type LabState, labStates, ownerRuns, readLabNames } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
@@ -17,6 +17,7 @@ import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
 import { groupHint, ownerAndMode, userName } from "../os/users.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
 import { printable } from "../console/reply_format.ts";
+import { shellQuoted } from "../shell_quote.ts";
 
 /** A switch of a running lab. */
 export interface LabSwitch {
@@ -242,15 +243,17 @@ export function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR):
 
 /**
  * Root's labs that have a host `host`, as a user who is not root sees them:
- * the lab's state is root's to read, but its hosts' namespaces
- * (`vde-LAB-HOST`) are listed in `netnsDir` for anyone (`ip netns list`).
- * None for root, whose own labs they are, or for a name no host may have.
+ * the lab's state is root's to read, but its names file beside it (state.ts's
+ * LabNames) lists its hosts for anyone, and a host counts while its
+ * namespace (`vde-LAB-HOST`) is in `netnsDir`. None for root, whose own labs
+ * they are, or for a name no host may have.
  *
- * A lab's name may hold a `-`, so one namespace reads as two labs' hosts
- * where one lab's name is the other's and more (`vde-a-b-h1`: lab a's
- * `b-h1`, lab a-b's `h1`). It is counted once, for the longest name of a lab
- * that is up (namespaceLab): a host named for another lab is rarer than a
- * lab's `h1`, and the name alone says no more.
+ * A lab a previous vde brought up has no names file: its hosts are read from
+ * the namespaces' names, where a lab's name may hold a `-`, so one namespace
+ * reads as two labs' hosts where one lab's name is the other's and more
+ * (`vde-a-b-h1`: lab a's `b-h1`, lab a-b's `h1`). It is counted once: for the
+ * lab whose names file lists it, else for the longest name of a lab that is
+ * up (namespaceLab).
  */
 export function rootLabsWithHost(
   host: string,
@@ -260,6 +263,11 @@ export function rootLabsWithHost(
 ): string[] {
   if (uid === 0 || !NAME_PATTERN.test(host)) return [];
   const labs = rootLabs(uid, base);
+  const listed = new Map(labs.map((lab) => [lab, readLabNames(lab, 0, base)?.hosts]));
+  // Namespaces a names file says are its lab's: no other lab's, whatever their names read as.
+  const claimed = new Set(
+    [...listed].flatMap(([lab, hosts]) => (hosts ?? []).map((h) => netnsName(lab, h))),
+  );
   return labs.filter((lab) => {
     const ns = netnsName(lab, host);
     try {
@@ -267,7 +275,10 @@ export function rootLabsWithHost(
     } catch {
       return false;
     }
-    return namespaceLab(ns, labs) === lab;
+    const hosts = listed.get(lab);
+    if (hosts !== undefined) return hosts.includes(host);
+    // Among the labs whose names file does not say (one that does, and lists it not, has it not).
+    return !claimed.has(ns) && namespaceLab(ns, labs.filter((l) => listed.get(l) === undefined)) === lab;
   });
 }
 
@@ -294,7 +305,73 @@ export function rootsHostAnswer(
   base = ROOT_LABS_DIR,
   netnsDir = "/run/netns",
 ): string | undefined {
+  // Root's own labs are root's to reach: what root names that none has may be a user's rootless lab's.
+  if (uid === 0) return usersHostAnswer(host, line);
   return rootsHostLine(host, rootLabsWithHost(host, uid, base, netnsDir), line);
+}
+
+/**
+ * For root: the users' rootless labs that run with a host `host`, as their
+ * own state records it (each namespace there is its own lab's, so the name
+ * after `vde-LAB-` is the host's exactly). None for anyone else.
+ */
+export function usersLabsWithHost(host: string, labs: readonly UsersLab[]): UsersLab[] {
+  if (!NAME_PATTERN.test(host)) return [];
+  return labs.filter((l) => {
+    // The user's file: a list of strings, or nothing to find there.
+    const namespaces: unknown = l.state.namespaces;
+    return Array.isArray(namespaces) && namespaces.includes(netnsName(l.name, host));
+  });
+}
+
+/**
+ * usersHostAnswer for a host named alone or as `LAB/HOST` (that user's lab
+ * only), with `line` root's command given the lab and the host.
+ */
+export function usersNamedHostAnswer(
+  name: string,
+  line: (lab: string, host: string) => string,
+  labs: () => readonly UsersLab[] = () => usersLabs(),
+): string | undefined {
+  const m = /^([^/]+)\/([^/]+)$/.exec(name);
+  if (m === null) return usersHostAnswer(name, (lab) => line(lab, name), labs);
+  const [, lab, host] = m as unknown as [string, string, string];
+  return usersHostAnswer(host, (l) => line(l, host), () => labs().filter((l) => l.name === lab));
+}
+
+/**
+ * The line root types to run `line` (`vde exec demo/h1`) as user `l.user`,
+ * whose lab it is: with their runtime directory, where their vde finds it.
+ */
+export function asUserLine(l: UsersLab, line: string): string {
+  // The user's environment named it: no control character of theirs reaches root's terminal.
+  const env = l.runtimeDir === undefined
+    ? ""
+    : `env XDG_RUNTIME_DIR=${shellQuoted(printable(l.runtimeDir))} `;
+  return `runuser -u ${shellQuoted(l.user)} -- ${env}${line}`;
+}
+
+/**
+ * The one line for root naming a host alone (`vde exec h1`, `vde capture
+ * h1`) that none of root's labs has and a user's rootless lab has: whose
+ * it is, and the line that reaches it, as that user. Root's vde does not
+ * go in itself: a command entered there runs as the user (root of their
+ * namespace is their uid) in namespaces the user controls, which would
+ * hand it root's terminal and, where the user's namespace may not drop
+ * them, root's groups; as the user it has the user's alone. Each lab's
+ * line where several have it; undefined where none has (or not root).
+ */
+export function usersHostAnswer(
+  host: string,
+  line: (lab: string) => string,
+  labs: () => readonly UsersLab[] = () => usersLabs(),
+): string | undefined {
+  if (!NAME_PATTERN.test(host)) return undefined;
+  const found = usersLabsWithHost(host, labs());
+  if (found.length === 0) return undefined;
+  const whose = found.map((l) => `user ${l.user}'s rootless lab ${l.name}`).join(", ");
+  return `${host} is a host of ${whose}, whose namespaces are the user's own: reach it as that user, ` +
+    found.map((l) => `\`${asUserLine(l, line(l.name))}\``).join(" or ");
 }
 
 /** rootsHostAnswer's line for host `host` (a node of kind `kind`) of root's labs `labs`; undefined for none. */
@@ -372,6 +449,8 @@ export interface UsersLab {
   uid: number;
   name: string;
   state: LabState;
+  /** The user's XDG_RUNTIME_DIR, under which their vde finds the lab (none: /tmp/vde-UID). */
+  runtimeDir?: string;
 }
 
 /**
@@ -402,7 +481,13 @@ export function usersLabs(uid = Deno.uid(), marked: () => MarkedProcess[] = mark
     for (const name of names) {
       const state = usersState(`${base}/${name}/${LAB_STATE_FILE}`, p.uid);
       if (state?.rootless?.mark !== p.mark || state.rootless.uid !== p.uid) continue;
-      found.set(`${p.uid} ${name}`, { user: userName(p.uid), uid: p.uid, name, state });
+      found.set(`${p.uid} ${name}`, {
+        user: userName(p.uid),
+        uid: p.uid,
+        name,
+        state,
+        runtimeDir: p.runtimeDir,
+      });
     }
   }
   return [...found.values()].sort((a, b) => a.uid - b.uid || a.name.localeCompare(b.name));

@@ -10,6 +10,7 @@ import {
   relays,
   rootsHostOf,
   shellBanner,
+  usersHostOf,
 } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { hostSideVouched } from "../../src/os/host_vouched.ts";
@@ -439,4 +440,44 @@ Deno.test("vde exec of a lab's slirp, as if a host, says what it is and that it 
       );
     }
   });
+});
+
+Deno.test("root naming a host that none of its labs has and a user's rootless lab has is told whose, and the line that runs it as that user", () => {
+  const lab = (user: string, name: string, hosts: string[], runtimeDir?: string) => ({
+    user,
+    uid: 1000,
+    name,
+    runtimeDir,
+    state: { name, pid: 1, file: "", namespaces: hosts.map((h) => `vde-${name}-${h}`), started: "" },
+  });
+  const users = () => [
+    lab("ann", "net", ["h1", "h2"], "/run/user/1000"),
+    lab("bob", "net", ["h2"]),
+    lab("bob", "a", ["b-h3"], "/tmp/it's"),
+  ];
+  const asked = (words: string[], root: { name: string; namespaces: string[] }[] = []) =>
+    usersHostOf(labHostWords(words), root, users);
+  assert.equal(
+    asked(["h1", "ip", "-br", "link"]),
+    "h1 is a host of user ann's rootless lab net, whose namespaces are the user's own: reach it as that " +
+      "user, `runuser -u ann -- env XDG_RUNTIME_DIR=/run/user/1000 vde exec net/h1 ip -br link`",
+  );
+  assert.equal(
+    asked(["h2"]),
+    "h2 is a host of user ann's rootless lab net, user bob's rootless lab net, whose namespaces are the " +
+      "user's own: reach it as that user, `runuser -u ann -- env XDG_RUNTIME_DIR=/run/user/1000 vde exec " +
+      "net/h2` or `runuser -u bob -- vde exec net/h2`",
+  );
+  // Its own record says b-h3 is lab a's: not a host h3 of a lab a-b.
+  assert.match(
+    asked(["b-h3", "echo", "a b"])!,
+    /`runuser -u bob -- env XDG_RUNTIME_DIR='\/tmp\/it'\\''s' vde exec a\/b-h3 echo 'a b'`$/,
+  );
+  assert.match(asked(["a", "b-h3"])!, /vde exec a\/b-h3`$/);
+  assert.match(asked(["a/b-h3", "--", "id"])!, /vde exec a\/b-h3 id`$/);
+  assert.equal(asked(["h3"]), undefined);
+  assert.equal(asked(["h9"]), undefined);
+  // Root's own lab with the host is root's answer, not a user's.
+  assert.equal(asked(["h1"], [{ name: "class", namespaces: ["vde-class-h1"] }]), undefined);
+  assert.equal(asked(["class", "h1"], [{ name: "class", namespaces: [] }]), undefined);
 });

@@ -332,7 +332,7 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
   }
 });
 
-Deno.test("capture in the lab shell says the vde capture line that records the switch, beside the shell", async () => {
+Deno.test("capture at the lab's console (vde term LAB, no terminal to stream to) says the vde capture line that records the switch, beside it", async () => {
   const { commands, session } = labConsole({
     lab: { name: "u17", nodes: [], links: [] },
     switches: new Map([["sw1", {}], ["sw2", {}]]),

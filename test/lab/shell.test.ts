@@ -58,3 +58,16 @@ Deno.test("lab shell: Tab after del offers the nodes and the links, by either na
   // sw1's command is registered but sw1 is no switch of the lab (removed): only the lab's own `nodes`.
   assert.deepEqual(completeLabLine("", r, lab), [["nodes", "watch"], ""]);
 });
+
+Deno.test("lab shell: Tab after capture offers the switches, hosts and links it records", () => {
+  const { lab } = registries();
+  const r = {
+    lab: { nodes: [{ name: "sw1" }, { name: "h1" }] },
+    switches: new Map([["sw1", {}]]),
+    hosts: new Map([["h1", {}]]),
+    links: [{ name: "h1:eth0-sw1:1", spec: { ends: [{ node: "h1" }, { node: "sw1" }] } }],
+  } as unknown as LabRunner;
+  assert.deepEqual(completeLabLine("capture ", r, lab), [["h1", "h1-sw1", "h1:eth0-sw1:1", "sw1"], ""]);
+  assert.deepEqual(completeLabLine("capture s", r, lab), [["sw1 "], "s"]);
+  assert.deepEqual(completeLabLine("capture sw1 -w ", r, lab), [[], ""]);
+});

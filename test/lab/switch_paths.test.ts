@@ -3,7 +3,8 @@
  * `vde capture wan/site1`, `vde term site1`, as a lab user knows them.
  */
 import assert from "node:assert/strict";
-import { vde, withLabUp } from "./_helpers.ts";
+import { forceDown, labFile, vde, withLabUp } from "./_helpers.ts";
+import { isFile } from "../../src/os/paths.ts";
 import {
   isLabSwitchConsole,
   matchLabSwitch,
@@ -341,10 +342,48 @@ Deno.test("a namespace two of root's labs' names could open is counted once, for
   }
 });
 
-Deno.test("root's running lab's host, named alone by another uid, is found by its namespace and said as root's to capture", async (t) => {
-  if (skipUnlessRoot(t)) return;
-  const host = `h${Deno.pid.toString(36)}`;
-  const text = `name: x
+Deno.test("a lab's names file says its hosts exactly: lab a's host b-h1 is not lab a-b's h1, whichever labs are up or old", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-lab5-roots-" });
+  const netns = await Deno.makeTempDir({ prefix: "vde-lab5-netns-" });
+  const names = (lab: string, hosts: string[]) =>
+    Deno.writeTextFileSync(`${base}/${lab}.names.json`, JSON.stringify({ lab, owner: 0, hosts }));
+  try {
+    for (const lab of ["a", "a-b"]) Deno.mkdirSync(`${base}/${lab}`);
+    Deno.writeTextFileSync(`${netns}/vde-a-b-h1`, "");
+    names("a", ["b-h1"]);
+    names("a-b", []);
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), ["a"]);
+    assert.deepEqual(
+      rootLabsWithHost("h1", 1000, base, netns),
+      [],
+      "a-b has no h1, whatever the name reads as",
+    );
+    // a-b brought up by a previous vde (no names file): a's file still claims the namespace.
+    Deno.removeSync(`${base}/a-b.names.json`);
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), []);
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), ["a"]);
+    // a old, a-b new and listing no h1: the namespace is a's.
+    Deno.removeSync(`${base}/a.names.json`);
+    names("a-b", ["h2"]);
+    assert.deepEqual(rootLabsWithHost("b-h1", 1000, base, netns), ["a"]);
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), []);
+    // A names file that is not the lab's (another lab's name in it, not JSON) is no answer: names are read.
+    Deno.writeTextFileSync(`${base}/a-b.names.json`, JSON.stringify({ lab: "x", owner: 0, hosts: [] }));
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), ["a-b"]);
+    Deno.writeTextFileSync(`${base}/a-b.names.json`, "{");
+    assert.deepEqual(rootLabsWithHost("h1", 1000, base, netns), ["a-b"]);
+    // A host listed whose namespace is gone (the lab going down) is none.
+    names("a-b", ["h3"]);
+    assert.deepEqual(rootLabsWithHost("h3", 1000, base, netns), []);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    await Deno.remove(netns, { recursive: true });
+  }
+});
+
+/** A lab of switch sw1 and host `host` on it. */
+function oneHostLab(host: string): string {
+  return `name: x
 topology:
   nodes:
     sw1: { kind: switch, ports: 4 }
@@ -352,6 +391,52 @@ topology:
   links:
     - endpoints: [${host}, sw1]
 `;
+}
+
+Deno.test("another uid naming host h of root's lab X-b finds it, not lab X's b-h, whose namespace names the same", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const host = `h${Deno.pid.toString(36)}`;
+  const text = oneHostLab(`b-${host}`);
+  let upName = "";
+  await withLabUp({ text }, async (name) => {
+    upName = name;
+    const names = JSON.parse(Deno.readTextFileSync(`${ROOT_LABS_DIR}/${name}.names.json`));
+    assert.deepEqual(names, { lab: name, owner: 0, hosts: [`b-${host}`] });
+    assert.equal((Deno.lstatSync(`${ROOT_LABS_DIR}/${name}.names.json`).mode ?? 0) & 0o777, 0o644);
+    assert.equal(
+      (Deno.lstatSync(`${ROOT_LABS_DIR}/${name}`).mode ?? 0) & 0o777,
+      0o700,
+      "its directory stays root's",
+    );
+    // Lab NAME-b, up beside it: namespace vde-NAME-b-HOST reads as its HOST too.
+    const other = await labFile(`${name}-b`, {
+      text: "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n",
+    });
+    try {
+      const up = await vde(["up", "-d", other]);
+      assert.equal(up.code, 0, up.stderr);
+      const asked = await captureAsNobody(`b-${host}`);
+      assert.match(
+        asked.stdout,
+        new RegExp(`^b-${host} is a host of root's lab ${name}, not this user's: `),
+        asked.stderr,
+      );
+      const bare = await captureAsNobody(host);
+      assert.doesNotMatch(bare.stdout, /is a host of root's lab/, "lab NAME-b has no such host");
+    } finally {
+      await forceDown(`${name}-b`);
+      await Deno.remove(other.slice(0, other.lastIndexOf("/")), { recursive: true });
+    }
+  });
+  for (const lab of [upName, `${upName}-b`]) {
+    assert.equal(isFile(`${ROOT_LABS_DIR}/${lab}.names.json`), false, `vde down removes ${lab}'s names file`);
+  }
+});
+
+Deno.test("root's running lab's host, named alone by another uid, is found by its namespace and said as root's to capture", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const host = `h${Deno.pid.toString(36)}`;
+  const text = oneHostLab(host);
   await withLabUp({ text }, async (name) => {
     const asked = await captureAsNobody(host);
     assert.equal(
