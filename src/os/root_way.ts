@@ -22,7 +22,7 @@
  */
 import { C, errno, fstatOf, libc } from "../../ffi/libc.ts";
 import { printable } from "../console/reply_format.ts";
-import { closeFd, openFollowedPath } from "../io/unix_stream.ts";
+import { closeFd, type FollowedPath, openFollowedPath } from "../io/unix_stream.ts";
 import { type FileId, judgedFile, stepAdvice, stepText } from "./trusted_path.ts";
 import { namespaceOverflowUid } from "./user_namespace.ts";
 import { userName } from "./users.ts";
@@ -79,17 +79,31 @@ export function refuseUntrustedWay(
 }
 
 /**
- * Connects a stream to the unix socket at `path`, as Deno.connect does; for root ({@link judgesWays}),
- * through a way of root's or the socket owner's alone, to the very socket judged (its /proc/self/fd/N).
+ * The socket `path` leads to, held (connect through its `procPath`; close it with closeFd), and for root
+ * ({@link judgesWays}) reached by a way of root's or the socket owner's alone.
  *
- * @throws UntrustedWay for a way another user may steer; Deno.errors.NotFound when nothing is there
+ * @throws UntrustedWay for a way another user may steer; as notHeld when nothing can be held there
  */
-export async function connectJudged(path: string, words: Omit<WayWords, "runAs">): Promise<Deno.UnixConn> {
-  if (!judgesWays()) return await Deno.connect({ transport: "unix", path });
+export function judgedSocket(path: string, words: Omit<WayWords, "runAs">): FollowedPath {
   const held = openFollowedPath(path);
   if (held === null) throw notHeld(path, errno());
   try {
     refuseUntrustedWay(path, held.fd, [0, held.uid], { ...words, runAs: held.uid });
+  } catch (err) {
+    closeFd(held.fd);
+    throw err;
+  }
+  return held;
+}
+
+/**
+ * Connects a stream to the unix socket at `path`, as Deno.connect does; for root, through the socket
+ * {@link judgedSocket} held.
+ */
+export async function connectJudged(path: string, words: Omit<WayWords, "runAs">): Promise<Deno.UnixConn> {
+  if (!judgesWays()) return await Deno.connect({ transport: "unix", path });
+  const held = judgedSocket(path, words);
+  try {
     return await Deno.connect({ transport: "unix", path: held.procPath });
   } finally {
     closeFd(held.fd);
