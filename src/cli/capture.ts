@@ -16,6 +16,7 @@
  * so no frame the script sends afterwards is missed; its counts are then in
  * the file's statistics blocks.
  */
+import { connectJudged } from "../os/root_way.ts";
 import type { Command } from "commander";
 import {
   namedSwitch,
@@ -255,7 +256,8 @@ export async function runCapture(
   void stop?.then(() => signals.stop("asked"));
   let conn: Deno.Conn;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    // Root reads every port's frames only from a socket reached by a way no other user may steer.
+    conn = await connectJudged(path, { what: "read frames from a capture socket", doing: "opening it" });
   } catch (err) {
     signals.remove();
     const dir = path.slice(0, path.lastIndexOf("/"));

@@ -11,8 +11,9 @@
  * come. One command at a time: `command` queues callers.
  */
 import { errorText, printableLines, type Reply } from "./reply_format.ts";
-import { libc } from "../../ffi/libc.ts";
+import { errno, libc } from "../../ffi/libc.ts";
 import { closeFd, type FollowedPath, openFollowedPath } from "../io/unix_stream.ts";
+import { judgesWays, notHeld, refuseUntrustedWay } from "../os/root_way.ts";
 
 /**
  * The socket `path` leads to, held by a bare handle (O_PATH: nothing opens), and whether it is this user's or
@@ -119,6 +120,9 @@ export class MgmtClient {
    */
   static async connect(path: string, options: ClientOptions = {}): Promise<MgmtClient> {
     const held = heldSocket(path);
+    const failed = held === null ? errno() : 0;
+    // Root connects to what it judged, never by a name that led nowhere a moment ago (root_way.ts).
+    if (held === null && judgesWays()) throw notHeld(path, failed);
     if (options.judge !== undefined && held === null) throw new Deno.errors.NotFound(`no socket at ${path}`);
     const opts = {
       timeoutMs: options.timeoutMs ?? 10_000,
@@ -127,7 +131,16 @@ export class MgmtClient {
     };
     let conn: Deno.UnixConn;
     try {
-      if (held !== null) options.judge?.(held.uid, held.procPath);
+      if (held !== null) {
+        // Root opens a console only through a way of root's or the socket owner's alone: one that another
+        // user may steer leads root's commands (and its terminal) to a socket of theirs.
+        refuseUntrustedWay(path, held.fd, [0, held.uid], {
+          what: "open a management socket",
+          doing: "opening it",
+          runAs: held.uid,
+        });
+        options.judge?.(held.uid, held.procPath);
+      }
       conn = await Deno.connect({ transport: "unix", path: held === null ? path : held.procPath });
     } finally {
       if (held !== null) closeFd(held.fd);

@@ -76,8 +76,7 @@ import {
   openOwnedPath,
 } from "../io/unix_stream.ts";
 import { PinnedDirectory } from "../os/held_dir.ts";
-import { judgedFile, stepAdvice, stepText } from "../os/trusted_path.ts";
-import { namespaceOverflowUid } from "../os/user_namespace.ts";
+import { refuseUntrustedWay } from "../os/root_way.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -578,19 +577,8 @@ function namedCtl(dir: string, pin: PinnedDirectory): FollowedPath {
   const where = `${dir} (${ownerAndMode(pin.at)}), a directory others may write`;
   // The way to it judged too: one who may write a directory on it (without the sticky bit) could rename
   // the switch's directory away and put theirs at its name, a switch of theirs in a directory of their own,
-  // before it was held. Not in a user namespace: its root is a user, whose traffic is its own.
-  if (namespaceOverflowUid() === undefined) {
-    const way = judgedFile(dir, [0, owner]);
-    if ("kind" in way) {
-      throw new Error(printable(
-        `${dir} is reached through ${stepText(way)}: root does not join a switch whose directory another ` +
-          `user may have put at its name (${stepAdvice(way)}); not connected`,
-      ));
-    }
-    if (way.dev !== pin.dev || way.ino !== pin.ino) {
-      throw new Error(printable(`${dir} was replaced while root was joining it: not connected (try again)`));
-    }
-  }
+  // before it was held.
+  refuseUntrustedWay(dir, pin, [0, owner], { what: "join a switch whose directory", doing: "joining it" });
   let entry: OpenedPath;
   try {
     entry = openOwnedPath(pin.entry("ctl"));

@@ -15,6 +15,10 @@
  * a reset or close kills the command.
  */
 import type { HostConn, HostNet } from "./tcp/host.ts";
+import { connectJudged } from "../os/root_way.ts";
+
+/** How root's refusal of a unixfwd= socket's way says what it does not do. */
+const UNIXFWD_WORDS = { what: "join a guest's connection to a socket", doing: "connecting to it" };
 
 /** One guest forward. */
 export interface GuestForwardSpec {
@@ -114,7 +118,8 @@ export function withGuestForwards(net: HostNet, forwards: readonly GuestForwardS
       if (!hostname.startsWith(PREFIX)) return await net.connect(hostname, port, signal);
       const f = forwards[Number(hostname.slice(PREFIX.length))];
       if (f === undefined) throw new Deno.errors.ConnectionRefused(`no guest forward ${hostname}`);
-      if (f.kind === "unix") return await Deno.connect({ transport: "unix", path: f.target });
+      // Root's guest is joined only to a socket reached by a way no other user may steer (root_way.ts).
+      if (f.kind === "unix") return await connectJudged(f.target, UNIXFWD_WORDS);
       return new CommandConn(f.target);
     },
     listen: (hostname, port) => net.listen(hostname, port),

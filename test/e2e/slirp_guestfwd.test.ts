@@ -4,11 +4,13 @@
  * connection to a fresh `cat`, `--unixfwd` to a unix socket the test
  * listens on. Bytes go both ways and come back intact; the guest's
  * half-close ends the command's input, whose end ends the connection.
- * Root only; in CI it must run.
+ * Root's slirp joins no guest to a socket reached through another user's
+ * symlink. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
 import { withNetns } from "../helpers/netns.ts";
-import { run, skipUnless } from "../helpers/processes.ts";
+import { run, RUN_STUDENT, skipUnless, waitFor } from "../helpers/processes.ts";
+import { withStudent } from "../helpers/student.ts";
 import type { SwitchHandle } from "../helpers/switches.ts";
 import { dhcp, HELPER, missing, setUp } from "./slirp_lab.ts";
 
@@ -68,4 +70,45 @@ Deno.test("slirp guest forwards: the guest talks to cat (cmdfwd) and to a unix s
       assert.match(r.stderr, /refused/i);
     });
   });
+});
+
+Deno.test("root's slirp joins no guest connection to a unixfwd= socket reached through another user's symlink", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await withStudent([], async ({ uid }) => {
+    const sw: { handle: SwitchHandle | null } = { handle: null };
+    await withNetns(async (lab) => {
+      lab.defer(async () => void (await sw.handle?.stop()));
+      const tmp = await lab.tempDir();
+      const path = `${tmp}/echo.sock`;
+      const listener = Deno.listen({ transport: "unix", path });
+      let accepted = 0;
+      const served = (async () => {
+        for await (const conn of listener) {
+          accepted++;
+          conn.close();
+        }
+      })();
+      lab.defer(async () => {
+        listener.close();
+        await served.catch(() => {});
+      });
+      // The student's link to root's own socket: where it leads is theirs to change at any moment.
+      const link = `${tmp}/link.sock`;
+      await Deno.symlink(path, link);
+      await run(["chown", "-h", `${uid}:${uid}`, link]);
+      const s = await setUp(lab, sw, ["--unixfwd", `10.0.2.5:5556:${link}`]);
+      await dhcp(s);
+      const r = await s.guest.run([...HELPER, "tcp-ask", "10.0.2.5", "5556"], {
+        check: false,
+        timeoutMs: 20_000,
+      });
+      assert.equal(r.success, false, r.stdout);
+      const said =
+        `${link} is reached through ${link}, a symbolic link of ${RUN_STUDENT}'s: root does not join a ` +
+        "guest's connection to a socket another user may have put at its name (give a path through " +
+        "directories of yours or root's alone); not connected";
+      await waitFor(() => s.slirp.stderr.includes(said), { timeoutMs: 10_000, what: "the refusal logged" });
+      assert.equal(accepted, 0);
+    });
+  }, { bundle: false });
 });

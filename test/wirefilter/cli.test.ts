@@ -8,6 +8,8 @@ import { splitVdePlug } from "../../src/cli/wirefilter.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { FilterProcess, sleep, testFrame, until, VDE } from "./_helpers.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { run, RUN_PREFIX, RUN_STUDENT, skipUnlessRoot } from "../helpers/processes.ts";
+import { withStudent } from "../helpers/student.ts";
 
 const OURS = [...VDE, "wirefilter"];
 
@@ -144,6 +146,39 @@ Deno.test("vde wirefilter --blink sends `ID DIR SIZE` for every frame out", asyn
     await Deno.remove(dir, { recursive: true });
   }
   await sleep(0);
+});
+
+Deno.test("root's vde wirefilter sends no blink datagram to a socket in a directory a member may write without the sticky bit", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async () => {
+    const dir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-blink-` });
+    const shared = `${dir}/shared`;
+    const sock = UnixDgramSocket.create();
+    try {
+      await Deno.chmod(dir, 0o755);
+      await Deno.mkdir(shared);
+      // Root's directory, its group the student's: a member could put a socket of theirs at the name.
+      await run(["chgrp", RUN_STUDENT, shared]);
+      await Deno.chmod(shared, 0o775);
+      sock.bind(`${shared}/blink`);
+      // Bounded: a filter that took the socket would run on.
+      const r = await run([...OURS, "null://", "null://", "--blink", `${shared}/blink`], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: cannot send to the blink socket ${shared}/blink: ${shared}/blink is reached through ${shared}, ` +
+          `a directory group ${RUN_STUDENT} may write (mode 0775): root does not send frame sizes to a blink ` +
+          `socket another user may have put at its name (chmod g-w ${shared} (or +t), or give a path ` +
+          "through directories of yours or root's alone); not connected\n",
+      );
+    } finally {
+      sock.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }, { bundle: false });
 });
 
 Deno.test("vde wirefilter --http: /metrics counts frames in and out and drops by reason; promtool agrees", async (t) => {

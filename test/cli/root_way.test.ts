@@ -1,0 +1,133 @@
+/**
+ * Root's `vde term` and `vde capture` open a socket they were named only
+ * through a way of root's or the socket owner's alone (src/os/root_way.ts):
+ * a directory a real second user may write without the sticky bit, or a
+ * symlink of theirs, is refused in one line naming the step; the usual
+ * places (root's own directory in /tmp, /run) are opened as before.
+ */
+import assert from "node:assert/strict";
+import { run, RUN_PREFIX, RUN_STUDENT, skipUnlessRoot } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { ourCli, waitUntilSocketAccepts } from "../helpers/vde_clients.ts";
+import { withStudent } from "../helpers/student.ts";
+
+function vde(args: string[]) {
+  return run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 });
+}
+
+/** Our switch as root serving DIR in `sock` and its console at `mgmt`, for `fn`; stopped after. */
+async function withSwitch(
+  sock: string,
+  mgmt: string,
+  fn: (sw: SwitchHandle) => Promise<void>,
+): Promise<void> {
+  const sw = await startOurSwitch(sock, { extraArgs: ["-M", mgmt] });
+  try {
+    await waitUntilSocketAccepts(mgmt, 20_000);
+    await fn(sw);
+  } finally {
+    await sw.stop();
+  }
+}
+
+/** What `vde term PATH -c port/showinfo` prints first when it reaches the switch. */
+const REACHED = /^Numports=32\n/;
+
+Deno.test("root refuses vde term of a management socket in a directory a member of its group may write without the sticky bit, and opens it once the directory is sticky or the group's write is taken", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async () => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-group-` });
+    try {
+      await Deno.chmod(tmp, 0o755);
+      const shared = `${tmp}/shared`;
+      await Deno.mkdir(shared);
+      // Root's directory, its group the student's (a member who may write it): /some/dir of a team.
+      await run(["chgrp", RUN_STUDENT, shared]);
+      await Deno.chmod(shared, 0o775);
+      const mgmt = `${shared}/sw.mgmt`;
+      await withSwitch(`${tmp}/sw`, mgmt, async () => {
+        const refused = await vde(["term", mgmt, "-c", "port/showinfo"]);
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.equal(refused.stdout, "");
+        assert.equal(
+          refused.stderr,
+          `vde: cannot open the management socket ${mgmt}: ${mgmt} is reached through ${shared}, a directory ` +
+            `group ${RUN_STUDENT} may write (mode 0775): root does not open a management socket another user ` +
+            `may have put at its name (chmod g-w ${shared} (or +t), or give a path through directories of ` +
+            "yours or root's alone); not connected\n",
+        );
+        for (const mode of [0o1775, 0o755]) {
+          await Deno.chmod(shared, mode);
+          const opened = await vde(["term", mgmt, "-c", "port/showinfo"]);
+          assert.equal(opened.code, 0, opened.stderr);
+          assert.match(opened.stdout, REACHED);
+        }
+      });
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
+});
+
+Deno.test("root refuses vde term and vde capture through a symlink of another user's, and follows one of its own to the same switch", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async ({ uid }) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-link-` });
+    try {
+      await Deno.chmod(tmp, 0o755);
+      const sock = `${tmp}/sw`;
+      const mgmt = `${tmp}/sw.mgmt`;
+      await withSwitch(sock, mgmt, async () => {
+        // The student's links to root's own switch: where they lead is theirs to change at any moment.
+        for (const [link, to] of [["mgmt-link", mgmt], ["sw-link", sock]]) {
+          await Deno.symlink(to!, `${tmp}/${link}`);
+          await run(["chown", "-h", `${uid}:${uid}`, `${tmp}/${link}`]);
+        }
+        const advice = "(give a path through directories of yours or root's alone); not connected";
+        const term = await vde(["term", `${tmp}/mgmt-link`, "-c", "port/showinfo"]);
+        assert.equal(term.code, 1, term.stdout);
+        assert.equal(
+          term.stderr,
+          `vde: cannot open the management socket ${tmp}/mgmt-link: ${tmp}/mgmt-link is reached through ` +
+            `${tmp}/mgmt-link, a symbolic link of ${RUN_STUDENT}'s: root does not open a management socket ` +
+            `another user may have put at its name ${advice}\n`,
+        );
+        const capture = await vde(["capture", `${tmp}/sw-link`, "-c", "1", "-w", `${tmp}/out.pcap`]);
+        assert.equal(capture.code, 1, capture.stdout);
+        assert.equal(
+          capture.stderr,
+          `vde: cannot reach the switch's capture socket ${tmp}/sw-link/capture: ${tmp}/sw-link/capture is ` +
+            `reached through ${tmp}/sw-link, a symbolic link of ${RUN_STUDENT}'s: root does not read frames ` +
+            `from a capture socket another user may have put at its name ${advice}\n`,
+        );
+        // Nothing was written for a capture refused.
+        assert.equal(await Deno.stat(`${tmp}/out.pcap`).then(() => true, () => false), false);
+        // A link of root's own to the very same console is followed.
+        await Deno.symlink(mgmt, `${tmp}/roots-link`);
+        const opened = await vde(["term", `${tmp}/roots-link`, "-c", "port/showinfo"]);
+        assert.equal(opened.code, 0, opened.stderr);
+        assert.match(opened.stdout, REACHED);
+      });
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
+});
+
+Deno.test("root's vde term opens a console of its own in /run as before", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = `/run/${RUN_PREFIX}sec8`;
+  await Deno.mkdir(dir, { mode: 0o755 });
+  try {
+    const mgmt = `${dir}/sw.mgmt`;
+    await withSwitch(`${dir}/sw`, mgmt, async () => {
+      for (const path of [mgmt, `${dir}/sw`]) {
+        const opened = await vde(["term", path, "-c", "port/showinfo"]);
+        assert.equal(opened.code, 0, opened.stderr);
+        assert.match(opened.stdout, REACHED);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
