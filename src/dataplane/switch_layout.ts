@@ -18,6 +18,8 @@ import { recordSize } from "./frame_ring.ts";
 export const CTL_POSTED = 0;
 /** Index in the control block: non-zero once the worker must stop. */
 export const CTL_STOP = 1;
+/** Index in the control block: short waits the worker took to stay warm after traffic (switch_worker.ts, KEEP_WARM_MS). */
+export const CTL_WARM_WAITS = 2;
 /** Int32 slots of the control block. */
 export const CTL_SLOTS = 4;
 /**
