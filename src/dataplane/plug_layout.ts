@@ -1,7 +1,7 @@
 /**
  * What the plug thread (plug_worker.ts) and its owner (plug_thread.ts)
  * share: the start message and the layout of the shared control block,
- * `[Int32 stop flag, 3 spare][Float64 counters: frames, bytes, drops, for
+ * `[Int32 stop flag, warm waits, 2 spare][Float64 counters: frames, bytes, drops, for
  * a->b then b->a]`.
  */
 
@@ -31,6 +31,8 @@ export interface PlugStopped {
 
 /** Index of the stop flag in the Int32 view. */
 export const PLUG_STOP = 0;
+/** Index in the Int32 view: short waits the thread took to stay warm after traffic (plug_worker.ts, KEEP_WARM_MS). */
+export const PLUG_WARM_WAITS = 1;
 /** Bytes of the shared block. */
 export const PLUG_SHARED_BYTES = 16 + 6 * 8;
 

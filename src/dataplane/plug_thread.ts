@@ -17,6 +17,7 @@ import {
   counterIndex,
   PLUG_SHARED_BYTES,
   PLUG_STOP,
+  PLUG_WARM_WAITS,
   type PlugEnd,
   type PlugStart,
   type PlugStopped,
@@ -57,6 +58,11 @@ export class PlugThread {
   flow(direction: "ab" | "ba"): PlugFlow {
     const i = counterIndex(direction);
     return { frames: this.#counters[i]!, bytes: this.#counters[i + 1]!, drops: this.#counters[i + 2]! };
+  }
+
+  /** Short waits the thread has taken to stay warm after traffic (plug_worker.ts): they stop once it is idle. */
+  get warmWaits(): number {
+    return Atomics.load(this.#control, PLUG_WARM_WAITS);
   }
 
   /**

@@ -25,6 +25,8 @@ export const CTL_STOP = 1;
  * worker to take it (SwitchThread.settledSince).
  */
 export const CTL_SERVING = 2;
+/** Index in the control block: short waits the worker took to stay warm after traffic (switch_worker.ts, KEEP_WARM_MS). */
+export const CTL_WARM_WAITS = 3;
 /** Int32 slots of the control block. */
 export const CTL_SLOTS = 4;
 /**

@@ -73,6 +73,7 @@ import {
   CTL_SERVING,
   CTL_SLOTS,
   CTL_STOP,
+  CTL_WARM_WAITS,
   DATA_ROOM,
   OBSERVED,
   OBSERVED_FRESH,
@@ -267,6 +268,11 @@ export class SwitchThread {
    */
   settled(): Promise<void> {
     return this.#settledAfter(0);
+  }
+
+  /** Short waits the worker has taken to stay warm after traffic (switch_worker.ts): they stop once it is idle. */
+  get warmWaits(): number {
+    return Atomics.load(this.#control, CTL_WARM_WAITS);
   }
 
   /** Commands posted so far: a mark for `settledSince`. */

@@ -4,11 +4,12 @@
  * Theory of operation: the worker owns an epoll set holding every fd port
  * (the connected datagram socket of each vde client, each `--tap`) and a
  * wake eventfd, and blocks in a synchronous `epoll_wait`: one wake-up per
- * burst, on this thread only. It drains a ready socket with `recvmmsg` (a
- * tap with `read` until EAGAIN), hands each frame to its own SwitchEngine,
- * and the engine's output writes a tap at once and stages a copy for a
- * socket; after each received batch every socket's share leaves with one
- * `sendmmsg`. What a full socket peer does not take is held for it (up to
+ * burst, on this thread only (for 150 ms after a frame the wait times out
+ * every millisecond, to keep the thread warm: KEEP_WARM_MS). It drains a
+ * ready socket with `recvmmsg` (a tap with `read` until EAGAIN), hands each
+ * frame to its own SwitchEngine, and the engine's output writes a tap at
+ * once and stages a copy for a socket; after each received batch every
+ * socket's share leaves with one `sendmmsg`. What a full socket peer does not take is held for it (up to
  * HOLD_FRAMES, in order, sent when EPOLLOUT says it has room), as
  * vde_switch's packet queue holds it; beyond that it is dropped and
  * counted, as a full tap's is at once. A frame between two fd ports never
@@ -69,6 +70,7 @@ import {
   CTL_POSTED,
   CTL_SERVING,
   CTL_STOP,
+  CTL_WARM_WAITS,
   DATA_ROOM,
   OBSERVED,
   OBSERVED_FRESH,
@@ -129,6 +131,19 @@ const RING_BUDGET = 1024;
  * rate.
  */
 const SPIN_MS = 0.03;
+/**
+ * While the fds gave a frame within the last WARM_WINDOW_MS, the wait times out after KEEP_WARM_MS
+ * (counted in the control block's CTL_WARM_WAITS), and the turn that follows runs the ring, the
+ * wait and the clock again with nothing to do. A wake-up after 10 ms asleep on a shared machine
+ * finds V8's code and data cold: traced (`RIG_TRACE=1` of scripts/ping_rig.ts), the thread spent
+ * 20 µs from its wait to `recvmmsg` and 34 to `sendmmsg` for a ping's frame; kept warm, 4 and 11.
+ * An empty turn costs about 17 µs of CPU (5 of them user time), about 1.5% of a core while a ping
+ * every 10 ms keeps the window open; past it the thread waits a whole tick again, so an idle switch
+ * pays nothing. Nothing of the frame's own path runs in an empty turn: the wait, the ring and the
+ * clock are what a cold wake-up found slow, and the rest warmed with them.
+ */
+const KEEP_WARM_MS = 1;
+const WARM_WINDOW_MS = 150;
 /** The engine's clock ticks once a second (aging works in whole seconds). */
 const TICK_MS = 1000;
 /**
@@ -239,6 +254,8 @@ class SwitchLoop {
   #lastTick = -Infinity;
   /** When the last wait found something to do. */
   #lastWork = -Infinity;
+  /** When a turn whose fds gave frames ended (read at the next turn's start). */
+  #lastTraffic = -Infinity;
   /**
    * Frames and their bytes the fds gave since the last wait returned (what tells a lone frame from a
    * burst), and whether the last turn with frames brought jumbo ones.
@@ -522,10 +539,17 @@ class SwitchLoop {
   /** Waits (not when `more` work is known) and drains every ready fd. */
   #serveFds(more: boolean): void {
     const now = this.#clock();
+    // The last turn's frames, timed by this turn's clock: that turn read its own before a wait that
+    // may have slept a whole tick.
+    this.#lastTraffic = this.#inFrames > 0 ? now : this.#lastTraffic;
     if (now - this.#lastWork < SPIN_MS && !this.#jumbo) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
     const before = this.#lastWork;
-    const waitMs = more ? 0 : this.#lostMark !== 0 ? Math.min(tickMs, MARK_RETRY_MS) : tickMs;
+    const idleMs = this.#lostMark !== 0 ? Math.min(tickMs, MARK_RETRY_MS) : tickMs;
+    // A choice, not a branch (as `#lastWork` below): no code the warm-up never ran (switch_warmup.ts).
+    const warm = !more && now - this.#lastTraffic < WARM_WINDOW_MS;
+    const waitMs = more ? 0 : warm ? Math.min(idleMs, KEEP_WARM_MS) : idleMs;
+    this.#control[CTL_WARM_WAITS]! += warm ? 1 : 0;
     const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, waitMs);
     if (n > 0) this.#lastWork = now;
     // The loop detector's time for this turn's moves (the engine ticks a second apart). Read before the
