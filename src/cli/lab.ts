@@ -914,18 +914,31 @@ export function statusWantsJson(o: { json?: boolean; format?: string }): boolean
 export const NO_LAB_SWITCH =
   " (a switch started with `vde switch` is none: `vde term DIR -c ports` shows it)";
 
+/**
+ * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
+ * `vde up -d` returns); before that its state file is there and it is coming up: a script that polls
+ * `vde status` for a lab another step brings up waits for `up`.
+ */
+function runState(name: string, s: LabState, dir = labDir(name)): "up" | "starting" | "dead" {
+  if (!ownerRuns(s.pid, s.pidStart)) return "dead";
+  return isSocket(`${dir}/ctl`) ? "up" : "starting";
+}
+
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
-    const row = (name: string, s: LabState) => ({
+    const row = (name: string, s: LabState, state = runState(name, s)) => ({
       name,
       pid: s.pid,
-      state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead",
+      state,
       file: s.file,
     });
     const labs = labStates().map(([name, state]) => row(name, state));
     // For root, users' rootless labs apart, each with its user: theirs to take down, never in `labs`, which
     // a script may hand to root's `vde down` (that finds none of them anyway, and says whose they are).
-    const rootless = usersLabs().map((l) => ({ user: l.user, ...row(l.name, l.state) }));
+    const rootless = usersLabs().map((l) => ({
+      user: l.user,
+      ...row(l.name, l.state, ownerRuns(l.state.pid, l.state.pidStart) ? "up" : "dead"),
+    }));
     if (json) {
       console.log(JSON.stringify({ labs, ...(rootless.length === 0 ? {} : { rootless }) }, null, 2));
       return;
@@ -938,7 +951,16 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
     const rows = [
       ...labs.map((
         l,
-      ) => [l.name, String(l.pid), l.state === "up" ? "up" : "dead (vde down cleans up)", l.file]),
+      ) => [
+        l.name,
+        String(l.pid),
+        l.state === "starting"
+          ? "starting (up once vde up -d returns)"
+          : l.state === "up"
+          ? "up"
+          : "dead (vde down cleans up)",
+        l.file,
+      ]),
       ...rootless.map((l) => [
         l.name,
         String(l.pid),
@@ -956,6 +978,12 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (!ownerRuns(state.pid, state.pidStart)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
+    );
+  }
+  if (runState(name, state) === "starting") {
+    throw new UsageError(
+      `lab ${name} is not up (its vde up, pid ${state.pid}, is still bringing it up, or taking it down): ` +
+        "its status is there once it is up, as `vde up -d` returns then (`vde status` lists it as starting until then)",
     );
   }
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
