@@ -124,6 +124,47 @@ Deno.test("README's DHCP lease for a namespace behind a slirp runs as written: t
   }
 });
 
+Deno.test("README's lab in a CI job runs as written, by two jobs of one file at once: each brings up its own lab and takes only that down", async (t) => {
+  if (skipUnless(t, await labMissing(["busybox", "jq"]))) return;
+  const block = await readmeBlock("A lab in a job");
+  const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}ci-` });
+  await vdeOnPath(tmp);
+  await Deno.writeTextFile(
+    `${tmp}/lab.yaml`,
+    `name: ${RUN_PREFIX}ci
+topology:
+  nodes:
+    sw1: { kind: switch }
+    nat: { kind: slirp }
+    h1: { kind: host, address: dhcp }
+  links:
+    - endpoints: [nat, sw1]
+    - endpoints: [h1, sw1]
+`,
+  );
+  const job = () =>
+    run(["bash", "-c", `export PATH=${tmp}/bin:$PATH\ncd ${tmp}\necho "job $$"\n${block}`], {
+      check: false,
+      timeoutMs: 120_000,
+      env: { HOME: tmp },
+      input: "",
+    });
+  const labs: string[] = [];
+  try {
+    const jobs = await Promise.all([job(), job()]);
+    for (const r of jobs) {
+      const lab = `ci-${/^job (\d+)$/m.exec(r.stdout)?.[1]}`;
+      labs.push(lab);
+      assert.equal(r.code, 0, `${lab}:\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /from 10\.0\.2\.2: icmp_seq/, "its host reached the gateway");
+      assert.match(r.stdout, new RegExp(`removed lab ${lab}\n`), "its trap took its own lab down");
+    }
+  } finally {
+    for (const lab of labs) await run([`${tmp}/bin/vde`, "down", lab], { check: false });
+    await cleanUp(tmp);
+  }
+});
+
 Deno.test("README's spanning tree block runs as written: of two cables between two switches, one port is the alternate", async (t) => {
   if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "Debian's vde_plug (vdeplug) is not installed")) {
     return;
