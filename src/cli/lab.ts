@@ -27,8 +27,10 @@ import {
   type LabState,
   labStates,
   listLabs,
+  notUpYet,
   ownerRuns,
   readState,
+  runState,
   usersOwnLab,
 } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
@@ -914,16 +916,6 @@ export function statusWantsJson(o: { json?: boolean; format?: string }): boolean
 export const NO_LAB_SWITCH =
   " (a switch started with `vde switch` is none: `vde term DIR -c ports` shows it)";
 
-/**
- * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
- * `vde up -d` returns); before that its state file is there and it is coming up: a script that polls
- * `vde status` for a lab another step brings up waits for `up`.
- */
-function runState(name: string, s: LabState, dir = labDir(name)): "up" | "starting" | "dead" {
-  if (!ownerRuns(s.pid, s.pidStart)) return "dead";
-  return isSocket(`${dir}/ctl`) ? "up" : "starting";
-}
-
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
     const row = (name: string, s: LabState, state = runState(name, s)) => ({
@@ -980,12 +972,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
     );
   }
-  if (runState(name, state) === "starting") {
-    throw new UsageError(
-      `lab ${name} is not up (its vde up, pid ${state.pid}, is still bringing it up, or taking it down): ` +
-        "its status is there once it is up, as `vde up -d` returns then (`vde status` lists it as starting until then)",
-    );
-  }
+  if (runState(name, state) === "starting") throw new UsageError(notUpYet(name, state));
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
   try {
     const reply = await client.command(json ? "status json" : "status");

@@ -566,7 +566,7 @@ Deno.test("vde status --json: the labs, and one lab's nodes (kind, state, namesp
   assert.match(gone.stderr, /^vde: no lab nosuchlb is up[^\n]*\n$/);
 });
 
-Deno.test("a lab still coming up is starting in vde status, not up, and its own status says so in one line, not a missing file", async (t) => {
+Deno.test("a lab still coming up is starting in vde status, not up, and its own status and vde term say so in one line, not a missing file or socket", async (t) => {
   if (skipUnlessRoot(t)) return;
   // The host's exec holds bring-up for a while, after the lab's state file and sockets are there.
   await withLabFile({ text: hostWithExec("10.9.0.1/24", ["sleep 8"]) }, async (name, file) => {
@@ -587,8 +587,8 @@ Deno.test("a lab still coming up is starting in vde status, not up, and its own 
       );
       assert.equal(mine?.state, "starting");
       assert.match((await vde(["status"])).stdout, new RegExp(`^${name} +\\d+ +starting `, "m"));
-      for (const args of [[name], [name, "--json"]]) {
-        const one = await vde(["status", ...args]);
+      for (const args of [["status", name], ["status", name, "--json"], ["term", name, "-c", "status"]]) {
+        const one = await vde(args);
         assert.equal(one.code, 1);
         assert.equal(one.stdout, "");
         assert.match(
