@@ -129,19 +129,8 @@ Deno.test("README's lab in a CI job runs as written, by two jobs of one file at 
   const block = await readmeBlock("A lab in a job");
   const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}ci-` });
   await vdeOnPath(tmp);
-  await Deno.writeTextFile(
-    `${tmp}/lab.yaml`,
-    `name: ${RUN_PREFIX}ci
-topology:
-  nodes:
-    sw1: { kind: switch }
-    nat: { kind: slirp }
-    h1: { kind: host, address: dhcp }
-  links:
-    - endpoints: [nat, sw1]
-    - endpoints: [h1, sw1]
-`,
-  );
+  // The example LAN with NAT and DHCP, as a user's lab.yaml (its name is the one two jobs would share).
+  await Deno.copyFile(`${REPO_ROOT}/examples/lan-nat.yaml`, `${tmp}/lab.yaml`);
   const job = () =>
     run(["bash", "-c", `export PATH=${tmp}/bin:$PATH\ncd ${tmp}\necho "job $$"\n${block}`], {
       check: false,
