@@ -19,6 +19,8 @@ import {
 import { labMissing } from "../helpers/netns.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
 import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { labsBaseDir } from "../../src/lab/names.ts";
+import { isFile } from "../../src/os/paths.ts";
 
 /** The walkthrough's step 0: `vde` in `${dir}/bin`, for a PATH. */
 async function vdeOnPath(dir: string): Promise<void> {
@@ -147,9 +149,10 @@ Deno.test("README's lab in a CI job runs as written, by two jobs of one file at 
       assert.equal(r.code, 0, `${lab}:\n${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /from 10\.0\.2\.2: icmp_seq/, "its host reached the gateway");
       assert.match(r.stdout, new RegExp(`removed lab ${lab}\n`), "its trap took its own lab down");
+      assert.equal(isFile(`${labsBaseDir()}/${lab}.log`), false, "nor is its log left behind");
     }
   } finally {
-    for (const lab of labs) await run([`${tmp}/bin/vde`, "down", lab], { check: false });
+    for (const lab of labs) await run([`${tmp}/bin/vde`, "down", "--cleanup", lab], { check: false });
     await cleanUp(tmp);
   }
 });
