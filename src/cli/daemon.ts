@@ -11,7 +11,9 @@
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
- * while the copy starts is passed on to it, so it stops rather than serves.
+ * while the copy starts is passed on to it, so it stops rather than serves,
+ * and again once it reports ready: Deno swallows a SIGINT that comes in its
+ * first half second or so, before the copy's own listeners.
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
@@ -132,11 +134,14 @@ export async function daemonize(
   // Ctrl-C while the copy starts is meant for it: it stops (a lab undoes what it made) and says so
   // here, rather than coming up behind a prompt that looked cancelled.
   let interrupted: Deno.Signal | undefined;
-  const stopForwarding = onSignals((signal) => {
-    interrupted ??= signal;
+  const signalChild = (signal: Deno.Signal) => {
     try {
       child.kill(signal);
     } catch { /* exited meanwhile */ }
+  };
+  const stopForwarding = onSignals((signal) => {
+    interrupted ??= signal;
+    signalChild(signal);
   });
   try {
     for (;;) {
@@ -157,8 +162,12 @@ export async function daemonize(
         // foreground start shows before it serves; after this the copy has no terminal.
         printLines(text.slice(0, mark));
         if (interrupted !== undefined) {
-          // Ctrl-C came before the mark was read: the copy got it too and stops (its stderr is
-          // /dev/null by now, its lines up to the mark are printed above), so nothing stays up.
+          // Ctrl-C came before the mark was read: the copy stops (its stderr is /dev/null by now, its
+          // lines up to the mark are printed above), so nothing stays up. It is told again: a SIGINT
+          // passed on while Deno was still starting it, before its own listeners, was swallowed
+          // (Deno ignores SIGINT for a while at start-up), and it came up as if never told; one that
+          // had it takes the second as a stop signal again, which only hurries it.
+          signalChild(interrupted);
           reader.cancel().catch(() => {});
           await child.status;
           throw new StoppedAtReady(`${interrupted}: the background ${what} was stopped`);

@@ -28,8 +28,10 @@ import {
   type LabState,
   labStates,
   listLabs,
+  notUpYet,
   ownerRuns,
   readState,
+  runState,
   usersOwnLab,
 } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
@@ -918,16 +920,19 @@ export const NO_LAB_SWITCH =
 
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
-    const row = (name: string, s: LabState) => ({
+    const row = (name: string, s: LabState, state = runState(name, s)) => ({
       name,
       pid: s.pid,
-      state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead",
+      state,
       file: s.file,
     });
     const labs = labStates().map(([name, state]) => row(name, state));
     // For root, users' rootless labs apart, each with its user: theirs to take down, never in `labs`, which
     // a script may hand to root's `vde down` (that finds none of them anyway, and says whose they are).
-    const rootless = usersLabs().map((l) => ({ user: l.user, ...row(l.name, l.state) }));
+    const rootless = usersLabs().map((l) => ({
+      user: l.user,
+      ...row(l.name, l.state, ownerRuns(l.state.pid, l.state.pidStart) ? "up" : "dead"),
+    }));
     if (json) {
       console.log(JSON.stringify({ labs, ...(rootless.length === 0 ? {} : { rootless }) }, null, 2));
       return;
@@ -940,7 +945,16 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
     const rows = [
       ...labs.map((
         l,
-      ) => [l.name, String(l.pid), l.state === "up" ? "up" : "dead (vde down cleans up)", l.file]),
+      ) => [
+        l.name,
+        String(l.pid),
+        l.state === "starting"
+          ? "starting (up once vde up -d returns)"
+          : l.state === "up"
+          ? "up"
+          : "dead (vde down cleans up)",
+        l.file,
+      ]),
       ...rootless.map((l) => [
         l.name,
         String(l.pid),
@@ -960,6 +974,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
     );
   }
+  if (runState(name, state) === "starting") throw new UsageError(notUpYet(name, state));
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
   try {
     const reply = await client.command(json ? "status json" : "status");

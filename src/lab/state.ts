@@ -13,6 +13,7 @@ import { labDir, labsBaseDir, netnsName } from "./names.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
+import { isSocket } from "../os/paths.ts";
 import {
   LAB_MARK_VARIABLE,
   type LabMark,
@@ -214,6 +215,22 @@ export function writeNew(path: string, text: string): boolean {
  */
 export function ownerRuns(pid: number, pidStart?: number): boolean {
   return processAlive(pid) && (pidStart === undefined || processStartTime(pid) === pidStart) && mayBeVde(pid);
+}
+
+/**
+ * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
+ * `vde up -d` returns); before that its state file is there and it is coming up (or, its console closed,
+ * going down): a script that polls `vde status` for a lab another step brings up waits for `up`.
+ */
+export function runState(name: string, s: LabState, dir = labDir(name)): "up" | "starting" | "dead" {
+  if (!ownerRuns(s.pid, s.pidStart)) return "dead";
+  return isSocket(`${dir}/ctl`) ? "up" : "starting";
+}
+
+/** The line for a lab that is not up yet, where its nodes or console were asked for. */
+export function notUpYet(name: string, s: LabState): string {
+  return `lab ${name} is not up (its vde up, pid ${s.pid}, is still bringing it up, or taking it down): ` +
+    "vde up -d returns once it is up (`vde status` lists it as starting until then)";
 }
 
 /** How long a rootless lab's process outside has to end by itself once the lab's has: it takes milliseconds. */

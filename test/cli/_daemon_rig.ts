@@ -3,6 +3,8 @@
  * `daemonize`, and its copy plays the part its first argument names:
  * `interrupted-at-ready` has its parent interrupted (Ctrl-C) before it
  * writes the ready mark, then stops as a copy that got the signal does;
+ * `interrupt-lost` has it interrupted too, but loses that SIGINT (as Deno
+ * does in a process's first half second) and serves until a second one;
  * `stubborn` ignores SIGTERM and never serves; `slow` never serves but ends
  * on SIGTERM; `flags` serves at once and reports the runtime flags it got
  * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL); `env`
@@ -34,6 +36,17 @@ if (isDaemonChild()) {
     reportReady();
     Deno.exit(stopped ? 0 : 3);
   }
+  if (mode === "interrupt-lost") {
+    // As Deno does while it starts a process: the first SIGINT is swallowed, and the copy comes up.
+    let got = 0;
+    Deno.addSignalListener("SIGINT", () => got++);
+    Deno.kill(Deno.ppid, "SIGINT");
+    for (let i = 0; i < 500 && got === 0; i++) await sleep(20);
+    reportReady();
+    // Serving now: only a stop signal passed on after the mark ends it.
+    for (let i = 0; i < 1000 && got < 2; i++) await sleep(20);
+    Deno.exit(got < 2 ? 3 : 0);
+  }
   if (mode === "env") {
     // What the copy runs must not take itself for a copy (a vde switch -d there would not detach).
     const child = new Deno.Command("sh", { args: ["-c", "echo ${VDE_DAEMON_CHILD:-unset}"] }).outputSync();
@@ -55,7 +68,7 @@ if (isDaemonChild()) {
   Deno.exit(0);
 }
 try {
-  await daemonize("rig", mode === "interrupted-at-ready" ? 30_000 : 1000, 1000);
+  await daemonize("rig", mode.startsWith("interrupt") ? 30_000 : 1000, 1000);
   console.log("up in the background");
 } catch (err) {
   if (err instanceof StartTimeout) console.log(`timed out, killed: ${err.killed}`);

@@ -465,6 +465,17 @@ Deno.test("Ctrl-C that reaches --daemon as the copy reports ready says the copy 
   assert.deepEqual(r.left, [], "the copy has ended");
 });
 
+Deno.test("Ctrl-C that the --daemon copy lost while Deno started it (no listener yet) is passed on again once it reports ready, so it stops rather than serves on", async () => {
+  const started = Date.now();
+  const r = await rig("interrupt-lost");
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stdout, /up in the background/);
+  assert.match(r.stderr, /^SIGINT: the background rig was stopped$/m);
+  assert.deepEqual(r.left, [], "the copy has ended");
+  // Without the second SIGINT the parent waited for a copy that serves on (20 s here, for ever in a lab).
+  assert.ok(Date.now() - started < 15_000, `returned after ${Date.now() - started} ms`);
+});
+
 Deno.test("a --daemon copy that ends with status 0 before serving is a failed start unless it marked the end as one it was told to make (a wirefilter rc's shutdown)", async () => {
   const told = await rig("ended-as-told");
   assert.equal(told.code, 0, told.stderr);

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
-import { ONE_SWITCH, TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import {
+  hostWithExec,
+  ONE_SWITCH,
+  TWO_HOSTS,
+  vde,
+  vdeCommand,
+  withLabFile,
+  withLabUp,
+} from "../lab/_helpers.ts";
+import { run, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import {
   checkCanStart,
@@ -14,7 +22,7 @@ import { UsageError } from "../../src/cli/main.ts";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { SUN_PATH_LEN } from "../../src/wire/sockaddr_un.ts";
-import { isDirectory } from "../../src/os/paths.ts";
+import { isDirectory, isSocket } from "../../src/os/paths.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("plain vde without a terminal prints help; an unknown subcommand is named", async () => {
@@ -556,6 +564,45 @@ Deno.test("vde status --json: the labs, and one lab's nodes (kind, state, namesp
   assert.equal(gone.code, 1);
   assert.equal(gone.stdout, "");
   assert.match(gone.stderr, /^vde: no lab nosuchlb is up[^\n]*\n$/);
+});
+
+Deno.test("a lab still coming up is starting in vde status, not up, and its own status and vde term say so in one line, not a missing file or socket", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // The host's exec holds bring-up for a while, after the lab's state file and sockets are there.
+  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["sleep 8"]) }, async (name, file) => {
+    const up = new Deno.Command(vdeCommand()[0]!, {
+      args: [...vdeCommand().slice(1), "up", "-d", file],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor(() => isSocket(`${labDir(name)}/sw1.mgmt`), {
+        timeoutMs: 30_000,
+        what: "the lab's switch",
+      });
+      const all = await vde(["status", "--json"]);
+      assert.equal(all.code, 0, all.stderr);
+      const mine = (JSON.parse(all.stdout).labs as { name: string; state: string }[]).find((l) =>
+        l.name === name
+      );
+      assert.equal(mine?.state, "starting");
+      assert.match((await vde(["status"])).stdout, new RegExp(`^${name} +\\d+ +starting `, "m"));
+      for (const args of [["status", name], ["status", name, "--json"], ["term", name, "-c", "status"]]) {
+        const one = await vde(args);
+        assert.equal(one.code, 1);
+        assert.equal(one.stdout, "");
+        assert.match(
+          one.stderr,
+          new RegExp(`^vde: lab ${name} is not up \\(its vde up, pid \\d+, is still bringing it up`),
+        );
+      }
+    } finally {
+      await vde(["down", name]);
+      await up.status;
+    }
+    const after = await vde(["status", "--json"]);
+    assert.equal((JSON.parse(after.stdout).labs as { name: string }[]).some((l) => l.name === name), false);
+  });
 });
 
 Deno.test("vde down of a lab already down says so in one line and exits 0; a lab it cannot name stays a failure", async (t) => {

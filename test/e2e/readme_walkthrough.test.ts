@@ -19,6 +19,8 @@ import {
 import { labMissing } from "../helpers/netns.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
 import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { labsBaseDir } from "../../src/lab/names.ts";
+import { isFile } from "../../src/os/paths.ts";
 
 /** The walkthrough's step 0: `vde` in `${dir}/bin`, for a PATH. */
 async function vdeOnPath(dir: string): Promise<void> {
@@ -120,6 +122,37 @@ Deno.test("README's DHCP lease for a namespace behind a slirp runs as written: t
     });
   } finally {
     await run(["ip", "netns", "del", ns], { check: false });
+    await cleanUp(tmp);
+  }
+});
+
+Deno.test("README's lab in a CI job runs as written, by two jobs of one file at once: each brings up its own lab and takes only that down", async (t) => {
+  if (skipUnless(t, await labMissing(["busybox", "jq"]))) return;
+  const block = await readmeBlock("A lab in a job");
+  const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}ci-` });
+  await vdeOnPath(tmp);
+  // The example LAN with NAT and DHCP, as a user's lab.yaml (its name is the one two jobs would share).
+  await Deno.copyFile(`${REPO_ROOT}/examples/lan-nat.yaml`, `${tmp}/lab.yaml`);
+  const job = () =>
+    run(["bash", "-c", `export PATH=${tmp}/bin:$PATH\ncd ${tmp}\necho "job $$"\n${block}`], {
+      check: false,
+      timeoutMs: 120_000,
+      env: { HOME: tmp },
+      input: "",
+    });
+  const labs: string[] = [];
+  try {
+    const jobs = await Promise.all([job(), job()]);
+    for (const r of jobs) {
+      const lab = `ci-${/^job (\d+)$/m.exec(r.stdout)?.[1]}`;
+      labs.push(lab);
+      assert.equal(r.code, 0, `${lab}:\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /from 10\.0\.2\.2: icmp_seq/, "its host reached the gateway");
+      assert.match(r.stdout, new RegExp(`removed lab ${lab}\n`), "its trap took its own lab down");
+      assert.equal(isFile(`${labsBaseDir()}/${lab}.log`), false, "nor is its log left behind");
+    }
+  } finally {
+    for (const lab of labs) await run([`${tmp}/bin/vde`, "down", "--cleanup", lab], { check: false });
     await cleanUp(tmp);
   }
 });
