@@ -183,10 +183,11 @@ export class Switch {
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
         // Each tick says whether our querier runs there, so a start or stop whose record a full ring
-        // dropped is followed a tick late rather than never (said active no sooner than it is).
+        // dropped is followed a tick late rather than never. After the tick: a start counts from the
+        // copy's clock, still the tick before's (up to a second before the thread started it) until then.
         snoopTick: (nowMs, querier) => {
-          this.#followQuerier(querier);
           this.engine.snooping?.tick(nowMs);
+          this.#followQuerier(querier);
         },
         snoopQuerier: (on) => this.#followQuerier(on),
       }, threadFile);

@@ -5,6 +5,7 @@
  * main thread): each tick of the thread's machine says whether our querier
  * runs there. The thread is a stand-in that sends such ticks only.
  */
+import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
 import { ConsoleContext } from "../../src/console/switch/context.ts";
 import { switchCommands } from "../../src/console/switch/switch_commands.ts";
@@ -24,7 +25,15 @@ Deno.test("mcast/print follows the thread's ticks on our querier when the record
     const print = async () => formatReply((await commands.execute("mcast/print", session))!);
     await commands.execute("mcast/snooping 1", session);
     await commands.execute("mcast/querier 1", session);
-    // Started at the thread's tick of 1 s, a response interval (10 s) before its tick of 20 s.
+    await until(
+      "the console's copy starts our querier",
+      async () => /querier ipv4 0\.0\.0\.0 ours/.test(await print()),
+    );
+    // At the tick that said so (1 s), not the one before (0, the copy's clock as it was made): a response
+    // interval (10 s) from there has not passed at 10.5 s, the tick after.
+    assert.match(await print(), /querier active: ipv4 no/, "not active earlier than on the thread");
+    // Said again: the stand-in's next tick (20 s) is past the interval.
+    await commands.execute("mcast/querier 1", session);
     await until(
       "mcast/print says our querier is active",
       async () => /querier active: ipv4 yes/.test(await print()),
