@@ -139,8 +139,11 @@ export interface SwitchThreadSink {
   bpdu(port: number, frame: Uint8Array): void;
   /** An IGMP/MLD frame the thread's snooping read from `port` on `vlan`, borrowed. */
   snooped(port: number, vlan: number, frame: Uint8Array): void;
-  /** The thread's snooping machine ticked at `nowMs` (after the frames it read before). */
-  snoopTick(nowMs: number): void;
+  /**
+   * The thread's snooping machine ticked at `nowMs` (after the frames it read before), our querier
+   * running there or not (`querier`): a `snoopQuerier` lost to a full ring is made good here.
+   */
+  snoopTick(nowMs: number, querier: boolean): void;
   /** The thread's snooping machine started (`on`) or stopped our querier here, among its ticks and frames. */
   snoopQuerier?(on: boolean): void;
 }
@@ -167,7 +170,9 @@ export class SwitchThread {
       this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);
     } else if ((tag & SNOOP_TICK) === SNOOP_TICK) {
       if ((tag & PORT_MASK) === (SNOOP_QUERIER & PORT_MASK)) this.#sink.snoopQuerier?.(copy[0] === 1);
-      else if (copy.length >= 8) this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
+      else if (copy.length >= 9) {
+        this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!, copy[8] === 1);
+      }
     } else if ((tag & BPDU) !== 0) this.#sink.bpdu(tag & PORT_MASK, copy);
     else this.#sink.snooped(tag & PORT_MASK, (tag >> 16) & 0xfff, copy);
   };

@@ -362,11 +362,15 @@ class SwitchLoop {
   /** A snooping machine whose IGMP/MLD reads (those that count) and ticks are copied to the main thread's copy. */
   #copyingSnoop(snoop: McastSnooping): McastSnooping {
     const tick = snoop.tick.bind(snoop);
-    const time = new Float64Array(1);
-    const timeBytes = new Uint8Array(time.buffer);
+    // Its time (a float64), then whether our querier runs here: a SNOOP_QUERIER record a full ring
+    // dropped is made good by the next tick.
+    const record = new Uint8Array(16);
+    const time = new Float64Array(record.buffer, 0, 1);
+    const tickBytes = record.subarray(0, 9);
     snoop.tick = (nowMs) => {
       time[0] = nowMs;
-      this.#toMain(SNOOP_TICK, -1, timeBytes);
+      record[8] = snoop.querier ? 1 : 0;
+      this.#toMain(SNOOP_TICK, -1, tickBytes);
       return tick(nowMs);
     };
     const observe = snoop.observe.bind(snoop);

@@ -182,13 +182,14 @@ export class Switch {
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
-        snoopTick: (nowMs) => this.engine.snooping?.tick(nowMs),
-        // A start the console has undone since (its stop follows), or made on a machine replaced since,
-        // is not taken.
-        snoopQuerier: (on) => {
-          const snoop = this.engine.snooping;
-          if (snoop !== null && (!on || snoop.querier)) snoop.querierStarted(on);
+        // Each tick says whether our querier runs there, so a start or stop whose record a full ring
+        // dropped is followed a tick late rather than never. After the tick: a start counts from the
+        // copy's clock, still the tick before's (up to a second before the thread started it) until then.
+        snoopTick: (nowMs, querier) => {
+          this.engine.snooping?.tick(nowMs);
+          this.#followQuerier(querier);
         },
+        snoopQuerier: (on) => this.#followQuerier(on),
       }, threadFile);
       this.#thread = thread;
       thread.ended.then(onThreadFailure ?? ((why) => log("vde switch", `data-plane thread failed: ${why}`)));
@@ -267,6 +268,18 @@ export class Switch {
   #observed(port: number, out: boolean, fresh: boolean, frame: Uint8Array): void {
     if (fresh) this.#observedSeq++;
     this.engine.observer?.(port, out ? Direction.Out : Direction.In, frame, this.#observedSeq);
+  }
+
+  /**
+   * The thread's snooping machine runs our querier (`on`) from here on, among its ticks and frames: the
+   * console's copy starts or stops it here. A start the console has undone since (its stop follows) is
+   * not taken. Neither is one made on a machine replaced since, unless the new one's querier is set too:
+   * the records name no machine, so it then starts where the old one did, earlier by the time between
+   * the thread's two starts (commands applied a moment apart).
+   */
+  #followQuerier(on: boolean): void {
+    const snoop = this.engine.snooping;
+    if (snoop !== null && (!on || snoop.querier)) snoop.querierStarted(on);
   }
 
   #portFdFailed(fd: number, errno: number): void {
