@@ -4,7 +4,7 @@
  * would have stopped every other student's plugs with it. The teacher (root) still can.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, VDE_CLI } from "../helpers/switches.ts";
 import { withStudent } from "../helpers/student.ts";
 
@@ -39,3 +39,40 @@ Deno.test("a student at a shared console cannot shut the teacher's switch down: 
     }
   });
 });
+
+Deno.test("a student who asks for a port another user's client is on is told to ask for none, and is then given a free one", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (s) => {
+    const user = (await run(["id", "-un", String(s.uid)])).stdout.trim();
+    const dir = `${s.tmp}/class`;
+    const sw = await startOurSwitch(dir, { extraArgs: ["--mode", "660", "--group", user] });
+    const teachers = spawnManaged([...VDE_CLI, "plug", "--port", "5", dir, "null://"], {
+      name: "root's plug",
+    });
+    try {
+      await waitFor(async () => (await ports(dir)).includes("   5  active"), {
+        timeoutMs: 20_000,
+        what: "root's plug on port 5",
+      });
+      const taken = await s.as(["vde", "plug", "--port", "5", dir, "null://"]);
+      assert.equal(taken.code, 1, taken.stderr);
+      assert.equal(
+        taken.stderr,
+        `vde: the switch at ${dir} refused the connection for port 5: port 5 is busy: another user's client is ` +
+          "on it; ask for no port number and a free one is given\n",
+      );
+      const free = await s.as(["vde", "plug", "-d", dir, "null://"]);
+      assert.equal(free.code, 0, free.stderr);
+      assert.match(await ports(dir), new RegExp(`^ +1 +active +0 +${user} `, "m"));
+    } finally {
+      await teachers.stop();
+      await sw.stop();
+      await s.noneLeft("the switch's end, which ends the student's plug");
+    }
+  });
+});
+
+/** The switch's port listing, as its console gives it to root. */
+async function ports(dir: string): Promise<string> {
+  return (await run([...VDE_CLI, "term", dir, "-c", "ports"], { timeoutMs: 30_000 })).stdout;
+}
