@@ -76,3 +76,48 @@ Deno.test("a student who asks for a port another user's client is on is told to 
 async function ports(dir: string): Promise<string> {
   return (await run([...VDE_CLI, "term", dir, "-c", "ports"], { timeoutMs: 30_000 })).stdout;
 }
+
+Deno.test("a student who floods the shared console with sessions is told why the next is turned away, and the teacher still gets in", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (s) => {
+    const user = (await run(["id", "-un", String(s.uid)])).stdout.trim();
+    const dir = `${s.tmp}/class`;
+    const sw = await startOurSwitch(dir, {
+      extraArgs: ["--mode", "660", "--group", user, "--mgmtmode", "660"],
+    });
+    // Sessions held open, each past its prompt, until its stdin ends.
+    const code = `import socket, sys
+held = []
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); text = b""
+    while not text.endswith(b"$ "):
+        b = s.recv(4096)
+        if not b: break
+        text += b
+    held.append(s)
+print("held", flush=True)
+sys.stdin.read()`;
+    const flood = spawnManaged(s.argv(["/usr/bin/python3", "-c", code, `${dir}/mgmt`]), {
+      name: "the student's sessions",
+      stdin: "piped",
+    });
+    try {
+      await flood.waitForOutput(/^held$/m, 60_000);
+      const theirs = await s.as(["vde", "term", dir, "-c", "showinfo"]);
+      assert.equal(theirs.code, 1);
+      assert.equal(
+        theirs.stderr,
+        `vde: cannot open the management socket ${dir}/mgmt: ${dir}/mgmt turned this session away: Device or ` +
+          `resource busy: ${user} has 16 sessions open here, the most one user may: close one\n`,
+      );
+      const teacher = await run([...VDE_CLI, "term", dir, "-c", "showinfo"], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(teacher.code, 0, teacher.stderr);
+    } finally {
+      await flood.stop();
+      await sw.stop();
+    }
+  });
+});
