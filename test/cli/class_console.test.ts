@@ -121,3 +121,24 @@ sys.stdin.read()`;
     }
   });
 });
+
+Deno.test("a student's captures of their own switch, vde capture -w and --pcap, are made theirs alone: a classmate read one made 644", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (s) => {
+    const home = `${s.tmp}/home`;
+    const made = await s.as([
+      "sh",
+      "-c",
+      "umask 022 && vde switch --sock ~/sw --daemon --pcap ~/all.pcapng >/dev/null && " +
+      "{ vde capture ~/sw -w ~/one.pcapng -c 1 & } && " +
+      "for i in $(seq 100); do [ -s ~/one.pcapng ] && break; sleep 0.1; done; vde term ~/sw -c shutdown; wait",
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    for (const f of ["all.pcapng", "one.pcapng"]) {
+      const st = await Deno.stat(`${home}/${f}`);
+      assert.equal(st.uid, s.uid, f);
+      assert.equal(st.mode! & 0o777, 0o600, f);
+    }
+    await s.noneLeft("the switch's shutdown, which ends the capture");
+  });
+});
