@@ -1,51 +1,62 @@
 /**
  * A teacher's switch shared with a class (`vde switch --mode 660 --group G --mgmtmode 660`), and a
- * student (a real second user, in G) at its console: they run its commands, but cannot stop it, which
- * would have stopped every other student's plugs with it. The teacher (root) still can.
+ * student (a real second user, in G) who tries what they should not: stop it from its console (which
+ * would have stopped every other student's plugs with it), take a port another's client is on, flood the
+ * console with sessions until the teacher is shut out; and a student's own captures, which a classmate
+ * must not read.
  */
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { startOurSwitch, VDE_CLI } from "../helpers/switches.ts";
-import { withStudent } from "../helpers/student.ts";
+import { startOurSwitch, type SwitchHandle, VDE_CLI } from "../helpers/switches.ts";
+import { type Student, withStudent } from "../helpers/student.ts";
 
-Deno.test("a student at a shared console cannot shut the teacher's switch down: told who may, the switch serves on; the teacher can", async (t) => {
-  if (skipUnlessRoot(t)) return;
+/**
+ * Runs `fn` with a student and root's switch at `dir` shared with the student's group (`--mode 660`, and its
+ * console with `shareConsole`: `--mgmtmode 660`), stopped after.
+ */
+async function withClassSwitch(
+  shareConsole: boolean,
+  fn: (s: Student, user: string, dir: string, sw: SwitchHandle) => Promise<void>,
+): Promise<void> {
   await withStudent([], async (s) => {
     const user = (await run(["id", "-un", String(s.uid)])).stdout.trim();
     const dir = `${s.tmp}/class`;
-    const sw = await startOurSwitch(dir, {
-      extraArgs: ["--mode", "660", "--group", user, "--mgmtmode", "660"],
-    });
+    const shared = ["--mode", "660", "--group", user, ...(shareConsole ? ["--mgmtmode", "660"] : [])];
+    const sw = await startOurSwitch(dir, { extraArgs: shared });
     try {
-      const stop = await s.as(["vde", "term", dir, "-c", "shutdown"]);
-      assert.equal(stop.code, 1, stop.stderr);
-      assert.equal(
-        stop.stderr,
-        `vde: shutdown: this console's client is ${user}, and only root may shut this program down: ` +
-          "a shared console lets others run its commands, not stop it\n",
-      );
-      // What the console is shared for still works, for them, and the switch is there.
-      const ports = await s.as(["vde", "term", dir, "-c", "port/print"]);
-      assert.equal(ports.code, 0, ports.stderr);
-      assert.equal(sw.process.exitStatus, null, "the switch was stopped");
-      const teacher = await run([...VDE_CLI, "term", dir, "-c", "shutdown"], {
-        check: false,
-        timeoutMs: 30_000,
-      });
-      assert.equal(teacher.code, 0, teacher.stderr);
-      assert.equal((await sw.process.status).code, 0);
+      await fn(s, user, dir, sw);
     } finally {
       await sw.stop();
     }
+  });
+}
+
+Deno.test("a student at a shared console cannot shut the teacher's switch down: told who may, the switch serves on; the teacher can", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withClassSwitch(true, async (s, user, dir, sw) => {
+    const stop = await s.as(["vde", "term", dir, "-c", "shutdown"]);
+    assert.equal(stop.code, 1, stop.stderr);
+    assert.equal(
+      stop.stderr,
+      `vde: shutdown: this console's client is ${user}, and only root may shut this program down: ` +
+        "a shared console lets others run its commands, not stop it\n",
+    );
+    // What the console is shared for still works, for them, and the switch is there.
+    const ports = await s.as(["vde", "term", dir, "-c", "port/print"]);
+    assert.equal(ports.code, 0, ports.stderr);
+    assert.equal(sw.process.exitStatus, null, "the switch was stopped");
+    const teacher = await run([...VDE_CLI, "term", dir, "-c", "shutdown"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(teacher.code, 0, teacher.stderr);
+    assert.equal((await sw.process.status).code, 0);
   });
 });
 
 Deno.test("a student who asks for a port another user's client is on is told to ask for none, and is then given a free one", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withStudent([], async (s) => {
-    const user = (await run(["id", "-un", String(s.uid)])).stdout.trim();
-    const dir = `${s.tmp}/class`;
-    const sw = await startOurSwitch(dir, { extraArgs: ["--mode", "660", "--group", user] });
+  await withClassSwitch(false, async (s, user, dir, sw) => {
     const teachers = spawnManaged([...VDE_CLI, "plug", "--port", "5", dir, "null://"], {
       name: "root's plug",
     });
@@ -79,12 +90,7 @@ async function ports(dir: string): Promise<string> {
 
 Deno.test("a student who floods the shared console with sessions is told why the next is turned away, and the teacher still gets in", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withStudent([], async (s) => {
-    const user = (await run(["id", "-un", String(s.uid)])).stdout.trim();
-    const dir = `${s.tmp}/class`;
-    const sw = await startOurSwitch(dir, {
-      extraArgs: ["--mode", "660", "--group", user, "--mgmtmode", "660"],
-    });
+  await withClassSwitch(true, async (s, user, dir) => {
     // Sessions held open, each past its prompt, until its stdin ends.
     const code = `import socket, sys
 held = []
@@ -117,7 +123,6 @@ sys.stdin.read()`;
       assert.equal(teacher.code, 0, teacher.stderr);
     } finally {
       await flood.stop();
-      await sw.stop();
     }
   });
 });
