@@ -6,7 +6,7 @@
  * must not read.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, spawnManaged, waitFor, waitForPath } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle, VDE_CLI } from "../helpers/switches.ts";
 import { type Student, withStudent } from "../helpers/student.ts";
 
@@ -145,5 +145,28 @@ Deno.test("a student's captures of their own switch, vde capture -w and --pcap, 
       assert.equal(st.mode! & 0o777, 0o600, f);
     }
     await s.noneLeft("the switch's shutdown, which ends the capture");
+  });
+});
+
+Deno.test("a student refused the teacher's wirefilter console is told the option a wirefilter takes, not a switch's --mgmtgroup it refuses", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (s) => {
+    const wf = `${s.tmp}/wf`;
+    const filter = spawnManaged([...VDE_CLI, "wirefilter", "null://", "null://", "-M", wf], {
+      name: "root's wirefilter",
+    });
+    try {
+      await waitForPath(wf, 20_000, true);
+      const r = await s.as(["vde", "term", wf, "-c", "showinfo"]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: cannot open the management socket ${wf}: permission denied (owner root, mode 700): run vde term as ` +
+          "that user (or root), or start the switch or wirefilter with --mgmtmode 666 (a switch also takes " +
+          "--mgmtgroup GROUP --mgmtmode 660, as vde_switch does)\n",
+      );
+    } finally {
+      await filter.stop();
+    }
   });
 });
