@@ -6,7 +6,13 @@
  * are dropped from the file (counted, and in the closing statistics), never
  * from the switch.
  */
-import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "./file_writer.ts";
+import {
+  CAPTURE_FILE_MODE,
+  CaptureFileWriter,
+  DEFAULT_SNAPLEN,
+  formatForPath,
+  nowMicros,
+} from "./file_writer.ts";
 import type { CaptureHub } from "./hub.ts";
 import { describePort, newClient } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
@@ -31,7 +37,7 @@ export function startFileCapture(
 ): FileCapture {
   // Not through a symlink nor into another user's file: truncating what root's `--pcap /tmp/x.pcap` led to
   // would empty any file.
-  const file = openOutputFile(path, { truncate: true });
+  const file = openOutputFile(path, { truncate: true, mode: CAPTURE_FILE_MODE });
   const queue = new OutputQueue(file, () => {});
   const writer = new CaptureFileWriter(
     formatForPath(path),

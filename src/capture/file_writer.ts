@@ -29,6 +29,13 @@ import {
   pcapngStatistics,
 } from "../wire/pcapng.ts";
 
+/**
+ * Mode of a capture file made now: it holds every chosen port's frames (a class's lab, their passwords), so
+ * it is its user's alone, as dumpcap makes its files; at 644 (the umask's) a classmate read a student's
+ * capture of their own lab. A file that is there keeps its mode: its owner chose it.
+ */
+export const CAPTURE_FILE_MODE = 0o600;
+
 /** The default snap length: whole frames, jumbo ones included (tcpdump's default too). */
 export const DEFAULT_SNAPLEN = 262144;
 

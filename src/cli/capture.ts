@@ -27,7 +27,13 @@ import {
 } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
-import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
+import {
+  CAPTURE_FILE_MODE,
+  CaptureFileWriter,
+  DEFAULT_SNAPLEN,
+  formatForPath,
+  nowMicros,
+} from "../capture/file_writer.ts";
 import { waitAtMost } from "../capture/wait_at_most.ts";
 import { parseBpf } from "../capture/bpf.ts";
 import { MgmtClient } from "../console/client.ts";
@@ -283,7 +289,7 @@ export async function runCapture(
   const existed = !toStdout && exists(o.write);
   try {
     // Neither through a symlink nor into another user's file or pipe (who would read every port's frames).
-    file = toStdout ? undefined : openOutputFile(o.write, { pipes: true });
+    file = toStdout ? undefined : openOutputFile(o.write, { pipes: true, mode: CAPTURE_FILE_MODE });
   } catch (err) {
     conn.close();
     signals.remove();

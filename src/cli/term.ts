@@ -573,10 +573,15 @@ function deniedConsole(path: string): string {
   const member = groupHint(path, uid, sessionGroups(), 0o020) ??
     (othersMayEnter(dirOf(path)) ? undefined : groupHint(dirOf(path), uid, sessionGroups()));
   if (member !== undefined) return `permission denied: ${member}`;
+  // A socket not named DIR/mgmt may be a wirefilter's (`-M PATH`), which takes no --mgmtgroup: the teacher
+  // who restarted one with it was refused the option.
   return `${denied}: run vde term as that user (or root), or ` +
     (isLabSwitchConsole(path)
       ? "give the switch's node `mgmt_mode: 660` and `group: GROUP` in its lab file"
-      : "start the switch with --mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)");
+      : /(^|\/)mgmt$/.test(path)
+      ? "start the switch with --mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)"
+      : "start the switch or wirefilter with --mgmtmode 666 (a switch also takes --mgmtgroup GROUP " +
+        "--mgmtmode 660, as vde_switch does)");
 }
 
 /**

@@ -158,7 +158,15 @@ export class MgmtClient {
       // vdeterm's rule: the greeting ends with a read that ends in "$ ".
       while (!text.endsWith("$ ")) {
         const n = await conn.read(buf);
-        if (n === null) throw new Error(`${path} closed the connection before sending a prompt`);
+        if (n === null) {
+          // A console over its limit says why in a result line (mgmt_server.ts's turnAway) before closing.
+          const said = text.trim();
+          throw new Error(
+            /^1\d{3} /.test(said)
+              ? `${path} turned this session away: ${said.slice(5)}`
+              : `${path} closed the connection before sending a prompt`,
+          );
+        }
         text += scrub(decoder.decode(buf.subarray(0, n), { stream: true }));
         if (text.length > 65536) throw new Error(`${path} sent no prompt in its first 64 KiB`);
       }

@@ -10,7 +10,11 @@
  *
  * Hostile clients are contained per client, so they never slow forwarding
  * or other clients:
- * - at most `maxClients` sessions; more are told EBUSY and closed;
+ * - at most `maxClients` sessions; more are told EBUSY, and why, and closed.
+ *   Another user's clients (a console shared by `--mgmtmode 660`) are at most
+ *   `maxPerUser` a user, and leave `OWNERS_RESERVE` sessions for the
+ *   program's user and root: one student holding the console's every
+ *   session shut the teacher out of their own switch;
  * - a line longer than `maxLineBytes` is dropped up to its newline and
  *   answered with `1007 Argument list too long` (memory: one line buffer);
  * - replies go through a per-client queue; while more than `highWaterBytes`
@@ -54,6 +58,7 @@ import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
+import { userName } from "../os/users.ts";
 import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 
 /**
@@ -77,6 +82,8 @@ export interface MgmtServerOptions {
   gid?: number;
   /** Most clients at once; default 256. */
   maxClients?: number;
+  /** Most clients at once of one user other than the program's and root; default 16. */
+  maxPerUser?: number;
   /** Longest command line in bytes; default 4096. */
   maxLineBytes?: number;
   /** Unsent bytes above which a client's commands wait; default 64 KiB. */
@@ -365,6 +372,10 @@ export class MgmtServer {
   readonly #registry: CommandRegistry;
   readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
+  /** Sessions open per client uid that is not ours nor root's (the ones `maxPerUser` bounds). */
+  readonly #othersByUid = new Map<number, number>();
+  #others = 0;
+  readonly #self = Deno.uid();
   readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at">>;
   #closed = false;
   /** Clients turned away because `maxClients` were connected. */
@@ -418,6 +429,7 @@ export class MgmtServer {
     try {
       server = new MgmtServer(registry, ctx, options.path, options.at ?? options.path, mode, {
         maxClients: options.maxClients ?? 256,
+        maxPerUser: options.maxPerUser ?? 16,
         maxLineBytes: options.maxLineBytes ?? 4096,
         highWaterBytes: options.highWaterBytes ?? 64 * 1024,
         maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
@@ -440,17 +452,44 @@ export class MgmtServer {
 
   #accept(conn: StreamConn, peerPid: number, peerUid: number): void {
     if (this.#closed) return conn.close();
-    if (this.#sessions.size >= this.#opts.maxClients) {
+    const other = peerUid !== 0 && peerUid !== this.#self;
+    const full = this.#busy(peerUid, other);
+    if (full !== undefined) {
       this.refusedBusy++;
-      turnAway(conn);
+      turnAway(conn, full);
       return;
     }
     const session = new MgmtSession(conn, this.#registry, this.#opts, peerPid, peerUid);
     this.#sessions.add(session);
+    if (other) {
+      this.#others++;
+      this.#othersByUid.set(peerUid, (this.#othersByUid.get(peerUid) ?? 0) + 1);
+    }
     session.run().catch(() => session.close()).finally(() => {
       this.#sessions.delete(session);
+      if (other) {
+        this.#others--;
+        const left = this.#othersByUid.get(peerUid)! - 1;
+        if (left === 0) this.#othersByUid.delete(peerUid);
+        else this.#othersByUid.set(peerUid, left);
+      }
       this.#ctx.debug.detach(session);
     });
+  }
+
+  /** Why a client of `uid` is turned away now, in words; undefined when it is let in. */
+  #busy(uid: number, other: boolean): string | undefined {
+    const { maxClients, maxPerUser } = this.#opts;
+    if (this.#sessions.size >= maxClients) return `the console has its most sessions open (${maxClients})`;
+    if (!other) return undefined;
+    if ((this.#othersByUid.get(uid) ?? 0) >= maxPerUser) {
+      return `${userName(uid)} has ${maxPerUser} sessions open here, the most one user may: close one`;
+    }
+    // The last few are the program's user's and root's, so others cannot shut them out.
+    if (this.#others >= maxClients - OWNERS_RESERVE) {
+      return `the console has its most sessions of other users open (${maxClients - OWNERS_RESERVE})`;
+    }
+    return undefined;
   }
 
   /** Stops listening, ends every session and removes the socket file. */
@@ -463,14 +502,17 @@ export class MgmtServer {
   }
 }
 
-// Tells a client over the limit why, without waiting on it for long.
-function turnAway(conn: Conn): void {
+/** Sessions only the program's user and root may take (of `maxClients`). */
+export const OWNERS_RESERVE = 8;
+
+// Tells a client over the limit why (EBUSY's line, then the reason), without waiting on it for long.
+function turnAway(conn: Conn, why: string): void {
   const timer = setTimeout(() => {
     try {
       conn.close();
     } catch { /* closed */ }
   }, 1000);
-  conn.write(encoder.encode(`${resultLine(Errno.EBUSY)}\n`)).catch(() => {}).finally(() => {
+  conn.write(encoder.encode(`${resultLine(Errno.EBUSY)}: ${why}\n`)).catch(() => {}).finally(() => {
     clearTimeout(timer);
     try {
       conn.close();

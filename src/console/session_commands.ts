@@ -78,6 +78,8 @@ export function addSessionEndCommands(
     listing: false,
     run: (_args, session) => {
       if (!target.canShutdown) return fail(Errno.EOPNOTSUPP);
+      const refused = othersShutdown(session);
+      if (refused !== undefined) return refused;
       if (scriptsIgnoreShutdown && (session.kind === "script" || session.loadDepth > 0)) {
         return { code: 0, raw: `${SHUTDOWN_IGNORED}\n`, shutdownIgnored: true };
       }
@@ -161,6 +163,24 @@ export function othersLoad(session: Session, self: number | null = Deno.uid()): 
   return failure(
     `load reads files as ${userName(self)}, and this console's client is ${userName(peer)}: ` +
       `only ${userName(self)} may load (a shared console runs typed commands only)`,
+    Errno.EPERM,
+  );
+}
+
+/**
+ * `shutdown` from a client that is another user is refused (EPERM), as `load` is: a console shared by
+ * `--mgmtmode 660` lets its group run the program's commands, and a student of the class could otherwise
+ * stop the teacher's switch, and every other student's plugs with it, from `vde term`. Our own user and
+ * root may, and a console without a socket peer (the program's own terminal).
+ */
+export function othersShutdown(session: Session, self: number | null = Deno.uid()): Reply | undefined {
+  const peer = otherUserClient(session, self);
+  if (peer === undefined || self === null) return undefined;
+  return failure(
+    `this console's client is ${userName(peer)}, and only ${
+      self === 0 ? "root" : `${userName(self)} or root`
+    } ` +
+      "may shut this program down: a shared console lets others run its commands, not stop it",
     Errno.EPERM,
   );
 }

@@ -376,7 +376,10 @@ export class Switch {
       }
       const state = this.#ports[p];
       if (state !== undefined && state.endpoints.length > 0 && state.uid !== uid) {
-        throw new PortRefused(`port ${p} is busy: it belongs to another user`);
+        // Said with the way out: a student of a class who asks for a classmate's number is to take a free one.
+        throw new PortRefused(
+          `port ${p} is busy: another user's client is on it; ask for no port number and a free one is given`,
+        );
       }
       if (state !== undefined && !mayUse(state, uid, req.gid)) {
         throw new PortRefused(`port ${p} is reserved (port/setuser, port/setgroup) for another user`);

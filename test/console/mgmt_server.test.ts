@@ -3,13 +3,14 @@
  * a long command learns its client left, or that it interrupts it (ETX, Ctrl-C's byte).
  */
 import assert from "node:assert/strict";
-import { MgmtServer } from "../../src/console/mgmt_server.ts";
+import { MgmtServer, OWNERS_RESERVE } from "../../src/console/mgmt_server.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
-import { DATA_START, resultLine } from "../../src/console/reply_format.ts";
-import { waitFor } from "../helpers/processes.ts";
+import { DATA_START, Errno, resultLine } from "../../src/console/reply_format.ts";
+import { AS_NOBODY, AS_NOGROUP_MEMBER, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { userName } from "../../src/os/users.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
 import { closeAndReuse } from "../helpers/closed_hold.ts";
 
@@ -311,4 +312,84 @@ Deno.test("a listing whose client has gone stops at its next chunk instead of be
     // What the socket's buffers and the queue's high-water mark hold, no more: not the whole 640 MiB.
     assert.ok(made < 200, `${made} of ${total} chunks made`);
   });
+});
+
+/**
+ * Runs, as the user `prefix` makes, a client that opens `n` sessions on `path`, prints each one's
+ * greeting's end (`ok`) or what it was told before the close, then `held`, and keeps them until its stdin ends.
+ */
+function holder(prefix: string[], path: string, n: number) {
+  const code = `import socket, sys
+held = []
+for i in range(${n}):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); text = b""
+    while not text.endswith(b"$ "):
+        b = s.recv(4096)
+        if not b: break
+        text += b
+    print("ok" if text.endswith(b"$ ") else text.decode().strip()); held.append(s)
+print("held", flush=True)
+sys.stdin.read()`;
+  return spawnManaged([...prefix, "/usr/bin/python3", "-c", code, path], {
+    name: `holder ${prefix.join(" ")}`,
+    stdin: "piped",
+  });
+}
+
+Deno.test("another user holds at most maxPerUser console sessions, and others together leave the reserve to the program's user and root: a student's 300 sessions shut the teacher out", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-nu17-busy-" });
+  await Deno.chmod(dir, 0o755);
+  const tc = makeConsole(4);
+  const server = await MgmtServer.start(tc.commands, tc.ctx, {
+    path: `${dir}/mgmt`,
+    mode: 0o666,
+    maxClients: OWNERS_RESERVE + 12,
+    maxPerUser: 6,
+    log: () => {},
+  });
+  const holders: ReturnType<typeof holder>[] = [];
+  try {
+    const nobody = holder(AS_NOBODY, `${dir}/mgmt`, 7);
+    holders.push(nobody);
+    await nobody.waitForOutput(/^held$/m, 20_000);
+    assert.deepEqual(nobody.stdout.trim().split("\n"), [
+      ...Array(6).fill("ok"),
+      `${resultLine(Errno.EBUSY)}: ${
+        userName(65534)
+      } has 6 sessions open here, the most one user may: close one`,
+      "held",
+    ]);
+    const member = holder(AS_NOGROUP_MEMBER, `${dir}/mgmt`, 6);
+    holders.push(member);
+    await member.waitForOutput(/^held$/m, 20_000);
+    assert.deepEqual(member.stdout.trim().split("\n"), [...Array(6).fill("ok"), "held"]);
+    const third = holder(["setpriv", "--reuid=12346", "--regid=12346", "--clear-groups"], `${dir}/mgmt`, 1);
+    holders.push(third);
+    await third.waitForOutput(/^held$/m, 20_000);
+    assert.equal(
+      third.stdout.trim().split("\n")[0],
+      `${resultLine(Errno.EBUSY)}: the console has its most sessions of other users open (12)`,
+    );
+    // The program's user (root here) still gets in, up to the reserve, and is told why past it.
+    const own: MgmtClient[] = [];
+    try {
+      for (let i = 0; i < OWNERS_RESERVE; i++) own.push(await MgmtClient.connect(`${dir}/mgmt`));
+      assert.equal((await own[0]!.command("showinfo")).code, 0);
+      await assert.rejects(
+        MgmtClient.connect(`${dir}/mgmt`),
+        new Error(
+          `${dir}/mgmt turned this session away: Device or resource busy: the console has its most ` +
+            `sessions open (${OWNERS_RESERVE + 12})`,
+        ),
+      );
+    } finally {
+      for (const c of own) c.close();
+    }
+  } finally {
+    for (const h of holders) await h.stop();
+    server.close();
+    tc.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

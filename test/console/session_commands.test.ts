@@ -402,3 +402,21 @@ Deno.test("in a rootless lab's user namespace, a console's load of a file throug
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("shutdown from a console client that is another user is refused and stops nothing: a shared console (--mgmtmode 660) let a student stop the teacher's switch", async () => {
+  const { stops, commands } = scriptRig(true);
+  const self = Deno.uid() ?? 0;
+  const other = self === 12345 ? 12346 : 12345;
+  const refused = (await commands.execute("shutdown", new FakeSession(commands, "mgmt", other)))!;
+  assert.equal(refused.code, Errno.EPERM);
+  assert.equal(refused.endSession, undefined, "the session goes on");
+  assert.equal(refused.afterSend, undefined);
+  assert.match(refused.raw ?? "", /only \S+ .*may shut this program down/);
+  assert.deepEqual(stops, []);
+  for (const uid of [self, 0, undefined]) {
+    const typed = (await commands.execute("shutdown", new FakeSession(commands, "mgmt", uid)))!;
+    assert.equal(typed.endSession, true, `peer ${uid}`);
+    typed.afterSend?.();
+  }
+  assert.equal(stops.length, 3);
+});
