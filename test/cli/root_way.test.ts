@@ -131,3 +131,33 @@ Deno.test("root's vde term opens a console of its own in /run as before", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a user who is not root opens a console through a directory others may write as before: only root's ways are judged", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (student) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-user-` });
+    try {
+      await Deno.chmod(tmp, 0o755);
+      const shared = `${tmp}/shared`;
+      await Deno.mkdir(shared);
+      // A way root refuses (anyone may put a socket at its names), but the student may reach only what
+      // others already let them: their `vde term` connects as it did before root's ways were judged.
+      await Deno.chmod(shared, 0o777);
+      const mgmt = `${shared}/sw.mgmt`;
+      const sw = await startOurSwitch(`${tmp}/sw`, { extraArgs: ["-M", mgmt, "--mgmtmode", "666"] });
+      try {
+        await waitUntilSocketAccepts(mgmt, 20_000);
+        const refused = await vde(["term", mgmt, "-c", "port/showinfo"]);
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.match(refused.stderr, /a directory anyone may write \(mode 0777\): root does not open/);
+        const opened = await student.as(["vde", "term", mgmt, "-c", "port/showinfo"], 60_000);
+        assert.equal(opened.code, 0, opened.stderr);
+        assert.match(opened.stdout, REACHED);
+      } finally {
+        await sw.stop();
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  });
+});
