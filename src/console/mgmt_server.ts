@@ -58,7 +58,6 @@ import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
-import { userName } from "../os/users.ts";
 import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 
 /**
@@ -482,8 +481,10 @@ export class MgmtServer {
     const { maxClients, maxPerUser } = this.#opts;
     if (this.#sessions.size >= maxClients) return `the console has its most sessions open (${maxClients})`;
     if (!other) return undefined;
+    // Said to that very user, so not by name: a uid without one (a subordinate id of theirs, a container's)
+    // has NSS asked again each time, a getent run on this thread for every connection turned away.
     if ((this.#othersByUid.get(uid) ?? 0) >= maxPerUser) {
-      return `${userName(uid)} has ${maxPerUser} sessions open here, the most one user may: close one`;
+      return `you have ${maxPerUser} sessions open here, the most one user may: close one`;
     }
     // The last few are the program's user's and root's, so others cannot shut them out.
     if (this.#others >= maxClients - OWNERS_RESERVE) {
