@@ -9,7 +9,16 @@ import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
 import { DATA_START, Errno, resultLine } from "../../src/console/reply_format.ts";
-import { AS_NOBODY, AS_NOGROUP_MEMBER, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import {
+  AS_NOBODY,
+  AS_NOGROUP_MEMBER,
+  hasCommand,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+  spawnManaged,
+  waitFor,
+} from "../helpers/processes.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
 import { closeAndReuse } from "../helpers/closed_hold.ts";
 
@@ -390,6 +399,36 @@ Deno.test("another user holds at most maxPerUser console sessions, and others to
     }
   } finally {
     for (const h of holders) await h.stop();
+    server.close();
+    tc.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Debian's unixterm turned away by a console at its limit shows why: it quit on the hang-up before reading the line", async (t) => {
+  if (skipUnless(t, (await hasCommand("unixterm")) ? null : "needs unixterm (Debian package vde2)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-busy-unixterm-" });
+  const tc = makeConsole(4);
+  const server = await MgmtServer.start(tc.commands, tc.ctx, {
+    path: `${dir}/mgmt`,
+    maxClients: 1,
+    log: () => {},
+  });
+  const held = await MgmtClient.connect(`${dir}/mgmt`);
+  try {
+    // Its stdin stays open meanwhile: unixterm quits when that closes too.
+    for (let i = 0; i < 2; i++) {
+      const term = await run(["sh", "-c", 'sleep 2 | unixterm "$0"', `${dir}/mgmt`], { timeoutMs: 15_000 });
+      assert.equal(
+        term.stdout,
+        `${resultLine(Errno.EBUSY)}: the console has its most sessions open (1)\n`,
+        `try ${i}`,
+      );
+    }
+    assert.equal(server.refusedBusy, 2);
+    assert.equal((await held.command("showinfo")).code, 0, "the session held is served on");
+  } finally {
+    held.close();
     server.close();
     tc.close();
     await Deno.remove(dir, { recursive: true });
