@@ -54,11 +54,10 @@ import {
 import { log as defaultLog } from "../log.ts";
 import { OutputQueue, type Writer } from "./output_queue.ts";
 import { UnixStreamListener } from "../io/unix_stream.ts";
-import { C, SysError } from "../../ffi/libc.ts";
+import { C, libc, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
-import { userName } from "../os/users.ts";
 import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 
 /**
@@ -482,8 +481,10 @@ export class MgmtServer {
     const { maxClients, maxPerUser } = this.#opts;
     if (this.#sessions.size >= maxClients) return `the console has its most sessions open (${maxClients})`;
     if (!other) return undefined;
+    // Said to that very user, so not by name: a uid without one (a subordinate id of theirs, a container's)
+    // has NSS asked again each time, a getent run on this thread for every connection turned away.
     if ((this.#othersByUid.get(uid) ?? 0) >= maxPerUser) {
-      return `${userName(uid)} has ${maxPerUser} sessions open here, the most one user may: close one`;
+      return `you have ${maxPerUser} sessions open here, the most one user may: close one`;
     }
     // The last few are the program's user's and root's, so others cannot shut them out.
     if (this.#others >= maxClients - OWNERS_RESERVE) {
@@ -505,18 +506,34 @@ export class MgmtServer {
 /** Sessions only the program's user and root may take (of `maxClients`). */
 export const OWNERS_RESERVE = 8;
 
-// Tells a client over the limit why (EBUSY's line, then the reason), without waiting on it for long.
-function turnAway(conn: Conn, why: string): void {
-  const timer = setTimeout(() => {
+/** Turned-away clients kept half-closed at once (turnAway); a flood beyond it is closed straight away. */
+const MAX_LINGERING = 32;
+let lingering = 0;
+
+/**
+ * Tells a client over the limit why (EBUSY's line, then the reason), without waiting on it for long (1 s).
+ * Half-closed first, and closed once the client closes: Debian's unixterm quits on a hang-up without
+ * reading what came with it, so a close right after the line showed its user nothing. A flood of
+ * connections past MAX_LINGERING is closed at once, so the fds held stay few.
+ */
+function turnAway(conn: StreamConn, why: string): void {
+  const close = () => {
     try {
       conn.close();
     } catch { /* closed */ }
-  }, 1000);
-  conn.write(encoder.encode(`${resultLine(Errno.EBUSY)}: ${why}\n`)).catch(() => {}).finally(() => {
+  };
+  const timer = setTimeout(close, 1000);
+  const linger = lingering < MAX_LINGERING;
+  if (linger) lingering++;
+  (async () => {
+    await conn.write(encoder.encode(`${resultLine(Errno.EBUSY)}: ${why}\n`));
+    if (!linger || libc().shutdown(conn.fd, C.SHUT_WR) !== 0) return;
+    const typed = new Uint8Array(256);
+    while (await conn.read(typed) !== null) { /* what the client sent meanwhile, unread */ }
+  })().catch(() => {}).finally(() => {
     clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed */ }
+    if (linger) lingering--;
+    close();
   });
 }
 

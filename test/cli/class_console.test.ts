@@ -90,7 +90,7 @@ async function ports(dir: string): Promise<string> {
 
 Deno.test("a student who floods the shared console with sessions is told why the next is turned away, and the teacher still gets in", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withClassSwitch(true, async (s, user, dir) => {
+  await withClassSwitch(true, async (s, _user, dir) => {
     // Sessions held open, each past its prompt, until its stdin ends.
     const code = `import socket, sys
 held = []
@@ -114,7 +114,7 @@ sys.stdin.read()`;
       assert.equal(
         theirs.stderr,
         `vde: cannot open the management socket ${dir}/mgmt: ${dir}/mgmt turned this session away: Device or ` +
-          `resource busy: ${user} has 16 sessions open here, the most one user may: close one\n`,
+          `resource busy: you have 16 sessions open here, the most one user may: close one\n`,
       );
       const teacher = await run([...VDE_CLI, "term", dir, "-c", "showinfo"], {
         check: false,

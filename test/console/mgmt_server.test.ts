@@ -9,8 +9,16 @@ import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { makeConsole } from "./_helpers.ts";
 import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
 import { DATA_START, Errno, resultLine } from "../../src/console/reply_format.ts";
-import { AS_NOBODY, AS_NOGROUP_MEMBER, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { userName } from "../../src/os/users.ts";
+import {
+  AS_NOBODY,
+  AS_NOGROUP_MEMBER,
+  hasCommand,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+  spawnManaged,
+  waitFor,
+} from "../helpers/processes.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
 import { closeAndReuse } from "../helpers/closed_hold.ts";
 
@@ -314,6 +322,9 @@ Deno.test("a listing whose client has gone stops at its next chunk instead of be
   });
 });
 
+/** Runs a command as a uid that passwd (and NSS) gives no name. */
+const UNNAMED = ["setpriv", "--reuid=12346", "--regid=12346", "--clear-groups"];
+
 /**
  * Runs, as the user `prefix` makes, a client that opens `n` sessions on `path`, prints each one's
  * greeting's end (`ok`) or what it was told before the close, then `held`, and keeps them until its stdin ends.
@@ -350,21 +361,21 @@ Deno.test("another user holds at most maxPerUser console sessions, and others to
   });
   const holders: ReturnType<typeof holder>[] = [];
   try {
-    const nobody = holder(AS_NOBODY, `${dir}/mgmt`, 7);
-    holders.push(nobody);
-    await nobody.waitForOutput(/^held$/m, 20_000);
-    assert.deepEqual(nobody.stdout.trim().split("\n"), [
+    // A uid without a name (a subordinate id of a user's, a container's) is told in words that need no
+    // lookup: asking NSS for its name ran getent on the console's thread for each connection turned away.
+    const unnamed = holder(UNNAMED, `${dir}/mgmt`, 7);
+    holders.push(unnamed);
+    await unnamed.waitForOutput(/^held$/m, 20_000);
+    assert.deepEqual(unnamed.stdout.trim().split("\n"), [
       ...Array(6).fill("ok"),
-      `${resultLine(Errno.EBUSY)}: ${
-        userName(65534)
-      } has 6 sessions open here, the most one user may: close one`,
+      `${resultLine(Errno.EBUSY)}: you have 6 sessions open here, the most one user may: close one`,
       "held",
     ]);
     const member = holder(AS_NOGROUP_MEMBER, `${dir}/mgmt`, 6);
     holders.push(member);
     await member.waitForOutput(/^held$/m, 20_000);
     assert.deepEqual(member.stdout.trim().split("\n"), [...Array(6).fill("ok"), "held"]);
-    const third = holder(["setpriv", "--reuid=12346", "--regid=12346", "--clear-groups"], `${dir}/mgmt`, 1);
+    const third = holder(AS_NOBODY, `${dir}/mgmt`, 1);
     holders.push(third);
     await third.waitForOutput(/^held$/m, 20_000);
     assert.equal(
@@ -388,6 +399,36 @@ Deno.test("another user holds at most maxPerUser console sessions, and others to
     }
   } finally {
     for (const h of holders) await h.stop();
+    server.close();
+    tc.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Debian's unixterm turned away by a console at its limit shows why: it quit on the hang-up before reading the line", async (t) => {
+  if (skipUnless(t, (await hasCommand("unixterm")) ? null : "needs unixterm (Debian package vde2)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-busy-unixterm-" });
+  const tc = makeConsole(4);
+  const server = await MgmtServer.start(tc.commands, tc.ctx, {
+    path: `${dir}/mgmt`,
+    maxClients: 1,
+    log: () => {},
+  });
+  const held = await MgmtClient.connect(`${dir}/mgmt`);
+  try {
+    // Its stdin stays open meanwhile: unixterm quits when that closes too.
+    for (let i = 0; i < 2; i++) {
+      const term = await run(["sh", "-c", 'sleep 2 | unixterm "$0"', `${dir}/mgmt`], { timeoutMs: 15_000 });
+      assert.equal(
+        term.stdout,
+        `${resultLine(Errno.EBUSY)}: the console has its most sessions open (1)\n`,
+        `try ${i}`,
+      );
+    }
+    assert.equal(server.refusedBusy, 2);
+    assert.equal((await held.command("showinfo")).code, 0, "the session held is served on");
+  } finally {
+    held.close();
     server.close();
     tc.close();
     await Deno.remove(dir, { recursive: true });
