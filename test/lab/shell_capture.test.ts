@@ -69,6 +69,14 @@ Deno.test("capture in the lab shell records a host into a file or shows a switch
       await tmux.keys("-l", "capture h9");
       await tmux.keys("Enter");
       await tmux.waitFor((s) => /no switch h9 \(switches: sw1\)\n\S+\$$/.test(s), "h9 refused");
+      // A filter tcpdump cannot compile is the capture's one line, with no tcpdump's complaint of no input.
+      await tmux.keys("-l", "capture sw1 --filter icmp and");
+      await tmux.keys("Enter");
+      screen = await tmux.waitFor(
+        (s) => /--filter "icmp and": [^\n]+\n\S+\$$/.test(s),
+        "the filter refused",
+      );
+      assert.doesNotMatch(screen, /truncated dump file/, "no tcpdump started for a capture refused");
     } finally {
       await tmux.kill();
     }
