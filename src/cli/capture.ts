@@ -86,7 +86,8 @@ export async function compileFilter(expression: string): Promise<string> {
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("tcpdump", {
-      args: ["-ddd", "-y", "EN10MB", expression],
+      // After `--`: an expression such as `-F/etc/shadow` is no option to tcpdump (a filter read from a file).
+      args: ["-ddd", "-y", "EN10MB", "--", expression],
       stdout: "piped",
       stderr: "piped",
       stdin: "null",

@@ -94,7 +94,12 @@ export function shellCapture(r: LabRunner): ShellCapture {
   };
 }
 
-/** A tcpdump reading pcap on its stdin, its lines printed by `print`; null where there is no tcpdump. */
+/**
+ * A tcpdump reading pcap on its stdin, its lines printed by `print`; null where there is no tcpdump. It
+ * starts with the capture's first bytes: a line the capture refuses (a filter tcpdump cannot compile, a
+ * -c that is no number) ends before any, and a tcpdump started for it would only complain of an empty
+ * input ("truncated dump file") above the capture's own one-line error.
+ */
 function startTcpdump(
   print: (text: string) => void,
 ): { stdin: { write(p: Uint8Array): Promise<number> }; end(): Promise<void> } | null {
@@ -111,17 +116,6 @@ function startTcpdump(
   ];
   // Looked up first: under unshare, a missing tcpdump would be unshare's failure, not a failed spawn.
   if (unrunnable("tcpdump") !== undefined) return null;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(argv[0]!, {
-      args: argv.slice(1),
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch {
-    return null;
-  }
   const decoder = new TextDecoder();
   const pump = async (stream: ReadableStream<Uint8Array>, quiet?: RegExp) => {
     for await (const chunk of stream) {
@@ -130,21 +124,41 @@ function startTcpdump(
       print(quiet === undefined ? text : text.replace(quiet, ""));
     }
   };
-  const pumping = Promise.all([pump(child.stdout), pump(child.stderr, /^reading from file .*\n/m)]);
-  const writer = child.stdin.getWriter();
+  let running: {
+    child: Deno.ChildProcess;
+    writer: WritableStreamDefaultWriter<Uint8Array>;
+    pumping: Promise<unknown>;
+  } | undefined;
   let broken = false;
+  const spawn = () => {
+    try {
+      const child = new Deno.Command(argv[0]!, {
+        args: argv.slice(1),
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const pumping = Promise.all([pump(child.stdout), pump(child.stderr, /^reading from file .*\n/m)]);
+      running = { child, writer: child.stdin.getWriter(), pumping };
+    } catch (err) {
+      broken = true;
+      print(`tcpdump did not start (${(err as Error).message}): the capture goes on, unshown\n`);
+    }
+  };
   return {
     stdin: {
       write: async (p) => {
+        if (running === undefined && !broken) spawn();
         // A tcpdump that ended (killed) takes nothing more: the capture goes on to its end, unshown.
-        if (!broken) await writer.write(p).catch(() => broken = true);
+        if (running !== undefined && !broken) await running.writer.write(p).catch(() => broken = true);
         return p.length;
       },
     },
     end: async () => {
-      await writer.close().catch(() => {});
-      await child.status;
-      await pumping.catch(() => {});
+      if (running === undefined) return;
+      await running.writer.close().catch(() => {});
+      await running.child.status;
+      await running.pumping.catch(() => {});
     },
   };
 }

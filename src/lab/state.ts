@@ -139,11 +139,8 @@ function writeLabNames(state: LabState): void {
   // Its own record's namespaces: each opens with this lab's name, so what follows is the host's, exactly.
   const hosts = state.namespaces.filter((ns) => ns.startsWith(prefix)).map((ns) => ns.slice(prefix.length));
   const names: LabNames = { lab: state.name, owner: machineUid(), hosts };
-  const path = labNamesPath(state.name);
-  // Whatever this process's umask: the file is for others to read.
-  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(names) + "\n");
-  Deno.chmodSync(`${path}.tmp`, 0o644);
-  Deno.renameSync(`${path}.tmp`, path);
+  // Deno sets a mode given whatever this process's umask: the file is for others to read.
+  writeWhole(labNamesPath(state.name), JSON.stringify(names) + "\n", 0o644);
 }
 
 /** Removes lab `name`'s names file, with the lab. */

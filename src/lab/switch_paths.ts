@@ -342,11 +342,14 @@ export function usersNamedHostAnswer(
 /**
  * The line root types to run `line` (`vde exec demo/h1`) as user `l.user`,
  * whose lab it is: with their runtime directory, where their vde finds it.
+ * runuser keeps root's environment but for HOME, SHELL, USER and LOGNAME,
+ * so a user whose lab has none (/tmp/vde-UID) needs root's taken away: root
+ * logged in has its own (/run/user/0), where the user's vde would look.
  */
 export function asUserLine(l: UsersLab, line: string): string {
   // The user's environment named it: no control character of theirs reaches root's terminal.
   const env = l.runtimeDir === undefined
-    ? ""
+    ? "env -u XDG_RUNTIME_DIR "
     : `env XDG_RUNTIME_DIR=${shellQuoted(printable(l.runtimeDir))} `;
   return `runuser -u ${shellQuoted(l.user)} -- ${env}${line}`;
 }

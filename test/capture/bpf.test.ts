@@ -68,3 +68,16 @@ Deno.test("bpf: tcpdump's own programs agree with the frames they describe", asy
   assert.equal(runBpf(vlan, ipv4(1, 8, 8)), 0);
   await assert.rejects(compileFilter("icmp and"), /--filter "icmp and": .*syntax error/);
 });
+
+Deno.test("bpf: a filter that reads as a tcpdump option is compiled as an expression, not taken as one", async (t) => {
+  if (skipUnless(t, (await hasCommand("tcpdump")) ? null : "tcpdump is not installed")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-review24b-bpf-" });
+  try {
+    // -F FILE would have tcpdump take its filter from a file (any file its user may read), -r read frames.
+    await Deno.writeTextFile(`${dir}/f`, "icmp\n");
+    await assert.rejects(compileFilter(`-F${dir}/f`), /--filter "-F.*": .*syntax error/);
+    await assert.rejects(compileFilter(`-r${dir}/f`), /--filter "-r.*": .*syntax error/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -466,8 +466,10 @@ Deno.test("root naming a host that none of its labs has and a user's rootless la
     asked(["h2"]),
     "h2 is a host of user ann's rootless lab net, user bob's rootless lab net, whose namespaces are the " +
       "user's own: reach it as that user, `runuser -u ann -- env XDG_RUNTIME_DIR=/run/user/1000 vde exec " +
-      "net/h2` or `runuser -u bob -- vde exec net/h2`",
+      "net/h2` or `runuser -u bob -- env -u XDG_RUNTIME_DIR vde exec net/h2`",
   );
+  // bob's lab has no runtime directory (/tmp/vde-UID): root's own (/run/user/0), which runuser keeps, is
+  // taken away, or bob's vde would look for the lab there.
   // Its own record says b-h3 is lab a's: not a host h3 of a lab a-b.
   assert.match(
     asked(["b-h3", "echo", "a b"])!,

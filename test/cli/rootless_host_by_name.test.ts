@@ -79,5 +79,32 @@ Deno.test("root naming a host of a user's rootless lab alone is told whose it is
       const down = await s.as(["vde", "down", name], 60_000);
       assert.equal(down.code, 0, down.stderr);
     }
+
+    // A user with no runtime directory (the lab in /tmp/vde-UID), root logged in with one of its own
+    // (/run/user/0), which runuser keeps: the line takes root's away, or the user's vde looks there.
+    const noXdg = (cmd: string[]) => s.as(["env", "-u", "XDG_RUNTIME_DIR", ...cmd], 120_000);
+    const up2 = await noXdg(["vde", "up", "-d", "--rootless", "lab.yaml"]);
+    assert.equal(up2.code, 0, up2.stderr);
+    try {
+      const rootXdg = { XDG_RUNTIME_DIR: `${s.tmp}/root-xdg` };
+      const vde = [Deno.execPath(), "run", "-A", "--quiet", `${s.tmp}/bin/vde`];
+      const exec = await run([...vde, "exec", host, "true"], {
+        check: false,
+        timeoutMs: 60_000,
+        env: rootXdg,
+      });
+      const line = `runuser -u vderl${Deno.pid} -- env -u XDG_RUNTIME_DIR vde exec ${name}/${host} true`;
+      assert.ok(exec.stderr.endsWith(`\`${line}\`\n`), exec.stderr);
+      const typed = await run(["sh", "-c", line], {
+        check: false,
+        timeoutMs: 60_000,
+        env: { ...rootXdg, PATH: `${s.tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin` },
+      });
+      assert.equal(typed.code, 0, typed.stderr);
+    } finally {
+      const down = await noXdg(["vde", "down", name]);
+      await Deno.remove(`/tmp/vde-${s.uid}`, { recursive: true }).catch(() => {});
+      assert.equal(down.code, 0, down.stderr);
+    }
   });
 });

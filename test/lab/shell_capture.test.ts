@@ -10,6 +10,24 @@ import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import { withStudent } from "../helpers/student.ts";
 import { shellQuoted } from "../../src/shell_quote.ts";
 import { pingCount, TWO_HOSTS, vde, vdeAtTerminal, withLabFile } from "./_helpers.ts";
+import { readState } from "../../src/lab/state.ts";
+
+/** The commands of the processes whose parent is `pid`. */
+function childrenOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      // comm may hold spaces and parentheses: the fields after its last ")" are state, ppid.
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const close = stat.lastIndexOf(")");
+      if (Number(stat.slice(close + 2).split(" ")[1]) === pid) {
+        out.push(stat.slice(stat.indexOf("(") + 1, close));
+      }
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
 
 Deno.test("capture in the lab shell records a host into a file or shows a switch's frames, until Ctrl-C gives the prompt back", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
@@ -57,6 +75,8 @@ Deno.test("capture in the lab shell records a host into a file or shows a switch
         "tcpdump's line for h2's ping",
         20_000,
       );
+      const lab = readState(name)!.pid;
+      assert.ok(childrenOf(lab).includes("tcpdump"), "tcpdump runs as the lab's child");
       await tmux.keys("q");
       screen = await tmux.waitFor(
         (s) => /\d+ frames captured, 0 dropped by the switch \(slow reader\)\n\S+\$$/.test(s),
@@ -64,11 +84,21 @@ Deno.test("capture in the lab shell records a host into a file or shows a switch
         20_000,
       );
       assert.doesNotMatch(screen, /reading from file -/, "tcpdump's own first line is not shown");
+      // The counts come once tcpdump has ended: none is left to the lab.
+      assert.deepEqual(childrenOf(lab).filter((c) => c === "tcpdump"), []);
 
       // A name the lab does not have is said, and the shell goes on.
       await tmux.keys("-l", "capture h9");
       await tmux.keys("Enter");
       await tmux.waitFor((s) => /no switch h9 \(switches: sw1\)\n\S+\$$/.test(s), "h9 refused");
+      // A filter tcpdump cannot compile is the capture's one line, with no tcpdump's complaint of no input.
+      await tmux.keys("-l", "capture sw1 --filter icmp and");
+      await tmux.keys("Enter");
+      screen = await tmux.waitFor(
+        (s) => /--filter "icmp and": [^\n]+\n\S+\$$/.test(s),
+        "the filter refused",
+      );
+      assert.doesNotMatch(screen, /truncated dump file/, "no tcpdump started for a capture refused");
     } finally {
       await tmux.kill();
     }
