@@ -25,6 +25,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
   cleanupLab,
+  deadLab,
   type LabState,
   labStates,
   listLabs,
@@ -970,9 +971,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   const state = readState(name);
   if (state === undefined) throw new UsageError(`${noSuchLab(name).message}${copiesHint(arg, "status")}`);
   if (!ownerRuns(state.pid, state.pidStart)) {
-    throw new UsageError(
-      `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
-    );
+    throw new UsageError(deadLab(name, state));
   }
   if (runState(name, state) === "starting") throw new UsageError(notUpYet(name, state));
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
