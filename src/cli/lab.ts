@@ -9,6 +9,7 @@
  * a terminal; SIGINT, SIGTERM, `down` or Ctrl-D take the lab down. With
  * `-d` it runs in the background and returns once the lab is up.
  */
+import { keepWarmMs } from "../dataplane/keep_warm.ts";
 import { shellQuoted } from "../shell_quote.ts";
 import { type Command, Option } from "commander";
 import { parseDocument } from "yaml";
@@ -295,11 +296,13 @@ function labOrNone(command: string, arg: string | undefined, topo: string | unde
  * Refuses, before anything is touched (a background start would remove the
  * running lab's log first), a lab that is already up or was left behind,
  * hosts without root (they are network namespaces), and a $VDE_DATAPLANE
- * that names no data plane (as `vde switch` refuses it).
+ * that names no data plane or a $VDE_KEEP_WARM_MS no window (as `vde switch`
+ * refuses them).
  */
 export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = "", rootless = false): void {
   try {
     envDataplane();
+    keepWarmMs();
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
