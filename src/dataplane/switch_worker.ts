@@ -647,6 +647,11 @@ class SwitchLoop {
       this.#t0 = t0;
       this.#handled = handled;
       this.#batch = BATCH;
+      // Its throwaway frames are no traffic: counted, they read as thousands of short waits before the
+      // first real frame, and the window they opened kept an idle switch warm for its first 150 ms.
+      this.#lastTraffic = -Infinity;
+      this.#inFrames = 0;
+      Atomics.store(this.#control, CTL_WARM_WAITS, 0);
     }
   }
 

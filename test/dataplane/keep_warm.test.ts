@@ -85,6 +85,18 @@ Deno.test("an idle switch thread returns to its tick-long wait once a frame's ke
   for (const fd of [a, b]) libc().close(fd);
 });
 
+Deno.test("a switch thread just warmed has taken no short wait: its warm-up's throwaway frames are no traffic to keep warm for", async () => {
+  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
+  try {
+    assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
+    // Longer than the window a last warm-up frame would have opened.
+    await sleep(QUIET_MS);
+    assert.equal(thread.warmWaits, 0);
+  } finally {
+    await thread.stop();
+  }
+});
+
 Deno.test("an idle plug thread returns to a wait without a timeout once a frame's keep-warm window is over", async () => {
   const [a, peerA] = pair();
   const [b, peerB] = pair();
