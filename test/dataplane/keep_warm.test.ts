@@ -65,7 +65,10 @@ async function keepsWarmThenIdles(count: () => number, from: number, to: number)
   await until("short waits after the next frame", () => count() > after, 20_000);
 }
 
-Deno.test("an idle switch thread returns to its tick-long wait once a frame's keep-warm window is over", async () => {
+/** A warmed switch thread forwarding between two datagram ports, given to `body` with the ports' peers. */
+async function withSwitchThread(
+  body: (thread: SwitchThread, from: number, to: number) => Promise<void>,
+): Promise<void> {
   const [a, peerA] = pair();
   const [b, peerB] = pair();
   const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
@@ -74,7 +77,7 @@ Deno.test("an idle switch thread returns to its tick-long wait once a frame's ke
     thread.addFd(2, b, "dgram");
     for (const port of [1, 2]) thread.command({ op: "call", method: "activatePort", args: [port] });
     assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
-    await keepsWarmThenIdles(() => thread.warmWaits, peerA, peerB);
+    await body(thread, peerA, peerB);
     await thread.removeFd(a);
     await thread.removeFd(b);
   } finally {
@@ -83,6 +86,26 @@ Deno.test("an idle switch thread returns to its tick-long wait once a frame's ke
   }
   // Only once the thread let go of them (a thread that never answered keeps them: see WorkerHandle).
   for (const fd of [a, b]) libc().close(fd);
+}
+
+/** A plug thread between two datagram fds, given to `body` with their peers. */
+async function withPlugThread(
+  body: (thread: PlugThread, from: number, to: number) => Promise<void>,
+): Promise<void> {
+  const [a, peerA] = pair();
+  const [b, peerB] = pair();
+  const thread = new PlugThread({ fd: a, kind: "dgram", name: "a" }, { fd: b, kind: "dgram", name: "b" });
+  try {
+    await body(thread, peerA, peerB);
+  } finally {
+    await thread.stop();
+    await thread.released;
+    for (const fd of [a, peerA, b, peerB]) libc().close(fd);
+  }
+}
+
+Deno.test("an idle switch thread returns to its tick-long wait once a frame's keep-warm window is over", async () => {
+  await withSwitchThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
 });
 
 Deno.test("a switch thread just warmed has taken no short wait: its warm-up's throwaway frames are no traffic to keep warm for", async () => {
@@ -98,16 +121,7 @@ Deno.test("a switch thread just warmed has taken no short wait: its warm-up's th
 });
 
 Deno.test("an idle plug thread returns to a wait without a timeout once a frame's keep-warm window is over", async () => {
-  const [a, peerA] = pair();
-  const [b, peerB] = pair();
-  const thread = new PlugThread({ fd: a, kind: "dgram", name: "a" }, { fd: b, kind: "dgram", name: "b" });
-  try {
-    await keepsWarmThenIdles(() => thread.warmWaits, peerA, peerB);
-  } finally {
-    await thread.stop();
-    await thread.released;
-    for (const fd of [a, peerA, b, peerB]) libc().close(fd);
-  }
+  await withPlugThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
 });
 
 /** Runs `body` with $VDE_KEEP_WARM_MS set to `value`, then puts back what was there. */
@@ -136,33 +150,12 @@ async function trickle(count: () => number, from: number, to: number): Promise<n
 
 Deno.test("VDE_KEEP_WARM_MS=0: a switch thread and a plug thread serve a trickle of frames without a single short wait", async () => {
   await withKeepWarm("0", async () => {
-    const [a, peerA] = pair();
-    const [b, peerB] = pair();
-    const sw = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
-    try {
-      sw.addFd(1, a, "dgram");
-      sw.addFd(2, b, "dgram");
-      for (const port of [1, 2]) sw.command({ op: "call", method: "activatePort", args: [port] });
-      assert.notEqual(await threadWarmed(sw), null, "the thread warmed");
-      assert.equal(await trickle(() => sw.warmWaits, peerA, peerB), 0, "the switch thread took short waits");
-      await sw.removeFd(a);
-      await sw.removeFd(b);
-    } finally {
-      await sw.stop();
-      for (const fd of [peerA, peerB]) libc().close(fd);
-    }
-    for (const fd of [a, b]) libc().close(fd);
-
-    const [c, peerC] = pair();
-    const [d, peerD] = pair();
-    const plug = new PlugThread({ fd: c, kind: "dgram", name: "c" }, { fd: d, kind: "dgram", name: "d" });
-    try {
-      assert.equal(await trickle(() => plug.warmWaits, peerC, peerD), 0, "the plug thread took short waits");
-    } finally {
-      await plug.stop();
-      await plug.released;
-      for (const fd of [c, peerC, d, peerD]) libc().close(fd);
-    }
+    await withSwitchThread(async (thread, from, to) => {
+      assert.equal(await trickle(() => thread.warmWaits, from, to), 0, "the switch thread took short waits");
+    });
+    await withPlugThread(async (thread, from, to) => {
+      assert.equal(await trickle(() => thread.warmWaits, from, to), 0, "the plug thread took short waits");
+    });
   });
 });
 
