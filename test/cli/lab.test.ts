@@ -87,6 +87,24 @@ topology:
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
 });
 
+Deno.test("vde up refuses a VDE_KEEP_WARM_MS naming no keep-warm window before it makes anything, in the one line vde switch gives", () => {
+  const { lab } = validateLab("name: kw\ntopology:\n  nodes:\n    sw1: { kind: switch }\n");
+  assert.ok(lab !== undefined);
+  Deno.env.set("VDE_KEEP_WARM_MS", "-5");
+  try {
+    assert.throws(
+      () => checkCanStart(lab, 0),
+      new UsageError(
+        'VDE_KEEP_WARM_MS must be a whole number of milliseconds from 0 (never keep warm) to 1000, got "-5"',
+      ),
+    );
+    Deno.env.set("VDE_KEEP_WARM_MS", "0");
+    assert.doesNotThrow(() => checkCanStart(lab, 0));
+  } finally {
+    Deno.env.delete("VDE_KEEP_WARM_MS");
+  }
+});
+
 Deno.test("a user's lab refuses a switch's group, and a mode or mgmt_mode that lets its group or others in, each at its FILE:LINE:COL: its directory is closed to them", () => {
   const text = "name: ng\ntopology:\n  nodes:\n    sw1: { kind: switch, mode: 600 }\n" +
     "    sw2: { kind: switch, mode: 660, group: 65534 }\n    sw3: { kind: switch, mode: 060, mgmt_mode: 606 }\n";
