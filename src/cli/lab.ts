@@ -9,6 +9,7 @@
  * a terminal; SIGINT, SIGTERM, `down` or Ctrl-D take the lab down. With
  * `-d` it runs in the background and returns once the lab is up.
  */
+import { keepWarmMs } from "../dataplane/keep_warm.ts";
 import { shellQuoted } from "../shell_quote.ts";
 import { type Command, Option } from "commander";
 import { parseDocument } from "yaml";
@@ -25,6 +26,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
   cleanupLab,
+  deadLab,
   type LabState,
   labStates,
   listLabs,
@@ -294,11 +296,13 @@ function labOrNone(command: string, arg: string | undefined, topo: string | unde
  * Refuses, before anything is touched (a background start would remove the
  * running lab's log first), a lab that is already up or was left behind,
  * hosts without root (they are network namespaces), and a $VDE_DATAPLANE
- * that names no data plane (as `vde switch` refuses it).
+ * that names no data plane or a $VDE_KEEP_WARM_MS no window (as `vde switch`
+ * refuses them).
  */
 export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = "", rootless = false): void {
   try {
     envDataplane();
+    keepWarmMs();
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -970,9 +974,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   const state = readState(name);
   if (state === undefined) throw new UsageError(`${noSuchLab(name).message}${copiesHint(arg, "status")}`);
   if (!ownerRuns(state.pid, state.pidStart)) {
-    throw new UsageError(
-      `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
-    );
+    throw new UsageError(deadLab(name, state));
   }
   if (runState(name, state) === "starting") throw new UsageError(notUpYet(name, state));
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);

@@ -35,7 +35,7 @@ import {
   usersLabHint,
   usersNamedHostAnswer,
 } from "../lab/switch_paths.ts";
-import { LAB_STATE_FILE, notUpYet, readState, runState } from "../lab/state.ts";
+import { deadLab, LAB_STATE_FILE, notUpYet, readState, runState } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import {
   defaultSwitch,
@@ -629,12 +629,14 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
       : undefined;
     if (rootsHost !== undefined) throw new UsageError(rootsHost);
     // A lab's console is there once the lab is up: `vde term LAB` as its `vde up` still brings it up.
-    const coming = err instanceof Deno.errors.NotFound && NAME_PATTERN.test(given)
+    // A lab whose `vde up` is gone left its state (and, if it was up, a socket nothing serves): dead.
+    const left = (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) &&
+        NAME_PATTERN.test(given)
       ? readState(given)
       : undefined;
-    if (coming !== undefined && runState(given, coming) === "starting") {
-      throw new UsageError(notUpYet(given, coming));
-    }
+    const labState = left === undefined ? undefined : runState(given, left);
+    if (left !== undefined && labState === "starting") throw new UsageError(notUpYet(given, left));
+    if (left !== undefined && labState === "dead") throw new UsageError(deadLab(given, left));
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
         nearSwitchClause(given) || nearLabClause(given) || findLabSwitch(given).why

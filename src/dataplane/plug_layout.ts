@@ -21,6 +21,8 @@ export interface PlugStart {
   /** Eventfd the owner writes to stop the thread. */
   wakeFd: number;
   shared: SharedArrayBuffer;
+  /** How long the thread keeps warm after a frame, in ms (keep_warm.ts); 0: never. */
+  keepWarmMs: number;
 }
 
 /** What the thread says when it has stopped; `reason` is set when the cable ended by itself. */

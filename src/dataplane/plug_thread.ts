@@ -22,6 +22,7 @@ import {
   type PlugStart,
   type PlugStopped,
 } from "./plug_layout.ts";
+import { keepWarmMs } from "./keep_warm.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */
@@ -50,7 +51,7 @@ export class PlugThread {
     this.ended = new Promise((resolve) => {
       thread.worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
     });
-    const start: PlugStart = { a, b, wakeFd: thread.wakeFd, shared: this.#shared };
+    const start: PlugStart = { a, b, wakeFd: thread.wakeFd, shared: this.#shared, keepWarmMs: keepWarmMs() };
     thread.worker.postMessage(start);
   }
 

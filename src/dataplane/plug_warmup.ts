@@ -26,6 +26,7 @@ import { setSocketBuffer } from "../io/socket_buffers.ts";
 import { warmBudget } from "./warm_budget.ts";
 import { LIBC_FDS, type WarmFds } from "./warm_fds.ts";
 import { PLUG_SHARED_BYTES, type PlugStart } from "./plug_layout.ts";
+import { KEEP_WARM_DEFAULT_MS } from "./keep_warm.ts";
 import type { DemandSched } from "./priority.ts";
 
 /**
@@ -90,6 +91,7 @@ export function warmUp(
       b: { fd: sock[0]!, kind: "dgram", name: "warm-up socket" },
       wakeFd,
       shared: new SharedArrayBuffer(PLUG_SHARED_BYTES),
+      keepWarmMs: KEEP_WARM_DEFAULT_MS,
     };
     const frames = SIZES.map((size) => frame(size));
     const sink = new Uint8Array(2048);

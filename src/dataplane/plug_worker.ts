@@ -120,15 +120,15 @@ const WARMED = -2;
 const NAP_MS = 0.1;
 const NAP_BELOW_FRAMES = 16;
 /**
- * While a wait found an fd ready within the last WARM_WINDOW_MS, the blocking wait times out after
- * KEEP_WARM_MS (counted in the control block's PLUG_WARM_WAITS), and the loop runs its wait, clock
- * and bookkeeping again with nothing to serve: a ping's frame 10 ms after the last finds V8's code
- * and data warm (switch_worker.ts says what a cold wake-up costs there). An empty turn costs about
- * 17 µs of CPU, about 1.5% of a core while a ping every 10 ms keeps the window open. Past the
- * window the wait has no timeout again: an idle plug costs nothing.
+ * While a wait found an fd ready within the last `keepWarmMs` of the start message (keep_warm.ts:
+ * 150 ms unless $VDE_KEEP_WARM_MS says otherwise), the blocking wait times out after KEEP_WARM_MS
+ * (counted in the control block's PLUG_WARM_WAITS), and the loop runs its wait, clock and
+ * bookkeeping again with nothing to serve: a ping's frame 10 ms after the last finds V8's code and
+ * data warm (switch_worker.ts says what a cold wake-up costs there). An empty turn costs about 17 µs
+ * of CPU, about 1.5% of a core while a ping every 10 ms keeps the window open. Past the window the
+ * wait has no timeout again: an idle plug costs nothing.
  */
 const KEEP_WARM_MS = 1;
-const WARM_WINDOW_MS = 150;
 
 /** A word no one notifies: `Atomics.wait` on it is a pause of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -384,6 +384,7 @@ class PlugLoop {
       b: end(message.b),
       wakeFd: message.wakeFd,
       shared: message.shared,
+      keepWarmMs: message.keepWarmMs,
     };
     this.#start = start;
     this.#feed = feed;
@@ -528,7 +529,7 @@ class PlugLoop {
     priority.idle();
     if (this.#feed !== undefined && !this.#feed()) return WARMED;
     // A choice, not a branch: no code the warm-up never ran (its waits always find frames).
-    const warm = wakeMs - this.#lastTraffic < WARM_WINDOW_MS;
+    const warm = wakeMs - this.#lastTraffic < this.#start.keepWarmMs;
     this.#control[PLUG_WARM_WAITS]! += warm ? 1 : 0;
     const m = direct.epollWait(this.#epfd, this.#events, 8, warm ? KEEP_WARM_MS : -1);
     wakeMs = monotonicMs();

@@ -1,7 +1,8 @@
 /**
  * What the switch thread (switch_worker.ts) and its owner (switch_thread.ts)
  * share: the start message, the commands, the replies, and the control
- * block's layout (`Int32Array`: commands posted, stop flag, serving flag).
+ * block's layout (`Int32Array`: commands posted, stop flag, serving flag,
+ * warm waits).
  *
  * Commands are postMessages, counted in the control block: the worker runs
  * a synchronous loop and only returns to its event loop (where messages
@@ -102,6 +103,8 @@ export interface SwitchStart {
   wakeFd: number;
   /** Eventfd in the main thread's poller, written when ringOut gets frames while the main thread sleeps. */
   notifyFd: number;
+  /** How long the worker keeps warm after a frame, in ms (keep_warm.ts); 0: never. */
+  keepWarmMs: number;
 }
 
 /** An fd port end's kind: one datagram is one frame, or one tap read/write is one frame. */

@@ -89,6 +89,7 @@ import {
   type SwitchStart,
   type WorkerEngineOptions,
 } from "./switch_layout.ts";
+import { keepWarmMs } from "./keep_warm.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 import { log } from "../log.ts";
 import type { FlowPeer } from "../link/link.ts";
@@ -249,6 +250,7 @@ export class SwitchThread {
       control: this.#control.buffer as SharedArrayBuffer,
       wakeFd: thread.wakeFd,
       notifyFd: this.#notifyFd,
+      keepWarmMs: keepWarmMs(),
     };
     thread.worker.postMessage(start);
   }

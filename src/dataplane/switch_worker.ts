@@ -132,7 +132,8 @@ const RING_BUDGET = 1024;
  */
 const SPIN_MS = 0.03;
 /**
- * While the fds gave a frame within the last WARM_WINDOW_MS, the wait times out after KEEP_WARM_MS
+ * While the fds gave a frame within the last `keepWarmMs` of the start message (keep_warm.ts: 150 ms
+ * unless $VDE_KEEP_WARM_MS says otherwise), the wait times out after KEEP_WARM_MS
  * (counted in the control block's CTL_WARM_WAITS), and the turn that follows runs the ring, the
  * wait and the clock again with nothing to do. A wake-up after 10 ms asleep on a shared machine
  * finds V8's code and data cold: traced (`RIG_TRACE=1` of scripts/ping_rig.ts), the thread spent
@@ -143,7 +144,6 @@ const SPIN_MS = 0.03;
  * clock are what a cold wake-up found slow, and the rest warmed with them.
  */
 const KEEP_WARM_MS = 1;
-const WARM_WINDOW_MS = 150;
 /** The engine's clock ticks once a second (aging works in whole seconds). */
 const TICK_MS = 1000;
 /**
@@ -256,6 +256,8 @@ class SwitchLoop {
   #lastWork = -Infinity;
   /** When a turn whose fds gave frames ended (read at the next turn's start). */
   #lastTraffic = -Infinity;
+  /** How long after a turn with frames the wait stays short (KEEP_WARM_MS); 0: never. */
+  readonly #keepWarmMs: number;
   /**
    * Frames and their bytes the fds gave since the last wait returned (what tells a lone frame from a
    * burst), and whether the last turn with frames brought jumbo ones.
@@ -289,6 +291,7 @@ class SwitchLoop {
   constructor(start: SwitchStart) {
     this.#wakeFd = start.wakeFd;
     this.#notifyFd = start.notifyFd;
+    this.#keepWarmMs = start.keepWarmMs;
     this.#control = new Int32Array(start.control);
     this.#ringIn = FrameRing.attach(start.ringIn);
     this.#ringOut = FrameRing.attach(start.ringOut);
@@ -551,7 +554,7 @@ class SwitchLoop {
     const before = this.#lastWork;
     const idleMs = this.#lostMark !== 0 ? Math.min(tickMs, MARK_RETRY_MS) : tickMs;
     // A choice, not a branch (as `#lastWork` below): no code the warm-up never ran (switch_warmup.ts).
-    const warm = !more && now - this.#lastTraffic < WARM_WINDOW_MS;
+    const warm = !more && now - this.#lastTraffic < this.#keepWarmMs;
     const waitMs = more ? 0 : warm ? Math.min(idleMs, KEEP_WARM_MS) : idleMs;
     this.#control[CTL_WARM_WAITS]! += warm ? 1 : 0;
     const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, waitMs);
@@ -648,6 +651,11 @@ class SwitchLoop {
       this.#t0 = t0;
       this.#handled = handled;
       this.#batch = BATCH;
+      // Its throwaway frames are no traffic: counted, they read as thousands of short waits before the
+      // first real frame, and the window they opened kept an idle switch warm for its first 150 ms.
+      this.#lastTraffic = -Infinity;
+      this.#inFrames = 0;
+      Atomics.store(this.#control, CTL_WARM_WAITS, 0);
     }
   }
 

@@ -224,6 +224,11 @@ export function runState(name: string, s: LabState, dir = labDir(name)): "up" | 
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
 }
 
+/** The line for a lab whose `vde up` is gone, where its status, nodes or console were asked for. */
+export function deadLab(name: string, s: LabState): string {
+  return `lab ${name} is dead (its vde up, pid ${s.pid}, is gone): run \`vde down ${name}\``;
+}
+
 /** The line for a lab that is not up yet, where its nodes or console were asked for. */
 export function notUpYet(name: string, s: LabState): string {
   return `lab ${name} is not up (its vde up, pid ${s.pid}, is still bringing it up, or taking it down): ` +

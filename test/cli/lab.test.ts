@@ -23,6 +23,8 @@ import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { SUN_PATH_LEN } from "../../src/wire/sockaddr_un.ts";
 import { isDirectory, isSocket } from "../../src/os/paths.ts";
+import { readState } from "../../src/lab/state.ts";
+import { processAlive } from "../../src/os/processes.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("plain vde without a terminal prints help; an unknown subcommand is named", async () => {
@@ -83,6 +85,24 @@ topology:
   );
   const switchesOnly = { ...lab, nodes: lab.nodes.filter((n) => n.kind !== "host"), links: [] };
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
+});
+
+Deno.test("vde up refuses a VDE_KEEP_WARM_MS naming no keep-warm window before it makes anything, in the one line vde switch gives", () => {
+  const { lab } = validateLab("name: kw\ntopology:\n  nodes:\n    sw1: { kind: switch }\n");
+  assert.ok(lab !== undefined);
+  Deno.env.set("VDE_KEEP_WARM_MS", "-5");
+  try {
+    assert.throws(
+      () => checkCanStart(lab, 0),
+      new UsageError(
+        'VDE_KEEP_WARM_MS must be a whole number of milliseconds from 0 (never keep warm) to 1000, got "-5"',
+      ),
+    );
+    Deno.env.set("VDE_KEEP_WARM_MS", "0");
+    assert.doesNotThrow(() => checkCanStart(lab, 0));
+  } finally {
+    Deno.env.delete("VDE_KEEP_WARM_MS");
+  }
 });
 
 Deno.test("a user's lab refuses a switch's group, and a mode or mgmt_mode that lets its group or others in, each at its FILE:LINE:COL: its directory is closed to them", () => {
@@ -603,6 +623,49 @@ Deno.test("a lab still coming up is starting in vde status, not up, and its own 
     const after = await vde(["status", "--json"]);
     assert.equal((JSON.parse(after.stdout).labs as { name: string }[]).some((l) => l.name === name), false);
   });
+});
+
+Deno.test("vde term LAB of a lab whose vde up was killed (SIGKILL) says the lab is dead and what to run, whether its console socket was left or never made", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // Killed once up (its console socket left, nothing serving it), then killed as it still brings the lab up
+  // (no console yet, the host's exec holding bring-up).
+  for (
+    const [text, detached] of [[ONE_SWITCH, true], [hostWithExec("10.9.0.1/24", ["sleep 8"]), false]] as const
+  ) {
+    await withLabFile({ text }, async (name, file) => {
+      const up = new Deno.Command(vdeCommand()[0]!, {
+        args: [...vdeCommand().slice(1), "up", ...(detached ? ["-d"] : []), file],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        if (detached) assert.equal((await up.status).code, 0, "the lab came up");
+        await waitFor(() => isSocket(`${labDir(name)}/sw1.mgmt`) || undefined, {
+          timeoutMs: 30_000,
+          what: "the lab's switch",
+        });
+        const pid = readState(name)!.pid;
+        Deno.kill(pid, "SIGKILL");
+        await waitFor(() => !processAlive(pid) || undefined, { timeoutMs: 10_000, what: "vde up killed" });
+        assert.equal(
+          isSocket(`${labDir(name)}/ctl`),
+          detached,
+          "the console socket left behind, or never made",
+        );
+        const term = await vde(["term", name, "-c", "status"]);
+        assert.equal(term.code, 1);
+        assert.equal(term.stdout, "");
+        assert.equal(
+          term.stderr,
+          `vde: lab ${name} is dead (its vde up, pid ${pid}, is gone): run \`vde down ${name}\`\n`,
+        );
+      } finally {
+        await vde(["down", name]);
+        await up.status;
+      }
+    });
+  }
 });
 
 Deno.test("vde down of a lab already down says so in one line and exits 0; a lab it cannot name stays a failure", async (t) => {

@@ -4,6 +4,9 @@
  * short wait the thread counts), and once idle past that window they go back
  * to the wait they had before (a whole tick, or none), counting nothing
  * more: an idle thread costs no CPU. The counts are read, never timed.
+ * $VDE_KEEP_WARM_MS sets the window, 0 turns it off (a lab of many switches
+ * and plugs under a steady trickle pays it per thread), and a value that
+ * names no window stops `vde switch` and `vde plug` in one line.
  */
 import assert from "node:assert/strict";
 import { datagramPair, libc } from "../../ffi/libc.ts";
@@ -12,6 +15,10 @@ import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { BROADCAST, ethFrame, mac, sleep, threadWarmed, until } from "../helpers/vde_clients.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
+import { KEEP_WARM_DEFAULT_MS, keepWarmMs } from "../../src/dataplane/keep_warm.ts";
+import { UsageError } from "../../src/cli/usage_error.ts";
+import { run } from "../helpers/processes.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
 
 /** Longer than the threads' window (150 ms) and than any wait a warm thread takes. */
 const QUIET_MS = 400;
@@ -58,7 +65,10 @@ async function keepsWarmThenIdles(count: () => number, from: number, to: number)
   await until("short waits after the next frame", () => count() > after, 20_000);
 }
 
-Deno.test("an idle switch thread returns to its tick-long wait once a frame's keep-warm window is over", async () => {
+/** A warmed switch thread forwarding between two datagram ports, given to `body` with the ports' peers. */
+async function withSwitchThread(
+  body: (thread: SwitchThread, from: number, to: number) => Promise<void>,
+): Promise<void> {
   const [a, peerA] = pair();
   const [b, peerB] = pair();
   const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
@@ -67,7 +77,7 @@ Deno.test("an idle switch thread returns to its tick-long wait once a frame's ke
     thread.addFd(2, b, "dgram");
     for (const port of [1, 2]) thread.command({ op: "call", method: "activatePort", args: [port] });
     assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
-    await keepsWarmThenIdles(() => thread.warmWaits, peerA, peerB);
+    await body(thread, peerA, peerB);
     await thread.removeFd(a);
     await thread.removeFd(b);
   } finally {
@@ -76,17 +86,116 @@ Deno.test("an idle switch thread returns to its tick-long wait once a frame's ke
   }
   // Only once the thread let go of them (a thread that never answered keeps them: see WorkerHandle).
   for (const fd of [a, b]) libc().close(fd);
-});
+}
 
-Deno.test("an idle plug thread returns to a wait without a timeout once a frame's keep-warm window is over", async () => {
+/** A plug thread between two datagram fds, given to `body` with their peers. */
+async function withPlugThread(
+  body: (thread: PlugThread, from: number, to: number) => Promise<void>,
+): Promise<void> {
   const [a, peerA] = pair();
   const [b, peerB] = pair();
   const thread = new PlugThread({ fd: a, kind: "dgram", name: "a" }, { fd: b, kind: "dgram", name: "b" });
   try {
-    await keepsWarmThenIdles(() => thread.warmWaits, peerA, peerB);
+    await body(thread, peerA, peerB);
   } finally {
     await thread.stop();
     await thread.released;
     for (const fd of [a, peerA, b, peerB]) libc().close(fd);
+  }
+}
+
+Deno.test("an idle switch thread returns to its tick-long wait once a frame's keep-warm window is over", async () => {
+  await withSwitchThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
+});
+
+Deno.test("a switch thread just warmed has taken no short wait: its warm-up's throwaway frames are no traffic to keep warm for", async () => {
+  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
+  try {
+    assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
+    // Longer than the window a last warm-up frame would have opened.
+    await sleep(QUIET_MS);
+    assert.equal(thread.warmWaits, 0);
+  } finally {
+    await thread.stop();
+  }
+});
+
+Deno.test("an idle plug thread returns to a wait without a timeout once a frame's keep-warm window is over", async () => {
+  await withPlugThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
+});
+
+/** Runs `body` with $VDE_KEEP_WARM_MS set to `value`, then puts back what was there. */
+async function withKeepWarm(value: string, body: () => Promise<void>): Promise<void> {
+  const saved = Deno.env.get("VDE_KEEP_WARM_MS");
+  Deno.env.set("VDE_KEEP_WARM_MS", value);
+  try {
+    await body();
+  } finally {
+    if (saved === undefined) Deno.env.delete("VDE_KEEP_WARM_MS");
+    else Deno.env.set("VDE_KEEP_WARM_MS", saved);
+  }
+}
+
+/** Sends frames 20 ms apart (well inside a default window) and resolves with the short waits they caused. */
+async function trickle(count: () => number, from: number, to: number): Promise<number> {
+  const before = count();
+  for (let i = 0; i < 5; i++) {
+    await crosses(from, to);
+    await sleep(20);
+  }
+  // Longer than a default window after the last frame: what it would have counted is counted.
+  await sleep(QUIET_MS);
+  return count() - before;
+}
+
+Deno.test("VDE_KEEP_WARM_MS=0: a switch thread and a plug thread serve a trickle of frames without a single short wait", async () => {
+  await withKeepWarm("0", async () => {
+    await withSwitchThread(async (thread, from, to) => {
+      assert.equal(await trickle(() => thread.warmWaits, from, to), 0, "the switch thread took short waits");
+    });
+    await withPlugThread(async (thread, from, to) => {
+      assert.equal(await trickle(() => thread.warmWaits, from, to), 0, "the plug thread took short waits");
+    });
+  });
+});
+
+Deno.test("VDE_KEEP_WARM_MS is the keep-warm window in whole milliseconds up to a second (150 unset); anything else is refused in one line", () => {
+  assert.equal(keepWarmMs(undefined), KEEP_WARM_DEFAULT_MS);
+  assert.equal(KEEP_WARM_DEFAULT_MS, 150);
+  assert.equal(keepWarmMs("0"), 0);
+  assert.equal(keepWarmMs("20"), 20);
+  assert.equal(keepWarmMs("1000"), 1000);
+  for (const bad of ["", "-1", "1001", "1.5", " 20", "20ms", "off", "1e3", "0x10", "99999", "2\x1b[2J"]) {
+    assert.throws(() => keepWarmMs(bad), (e: unknown) => {
+      assert.ok(e instanceof UsageError, bad);
+      assert.match(
+        e.message,
+        /^VDE_KEEP_WARM_MS must be a whole number of milliseconds from 0 \(never keep warm\) to 1000, got ".*"$/,
+      );
+      assert.ok(!e.message.includes("\x1b"), "a control character is printed as ?");
+      return true;
+    });
+  }
+});
+
+Deno.test("vde switch and vde plug with a VDE_KEEP_WARM_MS naming no window say so in one line, exit 1 and make nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-keep-warm-" });
+  try {
+    for (const args of [["switch", "--sock", `${dir}/sw`], ["plug", `${dir}/sw`, "tap://kw0"]]) {
+      const r = await run([...VDE_CLI, ...args], {
+        env: { VDE_KEEP_WARM_MS: "fast" },
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.equal(
+        r.stderr,
+        'vde: VDE_KEEP_WARM_MS must be a whole number of milliseconds from 0 (never keep warm) to 1000, got "fast"\n',
+        args[0],
+      );
+      assert.deepEqual([...Deno.readDirSync(dir)], [], `${args[0]} made nothing`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
