@@ -11,11 +11,16 @@
  * own, would still hold the pipe's write end and its reader would never see
  * end of input. Numbers given from fd 3 on arrive alone. So every descriptor
  * is handed over from fd 3 up, stdin and stdout "ignore"d, and the command
- * runs under `sh`, whose `exec "$@" 0<&3 1>&4 ...` moves each to its place,
+ * runs under /bin/sh, whose `exec "$@" 0<&3 1>&4 ...` moves each to its place,
  * closes what is left over, and becomes the command (one process, the pid
  * spawn gave). The script may first run a `prelude` (dpipe's traps). So
  * the descriptors this process inherited at fds 3 up to 2 + the count
  * handed over are not passed on, where every other one it inherited is.
+ *
+ * The shell is /bin/sh, not `sh` looked up on the PATH: the PATH is the
+ * command's to search (Debian's dpipe execs each command with execvp), so a
+ * PATH without `sh` on it (`PATH=~/bin vde dpipe /bin/cat = ...`) or with
+ * another program of that name must not change how the command is started.
  *
  * The descriptors stay ours: the caller closes them once every command that
  * needs them has started (until then a neighbour holds no end of input).
@@ -54,6 +59,9 @@ export interface SpawnOnFdsOptions {
   stderr?: "inherit" | "piped";
 }
 
+/** The shell that moves the descriptors and execs the command: the system's, whatever the PATH says. */
+const SHELL = "/bin/sh";
+
 /** Signal numbers by name, for a status's 128 + N. */
 const signalNumbers: Readonly<Record<string, number>> = constants.signals;
 
@@ -91,17 +99,17 @@ export async function spawnOnFds(
   const script = `${prelude === undefined ? "" : `${prelude}; `}exec "$@" ${redirections(fds.length)}`;
   let child: ChildProcess;
   try {
-    child = spawn("sh", ["-c", script, "sh", ...argv], {
+    child = spawn(SHELL, ["-c", script, "sh", ...argv], {
       stdio: ["ignore", "ignore", stderr === "piped" ? "pipe" : "inherit", ...fds],
       env: env === undefined ? undefined : { ...Deno.env.toObject(), ...env },
     });
   } catch (err) {
-    throw new Error(cannotRun("sh", err));
+    throw new Error(cannotRun(SHELL, err));
   }
   if (child.pid === undefined) {
     // Not started: the reason comes as an "error" event, on the next turn.
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once("error", resolve));
-    throw new Error(cannotRun("sh", err.code === "ENOENT" ? new Deno.errors.NotFound() : err));
+    throw new Error(cannotRun(SHELL, err.code === "ENOENT" ? new Deno.errors.NotFound() : err));
   }
   // A failed kill is reported as an "error" event, which unheard would end this process: the exit says more.
   child.on("error", () => {});
