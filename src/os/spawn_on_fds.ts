@@ -22,6 +22,10 @@
  * PATH without `sh` on it (`PATH=~/bin vde dpipe /bin/cat = ...`) or with
  * another program of that name must not change how the command is started.
  *
+ * Deno 2.9.6's node spawn drops an environment variable whose value is not
+ * UTF-8 (a Latin-1 one, say), where Deno.Command and Debian's dpipe pass it
+ * on byte for byte: the script sets each such one again first (`rawEnv`).
+ *
  * The descriptors stay ours: the caller closes them once every command that
  * needs them has started (until then a neighbour holds no end of input).
  */
@@ -57,6 +61,42 @@ export interface SpawnOnFdsOptions {
   env?: Record<string, string>;
   /** The command's stderr: ours, or a pipe read from `stderr`. */
   stderr?: "inherit" | "piped";
+}
+
+/**
+ * Shell words that export again the variables of this process's environment whose values are not UTF-8,
+ * byte for byte (octal escapes of printf, an X kept past the command substitution's trailing newlines).
+ * Read from /proc/self/environ, the environment this process started with.
+ */
+function rawEnv(environ: Uint8Array = readEnviron()): string {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const words: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= environ.length; i++) {
+    if (i < environ.length && environ[i] !== 0) continue;
+    const entry = environ.subarray(start, i);
+    start = i + 1;
+    try {
+      strict.decode(entry);
+      continue;
+    } catch { /* not UTF-8: set again below */ }
+    const eq = entry.indexOf(0x3d);
+    const name = new TextDecoder().decode(entry.subarray(0, Math.max(eq, 0)));
+    // A name the shell cannot set (none is in practice) stays dropped.
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    const octal = Array.from(entry.subarray(eq + 1), (b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
+    words.push(`${name}=$(printf '${octal}X'); export ${name}="\${${name}%X}"`);
+  }
+  return words.join("; ");
+}
+
+/** This process's environment as it started, or none when /proc cannot say. */
+function readEnviron(): Uint8Array {
+  try {
+    return Deno.readFileSync("/proc/self/environ");
+  } catch {
+    return new Uint8Array();
+  }
 }
 
 /** The shell that moves the descriptors and execs the command: the system's, whatever the PATH says. */
@@ -96,7 +136,8 @@ export async function spawnOnFds(
   options: SpawnOnFdsOptions = {},
 ): Promise<SpawnedCommand> {
   const { prelude, env, stderr = "inherit" } = options;
-  const script = `${prelude === undefined ? "" : `${prelude}; `}exec "$@" ${redirections(fds.length)}`;
+  const before = [rawEnv(), prelude ?? ""].filter((w) => w !== "").map((w) => `${w}; `).join("");
+  const script = `${before}exec "$@" ${redirections(fds.length)}`;
   let child: ChildProcess;
   try {
     child = spawn(SHELL, ["-c", script, "sh", ...argv], {

@@ -82,3 +82,23 @@ Deno.test("the command is started whatever the PATH holds: one named in full run
     if (path !== undefined) Deno.env.set("PATH", path);
   }
 });
+
+Deno.test("an environment value that is not UTF-8 reaches the command byte for byte, as Debian's dpipe passes it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-spawn-on-fds-test-" });
+  try {
+    // This process's own environment holds strings only: a shell gives a child of it the Latin-1 value.
+    const script = `VDE_RAW=$(printf 'a\\377b\\nX'); export VDE_RAW="\${VDE_RAW%X}"; exec "$@"`;
+    const child = `import { spawnOnFds } from "${new URL("../../src/os/spawn_on_fds.ts", import.meta.url)}";
+      const c = await spawnOnFds(["sh", "-c", 'printf %s "\${VDE_RAW-unset}" > ${dir}/got'], []);
+      Deno.exit((await c.status).code);`;
+    const out = await new Deno.Command("sh", {
+      args: ["-c", script, "sh", Deno.execPath(), "eval", child],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepEqual([...await Deno.readFile(`${dir}/got`)], [0x61, 0xff, 0x62, 0x0a]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
