@@ -10,7 +10,8 @@
  * - No VNL: a stream filter in a dpipe (`dpipe vde_plug A = vde wirefilter
  *   -d 50 = vde_plug B`): frames in VDE's stream framing, L->R from stdin to
  *   the fd named by ALTERNATE_STDOUT, R->L from ALTERNATE_STDIN to stdout.
- *   Without those variables it is one-way, stdin to stdout.
+ *   Without those variables it is one-way, stdin to stdout, and so when
+ *   ALTERNATE_STDIN names a closed fd (`handedOver`), as Debian's does.
  * When either side ends, frames already on the wire towards the other side
  * are still delivered (bounded wait), then the program exits.
  */
@@ -165,6 +166,20 @@ function fdFromEnv(name: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * Whether fd `fd` was handed to this process. Debian's dpipe names ALTERNATE_STDIN and ALTERNATE_STDOUT to
+ * every command it starts, a one-way filter's (`A =} wirefilter }= B`) and the chain's ends too, where those
+ * fds are closed; Debian's wirefilter then filters one way, and so does this. A closed low fd is taken by
+ * Deno's own event loop before this runs (`anon_inode:[eventpoll]`), so one of those reads as not handed.
+ */
+function handedOver(fd: number): boolean {
+  try {
+    return !Deno.readLinkSync(`/proc/self/fd/${fd}`).startsWith("anon_inode:");
+  } catch {
+    return false;
+  }
+}
+
 /** Never yields a byte: the source of a side that only writes. */
 const silent = { read: () => new Promise<number | null>(() => {}) };
 
@@ -181,7 +196,7 @@ function openStreamSides(): { left: StreamSide; right: StreamSide; bidirectional
       } catch { /* closed */ }
     },
   });
-  if (altIn !== undefined && altOut !== undefined) {
+  if (altIn !== undefined && altOut !== undefined && handedOver(altIn)) {
     const input = openFd(altIn, "read");
     const output = openFd(altOut, "write");
     const sink = new TrackedSink(output);

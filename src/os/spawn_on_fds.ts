@@ -11,11 +11,20 @@
  * own, would still hold the pipe's write end and its reader would never see
  * end of input. Numbers given from fd 3 on arrive alone. So every descriptor
  * is handed over from fd 3 up, stdin and stdout "ignore"d, and the command
- * runs under `sh`, whose `exec "$@" 0<&3 1>&4 ...` moves each to its place,
+ * runs under /bin/sh, whose `exec "$@" 0<&3 1>&4 ...` moves each to its place,
  * closes what is left over, and becomes the command (one process, the pid
  * spawn gave). The script may first run a `prelude` (dpipe's traps). So
  * the descriptors this process inherited at fds 3 up to 2 + the count
  * handed over are not passed on, where every other one it inherited is.
+ *
+ * The shell is /bin/sh, not `sh` looked up on the PATH: the PATH is the
+ * command's to search (Debian's dpipe execs each command with execvp), so a
+ * PATH without `sh` on it (`PATH=~/bin vde dpipe /bin/cat = ...`) or with
+ * another program of that name must not change how the command is started.
+ *
+ * Deno 2.9.6's node spawn drops an environment variable whose value is not
+ * UTF-8 (a Latin-1 one, say), where Deno.Command and Debian's dpipe pass it
+ * on byte for byte: the script sets each such one again first (`rawEnv`).
  *
  * The descriptors stay ours: the caller closes them once every command that
  * needs them has started (until then a neighbour holds no end of input).
@@ -54,6 +63,45 @@ export interface SpawnOnFdsOptions {
   stderr?: "inherit" | "piped";
 }
 
+/**
+ * Shell words that export again the variables of this process's environment whose values are not UTF-8,
+ * byte for byte (octal escapes of printf, an X kept past the command substitution's trailing newlines).
+ * Read from /proc/self/environ, the environment this process started with.
+ */
+function rawEnv(environ: Uint8Array = readEnviron()): string {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const words: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= environ.length; i++) {
+    if (i < environ.length && environ[i] !== 0) continue;
+    const entry = environ.subarray(start, i);
+    start = i + 1;
+    try {
+      strict.decode(entry);
+      continue;
+    } catch { /* not UTF-8: set again below */ }
+    const eq = entry.indexOf(0x3d);
+    const name = new TextDecoder().decode(entry.subarray(0, Math.max(eq, 0)));
+    // A name the shell cannot set (none is in practice) stays dropped.
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    const octal = Array.from(entry.subarray(eq + 1), (b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
+    words.push(`${name}=$(printf '${octal}X'); export ${name}="\${${name}%X}"`);
+  }
+  return words.join("; ");
+}
+
+/** This process's environment as it started, or none when /proc cannot say. */
+function readEnviron(): Uint8Array {
+  try {
+    return Deno.readFileSync("/proc/self/environ");
+  } catch {
+    return new Uint8Array();
+  }
+}
+
+/** The shell that moves the descriptors and execs the command: the system's, whatever the PATH says. */
+const SHELL = "/bin/sh";
+
 /** Signal numbers by name, for a status's 128 + N. */
 const signalNumbers: Readonly<Record<string, number>> = constants.signals;
 
@@ -88,20 +136,21 @@ export async function spawnOnFds(
   options: SpawnOnFdsOptions = {},
 ): Promise<SpawnedCommand> {
   const { prelude, env, stderr = "inherit" } = options;
-  const script = `${prelude === undefined ? "" : `${prelude}; `}exec "$@" ${redirections(fds.length)}`;
+  const before = [rawEnv(), prelude ?? ""].filter((w) => w !== "").map((w) => `${w}; `).join("");
+  const script = `${before}exec "$@" ${redirections(fds.length)}`;
   let child: ChildProcess;
   try {
-    child = spawn("sh", ["-c", script, "sh", ...argv], {
+    child = spawn(SHELL, ["-c", script, "sh", ...argv], {
       stdio: ["ignore", "ignore", stderr === "piped" ? "pipe" : "inherit", ...fds],
       env: env === undefined ? undefined : { ...Deno.env.toObject(), ...env },
     });
   } catch (err) {
-    throw new Error(cannotRun("sh", err));
+    throw new Error(cannotRun(SHELL, err));
   }
   if (child.pid === undefined) {
     // Not started: the reason comes as an "error" event, on the next turn.
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once("error", resolve));
-    throw new Error(cannotRun("sh", err.code === "ENOENT" ? new Deno.errors.NotFound() : err));
+    throw new Error(cannotRun(SHELL, err.code === "ENOENT" ? new Deno.errors.NotFound() : err));
   }
   // A failed kill is reported as an "error" event, which unheard would end this process: the exit says more.
   child.on("error", () => {});

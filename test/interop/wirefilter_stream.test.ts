@@ -432,3 +432,37 @@ Deno.test("vde wirefilter takes a value with a unit as Debian's wirefilter reads
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Debian dpipe A =} vde wirefilter }= B: the one-way filter there (ALTERNATE_STDIN named, its fd closed) passes frames one way, as Debian's wirefilter does", async (t) => {
+  if (skipUnless(t, await missing("dpipe", "wirefilter"))) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-wf-oneway-" });
+  try {
+    // Debian's dpipe names fds 3 and 4 to every command, a one-way filter's too, where they are closed.
+    for (const [name, filter] of [["debian", ["wirefilter"]], ["ours", OURS]] as const) {
+      const out = `${tmp}/${name}`;
+      const child = new Deno.Command("dpipe", {
+        args: [
+          "sh",
+          "-c",
+          // One 60-byte frame in dpipe's framing (a 2-byte length first), then a wait for it to cross.
+          "printf '\\000\\074'; printf %060d 0; sleep 1",
+          "=}",
+          ...filter,
+          "}=",
+          "sh",
+          "-c",
+          `head -c 62 > ${out}`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const { code, stderr } = await child.output();
+      const said = new TextDecoder().decode(stderr);
+      assert.equal(code, 0, `${name}: ${said}`);
+      assert.equal(await Deno.readTextFile(out), `\x00<${"0".repeat(60)}`, `${name}: ${said}`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

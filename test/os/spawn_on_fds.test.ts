@@ -68,15 +68,37 @@ Deno.test("a command that catches the signal it is sent exits with its own statu
   });
 });
 
-Deno.test("a command that cannot be started is said in one line", async () => {
+Deno.test("the command is started whatever the PATH holds: one named in full runs with no sh on the PATH", async () => {
+  // The PATH is the command's to search: Debian's dpipe runs /bin/echo under PATH=/nonexistent too.
   const path = Deno.env.get("PATH");
   Deno.env.set("PATH", "/nonexistent-vde-spawn-on-fds");
   try {
-    await assert.rejects(
-      spawnOnFds(["true"], []),
-      /^Error: cannot run "sh": no such command \(not on the PATH\)$/,
-    );
+    await withPipes(async ([a, b]) => {
+      const child = await spawnOnFds(["/bin/echo", "ran"], [a![0], b![1]]);
+      assert.deepEqual(await child.status, { code: 0, signal: null });
+      assert.equal(readNow(b![0]), "ran\n");
+    });
   } finally {
     if (path !== undefined) Deno.env.set("PATH", path);
+  }
+});
+
+Deno.test("an environment value that is not UTF-8 reaches the command byte for byte, as Debian's dpipe passes it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-spawn-on-fds-test-" });
+  try {
+    // This process's own environment holds strings only: a shell gives a child of it the Latin-1 value.
+    const script = `VDE_RAW=$(printf 'a\\377b\\nX'); export VDE_RAW="\${VDE_RAW%X}"; exec "$@"`;
+    const child = `import { spawnOnFds } from "${new URL("../../src/os/spawn_on_fds.ts", import.meta.url)}";
+      const c = await spawnOnFds(["sh", "-c", 'printf %s "\${VDE_RAW-unset}" > ${dir}/got'], []);
+      Deno.exit((await c.status).code);`;
+    const out = await new Deno.Command("sh", {
+      args: ["-c", script, "sh", Deno.execPath(), "eval", child],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepEqual([...await Deno.readFile(`${dir}/got`)], [0x61, 0xff, 0x62, 0x0a]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
