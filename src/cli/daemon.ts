@@ -12,8 +12,9 @@
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
  * while the copy starts is passed on to it, so it stops rather than serves,
- * and again once it reports ready: Deno swallows a SIGINT that comes in its
- * first half second or so, before the copy's own listeners.
+ * and again once it reports ready, should the copy have lost the first: a
+ * process keeps an ignored SIGINT until it listens, and a copy run from an
+ * entry that listens late (mod.ts loads the library first) could.
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
@@ -163,10 +164,9 @@ export async function daemonize(
         printLines(text.slice(0, mark));
         if (interrupted !== undefined) {
           // Ctrl-C came before the mark was read: the copy stops (its stderr is /dev/null by now, its
-          // lines up to the mark are printed above), so nothing stays up. It is told again: a SIGINT
-          // passed on while Deno was still starting it, before its own listeners, was swallowed
-          // (Deno ignores SIGINT for a while at start-up), and it came up as if never told; one that
-          // had it takes the second as a stop signal again, which only hurries it.
+          // lines up to the mark are printed above), so nothing stays up. It is told again: one that lost
+          // the first (an ignored SIGINT, before it listened: early_sigint.ts) came up as if never told;
+          // one that had it takes the second as a stop signal again, which only hurries it.
           signalChild(interrupted);
           reader.cancel().catch(() => {});
           await child.status;

@@ -3,8 +3,8 @@
  * `daemonize`, and its copy plays the part its first argument names:
  * `interrupted-at-ready` has its parent interrupted (Ctrl-C) before it
  * writes the ready mark, then stops as a copy that got the signal does;
- * `interrupt-lost` has it interrupted too, but loses that SIGINT (as Deno
- * does in a process's first half second) and serves until a second one;
+ * `interrupt-lost` has it interrupted too, but loses that SIGINT (as
+ * a process that inherits it ignored does until it listens) and serves until a second one;
  * `stubborn` ignores SIGTERM and never serves; `slow` never serves but ends
  * on SIGTERM; `flags` serves at once and reports the runtime flags it got
  * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL); `env`
@@ -37,7 +37,7 @@ if (isDaemonChild()) {
     Deno.exit(stopped ? 0 : 3);
   }
   if (mode === "interrupt-lost") {
-    // As Deno does while it starts a process: the first SIGINT is swallowed, and the copy comes up.
+    // As a process that inherits SIGINT ignored does until it listens: the first is lost, and the copy comes up.
     let got = 0;
     Deno.addSignalListener("SIGINT", () => got++);
     Deno.kill(Deno.ppid, "SIGINT");
