@@ -12,9 +12,9 @@
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
  * while the copy starts is passed on to it, so it stops rather than serves,
- * and again once it reports ready: a copy started with SIGINT ignored (as a
- * non-interactive shell's `&` leaves it, inherited) loses one that comes
- * before its own listeners.
+ * and again once it reports ready, should the copy have lost the first: a
+ * process keeps an ignored SIGINT until it listens, and a copy run from an
+ * entry that listens late (mod.ts loads the library first) could.
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
@@ -164,9 +164,8 @@ export async function daemonize(
         printLines(text.slice(0, mark));
         if (interrupted !== undefined) {
           // Ctrl-C came before the mark was read: the copy stops (its stderr is /dev/null by now, its
-          // lines up to the mark are printed above), so nothing stays up. It is told again: a SIGINT
-          // passed on before its own listeners was lost when it started with SIGINT ignored (inherited,
-          // as from a script a non-interactive shell ran with `&`), and it came up as if never told;
+          // lines up to the mark are printed above), so nothing stays up. It is told again: one that lost
+          // the first (an ignored SIGINT, before it listened: early_sigint.ts) came up as if never told;
           // one that had it takes the second as a stop signal again, which only hurries it.
           signalChild(interrupted);
           reader.cancel().catch(() => {});

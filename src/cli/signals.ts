@@ -7,14 +7,19 @@
  * hold the stop for up to a minute.
  */
 import { hurryStops } from "../dataplane/worker_handle.ts";
+import { handOverSigint } from "./early_sigint.ts";
 
 /** The signals that stop a command, as for vde_switch: interrupt, terminate, hang-up. */
 export const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-/** Calls `handler` on any of `signals`; returns the function that removes the listeners. */
+/**
+ * Calls `handler` on any of `signals`; returns the function that removes the listeners. A SIGINT listener
+ * takes over from vde.ts's early one (early_sigint.ts), added before that one goes.
+ */
 export function onSignals(handler: (signal: Deno.Signal) => void, signals = STOP_SIGNALS): () => void {
   const handlers = signals.map((s) => [s, () => handler(s)] as const);
   for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+  if (signals.includes("SIGINT")) handOverSigint();
   return () => {
     for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
   };

@@ -3,9 +3,8 @@
  * `daemonize`, and its copy plays the part its first argument names:
  * `interrupted-at-ready` has its parent interrupted (Ctrl-C) before it
  * writes the ready mark, then stops as a copy that got the signal does;
- * `interrupt-lost` has it interrupted too, but loses that SIGINT (as a copy
- * started with SIGINT ignored does before its own listeners) and serves
- * until a second one;
+ * `interrupt-lost` has it interrupted too, but loses that SIGINT (as
+ * a process that inherits it ignored does until it listens) and serves until a second one;
  * `stubborn` ignores SIGTERM and never serves; `slow` never serves but ends
  * on SIGTERM; `flags` serves at once and reports the runtime flags it got
  * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL); `env`
@@ -38,7 +37,7 @@ if (isDaemonChild()) {
     Deno.exit(stopped ? 0 : 3);
   }
   if (mode === "interrupt-lost") {
-    // As a copy started with SIGINT ignored does before its listeners: the first is lost, and it comes up.
+    // As a process that inherits SIGINT ignored does until it listens: the first is lost, and the copy comes up.
     let got = 0;
     Deno.addSignalListener("SIGINT", () => got++);
     Deno.kill(Deno.ppid, "SIGINT");

@@ -465,7 +465,7 @@ Deno.test("Ctrl-C that reaches --daemon as the copy reports ready says the copy 
   assert.deepEqual(r.left, [], "the copy has ended");
 });
 
-Deno.test("Ctrl-C that the --daemon copy lost as it started (SIGINT ignored, no listener yet) is passed on again once it reports ready, so it stops rather than serves on", async () => {
+Deno.test("Ctrl-C that the --daemon copy lost before it listened is passed on again once it reports ready, so it stops rather than serves on", async () => {
   const started = Date.now();
   const r = await rig("interrupt-lost");
   assert.equal(r.code, 1, r.stderr);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { CommanderError } from "commander";
 import { buildProgram } from "../../src/cli/main.ts";
 import { vdeSubcommands } from "../../src/cli/subcommands.ts";
-import { commandLoaders, subcommandsFor } from "../../src/cli/vde.ts";
+import { commandLoaders, subcommandsFor } from "../../src/cli/command_loaders.ts";
 import { staticClosure } from "../helpers/module_graph.ts";
 
 const names = (subcommands: Parameters<typeof buildProgram>[0]) =>
@@ -54,4 +54,11 @@ Deno.test("vde switch, plug and slirp load no lab code: a running lab's switch b
     const loaded = [...await staticClosure(`src/cli/${command}.ts`)];
     assert.deepEqual(loaded.filter((s) => s.includes("/src/lab/")), [], command);
   }
+});
+
+Deno.test("the vde executable loads nothing before it listens for SIGINT: its static imports are early_sigint.ts alone, which imports nothing", async () => {
+  // Deno loads a module's whole static graph before it runs a line of it; the command line comes after.
+  const loaded = [...await staticClosure("src/cli/vde.ts")].map((s) => s.replace(/^.*\/src\/cli\//, ""))
+    .sort();
+  assert.deepEqual(loaded, ["early_sigint.ts", "vde.ts"]);
 });
