@@ -161,3 +161,24 @@ Deno.test("a user who is not root opens a console through a directory others may
     }
   });
 });
+
+Deno.test("root's vde term of a name through a file or a symlink loop says so in the errno's words, not 'no such socket'", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-errno-` });
+  try {
+    await Deno.writeTextFile(`${tmp}/file`, "");
+    await Deno.symlink(`${tmp}/loop`, `${tmp}/loop`);
+    for (
+      const [path, words] of [[`${tmp}/file/mgmt`, "not a directory"], [
+        `${tmp}/loop/mgmt`,
+        "too many levels of symbolic links",
+      ]]
+    ) {
+      const r = await vde(["term", path!, "-c", "port/showinfo"]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stderr, `vde: cannot open the management socket ${path}: ${words}: ${path}\n`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
