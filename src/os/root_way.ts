@@ -111,6 +111,26 @@ export async function connectJudged(path: string, words: Omit<WayWords, "runAs">
 }
 
 /**
+ * Connects a datagram socket (anything with `connect(path)`) to the unix socket at `path`, as
+ * {@link connectJudged} does a stream: for root, through the socket {@link judgedSocket} held.
+ *
+ * @throws UntrustedWay for root's way another user may steer; as notHeld, or as `sock.connect` throws
+ */
+export function connectJudgedDatagram(
+  sock: { connect(path: string): void },
+  path: string,
+  words: Omit<WayWords, "runAs">,
+): void {
+  if (!judgesWays()) return sock.connect(path);
+  const held = judgedSocket(path, words);
+  try {
+    sock.connect(held.procPath);
+  } finally {
+    closeFd(held.fd);
+  }
+}
+
+/**
  * What a connect would have said of `path`, which could not be held (`code`: the open's errno): root does
  * not then connect by its name, where a socket made meanwhile would be unjudged.
  */
