@@ -518,13 +518,14 @@ async function runLab(
       if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
       throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
     }
-    console.log(
+    // On stderr, as every --daemon start says where it serves: a script's $(vde up -d ...) takes nothing.
+    console.error(
       `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\`; ` +
         `its log (exec lines, cables, errors): ${daemonLog(lab.name)}`,
     );
     // With `--http 0` only the background copy knows its port; it logged the URL before it served.
     const web = o.http === undefined ? undefined : loggedWebView(lab.name);
-    if (web !== undefined) console.log(web);
+    if (web !== undefined) console.error(web);
     return;
   }
   if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name), "--logfile", 0o600);
