@@ -61,7 +61,14 @@ import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
+import {
+  daemonize,
+  hasReportedReady,
+  isDaemonChild,
+  reportReady,
+  StartTimeout,
+  StoppedAtReady,
+} from "./daemon.ts";
 import {
   commandFirst,
   ExitStatus,
@@ -488,10 +495,8 @@ async function runLab(
       await daemonize(`lab ${lab.name}`, LAB_START_TIMEOUT_MS);
     } catch (err) {
       // The background copy's own lines, its error last, are printed already: one line, as in the foreground.
-      if (err instanceof ExitStatus && err.message === "") {
-        removeLog(lab.name);
-        throw err;
-      }
+      // It named its log, kept (failedInBackground).
+      if (err instanceof ExitStatus && err.message === "") throw err;
       // Ctrl-C as it came up: it took itself down again.
       if (err instanceof StoppedAtReady) {
         removeLog(lab.name);
@@ -513,10 +518,13 @@ async function runLab(
           "",
         );
       } catch { /* no log */ }
-      removeLog(lab.name);
+      // A log it wrote is kept for a script to show; an empty one says nothing.
+      if (why === "") removeLog(lab.name);
       // Stopped before it logged a line (Ctrl-C at once): what the wait knows is the news.
       if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
-      throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
+      throw new UsageError(
+        `lab ${lab.name} did not come up${why ? `: ${why}; its log: ${daemonLog(lab.name)}` : ""}`,
+      );
     }
     // On stderr, as every --daemon start says where it serves: a script's $(vde up -d ...) takes nothing.
     console.error(
@@ -686,6 +694,16 @@ function loggedWebView(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The background copy's failure before it served, written to the lab's log as its last line too, and its
+ * line (the waiting `vde up -d` prints it) naming that log, which is kept: a script shows why from it.
+ */
+function failedInBackground(name: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof ExitStatus || !isFile(daemonLog(name))) return err;
+  log("vde up", err.message, "err");
+  return new UsageError(`${err.message}; its log: ${daemonLog(name)}`);
 }
 
 function removeLog(name: string): void {
@@ -1081,7 +1099,9 @@ export const labCommand: Subcommand = (program: Command) => {
         if (rootless) await checkUserNamespaces();
         await down(lab.name);
       }
-      await runLab(lab, { text, path, variables }, o);
+      await runLab(lab, { text, path, variables }, o).catch((err) => {
+        throw isDaemonChild() && !hasReportedReady() ? failedInBackground(lab.name, err) : err;
+      });
     });
   program.command("down")
     .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("down", name, value))))
