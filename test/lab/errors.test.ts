@@ -432,7 +432,9 @@ Deno.test("a lab named like a live switch's directory in /run/vde is told so, an
       assert.equal(
         up.stderr,
         `vde: lab ${name} cannot use ${labDir(name)}: it is the directory of a switch that runs there ` +
-          `(vde switch --sock ${labDir(name)}), no lab; give the lab another name\n`,
+          `(vde switch --sock ${labDir(name)}), no lab; give the lab another name; its log: ${
+            labDir(name)
+          }.log\n`,
       );
       const down = await vde(["down", name]);
       assert.equal(down.code, 1, down.stdout);
