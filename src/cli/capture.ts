@@ -41,7 +41,8 @@ import { OutputQueue, type Writer } from "../console/output_queue.ts";
 import { printable } from "../console/reply_format.ts";
 import { type Direction, MAX_VLAN } from "../switch/engine.ts";
 import { examples } from "./help.ts";
-import { exists } from "../os/paths.ts";
+import { closedAncestor, exists } from "../os/paths.ts";
+import { ownerAndMode } from "../os/users.ts";
 import {
   CaptureDecoder,
   type CaptureRequest,
@@ -132,7 +133,18 @@ export async function captureSource(target: string): Promise<{ path: string; poi
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(target);
-  } catch {
+  } catch (err) {
+    // Under a directory closed to us (another student's lab, in their runtime directory of mode 700): it is
+    // there, only not ours to open; what `ls -ld` shows of that directory is said, nothing of what is in it.
+    const closed = err instanceof Deno.errors.PermissionDenied
+      ? closedAncestor(target.startsWith("/") ? target : `${Deno.cwd()}/${target}`)
+      : undefined;
+    if (closed !== undefined) {
+      throw new UsageError(
+        `permission denied on ${target}: ${closed} (${ownerAndMode(closed)}) does not let you through to ` +
+          "it; run vde capture as its owner (or root)",
+      );
+    }
     // No such path: a running lab's switch by name (site1, wan/site1)?
     const named = namedSwitch(target);
     if ("dir" in named) return { path: `${named.dir}/capture` };

@@ -256,6 +256,14 @@ export function openStartingTerminal(): { write(line: string): void; close(): vo
   };
 }
 
+/** Set once the background copy said it serves: its stderr is /dev/null from then on. */
+let readyReported = false;
+
+/** Whether this background copy has said it serves (its parent has returned, or is about to). */
+export function hasReportedReady(): boolean {
+  return readyReported;
+}
+
 function printLines(text: string): void {
   if (text !== "") Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`));
 }
@@ -278,6 +286,7 @@ export function reportEndedAsTold(): void {
  */
 export function reportReady(lines = ""): void {
   if (!isDaemonChild()) return;
+  readyReported = true;
   try {
     Deno.stderr.writeSync(new TextEncoder().encode(lines + READY_MARK));
   } catch { /* the parent gave up waiting */ }

@@ -63,7 +63,14 @@ import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
+import {
+  daemonize,
+  hasReportedReady,
+  isDaemonChild,
+  reportReady,
+  StartTimeout,
+  StoppedAtReady,
+} from "./daemon.ts";
 import {
   commandFirst,
   ExitStatus,
@@ -492,10 +499,8 @@ async function runLab(
       await daemonize(`lab ${lab.name}`, LAB_START_TIMEOUT_MS);
     } catch (err) {
       // The background copy's own lines, its error last, are printed already: one line, as in the foreground.
-      if (err instanceof ExitStatus && err.message === "") {
-        removeLog(lab.name);
-        throw err;
-      }
+      // It named its log, kept (failedInBackground).
+      if (err instanceof ExitStatus && err.message === "") throw err;
       // Ctrl-C as it came up: it took itself down again.
       if (err instanceof StoppedAtReady) {
         removeLog(lab.name);
@@ -517,18 +522,22 @@ async function runLab(
           "",
         );
       } catch { /* no log */ }
-      removeLog(lab.name);
+      // A log it wrote is kept for a script to show; an empty one says nothing.
+      if (why === "") removeLog(lab.name);
       // Stopped before it logged a line (Ctrl-C at once): what the wait knows is the news.
       if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
-      throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
+      throw new UsageError(
+        `lab ${lab.name} did not come up${why ? `: ${why}; its log: ${daemonLog(lab.name)}` : ""}`,
+      );
     }
-    console.log(
+    // On stderr, as every --daemon start says where it serves: a script's $(vde up -d ...) takes nothing.
+    console.error(
       `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\`; ` +
         `its log (exec lines, cables, errors): ${daemonLog(lab.name)}`,
     );
     // With `--http 0` only the background copy knows its port; it logged the URL before it served.
     const web = o.http === undefined ? undefined : loggedWebView(lab.name);
-    if (web !== undefined) console.log(web);
+    if (web !== undefined) console.error(web);
     return;
   }
   if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name), "--logfile", 0o600);
@@ -689,6 +698,16 @@ function loggedWebView(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The background copy's failure before it served, written to the lab's log as its last line too, and its
+ * line (the waiting `vde up -d` prints it) naming that log, which is kept: a script shows why from it.
+ */
+function failedInBackground(name: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof ExitStatus || !isFile(daemonLog(name))) return err;
+  log("vde up", err.message, "err");
+  return new UsageError(`${err.message}; its log: ${daemonLog(name)}`);
 }
 
 function removeLog(name: string): void {
@@ -1082,7 +1101,9 @@ export const labCommand: Subcommand = (program: Command) => {
         if (rootless) await checkUserNamespaces();
         await down(lab.name);
       }
-      await runLab(lab, { text, path, variables }, o);
+      await runLab(lab, { text, path, variables }, o).catch((err) => {
+        throw isDaemonChild() && !hasReportedReady() ? failedInBackground(lab.name, err) : err;
+      });
     });
   program.command("down")
     .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("down", name, value))))

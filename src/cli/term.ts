@@ -49,7 +49,7 @@ import { listenerPid, socketHolderPid } from "../os/socket_owner.ts";
 import { NODE_SCHEMES } from "../link/node_path.ts";
 import { TermOutput } from "./term_output.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
-import { dirOf } from "../os/paths.ts";
+import { closedAncestor, dirOf } from "../os/paths.ts";
 import { readSmallFile } from "../os/owned_file.ts";
 import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
 import { askLabOf, isSeveral, labTermHint, severalTermLine } from "./capture_lab_hint.ts";
@@ -573,6 +573,13 @@ function deniedConsole(path: string): string {
   const member = groupHint(path, uid, sessionGroups(), 0o020) ??
     (othersMayEnter(dirOf(path)) ? undefined : groupHint(dirOf(path), uid, sessionGroups()));
   if (member !== undefined) return `permission denied: ${member}`;
+  // A directory above the socket's closed to us (another student's runtime directory, 700): the socket is
+  // nothing we may see, and no mode of its own would let us in; what `ls -ld` shows of that directory is said.
+  const closed = closedAncestor(dirOf(path));
+  if (closed !== undefined) {
+    return `permission denied: ${closed} (${ownerAndMode(closed)}) does not let you through to it; run vde ` +
+      "term as its owner (or root)";
+  }
   // A socket not named DIR/mgmt may be a wirefilter's (`-M PATH`), which takes no --mgmtgroup: the teacher
   // who restarted one with it was refused the option.
   return `${denied}: run vde term as that user (or root), or ` +

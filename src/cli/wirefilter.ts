@@ -15,8 +15,7 @@
  * When either side ends, frames already on the wire towards the other side
  * are still delivered (bounded wait), then the program exits.
  */
-import { judgedSocket, judgesWays } from "../os/root_way.ts";
-import { closeFd } from "../io/unix_stream.ts";
+import { connectJudgedDatagram } from "../os/root_way.ts";
 import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
@@ -351,18 +350,10 @@ export async function runWirefilter(
       const sock = UnixDgramSocket.create();
       try {
         // Root tells each frame's size only to a socket reached by a way no other user may steer.
-        if (!judgesWays()) sock.connect(o.blink);
-        else {
-          const held = judgedSocket(o.blink, {
-            what: "send frame sizes to a blink socket",
-            doing: "connecting to it",
-          });
-          try {
-            sock.connect(held.procPath);
-          } finally {
-            closeFd(held.fd);
-          }
-        }
+        connectJudgedDatagram(sock, o.blink, {
+          what: "send frame sizes to a blink socket",
+          doing: "connecting to it",
+        });
       } catch (err) {
         sock.close(false);
         throw new UsageError(`cannot send to the blink socket ${o.blink}: ${(err as Error).message}`);

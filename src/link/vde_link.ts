@@ -66,7 +66,7 @@ import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
 import { log } from "../log.ts";
-import { dirOf, isDirectory } from "../os/paths.ts";
+import { closedAncestor, dirOf, isDirectory } from "../os/paths.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import {
   closeFd,
@@ -292,25 +292,6 @@ function rootLabOf(dir: string): string | undefined {
   const parts = dir.replace(/\/+$/, "").split("/");
   const lab = parts.at(-2) ?? "";
   return parts.slice(0, -2).join("/") === ROOT_LABS_DIR && NAME_PATTERN.test(lab) ? lab : undefined;
-}
-
-/**
- * The directory above `dir` that we may not pass through (a home directory
- * of mode 700 holding the switch), when that is what refuses us: then no
- * mode of the switch's own would let us in.
- */
-function closedAncestor(dir: string): string | undefined {
-  if (!dir.startsWith("/")) return undefined;
-  const parts = dir.split("/").filter((p) => p !== "");
-  for (let i = 1; i < parts.length; i++) {
-    const above = `/${parts.slice(0, i).join("/")}`;
-    try {
-      Deno.statSync(`${above}/${parts[i]}`);
-    } catch (err) {
-      return err instanceof Deno.errors.PermissionDenied ? above : undefined;
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -90,3 +90,22 @@ export function wholePath(path: string): string {
 export function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
+
+/**
+ * The directory above `dir` that we may not pass through (a home directory
+ * of mode 700 holding the switch), when that is what refuses us: then no
+ * mode of the switch's own would let us in.
+ */
+export function closedAncestor(dir: string): string | undefined {
+  if (!dir.startsWith("/")) return undefined;
+  const parts = dir.split("/").filter((p) => p !== "");
+  for (let i = 1; i < parts.length; i++) {
+    const above = `/${parts.slice(0, i).join("/")}`;
+    try {
+      Deno.statSync(`${above}/${parts[i]}`);
+    } catch (err) {
+      return err instanceof Deno.errors.PermissionDenied ? above : undefined;
+    }
+  }
+  return undefined;
+}

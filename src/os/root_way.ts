@@ -20,7 +20,7 @@
  * root is a user, whose traffic is their own): a user who is not root is
  * refused nothing, as they can reach only what others already let them.
  */
-import { C, errno, fstatOf, libc } from "../../ffi/libc.ts";
+import { C, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { printable } from "../console/reply_format.ts";
 import { closeFd, type FollowedPath, openFollowedPath } from "../io/unix_stream.ts";
 import { type FileId, judgedFile, stepAdvice, stepText } from "./trusted_path.ts";
@@ -111,12 +111,38 @@ export async function connectJudged(path: string, words: Omit<WayWords, "runAs">
 }
 
 /**
+ * Connects a datagram socket (anything with `connect(path)`) to the unix socket at `path`, as
+ * {@link connectJudged} does a stream: for root, through the socket {@link judgedSocket} held.
+ *
+ * @throws UntrustedWay for root's way another user may steer; as notHeld, or as `sock.connect` throws
+ */
+export function connectJudgedDatagram(
+  sock: { connect(path: string): void },
+  path: string,
+  words: Omit<WayWords, "runAs">,
+): void {
+  if (!judgesWays()) return sock.connect(path);
+  const held = judgedSocket(path, words);
+  try {
+    sock.connect(held.procPath);
+  } finally {
+    closeFd(held.fd);
+  }
+}
+
+/**
  * What a connect would have said of `path`, which could not be held (`code`: the open's errno): root does
  * not then connect by its name, where a socket made meanwhile would be unjudged.
  */
 export function notHeld(path: string, code: number): Error {
   // Root without the capabilities that override modes (setpriv, a container) meets them as any user.
-  return code === C.EACCES
-    ? new Deno.errors.PermissionDenied(`permission denied: ${path}`)
-    : new Deno.errors.NotFound(`no socket at ${path}`);
+  if (code === C.EACCES) return new Deno.errors.PermissionDenied(`permission denied: ${path}`);
+  if (code === C.ENOENT) return new Deno.errors.NotFound(`no socket at ${path}`);
+  // Anything else (a file on the way, a symlink loop, a name too long, no descriptor left) is not "nothing
+  // there": the errno's own words, in the class Deno.connect gives a user for the same.
+  const text = strerror(code);
+  const message = `${text.charAt(0).toLowerCase()}${text.slice(1)}: ${path}`;
+  if (code === C.ENOTDIR) return new Deno.errors.NotADirectory(message);
+  if (code === C.ELOOP) return new Deno.errors.FilesystemLoop(message);
+  return new Error(message);
 }

@@ -5,10 +5,11 @@
  * is refused in one line at its FILE:LINE:COL (then the count of errors,
  * as every error in a lab file), before anything is made;
  * the file without it comes up, and the lab's shell (`add`, `apply FILE`)
- * refuses a group as `vde up` does.
+ * refuses a group as `vde up` does. Another user naming its switch by path
+ * is told the runtime directory is there but closed to them, whose it is.
  */
 import assert from "node:assert/strict";
-import { hasCommand, hasRoot, skipUnless } from "../helpers/processes.ts";
+import { AS_NOBODY, hasCommand, hasRoot, run, RUN_STUDENT, skipUnless } from "../helpers/processes.ts";
 import { withStudent } from "../helpers/student.ts";
 
 /** `text` matched literally in a RegExp. */
@@ -23,7 +24,7 @@ async function capability(): Promise<string | null> {
   return null;
 }
 
-Deno.test("vde up as a user other than root refuses a switch's group in one FILE:LINE:COL line and makes nothing; without it the lab comes up, and its shell's add and apply refuse a group as vde up does", async (t) => {
+Deno.test("vde up as a user other than root refuses a switch's group in one FILE:LINE:COL line and makes nothing; without it the lab comes up, its shell's add and apply refuse a group as vde up does, and another user's vde capture and vde term of its path are told whose closed directory refuses them", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
     const lab = (group: string) =>
@@ -70,6 +71,45 @@ Deno.test("vde up as a user other than root refuses a switch's group in one FILE
     const status = await s.as(["vde", "status", "shared"]);
     assert.match(status.stdout, /\nsw1 +switch/, "the lab runs on as it was");
     assert.doesNotMatch(status.stdout, /sw2|sw3/);
+    // Another student (nobody, running the same vde) naming the lab's switch by its path: it is there, only
+    // behind the student's runtime directory (700), which is said as `ls -ld` would, not "no such switch".
+    const dd = `${s.tmp}/nobody-deno`;
+    await Deno.mkdir(dd);
+    await run(["chown", "65534:65534", dd]);
+    const other = (args: string[]) =>
+      run([
+        ...AS_NOBODY,
+        "env",
+        "-i",
+        `HOME=${dd}`,
+        `DENO_DIR=${dd}`,
+        `PATH=${s.tmp}/bin:/usr/bin:/bin`,
+        "vde",
+        ...args,
+      ], {
+        check: false,
+        timeoutMs: 60_000,
+        cwd: dd,
+      });
+    const closedTo = `${s.tmp}/xdg \\(owner ${RUN_STUDENT}, mode 700\\) does not let you through to it`;
+    const capture = await other(["capture", `${runtime}/shared/sw1`, "-c", "1", "-w", `${dd}/out.pcap`]);
+    assert.equal(capture.code, 1, capture.stdout);
+    assert.match(
+      capture.stderr,
+      new RegExp(
+        `^vde: permission denied on ${runtime}/shared/sw1: ${closedTo}; run vde capture as its owner \\(or root\\)\n$`,
+      ),
+    );
+    for (const path of [`${runtime}/shared/sw1`, `${runtime}/shared/ctl`]) {
+      const term = await other(["term", path, "-c", "help"]);
+      assert.equal(term.code, 1, term.stdout);
+      assert.match(
+        term.stderr,
+        new RegExp(
+          `^vde: cannot open the management socket ${path}: permission denied: ${closedTo}; run vde term as its owner \\(or root\\)\n$`,
+        ),
+      );
+    }
     const down = await s.as(["vde", "down", "shared"]);
     assert.equal(down.code, 0, down.stderr);
     await s.noneLeft("the lab to end with vde down");

@@ -161,3 +161,59 @@ Deno.test("a user who is not root opens a console through a directory others may
     }
   });
 });
+
+Deno.test("root's vde term of a name through a file or a symlink loop says so in the errno's words, not 'no such socket'", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-errno-` });
+  try {
+    await Deno.writeTextFile(`${tmp}/file`, "");
+    await Deno.symlink(`${tmp}/loop`, `${tmp}/loop`);
+    for (
+      const [path, words] of [[`${tmp}/file/mgmt`, "not a directory"], [
+        `${tmp}/loop/mgmt`,
+        "too many levels of symbolic links",
+      ]]
+    ) {
+      const r = await vde(["term", path!, "-c", "port/showinfo"]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stderr, `vde: cannot open the management socket ${path}: ${words}: ${path}\n`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("root's vde term opens another user's console at a name in a sticky directory, as vde2's vdeterm would: the way is judged, not whose socket ends it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (student) => {
+    // A /tmp of the test's own: root's, anyone may make a name in it, only its maker remove it.
+    const sticky = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}sec8-sticky-` });
+    try {
+      await Deno.chmod(sticky, 0o1777);
+      const mgmt = `${sticky}/sw.mgmt`;
+      // No switch of root's has the name: the student's (Debian's vde_switch, its console theirs alone) takes it.
+      const started = await student.as([
+        "vde_switch",
+        "-s",
+        `${sticky}/theirs`,
+        "-M",
+        mgmt,
+        "--mgmtmode",
+        "600",
+        "-d",
+        "-p",
+        `${student.tmp}/home/sw.pid`,
+      ]);
+      assert.equal(started.code, 0, started.stderr);
+      await waitUntilSocketAccepts(mgmt, 20_000);
+      assert.equal((await Deno.stat(mgmt)).uid, student.uid);
+      const opened = await vde(["term", mgmt, "-c", "port/showinfo"]);
+      assert.equal(opened.code, 0, opened.stderr);
+      assert.match(opened.stdout, REACHED);
+      Deno.kill(Number((await Deno.readTextFile(`${student.tmp}/home/sw.pid`)).trim()), "SIGTERM");
+      await student.noneLeft("the student's vde_switch, signalled");
+    } finally {
+      await Deno.remove(sticky, { recursive: true });
+    }
+  }, { bundle: false });
+});

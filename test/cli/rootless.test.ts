@@ -68,11 +68,11 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   const up = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"], 120_000);
   assert.equal(up.code, 0, up.stderr);
   assert.match(
-    up.stdout,
+    up.stderr,
     new RegExp(`lab ${name} is up in the background: .*${s.tmp}/xdg/vde/${name}\\.log`),
   );
-  const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(up.stdout)?.[1];
-  assert.ok(url !== undefined, up.stdout);
+  const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(up.stderr)?.[1];
+  assert.ok(url !== undefined, up.stderr);
   assert.match(await (await fetch(url)).text(), new RegExp(`<title>vde lab ${name}</title>`));
   assert.match(await (await fetch(`${url}metrics`)).text(), /vde_port_receive_bytes_total\{switch="sw1"/);
   const status = await s.as(["vde", "status", name, "--json"]);
@@ -370,8 +370,8 @@ topology:
     );
     const up = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"], 120_000);
     assert.equal(up.code, 0, up.stderr);
-    const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(up.stdout)?.[1];
-    assert.ok(url !== undefined, up.stdout);
+    const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(up.stderr)?.[1];
+    assert.ok(url !== undefined, up.stderr);
     const ping = await s.as([
       "vde",
       "term",

@@ -34,7 +34,7 @@ async function get(url: string): Promise<string> {
 async function upWithHttp(file: string): Promise<string> {
   const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
   assert.equal(up.code, 0, up.stderr);
-  return webViewBase(up.stdout);
+  return webViewBase(up.stderr);
 }
 
 Deno.test("vde up --http: one server shows every switch of the lab in /metrics, the lab as DOT, and a page of its nodes", async (t) => {

@@ -129,7 +129,7 @@ Deno.test("vde up --apply of a lab that is not up brings it up, as vde up does; 
     assert.equal(both.stderr, "vde: give --apply (live) or -c (down, then up), not both\n");
     const up = await vde(["up", "--apply", "-d", file]);
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stdout, new RegExp(`^lab ${name} is up in the background`));
+    assert.match(up.stderr, new RegExp(`^lab ${name} is up in the background`));
   });
 });
 

@@ -380,8 +380,8 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
   await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
     const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
     assert.equal(up.code, 0, up.stderr);
-    const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
-    assert.ok(url !== undefined, up.stdout);
+    const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stderr)?.[1];
+    assert.ok(url !== undefined, up.stderr);
     const status = await vde(["status", name]);
     assert.equal(status.code, 0, status.stderr);
     assert.equal(status.stdout.split("\n")[1], `web view ${url} (metrics at ${url}metrics)`);
@@ -392,13 +392,14 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
   });
 });
 
-Deno.test("vde up -d names the background lab's log, where its exec lines and errors go", async (t) => {
+Deno.test("vde up -d names the background lab's log, where its exec lines and errors go, on stderr as every --daemon start: nothing on stdout", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabFile({ text: hostWithExec("10.9.0.1/24", ["echo u19-was-here"]) }, async (name, file) => {
     const up = await vde(["up", "-d", file]);
     assert.equal(up.code, 0, up.stderr);
-    const log = /its log \(exec lines, cables, errors\): (\S+)$/m.exec(up.stdout)?.[1];
-    assert.equal(log, `${labDir(name)}.log`, up.stdout);
+    assert.equal(up.stdout, "");
+    const log = /its log \(exec lines, cables, errors\): (\S+)$/m.exec(up.stderr)?.[1];
+    assert.equal(log, `${labDir(name)}.log`, up.stderr);
     assert.match(await Deno.readTextFile(log!), /h1\$ echo u19-was-here/);
   });
 });

@@ -47,7 +47,7 @@ Deno.test("a lab switch forwards on its thread unless it says dataplane: main; c
     // Port 0, the URL from `vde up -d`: a port freed by the test could be taken before the lab listens.
     const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
     assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
-    const base = webViewBase(up.stdout);
+    const base = webViewBase(up.stderr);
     assert.equal(await pingCount(name, "h1", "10.9.0.2", 3), 3, "h1 -> h2 through sw1");
     assert.equal(await pingCount(name, "h1", "10.9.0.3", 3), 3, "h1 -> h3 through both switches");
 

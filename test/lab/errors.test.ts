@@ -95,6 +95,36 @@ Deno.test("a failure halfway through vde up (a tap name already taken) rolls bac
   });
 });
 
+Deno.test("a failed vde up -d keeps the failed run's log and names it in its one line; the next vde up -d starts a fresh log", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
+    const log = `${labDir(name)}.log`;
+    const taken = `${name}-h2-0`;
+    await run(["ip", "tuntap", "add", taken, "mode", "tap"]);
+    try {
+      const failed = await vde(["up", "-d", file]);
+      assert.equal(failed.code, 1, failed.stdout);
+      assert.equal(failed.stderr.trim().split("\n").length, 1, failed.stderr);
+      assert.match(
+        failed.stderr,
+        new RegExp(`cannot create tap ${taken} .*taken down\\); its log: ${log}\n$`),
+      );
+      // Why, as its last line: what a script shows.
+      const kept = await Deno.readTextFile(log);
+      assert.match(
+        kept.trim().split("\n").at(-1)!,
+        new RegExp(`vde up: lab ${name}: cannot create tap ${taken}`),
+      );
+    } finally {
+      await run(["ip", "link", "del", taken], { check: false });
+    }
+    assert.deepEqual(await leftovers(name), []);
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.doesNotMatch(await Deno.readTextFile(log), /cannot create tap/, "the failed run's lines are gone");
+  });
+});
+
 Deno.test("vde up where a host's namespace exists already says so and leaves that namespace alone", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
@@ -402,7 +432,9 @@ Deno.test("a lab named like a live switch's directory in /run/vde is told so, an
       assert.equal(
         up.stderr,
         `vde: lab ${name} cannot use ${labDir(name)}: it is the directory of a switch that runs there ` +
-          `(vde switch --sock ${labDir(name)}), no lab; give the lab another name\n`,
+          `(vde switch --sock ${labDir(name)}), no lab; give the lab another name; its log: ${
+            labDir(name)
+          }.log\n`,
       );
       const down = await vde(["down", name]);
       assert.equal(down.code, 1, down.stdout);
