@@ -578,7 +578,7 @@ async function runLab(
       if (err instanceof LabTaken) throw new UsageError(err.message);
       // Ctrl-C reaches the commands bring-up runs too: their failure is not the news.
       if (interruptedBy !== undefined) {
-        throw new UsageError(
+        throw new InterruptedBringUp(
           `lab ${lab.name}: ${interruptedBy} while it came up; everything made was taken down`,
         );
       }
@@ -705,10 +705,18 @@ function loggedWebView(name: string): string | undefined {
  * line (the waiting `vde up -d` prints it) naming that log, which is kept: a script shows why from it.
  */
 function failedInBackground(name: string, err: unknown): unknown {
+  // Stopped as told (Ctrl-C, SIGTERM) is no failure to show: its log goes, as a stop at ready's does.
+  if (err instanceof InterruptedBringUp) {
+    removeLog(name);
+    return err;
+  }
   if (!(err instanceof Error) || err instanceof ExitStatus || !isFile(daemonLog(name))) return err;
   log("vde up", err.message, "err");
   return new UsageError(`${err.message}; its log: ${daemonLog(name)}`);
 }
+
+/** A bring-up a stop signal ended: everything made was taken down, as the user asked. */
+class InterruptedBringUp extends UsageError {}
 
 function removeLog(name: string): void {
   try {
