@@ -8,7 +8,7 @@ import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { leftovers, pingCount, vde, withLabFile, withLabInProcess } from "./_helpers.ts";
 import { CableListener } from "../../src/cable/listener.ts";
 import { keyFromBytes } from "../../src/cable/key.ts";
-import { labsBaseDir } from "../../src/lab/names.ts";
+import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 
 /** One side: a switch with a host and a cable node (`cable`: its settings, e.g. `listen: 7000, insecure: true`). */
 function cableSide(address: string, cable: string): string {
@@ -148,7 +148,7 @@ Deno.test("a cable node whose listen port another program holds is named in one 
         assert.equal(
           up.stderr.trim().split("\n").at(-1),
           `vde: lab ${lab}: cable wan: cannot listen on 127.0.0.1:${port}: Address already in use (os error 98); ` +
-            "listen: 0 takes a free port (everything made was taken down)",
+            `listen: 0 takes a free port (everything made was taken down); its log: ${labDir(lab)}.log`,
         );
         assert.deepEqual(await leftovers(lab), []);
       },
