@@ -9,7 +9,7 @@
  * a terminal; SIGINT, SIGTERM, `down` or Ctrl-D take the lab down. With
  * `-d` it runs in the background and returns once the lab is up.
  */
-import { keepWarmMs } from "../dataplane/keep_warm.ts";
+import { checkKeepWarmSetting } from "./keep_warm_setting.ts";
 import { shellQuoted } from "../shell_quote.ts";
 import { type Command, Option } from "commander";
 import { parseDocument } from "yaml";
@@ -309,7 +309,7 @@ function labOrNone(command: string, arg: string | undefined, topo: string | unde
 export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = "", rootless = false): void {
   try {
     envDataplane();
-    keepWarmMs();
+    checkKeepWarmSetting();
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -11,7 +11,7 @@
  * does not turn, so with them (or `--no-thread`) the slirp stays on the
  * main thread.
  */
-import { keepWarmMs } from "../dataplane/keep_warm.ts";
+import { checkKeepWarmSetting } from "./keep_warm_setting.ts";
 import { Argument, type Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
@@ -162,7 +162,7 @@ async function runPlug(
   ipLog?: PlugSessionLog,
 ): Promise<void> {
   const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
-  keepWarmMs();
+  checkKeepWarmSetting();
   // -L looks at what the stream's side sends (vde_plug's): the remote user's frames. No stream end, no
   // addresses: said, as the flag would otherwise do nothing without a word.
   const stream = ipLog === undefined ? undefined : [second, first].find(isStream);

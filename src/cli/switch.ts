@@ -2,7 +2,7 @@
  * `vde switch`: a vde_switch-compatible switch serving a socket directory.
  * Options keep vde_switch's names and short forms (spec section 4).
  */
-import { keepWarmMs } from "../dataplane/keep_warm.ts";
+import { checkKeepWarmSetting } from "./keep_warm_setting.ts";
 import { type Command, Option } from "commander";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplane.ts";
@@ -153,7 +153,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
   const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveOwnGroup(o.mgmtgroup, "--mgmtgroup");
   const dataplane = chooseDataplane(o);
-  keepWarmMs();
+  checkKeepWarmSetting();
   const macaddr = o.macaddr === undefined ? undefined : parseMacaddr(o.macaddr);
   const hashsize = o.hashsize === undefined ? undefined : parseHashsize(o.hashsize);
   if (o.debugclients !== undefined && !/^\d+$/.test(o.debugclients)) {

@@ -13,7 +13,6 @@
  * stops them with one line rather than a lab half up.
  */
 import { printable } from "../console/reply_format.ts";
-import { UsageError } from "../cli/usage_error.ts";
 
 /** The window when $VDE_KEEP_WARM_MS is unset, in ms: the ping rows' figures were read with it. */
 export const KEEP_WARM_DEFAULT_MS = 150;
@@ -23,18 +22,22 @@ export const KEEP_WARM_MAX_MS = 1000;
 /**
  * The keep-warm window $VDE_KEEP_WARM_MS names (`text` when given), in ms.
  *
- * @throws UsageError naming the variable when its value is not a whole number from 0 to KEEP_WARM_MAX_MS
+ * @throws KeepWarmSettingError naming the variable when its value is not a whole number from 0 to
+ * KEEP_WARM_MAX_MS (the command line takes it as bad input: src/cli/keep_warm_setting.ts)
  */
 export function keepWarmMs(text: string | undefined = envText()): number {
   if (text === undefined) return KEEP_WARM_DEFAULT_MS;
   const ms = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
   if (ms >= 0 && ms <= KEEP_WARM_MAX_MS) return ms;
-  throw new UsageError(
+  throw new KeepWarmSettingError(
     `VDE_KEEP_WARM_MS must be a whole number of milliseconds from 0 (never keep warm) to ${KEEP_WARM_MAX_MS}, got "${
       printable(text)
     }"`,
   );
 }
+
+/** A malformed $VDE_KEEP_WARM_MS; of its own, so the library (the threads) loads nothing of the command line. */
+export class KeepWarmSettingError extends Error {}
 
 /** The variable's text; unset when this process may not read the environment. */
 function envText(): string | undefined {

@@ -15,8 +15,7 @@ import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { BROADCAST, ethFrame, mac, sleep, threadWarmed, until } from "../helpers/vde_clients.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
-import { KEEP_WARM_DEFAULT_MS, keepWarmMs } from "../../src/dataplane/keep_warm.ts";
-import { UsageError } from "../../src/cli/usage_error.ts";
+import { KEEP_WARM_DEFAULT_MS, keepWarmMs, KeepWarmSettingError } from "../../src/dataplane/keep_warm.ts";
 import { run } from "../helpers/processes.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
 
@@ -167,7 +166,7 @@ Deno.test("VDE_KEEP_WARM_MS is the keep-warm window in whole milliseconds up to 
   assert.equal(keepWarmMs("1000"), 1000);
   for (const bad of ["", "-1", "1001", "1.5", " 20", "20ms", "off", "1e3", "0x10", "99999", "2\x1b[2J"]) {
     assert.throws(() => keepWarmMs(bad), (e: unknown) => {
-      assert.ok(e instanceof UsageError, bad);
+      assert.ok(e instanceof KeepWarmSettingError, bad);
       assert.match(
         e.message,
         /^VDE_KEEP_WARM_MS must be a whole number of milliseconds from 0 \(never keep warm\) to 1000, got ".*"$/,
