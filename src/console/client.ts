@@ -132,9 +132,11 @@ export class MgmtClient {
     let conn: Deno.UnixConn;
     try {
       if (held !== null) {
-        // Root opens a console only through a way of root's or the socket owner's alone: one that another
-        // user may steer leads root's commands (and its terminal) to a socket of theirs.
-        refuseUntrustedWay(path, held.fd, [0, held.uid], {
+        // Root opens a console only through a way of root's, the socket owner's or its directory owner's
+        // alone (a switch named on purpose, as vde_link's namedCtl joins one): one that another user may
+        // steer leads root's commands (and its terminal) to a socket of theirs. Whoever owns the directory
+        // could put a socket of their own there, which the socket owner's trust would take anyway.
+        refuseUntrustedWay(path, held.fd, [0, held.uid, ...directoryOwner(path)], {
           what: "open a management socket",
           doing: "opening it",
           runAs: held.uid,
@@ -426,4 +428,15 @@ export function describeFailure(reply: RemoteReply): string {
   return reply.result !== ""
     ? reply.result
     : `1${String(reply.code).padStart(3, "0")} ${errorText(reply.code)}`;
+}
+
+/** The owner of the directory `path` is in, when it can be read (none else). */
+function directoryOwner(path: string): number[] {
+  try {
+    const at = path.lastIndexOf("/");
+    const uid = Deno.statSync(at < 0 ? "." : at === 0 ? "/" : path.slice(0, at)).uid;
+    return uid === null ? [] : [uid];
+  } catch {
+    return [];
+  }
 }
