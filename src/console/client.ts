@@ -14,6 +14,7 @@ import { errorText, printableLines, type Reply } from "./reply_format.ts";
 import { errno, libc } from "../../ffi/libc.ts";
 import { closeFd, type FollowedPath, openFollowedPath } from "../io/unix_stream.ts";
 import { judgesWays, notHeld, refuseUntrustedWay } from "../os/root_way.ts";
+import { dirOf } from "../os/paths.ts";
 
 /**
  * The socket `path` leads to, held by a bare handle (O_PATH: nothing opens), and whether it is this user's or
@@ -433,8 +434,7 @@ export function describeFailure(reply: RemoteReply): string {
 /** The owner of the directory `path` is in, when it can be read (none else). */
 function directoryOwner(path: string): number[] {
   try {
-    const at = path.lastIndexOf("/");
-    const uid = Deno.statSync(at < 0 ? "." : at === 0 ? "/" : path.slice(0, at)).uid;
+    const uid = Deno.statSync(path.includes("/") ? dirOf(path) : ".").uid;
     return uid === null ? [] : [uid];
   } catch {
     return [];
