@@ -157,6 +157,9 @@ interface Flow {
   /** The source's and the sink's CPU time as a share of their run (1 = one core busy). */
   sourceBusy: number;
   sinkBusy: number;
+  /** Frames the source sent, and the sink received, per system call (the sink's polls counted). */
+  sourcePerCall: number;
+  sinkPerCall: number;
 }
 
 /**
@@ -221,6 +224,8 @@ async function flowVia(
       span,
       sourceBusy: field(sourceLine, "cpu") / field(sourceLine, "seconds"),
       sinkBusy: field(sinkLine, "cpu") / span,
+      sourcePerCall: field(sourceLine, "frames") / Math.max(1, field(sourceLine, "calls")),
+      sinkPerCall: received / Math.max(1, field(sinkLine, "calls")),
     };
   } finally {
     await sink.stop({ timeoutMs: 1000 });
@@ -367,7 +372,8 @@ function describeFlow(f: Flow, switchCpu: number): string {
   return `${Math.round(f.fps)} frames/s, ${f.mbps.toFixed(0)} Mbit/s (sent ${f.sent}, lost ${
     loss.toFixed(1)
   }%; ` +
-    `busy: forwarder ${pct(switchCpu / f.span)}, source ${pct(f.sourceBusy)}, sink ${pct(f.sinkBusy)})`;
+    `busy: forwarder ${pct(switchCpu / f.span)}, source ${pct(f.sourceBusy)}, sink ${pct(f.sinkBusy)}; ` +
+    `frames a system call: source ${f.sourcePerCall.toFixed(1)}, sink ${f.sinkPerCall.toFixed(1)})`;
 }
 
 /**

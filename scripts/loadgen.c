@@ -4,7 +4,8 @@
  *
  *   loadgen source VNL SIZE SECONDS   send SIZE-byte frames to the sink's MAC as fast as
  *                                     the switch takes them; prints "source frames=.. bytes=.."
- *                                     (source and sink also print cpu=: their own CPU seconds)
+ *                                     (source and sink also print cpu=: their own CPU seconds, and
+ *                                     calls=: their system calls while moving frames)
  *   loadgen sink VNL SECONDS          announce the sink's MAC with one broadcast, print "ready",
  *                                     count frames until SECONDS pass or traffic stops for 0.5 s;
  *                                     prints "sink frames=.. bytes=.. seconds=.." (first to last frame)
@@ -182,12 +183,13 @@ static int run_source(char *vnl, int size, double seconds, int mcast) {
     u[0] = 0x13, u[1] = 0x88, u[2] = 0x13, u[3] = 0x88;
     u[4] = (unsigned char)((size - 34) >> 8), u[5] = (unsigned char)(size - 34), u[6] = u[7] = 0;
   }
-  unsigned long long frames = 0, errors = 0;
+  unsigned long long frames = 0, errors = 0, calls = 0;
   double start = now();
   arm_timer(seconds);
   while (!stop_now) {
     /* Blocking send: a full switch queue paces us instead of dropping here. */
     ssize_t n = vde_send(conn, buf, (size_t)size, 0);
+    calls++;
     if (n == size) {
       frames++;
     } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
@@ -195,8 +197,8 @@ static int run_source(char *vnl, int size, double seconds, int mcast) {
     }
   }
   double elapsed = now() - start;
-  printf("source frames=%llu bytes=%llu seconds=%.6f errors=%llu cpu=%.3f\n", frames,
-         frames * (unsigned long long)size, elapsed, errors, cpu_seconds());
+  printf("source frames=%llu bytes=%llu seconds=%.6f errors=%llu cpu=%.3f calls=%llu\n", frames,
+         frames * (unsigned long long)size, elapsed, errors, cpu_seconds(), calls);
   fflush(stdout);
   vde_close(conn);
   return 0;
@@ -238,17 +240,19 @@ static int run_sink(char *vnl, double seconds, int mcast) {
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  unsigned long long frames = 0, bytes = 0;
+  unsigned long long frames = 0, bytes = 0, calls = 0;
   double first = 0, last = 0;
   arm_timer(seconds);
   while (!stop_now) {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     int r = poll(&pfd, 1, 100);
+    calls++;
     if (r <= 0) {
       if (frames > 0 && now() - last > 0.5) break; /* the source has finished */
       continue;
     }
     int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    calls++;
     if (n <= 0) continue;
     double t = now();
     for (int i = 0; i < n; i++) {
@@ -261,8 +265,8 @@ static int run_sink(char *vnl, double seconds, int mcast) {
       }
     }
   }
-  printf("sink frames=%llu bytes=%llu seconds=%.6f cpu=%.3f\n", frames, bytes, frames > 1 ? last - first : 0.0,
-         cpu_seconds());
+  printf("sink frames=%llu bytes=%llu seconds=%.6f cpu=%.3f calls=%llu\n", frames, bytes,
+         frames > 1 ? last - first : 0.0, cpu_seconds(), calls);
   fflush(stdout);
   vde_close(conn);
   return 0;
