@@ -12,7 +12,7 @@
  * run of every section takes about 17 minutes on two cores (`--quick` and
  * one `--section` much less).
  */
-import { cpuSeconds } from "./proc_cpu.ts";
+import { cpuSeconds, settle } from "./proc_cpu.ts";
 import { fileURLToPath } from "node:url";
 import { type BenchContext, dataplaneSection, listPingSection } from "./bench_dataplane.ts";
 import { freeLoopbackPort } from "./free_port.ts";
@@ -263,28 +263,6 @@ async function stopIn(sw: SwitchHandle): Promise<void> {
 function assertAlive(sw: SwitchHandle): void {
   if (sw.process.exitStatus !== null) {
     throw new Error(`${sw.kind} switch died: ${sw.stderr().trim().split("\n").slice(-3).join(" | ")}`);
-  }
-}
-
-/**
- * Waits (up to 10 s) until process `pid` has taken no CPU for 200 ms. Our switch warms its
- * forwarding path on its thread after DIR/ctl appears (about 0.3 s of CPU here), and the first flow
- * measured after a start counted that work as forwarding and ran beside it. Debian's switch is idle
- * at once.
- */
-async function settle(pid: number): Promise<void> {
-  const until = Date.now() + 10_000;
-  let last = await cpuSeconds(pid);
-  let quietSince = Date.now();
-  while (Date.now() < until) {
-    await sleep(50);
-    const now = await cpuSeconds(pid);
-    if (now !== last) {
-      last = now;
-      quietSince = Date.now();
-    } else if (Date.now() - quietSince >= 200) {
-      return;
-    }
   }
 }
 

@@ -13,6 +13,28 @@ export async function cpuSeconds(pid: number): Promise<number> {
 }
 
 /**
+ * Waits (up to 10 s) until process `pid` has taken no CPU for 200 ms. Our switch warms its
+ * forwarding path on its thread after DIR/ctl appears (about 0.3 s of CPU here), and the first flow
+ * measured after a start counted that work as forwarding and ran beside it. Debian's switch is idle
+ * at once.
+ */
+export async function settle(pid: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  let last = await cpuSeconds(pid);
+  let quietSince = Date.now();
+  while (Date.now() < until) {
+    await new Promise((res) => setTimeout(res, 50));
+    const now = await cpuSeconds(pid);
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 200) {
+      return;
+    }
+  }
+}
+
+/**
  * User plus system CPU time of process `pid` and of the children it has waited for (fields 14-17 of
  * /proc/PID/stat), in seconds: a shell loop's commands, or the bench's own short-lived tools
  * (`ip netns exec ... ping`), are counted there once they have ended.
