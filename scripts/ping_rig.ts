@@ -27,6 +27,7 @@
  */
 
 import { median } from "./rig_args.ts";
+import { envOf, sh, spawnKept, waitFor } from "./rig_process.ts";
 import { parseTrace, summarize, wakes } from "./wake_trace.ts";
 
 const [turnsArg, pingsArg, variant, aRepo, bRepo] = Deno.args;
@@ -40,46 +41,10 @@ const NS = ["ping2rig-a", "ping2rig-b"];
 const DIR = Deno.makeTempDirSync({ prefix: "ping2rig-" });
 const children: Deno.ChildProcess[] = [];
 
-async function sh(cmd: string[], check = true): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
-    .output();
-  if (check && !out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
-function spawn(cmd: string[], env: Record<string, string> = {}): Deno.ChildProcess {
-  // Debian's vde_switch takes stdin as its console and exits at its EOF: every child gets an open pipe.
-  const p = new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    env,
-    stdin: "piped",
-    stdout: "null",
-    stderr: "null",
-  })
-    .spawn();
-  children.push(p);
-  return p;
-}
+const spawn = (cmd: string[], env: Record<string, string> = {}) => spawnKept(children, cmd, env);
 
 function vde(repo: string): string[] {
   return ["deno", "run", "-A", "--v8-flags=--no-maglev", `${repo}/src/cli/vde.ts`];
-}
-
-function envOf(spec: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const kv of (spec ?? "").split(" ").filter((s) => s !== "")) {
-    const i = kv.indexOf("=");
-    env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return env;
-}
-
-async function waitFor(what: string, fn: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function pingTimes(to: string, count: number): Promise<number[]> {
