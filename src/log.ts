@@ -67,9 +67,10 @@ export function setSyslog(send: (severity: Severity, line: string) => void): voi
 }
 
 /**
- * Hands a daemon's warnings and errors (whose stderr is gone) to `w` as well as to syslog, for a while after
- * its start returned (slirp.ts: a gateway taken behind a slow cable, to the terminal that started it); null
- * ends that.
+ * Hands a daemon's warnings and errors (whose stderr is gone) to `w` as well as to its log file or syslog:
+ * until its start returned, to the command that started it, which prints them above its own line (program.ts,
+ * for a daemon with a `--logfile`: a mistake in its `--rc` file); for a while after (slirp.ts: a gateway
+ * taken behind a slow cable, to the terminal that started it). null ends that.
  */
 export function setLateWarnings(w: ((line: string) => void) | null): void {
   lateWarnings = w;
@@ -105,6 +106,7 @@ export function log(component: string, message: string, severity: Severity = "in
   try {
     file.writeSync(encoder.encode(`${new Date().toISOString()} ${line}\n`));
   } catch { /* a log that cannot be written must not stop the switch */ }
+  if (severity === "warning" || severity === "err") lateWarnings?.(line);
 }
 
 /**

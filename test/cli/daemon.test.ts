@@ -422,6 +422,33 @@ Deno.test("--daemon without --logfile prints the startup script's failing lines,
   });
 });
 
+Deno.test("--daemon with --logfile prints the startup script's failing lines before it returns too, and keeps them in the file", async () => {
+  await withTmp(async (dir) => {
+    // A permanent switch logs to a file: its admin still sees a mistake in the --rc at the start.
+    await Deno.writeTextFile(`${dir}/rc`, "vlan/create 10\nport/setvlan 5 10\n");
+    const r = await daemon([
+      "--sock",
+      `${dir}/sw`,
+      "--pidfile",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+      "--rc",
+      `${dir}/rc`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const mistake =
+      `vde switch: ${dir}/rc:2: port/setvlan 5 10: 1006 No such device or address (no such port or VLAN ` +
+      "(port/setvlan PORT VLAN): a port is there once something plugs in, or after port/create N; vlan/create N makes a VLAN)";
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.deepEqual(lines.slice(0, 1), [mistake]);
+    assert.match(lines[1] ?? "", /^vde switch: serving .* stop: kill \d+$/);
+    assert.equal(lines.length, 2);
+    assert.ok((await Deno.readTextFile(`${dir}/log`)).includes(`Z ${mistake}\n`));
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
+
 Deno.test("a --daemon switch with --http 0 and --logfile names its web view's port in the line it prints", async () => {
   await withTmp(async (dir) => {
     const r = await daemon([
