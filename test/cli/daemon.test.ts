@@ -354,6 +354,32 @@ Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid
   });
 });
 
+Deno.test("a vde plug --daemon that its switch's stop ends says so in its log: its last line was the join, which told its admin nothing", async () => {
+  await withTmp(async (dir) => {
+    assert.equal((await daemon(["--sock", `${dir}/sw`])).code, 0);
+    const r = await run([
+      ...VDE,
+      "plug",
+      "-d",
+      "-p",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+      `${dir}/sw`,
+      "null://",
+    ], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    const lines = (await Deno.readTextFile(`${dir}/log`)).trimEnd().split("\n");
+    assert.match(lines[0] ?? "", /^\S+Z vde plug: .*\/sw joined to null:\/\/$/);
+    assert.match(lines[1] ?? "", /^\S+Z vde plug: ended: .*\/sw: \S.*$/);
+    assert.equal(lines.length, 2, lines.join("\n"));
+  });
+});
+
 Deno.test("vde plug --daemon returns once its port is attached and its tap exists, with its pid file and log", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withTmp(async (dir) => {
