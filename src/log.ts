@@ -7,6 +7,11 @@
  * `vde_switch: <msg>`. While a console owns the terminal it takes the lines
  * (`setLogWriter`), so they appear above the prompt instead of in the middle
  * of the line being typed.
+ *
+ * A log file moved away (logrotate's default `create`, or `mv` by hand) is
+ * reopened by name before the next line, so a rotation needs neither
+ * `copytruncate` nor a signal: SIGHUP stops every vde program, and a file held
+ * open would otherwise take every later line into `FILE.1` for good.
  */
 import { openOutputFile } from "./os/output_file.ts";
 import { unwritable } from "./os/unwritable.ts";
@@ -14,6 +19,9 @@ import type { Severity } from "./os/syslog.ts";
 import { printable } from "./console/reply_format.ts";
 
 let file: Deno.FsFile | null = null;
+/** The log file's name (absolute: a daemon's working directory is not the one it was started in) and mode. */
+let filePath = "";
+let fileMode = 0o644;
 let discard = false;
 let quiet = false;
 let writer: ((line: string, severity: Severity) => void) | null = null;
@@ -33,6 +41,8 @@ export function setLogFile(path: string, option = "--logfile", mode = 0o644): vo
     // Never through a symlink nor into another user's file: root's `--logfile /tmp/net.log` is a name any
     // user may have made first.
     file = openOutputFile(path, { append: true, mode });
+    filePath = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    fileMode = mode;
   } catch (err) {
     throw new Error(printable(`cannot open the log file ${path}${unwritable(path, option, err)}`));
   }
@@ -57,9 +67,10 @@ export function setSyslog(send: (severity: Severity, line: string) => void): voi
 }
 
 /**
- * Hands a daemon's warnings and errors (whose stderr is gone) to `w` as well as to syslog, for a while after
- * its start returned (slirp.ts: a gateway taken behind a slow cable, to the terminal that started it); null
- * ends that.
+ * Hands a daemon's warnings and errors (whose stderr is gone) to `w` as well as to its log file or syslog:
+ * until its start returned, to the command that started it, which prints them above its own line (program.ts,
+ * for a daemon with a `--logfile`: a mistake in its `--rc` file); for a while after (slirp.ts: a gateway
+ * taken behind a slow cable, to the terminal that started it). null ends that.
  */
 export function setLateWarnings(w: ((line: string) => void) | null): void {
   lateWarnings = w;
@@ -91,7 +102,31 @@ export function log(component: string, message: string, severity: Severity = "in
     } catch { /* stderr is gone (a closed terminal): the shutdown that follows must still run */ }
     return;
   }
+  reopenIfMoved();
   try {
     file.writeSync(encoder.encode(`${new Date().toISOString()} ${line}\n`));
   } catch { /* a log that cannot be written must not stop the switch */ }
+  if (severity === "warning" || severity === "err") lateWarnings?.(line);
+}
+
+/**
+ * Opens the log file's name again when it no longer names the file held (moved or removed by a rotation):
+ * two stats a line, and log lines are few (rate limited where a peer could cause them). A name that cannot
+ * be opened now (refused as setLogFile refuses it: another user's file or symlink put there) leaves the
+ * lines going to the file held, as before.
+ */
+function reopenIfMoved(): void {
+  if (file === null) return;
+  try {
+    const named = Deno.statSync(filePath);
+    const held = file.statSync();
+    if (named.ino === held.ino && named.dev === held.dev) return;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) return;
+  }
+  try {
+    const reopened = openOutputFile(filePath, { append: true, mode: fileMode });
+    file.close();
+    file = reopened;
+  } catch { /* keep writing where the lines went so far */ }
 }

@@ -47,6 +47,46 @@ Deno.test("logrotate's copytruncate of an open log: the old lines in .1, the nex
   }
 });
 
+Deno.test("logrotate's default create (the log moved away, no signal): the old lines in .1, the next line in the new file", async (t) => {
+  if (skipUnless(t, (await hasCommand("logrotate")) ? null : "logrotate missing (Debian logrotate)")) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logrotate-create-" });
+  try {
+    // logrotate's own `create` makes the new file; without it (missingok, nocreate) the program makes it.
+    await Deno.writeTextFile(`${tmp}/vde.conf`, `${tmp}/sw.log {\n  create 0644\n  rotate 2\n}\n`);
+    await Deno.writeTextFile(`${tmp}/bare.conf`, `${tmp}/bare.log {\n  nocreate\n  rotate 2\n}\n`);
+    const log = new URL("../src/log.ts", import.meta.url).href;
+    const rotate = (conf: string) =>
+      `{ const r = await new Deno.Command("logrotate", { args: ["-f", "-s", "${tmp}/state", "${tmp}/${conf}"] }).output();
+      if (!r.success) throw new Error(new TextDecoder().decode(r.stderr)); }`;
+    for (const [name, conf] of [["sw.log", "vde.conf"], ["bare.log", "bare.conf"]] as const) {
+      const r = await run([
+        Deno.execPath(),
+        "eval",
+        `import { log, setLogFile } from "${log}";
+        setLogFile("${tmp}/${name}");
+        log("vde switch", "before the rotation");
+        ${rotate(conf)}
+        log("vde switch", "after the rotation");
+        log("vde switch", "and on");`,
+      ], { check: false });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        await Deno.readTextFile(`${tmp}/${name}.1`),
+        /^\S+Z vde switch: before the rotation\n$/,
+        name,
+      );
+      assert.match(
+        await Deno.readTextFile(`${tmp}/${name}`),
+        /^\S+Z vde switch: after the rotation\n\S+Z vde switch: and on\n$/,
+        name,
+      );
+      assert.equal((await Deno.stat(`${tmp}/${name}`)).mode! & 0o777, 0o644, name);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("a --logfile that is a symlink another user made first is refused, and the file it points at is not written", async (t) => {
   if (skipUnlessRoot(t)) return; // another user's symlink is made by chown -h
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-link-" });

@@ -249,6 +249,9 @@ async function runPlug(
   if (!signalled && end.failed === true && !await killedByOurStop(end.killedBy ?? null, p.stopped)) {
     throw new ExitStatus(1, printable(`${vnl}: ${reason}`));
   }
+  // Quiet in the foreground, as vde_plug; a daemon's log says why its link went (a switch restarted), where
+  // its admin looks for it, or its last line would be the join.
+  if (!signalled && p.inBackground) log("vde plug", printable(`ended: ${named(vnl)}: ${reason}`));
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import type { Command } from "commander";
 import { poller } from "../io/poller.ts";
-import { discardStderrLog, log, setLogFile, setSyslog } from "../log.ts";
+import { discardStderrLog, log, setLateWarnings, setLogFile, setSyslog } from "../log.ts";
 import { SyslogSender } from "../os/syslog.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { UsageError } from "./main.ts";
@@ -193,6 +193,10 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     return;
   }
   const inBackground = o.daemon === true && isDaemonChild();
+  // A daemon with a --logfile says its start's warnings (an --rc file's failing lines) in that file, and to
+  // the command that started it too, which a daemon without one says them to as plain stderr lines.
+  const startWarnings: string[] = [];
+  if (inBackground && o.logfile !== undefined) setLateWarnings((line) => startWarnings.push(line));
   await using resources = new AsyncDisposableStack();
   if (o.stopPoller !== false) resources.defer(() => poller().stop().catch(() => {}));
   const { stopped, stop, remove } = untilSignal();
@@ -219,7 +223,7 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     ready: (serving?: string) => {
       // Said where the user looks: a daemon's parent prints what it is handed, its log file keeps it.
       served = true;
-      const toParent: string[] = [];
+      const toParent: string[] = startWarnings;
       const say = (m: string) => {
         log(o.component, m);
         if (inBackground && o.logfile !== undefined) toParent.push(`${o.component}: ${m}`);
@@ -243,6 +247,7 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
       }
       reportReady(toParent.map((line) => `${line}\n`).join(""));
       detached = true;
+      if (o.logfile !== undefined) setLateWarnings(null);
       if (o.logfile === undefined) {
         // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde).
         discardStderrLog();

@@ -209,7 +209,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       // that no switch serves the directory, whose refusal would come after the script's lines.
       await refuseServedDir(o.sock);
       try {
-        await runStartupScript(o.rc, commands, (m) => log(COMPONENT, m));
+        await runStartupScript(o.rc, commands, (m) => log(COMPONENT, m, "warning"));
       } catch (err) {
         throw new UsageError((err as Error).message);
       }

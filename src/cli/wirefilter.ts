@@ -336,7 +336,7 @@ export async function runWirefilter(
     p.defer(() => wire.close("wirefilter stopped"));
     if (o.rcfile !== undefined) {
       try {
-        await runStartupScript(o.rcfile, commands, (m) => log(COMPONENT, m));
+        await runStartupScript(o.rcfile, commands, (m) => log(COMPONENT, m, "warning"));
       } catch (err) {
         throw new UsageError((err as Error).message);
       }

@@ -354,6 +354,32 @@ Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid
   });
 });
 
+Deno.test("a vde plug --daemon that its switch's stop ends says so in its log: its last line was the join, which told its admin nothing", async () => {
+  await withTmp(async (dir) => {
+    assert.equal((await daemon(["--sock", `${dir}/sw`])).code, 0);
+    const r = await run([
+      ...VDE,
+      "plug",
+      "-d",
+      "-p",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+      `${dir}/sw`,
+      "null://",
+    ], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    const lines = (await Deno.readTextFile(`${dir}/log`)).trimEnd().split("\n");
+    assert.match(lines[0] ?? "", /^\S+Z vde plug: .*\/sw joined to null:\/\/$/);
+    assert.match(lines[1] ?? "", /^\S+Z vde plug: ended: .*\/sw: \S.*$/);
+    assert.equal(lines.length, 2, lines.join("\n"));
+  });
+});
+
 Deno.test("vde plug --daemon returns once its port is attached and its tap exists, with its pid file and log", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withTmp(async (dir) => {
@@ -418,6 +444,33 @@ Deno.test("--daemon without --logfile prints the startup script's failing lines,
       /^vde switch: serving [^\n]*\n$/,
       "a start without failures says where it serves",
     );
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
+
+Deno.test("--daemon with --logfile prints the startup script's failing lines before it returns too, and keeps them in the file", async () => {
+  await withTmp(async (dir) => {
+    // A permanent switch logs to a file: its admin still sees a mistake in the --rc at the start.
+    await Deno.writeTextFile(`${dir}/rc`, "vlan/create 10\nport/setvlan 5 10\n");
+    const r = await daemon([
+      "--sock",
+      `${dir}/sw`,
+      "--pidfile",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+      "--rc",
+      `${dir}/rc`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const mistake =
+      `vde switch: ${dir}/rc:2: port/setvlan 5 10: 1006 No such device or address (no such port or VLAN ` +
+      "(port/setvlan PORT VLAN): a port is there once something plugs in, or after port/create N; vlan/create N makes a VLAN)";
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.deepEqual(lines.slice(0, 1), [mistake]);
+    assert.match(lines[1] ?? "", /^vde switch: serving .* stop: kill \d+$/);
+    assert.equal(lines.length, 2);
+    assert.ok((await Deno.readTextFile(`${dir}/log`)).includes(`Z ${mistake}\n`));
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
   });
 });
