@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { datagramPair, libc } from "../../ffi/libc.ts";
 import { PlugThread } from "../../src/dataplane/plug_thread.ts";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
-import { sharedEngineState } from "../../src/switch/engine.ts";
+import { sharedEngineState, SwitchEngine } from "../../src/switch/engine.ts";
 import { BROADCAST, ethFrame, mac, sleep, threadWarmed, until } from "../helpers/vde_clients.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
 import { KEEP_WARM_DEFAULT_MS, keepWarmMs, KeepWarmSettingError } from "../../src/dataplane/keep_warm.ts";
@@ -105,6 +105,37 @@ async function withPlugThread(
 
 Deno.test("an idle switch thread returns to its tick-long wait once a frame's keep-warm window is over", async () => {
   await withSwitchThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
+});
+
+Deno.test("a kept-warm switch thread's stand-in frames leave no trace: no frame sent, no address learnt, no counter moved", async () => {
+  const state = sharedEngineState();
+  const reader = new SwitchEngine({ numPorts: 4, shared: { state, writer: false } }, () => {});
+  const [a, peerA] = pair();
+  const [b, peerB] = pair();
+  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, state, QUIET_SINK);
+  try {
+    thread.addFd(1, a, "dgram");
+    thread.addFd(2, b, "dgram");
+    for (const port of [1, 2]) thread.command({ op: "call", method: "activatePort", args: [port] });
+    assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
+    await crosses(peerA, peerB);
+    const before = thread.warmWaits;
+    await until("kept-warm turns after the frame", () => thread.warmWaits >= before + 20, 20_000);
+    const buf = new Uint8Array(2048);
+    for (const fd of [peerA, peerB]) {
+      assert.ok(libc().read(fd, buf, buf.length) < 0, "no frame but the one sent");
+    }
+    assert.equal(reader.macTable.size, 1, "only the sender's address learnt");
+    assert.deepEqual([reader.portStats(1).framesIn, reader.portStats(2).framesOut], [1, 1]);
+    assert.deepEqual([reader.portStats(2).framesIn, reader.portStats(1).framesOut], [0, 0]);
+    assert.deepEqual([reader.counters.flooded, reader.counters.unicast, reader.counters.badPort], [1, 0, 0]);
+    await thread.removeFd(a);
+    await thread.removeFd(b);
+  } finally {
+    await thread.stop();
+    for (const fd of [peerA, peerB]) libc().close(fd);
+  }
+  for (const fd of [a, b]) libc().close(fd);
 });
 
 Deno.test("a switch thread just warmed has taken no short wait: its warm-up's throwaway frames are no traffic to keep warm for", async () => {
