@@ -79,7 +79,7 @@ import {
   ownerRuns,
   readState,
   type RecordedProcess,
-  removeLabNames,
+  removeLabFiles,
   writeState,
   writeWhole,
 } from "./state.ts";
@@ -326,10 +326,7 @@ export class LabRunner {
       throw new LabTaken(await whyDirTaken(this.lab.name, this.dir));
     }
     writeState(this.#state);
-    this.#undo.push(() => {
-      Deno.removeSync(this.dir, { recursive: true });
-      removeLabNames(this.lab.name);
-    });
+    this.#undo.push(() => removeLabFiles(this.lab.name));
   }
 
   /** The lab file (absolute), "" for a lab built in the shell. */

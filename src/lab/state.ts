@@ -13,7 +13,7 @@ import { labDir, labsBaseDir, netnsName } from "./names.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
-import { isSocket } from "../os/paths.ts";
+import { exists, isSocket } from "../os/paths.ts";
 import {
   LAB_MARK_VARIABLE,
   type LabMark,
@@ -143,11 +143,29 @@ function writeLabNames(state: LabState): void {
   writeWhole(labNamesPath(state.name), JSON.stringify(names) + "\n", 0o644);
 }
 
-/** Removes lab `name`'s names file, with the lab. */
-export function removeLabNames(name: string): void {
+/**
+ * Removes lab `name`'s names file, then its runtime directory: in this
+ * order, as a new `vde up` of the name can claim the directory (mkdir)
+ * the moment it is gone and writes its own names file next, which a
+ * removal of the names file after the directory's took away again (its
+ * hosts then read from namespace names). `remove` is Deno.removeSync but
+ * in the test of this order.
+ */
+export function removeLabFiles(
+  name: string,
+  remove: (path: string, o?: Deno.RemoveOptions) => void = Deno.removeSync,
+): void {
   try {
-    Deno.removeSync(labNamesPath(name));
+    remove(labNamesPath(name));
   } catch { /* none: a lab of a previous vde, or gone already */ }
+  try {
+    remove(labDir(name), { recursive: true });
+  } catch { /* gone already */ }
+}
+
+/** Whether state `b` is of the same `vde up` as `a`: not a later lab of the name, with a directory of its own. */
+function sameRun(a: LabState, b: LabState | undefined): boolean {
+  return b !== undefined && b.pid === a.pid && b.pidStart === a.pidStart && b.started === a.started;
 }
 
 /**
@@ -344,14 +362,19 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
       done.push(`killed ${left.length} process${left.length === 1 ? "" : "es"} left in its namespaces`);
     }
   } else {
-    for (const ns of readState(name)?.namespaces ?? state.namespaces) {
-      await deleteNetns(ns);
-    }
+    // The record as it is now (namespaces made since the first read); none of them where it is a new
+    // lab's of the name, whose namespaces are named as this one's were.
+    const now = readState(name);
+    const namespaces = now === undefined ? state.namespaces : sameRun(state, now) ? now.namespaces : [];
+    for (const ns of namespaces) await deleteNetns(ns);
   }
-  try {
-    Deno.removeSync(labDir(name), { recursive: true });
-  } catch { /* gone already */ }
-  removeLabNames(name);
+  // Its vde up, stopping, removed the directory: a new `vde up` of the name may have claimed it since
+  // (its record another run's, or not written yet), and that lab's directory and names file are its own.
+  if (!sameRun(state, readState(name)) && exists(labDir(name))) {
+    done.push(`removed lab ${name} (a new vde up of ${name} has its directory now)`);
+    return done;
+  }
+  removeLabFiles(name);
   done.push(`removed lab ${name}`);
   return done;
 }

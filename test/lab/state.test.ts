@@ -5,8 +5,17 @@
  * and nothing reports the lab as up.
  */
 import assert from "node:assert/strict";
-import { cleanupLab, ownerRuns, writeState } from "../../src/lab/state.ts";
-import { labDir } from "../../src/lab/names.ts";
+import {
+  cleanupLab,
+  labNamesPath,
+  ownerRuns,
+  readLabNames,
+  readState,
+  removeLabFiles,
+  writeState,
+} from "../../src/lab/state.ts";
+import { labDir, labsBaseDir } from "../../src/lab/names.ts";
+import { machineUid } from "../../src/os/user_namespace.ts";
 import { commandLine, processStartTime } from "../../src/os/processes.ts";
 import { waitFor } from "../helpers/processes.ts";
 
@@ -165,5 +174,49 @@ Deno.test("vde down ends a stopped (SIGSTOP, Ctrl-Z) process outside a rootless 
     } catch { /* ended */ }
     await up.status;
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a lab's names file is removed before its directory, so a new vde up of the name never loses its own", () => {
+  const removed: string[] = [];
+  removeLabFiles("order", (path) => void removed.push(path));
+  assert.deepEqual(removed, [labNamesPath("order"), labDir("order")]);
+});
+
+Deno.test("vde down of a lab whose name a new vde up claims as its vde up stops leaves the new lab's directory and names file", async () => {
+  const name = `renewed${Deno.pid}`;
+  const state = new URL("../../src/lab/state.ts", import.meta.url).href;
+  // The old lab's vde up takes its lab down on SIGTERM, and a new vde up of the name claims the directory
+  // at once (mkdir, then its record and names file), before vde down goes on.
+  const owner = await lingering(
+    `import("${state}").then((s) => { s.removeLabFiles("${name}"); ` +
+      `Deno.mkdirSync("${labDir(name)}", { mode: 0o700 }); ` +
+      `s.writeState({ name: "${name}", pid: ${
+        1 << 30
+      }, file: "", namespaces: ["vde-${name}-h9"], started: "later" }); ` +
+      `Deno.exit(0); });`,
+  );
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    const pidStart = processStartTime(owner.pid) ?? undefined;
+    writeState({
+      name,
+      pid: owner.pid,
+      pidStart,
+      file: "",
+      namespaces: [],
+      started: new Date().toISOString(),
+    });
+    const done = await cleanupLab(name, 10_000);
+    assert.match(done.at(-1)!, /a new vde up of .* has its directory now/, done.join("\n"));
+    assert.equal(readState(name)?.started, "later", "the new lab's record is there");
+    assert.deepEqual(readLabNames(name, machineUid(), labsBaseDir())?.hosts, ["h9"], "and its names file");
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch { /* it exited, as it should */ }
+    await owner.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    await Deno.remove(labNamesPath(name)).catch(() => {});
   }
 });
