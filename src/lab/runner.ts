@@ -80,6 +80,7 @@ import {
   readState,
   type RecordedProcess,
   removeLabFiles,
+  sweepNamesCopies,
   writeState,
   writeWhole,
 } from "./state.ts";
@@ -325,6 +326,8 @@ export class LabRunner {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
       throw new LabTaken(await whyDirTaken(this.lab.name, this.dir));
     }
+    // The name is this process's now: a names file's copy a killed vde up of it left goes (state.ts).
+    sweepNamesCopies(this.lab.name);
     writeState(this.#state);
     this.#undo.push(() => removeLabFiles(this.lab.name));
   }

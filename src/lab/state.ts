@@ -158,6 +158,7 @@ export function removeLabFiles(
   try {
     remove(labNamesPath(name));
   } catch { /* none: a lab of a previous vde, or gone already */ }
+  sweepNamesCopies(name);
   try {
     remove(labDir(name), { recursive: true });
   } catch { /* gone already */ }
@@ -194,8 +195,41 @@ export function readLabNames(name: string, uid: number, base: string): LabNames 
  * status`, the process outside a rootless lab) reads it as soon as it is there.
  */
 export function writeWhole(path: string, text: string, mode?: number): void {
-  Deno.writeTextFileSync(`${path}.tmp`, text, mode === undefined ? {} : { mode });
-  Deno.renameSync(`${path}.tmp`, path);
+  // Under this process's pid: one killed between the write and the rename leaves a copy that
+  // sweepNamesCopies tells from a live writer's.
+  const beside = `${path}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(beside, text, mode === undefined ? {} : { mode });
+  Deno.renameSync(beside, path);
+}
+
+/**
+ * Removes the copies of lab `name`'s names file (writeWhole's `LAB.names.json.PID.tmp`, an earlier
+ * vde's `LAB.names.json.tmp`) that a process killed between its write and its rename left among the
+ * labs of `base`, where they would lie forever (the lab's directory takes its own along). Only this
+ * lab's, only this user's own (regular files: not a link planted there), and only where the writer is
+ * gone: a live one (a new `vde up` of the name, writing now) keeps its copy, and a dead pid never
+ * writes again. A pid the kernel gave to another process meanwhile keeps a copy for a later sweep.
+ * An earlier vde's copy names no writer: it is taken where no vde up of the lab can be writing (at `vde
+ * down`, its owner stopped; at `vde up`, the directory just claimed).
+ */
+export function sweepNamesCopies(name: string, base = labsBaseDir()): void {
+  const copy = new RegExp(`^${name}\\.names\\.json\\.(?:(\\d+)\\.)?tmp$`);
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(base)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = copy.exec(e.name);
+    if (m === null || !e.isFile) continue;
+    if (m[1] !== undefined && processAlive(Number(m[1]))) continue;
+    const path = `${base}/${e.name}`;
+    try {
+      if (Deno.lstatSync(path).uid !== Deno.uid()) continue;
+      Deno.removeSync(path);
+    } catch { /* gone meanwhile */ }
+  }
 }
 
 /**

@@ -13,7 +13,10 @@ import {
   readState,
   removeLabFiles,
   writeState,
+  writeWhole,
 } from "../../src/lab/state.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { machineUid } from "../../src/os/user_namespace.ts";
 import { commandLine, processStartTime } from "../../src/os/processes.ts";
@@ -218,5 +221,90 @@ Deno.test("vde down of a lab whose name a new vde up claims as its vde up stops 
     await owner.status;
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
     await Deno.remove(labNamesPath(name)).catch(() => {});
+  }
+});
+
+/** A pid no process has: one that ran and was reaped. */
+async function deadPid(): Promise<number> {
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  return gone.pid;
+}
+
+/**
+ * Plants copies of lab `name`'s names file as a vde killed between its write and its rename leaves them
+ * (this vde's under a dead pid, an earlier vde's), live writer `live`'s (not this process: its own
+ * writeState would take it) and another lab's; returns their paths.
+ */
+async function plantCopies(name: string, live: number) {
+  const dead = await deadPid();
+  const names = labNamesPath(name);
+  const stale = [`${names}.${dead}.tmp`, `${names}.tmp`];
+  const kept = [`${names}.${live}.tmp`, `${labNamesPath(`${name}x`)}.${dead}.tmp`];
+  Deno.mkdirSync(labsBaseDir(), { recursive: true });
+  for (const p of [...stale, ...kept]) Deno.writeTextFileSync(p, "{}\n");
+  return { stale, kept };
+}
+
+const exists = (p: string) => {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+Deno.test("writeWhole writes beside its file under its own pid and leaves nothing beside it", () => {
+  const base = Deno.makeTempDirSync({ prefix: "vde-small5-whole-" });
+  try {
+    writeWhole(`${base}/f.json`, "1\n");
+    assert.deepEqual([...Deno.readDirSync(base)].map((e) => e.name), ["f.json"]);
+  } finally {
+    Deno.removeSync(base, { recursive: true });
+  }
+});
+
+Deno.test("vde down sweeps its lab's names-file copies that a killed writer left, not a live writer's nor another lab's", async () => {
+  const name = `swept${Deno.pid}`;
+  const writer = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+  const { stale, kept } = await plantCopies(name, writer.pid);
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: 1 << 30, file: "", namespaces: [], started: new Date().toISOString() });
+    assert.deepEqual(await cleanupLab(name, 1000), [`removed lab ${name}`]);
+    assert.deepEqual(stale.filter(exists), [], "the dead writers' copies are gone");
+    assert.deepEqual(kept.filter(exists), kept, "a live writer's and another lab's stay");
+  } finally {
+    for (const p of [...stale, ...kept]) await Deno.remove(p).catch(() => {});
+    writer.kill("SIGKILL");
+    await writer.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("vde up of a lab sweeps the names-file copies a killed vde up of it left, not a live writer's nor another lab's", async () => {
+  const name = `resw${Deno.pid}`;
+  const writer = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+  const { stale, kept } = await plantCopies(name, writer.pid);
+  const { lab } = validateLab(
+    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n  links: []\n`,
+    {},
+  );
+  assert.ok(lab !== undefined);
+  try {
+    const r = await LabRunner.up(lab, { file: "", baseDir: Deno.cwd() });
+    try {
+      assert.deepEqual(stale.filter(exists), [], "the dead writers' copies are gone");
+      assert.deepEqual(kept.filter(exists), kept, "a live writer's and another lab's stay");
+      assert.ok(exists(labNamesPath(name)), "its own names file is written");
+    } finally {
+      await r.down();
+    }
+    assert.ok(!exists(labNamesPath(name)) && !exists(labDir(name)), "down takes both");
+  } finally {
+    for (const p of [...stale, ...kept]) await Deno.remove(p).catch(() => {});
+    writer.kill("SIGKILL");
+    await writer.status;
   }
 });
