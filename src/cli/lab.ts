@@ -494,7 +494,9 @@ async function runLab(
     inner?.outside === undefined || ownerRuns(inner.outside.pid, inner.outside.pidStart);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
-    removeLog(lab.name);
+    // The last run's log is not removed here: a `vde up -d` of the lab that started first may be writing
+    // it now, and this one loses to it. The copy that gets the lab's name starts it afresh (startLog).
+    const started = Date.now();
     try {
       await daemonize(`lab ${lab.name}`, LAB_START_TIMEOUT_MS);
     } catch (err) {
@@ -503,7 +505,7 @@ async function runLab(
       if (err instanceof ExitStatus && err.message === "") throw err;
       // Ctrl-C as it came up: it took itself down again.
       if (err instanceof StoppedAtReady) {
-        removeLog(lab.name);
+        removeOwnLog(lab.name);
         throw new UsageError(err.message);
       }
       // Too slow: it was stopped (and undid its start); its log says how far it got. Killed, it undid nothing.
@@ -517,13 +519,16 @@ async function runLab(
       }
       let why = "";
       try {
-        why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
-          /^\S+ /,
-          "",
-        );
+        // Only a log written since this start: an older run's last line is not this one's news.
+        if ((Deno.statSync(daemonLog(lab.name)).mtime?.getTime() ?? 0) >= started - 1000) {
+          why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
+            /^\S+ /,
+            "",
+          );
+        }
       } catch { /* no log */ }
       // A log it wrote is kept for a script to show; an empty one says nothing.
-      if (why === "") removeLog(lab.name);
+      if (why === "") removeOwnLog(lab.name);
       // Stopped before it logged a line (Ctrl-C at once): what the wait knows is the news.
       if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
       throw new UsageError(
@@ -573,9 +578,13 @@ async function runLab(
         outsideForwards: forwardsFromOutside(labDir(lab.name), undefined, outsideRuns),
         ...(inner.outside === undefined ? {} : { outsideProcess: inner.outside }),
       }),
+      // The log is this run's from here: the last run's lines go (a loser of a race never gets here).
+      claimed: () => {
+        if (isDaemonChild() || inner?.background) startLog(lab.name);
+      },
     }).catch((err) => {
-      // Lost a race with another `vde up` of this lab: its lab is up, not taken down.
-      if (err instanceof LabTaken) throw new UsageError(err.message);
+      // Lost a race with another `vde up` of this lab: its lab is up, not taken down, and its log is its own.
+      if (err instanceof LabTaken) throw new LostToAnother(err.message);
       // Ctrl-C reaches the commands bring-up runs too: their failure is not the news.
       if (interruptedBy !== undefined) {
         throw new InterruptedBringUp(
@@ -705,6 +714,8 @@ function loggedWebView(name: string): string | undefined {
  * line (the waiting `vde up -d` prints it) naming that log, which is kept: a script shows why from it.
  */
 function failedInBackground(name: string, err: unknown): unknown {
+  // Another `vde up` of the lab has it: that one's log is not this one's to write in (nor to remove).
+  if (err instanceof LostToAnother) return err;
   // Stopped as told (Ctrl-C, SIGTERM) is no failure to show: its log goes, as a stop at ready's does.
   if (err instanceof InterruptedBringUp) {
     removeLog(name);
@@ -718,10 +729,32 @@ function failedInBackground(name: string, err: unknown): unknown {
 /** A bring-up a stop signal ended: everything made was taken down, as the user asked. */
 class InterruptedBringUp extends UsageError {}
 
+/** Another `vde up` of the lab has its name (running, starting or stopping): this one made nothing. */
+class LostToAnother extends UsageError {}
+
 function removeLog(name: string): void {
   try {
     Deno.removeSync(daemonLog(name));
   } catch { /* none was written */ }
+}
+
+/**
+ * Removes the lab's log unless a `vde up` of the lab runs (or starts): that one's log is its own, as a
+ * second `vde up -d` of the lab finds when it loses to the first.
+ */
+function removeOwnLog(name: string): void {
+  const state = readState(name);
+  if (state === undefined || !ownerRuns(state.pid, state.pidStart) || state.pid === Deno.pid) removeLog(name);
+}
+
+/**
+ * Starts the background lab's log afresh, as it gets the lab's name: the last run's lines go (the file
+ * is emptied, not replaced: this process, and a rootless lab's process outside, have it open to append).
+ */
+function startLog(name: string): void {
+  try {
+    Deno.truncateSync(daemonLog(name));
+  } catch { /* none yet */ }
 }
 
 /**

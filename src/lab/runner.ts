@@ -118,6 +118,11 @@ export interface RunnerOptions {
   log?: (message: string) => void;
   /** Aborts bring-up (a signal while it runs): the step under way is cut short and all is undone. */
   signal?: AbortSignal;
+  /**
+   * Once this process has the lab's name (its directory made, its record written): of two `vde up` of
+   * one lab at once, only the winner's runs, so only it starts the lab's log afresh.
+   */
+  claimed?: () => void;
   /** How long a host's `exec` command may run (60 s unless a test says less). */
   execTimeoutMs?: number;
   /** The name `vde up --name` gave over the file's: the file read again (`diff`, `apply`) keeps it. */
@@ -330,6 +335,7 @@ export class LabRunner {
     sweepNamesCopies(this.lab.name);
     writeState(this.#state);
     this.#undo.push(() => removeLabFiles(this.lab.name));
+    this.#opts.claimed?.();
   }
 
   /** The lab file (absolute), "" for a lab built in the shell. */

@@ -719,3 +719,21 @@ Deno.test("a lab file whose name is a path (../../x) is refused by vde down and 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("of two vde up -d of a lab at once, the one that loses leaves the winner's log alone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // The host's exec keeps the winner starting for seconds, long after it has the lab's name and log.
+  await withLabFile(
+    { text: hostWithExec("10.9.57.1/24", ["sleep 3", "echo winner configured"]) },
+    async (name, file) => {
+      const both = await Promise.all([vde(["up", "-d", file], 120_000), vde(["up", "-d", file], 120_000)]);
+      const won = both.filter((r) => r.code === 0);
+      assert.equal(won.length, 1, both.map((r) => r.stderr).join("\n"));
+      const lost = both.find((r) => r.code !== 0)!;
+      assert.match(lost.stderr, /is starting or stopping|is already up/, lost.stderr);
+      const text = await Deno.readTextFile(`${labsBaseDir()}/${name}.log`);
+      assert.match(text, /h1 {2}winner configured/, "the winner's log is there, with its exec's line");
+      assert.doesNotMatch(text, /starting or stopping|already up/, "the loser wrote nothing in it");
+    },
+  );
+});
