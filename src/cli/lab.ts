@@ -25,11 +25,13 @@ import { shellCapture } from "./shell_capture.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
+  beingTakenDown,
   cleanupLab,
   deadLab,
   type LabState,
   labStates,
   listLabs,
+  markStopping,
   notUpYet,
   ownerRuns,
   readState,
@@ -669,6 +671,8 @@ async function runLab(
     }
     log("vde up", `lab ${lab.name}: ${await stopped}, taking it down`);
   } finally {
+    // Before its console closes: a `vde status` or `vde term` meanwhile says it is going down.
+    if (runner !== undefined) markStopping(runner.dir);
     shell?.close();
     ctl?.close();
     await web?.close();
@@ -1014,6 +1018,8 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
         String(l.pid),
         l.state === "starting"
           ? "starting (up once vde up -d returns)"
+          : l.state === "stopping"
+          ? "stopping (being taken down)"
           : l.state === "up"
           ? "up"
           : "dead (vde down cleans up)",
@@ -1036,7 +1042,9 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (!ownerRuns(state.pid, state.pidStart)) {
     throw new UsageError(deadLab(name, state));
   }
-  if (runState(name, state) === "starting") throw new UsageError(notUpYet(name, state));
+  const run = runState(name, state);
+  if (run === "starting") throw new UsageError(notUpYet(name, state));
+  if (run === "stopping") throw new UsageError(beingTakenDown(name, state));
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
   try {
     const reply = await client.command(json ? "status json" : "status");

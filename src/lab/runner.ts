@@ -76,6 +76,7 @@ import {
   labHoldingNamespace,
   type LabState,
   markRootlessLab,
+  markStopping,
   ownerRuns,
   readState,
   type RecordedProcess,
@@ -1257,6 +1258,8 @@ export class LabRunner {
   }
 
   async #takeDown(): Promise<void> {
+    // Its directory is this runner's (down follows a won claim): it says the lab is going down.
+    markStopping(this.dir);
     this.#changeAbort?.abort();
     await this.#changes;
     this.#down = true;

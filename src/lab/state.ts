@@ -267,12 +267,33 @@ export function ownerRuns(pid: number, pidStart?: number): boolean {
 }
 
 /**
- * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
- * `vde up -d` returns); before that its state file is there and it is coming up (or, its console closed,
- * going down): a script that polls `vde status` for a lab another step brings up waits for `up`.
+ * The file in a lab's runtime directory that says it is being taken down: written first by `vde down`
+ * (before it signals the lab's `vde up`) and by that `vde up` as it stops (before its console closes),
+ * so a lab whose console is gone is told going down from coming up. It goes with the directory. Its
+ * leading dot keeps it from any node's name (a switch `stopping` has a directory of that name there).
  */
-export function runState(name: string, s: LabState, dir = labDir(name)): "up" | "starting" | "dead" {
+export const STOPPING_FILE = ".stopping";
+
+/** Marks the lab whose runtime directory is `dir` as being taken down; nothing where the directory is gone. */
+export function markStopping(dir: string): void {
+  try {
+    Deno.writeFileSync(`${dir}/${STOPPING_FILE}`, new Uint8Array(), { mode: 0o600 });
+  } catch { /* gone already: nothing to mark */ }
+}
+
+/**
+ * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
+ * `vde up -d` returns); before that its state file is there and it is coming up; once it is marked
+ * (markStopping) it is going down, its console closing or closed: a script that polls `vde status` for a
+ * lab another step brings up waits for `up`.
+ */
+export function runState(
+  name: string,
+  s: LabState,
+  dir = labDir(name),
+): "up" | "starting" | "stopping" | "dead" {
   if (!ownerRuns(s.pid, s.pidStart)) return "dead";
+  if (exists(`${dir}/${STOPPING_FILE}`)) return "stopping";
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
 }
 
@@ -283,8 +304,14 @@ export function deadLab(name: string, s: LabState): string {
 
 /** The line for a lab that is not up yet, where its nodes or console were asked for. */
 export function notUpYet(name: string, s: LabState): string {
-  return `lab ${name} is not up (its vde up, pid ${s.pid}, is still bringing it up, or taking it down): ` +
+  return `lab ${name} is not up (its vde up, pid ${s.pid}, is still bringing it up): ` +
     "vde up -d returns once it is up (`vde status` lists it as starting until then)";
+}
+
+/** The line for a lab being taken down, where its nodes or console were asked for. */
+export function beingTakenDown(name: string, s: LabState): string {
+  return `lab ${name} is being taken down (its vde up, pid ${s.pid}, is stopping): ` +
+    "`vde status` lists it as stopping until it is gone";
 }
 
 /** How long a rootless lab's process outside has to end by itself once the lab's has: it takes milliseconds. */
@@ -362,6 +389,8 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   if (state === undefined) return done;
   // Whose the lab is, before its vde up, stopping, removes its directory.
   const user = fileOwner(name);
+  // Said first, before its console closes: `vde status` and `vde term` meanwhile say it is going down.
+  markStopping(labDir(name));
   if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
     done.push(await stop(state.pid, graceMs, "vde up"));
   }

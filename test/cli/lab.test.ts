@@ -23,7 +23,7 @@ import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { SUN_PATH_LEN } from "../../src/wire/sockaddr_un.ts";
 import { isDirectory, isSocket } from "../../src/os/paths.ts";
-import { readState } from "../../src/lab/state.ts";
+import { readState, STOPPING_FILE, writeState } from "../../src/lab/state.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
@@ -736,4 +736,41 @@ Deno.test("of two vde up -d of a lab at once, the one that loses leaves the winn
       assert.doesNotMatch(text, /starting or stopping|already up/, "the loser wrote nothing in it");
     },
   );
+});
+
+Deno.test("a lab being taken down is stopping in vde status, and vde status LAB and vde term LAB say it is being taken down", async () => {
+  const name = `down${Deno.pid.toString(36)}`;
+  // Its vde up, still running (a Deno program, as vde is), its console closed and the lab marked.
+  const owner = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "setTimeout(() => {}, 60_000)"],
+    stdin: "null",
+  })
+    .spawn();
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: owner.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    const list = await vde(["status"]);
+    assert.match(
+      list.stdout,
+      new RegExp(`^${name} +${owner.pid} +stopping \\(being taken down\\)`, "m"),
+      list.stdout,
+    );
+    const json = await vde(["status", "--json"]);
+    assert.equal(
+      JSON.parse(json.stdout).labs.find((l: { name: string }) => l.name === name)?.state,
+      "stopping",
+    );
+    const line = `lab ${name} is being taken down (its vde up, pid ${owner.pid}, is stopping): ` +
+      "`vde status` lists it as stopping until it is gone";
+    const one = await vde(["status", name]);
+    assert.equal(one.stderr, `vde: ${line}\n`);
+    const term = await vde(["term", name]);
+    assert.equal(term.stderr, `vde: ${line}\n`);
+  } finally {
+    owner.kill("SIGKILL");
+    await owner.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    await Deno.remove(`${labsBaseDir()}/${name}.names.json`).catch(() => {});
+  }
 });

@@ -12,6 +12,8 @@ import {
   readLabNames,
   readState,
   removeLabFiles,
+  runState,
+  STOPPING_FILE,
   writeState,
   writeWhole,
 } from "../../src/lab/state.ts";
@@ -306,5 +308,47 @@ Deno.test("vde up of a lab sweeps the names-file copies a killed vde up of it le
     for (const p of [...stale, ...kept]) await Deno.remove(p).catch(() => {});
     writer.kill("SIGKILL");
     await writer.status;
+  }
+});
+
+Deno.test("vde down marks its lab as stopping before it signals its vde up, whose console closes first", async () => {
+  const name = `stopping${Deno.pid}`;
+  const saw = `${labDir(name)}.saw`;
+  // The lab's vde up, as it takes SIGTERM: what vde status would say of its lab then.
+  const state = new URL("../../src/lab/state.ts", import.meta.url).href;
+  const owner = await lingering(
+    `import("${state}").then((s) => { Deno.writeTextFileSync("${saw}", ` +
+      `s.runState("${name}", s.readState("${name}"))); Deno.exit(0); });`,
+  );
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: owner.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    assert.equal(runState(name, readState(name)!), "starting", "no console yet, and not marked");
+    assert.deepEqual(await cleanupLab(name, 10_000), [
+      `stopped vde up (pid ${owner.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.equal(Deno.readTextFileSync(saw), "stopping");
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch { /* it exited, as it should */ }
+    await owner.status;
+    await Deno.remove(saw).catch(() => {});
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead once that is gone", () => {
+  const name = `marked${Deno.pid}`;
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: Deno.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    assert.equal(runState(name, readState(name)!), "stopping");
+    assert.equal(runState(name, { ...readState(name)!, pid: 1 << 30 }), "dead");
+  } finally {
+    Deno.removeSync(labDir(name), { recursive: true });
+    Deno.removeSync(labNamesPath(name));
   }
 });
