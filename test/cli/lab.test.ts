@@ -588,8 +588,9 @@ Deno.test("vde status --json: the labs, and one lab's nodes (kind, state, namesp
 
 Deno.test("a lab still coming up is starting in vde status, not up, and its own status and vde term say so in one line, not a missing file or socket", async (t) => {
   if (skipUnlessRoot(t)) return;
-  // The host's exec holds bring-up for a while, after the lab's state file and sockets are there.
-  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["sleep 8"]) }, async (name, file) => {
+  // The host's exec holds bring-up for a while, after the lab's state file and sockets are there: longer
+  // than five vde commands take on a loaded machine (8 s was not, at a load of 30), and vde down cuts it short.
+  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["sleep 60"]) }, async (name, file) => {
     const up = new Deno.Command(vdeCommand()[0]!, {
       args: [...vdeCommand().slice(1), "up", "-d", file],
       stdout: "null",
