@@ -59,7 +59,7 @@ import { openOutputFile } from "../os/output_file.ts";
 import { askLabCapturePoint } from "./capture_lab_hint.ts";
 import { type CapturePoint, isRefused } from "../lab/capture_hint.ts";
 import { unwritable } from "../os/unwritable.ts";
-import { singleQuoted } from "../shell_quote.ts";
+import { shellQuoted, singleQuoted } from "../shell_quote.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {
@@ -129,7 +129,10 @@ function socketAt(path: string): "socket" | "none" | "denied" {
  *   lab's line where a link or host cannot be captured at a switch port (no
  *   switch end, a host with several interfaces, a name two running labs have)
  */
-export async function captureSource(target: string): Promise<{ path: string; point?: CapturePoint }> {
+export async function captureSource(
+  target: string,
+  o?: CaptureCliOptions,
+): Promise<{ path: string; point?: CapturePoint }> {
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(target);
@@ -157,12 +160,12 @@ export async function captureSource(target: string): Promise<{ path: string; poi
       if ("dir" in at) return { path: `${at.dir}/capture`, point };
     }
     // A host of root's lab, named alone by a user who is not root: a capture sees every port, so is root's.
-    const rootsLine = (lab: string) => `vde capture ${lab}/${target}`;
+    const rootsLine = (lab: string) => captureLine(`${lab}/${target}`, o);
     const rootsHost = rootsHostAnswer(target, rootsLine);
     if (rootsHost !== undefined) throw new UsageError(rootsHost);
     // For root, LAB/HOST of a user's rootless lab: whose, and the line as that user (h1 alone: rootsHostAnswer).
     const usersHost = target.includes("/")
-      ? usersNamedHostAnswer(target, (lab, host) => `vde capture ${lab}/${host}`)
+      ? usersNamedHostAnswer(target, (lab, host) => captureLine(`${lab}/${host}`, o))
       : undefined;
     if (usersHost !== undefined) throw new UsageError(usersHost);
     // A switch or link of root's lab, alone: root's where it shows, else where it may be.
@@ -183,6 +186,25 @@ export async function captureSource(target: string): Promise<{ path: string; poi
   }
   if (!info.isSocket) throw new UsageError(`${target} is neither a switch directory nor a socket`);
   return { path: await askedDirectory(target) };
+}
+
+/**
+ * `vde capture TARGET` with every option the user gave (`o`), each word
+ * quoted for the shell: the line another user (root's `sudo ...`, a user's
+ * `runuser ...`) is told to type does what was asked, into the same file.
+ */
+export function captureLine(target: string, o?: CaptureCliOptions): string {
+  const words = ["vde", "capture", target];
+  if (o !== undefined) {
+    for (const p of o.port) words.push("--port", p);
+    if (o.vlan !== undefined) words.push("--vlan", o.vlan);
+    if (o.write !== "-") words.push("-w", o.write);
+    if (o.count !== undefined) words.push("-c", o.count);
+    if (o.snaplen !== undefined) words.push("-s", o.snaplen);
+    if (o.filter !== undefined) words.push("--filter", o.filter);
+    if (o.daemon) words.push("-d");
+  }
+  return words.map(shellQuoted).join(" ");
 }
 
 /** The capture socket of the switch whose management socket is `target`, as it says. */
@@ -258,7 +280,7 @@ export async function runCapture(
       "refusing to write a capture to a terminal: use -w FILE, or pipe it (-w - | tcpdump -r -)",
     );
   }
-  const { path, point } = hooks.source ?? await captureSource(target);
+  const { path, point } = hooks.source ?? await captureSource(target, o);
   if (point !== undefined) {
     // A link or host is one port already: another --port would capture something else under its name.
     if (ports.some((p) => p !== point.port)) {

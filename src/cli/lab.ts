@@ -25,11 +25,13 @@ import { shellCapture } from "./shell_capture.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
+  beingTakenDown,
   cleanupLab,
   deadLab,
   type LabState,
   labStates,
   listLabs,
+  markStopping,
   notUpYet,
   ownerRuns,
   readState,
@@ -494,7 +496,9 @@ async function runLab(
     inner?.outside === undefined || ownerRuns(inner.outside.pid, inner.outside.pidStart);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
-    removeLog(lab.name);
+    // The last run's log is not removed here: a `vde up -d` of the lab that started first may be writing
+    // it now, and this one loses to it. The copy that gets the lab's name starts it afresh (startLog).
+    const started = Date.now();
     try {
       await daemonize(`lab ${lab.name}`, LAB_START_TIMEOUT_MS);
     } catch (err) {
@@ -503,7 +507,7 @@ async function runLab(
       if (err instanceof ExitStatus && err.message === "") throw err;
       // Ctrl-C as it came up: it took itself down again.
       if (err instanceof StoppedAtReady) {
-        removeLog(lab.name);
+        removeOwnLog(lab.name);
         throw new UsageError(err.message);
       }
       // Too slow: it was stopped (and undid its start); its log says how far it got. Killed, it undid nothing.
@@ -517,13 +521,16 @@ async function runLab(
       }
       let why = "";
       try {
-        why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
-          /^\S+ /,
-          "",
-        );
+        // Only a log written since this start: an older run's last line is not this one's news.
+        if ((Deno.statSync(daemonLog(lab.name)).mtime?.getTime() ?? 0) >= started - 1000) {
+          why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
+            /^\S+ /,
+            "",
+          );
+        }
       } catch { /* no log */ }
       // A log it wrote is kept for a script to show; an empty one says nothing.
-      if (why === "") removeLog(lab.name);
+      if (why === "") removeOwnLog(lab.name);
       // Stopped before it logged a line (Ctrl-C at once): what the wait knows is the news.
       if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
       throw new UsageError(
@@ -573,9 +580,13 @@ async function runLab(
         outsideForwards: forwardsFromOutside(labDir(lab.name), undefined, outsideRuns),
         ...(inner.outside === undefined ? {} : { outsideProcess: inner.outside }),
       }),
+      // The log is this run's from here: the last run's lines go (a loser of a race never gets here).
+      claimed: () => {
+        if (isDaemonChild() || inner?.background) startLog(lab.name);
+      },
     }).catch((err) => {
-      // Lost a race with another `vde up` of this lab: its lab is up, not taken down.
-      if (err instanceof LabTaken) throw new UsageError(err.message);
+      // Lost a race with another `vde up` of this lab: its lab is up, not taken down, and its log is its own.
+      if (err instanceof LabTaken) throw new LostToAnother(err.message);
       // Ctrl-C reaches the commands bring-up runs too: their failure is not the news.
       if (interruptedBy !== undefined) {
         throw new InterruptedBringUp(
@@ -660,6 +671,8 @@ async function runLab(
     }
     log("vde up", `lab ${lab.name}: ${await stopped}, taking it down`);
   } finally {
+    // Before its console closes: a `vde status` or `vde term` meanwhile says it is going down.
+    if (runner !== undefined) markStopping(runner.dir);
     shell?.close();
     ctl?.close();
     await web?.close();
@@ -705,6 +718,8 @@ function loggedWebView(name: string): string | undefined {
  * line (the waiting `vde up -d` prints it) naming that log, which is kept: a script shows why from it.
  */
 function failedInBackground(name: string, err: unknown): unknown {
+  // Another `vde up` of the lab has it: that one's log is not this one's to write in (nor to remove).
+  if (err instanceof LostToAnother) return err;
   // Stopped as told (Ctrl-C, SIGTERM) is no failure to show: its log goes, as a stop at ready's does.
   if (err instanceof InterruptedBringUp) {
     removeLog(name);
@@ -718,10 +733,32 @@ function failedInBackground(name: string, err: unknown): unknown {
 /** A bring-up a stop signal ended: everything made was taken down, as the user asked. */
 class InterruptedBringUp extends UsageError {}
 
+/** Another `vde up` of the lab has its name (running, starting or stopping): this one made nothing. */
+class LostToAnother extends UsageError {}
+
 function removeLog(name: string): void {
   try {
     Deno.removeSync(daemonLog(name));
   } catch { /* none was written */ }
+}
+
+/**
+ * Removes the lab's log unless a `vde up` of the lab runs (or starts): that one's log is its own, as a
+ * second `vde up -d` of the lab finds when it loses to the first.
+ */
+function removeOwnLog(name: string): void {
+  const state = readState(name);
+  if (state === undefined || !ownerRuns(state.pid, state.pidStart) || state.pid === Deno.pid) removeLog(name);
+}
+
+/**
+ * Starts the background lab's log afresh, as it gets the lab's name: the last run's lines go (the file
+ * is emptied, not replaced: this process, and a rootless lab's process outside, have it open to append).
+ */
+function startLog(name: string): void {
+  try {
+    Deno.truncateSync(daemonLog(name));
+  } catch { /* none yet */ }
 }
 
 /**
@@ -981,6 +1018,8 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
         String(l.pid),
         l.state === "starting"
           ? "starting (up once vde up -d returns)"
+          : l.state === "stopping"
+          ? "stopping (being taken down)"
           : l.state === "up"
           ? "up"
           : "dead (vde down cleans up)",
@@ -1003,7 +1042,9 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (!ownerRuns(state.pid, state.pidStart)) {
     throw new UsageError(deadLab(name, state));
   }
-  if (runState(name, state) === "starting") throw new UsageError(notUpYet(name, state));
+  const run = runState(name, state);
+  if (run === "starting") throw new UsageError(notUpYet(name, state));
+  if (run === "stopping") throw new UsageError(beingTakenDown(name, state));
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
   try {
     const reply = await client.command(json ? "status json" : "status");

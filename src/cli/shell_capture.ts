@@ -3,7 +3,8 @@
  * `vde capture LAB/NAME` does, from the shell's own terminal, until a key
  * (Ctrl-C included) or `-c COUNT` frames end it, then the prompt again.
  *
- * The shell's line takes `vde capture`'s options: `-w FILE` writes pcapng
+ * The shell's line takes `vde capture`'s options, its words quoted as a
+ * shell's are (`-w 'my cap.pcapng'`): `-w FILE` writes pcapng
  * (pcap for `.pcap`); without it the frames are shown as they come by
  * `tcpdump -n -l -r -`, reading the stream on its stdin, since pcap bytes
  * are no text for a terminal. `--filter` takes the rest of the line, as
@@ -15,6 +16,7 @@ import { labCaptureTarget } from "../lab/commands.ts";
 import type { LabRunner } from "../lab/runner.ts";
 import type { ShellCapture } from "../lab/shell.ts";
 import { rootInUserNamespace } from "../os/user_namespace.ts";
+import { shellWords } from "../shell_split.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { type CaptureCliOptions, capturedLine, capturingLine, runCapture } from "./capture.ts";
 
@@ -26,15 +28,21 @@ export const SHELL_CAPTURE_USAGE =
 export function parseShellCapture(args: string): { name?: string; o: CaptureCliOptions } {
   const o: CaptureCliOptions = { port: [], write: "-" };
   let name: string | undefined;
-  // --filter's expression is the rest of the line (quotes round it taken off), as tcpdump's is last.
-  const at = args.search(/(^|\s)--filter(\s|$)/);
+  // Split as a shell would (`-w 'my cap.pcapng'`): a quote left open is refused, not guessed at.
+  let words: string[];
+  try {
+    words = shellWords(args);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; ${SHELL_CAPTURE_USAGE}`);
+  }
+  // --filter's expression is the rest of the line, as tcpdump's is last (quoted or not).
+  const at = words.indexOf("--filter");
   if (at >= 0) {
-    const expr = args.slice(at).trim().slice("--filter".length).trim().replace(/^(['"])(.*)\1$/, "$2");
+    const expr = words.slice(at + 1).join(" ").trim();
     if (expr === "") throw new Error(`--filter needs an expression; ${SHELL_CAPTURE_USAGE}`);
     o.filter = expr;
-    args = args.slice(0, at);
+    words = words.slice(0, at);
   }
-  const words = args.trim().split(/\s+/).filter((w) => w !== "");
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     const value = () => {

@@ -35,7 +35,7 @@ import {
   usersLabHint,
   usersNamedHostAnswer,
 } from "../lab/switch_paths.ts";
-import { deadLab, LAB_STATE_FILE, notUpYet, readState, runState } from "../lab/state.ts";
+import { beingTakenDown, deadLab, LAB_STATE_FILE, notUpYet, readState, runState } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import {
   defaultSwitch,
@@ -643,6 +643,7 @@ export async function runTerm(path: string, o: TermOptions, defaulted = false): 
       : undefined;
     const labState = left === undefined ? undefined : runState(given, left);
     if (left !== undefined && labState === "starting") throw new UsageError(notUpYet(given, left));
+    if (left !== undefined && labState === "stopping") throw new UsageError(beingTakenDown(given, left));
     if (left !== undefined && labState === "dead") throw new UsageError(deadLab(given, left));
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${

@@ -76,10 +76,12 @@ import {
   labHoldingNamespace,
   type LabState,
   markRootlessLab,
+  markStopping,
   ownerRuns,
   readState,
   type RecordedProcess,
-  removeLabNames,
+  removeLabFiles,
+  sweepNamesCopies,
   writeState,
   writeWhole,
 } from "./state.ts";
@@ -117,6 +119,11 @@ export interface RunnerOptions {
   log?: (message: string) => void;
   /** Aborts bring-up (a signal while it runs): the step under way is cut short and all is undone. */
   signal?: AbortSignal;
+  /**
+   * Once this process has the lab's name (its directory made, its record written): of two `vde up` of
+   * one lab at once, only the winner's runs, so only it starts the lab's log afresh.
+   */
+  claimed?: () => void;
   /** How long a host's `exec` command may run (60 s unless a test says less). */
   execTimeoutMs?: number;
   /** The name `vde up --name` gave over the file's: the file read again (`diff`, `apply`) keeps it. */
@@ -325,11 +332,11 @@ export class LabRunner {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
       throw new LabTaken(await whyDirTaken(this.lab.name, this.dir));
     }
+    // The name is this process's now: a names file's copy a killed vde up of it left goes (state.ts).
+    sweepNamesCopies(this.lab.name);
     writeState(this.#state);
-    this.#undo.push(() => {
-      Deno.removeSync(this.dir, { recursive: true });
-      removeLabNames(this.lab.name);
-    });
+    this.#undo.push(() => removeLabFiles(this.lab.name));
+    this.#opts.claimed?.();
   }
 
   /** The lab file (absolute), "" for a lab built in the shell. */
@@ -1251,6 +1258,8 @@ export class LabRunner {
   }
 
   async #takeDown(): Promise<void> {
+    // Its directory is this runner's (down follows a won claim): it says the lab is going down.
+    markStopping(this.dir);
     this.#changeAbort?.abort();
     await this.#changes;
     this.#down = true;

@@ -13,7 +13,7 @@ import { labDir, labsBaseDir, netnsName } from "./names.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
-import { isSocket } from "../os/paths.ts";
+import { exists, isSocket } from "../os/paths.ts";
 import {
   LAB_MARK_VARIABLE,
   type LabMark,
@@ -143,11 +143,30 @@ function writeLabNames(state: LabState): void {
   writeWhole(labNamesPath(state.name), JSON.stringify(names) + "\n", 0o644);
 }
 
-/** Removes lab `name`'s names file, with the lab. */
-export function removeLabNames(name: string): void {
+/**
+ * Removes lab `name`'s names file, then its runtime directory: in this
+ * order, as a new `vde up` of the name can claim the directory (mkdir)
+ * the moment it is gone and writes its own names file next, which a
+ * removal of the names file after the directory's took away again (its
+ * hosts then read from namespace names). `remove` is Deno.removeSync but
+ * in the test of this order.
+ */
+export function removeLabFiles(
+  name: string,
+  remove: (path: string, o?: Deno.RemoveOptions) => void = Deno.removeSync,
+): void {
   try {
-    Deno.removeSync(labNamesPath(name));
+    remove(labNamesPath(name));
   } catch { /* none: a lab of a previous vde, or gone already */ }
+  sweepNamesCopies(name);
+  try {
+    remove(labDir(name), { recursive: true });
+  } catch { /* gone already */ }
+}
+
+/** Whether state `b` is of the same `vde up` as `a`: not a later lab of the name, with a directory of its own. */
+function sameRun(a: LabState, b: LabState | undefined): boolean {
+  return b !== undefined && b.pid === a.pid && b.pidStart === a.pidStart && b.started === a.started;
 }
 
 /**
@@ -176,8 +195,41 @@ export function readLabNames(name: string, uid: number, base: string): LabNames 
  * status`, the process outside a rootless lab) reads it as soon as it is there.
  */
 export function writeWhole(path: string, text: string, mode?: number): void {
-  Deno.writeTextFileSync(`${path}.tmp`, text, mode === undefined ? {} : { mode });
-  Deno.renameSync(`${path}.tmp`, path);
+  // Under this process's pid: one killed between the write and the rename leaves a copy that
+  // sweepNamesCopies tells from a live writer's.
+  const beside = `${path}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(beside, text, mode === undefined ? {} : { mode });
+  Deno.renameSync(beside, path);
+}
+
+/**
+ * Removes the copies of lab `name`'s names file (writeWhole's `LAB.names.json.PID.tmp`, an earlier
+ * vde's `LAB.names.json.tmp`) that a process killed between its write and its rename left among the
+ * labs of `base`, where they would lie forever (the lab's directory takes its own along). Only this
+ * lab's, only this user's own (regular files: not a link planted there), and only where the writer is
+ * gone: a live one (a new `vde up` of the name, writing now) keeps its copy, and a dead pid never
+ * writes again. A pid the kernel gave to another process meanwhile keeps a copy for a later sweep.
+ * An earlier vde's copy names no writer: it is taken where no vde up of the lab can be writing (at `vde
+ * down`, its owner stopped; at `vde up`, the directory just claimed).
+ */
+export function sweepNamesCopies(name: string, base = labsBaseDir()): void {
+  const copy = new RegExp(`^${name}\\.names\\.json\\.(?:(\\d+)\\.)?tmp$`);
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(base)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = copy.exec(e.name);
+    if (m === null || !e.isFile) continue;
+    if (m[1] !== undefined && processAlive(Number(m[1]))) continue;
+    const path = `${base}/${e.name}`;
+    try {
+      if (Deno.lstatSync(path).uid !== Deno.uid()) continue;
+      Deno.removeSync(path);
+    } catch { /* gone meanwhile */ }
+  }
 }
 
 /**
@@ -215,12 +267,33 @@ export function ownerRuns(pid: number, pidStart?: number): boolean {
 }
 
 /**
- * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
- * `vde up -d` returns); before that its state file is there and it is coming up (or, its console closed,
- * going down): a script that polls `vde status` for a lab another step brings up waits for `up`.
+ * The file in a lab's runtime directory that says it is being taken down: written first by `vde down`
+ * (before it signals the lab's `vde up`) and by that `vde up` as it stops (before its console closes),
+ * so a lab whose console is gone is told going down from coming up. It goes with the directory. Its
+ * leading dot keeps it from any node's name (a switch `stopping` has a directory of that name there).
  */
-export function runState(name: string, s: LabState, dir = labDir(name)): "up" | "starting" | "dead" {
+export const STOPPING_FILE = ".stopping";
+
+/** Marks the lab whose runtime directory is `dir` as being taken down; nothing where the directory is gone. */
+export function markStopping(dir: string): void {
+  try {
+    Deno.writeFileSync(`${dir}/${STOPPING_FILE}`, new Uint8Array(), { mode: 0o600 });
+  } catch { /* gone already: nothing to mark */ }
+}
+
+/**
+ * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
+ * `vde up -d` returns); before that its state file is there and it is coming up; once it is marked
+ * (markStopping) it is going down, its console closing or closed: a script that polls `vde status` for a
+ * lab another step brings up waits for `up`.
+ */
+export function runState(
+  name: string,
+  s: LabState,
+  dir = labDir(name),
+): "up" | "starting" | "stopping" | "dead" {
   if (!ownerRuns(s.pid, s.pidStart)) return "dead";
+  if (exists(`${dir}/${STOPPING_FILE}`)) return "stopping";
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
 }
 
@@ -231,8 +304,14 @@ export function deadLab(name: string, s: LabState): string {
 
 /** The line for a lab that is not up yet, where its nodes or console were asked for. */
 export function notUpYet(name: string, s: LabState): string {
-  return `lab ${name} is not up (its vde up, pid ${s.pid}, is still bringing it up, or taking it down): ` +
+  return `lab ${name} is not up (its vde up, pid ${s.pid}, is still bringing it up): ` +
     "vde up -d returns once it is up (`vde status` lists it as starting until then)";
+}
+
+/** The line for a lab being taken down, where its nodes or console were asked for. */
+export function beingTakenDown(name: string, s: LabState): string {
+  return `lab ${name} is being taken down (its vde up, pid ${s.pid}, is stopping): ` +
+    "`vde status` lists it as stopping until it is gone";
 }
 
 /** How long a rootless lab's process outside has to end by itself once the lab's has: it takes milliseconds. */
@@ -310,6 +389,8 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   if (state === undefined) return done;
   // Whose the lab is, before its vde up, stopping, removes its directory.
   const user = fileOwner(name);
+  // Said first, before its console closes: `vde status` and `vde term` meanwhile say it is going down.
+  markStopping(labDir(name));
   if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
     done.push(await stop(state.pid, graceMs, "vde up"));
   }
@@ -344,14 +425,19 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
       done.push(`killed ${left.length} process${left.length === 1 ? "" : "es"} left in its namespaces`);
     }
   } else {
-    for (const ns of readState(name)?.namespaces ?? state.namespaces) {
-      await deleteNetns(ns);
-    }
+    // The record as it is now (namespaces made since the first read); none of them where it is a new
+    // lab's of the name, whose namespaces are named as this one's were.
+    const now = readState(name);
+    const namespaces = now === undefined ? state.namespaces : sameRun(state, now) ? now.namespaces : [];
+    for (const ns of namespaces) await deleteNetns(ns);
   }
-  try {
-    Deno.removeSync(labDir(name), { recursive: true });
-  } catch { /* gone already */ }
-  removeLabNames(name);
+  // Its vde up, stopping, removed the directory: a new `vde up` of the name may have claimed it since
+  // (its record another run's, or not written yet), and that lab's directory and names file are its own.
+  if (!sameRun(state, readState(name)) && exists(labDir(name))) {
+    done.push(`removed lab ${name} (a new vde up of ${name} has its directory now)`);
+    return done;
+  }
+  removeLabFiles(name);
   done.push(`removed lab ${name}`);
   return done;
 }

@@ -1,6 +1,7 @@
 /** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
 import assert from "node:assert/strict";
 import {
+  captureLine,
   captureOptionHint,
   frameCount,
   snapLength,
@@ -21,6 +22,28 @@ Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
   assert.equal(snapLength("128"), 128);
   assert.throws(() => snapLength("262145"), /-s must be a whole number from 0 to 262144, got "262145"/);
   assert.throws(() => snapLength("-1"), /-s must be a whole number/);
+});
+
+Deno.test("the capture line given for another user to type carries every option the user gave, quoted for the shell", () => {
+  assert.equal(captureLine("demo/h1"), "vde capture demo/h1");
+  assert.equal(
+    captureLine("demo/h1", { port: [], write: "-" }),
+    "vde capture demo/h1",
+    "-w - is the default",
+  );
+  assert.equal(
+    captureLine("demo/h1", {
+      port: ["2", "3"],
+      vlan: "10",
+      write: "/tmp/my cap's.pcapng",
+      count: "5",
+      snaplen: "96",
+      filter: "icmp or arp",
+      daemon: true,
+    }),
+    "vde capture demo/h1 --port 2 --port 3 --vlan 10 -w '/tmp/my cap'\\''s.pcapng' -c 5 -s 96 " +
+      "--filter 'icmp or arp' -d",
+  );
 });
 
 Deno.test("vde capture -c 0 says -c is 1 or more, not a range up to 9007199254740991", () => {

@@ -23,7 +23,7 @@ import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { SUN_PATH_LEN } from "../../src/wire/sockaddr_un.ts";
 import { isDirectory, isSocket } from "../../src/os/paths.ts";
-import { readState } from "../../src/lab/state.ts";
+import { readState, STOPPING_FILE, writeState } from "../../src/lab/state.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
@@ -588,8 +588,9 @@ Deno.test("vde status --json: the labs, and one lab's nodes (kind, state, namesp
 
 Deno.test("a lab still coming up is starting in vde status, not up, and its own status and vde term say so in one line, not a missing file or socket", async (t) => {
   if (skipUnlessRoot(t)) return;
-  // The host's exec holds bring-up for a while, after the lab's state file and sockets are there.
-  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["sleep 8"]) }, async (name, file) => {
+  // The host's exec holds bring-up for a while, after the lab's state file and sockets are there: longer
+  // than five vde commands take on a loaded machine (8 s was not, at a load of 30), and vde down cuts it short.
+  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["sleep 60"]) }, async (name, file) => {
     const up = new Deno.Command(vdeCommand()[0]!, {
       args: [...vdeCommand().slice(1), "up", "-d", file],
       stdout: "null",
@@ -717,5 +718,60 @@ Deno.test("a lab file whose name is a path (../../x) is refused by vde down and 
     assert.equal(await Deno.readTextFile(`${dir}/victim.log`), "x");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("of two vde up -d of a lab at once, the one that loses leaves the winner's log alone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // The host's exec keeps the winner starting for seconds, long after it has the lab's name and log.
+  await withLabFile(
+    { text: hostWithExec("10.9.57.1/24", ["sleep 3", "echo winner configured"]) },
+    async (name, file) => {
+      const both = await Promise.all([vde(["up", "-d", file], 120_000), vde(["up", "-d", file], 120_000)]);
+      const won = both.filter((r) => r.code === 0);
+      assert.equal(won.length, 1, both.map((r) => r.stderr).join("\n"));
+      const lost = both.find((r) => r.code !== 0)!;
+      assert.match(lost.stderr, /is starting or stopping|is already up/, lost.stderr);
+      const text = await Deno.readTextFile(`${labsBaseDir()}/${name}.log`);
+      assert.match(text, /h1 {2}winner configured/, "the winner's log is there, with its exec's line");
+      assert.doesNotMatch(text, /starting or stopping|already up/, "the loser wrote nothing in it");
+    },
+  );
+});
+
+Deno.test("a lab being taken down is stopping in vde status, and vde status LAB and vde term LAB say it is being taken down", async () => {
+  const name = `down${Deno.pid.toString(36)}`;
+  // Its vde up, still running (a Deno program, as vde is), its console closed and the lab marked.
+  const owner = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "setTimeout(() => {}, 60_000)"],
+    stdin: "null",
+  })
+    .spawn();
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: owner.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    const list = await vde(["status"]);
+    assert.match(
+      list.stdout,
+      new RegExp(`^${name} +${owner.pid} +stopping \\(being taken down\\)`, "m"),
+      list.stdout,
+    );
+    const json = await vde(["status", "--json"]);
+    assert.equal(
+      JSON.parse(json.stdout).labs.find((l: { name: string }) => l.name === name)?.state,
+      "stopping",
+    );
+    const line = `lab ${name} is being taken down (its vde up, pid ${owner.pid}, is stopping): ` +
+      "`vde status` lists it as stopping until it is gone";
+    const one = await vde(["status", name]);
+    assert.equal(one.stderr, `vde: ${line}\n`);
+    const term = await vde(["term", name]);
+    assert.equal(term.stderr, `vde: ${line}\n`);
+  } finally {
+    owner.kill("SIGKILL");
+    await owner.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    await Deno.remove(`${labsBaseDir()}/${name}.names.json`).catch(() => {});
   }
 });

@@ -61,9 +61,10 @@ Deno.test("root naming a host of a user's rootless lab alone is told whose it is
 
       const capture = await run([...vde, "capture", host, "-w", `${s.tmp}/x.pcapng`], bounded);
       assert.equal(capture.code, 1);
+      // Every argument the user gave is in the line: -w FILE too, or root's capture went to stdout.
       assert.equal(
         capture.stderr,
-        `vde: ${whose}\`runuser -u ${user} -- ${env} vde capture ${name}/${host}\`\n`,
+        `vde: ${whose}\`runuser -u ${user} -- ${env} vde capture ${name}/${host} -w ${s.tmp}/x.pcapng\`\n`,
       );
       // LAB/HOST too, as vde capture and vde term name a lab's host.
       const labCapture = await run(

@@ -17,3 +17,24 @@ Deno.test("the lab shell's capture line takes vde capture's options, --filter wi
   assert.throws(() => parseShellCapture("sw1 sw2"), /takes one switch, link or host/);
   assert.throws(() => parseShellCapture("sw1 --filter"), /--filter needs an expression/);
 });
+
+Deno.test("the lab shell's capture takes a file name with spaces quoted or escaped, as a shell does, and refuses an open quote", () => {
+  for (
+    const line of ["h1 -w 'my cap.pcapng' -c 3", 'h1 -w "my cap.pcapng" -c 3', "h1 -w my\\ cap.pcapng -c 3"]
+  ) {
+    assert.deepEqual(parseShellCapture(line), {
+      name: "h1",
+      o: { port: [], write: "my cap.pcapng", count: "3" },
+    }, line);
+  }
+  assert.throws(
+    () => parseShellCapture("h1 -w 'my cap.pcapng"),
+    /^Error: unclosed quote ' at character 7; usage: capture /,
+  );
+  // --filter after a quoted file name is the filter's, and a quoted "--filter" is a file's name.
+  assert.deepEqual(parseShellCapture("h1 -w 'a b' --filter icmp"), {
+    name: "h1",
+    o: { port: [], write: "a b", filter: "icmp" },
+  });
+  assert.equal(parseShellCapture("h1 -w 'x --filter y'").o.write, "x --filter y");
+});

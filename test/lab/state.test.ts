@@ -5,8 +5,22 @@
  * and nothing reports the lab as up.
  */
 import assert from "node:assert/strict";
-import { cleanupLab, ownerRuns, writeState } from "../../src/lab/state.ts";
-import { labDir } from "../../src/lab/names.ts";
+import {
+  cleanupLab,
+  labNamesPath,
+  ownerRuns,
+  readLabNames,
+  readState,
+  removeLabFiles,
+  runState,
+  STOPPING_FILE,
+  writeState,
+  writeWhole,
+} from "../../src/lab/state.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import { labDir, labsBaseDir } from "../../src/lab/names.ts";
+import { machineUid } from "../../src/os/user_namespace.ts";
 import { commandLine, processStartTime } from "../../src/os/processes.ts";
 import { waitFor } from "../helpers/processes.ts";
 
@@ -165,5 +179,176 @@ Deno.test("vde down ends a stopped (SIGSTOP, Ctrl-Z) process outside a rootless 
     } catch { /* ended */ }
     await up.status;
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a lab's names file is removed before its directory, so a new vde up of the name never loses its own", () => {
+  const removed: string[] = [];
+  removeLabFiles("order", (path) => void removed.push(path));
+  assert.deepEqual(removed, [labNamesPath("order"), labDir("order")]);
+});
+
+Deno.test("vde down of a lab whose name a new vde up claims as its vde up stops leaves the new lab's directory and names file", async () => {
+  const name = `renewed${Deno.pid}`;
+  const state = new URL("../../src/lab/state.ts", import.meta.url).href;
+  // The old lab's vde up takes its lab down on SIGTERM, and a new vde up of the name claims the directory
+  // at once (mkdir, then its record and names file), before vde down goes on.
+  const owner = await lingering(
+    `import("${state}").then((s) => { s.removeLabFiles("${name}"); ` +
+      `Deno.mkdirSync("${labDir(name)}", { mode: 0o700 }); ` +
+      `s.writeState({ name: "${name}", pid: ${
+        1 << 30
+      }, file: "", namespaces: ["vde-${name}-h9"], started: "later" }); ` +
+      `Deno.exit(0); });`,
+  );
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    const pidStart = processStartTime(owner.pid) ?? undefined;
+    writeState({
+      name,
+      pid: owner.pid,
+      pidStart,
+      file: "",
+      namespaces: [],
+      started: new Date().toISOString(),
+    });
+    const done = await cleanupLab(name, 10_000);
+    assert.match(done.at(-1)!, /a new vde up of .* has its directory now/, done.join("\n"));
+    assert.equal(readState(name)?.started, "later", "the new lab's record is there");
+    assert.deepEqual(readLabNames(name, machineUid(), labsBaseDir())?.hosts, ["h9"], "and its names file");
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch { /* it exited, as it should */ }
+    await owner.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    await Deno.remove(labNamesPath(name)).catch(() => {});
+  }
+});
+
+/** A pid no process has: one that ran and was reaped. */
+async function deadPid(): Promise<number> {
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  return gone.pid;
+}
+
+/**
+ * Plants copies of lab `name`'s names file as a vde killed between its write and its rename leaves them
+ * (this vde's under a dead pid, an earlier vde's), live writer `live`'s (not this process: its own
+ * writeState would take it) and another lab's; returns their paths.
+ */
+async function plantCopies(name: string, live: number) {
+  const dead = await deadPid();
+  const names = labNamesPath(name);
+  const stale = [`${names}.${dead}.tmp`, `${names}.tmp`];
+  const kept = [`${names}.${live}.tmp`, `${labNamesPath(`${name}x`)}.${dead}.tmp`];
+  Deno.mkdirSync(labsBaseDir(), { recursive: true });
+  for (const p of [...stale, ...kept]) Deno.writeTextFileSync(p, "{}\n");
+  return { stale, kept };
+}
+
+const exists = (p: string) => {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+Deno.test("writeWhole writes beside its file under its own pid and leaves nothing beside it", () => {
+  const base = Deno.makeTempDirSync({ prefix: "vde-small5-whole-" });
+  try {
+    writeWhole(`${base}/f.json`, "1\n");
+    assert.deepEqual([...Deno.readDirSync(base)].map((e) => e.name), ["f.json"]);
+  } finally {
+    Deno.removeSync(base, { recursive: true });
+  }
+});
+
+Deno.test("vde down sweeps its lab's names-file copies that a killed writer left, not a live writer's nor another lab's", async () => {
+  const name = `swept${Deno.pid}`;
+  const writer = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+  const { stale, kept } = await plantCopies(name, writer.pid);
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: 1 << 30, file: "", namespaces: [], started: new Date().toISOString() });
+    assert.deepEqual(await cleanupLab(name, 1000), [`removed lab ${name}`]);
+    assert.deepEqual(stale.filter(exists), [], "the dead writers' copies are gone");
+    assert.deepEqual(kept.filter(exists), kept, "a live writer's and another lab's stay");
+  } finally {
+    for (const p of [...stale, ...kept]) await Deno.remove(p).catch(() => {});
+    writer.kill("SIGKILL");
+    await writer.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("vde up of a lab sweeps the names-file copies a killed vde up of it left, not a live writer's nor another lab's", async () => {
+  const name = `resw${Deno.pid}`;
+  const writer = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+  const { stale, kept } = await plantCopies(name, writer.pid);
+  const { lab } = validateLab(
+    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n  links: []\n`,
+    {},
+  );
+  assert.ok(lab !== undefined);
+  try {
+    const r = await LabRunner.up(lab, { file: "", baseDir: Deno.cwd() });
+    try {
+      assert.deepEqual(stale.filter(exists), [], "the dead writers' copies are gone");
+      assert.deepEqual(kept.filter(exists), kept, "a live writer's and another lab's stay");
+      assert.ok(exists(labNamesPath(name)), "its own names file is written");
+    } finally {
+      await r.down();
+    }
+    assert.ok(!exists(labNamesPath(name)) && !exists(labDir(name)), "down takes both");
+  } finally {
+    for (const p of [...stale, ...kept]) await Deno.remove(p).catch(() => {});
+    writer.kill("SIGKILL");
+    await writer.status;
+  }
+});
+
+Deno.test("vde down marks its lab as stopping before it signals its vde up, whose console closes first", async () => {
+  const name = `stopping${Deno.pid}`;
+  const saw = `${labDir(name)}.saw`;
+  // The lab's vde up, as it takes SIGTERM: what vde status would say of its lab then.
+  const state = new URL("../../src/lab/state.ts", import.meta.url).href;
+  const owner = await lingering(
+    `import("${state}").then((s) => { Deno.writeTextFileSync("${saw}", ` +
+      `s.runState("${name}", s.readState("${name}"))); Deno.exit(0); });`,
+  );
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: owner.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    assert.equal(runState(name, readState(name)!), "starting", "no console yet, and not marked");
+    assert.deepEqual(await cleanupLab(name, 10_000), [
+      `stopped vde up (pid ${owner.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.equal(Deno.readTextFileSync(saw), "stopping");
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch { /* it exited, as it should */ }
+    await owner.status;
+    await Deno.remove(saw).catch(() => {});
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead once that is gone", () => {
+  const name = `marked${Deno.pid}`;
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ name, pid: Deno.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    assert.equal(runState(name, readState(name)!), "stopping");
+    assert.equal(runState(name, { ...readState(name)!, pid: 1 << 30 }), "dead");
+  } finally {
+    Deno.removeSync(labDir(name), { recursive: true });
+    Deno.removeSync(labNamesPath(name));
   }
 });
