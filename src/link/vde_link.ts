@@ -616,7 +616,19 @@ async function handshake(
   away: boolean,
   options: OpenOptions,
 ): Promise<VdeClientLink> {
+  const signal = options.signal;
   const ctl = await connectCtl(dir, ctlPath);
+  // A stop (the opener's signal) at any moment of the handshake is this function's to undo: it closes the
+  // control stream, which ends the wait for the reply (a switch that answers late, or is held), and the catch
+  // below unlinks our socket and closes it, so the switch frees the port it may have made. Opened anyway, a
+  // link could outlive the plug that stopped; abandoned, the plug exited with our socket in the switch's
+  // directory.
+  const abandon = () => {
+    try {
+      ctl.close();
+    } catch { /* already closed */ }
+  };
+  signal?.addEventListener("abort", abandon, { once: true });
   if (vnl.portgroup !== undefined && vnl.port === undefined) {
     log(
       "vde",
@@ -626,6 +638,7 @@ async function handshake(
   }
   let mine: ClientSocket | null = null;
   try {
+    stoppedDuring(signal, dir);
     mine = bindClientSocket(dir, within, away);
     const { sock } = mine;
     // As the switch does for its end: a burst waits in the kernel instead of our queue (see above).
@@ -643,6 +656,7 @@ async function handshake(
       buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: mine.name, description: descr }),
     );
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
+    stoppedDuring(signal, dir);
     if (reply.length < SOCKADDR_UN_LEN) {
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
       // Ours says why; vde_switch says nothing (it closes, or leaves a port out of range unanswered until
@@ -662,6 +676,7 @@ async function handshake(
     } finally {
       closeFd(target.fd);
     }
+    stoppedDuring(signal, dir);
     unlinkClientSocket(mine);
     const name = `vde ${dir} (${addr.value.slice(dir.length + 1)})`;
     // A plug thread reads the socket itself: a receive thread would only be stopped when the fd is lent.
@@ -671,11 +686,16 @@ async function handshake(
       mine.sock.close();
       unlinkClientSocket(mine);
     }
-    try {
-      ctl.close();
-    } catch { /* already closed */ }
+    abandon();
     throw err;
+  } finally {
+    signal?.removeEventListener("abort", abandon);
   }
+}
+
+/** Throws when the opener gave up (`signal` aborted): the handshake with the switch at `dir` is undone. */
+function stoppedDuring(signal: AbortSignal | undefined, dir: string): void {
+  if (signal?.aborted === true) throw new Error(`stopped while joining the switch at ${dir}`);
 }
 
 /** Unlinks our handshake socket's name (the kernel keeps a connected socket's association). */
