@@ -20,6 +20,7 @@ import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/re
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
 import { STOP_SIGNALS } from "./signals.ts";
+import { hurryStops } from "../dataplane/worker_handle.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import { ExitStatus, type Subcommand } from "./main.ts";
@@ -131,6 +132,10 @@ export const plugCommand: Subcommand = (program: Command) => {
           "or run it in a pipe (dpipe, ssh)",
       );
       await runProgram(plugProgram(flags), async (p) => {
+        // A stopped plug is on its way out: it waits for no data-plane thread that Deno is still loading,
+        // which a loaded machine took seconds to, so that a Ctrl-C as it starts seemed lost. Such a thread
+        // never answers, and the fds lent to it stay open until the exit closes them (a tap goes then).
+        p.stopped.then(hurryStops);
         // As vde_plug's -l: START before the ends are opened, STOP however the plug ends.
         const session = flags.log || flags.iplog ? plugSyslog() : undefined;
         session?.start();
