@@ -8,9 +8,12 @@
  *   request sent, the reply not yet read. The switch is stopped (SIGSTOP)
  *   before the plug starts, so the kernel queues the plug's connection and
  *   request and the plug waits for the reply as long as the test likes. The
- *   switch is let go (SIGCONT) only after the plug has exited, so the plug
- *   cannot lean on it to finish; it then meets a request whose asker is
- *   gone, and a Debian `vde_plug` joined afterwards must be its only port.
+ *   plug, told, waits for the reply 2 s more (Debian's switch leaks the port
+ *   of a client that leaves between its request and the reply), then gives
+ *   up. The switch is let go (SIGCONT) only after the plug has exited, so
+ *   the plug cannot lean on it to finish; it then meets a request whose
+ *   asker is gone, and a Debian `vde_plug` joined afterwards must be its
+ *   only port.
  *   Before the handshake heeded the stop, the plug let the open under way go
  *   at the signal and exited with its socket left in the directory.
  * - Starting its plug thread (vde:// to tap://): a thread whose load never
@@ -28,12 +31,18 @@ import {
   hasRoot,
   type ManagedProcess,
   ROOT_IF_PREFIX,
-  run,
   skipUnless,
   spawnManaged,
   waitFor,
 } from "../helpers/processes.ts";
-import { REPO_ROOT, startSwitchOf, type SwitchHandle, type SwitchKind } from "../helpers/switches.ts";
+import {
+  portBlocks,
+  REPO_ROOT,
+  startSwitchOf,
+  type SwitchHandle,
+  type SwitchKind,
+  waitForConsole,
+} from "../helpers/switches.ts";
 import { listDir } from "../helpers/vde_clients.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
 
@@ -49,17 +58,6 @@ function vde(args: string[], entry = `${REPO_ROOT}/src/cli/vde.ts`): ManagedProc
 async function clientSockets(dir: string, pid: number): Promise<string[]> {
   const prefix = `.${String(pid).padStart(5, "0")}-`;
   return (await listDir(dir)).filter((n) => n.startsWith(prefix));
-}
-
-/** Runs console `command` on management socket `mgmt` through Debian's unixcmd (its status is 255 always). */
-function unixcmd(mgmt: string, command: string) {
-  return run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, command], { check: false, timeoutMs: 10_000 });
-}
-
-/** The port blocks of the switch's `port/print` (none: unixcmd prints nothing). */
-async function portBlocks(mgmt: string): Promise<string[]> {
-  const r = await unixcmd(mgmt, "port/print");
-  return r.stdout.replaceAll("\0", "").split(/^(?=Port )/m).filter((b) => b.startsWith("Port "));
 }
 
 /** Waits until the switch's ports are the ones `expected` says (a bound, then a failure showing them). */
@@ -93,11 +91,7 @@ async function withSwitch(
     const mgmt = `${tmp}/mgmt`;
     const sw = await startSwitchOf(kind, dir, { extraArgs: ["-M", mgmt] });
     try {
-      // Each switch listens on its ctl before its console answers.
-      await waitFor(async () => (await unixcmd(mgmt, "help")).stdout.includes("port/print"), {
-        timeoutMs: 20_000,
-        what: "the switch's console",
-      });
+      await waitForConsole(mgmt);
       await body(sw, dir, mgmt);
     } finally {
       await sw.stop();
