@@ -20,6 +20,7 @@ import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/re
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
 import { STOP_SIGNALS } from "./signals.ts";
+import { hurryStops } from "../dataplane/worker_handle.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import { ExitStatus, type Subcommand } from "./main.ts";
@@ -131,6 +132,10 @@ export const plugCommand: Subcommand = (program: Command) => {
           "or run it in a pipe (dpipe, ssh)",
       );
       await runProgram(plugProgram(flags), async (p) => {
+        // A stopped plug is on its way out: it waits for no data-plane thread that Deno is still loading,
+        // which a loaded machine took seconds to, so that a Ctrl-C as it starts seemed lost. Such a thread
+        // never answers, and the fds lent to it stay open until the exit closes them (a tap goes then).
+        p.stopped.then(hurryStops);
         // As vde_plug's -l: START before the ends are opened, STOP however the plug ends.
         const session = flags.log || flags.iplog ? plugSyslog() : undefined;
         session?.start();
@@ -198,7 +203,10 @@ async function runPlug(
   const [x, y] = swap ? [second, first] : [first, second];
   let ey: Link | undefined;
   const portOf = (end: Link | undefined) => (end === undefined ? undefined : portOfLink(end) || undefined);
-  const ex = await unlessStopped(open(x, { ...options, peer: y, peerPort: () => portOf(ey) }), p.stopped);
+  const ex = await unlessStopped(
+    open(x, { ...options, peer: y, peerPort: () => portOf(ey) }),
+    opening.signal,
+  );
   if (ex === undefined) return;
   ends.push(ex);
   if (signalled) {
@@ -206,7 +214,7 @@ async function runPlug(
     return;
   }
   try {
-    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), p.stopped);
+    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), opening.signal);
   } catch (err) {
     ex.close(signalled ? "stopped by a signal" : "the other end could not be opened");
     if (signalled) return;
@@ -326,14 +334,35 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
 }
 
 /**
- * The link `opening` resolves with, or undefined when a signal comes first: a listening tcp:// end waits
- * for its cable, as long as none comes, and a signal must end the plug then too. One opened after the
- * signal is closed at once.
+ * How long a stopped plug waits for an end it was opening to give up (`OpenOptions.signal`) or open (and be
+ * closed) before it exits without it: an open that heeds the signal (vde://'s handshake, ptp://'s wait)
+ * settles at once, one that does not (a tap, a command) within moments.
  */
-async function unlessStopped(opening: Promise<Link>, stopped: Promise<unknown>): Promise<Link | undefined> {
-  const first = await Promise.race([opening, stopped.then(() => undefined)]);
-  if (first === undefined) opening.then((l) => l.close("stopped by a signal"), () => {});
-  return first;
+const ABANDON_MS = 5_000;
+
+/**
+ * The link `opening` resolves with, or undefined when `stop` aborts first: a listening tcp:// end waits
+ * for its cable, as long as none comes, and a signal must end the plug then too. The opening is then still
+ * ours: it is waited for (bounded) and one that opened anyway is closed, so the plug exits only once what
+ * it made is undone. Let go at the signal, an open under way went on until the exit cut it short: a vde://
+ * end's socket was left in the switch's directory.
+ */
+async function unlessStopped(opening: Promise<Link>, stop: AbortSignal): Promise<Link | undefined> {
+  const { promise: stopped, resolve } = Promise.withResolvers<undefined>();
+  stop.addEventListener("abort", () => resolve(undefined), { once: true });
+  if (stop.aborted) resolve(undefined);
+  try {
+    const first = await Promise.race([opening, stopped]);
+    if (first !== undefined) return first;
+  } catch (err) {
+    // An open that gave up at the signal says so by failing: the stop is the reason, not the failure.
+    if (!stop.aborted) throw err;
+  }
+  const undone = opening.then((l) => l.close("stopped by a signal"), () => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([undone, new Promise<void>((done) => timer = setTimeout(done, ABANDON_MS))]);
+  clearTimeout(timer);
+  return undefined;
 }
 
 /** Whether `first` is a listening tcp:// cable and `second` is not (its scheme is loaded already). */

@@ -19,7 +19,8 @@
  * stream must not make the thread real-time). It costs the thread about
  * 150 ms of CPU once; real frames sent meanwhile wait in their queues. On a
  * busy machine it stops after 250 ms of the thread's CPU or a second on the
- * clock, warm or not (warm_budget.ts).
+ * clock, warm or not (warm_budget.ts). It stops too as soon as the plug is
+ * told to (`stopped`): a Ctrl-C as `vde plug` starts waited out the warming.
  */
 import { libc } from "../../ffi/libc.ts";
 import { setSocketBuffer } from "../io/socket_buffers.ts";
@@ -60,14 +61,15 @@ const SIZES = [60, 98, 1514];
 export const QUIET_SCHED: DemandSched = { raise: () => false, setRealtime: () => false, lower: () => {} };
 
 /**
- * Runs `loop` (the plug thread's loop) over throwaway ends until warm,
- * `feed` being what it calls where it would block; closes every fd it
- * opened through `calls` on every path. Never throws: a failure only
- * means a cold start.
+ * Runs `loop` (the plug thread's loop) over throwaway ends until warm or
+ * `stopped` (asked every 256 wake-ups), `feed` being what it calls where it
+ * would block; closes every fd it opened through `calls` on every path.
+ * Never throws: a failure only means a cold start.
  */
 export function warmUp(
   loop: (start: PlugStart, feed: () => boolean) => unknown,
   calls: WarmFds = LIBC_FDS,
+  stopped: () => boolean = () => false,
 ): void {
   const c = libc();
   const fds: number[] = [];
@@ -105,7 +107,7 @@ export function warmUp(
       if ((round & 63) < DRAINED_ROUNDS) {
         for (const far of [tap[1]!, sock[1]!]) while (c.read(far, sink, sink.length) > 0) { /* forwarded */ }
       }
-      if (round >= ROUNDS || ((round & 255) === 0 && spent())) return false;
+      if (round >= ROUNDS || ((round & 255) === 0 && (spent() || stopped()))) return false;
       if ((round & 63) === PAUSED_ROUND) {
         const until = performance.now() + PAUSE_MS;
         while (performance.now() < until) { /* a gap between frames, as between pings */ }

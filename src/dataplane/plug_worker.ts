@@ -607,7 +607,10 @@ scope.onmessage = (e) => {
   scope.onmessage = null;
   let reason: string | null = null;
   try {
-    warmUp(run);
+    // Told to stop while it warms (a plug stopped as it starts), it goes straight to the real loop, which
+    // ends at once.
+    const control = new Int32Array(e.data.shared, 0, 4);
+    warmUp(run, undefined, () => Atomics.load(control, PLUG_STOP) !== 0);
     reason = run(e.data);
   } catch (err) {
     reason = `plug thread failed: ${err}`;

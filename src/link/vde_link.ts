@@ -355,6 +355,8 @@ function whyNoConnection(dir: string, err: unknown): string {
 
 /** How long to wait for a switch's reply before giving up. */
 const REPLY_TIMEOUT_MS = 5000;
+/** How long a handshake stopped by its opener still waits for the switch's reply (see `handshake`). */
+const STOPPED_REPLY_MS = 2000;
 
 /** Connects to the switch a vde:// VNL names. */
 /**
@@ -616,7 +618,22 @@ async function handshake(
   away: boolean,
   options: OpenOptions,
 ): Promise<VdeClientLink> {
+  const signal = options.signal;
   const ctl = await connectCtl(dir, ctlPath);
+  // A stop (the opener's signal) at any moment of the handshake is this function's to undo, the catch below
+  // unlinking our socket and closing it and the stream, but only once the request is sent and answered:
+  // Debian's vde_switch leaks the port of a client that leaves between the two (a zombie port/print shows
+  // for good: 27 of 30 such clients closing 1 ms after their request), and loses track of its next
+  // client's leaving after a connection that closes with no request at all. A switch that does not answer
+  // (stopped, hung) is given STOPPED_REPLY_MS, then the stream is closed, which ends the wait. Left to the
+  // exit, a plug stopped meanwhile left its socket in the switch's directory.
+  let giveUp: ReturnType<typeof setTimeout> | undefined;
+  const abandon = () => {
+    try {
+      ctl.close();
+    } catch { /* already closed */ }
+  };
+  const onStop = () => giveUp = setTimeout(abandon, STOPPED_REPLY_MS);
   if (vnl.portgroup !== undefined && vnl.port === undefined) {
     log(
       "vde",
@@ -642,7 +659,10 @@ async function handshake(
     await ctl.write(
       buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: mine.name, description: descr }),
     );
+    if (signal?.aborted === true) onStop();
+    else signal?.addEventListener("abort", onStop, { once: true });
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
+    stoppedDuring(signal, dir);
     if (reply.length < SOCKADDR_UN_LEN) {
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
       // Ours says why; vde_switch says nothing (it closes, or leaves a port out of range unanswered until
@@ -662,6 +682,7 @@ async function handshake(
     } finally {
       closeFd(target.fd);
     }
+    stoppedDuring(signal, dir);
     unlinkClientSocket(mine);
     const name = `vde ${dir} (${addr.value.slice(dir.length + 1)})`;
     // A plug thread reads the socket itself: a receive thread would only be stopped when the fd is lent.
@@ -671,11 +692,17 @@ async function handshake(
       mine.sock.close();
       unlinkClientSocket(mine);
     }
-    try {
-      ctl.close();
-    } catch { /* already closed */ }
+    abandon();
     throw err;
+  } finally {
+    signal?.removeEventListener("abort", onStop);
+    clearTimeout(giveUp);
   }
+}
+
+/** Throws when the opener gave up (`signal` aborted): the handshake with the switch at `dir` is undone. */
+function stoppedDuring(signal: AbortSignal | undefined, dir: string): void {
+  if (signal?.aborted === true) throw new Error(`stopped while joining the switch at ${dir}`);
 }
 
 /** Unlinks our handshake socket's name (the kernel keeps a connected socket's association). */

@@ -17,15 +17,24 @@
  * static imports are early_sigint.ts alone), not here: Deno's start took
  * 35-190 ms under load 12 on 2 cores, and more with trials at once.
  *
- * `vde plug` is not here yet: one told just as it starts listening now and
- * then runs on, or leaves its socket in the switch's directory, with the
- * early listener or without it (README, Not yet here).
+ * `vde plug` into Debian's vde_switch, likewise, must leave no `.PID-N`
+ * socket in the switch's directory and no port on it: one told as it
+ * joined the switch now and then did (plug_signal_start.test.ts holds
+ * those moments).
  */
 import assert from "node:assert/strict";
 import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 import { labDir, netnsName } from "../../src/lab/names.ts";
-import { pathExists, processesMentioning, sleep, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT } from "../helpers/switches.ts";
+import {
+  hasCommand,
+  pathExists,
+  processesMentioning,
+  skipUnless,
+  sleep,
+  waitFor,
+} from "../helpers/processes.ts";
+import { portBlocks, REPO_ROOT, startCSwitch, waitForConsole } from "../helpers/switches.ts";
+import { listDir } from "../helpers/vde_clients.ts";
 import { forceDown, labFile, uniqueLab } from "../lab/_helpers.ts";
 
 /** When after its start each command is sent SIGINT. */
@@ -206,4 +215,33 @@ Deno.test("vde up -d of a lab sent SIGINT 20 ms to 1 s after it starts, from a s
       await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
     }
   });
+});
+
+Deno.test("vde plug into Debian's vde_switch sent SIGINT 20 ms to 1 s after it starts, from a script (SIGINT ignored), stops and leaves no socket and no port", async (t) => {
+  for (const tool of ["vde_switch", "unixcmd"]) {
+    if (skipUnless(t, await hasCommand(tool) ? null : `${tool} is not installed`)) return;
+  }
+  const base = await Deno.makeTempDir({ prefix: "vde-early-sigint-plug-" });
+  const dir = `${base}/sw`;
+  const mgmt = `${base}/mgmt`;
+  const sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
+  try {
+    await waitForConsole(mgmt);
+    await everyMoment(async (moment) => {
+      const t = await interrupt(["plug", `vde://${dir}`, "null://"], moment, 10_000);
+      // Stopped by its own listener, the plug exits 0 (README, vde plug).
+      assertStopped(t, "vde plug", (s) => s.code === 0);
+      const left = (await listDir(dir)).filter((n) => n.startsWith("."));
+      assert.deepEqual(left, [], `sockets left at ${moment} ms: ${t.stderr}`);
+      let ports: string[] = [];
+      await waitFor(async () => (ports = await portBlocks(mgmt)).length === 0, {
+        timeoutMs: 5_000,
+        what: "no port on the switch",
+      }).catch(() => assert.fail(`a port is left at ${moment} ms:\n${ports.join("")}`));
+      return t;
+    });
+  } finally {
+    await sw.stop();
+    await Deno.remove(base, { recursive: true });
+  }
 });

@@ -48,6 +48,25 @@ Deno.test("plug warm-up feeds its loop frames on a tap-like and a datagram end u
   calls.assertAllClosed(5);
 });
 
+Deno.test("plug warm-up told to stop ends within 256 wake-ups and closes its fds", () => {
+  const calls = new RecordingFds();
+  let feeds = 0;
+  let stop = false;
+  warmUp(
+    (start, feed) => {
+      while (feed()) {
+        feeds++;
+        forward(start);
+        if (feeds === 300) stop = true;
+      }
+    },
+    calls,
+    () => stop,
+  );
+  assert.ok(feeds >= 300 && feeds <= 300 + 256, `${feeds} wake-ups fed, the stop at the 300th`);
+  calls.assertAllClosed(5);
+});
+
 Deno.test("plug warm-up whose loop throws still closes its fds", () => {
   const calls = new RecordingFds();
   warmUp(() => {

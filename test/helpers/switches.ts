@@ -9,7 +9,15 @@
  * `VDE_OURS_CMD=vde_switch` to check the harness itself.
  */
 import { fileURLToPath } from "node:url";
-import { describeStatus, type ManagedProcess, pathExists, spawnManaged, waitFor } from "./processes.ts";
+import {
+  describeStatus,
+  type ManagedProcess,
+  pathExists,
+  run,
+  type RunResult,
+  spawnManaged,
+  waitFor,
+} from "./processes.ts";
 import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 import { boundSockets, holderOf } from "../../src/os/socket_owner.ts";
 
@@ -275,4 +283,26 @@ async function softNofile(): Promise<number> {
 /** Our `vde switch --sock DIR --http 0` as a background process (its log names the web view's port). */
 export function spawnHttpSwitch(dir: string): ManagedProcess {
   return spawnManaged([...VDE_CLI, "switch", "--sock", dir, "--http", "0"]);
+}
+
+/**
+ * Runs console `command` on the management socket `mgmt` of a switch, Debian's or ours, through Debian's
+ * unixcmd (vde2), whose exit status is 255 whatever the answer: read its output.
+ */
+export function unixcmd(mgmt: string, command: string): Promise<RunResult> {
+  return run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, command], { check: false, timeoutMs: 10_000 });
+}
+
+/** The blocks of `port/print` on management socket `mgmt`, one a port (`Port NNNN ...` and its lines). */
+export async function portBlocks(mgmt: string): Promise<string[]> {
+  const r = await unixcmd(mgmt, "port/print");
+  return r.stdout.replaceAll("\0", "").split(/^(?=Port )/m).filter((b) => b.startsWith("Port "));
+}
+
+/** Waits until the switch's console at `mgmt` answers (each switch listens on its ctl before that). */
+export async function waitForConsole(mgmt: string): Promise<void> {
+  await waitFor(async () => (await unixcmd(mgmt, "help")).stdout.includes("port/print"), {
+    timeoutMs: 20_000,
+    what: `the switch's console at ${mgmt}`,
+  });
 }
