@@ -1,5 +1,5 @@
 /**
- * `vde switch`, `vde plug`, `vde slirp` and `vde up` read $VDE_KEEP_WARM_MS before they
+ * `vde switch`, `vde plug` and `vde up` read $VDE_KEEP_WARM_MS before they
  * make anything, so a malformed value stops them with one line (bad input,
  * status 1) rather than a thread that fails to start with a lab half up.
  * The threads' own reading (dataplane/keep_warm.ts) throws an error of its

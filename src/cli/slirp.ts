@@ -14,7 +14,6 @@ import { BUILTIN_SCHEMES } from "../link/schemes.ts";
 import { shellQuoted } from "../shell_quote.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
-import { checkKeepWarmSetting } from "./keep_warm_setting.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log, logsToFile, quietStderrLog, setLateWarnings } from "../log.ts";
 import {
@@ -161,7 +160,6 @@ function collect(value: string, previous: string[]): string[] {
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  checkKeepWarmSetting();
   const stdio = o.sock === "-";
   // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics). The thread
   // takes a switch's socket; stdin/stdout (slirpvde's `-s -`) stay here.

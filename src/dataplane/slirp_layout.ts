@@ -16,10 +16,8 @@ export interface SlirpStart {
   fd: number;
   /** Eventfd the main thread writes to stop the loop. */
   wakeFd: number;
-  /** Int32 [stop flag, metrics requests, warm waits]. */
+  /** Int32 [stop flag]. */
   shared: SharedArrayBuffer;
-  /** How long the thread keeps warm after a frame, in ms (keep_warm.ts); 0: never. */
-  keepWarmMs: number;
   /** Where the host's resolvers are listed (tests). */
   resolvConf?: string;
   /** The `slirp` label of the Prometheus metrics the thread renders on request (`--http`). */
@@ -45,5 +43,3 @@ export const SLIRP_STOP = 0;
  * for an event-loop turn the loop does not take while traffic flows.
  */
 export const SLIRP_METRICS = 1;
-/** Index of the short waits the thread took to stay warm after traffic (slirp_worker.ts, "Keeping warm"). */
-export const SLIRP_WARM_WAITS = 2;

@@ -18,14 +18,7 @@ import type { DgramLink } from "../link/dgram_link.ts";
 import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { log } from "../log.ts";
 import type { SlirpConfig } from "../slirp/config.ts";
-import { keepWarmMs } from "./keep_warm.ts";
-import {
-  SLIRP_METRICS,
-  SLIRP_STOP,
-  SLIRP_WARM_WAITS,
-  type SlirpReport,
-  type SlirpStart,
-} from "./slirp_layout.ts";
+import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_layout.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */
@@ -64,7 +57,7 @@ export function slirpThreadRefusal(config: SlirpConfig, thread = true): string |
 export class SlirpThread {
   readonly #thread: WorkerHandle;
   readonly #shared = new SharedArrayBuffer(16);
-  /** The stop flag, the metrics request counter and the warm waits, over `#shared`. */
+  /** The stop flag and the metrics request counter, over `#shared`. */
   readonly #flags = new Int32Array(this.#shared);
   /** Resolves once the worker no longer uses the socket. */
   readonly ended: Promise<SlirpThreadEnd>;
@@ -91,8 +84,6 @@ export class SlirpThread {
     fd: number,
     options: { resolvConf?: string; metricsName?: string; file?: URL } = {},
   ) {
-    // Before the worker: a malformed $VDE_KEEP_WARM_MS throws here and leaves no thread behind.
-    const warmMs = keepWarmMs();
     const thread = this.#thread = new WorkerHandle(
       "slirp_worker",
       options.file ?? new URL("./slirp_worker.ts", import.meta.url),
@@ -139,16 +130,10 @@ export class SlirpThread {
       fd,
       wakeFd: thread.wakeFd,
       shared: this.#shared,
-      keepWarmMs: warmMs,
       resolvConf: options.resolvConf,
       metricsName: options.metricsName,
     };
     thread.worker.postMessage(start);
-  }
-
-  /** Short waits the thread has taken to stay warm after traffic (slirp_worker.ts): they stop once it is idle. */
-  get warmWaits(): number {
-    return Atomics.load(this.#flags, SLIRP_WARM_WAITS);
   }
 
   /**

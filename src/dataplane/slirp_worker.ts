@@ -126,16 +126,6 @@
  * kernel) is its bottleneck, and a thread that preempts it at every batch
  * of acknowledgements slows everyone down.
  *
- * Keeping warm (warm_window.ts), as the switch and plug threads do: for
- * `keepWarmMs` of the start message (keep_warm.ts: 150 ms unless
- * $VDE_KEEP_WARM_MS says otherwise) after a wait whose round moved frames to
- * or from the switch (not frames the stack's own timers send before the
- * wait, as its gateway probes: those keep nothing warm), the wait times out after a millisecond (counted in the
- * shared block's SLIRP_WARM_WAITS) and the loop runs an empty round: the
- * stack's timers, the poller's turn with nothing ready, the settle and the
- * governors' bookkeeping, which send nothing. Past the window the wait is the
- * stack's next timer again, at most IDLE_TURN_MS.
- *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
  * shared memory plus a write to the wake eventfd (the loop takes no
@@ -157,14 +147,7 @@ import { warmSlirp } from "../slirp/warmup.ts";
 import { currentNice, DemandGovernor, DownloadYield, smallFrames } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
-import {
-  SLIRP_METRICS,
-  SLIRP_STOP,
-  SLIRP_WARM_WAITS,
-  type SlirpReport,
-  type SlirpStart,
-} from "./slirp_layout.ts";
-import { WarmWindow } from "./warm_window.ts";
+import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_layout.ts";
 import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** Longest wait for the receive thread to start before the slirp says it is ready. */
@@ -311,16 +294,12 @@ async function run(start: SlirpStart): Promise<void> {
   let movedBytes = 0;
   /** Whether the last round brought STREAM_BYTES: one jumbo request alone is no stream (see STREAM_BYTES). */
   let bytesLast = false;
-  /** The keep-warm window after a round that moved frames to or from the switch (see "Keeping warm"). */
-  const warmth = new WarmWindow(start.keepWarmMs, stop, SLIRP_WARM_WAITS);
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
     const dns = dnsTcpInFlight() > 0;
-    // Whole milliseconds (epoll's unit), rounded up so a timer not quite due does not spin the loop;
-    // short while warm (see "Keeping warm" above).
-    const idleMs = Math.max(0, Math.min(dns ? 1 : IDLE_TURN_MS, Math.ceil(due)));
-    const timeout = warmth.timeout(clock, idleMs, idleMs === 0);
+    // Whole milliseconds (epoll's unit), rounded up so a timer not quite due does not spin the loop.
+    const timeout = Math.max(0, Math.min(dns ? 1 : IDLE_TURN_MS, Math.ceil(due)));
     const st = sw.stats;
     const bytesIn = st.bytesIn;
     const framesIn = st.framesIn;
@@ -369,7 +348,6 @@ async function run(start: SlirpStart): Promise<void> {
       st.framesIn - framesIn,
     );
     yielder.round(sent, sentFrames, st.bytesIn - bytesIn, priority.realtime);
-    warmth.saw(clock, sentFrames + st.framesIn - framesIn > 0);
     const asked = Atomics.load(stop, SLIRP_METRICS);
     if (asked !== answered) {
       answered = asked;

@@ -1,8 +1,8 @@
 /**
- * The switch, plug and slirp threads keep warm while traffic is sparse but recent:
+ * The switch and plug threads keep warm while traffic is sparse but recent:
  * after a frame their wait times out every millisecond for a while (each a
  * short wait the thread counts), and once idle past that window they go back
- * to the wait they had before (a whole tick, none, or the slirp's next timer), counting nothing
+ * to the wait they had before (a whole tick, or none), counting nothing
  * more: an idle thread costs no CPU. The counts are read, never timed.
  * $VDE_KEEP_WARM_MS sets the window, 0 turns it off (a lab of many switches
  * and plugs under a steady trickle pays it per thread), and a value that
@@ -11,11 +11,6 @@
 import assert from "node:assert/strict";
 import { datagramPair, libc } from "../../ffi/libc.ts";
 import { PlugThread } from "../../src/dataplane/plug_thread.ts";
-import { SlirpThread } from "../../src/dataplane/slirp_thread.ts";
-import { parseSlirpOptions } from "../../src/slirp/config.ts";
-import { ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
-import { buildFrame, ETH_HLEN } from "../../src/wire/ethernet.ts";
-import { dgramPair } from "../helpers/dgram_pair.ts";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { BROADCAST, ethFrame, mac, sleep, threadWarmed, until } from "../helpers/vde_clients.ts";
@@ -56,16 +51,16 @@ async function crosses(from: number, to: number): Promise<void> {
   await until("the frame to cross", () => libc().read(to, buf, buf.length) > 0, 20_000);
 }
 
-/** What every thread must do, given its count and an exchange of frames through it. */
-async function keepsWarmThenIdles(count: () => number, exchange: () => Promise<void>): Promise<void> {
+/** What both threads must do, given a thread that forwards from `from` to `to` and its count. */
+async function keepsWarmThenIdles(count: () => number, from: number, to: number): Promise<void> {
   const idle = await quiet(count);
-  await exchange();
+  await crosses(from, to);
   await until("short waits after a frame", () => count() > idle, 20_000);
   const after = await quiet(count);
   await sleep(IDLE_MS);
   assert.equal(count(), after, "idle, the thread takes no short wait");
   // And a frame later warms it again.
-  await exchange();
+  await crosses(from, to);
   await until("short waits after the next frame", () => count() > after, 20_000);
 }
 
@@ -109,9 +104,7 @@ async function withPlugThread(
 }
 
 Deno.test("an idle switch thread returns to its tick-long wait once a frame's keep-warm window is over", async () => {
-  await withSwitchThread((thread, from, to) =>
-    keepsWarmThenIdles(() => thread.warmWaits, () => crosses(from, to))
-  );
+  await withSwitchThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
 });
 
 Deno.test("a switch thread just warmed has taken no short wait: its warm-up's throwaway frames are no traffic to keep warm for", async () => {
@@ -127,46 +120,7 @@ Deno.test("a switch thread just warmed has taken no short wait: its warm-up's th
 });
 
 Deno.test("an idle plug thread returns to a wait without a timeout once a frame's keep-warm window is over", async () => {
-  await withPlugThread((thread, from, to) =>
-    keepsWarmThenIdles(() => thread.warmWaits, () => crosses(from, to))
-  );
-});
-
-/** A ready slirp thread on one end of a datagram pair, given to `body` with the other end (the switch's side). */
-async function withSlirpThread(body: (thread: SlirpThread, theirs: number) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vde-keep-warm-slirp-" });
-  const { ours, theirs } = dgramPair(dir);
-  const thread = new SlirpThread(parseSlirpOptions(""), ours.fd, { resolvConf: "/nonexistent" });
-  try {
-    await thread.ready;
-    await body(thread, theirs.fd);
-  } finally {
-    await thread.stop();
-    await thread.released;
-    ours.close();
-    theirs.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Asks the slirp at the other end of `fd` for its gateway's MAC (ARP) and waits for the reply. */
-async function arpsGateway(fd: number): Promise<void> {
-  const payload = new Uint8Array(28);
-  writeArp(payload, 0, ARP_REQUEST, mac(0x15), 0x0a00020f, new Uint8Array(6), 0x0a000202);
-  const request = buildFrame({ src: "02:00:00:00:00:15", type: 0x0806, payload });
-  assert.equal(libc().write(fd, request, request.length), request.length);
-  const buf = new Uint8Array(2048);
-  await until("the gateway's ARP reply", () => {
-    const n = libc().read(fd, buf, buf.length);
-    // An ARP reply (operation 2 at byte 20 of the frame).
-    return n >= ETH_HLEN + 28 && buf[12] === 0x08 && buf[13] === 0x06 && buf[21] === 2;
-  }, 20_000);
-}
-
-Deno.test("an idle slirp thread returns to its timers' wait once a frame's keep-warm window is over", async () => {
-  await withSlirpThread((thread, theirs) =>
-    keepsWarmThenIdles(() => thread.warmWaits, () => arpsGateway(theirs))
-  );
+  await withPlugThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
 });
 
 /** Runs `body` with $VDE_KEEP_WARM_MS set to `value`, then puts back what was there. */
@@ -181,11 +135,11 @@ async function withKeepWarm(value: string, body: () => Promise<void>): Promise<v
   }
 }
 
-/** Exchanges frames 20 ms apart (well inside a default window) and resolves with the short waits they caused. */
-async function trickle(count: () => number, exchange: () => Promise<void>): Promise<number> {
+/** Sends frames 20 ms apart (well inside a default window) and resolves with the short waits they caused. */
+async function trickle(count: () => number, from: number, to: number): Promise<number> {
   const before = count();
   for (let i = 0; i < 5; i++) {
-    await exchange();
+    await crosses(from, to);
     await sleep(20);
   }
   // Longer than a default window after the last frame: what it would have counted is counted.
@@ -193,25 +147,13 @@ async function trickle(count: () => number, exchange: () => Promise<void>): Prom
   return count() - before;
 }
 
-Deno.test("VDE_KEEP_WARM_MS=0: a switch, a plug and a slirp thread serve a trickle of frames without a single short wait", async () => {
+Deno.test("VDE_KEEP_WARM_MS=0: a switch thread and a plug thread serve a trickle of frames without a single short wait", async () => {
   await withKeepWarm("0", async () => {
     await withSwitchThread(async (thread, from, to) => {
-      const waits = await trickle(() => thread.warmWaits, () => crosses(from, to));
-      assert.equal(waits, 0, "the switch thread took short waits");
+      assert.equal(await trickle(() => thread.warmWaits, from, to), 0, "the switch thread took short waits");
     });
     await withPlugThread(async (thread, from, to) => {
-      assert.equal(
-        await trickle(() => thread.warmWaits, () => crosses(from, to)),
-        0,
-        "the plug thread took short waits",
-      );
-    });
-    await withSlirpThread(async (thread, theirs) => {
-      assert.equal(
-        await trickle(() => thread.warmWaits, () => arpsGateway(theirs)),
-        0,
-        "the slirp thread took short waits",
-      );
+      assert.equal(await trickle(() => thread.warmWaits, from, to), 0, "the plug thread took short waits");
     });
   });
 });
@@ -235,16 +177,10 @@ Deno.test("VDE_KEEP_WARM_MS is the keep-warm window in whole milliseconds up to 
   }
 });
 
-Deno.test("vde switch, vde plug and vde slirp with a VDE_KEEP_WARM_MS naming no window say so in one line, exit 1 and make nothing", async () => {
+Deno.test("vde switch and vde plug with a VDE_KEEP_WARM_MS naming no window say so in one line, exit 1 and make nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-keep-warm-" });
   try {
-    for (
-      const args of [["switch", "--sock", `${dir}/sw`], ["plug", `${dir}/sw`, "tap://kw0"], [
-        "slirp",
-        "--sock",
-        `${dir}/sw`,
-      ]]
-    ) {
+    for (const args of [["switch", "--sock", `${dir}/sw`], ["plug", `${dir}/sw`, "tap://kw0"]]) {
       const r = await run([...VDE_CLI, ...args], {
         env: { VDE_KEEP_WARM_MS: "fast" },
         check: false,
