@@ -1,5 +1,5 @@
 /**
- * The keep-warm window the switch, plug and slirp threads share: for
+ * The keep-warm window the switch and plug threads share: for
  * `keepWarmMs` (keep_warm.ts) after traffic, the thread's blocking wait
  * times out after KEEP_WARM_WAIT_MS instead of its idle wait, and the empty
  * turn that follows runs the thread's own wait, clock and bookkeeping again,
@@ -10,10 +10,12 @@
  * pin, never a time. Past the window the wait is the thread's own again,
  * so an idle thread pays nothing.
  *
- * The threads differ only in where they wait and what counts as traffic;
+ * The two differ only in where they wait and what counts as traffic;
  * the choice is made here, with no branch a thread's warm-up might never
  * take (a path V8 compiled without type feedback is thrown away the first
- * time a real frame takes it).
+ * time a real frame takes it). The slirp thread keeps no such window:
+ * tried, it made connections through a forward no faster and each one
+ * cost more CPU (README, "Not yet here").
  */
 
 /** The short wait while warm, in ms (epoll's unit). */
