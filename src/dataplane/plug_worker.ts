@@ -6,7 +6,7 @@
  * Theory of operation: one epoll set holds both fds and a wake eventfd; a
  * synchronous `epoll_wait` blocks until one is ready (for 150 ms after a
  * frame it times out every millisecond, to keep the thread warm: see
- * "Keeping warm"). Each direction has its own arena of 64 slots. A datagram source is drained with `recvmmsg`, up
+ * KEEP_WARM_MS). Each direction has its own arena of 64 slots. A datagram source is drained with `recvmmsg`, up
  * to BATCHES_PER_TURN batches a wake-up; a tap gives two full-size frames'
  * worth a wake-up (see TAP_BYTES_PER_TURN). A datagram destination gets
  * the batch with one `sendmmsg` (a lone frame with `send`), a tap one
@@ -45,7 +45,6 @@ import {
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { ETH_HLEN, isFrameLength, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
-import { WarmWindow } from "./warm_window.ts";
 import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
 import {
   counterIndex,
@@ -120,17 +119,17 @@ const WARMED = -2;
  */
 const NAP_MS = 0.1;
 const NAP_BELOW_FRAMES = 16;
-/*
- * Keeping warm (warm_window.ts): while a wait found an fd ready within the last `keepWarmMs` of the
- * start message (keep_warm.ts: 150 ms unless $VDE_KEEP_WARM_MS says otherwise), the blocking wait
- * times out after a millisecond (counted in the control block's PLUG_WARM_WAITS), and the loop runs
- * its wait, clock and bookkeeping again with nothing to serve: a ping's frame 10 ms after the last
- * finds V8's code and data warm (switch_worker.ts says what a cold wake-up costs there). An empty
- * turn costs about 17 µs of CPU, about 1.5% of a core while a ping every 10 ms keeps the window
- * open. A real-time thread's look that finds frames is traffic too: a stream served by it alone
- * leaves the window open at its end. Past the window the wait has no timeout again: an idle plug
+/**
+ * While a wait found an fd ready within the last `keepWarmMs` of the start message (keep_warm.ts:
+ * 150 ms unless $VDE_KEEP_WARM_MS says otherwise), the blocking wait times out after KEEP_WARM_MS
+ * (counted in the control block's PLUG_WARM_WAITS), and the loop runs its wait, clock and
+ * bookkeeping again with nothing to serve: a ping's frame 10 ms after the last finds V8's code and
+ * data warm (switch_worker.ts says what a cold wake-up costs there). An empty turn costs about 17 µs
+ * of CPU, about 1.5% of a core while a ping every 10 ms keeps the window open. A real-time look that
+ * finds frames counts as traffic too. Past the window the wait has no timeout again: an idle plug
  * costs nothing.
  */
+const KEEP_WARM_MS = 1;
 
 /** A word no one notifies: `Atomics.wait` on it is a pause of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -369,8 +368,8 @@ class PlugLoop {
   readonly #events = new Uint8Array(EPOLL_EVENT_SIZE * 8);
   readonly #ev = new DataView(this.#events.buffer);
   readonly #sink = new Uint8Array(8);
-  /** The keep-warm window after a wait that found an fd ready (see "Keeping warm" above). */
-  readonly #warmth: WarmWindow;
+  /** When a wait last found an fd ready (wakeMs), for KEEP_WARM_MS. */
+  #lastTraffic = -Infinity;
 
   constructor(message: PlugStart, feed?: () => boolean) {
     // Copied into objects made here, the kind as one of two literals: a cloned message's objects have
@@ -393,7 +392,6 @@ class PlugLoop {
     wakeMs = monotonicMs();
     this.#priority = new DemandGovernor(wakeClock, feed === undefined ? undefined : QUIET_SCHED);
     this.#control = new Int32Array(start.shared, 0, 4);
-    this.#warmth = new WarmWindow(start.keepWarmMs, this.#control, PLUG_WARM_WAITS);
     const counters = new Float64Array(start.shared, 16);
     this.#ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
     this.#ba = new Direction(start.b, start.a, counters, counterIndex("ba"));
@@ -524,8 +522,8 @@ class PlugLoop {
       const n = direct.epollWait(this.#epfd, this.#events, 8, 0);
       if (n !== 0) {
         wakeMs = monotonicMs();
-        // A stream served here alone is traffic too: its end leaves the window open.
-        this.#warmth.saw(wakeMs, true);
+        // A stream served here alone is traffic too: its end finds the keep-warm window open.
+        this.#lastTraffic = wakeMs;
         priority.busy();
         return n;
       }
@@ -533,11 +531,13 @@ class PlugLoop {
     // Idle: the next burst is served real-time again.
     priority.idle();
     if (this.#feed !== undefined && !this.#feed()) return WARMED;
-    // Short while warm; no branch the warm-up never ran (its waits always find frames).
-    const m = direct.epollWait(this.#epfd, this.#events, 8, this.#warmth.timeout(wakeMs, -1, false));
+    // A choice, not a branch: no code the warm-up never ran (its waits always find frames).
+    const warm = wakeMs - this.#lastTraffic < this.#start.keepWarmMs;
+    this.#control[PLUG_WARM_WAITS]! += warm ? 1 : 0;
+    const m = direct.epollWait(this.#epfd, this.#events, 8, warm ? KEEP_WARM_MS : -1);
     wakeMs = monotonicMs();
     priority.woke();
-    this.#warmth.saw(wakeMs, m > 0);
+    this.#lastTraffic = m > 0 ? wakeMs : this.#lastTraffic;
     return m;
   }
 

@@ -5,7 +5,7 @@
  * (the connected datagram socket of each vde client, each `--tap`) and a
  * wake eventfd, and blocks in a synchronous `epoll_wait`: one wake-up per
  * burst, on this thread only (for 150 ms after a frame the wait times out
- * every millisecond, to keep the thread warm: "Keeping warm"). It drains a
+ * every millisecond, to keep the thread warm: KEEP_WARM_MS). It drains a
  * ready socket with `recvmmsg` (a tap with `read` until EAGAIN), hands each
  * frame to its own SwitchEngine, and the engine's output writes a tap at
  * once and stages a copy for a socket; after each received batch every
@@ -63,7 +63,6 @@ import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
 import { smallFrames } from "./priority.ts";
 import { warmUp } from "./switch_warmup.ts";
-import { WarmWindow } from "./warm_window.ts";
 import {
   BPDU,
   CLIENT_MARK,
@@ -132,18 +131,19 @@ const RING_BUDGET = 1024;
  * rate.
  */
 const SPIN_MS = 0.03;
-/*
- * Keeping warm (warm_window.ts): while the fds gave a frame within the last `keepWarmMs` of the start
- * message (keep_warm.ts: 150 ms unless $VDE_KEEP_WARM_MS says otherwise), the wait times out after a
- * millisecond (counted in the control block's CTL_WARM_WAITS), and the turn that follows runs the
- * ring, the wait and the clock again with nothing to do. A wake-up after 10 ms asleep on a shared
- * machine finds V8's code and data cold: traced (`RIG_TRACE=1` of scripts/ping_rig.ts), the thread
- * spent 20 µs from its wait to `recvmmsg` and 34 to `sendmmsg` for a ping's frame; kept warm, 4 and
- * 11. An empty turn costs about 17 µs of CPU (5 of them user time), about 1.5% of a core while a ping
+/**
+ * While the fds gave a frame within the last `keepWarmMs` of the start message (keep_warm.ts: 150 ms
+ * unless $VDE_KEEP_WARM_MS says otherwise), the wait times out after KEEP_WARM_MS
+ * (counted in the control block's CTL_WARM_WAITS), and the turn that follows runs the ring, the
+ * wait and the clock again with nothing to do. A wake-up after 10 ms asleep on a shared machine
+ * finds V8's code and data cold: traced (`RIG_TRACE=1` of scripts/ping_rig.ts), the thread spent
+ * 20 µs from its wait to `recvmmsg` and 34 to `sendmmsg` for a ping's frame; kept warm, 4 and 11.
+ * An empty turn costs about 17 µs of CPU (5 of them user time), about 1.5% of a core while a ping
  * every 10 ms keeps the window open; past it the thread waits a whole tick again, so an idle switch
  * pays nothing. Nothing of the frame's own path runs in an empty turn: the wait, the ring and the
  * clock are what a cold wake-up found slow, and the rest warmed with them.
  */
+const KEEP_WARM_MS = 1;
 /** The engine's clock ticks once a second (aging works in whole seconds). */
 const TICK_MS = 1000;
 /**
@@ -254,8 +254,10 @@ class SwitchLoop {
   #lastTick = -Infinity;
   /** When the last wait found something to do. */
   #lastWork = -Infinity;
-  /** The keep-warm window after a turn whose fds gave frames (timed at the next turn's start). */
-  readonly #warmth: WarmWindow;
+  /** When a turn whose fds gave frames ended (read at the next turn's start). */
+  #lastTraffic = -Infinity;
+  /** How long after a turn with frames the wait stays short (KEEP_WARM_MS); 0: never. */
+  readonly #keepWarmMs: number;
   /**
    * Frames and their bytes the fds gave since the last wait returned (what tells a lone frame from a
    * burst), and whether the last turn with frames brought jumbo ones.
@@ -289,8 +291,8 @@ class SwitchLoop {
   constructor(start: SwitchStart) {
     this.#wakeFd = start.wakeFd;
     this.#notifyFd = start.notifyFd;
+    this.#keepWarmMs = start.keepWarmMs;
     this.#control = new Int32Array(start.control);
-    this.#warmth = new WarmWindow(start.keepWarmMs, this.#control, CTL_WARM_WAITS);
     this.#ringIn = FrameRing.attach(start.ringIn);
     this.#ringOut = FrameRing.attach(start.ringOut);
     this.#options = start.options;
@@ -546,13 +548,15 @@ class SwitchLoop {
     const now = this.#clock();
     // The last turn's frames, timed by this turn's clock: that turn read its own before a wait that
     // may have slept a whole tick.
-    this.#warmth.saw(now, this.#inFrames > 0);
+    this.#lastTraffic = this.#inFrames > 0 ? now : this.#lastTraffic;
     if (now - this.#lastWork < SPIN_MS && !this.#jumbo) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
     const before = this.#lastWork;
     const idleMs = this.#lostMark !== 0 ? Math.min(tickMs, MARK_RETRY_MS) : tickMs;
-    // Short while warm (see "Keeping warm" above).
-    const waitMs = this.#warmth.timeout(now, idleMs, more);
+    // A choice, not a branch (as `#lastWork` below): no code the warm-up never ran (switch_warmup.ts).
+    const warm = !more && now - this.#lastTraffic < this.#keepWarmMs;
+    const waitMs = more ? 0 : warm ? Math.min(idleMs, KEEP_WARM_MS) : idleMs;
+    this.#control[CTL_WARM_WAITS]! += warm ? 1 : 0;
     const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, waitMs);
     if (n > 0) this.#lastWork = now;
     // The loop detector's time for this turn's moves (the engine ticks a second apart). Read before the
@@ -649,8 +653,9 @@ class SwitchLoop {
       this.#batch = BATCH;
       // Its throwaway frames are no traffic: counted, they read as thousands of short waits before the
       // first real frame, and the window they opened kept an idle switch warm for its first 150 ms.
-      this.#warmth.reset();
+      this.#lastTraffic = -Infinity;
       this.#inFrames = 0;
+      Atomics.store(this.#control, CTL_WARM_WAITS, 0);
     }
   }
 
