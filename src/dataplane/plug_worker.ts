@@ -125,8 +125,9 @@ const NAP_BELOW_FRAMES = 16;
  * (counted in the control block's PLUG_WARM_WAITS), and the loop runs its wait, clock and
  * bookkeeping again with nothing to serve: a ping's frame 10 ms after the last finds V8's code and
  * data warm (switch_worker.ts says what a cold wake-up costs there). An empty turn costs about 17 µs
- * of CPU, about 1.5% of a core while a ping every 10 ms keeps the window open. Past the window the
- * wait has no timeout again: an idle plug costs nothing.
+ * of CPU, about 1.5% of a core while a ping every 10 ms keeps the window open. A real-time look that
+ * finds frames counts as traffic too. Past the window the wait has no timeout again: an idle plug
+ * costs nothing.
  */
 const KEEP_WARM_MS = 1;
 
@@ -521,6 +522,8 @@ class PlugLoop {
       const n = direct.epollWait(this.#epfd, this.#events, 8, 0);
       if (n !== 0) {
         wakeMs = monotonicMs();
+        // A stream served here alone is traffic too: its end finds the keep-warm window open.
+        this.#lastTraffic = wakeMs;
         priority.busy();
         return n;
       }

@@ -126,6 +126,10 @@
  * kernel) is its bottleneck, and a thread that preempts it at every batch
  * of acknowledgements slows everyone down.
  *
+ * No keep-warm window (the switch and plug threads' 1 ms waits after a
+ * frame): tried here, it made connections through a forward no faster and
+ * each one cost more CPU (README, "Not yet here").
+ *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
  * shared memory plus a write to the wake eventfd (the loop takes no
