@@ -22,9 +22,11 @@
  * thread about 180 ms of CPU once. On a busy machine it stops after 250 ms
  * of the thread's CPU or a second on the clock, warm or not (warm_budget.ts).
  *
- * It also stops at the next round once a command is waiting (`waiting`): a
- * client that attached meanwhile (QEMU started right after the switch) is
- * served at once, its first frames by code less warm. Run to its end, the
+ * It also stops at the next round once a client's port is waiting
+ * (`waiting`; before its first round when the client came first, as on a
+ * machine so loaded that the thread started late): a client that attached
+ * meanwhile (QEMU started right after the switch) is served at once, its
+ * first frames by code less warm. Run to its end, the
  * warm-up kept such a client's frames in its socket for a second or more
  * (about 278 small frames fill a datagram socket; its sender then blocks),
  * and a client that left before the end (a short flood, a probe) had all of
@@ -43,7 +45,7 @@ export interface WarmTarget {
   turn(): void;
   /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
-  /** True once a real command (a client's port) waits: warming ends at the next round. */
+  /** True once a client's port waits for the loop: warming ends at the next round. */
   waiting(): boolean;
 }
 

@@ -67,6 +67,7 @@ import {
   BPDU,
   CLIENT_MARK,
   CONTROL_ROOM,
+  CTL_CLIENT_WAITING,
   CTL_POSTED,
   CTL_SERVING,
   CTL_STOP,
@@ -612,8 +613,6 @@ class SwitchLoop {
     const realRing = this.#ringIn;
     const handled = this.#handled;
     const t0 = this.#t0;
-    // Commands posted before warming began (the switch's own bring-up) do not end it; a later one does.
-    const posted = Atomics.load(this.#control, CTL_POSTED);
     this.engine = this.#newEngine(sharedEngineState(this.#options.maxMacs));
     // Frames from the main thread (which may be for ports a command has yet to set up) wait in the
     // real ring, which is not declared asleep meanwhile, so no one wakes us for them.
@@ -646,7 +645,7 @@ class SwitchLoop {
           this.run(1);
         },
         detach: (_port, fd) => this.#removeFd(fd),
-        waiting: () => Atomics.load(this.#control, CTL_POSTED) !== posted,
+        waiting: () => Atomics.load(this.#control, CTL_CLIENT_WAITING) !== 0,
       });
     } finally {
       this.engine = real;
