@@ -45,7 +45,8 @@ import {
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { ETH_HLEN, isFrameLength, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
-import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
+import { inputWaiting, QUIET_SCHED, warmUp } from "./plug_warmup.ts";
+import { LIBC_FDS } from "./warm_fds.ts";
 import {
   counterIndex,
   PLUG_STOP,
@@ -607,7 +608,13 @@ scope.onmessage = (e) => {
   scope.onmessage = null;
   let reason: string | null = null;
   try {
-    warmUp(run);
+    // Frames already on a real end end the warm-up: they are served now, not after it.
+    const input = inputWaiting([e.data.a.fd, e.data.b.fd]);
+    try {
+      warmUp(run, LIBC_FDS, input.waiting);
+    } finally {
+      input.close();
+    }
     reason = run(e.data);
   } catch (err) {
     reason = `plug thread failed: ${err}`;
