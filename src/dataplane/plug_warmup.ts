@@ -17,12 +17,16 @@
  * sizes traffic has) and empties what it forwarded, twelve thousand times.
  * The loop's scheduling governor is a quiet one meanwhile (the throwaway
  * stream must not make the thread real-time). It costs the thread about
- * 150 ms of CPU once; real frames sent meanwhile wait in their queues. On a
- * busy machine it stops after 250 ms of the thread's CPU or a second on the
- * clock, warm or not (warm_budget.ts). It stops too as soon as the plug is
- * told to (`stopped`): a Ctrl-C as `vde plug` starts waited out the warming.
+ * 150 ms of CPU once. On a busy machine it stops after 250 ms of the
+ * thread's CPU or a second on the clock, warm or not (warm_budget.ts). It
+ * also stops at once when `ends` says so (looked at every 256 rounds, and
+ * before the first): the plug was told to stop (a Ctrl-C as `vde plug`
+ * starts waited out the warming), or a real end has input waiting (those
+ * frames are served at once, by less optimized code, rather than held in
+ * their queue until the warm-up's end: a sender that drops on a full queue,
+ * as a switch does, lost them).
  */
-import { libc } from "../../ffi/libc.ts";
+import { C, direct, EPOLL_EVENT_SIZE, libc } from "../../ffi/libc.ts";
 import { setSocketBuffer } from "../io/socket_buffers.ts";
 import { warmBudget } from "./warm_budget.ts";
 import { LIBC_FDS, type WarmFds } from "./warm_fds.ts";
@@ -69,7 +73,7 @@ export const QUIET_SCHED: DemandSched = { raise: () => false, setRealtime: () =>
 export function warmUp(
   loop: (start: PlugStart, feed: () => boolean) => unknown,
   calls: WarmFds = LIBC_FDS,
-  stopped: () => boolean = () => false,
+  ends: () => boolean = () => false,
 ): void {
   const c = libc();
   const fds: number[] = [];
@@ -107,7 +111,7 @@ export function warmUp(
       if ((round & 63) < DRAINED_ROUNDS) {
         for (const far of [tap[1]!, sock[1]!]) while (c.read(far, sink, sink.length) > 0) { /* forwarded */ }
       }
-      if (round >= ROUNDS || ((round & 255) === 0 && (spent() || stopped()))) return false;
+      if (round >= ROUNDS || ((round & 255) === 0 && (spent() || ends()))) return false;
       if ((round & 63) === PAUSED_ROUND) {
         const until = performance.now() + PAUSE_MS;
         while (performance.now() < until) { /* a gap between frames, as between pings */ }
@@ -126,6 +130,20 @@ export function warmUp(
   } finally {
     for (const fd of fds) calls.close(fd);
   }
+}
+
+/**
+ * A check that says true once any of `fds` (the plug's real ends) has input waiting, by a wait that
+ * does not block on an epoll set of its own, and its release. Never true when the set cannot be made.
+ */
+export function inputWaiting(fds: number[]): { waiting: () => boolean; close: () => void } {
+  const c = libc();
+  const epfd = c.epoll_create1(C.EPOLL_CLOEXEC);
+  if (epfd < 0) return { waiting: () => false, close: () => {} };
+  const ev = new Uint8Array(EPOLL_EVENT_SIZE);
+  new DataView(ev.buffer).setUint32(0, C.EPOLLIN, true);
+  for (const fd of fds) c.epoll_ctl(epfd, C.EPOLL_CTL_ADD, fd, ev);
+  return { waiting: () => direct.epollWait(epfd, ev, 1, 0) > 0, close: () => c.close(epfd) };
 }
 
 /** A throwaway frame of `size` bytes between two local addresses. */

@@ -45,7 +45,8 @@ import {
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { ETH_HLEN, isFrameLength, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
-import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
+import { inputWaiting, QUIET_SCHED, warmUp } from "./plug_warmup.ts";
+import { LIBC_FDS } from "./warm_fds.ts";
 import {
   counterIndex,
   PLUG_STOP,
@@ -611,9 +612,14 @@ scope.onmessage = (e) => {
   let reason: string | null = null;
   try {
     // Told to stop while it warms (a plug stopped as it starts), it goes straight to the real loop, which
-    // ends at once.
+    // ends at once; frames already on a real end end the warm-up too: they are served now, not after it.
     const control = new Int32Array(e.data.shared, 0, 4);
-    warmUp(run, undefined, () => Atomics.load(control, PLUG_STOP) !== 0);
+    const input = inputWaiting([e.data.a.fd, e.data.b.fd]);
+    try {
+      warmUp(run, LIBC_FDS, () => Atomics.load(control, PLUG_STOP) !== 0 || input.waiting());
+    } finally {
+      input.close();
+    }
     reason = run(e.data);
   } catch (err) {
     reason = `plug thread failed: ${err}`;

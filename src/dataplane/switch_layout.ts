@@ -28,8 +28,14 @@ export const CTL_STOP = 1;
 export const CTL_SERVING = 2;
 /** Index in the control block: short waits the worker took to stay warm after traffic (switch_worker.ts, KEEP_WARM_MS). */
 export const CTL_WARM_WAITS = 3;
+/**
+ * Index in the control block: 0 until the main thread posts a client's port (its fd, or a count of
+ * main-thread links), then 1. The worker's warm-up ends at its next round once it reads 1
+ * (switch_warmup.ts): that client's frames wait for it. Console commands do not end it.
+ */
+export const CTL_CLIENT_WAITING = 4;
 /** Int32 slots of the control block. */
-export const CTL_SLOTS = 4;
+export const CTL_SLOTS = 5;
 /**
  * A ringOut tag with this bit is a frame seen by the thread's observer
  * (capture), not one to send: `port << 1 | 1 when it left the port`, plus

@@ -69,6 +69,7 @@ import {
   BPDU,
   CLIENT_MARK,
   CONTROL_ROOM,
+  CTL_CLIENT_WAITING,
   CTL_POSTED,
   CTL_SERVING,
   CTL_SLOTS,
@@ -260,6 +261,10 @@ export class SwitchThread {
     if (this.#stopping !== null) return;
     const posted: PostedCommand = { cmd, fence: this.#ringIn.writePosition };
     this.#thread.worker.postMessage(posted);
+    // A client's port: a warm-up still running ends at its next round, and the client is served.
+    if (cmd.op === "addFd" || (cmd.op === "remote" && cmd.count > 0)) {
+      Atomics.store(this.#control, CTL_CLIENT_WAITING, 1);
+    }
     Atomics.add(this.#control, CTL_POSTED, 1);
     this.#thread.wake();
   }

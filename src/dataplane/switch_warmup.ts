@@ -19,9 +19,18 @@
  * integer range. Then the ports are detached. The target forwards them
  * with a twin engine on memory no other thread reads, so nothing of them
  * (addresses, counters) is ever visible, even while warming. It costs the
- * thread about 180 ms of CPU once; a client's frames sent meanwhile wait
- * in its socket. On a busy machine it stops after 250 ms of the thread's CPU
- * or a second on the clock, warm or not (warm_budget.ts).
+ * thread about 180 ms of CPU once. On a busy machine it stops after 250 ms
+ * of the thread's CPU or a second on the clock, warm or not (warm_budget.ts).
+ *
+ * It also stops at the next round once a client's port is waiting
+ * (`waiting`; before its first round when the client came first, as on a
+ * machine so loaded that the thread started late): a client that attached
+ * meanwhile (QEMU started right after the switch) is served at once, its
+ * first frames by code less warm. Run to its end, the
+ * warm-up kept such a client's frames in its socket for a second or more
+ * (about 278 small frames fill a datagram socket; its sender then blocks),
+ * and a client that left before the end (a short flood, a probe) had all of
+ * them dropped unread with its port.
  */
 import { libc } from "../../ffi/libc.ts";
 import type { PortFdKind } from "./switch_layout.ts";
@@ -36,6 +45,8 @@ export interface WarmTarget {
   turn(): void;
   /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
+  /** True once a client's port waits for the loop: warming ends at the next round. */
+  waiting(): boolean;
 }
 
 /**
@@ -51,6 +62,20 @@ const ROUNDS = 16_000;
 const BUDGET_MS = 250;
 /** ...or after this long on the clock, however little CPU the thread had (see warm_budget.ts). */
 const WALL_CAP_MS = 1000;
+/**
+ * A test's longer warm-up, in ms of both budgets and with no round limit (VDE_TEST_WARMUP_MS): a
+ * client can then attach during it on any machine, as it does on a loaded one.
+ */
+const TEST_WARMUP_MS = Number(testWarmupText() ?? "") || 0;
+
+/** The variable's text; unset when this process may not read the environment. */
+function testWarmupText(): string | undefined {
+  try {
+    return Deno.env.get("VDE_TEST_WARMUP_MS");
+  } catch {
+    return undefined;
+  }
+}
 /** Frame sizes traffic has: minimum (sent broadcast), a ping, a full frame. */
 const SIZES = [60, 98, 1514];
 const KINDS: PortFdKind[] = ["dgram", "dgram", "tap"];
@@ -74,9 +99,13 @@ export function warmUp(target: WarmTarget, fds: WarmFds = LIBC_FDS): void {
     }
     const frames = SIZES.flatMap((size) => [1, 2, 3].map((from) => frame(size, from)));
     const sink = new Uint8Array(2048);
-    const spent = warmBudget(BUDGET_MS, WALL_CAP_MS);
-    for (let round = 0; round < ROUNDS; round++) {
+    const spent = TEST_WARMUP_MS > 0
+      ? warmBudget(TEST_WARMUP_MS, TEST_WARMUP_MS)
+      : warmBudget(BUDGET_MS, WALL_CAP_MS);
+    const rounds = TEST_WARMUP_MS > 0 ? Infinity : ROUNDS;
+    for (let round = 0; round < rounds; round++) {
       if ((round & 255) === 0 && spent()) break;
+      if (target.waiting()) break;
       const count = 1 + (round % 4);
       for (let i = 0; i < count; i++) {
         const f = frames[(round + i) % frames.length]!;

@@ -67,6 +67,7 @@ import {
   BPDU,
   CLIENT_MARK,
   CONTROL_ROOM,
+  CTL_CLIENT_WAITING,
   CTL_POSTED,
   CTL_SERVING,
   CTL_STOP,
@@ -709,6 +710,7 @@ class SwitchLoop {
           this.#dryTurn((round & 1) === 0);
         },
         detach: (_port, fd) => this.#removeFd(fd),
+        waiting: () => Atomics.load(this.#control, CTL_CLIENT_WAITING) !== 0,
       });
     } finally {
       this.engine = real;

@@ -5,8 +5,8 @@
  * stop the thread from starting.
  */
 import assert from "node:assert/strict";
-import { libc } from "../../ffi/libc.ts";
-import { QUIET_SCHED, warmUp } from "../../src/dataplane/plug_warmup.ts";
+import { datagramPair, libc } from "../../ffi/libc.ts";
+import { inputWaiting, QUIET_SCHED, warmUp } from "../../src/dataplane/plug_warmup.ts";
 import type { PlugStart } from "../../src/dataplane/plug_layout.ts";
 import { DemandGovernor } from "../../src/dataplane/priority.ts";
 import { RecordingFds } from "./_warm_fds.ts";
@@ -65,6 +65,40 @@ Deno.test("plug warm-up told to stop ends within 256 wake-ups and closes its fds
   );
   assert.ok(feeds >= 300 && feeds <= 300 + 256, `${feeds} wake-ups fed, the stop at the 300th`);
   calls.assertAllClosed(5);
+});
+
+Deno.test("plug warm-up ends at the next look once a real end has input waiting, and still closes its fds", () => {
+  for (const [from, expected] of [[0, 0], [300, 512]] as const) {
+    const calls = new RecordingFds();
+    let feeds = 0;
+    warmUp(
+      (start, feed) => {
+        while (feed()) {
+          feeds++;
+          forward(start);
+        }
+      },
+      calls,
+      () => feeds >= from,
+    );
+    assert.equal(feeds, expected, `input waiting from wake-up ${from}`);
+    calls.assertAllClosed(5);
+  }
+});
+
+Deno.test("inputWaiting says true once one of its fds has a frame to read, and not before", () => {
+  const c = libc();
+  const a = datagramPair()!;
+  const b = datagramPair()!;
+  const input = inputWaiting([a[0]!, b[0]!]);
+  try {
+    assert.equal(input.waiting(), false);
+    c.write(b[1]!, new Uint8Array(60), 60);
+    assert.equal(input.waiting(), true);
+  } finally {
+    input.close();
+    for (const fd of [...a, ...b]) c.close(fd);
+  }
 });
 
 Deno.test("plug warm-up whose loop throws still closes its fds", () => {

@@ -29,7 +29,7 @@ for (const kind of ["c", "ours"] as const satisfies readonly SwitchKind[]) {
       timeoutMs: 60_000,
     });
     const sw = await startSwitchOf(kind, `${dir}/sw`);
-    // As the bench does: a flood into ours while it still warms its forwarding path stalls that port.
+    // As the bench does: ours warms its forwarding path first, on CPU the flood would share.
     await settle(sw.pid);
     const sink = spawnManaged([loadgen, "sink", `vde://${dir}/sw`, "10"], { name: "loadgen sink" });
     try {
