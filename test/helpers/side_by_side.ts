@@ -12,15 +12,26 @@ export interface Trial {
   fn: (t: Deno.TestContext) => Promise<void>;
 }
 
-/** Runs `trials` as steps of `t` at once, and returns when every one has ended. */
-export async function sideBySide(t: Deno.TestContext, trials: Trial[]): Promise<void> {
-  await Promise.all(trials.map((trial) =>
-    t.step({
-      name: trial.name,
-      sanitizeOps: false,
-      sanitizeResources: false,
-      sanitizeExit: false,
-      fn: trial.fn,
-    })
-  ));
+/**
+ * Runs `trials` as steps of `t`, `atOnce` of them at a time (all unless told), and returns when every one
+ * has ended.
+ */
+export async function sideBySide(
+  t: Deno.TestContext,
+  trials: Trial[],
+  atOnce = trials.length,
+): Promise<void> {
+  const queue = [...trials];
+  const lane = async () => {
+    for (let trial = queue.shift(); trial !== undefined; trial = queue.shift()) {
+      await t.step({
+        name: trial.name,
+        sanitizeOps: false,
+        sanitizeResources: false,
+        sanitizeExit: false,
+        fn: trial.fn,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, atOnce) }, lane));
 }

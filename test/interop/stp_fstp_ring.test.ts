@@ -14,7 +14,7 @@
  * root (both looped before our switch learnt FSTP's dialect), and one of
  * theirs and two of ours with ours as root; and the first with VLAN 7 tagged
  * on every cable, where both VLANs must be loop-free and reach every client.
- * The four rings run side by side (steps of one test), each in a directory
+ * The four rings run two at a time (steps of one test), each in a directory
  * of its own.
  */
 import assert from "node:assert/strict";
@@ -205,7 +205,8 @@ const trial = (name: string, kinds: Kind[], rootIndex: number, vlan = false): Tr
   fn: (t) => ring(t, kinds, rootIndex, vlan),
 });
 
-// The rings share nothing, and most of a ring's time is FSTP's timers waited out: they run side by side.
+// The rings share nothing, and most of a ring's time is FSTP's timers waited out: they run side by side,
+// two at a time (four at once under other load, one in five runs lost a broadcast's copy for 400 ms).
 Deno.test("rings of vde_switch -F and our --stp switches, side by side", async (t) => {
   await sideBySide(t, [
     trial(
@@ -229,5 +230,5 @@ Deno.test("rings of vde_switch -F and our --stp switches, side by side", async (
       0,
       true,
     ),
-  ]);
+  ], 2);
 });
