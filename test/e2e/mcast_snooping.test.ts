@@ -14,8 +14,8 @@
  * Our switch runs it on both data planes (snooping on the switch thread,
  * the default, and on the main thread). Both count what they saw and sent
  * the same way: `mcast/print` against the kernel ports' `ip link xstats
- * type bridge_slave` (queries sent, reports and leaves seen, each family). Root only;
- * runs in CI.
+ * type bridge_slave` (queries sent, reports and leaves seen, each family). The three
+ * run side by side, each in a lab of its own. Root only; runs in CI.
  */
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
@@ -23,6 +23,7 @@ import { run, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { sideBySide } from "../helpers/side_by_side.ts";
 
 const SENDER = `
 import socket, sys
@@ -197,15 +198,8 @@ async function ourSwitchScenario(t: Deno.TestContext, dataplane: "thread" | "mai
   });
 }
 
-Deno.test("snooping with our querier: members get the group's datagrams, others none, leaves stop them", async (t) => {
-  await ourSwitchScenario(t, "thread");
-});
-
-Deno.test("the same with the switch forwarding on its main thread (--dataplane main)", async (t) => {
-  await ourSwitchScenario(t, "main");
-});
-
-Deno.test("a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same counts", async (t) => {
+/** The scenario around a Linux bridge (mcast_snooping 1, mcast_querier 1), counted by the kernel. */
+async function linuxBridgeScenario(t: Deno.TestContext): Promise<void> {
   if (skipUnless(t, await labMissing(["tcpdump", "python3", "bridge"]))) return;
   await withNetns(async (lab) => {
     const br = await lab.namespace("br");
@@ -238,4 +232,23 @@ Deno.test("a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same c
     }
     assertCounted(kernelCounts(xstats), xstats.join("\n"));
   });
+}
+
+// The three share nothing (each its own lab of namespaces and switch or bridge), and most of their time is a
+// querier's intervals waited out: they run side by side.
+Deno.test("IGMP/MLD snooping on our switch's two data planes and on a Linux bridge, side by side", async (t) => {
+  await sideBySide(t, [
+    {
+      name: "snooping with our querier: members get the group's datagrams, others none, leaves stop them",
+      fn: (st) => ourSwitchScenario(st, "thread"),
+    },
+    {
+      name: "the same with the switch forwarding on its main thread (--dataplane main)",
+      fn: (st) => ourSwitchScenario(st, "main"),
+    },
+    {
+      name: "a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same counts",
+      fn: linuxBridgeScenario,
+    },
+  ]);
 });
