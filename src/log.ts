@@ -22,6 +22,12 @@ let file: Deno.FsFile | null = null;
 /** The log file's name (absolute: a daemon's working directory is not the one it was started in) and mode. */
 let filePath = "";
 let fileMode = 0o644;
+let fileOption = "--logfile";
+/** When the name last could not be opened again (ms), and the line that said why into the file held. */
+let refusedAt = -Infinity;
+let refusal = "";
+/** How long a name that could not be opened again is left before the next try: not once a line. */
+const REOPEN_RETRY_MS = 1000;
 let discard = false;
 let quiet = false;
 let writer: ((line: string, severity: Severity) => void) | null = null;
@@ -43,6 +49,7 @@ export function setLogFile(path: string, option = "--logfile", mode = 0o644): vo
     file = openOutputFile(path, { append: true, mode });
     filePath = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
     fileMode = mode;
+    fileOption = option;
   } catch (err) {
     throw new Error(printable(`cannot open the log file ${path}${unwritable(path, option, err)}`));
   }
@@ -102,7 +109,7 @@ export function log(component: string, message: string, severity: Severity = "in
     } catch { /* stderr is gone (a closed terminal): the shutdown that follows must still run */ }
     return;
   }
-  reopenIfMoved();
+  reopenIfMoved(component);
   try {
     file.writeSync(encoder.encode(`${new Date().toISOString()} ${line}\n`));
   } catch { /* a log that cannot be written must not stop the switch */ }
@@ -112,11 +119,15 @@ export function log(component: string, message: string, severity: Severity = "in
 /**
  * Opens the log file's name again when it no longer names the file held (moved or removed by a rotation):
  * two stats a line, and log lines are few (rate limited where a peer could cause them). A name that cannot
- * be opened now (refused as setLogFile refuses it: another user's file or symlink put there) leaves the
- * lines going to the file held, as before.
+ * be opened now (refused as setLogFile refuses it: another user's file or symlink put there; its directory
+ * removed) leaves the lines going to the file held, as before, which is told why once (its admin reads it
+ * there, where the lines went on), and is tried again a second later, not at every line: each try walks the
+ * name's directories (half a millisecond, against a few microseconds for a line).
  */
-function reopenIfMoved(): void {
+function reopenIfMoved(component: string): void {
   if (file === null) return;
+  const now = Date.now();
+  if (now - refusedAt < REOPEN_RETRY_MS) return;
   try {
     const named = Deno.statSync(filePath);
     const held = file.statSync();
@@ -128,5 +139,18 @@ function reopenIfMoved(): void {
     const reopened = openOutputFile(filePath, { append: true, mode: fileMode });
     file.close();
     file = reopened;
-  } catch { /* keep writing where the lines went so far */ }
+    refusedAt = -Infinity;
+    refusal = "";
+  } catch (err) {
+    refusedAt = now;
+    const why = printable(
+      `${component}: ${filePath} no longer names this log, and cannot be opened again` +
+        `${unwritable(filePath, fileOption, err)}: the lines go on here until it can`,
+    );
+    if (why === refusal) return;
+    refusal = why;
+    try {
+      file.writeSync(encoder.encode(`${new Date(now).toISOString()} ${why}\n`));
+    } catch { /* as any line's */ }
+  }
 }

@@ -106,6 +106,56 @@ Deno.test("a --logfile that is a symlink another user made first is refused, and
   }
 });
 
+Deno.test("a log moved away whose name then holds another user's file or symlink: neither is written, the lines go on in the file held, which says why once, and a name made ours again is reopened", async (t) => {
+  if (skipUnlessRoot(t)) return; // another user's file and symlink are made by chown
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-reopen-" });
+  try {
+    // A directory others may write (a shared /tmp): the log moved away, a user puts their own file, then a
+    // symlink to root's precious file, at its name before root's next line.
+    await Deno.chmod(tmp, 0o1777);
+    await Deno.writeTextFile(`${tmp}/precious`, "precious\n");
+    const log = new URL("../src/log.ts", import.meta.url).href;
+    const r = await run([
+      Deno.execPath(),
+      "eval",
+      `import { log, setLogFile } from "${log}";
+      const chown = (p) => new Deno.Command("chown", { args: ["-h", "65534:65534", p] }).outputSync();
+      setLogFile("${tmp}/sw.log");
+      log("vde switch", "before the move");
+      Deno.renameSync("${tmp}/sw.log", "${tmp}/sw.log.1");
+      Deno.writeTextFileSync("${tmp}/sw.log", "theirs\\n");
+      chown("${tmp}/sw.log");
+      for (let i = 0; i < 3; i++) log("vde switch", "line " + i);
+      Deno.removeSync("${tmp}/sw.log");
+      Deno.symlinkSync("${tmp}/precious", "${tmp}/sw.log");
+      chown("${tmp}/sw.log");
+      await new Promise((r) => setTimeout(r, 1100));
+      log("vde switch", "past the symlink");
+      Deno.removeSync("${tmp}/sw.log");
+      await new Promise((r) => setTimeout(r, 1100));
+      log("vde switch", "in the name again");`,
+    ], { check: false });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(`${tmp}/precious`), "precious\n");
+    const held = (await Deno.readTextFile(`${tmp}/sw.log.1`)).split("\n").map((l) => l.replace(/^\S+Z /, ""));
+    assert.deepEqual(held.slice(0, 2), [
+      "vde switch: before the move",
+      `vde switch: ${tmp}/sw.log no longer names this log, and cannot be opened again: it belongs to nobody, ` +
+      "not to root: not written (its owner would read what is written, or change it); remove it, or give a " +
+      "file of your own: the lines go on here until it can",
+    ]);
+    assert.deepEqual(held.slice(2, 5), ["vde switch: line 0", "vde switch: line 1", "vde switch: line 2"]);
+    assert.match(
+      held[5] ?? "",
+      /^vde switch: \S+ no longer names this log, .*: it is a symbolic link of nobody's/,
+    );
+    assert.deepEqual(held.slice(6), ["vde switch: past the symlink", ""]);
+    assert.match(await Deno.readTextFile(`${tmp}/sw.log`), /^\S+Z vde switch: in the name again\n$/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("quietStderrLog (slirpvde's -q) drops the info lines on stderr and still says a notice, a warning and an error", async () => {
   const log = new URL("../src/log.ts", import.meta.url).href;
   const r = await run([

@@ -194,9 +194,15 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
   }
   const inBackground = o.daemon === true && isDaemonChild();
   // A daemon with a --logfile says its start's warnings (an --rc file's failing lines) in that file, and to
-  // the command that started it too, which a daemon without one says them to as plain stderr lines.
-  const startWarnings: string[] = [];
-  if (inBackground && o.logfile !== undefined) setLateWarnings((line) => startWarnings.push(line));
+  // the command that started it too, as a daemon without one does: on the stderr its parent prints until the
+  // ready mark, so a start that fails after them (a --tap refused) shows them above its reason too.
+  if (inBackground && o.logfile !== undefined) {
+    setLateWarnings((line) => {
+      try {
+        Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+      } catch { /* the parent gave up waiting */ }
+    });
+  }
   await using resources = new AsyncDisposableStack();
   if (o.stopPoller !== false) resources.defer(() => poller().stop().catch(() => {}));
   const { stopped, stop, remove } = untilSignal();
@@ -223,7 +229,7 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     ready: (serving?: string) => {
       // Said where the user looks: a daemon's parent prints what it is handed, its log file keeps it.
       served = true;
-      const toParent: string[] = startWarnings;
+      const toParent: string[] = [];
       const say = (m: string) => {
         log(o.component, m);
         if (inBackground && o.logfile !== undefined) toParent.push(`${o.component}: ${m}`);
@@ -263,6 +269,8 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     // Until the parent was told it runs, the parent shows the error (a pid file that cannot be written
     // included), and the log file keeps it for later; after, only the log file or syslog is there to say it.
     if (inBackground && (o.logfile !== undefined || detached)) {
+      // Not to the parent too: it prints the error line the copy ends with.
+      if (!detached) setLateWarnings(null);
       log(o.component, `${served ? "ended" : "cannot start"}: ${(err as Error).message}`, "err");
     }
     throw err;
