@@ -619,6 +619,9 @@ async function handshake(
   options: OpenOptions,
 ): Promise<VdeClientLink> {
   const signal = options.signal;
+  // Stopped before it connected, it never connects: there is nothing to undo, and a held switch is not
+  // waited for.
+  stoppedDuring(signal, dir);
   const ctl = await connectCtl(dir, ctlPath);
   // A stop (the opener's signal) at any moment of the handshake is this function's to undo, the catch below
   // unlinking our socket and closing it and the stream, but only once the request is sent and answered:

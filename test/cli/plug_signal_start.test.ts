@@ -26,6 +26,7 @@
  */
 import assert from "node:assert/strict";
 import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { interfaceExists } from "../../ffi/tun.ts";
 import {
   hasCommand,
   hasRoot,
@@ -157,7 +158,7 @@ for (const [kind, which] of KINDS) {
         try {
           // Both ends are open once the tap exists and the switch has the plug's port; the plug thread is
           // started right after, and it never loads.
-          await waitFor(() => hasInterface(tap), {
+          await waitFor(() => interfaceExists(tap), {
             timeoutMs: 30_000,
             what: `tap ${tap}`,
           }).catch(() => {
@@ -166,22 +167,12 @@ for (const [kind, which] of KINDS) {
           await untilPorts(mgmt, (blocks) => blocks.length === 1, "the plug's port on the switch");
           await assertEndsOn(plug, signal, "its plug thread still loading");
           assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
-          await waitFor(() => !hasInterface(tap), { timeoutMs: 5_000, what: `tap ${tap} to go` });
+          await waitFor(() => !interfaceExists(tap), { timeoutMs: 5_000, what: `tap ${tap} to go` });
           await untilPorts(mgmt, (blocks) => blocks.length === 0, "no port on the switch");
         } finally {
           await plug.stop();
         }
       });
     });
-  }
-}
-
-/** Whether network interface `name` exists here. */
-function hasInterface(name: string): boolean {
-  try {
-    Deno.statSync(`/sys/class/net/${name}`);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -167,6 +167,30 @@ Deno.test("a switch that answers with a socket outside its directory (or a symli
   }
 });
 
+Deno.test("a vde:// open whose opener stopped before it began never connects to the switch: a held one is not waited for", async () => {
+  const { openVdeLink } = await import("../../src/link/vde_link.ts");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-stopped-first-" });
+  await Deno.mkdir(`${tmp}/sw`);
+  // A switch that never answers (as one stopped): a connection to it waits in its backlog.
+  const ctl = Deno.listen({ transport: "unix", path: `${tmp}/sw/ctl` });
+  const stop = new AbortController();
+  stop.abort();
+  try {
+    await assert.rejects(openVdeLink(`${tmp}/sw`, { signal: stop.signal }), /^Error: stopped while joining/);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const connected = await Promise.race([
+      ctl.accept().then((conn) => (conn.close(), true)),
+      new Promise<false>((done) => timer = setTimeout(done, 200, false)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(connected, false, "the stopped open connected to the switch");
+    assert.deepEqual([...Deno.readDirSync(`${tmp}/sw`)].map((e) => e.name), ["ctl"]);
+  } finally {
+    ctl.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("a switch whose directory is swapped for a symlink elsewhere before it answers is not connected to: the answer is judged against the directory resolved when it was asked", async () => {
   const { openVdeLink } = await import("../../src/link/vde_link.ts");
   const { buildSockaddrUn } = await import("../../src/wire/sockaddr_un.ts");
