@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { datagramPair, libc } from "../../ffi/libc.ts";
 import { PlugThread } from "../../src/dataplane/plug_thread.ts";
-import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
+import { SwitchThread, type SwitchThreadSink } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState, SwitchEngine } from "../../src/switch/engine.ts";
 import { BROADCAST, ethFrame, mac, sleep, threadWarmed, until } from "../helpers/vde_clients.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
@@ -64,17 +64,22 @@ async function keepsWarmThenIdles(count: () => number, from: number, to: number)
   await until("short waits after the next frame", () => count() > after, 20_000);
 }
 
-/** A warmed switch thread forwarding between two datagram ports, given to `body` with the ports' peers. */
+/**
+ * A warmed switch thread forwarding between two datagram ports, given to `body` with the ports' peers;
+ * `also` configures it further before it warms.
+ */
 async function withSwitchThread(
   body: (thread: SwitchThread, from: number, to: number) => Promise<void>,
+  { state = sharedEngineState(), sink = QUIET_SINK, also = (_thread: SwitchThread) => {} } = {},
 ): Promise<void> {
   const [a, peerA] = pair();
   const [b, peerB] = pair();
-  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
+  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, state, sink);
   try {
     thread.addFd(1, a, "dgram");
     thread.addFd(2, b, "dgram");
     for (const port of [1, 2]) thread.command({ op: "call", method: "activatePort", args: [port] });
+    also(thread);
     assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
     await body(thread, peerA, peerB);
     await thread.removeFd(a);
@@ -107,35 +112,67 @@ Deno.test("an idle switch thread returns to its tick-long wait once a frame's ke
   await withSwitchThread((thread, from, to) => keepsWarmThenIdles(() => thread.warmWaits, from, to));
 });
 
+/** Sends a frame from `from` to `to` through `thread`, then waits out 20 kept-warm turns, each with a stand-in. */
+async function standInsAfterAFrame(thread: SwitchThread, from: number, to: number): Promise<void> {
+  await crosses(from, to);
+  const before = thread.warmWaits;
+  await until("kept-warm turns after the frame", () => thread.warmWaits >= before + 20, 20_000);
+}
+
 Deno.test("a kept-warm switch thread's stand-in frames leave no trace: no frame sent, no address learnt, no counter moved", async () => {
   const state = sharedEngineState();
   const reader = new SwitchEngine({ numPorts: 4, shared: { state, writer: false } }, () => {});
-  const [a, peerA] = pair();
-  const [b, peerB] = pair();
-  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, state, QUIET_SINK);
-  try {
-    thread.addFd(1, a, "dgram");
-    thread.addFd(2, b, "dgram");
-    for (const port of [1, 2]) thread.command({ op: "call", method: "activatePort", args: [port] });
-    assert.notEqual(await threadWarmed(thread), null, "the thread warmed");
-    await crosses(peerA, peerB);
-    const before = thread.warmWaits;
-    await until("kept-warm turns after the frame", () => thread.warmWaits >= before + 20, 20_000);
+  await withSwitchThread(async (thread, from, to) => {
+    await standInsAfterAFrame(thread, from, to);
     const buf = new Uint8Array(2048);
-    for (const fd of [peerA, peerB]) {
+    for (const fd of [from, to]) {
       assert.ok(libc().read(fd, buf, buf.length) < 0, "no frame but the one sent");
     }
     assert.equal(reader.macTable.size, 1, "only the sender's address learnt");
-    assert.deepEqual([reader.portStats(1).framesIn, reader.portStats(2).framesOut], [1, 1]);
-    assert.deepEqual([reader.portStats(2).framesIn, reader.portStats(1).framesOut], [0, 0]);
+    // Every counter of every port, drops too: the stand-in's send to fd -1 fails (EBADF), a drop if counted here.
+    const none = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, dropsIn: 0, dropsOut: 0 };
+    const stats = [0, 1, 2, 3].map((port) => reader.portStats(port));
+    const [sent, got] = [{ ...none, framesIn: 1, bytesIn: 64 }, { ...none, framesOut: 1, bytesOut: 64 }];
+    assert.deepEqual(stats, [none, sent, got, none]);
     assert.deepEqual([reader.counters.flooded, reader.counters.unicast, reader.counters.badPort], [1, 0, 0]);
-    await thread.removeFd(a);
-    await thread.removeFd(b);
-  } finally {
-    await thread.stop();
-    for (const fd of [peerA, peerB]) libc().close(fd);
-  }
-  for (const fd of [a, b]) libc().close(fd);
+  }, { state });
+});
+
+Deno.test("a kept-warm switch thread's stand-in frames reach no main-thread link, capture, event or loop warning", async () => {
+  const seen: string[] = [];
+  const from = (frame: Uint8Array) => [...frame.subarray(6, 12)].join(":");
+  const sink: SwitchThreadSink = {
+    ...QUIET_SINK,
+    frame: (port, frame) => seen.push(`frame to ${port} from ${from(frame)}`),
+    observed: (port, out, _fresh, frame) =>
+      seen.push(`observed ${out ? "out of" : "into"} ${port} from ${from(frame)}`),
+    event: (event) => seen.push(`event ${JSON.stringify(event)}`),
+    loop: (warning) => seen.push(`loop ${warning.mac}`),
+  };
+  const also = (thread: SwitchThread) => {
+    // A cable, slirp or stream on each port as well: its frames cross to the main thread.
+    for (const port of [1, 2]) thread.command({ op: "remote", port, count: 1 });
+    thread.command({ op: "observe", on: true });
+    thread.command({ op: "events", on: true });
+  };
+  await withSwitchThread(async (thread, peerA, peerB) => {
+    await standInsAfterAFrame(thread, peerA, peerB);
+    await until(
+      "the frame's copy for port 2's main-thread link",
+      () => seen.some((s) => s.startsWith("frame")),
+      20_000,
+    );
+    await thread.settled();
+    const sender = from(ethFrame(BROADCAST, mac(0xa), 1));
+    assert.deepEqual(seen.filter((s) => !s.startsWith("event")).sort(), [
+      `frame to 2 from ${sender}`,
+      `observed into 1 from ${sender}`,
+      `observed out of 2 from ${sender}`,
+    ]);
+    const events = seen.filter((s) => s.startsWith("event"));
+    assert.equal(events.length, 1, `one event, the sender learnt: ${events}`);
+    assert.match(events[0]!, /"mac-learned".*"02:00:00:00:00:0a"/);
+  }, { sink, also });
 });
 
 Deno.test("a switch thread just warmed has taken no short wait: its warm-up's throwaway frames are no traffic to keep warm for", async () => {
