@@ -655,6 +655,9 @@ class SwitchLoop {
       frame[11] = host + 1;
       twin.input(host + 1, frame);
       this.#flush();
+    } catch {
+      // Never out of the forwarding loop: without the stand-in, a lone frame is only colder.
+      this.#dryEngine = null;
     } finally {
       this.engine = real;
       this.#byPort = byPort;
