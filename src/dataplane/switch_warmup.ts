@@ -62,11 +62,23 @@ const ROUNDS = 16_000;
 const BUDGET_MS = 250;
 /** ...or after this long on the clock, however little CPU the thread had (see warm_budget.ts). */
 const WALL_CAP_MS = 1000;
+/** The longest warm-up VDE_TEST_WARMUP_MS may ask for: commands wait for its end. */
+export const TEST_WARMUP_MAX_MS = 60_000;
 /**
  * A test's longer warm-up, in ms of both budgets and with no round limit (VDE_TEST_WARMUP_MS): a
  * client can then attach during it on any machine, as it does on a loaded one.
  */
-const TEST_WARMUP_MS = Number(testWarmupText() ?? "") || 0;
+const TEST_WARMUP_MS = testWarmupMs(testWarmupText());
+
+/**
+ * VDE_TEST_WARMUP_MS's ms: a whole number from 1 to TEST_WARMUP_MAX_MS, or 0 (the usual warm-up) for
+ * anything else. "1e9" or "Infinity" read by `Number` held every console command until a client came.
+ */
+export function testWarmupMs(text: string | undefined): number {
+  if (text === undefined || !/^[1-9][0-9]{0,4}$/.test(text)) return 0;
+  const ms = Number(text);
+  return ms <= TEST_WARMUP_MAX_MS ? ms : 0;
+}
 
 /** The variable's text; unset when this process may not read the environment. */
 function testWarmupText(): string | undefined {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { libc } from "../../ffi/libc.ts";
-import { warmUp } from "../../src/dataplane/switch_warmup.ts";
+import { TEST_WARMUP_MAX_MS, testWarmupMs, warmUp } from "../../src/dataplane/switch_warmup.ts";
 import type { PortFdKind } from "../../src/dataplane/switch_layout.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
@@ -61,6 +61,17 @@ Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, deta
   assert.ok(turns >= 256, `${turns} turns`);
   assert.ok(framesSeen >= turns, `${framesSeen} frames for ${turns} turns`);
   calls.assertAllClosed(6);
+});
+
+Deno.test("VDE_TEST_WARMUP_MS takes a whole number of ms up to a minute, and anything else leaves the usual warm-up", () => {
+  for (const text of ["1", "20000", String(TEST_WARMUP_MAX_MS)]) {
+    assert.equal(testWarmupMs(text), Number(text));
+  }
+  for (
+    const text of [undefined, "", "0", "-5", "1e9", "Infinity", "0x10", " 20", "20.5", "60001", "999999"]
+  ) {
+    assert.equal(testWarmupMs(text), 0, `${text}`);
+  }
 });
 
 Deno.test("warm-up ends at the round after a command starts waiting, and still detaches and closes", () => {
