@@ -2,7 +2,7 @@
  * What the switch thread (switch_worker.ts) and its owner (switch_thread.ts)
  * share: the start message, the commands, the replies, and the control
  * block's layout (`Int32Array`: commands posted, stop flag, serving flag,
- * warm waits).
+ * warm waits, client waiting).
  *
  * Commands are postMessages, counted in the control block: the worker runs
  * a synchronous loop and only returns to its event loop (where messages

@@ -23,14 +23,15 @@
  * of the thread's CPU or a second on the clock, warm or not (warm_budget.ts).
  *
  * It also stops at the next round once a client's port is waiting
- * (`waiting`; before its first round when the client came first, as on a
+ * (`ends`; before its first round when the client came first, as on a
  * machine so loaded that the thread started late): a client that attached
  * meanwhile (QEMU started right after the switch) is served at once, its
  * first frames by code less warm. Run to its end, the
  * warm-up kept such a client's frames in its socket for a second or more
  * (about 278 small frames fill a datagram socket; its sender then blocks),
  * and a client that left before the end (a short flood, a probe) had all of
- * them dropped unread with its port.
+ * them dropped unread with its port. It stops likewise when the thread is
+ * told to stop (a switch stopped as it starts).
  */
 import { libc } from "../../ffi/libc.ts";
 import type { PortFdKind } from "./switch_layout.ts";
@@ -45,8 +46,8 @@ export interface WarmTarget {
   turn(): void;
   /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
-  /** True once a client's port waits for the loop: warming ends at the next round. */
-  waiting(): boolean;
+  /** True once warming must end at the next round: a client's port waits for the loop, or it is told to stop. */
+  ends(): boolean;
 }
 
 /**
@@ -117,7 +118,7 @@ export function warmUp(target: WarmTarget, fds: WarmFds = LIBC_FDS): void {
     const rounds = TEST_WARMUP_MS > 0 ? Infinity : ROUNDS;
     for (let round = 0; round < rounds; round++) {
       if ((round & 255) === 0 && spent()) break;
-      if (target.waiting()) break;
+      if (target.ends()) break;
       const count = 1 + (round % 4);
       for (let i = 0; i < count; i++) {
         const f = frames[(round + i) % frames.length]!;

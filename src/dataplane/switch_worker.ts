@@ -710,7 +710,11 @@ class SwitchLoop {
           this.#dryTurn((round & 1) === 0);
         },
         detach: (_port, fd) => this.#removeFd(fd),
-        waiting: () => Atomics.load(this.#control, CTL_CLIENT_WAITING) !== 0,
+        // A stop too: a switch stopped as it starts (a Ctrl-C) had its stop wait out the warming, past
+        // its owner's 2 s bound under VDE_TEST_WARMUP_MS.
+        ends: () =>
+          Atomics.load(this.#control, CTL_CLIENT_WAITING) !== 0 ||
+          Atomics.load(this.#control, CTL_STOP) !== 0,
       });
     } finally {
       this.engine = real;

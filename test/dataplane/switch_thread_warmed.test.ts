@@ -77,3 +77,18 @@ Deno.test("a switch thread whose worker dies of an uncaught error after it warme
     assert.ok(performance.now() - began < 1000, `stop took ${performance.now() - began} ms`);
   }
 });
+
+Deno.test("a switch thread stopped while it warms up ends its warm-up and answers the stop", async () => {
+  // A warm-up far past the stop's 2 s bound, as a starved thread's can be; the worker reads it as it loads.
+  Deno.env.set("VDE_TEST_WARMUP_MS", "20000");
+  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
+  try {
+    // Loaded and warming on most machines by then; stopped before it warms, it must not warm at all.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  } finally {
+    await thread.stop();
+    Deno.env.delete("VDE_TEST_WARMUP_MS");
+  }
+  // Null had the stop waited out its bound: the warm-up ran on, and the thread was left with its fds.
+  assert.equal(typeof await thread.warmed, "number");
+});

@@ -54,7 +54,7 @@ Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, deta
       }
     },
     detach: (port) => detached.push(port),
-    waiting: () => false,
+    ends: () => false,
   }, calls);
   assert.deepEqual(attached, [[1, "dgram"], [2, "dgram"], [3, "tap"]]);
   assert.deepEqual(detached, [1, 2, 3]);
@@ -83,7 +83,7 @@ Deno.test("warm-up ends at the round after a command starts waiting, and still d
     turn: () => turns++,
     detach: (port) => detached.push(port),
     // A client's port is posted during the tenth round.
-    waiting: () => turns >= 10,
+    ends: () => turns >= 10,
   }, calls);
   assert.equal(turns, 10);
   assert.deepEqual(detached, [1, 2, 3]);
@@ -99,7 +99,7 @@ Deno.test("warm-up that fails midway still detaches what it attached and closes 
       throw new Error("a bug in the loop");
     },
     detach: (port) => detached.push(port),
-    waiting: () => false,
+    ends: () => false,
   }, calls);
   assert.deepEqual(detached, [1, 2, 3]);
   calls.assertAllClosed(6);
@@ -115,7 +115,7 @@ Deno.test("warm-up whose detach throws still detaches the other ports, closes it
       detached.push(port);
       if (port === 1) throw new Error("a bug in the detach");
     },
-    waiting: () => false,
+    ends: () => false,
   }, calls);
   assert.deepEqual(detached, [1, 2, 3]);
   calls.assertAllClosed(6);
@@ -130,7 +130,7 @@ Deno.test("warm-up that cannot open its third port closes the two it opened", ()
     attach: (port) => attached.push(port),
     turn: () => assert.fail("no turn without all three ports"),
     detach: (port) => detached.push(port),
-    waiting: () => false,
+    ends: () => false,
   }, {
     pair: () => ++pairs === 3 ? null : calls.pair(),
     eventfd: () => calls.eventfd(),
