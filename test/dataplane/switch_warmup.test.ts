@@ -74,7 +74,7 @@ Deno.test("VDE_TEST_WARMUP_MS takes a whole number of ms up to a minute, and any
   }
 });
 
-Deno.test("warm-up ends at the round after a command starts waiting, and still detaches and closes", () => {
+Deno.test("warm-up ends at the round after it is told to end (a client's port, a stop), and still detaches and closes", () => {
   const calls = new RecordingFds();
   const detached: number[] = [];
   let turns = 0;
