@@ -22,11 +22,14 @@
  * thread about 180 ms of CPU once. On a busy machine it stops after 250 ms
  * of the thread's CPU or a second on the clock, warm or not (warm_budget.ts).
  *
- * It also stops at the next round once a client's port is waiting
- * (`ends`; before its first round when the client came first, as on a
- * machine so loaded that the thread started late): a client that attached
- * meanwhile (QEMU started right after the switch) is served at once, its
- * first frames by code less warm. Run to its end, the
+ * It also stops at the next look once a port has frames waiting (`ends`:
+ * a client's socket readable, a main-thread link's frames in the ring; at
+ * its first round when they came first, as on a machine so loaded that the
+ * thread started late): a client that floods right after it attached (QEMU
+ * started with the switch) is served at once, its first frames by code
+ * less warm. A port attached idle (`--tap`, whose tap is not up yet; a
+ * client that sends nothing yet) lets it run, so the switch starts warm.
+ * Run to its end, the
  * warm-up kept such a client's frames in its socket for a second or more
  * (about 278 small frames fill a datagram socket; its sender then blocks),
  * and a client that left before the end (a short flood, a probe) had all of
@@ -46,7 +49,7 @@ export interface WarmTarget {
   turn(): void;
   /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
-  /** True once warming must end at the next round: a client's port waits for the loop, or it is told to stop. */
+  /** True once warming must end at the next round: a port has frames waiting for the loop, or it is told to stop. */
   ends(): boolean;
 }
 
