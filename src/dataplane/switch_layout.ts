@@ -28,14 +28,8 @@ export const CTL_STOP = 1;
 export const CTL_SERVING = 2;
 /** Index in the control block: short waits the worker took to stay warm after traffic (switch_worker.ts, KEEP_WARM_MS). */
 export const CTL_WARM_WAITS = 3;
-/**
- * Index in the control block: 0 until the main thread posts a client's port (its fd, or a count of
- * main-thread links), then 1. The worker's warm-up ends at its next round once it reads 1
- * (switch_warmup.ts): that client's frames wait for it. Console commands do not end it.
- */
-export const CTL_CLIENT_WAITING = 4;
 /** Int32 slots of the control block. */
-export const CTL_SLOTS = 5;
+export const CTL_SLOTS = 4;
 /**
  * A ringOut tag with this bit is a frame seen by the thread's observer
  * (capture), not one to send: `port << 1 | 1 when it left the port`, plus
@@ -111,6 +105,11 @@ export interface SwitchStart {
   notifyFd: number;
   /** How long the worker keeps warm after a frame, in ms (keep_warm.ts); 0: never. */
   keepWarmMs: number;
+  /**
+   * An epoll set of the client ports' fds posted before the worker serves (the main thread's; -1 if
+   * none): one readable ends the worker's warm-up (switch_warmup.ts), an idle one (a tap not up yet) not.
+   */
+  pendingInputFd: number;
 }
 
 /** An fd port end's kind: one datagram is one frame, or one tap read/write is one frame. */

@@ -58,7 +58,7 @@
  * worker), uses no fd any longer, so what it was lent is released, and
  * `settled`, `removeFd` and `stop` answer at once rather than wait for it.
  */
-import { C, check, direct, libc } from "../../ffi/libc.ts";
+import { C, check, direct, EPOLL_EVENT_SIZE, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import type { LoopWarning, SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
@@ -69,7 +69,6 @@ import {
   BPDU,
   CLIENT_MARK,
   CONTROL_ROOM,
-  CTL_CLIENT_WAITING,
   CTL_POSTED,
   CTL_SERVING,
   CTL_SLOTS,
@@ -157,6 +156,9 @@ export class SwitchThread {
   readonly #ringIn = FrameRing.create(SWITCH_RING_BYTES);
   readonly #ringOut = FrameRing.create(SWITCH_RING_BYTES);
   readonly #notifyFd: number;
+  /** SwitchStart.pendingInputFd, until the worker's warm-up is over (`warmed`, or its stop). */
+  #pendingInputFd: number;
+  readonly #pendingEvent = new Uint8Array(EPOLL_EVENT_SIZE);
   readonly #sink: SwitchThreadSink;
   readonly #eight = new Uint8Array(8);
   readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
@@ -233,6 +235,8 @@ export class SwitchThread {
     const c = libc();
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
+    this.#pendingInputFd = c.epoll_create1(C.EPOLL_CLOEXEC);
+    new DataView(this.#pendingEvent.buffer).setUint32(0, C.EPOLLIN, true);
     const thread = this.#thread = new WorkerHandle("switch_worker", file);
     thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
     thread.worker.onerror = (e) => {
@@ -252,8 +256,15 @@ export class SwitchThread {
       wakeFd: thread.wakeFd,
       notifyFd: this.#notifyFd,
       keepWarmMs: keepWarmMs(),
+      pendingInputFd: this.#pendingInputFd,
     };
     thread.worker.postMessage(start);
+  }
+
+  /** The worker's warm-up is over, or its loop ended: nothing reads the set any more. */
+  #closePendingInput(): void {
+    if (this.#pendingInputFd >= 0) libc().close(this.#pendingInputFd);
+    this.#pendingInputFd = -1;
   }
 
   /** Sends one command; commands are applied in order. */
@@ -261,9 +272,9 @@ export class SwitchThread {
     if (this.#stopping !== null) return;
     const posted: PostedCommand = { cmd, fence: this.#ringIn.writePosition };
     this.#thread.worker.postMessage(posted);
-    // A client's port: a warm-up still running ends at its next round, and the client is served.
-    if (cmd.op === "addFd" || (cmd.op === "remote" && cmd.count > 0)) {
-      Atomics.store(this.#control, CTL_CLIENT_WAITING, 1);
+    // A port's fd before the worker serves: input on it ends a warm-up still running, and is served.
+    if (cmd.op === "addFd" && this.#pendingInputFd >= 0 && Atomics.load(this.#control, CTL_SERVING) === 0) {
+      libc().epoll_ctl(this.#pendingInputFd, C.EPOLL_CTL_ADD, cmd.fd, this.#pendingEvent);
     }
     Atomics.add(this.#control, CTL_POSTED, 1);
     this.#thread.wake();
@@ -493,6 +504,7 @@ export class SwitchThread {
       this.#sink.loop?.(reply.loop);
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
+      this.#closePendingInput();
       this.#warmed.resolve(reply.warmed);
     } else if ("stopped" in reply) {
       // Ended unasked: its loop could not start (it never warms, and bring-up waits on `warmed`), or threw.
@@ -552,6 +564,7 @@ export class SwitchThread {
     // system call on any of them (see WorkerHandle).
     if (answered) {
       libc().close(this.#notifyFd);
+      this.#closePendingInput();
       for (const release of this.#lent.values()) release();
     }
     this.#lent.clear();

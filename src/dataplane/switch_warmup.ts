@@ -22,15 +22,19 @@
  * thread about 180 ms of CPU once. On a busy machine it stops after 250 ms
  * of the thread's CPU or a second on the clock, warm or not (warm_budget.ts).
  *
- * It also stops at the next round once a client's port is waiting
- * (`waiting`; before its first round when the client came first, as on a
- * machine so loaded that the thread started late): a client that attached
- * meanwhile (QEMU started right after the switch) is served at once, its
- * first frames by code less warm. Run to its end, the
+ * It also stops at the next look once a port has frames waiting (`ends`:
+ * a client's socket readable, a main-thread link's frames in the ring; at
+ * its first round when they came first, as on a machine so loaded that the
+ * thread started late): a client that floods right after it attached (QEMU
+ * started with the switch) is served at once, its first frames by code
+ * less warm. A port attached idle (`--tap`, whose tap is not up yet; a
+ * client that sends nothing yet) lets it run, so the switch starts warm.
+ * Run to its end, the
  * warm-up kept such a client's frames in its socket for a second or more
  * (about 278 small frames fill a datagram socket; its sender then blocks),
  * and a client that left before the end (a short flood, a probe) had all of
- * them dropped unread with its port.
+ * them dropped unread with its port. It stops likewise when the thread is
+ * told to stop (a switch stopped as it starts).
  */
 import { libc } from "../../ffi/libc.ts";
 import type { PortFdKind } from "./switch_layout.ts";
@@ -45,8 +49,8 @@ export interface WarmTarget {
   turn(): void;
   /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
-  /** True once a client's port waits for the loop: warming ends at the next round. */
-  waiting(): boolean;
+  /** True once warming must end at the next round: a port has frames waiting for the loop, or it is told to stop. */
+  ends(): boolean;
 }
 
 /**
@@ -62,11 +66,23 @@ const ROUNDS = 16_000;
 const BUDGET_MS = 250;
 /** ...or after this long on the clock, however little CPU the thread had (see warm_budget.ts). */
 const WALL_CAP_MS = 1000;
+/** The longest warm-up VDE_TEST_WARMUP_MS may ask for: commands wait for its end. */
+export const TEST_WARMUP_MAX_MS = 60_000;
 /**
  * A test's longer warm-up, in ms of both budgets and with no round limit (VDE_TEST_WARMUP_MS): a
  * client can then attach during it on any machine, as it does on a loaded one.
  */
-const TEST_WARMUP_MS = Number(testWarmupText() ?? "") || 0;
+const TEST_WARMUP_MS = testWarmupMs(testWarmupText());
+
+/**
+ * VDE_TEST_WARMUP_MS's ms: a whole number from 1 to TEST_WARMUP_MAX_MS, or 0 (the usual warm-up) for
+ * anything else. "1e9" or "Infinity" read by `Number` held every console command until a client came.
+ */
+export function testWarmupMs(text: string | undefined): number {
+  if (text === undefined || !/^[1-9][0-9]{0,4}$/.test(text)) return 0;
+  const ms = Number(text);
+  return ms <= TEST_WARMUP_MAX_MS ? ms : 0;
+}
 
 /** The variable's text; unset when this process may not read the environment. */
 function testWarmupText(): string | undefined {
@@ -105,7 +121,7 @@ export function warmUp(target: WarmTarget, fds: WarmFds = LIBC_FDS): void {
     const rounds = TEST_WARMUP_MS > 0 ? Infinity : ROUNDS;
     for (let round = 0; round < rounds; round++) {
       if ((round & 255) === 0 && spent()) break;
-      if (target.waiting()) break;
+      if (target.ends()) break;
       const count = 1 + (round % 4);
       for (let i = 0; i < count; i++) {
         const f = frames[(round + i) % frames.length]!;

@@ -4,6 +4,7 @@
  * hold `vde up` for good.
  */
 import assert from "node:assert/strict";
+import { datagramPair, libc } from "../../ffi/libc.ts";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
@@ -77,3 +78,48 @@ Deno.test("a switch thread whose worker dies of an uncaught error after it warme
     assert.ok(performance.now() - began < 1000, `stop took ${performance.now() - began} ms`);
   }
 });
+
+Deno.test("a switch thread stopped while it warms up ends its warm-up and answers the stop", async () => {
+  // A warm-up far past the stop's 2 s bound, as a starved thread's can be; the worker reads it as it loads.
+  Deno.env.set("VDE_TEST_WARMUP_MS", "20000");
+  const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
+  try {
+    // Loaded and warming on most machines by then; stopped before it warms, it must not warm at all.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  } finally {
+    await thread.stop();
+    Deno.env.delete("VDE_TEST_WARMUP_MS");
+  }
+  // Null had the stop waited out its bound: the warm-up ran on, and the thread was left with its fds.
+  assert.equal(typeof await thread.warmed, "number");
+});
+
+for (
+  const [how, frameAtMs] of [["an idle port does not end it", null], [
+    "a frame waiting on it does",
+    300,
+  ]] as const
+) {
+  Deno.test(`a switch thread given a port as it starts warms up on: ${how}`, async () => {
+    const c = libc();
+    const pair = datagramPair()!;
+    // Stretched past any load's, so that only the port can end it early.
+    Deno.env.set("VDE_TEST_WARMUP_MS", "3000");
+    const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // As `vde switch --tap` posts its tap: before the worker has even loaded.
+      thread.addFd(1, pair[0]!, "dgram");
+      if (frameAtMs !== null) timer = setTimeout(() => c.write(pair[1]!, new Uint8Array(60), 60), frameAtMs);
+      const warmed = await thread.warmed;
+      assert.equal(typeof warmed, "number");
+      if (frameAtMs === null) assert.ok(warmed! >= 2500, `warmed in ${warmed} ms, an idle port ended it`);
+      else assert.ok(warmed! < 2500, `warmed in ${warmed} ms, the waiting frame did not end it`);
+    } finally {
+      clearTimeout(timer);
+      Deno.env.delete("VDE_TEST_WARMUP_MS");
+      await thread.stop();
+      for (const fd of pair) c.close(fd);
+    }
+  });
+}

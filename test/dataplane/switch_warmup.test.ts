@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { libc } from "../../ffi/libc.ts";
-import { warmUp } from "../../src/dataplane/switch_warmup.ts";
+import { TEST_WARMUP_MAX_MS, testWarmupMs, warmUp } from "../../src/dataplane/switch_warmup.ts";
 import type { PortFdKind } from "../../src/dataplane/switch_layout.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
@@ -54,7 +54,7 @@ Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, deta
       }
     },
     detach: (port) => detached.push(port),
-    waiting: () => false,
+    ends: () => false,
   }, calls);
   assert.deepEqual(attached, [[1, "dgram"], [2, "dgram"], [3, "tap"]]);
   assert.deepEqual(detached, [1, 2, 3]);
@@ -63,7 +63,18 @@ Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, deta
   calls.assertAllClosed(6);
 });
 
-Deno.test("warm-up ends at the round after a command starts waiting, and still detaches and closes", () => {
+Deno.test("VDE_TEST_WARMUP_MS takes a whole number of ms up to a minute, and anything else leaves the usual warm-up", () => {
+  for (const text of ["1", "20000", String(TEST_WARMUP_MAX_MS)]) {
+    assert.equal(testWarmupMs(text), Number(text));
+  }
+  for (
+    const text of [undefined, "", "0", "-5", "1e9", "Infinity", "0x10", " 20", "20.5", "60001", "999999"]
+  ) {
+    assert.equal(testWarmupMs(text), 0, `${text}`);
+  }
+});
+
+Deno.test("warm-up ends at the round after it is told to end (a client's port, a stop), and still detaches and closes", () => {
   const calls = new RecordingFds();
   const detached: number[] = [];
   let turns = 0;
@@ -72,7 +83,7 @@ Deno.test("warm-up ends at the round after a command starts waiting, and still d
     turn: () => turns++,
     detach: (port) => detached.push(port),
     // A client's port is posted during the tenth round.
-    waiting: () => turns >= 10,
+    ends: () => turns >= 10,
   }, calls);
   assert.equal(turns, 10);
   assert.deepEqual(detached, [1, 2, 3]);
@@ -88,7 +99,7 @@ Deno.test("warm-up that fails midway still detaches what it attached and closes 
       throw new Error("a bug in the loop");
     },
     detach: (port) => detached.push(port),
-    waiting: () => false,
+    ends: () => false,
   }, calls);
   assert.deepEqual(detached, [1, 2, 3]);
   calls.assertAllClosed(6);
@@ -104,7 +115,7 @@ Deno.test("warm-up whose detach throws still detaches the other ports, closes it
       detached.push(port);
       if (port === 1) throw new Error("a bug in the detach");
     },
-    waiting: () => false,
+    ends: () => false,
   }, calls);
   assert.deepEqual(detached, [1, 2, 3]);
   calls.assertAllClosed(6);
@@ -119,7 +130,7 @@ Deno.test("warm-up that cannot open its third port closes the two it opened", ()
     attach: (port) => attached.push(port),
     turn: () => assert.fail("no turn without all three ports"),
     detach: (port) => detached.push(port),
-    waiting: () => false,
+    ends: () => false,
   }, {
     pair: () => ++pairs === 3 ? null : calls.pair(),
     eventfd: () => calls.eventfd(),

@@ -1,9 +1,9 @@
 /**
  * A client that attaches and floods while our switch's data-plane thread still warms up (a QEMU started
- * right after the switch) is forwarded at once: the warm-up ends when a command (its port) waits
- * (switch_warmup.ts). VDE_TEST_WARMUP_MS lengthens the warm-up far past the flood, as a loaded machine
- * stretches it; before, the flood's frames waited in its socket until the warm-up's end and were dropped
- * unread with its port once the short-lived source had left.
+ * right after the switch) is forwarded at once: the warm-up ends once a port has frames waiting (here the
+ * source's; the sink's idle port lets it run, switch_warmup.ts). VDE_TEST_WARMUP_MS lengthens the warm-up
+ * far past the flood, as a loaded machine stretches it; before, the flood's frames waited in its socket
+ * until the warm-up's end and were dropped unread with its port once the short-lived source had left.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
