@@ -34,6 +34,7 @@ import { shellQuoted } from "../shell_quote.ts";
 import { withNodePath } from "../link/node_path.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
 import { printable } from "../console/reply_format.ts";
+import { abortedOnStop, unlessStopped } from "./unless_stopped.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -189,11 +190,9 @@ async function runPlug(
   const ends: Link[] = [];
   let signalled = false;
   // An end still opening that waits for someone (ptp://'s first end, for its peer) stops waiting.
-  const opening = new AbortController();
-  options.signal = opening.signal;
+  const stop = options.signal = abortedOnStop(p.stopped);
   p.stopped.then(() => {
     signalled = true;
-    opening.abort();
     for (const l of ends) l.close("stopped by a signal");
   });
   await preloadSchemes([first, second]);
@@ -205,7 +204,7 @@ async function runPlug(
   const portOf = (end: Link | undefined) => (end === undefined ? undefined : portOfLink(end) || undefined);
   const ex = await unlessStopped(
     open(x, { ...options, peer: y, peerPort: () => portOf(ey) }),
-    opening.signal,
+    stop,
   );
   if (ex === undefined) return;
   ends.push(ex);
@@ -214,7 +213,7 @@ async function runPlug(
     return;
   }
   try {
-    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), opening.signal);
+    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), stop);
   } catch (err) {
     ex.close(signalled ? "stopped by a signal" : "the other end could not be opened");
     if (signalled) return;
@@ -311,8 +310,11 @@ async function plugSlirpThread(
   config: SlirpConfig,
   options: OpenOptions,
 ): Promise<void> {
+  // Told the stop, as runPlug's ends are: a signal during the handshake undoes it, and the plug ends.
+  const stop = abortedOnStop(p.stopped);
   // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
-  const sw = (await open(vde, options)) as DgramLink;
+  const sw = await unlessStopped(open(vde, { ...options, signal: stop }), stop) as DgramLink | undefined;
+  if (sw === undefined) return;
   const where = splitVnl(vde).rest;
   const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
@@ -331,38 +333,6 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   } catch (err) {
     throw new Error(openFailure(vnl, err, named(vnl)));
   }
-}
-
-/**
- * How long a stopped plug waits for an end it was opening to give up (`OpenOptions.signal`) or open (and be
- * closed) before it exits without it: an open that heeds the signal (vde://'s handshake, ptp://'s wait)
- * settles at once, one that does not (a tap, a command) within moments.
- */
-const ABANDON_MS = 5_000;
-
-/**
- * The link `opening` resolves with, or undefined when `stop` aborts first: a listening tcp:// end waits
- * for its cable, as long as none comes, and a signal must end the plug then too. The opening is then still
- * ours: it is waited for (bounded) and one that opened anyway is closed, so the plug exits only once what
- * it made is undone. Let go at the signal, an open under way went on until the exit cut it short: a vde://
- * end's socket was left in the switch's directory.
- */
-async function unlessStopped(opening: Promise<Link>, stop: AbortSignal): Promise<Link | undefined> {
-  const { promise: stopped, resolve } = Promise.withResolvers<undefined>();
-  stop.addEventListener("abort", () => resolve(undefined), { once: true });
-  if (stop.aborted) resolve(undefined);
-  try {
-    const first = await Promise.race([opening, stopped]);
-    if (first !== undefined) return first;
-  } catch (err) {
-    // An open that gave up at the signal says so by failing: the stop is the reason, not the failure.
-    if (!stop.aborted) throw err;
-  }
-  const undone = opening.then((l) => l.close("stopped by a signal"), () => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([undone, new Promise<void>((done) => timer = setTimeout(done, ABANDON_MS))]);
-  clearTimeout(timer);
-  return undefined;
 }
 
 /** Whether `first` is a listening tcp:// cable and `second` is not (its scheme is loaded already). */

@@ -7,7 +7,9 @@ import { type Program, runProgram, withDaemonOptions } from "./program.ts";
 import { openStartingTerminal } from "./daemon.ts";
 import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts";
 import { type Command, Option } from "commander";
-import { openVdeLink, parseVdeVnl } from "../link/vde_link.ts";
+import { openVdeLink, parseVdeVnl, type VdeClientLink } from "../link/vde_link.ts";
+import { hurryStops } from "../dataplane/worker_handle.ts";
+import { abortedOnStop, unlessStopped } from "./unless_stopped.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
 import { NODE_KINDS } from "../switch/netnode.ts";
 import { BUILTIN_SCHEMES } from "../link/schemes.ts";
@@ -172,13 +174,12 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => slirp.close());
-    const sw =
-      await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked }))
-        .catch(
-          (err) => {
-            throw new UsageError((err as Error).message);
-          },
-        );
+    const sw = stdio
+      ? await openLink("-").catch((err) => {
+        throw new UsageError((err as Error).message);
+      })
+      : await joinSwitch(o, p);
+    if (sw === undefined) return;
     p.defer(() => sw.close());
     if (o.http !== undefined) {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
@@ -202,9 +203,11 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
  */
 async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<void> {
   await runProgram(slirpProgram(o), async (p) => {
-    const sw = await openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked }).catch((err) => {
-      throw new UsageError((err as Error).message);
-    });
+    // A stopped slirp is on its way out, as a stopped plug is (cli/plug.ts): its stop waits for no thread
+    // Deno is still loading, which took seconds on a busy machine, so a Ctrl-C as it started ran on so long.
+    p.stopped.then(hurryStops);
+    const sw = await joinSwitch(o, p);
+    if (sw === undefined) return;
     p.defer(() => sw.close());
     const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
       if (o.http !== undefined) {
@@ -219,6 +222,18 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
     });
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(end.link));
+  });
+}
+
+/**
+ * The switch at `o.sock` joined, or undefined when a stop came first: the handshake is told the stop and
+ * undone (no socket left in the switch's directory, no port on it), and the slirp ends as stopped then.
+ */
+async function joinSwitch(o: SlirpCliOptions, p: Program): Promise<VdeClientLink | undefined> {
+  const stop = abortedOnStop(p.stopped);
+  const joining = openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked, signal: stop });
+  return await unlessStopped(joining, stop).catch((err) => {
+    throw new UsageError((err as Error).message);
   });
 }
 

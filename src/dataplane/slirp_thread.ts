@@ -194,7 +194,9 @@ export interface SlirpThreadRun {
  * Runs a slirp on a thread of its own on `sw`'s socket (`vde slirp`, and
  * `vde plug` between vde:// and slirp://) until the switch goes away, the
  * thread stops or `stopped` resolves; `sw` is closed on return. `onReady`
- * gets the stack's one-line description once it runs.
+ * gets the stack's one-line description once it runs, never when `stopped`
+ * resolved first (the thread still loading: a caller on its way out calls
+ * `hurryStops`, or the stop waits for that load).
  *
  * @throws the thread's one-line reason when the stack cannot start
  */
@@ -215,10 +217,19 @@ export async function runSlirpOnThread(
     sw.close(reason);
     return { reason, end };
   };
+  // A stop before the stack runs is taken then, not after its ready: Deno's load of the thread took seconds
+  // on a busy machine (and its stop, unless hurried, waits up to a minute for a load). Stopped first, the
+  // thread that was starting is stopped here as one that runs is, and `onReady` is never called.
+  const started = await Promise.race([
+    stopped.then((reason) => ({ reason })),
+    thread.ready.then((described) => ({ described }), (err: unknown) => ({ err })),
+  ]);
+  if ("reason" in started) return await finish(started.reason);
   try {
+    if ("err" in started) throw started.err;
     // Awaited: a ready that waits (a daemon's, for the gateway probe's answer, `thread.probed`) and then fails (a pid file
     // taken) fails the start here, in one line, not as an unhandled rejection.
-    await onReady(await thread.ready, thread);
+    await onReady(started.described, thread);
   } catch (err) {
     await finish("the slirp could not start");
     throw err;

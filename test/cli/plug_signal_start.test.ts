@@ -1,25 +1,29 @@
 /**
- * A stop signal that reaches `vde plug` as it starts ends it promptly, exit
- * 0, and leaves nothing: no `.PID-N` socket in the switch's directory, no
- * port on the switch, no tap. With Debian's vde_switch and with ours, each
- * moment held, not hit by chance:
+ * A stop signal that reaches `vde plug` or `vde slirp` as it starts ends
+ * it promptly, exit 0, and leaves nothing: no `.PID-N` socket in the
+ * switch's directory, no port on the switch, no tap. With Debian's
+ * vde_switch and with ours, each moment held, not hit by chance:
  *
- * - Joining the switch: its socket bound in the switch's directory, its
- *   request sent, the reply not yet read. The switch is stopped (SIGSTOP)
- *   before the plug starts, so the kernel queues the plug's connection and
- *   request and the plug waits for the reply as long as the test likes. The
- *   plug, told, waits for the reply 2 s more (Debian's switch leaks the port
- *   of a client that leaves between its request and the reply), then gives
- *   up. The switch is let go (SIGCONT) only after the plug has exited, so
- *   the plug cannot lean on it to finish; it then meets a request whose
- *   asker is gone, and a Debian `vde_plug` joined afterwards must be its
- *   only port.
+ * - Joining the switch (`vde plug` to null:// and to slirp://, `vde slirp`):
+ *   its socket bound in the switch's directory, its request sent, the reply
+ *   not yet read. The switch is stopped (SIGSTOP) before the command starts,
+ *   so the kernel queues its connection and request and it waits for the
+ *   reply as long as the test likes. Told, it waits for the reply 2 s more
+ *   (Debian's switch leaks the port of a client that leaves between its
+ *   request and the reply), then gives up. The switch is let go (SIGCONT)
+ *   only after the command has exited, so it cannot lean on it to finish;
+ *   it then meets a request whose asker is gone, and a Debian `vde_plug`
+ *   joined afterwards must be its only port.
  *   Before the handshake heeded the stop, the plug let the open under way go
- *   at the signal and exited with its socket left in the directory.
- * - Starting its plug thread (vde:// to tap://): a thread whose load never
- *   ends (_stalled_plug_thread.ts) stands in for Deno's load of it on a
- *   loaded machine. Before, the stop waited for that load (its bound is a
- *   minute) and the plug ran on until a second signal.
+ *   at the signal and exited with its socket left in the directory; the
+ *   slirp's join was not told the stop at all, and the command exited 1
+ *   saying the switch refused it.
+ * - Starting its data-plane thread (`vde plug` vde:// to tap://, its plug
+ *   thread; vde:// to slirp:// and `vde slirp`, the slirp thread): a thread
+ *   whose load never ends (_stalled_plug_thread.ts) stands in for Deno's load
+ *   of it on a loaded machine. Before, the plug's stop waited for that load
+ *   (its bound is a minute) and it ran on until a second signal; a slirp's
+ *   waited for the thread's ready, which never came, so it ran on for good.
  *
  * README had both as a SIGINT 0-280 ms after the plug first listened now
  * and then running on (1 in 30) or leaving its socket (2 in 30).
@@ -113,39 +117,54 @@ async function assertEndsOn(plug: ManagedProcess, signal: Deno.Signal, moment: s
 
 const KINDS: [SwitchKind, string][] = [["c", "Debian's vde_switch"], ["ours", "our switch"]];
 
+/** A command that joins the switch at a directory: its arguments, and how a test names it. */
+interface Joiner {
+  name: string;
+  args: (dir: string) => string[];
+}
+
+/** The starts that join a switch: a plug to nothing, a plug to a slirp (on its thread), and `vde slirp`. */
+const JOINERS: Joiner[] = [
+  { name: "vde plug to null://", args: (dir) => ["plug", `vde://${dir}`, "null://"] },
+  { name: "vde plug to slirp://", args: (dir) => ["plug", `vde://${dir}`, "slirp://"] },
+  { name: "vde slirp", args: (dir) => ["slirp", "--sock", dir] },
+];
+
 for (const [kind, which] of KINDS) {
   for (const signal of ["SIGINT", "SIGTERM"] as Deno.Signal[]) {
-    Deno.test(`vde plug told ${signal} while ${which} holds its reply exits 0 and leaves no socket and no port`, async (t) => {
-      if (skipUnless(t, await missing(["vde_switch", "vde_plug", "unixcmd"]))) return;
-      await withSwitch(kind, async (sw, dir, mgmt) => {
-        Deno.kill(sw.pid, "SIGSTOP");
-        let held = true;
-        const plug = vde(["plug", `vde://${dir}`, "null://"]);
-        let sink: ManagedProcess | undefined;
-        try {
-          await waitFor(async () => (await clientSockets(dir, plug.pid)).length > 0, {
-            timeoutMs: 30_000,
-            what: "the plug's socket in the switch's directory",
-          });
-          await assertEndsOn(plug, signal, "its switch held");
-          assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
-          Deno.kill(sw.pid, "SIGCONT");
-          held = false;
-          // The switch answers the plug that went, then takes a Debian vde_plug: it is the only port.
-          sink = spawnManaged(["vde_plug", `vde://${dir}`, "null://"], { name: "vde_plug" });
-          const sinkPid = `pid=${sink.pid}`;
-          await untilPorts(
-            mgmt,
-            (blocks) => blocks.length === 1 && blocks[0]!.includes(sinkPid),
-            `vde_plug (${sinkPid}) alone on the switch`,
-          );
-        } finally {
-          if (held) Deno.kill(sw.pid, "SIGCONT");
-          await plug.stop();
-          await sink?.stop();
-        }
+    for (const joiner of JOINERS) {
+      Deno.test(`${joiner.name} told ${signal} while ${which} holds its reply exits 0 and leaves no socket and no port`, async (t) => {
+        if (skipUnless(t, await missing(["vde_switch", "vde_plug", "unixcmd"]))) return;
+        await withSwitch(kind, async (sw, dir, mgmt) => {
+          Deno.kill(sw.pid, "SIGSTOP");
+          let held = true;
+          const plug = vde(joiner.args(dir));
+          let sink: ManagedProcess | undefined;
+          try {
+            await waitFor(async () => (await clientSockets(dir, plug.pid)).length > 0, {
+              timeoutMs: 30_000,
+              what: `${joiner.name}'s socket in the switch's directory`,
+            });
+            await assertEndsOn(plug, signal, "its switch held");
+            assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
+            Deno.kill(sw.pid, "SIGCONT");
+            held = false;
+            // The switch answers the plug that went, then takes a Debian vde_plug: it is the only port.
+            sink = spawnManaged(["vde_plug", `vde://${dir}`, "null://"], { name: "vde_plug" });
+            const sinkPid = `pid=${sink.pid}`;
+            await untilPorts(
+              mgmt,
+              (blocks) => blocks.length === 1 && blocks[0]!.includes(sinkPid),
+              `vde_plug (${sinkPid}) alone on the switch`,
+            );
+          } finally {
+            if (held) Deno.kill(sw.pid, "SIGCONT");
+            await plug.stop();
+            await sink?.stop();
+          }
+        });
       });
-    });
+    }
 
     Deno.test(`vde plug told ${signal} while its plug thread to a tap still loads, on ${which}, exits 0 and leaves no tap and no port`, async (t) => {
       if (skipUnless(t, hasRoot() ?? await missing(["vde_switch", "unixcmd"]))) return;
@@ -174,5 +193,24 @@ for (const [kind, which] of KINDS) {
         }
       });
     });
+
+    for (const joiner of JOINERS.filter((j) => j.name !== "vde plug to null://")) {
+      Deno.test(`${joiner.name} told ${signal} while its slirp thread still loads, on ${which}, exits 0 and leaves no port`, async (t) => {
+        if (skipUnless(t, await missing(["vde_switch", "unixcmd"]))) return;
+        await withSwitch(kind, async (_sw, dir, mgmt) => {
+          const plug = vde(joiner.args(dir), `${REPO_ROOT}/test/cli/_stalled_plug_thread.ts`);
+          try {
+            // The slirp thread is started once the switch has the port (its socket is lent to the thread), and
+            // it never loads: no ready, no answer to a stop.
+            await untilPorts(mgmt, (blocks) => blocks.length === 1, `${joiner.name}'s port on the switch`);
+            await assertEndsOn(plug, signal, "its slirp thread still loading");
+            assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
+            await untilPorts(mgmt, (blocks) => blocks.length === 0, "no port on the switch");
+          } finally {
+            await plug.stop();
+          }
+        });
+      });
+    }
   }
 }
