@@ -619,7 +619,7 @@ export class Rstp {
     if (bpdu.kind === "rst") p.rcvdRSTP = true;
     else p.rcvdSTP = true;
     p.operEdge = false;
-    p.edgeDelayWhile = MIGRATE_TIME;
+    p.edgeDelayWhile = this.#edgeDelay(p);
     if (bpdu.kind === "tcn") {
       p.rcvdTcn = true;
     } else {
@@ -1287,7 +1287,7 @@ export class Rstp {
   #designatedTransitions(p: Port): number {
     if (!p.forward && !p.agreed && !p.proposing && !p.operEdge) {
       p.proposing = true;
-      p.edgeDelayWhile = p.pointToPoint ? MIGRATE_TIME : p.designatedTimes.maxAge;
+      p.edgeDelayWhile = this.#edgeDelay(p);
       p.newInfo = true;
     } else if (
       (!p.learning && !p.forwarding && !p.synced) || (p.agreed && !p.synced) || (p.operEdge && !p.synced) ||
@@ -1364,6 +1364,16 @@ export class Rstp {
   #reRooted(p: Port): boolean {
     for (const q of this.#sorted) if (q !== p && q.rrWhile !== 0) return false;
     return true;
+  }
+
+  /**
+   * How long a designated port that proposes must hear nothing before it takes itself for an edge port
+   * (802.1Q's EdgeDelay; 802.1D-2004 had MigrateTime after every BPDU, which on a shared LAN, where the
+   * bridges across send nothing between changes and a loaded one misses hellos, made the port an edge port
+   * 3 s after the last answer, forwarding before its timers allowed).
+   */
+  #edgeDelay(p: Port): number {
+    return p.pointToPoint ? MIGRATE_TIME : p.designatedTimes.maxAge;
   }
 
   #forwardDelay(p: Port): number {

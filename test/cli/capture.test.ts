@@ -13,6 +13,7 @@ import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { concatBytes } from "../../src/wire/bytes.ts";
+import { parsePortListing } from "../../src/console/switch/listings.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { framed, reap, spawnVde, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 
@@ -229,7 +230,7 @@ function pcapngPackets(bytes: Uint8Array): number {
 /** Our switch in a fresh directory with our `vde plug` on port 1 (its stdin to write frames into), for `fn`. */
 async function withPluggedSwitch(
   name: string,
-  fn: (tmp: string, sw: SwitchHandle, plug: Deno.ChildProcess) => Promise<void>,
+  fn: (tmp: string, sw: SwitchHandle, plug: Deno.ChildProcess, mgmt: MgmtClient) => Promise<void>,
 ): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: `vde-capture-${name}-${Deno.pid}-` });
   const sw = await startOurSwitch(`${tmp}/sw`);
@@ -237,7 +238,7 @@ async function withPluggedSwitch(
   const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
   try {
     await portLinesOnceListed(mgmt, "vdeplug:");
-    await fn(tmp, sw, plug);
+    await fn(tmp, sw, plug, mgmt);
   } finally {
     mgmt.close();
     await reap(plug);
@@ -376,7 +377,7 @@ Deno.test("a --port capture of a port nothing is plugged into describes its inte
 
 Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames the switch dropped for it (tshark reads the rest)", async (t) => {
   if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
-  await withPluggedSwitch("stalled", async (tmp, _sw, plug) => {
+  await withPluggedSwitch("stalled", async (tmp, _sw, plug, mgmt) => {
     // stdout not read until the end: a reader that stalled (`-w - | (sleep 60; tshark -r -)`).
     const capture = new Deno.Command(ourCli()[0]!, {
       args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "1", "-w", "-"],
@@ -390,9 +391,15 @@ Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames
       // Port 1 is announced at once: once its interface comes, the switch captures.
       const first = await within("the capture's first bytes", 30_000, reader.read());
       const chunks: Uint8Array[] = [first.value!];
-      // 12 MB: past the switch's 4 MiB queue for this capture, ours and the pipe's.
-      const sent = 8000;
-      for (let i = 0; i < sent; i++) await writeTo(plug, framed(testFrame(i, 1500)));
+      // 12 MB into the switch: past its 4 MiB queue for this capture, ours and the pipe's. Counted where the
+      // switch took them in, not where we wrote them: a loaded switch reads its port late, and the plug drops
+      // what its queue for the switch cannot hold (it did: 0 dropped by the switch at load 25). Bounded at 60 MB.
+      let sent = 0;
+      const bytesIn = async () =>
+        parsePortListing((await mgmt.command("port/print 1")).lines ?? [])[0]?.bytesIn;
+      while ((await bytesIn() ?? 0) < 12_000_000 && sent < 40_000) {
+        for (const end = sent + 1000; sent < end; sent++) await writeTo(plug, framed(testFrame(sent, 1500)));
+      }
       await new Promise((r) => setTimeout(r, 3000));
       capture.kill("SIGINT");
       for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);

@@ -557,3 +557,27 @@ Deno.test("a send hook counts frames, not whatever it returns: one written as se
   assert.ok(sent.length >= 10, `sent ${sent.length}`);
   assert.equal(out, sent.length, "BPDU OUT is the frames the hook sent");
 });
+
+Deno.test("a designated port on a shared LAN whose bridges answer then fall silent for longer than 3 s is no edge port: it forwards on its timers, not before", () => {
+  const stp = quietRstp();
+  stp.tick(0);
+  stp.setPointToPoint(1, "no");
+  stp.enablePort(1);
+  // A bridge behind a hub takes our BPDU for its root port's and answers with an agreement, once: a root
+  // port sends nothing more unless asked, and a loaded switch can miss hellos (802.1D-2004's MigrateTime
+  // after each BPDU made the port an edge port 3 s later, forwarding 18 s early: a loop on a shared LAN
+  // where a bridge holds a port discarding on the strength of our proposal).
+  const answer = buildBpdu({
+    ...rstBpdu(stp.bridgeId),
+    flags: 0x08 | 0x40, // root port, agreement
+    rootPathCost: 2000,
+    bridgeId: "9000.020000000001",
+  }, new Uint8Array(6));
+  stp.receive(1, answer);
+  assert.equal(stp.port(1)!.role, Role.Designated);
+  for (let s = 1; s <= 19; s++) {
+    stp.tick(s * 1000);
+    const p = stp.port(1)!;
+    assert.deepEqual([p.edge, p.learning, p.forwarding], [false, false, false], `${s} s`);
+  }
+});
