@@ -195,8 +195,11 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string, labFi
       nodes.close();
       throw new UsageError(httpListenFailure(http, err));
     }
-    say(`web view on ${page.url} (metrics at ${page.url}metrics)`);
   }
+  const web = page === undefined ? undefined : `web view on ${page.url} (metrics at ${page.url}metrics)`;
+  // In the background the lab's log is started afresh by the copy in there once it has the lab's name
+  // (lab.ts's startLog): the line is said once it serves, where `vde up -d` reads it, not emptied away.
+  if (web !== undefined && !isDaemonChild()) say(web);
   const self = selfCommand();
   const argv = rootlessArgv([self.cmd, ...self.args]);
   const child = new Deno.Command(argv[0]!, {
@@ -222,7 +225,10 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string, labFi
   });
   try {
     const plugged = nodes.plug(dir, child.status);
-    if (isDaemonChild() && await servesBefore(lab.name, child)) reportReady();
+    if (isDaemonChild() && await servesBefore(lab.name, child)) {
+      if (web !== undefined) say(web);
+      reportReady();
+    }
     const { code } = await child.status;
     await plugged;
     if (code !== 0) throw new ExitStatus(code);

@@ -165,7 +165,7 @@ export function removeLabFiles(
 }
 
 /** Whether state `b` is of the same `vde up` as `a`: not a later lab of the name, with a directory of its own. */
-function sameRun(a: LabState, b: LabState | undefined): boolean {
+function sameRun(a: LabState, b: LabState | undefined): b is LabState {
   return b !== undefined && b.pid === a.pid && b.pidStart === a.pidStart && b.started === a.started;
 }
 
@@ -425,16 +425,21 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
       done.push(`killed ${left.length} process${left.length === 1 ? "" : "es"} left in its namespaces`);
     }
   } else {
-    // The record as it is now (namespaces made since the first read); none of them where it is a new
-    // lab's of the name, whose namespaces are named as this one's were.
+    // The record as it is now (namespaces made since the first read). None where the record is gone: its
+    // vde up, stopping, deleted them before its directory, and a new lab of the name, whose directory is
+    // claimed before its record is written, makes namespaces named as this one's were.
     const now = readState(name);
-    const namespaces = now === undefined ? state.namespaces : sameRun(state, now) ? now.namespaces : [];
-    for (const ns of namespaces) await deleteNetns(ns);
+    for (const ns of sameRun(state, now) ? now.namespaces : []) await deleteNetns(ns);
   }
-  // Its vde up, stopping, removed the directory: a new `vde up` of the name may have claimed it since
-  // (its record another run's, or not written yet), and that lab's directory and names file are its own.
-  if (!sameRun(state, readState(name)) && exists(labDir(name))) {
-    done.push(`removed lab ${name} (a new vde up of ${name} has its directory now)`);
+  // Its vde up, stopping, removed its names file and directory: a new `vde up` of the name may claim both
+  // since (its record another run's, or not written yet, or its mkdir just after this look). Only while
+  // the record is this run's is the directory this run's, and no other can claim the name until it goes.
+  if (!sameRun(state, readState(name))) {
+    done.push(
+      exists(labDir(name))
+        ? `removed lab ${name} (a new vde up of ${name} has its directory now)`
+        : `removed lab ${name}`,
+    );
     return done;
   }
   removeLabFiles(name);

@@ -22,7 +22,7 @@ import { validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { machineUid } from "../../src/os/user_namespace.ts";
 import { commandLine, processStartTime } from "../../src/os/processes.ts";
-import { waitFor } from "../helpers/processes.ts";
+import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 
 Deno.test("a dead lab's pid, reused by a process that is no vde, is not its owner: vde down leaves that process be", async () => {
   // Not a vde program by its executable or any argument (sleep's own name, a number).
@@ -350,5 +350,42 @@ Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead 
   } finally {
     Deno.removeSync(labDir(name), { recursive: true });
     Deno.removeSync(labNamesPath(name));
+  }
+});
+
+Deno.test("vde down of a lab whose vde up removed its record as it stopped deletes none of a new vde up's namespaces of the name", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = `rv25b${Deno.pid}`;
+  const ns = `vde-${name}-h1`;
+  // The old lab's vde up deletes its namespaces and directory on SIGTERM; a new vde up of the name claims
+  // the directory at once and makes its own h1 (its record not read yet), before vde down goes on.
+  const owner = await lingering(
+    `Deno.removeSync(${JSON.stringify(labDir(name))}, { recursive: true }); ` +
+      `Deno.mkdirSync(${JSON.stringify(labDir(name))}, { mode: 0o700 }); ` +
+      `new Deno.Command("ip", { args: ["netns", "add", "${ns}"] }).outputSync(); Deno.exit(0);`,
+  );
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({
+      name,
+      pid: owner.pid,
+      pidStart: processStartTime(owner.pid) ?? undefined,
+      file: "",
+      namespaces: [ns],
+      started: new Date().toISOString(),
+    });
+    const done = await cleanupLab(name, 10_000);
+    assert.match(done.at(-1)!, /a new vde up of .* has its directory now/, done.join("\n"));
+    const listed = new TextDecoder().decode(
+      new Deno.Command("ip", { args: ["netns", "list"] }).outputSync().stdout,
+    );
+    assert.match(listed, new RegExp(`^${ns}\\b`, "m"), "the new lab's h1 is there");
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch { /* it exited, as it should */ }
+    await owner.status;
+    await new Deno.Command("ip", { args: ["netns", "delete", ns], stderr: "null" }).output();
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
   }
 });
