@@ -19,7 +19,8 @@ import { connectJudgedDatagram } from "../os/root_way.ts";
 import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
-import { openLink } from "../link/registry.ts";
+import { openLink, type OpenOptions } from "../link/registry.ts";
+import { portOfLink } from "../link/switch_port.ts";
 import { StreamLink } from "../link/stream_link.ts";
 import { dropsOf, WireLink } from "../link/wire_link.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
@@ -316,9 +317,15 @@ export async function runWirefilter(
       right = sides.right.link;
       p.defer(() => left.close("wirefilter stopped"));
     } else {
-      left = await openSide(vnls[0]!);
-      p.defer(() => left.close("wirefilter stopped"));
-      right = await openSide(vnls[1]!);
+      // Each side knows the other, as vde plug's ends do: a tcp:// cable is the other side's switch's
+      // session (two sites' wirefilters to one listener are two cables) and names its port.
+      const portOf = (
+        end: Link | undefined,
+      ) => (end === undefined ? undefined : portOfLink(end) || undefined);
+      let late: Link | undefined;
+      const early = left = await openSide(vnls[0]!, { peer: vnls[1]!, peerPort: () => portOf(late) });
+      p.defer(() => early.close("wirefilter stopped"));
+      right = late = await openSide(vnls[1]!, { peer: vnls[0]!, peerPort: () => portOf(early) });
     }
     const bidirectional = sides?.bidirectional ?? true;
     // The rc's `shutdown` is known at once (p.stopped settles a turn later): the filter then ends before it
@@ -419,10 +426,10 @@ export async function runWirefilter(
   });
 }
 
-async function openSide(vnl: string): Promise<Link> {
+async function openSide(vnl: string, ends: Pick<OpenOptions, "peer" | "peerPort">): Promise<Link> {
   try {
     // wirefilter's description, so its ports read the same in port/print.
-    return await openLink(vnl, { description: "vde_crosscable" });
+    return await openLink(vnl, { description: "vde_crosscable", ...ends });
   } catch (err) {
     throw new UsageError(openFailure(vnl, err));
   }

@@ -316,3 +316,47 @@ Deno.test("a background cable refused after it ran (its listener's key rotated) 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("wirefilters from two switches to one listener are two cables, each its switch's session, as vde cable connect --sock names it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-wirefilters-" });
+  const sw1 = await startOurSwitch(`${tmp}/sw1`);
+  const sw2 = await startOurSwitch(`${tmp}/sw2`);
+  const listener = await startListener(tmp);
+  const address = `127.0.0.1:${listener.addr.port}`;
+  const cable = `tcp://${address}/key=${tmp}/lab.key`;
+  // A site each: the impaired wire between its switch and the listener's site.
+  const filter = (sw: string) =>
+    spawnCli(["wirefilter", `vde://${tmp}/${sw}`, cable, "--delay", "5", "--mgmt", `${tmp}/${sw}.wf`]);
+  const first = filter("sw1");
+  let second: Deno.ChildProcess | undefined;
+  try {
+    await waitFor(() => listener.sessions.length === 1, {
+      timeoutMs: 60_000,
+      what: "the first wirefilter's cable",
+    });
+    second = filter("sw2");
+    await waitFor(() => listener.sessions.length === 2, {
+      timeoutMs: 60_000,
+      what: "the second wirefilter's cable, a session of its own",
+    });
+    assert.ok(processAlive(first.pid), "the first keeps its cable");
+    // The wirefilter's cable is its switch's: a connect from that switch is the second carrier.
+    const connect = await run(
+      [...ourCli(), "cable", "connect", address, "--sock", `${tmp}/sw1`, "--key", `${tmp}/lab.key`],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(connect.code, 1, connect.stderr);
+    assert.match(connect.stderr, new RegExp(`already runs on this host \\(pid ${first.pid}, session `));
+  } finally {
+    for (const p of [first, second]) {
+      try {
+        p?.kill("SIGTERM");
+      } catch { /* ended */ }
+      await p?.status;
+    }
+    listener.close();
+    await sw1.stop();
+    await sw2.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
