@@ -25,6 +25,15 @@
  * to the port it last saw it on: the answering slirp's own, where it is
  * dropped. The stack takes ARP to the probe MAC as to its own MAC.
  *
+ * The DNS address is probed too, with the gateway's ARP probes: it sits in
+ * the guests' network (10.0.2.3), and a host given it by hand (sites
+ * numbered .1, .2, .3) would have its traffic taken by the slirp's ARP
+ * answers. A host that answers the probe, or sends ARP from that address
+ * later, is said once (`dnsClaimed`, the line naming `vnameserver=`), and
+ * from then on the slirp answers no ARP for it: the host keeps its address.
+ * Another slirp of the network answers from our own MAC (52:55 and the
+ * gateway address): its claim is the gateway's, said there.
+ *
  * Our own frames: a switch does not send a frame back to its port, but a
  * loop in the network (two cables between two switches without spanning
  * tree) does. So a frame from the probe MAC is ours (and is not answered);
@@ -83,6 +92,7 @@ export class GatewayGuard {
   #nextProbe = Infinity;
   #naToAllAt = -Infinity;
   #first: string | null = null;
+  #dnsTaken: string | null = null;
   /** When the first probe since `arm` goes unanswered (Infinity: not sent yet, or done). */
   #answerBy = Infinity;
   /** Whether the first probe since `arm` is still to be answered (or to go unanswered). */
@@ -190,6 +200,29 @@ export class GatewayGuard {
     this.#answered();
   }
 
+  /**
+   * A host on the switch has our DNS address (`what`: the ARP frame that says so, naming the address,
+   * from the MAC at `b[macOff]`): said once; from then on `dnsTaken`, and the slirp answers no ARP for it.
+   */
+  dnsClaimed(what: string, b: Uint8Array, macOff: number): void {
+    if (this.#dnsTaken !== null) return;
+    const c = this.#iface.config;
+    this.#dnsTaken = `${what} from ${formatMac(b, macOff)}`;
+    this.#iface.log(
+      `the DNS address ${formatIpv4(c.dns)} is taken on this switch: ${this.#dnsTaken} came from ` +
+        `another port, a host that has it. This slirp no longer answers ARP for it, so that host keeps its ` +
+        `traffic, and the slirp's DNS there is out of reach: give this slirp another (slirp option ` +
+        `vnameserver=ADDR, an address no host has, in ${formatIpv4(c.network)}/${c.prefixLength}) or that ` +
+        `host another address`,
+      "warning",
+    );
+  }
+
+  /** Whether a host on the switch has our DNS address (see `dnsClaimed`); what said so, else null. */
+  get dnsTaken(): string | null {
+    return this.#dnsTaken;
+  }
+
   /** The first claim seen, for the console; null when none. */
   get conflict(): string | null {
     return this.#first;
@@ -235,7 +268,11 @@ export class GatewayGuard {
 
   #arpProbe(): void {
     const b = this.#buf;
-    this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, this.#iface.config.gateway)));
+    const c = this.#iface.config;
+    this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, c.gateway)));
+    if (this.#dnsTaken === null) {
+      this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, c.dns)));
+    }
   }
 
   #dadProbe(): void {

@@ -88,9 +88,21 @@ export class Neighbours {
       }
       return;
     }
+    // A host with our DNS address (not another slirp of this network, whose MAC is ours): it keeps it.
+    if (a.senderIp === c.dns && !macEquals(frame, a.senderMacOffset, iface.mac)) {
+      const what = `an ARP ${a.op === ARP_REPLY ? "reply" : "request"} for ${formatIpv4(c.dns)}`;
+      this.#guard.dnsClaimed(what, frame, a.senderMacOffset);
+      return;
+    }
     if (a.senderIp !== 0 && iface.isGuest4(a.senderIp)) this.learn4(a.senderIp, frame, a.senderMacOffset);
     if (a.op !== ARP_REQUEST) return;
-    if (a.targetIp !== c.gateway && a.targetIp !== c.dns && !iface.virtual4.has(a.targetIp)) return;
+    if (
+      a.targetIp === c.dns
+        ? this.#guard.dnsTaken !== null
+        : a.targetIp !== c.gateway && !iface.virtual4.has(a.targetIp)
+    ) {
+      return;
+    }
     const b = this.#buf;
     const sender = frame.subarray(a.senderMacOffset, a.senderMacOffset + 6);
     writeEthernetHeader(b, 0, sender, 0, iface.mac, ETH_P_ARP);

@@ -508,6 +508,9 @@ export class SlirpStack implements TcpCoreSide {
       ...(this.#guard.conflict === null
         ? []
         : [`gateway conflict: ${this.#guard.conflict} (another slirp?)`]),
+      ...(this.#guard.dnsTaken === null
+        ? []
+        : [`DNS address taken: ${this.#guard.dnsTaken} (a host has it; ARP for it not answered)`]),
     ];
   }
 

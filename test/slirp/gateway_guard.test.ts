@@ -113,9 +113,11 @@ Deno.test("a slirp bound to a link sends 3 ARP probes and 3 DAD solicitations fo
   const s = boundStack(clock);
   const seen: Uint8Array[] = [];
   run(clock, [s], 4000, () => seen.push(...s.sent.splice(0)));
-  const arp = seen.filter((f) => f[12] === 0x08 && f[13] === 0x06);
+  // Each ARP probe for the gateway goes with one for the DNS address (its own test, below).
+  const arp = seen.filter((f) => f[12] === 0x08 && f[13] === 0x06 && f[41] === 2);
   const ns = seen.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[54] === ICMPV6.NEIGHBOR_SOLICIT);
   assert.equal(arp.length, PROBES);
+  assert.equal(seen.filter((f) => f[12] === 0x08 && f[13] === 0x06 && f[41] === 3).length, PROBES);
   assert.equal(ns.length, PROBES);
   const a = newArpPacket();
   for (const f of arp) {
@@ -178,6 +180,77 @@ Deno.test("a second slirp on the switch hears the first answer its probes: one l
     s.stack.input(guestDiscover());
     assert.equal(s.sent.length, 2, "an ARP reply and a DHCP offer");
   }
+});
+
+/** An ARP frame from a host with `ip` at `mac` (`op`: a reply to the probe MAC at `to`, or a broadcast request). */
+function hostArp(op: number, mac: Uint8Array, ip: number, to: Uint8Array, targetIp: number): Uint8Array {
+  const p = new Uint8Array(28);
+  writeArp(p, 0, op, mac, ip, op === ARP_REPLY ? to : new Uint8Array(6), targetIp);
+  return buildFrame({
+    src: formatMac(mac, 0),
+    dst: op === ARP_REPLY ? formatMac(to, 0) : BROADCAST,
+    type: 0x0806,
+    payload: p,
+  });
+}
+
+const dnsLines = (logs: string[]) => logs.filter((l) => /DNS address .* is taken/.test(l));
+
+Deno.test("a host given the slirp's DNS address answers its probe: said once with vnameserver=, and the slirp leaves that address's ARP to the host", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock);
+  const host = new Uint8Array([0xa6, 0xeb, 0x42, 0xca, 0x5b, 0xfd]);
+  const a = newArpPacket();
+  // The host at 10.0.2.3 answers every ARP request for its address, the slirp's probes included.
+  run(clock, [s], 4000, () => {
+    for (const f of s.sent.splice(0)) {
+      if (f[12] !== 0x08 || f[13] !== 0x06 || parseArp(f, 14, f.length - 14, a) !== null) continue;
+      if (a.op !== ARP_REQUEST || a.targetIp !== 0x0a000203) continue;
+      s.stack.input(
+        hostArp(
+          ARP_REPLY,
+          host,
+          0x0a000203,
+          f.subarray(a.senderMacOffset, a.senderMacOffset + 6),
+          a.senderIp,
+        ),
+      );
+    }
+  });
+  const lines = dnsLines(s.logs);
+  assert.equal(lines.length, 1, s.logs.join("\n"));
+  assert.match(
+    lines[0]!,
+    /DNS address 10\.0\.2\.3 is taken on this switch: an ARP reply for 10\.0\.2\.3 from a6:eb:42:ca:5b:fd/,
+  );
+  assert.match(lines[0]!, /vnameserver=ADDR, an address no host has, in 10\.0\.2\.0\/24/);
+  assert.deepEqual(conflictLines(s.logs), [], "no second slirp");
+  assert.ok(s.stack.describe().some((l) => /DNS address taken: an ARP reply/.test(l)));
+  // A guest asking for 10.0.2.3 hears the host alone; the gateway still answers.
+  s.sent.length = 0;
+  s.stack.input(guestArpRequest([10, 0, 2, 3]));
+  assert.equal(s.sent.length, 0, "no ARP answer for the host's address");
+  s.stack.input(guestArpRequest([10, 0, 2, 2]));
+  assert.equal(s.sent.length, 1, "the gateway's answer");
+});
+
+Deno.test("a host that comes up later with the slirp's DNS address is heard by its own ARP; another slirp's answer for it is not a host's", () => {
+  const clock = { now: 1000 };
+  const late = boundStack(clock);
+  run(clock, [late], 4000, () => void late.sent.splice(0));
+  const host = new Uint8Array([2, 0, 0, 0, 0, 0x33]);
+  late.stack.input(hostArp(ARP_REQUEST, host, 0x0a000203, new Uint8Array(6), 0x0a000201));
+  assert.equal(dnsLines(late.logs).length, 1, late.logs.join("\n"));
+  assert.match(dnsLines(late.logs)[0]!, /an ARP request for 10\.0\.2\.3 from 02:00:00:00:00:33/);
+
+  // Two slirps of one network: the first answers the second's DNS probe from the MAC they share.
+  const first = boundStack(clock);
+  run(clock, [first], 4000, () => void first.sent.splice(0));
+  const second = boundStack(clock);
+  run(clock, [first, second], 4000, hub(first, second));
+  assert.equal(conflictLines(second.logs).length, 1, "said as a second slirp");
+  assert.deepEqual(dnsLines(second.logs), []);
+  assert.deepEqual(dnsLines(first.logs), []);
 });
 
 Deno.test("a foreign ARP reply, neighbour advertisement or DHCP offer for the gateway counts, with the same MAC, said once", () => {
@@ -287,7 +360,11 @@ Deno.test("a --daemon's readiness: the first probe unanswered is said ANSWER_WAI
   // A loaded machine: the stack's timers run only 500 ms later, so the probe leaves then.
   clock.now += 500;
   s.stack.poll();
-  assert.equal(s.sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length, 1, "the ARP probe left now");
+  assert.equal(
+    s.sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length,
+    2,
+    "the ARP probes (gateway, DNS) left now",
+  );
   assert.ok(s.stack.nextTimerMs() <= ANSWER_WAIT_MS, "a timer is due for the answer's wait");
   // A sleep of 300 ms from plugging in was over here, before the probe could be answered.
   clock.now += ANSWER_WAIT_MS - 1;
