@@ -245,11 +245,17 @@ export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[
       const holds = what.startsWith("IPv6")
         ? `${formatIpv6(c.gateway6)} and ${formatIpv6(c.dns6)}`
         : `${formatIpv4(c.gateway)} and ${formatIpv4(c.dns)}`;
+      // A DNS address is only the slirp's default (.3, which sites numbered .1, .2, .3 take): it moves.
+      const move = what === "DNS"
+        ? `, or the slirp's DNS another with its option vnameserver=ADDR`
+        : what === "IPv6 DNS"
+        ? `, or the slirp's DNS another with its option vnameserver6=ADDR`
+        : "";
       out.push({
         at: here,
         message: `host ${here.host} ${here.iface} address ${here.address.split("/")[0]} is slirp ` +
           `${slirp.name}'s ${what}, on the same LAN: neighbours would reach whichever answered last; ` +
-          `give the host another (slirp ${slirp.name} holds ${holds})`,
+          `give the host another (slirp ${slirp.name} holds ${holds})${move}`,
       });
     }
   }
