@@ -152,16 +152,13 @@ export async function applyLab(
     return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`, ...followed] };
   }
   if (c.notLive.length > 0) {
-    return {
-      ok: false,
-      lines: [
-        ...notLiveLines(c),
-        `nothing was changed; \`vde up -c${
-          r.rootless ? " --rootless" : ""
-        } ${path}\` takes the lab down and ` +
-        "brings the file up",
-      ],
-    };
+    const rootless = r.rootless ? " --rootless" : "";
+    // `vde up -c` of another file than the lab runs (a copy edited beside it) is refused, lest a second
+    // copy's take down the first's lab: that file comes up after a `vde down` of the lab by name.
+    const again = was && was !== path
+      ? `the lab runs ${was}: \`vde down ${r.lab.name}\`, then \`vde up${rootless} ${path}\`, brings this file up`
+      : `\`vde up -c${rootless} ${path}\` takes the lab down and brings the file up`;
+    return { ok: false, lines: [...notLiveLines(c), `nothing was changed; ${again}`] };
   }
   const done: string[] = [];
   let step = "";

@@ -122,6 +122,34 @@ Deno.test("vde up --apply with a change that cannot be made live changes nothing
   });
 });
 
+Deno.test("vde up --apply of a copy of the lab's file with a change that cannot be made live names the way that brings the copy up: vde down, then vde up", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const copy = file.replace(/[^/]*$/, "copy.yaml");
+    await Deno.writeTextFile(
+      copy,
+      (await Deno.readTextFile(file)).replace("kind: switch", "kind: switch, dataplane: main"),
+    );
+    const refused = await vde(["up", "--apply", copy]);
+    assert.equal(refused.code, 1);
+    const realFile = await Deno.realPath(file);
+    const realCopy = await Deno.realPath(copy);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `  nothing was changed; the lab runs ${realFile}: \`vde down ${name}\`, then \`vde up ${realCopy}\`, ` +
+          "brings this file up\n$",
+      ),
+    );
+    // What -c of the copy would say instead: the lab is another file's.
+    assert.match((await vde(["up", "-c", "-d", copy])).stderr, /would take down lab .* which runs /);
+    assert.equal((await vde(["down", name])).code, 0);
+    const up = await vde(["up", "-d", copy]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(readState(name)?.file, realCopy);
+  });
+});
+
 Deno.test("vde up --apply of a lab that is not up brings it up, as vde up does; with -c it is refused", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
