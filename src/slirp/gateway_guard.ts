@@ -32,7 +32,8 @@
  * later, is said once (`dnsClaimed`, the line naming `vnameserver=`), and
  * from then on the slirp answers no ARP for it: the host keeps its address.
  * Another slirp of the network answers from our own MAC (52:55 and the
- * gateway address): its claim is the gateway's, said there.
+ * gateway address), libslirp from 52:55 and the DNS address: its claim is
+ * the gateway's, said there.
  *
  * Our own frames: a switch does not send a frame back to its port, but a
  * loop in the network (two cables between two switches without spanning

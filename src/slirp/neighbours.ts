@@ -88,8 +88,12 @@ export class Neighbours {
       }
       return;
     }
-    // A host with our DNS address (not another slirp of this network, whose MAC is ours): it keeps it.
-    if (a.senderIp === c.dns && !macEquals(frame, a.senderMacOffset, iface.mac)) {
+    // A host with our DNS address (not another slirp of this network, whose MAC is ours, or libslirp's
+    // 52:55 and the address): it keeps it.
+    if (
+      a.senderIp === c.dns && !macEquals(frame, a.senderMacOffset, iface.mac) &&
+      !isSlirpMacOf(frame, a.senderMacOffset, c.dns)
+    ) {
       const what = `an ARP ${a.op === ARP_REPLY ? "reply" : "request"} for ${formatIpv4(c.dns)}`;
       this.#guard.dnsClaimed(what, frame, a.senderMacOffset);
       return;
@@ -229,4 +233,11 @@ export class Neighbours {
     const src = isIpv6LinkLocal(target, 0) ? iface.linkLocal : iface.config.gateway6;
     iface.emit(this.#buf.subarray(0, writeSolicitFrame(this.#buf, iface.mac, src, target)));
   }
+}
+
+/** Whether the MAC at `b[off]` is a slirp's for `ip`, as libslirp makes it: 52:55 and the address. */
+function isSlirpMacOf(b: Uint8Array, off: number, ip: number): boolean {
+  return b[off] === 0x52 && b[off + 1] === 0x55 && b[off + 2] === ip >>> 24 &&
+    b[off + 3] === ((ip >>> 16) & 0xff) &&
+    b[off + 4] === ((ip >>> 8) & 0xff) && b[off + 5] === (ip & 0xff);
 }

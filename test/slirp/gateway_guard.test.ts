@@ -243,6 +243,13 @@ Deno.test("a host that comes up later with the slirp's DNS address is heard by i
   assert.equal(dnsLines(late.logs).length, 1, late.logs.join("\n"));
   assert.match(dnsLines(late.logs)[0]!, /an ARP request for 10\.0\.2\.3 from 02:00:00:00:00:33/);
 
+  // libslirp (Debian's slirp:// plugin) answers for its DNS address from 52:55 and that address.
+  const beside = boundStack(clock);
+  beside.stack.input(
+    hostArp(ARP_REPLY, new Uint8Array([0x52, 0x55, 10, 0, 2, 3]), 0x0a000203, beside.stack.mac, 0),
+  );
+  assert.deepEqual(dnsLines(beside.logs), [], "another slirp, not a host");
+
   // Two slirps of one network: the first answers the second's DNS probe from the MAC they share.
   const first = boundStack(clock);
   run(clock, [first], 4000, () => void first.sent.splice(0));
