@@ -243,9 +243,19 @@ hostile(
         for (const c of silent) c.close();
       }
     }
-    const link = await openVdeLink(dir);
-    link.close();
-    await link.closed;
+    // Once the switch has seen them close (it counts a handshake until its read ends), a plug gets in.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const link = await openVdeLink(dir);
+        link.close();
+        await link.closed;
+        break;
+      } catch (err) {
+        if (!/handshakes under way/.test((err as Error).message) || Date.now() > deadline) throw err;
+        await sleep(50);
+      }
+    }
   },
 );
 
