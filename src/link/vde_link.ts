@@ -350,6 +350,11 @@ function whyNoConnection(dir: string, err: unknown): string {
       ? `${dir} is a socket, not a switch's socket directory (a management socket? \`vde term ${dir}\` opens it)`
       : `${dir} is not a switch's socket directory (it is a file)`;
   }
+  if (err instanceof Deno.errors.WouldBlock) {
+    return `the switch at ${dir} took no connection for ${
+      BACKLOG_WAIT_MS / 1000
+    } s: its ctl's queue stayed full (another client flooding it with connections?)`;
+  }
   return `cannot connect to the switch at ${dir}: ${err instanceof Error ? err.message : err}`;
 }
 
@@ -402,13 +407,27 @@ export async function checkSwitchServes(path: string): Promise<void> {
   (await connectCtl(switchDir(path))).close();
 }
 
-/** A stream to the switch's ctl socket in `dir`, or a one-line error saying why there is none. */
+/** How long a connect waits for room in a ctl's listen backlog another client filled. */
+export const BACKLOG_WAIT_MS = 5000;
+
+/**
+ * A stream to the switch's ctl socket in `dir`, or a one-line error saying why there is none. Deno's
+ * connect does not block: a full listen backlog (a user flooding a shared switch with connections) is
+ * EAGAIN at once, where vde_plug's blocking connect waits for room; so is this one, BACKLOG_WAIT_MS.
+ */
 async function connectCtl(dir: string, ctl = `${dir}/ctl`): Promise<Deno.Conn> {
-  try {
-    return await Deno.connect({ transport: "unix", path: ctl });
-  } catch (err) {
-    if (err instanceof Deno.errors.PermissionDenied) throw new Error(printable(deniedHint(dir)));
-    throw new Error(whyNoConnection(dir, err));
+  const deadline = Date.now() + BACKLOG_WAIT_MS;
+  for (let pause = 2;; pause = Math.min(pause * 2, 50)) {
+    try {
+      return await Deno.connect({ transport: "unix", path: ctl });
+    } catch (err) {
+      if (err instanceof Deno.errors.WouldBlock && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, pause));
+        continue;
+      }
+      if (err instanceof Deno.errors.PermissionDenied) throw new Error(printable(deniedHint(dir)));
+      throw new Error(whyNoConnection(dir, err));
+    }
   }
 }
 
@@ -659,9 +678,11 @@ async function handshake(
       ssh ? ` SSH=${ssh}` : ""
     }`;
     const kind = vnl.port === 0 ? REQ_NEW_PORT0 : REQ_NEW_CONTROL;
-    await ctl.write(
+    // A switch that refuses us at its accept (too many handshakes under way) writes why and closes before
+    // our request: the write fails (EPIPE), and the reason is still there to read.
+    const unsent = await ctl.write(
       buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: mine.name, description: descr }),
-    );
+    ).then(() => undefined, (err: unknown) => err);
     if (signal?.aborted === true) onStop();
     else signal?.addEventListener("abort", onStop, { once: true });
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
@@ -670,7 +691,12 @@ async function handshake(
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
       // Ours says why; vde_switch says nothing (it closes, or leaves a port out of range unanswered until
       // REPLY_TIMEOUT_MS), and then the reason is one of these.
-      const why = parseRefusal(reply) ?? "port busy, out of range, or none free";
+      const why = parseRefusal(reply) ??
+        (unsent === undefined
+          ? "port busy, out of range, or none free"
+          : `it closed the connection before our request (${
+            unsent instanceof Error ? unsent.message : unsent
+          })`);
       throw new Error(`the switch at ${dir} refused the connection${port}: ${why}`);
     }
     const addr = parseSockaddrUn(reply);

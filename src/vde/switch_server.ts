@@ -14,7 +14,10 @@
  * that says why (the first 10 in 10 s; then one line counts the rest, so a
  * stream of bad clients cannot flood the log), so a client never hangs;
  * the reason is written to the client first (wire/vde_refusal.ts), so ours
- * can say it too.
+ * can say it too. Requests are read from at most MAX_PENDING clients at
+ * once, and from at most MAX_PENDING_PER_USER of one other user's, with a
+ * few kept for the switch's user and root: a shared switch's member who
+ * holds connections that never speak turns away only their own.
  *
  * The directory is held by a descriptor from the start to the close
  * (PinnedDirectory, os/held_dir.ts), and ctl, every port's socket, its
@@ -109,6 +112,15 @@ export const REQUEST_TIMEOUT_MS = 2000;
 /** Handshakes in progress at once; more are refused so a flood stays bounded. */
 const MAX_PENDING = 256;
 /**
+ * Handshakes in progress at once of one user other than the switch's and
+ * root: one user (a switch shared by `--mode 666`, or a group member) who
+ * kept 256 connections that never speak refused every other client, root's
+ * plugs included.
+ */
+export const MAX_PENDING_PER_USER = 16;
+/** Handshakes only the switch's user and root may have under way (of MAX_PENDING). */
+const OWNERS_RESERVE = 8;
+/**
  * The names a client binds its socket at in the directory for its handshake
  * (vdeplug4's and vde://'s `.PID-N`), unlinked by the client once answered:
  * what a handshake under way (or a client killed in one) leaves there.
@@ -178,6 +190,10 @@ export class VdeSwitchServer {
   readonly #refusals: RateLimitedLog;
   /** Control connections whose handshake is under way: closed with the server, so their clients let go. */
   readonly #handshakes = new Set<StreamConn>();
+  /** Handshakes under way per client uid that is not the switch's nor root's (MAX_PENDING_PER_USER bounds). */
+  readonly #othersByUid = new Map<number, number>();
+  #others = 0;
+  readonly #self = Deno.uid();
   #closed = false;
   readonly #endpoints = new Set<EndpointLink>();
   /** Handshakes refused, by reason class, for tests and the console. */
@@ -351,14 +367,43 @@ export class VdeSwitchServer {
   }
 
   #accepted(conn: StreamConn, peer: PeerCred): void {
-    if (this.#handshakes.size >= MAX_PENDING) {
+    const uid = peer.uid;
+    const other = uid !== 0 && uid !== this.#self;
+    const full = this.#busy(uid, other);
+    if (full !== undefined) {
       this.refused.busy++;
-      this.#refusals.line(`too many handshakes in progress; refusing a connection`);
-      conn.close();
+      this.#refuse(conn, full);
       return;
     }
     this.#handshakes.add(conn);
-    this.#handshake(conn, peer).finally(() => this.#handshakes.delete(conn));
+    if (other) {
+      this.#others++;
+      this.#othersByUid.set(uid, (this.#othersByUid.get(uid) ?? 0) + 1);
+    }
+    this.#handshake(conn, peer).finally(() => {
+      this.#handshakes.delete(conn);
+      if (!other) return;
+      this.#others--;
+      const left = this.#othersByUid.get(uid)! - 1;
+      if (left === 0) this.#othersByUid.delete(uid);
+      else this.#othersByUid.set(uid, left);
+    });
+  }
+
+  /** Why a connection of `uid` is refused now, in words short enough for the client; undefined when taken. */
+  #busy(uid: number, other: boolean): string | undefined {
+    if (this.#handshakes.size >= MAX_PENDING) {
+      return `the switch has ${MAX_PENDING} handshakes under way: try again`;
+    }
+    if (!other) return undefined;
+    if ((this.#othersByUid.get(uid) ?? 0) >= MAX_PENDING_PER_USER) {
+      return `${userName(uid)} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`;
+    }
+    // The last few are the switch's user's and root's, so other users together cannot shut them out.
+    if (this.#others >= MAX_PENDING - OWNERS_RESERVE) {
+      return `the switch has ${MAX_PENDING - OWNERS_RESERVE} handshakes of other users under way: try again`;
+    }
+    return undefined;
   }
 
   /** Reads the request with a deadline: one read normally, more if cut short. */

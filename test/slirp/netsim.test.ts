@@ -336,6 +336,71 @@ Deno.test("SYN flood with answering hosts (SYN-RECEIVED flood): capped, evicted 
   engine.close();
 });
 
+Deno.test("a forward's clients hold at most half the flows: the guest's connects still get through", async () => {
+  const net = new SimNet(4);
+  const hostNet = new MemoryHostNet();
+  const node = new EngineNode(net);
+  const engine = createTcpEngine(node.core, {
+    hostLoopback: true,
+    hostNet,
+    maxConnections: 16,
+    maxHalfOpen: 12,
+    tcp: { keepAliveIdleMs: Infinity },
+  });
+  node.engine = engine;
+  await engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 8080 });
+  const [fwd] = engine.listForwards();
+  const listener = hostNet.listener(fwd!.hostPort);
+  // A local user's flood of the forward (nothing in the guest answers it: each stays half-open).
+  const clients: MemoryConn[] = [];
+  for (let i = 0; i < 40; i++) {
+    clients.push(listener.inject({ hostname: "127.0.0.1", port: 40000 + i }));
+    await Promise.resolve();
+  }
+  assert.ok(
+    engine.stats.connections <= 8,
+    `the forward's clients hold ${engine.stats.connections} of 16 flows`,
+  );
+  await settle();
+  const open = clients.filter((c) => !c.closed).length;
+  assert.ok(open <= 8, `${open} clients left open: those turned away are closed`);
+  // The guest's own connection, half-open while the flood goes on, then established.
+  hostNet.onConnect = () => new MemoryConn();
+  const guest = new SimPeer(net, new Uint8Array([10, 0, 2, 15]), 45000);
+  node.peer = guest;
+  guest.toSend = 1000;
+  guest.finAfterSend = false;
+  guest.connect(node, new Uint8Array([203, 0, 113, 5]), 80, 777);
+  for (let i = 40; i < 80; i++) listener.inject({ hostname: "127.0.0.1", port: 40000 + i });
+  const ok = await net.runAsync(() => guest.established, () => guest.step(), 10_000);
+  assert.ok(ok, `the guest's connection was not established (${engine.stats.connections} flows)`);
+  engine.close();
+});
+
+Deno.test("a flood of a forward's clients evicts its own half-open flows, not the guest's pending connect", async () => {
+  const net = new SimNet(5);
+  const hostNet = new MemoryHostNet();
+  const node = new EngineNode(net);
+  const engine = createTcpEngine(node.core, { hostLoopback: true, hostNet, maxHalfOpen: 4 });
+  node.engine = engine;
+  await engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 8080 });
+  const [fwd] = engine.listForwards();
+  const listener = hostNet.listener(fwd!.hostPort);
+  // The guest's connect to a slow host: half-open until the host answers.
+  hostNet.onConnect = () => "hang";
+  const [src, dst, seg] = synFrom(0);
+  engine.input(src, dst, seg);
+  await settle();
+  assert.equal(hostNet.connects.length, 1);
+  for (let i = 0; i < 40; i++) {
+    listener.inject({ hostname: "127.0.0.1", port: 40000 + i });
+    await settle(4);
+  }
+  assert.ok(engine.stats.synEvicted >= 30, `${engine.stats.synEvicted} evicted`);
+  assert.equal(hostNet.connects[0]!.signal.aborted, false, "the guest's connect was evicted");
+  engine.close();
+});
+
 Deno.test("TIME-WAIT is capped: the oldest gives way", async () => {
   const net = new SimNet(3);
   const hostNet = new MemoryHostNet();

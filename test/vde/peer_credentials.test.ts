@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
+import { MAX_PENDING_PER_USER } from "../../src/vde/switch_server.ts";
+import { openVdeLink } from "../../src/link/vde_link.ts";
+import type { SwitchHandle } from "../helpers/switches.ts";
 import { hasCommand, hasRoot, pathExists, run, skipUnless, spawnManaged } from "../helpers/processes.ts";
 import {
   BROADCAST,
@@ -26,6 +29,7 @@ import {
 /** Debian's own Python: a user without a home cannot run a root-installed shim. */
 const PYTHON = "/usr/bin/python3";
 const HELPER = fileURLToPath(new URL("./peer_client.py", import.meta.url));
+const HOLDER = fileURLToPath(new URL("./ctl_holder.py", import.meta.url));
 
 async function capability(): Promise<string | null> {
   const root = hasRoot();
@@ -152,6 +156,76 @@ Deno.test("--mode 666: who a client is comes from the ctl connection, not from t
     } finally {
       await Deno.remove(rcDir, { recursive: true }).catch(() => {});
     }
+  });
+});
+
+/**
+ * Runs `fn` while a user floods the `--mode 666` switch's ctl with `count` connections that never speak,
+ * each one the switch closes opened again `delayMs` later; then the holder's output.
+ */
+async function whileHeld(
+  count: number,
+  delayMs: number,
+  fn: (ctx: { sw: SwitchHandle; dir: string; user: string }) => Promise<void>,
+): Promise<string> {
+  let out = "";
+  await withUser(async (user) => {
+    await withSwitch("ours", { extraArgs: ["--mode", "666"] }, async ({ sw, dir, tmp }) => {
+      await Deno.chmod(tmp, 0o755);
+      const holder = `${tmp}/ctl_holder.py`;
+      await Deno.copyFile(HOLDER, holder);
+      await Deno.chmod(holder, 0o644);
+      const flood = spawnManaged([
+        ...user.as,
+        PYTHON,
+        holder,
+        `${dir}/ctl`,
+        String(count),
+        "6",
+        String(delayMs),
+      ], {
+        name: "ctl holder",
+      });
+      try {
+        await flood.waitForOutput(/^holding$/m, 10_000);
+        await fn({ sw, dir, user: user.name });
+        await within("the holder to finish", 20_000, flood.status);
+        out = flood.stdout + flood.stderr;
+      } finally {
+        await flood.stop();
+      }
+    });
+  });
+  return out;
+}
+
+/** Root's plug, as `vde plug` opens it, in and out: throws what it would say. */
+async function plugInAndOut(dir: string): Promise<void> {
+  const link = await openVdeLink(dir);
+  link.close();
+  await link.closed;
+}
+
+Deno.test("--mode 666: a user holding hundreds of silent ctl connections leaves root's clients plugging in", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  let name = "";
+  const out = await whileHeld(300, 50, async ({ sw, dir, user }) => {
+    name = user;
+    // One after another while the user holds every handshake they may (each expires after 2 s).
+    for (let i = 0; i < 3; i++) await plugInAndOut(dir);
+    await until("the refusal's log line", () => sw.stderr().includes(`refused a client: ${user} has `));
+  });
+  assert.match(
+    out,
+    new RegExp(`^refusal ${name} has ${MAX_PENDING_PER_USER} handshakes under way here`, "m"),
+    out,
+  );
+});
+
+Deno.test("--mode 666: a user keeping the ctl's listen backlog full does not turn root's plug away", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await whileHeld(900, 0, async ({ dir }) => {
+    for (let i = 0; i < 5; i++) await plugInAndOut(dir);
   });
 });
 

@@ -214,6 +214,51 @@ hostile(
   },
 );
 
+hostile(
+  "a plug turned away while every handshake is under way is told why, not 'Broken pipe'",
+  async ({ dir }) => {
+    // The switch's own user's connections that never speak: the 256 handshakes it takes at once. Each is
+    // closed REQUEST_TIMEOUT_MS after its accept, so the plug must come well within that of the first.
+    for (let attempt = 1;; attempt++) {
+      const silent: Deno.Conn[] = [];
+      const began = Date.now();
+      try {
+        while (silent.length < 256) {
+          try {
+            silent.push(await Deno.connect({ transport: "unix", path: `${dir}/ctl` }));
+          } catch (err) {
+            // Faster than the switch accepts: its listen backlog is full for a moment.
+            if (!(err instanceof Deno.errors.WouldBlock)) throw err;
+            await sleep(5);
+          }
+        }
+        // A machine too loaded to open them in time: the first may have been let go already.
+        if (Date.now() - began > REQUEST_TIMEOUT_MS / 2 && attempt < 5) continue;
+        await assert.rejects(
+          openVdeLink(dir),
+          /refused the connection: the switch has 256 handshakes under way/,
+        );
+        break;
+      } finally {
+        for (const c of silent) c.close();
+      }
+    }
+    // Once the switch has seen them close (it counts a handshake until its read ends), a plug gets in.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const link = await openVdeLink(dir);
+        link.close();
+        await link.closed;
+        break;
+      } catch (err) {
+        if (!/handshakes under way/.test((err as Error).message) || Date.now() > deadline) throw err;
+        await sleep(50);
+      }
+    }
+  },
+);
+
 hostile("empty, runt and oversize datagrams from a real client are not delivered", async ({ good }) => {
   const src = mac(0xa1);
   assert.equal(good.a.send(new Uint8Array(0)), 0, "a 0-byte datagram can be sent");

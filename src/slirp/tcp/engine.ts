@@ -31,6 +31,11 @@
  *   half-open flows (connect pending, SYN sent or received) are capped and
  *   the oldest is evicted under a flood; flows in total and in TIME-WAIT are
  *   capped too, so a guest cannot make the engine's memory grow without bound.
+ *   A forward's clients are anyone on the host: together they hold at most
+ *   half the flows, and a flood of them evicts their own half-open flows
+ *   first, so a local user connecting thousands of times to a forward leaves
+ *   the guest's own connections room (they took every flow, and the guest's
+ *   connects were answered with RST).
  * - Timers: each flow's deadline is the earliest of its connection's timers,
  *   its connect timeout and the end of its host-write hold; the engine keeps the earliest of all as a hint
  *   (`nextTimerMs`) and `poll` visits the flows that are due.
@@ -586,6 +591,8 @@ class Engine implements SlirpTcpEngine {
   #buckets: (Flow | null)[];
   #mask: number;
   #count = 0;
+  /** Of #count, the forwards' flows (FLOW_IN): at most half of #maxConnections. */
+  #inbound = 0;
   /** Every flow in the table, densely, for timers and listings. */
   readonly #list: Flow[] = [];
   #last: Flow | null = null;
@@ -847,6 +854,7 @@ class Engine implements SlirpTcpEngine {
     flow.listIndex = this.#list.length;
     this.#list.push(flow);
     this.#count++;
+    if (flow.kind === FLOW_IN) this.#inbound++;
     this.stats.connections = this.#count;
     this.noteDeadline(flow.deadline);
   }
@@ -871,6 +879,7 @@ class Engine implements SlirpTcpEngine {
     }
     flow.listIndex = -1;
     this.#count--;
+    if (flow.kind === FLOW_IN) this.#inbound--;
     this.stats.connections = this.#count;
     if (this.#last === flow) this.#last = null;
   }
@@ -1078,6 +1087,26 @@ class Engine implements SlirpTcpEngine {
       return;
     }
     fwd.accepted++;
+    const share = this.#maxConnections >> 1;
+    if (this.#inbound >= share) {
+      this.stats.synDropped++;
+      this.log(
+        `forward ${fwd.hostAddr}:${fwd.hostPort}: forwards' clients hold ${share} connections, the most they ` +
+          `may (half of ${this.#maxConnections}, the rest kept for the guest's own): new clients are closed`,
+      );
+      conn.close();
+      return;
+    }
+    // A full half-open table gives up a forward's oldest first: host clients do not evict the guest's connects.
+    if (this.#halfOpen.size >= this.#maxHalfOpen) {
+      for (const f of this.#halfOpen) {
+        if (f.kind !== FLOW_IN) continue;
+        this.stats.synEvicted++;
+        f.tcb.abort("evicted");
+        f.closeHost();
+        break;
+      }
+    }
     if (!this.#admit()) {
       this.stats.synDropped++;
       conn.close();

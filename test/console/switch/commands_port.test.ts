@@ -140,6 +140,31 @@ Deno.test("port/setuser restricts who may plug in; root and NONE always pass", a
   }
 });
 
+Deno.test("a port kept with port/setuser is given to no other user asking for any port, not even as the last free one", async () => {
+  const tc = makeConsole();
+  try {
+    await tc.run("port/create 6");
+    assert.equal(await tc.run("port/setuser 6 4242"), OK);
+    // One user plugging in until the switch is full (README's class switch): every port but the kept one.
+    const taken: number[] = [];
+    for (;;) {
+      let port: number;
+      try {
+        port = tc.sw.choosePort({ uid: 1000 });
+      } catch (err) {
+        assert.match((err as Error).message, /^no free port/);
+        break;
+      }
+      taken.push(port);
+      tc.sw.attach(new MemoryLink(`student ${port}`), { port, uid: 1000 });
+    }
+    assert.ok(taken.length > 1 && !taken.includes(6), `taken: ${taken}`);
+    assert.equal(tc.sw.choosePort({ port: 6, uid: 4242 }), 6);
+  } finally {
+    tc.close();
+  }
+});
+
 Deno.test("port/print shows active ports; allprint also inactive ones", async () => {
   const tc = makeConsole();
   try {
