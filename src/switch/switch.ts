@@ -40,6 +40,10 @@ import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import { mirrorEngine, SwitchThread } from "../dataplane/switch_thread.ts";
 import { log } from "../log.ts";
+import { tapReadEnded } from "../link/tap_ended.ts";
+
+/** The reason every link of a switch that stops is closed with. */
+export const SHUTTING_DOWN = "the switch is shutting down";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {
@@ -284,7 +288,15 @@ export class Switch {
 
   #portFdFailed(fd: number, errno: number): void {
     for (const [ep, lent] of this.#lent) {
-      if (lent.fd === fd) ep.link.close(errno === 0 ? "end of file" : `receive failed: errno ${errno}`);
+      if (lent.fd !== fd) continue;
+      const link = ep.link;
+      link.close(
+        link.kind === "tap"
+          ? tapReadEnded(link.description, errno)
+          : errno === 0
+          ? "end of file"
+          : `receive failed: errno ${errno}`,
+      );
     }
   }
 
@@ -685,7 +697,7 @@ export class Switch {
     for (const state of this.#ports) {
       if (state === undefined) continue;
       for (const ep of [...state.endpoints]) {
-        ep.link.close("the switch is shutting down");
+        ep.link.close(SHUTTING_DOWN);
       }
     }
     return this.#thread?.stop() ?? Promise.resolve();
