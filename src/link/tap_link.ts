@@ -20,6 +20,7 @@ import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { BaseLink, CongestionWatch, type FlowPeer, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { tapReadEnded } from "./tap_ended.ts";
+import { oversizeLine } from "./oversize_line.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
 
@@ -119,6 +120,7 @@ export class TapLink extends BaseLink implements FdLender {
       }
       if (n > VDE_MAX_FRAME) {
         this.stats.dropsIn++;
+        logOnce(`oversize:${this.description}`, oversizeLine(this.description, n, this.name));
         continue;
       }
       this.deliver(buf.subarray(0, n));
