@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { labMissing, withNetns } from "../helpers/netns.ts";
 import { skipUnless, waitFor } from "../helpers/processes.ts";
-import { listens, VDE_CLI } from "../helpers/switches.ts";
+import { startTapSwitch } from "../helpers/tap_switch.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 
 /** The value of switch-wide counter `name` in `counters`' lines. */
@@ -29,15 +29,8 @@ for (const dataplane of ["thread", "main"]) {
       await lab.veth(h, "eth0", k, "vh");
       const tmp = await lab.tempDir();
       const dir = `${tmp}/sw`;
-      const sw = k.spawn(
-        [...VDE_CLI, "switch", "--sock", dir, "--tap", "t1", "--dataplane", dataplane],
-        { name: "our switch" },
-      );
+      const sw = await startTapSwitch(k, dir, dataplane);
       const mgmt = `${dir}/mgmt`;
-      await waitFor(async () => {
-        if (sw.exitStatus !== null) throw new Error(`our switch exited:\n${sw.stderr}`);
-        return sw.stderr.includes("serving ") && (await listens(mgmt));
-      }, { timeoutMs: 30_000, what: "our switch" });
       // Jumbo everywhere, as a bridge user sets it: the bridge takes its ports' smallest MTU.
       for (const dev of ["vh", "t1"]) {
         await k.run(["ip", "link", "set", dev, "mtu", "9600", "master", "br0", "up"]);

@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, waitFor } from "../helpers/processes.ts";
-import { listens, VDE_CLI } from "../helpers/switches.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
+import { startTapSwitch } from "../helpers/tap_switch.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 
 /** Puts `dev` into bridge br0 of `ns`, up. */
@@ -28,15 +29,8 @@ for (const dataplane of ["thread", "main"]) {
       await k.run(["ip", "link", "set", "br0", "up"]);
       const tmp = await lab.tempDir();
       const dir = `${tmp}/sw`;
-      const sw = k.spawn(
-        [...VDE_CLI, "switch", "--sock", dir, "--tap", "t1", "--dataplane", dataplane],
-        { name: "our switch" },
-      );
+      const sw = await startTapSwitch(k, dir, dataplane);
       const mgmt = `${dir}/mgmt`;
-      await waitFor(async () => {
-        if (sw.exitStatus !== null) throw new Error(`our switch exited:\n${sw.stderr}`);
-        return sw.stderr.includes("serving ") && (await listens(mgmt));
-      }, { timeoutMs: 30_000, what: "our switch" });
       await enslave(k, "t1");
       const term = await MgmtClient.connect(mgmt);
       lab.defer(() => term.close());
