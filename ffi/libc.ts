@@ -427,6 +427,7 @@ export const C = {
   EBUSY: 16,
   EINVAL: 22,
   EBADF: 9,
+  EBADFD: 77,
   ENOTDIR: 20,
   ELOOP: 40,
   ECONNREFUSED: 111,

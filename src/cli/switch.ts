@@ -13,6 +13,8 @@ import { vdeSwitchDefaultRc } from "./vde_switch_args.ts";
 import { refuseStdinScriptInBackground, runProgram } from "./program.ts";
 import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
+import { shellQuoted } from "../shell_quote.ts";
+import { SHUTTING_DOWN } from "../switch/switch.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
 import { DEFAULT_MGMT_NAME, MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
@@ -281,8 +283,13 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       log(COMPONENT, `slirp on port ${port}: ${link.stack.describe()[0]}`);
     }
     for (const name of o.tap ?? []) {
-      const ep = sw.attach(openTapLink(name));
-      log(COMPONENT, `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
+      const link = openTapLink(name);
+      const ep = sw.attach(link);
+      const port = sw.portOfEndpoint(ep.id);
+      log(COMPONENT, `tap ${name} on port ${port}`);
+      link.closed.then((why) => {
+        if (why !== SHUTTING_DOWN) log(COMPONENT, tapPortEnded(name, port, server.dir, why));
+      });
     }
     if ((o.cable ?? []).length > 0) {
       const { attachCables } = await import("./cable.ts");
@@ -524,3 +531,17 @@ export const switchCommand = (program: Command): void => {
     vnlHelp(),
   );
 };
+
+/**
+ * The line a `--tap` port's end is said with, but at the switch's own stop: a tap deleted under the
+ * switch (`ip link del`, its bridge's tooling) ended its port in silence, leaving a bridge user to find
+ * the LAN cut. The port keeps its VLANs and spanning tree settings, so a tap plugged back on that port
+ * number, and put back in its bridge, carries on where it was.
+ */
+export function tapPortEnded(name: string, port: number, dir: string, why: string): string {
+  const plug = `vde plug -d ${shellQuoted(`${dir}[${port}]`)} tap://${shellQuoted(name)}`;
+  return `tap ${name} on port ${port} ended (${why}): the LAN is cut there; ${plug} puts a tap back on ` +
+    `port ${port}, which kept its settings (then into its bridge again: ip link set ${
+      shellQuoted(name)
+    } master BRIDGE up)`;
+}

@@ -45,6 +45,7 @@ import {
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { ETH_HLEN, isFrameLength, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
+import { tapReadEnded } from "../link/tap_ended.ts";
 import { inputWaiting, QUIET_SCHED, warmUp } from "./plug_warmup.ts";
 import { LIBC_FDS } from "./warm_fds.ts";
 import {
@@ -494,7 +495,7 @@ class PlugLoop {
     let budget = TAP_BYTES_PER_TURN;
     for (let frames = 1; budget > 0 && !d.blocked; frames = BATCH) {
       const n = d.receive(frames, budget);
-      if (n < 0) return n === -1 ? `${d.src.name} was removed` : `${d.src.name}: receive failed: errno ${-n}`;
+      if (n < 0) return tapReadEnded(d.src.name, n === -1 ? 0 : -n);
       if (n === 0) return null;
       budget -= d.tapBytes;
       if (d.dst.kind === "dgram") this.#priority.sent(d.bytes);
@@ -570,7 +571,9 @@ class PlugLoop {
         // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
         if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
           if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
-            reason = `${d.src.name}: socket error or hang-up`;
+            reason = d.src.kind === "tap"
+              ? tapReadEnded(d.src.name, 0)
+              : `${d.src.name}: socket error or hang-up`;
           }
         } else reason = this.#pump(d);
       }

@@ -165,6 +165,8 @@ export type SwitchReply =
   | { event: unknown }
   /** The engine's loop warning (a MAC keeps moving between ports), at most once a minute. */
   | { loop: LoopWarning }
+  /** A port's first oversize frame since it came up (the engine's `onOversize`). */
+  | { oversize: { port: number; length: number } }
   /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */
   | { warmed: number }
   /**

@@ -131,6 +131,8 @@ export interface SwitchThreadSink {
   mark?(mark: number): void;
   /** The thread's engine suspects a loop (`onLoopSuspected`). */
   loop?(warning: LoopWarning): void;
+  /** The thread's engine dropped a port's first oversize frame since it came up (`onOversize`). */
+  oversize?(port: number, length: number): void;
   /**
    * A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen;
    * `fresh` for the first copy of each frame the engine handles.
@@ -502,6 +504,8 @@ export class SwitchThread {
       this.#sink.event(reply.event);
     } else if ("loop" in reply) {
       this.#sink.loop?.(reply.loop);
+    } else if ("oversize" in reply) {
+      this.#sink.oversize?.(reply.oversize.port, reply.oversize.length);
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
       this.#closePendingInput();

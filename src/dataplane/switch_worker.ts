@@ -345,6 +345,7 @@ class SwitchLoop {
       shared: { state, writer: true },
       // Said whether or not anyone listens to events: it is the log line a storm's user needs.
       onLoopSuspected: (loop) => scope.postMessage({ loop }),
+      onOversize: (port, length) => scope.postMessage({ oversize: { port, length } }),
     }, this.#engineOutput);
   }
 
@@ -765,8 +766,9 @@ class SwitchLoop {
       for (let i = 0; i < n; i++) {
         const len = arena.length(i);
         this.#inBytes += len;
-        // An oversize frame reaches the engine as a short one, so it is counted as a bad frame there.
-        const want = arena.truncated(i) || len > VDE_MAX_FRAME ? 0 : len;
+        // An oversize datagram (cut to the slot, one byte past the largest frame) reaches the engine as
+        // the whole slot, which it counts and tells as oversize.
+        const want = arena.truncated(i) || len > VDE_MAX_FRAME ? SLOT : len;
         let view = this.#views[i]!;
         if (view.length !== want) this.#views[i] = view = arena.slots[i]!.subarray(0, want);
         engine.input(end.port, view);
@@ -791,9 +793,8 @@ class SwitchLoop {
       }
       this.#inFrames++;
       this.#inBytes += n;
-      // An oversize frame reaches the engine as a short one, so it is counted as a bad frame there.
-      const want = n > VDE_MAX_FRAME ? 0 : n;
-      if (this.#tapView.length !== want) this.#tapView = buf.subarray(0, want);
+      // An oversize frame (an MTU above 9216) reaches the engine whole, which counts and tells it as oversize.
+      if (this.#tapView.length !== n) this.#tapView = buf.subarray(0, n);
       this.engine.input(end.port, this.#tapView);
       // The first frame's share for sockets leaves before the next read, so the read that finds the
       // tap empty (EAGAIN), which ends every drain, follows a lone frame (a ping) instead of delaying it.

@@ -19,6 +19,8 @@ import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { BaseLink, CongestionWatch, type FlowPeer, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
+import { tapReadEnded } from "./tap_ended.ts";
+import { oversizeLine } from "./oversize_line.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
 
@@ -109,15 +111,16 @@ export class TapLink extends BaseLink implements FdLender {
       if (n < 0) {
         const e = errno();
         if (quietErrno(e)) return;
-        this.close(`tap ${this.name} read failed: errno ${e}`);
+        this.close(tapReadEnded(this.description, e));
         return;
       }
       if (n === 0) {
-        this.close(`tap ${this.name} was removed`);
+        this.close(tapReadEnded(this.description, 0));
         return;
       }
       if (n > VDE_MAX_FRAME) {
         this.stats.dropsIn++;
+        logOnce(`oversize:${this.description}`, oversizeLine(this.description, n, this.name));
         continue;
       }
       this.deliver(buf.subarray(0, n));

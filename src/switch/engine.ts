@@ -139,6 +139,8 @@ export interface EngineOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Told when a MAC keeps moving between ports (a loop?), at most once a minute; see `LoopDetector`. */
   onLoopSuspected?: (warning: LoopWarning) => void;
+  /** Told of a port's first frame longer than maxFrame since it came up (`length` as read, or past maxFrame). */
+  onOversize?: (port: number, length: number) => void;
   /**
    * The MAC table and port counters in memory shared with another thread
    * (see `sharedEngineState`): the engine that forwards writes them, a
@@ -328,6 +330,13 @@ export class SwitchEngine {
   #onEvent: ((event: EngineEvent) => void) | undefined;
   /** Told when a MAC keeps moving between ports (a loop?), at most once a minute. */
   onLoopSuspected: ((warning: LoopWarning) => void) | undefined;
+  /**
+   * Told of a port's first oversize frame since it came up: an interface MTU above 9216 on a tap (a
+   * bridge user's jumbo setting) or a client's sends them, and a count alone left the loss unexplained.
+   */
+  onOversize: ((port: number, length: number) => void) | undefined;
+  /** 1 for a port whose oversize frame has been told since it came up. */
+  #oversizeTold: Uint8Array;
   readonly #loops: LoopDetector;
   #numPorts: number;
   #hub: boolean;
@@ -433,6 +442,8 @@ export class SwitchEngine {
       ? new Float64Array(WIDE_SLOTS)
       : new Float64Array(options.shared.state.engineCounters, 0, WIDE_SLOTS);
     this.onLoopSuspected = options.onLoopSuspected;
+    this.onOversize = options.onOversize;
+    this.#oversizeTold = new Uint8Array(numPorts);
   }
 
   /**
@@ -460,6 +471,10 @@ export class SwitchEngine {
     if (length > this.maxFrame) {
       this.#wide[OVERSIZE]!++;
       counters.dropsIn[port]!++;
+      if (this.#oversizeTold[port] === 0) {
+        this.#oversizeTold[port] = 1;
+        this.onOversize?.(port, length);
+      }
       return;
     }
     if (this.#watched && this.#watchInput(port, frame)) return;
@@ -735,6 +750,7 @@ export class SwitchEngine {
       }
     }
     this.#active = resized(this.#active, n);
+    this.#oversizeTold = resized(this.#oversizeTold, n);
     this.#fwd = resized(this.#fwd, n);
     this.#stpLearn = resized(this.#stpLearn, n);
     this.#stpForward = resized(this.#stpForward, n);
@@ -992,6 +1008,7 @@ export class SwitchEngine {
     this.#checkPort(port);
     if (this.#active[port] === 1) return;
     this.#active[port] = 1;
+    this.#oversizeTold[port] = 0;
     const stp = this.#stp;
     // The machine's word may have come first (a relayed state precedes the activation it caused).
     this.#fwd[port] = stp === null || !hasStpId(port) ? 1 : this.#stpForward[port]!;

@@ -404,6 +404,7 @@ export class McastSnooping {
         // A group-specific query elects nobody, as the kernel's (only a general one reaches its
         // br_multicast_query_received): it neither keeps a querier alive nor makes a router port.
         if (e.group === null) this.#elect(e.family, port, frame);
+        else this.#groupQueried(vlan, e.family, e.group, frame);
         continue;
       }
       this.#apply(port, vlan, e);
@@ -454,6 +455,26 @@ export class McastSnooping {
     const mac = this.#mac;
     for (let i = 0; i < 6; i++) if (frame[6 + i] !== mac[i]) return false;
     return true;
+  }
+
+  /**
+   * Another querier's group-specific query, its answer to a leave: as br_ip4_multicast_query and
+   * br_ip6_multicast_query do, every port's membership of the group ends within last member count x the
+   * query's max response delay unless a report renews it. Without it, a host that left while a Linux
+   * bridge or a router was the querier stayed a member here for the whole membership interval (260 s),
+   * the group still sent to its port, where the kernel's bridge next to us had let it go in 2 s.
+   */
+  #groupQueried(vlan: number, family: 4 | 6, group: string, frame: Uint8Array): void {
+    // Ours, heard back through a hub or a loop: the leave that made it set the time already.
+    if (this.#fromUs(frame)) return;
+    const delay = queryMaxDelayMs(frame);
+    if (delay < 0) return;
+    const parsed = family === 4 ? parseIpv4Text(group) : parseIpv6Text(group);
+    if (!parsed.ok) return;
+    const entry = this.#table.find(family, vlan, parsed.value, 0);
+    if (entry === undefined) return;
+    const last = this.#now + delay * this.#o.lastMemberCount;
+    for (let i = 0; i < entry.until.length; i++) if (entry.until[i]! > last) entry.until[i] = last;
   }
 
   /** Removes `entry`'s `i`th port, and the entry once it has none. */

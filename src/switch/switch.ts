@@ -34,12 +34,17 @@ import {
   sharedEngineState,
   SwitchEngine,
 } from "./engine.ts";
-import type { Link } from "../link/link.ts";
+import { type Link, logOnce } from "../link/link.ts";
 import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import { mirrorEngine, SwitchThread } from "../dataplane/switch_thread.ts";
 import { log } from "../log.ts";
+import { tapReadEnded } from "../link/tap_ended.ts";
+import { oversizeLine } from "../link/oversize_line.ts";
+
+/** The reason every link of a switch that stops is closed with. */
+export const SHUTTING_DOWN = "the switch is shutting down";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {
@@ -178,6 +183,7 @@ export class Switch {
         failed: (fd, errno) => this.#portFdFailed(fd, errno),
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
         loop: (warning) => this.engine.onLoopSuspected?.(warning),
+        oversize: (port, length) => this.engine.onOversize?.(port, length),
         mark: (mark) => this.#marked(mark),
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
@@ -205,6 +211,7 @@ export class Switch {
     }
     // The one sign of a loop without spanning tree a user gets besides a CPU at 100%: logged by default.
     this.engine.onLoopSuspected = onLoopSuspected ?? ((warning) => log("vde switch", warning.message));
+    this.engine.onOversize = (port, length) => this.#sayOversize(port, length);
     this.#tick();
     // Aging works in whole seconds, so a 1 s tick is all the clock it needs, but for a pass in progress.
     this.#timer = setInterval(() => this.#tick(), 1000);
@@ -282,9 +289,28 @@ export class Switch {
     if (snoop !== null && (!on || snoop.querier)) snoop.querierStarted(on);
   }
 
+  /**
+   * Says a port's first oversize frame, naming its tap's MTU line when a tap of ours sent it; as a
+   * once-said line, since a client that connects over and over, each time with one, is told anew.
+   */
+  #sayOversize(port: number, length: number): void {
+    const link = this.#ports[port]?.endpoints[0]?.link;
+    const tap = link?.kind === "tap" ? link.description.replace(/^tap /, "") : null;
+    const where = link === undefined ? `port ${port}` : `port ${port} (${link.description})`;
+    logOnce(`oversize:${where}`, oversizeLine(where, length, tap));
+  }
+
   #portFdFailed(fd: number, errno: number): void {
     for (const [ep, lent] of this.#lent) {
-      if (lent.fd === fd) ep.link.close(errno === 0 ? "end of file" : `receive failed: errno ${errno}`);
+      if (lent.fd !== fd) continue;
+      const link = ep.link;
+      link.close(
+        link.kind === "tap"
+          ? tapReadEnded(link.description, errno)
+          : errno === 0
+          ? "end of file"
+          : `receive failed: errno ${errno}`,
+      );
     }
   }
 
@@ -685,7 +711,7 @@ export class Switch {
     for (const state of this.#ports) {
       if (state === undefined) continue;
       for (const ep of [...state.endpoints]) {
-        ep.link.close("the switch is shutting down");
+        ep.link.close(SHUTTING_DOWN);
       }
     }
     return this.#thread?.stop() ?? Promise.resolve();

@@ -903,3 +903,24 @@ Deno.test("started on its own clock, a copy would have said our querier was acti
   copy.tick(21_000);
   assert.deepEqual([copy.querierState().ipv4, thread.querierState().ipv4], [true, false]);
 });
+
+Deno.test("another querier's group-specific query cuts the group's memberships to last member count x its max response, as the kernel's bridge does; a report renews one", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.tick(1000);
+  // A Linux bridge across port 1 is the querier; hosts on ports 2 and 3 joined 239.1.1.1.
+  snoop.observe(1, 0, igmpQueryFrom([10, 0, 0, 254]));
+  snoop.observe(2, 0, igmp(0x16, G, 2));
+  snoop.observe(3, 0, igmp(0x16, G, 3));
+  // Port 2's host leaves; the querier asks about the group (max response 1 s, the kernel's last member interval).
+  snoop.observe(2, 0, igmp(0x17, G, 2));
+  snoop.tick(2000);
+  snoop.observe(1, 0, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 0xfe]), 0xef010101, 10));
+  // Port 3's host answers; port 2's does not.
+  snoop.tick(2500);
+  snoop.observe(3, 0, igmp(0x16, G, 3));
+  const members = () => snoop.groups().filter((g) => g.group === "239.1.1.1").map((g) => g.port);
+  assert.deepEqual(members().sort(), [2, 3]);
+  // 2 x 1 s after the query, port 2 is no member: the kernel's bridge let it go then, not 260 s later.
+  snoop.tick(4001);
+  assert.deepEqual(members(), [3]);
+});
