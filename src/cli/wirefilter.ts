@@ -50,6 +50,7 @@ import { isNetemWord, netemCommandLineHint, netemForWirefilter } from "../wirefi
 import { exists } from "../os/paths.ts";
 import { openFailure } from "./open_failure.ts";
 import { toWirefilterLongOptions } from "./wirefilter_args.ts";
+import { openUnlessStopped, stoppedOpening } from "./unless_stopped.ts";
 
 const COMPONENT = "vde wirefilter";
 
@@ -316,9 +317,15 @@ export async function runWirefilter(
       right = sides.right.link;
       p.defer(() => left.close("wirefilter stopped"));
     } else {
-      left = await openSide(vnls[0]!);
+      // Each side's open is told a stop: a held switch's join is given up, not waited out and called a
+      // refusal, and the filter ends as stopped (exit 0) with what it joined undone.
+      const l = await openSide(vnls[0]!, p.stopped);
+      if (l === undefined) return stoppedOpeningSide(vnls[0]!, p.stopped);
+      left = l;
       p.defer(() => left.close("wirefilter stopped"));
-      right = await openSide(vnls[1]!);
+      const r = await openSide(vnls[1]!, p.stopped);
+      if (r === undefined) return stoppedOpeningSide(vnls[1]!, p.stopped);
+      right = r;
     }
     const bidirectional = sides?.bidirectional ?? true;
     // The rc's `shutdown` is known at once (p.stopped settles a turn later): the filter then ends before it
@@ -419,13 +426,22 @@ export async function runWirefilter(
   });
 }
 
-async function openSide(vnl: string): Promise<Link> {
+/** The side `vnl` opened, or undefined when `stopped` came first (and what it opened is undone). */
+async function openSide(vnl: string, stopped: Promise<string>): Promise<Link | undefined> {
   try {
     // wirefilter's description, so its ports read the same in port/print.
-    return await openLink(vnl, { description: "vde_crosscable" });
+    return await openUnlessStopped(
+      stopped,
+      (signal) => openLink(vnl, { description: "vde_crosscable", signal }),
+    );
   } catch (err) {
     throw new UsageError(openFailure(vnl, err));
   }
+}
+
+/** Says the filter was stopped (`stopped`'s reason) while it opened its side `vnl`, before it served. */
+async function stoppedOpeningSide(vnl: string, stopped: Promise<string>): Promise<void> {
+  log(COMPONENT, stoppedOpening(await stopped, vnl));
 }
 
 /** Registers `vde wirefilter`. */
