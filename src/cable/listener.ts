@@ -324,7 +324,11 @@ export class CableListener {
     why: string,
   ): Promise<void> {
     this.counters.refused++;
-    this.#refusals.line(`cable refused ${new Date().toISOString()} remote ${remote}: ${why}`);
+    // Closed, it refuses only what it was setting up then (a join of its switch told the stop), whose
+    // session's end was said at the close: one line for that event, not two.
+    if (!this.#closed) {
+      this.#refusals.line(`cable refused ${new Date().toISOString()} remote ${remote}: ${why}`);
+    }
     await sendAccept(conn, est, { status, resumed: false, port: 0 }).catch(() => {});
     try {
       conn.close();

@@ -39,6 +39,7 @@ import { examples } from "./help.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { openFailure } from "./open_failure.ts";
+import { openUnlessStopped, stoppedOpening } from "./unless_stopped.ts";
 
 interface CableFlags {
   sock: string;
@@ -109,8 +110,17 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     }
   }
   await runProgram(cableProgram(flags), async (p) => {
+    // A cable's join of the switch under way at a stop is told it and undone before the exit, which would
+    // otherwise cut it short (its socket left in the switch's directory); the cable is refused then.
+    const joining = new Set<Promise<unknown>>();
     const listener = await startCableListener(v, async (session, remote) => {
-      const local = await openLink(flags.sock, { description: `cable from ${remote}` });
+      const opening = openUnlessStopped(
+        p.stopped,
+        (signal) => openLink(flags.sock, { description: `cable from ${remote}`, signal }),
+      );
+      joining.add(opening);
+      const local = await opening.finally(() => joining.delete(opening));
+      if (local === undefined) throw new Error(`the listener was stopped (${await p.stopped})`);
       plug(session, local);
       return portOfLink(local);
     }).catch((err) => {
@@ -127,6 +137,9 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     const where = hostPort(listener.addr.hostname, listener.addr.port);
     p.ready(p.inBackground ? `listening on ${where} for cables to ${flags.sock}` : undefined);
     log("vde cable", `${await p.stopped}: closing ${listener.sessions.length} cable(s)`);
+    // No cable comes in now; those joining the switch go as told.
+    listener.close();
+    await Promise.allSettled(joining);
   });
 }
 
@@ -184,12 +197,20 @@ async function connectHeld(
   v: TcpVnl,
   localName: string,
 ): Promise<void> {
-  let local: Link;
+  let joined: Link | undefined;
   try {
-    local = await openLink(flags.sock, { description: `cable to ${address}` });
+    joined = await openUnlessStopped(
+      p.stopped,
+      (signal) => openLink(flags.sock, { description: `cable to ${address}`, signal }),
+    );
   } catch (err) {
     throw new UsageError(openFailure(flags.sock, err));
   }
+  if (joined === undefined) {
+    log("vde cable", stoppedOpening(await p.stopped, flags.sock));
+    return;
+  }
+  const local = joined;
   p.defer(() => local.close());
   const client = await openCableClient(v, { localName, localPort: () => portOfLink(local) });
   p.defer(() => client.close());
@@ -308,7 +329,9 @@ export const cableCommand: Subcommand = (program: Command) => {
  * Puts the cables `vnls` on ports of `sw` for `vde switch --cable`: a
  * listening `tcp://` VNL serves many cables, each on its own port; any other
  * VNL (a connecting `tcp://`, `udp://`, `vxlan://`, `cmd://`, ...) is one
- * port. Hands what must be undone at exit to `defer`.
+ * port. Hands what must be undone at exit to `defer`. Resolves false when
+ * the switch is stopped (`stopped`) while a VNL opens: the open is told,
+ * and undone.
  *
  * @throws UsageError when a VNL cannot be opened
  */
@@ -317,7 +340,8 @@ export async function attachCables(
   vnls: string[],
   o: { dir: string; keyFile?: string },
   defer: (cleanup: () => unknown) => void,
-): Promise<void> {
+  stopped: Promise<string>,
+): Promise<boolean> {
   // A cable that ends while the switch serves (its command failed, a once cable gave up) is said in the
   // log: its port is gone, and nothing else would tell. The switch's own stop closes them with STOPPED.
   const STOPPED = "the switch stopped";
@@ -356,7 +380,14 @@ export async function attachCables(
         sayEnd(client, vnl, local.port);
         continue;
       }
-      const link = await openLink(vnl, { description: `vde switch ${o.dir}` });
+      const link = await openUnlessStopped(
+        stopped,
+        (signal) => openLink(vnl, { description: `vde switch ${o.dir}`, signal }),
+      );
+      if (link === undefined) {
+        log("vde switch", stoppedOpening(await stopped, `--cable ${vnl}`));
+        return false;
+      }
       defer(() => link.close(STOPPED));
       const port = sw.portOfEndpoint(sw.attach(link).id);
       log("vde switch", `cable ${vnl} on port ${port}`);
@@ -365,4 +396,5 @@ export async function attachCables(
       throw new UsageError(`--cable ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  return true;
 }

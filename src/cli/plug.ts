@@ -34,7 +34,7 @@ import { shellQuoted } from "../shell_quote.ts";
 import { withNodePath } from "../link/node_path.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
 import { printable } from "../console/reply_format.ts";
-import { abortedOnStop, unlessStopped } from "./unless_stopped.ts";
+import { abortedOnStop, openUnlessStopped, unlessStopped } from "./unless_stopped.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -311,9 +311,10 @@ async function plugSlirpThread(
   options: OpenOptions,
 ): Promise<void> {
   // Told the stop, as runPlug's ends are: a signal during the handshake undoes it, and the plug ends.
-  const stop = abortedOnStop(p.stopped);
   // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
-  const sw = await unlessStopped(open(vde, { ...options, signal: stop }), stop) as DgramLink | undefined;
+  const sw = await openUnlessStopped(p.stopped, (signal) => open(vde, { ...options, signal })) as
+    | DgramLink
+    | undefined;
   if (sw === undefined) return;
   const where = splitVnl(vde).rest;
   const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {

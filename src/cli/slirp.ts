@@ -9,7 +9,7 @@ import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../slirp/gateway_guard.ts"
 import { type Command, Option } from "commander";
 import { openVdeLink, parseVdeVnl, type VdeClientLink } from "../link/vde_link.ts";
 import { hurryStops } from "../dataplane/worker_handle.ts";
-import { abortedOnStop, unlessStopped } from "./unless_stopped.ts";
+import { openUnlessStopped } from "./unless_stopped.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
 import { NODE_KINDS } from "../switch/netnode.ts";
 import { BUILTIN_SCHEMES } from "../link/schemes.ts";
@@ -230,9 +230,11 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
  * undone (no socket left in the switch's directory, no port on it), and the slirp ends as stopped then.
  */
 async function joinSwitch(o: SlirpCliOptions, p: Program): Promise<VdeClientLink | undefined> {
-  const stop = abortedOnStop(p.stopped);
-  const joining = openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked, signal: stop });
-  return await unlessStopped(joining, stop).catch((err) => {
+  const joining = openUnlessStopped(
+    p.stopped,
+    (signal) => openVdeLink(o.sock, { description: "slirpvde:", unasked: o.unasked, signal }),
+  );
+  return await joining.catch((err) => {
     throw new UsageError((err as Error).message);
   });
 }

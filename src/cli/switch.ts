@@ -293,7 +293,10 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     }
     if ((o.cable ?? []).length > 0) {
       const { attachCables } = await import("./cable.ts");
-      await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
+      // Stopped while a cable joins a switch, the switch ends before it serves (said where it stopped).
+      if (!await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer, p.stopped)) {
+        return;
+      }
     }
     let webView = "";
     if (o.http !== undefined) {

@@ -1,10 +1,12 @@
 /**
  * Opening a link in a command a signal may stop as it starts (`vde plug`,
- * `vde slirp`): the open is told the stop (`OpenOptions.signal`, which
- * vde://'s handshake and ptp://'s wait heed), and what it was opening stays
- * the command's to undo. Let go at the signal, an open under way went on
- * until the exit cut it short: a vde:// end's socket was left in the
- * switch's directory, or it joined the switch and the command ran on.
+ * `vde slirp`, `vde wirefilter`, `vde cable`, `vde switch --cable`): the
+ * open is told the stop (`OpenOptions.signal`, which vde://'s handshake and
+ * ptp://'s wait heed), and what it was opening stays the command's to undo.
+ * Let go at the signal, an open under way went on until the exit cut it
+ * short: a vde:// end's socket was left in the switch's directory, or it
+ * joined the switch and the command ran on. Not told, a held switch's join
+ * ran to its own timeout and the command said the switch refused it.
  */
 import type { Link } from "../link/link.ts";
 
@@ -20,6 +22,26 @@ export function abortedOnStop(stopped: Promise<unknown>): AbortSignal {
   const opening = new AbortController();
   stopped.then(() => opening.abort());
   return opening.signal;
+}
+
+/**
+ * The link `open` opens when given the stop (`stopped`, a program's) as its signal, or undefined when the
+ * stop comes first: what it was opening is then undone before this settles (`unlessStopped`).
+ */
+export function openUnlessStopped<L extends Link>(
+  stopped: Promise<unknown>,
+  open: (signal: AbortSignal) => Promise<L>,
+): Promise<L | undefined> {
+  const stop = abortedOnStop(stopped);
+  return unlessStopped(open(stop), stop);
+}
+
+/**
+ * What a command stopped (`reason`, a signal's name) while it opened `vnl` says: a stop, not the refusal a
+ * held switch's join ran into when it was not told.
+ */
+export function stoppedOpening(reason: string, vnl: string): string {
+  return `${reason} while opening ${vnl}: stopped before serving`;
 }
 
 /**

@@ -51,6 +51,7 @@ import { isNetemWord, netemCommandLineHint, netemForWirefilter } from "../wirefi
 import { exists } from "../os/paths.ts";
 import { openFailure } from "./open_failure.ts";
 import { toWirefilterLongOptions } from "./wirefilter_args.ts";
+import { openUnlessStopped, stoppedOpening } from "./unless_stopped.ts";
 
 const COMPONENT = "vde wirefilter";
 
@@ -318,14 +319,20 @@ export async function runWirefilter(
       p.defer(() => left.close("wirefilter stopped"));
     } else {
       // Each side knows the other, as vde plug's ends do: a tcp:// cable is the other side's switch's
-      // session (two sites' wirefilters to one listener are two cables) and names its port.
+      // session (two sites' wirefilters to one listener are two cables) and names its port. Each side's
+      // open is told a stop: a held switch's join is given up, not waited out and called a refusal, and
+      // the filter ends as stopped (exit 0) with what it joined undone.
       const portOf = (
         end: Link | undefined,
       ) => (end === undefined ? undefined : portOfLink(end) || undefined);
       let late: Link | undefined;
-      const early = left = await openSide(vnls[0]!, { peer: vnls[1]!, peerPort: () => portOf(late) });
+      const l = await openSide(vnls[0]!, p.stopped, { peer: vnls[1]!, peerPort: () => portOf(late) });
+      if (l === undefined) return stoppedOpeningSide(vnls[0]!, p.stopped);
+      const early = left = l;
       p.defer(() => early.close("wirefilter stopped"));
-      right = late = await openSide(vnls[1]!, { peer: vnls[0]!, peerPort: () => portOf(early) });
+      const r = await openSide(vnls[1]!, p.stopped, { peer: vnls[0]!, peerPort: () => portOf(early) });
+      if (r === undefined) return stoppedOpeningSide(vnls[1]!, p.stopped);
+      right = late = r;
     }
     const bidirectional = sides?.bidirectional ?? true;
     // The rc's `shutdown` is known at once (p.stopped settles a turn later): the filter then ends before it
@@ -426,13 +433,26 @@ export async function runWirefilter(
   });
 }
 
-async function openSide(vnl: string, ends: Pick<OpenOptions, "peer" | "peerPort">): Promise<Link> {
+/** The side `vnl` opened, or undefined when `stopped` came first (and what it opened is undone). */
+async function openSide(
+  vnl: string,
+  stopped: Promise<string>,
+  ends: Pick<OpenOptions, "peer" | "peerPort">,
+): Promise<Link | undefined> {
   try {
     // wirefilter's description, so its ports read the same in port/print.
-    return await openLink(vnl, { description: "vde_crosscable", ...ends });
+    return await openUnlessStopped(
+      stopped,
+      (signal) => openLink(vnl, { description: "vde_crosscable", signal, ...ends }),
+    );
   } catch (err) {
     throw new UsageError(openFailure(vnl, err));
   }
+}
+
+/** Says the filter was stopped (`stopped`'s reason) while it opened its side `vnl`, before it served. */
+async function stoppedOpeningSide(vnl: string, stopped: Promise<string>): Promise<void> {
+  log(COMPONENT, stoppedOpening(await stopped, vnl));
 }
 
 /** Registers `vde wirefilter`. */

@@ -29,93 +29,20 @@
  * and then running on (1 in 30) or leaving its socket (2 in 30).
  */
 import assert from "node:assert/strict";
-import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 import { interfaceExists } from "../../ffi/tun.ts";
+import { hasRoot, ROOT_IF_PREFIX, skipUnless, waitFor } from "../helpers/processes.ts";
+import { REPO_ROOT } from "../helpers/switches.ts";
 import {
-  hasCommand,
-  hasRoot,
-  type ManagedProcess,
-  ROOT_IF_PREFIX,
-  skipUnless,
-  spawnManaged,
-  waitFor,
-} from "../helpers/processes.ts";
-import {
-  portBlocks,
-  REPO_ROOT,
-  startSwitchOf,
-  type SwitchHandle,
-  type SwitchKind,
-  waitForConsole,
-} from "../helpers/switches.ts";
-import { listDir } from "../helpers/vde_clients.ts";
-import { inTempDir } from "../helpers/temp_dir.ts";
-
-/** How long a signalled plug may take to end: far less than the minute a stalled thread's stop waited. */
-const END_MS = 10_000;
-
-/** `vde ARGS` run by `entry`: src/cli/vde.ts (as the installed command), or a test's stand-in for it. */
-function vde(args: string[], entry = `${REPO_ROOT}/src/cli/vde.ts`): ManagedProcess {
-  return spawnManaged([Deno.execPath(), ...DENO_RUN, "--quiet", entry, ...args], { name: `vde ${args[0]}` });
-}
-
-/** The handshake sockets (`.PID-N`) of process `pid` in the switch directory `dir`. */
-async function clientSockets(dir: string, pid: number): Promise<string[]> {
-  const prefix = `.${String(pid).padStart(5, "0")}-`;
-  return (await listDir(dir)).filter((n) => n.startsWith(prefix));
-}
-
-/** Waits until the switch's ports are the ones `expected` says (a bound, then a failure showing them). */
-async function untilPorts(
-  mgmt: string,
-  expected: (blocks: string[]) => boolean,
-  what: string,
-): Promise<void> {
-  let blocks: string[] = [];
-  await waitFor(async () => expected(blocks = await portBlocks(mgmt)), { timeoutMs: 10_000, what }).catch(
-    () => {
-      assert.fail(`${what}; the switch's ports:\n${blocks.join("") || "none"}`);
-    },
-  );
-}
-
-async function missing(tools: string[]): Promise<string | null> {
-  for (const tool of tools) {
-    if (!(await hasCommand(tool))) return `${tool} is not installed`;
-  }
-  return null;
-}
-
-/** Runs `body` on a switch of `kind` at `dir` with its console at `mgmt`, answering before `body` starts. */
-async function withSwitch(
-  kind: SwitchKind,
-  body: (sw: SwitchHandle, dir: string, mgmt: string) => Promise<void>,
-): Promise<void> {
-  await inTempDir("vde-plug-start-", async (tmp) => {
-    const dir = `${tmp}/sw`;
-    const mgmt = `${tmp}/mgmt`;
-    const sw = await startSwitchOf(kind, dir, { extraArgs: ["-M", mgmt] });
-    try {
-      await waitForConsole(mgmt);
-      await body(sw, dir, mgmt);
-    } finally {
-      await sw.stop();
-    }
-  });
-}
-
-/** Sends `signal` to `plug` and asserts it ends within END_MS with status 0. */
-async function assertEndsOn(plug: ManagedProcess, signal: Deno.Signal, moment: string): Promise<void> {
-  Deno.kill(plug.pid, signal);
-  const status = await Promise.race([
-    plug.status,
-    new Promise<null>((done) => setTimeout(done, END_MS, null)),
-  ]);
-  assert.ok(status !== null, `the plug still runs ${END_MS} ms after ${signal}, ${moment}`);
-  assert.equal(status.code, 0, `exit status: ${JSON.stringify(status)}; stderr: ${plug.stderr}`);
-}
-
-const KINDS: [SwitchKind, string][] = [["c", "Debian's vde_switch"], ["ours", "our switch"]];
+  assertEndsOn,
+  assertOnlyNextPort,
+  clientSockets,
+  KINDS,
+  missing,
+  untilJoining,
+  untilPorts,
+  vde,
+  withSwitch,
+} from "../helpers/held_join.ts";
 
 /** A command that joins the switch at a directory: its arguments, and how a test names it. */
 interface Joiner {
@@ -137,30 +64,16 @@ for (const [kind, which] of KINDS) {
         if (skipUnless(t, await missing(["vde_switch", "vde_plug", "unixcmd"]))) return;
         await withSwitch(kind, async (sw, dir, mgmt) => {
           Deno.kill(sw.pid, "SIGSTOP");
-          let held = true;
           const plug = vde(joiner.args(dir));
-          let sink: ManagedProcess | undefined;
           try {
-            await waitFor(async () => (await clientSockets(dir, plug.pid)).length > 0, {
-              timeoutMs: 30_000,
-              what: `${joiner.name}'s socket in the switch's directory`,
-            });
+            await untilJoining(dir, plug, joiner.name);
             await assertEndsOn(plug, signal, "its switch held");
             assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
-            Deno.kill(sw.pid, "SIGCONT");
-            held = false;
             // The switch answers the plug that went, then takes a Debian vde_plug: it is the only port.
-            sink = spawnManaged(["vde_plug", `vde://${dir}`, "null://"], { name: "vde_plug" });
-            const sinkPid = `pid=${sink.pid}`;
-            await untilPorts(
-              mgmt,
-              (blocks) => blocks.length === 1 && blocks[0]!.includes(sinkPid),
-              `vde_plug (${sinkPid}) alone on the switch`,
-            );
+            await assertOnlyNextPort({ sw, dir, mgmt });
           } finally {
-            if (held) Deno.kill(sw.pid, "SIGCONT");
+            Deno.kill(sw.pid, "SIGCONT");
             await plug.stop();
-            await sink?.stop();
           }
         });
       });
