@@ -281,6 +281,8 @@ export class LabRunner {
     await r.#claimDir();
     r.#signal = signal;
     try {
+      // In here, not in #claimDir: what it does (open the lab's log) may fail, and the claim is then undone.
+      opts.claimed?.();
       for (const node of lab.nodes) {
         signal?.throwIfAborted();
         await r.addNode(node);
@@ -336,7 +338,6 @@ export class LabRunner {
     sweepNamesCopies(this.lab.name);
     writeState(this.#state);
     this.#undo.push(() => removeLabFiles(this.lab.name));
-    this.#opts.claimed?.();
   }
 
   /** The lab file (absolute), "" for a lab built in the shell. */
