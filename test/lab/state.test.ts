@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   cleanupLab,
   labNamesPath,
+  markStoppingOf,
   ownerRuns,
   readLabNames,
   readState,
@@ -336,6 +337,31 @@ Deno.test("vde down marks its lab as stopping before it signals its vde up, whos
     await owner.status;
     await Deno.remove(saw).catch(() => {});
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("vde down marks its lab as stopping only while the directory holds that lab's record, never a new vde up's of the name", () => {
+  const name = `remark${Deno.pid}`;
+  const mark = `${labDir(name)}/${STOPPING_FILE}`;
+  const old = { name, pid: Deno.pid, file: "", namespaces: [], started: "earlier" };
+  try {
+    // The lab's vde up removed its directory as it stopped, and a new vde up of the name claimed it since.
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ ...old, started: "later" });
+    assert.equal(markStoppingOf(name, old), false);
+    assert.throws(() => Deno.lstatSync(mark), Deno.errors.NotFound, "the new lab is not marked");
+    assert.equal(runState(name, readState(name)!), "starting");
+    // Its own directory still: marked.
+    writeState(old);
+    assert.equal(markStoppingOf(name, old), true);
+    assert.equal(runState(name, readState(name)!), "stopping");
+    Deno.removeSync(labDir(name), { recursive: true });
+    assert.equal(markStoppingOf(name, old), false, "gone: nothing to mark");
+  } finally {
+    Deno.removeSync(labNamesPath(name));
+    try {
+      Deno.removeSync(labDir(name), { recursive: true });
+    } catch { /* removed by the test */ }
   }
 });
 
