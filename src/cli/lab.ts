@@ -25,6 +25,7 @@ import { shellCapture } from "./shell_capture.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
+  alreadyThere,
   beingTakenDown,
   cleanupLab,
   deadLab,
@@ -317,21 +318,14 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
   const old = readState(lab.name);
   if (old !== undefined) {
-    if (ownerRuns(old.pid, old.pidStart)) {
-      // A copy of a lab file, changed but not renamed: say which file runs and what to change.
-      if (file !== "" && old.file !== "" && old.file !== file) {
-        throw new UsageError(
-          `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
-            `change its \`name: ${lab.name}\` or give \`--name\`; to make the running lab this file, \`vde up --apply ${file}\``,
-        );
-      }
+    // A copy of a lab file, changed but not renamed: say which file runs and what to change.
+    if (runState(lab.name, old) === "up" && file !== "" && old.file !== "" && old.file !== file) {
       throw new UsageError(
-        `lab ${lab.name} is already up (pid ${old.pid}): \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+        `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
+          `change its \`name: ${lab.name}\` or give \`--name\`; to make the running lab this file, \`vde up --apply ${file}\``,
       );
     }
-    throw new UsageError(
-      `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
-    );
+    throw new UsageError(alreadyThere(lab.name, old));
   }
   const tooLong = socketPathTooLong(labDir(lab.name), lab, rootless);
   if (tooLong !== undefined) {

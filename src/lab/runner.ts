@@ -73,11 +73,11 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import {
+  alreadyThere,
   labHoldingNamespace,
   type LabState,
   markRootlessLab,
   markStopping,
-  ownerRuns,
   readState,
   type RecordedProcess,
   removeLabFiles,
@@ -316,16 +316,7 @@ export class LabRunner {
   /** Creates the runtime directory, refusing a lab that runs or was not taken down. */
   async #claimDir(): Promise<void> {
     const old = readState(this.lab.name);
-    if (old !== undefined) {
-      if (ownerRuns(old.pid, old.pidStart)) {
-        throw new LabTaken(
-          `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
-        );
-      }
-      throw new LabTaken(
-        `lab ${old.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${old.name}\``,
-      );
-    }
+    if (old !== undefined) throw new LabTaken(alreadyThere(this.lab.name, old));
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     try {
       // Not recursive: of two `vde up` of one lab at once, only one gets the directory.

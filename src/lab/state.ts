@@ -324,6 +324,24 @@ export function runState(
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
 }
 
+/**
+ * Why lab `name`, whose record is `s`, cannot be brought up again now, as its run stands: up, still
+ * coming up (another `vde up`, which may yet fail), being taken down (gone in a moment), or left behind.
+ */
+export function alreadyThere(name: string, s: LabState): string {
+  switch (runState(name, s)) {
+    case "starting":
+      return `lab ${name} is coming up already (its vde up, pid ${s.pid}, is bringing it up): ` +
+        "`vde status` lists it as starting until it is up";
+    case "stopping":
+      return `${beingTakenDown(name, s)}; bring it up again then`;
+    case "dead":
+      return `lab ${name} was not taken down (its vde up, pid ${s.pid}, is gone): run \`vde down ${name}\``;
+    default:
+      return `lab ${name} is already up (pid ${s.pid}): \`vde status ${name}\`, \`vde down ${name}\``;
+  }
+}
+
 /** The line for a lab whose `vde up` is gone, where its status, nodes or console were asked for. */
 export function deadLab(name: string, s: LabState): string {
   return `lab ${name} is dead (its vde up, pid ${s.pid}, is gone): run \`vde down ${name}\``;

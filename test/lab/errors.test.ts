@@ -476,7 +476,9 @@ Deno.test("two vde up -d of one lab at once: one comes up, the other says why in
     assert.equal(lost.code, 1, lost.stdout);
     assert.match(
       lost.stderr,
-      new RegExp(`^vde: lab ${name} is (already up \\(pid \\d+\\)|starting or stopping)`),
+      new RegExp(
+        `^vde: lab ${name} is (already up \\(pid \\d+\\)|coming up already \\(its vde up, pid \\d+|starting or stopping)`,
+      ),
     );
     assert.doesNotMatch(lost.stderr, /taken down/, "the lab that won was not touched");
     assert.equal(lost.stderr.trim().split("\n").length, 1, lost.stderr);

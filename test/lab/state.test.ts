@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  alreadyThere,
   cleanupLab,
   labNamesPath,
   markStoppingOf,
@@ -362,6 +363,33 @@ Deno.test("vde down marks its lab as stopping only while the directory holds tha
     try {
       Deno.removeSync(labDir(name), { recursive: true });
     } catch { /* removed by the test */ }
+  }
+});
+
+Deno.test("vde up of a lab whose name another run has says how that run stands: up, coming up, being taken down, or left behind", () => {
+  const name = `there${Deno.pid}`;
+  const run = { name, pid: Deno.pid, file: "", namespaces: [], started: new Date().toISOString() };
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState(run);
+    assert.equal(
+      alreadyThere(name, run),
+      `lab ${name} is coming up already (its vde up, pid ${Deno.pid}, is bringing it up): ` +
+        "`vde status` lists it as starting until it is up",
+    );
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    assert.equal(
+      alreadyThere(name, run),
+      `lab ${name} is being taken down (its vde up, pid ${Deno.pid}, is stopping): ` +
+        "`vde status` lists it as stopping until it is gone; bring it up again then",
+    );
+    assert.equal(
+      alreadyThere(name, { ...run, pid: 1 << 30 }),
+      `lab ${name} was not taken down (its vde up, pid ${1 << 30}, is gone): run \`vde down ${name}\``,
+    );
+  } finally {
+    Deno.removeSync(labDir(name), { recursive: true });
+    Deno.removeSync(labNamesPath(name));
   }
 });
 
