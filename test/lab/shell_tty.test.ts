@@ -249,6 +249,39 @@ Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the she
   });
 });
 
+Deno.test("vde down of a lab whose vde up was stopped with Ctrl-Z stops it at once: in the background it ends without touching the terminal", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
+      PS1: "sh$ ",
+      NO_COLOR: "1",
+      VDE_HISTORY: `${dir}/history`,
+      HISTFILE: "",
+    });
+    try {
+      await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
+      await tmux.keys(`${vdeCommand().join(" ")} up ${file}`, "Enter");
+      await tmux.waitFor((s) => s.includes(`lab[${name}]$`), "the lab shell", 60_000);
+      await tmux.keys("C-z");
+      await tmux.waitFor((s) => /\[1\]\+\s+Stopped/.test(s) && s.endsWith("sh$"), "Ctrl-Z to stop the job");
+      // Continued in the background by vde down's SIGCONT, it took itself down, and Deno's restoring of the
+      // terminal's mode as it exited stopped it again (SIGTTOU) until the grace ran out and it was killed.
+      const down = await vde(["down", name]);
+      assert.match(
+        down.stdout,
+        new RegExp(`^stopped vde up \\(pid \\d+\\)\nremoved lab ${name}\n$`),
+        down.stdout,
+      );
+      await tmux.keys("jobs", "Enter");
+      await tmux.waitFor((s) => /\[1\]\+\s+Done/.test(s), "the job to be done, not killed");
+    } finally {
+      await tmux.kill();
+    }
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
 Deno.test("exec HOST CMD & in the lab shell gives the prompt back once the shell ends, not when CMD does", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
   const mark = `700.${Deno.pid}`;
