@@ -207,16 +207,21 @@ Deno.test("closing the terminal of vde up (window or ssh gone) takes the lab dow
   });
 });
 
+/** An interactive bash (job control, prompt `sh$`) at a terminal of its own, beside lab file `file`. */
+function interactiveShell(file: string): Promise<TmuxSession> {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  return TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
+    PS1: "sh$ ",
+    NO_COLOR: "1",
+    VDE_HISTORY: `${dir}/history`,
+    HISTFILE: "", // bash keeps no history file: none in root's home, none written after the clean-up
+  });
+}
+
 Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the shell, Ctrl-Z and bg leave it serving", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
   await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
-    const dir = file.slice(0, file.lastIndexOf("/"));
-    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
-      PS1: "sh$ ",
-      NO_COLOR: "1",
-      VDE_HISTORY: `${dir}/history`,
-      HISTFILE: "", // bash keeps no history file: none in root's home, none written after the clean-up
-    });
+    const tmux = await interactiveShell(file);
     const term = `${vdeCommand().join(" ")} term ${name} -c nodes`;
     try {
       await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
@@ -252,13 +257,7 @@ Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the she
 Deno.test("vde down of a lab whose vde up was stopped with Ctrl-Z stops it at once: in the background it ends without touching the terminal", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
   await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
-    const dir = file.slice(0, file.lastIndexOf("/"));
-    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
-      PS1: "sh$ ",
-      NO_COLOR: "1",
-      VDE_HISTORY: `${dir}/history`,
-      HISTFILE: "",
-    });
+    const tmux = await interactiveShell(file);
     try {
       await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
       await tmux.keys(`${vdeCommand().join(" ")} up ${file}`, "Enter");
