@@ -68,6 +68,8 @@ const symbols = {
   ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   dup2: { parameters: ["i32", "i32"], result: "i32" },
+  // The end of a process without its runtime's exit handlers (job_control.ts's exitProcess).
+  _exit: { parameters: ["i32"], result: "void" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
   rmdir: { parameters: ["buffer"], result: "i32" },
   flock: { parameters: ["i32", "i32"], result: "i32" },

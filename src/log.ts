@@ -36,17 +36,20 @@ let lateWarnings: ((line: string) => void) | null = null;
 const encoder = new TextEncoder();
 
 /**
- * Sends log lines to `path` (appending) instead of stderr.
+ * Sends log lines to `path` (appending) instead of stderr; `fresh` empties it first (a lab's log as a new
+ * run takes it), through the file opened, not its name, which may have been swapped since.
  *
  * @throws Error naming the file when it cannot be opened
  */
-export function setLogFile(path: string, option = "--logfile", mode = 0o644): void {
+export function setLogFile(path: string, option = "--logfile", mode = 0o644, fresh = false): void {
   try {
     // 644 whatever the umask: a log others may write (umask 000) could be given forged lines. A lab's is
     // 600: its hosts' `exec` lines and what they print (a variable's secret too) are its user's alone.
     // Never through a symlink nor into another user's file: root's `--logfile /tmp/net.log` is a name any
     // user may have made first.
     file = openOutputFile(path, { append: true, mode });
+    // Emptied, not replaced: a rootless lab's process outside may have it open to append already.
+    if (fresh) file.truncateSync(0);
     filePath = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
     fileMode = mode;
     fileOption = option;

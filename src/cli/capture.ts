@@ -191,20 +191,32 @@ export async function captureSource(
 /**
  * `vde capture TARGET` with every option the user gave (`o`), each word
  * quoted for the shell: the line another user (root's `sudo ...`, a user's
- * `runuser ...`) is told to type does what was asked, into the same file.
+ * `runuser ...`) is told to type does what was asked, into the same file,
+ * from whatever directory it is typed in (a relative `-w FILE` is made
+ * whole from this one).
  */
 export function captureLine(target: string, o?: CaptureCliOptions): string {
   const words = ["vde", "capture", target];
   if (o !== undefined) {
     for (const p of o.port) words.push("--port", p);
     if (o.vlan !== undefined) words.push("--vlan", o.vlan);
-    if (o.write !== "-") words.push("-w", o.write);
+    if (o.write !== "-") words.push("-w", fromHere(o.write));
     if (o.count !== undefined) words.push("-c", o.count);
     if (o.snaplen !== undefined) words.push("-s", o.snaplen);
     if (o.filter !== undefined) words.push("--filter", o.filter);
     if (o.daemon) words.push("-d");
   }
   return words.map(shellQuoted).join(" ");
+}
+
+/** `path` from the current directory, whole (`./x.pcapng` is `/cwd/x.pcapng`); as given where it was or there is none. */
+function fromHere(path: string): string {
+  if (path.startsWith("/")) return path;
+  try {
+    return `${Deno.cwd()}/${path.replace(/^(\.\/+)+/, "")}`;
+  } catch {
+    return path; // the current directory was removed: nothing to make it whole from
+  }
 }
 
 /** The capture socket of the switch whose management socket is `target`, as it says. */

@@ -10,6 +10,7 @@
  * `vde --help`, `vde help X`, a mistyped name) loads every command
  * (subcommands.ts), which the help and the nearest-name answers need.
  */
+import { exitProcess } from "../console/job_control.ts";
 import { runCli, type Subcommand } from "./main.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
 import { toPlugArgs } from "./vde_plug_args.ts";
@@ -56,5 +57,5 @@ export async function subcommandsFor(args: readonly string[]): Promise<Subcomman
 /** Runs `vde ARGS` and exits with its status. */
 export async function runVde(args: string[]): Promise<never> {
   const line = toWirefilterLongOptions(toSlirpLongOptions(toPlugArgs(toLongOptions(args))));
-  Deno.exit(await runCli(await subcommandsFor(line), line));
+  exitProcess(await runCli(await subcommandsFor(line), line));
 }

@@ -25,6 +25,7 @@ import { shellCapture } from "./shell_capture.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import {
+  alreadyThere,
   beingTakenDown,
   cleanupLab,
   deadLab,
@@ -317,21 +318,14 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
   const old = readState(lab.name);
   if (old !== undefined) {
-    if (ownerRuns(old.pid, old.pidStart)) {
-      // A copy of a lab file, changed but not renamed: say which file runs and what to change.
-      if (file !== "" && old.file !== "" && old.file !== file) {
-        throw new UsageError(
-          `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
-            `change its \`name: ${lab.name}\` or give \`--name\`; to make the running lab this file, \`vde up --apply ${file}\``,
-        );
-      }
+    // A copy of a lab file, changed but not renamed: say which file runs and what to change.
+    if (runState(lab.name, old) === "up" && file !== "" && old.file !== "" && old.file !== file) {
       throw new UsageError(
-        `lab ${lab.name} is already up (pid ${old.pid}): \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+        `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
+          `change its \`name: ${lab.name}\` or give \`--name\`; to make the running lab this file, \`vde up --apply ${file}\``,
       );
     }
-    throw new UsageError(
-      `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
-    );
+    throw new UsageError(alreadyThere(lab.name, old));
   }
   const tooLong = socketPathTooLong(labDir(lab.name), lab, rootless);
   if (tooLong !== undefined) {
@@ -547,8 +541,19 @@ async function runLab(
     if (web !== undefined) console.error(web);
     return;
   }
-  if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name), "--logfile", 0o600);
-  if (rootless) return await upRootless(lab, source ? dirOf(source.path) : Deno.cwd(), o.http, source?.path);
+  // A background lab's log is opened once the lab is this process's (claimed, below; outside a rootless lab,
+  // once the copy in there has claimed it): a start refused before that (the name taken, a switch's
+  // directory there) makes no log, and touches none another `vde up` of the name writes.
+  if (rootless) {
+    // Not opened here, the copy in there, opening the same file as it claims the lab, fails and says why.
+    const outsideLog = () => {
+      try {
+        openLog(lab.name);
+      } catch { /* said by the copy */ }
+    };
+    const dir = source ? dirOf(source.path) : Deno.cwd();
+    return await upRootless(lab, dir, o.http, source?.path, isDaemonChild() ? outsideLog : undefined);
+  }
   const { stopped, stop, remove } = untilSignal();
   // A signal while the lab comes up (Ctrl-C during a slow DHCP or exec) cuts bring-up short.
   const interrupt = new AbortController();
@@ -582,7 +587,7 @@ async function runLab(
       }),
       // The log is this run's from here: the last run's lines go (a loser of a race never gets here).
       claimed: () => {
-        if (isDaemonChild() || inner?.background) startLog(lab.name);
+        if (isDaemonChild() || inner?.background) openLog(lab.name, true);
       },
     }).catch((err) => {
       // Lost a race with another `vde up` of this lab: its lab is up, not taken down, and its log is its own.
@@ -722,10 +727,11 @@ function failedInBackground(name: string, err: unknown): unknown {
   if (err instanceof LostToAnother) return err;
   // Stopped as told (Ctrl-C, SIGTERM) is no failure to show: its log goes, as a stop at ready's does.
   if (err instanceof InterruptedBringUp) {
-    removeLog(name);
+    if (logOpened) removeLog(name);
     return err;
   }
-  if (!(err instanceof Error) || err instanceof ExitStatus || !isFile(daemonLog(name))) return err;
+  // Refused before it had the lab (and its log): the line is the whole story.
+  if (!(err instanceof Error) || err instanceof ExitStatus || !logOpened) return err;
   log("vde up", err.message, "err");
   return new UsageError(`${err.message}; its log: ${daemonLog(name)}`);
 }
@@ -751,14 +757,17 @@ function removeOwnLog(name: string): void {
   if (state === undefined || !ownerRuns(state.pid, state.pidStart) || state.pid === Deno.pid) removeLog(name);
 }
 
+/** Whether this process opened the lab's log (openLog): only then is the log its to write in or remove. */
+let logOpened = false;
+
 /**
- * Starts the background lab's log afresh, as it gets the lab's name: the last run's lines go (the file
- * is emptied, not replaced: this process, and a rootless lab's process outside, have it open to append).
+ * Opens the background lab's log, once this process has the lab's name (its record written first, so
+ * removeOwnLog of another `vde up` of the name never takes a log that one has open); `fresh`, as the lab's
+ * own `vde up` gets the name: the last run's lines go.
  */
-function startLog(name: string): void {
-  try {
-    Deno.truncateSync(daemonLog(name));
-  } catch { /* none yet */ }
+function openLog(name: string, fresh = false): void {
+  setLogFile(daemonLog(name), "--logfile", 0o600, fresh);
+  logOpened = true;
 }
 
 /**

@@ -176,12 +176,19 @@ export async function checkUserNamespaces(): Promise<void> {
  * with its slirp and cable nodes and its page (`http`) here, and returns
  * once it has ended, with its status; it shares the terminal, so a lab
  * shell or a Ctrl-C reach it as they would this process. In the background
- * copy of `vde up -d`, it reports ready once the lab serves.
+ * copy of `vde up -d`, it reports ready once the lab serves, and calls `claimed` (which opens the lab's
+ * log) once the copy has the lab's name: a copy refused before that leaves no log behind.
  *
  * @throws UsageError when a node or the page cannot open here (nothing was made); ExitStatus with the
  *   copy's failing status
  */
-export async function upRootless(lab: Lab, baseDir: string, http?: string, labFile?: string): Promise<void> {
+export async function upRootless(
+  lab: Lab,
+  baseDir: string,
+  http?: string,
+  labFile?: string,
+  claimed?: () => void,
+): Promise<void> {
   const say = (m: string) => log("vde up", `lab ${lab.name}: ${m}`);
   const dir = labDir(lab.name);
   const nodes = await OutsideNodes.open(lab, baseDir, say).catch((err) => {
@@ -198,7 +205,7 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string, labFi
   }
   const web = page === undefined ? undefined : `web view on ${page.url} (metrics at ${page.url}metrics)`;
   // In the background the lab's log is started afresh by the copy in there once it has the lab's name
-  // (lab.ts's startLog): the line is said once it serves, where `vde up -d` reads it, not emptied away.
+  // (lab.ts's openLog): the line is said once it serves, where `vde up -d` reads it, not emptied away.
   if (web !== undefined && !isDaemonChild()) say(web);
   const self = selfCommand();
   const argv = rootlessArgv([self.cmd, ...self.args]);
@@ -225,7 +232,7 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string, labFi
   });
   try {
     const plugged = nodes.plug(dir, child.status);
-    if (isDaemonChild() && await servesBefore(lab.name, child)) {
+    if (isDaemonChild() && await servesBefore(lab.name, child, claimed)) {
       if (web !== undefined) say(web);
       reportReady();
     }
@@ -258,12 +265,20 @@ function labVouched(lab: Lab, baseDir: string, dir: string, labFile?: string): s
   return hostSideVouched([baseDir, ...files, dir], labFile === undefined ? [] : [labFile]);
 }
 
-/** Whether lab `name`, run by `child`, serves (its control socket is there) before the child ends. */
-async function servesBefore(name: string, child: Deno.ChildProcess): Promise<boolean> {
+/**
+ * Whether lab `name`, run by `child`, serves (its control socket is there) before the child ends;
+ * `claimed` is called once, as soon as its record is the child's.
+ */
+async function servesBefore(name: string, child: Deno.ChildProcess, claimed?: () => void): Promise<boolean> {
   let ended = false;
   child.status.then(() => (ended = true));
+  let told = false;
   while (!ended) {
-    if (readState(name)?.pid === child.pid && isSocket(`${labDir(name)}/ctl`)) return true;
+    if (readState(name)?.pid === child.pid) {
+      if (!told) claimed?.();
+      told = true;
+      if (isSocket(`${labDir(name)}/ctl`)) return true;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;

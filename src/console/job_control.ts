@@ -12,7 +12,15 @@
  * restored) and stops the program as a job is stopped; when continued, the
  * program takes the console again if `fg` continued it, and otherwise
  * serves on without one.
+ *
+ * Deno, as it exits, sets the terminal back to the mode it had before a
+ * console's raw mode, which a process in the background may not do either:
+ * SIGTTOU stops it there for good (a lab stopped with Ctrl-Z and taken down
+ * by `vde down` finished its take-down, then hung until killed). Its console
+ * restored the terminal as it was stopped, so such a process ends without
+ * Deno's exit handlers (exitProcess).
  */
+import { libc } from "../../ffi/libc.ts";
 
 /** A console that can be closed; what `start` returns. */
 export interface ClosableConsole {
@@ -36,6 +44,18 @@ export function inForeground(): boolean {
   }
 }
 
+/** Whether a console ran on the terminal (in raw mode, which Deno restores at exit). */
+let consoleRan = false;
+
+/**
+ * Ends the process with status `code`: as Deno.exit, but for a process whose console ran and that is in
+ * the background of its shell now, without Deno's restoring of the terminal's mode (see above).
+ */
+export function exitProcess(code: number): never {
+  if (consoleRan && !inForeground()) libc()._exit(code);
+  Deno.exit(code);
+}
+
 /** How often a program in the background looks whether `fg` gave it the terminal. */
 const FOREGROUND_POLL_MS = 500;
 
@@ -53,6 +73,7 @@ export function consoleWhileForeground(
   let closed = false;
   const attach = () => {
     if (inForeground()) {
+      consoleRan = true;
       running = start(suspend);
       return;
     }
@@ -60,6 +81,7 @@ export function consoleWhileForeground(
     const poll = setInterval(() => {
       if (!inForeground()) return;
       clearInterval(poll);
+      consoleRan = true;
       running = start(suspend);
     }, FOREGROUND_POLL_MS);
     Deno.unrefTimer(poll);

@@ -73,11 +73,11 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import {
+  alreadyThere,
   labHoldingNamespace,
   type LabState,
   markRootlessLab,
   markStopping,
-  ownerRuns,
   readState,
   type RecordedProcess,
   removeLabFiles,
@@ -281,6 +281,8 @@ export class LabRunner {
     await r.#claimDir();
     r.#signal = signal;
     try {
+      // In here, not in #claimDir: what it does (open the lab's log) may fail, and the claim is then undone.
+      opts.claimed?.();
       for (const node of lab.nodes) {
         signal?.throwIfAborted();
         await r.addNode(node);
@@ -314,16 +316,7 @@ export class LabRunner {
   /** Creates the runtime directory, refusing a lab that runs or was not taken down. */
   async #claimDir(): Promise<void> {
     const old = readState(this.lab.name);
-    if (old !== undefined) {
-      if (ownerRuns(old.pid, old.pidStart)) {
-        throw new LabTaken(
-          `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
-        );
-      }
-      throw new LabTaken(
-        `lab ${old.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${old.name}\``,
-      );
-    }
+    if (old !== undefined) throw new LabTaken(alreadyThere(this.lab.name, old));
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     try {
       // Not recursive: of two `vde up` of one lab at once, only one gets the directory.
@@ -336,7 +329,6 @@ export class LabRunner {
     sweepNamesCopies(this.lab.name);
     writeState(this.#state);
     this.#undo.push(() => removeLabFiles(this.lab.name));
-    this.#opts.claimed?.();
   }
 
   /** The lab file (absolute), "" for a lab built in the shell. */

@@ -14,6 +14,7 @@ import { readOwnedFile } from "../os/owned_file.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
 import { exists, isSocket } from "../os/paths.ts";
+import { C, cstr, libc } from "../../ffi/libc.ts";
 import {
   LAB_MARK_VARIABLE,
   type LabMark,
@@ -94,8 +95,13 @@ export function statePath(name: string): string {
 
 /** Reads a lab's state; undefined when there is none (or it is unreadable). */
 export function readState(name: string): LabState | undefined {
+  return stateIn(labDir(name));
+}
+
+/** The state in runtime directory `dir`, as readState reads it. */
+function stateIn(dir: string): LabState | undefined {
   try {
-    return JSON.parse(Deno.readTextFileSync(statePath(name))) as LabState;
+    return JSON.parse(Deno.readTextFileSync(`${dir}/${LAB_STATE_FILE}`)) as LabState;
   } catch {
     return undefined;
   }
@@ -282,6 +288,27 @@ export function markStopping(dir: string): void {
 }
 
 /**
+ * `vde down`'s markStopping of lab `name`, whose record it read as `state`: its `vde up` may have
+ * removed the directory since, and a new `vde up` of the name claimed it (mkdir) at once, whose lab a
+ * mark by name would say is stopping for good. So the directory is held open (a descriptor names the
+ * very directory, whatever becomes of its name), its record read through it, and the mark written
+ * through it only where that record is still this run's. False where it was not marked.
+ */
+export function markStoppingOf(name: string, state: LabState): boolean {
+  const c = libc();
+  const fd = c.open(cstr(labDir(name)), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+  if (fd < 0) return false; // gone already: nothing to mark
+  try {
+    const held = `/proc/self/fd/${fd}`;
+    if (!sameRun(state, stateIn(held))) return false;
+    markStopping(held);
+    return true;
+  } finally {
+    c.close(fd);
+  }
+}
+
+/**
  * A lab whose `vde up` runs is up once it serves its console (`ctl`, made as it reports ready, when
  * `vde up -d` returns); before that its state file is there and it is coming up; once it is marked
  * (markStopping) it is going down, its console closing or closed: a script that polls `vde status` for a
@@ -295,6 +322,24 @@ export function runState(
   if (!ownerRuns(s.pid, s.pidStart)) return "dead";
   if (exists(`${dir}/${STOPPING_FILE}`)) return "stopping";
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
+}
+
+/**
+ * Why lab `name`, whose record is `s`, cannot be brought up again now, as its run stands: up, still
+ * coming up (another `vde up`, which may yet fail), being taken down (gone in a moment), or left behind.
+ */
+export function alreadyThere(name: string, s: LabState): string {
+  switch (runState(name, s)) {
+    case "starting":
+      return `lab ${name} is coming up already (its vde up, pid ${s.pid}, is bringing it up): ` +
+        "`vde status` lists it as starting until it is up";
+    case "stopping":
+      return `${beingTakenDown(name, s)}; bring it up again then`;
+    case "dead":
+      return `lab ${name} was not taken down (its vde up, pid ${s.pid}, is gone): run \`vde down ${name}\``;
+    default:
+      return `lab ${name} is already up (pid ${s.pid}): \`vde status ${name}\`, \`vde down ${name}\``;
+  }
 }
 
 /** The line for a lab whose `vde up` is gone, where its status, nodes or console were asked for. */
@@ -390,7 +435,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   // Whose the lab is, before its vde up, stopping, removes its directory.
   const user = fileOwner(name);
   // Said first, before its console closes: `vde status` and `vde term` meanwhile say it is going down.
-  markStopping(labDir(name));
+  markStoppingOf(name, state);
   if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
     done.push(await stop(state.pid, graceMs, "vde up"));
   }

@@ -47,6 +47,16 @@ Deno.test("the capture line given for another user to type carries every option 
   );
 });
 
+Deno.test("the capture line given for another user to type names a relative -w FILE from this directory, so it writes there from anywhere", () => {
+  const here = Deno.cwd();
+  const line = (write: string) => captureLine("demo/h1", { port: [], write });
+  assert.equal(line("x.pcapng"), `vde capture demo/h1 -w ${here}/x.pcapng`);
+  assert.equal(line("./caps/x.pcapng"), `vde capture demo/h1 -w ${here}/caps/x.pcapng`);
+  assert.equal(line("../x.pcapng"), `vde capture demo/h1 -w ${here}/../x.pcapng`);
+  assert.equal(line("/tmp/x.pcapng"), "vde capture demo/h1 -w /tmp/x.pcapng");
+  assert.equal(line("-"), "vde capture demo/h1", "stdout is no file");
+});
+
 Deno.test("vde capture -c 0 says -c is 1 or more, not a range up to 9007199254740991", () => {
   assert.equal(frameCount(undefined), Infinity);
   assert.equal(frameCount("10"), 10);

@@ -696,6 +696,27 @@ Deno.test("vde up -c of a rootless lab without --rootless refuses in one line an
   });
 });
 
+Deno.test("a rootless vde up -d refused before it has the lab (a switch's directory at its name) makes no log", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rn${Deno.pid % 100000}`;
+    await writeLab(s, name, "");
+    const dir = `${s.tmp}/xdg/vde/${name}`;
+    assert.equal((await s.as(["mkdir", "-m", "700", `${s.tmp}/xdg/vde`])).code, 0);
+    const sw = await s.as(["vde", "switch", "--sock", dir, "-d"]);
+    assert.equal(sw.code, 0, sw.stderr);
+    // Past the checks of the vde up typed (no lab of the name is recorded): refused by the copy inside.
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 1, up.stdout);
+    assert.match(up.stderr, new RegExp(`cannot use ${dir}: it is the directory of a switch that runs there`));
+    assert.doesNotMatch(up.stderr, /its log/, "no log to name");
+    await assert.rejects(Deno.lstat(`${dir}.log`), Deno.errors.NotFound, "no log is left behind");
+    assert.equal((await s.as(["vde", "term", dir, "-c", "shutdown"])).code, 0);
+    await s.noneLeft("the switch ended");
+  });
+});
+
 Deno.test("vde up --rootless where user namespaces are refused says so in one line, with what the admin sets", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {

@@ -72,6 +72,9 @@ Deno.test("root naming a host of a user's rootless lab alone is told whose it is
         bounded,
       );
       assert.equal(labCapture.stderr, capture.stderr);
+      // A relative -w FILE is named from root's directory: the line copied elsewhere writes the same file.
+      const relative = await run([...vde, "capture", host, "-w", "x.pcapng"], { ...bounded, cwd: s.tmp });
+      assert.equal(relative.stderr, capture.stderr);
       for (const given of [host, `${name}/${host}`]) {
         const term = await run([...vde, "term", given], bounded);
         assert.equal(term.stderr, `vde: ${whose}\`runuser -u ${user} -- ${env} vde exec ${name}/${host}\`\n`);

@@ -434,13 +434,35 @@ Deno.test("a lab named like a live switch's directory in /run/vde is told so, an
         `vde: lab ${name} cannot use ${labDir(name)}: it is the directory of a switch that runs there ` +
           `(vde switch --sock ${labDir(name)}), no lab; give the lab another name\n`,
       );
-      // Refused before it claimed the lab, the copy wrote nothing in its log (the line is the whole story).
+      // Refused before it claimed the lab, the copy made no log (the line is the whole story).
+      await assert.rejects(Deno.lstat(`${labDir(name)}.log`), Deno.errors.NotFound, "no log is left behind");
       const down = await vde(["down", name]);
       assert.equal(down.code, 1, down.stdout);
       assert.match(down.stderr, new RegExp(`^vde: lab ${name} cannot use .*, no lab: left alone\n$`));
       assert.ok((await Deno.lstat(`${labDir(name)}/ctl`)).isSocket, "the switch's directory is left alone");
     } finally {
       await sw.stop();
+    }
+  });
+});
+
+Deno.test("a background lab whose log cannot be opened says so in one line and leaves nothing behind", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const log = `${labDir(name)}.log`;
+    // Opened once the lab is claimed (a start refused before makes no log): the claim is undone.
+    await Deno.mkdir(log);
+    try {
+      const up = await vde(["up", "-d", file]);
+      assert.equal(up.code, 1, up.stdout);
+      assert.equal(
+        up.stderr,
+        `vde: lab ${name}: cannot open the log file ${log}: it is not a regular file (everything made was taken down)\n`,
+      );
+      assert.deepEqual(await leftovers(name), []);
+      assert.equal(readState(name), undefined);
+    } finally {
+      await Deno.remove(log);
     }
   });
 });
@@ -454,11 +476,19 @@ Deno.test("two vde up -d of one lab at once: one comes up, the other says why in
     assert.equal(lost.code, 1, lost.stdout);
     assert.match(
       lost.stderr,
-      new RegExp(`^vde: lab ${name} is (already up \\(pid \\d+\\)|starting or stopping)`),
+      new RegExp(
+        `^vde: lab ${name} is (already up \\(pid \\d+\\)|coming up already \\(its vde up, pid \\d+|starting or stopping)`,
+      ),
     );
     assert.doesNotMatch(lost.stderr, /taken down/, "the lab that won was not touched");
     assert.equal(lost.stderr.trim().split("\n").length, 1, lost.stderr);
     assert.equal((await vde(["status", name])).code, 0, "the lab is up");
+    // The log the lab that won writes is still the one by its name: the other neither removed nor emptied it.
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.match(
+      await Deno.readTextFile(`${labDir(name)}.log`),
+      new RegExp(`lab ${name}: SIGTERM, taking it down`),
+    );
   });
 });
 

@@ -207,16 +207,21 @@ Deno.test("closing the terminal of vde up (window or ssh gone) takes the lab dow
   });
 });
 
+/** An interactive bash (job control, prompt `sh$`) at a terminal of its own, beside lab file `file`. */
+function interactiveShell(file: string): Promise<TmuxSession> {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  return TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
+    PS1: "sh$ ",
+    NO_COLOR: "1",
+    VDE_HISTORY: `${dir}/history`,
+    HISTFILE: "", // bash keeps no history file: none in root's home, none written after the clean-up
+  });
+}
+
 Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the shell, Ctrl-Z and bg leave it serving", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
   await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
-    const dir = file.slice(0, file.lastIndexOf("/"));
-    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
-      PS1: "sh$ ",
-      NO_COLOR: "1",
-      VDE_HISTORY: `${dir}/history`,
-      HISTFILE: "", // bash keeps no history file: none in root's home, none written after the clean-up
-    });
+    const tmux = await interactiveShell(file);
     const term = `${vdeCommand().join(" ")} term ${name} -c nodes`;
     try {
       await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
@@ -246,6 +251,31 @@ Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the she
     } finally {
       await tmux.kill();
     }
+  });
+});
+
+Deno.test("vde down of a lab whose vde up was stopped with Ctrl-Z stops it at once: in the background it ends without touching the terminal", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const tmux = await interactiveShell(file);
+    try {
+      await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
+      await tmux.keys(`${vdeCommand().join(" ")} up ${file}`, "Enter");
+      await tmux.waitFor((s) => s.includes(`lab[${name}]$`), "the lab shell", 60_000);
+      await tmux.keys("C-z");
+      await tmux.waitFor((s) => /\[1\]\+\s+Stopped/.test(s) && s.endsWith("sh$"), "Ctrl-Z to stop the job");
+      // Continued in the background by vde down's SIGCONT, it took itself down, and Deno's restoring of the
+      // terminal's mode as it exited stopped it again (SIGTTOU) until the grace ran out and it was killed.
+      const down = await vde(["down", name]);
+      assert.match(
+        down.stdout,
+        new RegExp(`^stopped vde up \\(pid \\d+\\)\nremoved lab ${name}\n$`),
+        down.stdout,
+      );
+    } finally {
+      await tmux.kill();
+    }
+    assert.deepEqual(await leftovers(name), []);
   });
 });
 

@@ -6,8 +6,10 @@
  */
 import assert from "node:assert/strict";
 import {
+  alreadyThere,
   cleanupLab,
   labNamesPath,
+  markStoppingOf,
   ownerRuns,
   readLabNames,
   readState,
@@ -336,6 +338,58 @@ Deno.test("vde down marks its lab as stopping before it signals its vde up, whos
     await owner.status;
     await Deno.remove(saw).catch(() => {});
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("vde down marks its lab as stopping only while the directory holds that lab's record, never a new vde up's of the name", () => {
+  const name = `remark${Deno.pid}`;
+  const mark = `${labDir(name)}/${STOPPING_FILE}`;
+  const old = { name, pid: Deno.pid, file: "", namespaces: [], started: "earlier" };
+  try {
+    // The lab's vde up removed its directory as it stopped, and a new vde up of the name claimed it since.
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({ ...old, started: "later" });
+    assert.equal(markStoppingOf(name, old), false);
+    assert.throws(() => Deno.lstatSync(mark), Deno.errors.NotFound, "the new lab is not marked");
+    assert.equal(runState(name, readState(name)!), "starting");
+    // Its own directory still: marked.
+    writeState(old);
+    assert.equal(markStoppingOf(name, old), true);
+    assert.equal(runState(name, readState(name)!), "stopping");
+    Deno.removeSync(labDir(name), { recursive: true });
+    assert.equal(markStoppingOf(name, old), false, "gone: nothing to mark");
+  } finally {
+    Deno.removeSync(labNamesPath(name));
+    try {
+      Deno.removeSync(labDir(name), { recursive: true });
+    } catch { /* removed by the test */ }
+  }
+});
+
+Deno.test("vde up of a lab whose name another run has says how that run stands: up, coming up, being taken down, or left behind", () => {
+  const name = `there${Deno.pid}`;
+  const run = { name, pid: Deno.pid, file: "", namespaces: [], started: new Date().toISOString() };
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState(run);
+    assert.equal(
+      alreadyThere(name, run),
+      `lab ${name} is coming up already (its vde up, pid ${Deno.pid}, is bringing it up): ` +
+        "`vde status` lists it as starting until it is up",
+    );
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    assert.equal(
+      alreadyThere(name, run),
+      `lab ${name} is being taken down (its vde up, pid ${Deno.pid}, is stopping): ` +
+        "`vde status` lists it as stopping until it is gone; bring it up again then",
+    );
+    assert.equal(
+      alreadyThere(name, { ...run, pid: 1 << 30 }),
+      `lab ${name} was not taken down (its vde up, pid ${1 << 30}, is gone): run \`vde down ${name}\``,
+    );
+  } finally {
+    Deno.removeSync(labDir(name), { recursive: true });
+    Deno.removeSync(labNamesPath(name));
   }
 });
 
