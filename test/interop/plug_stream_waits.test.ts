@@ -7,10 +7,13 @@
  * packets, which Debian's vde_switch keeps too), against Debian's vde_switch
  * and ours. A client of the switch would count the switch's own drops
  * towards it as well (a datagram receiver that lags loses frames there, as
- * Debian's does), which are not the plug's.
+ * Debian's does), which are not the plug's. The same through a tcp://
+ * cable, plain and sealed: stdin into `vde plug tcp://...`, the cable's far
+ * end plugged into the held switch; each hop waits for the next.
  */
 import assert from "node:assert/strict";
-import { skipWithout } from "../helpers/processes.ts";
+import { run, skipWithout } from "../helpers/processes.ts";
+import { freedPort } from "../helpers/ports.ts";
 import type { SwitchKind } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, ourCli, sleep, withMgmtSwitch } from "../helpers/vde_clients.ts";
 import { StreamEncoder } from "../../src/wire/stream_framing.ts";
@@ -57,15 +60,37 @@ async function writeWithHold(writer: WritableStreamDefaultWriter<Uint8Array>, pi
   await held;
 }
 
-async function heldSwitchLosesNothing(t: Deno.TestContext, kind: SwitchKind): Promise<void> {
+/** What the frames cross on their way to the switch: the plug alone, or a tcp:// cable too. */
+type Way = "stdio" | "cable" | "sealed cable";
+
+/** `vde plug ARGS` with stdin piped and stdout ignored. */
+function ourPlug(args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
+  return new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), "plug", ...args],
+    stdin,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function heldSwitchLosesNothing(t: Deno.TestContext, kind: SwitchKind, way: Way): Promise<void> {
   if (await skipWithout(t, { vde_switch: "vde-switch" })) return;
   await withMgmtSwitch(kind, async (mgmt, dir, sw) => {
-    const sender = new Deno.Command(ourCli()[0]!, {
-      args: [...ourCli().slice(1), "plug", dir],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const children: Deno.ChildProcess[] = [];
+    let sender: Deno.ChildProcess;
+    if (way === "stdio") sender = ourPlug([dir], "piped");
+    else {
+      let options = "insecure";
+      if (way === "sealed cable") {
+        const key = `${dir}.key`;
+        await run([...ourCli(), "cable", "keygen", key]);
+        options = `key=${key}`;
+      }
+      const port = freedPort();
+      children.push(ourPlug([dir, `tcp://127.0.0.1:${port}/listen/${options}`], "null"));
+      sender = ourPlug([`tcp://127.0.0.1:${port}/${options}`], "piped");
+    }
+    children.push(sender);
     const writer = sender.stdin.getWriter();
     const console = await MgmtClient.connect(mgmt);
     let resumed = false;
@@ -93,19 +118,29 @@ async function heldSwitchLosesNothing(t: Deno.TestContext, kind: SwitchKind): Pr
       if (!resumed) Deno.kill(sw.pid, "SIGCONT");
       console.close();
       await writer.close().catch(() => {});
-      try {
-        sender.kill("SIGTERM");
-      } catch { /* gone */ }
-      await sender.status;
-      await sender.stderr.cancel();
+      for (const child of children) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+        await child.status;
+        await child.stderr.cancel();
+      }
     }
   });
 }
 
 Deno.test("vde plug on stdio waits for Debian's vde_switch held mid-stream and loses no frame", async (t) => {
-  await heldSwitchLosesNothing(t, "c");
+  await heldSwitchLosesNothing(t, "c", "stdio");
 });
 
 Deno.test("vde plug on stdio waits for our switch held mid-stream and loses no frame", async (t) => {
-  await heldSwitchLosesNothing(t, "ours");
+  await heldSwitchLosesNothing(t, "ours", "stdio");
+});
+
+Deno.test("vde plug on stdio into a plain tcp:// cable waits for Debian's vde_switch held behind it and loses no frame", async (t) => {
+  await heldSwitchLosesNothing(t, "c", "cable");
+});
+
+Deno.test("vde plug on stdio into a sealed tcp:// cable waits for our switch held behind it and loses no frame", async (t) => {
+  await heldSwitchLosesNothing(t, "ours", "sealed cable");
 });
