@@ -11,7 +11,7 @@ import { createOpener, createSealer } from "../../src/cable/crypto.ts";
 import type { CableTransport } from "../../src/cable/handshake.ts";
 import { RECORD_HEADER_SIZE, TAG_SIZE } from "../../src/wire/cable_record.ts";
 import { frame, sleep, tagOf, until } from "./_helpers.ts";
-import type { FlowPeer } from "../../src/link/link.ts";
+import { feedsFillingPeer } from "../helpers/flow_peer.ts";
 
 /** A transport that never delivers input and records every write. */
 function countingTransport(): { t: CableTransport; writes: Uint8Array[] } {
@@ -101,22 +101,6 @@ function oneWay(): { writer: CableTransport; reader: CableTransport; reads: () =
   return { writer, reader, reads: () => reads };
 }
 
-/** A peer that says it is full while `full` is set; `drain()` empties it and calls its onDrain. */
-function fullablePeer(): FlowPeer & { full: boolean; drain(): void } {
-  const peer = {
-    full: false,
-    onDrain: null as (() => void) | null,
-    get congested(): boolean {
-      return peer.full;
-    },
-    drain(): void {
-      peer.full = false;
-      peer.onDrain?.();
-    },
-  };
-  return peer;
-}
-
 for (const sealed of [false, true]) {
   const kind = sealed ? "sealed" : "plain";
   Deno.test(`${kind} cable: a connection waits while the link it feeds is full and delivers every frame, in order`, async () => {
@@ -127,13 +111,7 @@ for (const sealed of [false, true]) {
       sealed ? { sealer: await createSealer(key), opener: await createOpener(key) } : null;
     const from = new CableConnection(`${kind} from`, writer, await channel());
     const to = new CableConnection(`${kind} to`, reader, await channel());
-    const peer = fullablePeer();
-    const got: number[] = [];
-    to.onFrame = (f) => {
-      got.push(tagOf(f));
-      if (got.length % 100 === 10) peer.full = true;
-    };
-    to.feeds(peer);
+    const { peer, got } = feedsFillingPeer(to, tagOf);
     try {
       // One record per frame when sealed (a record is delivered whole): each sent in a turn of its own.
       for (let i = 0; i < 400; i++) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ByteReader, type ByteWriter, PEER_CLOSED, StreamLink } from "../../src/link/stream_link.ts";
-import type { FlowPeer } from "../../src/link/link.ts";
+import { feedsFillingPeer, fullablePeer } from "../helpers/flow_peer.ts";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 import { setLogWriter } from "../../src/log.ts";
 
@@ -267,22 +267,6 @@ Deno.test("a stream link closed while it holds unread bytes ends without deliver
   a.close();
 });
 
-/** A peer that says it is full while `full` is set; `drain()` empties it and calls its onDrain. */
-function fullablePeer(): FlowPeer & { full: boolean; drain(): void } {
-  const peer = {
-    full: false,
-    onDrain: null as (() => void) | null,
-    get congested(): boolean {
-      return peer.full;
-    },
-    drain(): void {
-      peer.full = false;
-      peer.onDrain?.();
-    },
-  };
-  return peer;
-}
-
 Deno.test("a stream link stops reading while the link it feeds is full, and goes on where it stopped once it drains", async () => {
   // One chunk of 300 frames arrives; the peer fills at the 10th: the rest stays in the chunk, nothing
   // more is read, and every frame arrives, in order, once the peer drains (`vde plug`'s stdin feeding
@@ -303,13 +287,7 @@ Deno.test("a stream link stops reading while the link it feeds is full, and goes
   const link = new StreamLink("t", source, { write: (p) => Promise.resolve(p.length) }, {
     readBufferSize: 300 * 102,
   });
-  const peer = fullablePeer();
-  const got: number[] = [];
-  link.onFrame = (f) => {
-    got.push(seqOf(f));
-    if (got.length % 100 === 10) peer.full = true;
-  };
-  link.feeds(peer);
+  const { peer, got } = feedsFillingPeer(link, seqOf);
   try {
     await waitFor("the first frames", () => got.length === 10);
     await new Promise((r) => setTimeout(r, 30));
