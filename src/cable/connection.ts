@@ -28,9 +28,9 @@
  *   switch's socket or ring) reads as congested, nothing more is read (TCP
  *   pushes back on the far end); plain, decoding stops after the frame that
  *   found it full and the rest of the chunk waits; sealed, records opened
- *   meanwhile wait in order, copied (only then), and each is delivered once
- *   there is room. A record is delivered whole: one that fills the peer
- *   part-way still hands it the rest. Not reading is no silence of the peer:
+ *   meanwhile wait in order, copied (only then), as does the rest of a
+ *   record whose frames filled the peer part-way, and each is delivered
+ *   once there is room. Not reading is no silence of the peer:
  *   the liveness check pauses meanwhile. As a peer itself a connection is
  *   congested while more than a quarter of `maxPendingBytes` waits, and
  *   calls `onDrain` once the flush loop takes it below, so a source that can
@@ -54,7 +54,7 @@ import { BaseLink, CongestionWatch, type FlowPeer } from "../link/link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 import {
   ECHO_BODY_SIZE,
-  forEachFrame,
+  framesFrom,
   MAX_RECORD_BODY,
   RECORD_HEADER_SIZE,
   RecordDecoder,
@@ -134,6 +134,7 @@ export class CableConnection extends BaseLink {
   #backedUp = false;
   onDrain: (() => void) | null = null;
   readonly #deliverFrame = (frame: Uint8Array) => this.deliver(frame);
+  readonly #holds = () => this.#out.congested;
   /** Bytes written to and read from the transport, headers and tags included. */
   wireBytesOut = 0;
   wireBytesIn = 0;
@@ -429,7 +430,7 @@ export class CableConnection extends BaseLink {
       const decoder = new StreamDecoder(this.#deliverFrame, {
         maxFrame: MAX_FRAME_IN,
         onOversize: (len) => fail(`frame length ${len} above ${MAX_FRAME_IN}: the stream is corrupt`),
-        holds: () => this.#out.congested,
+        holds: this.#holds,
       });
       push = (chunk) => decoder.push(chunk);
     } else {
@@ -451,7 +452,12 @@ export class CableConnection extends BaseLink {
           this.#opening.push(Promise.resolve(body?.slice() ?? null));
           this.#openingTypes.push(type);
         } else {
-          this.#deliverBody(body, type);
+          const at = this.#deliverBody(body, type);
+          // The peer filled part-way: the rest of the record waits, copied, ahead of any record after it.
+          if (body !== null && at >= 0 && at < body.length) {
+            this.#opening.push(Promise.resolve(body.slice(at)));
+            this.#openingTypes.push(type);
+          }
         }
       });
       push = (chunk) => {
@@ -502,8 +508,12 @@ export class CableConnection extends BaseLink {
         this.#opening.shift();
         const type = this.#openingTypes.shift()!;
         if (this.#opening.length < MAX_OPENING / 2) this.#wake();
-        if (this.isClosed || !(await this.#roomAhead())) return;
-        if (!this.#deliverBody(body, type)) return;
+        let at = 0;
+        do {
+          if (this.isClosed || !(await this.#roomAhead())) return;
+          at = this.#deliverBody(body, type, at);
+          if (at < 0) return;
+        } while (body !== null && at < body.length);
       }
     } finally {
       this.#delivering = false;
@@ -511,32 +521,38 @@ export class CableConnection extends BaseLink {
     }
   }
 
-  /** Delivers the frames of an opened record (or answers an echo); false (and closed) when it was bad. */
-  #deliverBody(body: Uint8Array | null, type: number): boolean {
-    if (this.isClosed) return false;
+  /**
+   * Delivers the frames of an opened record from byte `from` on (or answers
+   * an echo), stopping after a frame that found the peer full.
+   *
+   * @returns where it stopped (the body's length: all delivered), or -1 (and
+   *   closed) when the record was bad
+   */
+  #deliverBody(body: Uint8Array | null, type: number, from = 0): number {
+    if (this.isClosed) return -1;
     if (body === null) {
       this.#opening.length = 0;
       this.#openingTypes.length = 0;
       this.close(
         `a record failed authentication: ${this.#channel?.opener.failure ?? "tampered or out of order"}`,
       );
-      return false;
+      return -1;
     }
     if (type === RecordType.echoRequest) {
       if (body.length === ECHO_BODY_SIZE) this.#queueControl(RecordType.echoReply, body.slice());
-      return true;
+      return body.length;
     }
     if (type === RecordType.echoReply) {
       this.#onEchoReply(body);
-      return true;
+      return body.length;
     }
     // Keepalives are empty; a frames record holds at least one frame.
-    const bad = forEachFrame(body, MAX_FRAME_IN, this.#deliverFrame);
-    if (bad !== null) {
-      this.close(`malformed frames record: ${bad}`);
-      return false;
+    const at = framesFrom(body, from, MAX_FRAME_IN, this.#deliverFrame, this.#holds);
+    if (typeof at !== "number") {
+      this.close(`malformed frames record: ${at}`);
+      return -1;
     }
-    return true;
+    return at;
   }
 
   #wake(): void {
