@@ -23,6 +23,18 @@
  *   and delivery overlap. A record that fails to open ends the
  *   connection with a log line; nothing of it, or of anything after it, is
  *   delivered.
+ * - Flow control: the far end's TCP can wait, so frames are never dropped
+ *   for a full peer here. While the link the frames go to (`feeds`: a
+ *   switch's socket or ring) reads as congested, nothing more is read (TCP
+ *   pushes back on the far end); plain, decoding stops after the frame that
+ *   found it full and the rest of the chunk waits; sealed, records opened
+ *   meanwhile wait in order, copied (only then), as does the rest of a
+ *   record whose frames filled the peer part-way, and each is delivered
+ *   once there is room. Not reading is no silence of the peer:
+ *   the liveness check pauses meanwhile. As a peer itself a connection is
+ *   congested while more than a quarter of `maxPendingBytes` waits, and
+ *   calls `onDrain` once the flush loop takes it below, so a source that can
+ *   wait (a stream, a slirp) does instead of losing frames here.
  * - Liveness: when nothing was sent for KEEPALIVE_MS a keepalive goes out
  *   (plain: a zero length; sealed: an empty keepalive record); when nothing
  *   arrived for `deadAfterMs` the connection is declared dead, so a path that
@@ -38,11 +50,11 @@
  *   unknown record types), and echo from a peer that did not offer it is
  *   refused as before.
  */
-import { BaseLink } from "../link/link.ts";
+import { BaseLink, CongestionWatch, type FlowPeer } from "../link/link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 import {
   ECHO_BODY_SIZE,
-  forEachFrame,
+  framesFrom,
   MAX_RECORD_BODY,
   RECORD_HEADER_SIZE,
   RecordDecoder,
@@ -114,7 +126,15 @@ export class CableConnection extends BaseLink {
   #rttMs: number | undefined;
   #delivering = false;
   #resumeReading: (() => void) | null = null;
+  /** Who waits for the peer to drain (the read loop, the delivery of opened records); the peer's silence meanwhile is ours. */
+  readonly #roomWaiters: (() => void)[] = [];
+  /** Where this connection's frames go, when it can say it is full. */
+  readonly #out = new CongestionWatch(() => this.#drained());
+  /** Set when someone found this connection congested: taking a batch below the mark calls `onDrain`. */
+  #backedUp = false;
+  onDrain: (() => void) | null = null;
   readonly #deliverFrame = (frame: Uint8Array) => this.deliver(frame);
+  readonly #holds = () => this.#out.congested;
   /** Bytes written to and read from the transport, headers and tags included. */
   wireBytesOut = 0;
   wireBytesIn = 0;
@@ -188,6 +208,13 @@ export class CableConnection extends BaseLink {
     return this.#queuedBytes + this.#current.length;
   }
 
+  /** True while more than a quarter of the bound waits to be written: a source that can wait should. */
+  get congested(): boolean {
+    if (this.pendingBytes < this.#maxPending / 4) return false;
+    this.#backedUp = true;
+    return true;
+  }
+
   #encoder(): StreamEncoder {
     return this.#free.pop() ?? new StreamEncoder({ maxBytes: MAX_RECORD_BODY, initialCapacity: 64 * 1024 });
   }
@@ -229,12 +256,23 @@ export class CableConnection extends BaseLink {
     const queued = this.#queue.shift();
     if (queued !== undefined) {
       this.#queuedBytes -= queued.length;
+      this.#tookBatch();
       return queued;
     }
     if (this.#current.length === 0) return null;
     const batch = this.#current;
     this.#current = this.#encoder();
+    this.#tookBatch();
     return batch;
+  }
+
+  /** A batch is on its way out: a source told this connection was congested may send again once it is not. */
+  #tookBatch(): void {
+    if (!this.#backedUp || this.pendingBytes >= this.#maxPending / 4) return;
+    this.#backedUp = false;
+    try {
+      this.onDrain?.();
+    } catch { /* the source's own business: it is not this connection's to fail */ }
   }
 
   async #flush(): Promise<void> {
@@ -328,7 +366,8 @@ export class CableConnection extends BaseLink {
   #tick(deadAfter: number): void {
     if (this.isClosed) return;
     const now = Date.now();
-    if (now - this.#lastReceive > deadAfter) {
+    if (this.#roomWaiters.length > 0) this.#lastReceive = now;
+    else if (now - this.#lastReceive > deadAfter) {
       this.close(`nothing heard from the peer for ${Math.round(deadAfter / 1000)} s`);
       return;
     }
@@ -357,6 +396,25 @@ export class CableConnection extends BaseLink {
     );
   }
 
+  /** Holds reading (and delivery) while `peer` is congested, until its `onDrain` (null: nobody to wait for). */
+  feeds(peer: FlowPeer | null): void {
+    this.#out.set(peer);
+    if (!this.#out.congested) this.#drained();
+  }
+
+  #drained(): void {
+    this.#wake();
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+
+  /** Waits while the peer reads as congested; false when the connection closed meanwhile. */
+  async #roomAhead(): Promise<boolean> {
+    while (!this.isClosed && this.#out.congested) {
+      await new Promise<void>((r) => this.#roomWaiters.push(r));
+    }
+    return !this.isClosed;
+  }
+
   /** Reads until the stream ends; resolves with the reason. */
   async #read(leftover: Uint8Array): Promise<string> {
     // One microtask first: the owner sets onFrame right after construction, before
@@ -366,11 +424,13 @@ export class CableConnection extends BaseLink {
     const fail = (reason: string) => {
       failure ??= reason;
     };
-    let push: (chunk: Uint8Array) => void;
+    /** Hands on a chunk; returns the bytes used (plain: fewer when the peer filled, see StreamDecoder). */
+    let push: (chunk: Uint8Array) => number;
     if (this.#channel === null) {
       const decoder = new StreamDecoder(this.#deliverFrame, {
         maxFrame: MAX_FRAME_IN,
         onOversize: (len) => fail(`frame length ${len} above ${MAX_FRAME_IN}: the stream is corrupt`),
+        holds: this.#holds,
       });
       push = (chunk) => decoder.push(chunk);
     } else {
@@ -386,22 +446,37 @@ export class CableConnection extends BaseLink {
         if (body instanceof Promise) {
           this.#opening.push(body);
           this.#openingTypes.push(type);
-        } else if (this.#opening.length > 0) {
-          // Behind records still opening elsewhere: keep the order (the view would be reused).
+        } else if (this.#opening.length > 0 || this.#out.congested) {
+          // Behind records still opening elsewhere, or waiting for room: keep the order (the view would
+          // be reused).
           this.#opening.push(Promise.resolve(body?.slice() ?? null));
           this.#openingTypes.push(type);
         } else {
-          this.#deliverBody(body, type);
+          const at = this.#deliverBody(body, type);
+          // The peer filled part-way: the rest of the record waits, copied, ahead of any record after it.
+          if (body !== null && at >= 0 && at < body.length) {
+            this.#opening.push(Promise.resolve(body.slice(at)));
+            this.#openingTypes.push(type);
+          }
         }
       });
       push = (chunk) => {
         if (!decoder.push(chunk)) fail(decoder.error ?? "bad record");
         if (this.#opening.length > 0 && !this.#delivering) this.#deliverOpened();
+        return chunk.length;
       };
     }
+    /** Hands on all of `chunk`, waiting for room whenever the peer fills; false once closed. */
+    const pushAll = async (chunk: Uint8Array): Promise<boolean> => {
+      for (let used = push(chunk); used < chunk.length; used = push(chunk)) {
+        chunk = chunk.subarray(used);
+        if (!(await this.#roomAhead())) return false;
+      }
+      return true;
+    };
     if (leftover.length > 0) {
       this.wireBytesIn += leftover.length;
-      push(leftover);
+      if (!(await pushAll(leftover))) return "closed";
     }
     const buf = new Uint8Array(READ_BUFFER);
     while (!this.isClosed && failure === null) {
@@ -409,6 +484,7 @@ export class CableConnection extends BaseLink {
         await new Promise<void>((r) => (this.#resumeReading = r));
         continue;
       }
+      if (this.#out.congested && !(await this.#roomAhead())) break;
       let n: number | null;
       try {
         n = await this.#t.read(buf);
@@ -418,7 +494,7 @@ export class CableConnection extends BaseLink {
       if (n === null) return "peer closed the connection";
       this.#lastReceive = Date.now();
       this.wireBytesIn += n;
-      push(buf.subarray(0, n));
+      if (!(await pushAll(buf.subarray(0, n)))) break;
     }
     return failure ?? "closed";
   }
@@ -432,8 +508,12 @@ export class CableConnection extends BaseLink {
         this.#opening.shift();
         const type = this.#openingTypes.shift()!;
         if (this.#opening.length < MAX_OPENING / 2) this.#wake();
-        if (this.isClosed) return;
-        if (!this.#deliverBody(body, type)) return;
+        let at = 0;
+        do {
+          if (this.isClosed || !(await this.#roomAhead())) return;
+          at = this.#deliverBody(body, type, at);
+          if (at < 0) return;
+        } while (body !== null && at < body.length);
       }
     } finally {
       this.#delivering = false;
@@ -441,32 +521,38 @@ export class CableConnection extends BaseLink {
     }
   }
 
-  /** Delivers the frames of an opened record (or answers an echo); false (and closed) when it was bad. */
-  #deliverBody(body: Uint8Array | null, type: number): boolean {
-    if (this.isClosed) return false;
+  /**
+   * Delivers the frames of an opened record from byte `from` on (or answers
+   * an echo), stopping after a frame that found the peer full.
+   *
+   * @returns where it stopped (the body's length: all delivered), or -1 (and
+   *   closed) when the record was bad
+   */
+  #deliverBody(body: Uint8Array | null, type: number, from = 0): number {
+    if (this.isClosed) return -1;
     if (body === null) {
       this.#opening.length = 0;
       this.#openingTypes.length = 0;
       this.close(
         `a record failed authentication: ${this.#channel?.opener.failure ?? "tampered or out of order"}`,
       );
-      return false;
+      return -1;
     }
     if (type === RecordType.echoRequest) {
       if (body.length === ECHO_BODY_SIZE) this.#queueControl(RecordType.echoReply, body.slice());
-      return true;
+      return body.length;
     }
     if (type === RecordType.echoReply) {
       this.#onEchoReply(body);
-      return true;
+      return body.length;
     }
     // Keepalives are empty; a frames record holds at least one frame.
-    const bad = forEachFrame(body, MAX_FRAME_IN, this.#deliverFrame);
-    if (bad !== null) {
-      this.close(`malformed frames record: ${bad}`);
-      return false;
+    const at = framesFrom(body, from, MAX_FRAME_IN, this.#deliverFrame, this.#holds);
+    if (typeof at !== "number") {
+      this.close(`malformed frames record: ${at}`);
+      return -1;
     }
-    return true;
+    return at;
   }
 
   #wake(): void {
@@ -476,6 +562,8 @@ export class CableConnection extends BaseLink {
   }
 
   protected teardown(): void {
+    this.#out.set(null);
+    this.#drained();
     clearInterval(this.#timer);
     this.stats.dropsOut += this.#current.frames + this.#queue.reduce((n, b) => n + b.frames, 0);
     this.#queue.length = 0;

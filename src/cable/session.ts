@@ -9,8 +9,13 @@
  * replaces a live one: that is the hand-off when a host moves to another
  * address or interface. Who reconnects and how long a session may wait is
  * the client's and the listener's business (client.ts, listener.ts).
+ * Where the session's frames go (`feeds`) is told to each connection in
+ * turn, which stops reading while that is full (connection.ts); a source
+ * feeding the session waits while the live connection is congested, and is
+ * woken when it drains, is replaced or is lost (frames are dropped then, so
+ * there is nothing to wait for).
  */
-import { BaseLink } from "../link/link.ts";
+import { BaseLink, type FlowPeer } from "../link/link.ts";
 import { hex } from "../wire/cable_handshake.ts";
 import type { CableConnection } from "./connection.ts";
 
@@ -22,6 +27,8 @@ export class CableSession extends BaseLink {
   /** The id in hex, as logs show it. */
   readonly idHex: string;
   #conn: CableConnection | null = null;
+  /** Where this session's frames go, for flow control; each connection is told. */
+  #peer: FlowPeer | null = null;
   /** Connections this session has had. */
   connections = 0;
   /** Called when the current connection ends, with the reason (not when replaced or closed). */
@@ -57,11 +64,30 @@ export class CableSession extends BaseLink {
     this.connections++;
     if (old !== null) old.close("replaced by a new connection of the same session");
     conn.onFrame = (frame) => this.deliver(frame);
+    conn.feeds(this.#peer);
+    conn.onDrain = this.#drained;
+    // A source waiting for the old connection to drain waits for nothing now.
+    if (old !== null) this.#drained();
     conn.closed.then((reason) => {
       if (this.#conn !== conn) return;
       this.#conn = null;
+      this.#drained();
       if (!this.isClosed) this.onConnectionLost(conn, reason);
     });
+  }
+
+  /** True while the live connection is backed up (see CableConnection.congested). */
+  get congested(): boolean {
+    return this.#conn?.congested ?? false;
+  }
+
+  onDrain: (() => void) | null = null;
+  readonly #drained = () => this.onDrain?.();
+
+  /** Holds the live connection's reading (and each later one's) while `peer` is congested. */
+  feeds(peer: FlowPeer | null): void {
+    this.#peer = peer;
+    this.#conn?.feeds(peer);
   }
 
   /** Sends on the live connection; without one the frame is dropped and counted. Implements Link.send. */

@@ -12,6 +12,15 @@
  *   memory never grows past the two buffers.
  * - Input: one read loop feeds a StreamDecoder, which calls `deliver()` once
  *   per frame. Oversize length fields are counted in `dropsIn` and logged once.
+ * - Flow control: a stream can always wait (stop reading and its writer
+ *   blocks), so it never makes a full peer drop. While the link its frames
+ *   go to (`feeds`: the switch's socket in `vde plug`, a switch thread's
+ *   ring) reads as congested, decoding stops after the frame that found it
+ *   full and nothing more is read; the rest of the chunk is kept and
+ *   decoded on the peer's `onDrain`. Nothing is allocated while the peer
+ *   keeps up. As a peer itself this link is congested while more than a
+ *   quarter of its bound waits to be written, and calls `onDrain` once that
+ *   is being written, so a stream feeding a stream waits too.
  *   Bytes read before any frame handler is set are held (one read's worth;
  *   the rest waits in the stream) until one is, not decoded into frames
  *   nobody receives: `vde plug` opens its second link while the first is
@@ -27,7 +36,7 @@
  * the chunk it was given (an in-memory TransformStream hands it to the
  * reader), so each batch is copied before it is written there.
  */
-import { BaseLink, discard, type LinkKind, logOnce } from "./link.ts";
+import { BaseLink, CongestionWatch, discard, type FlowPeer, type LinkKind, logOnce } from "./link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 
 /** Something read like Deno.FsFile: fills `p`, returns the count or null at EOF. */
@@ -75,15 +84,26 @@ export class StreamLink extends BaseLink {
   readonly #stopWriting: () => void;
   #stopReading: () => void = () => {};
   readonly #release: (() => void) | undefined;
+  /** Where this link's frames go, when it can say it is full. */
+  readonly #out = new CongestionWatch(() => this.#wake());
+  /** Wakes the read loop waiting for the peer to drain (or the link to close). */
+  #wakeReader: (() => void) | null = null;
+  /** Pending bytes above which this link reads as congested to whoever feeds it. */
+  readonly #congestedBytes: number;
+  /** Set when someone found this link congested: its next write below the mark calls `onDrain`. */
+  #backedUp = false;
+  onDrain: (() => void) | null = null;
 
   constructor(description: string, source: ByteSource, sink: ByteSink, options: StreamLinkOptions = {}) {
     super(description);
     const maxBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.#congestedBytes = maxBytes / 4;
     this.#pending = new StreamEncoder({ maxBytes, initialCapacity: 64 * 1024 });
     this.#spare = new StreamEncoder({ maxBytes, initialCapacity: 64 * 1024 });
     this.#release = options.release;
     this.#decoder = new StreamDecoder((frame) => this.deliver(frame), {
       maxFrame: options.maxFrameIn ?? MAX_FRAME_IN,
+      holds: () => this.#out.congested,
       onOversize: (length) => {
         this.stats.dropsIn++;
         logOnce(
@@ -120,6 +140,19 @@ export class StreamLink extends BaseLink {
     return this.#pending.length;
   }
 
+  /** True while more than a quarter of the bound waits to be written: a source that can wait should. */
+  get congested(): boolean {
+    if (this.#pending.length < this.#congestedBytes) return false;
+    this.#backedUp = true;
+    return true;
+  }
+
+  /** Stops decoding and reading while `peer` is congested, until its `onDrain` (null: nobody to wait for). */
+  feeds(peer: FlowPeer | null): void {
+    this.#out.set(peer);
+    if (!this.#out.congested) this.#wake();
+  }
+
   /** Queues one frame; drops and counts it when closed, invalid or over the bound. Implements Link.send. */
   send(frame: Uint8Array): void {
     if (this.isClosed) {
@@ -152,6 +185,8 @@ export class StreamLink extends BaseLink {
   }
 
   protected teardown(): void {
+    this.#out.set(null);
+    this.#wake();
     this.stats.dropsOut += this.#pending.frames;
     this.#pending.reset();
     this.#stopReading();
@@ -169,6 +204,11 @@ export class StreamLink extends BaseLink {
         const batch = this.#pending;
         this.#pending = this.#spare;
         this.#spare = batch;
+        // What waited is being written: a source told it was congested may fill the empty buffer again.
+        if (this.#backedUp) {
+          this.#backedUp = false;
+          this.#drained();
+        }
         await this.#write(batch.bytes);
         this.stats.framesOut += batch.frames;
         this.stats.bytesOut += batch.frameBytes;
@@ -179,6 +219,43 @@ export class StreamLink extends BaseLink {
     } finally {
       this.#writing = false;
     }
+  }
+
+  #drained(): void {
+    try {
+      this.onDrain?.();
+    } catch (err) {
+      logOnce(`drain:${this.description}`, `drain handler failed on ${this.description}: ${err}`);
+    }
+  }
+
+  #wake(): void {
+    const wake = this.#wakeReader;
+    this.#wakeReader = null;
+    wake?.();
+  }
+
+  /**
+   * Decodes `chunk`, waiting whenever the peer is full for it to drain;
+   * false when the link closed meanwhile. Nothing read is lost, and nothing
+   * is allocated unless the peer is full.
+   */
+  async #decode(chunk: Uint8Array): Promise<boolean> {
+    let used = this.#decoder.push(chunk);
+    while (used < chunk.length) {
+      chunk = chunk.subarray(used);
+      if (!(await this.#roomAhead())) return false;
+      used = this.#decoder.push(chunk);
+    }
+    return !this.#out.congested || await this.#roomAhead();
+  }
+
+  /** Waits while the peer reads as congested; false when the link closed meanwhile. */
+  async #roomAhead(): Promise<boolean> {
+    while (!this.isClosed && this.#out.congested) {
+      await new Promise<void>((wake) => this.#wakeReader = wake);
+    }
+    return !this.isClosed;
   }
 
   /**
@@ -206,7 +283,7 @@ export class StreamLink extends BaseLink {
         const { value, done } = await reader.read(new Uint8Array(buf));
         if (done || value === undefined || this.isClosed) return;
         if (this.onFrame === discard && !(await this.#heldUntilListening())) return;
-        this.#decoder.push(value);
+        if (!(await this.#decode(value))) return;
         buf = value.buffer as ArrayBuffer;
       }
       return;
@@ -217,7 +294,7 @@ export class StreamLink extends BaseLink {
       const { value, done } = await reader.read();
       if (done || this.isClosed) return;
       if (this.onFrame === discard && !(await this.#heldUntilListening())) return;
-      this.#decoder.push(value);
+      if (!(await this.#decode(value))) return;
     }
   }
 
@@ -227,7 +304,7 @@ export class StreamLink extends BaseLink {
       const n = await file.read(buf);
       if (n === null || this.isClosed) return;
       if (this.onFrame === discard && !(await this.#heldUntilListening())) return;
-      this.#decoder.push(buf.subarray(0, n));
+      if (!(await this.#decode(buf.subarray(0, n)))) return;
     }
   }
 }

@@ -168,7 +168,26 @@ export function forEachFrame(
   maxFrame: number,
   onFrame: (frame: Uint8Array) => void,
 ): ParseError | null {
-  let i = 0;
+  const r = framesFrom(body, 0, maxFrame, onFrame);
+  return typeof r === "number" ? null : r;
+}
+
+/**
+ * `forEachFrame` from byte `from` of the body on (where an earlier call
+ * stopped), stopping after a frame when `holds` says so: a receiver whose
+ * peer is full goes on later from the offset returned.
+ *
+ * @returns the offset to go on from (the body's length once all were handed
+ *   out), or why the body is malformed
+ */
+export function framesFrom(
+  body: Uint8Array,
+  from: number,
+  maxFrame: number,
+  onFrame: (frame: Uint8Array) => void,
+  holds?: () => boolean,
+): number | ParseError {
+  let i = from;
   const n = body.length;
   while (i < n) {
     if (n - i < 2) return "a frame header is cut short";
@@ -178,6 +197,7 @@ export function forEachFrame(
     if (n - i < len) return "a frame is cut short";
     onFrame(body.subarray(i, i + len));
     i += len;
+    if (holds?.() === true) return i;
   }
-  return null;
+  return i;
 }

@@ -16,6 +16,11 @@
  *   the decoder counts it, discards the rest of the chunk and expects the
  *   next chunk to begin with a header. Unlike libvdestream it reassembles a
  *   header split across chunks instead of dropping its first byte.
+ * - A reader whose frames go somewhere that can be full (a switch's socket)
+ *   gives `holds`: asked after each frame, true stops the push there, and
+ *   `push` returns the bytes it used; the caller pushes the rest of the
+ *   chunk once there is room, and reads nothing more meanwhile, so the
+ *   writer of the stream waits instead of frames being dropped.
  */
 
 /** Bytes of the length prefix. */
@@ -131,6 +136,8 @@ export interface StreamDecoderOptions {
   maxFrame?: number;
   /** Told the length of each refused oversize frame, e.g. to log it. */
   onOversize?: (length: number) => void;
+  /** Asked after each frame: true stops the push after it (see `push`). */
+  holds?: () => boolean;
 }
 
 /**
@@ -158,6 +165,7 @@ export class StreamDecoder {
   callbackErrors = 0;
   readonly #onFrame: (frame: Uint8Array) => void;
   readonly #onOversize: ((length: number) => void) | undefined;
+  readonly #holds: (() => boolean) | undefined;
   readonly #reassembly: Uint8Array;
   /** First header byte when a chunk ended after it, else -1. */
   #headerByte = -1;
@@ -169,6 +177,7 @@ export class StreamDecoder {
   constructor(onFrame: (frame: Uint8Array) => void, options: StreamDecoderOptions = {}) {
     this.#onFrame = onFrame;
     this.#onOversize = options.onOversize;
+    this.#holds = options.holds;
     this.maxFrame = Math.min(Math.max(options.maxFrame ?? MAX_FRAME_IN, 1), 0xffff);
     this.#reassembly = new Uint8Array(this.maxFrame);
   }
@@ -185,8 +194,14 @@ export class StreamDecoder {
     this.#fill = 0;
   }
 
-  /** Feeds one chunk of the stream; calls the callback once per complete frame. */
-  push(chunk: Uint8Array): void {
+  /**
+   * Feeds one chunk of the stream; calls the callback once per complete
+   * frame. Stops after a frame when `holds` says so.
+   *
+   * @returns the bytes of `chunk` used: all of them, unless `holds` stopped
+   *   the push (push the rest later, before anything read after it)
+   */
+  push(chunk: Uint8Array): number {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -200,6 +215,7 @@ export class StreamDecoder {
           this.#need = 0;
           this.#fill = 0;
           this.#emit(this.#reassembly.subarray(0, len));
+          if (this.#holds?.() === true) return i;
         }
         continue;
       }
@@ -213,7 +229,7 @@ export class StreamDecoder {
         i += HEADER_SIZE;
       } else {
         this.#headerByte = chunk[i]!;
-        return;
+        return n;
       }
       if (len === 0) {
         this.empty++;
@@ -225,14 +241,16 @@ export class StreamDecoder {
         } catch {
           this.callbackErrors++;
         }
-        return;
+        return n;
       } else if (n - i >= len) {
         this.#emit(chunk.subarray(i, i + len));
         i += len;
+        if (this.#holds?.() === true) return i;
       } else {
         this.#need = len;
       }
     }
+    return n;
   }
 
   #emit(frame: Uint8Array): void {

@@ -1,14 +1,17 @@
 /**
  * A cable connection's output path with a transport that counts its writes:
  * a lone frame (a ping's) leaves in a write of its own as soon as it is
- * sent, plain or sealed, never held back for company.
+ * sent, plain or sealed, never held back for company. And its input path
+ * waits for a full peer (a switch that lags) instead of dropping.
  */
 import assert from "node:assert/strict";
 import { CableConnection } from "../../src/cable/connection.ts";
+import { CableSession } from "../../src/cable/session.ts";
 import { createOpener, createSealer } from "../../src/cable/crypto.ts";
 import type { CableTransport } from "../../src/cable/handshake.ts";
 import { RECORD_HEADER_SIZE, TAG_SIZE } from "../../src/wire/cable_record.ts";
-import { frame, until } from "./_helpers.ts";
+import { frame, sleep, tagOf, until } from "./_helpers.ts";
+import { feedsFillingPeer } from "../helpers/flow_peer.ts";
 
 /** A transport that never delivers input and records every write. */
 function countingTransport(): { t: CableTransport; writes: Uint8Array[] } {
@@ -64,5 +67,106 @@ Deno.test("sealed cable: a lone frame leaves as one record of its own, not held 
     assert.equal(writes.length, 2);
   } finally {
     conn.close("test over");
+  }
+});
+
+/** A one-way in-memory transport: what `writer` writes, `reader` reads (all of it that is there, as TCP may). */
+function oneWay(): { writer: CableTransport; reader: CableTransport; reads: () => number } {
+  const chunks: Uint8Array[] = [];
+  let wake: (() => void) | null = null;
+  let reads = 0;
+  const writer: CableTransport = {
+    read: () => new Promise(() => {}),
+    write: (p) => {
+      chunks.push(p.slice());
+      wake?.();
+      return Promise.resolve(p.length);
+    },
+    close: () => {},
+  };
+  const reader: CableTransport = {
+    read: async (p) => {
+      while (chunks.length === 0) await new Promise<void>((r) => wake = r);
+      reads++;
+      let n = 0;
+      while (chunks.length > 0 && n + chunks[0]!.length <= p.length) {
+        p.set(chunks[0]!, n);
+        n += chunks.shift()!.length;
+      }
+      return n;
+    },
+    write: (p) => Promise.resolve(p.length),
+    close: () => {},
+  };
+  return { writer, reader, reads: () => reads };
+}
+
+for (const sealed of [false, true]) {
+  const kind = sealed ? "sealed" : "plain";
+  Deno.test(`${kind} cable: a connection waits while the link it feeds is full and delivers every frame, in order`, async () => {
+    // The switch behind a cable lags: the cable stops reading (TCP holds the far end back) and loses nothing.
+    const { writer, reader, reads } = oneWay();
+    const key = new Uint8Array(32).fill(9);
+    const channel = async () =>
+      sealed ? { sealer: await createSealer(key), opener: await createOpener(key) } : null;
+    const from = new CableConnection(`${kind} from`, writer, await channel());
+    const to = new CableConnection(`${kind} to`, reader, await channel());
+    const { peer, got } = feedsFillingPeer(to, tagOf);
+    try {
+      // A hundred frames a turn: one record each when sealed, which the peer fills part-way through.
+      for (let i = 0; i < 400; i++) {
+        from.send(frame(1, 2, i, 100));
+        if (i % 100 === 99) await microtasksOnly(3);
+      }
+      for (let round = 0; round < 4; round++) {
+        await until(`the frames up to the hold of round ${round}`, () => got.length === round * 100 + 10);
+        const readsHeld = reads();
+        await sleep(30);
+        assert.equal(got.length, round * 100 + 10, "nothing delivered to a full peer");
+        assert.equal(reads(), readsHeld, "nothing read while the peer is full");
+        peer.drain();
+      }
+      await until("all 400 frames", () => got.length === 400);
+      assert.deepEqual(got, Array.from({ length: 400 }, (_, i) => i));
+      assert.equal(to.stats.dropsIn, 0);
+      assert.equal(to.isClosed, false);
+    } finally {
+      from.close("test over");
+      to.close("test over");
+    }
+  });
+}
+
+Deno.test("a cable session is congested while its connection's writes lag, and wakes its source when they go out or the connection is replaced", async () => {
+  // `vde plug - tcp://...`: stdin waits for a cable whose TCP is backed up instead of the cable dropping.
+  const inFlight: (() => void)[] = [];
+  const stuck: CableTransport = {
+    read: () => new Promise(() => {}),
+    write: (p) => new Promise((done) => inFlight.push(() => done(p.length))),
+    close: () => {},
+  };
+  const session = new CableSession("s", new Uint8Array(16));
+  const conn = new CableConnection("c", stuck, null, { maxPendingBytes: 256 * 1024 });
+  session.use(conn);
+  let drained = 0;
+  session.onDrain = () => drained++;
+  try {
+    session.send(frame(1, 2, 0, 1500));
+    await microtasksOnly();
+    assert.equal(inFlight.length, 1, "the first write is in flight");
+    for (let i = 1; i <= 50; i++) session.send(frame(1, 2, i, 1500));
+    assert.equal(session.congested, true, `${conn.pendingBytes} bytes pending`);
+    inFlight.shift()!();
+    await until("the next write", () => inFlight.length === 1);
+    assert.equal(session.congested, false);
+    assert.equal(drained, 1, "told once, as what it waited behind goes out");
+    for (let i = 51; i <= 100; i++) session.send(frame(1, 2, i, 1500));
+    assert.equal(session.congested, true);
+    session.use(new CableConnection("c2", stuck, null));
+    assert.equal(session.congested, false, "a new connection has nothing waiting");
+    assert.equal(drained, 2, "told when the connection it waited for was replaced");
+    assert.equal(session.stats.dropsOut, 0);
+  } finally {
+    session.close("test over");
   }
 });

@@ -84,8 +84,8 @@ Deno.test("plug tells each link which link its frames feed, and unhooks them whe
   const [b] = linkPair("r");
   const seen: [string, string | null][] = [];
   for (const l of [a, b]) {
-    (l as StreamLink & { feeds(p: { description: string } | null): void }).feeds = (p) =>
-      seen.push([l.description, p?.description ?? null]);
+    // The peer a link is told of is the other link itself.
+    l.feeds = (p) => seen.push([l.description, p === null ? null : (p as StreamLink).description]);
   }
   const cable = plug(a, b);
   assert.deepEqual(seen, [["l2", "r1"], ["r1", "l2"]]);

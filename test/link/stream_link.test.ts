@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ByteReader, type ByteWriter, PEER_CLOSED, StreamLink } from "../../src/link/stream_link.ts";
+import { feedsFillingPeer, fullablePeer } from "../helpers/flow_peer.ts";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 import { setLogWriter } from "../../src/log.ts";
 
@@ -264,4 +265,90 @@ Deno.test("a stream link closed while it holds unread bytes ends without deliver
   assert.deepEqual(got, []);
   assert.equal(await b.closed, "closed by the test");
   a.close();
+});
+
+Deno.test("a stream link stops reading while the link it feeds is full, and goes on where it stopped once it drains", async () => {
+  // One chunk of 300 frames arrives; the peer fills at the 10th: the rest stays in the chunk, nothing
+  // more is read, and every frame arrives, in order, once the peer drains (`vde plug`'s stdin feeding
+  // a switch held by SIGSTOP).
+  const enc = new StreamEncoder();
+  for (let i = 0; i < 600; i++) enc.append(numbered(i, 100));
+  const bytes = enc.bytes.slice();
+  let reads = 0;
+  const source: ByteReader = {
+    read: (p) => {
+      const off = reads * 300 * 102;
+      if (off >= bytes.length) return new Promise(() => {});
+      reads++;
+      p.set(bytes.subarray(off, off + 300 * 102));
+      return Promise.resolve(300 * 102);
+    },
+  };
+  const link = new StreamLink("t", source, { write: (p) => Promise.resolve(p.length) }, {
+    readBufferSize: 300 * 102,
+  });
+  const { peer, got } = feedsFillingPeer(link, seqOf);
+  try {
+    await waitFor("the first frames", () => got.length === 10);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got.length, 10, "nothing delivered to a full peer");
+    assert.equal(reads, 1, "nothing more read while the peer is full");
+    peer.drain();
+    await waitFor("the next hold", () => got.length === 110);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got.length, 110);
+    for (let round = 0; round < 5; round++) {
+      peer.drain();
+      await waitFor("the next hold", () => got.length === 210 + round * 100 || got.length === 600);
+    }
+    assert.deepEqual(got, Array.from({ length: 600 }, (_, i) => i));
+    assert.equal(link.stats.dropsIn, 0);
+  } finally {
+    link.close();
+  }
+});
+
+Deno.test("a stream link waiting for a full peer ends when it is closed", async () => {
+  const [a, b] = linkPair();
+  const peer = fullablePeer();
+  peer.full = true;
+  b.onFrame = () => {};
+  b.feeds(peer);
+  a.send(numbered(1));
+  await waitFor("the frame", () => b.stats.framesIn === 1);
+  b.close("closed by the test");
+  assert.equal(await b.closed, "closed by the test");
+  assert.equal(peer.onDrain, null, "no longer watching the peer");
+  a.close();
+});
+
+Deno.test("a stream link whose writes lag reads as congested past a quarter of its bound, and says when it drained", async () => {
+  // A stream feeding a stream (`vde plug - cmd://...`) waits for the slower one instead of dropping.
+  const inFlight: (() => void)[] = [];
+  const sink: ByteWriter = {
+    write: (p) => new Promise((done) => inFlight.push(() => done(p.length))),
+  };
+  const link = new StreamLink("t", { read: () => new Promise(() => {}) }, sink, {
+    maxPendingBytes: 64 * 1024,
+  });
+  let drained = 0;
+  link.onDrain = () => drained++;
+  try {
+    link.send(numbered(0, 1500));
+    await microtasksOnly();
+    assert.equal(inFlight.length, 1, "the first write is in flight");
+    for (let i = 1; i <= 11; i++) link.send(numbered(i, 1500));
+    assert.equal(link.congested, true, `${link.pendingBytes} bytes pending`);
+    inFlight.shift()!();
+    await waitFor("the second write", () => link.stats.framesOut === 1);
+    assert.equal(link.congested, false);
+    assert.equal(drained, 1, "the waiting source is told once, as what it waited behind is written");
+    await waitFor("the second write to start", () => inFlight.length === 1);
+    inFlight.shift()!();
+    await waitFor("both writes", () => link.stats.framesOut === 12);
+    assert.equal(drained, 1);
+    assert.equal(link.stats.dropsOut, 0);
+  } finally {
+    link.close();
+  }
 });

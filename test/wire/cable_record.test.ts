@@ -6,6 +6,7 @@ import { concatBytes } from "../../src/wire/bytes.ts";
 import assert from "node:assert/strict";
 import {
   forEachFrame,
+  framesFrom,
   MAX_RECORD_CIPHERTEXT,
   RECORD_HEADER_SIZE,
   RecordDecoder,
@@ -62,6 +63,19 @@ Deno.test("RecordDecoder refuses a length below a tag or above the limit, once a
 Deno.test("writeRecordHeader refuses impossible lengths", () => {
   assert.throws(() => writeRecordHeader(new Uint8Array(4), 0, 1, 15));
   assert.throws(() => writeRecordHeader(new Uint8Array(4), 0, 1, 0x1000000));
+});
+
+Deno.test("framesFrom stops after the frame its holds says no more to and goes on from the offset it returned", () => {
+  const enc = new StreamEncoder();
+  for (const n of [60, 1514, 100, 9234]) enc.append(new Uint8Array(n).fill(n & 0xff));
+  const seen: number[] = [];
+  let hold = true;
+  const at = framesFrom(enc.bytes, 0, 9236, (f) => seen.push(f.length), () => hold);
+  assert.equal(at, 62, "stopped after the first frame");
+  hold = false;
+  assert.equal(framesFrom(enc.bytes, at as number, 9236, (f) => seen.push(f.length)), enc.length);
+  assert.deepEqual(seen, [60, 1514, 100, 9234]);
+  assert.match(String(framesFrom(new Uint8Array([0, 5, 1, 2]), 0, 9236, () => {})), /cut short/);
 });
 
 Deno.test("forEachFrame splits stream-framed frames and refuses malformed bodies", () => {

@@ -54,6 +54,32 @@ Deno.test("stream decoder hands out many frames from one chunk without copying",
   assert.deepEqual(views.map((v) => v.slice()), frames);
 });
 
+Deno.test("stream decoder stops after the frame its holds says no more to, and the rest of the chunk resumes it", () => {
+  // Frames 0-4 in one chunk, frame 2 split off into the next: holding after frame 1 and after frame 3
+  // (the one reassembled across chunks) loses nothing and keeps the order.
+  const frames = Array.from({ length: 5 }, (_, i) => frameOf(100, i));
+  const stream = encode(frames);
+  const cut = 2 * 102 + 50;
+  let hold = false;
+  const out: Uint8Array[] = [];
+  const decoder = new StreamDecoder((f) => {
+    out.push(f.slice());
+    hold = out.length === 2 || out.length === 3;
+  }, { holds: () => hold });
+  const first = stream.subarray(0, cut);
+  assert.equal(decoder.push(first), 2 * 102, "stopped right after the second frame");
+  assert.equal(out.length, 2);
+  hold = false;
+  assert.equal(decoder.push(first.subarray(2 * 102)), cut - 2 * 102, "the rest: half of frame 2");
+  const second = stream.subarray(cut);
+  hold = false;
+  assert.equal(decoder.push(second), 102 - 50, "stopped after frame 2, reassembled");
+  assert.equal(out.length, 3);
+  hold = false;
+  assert.equal(decoder.push(second.subarray(102 - 50)), second.length - (102 - 50));
+  assert.deepEqual(out, frames);
+});
+
 Deno.test("stream decoder reassembles a stream split at every byte position, headers included", () => {
   const frames = [frameOf(1, 1), frameOf(60, 2), frameOf(300, 3)];
   const stream = encode(frames);
