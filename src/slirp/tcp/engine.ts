@@ -943,6 +943,16 @@ class Engine implements SlirpTcpEngine {
     return this.#halfOpen.values().next().value;
   }
 
+  /** Gives up the forwards' oldest TIME-WAIT flow (it carries no data); false when they hold none. */
+  #forwardTimeWaitGone(): boolean {
+    for (const f of this.#timeWait) {
+      if (f.kind !== FLOW_IN) continue;
+      f.tcb.abort("table full");
+      return true;
+    }
+    return false;
+  }
+
   #addHalfOpen(flow: Flow): void {
     this.#halfOpen.add(flow);
     this.stats.halfOpen = this.#halfOpen.size;
@@ -1108,7 +1118,9 @@ class Engine implements SlirpTcpEngine {
     }
     fwd.accepted++;
     const share = this.#maxConnections >> 1;
-    if (this.#inbound >= share) {
+    // Their TIME-WAIT flows give way first: short connections one after another (a health check, a load
+    // test) left one each for 10 s, and those alone held the share.
+    if (this.#inbound >= share && !this.#forwardTimeWaitGone()) {
       this.stats.synDropped++;
       this.log(
         `forward ${fwd.hostAddr}:${fwd.hostPort}: forwards' clients hold ${share} connections, the most they ` +
