@@ -413,22 +413,40 @@ export const BACKLOG_WAIT_MS = 5000;
 /**
  * A stream to the switch's ctl socket in `dir`, or a one-line error saying why there is none. Deno's
  * connect does not block: a full listen backlog (a user flooding a shared switch with connections) is
- * EAGAIN at once, where vde_plug's blocking connect waits for room; so is this one, BACKLOG_WAIT_MS.
+ * EAGAIN at once, where vde_plug's blocking connect waits for room; so is this one, BACKLOG_WAIT_MS, unless
+ * its opener stops (`signal`): a plug interrupted then ends at once, as vde_plug's connect does.
  */
-async function connectCtl(dir: string, ctl = `${dir}/ctl`): Promise<Deno.Conn> {
+async function connectCtl(dir: string, ctl = `${dir}/ctl`, signal?: AbortSignal): Promise<Deno.Conn> {
   const deadline = Date.now() + BACKLOG_WAIT_MS;
   for (let pause = 2;; pause = Math.min(pause * 2, 50)) {
     try {
       return await Deno.connect({ transport: "unix", path: ctl });
     } catch (err) {
       if (err instanceof Deno.errors.WouldBlock && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, pause));
+        await pauseUnlessStopped(pause, signal);
+        stoppedDuring(signal, dir);
         continue;
       }
       if (err instanceof Deno.errors.PermissionDenied) throw new Error(printable(deniedHint(dir)));
       throw new Error(whyNoConnection(dir, err));
     }
   }
+}
+
+/** Waits `ms`, or until `signal` aborts. */
+function pauseUnlessStopped(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise((done) => {
+    const stop = () => {
+      clearTimeout(timer);
+      done();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", stop);
+      done();
+    }, ms);
+    signal?.addEventListener("abort", stop, { once: true });
+  });
 }
 
 /**
@@ -641,7 +659,7 @@ async function handshake(
   // Stopped before it connected, it never connects: there is nothing to undo, and a held switch is not
   // waited for.
   stoppedDuring(signal, dir);
-  const ctl = await connectCtl(dir, ctlPath);
+  const ctl = await connectCtl(dir, ctlPath, signal);
   // A stop (the opener's signal) at any moment of the handshake is this function's to undo, the catch below
   // unlinking our socket and closing it and the stream, but only once the request is sent and answered:
   // Debian's vde_switch leaks the port of a client that leaves between the two (a zombie port/print shows

@@ -191,6 +191,37 @@ Deno.test("a vde:// open whose opener stopped before it began never connects to 
   }
 });
 
+Deno.test("a vde:// open waiting for room in a full ctl queue gives up at once when its opener stops", async () => {
+  const { openVdeLink, BACKLOG_WAIT_MS } = await import("../../src/link/vde_link.ts");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-stopped-queued-" });
+  await Deno.mkdir(`${tmp}/sw`);
+  // A switch that accepts nothing (stopped, or swamped by another user's connections): its queue fills.
+  const ctl = Deno.listen({ transport: "unix", path: `${tmp}/sw/ctl` });
+  const queued: Deno.Conn[] = [];
+  try {
+    for (;;) {
+      try {
+        queued.push(await Deno.connect({ transport: "unix", path: `${tmp}/sw/ctl` }));
+      } catch (err) {
+        if (err instanceof Deno.errors.WouldBlock) break;
+        throw err;
+      }
+    }
+    const stop = new AbortController();
+    const opening = openVdeLink(`${tmp}/sw`, { signal: stop.signal });
+    setTimeout(() => stop.abort(), 200);
+    const began = Date.now();
+    await assert.rejects(opening, /^Error: stopped while joining/);
+    const took = Date.now() - began;
+    assert.ok(took < BACKLOG_WAIT_MS / 5, `the stopped open went on waiting for room ${took} ms`);
+    assert.deepEqual([...Deno.readDirSync(`${tmp}/sw`)].map((e) => e.name), ["ctl"]);
+  } finally {
+    for (const c of queued) c.close();
+    ctl.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("a switch whose directory is swapped for a symlink elsewhere before it answers is not connected to: the answer is judged against the directory resolved when it was asked", async () => {
   const { openVdeLink } = await import("../../src/link/vde_link.ts");
   const { buildSockaddrUn } = await import("../../src/wire/sockaddr_un.ts");

@@ -401,6 +401,70 @@ Deno.test("a flood of a forward's clients evicts its own half-open flows, not th
   engine.close();
 });
 
+Deno.test("under a flood of a forward's clients, the guest's next connect evicts one of theirs, not its own pending one", async () => {
+  const net = new SimNet(6);
+  const hostNet = new MemoryHostNet();
+  const node = new EngineNode(net);
+  const engine = createTcpEngine(node.core, { hostLoopback: true, hostNet, maxHalfOpen: 8 });
+  node.engine = engine;
+  await engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 8080 });
+  const [fwd] = engine.listForwards();
+  const listener = hostNet.listener(fwd!.hostPort);
+  const flood = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      listener.inject({ hostname: "127.0.0.1", port: 40000 + (i % 20000) });
+      await settle(4);
+    }
+  };
+  // The guest's connects to a slow host: half-open until the host answers.
+  hostNet.onConnect = () => "hang";
+  await flood(20);
+  engine.input(...synFrom(0));
+  await settle();
+  // The flood goes on long enough to give up every forward client older than the guest's connect.
+  await flood(20);
+  engine.input(...synFrom(1));
+  await settle();
+  assert.equal(hostNet.connects.length, 2);
+  assert.equal(
+    hostNet.connects[0]!.signal.aborted,
+    false,
+    "the guest's first connect was evicted by its second",
+  );
+  assert.equal(hostNet.connects[1]!.signal.aborted, false);
+  engine.close();
+});
+
+Deno.test("a forward's clients that closed first leave TIME-WAIT flows that give way to new clients past their share", async () => {
+  const net = new SimNet(7);
+  const hostNet = new MemoryHostNet();
+  const node = new EngineNode(net);
+  const engine = createTcpEngine(node.core, {
+    hostLoopback: true,
+    hostNet,
+    maxConnections: 8,
+    tcp: { timeWaitMs: 60_000 },
+  });
+  node.engine = engine;
+  await engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 8080 });
+  const [fwd] = engine.listForwards();
+  const listener = hostNet.listener(fwd!.hostPort);
+  // Short connections one after another (a health check, a load test): each client sends nothing and
+  // closes first, so the engine holds each flow's TIME-WAIT; twice the forwards' share of 4.
+  for (let i = 0; i < 8; i++) {
+    const guest = new SimPeer(net, new Uint8Array([10, 0, 2, 15]), 8080);
+    node.peer = guest;
+    guest.toSend = 0;
+    guest.closeOnEof = true;
+    guest.listen(node, 5000 + i);
+    listener.inject({ hostname: "127.0.0.1", port: 40000 + i }).end();
+    const ok = await net.runAsync(() => guest.closedReason !== undefined, () => guest.step(), 10_000);
+    assert.ok(ok, `client ${i} never reached the guest (${engine.stats.timeWait} flows in TIME-WAIT)`);
+    assert.equal(guest.closedReason, null);
+  }
+  engine.close();
+});
+
 Deno.test("TIME-WAIT is capped: the oldest gives way", async () => {
   const net = new SimNet(3);
   const hostNet = new MemoryHostNet();

@@ -33,7 +33,8 @@
  *   capped too, so a guest cannot make the engine's memory grow without bound.
  *   A forward's clients are anyone on the host: together they hold at most
  *   half the flows, and a flood of them evicts their own half-open flows
- *   first, so a local user connecting thousands of times to a forward leaves
+ *   first (as does a guest's connect while they hold half the half-open
+ *   table), so a local user connecting thousands of times to a forward leaves
  *   the guest's own connections room (they took every flow, and the guest's
  *   connects were answered with RST).
  * - Timers: each flow's deadline is the earliest of its connection's timers,
@@ -905,8 +906,8 @@ class Engine implements SlirpTcpEngine {
     return this.#isn.next(farAddr, farPort, guestAddr, guestPort);
   }
 
-  /** Admits a new half-open flow, evicting the oldest when at the cap; false when full. */
-  #admit(): boolean {
+  /** Admits a new half-open flow of `kind`, evicting one when at the cap (#evictedFor); false when full. */
+  #admit(kind: number): boolean {
     if (this.#count >= this.#maxConnections) {
       // Make room from TIME-WAIT first: those carry no data.
       const oldest = this.#timeWait.values().next().value;
@@ -914,13 +915,42 @@ class Engine implements SlirpTcpEngine {
       oldest.tcb.abort("table full");
     }
     if (this.#halfOpen.size >= this.#maxHalfOpen) {
-      const oldest = this.#halfOpen.values().next().value;
-      if (oldest === undefined) return false;
+      const victim = this.#evictedFor(kind);
+      if (victim === undefined) return false;
       this.stats.synEvicted++;
-      oldest.tcb.abort("evicted");
-      oldest.closeHost();
+      victim.tcb.abort("evicted");
+      victim.closeHost();
     }
     return true;
+  }
+
+  /**
+   * The half-open flow a new one of `kind` gives up in a full table: a forward's oldest when the new one is
+   * a forward's client (host clients do not evict the guest's connects) or when forwards hold half the
+   * table or more (their flood kept every guest connect but the newest the oldest flow: each one the guest
+   * made evicted its own last); otherwise the oldest. Walked only when the table is full.
+   */
+  #evictedFor(kind: number): Flow | undefined {
+    let oldestForward: Flow | undefined;
+    let forwards = 0;
+    for (const f of this.#halfOpen) {
+      if (f.kind !== FLOW_IN) continue;
+      if (kind === FLOW_IN) return f;
+      oldestForward ??= f;
+      forwards++;
+    }
+    if (oldestForward !== undefined && forwards * 2 >= this.#halfOpen.size) return oldestForward;
+    return this.#halfOpen.values().next().value;
+  }
+
+  /** Gives up the forwards' oldest TIME-WAIT flow (it carries no data); false when they hold none. */
+  #forwardTimeWaitGone(): boolean {
+    for (const f of this.#timeWait) {
+      if (f.kind !== FLOW_IN) continue;
+      f.tcb.abort("table full");
+      return true;
+    }
+    return false;
   }
 
   #addHalfOpen(flow: Flow): void {
@@ -942,7 +972,7 @@ class Engine implements SlirpTcpEngine {
       this.#resetFor(src, dst, syn);
       return;
     }
-    if (!this.#admit()) {
+    if (!this.#admit(FLOW_OUT)) {
       this.stats.synDropped++;
       this.#resetFor(src, dst, syn);
       return;
@@ -1088,7 +1118,9 @@ class Engine implements SlirpTcpEngine {
     }
     fwd.accepted++;
     const share = this.#maxConnections >> 1;
-    if (this.#inbound >= share) {
+    // Their TIME-WAIT flows give way first: short connections one after another (a health check, a load
+    // test) left one each for 10 s, and those alone held the share.
+    if (this.#inbound >= share && !this.#forwardTimeWaitGone()) {
       this.stats.synDropped++;
       this.log(
         `forward ${fwd.hostAddr}:${fwd.hostPort}: forwards' clients hold ${share} connections, the most they ` +
@@ -1097,17 +1129,7 @@ class Engine implements SlirpTcpEngine {
       conn.close();
       return;
     }
-    // A full half-open table gives up a forward's oldest first: host clients do not evict the guest's connects.
-    if (this.#halfOpen.size >= this.#maxHalfOpen) {
-      for (const f of this.#halfOpen) {
-        if (f.kind !== FLOW_IN) continue;
-        this.stats.synEvicted++;
-        f.tcb.abort("evicted");
-        f.closeHost();
-        break;
-      }
-    }
-    if (!this.#admit()) {
+    if (!this.#admit(FLOW_IN)) {
       this.stats.synDropped++;
       conn.close();
       return;

@@ -145,6 +145,9 @@ Deno.test("a port kept with port/setuser is given to no other user asking for an
   try {
     await tc.run("port/create 6");
     assert.equal(await tc.run("port/setuser 6 4242"), OK);
+    // README's words: kept for root.
+    await tc.run("port/create 7");
+    assert.equal(await tc.run("port/setuser 7 root"), OK);
     // One user plugging in until the switch is full (README's class switch): every port but the kept one.
     const taken: number[] = [];
     for (;;) {
@@ -158,8 +161,9 @@ Deno.test("a port kept with port/setuser is given to no other user asking for an
       taken.push(port);
       tc.sw.attach(new MemoryLink(`student ${port}`), { port, uid: 1000 });
     }
-    assert.ok(taken.length > 1 && !taken.includes(6), `taken: ${taken}`);
+    assert.ok(taken.length > 1 && !taken.includes(6) && !taken.includes(7), `taken: ${taken}`);
     assert.equal(tc.sw.choosePort({ port: 6, uid: 4242 }), 6);
+    assert.equal(tc.sw.choosePort({ port: 7, uid: 0 }), 7);
   } finally {
     tc.close();
   }
