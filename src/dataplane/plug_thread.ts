@@ -50,6 +50,12 @@ export class PlugThread {
     const thread = this.#thread = new WorkerHandle("plug_worker", file);
     this.ended = new Promise((resolve) => {
       thread.worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
+      // A worker that died (its load failed, or it threw) ended the cable, said as its reason. Left
+      // unhandled, its error event reached this thread as an uncaught error and ended the whole process.
+      thread.worker.onerror = (e) => {
+        e.preventDefault();
+        resolve(`plug thread failed: ${e.message}`);
+      };
     });
     const start: PlugStart = { a, b, wakeFd: thread.wakeFd, shared: this.#shared, keepWarmMs: keepWarmMs() };
     thread.worker.postMessage(start);

@@ -77,8 +77,8 @@ export interface RxSink {
   frame(frame: Uint8Array): void;
   /** `count` more datagrams were dropped for being larger than a frame may be. */
   oversize(count: number): void;
-  /** The socket failed with `errno`; no more frames will come. */
-  failed(errno: number): void;
+  /** The socket failed (`receive failed: errno N`), or the thread died; no more frames will come. */
+  failed(reason: string): void;
   /** On demand: `frames` were delivered from the ring in one go. */
   relayed?(frames: number): void;
   /** On demand: the worker let go of the socket and the ring is empty; the owner reads it again. */
@@ -119,6 +119,15 @@ export class RxThread {
     // The ring starts with its consumer asleep: park before the worker can publish.
     this.#park();
     this.#thread = new WorkerHandle("rx_worker", file);
+    // A worker that died (its load failed, or it threw) ends its link with the reason. Left unhandled, its
+    // error event reached this thread as an uncaught error and ended the whole process (a plug, a slirp, a
+    // test module) for one link's thread.
+    this.#thread.worker.onerror = (e) => {
+      e.preventDefault();
+      if (this.#stopping !== null || this.#failed) return;
+      this.#failed = true;
+      this.#sink.failed(`receive thread failed: ${e.message}`);
+    };
     this.#handover = onDemand ? ReadHandover.create() : null;
     const start: RxStart = {
       sab: this.#ring.sab,
@@ -195,7 +204,7 @@ export class RxThread {
     const err = this.#ring.error;
     if (err !== 0 && !this.#failed) {
       this.#failed = true;
-      this.#sink.failed(err);
+      this.#sink.failed(`receive failed: errno ${err}`);
       return;
     }
     // Seen after the ring was found empty: DIRECT then covers every frame the worker published.

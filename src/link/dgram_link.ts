@@ -114,7 +114,7 @@ export class DgramLink extends BaseLink implements FdLender {
         this.#recv.oversize += n;
         this.stats.dropsIn += n;
       },
-      failed: (errno) => this.close(`receive failed: errno ${errno}`),
+      failed: (reason) => this.close(reason),
     };
   }
 

@@ -13,13 +13,20 @@ export const VDE_MAX_MTU = VDE_MAX_FRAME - 18;
 
 /**
  * `where` ("port 1 (tap t0)", "tap t0") dropped a frame of `length` bytes (one past VDE_MAX_FRAME + 1:
- * cut short, its length unknown); `tap` names the interface when it is a tap of ours.
+ * cut short, its length unknown); `tap` names the interface when it is a tap of ours; `counted` says
+ * where the drop shows: a switch's engine counts it as `oversize`, a tap link read on the main thread
+ * (`--dataplane main`, `vde plug`) drops it before any engine sees it.
  */
-export function oversizeLine(where: string, length: number, tap: string | null): string {
+export function oversizeLine(
+  where: string,
+  length: number,
+  tap: string | null,
+  counted = "counted as oversize",
+): string {
   const what = length > VDE_MAX_FRAME + 1 ? `a ${length}-byte frame` : `a frame`;
   const fix = tap === null
     ? `its sender's interface MTU is above ${VDE_MAX_MTU}: give it ${VDE_MAX_MTU} or less`
     : `tap ${tap}'s MTU is above ${VDE_MAX_MTU}: ip link set ${tap} mtu ${VDE_MAX_MTU}`;
-  return `${where}: dropped ${what}, longer than the ${VDE_MAX_FRAME} bytes a VDE frame may be (counted as ` +
-    `oversize; said once): ${fix}`;
+  return `${where}: dropped ${what}, longer than the ${VDE_MAX_FRAME} bytes a VDE frame may be (${counted}; ` +
+    `said once): ${fix}`;
 }

@@ -120,7 +120,8 @@ export class TapLink extends BaseLink implements FdLender {
       }
       if (n > VDE_MAX_FRAME) {
         this.stats.dropsIn++;
-        logOnce(`oversize:${this.description}`, oversizeLine(this.description, n, this.name));
+        // Read here, it never reaches a switch's engine, whose `oversize` counter would not show it.
+        logOnce(`oversize:${this.description}`, oversizeLine(this.description, n, this.name, "dropped"));
         continue;
       }
       this.deliver(buf.subarray(0, n));

@@ -297,3 +297,24 @@ Deno.test("full-size frames from a tap leave one datagram each, in order, none l
     for (const fd of [...tap, ...sock]) libc().close(fd);
   }
 });
+
+Deno.test("a plug thread that dies ends the cable with the reason, not the whole process with an uncaught error", async () => {
+  const a = datagramPair();
+  const b = datagramPair();
+  assert.ok(a !== null && b !== null);
+  const thread = new PlugThread(
+    { fd: a[0], kind: "dgram", name: "a" },
+    { fd: b[0], kind: "dgram", name: "b" },
+    new URL("./_erring_worker.ts", import.meta.url),
+  );
+  try {
+    assert.match(
+      (await within("the cable's end", 60_000, thread.ended)) ?? "",
+      /^plug thread failed: .*this worker dies after it ran$/,
+    );
+  } finally {
+    await thread.stop();
+    await thread.released;
+    for (const fd of [...a, ...b]) libc().close(fd);
+  }
+});

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { C, libc } from "../../ffi/libc.ts";
+import { C, datagramPair, libc } from "../../ffi/libc.ts";
+import { RxThread } from "../../src/dataplane/rx_thread.ts";
 import { DgramLink, type ReceiveMode } from "../../src/link/dgram_link.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { sleep, waitFor } from "../helpers/processes.ts";
@@ -199,4 +200,27 @@ Deno.test("an on-demand link hands its socket to the receive thread and back man
     "on-demand",
     () => clock.now,
   );
+});
+
+Deno.test("a receive thread that dies ends its link with the reason, not the whole process with an uncaught error", async () => {
+  const pair = datagramPair();
+  assert.ok(pair !== null);
+  const erring = new URL("./_erring_worker.ts", import.meta.url);
+  const reasons: string[] = [];
+  const ignore = () => {};
+  const thread = new RxThread(
+    pair[0],
+    { frame: ignore, oversize: ignore, failed: (r) => reasons.push(r) },
+    false,
+    erring,
+  );
+  try {
+    await waitFor(() => reasons.length > 0, { timeoutMs: 60_000, what: "the link's failure" });
+    assert.equal(reasons.length, 1, reasons.join("\n"));
+    assert.match(reasons[0]!, /^receive thread failed: .*this worker dies after it ran$/);
+  } finally {
+    await thread.stop();
+    await thread.released;
+    for (const fd of pair) libc().close(fd);
+  }
 });

@@ -45,10 +45,12 @@ for (const dataplane of ["thread", "main"]) {
       const said =
         "port 1 (tap t1): dropped a 9542-byte frame, longer than the 9234 bytes a VDE frame may be " +
         "(counted as oversize; said once): tap t1's MTU is above 9216: ip link set t1 mtu 9216";
-      const tapSaid = said.replace("port 1 (tap t1)", "tap t1");
-      await waitFor(() => sw.stderr.includes(said) || sw.stderr.includes(tapSaid), {
+      // On the main thread the tap link drops it before the engine, which counts nothing: said so.
+      const tapSaid = said.replace("port 1 (tap t1)", "tap t1").replace("(counted as oversize;", "(dropped;");
+      const line = dataplane === "thread" ? said : tapSaid;
+      await waitFor(() => sw.stderr.includes(line), {
         timeoutMs: 10_000,
-        what: `the line ${said}\n${sw.stderr}`,
+        what: `the line ${line}\n${sw.stderr}`,
       });
       const lines = sw.stderr.split("\n").filter((l) => l.includes("longer than the 9234 bytes"));
       assert.equal(lines.length, 1, `said once for two frames:\n${sw.stderr}`);

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
-import { skipUnless, waitFor } from "../helpers/processes.ts";
+import { skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
 import { startTapSwitch } from "../helpers/tap_switch.ts";
 import { MgmtClient } from "../../src/console/client.ts";
@@ -44,7 +44,7 @@ for (const dataplane of ["thread", "main"]) {
         `vde plug -d '${dir}[1]' tap://t1 puts a tap back on port 1, which kept its settings ` +
         `(then into its bridge again: ip link set t1 master BRIDGE up)`;
       await waitFor(() => sw.stderr.includes(said), {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: `the line ${said}\n${sw.stderr}`,
       });
       assert.equal(sw.exitStatus, null, "the switch serves on");
@@ -52,11 +52,16 @@ for (const dataplane of ["thread", "main"]) {
       // The line, as said, brings the port back with its VLAN: port 1 is VLAN 10's tagged member again.
       await k.run([...VDE_CLI, "plug", "-d", `${dir}[1]`, "tap://t1"]);
       await enslave(k, "t1");
-      const vlan = await term.command("vlan/print 10");
-      assert.ok(
-        (vlan.lines ?? []).some((l) => l.includes("Port 0001 tagged=1 active=1")),
-        (vlan.lines ?? []).join("\n"),
-      );
+      // Active once the switch has the port (on the thread data plane, once its thread took the tap's fd,
+      // which waits for the port's receive thread to stop: seconds on a loaded machine; at load 57 a look
+      // at once found it not yet active).
+      const back = (lines: string[]) => lines.some((l) => l.includes("Port 0001 tagged=1 active=1"));
+      const deadline = Date.now() + 30_000;
+      let vlan: string[] = [];
+      while (!back(vlan = (await term.command("vlan/print 10")).lines ?? []) && Date.now() < deadline) {
+        await sleep(100);
+      }
+      assert.ok(back(vlan), vlan.join("\n"));
       // A plug of ours on a tap of the bridge, deleted: it ends saying so, not with an errno.
       const plug = k.spawn([...VDE_CLI, "plug", dir, "tap://t2"], { name: "vde plug t2" });
       await waitFor(async () => (await k.run(["ip", "link", "show", "t2"], { check: false })).success, {

@@ -924,3 +924,15 @@ Deno.test("another querier's group-specific query cuts the group's memberships t
   snoop.tick(4001);
   assert.deepEqual(members(), [3]);
 });
+
+Deno.test("our own group-specific query heard back (a hub or a loop) cuts no membership: only another querier's does", () => {
+  const snoop = new McastSnooping(MAC);
+  snoop.tick(1000);
+  snoop.observe(1, 0, igmpQueryFrom([10, 0, 0, 254]));
+  snoop.observe(2, 0, igmp(0x16, G, 2));
+  snoop.tick(2000);
+  // Ours (our MAC as its source) with a max response of 0.1 s, back on port 3: nobody answers it.
+  snoop.observe(3, 0, buildIgmpQuery(MAC, 0xef010101, 1));
+  snoop.tick(5000);
+  assert.deepEqual(snoop.groups().filter((g) => g.group === "239.1.1.1").map((g) => g.port), [2]);
+});
