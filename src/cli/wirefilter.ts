@@ -20,7 +20,7 @@ import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
 import { openLink, type OpenOptions } from "../link/registry.ts";
-import { portOfLink } from "../link/switch_port.ts";
+import { listensFirst, peerPortOf } from "../link/switch_port.ts";
 import { StreamLink } from "../link/stream_link.ts";
 import { dropsOf, WireLink } from "../link/wire_link.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
@@ -318,14 +318,16 @@ export async function runWirefilter(
       p.defer(() => left.close("wirefilter stopped"));
     } else {
       // Each side knows the other, as vde plug's ends do: a tcp:// cable is the other side's switch's
-      // session (two sites' wirefilters to one listener are two cables) and names its port.
-      const portOf = (
-        end: Link | undefined,
-      ) => (end === undefined ? undefined : portOfLink(end) || undefined);
+      // session (two sites' wirefilters to one listener are two cables) and names its port; a listening
+      // one opens last, told that port when its far end comes.
+      const [x, y] = (await listensFirst(vnls[0]!, vnls[1]!)) ? [1, 0] : [0, 1];
+      // Read by `early`'s peerPort before it is opened (a connecting cable's first handshake): not a const.
+      // deno-lint-ignore prefer-const
       let late: Link | undefined;
-      const early = left = await openSide(vnls[0]!, { peer: vnls[1]!, peerPort: () => portOf(late) });
+      const early = await openSide(vnls[x]!, { peer: vnls[y]!, peerPort: () => peerPortOf(late) });
       p.defer(() => early.close("wirefilter stopped"));
-      right = late = await openSide(vnls[1]!, { peer: vnls[0]!, peerPort: () => portOf(early) });
+      late = await openSide(vnls[y]!, { peer: vnls[x]!, peerPort: () => peerPortOf(early) });
+      [left, right] = x === 0 ? [early, late] : [late, early];
     }
     const bidirectional = sides?.bidirectional ?? true;
     // The rc's `shutdown` is known at once (p.stopped settles a turn later): the filter then ends before it
