@@ -30,7 +30,9 @@
  * numbered .1, .2, .3) would have its traffic taken by the slirp's ARP
  * answers. A host that answers the probe, or sends ARP from that address
  * later, is said once (`dnsClaimed`, the line naming `vnameserver=`), and
- * from then on the slirp answers no ARP for it: the host keeps its address.
+ * from then on the slirp answers no ARP for it: the host keeps its address,
+ * and is a guest like any other (`Iface.dnsHeldByHost`: the IPv4 input no
+ * longer drops its packets as from one of ours).
  * While it does, the address is probed every `DNS_RECHECK_MS`; a host that
  * answers none for that long is gone (renumbered, as the line advises), and
  * the slirp says it answers for its DNS address again: otherwise its DNS
@@ -221,6 +223,7 @@ export class GatewayGuard {
     if (this.#dnsTaken !== null) return;
     this.#dnsAskedAt = -Infinity;
     this.#dnsRecheckAt = this.#dnsHeardAt + DNS_RECHECK_MS;
+    this.#iface.dnsHeldByHost = true;
     const c = this.#iface.config;
     this.#dnsTaken = `${what} from ${formatMac(b, macOff)}`;
     this.#iface.log(
@@ -244,6 +247,7 @@ export class GatewayGuard {
     if (this.#dnsAskedAt > this.#dnsHeardAt) {
       this.#dnsTaken = null;
       this.#dnsRecheckAt = Infinity;
+      this.#iface.dnsHeldByHost = false;
       this.#iface.log(
         `the DNS address ${formatIpv4(this.#iface.config.dns)} is free again (no host answered for it in ` +
           `${DNS_RECHECK_MS / 1000} s): this slirp answers ARP for it`,

@@ -238,6 +238,15 @@ Deno.test("a host given the slirp's DNS address answers its probe: said once wit
   assert.equal(s.sent.length, 0, "no ARP answer for the host's address");
   s.stack.input(guestArpRequest([10, 0, 2, 2]));
   assert.equal(s.sent.length, 1, "the gateway's answer");
+  // The host on 10.0.2.3 is a guest like any other: its ARP for the gateway answered, its packets carried.
+  s.sent.length = 0;
+  s.stack.input(hostArp(ARP_REQUEST, host, 0x0a000203, new Uint8Array(6), 0x0a000202));
+  assert.equal(s.sent.length, 1, "the host's ARP for the gateway answered");
+  assert.equal(formatMac(s.sent[0]!, 0), "a6:eb:42:ca:5b:fd");
+  s.stack.input(
+    udp4Frame([10, 0, 2, 3], 4000, [10, 0, 2, 2], 9, new Uint8Array(8), { mac: formatMac(host, 0) }),
+  );
+  assert.equal(s.net.sockets.flatMap((k) => k.sent).length, 1, "the host's datagram to the gateway carried");
 });
 
 /** Answers, as a host at 10.0.2.3 with `mac` does, every ARP request for its address the stack sent. */
