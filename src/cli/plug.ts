@@ -15,7 +15,7 @@ import { checkKeepWarmSetting } from "./keep_warm_setting.ts";
 import { Argument, type Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
-import { portOfLink } from "../link/switch_port.ts";
+import { listensFirst, peerPortOf } from "../link/switch_port.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
@@ -201,9 +201,8 @@ async function runPlug(
   const swap = await listensFirst(first, second);
   const [x, y] = swap ? [second, first] : [first, second];
   let ey: Link | undefined;
-  const portOf = (end: Link | undefined) => (end === undefined ? undefined : portOfLink(end) || undefined);
   const ex = await unlessStopped(
-    open(x, { ...options, peer: y, peerPort: () => portOf(ey) }),
+    open(x, { ...options, peer: y, peerPort: () => peerPortOf(ey) }),
     stop,
   );
   if (ex === undefined) return;
@@ -213,7 +212,7 @@ async function runPlug(
     return;
   }
   try {
-    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), stop);
+    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => peerPortOf(ex) }), stop);
   } catch (err) {
     ex.close(signalled ? "stopped by a signal" : "the other end could not be opened");
     if (signalled) return;
@@ -334,13 +333,6 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   } catch (err) {
     throw new Error(openFailure(vnl, err, named(vnl)));
   }
-}
-
-/** Whether `first` is a listening tcp:// cable and `second` is not (its scheme is loaded already). */
-async function listensFirst(first: string, second: string): Promise<boolean> {
-  if (splitVnl(first).scheme !== "tcp") return false;
-  const { isListeningVnl } = await import("../link/tcp_link.ts");
-  return isListeningVnl(first) && !isListeningVnl(second);
 }
 
 /** Whether `vnl` is a stream end: stdin/stdout, or a command's (`cmd://`, vde_plug's `= COMMAND`). */

@@ -20,7 +20,7 @@ import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
 import { openLink, type OpenOptions } from "../link/registry.ts";
-import { portOfLink } from "../link/switch_port.ts";
+import { listensFirst, peerPortOf } from "../link/switch_port.ts";
 import { StreamLink } from "../link/stream_link.ts";
 import { dropsOf, WireLink } from "../link/wire_link.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
@@ -319,20 +319,21 @@ export async function runWirefilter(
       p.defer(() => left.close("wirefilter stopped"));
     } else {
       // Each side knows the other, as vde plug's ends do: a tcp:// cable is the other side's switch's
-      // session (two sites' wirefilters to one listener are two cables) and names its port. Each side's
-      // open is told a stop: a held switch's join is given up, not waited out and called a refusal, and
-      // the filter ends as stopped (exit 0) with what it joined undone.
-      const portOf = (
-        end: Link | undefined,
-      ) => (end === undefined ? undefined : portOfLink(end) || undefined);
+      // session (two sites' wirefilters to one listener are two cables) and names its port; a listening
+      // one opens last, told that port when its far end comes. Each side's open is told a stop: a held
+      // switch's join is given up, not waited out and called a refusal, and the filter ends as stopped
+      // (exit 0) with what it joined undone.
+      const [x, y] = (await listensFirst(vnls[0]!, vnls[1]!)) ? [1, 0] : [0, 1];
+      // Read by `early`'s peerPort before it is opened (a connecting cable's first handshake): not a const.
+      // deno-lint-ignore prefer-const
       let late: Link | undefined;
-      const l = await openSide(vnls[0]!, p.stopped, { peer: vnls[1]!, peerPort: () => portOf(late) });
-      if (l === undefined) return stoppedOpeningSide(vnls[0]!, p.stopped);
-      const early = left = l;
+      const first = await openSide(vnls[x]!, p.stopped, { peer: vnls[y]!, peerPort: () => peerPortOf(late) });
+      if (first === undefined) return stoppedOpeningSide(vnls[x]!, p.stopped);
+      const early = first;
       p.defer(() => early.close("wirefilter stopped"));
-      const r = await openSide(vnls[1]!, p.stopped, { peer: vnls[0]!, peerPort: () => portOf(early) });
-      if (r === undefined) return stoppedOpeningSide(vnls[1]!, p.stopped);
-      right = late = r;
+      late = await openSide(vnls[y]!, p.stopped, { peer: vnls[x]!, peerPort: () => peerPortOf(early) });
+      if (late === undefined) return stoppedOpeningSide(vnls[y]!, p.stopped);
+      [left, right] = x === 0 ? [early, late] : [late, early];
     }
     const bidirectional = sides?.bidirectional ?? true;
     // The rc's `shutdown` is known at once (p.stopped settles a turn later): the filter then ends before it

@@ -41,6 +41,7 @@ import { formatErrors } from "./validate.ts";
 import { readLabText, trustedLabText } from "./lab_text.ts";
 import { usersOwnLab } from "./state.ts";
 import { dirOf, realPath } from "../os/paths.ts";
+import { shellQuoted } from "../shell_quote.ts";
 import { layRcSettings } from "./rc_settings.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
 
@@ -155,9 +156,11 @@ export async function applyLab(
     const rootless = r.rootless ? " --rootless" : "";
     // `vde up -c` of another file than the lab runs (a copy edited beside it) is refused, lest a second
     // copy's take down the first's lab: that file comes up after a `vde down` of the lab by name.
+    // Quoted: the commands are copied into a shell, and a copy's name may hold a space ("lab copy.yaml").
+    const file = shellQuoted(path);
     const again = was && was !== path
-      ? `the lab runs ${was}: \`vde down ${r.lab.name}\`, then \`vde up${rootless} ${path}\`, brings this file up`
-      : `\`vde up -c${rootless} ${path}\` takes the lab down and brings the file up`;
+      ? `the lab runs ${was}: \`vde down ${r.lab.name}\`, then \`vde up${rootless} ${file}\`, brings this file up`
+      : `\`vde up -c${rootless} ${file}\` takes the lab down and brings the file up`;
     return { ok: false, lines: [...notLiveLines(c), `nothing was changed; ${again}`] };
   }
   const done: string[] = [];

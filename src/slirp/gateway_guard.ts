@@ -30,7 +30,13 @@
  * numbered .1, .2, .3) would have its traffic taken by the slirp's ARP
  * answers. A host that answers the probe, or sends ARP from that address
  * later, is said once (`dnsClaimed`, the line naming `vnameserver=`), and
- * from then on the slirp answers no ARP for it: the host keeps its address.
+ * from then on the slirp answers no ARP for it: the host keeps its address,
+ * and is a guest like any other (`Iface.dnsHeldByHost`: the IPv4 input no
+ * longer drops its packets as from one of ours).
+ * While it does, the address is probed every `DNS_RECHECK_MS`; a host that
+ * answers none for that long is gone (renumbered, as the line advises), and
+ * the slirp says it answers for its DNS address again: otherwise its DNS
+ * stayed out of reach until a restart, whatever the user did.
  * Another slirp of the network answers from our own MAC (52:55 and the
  * gateway address), libslirp from 52:55 and the DNS address: its claim is
  * the gateway's, said there.
@@ -75,6 +81,8 @@ export const PROBE_GAP_MS = 1000;
 export const ANSWER_WAIT_MS = 200;
 /** Milliseconds during which a frame like one we sent is taken for ours come back through a loop. */
 export const OWN_ECHO_MS = 2000;
+/** Milliseconds between probes of a DNS address a host holds; one unanswered this long frees it. */
+export const DNS_RECHECK_MS = 30_000;
 
 /** A random, locally administered unicast MAC. */
 export function randomProbeMac(): Uint8Array {
@@ -94,6 +102,10 @@ export class GatewayGuard {
   #naToAllAt = -Infinity;
   #first: string | null = null;
   #dnsTaken: string | null = null;
+  /** When the host holding our DNS address was last heard, last asked, and is asked next (see `dnsClaimed`). */
+  #dnsHeardAt = -Infinity;
+  #dnsAskedAt = -Infinity;
+  #dnsRecheckAt = Infinity;
   /** When the first probe since `arm` goes unanswered (Infinity: not sent yet, or done). */
   #answerBy = Infinity;
   /** Whether the first probe since `arm` is still to be answered (or to go unanswered). */
@@ -129,7 +141,7 @@ export class GatewayGuard {
 
   /** When `poll` has work: a probe to send, or the first one's answer to give up on (Infinity: none). */
   get nextProbe(): number {
-    return Math.min(this.#nextProbe, this.#answerBy);
+    return Math.min(this.#nextProbe, this.#answerBy, this.#dnsRecheckAt);
   }
 
   /** Sends the probes that are due; says the first one unanswered once its wait is over. */
@@ -142,6 +154,7 @@ export class GatewayGuard {
       if (this.#lastLook) this.#answered();
       else this.#lastLook = true;
     }
+    if (now >= this.#dnsRecheckAt) this.#recheckDns(now);
     if (now < this.#nextProbe) return;
     const c = this.#iface.config;
     if (c.v4) this.#arpProbe();
@@ -206,17 +219,46 @@ export class GatewayGuard {
    * from the MAC at `b[macOff]`): said once; from then on `dnsTaken`, and the slirp answers no ARP for it.
    */
   dnsClaimed(what: string, b: Uint8Array, macOff: number): void {
+    this.#dnsHeardAt = this.#iface.now();
     if (this.#dnsTaken !== null) return;
+    this.#dnsAskedAt = -Infinity;
+    this.#dnsRecheckAt = this.#dnsHeardAt + DNS_RECHECK_MS;
+    this.#iface.dnsHeldByHost = true;
     const c = this.#iface.config;
     this.#dnsTaken = `${what} from ${formatMac(b, macOff)}`;
     this.#iface.log(
       `the DNS address ${formatIpv4(c.dns)} is taken on this switch: ${this.#dnsTaken} came from ` +
-        `another port, a host that has it. This slirp no longer answers ARP for it, so that host keeps its ` +
-        `traffic, and the slirp's DNS there is out of reach: give this slirp another (slirp option ` +
+        `another port, a host that has it. This slirp answers no ARP for it while that host answers for it ` +
+        `(asked every ${
+          DNS_RECHECK_MS / 1000
+        } s), so that host keeps its traffic, and the slirp's DNS there ` +
+        `is out of reach: give this slirp another (slirp option ` +
         `vnameserver=ADDR, an address no host has, in ${formatIpv4(c.network)}/${c.prefixLength}) or that ` +
         `host another address`,
       "warning",
     );
+  }
+
+  /**
+   * The host holding our DNS address is asked again; one that answered nothing since it was last asked is
+   * gone: the slirp answers for the address again, and says so.
+   */
+  #recheckDns(now: number): void {
+    if (this.#dnsAskedAt > this.#dnsHeardAt) {
+      this.#dnsTaken = null;
+      this.#dnsRecheckAt = Infinity;
+      this.#iface.dnsHeldByHost = false;
+      this.#iface.log(
+        `the DNS address ${formatIpv4(this.#iface.config.dns)} is free again (no host answered for it in ` +
+          `${DNS_RECHECK_MS / 1000} s): this slirp answers ARP for it`,
+        "notice",
+      );
+      return;
+    }
+    const b = this.#buf;
+    this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, this.#iface.config.dns)));
+    this.#dnsAskedAt = now;
+    this.#dnsRecheckAt = now + DNS_RECHECK_MS;
   }
 
   /** Whether a host on the switch has our DNS address (see `dnsClaimed`); what said so, else null. */

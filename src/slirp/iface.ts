@@ -109,6 +109,8 @@ export interface StackSink {
 export class Iface {
   readonly config: SlirpConfig;
   /** The MAC of the virtual gateway (52:55 and the gateway's IPv4 address, as libslirp). */
+  /** A host on the switch has the DNS address (gateway_guard.ts `dnsClaimed`): it is a guest's then. */
+  dnsHeldByHost = false;
   readonly mac: Uint8Array;
   readonly linkLocal: Uint8Array;
   readonly stats: StackStats = newStats();
@@ -175,8 +177,8 @@ export class Iface {
   /** Whether `a` may be a guest's IPv4 address (in the network, none of ours, not broadcast). */
   isGuest4(a: number): boolean {
     const c = this.config;
-    return ((a & this.mask) >>> 0) === c.network && a !== c.gateway && a !== c.dns && a !== this.bcast &&
-      a !== c.network && !this.virtual4.has(a);
+    return ((a & this.mask) >>> 0) === c.network && a !== c.gateway && (a !== c.dns || this.dnsHeldByHost) &&
+      a !== this.bcast && a !== c.network && !this.virtual4.has(a);
   }
 
   /** Whether the IPv6 address at `b[off]` may be a guest's (link-local, or in the prefix and not ours). */

@@ -89,14 +89,13 @@ export class Neighbours {
       return;
     }
     // A host with our DNS address (not another slirp of this network, whose MAC is ours, or libslirp's
-    // 52:55 and the address): it keeps it.
+    // 52:55 and the address): it keeps it, and is a guest like any other (learned, its requests answered).
     if (
       a.senderIp === c.dns && !macEquals(frame, a.senderMacOffset, iface.mac) &&
       !isSlirpMacOf(frame, a.senderMacOffset, c.dns)
     ) {
       const what = `an ARP ${a.op === ARP_REPLY ? "reply" : "request"} for ${formatIpv4(c.dns)}`;
       this.#guard.dnsClaimed(what, frame, a.senderMacOffset);
-      return;
     }
     if (a.senderIp !== 0 && iface.isGuest4(a.senderIp)) this.learn4(a.senderIp, frame, a.senderMacOffset);
     if (a.op !== ARP_REQUEST) return;

@@ -7,6 +7,7 @@ import { ourCli } from "../helpers/vde_clients.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { localSwitch } from "../../src/link/cable_lock.ts";
 import { CableListener } from "../../src/cable/listener.ts";
+import { CableClient, defaultSessionId } from "../../src/cable/client.ts";
 import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
 import { processAlive } from "../../src/os/processes.ts";
 
@@ -357,6 +358,43 @@ Deno.test("wirefilters from two switches to one listener are two cables, each it
     listener.close();
     await sw1.stop();
     await sw2.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a wirefilter listening on tcp:// tells the cable that comes its switch's port, as vde plug's listening end does", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-wf-listen-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const key = await generateKeyFile(`${tmp}/lab.key`);
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = free.addr as Deno.NetAddr;
+  free.close();
+  // The listening side first: it waits for its far end, and tells it the port the switch side holds then.
+  const filter = spawnCli([
+    "wirefilter",
+    `tcp://127.0.0.1:${port}/listen/key=${tmp}/lab.key`,
+    `vde://${tmp}/sw`,
+    "--mgmt",
+    `${tmp}/wf`,
+  ]);
+  let client: CableClient | undefined;
+  try {
+    // It retries until the wirefilter listens.
+    client = new CableClient({
+      hostname: "127.0.0.1",
+      port,
+      key,
+      sessionId: await defaultSessionId("far site"),
+      log: () => {},
+    });
+    await waitFor(() => client!.farPort > 0, { timeoutMs: 60_000, what: "the far port, told" });
+  } finally {
+    client?.close("test over");
+    try {
+      filter.kill("SIGTERM");
+    } catch { /* ended */ }
+    await filter.status;
+    await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -125,7 +125,8 @@ Deno.test("vde up --apply with a change that cannot be made live changes nothing
 Deno.test("vde up --apply of a copy of the lab's file with a change that cannot be made live names the way that brings the copy up: vde down, then vde up", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
-    const copy = file.replace(/[^/]*$/, "copy.yaml");
+    // A name with a space: the line's commands are pasted into a shell.
+    const copy = file.replace(/[^/]*$/, "lab copy.yaml");
     await Deno.writeTextFile(
       copy,
       (await Deno.readTextFile(file)).replace("kind: switch", "kind: switch, dataplane: main"),
@@ -137,7 +138,7 @@ Deno.test("vde up --apply of a copy of the lab's file with a change that cannot 
     assert.match(
       refused.stderr,
       new RegExp(
-        `  nothing was changed; the lab runs ${realFile}: \`vde down ${name}\`, then \`vde up ${realCopy}\`, ` +
+        `  nothing was changed; the lab runs ${realFile}: \`vde down ${name}\`, then \`vde up '${realCopy}'\`, ` +
           "brings this file up\n$",
       ),
     );

@@ -15,7 +15,13 @@ import { newNdpMessage, parseNdp, writeNeighborSolicit } from "../../src/wire/nd
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { defaultConfig, parseForward, type SlirpConfig } from "../../src/slirp/config.ts";
 import { SlirpStack } from "../../src/slirp/stack.ts";
-import { ANSWER_WAIT_MS, PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../../src/slirp/gateway_guard.ts";
+import {
+  ANSWER_WAIT_MS,
+  DNS_RECHECK_MS,
+  PROBE_DELAY_MS,
+  PROBE_GAP_MS,
+  PROBES,
+} from "../../src/slirp/gateway_guard.ts";
 import { FakeHostNet, GUEST_MAC, udp4Frame } from "./helpers.ts";
 
 const GW6 = ipLiteral("fd00::2");
@@ -232,6 +238,52 @@ Deno.test("a host given the slirp's DNS address answers its probe: said once wit
   assert.equal(s.sent.length, 0, "no ARP answer for the host's address");
   s.stack.input(guestArpRequest([10, 0, 2, 2]));
   assert.equal(s.sent.length, 1, "the gateway's answer");
+  // The host on 10.0.2.3 is a guest like any other: its ARP for the gateway answered, its packets carried.
+  s.sent.length = 0;
+  s.stack.input(hostArp(ARP_REQUEST, host, 0x0a000203, new Uint8Array(6), 0x0a000202));
+  assert.equal(s.sent.length, 1, "the host's ARP for the gateway answered");
+  assert.equal(formatMac(s.sent[0]!, 0), "a6:eb:42:ca:5b:fd");
+  s.stack.input(
+    udp4Frame([10, 0, 2, 3], 4000, [10, 0, 2, 2], 9, new Uint8Array(8), { mac: formatMac(host, 0) }),
+  );
+  assert.equal(s.net.sockets.flatMap((k) => k.sent).length, 1, "the host's datagram to the gateway carried");
+});
+
+/** Answers, as a host at 10.0.2.3 with `mac` does, every ARP request for its address the stack sent. */
+function answerAsDnsHost(s: Bound, mac: Uint8Array): void {
+  const a = newArpPacket();
+  for (const f of s.sent.splice(0)) {
+    if (f[12] !== 0x08 || f[13] !== 0x06 || parseArp(f, 14, f.length - 14, a) !== null) continue;
+    if (a.op !== ARP_REQUEST || a.targetIp !== 0x0a000203) continue;
+    const to = f.subarray(a.senderMacOffset, a.senderMacOffset + 6);
+    s.stack.input(hostArp(ARP_REPLY, mac, 0x0a000203, to, a.senderIp));
+  }
+}
+
+Deno.test("a host holding the slirp's DNS address is asked again every DNS_RECHECK_MS: while it answers it keeps the address; once renumbered, the slirp answers for it again and says so", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock);
+  const host = new Uint8Array([0xa6, 0xeb, 0x42, 0xca, 0x5b, 0xfd]);
+  run(clock, [s], 4000, () => answerAsDnsHost(s, host));
+  assert.equal(dnsLines(s.logs).length, 1, s.logs.join("\n"));
+  // Three rechecks answered: still the host's, said once.
+  run(clock, [s], 3 * DNS_RECHECK_MS, () => answerAsDnsHost(s, host));
+  assert.equal(dnsLines(s.logs).length, 1, s.logs.join("\n"));
+  s.sent.length = 0;
+  s.stack.input(guestArpRequest([10, 0, 2, 3]));
+  assert.equal(s.sent.length, 0, "the host's address still");
+  assert.ok(s.stack.nextTimerMs() <= DNS_RECHECK_MS, "a recheck is due");
+  // The host is given another address: it answers no more.
+  run(clock, [s], 2 * DNS_RECHECK_MS, () => void s.sent.splice(0));
+  const free = s.logs.filter((l) => /DNS address 10\.0\.2\.3 is free again/.test(l));
+  assert.equal(free.length, 1, s.logs.join("\n"));
+  assert.ok(!s.stack.describe().some((l) => /DNS address taken/.test(l)), s.stack.describe().join("\n"));
+  s.stack.input(guestArpRequest([10, 0, 2, 3]));
+  assert.equal(s.sent.length, 1, "the slirp answers for its DNS address again");
+  // Free, nothing more is asked.
+  s.sent.length = 0;
+  run(clock, [s], 2 * DNS_RECHECK_MS, () => {});
+  assert.equal(s.sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length, 0);
 });
 
 Deno.test("a host that comes up later with the slirp's DNS address is heard by its own ARP; another slirp's answer for it is not a host's", () => {
