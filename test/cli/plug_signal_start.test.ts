@@ -38,6 +38,7 @@ import {
   clientSockets,
   KINDS,
   missing,
+  untilJoined,
   untilJoining,
   untilPorts,
   vde,
@@ -96,7 +97,7 @@ for (const [kind, which] of KINDS) {
           }).catch(() => {
             throw new Error(`no tap ${tap}; the plug's stderr: ${plug.stderr}`);
           });
-          await untilPorts(mgmt, (blocks) => blocks.length === 1, "the plug's port on the switch");
+          await untilJoined(dir, plug, "the plug");
           await assertEndsOn(plug, signal, "its plug thread still loading");
           assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
           await waitFor(() => !interfaceExists(tap), { timeoutMs: 5_000, what: `tap ${tap} to go` });
@@ -113,9 +114,9 @@ for (const [kind, which] of KINDS) {
         await withSwitch(kind, async (_sw, dir, mgmt) => {
           const plug = vde(joiner.args(dir), `${REPO_ROOT}/test/cli/_stalled_plug_thread.ts`);
           try {
-            // The slirp thread is started once the switch has the port (its socket is lent to the thread), and
+            // The slirp thread is started once the plug has joined (its socket is lent to the thread), and
             // it never loads: no ready, no answer to a stop.
-            await untilPorts(mgmt, (blocks) => blocks.length === 1, `${joiner.name}'s port on the switch`);
+            await untilJoined(dir, plug, joiner.name);
             await assertEndsOn(plug, signal, "its slirp thread still loading");
             assert.deepEqual(await clientSockets(dir, plug.pid), [], "the plug's socket is left behind");
             await untilPorts(mgmt, (blocks) => blocks.length === 0, "no port on the switch");
