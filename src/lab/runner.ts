@@ -1285,9 +1285,13 @@ exit 0
 /**
  * Why lab `lab`'s runtime directory `dir` is there already: another `vde up`
  * of it is starting or stopping, or it is a switch's socket directory, which
- * is not to be removed (switch_paths.ts).
+ * is not to be removed (switch_paths.ts). The loser of two `vde up` at once
+ * looked for a record before the winner wrote it: the record there now says
+ * how that run stands, as it would have been told a moment later.
  */
-async function whyDirTaken(lab: string, dir: string): Promise<string> {
+export async function whyDirTaken(lab: string, dir: string): Promise<string> {
+  const now = readState(lab);
+  if (now !== undefined) return alreadyThere(lab, now);
   const notLab = await switchNotLab(lab, dir);
   if (notLab !== undefined) return `${notLab}; give the lab another name`;
   return `lab ${lab} is starting or stopping (${dir} exists); if not, remove it`;

@@ -19,7 +19,7 @@ import {
   writeState,
   writeWhole,
 } from "../../src/lab/state.ts";
-import { LabRunner } from "../../src/lab/runner.ts";
+import { LabRunner, whyDirTaken } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { machineUid } from "../../src/os/user_namespace.ts";
@@ -390,6 +390,30 @@ Deno.test("vde up of a lab whose name another run has says how that run stands: 
   } finally {
     Deno.removeSync(labDir(name), { recursive: true });
     Deno.removeSync(labNamesPath(name));
+  }
+});
+
+Deno.test("the loser of two vde up at once, whose mkdir found the winner's directory, is told how the winner's run stands", async () => {
+  const name = `lost${Deno.pid}`;
+  try {
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    // No record yet (the winner between its mkdir and its record): nothing more to say.
+    assert.equal(
+      await whyDirTaken(name, labDir(name)),
+      `lab ${name} is starting or stopping (${labDir(name)} exists); if not, remove it`,
+    );
+    // The winner wrote its record since the loser looked for one: coming up, not "remove it".
+    writeState({ name, pid: Deno.pid, file: "", namespaces: [], started: new Date().toISOString() });
+    assert.equal(
+      await whyDirTaken(name, labDir(name)),
+      `lab ${name} is coming up already (its vde up, pid ${Deno.pid}, is bringing it up): ` +
+        "`vde status` lists it as starting until it is up",
+    );
+  } finally {
+    Deno.removeSync(labDir(name), { recursive: true });
+    try {
+      Deno.removeSync(labNamesPath(name));
+    } catch { /* no record written */ }
   }
 });
 
