@@ -232,3 +232,36 @@ Deno.test("sealed cable: a record read while the rest of an earlier one waits fo
     to.close("test over");
   }
 });
+
+Deno.test("a cable connection waiting for a full peer goes on when it no longer feeds it, or feeds another", async () => {
+  // The switch port the cable fed was removed, or the plug it was in ended: the old peer's onDrain never
+  // comes, so waiting for it would hold the cable (and its far end, through TCP) for good.
+  const { writer, reader } = oneWay();
+  const from = new CableConnection("from", writer, null);
+  const to = new CableConnection("to", reader, null);
+  const full = fullablePeer();
+  const got: number[] = [];
+  to.onFrame = (f) => {
+    got.push(tagOf(f));
+    full.full = true;
+  };
+  to.feeds(full);
+  try {
+    for (let i = 0; i < 3; i++) from.send(frame(1, 2, i, 100));
+    await until("the first frame", () => got.length === 1);
+    await sleep(30);
+    assert.equal(got.length, 1, "held while the peer is full");
+    const other = fullablePeer();
+    other.full = true;
+    to.feeds(other);
+    assert.equal(full.onDrain, null, "no longer watching the old peer");
+    await sleep(30);
+    assert.equal(got.length, 1, "held while the new peer is full too");
+    to.feeds(null);
+    await until("the rest", () => got.length === 3);
+    assert.deepEqual(got, [0, 1, 2]);
+  } finally {
+    from.close("test over");
+    to.close("test over");
+  }
+});

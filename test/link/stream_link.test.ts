@@ -352,3 +352,32 @@ Deno.test("a stream link whose writes lag reads as congested past a quarter of i
     link.close();
   }
 });
+
+Deno.test("a stream link waiting for a full peer goes on when it no longer feeds it, or feeds another", async () => {
+  // The switch port it fed was removed (feeds(null)) or the plug ended: nobody will call the old peer's
+  // onDrain, so waiting for it would hold the stream for good.
+  const [a, b] = linkPair();
+  const full = fullablePeer();
+  full.full = true;
+  const got: number[] = [];
+  b.onFrame = (f) => got.push(seqOf(f));
+  b.feeds(full);
+  try {
+    for (let i = 0; i < 3; i++) a.send(numbered(i));
+    await waitFor("the first frame", () => got.length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got.length, 1, "held while the peer is full");
+    const other = fullablePeer();
+    other.full = true;
+    b.feeds(other);
+    assert.equal(full.onDrain, null, "no longer watching the old peer");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got.length, 1, "held while the new peer is full too");
+    b.feeds(null);
+    await waitFor("the rest", () => got.length === 3);
+    assert.deepEqual(got, [0, 1, 2]);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
