@@ -265,3 +265,28 @@ Deno.test("a cable connection waiting for a full peer goes on when it no longer 
     to.close("test over");
   }
 });
+
+Deno.test("a cable session without a connection holds a source that can wait until one comes, instead of dropping its frames", async () => {
+  // `vde plug tcp://...` reading stdin before the cable has connected (or while it reconnects): stdin waits.
+  const { t } = countingTransport();
+  const session = new CableSession("s", new Uint8Array(16));
+  let drained = 0;
+  session.onDrain = () => drained++;
+  try {
+    assert.equal(session.congested, true, "no connection yet: wait");
+    session.use(new CableConnection("c", t, null));
+    assert.equal(drained, 1, "told once a connection came");
+    assert.equal(session.congested, false);
+    session.connection!.close("lost");
+    await until("the connection gone", () => session.connection === null);
+    assert.equal(session.congested, true, "no connection for now: wait");
+    session.use(new CableConnection("c2", t, null));
+    assert.equal(session.congested, false);
+    const told = drained;
+    session.close("test over");
+    assert.equal(drained, told + 1, "told when the session ended: nothing more to wait for");
+    assert.equal(session.congested, false, "a closed session drops, it does not hold anyone");
+  } finally {
+    session.close("test over");
+  }
+});
