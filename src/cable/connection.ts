@@ -446,9 +446,9 @@ export class CableConnection extends BaseLink {
         if (body instanceof Promise) {
           this.#opening.push(body);
           this.#openingTypes.push(type);
-        } else if (this.#opening.length > 0 || this.#out.congested) {
-          // Behind records still opening elsewhere, or waiting for room: keep the order (the view would
-          // be reused).
+        } else if (this.#opening.length > 0 || this.#delivering || this.#out.congested) {
+          // Behind records still opening elsewhere or being delivered (the rest of one may wait for room,
+          // already taken off the queue), or waiting for room: keep the order (the view would be reused).
           this.#opening.push(Promise.resolve(body?.slice() ?? null));
           this.#openingTypes.push(type);
         } else {

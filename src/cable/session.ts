@@ -4,16 +4,17 @@
  *
  * A session has at most one live connection. When it drops, the session
  * stays on its port (so MAC tables and the port number stay put) and frames
- * sent meanwhile are dropped and counted; a new connection with the same
- * session id takes over where the old one was. A new connection also
+ * sent meanwhile are dropped and counted (a source that can wait waits
+ * instead, see below); a new connection with the same session id takes over
+ * where the old one was. A new connection also
  * replaces a live one: that is the hand-off when a host moves to another
  * address or interface. Who reconnects and how long a session may wait is
  * the client's and the listener's business (client.ts, listener.ts).
  * Where the session's frames go (`feeds`) is told to each connection in
  * turn, which stops reading while that is full (connection.ts); a source
- * feeding the session waits while the live connection is congested, and is
- * woken when it drains, is replaced or is lost (frames are dropped then, so
- * there is nothing to wait for).
+ * feeding the session waits while the live connection is congested or there
+ * is none (before the first, while a client reconnects), and is woken when it
+ * drains, is replaced, a connection comes or the session ends.
  */
 import { BaseLink, type FlowPeer } from "../link/link.ts";
 import { hex } from "../wire/cable_handshake.ts";
@@ -66,8 +67,8 @@ export class CableSession extends BaseLink {
     conn.onFrame = (frame) => this.deliver(frame);
     conn.feeds(this.#peer);
     conn.onDrain = this.#drained;
-    // A source waiting for the old connection to drain waits for nothing now.
-    if (old !== null) this.#drained();
+    // A source waiting for the old connection to drain, or for a connection at all, waits for nothing now.
+    this.#drained();
     conn.closed.then((reason) => {
       if (this.#conn !== conn) return;
       this.#conn = null;
@@ -76,9 +77,14 @@ export class CableSession extends BaseLink {
     });
   }
 
-  /** True while the live connection is backed up (see CableConnection.congested). */
+  /**
+   * True while the live connection is backed up (see CableConnection.congested), or there is none yet or
+   * for now: a source that can wait (`vde plug`'s stdin before the cable connects, or while it reconnects)
+   * does until `use` gives the session one, instead of its frames being dropped here.
+   */
   get congested(): boolean {
-    return this.#conn?.congested ?? false;
+    const c = this.#conn;
+    return c === null ? !this.isClosed : c.congested;
   }
 
   onDrain: (() => void) | null = null;
@@ -109,5 +115,7 @@ export class CableSession extends BaseLink {
     const c = this.#conn;
     this.#conn = null;
     c?.close("the session has ended");
+    // Nothing more to wait for: a waiting source finds the session closed.
+    this.#drained();
   }
 }

@@ -241,6 +241,8 @@ export class StreamLink extends BaseLink {
    * is allocated unless the peer is full.
    */
   async #decode(chunk: Uint8Array): Promise<boolean> {
+    // Asked before the first frame too: a peer that would drop it (a cable not yet connected) holds it back.
+    if (this.#out.congested && !(await this.#roomAhead())) return false;
     let used = this.#decoder.push(chunk);
     while (used < chunk.length) {
       chunk = chunk.subarray(used);

@@ -11,7 +11,7 @@ import { createOpener, createSealer } from "../../src/cable/crypto.ts";
 import type { CableTransport } from "../../src/cable/handshake.ts";
 import { RECORD_HEADER_SIZE, TAG_SIZE } from "../../src/wire/cable_record.ts";
 import { frame, sleep, tagOf, until } from "./_helpers.ts";
-import { feedsFillingPeer } from "../helpers/flow_peer.ts";
+import { feedsFillingPeer, fullablePeer } from "../helpers/flow_peer.ts";
 
 /** A transport that never delivers input and records every write. */
 function countingTransport(): { t: CableTransport; writes: Uint8Array[] } {
@@ -166,6 +166,126 @@ Deno.test("a cable session is congested while its connection's writes lag, and w
     assert.equal(session.congested, false, "a new connection has nothing waiting");
     assert.equal(drained, 2, "told when the connection it waited for was replaced");
     assert.equal(session.stats.dropsOut, 0);
+  } finally {
+    session.close("test over");
+  }
+});
+
+Deno.test("sealed cable: a record read while the rest of an earlier one waits for room is delivered after it, not before", async () => {
+  // The peer drains just as the next chunk arrives (one turn of the event loop): the held rest of record 2
+  // must still go before record 3, which the read loop would otherwise hand on at once.
+  const key = new Uint8Array(32).fill(5);
+  const { t: out, writes } = countingTransport();
+  const from = new CableConnection("sealed from", out, {
+    sealer: await createSealer(key),
+    opener: await createOpener(key),
+  });
+  let reading: { p: Uint8Array; done: (n: number) => void } | null = null;
+  const inbound: CableTransport = {
+    read: (p) => new Promise((done) => reading = { p, done }),
+    write: (p) => Promise.resolve(p.length),
+    close: () => {},
+  };
+  const give = (bytes: Uint8Array) => {
+    const { p, done } = reading!;
+    reading = null;
+    p.set(bytes);
+    done(bytes.length);
+  };
+  const to = new CableConnection("sealed to", inbound, {
+    sealer: await createSealer(key),
+    opener: await createOpener(key),
+  });
+  const peer = fullablePeer();
+  const got: number[] = [];
+  let fillAt = -1;
+  to.onFrame = (f) => {
+    got.push(tagOf(f));
+    if (got.length === fillAt) peer.full = true;
+  };
+  to.feeds(peer);
+  try {
+    for (let r = 0; r < 3; r++) {
+      for (let i = 0; i < 10; i++) from.send(frame(1, 2, r * 10 + i, 100));
+      await until(`record ${r + 1} written`, () => writes.length === r + 1);
+    }
+    const [r1, r2, r3] = writes as [Uint8Array, Uint8Array, Uint8Array];
+    await until("the first read", () => reading !== null);
+    peer.full = true;
+    const r12 = new Uint8Array(r1.length + r2.length);
+    r12.set(r1);
+    r12.set(r2, r1.length);
+    give(r12);
+    await microtasksOnly(20);
+    assert.equal(got.length, 0, "nothing delivered to a full peer");
+    fillAt = 15;
+    peer.drain();
+    await microtasksOnly(20);
+    assert.deepEqual(got, Array.from({ length: 15 }, (_, i) => i), "record 1 and half of record 2");
+    assert.notEqual(reading, null, "a read is in flight while the rest of record 2 waits");
+    peer.drain();
+    give(r3);
+    await until("all 30 frames", () => got.length === 30);
+    assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => i));
+  } finally {
+    from.close("test over");
+    to.close("test over");
+  }
+});
+
+Deno.test("a cable connection waiting for a full peer goes on when it no longer feeds it, or feeds another", async () => {
+  // The switch port the cable fed was removed, or the plug it was in ended: the old peer's onDrain never
+  // comes, so waiting for it would hold the cable (and its far end, through TCP) for good.
+  const { writer, reader } = oneWay();
+  const from = new CableConnection("from", writer, null);
+  const to = new CableConnection("to", reader, null);
+  const full = fullablePeer();
+  const got: number[] = [];
+  to.onFrame = (f) => {
+    got.push(tagOf(f));
+    full.full = true;
+  };
+  to.feeds(full);
+  try {
+    for (let i = 0; i < 3; i++) from.send(frame(1, 2, i, 100));
+    await until("the first frame", () => got.length === 1);
+    await sleep(30);
+    assert.equal(got.length, 1, "held while the peer is full");
+    const other = fullablePeer();
+    other.full = true;
+    to.feeds(other);
+    assert.equal(full.onDrain, null, "no longer watching the old peer");
+    await sleep(30);
+    assert.equal(got.length, 1, "held while the new peer is full too");
+    to.feeds(null);
+    await until("the rest", () => got.length === 3);
+    assert.deepEqual(got, [0, 1, 2]);
+  } finally {
+    from.close("test over");
+    to.close("test over");
+  }
+});
+
+Deno.test("a cable session without a connection holds a source that can wait until one comes, instead of dropping its frames", async () => {
+  // `vde plug tcp://...` reading stdin before the cable has connected (or while it reconnects): stdin waits.
+  const { t } = countingTransport();
+  const session = new CableSession("s", new Uint8Array(16));
+  let drained = 0;
+  session.onDrain = () => drained++;
+  try {
+    assert.equal(session.congested, true, "no connection yet: wait");
+    session.use(new CableConnection("c", t, null));
+    assert.equal(drained, 1, "told once a connection came");
+    assert.equal(session.congested, false);
+    session.connection!.close("lost");
+    await until("the connection gone", () => session.connection === null);
+    assert.equal(session.congested, true, "no connection for now: wait");
+    session.use(new CableConnection("c2", t, null));
+    assert.equal(session.congested, false);
+    const told = drained;
+    session.close("test over");
+    assert.equal(drained, told + 1, "told when the session ended: nothing more to wait for");
+    assert.equal(session.congested, false, "a closed session drops, it does not hold anyone");
   } finally {
     session.close("test over");
   }

@@ -311,10 +311,10 @@ Deno.test("a stream link stops reading while the link it feeds is full, and goes
 Deno.test("a stream link waiting for a full peer ends when it is closed", async () => {
   const [a, b] = linkPair();
   const peer = fullablePeer();
-  peer.full = true;
-  b.onFrame = () => {};
+  b.onFrame = () => peer.full = true;
   b.feeds(peer);
   a.send(numbered(1));
+  a.send(numbered(2));
   await waitFor("the frame", () => b.stats.framesIn === 1);
   b.close("closed by the test");
   assert.equal(await b.closed, "closed by the test");
@@ -350,5 +350,58 @@ Deno.test("a stream link whose writes lag reads as congested past a quarter of i
     assert.equal(link.stats.dropsOut, 0);
   } finally {
     link.close();
+  }
+});
+
+Deno.test("a stream link waiting for a full peer goes on when it no longer feeds it, or feeds another", async () => {
+  // The switch port it fed was removed (feeds(null)) or the plug ended: nobody will call the old peer's
+  // onDrain, so waiting for it would hold the stream for good.
+  const [a, b] = linkPair();
+  const full = fullablePeer();
+  const got: number[] = [];
+  b.onFrame = (f) => {
+    got.push(seqOf(f));
+    full.full = true;
+  };
+  b.feeds(full);
+  try {
+    for (let i = 0; i < 3; i++) a.send(numbered(i));
+    await waitFor("the first frame", () => got.length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got.length, 1, "held while the peer is full");
+    const other = fullablePeer();
+    other.full = true;
+    b.feeds(other);
+    assert.equal(full.onDrain, null, "no longer watching the old peer");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got.length, 1, "held while the new peer is full too");
+    b.feeds(null);
+    await waitFor("the rest", () => got.length === 3);
+    assert.deepEqual(got, [0, 1, 2]);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("a stream link whose peer is full before its first frame hands on none until it drains", async () => {
+  // `vde plug tcp://...` reading stdin before the cable has connected: its session drops what it cannot
+  // carry yet, so not even the first frame may go before it says there is room.
+  const [a, b] = linkPair();
+  const peer = fullablePeer();
+  peer.full = true;
+  const got: number[] = [];
+  b.onFrame = (f) => got.push(seqOf(f));
+  b.feeds(peer);
+  try {
+    for (let i = 0; i < 3; i++) a.send(numbered(i));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got, [], "nothing handed to a full peer");
+    peer.drain();
+    await waitFor("the frames", () => got.length === 3);
+    assert.deepEqual(got, [0, 1, 2]);
+  } finally {
+    a.close();
+    b.close();
   }
 });
