@@ -43,6 +43,8 @@ export interface KnownCommands {
   paths(): readonly string[];
   /** The line that lists them, where it is not plain `help` (the lab shell's `sw1 help`). */
   helpLine?: string;
+  /** A wirefilter's delay in ms now, where the console knows it: netem's `jitter N` is said around it. */
+  delay?(): string | undefined;
 }
 
 /**
@@ -437,7 +439,7 @@ function switchWordHint(name: string, known: KnownCommands): string | undefined 
 function netemHint(line: string, known: KnownCommands): string | undefined {
   if (!known.paths().includes("bandwidth")) return undefined;
   const { name, args } = parseLine(line);
-  return netemForWirefilter(name, words(args)[0], "command");
+  return netemForWirefilter(name, words(args)[0], "command", known.delay?.());
 }
 
 /**

@@ -35,6 +35,8 @@ export interface StdinConsoleSpec {
   completion(local: CommandRegistry): CompletionSource;
   /** Adds terminal-only commands (such as `watch`) once the REPL exists. */
   addLocal?(local: CommandRegistry, repl: Repl): void;
+  /** The program's delay in ms now (a wirefilter's), for the hint on netem's `jitter`. */
+  delay?(): string | undefined;
   /** Where a line for the log goes when there is no console ("running in the background"). */
   log(message: string): void;
 }
@@ -57,7 +59,7 @@ function startTerminalConsole(spec: StdinConsoleSpec, onSuspend: () => void): Ru
   const { host, commands } = spec;
   const local = new CommandRegistry(commands);
   const session = new TerminalSession(local);
-  const known: KnownCommands = knownCommandsOf(local);
+  const known: KnownCommands = { ...knownCommandsOf(local), delay: spec.delay };
   const leave =
     `this console belongs to the ${spec.stops}: \`shutdown\` or Ctrl-D stops it.\n${spec.detachHint}`;
   for (const path of ["exit", "quit"]) {

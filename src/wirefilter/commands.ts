@@ -61,6 +61,17 @@ export class WirefilterContext {
     else this.#watchers.delete(session);
   }
 
+  /**
+   * The delay in ms both ways now, for the hint on netem's `jitter N`
+   * (`delay 100+N`); undefined when there is none or the two ways differ,
+   * where one number would be wrong for one of them.
+   */
+  currentDelay(): string | undefined {
+    const lr = this.filter.get("delay", LR).value;
+    if (lr <= 0 || (this.bidirectional && this.filter.get("delay", RL).value !== lr)) return undefined;
+    return formatG(lr);
+  }
+
   /** Whether `shutdown` can stop anything. */
   get canShutdown(): boolean {
     return this.#shutdown !== undefined;

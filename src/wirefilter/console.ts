@@ -35,6 +35,7 @@ export function startWirefilterConsole(ctx: WirefilterContext, commands: Command
       "To keep a filter running without it, start it with --daemon --mgmt PATH and use `vde term PATH`.",
     log: (m) => log("vde wirefilter", m),
     completion: completionSource,
+    delay: () => ctx.currentDelay(),
   });
 }
 

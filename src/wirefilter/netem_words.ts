@@ -47,7 +47,7 @@ function say(style: WirefilterStyle, option: string, command: string, value: str
 /**
  * What netem's `word` (an option's name without dashes, or a console
  * command) with `value` is in wirefilter's terms; `delay` is the `--delay`
- * already given, for netem's jitter. Undefined when `word` is no netem
+ * already given, or a console's current delay in ms, for netem's jitter. Undefined when `word` is no netem
  * word wirefilter names otherwise.
  *
  * @example
@@ -80,9 +80,13 @@ export function netemForWirefilter(
     case "jitter": {
       const centre = ms(delay) ?? "DELAY";
       const spread = ms(value) ?? "JITTER";
+      // On a console the delay may be set already: a placeholder there read as "type the word DELAY".
+      const unknown = centre === "DELAY" && style === "command"
+        ? " (it sets the delay too: DELAY is the delay in ms, as `showinfo` shows it)"
+        : "";
       return `tc netem's jitter is the spread of the delay here, in ms: ${
         say(style, "delay", "delay", `${centre}+${spread}`)
-      }, or ${centre}+${spread}N for a normal distribution`;
+      }, or ${centre}+${spread}N for a normal distribution${unknown}`;
     }
     case "corrupt": {
       const p = value === undefined ? undefined : parsePercent(value);

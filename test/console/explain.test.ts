@@ -16,6 +16,7 @@ import {
 import { Errno } from "../../src/console/reply_format.ts";
 import { wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
 import { WireFilter } from "../../src/wirefilter/filter.ts";
+import { isValueError, parseWireValue } from "../../src/wirefilter/value.ts";
 
 /** What `vde term` learns of a lab: `link` with no syntax, as the lab's help does not say it in columns. */
 const known: KnownCommands = {
@@ -415,6 +416,31 @@ Deno.test("tc netem's words on a wirefilter's console are answered with its comm
     "tc netem's duplicate is dup here: dup 2",
   );
   assert.equal(failureHint("rate 1mbit", Errno.ENOSYS, known), "no such command; `help` lists the commands");
+});
+
+Deno.test("netem's jitter on a wirefilter's console is said around the delay already set, or says it sets one", () => {
+  const filter = new WireFilter({ seed: 1 });
+  const ctx = new WirefilterContext(filter, { bidirectional: true });
+  const console = { ...knownCommandsOf(wirefilterCommands(ctx)), delay: () => ctx.currentDelay() };
+  const unset = failureHint("jitter 20ms", Errno.ENOSYS, console) ?? "";
+  assert.match(unset, /: delay DELAY\+20, or DELAY\+20N for a normal distribution \(it sets the delay too: /);
+  assert.match(unset, /`showinfo` shows it\)$/);
+  const set = (v: string) => {
+    const s = parseWireValue(v);
+    if (isValueError(s)) throw new Error(s.error);
+    filter.set("delay", s);
+  };
+  set("100");
+  assert.equal(
+    failureHint("jitter 20ms", Errno.ENOSYS, console),
+    "tc netem's jitter is the spread of the delay here, in ms: delay 100+20, or 100+20N for a normal distribution",
+  );
+  // A spread already set is replaced, the delay kept.
+  set("250+5");
+  assert.match(failureHint("jitter 10", Errno.ENOSYS, console) ?? "", /: delay 250\+10, or 250\+10N /);
+  // Two ways with different delays have no one number to keep.
+  set("RL40");
+  assert.match(failureHint("jitter 10", Errno.ENOSYS, console) ?? "", /: delay DELAY\+10, /);
 });
 
 Deno.test("a switch's ports, macs or hub on a wirefilter's console say what the wirefilter has", () => {
