@@ -276,7 +276,14 @@ export function logOnce(key: string, message: string): void {
   if (logged.size > 10_000) logged.clear();
   logged.add(key);
   const colon = key.indexOf(":");
-  const kind = colon < 0 ? key : key.slice(0, colon);
+  logOfKind(colon < 0 ? key : key.slice(0, colon), message);
+}
+
+/**
+ * Logs a line whose caller already says it once per event of its own (a switch port's first oversize frame
+ * per activation), under `kind`'s limit of ONCE_LINES_PER_WINDOW a minute that once-said lines share.
+ */
+export function logOfKind(kind: string, message: string): void {
   let limiter = byKind.get(kind);
   if (limiter === undefined) {
     limiter = new RateLimitedLog(

@@ -17,7 +17,7 @@ import { openTap } from "../../ffi/tun.ts";
 import { namingHolders } from "../os/taps.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { BaseLink, CongestionWatch, type FlowPeer, logOnce } from "./link.ts";
+import { BaseLink, CongestionWatch, type FlowPeer, logOfKind, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { tapReadEnded } from "./tap_ended.ts";
 import { oversizeLine } from "./oversize_line.ts";
@@ -41,6 +41,8 @@ export class TapLink extends BaseLink implements FdLender {
   /** Where this tap's frames go, when it can say it is backed up. */
   readonly #out = new CongestionWatch(() => this.#resume());
   #paused = false;
+  /** Whether this plug's first oversize frame was said: a tap re-plugged under its name is told again. */
+  #oversizeTold = false;
   /** Set once the fd is lent to a plug thread: it is closed only after this resolves. */
   #lentUntil: Promise<unknown> | null = null;
 
@@ -121,7 +123,10 @@ export class TapLink extends BaseLink implements FdLender {
       if (n > VDE_MAX_FRAME) {
         this.stats.dropsIn++;
         // Read here, it never reaches a switch's engine, whose `oversize` counter would not show it.
-        logOnce(`oversize:${this.description}`, oversizeLine(this.description, n, this.name, "dropped"));
+        if (!this.#oversizeTold) {
+          this.#oversizeTold = true;
+          logOfKind("oversize", oversizeLine(this.description, n, this.name, "dropped"));
+        }
         continue;
       }
       this.deliver(buf.subarray(0, n));

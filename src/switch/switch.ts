@@ -34,7 +34,7 @@ import {
   sharedEngineState,
   SwitchEngine,
 } from "./engine.ts";
-import { type Link, logOnce } from "../link/link.ts";
+import { type Link, logOfKind } from "../link/link.ts";
 import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
@@ -290,14 +290,16 @@ export class Switch {
   }
 
   /**
-   * Says a port's first oversize frame, naming its tap's MTU line when a tap of ours sent it; as a
-   * once-said line, since a client that connects over and over, each time with one, is told anew.
+   * Says a port's first oversize frame, naming its tap's MTU line when a tap of ours sent it. The engine
+   * calls this once per port activation, so a tap re-plugged under the same name with its MTU still too
+   * high is told again; a client that connects over and over, each time with one, is bounded by the
+   * once-said lines' limit per minute (the rest counted), not by a key remembered for the process's life.
    */
   #sayOversize(port: number, length: number): void {
     const link = this.#ports[port]?.endpoints[0]?.link;
     const tap = link?.kind === "tap" ? link.description.replace(/^tap /, "") : null;
     const where = link === undefined ? `port ${port}` : `port ${port} (${link.description})`;
-    logOnce(`oversize:${where}`, oversizeLine(where, length, tap));
+    logOfKind("oversize", oversizeLine(where, length, tap));
   }
 
   #portFdFailed(fd: number, errno: number): void {

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
-import { BaseLink } from "../../src/link/link.ts";
+import { BaseLink, ONCE_LINES_PER_WINDOW, setOnceLineWindow } from "../../src/link/link.ts";
+import { setLogWriter } from "../../src/log.ts";
 import type { PlugEnd } from "../../src/dataplane/plug_layout.ts";
 import { datagramPair, libc } from "../../ffi/libc.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
@@ -141,6 +142,44 @@ Deno.test("a switch whose data-plane thread died refuses a new client in one lin
       message: `the switch forwards nothing: its data-plane thread failed (${DYING_WORDS})`,
     });
   } finally {
+    await sw.close();
+  }
+});
+
+Deno.test("a switch tells a re-plugged port's oversize frame again, once per activation, and a reconnecting flood stays bounded", async () => {
+  const sw = new Switch({ numPorts: 4, maxFrame: 1518 });
+  const lines: string[] = [];
+  setLogWriter((line) => lines.push(line));
+  setOnceLineWindow(60_000);
+  const big = new Uint8Array(2000);
+  big.set(ethFrame(BROADCAST, mac(1), 0).subarray(0, 14));
+  const said = () => lines.filter((l) => l.includes("port 1 (tap vde-small6)"));
+  try {
+    for (let plug = 1; plug <= 2; plug++) {
+      const link = new MemoryLink("tap vde-small6");
+      sw.attach(link, { port: 1 });
+      link.receive(big);
+      link.receive(big);
+      assert.equal(
+        said().length,
+        plug,
+        `plug ${plug}: told once, and again after a re-plug\n${lines.join("")}`,
+      );
+      link.close();
+      await until("port 1 empty", () => sw.port(1)!.endpoints.length === 0);
+    }
+    // A client reconnecting with an oversize frame each time: the kind's limit a minute, not a line each.
+    for (let i = 0; i < 3 * ONCE_LINES_PER_WINDOW; i++) {
+      const link = new MemoryLink("tap vde-small6");
+      sw.attach(link, { port: 1 });
+      link.receive(big);
+      link.close();
+      await until("port 1 empty", () => sw.port(1)!.endpoints.length === 0);
+    }
+    assert.equal(said().length, ONCE_LINES_PER_WINDOW, lines.join(""));
+  } finally {
+    setOnceLineWindow(60_000);
+    setLogWriter(null);
     await sw.close();
   }
 });
