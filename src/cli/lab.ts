@@ -53,6 +53,7 @@ import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, type ValidateOptions } from "../lab/validate.ts";
 import { labFileText, readLabText, trustedLabText } from "../lab/lab_text.ts";
+import { slirpVlanWarnings } from "../lab/slirp_vlan.ts";
 import {
   expandVariables,
   hasVariables,
@@ -1124,6 +1125,10 @@ export const labCommand: Subcommand = (program: Command) => {
         // Not root: the lab is the user's alone, and a file's sharing is refused where it is written.
         usersOwn: o.rootless ? usersOwnLab(true) : usersOwnLab(),
       });
+      // Said once, by the vde up that was typed: not again by its background or rootless copy.
+      if (!isDaemonChild() && rootlessInner() === undefined) {
+        for (const line of slirpVlanWarnings(lab)) console.error(`vde: ${file ?? path}: ${line}`);
+      }
       if (o.http !== undefined) {
         try {
           parseHttpAddress(o.http);

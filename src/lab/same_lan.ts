@@ -169,6 +169,25 @@ function slirpLans(
   });
 }
 
+/** Each slirp's name with the hosts that have an interface on its LAN (none: it serves no host). */
+export function hostsOnSlirpLans(
+  nodes: readonly LabNode[],
+  links: readonly LabLink[],
+): Map<string, string[]> {
+  const lans = lansOf(nodes, links);
+  const hosts = new Set(nodes.filter((n) => n.kind === "host").map((n) => n.name));
+  // Every host interface a link makes, with or without an address (a host may take one by its own exec).
+  const ifaces = links.flatMap((l) => l.ends).filter((e) => hosts.has(e.node) && e.iface !== undefined);
+  const out = new Map<string, string[]>();
+  for (const slirp of nodes) {
+    if (slirp.kind !== "slirp") continue;
+    const lan = lans.root(`slirp:${slirp.name}`);
+    const on = ifaces.filter((e) => lans.root(`if:${e.node}:${e.iface}`) === lan).map((e) => e.node);
+    out.set(slirp.name, [...new Set(on)]);
+  }
+  return out;
+}
+
 /** An address as written (`10.0.2.20/24`) as an IPv4 number; undefined for IPv6 or `dhcp`. */
 function ipv4Of(address: string): number | undefined {
   const ip = parseIpText(address.split("/")[0]!);
