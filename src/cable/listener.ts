@@ -68,6 +68,16 @@ export interface ListenerCounters {
 /** How a session that could not get a switch port is closed. */
 const NO_PORT = "no switch port: ";
 
+/**
+ * What a listener's cable is called on its switch port (`ports`, `port/print`): its session, not the
+ * address of its first connection, which a resumed cable (a restart, a new source port, another address)
+ * no longer comes from, and which a port's description, sent once when it joins the switch, cannot follow.
+ * The `cable open` log lines pair the session with each connection's address.
+ */
+export function cableSessionName(idHex: string): string {
+  return `cable session ${idHex.slice(0, 16)}`;
+}
+
 /** A session on the listener's side: it knows its port and waits out a grace period. */
 export class ListenerSession extends CableSession {
   /** The switch port `onSession` gave it. */
@@ -232,7 +242,7 @@ export class CableListener {
         );
         return;
       }
-      session = new ListenerSession(`cable from ${remote}`, est.sessionId);
+      session = new ListenerSession(cableSessionName(key), est.sessionId);
       this.#sessions.set(key, session);
       const s = session;
       s.remote = remote;

@@ -32,6 +32,7 @@ import {
   type TcpVnl,
 } from "../link/tcp_link.ts";
 import type { SessionLock } from "../cable/session_lock.ts";
+import { cableSessionName } from "../cable/listener.ts";
 import { CableHeld, localSwitch, lockCable } from "../link/cable_lock.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
@@ -113,10 +114,10 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     // A cable's join of the switch under way at a stop is told it and undone before the exit, which would
     // otherwise cut it short (its socket left in the switch's directory); the cable is refused then.
     const joining = new Set<Promise<unknown>>();
-    const listener = await startCableListener(v, async (session, remote) => {
+    const listener = await startCableListener(v, async (session) => {
       const opening = openUnlessStopped(
         p.stopped,
-        (signal) => openLink(flags.sock, { description: `cable from ${remote}`, signal }),
+        (signal) => openLink(flags.sock, { description: cableSessionName(session.idHex), signal }),
       );
       joining.add(opening);
       const local = await opening.finally(() => joining.delete(opening));

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { CableKey } from "../../src/cable/key.ts";
-import { CABLE_VERSION, encodeClientHello } from "../../src/wire/cable_handshake.ts";
+import { CABLE_VERSION, encodeClientHello, hex } from "../../src/wire/cable_handshake.ts";
 import { Bench, collect, frame, keyA, keyB, sleep, tagOf, TamperProxy, until, within } from "./_helpers.ts";
 
 for (const mode of ["encrypted", "plain"] as const) {
@@ -204,6 +204,9 @@ Deno.test("a lost cable keeps its port for the grace period, then the session en
     await within("the resumed connection", 5000, back.firstConnection);
     assert.equal(bench.sessions.length, 1);
     assert.equal(session.isClosed, false);
+    // Its switch port is called by the session, which the resumed cable still is: not by the address of the
+    // first connection, whose source port the new one does not have.
+    assert.equal(session.description, `cable session ${hex(sessionId).slice(0, 16)}`);
     back.close("gone for good");
     const reason = await within("the session to end", 5000, session.closed);
     assert.match(reason, /no reconnection within 0\.6 s/);
