@@ -12,6 +12,7 @@ import { failureHint, formatExplained, type KnownCommands, saysWhy } from "../co
 import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
+import { delayOfShowinfo } from "../wirefilter/commands.ts";
 import { Repl } from "../console/repl.ts";
 import { singleQuoted } from "../shell_quote.ts";
 import { parseLine } from "../console/registry.ts";
@@ -104,7 +105,8 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
   const nodes = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
     ? await remote.labCommandNodes()
     : [];
-  const hint = failureHint(line, code, knownOf(commands, undefined, nodes));
+  const delay = ofSwitch === undefined ? await delayForJitter(remote, line, code) : undefined;
+  const hint = failureHint(line, code, knownOf(commands, undefined, nodes, delay));
   return hint === undefined ? "" : ` (${hint})`;
 }
 
@@ -264,12 +266,33 @@ function knownOf(
   commands: readonly RemoteCommand[],
   helpLine?: string,
   nodes: string[] = [],
+  delay?: string,
 ): KnownCommands {
   return {
     syntax: (p) => commands.find((c) => c.path === p)?.syntax,
     paths: () => [...commands.map((c) => c.path), ...nodes],
     helpLine,
+    delay: () => delay,
   };
+}
+
+/**
+ * A wirefilter's delay now, for the hint on netem's `jitter N` that it failed (1038): read from its
+ * `showinfo`, one more round trip, so only then. Undefined elsewhere, or when the console cannot say.
+ */
+async function delayForJitter(
+  remote: RemoteConsole,
+  line: string,
+  code: number,
+): Promise<string | undefined> {
+  if (code !== Errno.ENOSYS || parseLine(line).name !== "jitter") return undefined;
+  if (!remote.commands().some((c) => c.path === "showinfo")) return undefined;
+  try {
+    const r = await remote.client.command("showinfo");
+    return r.code === 0 ? delayOfShowinfo(r.lines ?? []) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
@@ -349,7 +372,8 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
       // The lab's switch and host names only help guess a mistyped command (explainFailure's ENOSYS case).
       const nodes = remote.lab && reply.code === Errno.ENOSYS ? await remote.labCommandNodes() : [];
-      return formatExplained(line, reply, knownOf(remote.commands(), undefined, nodes));
+      const delay = await delayForJitter(remote, line, reply.code);
+      return formatExplained(line, reply, knownOf(remote.commands(), undefined, nodes, delay));
     },
     complete: async (line) => {
       if (using === undefined) return await complete(line, source);

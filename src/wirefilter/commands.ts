@@ -198,6 +198,20 @@ export function showInfo(ctx: WirefilterContext, node: number): string[] {
   return lines;
 }
 
+/**
+ * The delay in ms both ways in a `showinfo` listing (`Delay  L->R 100+0U   R->L 100+0U`), as
+ * `currentDelay` says it: for `vde term`, which knows a filter only by its console. Undefined when there is
+ * none, the ways differ, or no such row.
+ */
+export function delayOfShowinfo(lines: readonly string[]): string | undefined {
+  const row = lines.find((l) => l.startsWith("Delay "));
+  const values = [...(row ?? "").matchAll(/([-+\d.eE]+)\+[\d.eE+-]*[UN]/g)].map((m) => m[1]!);
+  if (values.length === 0 || values.some((v) => v !== values[0]) || !(Number(values[0]) > 0)) {
+    return undefined;
+  }
+  return values[0];
+}
+
 const COUNTER_ROWS: readonly (readonly [string, keyof DirectionCounters])[] = [
   ["Frames in", "framesIn"],
   ["Bytes in", "bytesIn"],

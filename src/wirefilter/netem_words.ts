@@ -82,7 +82,7 @@ export function netemForWirefilter(
       const spread = ms(value) ?? "JITTER";
       // On a console the delay may be set already: a placeholder there read as "type the word DELAY".
       const unknown = centre === "DELAY" && style === "command"
-        ? " (it sets the delay too: DELAY is the delay in ms, as `showinfo` shows it)"
+        ? "; DELAY is the delay it sets, in ms (`showinfo` shows the one now)"
         : "";
       return `tc netem's jitter is the spread of the delay here, in ms: ${
         say(style, "delay", "delay", `${centre}+${spread}`)

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { formatReply } from "../../src/console/reply_format.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { FakeClock } from "../../src/wirefilter/clock.ts";
-import { wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
+import { delayOfShowinfo, wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
 import { WireFilter } from "../../src/wirefilter/filter.ts";
 import { isValueError, LR, parseWireValue } from "../../src/wirefilter/value.ts";
 
@@ -253,4 +253,20 @@ Deno.test("wirefilter counters list what each impairment did and the seed", asyn
   assert.ok(lines.includes(`${"Frames in".padEnd(15)} L->R ${"2".padEnd(12)} R->L 0`), lines.join("\n"));
   assert.ok(lines.includes(`${"MTU drops".padEnd(15)} L->R ${"1".padEnd(12)} R->L 0`));
   assert.equal(lines.at(-1), "Seed 1");
+});
+
+Deno.test("showinfo's delay row gives the delay both ways share, as the console's jitter hint takes it", async () => {
+  for (const bidirectional of [true, false]) {
+    const { filter, ctx, run } = setup(bidirectional);
+    const delay = async () => delayOfShowinfo((await run("showinfo")).lines ?? []);
+    assert.equal(await delay(), undefined, "no delay set");
+    setValue(filter, "delay", "100");
+    assert.equal(await delay(), "100");
+    setValue(filter, "delay", "250+5N");
+    assert.equal(await delay(), "250");
+    assert.equal(ctx.currentDelay(), "250");
+  }
+  const { filter, run } = setup(true);
+  setValue(filter, "delay", "LR40");
+  assert.equal(delayOfShowinfo((await run("showinfo")).lines ?? []), undefined, "the two ways differ");
 });
