@@ -7,7 +7,9 @@
  * without the mark means the copy failed: the parent prints the copy's own
  * lines (its error last) and exits with the copy's status, so `vde switch
  * -d` says why, as a foreground start would (status 0 where it marked
- * its end as one it was told to make: a wirefilter rc's `shutdown`). A copy that serves has its start-up lines (the rc script's
+ * its end as one it was told to make: a wirefilter rc's `shutdown`; a
+ * copy that a stop signal reached before it served marks that too, so the
+ * parent names the signal and the log file where the copy's stop line went). A copy that serves has its start-up lines (the rc script's
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
@@ -29,6 +31,11 @@ const TERMINAL_MARK = "VDE_DAEMON_TERMINAL";
 const READY_MARK = "\u0000vde ready\n";
 /** Written by the copy on its stderr as it ends, as it was told, without serving (reportEndedAsTold). */
 const ENDED_MARK = "\u0000vde ended as told\n";
+/**
+ * Written by the copy on its stderr when a stop signal reaches it before it serves (reportStoppedBeforeServing):
+ * the signal, a tab, the log file that keeps its stop line ("" for none), a newline.
+ */
+const STOPPED_MARK = "\u0000vde stopped: ";
 /** How long the copy may take to start (slow under load, never forever). */
 const START_TIMEOUT_MS = 60_000;
 /** How long a copy stopped for taking too long may spend undoing its start. */
@@ -183,16 +190,24 @@ export async function daemonize(
     // went, a Ctrl-C), whatever its status.
     const asTold = text.includes(ENDED_MARK);
     if (asTold) text = text.replace(ENDED_MARK, "");
+    const stop = takeStoppedMark(text);
+    if (stop !== null) text = stop.rest;
     printLines(text);
     if (asTold && status.code === 0 && interrupted === undefined) throw new ExitStatus(0);
-    // The copy printed its own error line; add one only if it said nothing.
+    // The copy printed its own error line; add one only if it said nothing, or if its stop line went to its
+    // log file alone (a copy stopped by someone else than this parent would otherwise end "with status 0").
+    const signal = interrupted ?? stop?.signal;
+    const stoppedLine = signal === undefined
+      ? undefined
+      : `${signal}: the background ${what} was stopped before it served` +
+        (stop?.log ? `; see ${stop.log}` : "");
     throw new ExitStatus(
       status.code === 0 ? 1 : status.code,
-      text.trim() !== ""
+      stop?.log && stoppedLine !== undefined
+        ? stoppedLine
+        : text.trim() !== ""
         ? undefined
-        : interrupted !== undefined
-        ? `${interrupted}: the background ${what} was stopped before it served`
-        : `the background ${what} exited with status ${status.code} before serving`,
+        : stoppedLine ?? `the background ${what} exited with status ${status.code} before serving`,
     );
   } finally {
     stopForwarding();
@@ -266,6 +281,27 @@ export function hasReportedReady(): boolean {
 
 function printLines(text: string): void {
   if (text !== "") Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/** The stop the copy marked (reportStoppedBeforeServing) and `text` without the mark, or null when it marked none. */
+function takeStoppedMark(text: string): { signal: string; log: string; rest: string } | null {
+  const at = text.indexOf(STOPPED_MARK);
+  if (at < 0) return null;
+  const end = text.indexOf("\n", at);
+  if (end < 0) return null;
+  const [signal = "", log = ""] = text.slice(at + STOPPED_MARK.length, end).split("\t");
+  return { signal, log, rest: text.slice(0, at) + text.slice(end + 1) };
+}
+
+/**
+ * In the background copy, a stop signal that came before it serves: the waiting parent says that stop (and
+ * where `logfile` keeps the copy's stop line), not that the copy "exited with status 0 before serving".
+ */
+export function reportStoppedBeforeServing(signal: Deno.Signal, logfile?: string): void {
+  if (!isDaemonChild() || readyReported) return;
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(`${STOPPED_MARK}${signal}\t${logfile ?? ""}\n`));
+  } catch { /* the parent gave up waiting */ }
 }
 
 /**

@@ -15,9 +15,9 @@ import type { Command } from "commander";
 import { poller } from "../io/poller.ts";
 import { discardStderrLog, log, setLateWarnings, setLogFile, setSyslog } from "../log.ts";
 import { SyslogSender } from "../os/syslog.ts";
-import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
+import { daemonize, isDaemonChild, reportReady, reportStoppedBeforeServing } from "./daemon.ts";
 import { UsageError } from "./main.ts";
-import { untilSignal } from "./signals.ts";
+import { STOP_SIGNALS, untilSignal } from "./signals.ts";
 import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
 import { ownerAndMode } from "../os/users.ts";
 import { unwritable } from "../os/unwritable.ts";
@@ -217,6 +217,14 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
   // A failure after ready ends a program that served (a cable refused for a key rotated on its listener):
   // its log says it ended, not that it could not start.
   let served = false;
+  // A stop signal before it serves (a join held by its switch) is said by the parent too: with a log file
+  // the copy's stop line is there alone, and the parent would say only that the copy ended "with status 0".
+  if (inBackground) {
+    stopped.then((reason) => {
+      const signal = STOP_SIGNALS.find((s) => s === reason);
+      if (!served && signal !== undefined) reportStoppedBeforeServing(signal, o.logfile);
+    });
+  }
   /** The daemon's parent was told it runs: from then on no one reads its stderr. */
   let detached = false;
   defer(() => pidfileWritten && Deno.removeSync(o.pidfile!));

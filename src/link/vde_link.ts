@@ -56,7 +56,7 @@ import { defaultSwitch, defaultSwitchDir, judgeUnasked, type UnaskedDefault } fr
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
-import { parseRefusal } from "../wire/vde_refusal.ts";
+import { isBusyRefusal, parseRefusal } from "../wire/vde_refusal.ts";
 import { printable } from "../console/reply_format.ts";
 import { groupHint, lookupGroup, ownerAndMode, userName } from "../os/users.ts";
 import { shellQuoted } from "../shell_quote.ts";
@@ -407,8 +407,11 @@ export async function checkSwitchServes(path: string): Promise<void> {
   (await connectCtl(switchDir(path))).close();
 }
 
-/** How long a connect waits for room in a ctl's listen backlog another client filled. */
+/** How long a connect waits for room in a ctl's listen backlog another client filled, or a busy switch. */
 export const BACKLOG_WAIT_MS = 5000;
+
+/** The switch refused a handshake for the others under way (`isBusyRefusal`): worth asking again. */
+class SwitchBusy extends Error {}
 
 /**
  * A stream to the switch's ctl socket in `dir`, or a one-line error saying why there is none. Deno's
@@ -416,8 +419,12 @@ export const BACKLOG_WAIT_MS = 5000;
  * EAGAIN at once, where vde_plug's blocking connect waits for room; so is this one, BACKLOG_WAIT_MS, unless
  * its opener stops (`signal`): a plug interrupted then ends at once, as vde_plug's connect does.
  */
-async function connectCtl(dir: string, ctl = `${dir}/ctl`, signal?: AbortSignal): Promise<Deno.Conn> {
-  const deadline = Date.now() + BACKLOG_WAIT_MS;
+async function connectCtl(
+  dir: string,
+  ctl = `${dir}/ctl`,
+  signal?: AbortSignal,
+  deadline = Date.now() + BACKLOG_WAIT_MS,
+): Promise<Deno.Conn> {
   for (let pause = 2;; pause = Math.min(pause * 2, 50)) {
     try {
       return await Deno.connect({ transport: "unix", path: ctl });
@@ -515,7 +522,27 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
         if (target.uid !== ctlUid && target.uid !== 0) throw notTheSwitchs(dir, ctlUid, portText(target));
       };
     const away = awayFromDir(pin?.at ?? dir);
-    return await handshake(vnl, dir, within, judged?.procPath ?? within("ctl"), port, away, options);
+    // A switch busy with other handshakes (another user's plugs, opened many at once) is asked again, as a
+    // full ctl queue is waited for, within the same BACKLOG_WAIT_MS, unless the opener stops meanwhile.
+    const deadline = Date.now() + BACKLOG_WAIT_MS;
+    for (let pause = 10;; pause = Math.min(pause * 2, 200)) {
+      try {
+        return await handshake(
+          vnl,
+          dir,
+          within,
+          judged?.procPath ?? within("ctl"),
+          port,
+          away,
+          options,
+          deadline,
+        );
+      } catch (err) {
+        if (!(err instanceof SwitchBusy) || Date.now() >= deadline) throw err;
+        await pauseUnlessStopped(pause, options.signal);
+        stoppedDuring(options.signal, dir);
+      }
+    }
   } finally {
     if (judged !== null) closeFd(judged.fd);
     // Every name in it is unlinked by now (handshake): nothing is done through it after this.
@@ -654,12 +681,13 @@ async function handshake(
   judgePort: ((target: OpenedPath) => void) | undefined,
   away: boolean,
   options: OpenOptions,
+  deadline: number,
 ): Promise<VdeClientLink> {
   const signal = options.signal;
   // Stopped before it connected, it never connects: there is nothing to undo, and a held switch is not
   // waited for.
   stoppedDuring(signal, dir);
-  const ctl = await connectCtl(dir, ctlPath, signal);
+  const ctl = await connectCtl(dir, ctlPath, signal, deadline);
   // A stop (the opener's signal) at any moment of the handshake is this function's to undo, the catch below
   // unlinking our socket and closing it and the stream, but only once the request is sent and answered:
   // Debian's vde_switch leaks the port of a client that leaves between the two (a zombie port/print shows
@@ -709,13 +737,15 @@ async function handshake(
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
       // Ours says why; vde_switch says nothing (it closes, or leaves a port out of range unanswered until
       // REPLY_TIMEOUT_MS), and then the reason is one of these.
-      const why = parseRefusal(reply) ??
+      const said = parseRefusal(reply);
+      const why = said ??
         (unsent === undefined
           ? "port busy, out of range, or none free"
           : `it closed the connection before our request (${
             unsent instanceof Error ? unsent.message : unsent
           })`);
-      throw new Error(`the switch at ${dir} refused the connection${port}: ${why}`);
+      const refused = `the switch at ${dir} refused the connection${port}: ${why}`;
+      throw said !== null && isBusyRefusal(said) ? new SwitchBusy(refused) : new Error(refused);
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);

@@ -40,6 +40,11 @@
  * Another slirp of the network answers from our own MAC (52:55 and the
  * gateway address), libslirp from 52:55 and the DNS address: its claim is
  * the gateway's, said there.
+ * The IPv6 DNS address (fd00::3, `vnameserver6=`) is probed the same way,
+ * with the gateway's DAD solicitations: a host's neighbour advertisement
+ * for it (`dns6Claimed`) is said once, naming `vnameserver6=`, and from
+ * then on the slirp answers no solicitation for it (`Iface.dns6HeldByHost`)
+ * and asks again every `DNS_RECHECK_MS`, as for IPv4.
  *
  * Our own frames: a switch does not send a frame back to its port, but a
  * loop in the network (two cables between two switches without spanning
@@ -91,6 +96,17 @@ export function randomProbeMac(): Uint8Array {
   return mac;
 }
 
+/**
+ * A DNS address of one family a host on the switch holds: what said so (null while the slirp has it), and
+ * when that host was last heard, last asked, and is asked next (see `GatewayGuard.dnsClaimed`).
+ */
+class HeldDns {
+  taken: string | null = null;
+  heardAt = -Infinity;
+  askedAt = -Infinity;
+  recheckAt = Infinity;
+}
+
 /** The gateway's guard against a second slirp on the same network. */
 export class GatewayGuard {
   /** Where the probes come from, and their answers go to. */
@@ -101,11 +117,8 @@ export class GatewayGuard {
   #nextProbe = Infinity;
   #naToAllAt = -Infinity;
   #first: string | null = null;
-  #dnsTaken: string | null = null;
-  /** When the host holding our DNS address was last heard, last asked, and is asked next (see `dnsClaimed`). */
-  #dnsHeardAt = -Infinity;
-  #dnsAskedAt = -Infinity;
-  #dnsRecheckAt = Infinity;
+  readonly #dns4 = new HeldDns();
+  readonly #dns6 = new HeldDns();
   /** When the first probe since `arm` goes unanswered (Infinity: not sent yet, or done). */
   #answerBy = Infinity;
   /** Whether the first probe since `arm` is still to be answered (or to go unanswered). */
@@ -141,7 +154,7 @@ export class GatewayGuard {
 
   /** When `poll` has work: a probe to send, or the first one's answer to give up on (Infinity: none). */
   get nextProbe(): number {
-    return Math.min(this.#nextProbe, this.#answerBy, this.#dnsRecheckAt);
+    return Math.min(this.#nextProbe, this.#answerBy, this.#dns4.recheckAt, this.#dns6.recheckAt);
   }
 
   /** Sends the probes that are due; says the first one unanswered once its wait is over. */
@@ -154,7 +167,8 @@ export class GatewayGuard {
       if (this.#lastLook) this.#answered();
       else this.#lastLook = true;
     }
-    if (now >= this.#dnsRecheckAt) this.#recheckDns(now);
+    if (now >= this.#dns4.recheckAt) this.#recheckDns(4, now);
+    if (now >= this.#dns6.recheckAt) this.#recheckDns(6, now);
     if (now < this.#nextProbe) return;
     const c = this.#iface.config;
     if (c.v4) this.#arpProbe();
@@ -219,15 +233,14 @@ export class GatewayGuard {
    * from the MAC at `b[macOff]`): said once; from then on `dnsTaken`, and the slirp answers no ARP for it.
    */
   dnsClaimed(what: string, b: Uint8Array, macOff: number): void {
-    this.#dnsHeardAt = this.#iface.now();
-    if (this.#dnsTaken !== null) return;
-    this.#dnsAskedAt = -Infinity;
-    this.#dnsRecheckAt = this.#dnsHeardAt + DNS_RECHECK_MS;
-    this.#iface.dnsHeldByHost = true;
     const c = this.#iface.config;
-    this.#dnsTaken = `${what} from ${formatMac(b, macOff)}`;
-    this.#iface.log(
-      `the DNS address ${formatIpv4(c.dns)} is taken on this switch: ${this.#dnsTaken} came from ` +
+    this.#hostHolds(
+      4,
+      what,
+      b,
+      macOff,
+      () =>
+        `the DNS address ${formatIpv4(c.dns)} is taken on this switch: ${this.#dns4.taken} came from ` +
         `another port, a host that has it. This slirp answers no ARP for it while that host answers for it ` +
         `(asked every ${
           DNS_RECHECK_MS / 1000
@@ -235,35 +248,81 @@ export class GatewayGuard {
         `is out of reach: give this slirp another (slirp option ` +
         `vnameserver=ADDR, an address no host has, in ${formatIpv4(c.network)}/${c.prefixLength}) or that ` +
         `host another address`,
-      "warning",
     );
   }
 
   /**
-   * The host holding our DNS address is asked again; one that answered nothing since it was last asked is
-   * gone: the slirp answers for the address again, and says so.
+   * A host on the switch has our IPv6 DNS address (`what`: the neighbour advertisement that says so, from
+   * the MAC at `b[macOff]`): as `dnsClaimed`, for neighbour solicitations (`dns6Taken`).
    */
-  #recheckDns(now: number): void {
-    if (this.#dnsAskedAt > this.#dnsHeardAt) {
-      this.#dnsTaken = null;
-      this.#dnsRecheckAt = Infinity;
-      this.#iface.dnsHeldByHost = false;
+  dns6Claimed(what: string, b: Uint8Array, macOff: number): void {
+    const c = this.#iface.config;
+    this.#hostHolds(
+      6,
+      what,
+      b,
+      macOff,
+      () =>
+        `the IPv6 DNS address ${formatIpv6(c.dns6)} is taken on this switch: ${this.#dns6.taken} came from ` +
+        `another port, a host that has it. This slirp answers no neighbour solicitation for it while that ` +
+        `host answers for it (asked every ${DNS_RECHECK_MS / 1000} s), so that host keeps its traffic, and ` +
+        `the slirp's DNS there is out of reach: give this slirp another (slirp option vnameserver6=ADDR, an ` +
+        `address no host has, in ${formatIpv6(c.prefix6)}/${c.prefix6Length}) or that host another address`,
+    );
+  }
+
+  /** The host holding our DNS address of `family` was heard; the first time, it is said (`line`). */
+  #hostHolds(family: 4 | 6, what: string, b: Uint8Array, macOff: number, line: () => string): void {
+    const held = family === 4 ? this.#dns4 : this.#dns6;
+    held.heardAt = this.#iface.now();
+    if (held.taken !== null) return;
+    held.askedAt = -Infinity;
+    held.recheckAt = held.heardAt + DNS_RECHECK_MS;
+    if (family === 4) this.#iface.dnsHeldByHost = true;
+    else this.#iface.dns6HeldByHost = true;
+    held.taken = `${what} from ${formatMac(b, macOff)}`;
+    this.#iface.log(line(), "warning");
+  }
+
+  /**
+   * The host holding our DNS address of `family` is asked again; one that answered nothing since it was
+   * last asked is gone: the slirp answers for the address again, and says so.
+   */
+  #recheckDns(family: 4 | 6, now: number): void {
+    const held = family === 4 ? this.#dns4 : this.#dns6;
+    const c = this.#iface.config;
+    if (held.askedAt > held.heardAt) {
+      held.taken = null;
+      held.recheckAt = Infinity;
+      if (family === 4) this.#iface.dnsHeldByHost = false;
+      else this.#iface.dns6HeldByHost = false;
+      const [address, answers] = family === 4
+        ? [`DNS address ${formatIpv4(c.dns)}`, "ARP"]
+        : [`IPv6 DNS address ${formatIpv6(c.dns6)}`, "neighbour solicitations"];
       this.#iface.log(
-        `the DNS address ${formatIpv4(this.#iface.config.dns)} is free again (no host answered for it in ` +
-          `${DNS_RECHECK_MS / 1000} s): this slirp answers ARP for it`,
+        `the ${address} is free again (no host answered for it in ${DNS_RECHECK_MS / 1000} s): ` +
+          `this slirp answers ${answers} for it`,
         "notice",
       );
       return;
     }
     const b = this.#buf;
-    this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, this.#iface.config.dns)));
-    this.#dnsAskedAt = now;
-    this.#dnsRecheckAt = now + DNS_RECHECK_MS;
+    const l = family === 4
+      ? writeArpRequestFrame(b, this.probeMac, 0, c.dns)
+      : writeSolicitFrame(b, this.probeMac, null, c.dns6);
+    this.#iface.emit(b.subarray(0, l));
+    held.askedAt = now;
+    held.recheckAt = now + DNS_RECHECK_MS;
   }
 
   /** Whether a host on the switch has our DNS address (see `dnsClaimed`); what said so, else null. */
   get dnsTaken(): string | null {
-    return this.#dnsTaken;
+    return this.#dns4.taken;
+  }
+
+  /** Whether a host on the switch has our IPv6 DNS address (see `dns6Claimed`); what said so, else null. */
+  get dns6Taken(): string | null {
+    return this.#dns6.taken;
   }
 
   /** The first claim seen, for the console; null when none. */
@@ -313,13 +372,17 @@ export class GatewayGuard {
     const b = this.#buf;
     const c = this.#iface.config;
     this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, c.gateway)));
-    if (this.#dnsTaken === null) {
+    if (this.#dns4.taken === null) {
       this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, c.dns)));
     }
   }
 
   #dadProbe(): void {
     const b = this.#buf;
-    this.#iface.emit(b.subarray(0, writeSolicitFrame(b, this.probeMac, null, this.#iface.config.gateway6)));
+    const c = this.#iface.config;
+    this.#iface.emit(b.subarray(0, writeSolicitFrame(b, this.probeMac, null, c.gateway6)));
+    if (this.#dns6.taken === null) {
+      this.#iface.emit(b.subarray(0, writeSolicitFrame(b, this.probeMac, null, c.dns6)));
+    }
   }
 }

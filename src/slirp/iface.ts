@@ -111,6 +111,8 @@ export class Iface {
   /** The MAC of the virtual gateway (52:55 and the gateway's IPv4 address, as libslirp). */
   /** A host on the switch has the DNS address (gateway_guard.ts `dnsClaimed`): it is a guest's then. */
   dnsHeldByHost = false;
+  /** A host on the switch has the IPv6 DNS address (gateway_guard.ts `dns6Claimed`): it is a guest's then. */
+  dns6HeldByHost = false;
   readonly mac: Uint8Array;
   readonly linkLocal: Uint8Array;
   readonly stats: StackStats = newStats();
@@ -186,7 +188,7 @@ export class Iface {
     const c = this.config;
     if (isIpv6LinkLocal(b, off)) return !ipv6Equal(b, off, this.linkLocal, 0);
     return ipv6PrefixMatch(b, off, c.prefix6, 0, c.prefix6Length) && !ipv6Equal(b, off, c.gateway6, 0) &&
-      !ipv6Equal(b, off, c.dns6, 0);
+      (this.dns6HeldByHost || !ipv6Equal(b, off, c.dns6, 0));
   }
 
   /** Whether the IPv6 address at `b[off]` is one the stack answers for. */

@@ -212,11 +212,26 @@ export class Ipv6Input {
     this.#advertIn(b, this.#ndp, macOff);
   }
 
-  /** A neighbour advertisement for one of our addresses that is not ours come back is another host's claim. */
+  /**
+   * A neighbour advertisement for one of our addresses that is not ours come back is another host's claim;
+   * for the DNS address, from a MAC no slirp has (ours, another slirp's of this network; libslirp's, 52:56
+   * and the address's last four bytes), a host that has that address (gateway_guard.ts `dns6Claimed`);
+   * another slirp's answer for it is not counted: its answer for the gateway is the claim said.
+   */
   #advertIn(b: Uint8Array, n: NdpMessage, macOff: number): void {
     const iface = this.#iface;
     if (!iface.isOurs6(b, n.targetOffset)) return;
     const guard = this.#p.guard;
+    const dns6 = iface.config.dns6;
+    if (ipv6Equal(b, n.targetOffset, dns6, 0)) {
+      const libslirp = b[macOff] === 0x52 && b[macOff + 1] === 0x56 &&
+        b[macOff + 2] === dns6[12] && b[macOff + 3] === dns6[13] && b[macOff + 4] === dns6[14] &&
+        b[macOff + 5] === dns6[15];
+      if (!macEquals(b, macOff, iface.mac) && !libslirp) {
+        guard.dns6Claimed(`a neighbour advertisement for ${formatIpv6(b, n.targetOffset)}`, b, macOff);
+      }
+      return;
+    }
     if (
       n.targetMacOffset >= 0 && macEquals(b, n.targetMacOffset, iface.mac) && guard.ownAdvert(iface.now())
     ) return;
@@ -244,6 +259,8 @@ export class Ipv6Input {
       return;
     }
     if (type !== ICMPV6.NEIGHBOR_SOLICIT || !iface.isOurs6(b, n.targetOffset)) return;
+    // The DNS address a host on the switch holds is that host's to answer for.
+    if (iface.dns6HeldByHost && ipv6Equal(b, n.targetOffset, iface.config.dns6, 0)) return;
     const out = this.#p.out;
     const t = out.tx;
     const io = ETH_HLEN + IPV6_HLEN;

@@ -511,6 +511,9 @@ export class SlirpStack implements TcpCoreSide {
       ...(this.#guard.dnsTaken === null
         ? []
         : [`DNS address taken: ${this.#guard.dnsTaken} (a host has it; ARP for it not answered)`]),
+      ...(this.#guard.dns6Taken === null ? [] : [
+        `IPv6 DNS address taken: ${this.#guard.dns6Taken} (a host has it; neighbour solicitations for it not answered)`,
+      ]),
     ];
   }
 

@@ -35,3 +35,11 @@ export function parseRefusal(reply: Uint8Array): string | null {
   const text = printable(new TextDecoder().decode(reply)).trim();
   return text === "" ? null : text;
 }
+
+/**
+ * Whether a refusal's reason says the switch was busy with other handshakes (ours refuses a connection
+ * past its caps: switch_server.ts `#busy`), which a client may meet again later with another answer.
+ */
+export function isBusyRefusal(reason: string): boolean {
+  return / handshakes (of other users )?under way/.test(reason);
+}

@@ -11,14 +11,18 @@
  * serves at once and reports whether a command it runs inherits the mark
  * that makes a process the copy; `ended-as-told` and `ended` say a line
  * and exit 0 without serving, the first marking its end as one it was told
- * to make (reportEndedAsTold). The parent prints what `daemonize` ended
- * with.
+ * to make (reportEndedAsTold); `stopped-logging` and `stopped` are told
+ * SIGTERM by someone else than their parent before they serve, mark it
+ * (reportStoppedBeforeServing) and exit 0, the first keeping its stop line in
+ * a log file, the second saying it on stderr. The parent prints what
+ * `daemonize` ended with.
  */
 import {
   daemonize,
   isDaemonChild,
   reportEndedAsTold,
   reportReady,
+  reportStoppedBeforeServing,
   StartTimeout,
 } from "../../src/cli/daemon.ts";
 import { ExitStatus } from "../../src/cli/main.ts";
@@ -61,6 +65,15 @@ if (isDaemonChild()) {
   if (mode === "ended-as-told" || mode === "ended") {
     console.error("copy: ends before serving");
     if (mode === "ended-as-told") reportEndedAsTold();
+    Deno.exit(0);
+  }
+  if (mode === "stopped-logging" || mode === "stopped") {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    Deno.addSignalListener("SIGTERM", () => resolve());
+    Deno.kill(Deno.pid, "SIGTERM");
+    await promise;
+    if (mode === "stopped") console.error("copy: SIGTERM while joining: stopped before serving");
+    reportStoppedBeforeServing("SIGTERM", mode === "stopped-logging" ? "/tmp/rig.log" : undefined);
     Deno.exit(0);
   }
   if (mode === "stubborn") Deno.addSignalListener("SIGTERM", () => {});

@@ -561,6 +561,20 @@ Deno.test("a --daemon copy that ends with status 0 before serving is a failed st
   assert.deepEqual([...told.left, ...ended.left], []);
 });
 
+Deno.test("a --daemon copy told to stop by another before serving has its parent say the stop and where its log keeps it, not that it exited with status 0", async () => {
+  const logging = await rig("stopped-logging");
+  assert.equal(logging.code, 1, logging.stderr);
+  assert.equal(
+    logging.stderr,
+    "SIGTERM: the background rig was stopped before it served; see /tmp/rig.log\n",
+  );
+  // Without a log file the copy's own stop line reaches the parent, and is what it prints.
+  const said = await rig("stopped");
+  assert.equal(said.code, 1, said.stderr);
+  assert.equal(said.stderr, "copy: SIGTERM while joining: stopped before serving\n");
+  assert.deepEqual([...logging.left, ...said.left], []);
+});
+
 Deno.test("a --daemon copy that is too slow and ends on SIGTERM is reported as stopped, not killed", async () => {
   const r = await rig("slow");
   assert.equal(r.code, 1, r.stderr);

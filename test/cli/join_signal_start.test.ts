@@ -21,10 +21,12 @@
  */
 import assert from "node:assert/strict";
 import { type ManagedProcess, skipUnless, waitFor } from "../helpers/processes.ts";
+import { listDir } from "../helpers/vde_clients.ts";
 import {
   assertEndsOn,
   assertOnlyNextPort,
   clientSockets,
+  END_MS,
   KINDS,
   missing,
   type TestSwitch,
@@ -167,3 +169,39 @@ for (const [kind, which] of KINDS) {
     });
   }
 }
+
+Deno.test("vde switch --daemon --logfile --cable vde:// whose background copy is told SIGTERM while our switch holds its join exits 1 saying the stop and its log, which has the stop line", async (t) => {
+  if (skipUnless(t, await missing(TOOLS))) return;
+  await withSwitches("ours", 1, async ([s], tmp) => {
+    Deno.kill(s!.sw.pid, "SIGSTOP");
+    const own = `${tmp}/own`;
+    const logfile = `${tmp}/own.log`;
+    const vnl = `vde://${s!.dir}`;
+    const sw = vde(["switch", "--daemon", "--logfile", logfile, "--sock", own, "--cable", vnl]);
+    try {
+      // The copy (not the parent) joins: its pid is in its handshake socket's name.
+      let copy = 0;
+      await waitFor(async () => {
+        const name = (await listDir(s!.dir)).find((n) => /^\.\d{5}-/.test(n));
+        copy = name === undefined ? 0 : Number(name.slice(1, 6));
+        return copy > 0;
+      }, { timeoutMs: 30_000, what: "the background copy's socket in the held switch's directory" });
+      Deno.kill(copy, "SIGTERM");
+      const status = await Promise.race([
+        sw.status,
+        new Promise<null>((done) => setTimeout(done, END_MS, null)),
+      ]);
+      assert.ok(status !== null, `vde switch --daemon still waits ${END_MS} ms after its copy's SIGTERM`);
+      assert.equal(status.code, 1, sw.stderr);
+      // Before, only "the background switch exited with status 0 before serving": the stop was in the log.
+      assert.equal(
+        sw.stderr,
+        `vde: SIGTERM: the background switch was stopped before it served; see ${logfile}\n`,
+      );
+      assert.match(await Deno.readTextFile(logfile), /SIGTERM while opening .*: stopped before serving/);
+    } finally {
+      Deno.kill(s!.sw.pid, "SIGCONT");
+      await sw.stop();
+    }
+  });
+});

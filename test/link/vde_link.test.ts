@@ -19,6 +19,7 @@ import { processAlive } from "../../src/os/processes.ts";
 import { ourCli, until } from "../helpers/vde_clients.ts";
 import { parseVdeVnl } from "../../src/link/vde_link.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
+import { buildRefusal, isBusyRefusal } from "../../src/wire/vde_refusal.ts";
 
 Deno.test("a switch shared with a group tells one outside it to be added, and one added since login to log in again", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -219,6 +220,86 @@ Deno.test("a vde:// open waiting for room in a full ctl queue gives up at once w
     for (const c of queued) c.close();
     ctl.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+/**
+ * Runs `body` with a switch at `dir` that refuses its first `busy` connections as ours does when other
+ * handshakes fill it (a user's 16 under way), then refuses for another reason; `seen` counts the
+ * connections it took. Afterwards no handshake socket of the open may be left in `dir`.
+ */
+async function withBusySwitch(
+  busy: number,
+  body: (dir: string, seen: { connections: number }) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-busy-switch-" });
+  const dir = `${tmp}/sw`;
+  await Deno.mkdir(dir);
+  const ctl = Deno.listen({ transport: "unix", path: `${dir}/ctl` });
+  const seen = { connections: 0 };
+  const serving = (async () => {
+    for await (const conn of ctl) {
+      seen.connections++;
+      const reason = seen.connections <= busy
+        ? "nobody has 16 handshakes under way here, the most one user may"
+        : "bad request";
+      await conn.write(buildRefusal(reason)).catch(() => {});
+      conn.close();
+    }
+  })().catch(() => {});
+  try {
+    await body(dir, seen);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["ctl"], "no handshake socket left");
+  } finally {
+    ctl.close();
+    await serving;
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+Deno.test("a vde:// open refused for a switch busy with other handshakes asks again, within BACKLOG_WAIT_MS, and is told the next answer", async () => {
+  const { openVdeLink, BACKLOG_WAIT_MS } = await import("../../src/link/vde_link.ts");
+  await withBusySwitch(3, async (dir, seen) => {
+    const began = Date.now();
+    // Before, the first busy refusal ended the open: "nobody has 16 handshakes under way here".
+    await assert.rejects(openVdeLink(dir), /refused the connection: bad request$/);
+    assert.equal(seen.connections, 4, "three busy refusals, then the answer");
+    assert.ok(Date.now() - began < BACKLOG_WAIT_MS, "asked again within the wait");
+  });
+});
+
+Deno.test("a vde:// open asking a busy switch again gives up at once when its opener stops, and after BACKLOG_WAIT_MS with the switch's reason", async () => {
+  const { openVdeLink, BACKLOG_WAIT_MS } = await import("../../src/link/vde_link.ts");
+  await withBusySwitch(Infinity, async (dir, seen) => {
+    const stop = new AbortController();
+    const opening = openVdeLink(dir, { signal: stop.signal });
+    setTimeout(() => stop.abort(), 300);
+    const began = Date.now();
+    await assert.rejects(opening, /^Error: stopped while joining/);
+    const took = Date.now() - began;
+    assert.ok(took < BACKLOG_WAIT_MS / 5, `the stopped open went on asking ${took} ms`);
+    assert.ok(seen.connections > 1, "asked again before the stop");
+    // Busy for longer than the wait: the switch's own reason, as before.
+    const again = Date.now();
+    await assert.rejects(openVdeLink(dir), /16 handshakes under way here, the most one user may$/);
+    const waited = Date.now() - again;
+    assert.ok(
+      waited >= BACKLOG_WAIT_MS - 100 && waited < BACKLOG_WAIT_MS + 3000,
+      `gave up after ${waited} ms`,
+    );
+  });
+});
+
+Deno.test("the refusals of a switch busy with handshakes are told from the others", () => {
+  for (
+    const busy of [
+      "the switch has 64 handshakes under way: try again",
+      "alice has 16 handshakes under way here, the most one user may",
+      "the switch has 56 handshakes of other users under way: try again",
+    ]
+  ) assert.ok(isBusyRefusal(busy), busy);
+  for (const other of ["bad request", "client sent no socket path", "port 3 is taken"]) {
+    assert.ok(!isBusyRefusal(other), other);
   }
 });
 

@@ -11,7 +11,7 @@ import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../
 import { buildDhcp, DHCP_MSG, DHCP_OPT } from "../../src/wire/dhcp.ts";
 import { newIpv6Header, parseIpv6, solicitedNode, writeIpv6Header } from "../../src/wire/ipv6.ts";
 import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
-import { newNdpMessage, parseNdp, writeNeighborSolicit } from "../../src/wire/ndp.ts";
+import { newNdpMessage, parseNdp, writeNeighborAdvert, writeNeighborSolicit } from "../../src/wire/ndp.ts";
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { defaultConfig, parseForward, type SlirpConfig } from "../../src/slirp/config.ts";
 import { SlirpStack } from "../../src/slirp/stack.ts";
@@ -25,6 +25,8 @@ import {
 import { FakeHostNet, GUEST_MAC, udp4Frame } from "./helpers.ts";
 
 const GW6 = ipLiteral("fd00::2");
+const DNS6 = ipLiteral("fd00::3");
+const ALL_NODES = ipLiteral("ff02::1");
 const BROADCAST = "ff:ff:ff:ff:ff:ff";
 
 /** A stack on a virtual clock whose frames go to `route` (bound with `attach`, as a link binds it). */
@@ -121,7 +123,10 @@ Deno.test("a slirp bound to a link sends 3 ARP probes and 3 DAD solicitations fo
   run(clock, [s], 4000, () => seen.push(...s.sent.splice(0)));
   // Each ARP probe for the gateway goes with one for the DNS address (its own test, below).
   const arp = seen.filter((f) => f[12] === 0x08 && f[13] === 0x06 && f[41] === 2);
-  const ns = seen.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[54] === ICMPV6.NEIGHBOR_SOLICIT);
+  // Each DAD solicitation for the gateway goes with one for the IPv6 DNS address (its own test, below).
+  const allNs = seen.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[54] === ICMPV6.NEIGHBOR_SOLICIT);
+  const ns = allNs.filter((f) => f[77] === 2);
+  assert.equal(allNs.filter((f) => f[77] === 3).length, PROBES);
   assert.equal(arp.length, PROBES);
   assert.equal(seen.filter((f) => f[12] === 0x08 && f[13] === 0x06 && f[41] === 3).length, PROBES);
   assert.equal(ns.length, PROBES);
@@ -310,6 +315,85 @@ Deno.test("a host that comes up later with the slirp's DNS address is heard by i
   assert.equal(conflictLines(second.logs).length, 1, "said as a second slirp");
   assert.deepEqual(dnsLines(second.logs), []);
   assert.deepEqual(dnsLines(first.logs), []);
+});
+
+/** A neighbour advertisement for `target` from `mac` (to all nodes, as an answer to DAD). */
+function hostAdvert(mac: Uint8Array, target: Uint8Array): Uint8Array {
+  const ip = new Uint8Array(40 + 32);
+  const l = writeNeighborAdvert(ip, 40, target, mac, { router: false, solicited: false, override: true });
+  writeIpv6Header(ip, 0, l, 58, 255, target, ALL_NODES);
+  finishIcmpv6(ip, 40, l, 8, 24);
+  return buildFrame({ src: formatMac(mac, 0), dst: "33:33:00:00:00:01", type: 0x86dd, payload: ip });
+}
+
+/** Answers, as a host at fd00::3 with `mac` does, every solicitation for its address the stack sent. */
+function answerAsDns6Host(s: Bound, mac: Uint8Array): void {
+  const h = newIpv6Header();
+  const n = newNdpMessage();
+  for (const f of s.sent.splice(0)) {
+    if (f[12] !== 0x86 || f[13] !== 0xdd || parseIpv6(f, 14, f.length - 14, h) !== null) continue;
+    if (f[54] !== ICMPV6.NEIGHBOR_SOLICIT || parseNdp(f, h.dataOffset, h.dataLength, n) !== null) continue;
+    if (f.subarray(n.targetOffset, n.targetOffset + 16).every((x, i) => x === DNS6[i])) {
+      s.stack.input(hostAdvert(mac, DNS6));
+    }
+  }
+}
+
+/** The neighbour advertisements for fd00::3 among `frames`. */
+const dns6Adverts = (frames: Uint8Array[]) =>
+  frames.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[54] === ICMPV6.NEIGHBOR_ADVERT && f[77] === 3);
+
+const dns6Lines = (logs: string[]) => logs.filter((l) => /IPv6 DNS address .* is taken/.test(l));
+
+Deno.test("a host given the slirp's IPv6 DNS address answers its DAD probe: said once with vnameserver6=, the slirp leaves that address's solicitations to the host, and takes it back once the host is gone", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock);
+  const host = new Uint8Array([0xa6, 0xeb, 0x42, 0xca, 0x5b, 0xfe]);
+  run(clock, [s], 4000, () => answerAsDns6Host(s, host));
+  const lines = dns6Lines(s.logs);
+  assert.equal(lines.length, 1, s.logs.join("\n"));
+  assert.match(
+    lines[0]!,
+    /IPv6 DNS address fd00::3 is taken on this switch: a neighbour advertisement for fd00::3 from a6:eb:42:ca:5b:fe/,
+  );
+  assert.match(lines[0]!, /vnameserver6=ADDR, an address no host has, in fd00::\/64/);
+  assert.deepEqual(conflictLines(s.logs), [], "no second slirp");
+  assert.equal(s.stack.stats.gatewayConflicts, 0);
+  assert.ok(s.stack.describe().some((l) => /IPv6 DNS address taken: a neighbour advertisement/.test(l)));
+  // A guest's solicitation for fd00::3 is the host's to answer; the gateway's is still answered.
+  s.sent.length = 0;
+  s.stack.input(dadSolicit(DNS6));
+  assert.deepEqual(dns6Adverts(s.sent), [], "no advertisement for the host's address");
+  s.stack.input(dadSolicit(GW6));
+  assert.equal(s.sent.length, 1, "the gateway's advertisement");
+  // While the host answers the rechecks it keeps the address, said once.
+  s.sent.length = 0;
+  run(clock, [s], 3 * DNS_RECHECK_MS, () => answerAsDns6Host(s, host));
+  assert.equal(dns6Lines(s.logs).length, 1, s.logs.join("\n"));
+  s.sent.length = 0;
+  s.stack.input(dadSolicit(DNS6));
+  assert.deepEqual(dns6Adverts(s.sent), [], "the host's address still");
+  // The host is renumbered: it answers no more, and the slirp answers for fd00::3 again.
+  run(clock, [s], 2 * DNS_RECHECK_MS, () => void s.sent.splice(0));
+  const free = s.logs.filter((l) => /IPv6 DNS address fd00::3 is free again/.test(l));
+  assert.equal(free.length, 1, s.logs.join("\n"));
+  assert.ok(!s.stack.describe().some((l) => /IPv6 DNS address taken/.test(l)), s.stack.describe().join("\n"));
+  s.stack.input(dadSolicit(DNS6));
+  assert.equal(dns6Adverts(s.sent).length, 1, "the slirp answers for its IPv6 DNS address again");
+  // The IPv4 DNS address was never the host's.
+  assert.deepEqual(s.logs.filter((l) => /DNS address 10\.0\.2\.3/.test(l)), []);
+});
+
+Deno.test("the slirp's own advertisement for its IPv6 DNS address, come back, and libslirp's (52:56 and the address's last bytes) are no host's", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock);
+  run(clock, [s], 4000, () => void s.sent.splice(0));
+  s.stack.input(hostAdvert(s.stack.mac, DNS6));
+  s.stack.input(hostAdvert(new Uint8Array([0x52, 0x56, 0, 0, 0, 3]), DNS6));
+  assert.deepEqual(dns6Lines(s.logs), []);
+  assert.equal(s.stack.stats.gatewayConflicts, 0);
+  s.stack.input(dadSolicit(DNS6));
+  assert.equal(dns6Adverts(s.sent).length, 1, "the slirp still answers for fd00::3");
 });
 
 Deno.test("a foreign ARP reply, neighbour advertisement or DHCP offer for the gateway counts, with the same MAC, said once", () => {
