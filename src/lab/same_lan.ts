@@ -169,23 +169,33 @@ function slirpLans(
   });
 }
 
-/** Each slirp's name with the hosts that have an interface on its LAN (none: it serves no host). */
-export function hostsOnSlirpLans(
-  nodes: readonly LabNode[],
-  links: readonly LabLink[],
-): Map<string, string[]> {
+/** Who is on one LAN: the hosts with an interface there, and whether a cable leads off it to another machine. */
+export interface LanReach {
+  readonly hosts: string[];
+  readonly cable: boolean;
+}
+
+/**
+ * Who is on the LAN of each segment key asked (`slirp:nat`, `sw:sw1:10`). A cable's switch end puts its
+ * VLANs on the cable, whose far side (hosts the file does not name) may be what a slirp there serves.
+ */
+export function lanReach(nodes: readonly LabNode[], links: readonly LabLink[]): (key: string) => LanReach {
   const lans = lansOf(nodes, links);
-  const hosts = new Set(nodes.filter((n) => n.kind === "host").map((n) => n.name));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
   // Every host interface a link makes, with or without an address (a host may take one by its own exec).
-  const ifaces = links.flatMap((l) => l.ends).filter((e) => hosts.has(e.node) && e.iface !== undefined);
-  const out = new Map<string, string[]>();
-  for (const slirp of nodes) {
-    if (slirp.kind !== "slirp") continue;
-    const lan = lans.root(`slirp:${slirp.name}`);
+  const ifaces = links.flatMap((l) => l.ends).filter((e) =>
+    byName.get(e.node)?.kind === "host" && e.iface !== undefined
+  );
+  const cabled = new Set(
+    links.filter((l) => l.ends.some((e) => byName.get(e.node)?.kind === "cable")).flatMap((l) =>
+      l.ends.flatMap((e) => endKeys(byName.get(e.node), e.iface, l)).map((k) => lans.root(k))
+    ),
+  );
+  return (key) => {
+    const lan = lans.root(key);
     const on = ifaces.filter((e) => lans.root(`if:${e.node}:${e.iface}`) === lan).map((e) => e.node);
-    out.set(slirp.name, [...new Set(on)]);
-  }
-  return out;
+    return { hosts: [...new Set(on)], cable: cabled.has(lan) };
+  };
 }
 
 /** An address as written (`10.0.2.20/24`) as an IPv4 number; undefined for IPv6 or `dhcp`. */
