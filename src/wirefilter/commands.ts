@@ -198,6 +198,9 @@ export function showInfo(ctx: WirefilterContext, node: number): string[] {
   return lines;
 }
 
+/** One `formatWireValue` word: formatG's number (`0.5`, `1e+06`), `+` its spread, and U or N. */
+const WIRE_VALUE = /^(\d+(?:\.\d+)?(?:e[-+]\d+)?)\+\d+(?:\.\d+)?(?:e[-+]\d+)?[UN]$/;
+
 /**
  * The delay in ms both ways in a `showinfo` listing (`Delay  L->R 100+0U   R->L 100+0U`), as
  * `currentDelay` says it: for `vde term`, which knows a filter only by its console. Undefined when there is
@@ -205,7 +208,9 @@ export function showInfo(ctx: WirefilterContext, node: number): string[] {
  */
 export function delayOfShowinfo(lines: readonly string[]): string | undefined {
   const row = lines.find((l) => l.startsWith("Delay "));
-  const values = [...(row ?? "").matchAll(/([-+\d.eE]+)\+[\d.eE+-]*[UN]/g)].map((m) => m[1]!);
+  // Word by word, each a whole `formatWireValue` (`100+0U`, `1e+06+5N`): the console at the far end is any
+  // socket the user named, and a pattern free to split a long run of `+` anywhere costs the cube of its length.
+  const values = (row ?? "").split(/\s+/).map((w) => WIRE_VALUE.exec(w)?.[1]).filter((v) => v !== undefined);
   if (values.length === 0 || values.some((v) => v !== values[0]) || !(Number(values[0]) > 0)) {
     return undefined;
   }

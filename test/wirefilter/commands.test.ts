@@ -269,4 +269,9 @@ Deno.test("showinfo's delay row gives the delay both ways share, as the console'
   const { filter, run } = setup(true);
   setValue(filter, "delay", "LR40");
   assert.equal(delayOfShowinfo((await run("showinfo")).lines ?? []), undefined, "the two ways differ");
+  setValue(filter, "delay", "2000000");
+  assert.equal(delayOfShowinfo((await run("showinfo")).lines ?? []), "2e+06", "formatG's exponent form");
+  // A console that is not a wirefilter's may send anything: a long run of `+` is no delay, said at once (a
+  // pattern that tried every split of it took 23 s for 4,000 and would hang this test for hours).
+  assert.equal(delayOfShowinfo([`Delay  L->R ${"+".repeat(100_000)}`]), undefined);
 });
