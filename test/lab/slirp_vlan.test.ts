@@ -77,13 +77,7 @@ Deno.test("a slirp in the hosts' VLAN, or with a host in VLAN 0, or reaching the
   );
 });
 
-const TWO = [
-  "sw1: { kind: switch, vlans: [10, 20] }",
-  "sw2: { kind: switch, vlans: [10, 20] }",
-  "nat: { kind: slirp }",
-  "h1: { kind: host, address: dhcp }",
-  "h2: { kind: host, address: dhcp }",
-];
+const TWO = [...NODES, "sw2: { kind: switch, vlans: [10, 20] }"];
 
 Deno.test("with several switches, the fix names only the VLANs the slirp's switch carries to the hosts", () => {
   // The trunk carries VLAN 10 to sw1, not 20: h2 stays out of the slirp's reach from sw2 whatever its vlan.
