@@ -33,7 +33,8 @@ const READY_MARK = "\u0000vde ready\n";
 const ENDED_MARK = "\u0000vde ended as told\n";
 /**
  * Written by the copy on its stderr when a stop signal reaches it before it serves (reportStoppedBeforeServing):
- * the signal, a tab, the log file that keeps its stop line ("" for none), a newline.
+ * `[signal, log file that keeps its stop line ("" for none)]` as JSON, a newline (JSON, not a tab between the
+ * two: a log file's name may hold a tab or a newline, which would end the mark early).
  */
 const STOPPED_MARK = "\u0000vde stopped: ";
 /** How long the copy may take to start (slow under load, never forever). */
@@ -289,8 +290,14 @@ function takeStoppedMark(text: string): { signal: string; log: string; rest: str
   if (at < 0) return null;
   const end = text.indexOf("\n", at);
   if (end < 0) return null;
-  const [signal = "", log = ""] = text.slice(at + STOPPED_MARK.length, end).split("\t");
-  return { signal, log, rest: text.slice(0, at) + text.slice(end + 1) };
+  let said: unknown;
+  try {
+    said = JSON.parse(text.slice(at + STOPPED_MARK.length, end));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(said) || typeof said[0] !== "string" || typeof said[1] !== "string") return null;
+  return { signal: said[0], log: said[1], rest: text.slice(0, at) + text.slice(end + 1) };
 }
 
 /**
@@ -300,7 +307,9 @@ function takeStoppedMark(text: string): { signal: string; log: string; rest: str
 export function reportStoppedBeforeServing(signal: Deno.Signal, logfile?: string): void {
   if (!isDaemonChild() || readyReported) return;
   try {
-    Deno.stderr.writeSync(new TextEncoder().encode(`${STOPPED_MARK}${signal}\t${logfile ?? ""}\n`));
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`${STOPPED_MARK}${JSON.stringify([signal, logfile ?? ""])}\n`),
+    );
   } catch { /* the parent gave up waiting */ }
 }
 

@@ -575,6 +575,16 @@ Deno.test("a --daemon copy told to stop by another before serving has its parent
   assert.deepEqual([...logging.left, ...said.left], []);
 });
 
+Deno.test("a --daemon copy stopped before serving whose log file's name holds a tab and a newline has its parent name that whole file", async () => {
+  const r = await rig("stopped-odd-log");
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(
+    r.stderr,
+    "SIGTERM: the background rig was stopped before it served; see /tmp/rig\tnew\nline.log\n",
+  );
+  assert.deepEqual(r.left, []);
+});
+
 Deno.test("a --daemon copy that is too slow and ends on SIGTERM is reported as stopped, not killed", async () => {
   const r = await rig("slow");
   assert.equal(r.code, 1, r.stderr);
