@@ -2,7 +2,8 @@
  * End to end, a second slirp on one switch is told, not silent
  * (src/slirp/gateway_guard.ts): two `vde slirp` on our switch; ours beside
  * Debian's libslirp plugin (`vde_plug vde://DIR slirp://`) on Debian's
- * vde_switch; and `vde switch --slirp` hearing libslirp's broadcast DHCP
+ * vde_switch (whose answer for fd00::3 is no host's); a Linux host on the
+ * IPv6 DNS address, said as taken; `vde switch --slirp` hearing libslirp's broadcast DHCP
  * offer to a guest, counted in `slirp/print`; a `--daemon` start behind a
  * slow cable, told on its terminal after it returned, and in its log file or
  * syslog where a script started it. Every slirp keeps running.
