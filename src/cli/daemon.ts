@@ -20,7 +20,7 @@
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
-import { onSignals } from "./signals.ts";
+import { onSignals, STOP_SIGNALS } from "./signals.ts";
 import { commandLine } from "../os/processes.ts";
 import { DENO_RUN } from "./v8_flags.ts";
 
@@ -169,7 +169,12 @@ export async function daemonize(
       if (mark >= 0) {
         // What the copy logged while starting (a startup script's failing lines) is what a
         // foreground start shows before it serves; after this the copy has no terminal.
-        printLines(text.slice(0, mark));
+        const before = text.slice(0, mark);
+        // A stop signal from someone else reached the copy just before it served (it marked that, then
+        // still reported ready): it is stopping, so it is not up, and the mark is no line to print.
+        const stop = takeStoppedMark(before);
+        printLines(stop?.rest ?? before);
+        interrupted ??= stop?.signal;
         if (interrupted !== undefined) {
           // Ctrl-C came before the mark was read: the copy stops (its stderr is /dev/null by now, its
           // lines up to the mark are printed above), so nothing stays up. It is told again: one that lost
@@ -285,7 +290,7 @@ function printLines(text: string): void {
 }
 
 /** The stop the copy marked (reportStoppedBeforeServing) and `text` without the mark, or null when it marked none. */
-function takeStoppedMark(text: string): { signal: string; log: string; rest: string } | null {
+function takeStoppedMark(text: string): { signal: Deno.Signal; log: string; rest: string } | null {
   const at = text.indexOf(STOPPED_MARK);
   if (at < 0) return null;
   const end = text.indexOf("\n", at);
@@ -296,8 +301,11 @@ function takeStoppedMark(text: string): { signal: string; log: string; rest: str
   } catch {
     return null;
   }
-  if (!Array.isArray(said) || typeof said[0] !== "string" || typeof said[1] !== "string") return null;
-  return { signal: said[0], log: said[1], rest: text.slice(0, at) + text.slice(end + 1) };
+  if (!Array.isArray(said) || typeof said[1] !== "string") return null;
+  // Only a stop signal: the parent may pass it on to the copy (a copy that marked it, then said ready).
+  const signal = STOP_SIGNALS.find((s) => s === said[0]);
+  if (signal === undefined) return null;
+  return { signal, log: said[1], rest: text.slice(0, at) + text.slice(end + 1) };
 }
 
 /**

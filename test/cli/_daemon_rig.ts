@@ -15,7 +15,8 @@
  * SIGTERM by someone else than their parent before they serve, mark it
  * (reportStoppedBeforeServing) and exit 0, the first keeping its stop line in
  * a log file, the second saying it on stderr (`stopped-odd-log`: a log
- * file whose name holds a tab and a newline). The parent prints what
+ * file whose name holds a tab and a newline; `stopped-at-ready` marks it and
+ * reports ready all the same, and ends at the next SIGTERM). The parent prints what
  * `daemonize` ended with.
  */
 import {
@@ -81,6 +82,15 @@ if (isDaemonChild()) {
       : undefined;
     reportStoppedBeforeServing("SIGTERM", logfile);
     Deno.exit(0);
+  }
+  if (mode === "stopped-at-ready") {
+    // A stop signal from another that reached the copy as it came up: marked, then ready said all the same.
+    Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+    console.error("copy: starting");
+    reportStoppedBeforeServing("SIGTERM");
+    reportReady("copy: serving\n");
+    await sleep(60_000);
+    Deno.exit(3);
   }
   if (mode === "stubborn") Deno.addSignalListener("SIGTERM", () => {});
   await sleep(60_000);
