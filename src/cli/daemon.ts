@@ -20,7 +20,7 @@
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
-import { onSignals } from "./signals.ts";
+import { onSignals, STOP_SIGNALS } from "./signals.ts";
 import { commandLine } from "../os/processes.ts";
 import { DENO_RUN } from "./v8_flags.ts";
 
@@ -33,7 +33,8 @@ const READY_MARK = "\u0000vde ready\n";
 const ENDED_MARK = "\u0000vde ended as told\n";
 /**
  * Written by the copy on its stderr when a stop signal reaches it before it serves (reportStoppedBeforeServing):
- * the signal, a tab, the log file that keeps its stop line ("" for none), a newline.
+ * `[signal, log file that keeps its stop line ("" for none)]` as JSON, a newline (JSON, not a tab between the
+ * two: a log file's name may hold a tab or a newline, which would end the mark early).
  */
 const STOPPED_MARK = "\u0000vde stopped: ";
 /** How long the copy may take to start (slow under load, never forever). */
@@ -168,7 +169,12 @@ export async function daemonize(
       if (mark >= 0) {
         // What the copy logged while starting (a startup script's failing lines) is what a
         // foreground start shows before it serves; after this the copy has no terminal.
-        printLines(text.slice(0, mark));
+        const before = text.slice(0, mark);
+        // A stop signal from someone else reached the copy just before it served (it marked that, then
+        // still reported ready): it is stopping, so it is not up, and the mark is no line to print.
+        const stop = takeStoppedMark(before);
+        printLines(stop?.rest ?? before);
+        interrupted ??= stop?.signal;
         if (interrupted !== undefined) {
           // Ctrl-C came before the mark was read: the copy stops (its stderr is /dev/null by now, its
           // lines up to the mark are printed above), so nothing stays up. It is told again: one that lost
@@ -284,13 +290,22 @@ function printLines(text: string): void {
 }
 
 /** The stop the copy marked (reportStoppedBeforeServing) and `text` without the mark, or null when it marked none. */
-function takeStoppedMark(text: string): { signal: string; log: string; rest: string } | null {
+function takeStoppedMark(text: string): { signal: Deno.Signal; log: string; rest: string } | null {
   const at = text.indexOf(STOPPED_MARK);
   if (at < 0) return null;
   const end = text.indexOf("\n", at);
   if (end < 0) return null;
-  const [signal = "", log = ""] = text.slice(at + STOPPED_MARK.length, end).split("\t");
-  return { signal, log, rest: text.slice(0, at) + text.slice(end + 1) };
+  let said: unknown;
+  try {
+    said = JSON.parse(text.slice(at + STOPPED_MARK.length, end));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(said) || typeof said[1] !== "string") return null;
+  // Only a stop signal: the parent may pass it on to the copy (a copy that marked it, then said ready).
+  const signal = STOP_SIGNALS.find((s) => s === said[0]);
+  if (signal === undefined) return null;
+  return { signal, log: said[1], rest: text.slice(0, at) + text.slice(end + 1) };
 }
 
 /**
@@ -300,7 +315,9 @@ function takeStoppedMark(text: string): { signal: string; log: string; rest: str
 export function reportStoppedBeforeServing(signal: Deno.Signal, logfile?: string): void {
   if (!isDaemonChild() || readyReported) return;
   try {
-    Deno.stderr.writeSync(new TextEncoder().encode(`${STOPPED_MARK}${signal}\t${logfile ?? ""}\n`));
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`${STOPPED_MARK}${JSON.stringify([signal, logfile ?? ""])}\n`),
+    );
   } catch { /* the parent gave up waiting */ }
 }
 

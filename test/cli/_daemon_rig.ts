@@ -14,7 +14,9 @@
  * to make (reportEndedAsTold); `stopped-logging` and `stopped` are told
  * SIGTERM by someone else than their parent before they serve, mark it
  * (reportStoppedBeforeServing) and exit 0, the first keeping its stop line in
- * a log file, the second saying it on stderr. The parent prints what
+ * a log file, the second saying it on stderr (`stopped-odd-log`: a log
+ * file whose name holds a tab and a newline; `stopped-at-ready` marks it and
+ * reports ready all the same, and ends at the next SIGTERM). The parent prints what
  * `daemonize` ended with.
  */
 import {
@@ -67,14 +69,28 @@ if (isDaemonChild()) {
     if (mode === "ended-as-told") reportEndedAsTold();
     Deno.exit(0);
   }
-  if (mode === "stopped-logging" || mode === "stopped") {
+  if (mode === "stopped-logging" || mode === "stopped" || mode === "stopped-odd-log") {
     const { promise, resolve } = Promise.withResolvers<void>();
     Deno.addSignalListener("SIGTERM", () => resolve());
     Deno.kill(Deno.pid, "SIGTERM");
     await promise;
     if (mode === "stopped") console.error("copy: SIGTERM while joining: stopped before serving");
-    reportStoppedBeforeServing("SIGTERM", mode === "stopped-logging" ? "/tmp/rig.log" : undefined);
+    const logfile = mode === "stopped-logging"
+      ? "/tmp/rig.log"
+      : mode === "stopped-odd-log"
+      ? "/tmp/rig\tnew\nline.log"
+      : undefined;
+    reportStoppedBeforeServing("SIGTERM", logfile);
     Deno.exit(0);
+  }
+  if (mode === "stopped-at-ready") {
+    // A stop signal from another that reached the copy as it came up: marked, then ready said all the same.
+    Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+    console.error("copy: starting");
+    reportStoppedBeforeServing("SIGTERM");
+    reportReady("copy: serving\n");
+    await sleep(60_000);
+    Deno.exit(3);
   }
   if (mode === "stubborn") Deno.addSignalListener("SIGTERM", () => {});
   await sleep(60_000);

@@ -575,6 +575,24 @@ Deno.test("a --daemon copy told to stop by another before serving has its parent
   assert.deepEqual([...logging.left, ...said.left], []);
 });
 
+Deno.test("a --daemon copy that marks a stop signal and then reports ready all the same is said stopped, and its mark is no line", async () => {
+  const r = await rig("stopped-at-ready");
+  assert.equal(r.code, 1, r.stderr);
+  // Before, the parent printed the raw mark ("\\0vde stopped: ...") and said the copy runs in the background.
+  assert.equal(r.stderr, "copy: starting\ncopy: serving\nSIGTERM: the background rig was stopped\n");
+  assert.deepEqual(r.left, []);
+});
+
+Deno.test("a --daemon copy stopped before serving whose log file's name holds a tab and a newline has its parent name that whole file", async () => {
+  const r = await rig("stopped-odd-log");
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(
+    r.stderr,
+    "SIGTERM: the background rig was stopped before it served; see /tmp/rig\tnew\nline.log\n",
+  );
+  assert.deepEqual(r.left, []);
+});
+
 Deno.test("a --daemon copy that is too slow and ends on SIGTERM is reported as stopped, not killed", async () => {
   const r = await rig("slow");
   assert.equal(r.code, 1, r.stderr);

@@ -182,8 +182,11 @@ Deno.test("vde switch --daemon --logfile --cable vde:// whose background copy is
       // The copy (not the parent) joins: its pid is in its handshake socket's name.
       let copy = 0;
       await waitFor(async () => {
-        const name = (await listDir(s!.dir)).find((n) => /^\.\d{5}-/.test(n));
-        copy = name === undefined ? 0 : Number(name.slice(1, 6));
+        // The pid is padded to five digits, and longer past 99999 (pid_max is 4194304 on most systems).
+        const pid = (await listDir(s!.dir)).map((n) => /^\.(\d{5,})-/.exec(n)?.[1]).find((p) =>
+          p !== undefined
+        );
+        copy = pid === undefined ? 0 : Number(pid);
         return copy > 0;
       }, { timeoutMs: 30_000, what: "the background copy's socket in the held switch's directory" });
       Deno.kill(copy, "SIGTERM");

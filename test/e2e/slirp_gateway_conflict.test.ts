@@ -2,7 +2,8 @@
  * End to end, a second slirp on one switch is told, not silent
  * (src/slirp/gateway_guard.ts): two `vde slirp` on our switch; ours beside
  * Debian's libslirp plugin (`vde_plug vde://DIR slirp://`) on Debian's
- * vde_switch; and `vde switch --slirp` hearing libslirp's broadcast DHCP
+ * vde_switch (whose answer for fd00::3 is no host's); a Linux host on the
+ * IPv6 DNS address, said as taken; `vde switch --slirp` hearing libslirp's broadcast DHCP
  * offer to a guest, counted in `slirp/print`; a `--daemon` start behind a
  * slow cable, told on its terminal after it returned, and in its log file or
  * syslog where a script started it. Every slirp keeps running.
@@ -12,6 +13,7 @@ import assert from "node:assert/strict";
 import { canNetns, type Lab, type Netns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
+import { tapHost } from "../helpers/tap_hosts.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { cSwitchInLab, guestBehind, VDE } from "./_slirp_e2e.ts";
@@ -133,6 +135,35 @@ Deno.test("our vde slirp beside Debian's libslirp plugin on Debian's vde_switch 
     assert.match(line, /from 52:55:0a:00:02:02/);
     await sleep(500);
     assertRunning(libslirp, ours);
+    // libslirp answers our DAD probe for fd00::3 from 52:56 and the address's last bytes: another slirp's
+    // answer, not a host on the IPv6 DNS address.
+    assert.deepEqual(ours.stderr.split("\n").filter((l) => /IPv6 DNS address/.test(l)), []);
+  });
+});
+
+Deno.test("a Linux host on the slirp's IPv6 DNS address (fd00::3) answers its DAD probe: the slirp says the address is taken, naming the host's MAC, and keeps running", async (t) => {
+  if (skipUnless(t, await missing(["ip"]))) return;
+  await withNetns(async (lab) => {
+    const dir = `${await lab.tempDir()}/sw`;
+    const sw = await startOurSwitch(dir);
+    lab.defer(async () => void (await sw.stop()));
+    const dns = await tapHost(lab, dir, "dns6");
+    await dns.run(["ip", "link", "set", "t0", "up"]);
+    // nodad: a host that had the address before the slirp came (with DAD it would meet the slirp's answer).
+    await dns.run(["ip", "-6", "addr", "add", "fd00::3/64", "dev", "t0", "nodad"]);
+    const mac = (await dns.run(["cat", "/sys/class/net/t0/address"])).stdout.trim();
+    const host = await lab.namespace("host");
+    const ours = host.spawn([...VDE, "slirp", "--sock", dir], { name: "vde slirp" });
+    const [line] = await ours.waitForOutput(
+      /the IPv6 DNS address fd00::3 is taken on this switch: .*/,
+      SAY_WITHIN_MS,
+      "stderr",
+    );
+    // Before, the slirp answered solicitations for fd00::3 over the host, and said nothing.
+    assert.match(line, new RegExp(`a neighbour advertisement for fd00::3 from ${mac}`));
+    await sleep(500);
+    assert.doesNotMatch(ours.stderr, /the gateway address is taken/);
+    assertRunning(ours);
   });
 });
 
