@@ -70,7 +70,7 @@ import {
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
-import { buildRefusal } from "../wire/vde_refusal.ts";
+import { buildRefusal, busyReason } from "../wire/vde_refusal.ts";
 import {
   MAX_DESCRIPTION_LEN,
   MAX_REQUEST_LEN,
@@ -393,15 +393,15 @@ export class VdeSwitchServer {
   /** Why a connection of `uid` is refused now, in words short enough for the client; undefined when taken. */
   #busy(uid: number, other: boolean): string | undefined {
     if (this.#handshakes.size >= MAX_PENDING) {
-      return `the switch has ${MAX_PENDING} handshakes under way: try again`;
+      return busyReason.full(MAX_PENDING);
     }
     if (!other) return undefined;
     if ((this.#othersByUid.get(uid) ?? 0) >= MAX_PENDING_PER_USER) {
-      return `${userName(uid)} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`;
+      return busyReason.user(userName(uid), MAX_PENDING_PER_USER);
     }
     // The last few are the switch's user's and root's, so other users together cannot shut them out.
     if (this.#others >= MAX_PENDING - OWNERS_RESERVE) {
-      return `the switch has ${MAX_PENDING - OWNERS_RESERVE} handshakes of other users under way: try again`;
+      return busyReason.others(MAX_PENDING - OWNERS_RESERVE);
     }
     return undefined;
   }

@@ -37,6 +37,22 @@ export function parseRefusal(reply: Uint8Array): string | null {
 }
 
 /**
+ * The reasons our switch gives a connection it turns away past its handshake caps (switch_server.ts
+ * `#busy`), built here beside `isBusyRefusal`, which a client matches them with: rewording one here
+ * rewords what the other reads.
+ */
+export const busyReason = {
+  /** Every handshake slot is taken. */
+  full: (pending: number): string => `the switch has ${pending} handshakes under way: try again`,
+  /** One user other than the switch's and root has as many as one user may. */
+  user: (name: string, pending: number): string =>
+    `${name} has ${pending} handshakes under way here, the most one user may`,
+  /** Other users together hold every slot but the ones kept for the switch's user and root. */
+  others: (pending: number): string =>
+    `the switch has ${pending} handshakes of other users under way: try again`,
+};
+
+/**
  * Whether a refusal's reason says the switch was busy with other handshakes (ours refuses a connection
  * past its caps: switch_server.ts `#busy`), which a client may meet again later with another answer.
  */
