@@ -421,6 +421,7 @@ export const C = {
   R_OK: 4,
   W_OK: 2,
   EINTR: 4,
+  EIO: 5,
   EAGAIN: 11,
   ENOENT: 2,
   ENXIO: 6,

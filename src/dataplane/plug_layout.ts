@@ -31,6 +31,22 @@ export interface PlugStopped {
   reason: string | null;
 }
 
+/**
+ * What the thread counted and drops, said once per kind per end while it runs (the owner prints
+ * the line: the thread has no log): `oversize`, a frame from `end` longer than a VDE frame
+ * (`value`: its length, VDE_MAX_FRAME + 1 when cut short); `runt`, one from `end` shorter than an
+ * Ethernet header (`value`: its length); `send`, frames towards `end` lost to a failure that
+ * repeats (`value`: the errno).
+ */
+export interface PlugDropped {
+  dropped: "oversize" | "runt" | "send";
+  end: "a" | "b";
+  value: number;
+}
+
+/** What the thread posts to its owner. */
+export type PlugReply = PlugStopped | PlugDropped;
+
 /** Index of the stop flag in the Int32 view. */
 export const PLUG_STOP = 0;
 /** Index in the Int32 view: short waits the thread took to stay warm after traffic (plug_worker.ts, KEEP_WARM_MS). */

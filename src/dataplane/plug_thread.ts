@@ -12,16 +12,24 @@
  * is terminated, and `released` never resolves: its fds stay open. `ended`
  * resolves when the thread stopped, with the reason when the cable ended
  * by itself (a tap removed, a peer gone).
+ *
+ * The thread has no log: what it drops (a frame longer than a VDE frame from
+ * a tap whose MTU is too high, a runt, sends that fail) it counts, and posts
+ * the first of each kind on each end here (a PlugDropped), where it is said
+ * with the line a link on the main thread says for the same drop.
  */
 import {
   counterIndex,
   PLUG_SHARED_BYTES,
   PLUG_STOP,
   PLUG_WARM_WAITS,
+  type PlugDropped,
   type PlugEnd,
+  type PlugReply,
   type PlugStart,
-  type PlugStopped,
 } from "./plug_layout.ts";
+import { logOfKind, runtLine } from "../link/link.ts";
+import { oversizeLine } from "../link/oversize_line.ts";
 import { keepWarmMs } from "./keep_warm.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 
@@ -45,11 +53,23 @@ export class PlugThread {
   readonly ended: Promise<string | null>;
   #stopping: Promise<void> | null = null;
 
-  /** `file`: the worker's code (tests give a stand-in). */
-  constructor(a: PlugEnd, b: PlugEnd, file = new URL("./plug_worker.ts", import.meta.url)) {
+  /**
+   * `file`: the worker's code (tests give a stand-in); `say`: where the thread's drops are said, as
+   * the kind of line (for its limit per minute) and the line.
+   */
+  constructor(
+    a: PlugEnd,
+    b: PlugEnd,
+    file = new URL("./plug_worker.ts", import.meta.url),
+    say: (kind: string, line: string) => void = logOfKind,
+  ) {
     const thread = this.#thread = new WorkerHandle("plug_worker", file);
     this.ended = new Promise((resolve) => {
-      thread.worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
+      thread.worker.onmessage = (e: MessageEvent<PlugReply>) => {
+        const reply = e.data;
+        if ("dropped" in reply) say(reply.dropped, plugDropLine(reply, reply.end === "a" ? a : b));
+        else resolve(reply.reason);
+      };
       // A worker that died (its load failed, or it threw) ended the cable, said as its reason. Left
       // unhandled, its error event reached this thread as an uncaught error and ended the whole process.
       thread.worker.onerror = (e) => {
@@ -89,6 +109,25 @@ export class PlugThread {
   async #stop(): Promise<void> {
     Atomics.store(this.#control, PLUG_STOP, 1);
     await this.#thread.stop(this.ended, STOP_TIMEOUT_MS);
+  }
+}
+
+/** The line a plug thread's drop on `end` is said with: the words a link on the main thread uses. */
+export function plugDropLine(drop: PlugDropped, end: PlugEnd): string {
+  switch (drop.dropped) {
+    case "oversize":
+      // A tap's end is named "tap NAME", as its link's description.
+      return oversizeLine(
+        end.name,
+        drop.value,
+        end.kind === "tap" ? end.name.replace(/^tap /, "") : null,
+        "dropped",
+      );
+    case "runt":
+      return runtLine(end.name, drop.value);
+    case "send":
+      // As the link's own send says it (dgram_link.ts, tap_link.ts).
+      return `${end.kind === "tap" ? "write" : "send"} to ${end.name} failed: errno ${drop.value}`;
   }
 }
 

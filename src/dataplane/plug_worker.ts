@@ -12,7 +12,8 @@
  * the batch with one `sendmmsg` (a lone frame with `send`), a tap one
  * `write` per frame, after which that tap's turn comes at once (the write
  * has often queued its answer). Frames larger
- * than a VDE frame or shorter than an Ethernet header are dropped and counted. When a datagram destination is full
+ * than a VDE frame or shorter than an Ethernet header are dropped and counted, and the first of each kind on
+ * each end is posted to the owner (a PlugDropped), which says it: this thread has no log. When a datagram destination is full
  * (EAGAIN), the rest of the batch stays in its slots, the source stops
  * being read (its frames wait in its own kernel queue) and EPOLLOUT is armed
  * on the destination; the batch leaves when it drains, so a burst is delayed,
@@ -43,7 +44,7 @@ import {
   takeSocketError,
 } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
-import { ETH_HLEN, isFrameLength, VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { ETH_HLEN, isFrameLength, MIN_FRAME, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
 import { tapReadEnded } from "../link/tap_ended.ts";
 import { inputWaiting, QUIET_SCHED, warmUp } from "./plug_warmup.ts";
@@ -52,9 +53,10 @@ import {
   counterIndex,
   PLUG_STOP,
   PLUG_WARM_WAITS,
+  type PlugDropped,
   type PlugEnd,
+  type PlugReply,
   type PlugStart,
-  type PlugStopped,
 } from "./plug_layout.ts";
 import { announceLoaded } from "./worker_loaded.ts";
 
@@ -150,6 +152,14 @@ function wakeClock(): number {
   return wakeMs;
 }
 
+/** Where a drop is said (the owner, after warming; nowhere while warming). */
+type Teller = (drop: PlugDropped) => void;
+
+/** Bits of a Direction's `#told`: the kinds of drop it has said. */
+const TOLD_OVERSIZE = 1;
+const TOLD_RUNT = 2;
+const TOLD_SEND = 4;
+
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {
   return err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM;
@@ -183,17 +193,25 @@ class Direction {
   turnAt = -Infinity;
   /** Entries [0, iovShort) of the iovecs hold a frame's length instead of SLOT (see `receive`). */
   #iovShort = 0;
+  /** The kinds of drop said so far (TOLD_*): each once while the thread runs. */
+  #told = 0;
   /**
    * The other direction (set once both exist): a field, not a choice between the loop's two, so
    * the code V8 optimizes while warming (where the tap is end a) holds when the tap is end b.
    */
   back: Direction = this;
 
+  /**
+   * `from`: which of the plug's ends `src` is; `tell`: where the first drop of each kind goes (see
+   * PlugDropped).
+   */
   constructor(
     readonly src: PlugEnd,
     readonly dst: PlugEnd,
     readonly counters: Float64Array,
     readonly base: number,
+    readonly from: "a" | "b",
+    readonly tell: Teller,
   ) {
     const dataAddr = addressOf(this.data);
     const iovAddr = addressOf(this.#iov);
@@ -265,6 +283,7 @@ class Direction {
       // (BaseLink.deliver) drops it; a tap's write of it would fail.
       if (!isFrameLength(len)) {
         this.counters[this.base + 2]!++;
+        this.#dropped(len);
         continue;
       }
       this.#iovView.setUint32(i * IOVEC_SIZE + 8, len, true);
@@ -276,6 +295,31 @@ class Direction {
       this.bytes += len;
     }
     return n;
+  }
+
+  /**
+   * Says a frame of `len` bytes dropped from the source, if the first of its kind. -1 (a datagram
+   * cut short) and a whole slot (a tap's frame cut to it: the tun driver says what it copied, not
+   * the frame's length) are said as a frame of unknown length.
+   */
+  #dropped(len: number): void {
+    const runt = len >= 0 && len < MIN_FRAME;
+    const bit = runt ? TOLD_RUNT : TOLD_OVERSIZE;
+    if ((this.#told & bit) !== 0) return;
+    this.#told |= bit;
+    const value = len < 0 || len >= SLOT ? VDE_MAX_FRAME + 1 : len;
+    this.tell({ dropped: runt ? "runt" : "oversize", end: this.from, value });
+  }
+
+  /**
+   * Says frames towards the destination lost to errno `e`, if the first such loss: not a full queue,
+   * a tap that is down (as a link says neither), nor an end gone (the reason the cable ends says it).
+   */
+  #sendFailed(e: number): void {
+    if ((this.#told & TOLD_SEND) !== 0) return;
+    if (e === C.EAGAIN || e === C.EIO || e === C.EBADFD || peerGone(e)) return;
+    this.#told |= TOLD_SEND;
+    this.tell({ dropped: "send", end: this.from === "a" ? "b" : "a", value: e });
   }
 
   /**
@@ -308,7 +352,11 @@ class Direction {
         if (r === len) {
           counters[this.base]!++;
           counters[this.base + 1]! += len;
-        } else counters[this.base + 2]!++; // EAGAIN: the tap's queue is full; EIO: it is down
+        } else {
+          // EAGAIN: the tap's queue is full; EIO: it is down. Both are counted only.
+          counters[this.base + 2]!++;
+          if (r < 0) this.#sendFailed(errno());
+        }
       }
       this.sent = this.count;
       return 0;
@@ -327,6 +375,7 @@ class Direction {
         }
         counters[this.base + 2]! += this.count - this.sent;
         this.sent = this.count;
+        this.#sendFailed(e);
         return e;
       }
       for (let j = this.sent; j < this.sent + k; j++) {
@@ -373,7 +422,8 @@ class PlugLoop {
   /** When a wait last found an fd ready (wakeMs), for KEEP_WARM_MS. */
   #lastTraffic = -Infinity;
 
-  constructor(message: PlugStart, feed?: () => boolean) {
+  /** `tell`: where drops are said (nowhere while warming). */
+  constructor(message: PlugStart, feed?: () => boolean, tell: Teller = () => {}) {
     // Copied into objects made here, the kind as one of two literals: a cloned message's objects have
     // shapes of their own and its strings are not the literals the code compares with, and code V8
     // optimized for warming's ends was thrown away at the first real frame.
@@ -395,8 +445,8 @@ class PlugLoop {
     this.#priority = new DemandGovernor(wakeClock, feed === undefined ? undefined : QUIET_SCHED);
     this.#control = new Int32Array(start.shared, 0, 4);
     const counters = new Float64Array(start.shared, 16);
-    this.#ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
-    this.#ba = new Direction(start.b, start.a, counters, counterIndex("ba"));
+    this.#ab = new Direction(start.a, start.b, counters, counterIndex("ab"), "a", tell);
+    this.#ba = new Direction(start.b, start.a, counters, counterIndex("ba"), "b", tell);
     this.#ab.back = this.#ba;
     this.#ba.back = this.#ab;
     this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
@@ -599,15 +649,15 @@ class PlugLoop {
   }
 }
 
-/** Runs a plug loop over `start` (see PlugLoop); `feed` while warming. */
-function run(start: PlugStart, feed?: () => boolean): string | null {
-  return new PlugLoop(start, feed).run();
+/** Runs a plug loop over `start` (see PlugLoop); `feed` while warming; `tell`, where drops are said. */
+function run(start: PlugStart, feed?: () => boolean, tell?: Teller): string | null {
+  return new PlugLoop(start, feed, tell).run();
 }
 
 /** The worker's global scope, as far as this file uses it. */
 const scope = self as unknown as {
   onmessage: ((e: MessageEvent<PlugStart>) => void) | null;
-  postMessage(message: PlugStopped): void;
+  postMessage(message: PlugReply): void;
 };
 
 scope.onmessage = (e) => {
@@ -623,7 +673,7 @@ scope.onmessage = (e) => {
     } finally {
       input.close();
     }
-    reason = run(e.data);
+    reason = run(e.data, undefined, (drop) => scope.postMessage(drop));
   } catch (err) {
     reason = `plug thread failed: ${err}`;
   } finally {

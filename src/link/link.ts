@@ -239,10 +239,7 @@ export abstract class BaseLink implements Link {
   protected deliver(frame: Uint8Array): void {
     if (frame.length < MIN_FRAME) {
       this.stats.dropsIn++;
-      logOnce(
-        `runt:${this.description}`,
-        `${this.description}: dropped a ${frame.length}-byte frame (shorter than an Ethernet header)`,
-      );
+      logOnce(`runt:${this.description}`, runtLine(this.description, frame.length));
       return;
     }
     this.stats.framesIn++;
@@ -254,6 +251,11 @@ export abstract class BaseLink implements Link {
       logOnce(`onFrame:${this.description}`, `frame handler failed on ${this.description}: ${err}`);
     }
   }
+}
+
+/** The line a frame of `length` bytes (0-13) that `where` dropped is said with. */
+export function runtLine(where: string, length: number): string {
+  return `${where}: dropped a ${length}-byte frame (shorter than an Ethernet header)`;
 }
 
 /**

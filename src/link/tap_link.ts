@@ -78,7 +78,7 @@ export class TapLink extends BaseLink implements FdLender {
     if (n < 0) {
       const e = errno();
       // EIO: the interface is down (no carrier); EAGAIN: its queue is full. Both are drops.
-      if (e !== C.EAGAIN && e !== 5) {
+      if (e !== C.EAGAIN && e !== C.EIO) {
         logOnce(`tap-write:${this.name}:${e}`, `write to tap ${this.name} failed: errno ${e}`);
       }
     }

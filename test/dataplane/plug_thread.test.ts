@@ -4,7 +4,8 @@
  * the plug and closes both sockets only after the thread stopped; a peer
  * gone ends it, an error reported once does not; full-size frames from a
  * tap that meet a full peer wait for it; a datagram longer than a VDE
- * frame is not passed on.
+ * frame is not passed on; the first drop of each kind on each end is said
+ * on the main thread, in a link's words.
  */
 import assert from "node:assert/strict";
 import { DgramLink } from "../../src/link/dgram_link.ts";
@@ -13,7 +14,7 @@ import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { within } from "../helpers/vde_clients.ts";
 import { C, datagramPair, libc } from "../../ffi/libc.ts";
-import { PlugThread } from "../../src/dataplane/plug_thread.ts";
+import { plugDropLine, PlugThread } from "../../src/dataplane/plug_thread.ts";
 import { setSocketBuffer } from "../../src/io/socket_buffers.ts";
 import { VDE_MAX_FRAME } from "../../src/wire/ethernet.ts";
 
@@ -317,4 +318,58 @@ Deno.test("a plug thread that dies ends the cable with the reason, not the whole
     await thread.released;
     for (const fd of [...a, ...b]) libc().close(fd);
   }
+});
+
+Deno.test("a plug thread's first oversize and first runt frame from a tap are said once each, in a tap link's words", async () => {
+  // A datagram socketpair stands in for the tap (one read, one frame), as in the plug's warm-up.
+  const tap = datagramPair();
+  const sock = datagramPair();
+  assert.ok(tap !== null && sock !== null);
+  const said: string[] = [];
+  const thread = new PlugThread(
+    { fd: tap[0], kind: "tap", name: "tap t9" },
+    { fd: sock[0], kind: "dgram", name: "peer" },
+    undefined,
+    (kind, line) => said.push(`${kind}: ${line}`),
+  );
+  try {
+    const buf = new Uint8Array(2048);
+    // Two of each drop, then a frame that passes: by the time it arrives, the drops before it were posted.
+    for (const length of [VDE_MAX_FRAME + 2, 10, 16_000, 13, 200]) {
+      assert.equal(libc().write(tap[1], new Uint8Array(length), length), length);
+    }
+    await waitFor(() => libc().read(sock[1], buf, buf.length) === 200, {
+      timeoutMs: 60_000,
+      what: "the frame after the dropped ones",
+    });
+    await waitFor(() => said.length >= 2, { timeoutMs: 5000, what: `two lines, said: ${said.join("\n")}` });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(said, [
+      "oversize: tap t9: dropped a 9236-byte frame, longer than the 9234 bytes a VDE frame may be (dropped; " +
+      "said once): tap t9's MTU is above 9216: ip link set t9 mtu 9216",
+      "runt: tap t9: dropped a 10-byte frame (shorter than an Ethernet header)",
+    ]);
+    assert.deepEqual(thread.flow("ab"), { frames: 1, bytes: 200, drops: 4 });
+  } finally {
+    await thread.stop();
+    await thread.released;
+    for (const fd of [...tap, ...sock]) libc().close(fd);
+  }
+});
+
+Deno.test("a plug thread's lost sends are said as a link says its own, a frame cut to its slot without a length", () => {
+  const tap = { fd: 3, kind: "tap", name: "tap t9" } as const;
+  const sock = { fd: 4, kind: "dgram", name: "vde:///tmp/net" } as const;
+  assert.equal(
+    plugDropLine({ dropped: "send", end: "a", value: 22 }, tap),
+    "write to tap t9 failed: errno 22",
+  );
+  assert.equal(
+    plugDropLine({ dropped: "send", end: "b", value: 22 }, sock),
+    "send to vde:///tmp/net failed: errno 22",
+  );
+  assert.match(
+    plugDropLine({ dropped: "oversize", end: "b", value: VDE_MAX_FRAME + 1 }, sock),
+    /^vde:\/\/\/tmp\/net: dropped a frame, longer than .*: its sender's interface MTU is above 9216: give it 9216 or less$/,
+  );
 });
