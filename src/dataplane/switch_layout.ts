@@ -10,7 +10,7 @@
  * command costs one eventfd write and one event-loop turn of the worker, and
  * forwarding never waits for the main thread.
  */
-import type { EngineOptions, LoopWarning, SharedEngineState } from "../switch/engine.ts";
+import type { EngineOptions, LoopWarning, SharedEngineState, VlanDropNote } from "../switch/engine.ts";
 import type { SnoopingOptions } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { recordSize } from "./frame_ring.ts";
@@ -167,6 +167,8 @@ export type SwitchReply =
   | { loop: LoopWarning }
   /** A port's first oversize frame since it came up (the engine's `onOversize`). */
   | { oversize: { port: number; length: number } }
+  /** A port's first frame dropped for a VLAN it does not carry, or a count of later ones (`onVlanDropped`). */
+  | { vlanDropped: VlanDropNote }
   /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */
   | { warmed: number }
   /**

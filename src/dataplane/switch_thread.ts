@@ -60,7 +60,7 @@
  */
 import { C, check, direct, EPOLL_EVENT_SIZE, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import type { LoopWarning, SharedEngineState, SwitchEngine } from "../switch/engine.ts";
+import type { LoopWarning, SharedEngineState, SwitchEngine, VlanDropNote } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
 import type { RstpOptions } from "../switch/rstp.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -133,6 +133,8 @@ export interface SwitchThreadSink {
   loop?(warning: LoopWarning): void;
   /** The thread's engine dropped a port's first oversize frame since it came up (`onOversize`). */
   oversize?(port: number, length: number): void;
+  /** The thread's engine dropped frames for a VLAN their port does not carry (`onVlanDropped`). */
+  vlanDropped?(note: VlanDropNote): void;
   /**
    * A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen;
    * `fresh` for the first copy of each frame the engine handles.
@@ -506,6 +508,8 @@ export class SwitchThread {
       this.#sink.loop?.(reply.loop);
     } else if ("oversize" in reply) {
       this.#sink.oversize?.(reply.oversize.port, reply.oversize.length);
+    } else if ("vlanDropped" in reply) {
+      this.#sink.vlanDropped?.(reply.vlanDropped);
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
       this.#closePendingInput();

@@ -21,7 +21,9 @@
  * the ports (VlanTable), the MAC table, and counters. In switch mode a frame
  * belongs to a VLAN: its 802.1Q VID if tagged (dropped unless the input port
  * is a member), else the input port's untagged VLAN (dropped if it has
- * none). Its source MAC is learned under (MAC, VLAN); a group, unknown or
+ * none; either drop is counted, and told to `onVlanDropped` as sparingly as
+ * vlan_drop_notes.ts says, off the flat path an unconfigured switch's
+ * untagged frames take). Its source MAC is learned under (MAC, VLAN); a group, unknown or
  * stale destination floods to the VLAN's active members but the source, a
  * known one goes to its port only. A frame leaves untagged on a port whose
  * untagged VLAN it is, tagged on the VLAN's other members: the tag is added
@@ -89,6 +91,7 @@ import { isQemuDefaultMac, qemuDuplicateMessage } from "./qemu_default_mac.ts";
 import { FLAP_WINDOW_SECONDS, LoopDetector, MoveVerdict, WARN_INTERVAL_SECONDS } from "./loop_detector.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
+import { type VlanDropNote, VlanDropNotes } from "./vlan_drop_notes.ts";
 import { type McastSnooping, PortList } from "./mcast_snooping.ts";
 import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
 import { isBpduDestination } from "../wire/stp.ts";
@@ -106,6 +109,7 @@ export function pastLastPort(port: number): string {
 
 export type { PortStats } from "./port_counters.ts";
 export { MAX_VLAN, NO_VLAN, type VlanMember, type VlanResult } from "./vlan_table.ts";
+export type { VlanDropNote } from "./vlan_drop_notes.ts";
 
 /**
  * Slots of the MAC table one tick's aging step looks at: about 10 µs of CPU when nothing expires, 20
@@ -141,6 +145,8 @@ export interface EngineOptions {
   onLoopSuspected?: (warning: LoopWarning) => void;
   /** Told of a port's first frame longer than maxFrame since it came up (`length` as read, or past maxFrame). */
   onOversize?: (port: number, length: number) => void;
+  /** Told of a port's first frame dropped for a VLAN it does not carry since it came up, then of counts (vlan_drop_notes.ts). */
+  onVlanDropped?: (note: VlanDropNote) => void;
   /**
    * The MAC table and port counters in memory shared with another thread
    * (see `sharedEngineState`): the engine that forwards writes them, a
@@ -337,6 +343,13 @@ export class SwitchEngine {
   onOversize: ((port: number, length: number) => void) | undefined;
   /** 1 for a port whose oversize frame has been told since it came up. */
   #oversizeTold: Uint8Array;
+  /**
+   * Told of frames dropped for a VLAN their port does not carry: a port's first since it came up, then
+   * counts at most once a minute (see VlanDropNotes). A trunk set on one side only lost a VLAN's every
+   * frame with a switch-wide counter alone to tell.
+   */
+  onVlanDropped: ((note: VlanDropNote) => void) | undefined;
+  readonly #vlanDrops: VlanDropNotes;
   readonly #loops: LoopDetector;
   #numPorts: number;
   #hub: boolean;
@@ -444,6 +457,8 @@ export class SwitchEngine {
     this.onLoopSuspected = options.onLoopSuspected;
     this.onOversize = options.onOversize;
     this.#oversizeTold = new Uint8Array(numPorts);
+    this.onVlanDropped = options.onVlanDropped;
+    this.#vlanDrops = new VlanDropNotes(numPorts, (note) => this.onVlanDropped?.(note));
   }
 
   /**
@@ -504,6 +519,7 @@ export class SwitchEngine {
     if (tagged ? vlans.membersOf(vid)?.[port] !== 1 : vlan === NO_VLAN) {
       this.#wide[VLAN_DROPPED]!++;
       counters.dropsIn[port]!++;
+      this.#vlanDrops.dropped(port, tagged ? vid : -1);
       return;
     }
     const outer = this.#otherForm;
@@ -657,6 +673,7 @@ export class SwitchEngine {
     const now = nowMs / 1000;
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
+    this.#vlanDrops.tick(now);
     if (now > this.#moveAt[0]!) this.#moveAt[0] = now;
     if (this.#qemuPending[0] !== -Infinity) this.#sayQemuPending();
     this.#stp?.tick(nowMs);
@@ -751,6 +768,7 @@ export class SwitchEngine {
     }
     this.#active = resized(this.#active, n);
     this.#oversizeTold = resized(this.#oversizeTold, n);
+    this.#vlanDrops.resize(n);
     this.#fwd = resized(this.#fwd, n);
     this.#stpLearn = resized(this.#stpLearn, n);
     this.#stpForward = resized(this.#stpForward, n);
@@ -1009,6 +1027,7 @@ export class SwitchEngine {
     if (this.#active[port] === 1) return;
     this.#active[port] = 1;
     this.#oversizeTold[port] = 0;
+    this.#vlanDrops.portUp(port);
     const stp = this.#stp;
     // The machine's word may have come first (a relayed state precedes the activation it caused).
     this.#fwd[port] = stp === null || !hasStpId(port) ? 1 : this.#stpForward[port]!;

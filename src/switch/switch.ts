@@ -33,7 +33,9 @@ import {
   type EngineOptions,
   sharedEngineState,
   SwitchEngine,
+  type VlanDropNote,
 } from "./engine.ts";
+import { vlanDropLine } from "./vlan_drop_notes.ts";
 import { type Link, logOfKind } from "../link/link.ts";
 import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
@@ -184,6 +186,7 @@ export class Switch {
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
         loop: (warning) => this.engine.onLoopSuspected?.(warning),
         oversize: (port, length) => this.engine.onOversize?.(port, length),
+        vlanDropped: (note) => this.engine.onVlanDropped?.(note),
         mark: (mark) => this.#marked(mark),
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
@@ -212,6 +215,7 @@ export class Switch {
     // The one sign of a loop without spanning tree a user gets besides a CPU at 100%: logged by default.
     this.engine.onLoopSuspected = onLoopSuspected ?? ((warning) => log("vde switch", warning.message));
     this.engine.onOversize = (port, length) => this.#sayOversize(port, length);
+    this.engine.onVlanDropped = (note) => this.#sayVlanDropped(note);
     this.#tick();
     // Aging works in whole seconds, so a 1 s tick is all the clock it needs, but for a pass in progress.
     this.#timer = setInterval(() => this.#tick(), 1000);
@@ -300,6 +304,17 @@ export class Switch {
     const tap = link?.kind === "tap" ? link.description.replace(/^tap /, "") : null;
     const where = link === undefined ? `port ${port}` : `port ${port} (${link.description})`;
     logOfKind("oversize", oversizeLine(where, length, tap));
+  }
+
+  /**
+   * Says a port's first frame dropped for a VLAN it does not carry, or the count of later ones (the
+   * engine's VlanDropNotes bounds them: a first per port activation, then counts at most once a minute),
+   * with the command that makes the port carry it. Under the once-said lines' limit per minute too.
+   */
+  #sayVlanDropped(note: VlanDropNote): void {
+    const link = this.#ports[note.port]?.endpoints[0]?.link;
+    const where = link === undefined ? `port ${note.port}` : `port ${note.port} (${link.description})`;
+    logOfKind("vlan", vlanDropLine(where, note, this.engine.vlanExists(note.vlan)));
   }
 
   #portFdFailed(fd: number, errno: number): void {
