@@ -133,3 +133,17 @@ for (const dataplane of ["main", "thread"] as const) {
     }
   });
 }
+
+Deno.test("ports removed from the switch take their uncounted drops with them; the others are still counted", () => {
+  const { engine, notes } = rig();
+  engine.activatePort(6);
+  for (const port of [2, 6]) for (let i = 0; i < 3; i++) engine.input(port, tagged(50));
+  engine.deactivatePort(6);
+  engine.setNumPorts(5);
+  engine.tick(SUMMARY_SECONDS * 1000);
+  assert.deepEqual(notes.filter((n) => !n.first), [{ port: 2, vlan: 50, count: 2, first: false }]);
+  engine.setNumPorts(8);
+  engine.activatePort(6);
+  engine.input(6, tagged(51));
+  assert.deepEqual(notes.at(-1), { port: 6, vlan: 51, count: 1, first: true });
+});
