@@ -167,6 +167,8 @@ export type SwitchReply =
   | { loop: LoopWarning }
   /** A port's first oversize frame since it came up (the engine's `onOversize`). */
   | { oversize: { port: number; length: number } }
+  /** A port's first frame shorter than an Ethernet header since it came up (the engine's `onShort`). */
+  | { short: { port: number; length: number } }
   /** A port's first frame dropped for a VLAN it does not carry, or a count of later ones (`onVlanDropped`). */
   | { vlanDropped: VlanDropNote }
   /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */

@@ -133,6 +133,8 @@ export interface SwitchThreadSink {
   loop?(warning: LoopWarning): void;
   /** The thread's engine dropped a port's first oversize frame since it came up (`onOversize`). */
   oversize?(port: number, length: number): void;
+  /** The thread's engine dropped a port's first runt since it came up (`onShort`). */
+  short?(port: number, length: number): void;
   /** The thread's engine dropped frames for a VLAN their port does not carry (`onVlanDropped`). */
   vlanDropped?(note: VlanDropNote): void;
   /**
@@ -508,6 +510,8 @@ export class SwitchThread {
       this.#sink.loop?.(reply.loop);
     } else if ("oversize" in reply) {
       this.#sink.oversize?.(reply.oversize.port, reply.oversize.length);
+    } else if ("short" in reply) {
+      this.#sink.short?.(reply.short.port, reply.short.length);
     } else if ("vlanDropped" in reply) {
       this.#sink.vlanDropped?.(reply.vlanDropped);
     } else if ("warmed" in reply) {

@@ -346,6 +346,7 @@ class SwitchLoop {
       // Said whether or not anyone listens to events: it is the log line a storm's user needs.
       onLoopSuspected: (loop) => scope.postMessage({ loop }),
       onOversize: (port, length) => scope.postMessage({ oversize: { port, length } }),
+      onShort: (port, length) => scope.postMessage({ short: { port, length } }),
       onVlanDropped: (vlanDropped) => scope.postMessage({ vlanDropped }),
     }, this.#engineOutput);
   }

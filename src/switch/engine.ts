@@ -145,6 +145,8 @@ export interface EngineOptions {
   onLoopSuspected?: (warning: LoopWarning) => void;
   /** Told of a port's first frame longer than maxFrame since it came up (`length` as read, or past maxFrame). */
   onOversize?: (port: number, length: number) => void;
+  /** Told of a port's first frame shorter than an Ethernet header since it came up. */
+  onShort?: (port: number, length: number) => void;
   /** Told of a port's first frame dropped for a VLAN it does not carry since it came up, then of counts (vlan_drop_notes.ts). */
   onVlanDropped?: (note: VlanDropNote) => void;
   /**
@@ -266,6 +268,9 @@ const VLAN_DROPPED = slot("vlanDropped");
 const MIRROR_DROPPED = slot("mirrorDropped");
 const SNOOP_DROPPED = slot("snoopDropped");
 const STP_DROPPED = slot("stpDropped");
+/** Bits of `#dropsTold`: the kinds of dropped frame told for a port since it came up. */
+const TOLD_OVERSIZE = 1;
+const TOLD_SHORT = 2;
 /** Not a frame counter: MAC moves (`macMoves`), after the frame counters in the same shared array. */
 const MAC_MOVES = ENGINE_COUNTER_NAMES.length;
 const WIDE_SLOTS = MAC_MOVES + 1;
@@ -341,8 +346,13 @@ export class SwitchEngine {
    * bridge user's jumbo setting) or a client's sends them, and a count alone left the loss unexplained.
    */
   onOversize: ((port: number, length: number) => void) | undefined;
-  /** 1 for a port whose oversize frame has been told since it came up. */
-  #oversizeTold: Uint8Array;
+  /**
+   * Told of a port's first frame shorter than an Ethernet header since it came up: a link on the main
+   * thread says such a runt itself before the engine sees it, a data-plane thread's engine must.
+   */
+  onShort: ((port: number, length: number) => void) | undefined;
+  /** Per port, the drops told since it came up: TOLD_OVERSIZE, TOLD_SHORT. */
+  #dropsTold: Uint8Array;
   /**
    * Told of frames dropped for a VLAN their port does not carry: a port's first since it came up, then
    * counts at most once a minute (see VlanDropNotes). A trunk set on one side only lost a VLAN's every
@@ -456,7 +466,8 @@ export class SwitchEngine {
       : new Float64Array(options.shared.state.engineCounters, 0, WIDE_SLOTS);
     this.onLoopSuspected = options.onLoopSuspected;
     this.onOversize = options.onOversize;
-    this.#oversizeTold = new Uint8Array(numPorts);
+    this.onShort = options.onShort;
+    this.#dropsTold = new Uint8Array(numPorts);
     this.onVlanDropped = options.onVlanDropped;
     this.#vlanDrops = new VlanDropNotes(numPorts, (note) => this.onVlanDropped?.(note));
   }
@@ -481,13 +492,17 @@ export class SwitchEngine {
     if (length < MIN_FRAME) {
       this.#wide[SHORT]!++;
       counters.dropsIn[port]!++;
+      if ((this.#dropsTold[port]! & TOLD_SHORT) === 0) {
+        this.#dropsTold[port]! |= TOLD_SHORT;
+        this.onShort?.(port, length);
+      }
       return;
     }
     if (length > this.maxFrame) {
       this.#wide[OVERSIZE]!++;
       counters.dropsIn[port]!++;
-      if (this.#oversizeTold[port] === 0) {
-        this.#oversizeTold[port] = 1;
+      if ((this.#dropsTold[port]! & TOLD_OVERSIZE) === 0) {
+        this.#dropsTold[port]! |= TOLD_OVERSIZE;
         this.onOversize?.(port, length);
       }
       return;
@@ -767,7 +782,7 @@ export class SwitchEngine {
       }
     }
     this.#active = resized(this.#active, n);
-    this.#oversizeTold = resized(this.#oversizeTold, n);
+    this.#dropsTold = resized(this.#dropsTold, n);
     this.#vlanDrops.resize(n);
     this.#fwd = resized(this.#fwd, n);
     this.#stpLearn = resized(this.#stpLearn, n);
@@ -1026,7 +1041,7 @@ export class SwitchEngine {
     this.#checkPort(port);
     if (this.#active[port] === 1) return;
     this.#active[port] = 1;
-    this.#oversizeTold[port] = 0;
+    this.#dropsTold[port] = 0;
     this.#vlanDrops.portUp(port);
     const stp = this.#stp;
     // The machine's word may have come first (a relayed state precedes the activation it caused).

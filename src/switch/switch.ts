@@ -36,7 +36,7 @@ import {
   type VlanDropNote,
 } from "./engine.ts";
 import { vlanDropLine } from "./vlan_drop_notes.ts";
-import { type Link, logOfKind } from "../link/link.ts";
+import { type Link, logOfKind, runtLine } from "../link/link.ts";
 import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
@@ -186,6 +186,7 @@ export class Switch {
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
         loop: (warning) => this.engine.onLoopSuspected?.(warning),
         oversize: (port, length) => this.engine.onOversize?.(port, length),
+        short: (port, length) => this.engine.onShort?.(port, length),
         vlanDropped: (note) => this.engine.onVlanDropped?.(note),
         mark: (mark) => this.#marked(mark),
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
@@ -215,6 +216,7 @@ export class Switch {
     // The one sign of a loop without spanning tree a user gets besides a CPU at 100%: logged by default.
     this.engine.onLoopSuspected = onLoopSuspected ?? ((warning) => log("vde switch", warning.message));
     this.engine.onOversize = (port, length) => this.#sayOversize(port, length);
+    this.engine.onShort = (port, length) => logOfKind("runt", runtLine(this.#portWhere(port), length));
     this.engine.onVlanDropped = (note) => this.#sayVlanDropped(note);
     this.#tick();
     // Aging works in whole seconds, so a 1 s tick is all the clock it needs, but for a pass in progress.
@@ -302,8 +304,13 @@ export class Switch {
   #sayOversize(port: number, length: number): void {
     const link = this.#ports[port]?.endpoints[0]?.link;
     const tap = link?.kind === "tap" ? link.description.replace(/^tap /, "") : null;
-    const where = link === undefined ? `port ${port}` : `port ${port} (${link.description})`;
-    logOfKind("oversize", oversizeLine(where, length, tap));
+    logOfKind("oversize", oversizeLine(this.#portWhere(port), length, tap));
+  }
+
+  /** A port as a log line names it: `port 3 (tap t1)`, or `port 3` when no client is on it. */
+  #portWhere(port: number): string {
+    const link = this.#ports[port]?.endpoints[0]?.link;
+    return link === undefined ? `port ${port}` : `port ${port} (${link.description})`;
   }
 
   /**
@@ -312,9 +319,7 @@ export class Switch {
    * with the command that makes the port carry it. Under the once-said lines' limit per minute too.
    */
   #sayVlanDropped(note: VlanDropNote): void {
-    const link = this.#ports[note.port]?.endpoints[0]?.link;
-    const where = link === undefined ? `port ${note.port}` : `port ${note.port} (${link.description})`;
-    logOfKind("vlan", vlanDropLine(where, note, this.engine.vlanExists(note.vlan)));
+    logOfKind("vlan", vlanDropLine(this.#portWhere(note.port), note, this.engine.vlanExists(note.vlan)));
   }
 
   #portFdFailed(fd: number, errno: number): void {
