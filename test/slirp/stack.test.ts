@@ -125,6 +125,41 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
 });
 
+Deno.test("DHCP full: a guest whose frames the stack sees keeps its lease for good; a fake MAC's that no frame came from goes to a new guest", () => {
+  // Pool 10.0.2.13 .. .14: a guest and a fake client fill it.
+  const t = testStack({ prefixLength: 28, dhcpStart: 0x0a00020d });
+  const leaseVia = (mac: string): number | null => {
+    t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, mac));
+    const [offer] = t.take();
+    if (offer === undefined) return null;
+    const addr = valueOf(parseDhcp(udpOf(offer).payload)).yiaddr;
+    t.stack.input(dhcpFrame(DHCP_MSG.REQUEST, mac, [[DHCP_OPT.REQUESTED_IP, u32Option(addr)]]));
+    assert.equal(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).messageType, DHCP_MSG.ACK);
+    return addr;
+  };
+  assert.equal(leaseVia(GUEST_MAC), 0x0a00020d);
+  assert.equal(leaseVia("02:66:00:00:00:01"), 0x0a00020e);
+  // The guest talks to a host, which answers: after the first, its frames take the neighbour cache's
+  // fast path (the last address looked up), which only notes the address for the once-a-second stamp.
+  const talk = () => {
+    t.stack.input(udp4Frame([10, 0, 2, 13], 5000, GW, 7, new Uint8Array([1]), { mac: GUEST_MAC }));
+    t.net.sockets.at(-1)!.receive(new Uint8Array([2]), [127, 0, 0, 1], 7);
+    assert.ok(t.take().some((f) => formatMac(f, 0) === GUEST_MAC), "the answer reached the guest");
+  };
+  for (let minute = 0; minute <= 11; minute++) {
+    talk();
+    t.advance(60_000);
+  }
+  assert.equal(
+    leaseVia("02:00:00:00:00:99"),
+    0x0a00020e,
+    "the fake client's unused lease goes to a new guest",
+  );
+  assert.equal(leaseVia("02:00:00:00:00:98"), null, "the talking guest's is kept, eleven minutes on");
+  assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d);
+  assert.ok(t.logs.some((l) => l.startsWith("DHCP: pool full: 10.0.2.14, leased to 02:66:00:00:00:01")));
+});
+
 function echo4(dst: number[], id = 0x77): Uint8Array {
   const ip = new Uint8Array(20 + 16);
   const n = ((dst[0]! << 24) | (dst[1]! << 16) | (dst[2]! << 8) | dst[3]!) >>> 0;
