@@ -12,6 +12,7 @@ import { newUdpHeader, parseUdp, writeUdp } from "../../src/wire/udp.ts";
 import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward, unprivilegedPortStart } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
+import { MAX_UDP_PEERS_PER_CLIENT } from "../../src/slirp/udp_nat.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { checkFrame } from "../helpers/packet_checker.ts";
@@ -309,6 +310,40 @@ function fragments(payload: Uint8Array, pieces: [number, number][], id: number):
     return buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip });
   });
 }
+
+Deno.test("UDP forward: clients spraying from many source ports push out their own reply paths, not a quiet client's nor the guest's flows", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:5353:10.0.2.15:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  t.stack.input(arpRequest(GW));
+  t.stack.input(udp4Frame(GUEST, 6000, [192, 0, 2, 9], 9, new Uint8Array(1)));
+  const guestFlow = t.net.sockets.at(-1)!;
+  fwd.receive(new Uint8Array([7]), [192, 0, 2, 50], 4000);
+  // Five clients send from 300 source ports each: 1,500 reply paths asked of a table of MAX_UDP_PEERS.
+  for (let c = 60; c < 65; c++) {
+    for (let p = 0; p < 300; p++) fwd.receive(new Uint8Array([1]), [192, 0, 2, c], 10000 + p);
+  }
+  t.take();
+  const repliesOut = (to: number[], port: number): boolean => {
+    const before = fwd.sent.length;
+    t.stack.input(udp4Frame(GUEST, 53, to, port, new Uint8Array([8])));
+    const last = fwd.sent.at(-1);
+    return fwd.sent.length === before + 1 && last!.port === port && last!.addr.join(".") === to.join(".");
+  };
+  assert.ok(repliesOut([192, 0, 2, 50], 4000), "the quiet client's reply path is kept");
+  assert.ok(repliesOut([192, 0, 2, 64], 10299), "a sprayer's newest path is kept");
+  assert.ok(!repliesOut([192, 0, 2, 64], 10000), "its oldest gave way to its own newer ones");
+  assert.ok(
+    !repliesOut([192, 0, 2, 60], 10000 + 300 - MAX_UDP_PEERS_PER_CLIENT),
+    "the first sprayer, which held most when the table filled, gave up its oldest",
+  );
+  assert.equal(guestFlow.closed, false, "the guest's own flow stays open");
+  assert.equal(
+    t.logs.filter((l) => l.includes("reply paths (source ports)")).length,
+    1,
+    "a client reaching its share is said once",
+  );
+});
 
 Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
   const t = testStack();
