@@ -210,6 +210,7 @@ export class DhcpServer {
         // A REQUEST naming another server is that server's business.
         if (server !== null && server !== this.config.gateway) {
           this.#release(mac);
+          this.#unhold(mac);
           return null;
         }
         // Only a DISCOVER takes an address from another client: a REQUEST names one it may have.
@@ -219,8 +220,7 @@ export class DhcpServer {
         this.#saidFull = false;
         const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000, granted: now };
         this.#release(mac);
-        const offer = this.#offers.get(mac);
-        if (offer !== undefined) this.#dropOffer(offer);
+        this.#unhold(mac);
         this.#byMac.set(mac, lease);
         this.#byAddr.set(addr, lease);
         return this.#reply(m, DHCP_MSG.ACK, addr, true);
@@ -257,11 +257,16 @@ export class DhcpServer {
 
   /** Holds `addr` for `mac`'s REQUEST (replacing its earlier offer); reinserted, so offers stay in expiry order. */
   #hold(mac: string, addr: number, now: number): void {
-    const earlier = this.#offers.get(mac);
-    if (earlier !== undefined) this.#dropOffer(earlier);
+    this.#unhold(mac);
     const offer = { mac, addr, until: now + OFFER_HOLD_MS };
     this.#offers.set(mac, offer);
     this.#offered.set(addr, offer);
+  }
+
+  /** Ends the offer held for `mac`, if any. */
+  #unhold(mac: string): void {
+    const offer = this.#offers.get(mac);
+    if (offer !== undefined) this.#dropOffer(offer);
   }
 
   #dropOffer(offer: Offer): void {

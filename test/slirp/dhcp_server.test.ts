@@ -100,6 +100,11 @@ Deno.test("DHCP OFFER holds its address for seconds: a second client is offered 
     "a repeated DISCOVER: same offer",
   );
   assert.equal(typeOf(s.handle(request(1, DHCP_MSG.REQUEST, first), 2000)), DHCP_MSG.ACK);
+  // Client 2 takes another server's offer: its hold ends, and the next client is offered that address.
+  const elsewhere = request(2, DHCP_MSG.REQUEST, 0x0a000909);
+  elsewhere.options.set(DHCP_OPT.SERVER_ID, u32Option(0x0a000909));
+  assert.equal(s.handle(elsewhere, 2000), null);
+  assert.equal(s.handle(request(3, DHCP_MSG.DISCOVER), 2000)!.spec.yiaddr, second);
   // A flood of DISCOVERs from 100 fake MACs holds the other nine addresses, for OFFER_HOLD_MS only.
   for (let c = 100; c < 200; c++) s.handle(request(c, DHCP_MSG.DISCOVER), 3000);
   assert.equal(s.leases().length, 1, "offers are not leases");
