@@ -248,10 +248,12 @@ export class DhcpServer {
   #sayFull(mac: string): void {
     if (this.#saidFull) return;
     this.#saidFull = true;
+    // Offers are named only when some are held (a REQUEST's NAK): a DISCOVER would have taken one.
+    const offered = this.#offered.size > 0 ? `${this.#offered.size} offered for seconds, ` : "";
     this.log(
       `DHCP: no free address for ${mac} in ${formatIpv4(this.#first)}-${formatIpv4(this.#last)} ` +
-        `(${this.#byAddr.size} leased, ${this.#offered.size} offered, ${this.#reserved.size} reserved for ` +
-        `static hosts, ${this.#declined.size} declined): it gets no lease`,
+        `(${this.#byAddr.size} leased, ${offered}${this.#reserved.size} reserved for static hosts, ` +
+        `${this.#declined.size} declined): it gets no lease`,
     );
   }
 
