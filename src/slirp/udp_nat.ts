@@ -413,12 +413,11 @@ export class UdpNat {
   #sayShare(forward: UdpForward, addr: Uint8Array): void {
     if (this.#saidShare) return;
     this.#saidShare = true;
+    const fwd = `${forwardHostText(forward.spec)}:${forward.spec.hostPort}`;
+    const share = `${MAX_UDP_PEERS_PER_CLIENT} of ${MAX_UDP_PEERS}`;
     this.#iface.log(
-      `UDP forward ${forwardHostText(forward.spec)}:${forward.spec.hostPort}: client ${
-        formatIp(addr)
-      } holds ${MAX_UDP_PEERS_PER_CLIENT} ` +
-        `reply paths (source ports), the most one client address may of ${MAX_UDP_PEERS}: its oldest give way ` +
-        `(said once)`,
+      `UDP forward ${fwd}: client ${formatIp(addr)} holds the most reply paths (source ports) one client ` +
+        `address may, ${share}: its oldest give way to its new ones (said once)`,
       "warning",
     );
   }
