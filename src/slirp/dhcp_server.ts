@@ -7,9 +7,23 @@
  * host configured by hand that the lab did not name), as docker's or
  * dnsmasq's servers avoid the addresses in use.
  *
- * A client the pool has no address for gets no OFFER (a REQUEST a NAK),
- * as libslirp's; that is said in one log line, once until an address is
- * leased again, since reserved addresses can leave a small pool empty.
+ * An OFFER holds its address for the client's REQUEST for OFFER_HOLD_MS,
+ * not the lease time, so a flood of DISCOVERs (fake MACs) holds the pool
+ * only for seconds. When the pool is full a new client takes, in turn: the
+ * oldest offer still held for another client (a flood's), else the
+ * address of the lease granted (or renewed) least recently whose address
+ * has carried no frame on the wire since it was granted for
+ * UNUSED_LEASE_MS, or none at all for SILENT_LEASE_MS (`seenAt`, the
+ * neighbour cache's last frame from the address). A flood of REQUESTs from
+ * fake MACs thus leases addresses no frame ever comes from, and those go
+ * first; a real guest keeps its address by renewing or by sending
+ * anything. Ending such a lease is logged (at most a line a minute). The
+ * leases are looked at oldest first and the walk stops at the first one
+ * granted within UNUSED_LEASE_MS (none after it can qualify), so a flood
+ * costs each request little. A client for whom even that finds nothing
+ * gets no OFFER (a REQUEST a NAK), as libslirp's; that is said in one log
+ * line, once until an address is leased again, since reserved addresses
+ * can leave a small pool empty.
  *
  * DISCOVER gets an OFFER (the client's existing lease, else the next free
  * address); REQUEST gets an ACK when it asks for the address this MAC may
@@ -35,12 +49,41 @@ import { lastLease, type SlirpConfig } from "./config.ts";
 /** Lease time handed out, in seconds (libslirp's: one day). */
 export const LEASE_SECONDS = 86400;
 
+/** How long an OFFER holds its address for the client's REQUEST, in milliseconds. */
+export const OFFER_HOLD_MS = 10_000;
+/**
+ * A full pool gives away a lease granted this long ago (milliseconds) whose address has carried no frame
+ * since: a flood's fake clients never send from theirs, and a real guest says something within seconds.
+ */
+export const UNUSED_LEASE_MS = 30_000;
+/** A full pool gives away a lease whose address has carried no frame and that was not renewed for this long. */
+export const SILENT_LEASE_MS = 600_000;
+/**
+ * The seen-on-the-wire clock (`seenAt`) is stamped at the stack's once-a-second sweep, so a frame just
+ * after a grant can read up to this much older than the grant and still count as after it.
+ */
+const SEEN_SLACK_MS = 2_000;
+/** Leases looked at for one to give away, at most. */
+const TAKE_SCAN = 256;
+/** Milliseconds between two log lines saying a lease was given away. */
+const TAKE_LOG_GAP_MS = 60_000;
+
 /** One lease. */
 export interface Lease {
   mac: string;
   addr: number;
   /** Milliseconds on the stack clock when the lease ends. */
   expires: number;
+  /** Milliseconds on the stack clock when it was granted or last renewed. */
+  granted: number;
+}
+
+/** An address offered and not yet requested. */
+interface Offer {
+  mac: string;
+  addr: number;
+  /** Milliseconds on the stack clock when the hold ends. */
+  until: number;
 }
 
 /** A reply to send: the message, and where to. */
@@ -55,6 +98,8 @@ export class DhcpServer {
   readonly #byMac = new Map<string, Lease>();
   readonly #byAddr = new Map<number, Lease>();
   readonly #declined = new Map<number, number>();
+  readonly #offers = new Map<string, Offer>();
+  readonly #offered = new Map<number, Offer>();
   readonly #encoder = new TextEncoder();
   readonly #first: number;
   readonly #last: number;
@@ -68,16 +113,21 @@ export class DhcpServer {
   #cursor: number;
   /** The pool's being full was logged, and nothing was leased since. */
   #saidFull = false;
+  /** When a lease given away was last logged, and how many were given away since. */
+  #saidTakenAt = -Infinity;
+  #takenUnsaid = 0;
 
   /**
    * @param heldBy the MAC the stack's ARP cache has for an address (null when none): an address
    *   another MAC answers for is in use, so it is not offered
    * @param log where the line saying the pool is full goes (the stack's log)
+   * @param seenAt when (stack clock) a frame from the address was last seen on the wire; -Infinity never
    */
   constructor(
     readonly config: SlirpConfig,
     readonly heldBy: (addr: number) => Uint8Array | null = () => null,
     readonly log: (message: string) => void = () => {},
+    readonly seenAt: (addr: number) => number = () => -Infinity,
   ) {
     this.#first = config.dhcpStart;
     this.#last = lastLease(config);
@@ -118,6 +168,8 @@ export class DhcpServer {
         );
       }
       this.#declined.delete(a);
+      const offer = this.#offered.get(a);
+      if (offer !== undefined) this.#dropOffer(offer);
     }
     this.#reserved = set;
     this.#poolSize = this.#spanFree - set.size;
@@ -144,11 +196,12 @@ export class DhcpServer {
     this.#expire(now);
     switch (m.messageType) {
       case DHCP_MSG.DISCOVER: {
-        const addr = this.#choose(mac, dhcpU32(m, DHCP_OPT.REQUESTED_IP));
+        const addr = this.#choose(mac, dhcpU32(m, DHCP_OPT.REQUESTED_IP), now, true);
         if (addr === null) {
           this.#sayFull(mac);
           return null;
         }
+        if (this.#byMac.get(mac)?.addr !== addr) this.#hold(mac, addr, now);
         return this.#reply(m, DHCP_MSG.OFFER, addr, true);
       }
       case DHCP_MSG.REQUEST: {
@@ -157,14 +210,17 @@ export class DhcpServer {
         // A REQUEST naming another server is that server's business.
         if (server !== null && server !== this.config.gateway) {
           this.#release(mac);
+          this.#unhold(mac);
           return null;
         }
-        const addr = this.#choose(mac, wanted);
+        // Only a DISCOVER takes an address from another client: a REQUEST names one it may have.
+        const addr = this.#choose(mac, wanted, now, false);
         if (addr === null) this.#sayFull(mac);
         if (addr === null || addr !== wanted) return this.#nak(m);
         this.#saidFull = false;
-        const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000 };
+        const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000, granted: now };
         this.#release(mac);
+        this.#unhold(mac);
         this.#byMac.set(mac, lease);
         this.#byAddr.set(addr, lease);
         return this.#reply(m, DHCP_MSG.ACK, addr, true);
@@ -192,10 +248,75 @@ export class DhcpServer {
   #sayFull(mac: string): void {
     if (this.#saidFull) return;
     this.#saidFull = true;
+    // Offers are named only when some are held (a REQUEST's NAK): a DISCOVER would have taken one.
+    const offered = this.#offered.size > 0 ? `${this.#offered.size} offered for seconds, ` : "";
     this.log(
       `DHCP: no free address for ${mac} in ${formatIpv4(this.#first)}-${formatIpv4(this.#last)} ` +
-        `(${this.#byAddr.size} leased, ${this.#reserved.size} reserved for static hosts, ` +
+        `(${this.#byAddr.size} leased, ${offered}${this.#reserved.size} reserved for static hosts, ` +
         `${this.#declined.size} declined): it gets no lease`,
+    );
+  }
+
+  /** Holds `addr` for `mac`'s REQUEST (replacing its earlier offer); reinserted, so offers stay in expiry order. */
+  #hold(mac: string, addr: number, now: number): void {
+    this.#unhold(mac);
+    const offer = { mac, addr, until: now + OFFER_HOLD_MS };
+    this.#offers.set(mac, offer);
+    this.#offered.set(addr, offer);
+  }
+
+  /** Ends the offer held for `mac`, if any. */
+  #unhold(mac: string): void {
+    const offer = this.#offers.get(mac);
+    if (offer !== undefined) this.#dropOffer(offer);
+  }
+
+  #dropOffer(offer: Offer): void {
+    this.#offers.delete(offer.mac);
+    this.#offered.delete(offer.addr);
+  }
+
+  /**
+   * A full pool's address for a new client: the oldest offer held for another, else the lease granted
+   * least recently that has gone unused or silent (see the file's opening); that offer or lease ends.
+   */
+  #take(mac: string, now: number): number | null {
+    const offer = this.#offers.values().next();
+    if (!offer.done) {
+      this.#dropOffer(offer.value);
+      return offer.value.addr;
+    }
+    let looked = 0;
+    // Leases iterate in grant order (see #expire): none after one granted within UNUSED_LEASE_MS qualifies.
+    for (const lease of this.#byMac.values()) {
+      if (++looked > TAKE_SCAN || now - lease.granted < UNUSED_LEASE_MS) return null;
+      const seen = this.seenAt(lease.addr);
+      const used = seen > lease.granted - SEEN_SLACK_MS;
+      if (used && now - Math.max(seen, lease.granted) < SILENT_LEASE_MS) continue;
+      this.#release(lease.mac);
+      this.#sayTaken(lease, used, mac, now);
+      return lease.addr;
+    }
+    return null;
+  }
+
+  /** Logs a lease given away to a new client, at most once a minute (with how many since the last line). */
+  #sayTaken(lease: Lease, used: boolean, mac: string, now: number): void {
+    this.#takenUnsaid++;
+    if (now - this.#saidTakenAt < TAKE_LOG_GAP_MS) return;
+    const more = this.#takenUnsaid > 1
+      ? ` (${this.#takenUnsaid - 1} more given away since the last such line)`
+      : "";
+    this.#saidTakenAt = now;
+    this.#takenUnsaid = 0;
+    const quiet = Math.round(
+      (now - (used ? Math.max(this.seenAt(lease.addr), lease.granted) : lease.granted)) / 1000,
+    );
+    const why = used
+      ? `no frame from it nor renewal for ${quiet} s`
+      : `no frame from it in the ${quiet} s since its lease`;
+    this.log(
+      `DHCP: pool full: ${formatIpv4(lease.addr)}, leased to ${lease.mac} (${why}), goes to ${mac}${more}`,
     );
   }
 
@@ -206,10 +327,15 @@ export class DhcpServer {
     this.#byAddr.delete(lease.addr);
   }
 
-  // Every lease and every decline lasts LEASE_SECONDS and is (re)inserted
-  // when made, so the maps iterate in expiry order: stopping at the first
+  // Every lease and every decline lasts LEASE_SECONDS, every offer
+  // OFFER_HOLD_MS, and each is (re)inserted when made, so the maps iterate
+  // in expiry order (the leases in grant order too): stopping at the first
   // one still running keeps a request's cost independent of the pool size.
   #expire(now: number): void {
+    for (const offer of this.#offers.values()) {
+      if (offer.until > now) break;
+      this.#dropOffer(offer);
+    }
     for (const [mac, lease] of this.#byMac) {
       if (lease.expires > now) break;
       this.#release(mac);
@@ -224,7 +350,7 @@ export class DhcpServer {
     if (addr < this.#first || addr > this.#last) return false;
     if (addr === this.config.gateway || addr === this.config.dns || this.#declined.has(addr)) return false;
     if (this.#reserved.has(addr)) return false;
-    const holder = this.#byAddr.get(addr);
+    const holder = this.#byAddr.get(addr) ?? this.#offered.get(addr);
     if (holder !== undefined) return holder.mac === mac;
     if (!arpCheck) return true;
     const arp = this.heldBy(addr);
@@ -233,16 +359,21 @@ export class DhcpServer {
 
   /**
    * The address for `mac`: its lease, else the requested one if free, else
-   * the next free one from where the last search stopped. A full pool is
-   * known from the counts, and the search resumes rather than restarts, so
-   * a flood of new clients does not cost a walk of the pool each.
+   * the one offered to it, else the next free one from where the last
+   * search stopped, else (`take`) one `#take` frees. A full pool is known
+   * from the counts, and the search resumes rather than restarts, so a
+   * flood of new clients does not cost a walk of the pool each.
    */
-  #choose(mac: string, requested: number | null): number | null {
+  #choose(mac: string, requested: number | null, now: number, take: boolean): number | null {
     const current = this.#byMac.get(mac);
     if (current !== undefined) return current.addr;
     // (A lease on an address reserved later ended with the reservation: `reserve`.)
     if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
-    if (this.#byAddr.size + this.#declined.size >= this.#poolSize) return null;
+    const offered = this.#offers.get(mac);
+    if (offered !== undefined) return offered.addr;
+    if (this.#byAddr.size + this.#offered.size + this.#declined.size >= this.#poolSize) {
+      return take ? this.#take(mac, now) : null;
+    }
     const span = this.#last - this.#first + 1;
     // Addresses another MAC answered ARP for come last, not never: the cache keeps an entry until it
     // overflows, long after its host left (a client whose lease ended, a deleted static host), and
@@ -256,7 +387,7 @@ export class DhcpServer {
         }
       }
     }
-    return null;
+    return take ? this.#take(mac, now) : null;
   }
 
   #nak(m: DhcpMessage): DhcpReply {

@@ -13,6 +13,13 @@
  * to one guest costs no map lookup. Caches are bounded (cleared when
  * full: the guest re-teaches them with its next frame).
  *
+ * An IPv4 entry also keeps when a frame from its address was last seen
+ * (`seen4`: DHCP gives away, from a full pool, leases whose address carries
+ * nothing). The time is the stack's last `stamp` (once a second), not the
+ * clock read per frame, and a frame on the last-lookup fast path only notes
+ * its address, stamped at the next `stamp`: the data path pays a field
+ * write.
+ *
  * ARP is wholly here (answers for the gateway, DNS and guest-forward
  * addresses; an ARP packet from another host with the gateway's address
  * as its sender goes to the gateway guard, gateway_guard.ts); NDP's
@@ -43,6 +50,12 @@ const MAX_ENTRIES = 4096;
 /** Milliseconds between two solicitations of one address. */
 const SOLICIT_GAP_MS = 1000;
 
+interface Arp4 {
+  mac: Uint8Array;
+  /** Stack clock of the last `stamp` before the latest frame from the address. */
+  seen: number;
+}
+
 interface Queued {
   key: string | number;
   frame: Uint8Array;
@@ -56,10 +69,14 @@ export class Neighbours {
   /** ARP packets and neighbour solicitations are written here (never the data path's buffers). */
   readonly #buf = new Uint8Array(ETH_HLEN + IPV6_HLEN + 64);
   // IPv4 by number, IPv6 by hex text; the last lookup is cached for the hot path.
-  readonly #arpCache = new Map<number, Uint8Array>();
+  readonly #arpCache = new Map<number, Arp4>();
   readonly #ndCache = new Map<string, Uint8Array>();
   #lastIp4 = -1;
   #lastMac4: Uint8Array | null = null;
+  /** The clock as of the last `stamp`. */
+  #tick = -Infinity;
+  /** The address of a frame that took learn4's fast path since the last `stamp` (-1 none). */
+  #heard4 = -1;
   readonly #lastIp6 = new Uint8Array(16);
   #lastMac6: Uint8Array | null = null;
   readonly #queue: Queued[] = [];
@@ -116,12 +133,18 @@ export class Neighbours {
 
   /** Learns (or refreshes) `ip` at the MAC `b[macOff..+6]`; sends what waited for it. */
   learn4(ip: number, b: Uint8Array, macOff: number): void {
-    if (ip === this.#lastIp4 && this.#lastMac4 !== null && macEquals(b, macOff, this.#lastMac4)) return;
+    if (ip === this.#lastIp4 && this.#lastMac4 !== null && macEquals(b, macOff, this.#lastMac4)) {
+      this.#heard4 = ip;
+      return;
+    }
     const known = this.#arpCache.get(ip);
-    if (known !== undefined && macEquals(b, macOff, known)) return;
+    if (known !== undefined && macEquals(b, macOff, known.mac)) {
+      known.seen = this.#tick;
+      return;
+    }
     const mac = b.slice(macOff, macOff + 6);
     if (known === undefined && this.#arpCache.size >= MAX_ENTRIES) this.#arpCache.clear();
-    this.#arpCache.set(ip, mac);
+    this.#arpCache.set(ip, { mac, seen: this.#tick });
     if (this.#lastIp4 === ip) this.#lastMac4 = mac;
     this.#flushQueue(ip, mac);
   }
@@ -145,11 +168,27 @@ export class Neighbours {
   /** The MAC of `ip`, or null when unknown. */
   lookup4(ip: number): Uint8Array | null {
     if (this.#lastIp4 === ip) return this.#lastMac4;
-    const mac = this.#arpCache.get(ip);
-    if (mac === undefined) return null;
+    const entry = this.#arpCache.get(ip);
+    if (entry === undefined) return null;
     this.#lastIp4 = ip;
-    this.#lastMac4 = mac;
-    return mac;
+    this.#lastMac4 = entry.mac;
+    return entry.mac;
+  }
+
+  /** Sets the clock `learn4` stamps with to `now`, and stamps the address its fast path heard from since. */
+  stamp(now: number): void {
+    if (this.#heard4 !== -1) {
+      const entry = this.#arpCache.get(this.#heard4);
+      if (entry !== undefined) entry.seen = now;
+      this.#heard4 = -1;
+    }
+    this.#tick = now;
+  }
+
+  /** When a frame from `ip` was last seen (as of the `stamp` before it); -Infinity when none is known. */
+  seen4(ip: number): number {
+    if (ip === this.#heard4) return this.#tick;
+    return this.#arpCache.get(ip)?.seen ?? -Infinity;
   }
 
   /** The MAC of the IPv6 address at `b[off]`, or null when unknown. */
@@ -178,7 +217,7 @@ export class Neighbours {
   /** MAC text of an address's entry, for tests and the console. */
   describe4(ip: number): string | undefined {
     const m = this.#arpCache.get(ip);
-    return m === undefined ? undefined : formatMac(m, 0);
+    return m === undefined ? undefined : formatMac(m.mac, 0);
   }
 
   /** Whether an ARP packet from the gateway is a request of ours come back (a loop): we asked for its target just now. */

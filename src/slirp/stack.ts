@@ -160,7 +160,8 @@ export class SlirpStack implements TcpCoreSide {
     this.#icmp = new IcmpErrors(iface, this.#out);
     this.#udp = new UdpNat(iface, this.#out, this.#icmp, net, options.udpIdleMs ?? UDP_IDLE_MS);
     this.#ping = new PingNat(iface, this.#out, net, this.#icmp);
-    this.dhcp = new DhcpServer(c, (ip) => this.#neighbours.lookup4(ip), iface.log);
+    const neighbours = this.#neighbours;
+    this.dhcp = new DhcpServer(c, (ip) => neighbours.lookup4(ip), iface.log, (ip) => neighbours.seen4(ip));
     const udp = this.#udp;
     this.dns = new DnsForwarder(
       c.dnsUpstream ?? options.resolvers ?? [],
@@ -208,6 +209,7 @@ export class SlirpStack implements TcpCoreSide {
       else this.#tcpForwards.push(f);
     }
     const now = this.now();
+    this.#neighbours.stamp(now);
     this.#nextRa = now;
     this.#nextSweep = now + 1000;
   }
@@ -428,6 +430,7 @@ export class SlirpStack implements TcpCoreSide {
     }
     if (now < this.#nextSweep) return;
     this.#nextSweep = now + 1000;
+    this.#neighbours.stamp(now);
     this.#udp.sweep(now);
     this.#ping.sweep(now);
     this.dns.expire(now);

@@ -13,7 +13,13 @@
  * Inbound forwards are host sockets bound to a configured port whose
  * datagrams go to a guest address and port with the client's real address;
  * the guest's replies to that client (matched as a "peer") leave through
- * the forwarded socket, so the client sees the port it wrote to.
+ * the forwarded socket, so the client sees the port it wrote to. Peers are
+ * a table of their own (`MAX_UDP_PEERS`), so the guest's own flows never
+ * give way to forwards' clients. One client address (a source port each)
+ * holds at most `MAX_UDP_PEERS_PER_CLIENT` of them and gives up its own
+ * oldest past that; a full table gives up the oldest of the client holding
+ * most. So a client spraying from many source ports pushes out its own
+ * reply paths, not the others' (said once in the log).
  *
  * A datagram the host cannot send (no route) is answered by the caller
  * with an ICMP error quoting it (`fromGuest4` answers the errno). A
@@ -40,6 +46,10 @@ import type { IpOutput } from "./ip_output.ts";
 
 /** UDP flows kept open at once; the least recently used is closed to make room. */
 export const MAX_UDP_FLOWS = 1024;
+/** Reply paths of UDP forwards' clients kept at once (a table apart from the guest's flows). */
+export const MAX_UDP_PEERS = 1024;
+/** Reply paths one client address holds at most: a quarter of the table. */
+export const MAX_UDP_PEERS_PER_CLIENT = MAX_UDP_PEERS / 4;
 /** Default idle timeout of a UDP flow (libslirp keeps them 240 s). */
 export const UDP_IDLE_MS = 240_000;
 
@@ -61,11 +71,14 @@ interface UdpForward {
 }
 
 interface ForwardPeer {
+  key: string;
   forward: UdpForward;
   /** Real address and port of the client. */
   addr: Uint8Array;
   port: number;
   lastUsed: number;
+  /** The client address's key in `#clients` (IPv4 as a number, IPv6 as hex). */
+  client: number | string;
 }
 
 /** The UDP NAT of one interface. */
@@ -77,6 +90,10 @@ export class UdpNat {
   readonly #flows = new Map<string | number, UdpFlow>();
   readonly #forwards: UdpForward[] = [];
   readonly #peers = new Map<string, ForwardPeer>();
+  /** Each client address's peers, oldest first. */
+  readonly #clients = new Map<number | string, Set<ForwardPeer>>();
+  /** A client's reaching its share was logged. */
+  #saidShare = false;
   readonly #to4 = new Uint8Array(4);
 
   readonly #icmp: IcmpErrors;
@@ -321,17 +338,13 @@ export class UdpNat {
           if (spec.family === 4) {
             const seen = iface.guestView4(readU32(from, 0));
             const g = readU32(guest, 0);
-            this.#rememberPeer(`4|${g}|${spec.guestPort}|${seen}|${port}`, fwd, from.slice(0, 4), port, now);
+            const key = `4|${g}|${spec.guestPort}|${seen}|${port}`;
+            this.#rememberPeer(key, fwd, from, 4, port, now);
             this.toGuest(IPV4, seen, port, g, spec.guestPort, buf, off, len, true);
           } else {
             const seen = iface.guestView6(from);
-            this.#rememberPeer(
-              `6|${hex16(guest, 0)}|${spec.guestPort}|${hex16(seen, 0)}|${port}`,
-              fwd,
-              from.slice(0, 16),
-              port,
-              now,
-            );
+            const key = `6|${hex16(guest, 0)}|${spec.guestPort}|${hex16(seen, 0)}|${port}`;
+            this.#rememberPeer(key, fwd, from, 16, port, now);
             this.toGuest(IPV6, seen, port, guest, spec.guestPort, buf, off, len, true);
           }
         },
@@ -350,17 +363,63 @@ export class UdpNat {
     return fwd.spec;
   }
 
-  #rememberPeer(key: string, forward: UdpForward, addr: Uint8Array, port: number, now: number): void {
+  /** Remembers the client at `from` (borrowed; `len` bytes of address) for the guest's replies. */
+  #rememberPeer(
+    key: string,
+    forward: UdpForward,
+    from: Uint8Array,
+    len: 4 | 16,
+    port: number,
+    now: number,
+  ): void {
     const known = this.#peers.get(key);
     if (known !== undefined) {
       known.lastUsed = now;
       return;
     }
-    if (this.#peers.size >= MAX_UDP_FLOWS) {
-      const oldest = this.#peers.keys().next();
-      if (!oldest.done) this.#peers.delete(oldest.value);
+    const client = len === 4 ? readU32(from, 0) : hex16(from, 0);
+    const mine = this.#clients.get(client) ?? new Set<ForwardPeer>();
+    if (mine.size >= MAX_UDP_PEERS_PER_CLIENT) {
+      this.#dropPeer(mine.values().next().value!);
+      this.#sayShare(forward, from.subarray(0, len));
+    } else if (this.#peers.size >= MAX_UDP_PEERS) {
+      this.#dropPeer(this.#largestClient().values().next().value!);
     }
-    this.#peers.set(key, { forward, addr, port, lastUsed: now });
+    const peer = { key, forward, addr: from.slice(0, len), port, lastUsed: now, client };
+    this.#peers.set(key, peer);
+    mine.add(peer);
+    // (Set again: giving up its own last one above took an empty set out of the map.)
+    this.#clients.set(client, mine);
+  }
+
+  /** The peers of the client address holding most (the table is full, so there is one). */
+  #largestClient(): Set<ForwardPeer> {
+    let most: Set<ForwardPeer> | undefined;
+    for (const set of this.#clients.values()) {
+      if (most === undefined || set.size > most.size) most = set;
+      if (most.size >= MAX_UDP_PEERS_PER_CLIENT) break;
+    }
+    return most!;
+  }
+
+  #dropPeer(peer: ForwardPeer): void {
+    this.#peers.delete(peer.key);
+    const set = this.#clients.get(peer.client);
+    if (set === undefined) return;
+    set.delete(peer);
+    if (set.size === 0) this.#clients.delete(peer.client);
+  }
+
+  #sayShare(forward: UdpForward, addr: Uint8Array): void {
+    if (this.#saidShare) return;
+    this.#saidShare = true;
+    const fwd = `${forwardHostText(forward.spec)}:${forward.spec.hostPort}`;
+    const share = `${MAX_UDP_PEERS_PER_CLIENT} of ${MAX_UDP_PEERS}`;
+    this.#iface.log(
+      `UDP forward ${fwd}: client ${formatIp(addr)} holds the most reply paths (source ports) one client ` +
+        `address may, ${share}: its oldest give way to its new ones (said once)`,
+      "warning",
+    );
   }
 
   /** Closes the forward that `same` picks; false when there is none. */
@@ -369,7 +428,7 @@ export class UdpNat {
     if (i < 0) return false;
     const [fwd] = this.#forwards.splice(i, 1);
     fwd!.sock.close();
-    for (const [k, p] of this.#peers) if (p.forward === fwd) this.#peers.delete(k);
+    for (const p of this.#peers.values()) if (p.forward === fwd) this.#dropPeer(p);
     return true;
   }
 
@@ -381,7 +440,7 @@ export class UdpNat {
   /** Closes idle flows and forgets idle forward peers. */
   sweep(now: number): void {
     for (const f of [...this.#flows.values()]) if (now - f.lastUsed >= this.#idleMs) this.#closeFlow(f);
-    for (const [k, p] of this.#peers) if (now - p.lastUsed >= this.#idleMs) this.#peers.delete(k);
+    for (const p of this.#peers.values()) if (now - p.lastUsed >= this.#idleMs) this.#dropPeer(p);
   }
 
   /** Closes every socket. */

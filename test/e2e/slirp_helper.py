@@ -12,8 +12,10 @@ http-put URL SIZE SEED           PUT SIZE bytes of the seeded pattern, print the
 pattern-sha SIZE SEED            print the SHA-256 of the pattern
 tcp-sink ADDR PORT               accept connections and read them to the end, one at a time
 tcp-window ADDR PORT SIZE        send SIZE bytes; print the largest window the peer offered in the second half
+dhcp-flood IFACE COUNT FIRST LAST  from COUNT made-up MACs 02:66:..., a DISCOVER and a REQUEST each, asking
+                                 for FIRST..LAST in turn; 2 ms apart (raw frames: root)
 """
-import hashlib, http.server, socket, socketserver, sys, threading, urllib.request
+import hashlib, http.server, socket, socketserver, struct, sys, threading, time, urllib.request
 
 def pattern(size, seed):
     block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
@@ -26,8 +28,35 @@ def pattern(size, seed):
 def fam(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
+def ip_checksum(b):
+    total = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+def dhcp_frame(mac, msg_type, want, xid):
+    options = bytes([53, 1, msg_type, 50, 4]) + socket.inet_aton(want) + bytes([255])
+    bootp = struct.pack("!BBBBIHHIIII", 1, 1, 6, 0, xid, 0, 0x8000, 0, 0, 0, 0) + mac + bytes(10 + 64 + 128)
+    bootp += b"\x63\x82\x53\x63" + options
+    udp = struct.pack("!HHHH", 68, 67, 8 + len(bootp), 0) + bootp
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), xid & 0xFFFF, 0, 64, 17, 0, bytes(4), b"\xff" * 4))
+    ip[10:12] = struct.pack("!H", ip_checksum(bytes(ip)))
+    return b"\xff" * 6 + mac + b"\x08\x00" + bytes(ip) + udp
+
 cmd = sys.argv[1]
-if cmd == "udp-echo":
+if cmd == "dhcp-flood":
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((sys.argv[2], 0))
+    count = int(sys.argv[3])
+    first, last = (struct.unpack("!I", socket.inet_aton(a))[0] for a in sys.argv[4:6])
+    for i in range(count):
+        mac = bytes([2, 0x66, 0, 0, i >> 8 & 0xFF, i & 0xFF])
+        want = socket.inet_ntoa(struct.pack("!I", first + i % (last - first + 1)))
+        s.send(dhcp_frame(mac, 1, want, 0x6600000 + i))
+        s.send(dhcp_frame(mac, 3, want, 0x6600000 + i))
+        time.sleep(0.002)
+    print("sent", 2 * count)
+elif cmd == "udp-echo":
     s = socket.socket(fam(sys.argv[2]), socket.SOCK_DGRAM)
     s.bind((sys.argv[2], int(sys.argv[3])))
     s.settimeout(60)

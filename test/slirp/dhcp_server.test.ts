@@ -5,7 +5,13 @@
  * address is offered next, expired leases free their addresses.
  */
 import assert from "node:assert/strict";
-import { DhcpServer, LEASE_SECONDS } from "../../src/slirp/dhcp_server.ts";
+import {
+  DhcpServer,
+  LEASE_SECONDS,
+  OFFER_HOLD_MS,
+  SILENT_LEASE_MS,
+  UNUSED_LEASE_MS,
+} from "../../src/slirp/dhcp_server.ts";
 import { defaultConfig, formatForward, parseForward } from "../../src/slirp/config.ts";
 import {
   buildDhcp,
@@ -65,6 +71,97 @@ Deno.test("DHCP pool: full means no offer; a released address is offered next; e
     s.leases().length,
     2,
     "the expired leases are gone; client 12's (taken later) and the new one remain",
+  );
+});
+
+/** A /28 server whose `seenAt` reads `seen` (address to the clock of its last frame), logging to `said`. */
+function watchedServer(seen: Map<number, number>, said: string[] = []): DhcpServer {
+  return new DhcpServer(
+    { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a000205 },
+    () => null,
+    (m) => said.push(m),
+    (a) => seen.get(a) ?? -Infinity,
+  );
+}
+
+function typeOf(r: ReturnType<DhcpServer["handle"]>): number | undefined {
+  return r === null ? undefined : valueOf(parseDhcp(buildDhcp(r.spec))).messageType;
+}
+
+Deno.test("DHCP OFFER holds its address for seconds: a second client is offered another, and a fake-MAC DISCOVER flood's hold ends", () => {
+  const s = smallServer();
+  const first = s.handle(request(1, DHCP_MSG.DISCOVER), 1000)!.spec.yiaddr!;
+  const second = s.handle(request(2, DHCP_MSG.DISCOVER), 1000)!.spec.yiaddr!;
+  assert.notEqual(second, first, "an address offered to client 1 is not offered to client 2 meanwhile");
+  assert.equal(typeOf(s.handle(request(2, DHCP_MSG.REQUEST, first), 1000)), DHCP_MSG.NAK);
+  assert.equal(
+    s.handle(request(1, DHCP_MSG.DISCOVER), 2000)!.spec.yiaddr,
+    first,
+    "a repeated DISCOVER: same offer",
+  );
+  assert.equal(typeOf(s.handle(request(1, DHCP_MSG.REQUEST, first), 2000)), DHCP_MSG.ACK);
+  // Client 2 takes another server's offer: its hold ends, and the next client is offered that address.
+  const elsewhere = request(2, DHCP_MSG.REQUEST, 0x0a000909);
+  elsewhere.options.set(DHCP_OPT.SERVER_ID, u32Option(0x0a000909));
+  assert.equal(s.handle(elsewhere, 2000), null);
+  assert.equal(s.handle(request(3, DHCP_MSG.DISCOVER), 2000)!.spec.yiaddr, second);
+  // A flood of DISCOVERs from 100 fake MACs holds the other nine addresses, for OFFER_HOLD_MS only.
+  for (let c = 100; c < 200; c++) s.handle(request(c, DHCP_MSG.DISCOVER), 3000);
+  assert.equal(s.leases().length, 1, "offers are not leases");
+  const later = 3000 + OFFER_HOLD_MS + 1;
+  for (let c = 20; c < 29; c++) {
+    assert.notEqual(lease(s, c, later), null, `client ${c} leases after the holds end`);
+  }
+  assert.equal(lease(s, 29, later), null, "ten leases: full");
+});
+
+Deno.test("DHCP full of offers: a new client takes the oldest offer, so a DISCOVER flood never locks a guest out", () => {
+  const s = smallServer();
+  for (let c = 100; c < 150; c++) s.handle(request(c, DHCP_MSG.DISCOVER), 1000 + c);
+  assert.notEqual(lease(s, 1, 1200), null, "a real guest still gets a lease in the flood");
+  assert.deepEqual(s.leases().map((l) => l.mac), ["02:00:00:00:01:01"]);
+});
+
+Deno.test("DHCP full of fake-MAC leases: a new client takes the least recently granted one no frame came from, once UNUSED_LEASE_MS passed", () => {
+  const seen = new Map<number, number>();
+  const said: string[] = [];
+  const s = watchedServer(seen, said);
+  // Two real guests, then a REQUEST flood from fake MACs takes the other eight addresses.
+  assert.equal(lease(s, 1, 1000), 0x0a000205);
+  assert.equal(lease(s, 2, 1000), 0x0a000206);
+  for (let c = 100; c < 108; c++) assert.notEqual(lease(s, c, 2000 + c), null);
+  assert.equal(lease(s, 3, 3000), null, "full, and every fake lease is young");
+  // Guest 1 sends traffic; guest 2 renews its lease.
+  seen.set(0x0a000205, 5000);
+  assert.equal(typeOf(s.handle(request(2, DHCP_MSG.REQUEST, 0x0a000206), 20_000)), DHCP_MSG.ACK);
+  const t = 2107 + UNUSED_LEASE_MS;
+  assert.equal(lease(s, 3, t), 0x0a000207, "the least recently granted fake lease (client 100's) goes first");
+  assert.equal(s.leaseOf("02:00:00:00:01:64"), undefined);
+  assert.equal(typeOf(s.handle(request(100, DHCP_MSG.REQUEST, 0x0a000207), t)), DHCP_MSG.NAK);
+  for (let c = 4; c < 11; c++) assert.notEqual(lease(s, c, t), null);
+  assert.equal(lease(s, 11, t), null, "every fake lease is gone; the real guests' remain");
+  assert.equal(s.leaseOf("02:00:00:00:01:01"), 0x0a000205, "guest 1 (its traffic seen) keeps its address");
+  assert.equal(s.leaseOf("02:00:00:00:01:02"), 0x0a000206, "guest 2 (renewed) keeps its address");
+  assert.deepEqual(said.filter((l) => l.startsWith("DHCP: pool full")), [
+    "DHCP: pool full: 10.0.2.7, leased to 02:00:00:00:01:64 (no frame from it in the 30 s since its lease), " +
+    "goes to 02:00:00:00:01:03",
+  ], "said once, then at most once a minute");
+});
+
+Deno.test("DHCP full: a lease whose address carried frames is given away only after SILENT_LEASE_MS without a frame or renewal", () => {
+  const seen = new Map<number, number>();
+  const s = watchedServer(seen);
+  for (let c = 1; c <= 10; c++) {
+    assert.notEqual(lease(s, c, 1000), null);
+    seen.set(0x0a000204 + c, 1500);
+  }
+  assert.equal(lease(s, 11, 1000 + UNUSED_LEASE_MS * 2), null, "every lease carried frames: kept");
+  seen.set(0x0a000205, 60_000);
+  assert.equal(lease(s, 11, 1500 + SILENT_LEASE_MS - 1), null, "silent not quite long enough");
+  assert.equal(
+    lease(s, 11, 1500 + SILENT_LEASE_MS),
+    0x0a000206,
+    "client 2's, silent longest (client 1's address carried a frame later)",
   );
 });
 

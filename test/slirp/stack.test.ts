@@ -12,6 +12,7 @@ import { newUdpHeader, parseUdp, writeUdp } from "../../src/wire/udp.ts";
 import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward, unprivilegedPortStart } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
+import { MAX_UDP_PEERS_PER_CLIENT } from "../../src/slirp/udp_nat.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { checkFrame } from "../helpers/packet_checker.ts";
@@ -123,6 +124,41 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
   assert.equal(m.messageType, DHCP_MSG.ACK);
   assert.equal(dhcpU32(m, DHCP_OPT.LEASE_TIME), null);
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
+});
+
+Deno.test("DHCP full: a guest whose frames the stack sees keeps its lease for good; a fake MAC's that no frame came from goes to a new guest", () => {
+  // Pool 10.0.2.13 .. .14: a guest and a fake client fill it.
+  const t = testStack({ prefixLength: 28, dhcpStart: 0x0a00020d });
+  const leaseVia = (mac: string): number | null => {
+    t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, mac));
+    const [offer] = t.take();
+    if (offer === undefined) return null;
+    const addr = valueOf(parseDhcp(udpOf(offer).payload)).yiaddr;
+    t.stack.input(dhcpFrame(DHCP_MSG.REQUEST, mac, [[DHCP_OPT.REQUESTED_IP, u32Option(addr)]]));
+    assert.equal(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).messageType, DHCP_MSG.ACK);
+    return addr;
+  };
+  assert.equal(leaseVia(GUEST_MAC), 0x0a00020d);
+  assert.equal(leaseVia("02:66:00:00:00:01"), 0x0a00020e);
+  // The guest talks to a host, which answers: after the first, its frames take the neighbour cache's
+  // fast path (the last address looked up), which only notes the address for the once-a-second stamp.
+  const talk = () => {
+    t.stack.input(udp4Frame([10, 0, 2, 13], 5000, GW, 7, new Uint8Array([1]), { mac: GUEST_MAC }));
+    t.net.sockets.at(-1)!.receive(new Uint8Array([2]), [127, 0, 0, 1], 7);
+    assert.ok(t.take().some((f) => formatMac(f, 0) === GUEST_MAC), "the answer reached the guest");
+  };
+  for (let minute = 0; minute <= 11; minute++) {
+    talk();
+    t.advance(60_000);
+  }
+  assert.equal(
+    leaseVia("02:00:00:00:00:99"),
+    0x0a00020e,
+    "the fake client's unused lease goes to a new guest",
+  );
+  assert.equal(leaseVia("02:00:00:00:00:98"), null, "the talking guest's is kept, eleven minutes on");
+  assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d);
+  assert.ok(t.logs.some((l) => l.startsWith("DHCP: pool full: 10.0.2.14, leased to 02:66:00:00:00:01")));
 });
 
 function echo4(dst: number[], id = 0x77): Uint8Array {
@@ -274,6 +310,39 @@ function fragments(payload: Uint8Array, pieces: [number, number][], id: number):
     return buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip });
   });
 }
+
+Deno.test("UDP forward: clients spraying from many source ports push out their own reply paths, not a quiet client's nor the guest's flows", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:5353:10.0.2.15:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  t.stack.input(arpRequest(GW));
+  t.stack.input(udp4Frame(GUEST, 6000, [192, 0, 2, 9], 9, new Uint8Array(1)));
+  const guestFlow = t.net.sockets.at(-1)!;
+  fwd.receive(new Uint8Array([7]), [192, 0, 2, 50], 4000);
+  // Five clients send from 300 source ports each: 1,500 reply paths asked of a table of MAX_UDP_PEERS.
+  for (let c = 60; c < 65; c++) {
+    for (let p = 0; p < 300; p++) fwd.receive(new Uint8Array([1]), [192, 0, 2, c], 10000 + p);
+  }
+  t.take();
+  const repliesOut = (to: number[], port: number): boolean => {
+    const before = fwd.sent.length;
+    t.stack.input(udp4Frame(GUEST, 53, to, port, new Uint8Array([8])));
+    const last = fwd.sent.at(-1);
+    return fwd.sent.length === before + 1 && last!.port === port && last!.addr.join(".") === to.join(".");
+  };
+  assert.ok(repliesOut([192, 0, 2, 50], 4000), "the quiet client's reply path is kept");
+  assert.ok(repliesOut([192, 0, 2, 64], 10299), "a sprayer's newest path is kept");
+  assert.ok(!repliesOut([192, 0, 2, 64], 10000), "its oldest gave way to its own newer ones");
+  assert.ok(
+    !repliesOut([192, 0, 2, 60], 10000 + 300 - MAX_UDP_PEERS_PER_CLIENT),
+    "the first sprayer, which held most when the table filled, gave up its oldest",
+  );
+  assert.equal(guestFlow.closed, false, "the guest's own flow stays open");
+  assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
+    "UDP forward 0.0.0.0:5353: client 192.0.2.60 holds the most reply paths (source ports) one client address " +
+    "may, 256 of 1024: its oldest give way to its new ones (said once)",
+  ], "a client reaching its share is said once");
+});
 
 Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
   const t = testStack();
