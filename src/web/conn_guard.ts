@@ -154,12 +154,15 @@ export interface Admitted {
  * each), so no other user can starve them. A connection whose client has
  * no row (another network namespace) stays in the shared loopback peer, as
  * before. Below that share nothing is read: a read is O(sockets of the
- * machine).
+ * machine). A uid is counted as the user `accountOf` says it is (the owner
+ * of its /etc/subuid range, os/subordinate_ids.ts): one user's subordinate
+ * uids are that user, not 65536 peers.
  */
 export class Admission {
   readonly #limits: ConnLimits;
   /** This server's uid, when local users are told apart; undefined: loopback is one peer. */
   readonly #self: number | undefined;
+  readonly #accountOf: (uid: number) => number;
   readonly #perPeer = new Map<string, number>();
   /** The loopback connections let in, so their owners can be read when loopback fills. */
   readonly #loopback = new Set<Admitted>();
@@ -168,9 +171,10 @@ export class Admission {
   #unsaid = 0;
   #saidAt = -Infinity;
 
-  constructor(limits: ConnLimits, self?: number) {
+  constructor(limits: ConnLimits, self?: number, accountOf: (uid: number) => number = (uid) => uid) {
     this.#limits = limits;
     this.#self = self;
+    this.#accountOf = accountOf;
   }
 
   /** Connections open now. */
@@ -208,14 +212,23 @@ export class Admission {
       (this.#loopback.size >= maxPerPeer || this.#open >= maxConnections)
     ) {
       if (owners === undefined) return NEED_OWNERS;
+      // Each uid asked once a decision: the held connections are mostly a few users'.
+      const accounts = new Map<number, number>();
+      const account = (uid: number) => {
+        if (uid === 0 || uid === this.#self) return uid;
+        let user = accounts.get(uid);
+        if (user === undefined) accounts.set(uid, user = this.#accountOf(uid));
+        return user;
+      };
       for (const held of this.#loopback) {
         const uid = held.bucket === LOOPBACK ? owners.get(held.connection) : undefined;
-        if (uid !== undefined) this.#move(held, `uid ${uid}`);
+        if (uid !== undefined) this.#move(held, `uid ${account(uid)}`);
       }
       const uid = owners.get(admitted.connection);
       if (uid !== undefined) {
-        admitted.bucket = `uid ${uid}`;
-        privileged = uid === 0 || uid === this.#self;
+        const user = account(uid);
+        admitted.bucket = `uid ${user}`;
+        privileged = user === 0 || user === this.#self;
       }
     }
     const fromPeer = this.#perPeer.get(admitted.bucket) ?? 0;

@@ -10,10 +10,21 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
-import { MAX_PENDING_PER_USER } from "../../src/vde/switch_server.ts";
+import { MAX_PENDING_PER_USER, VdeSwitchServer } from "../../src/vde/switch_server.ts";
+import { Switch } from "../../src/switch/switch.ts";
 import { openVdeLink } from "../../src/link/vde_link.ts";
 import type { SwitchHandle } from "../helpers/switches.ts";
-import { hasCommand, hasRoot, pathExists, run, skipUnless, spawnManaged } from "../helpers/processes.ts";
+import {
+  hasCommand,
+  hasRoot,
+  pathExists,
+  run,
+  RUN_PREFIX,
+  RUN_STUDENT,
+  skipUnless,
+  spawnManaged,
+} from "../helpers/processes.ts";
+import { withStudent } from "../helpers/student.ts";
 import {
   BROADCAST,
   ethFrame,
@@ -255,4 +266,98 @@ Deno.test("a request naming a symlink or a file that is not a socket is refused 
       await target.close();
     }
   });
+});
+
+/** A subordinate range for the tests' student, well past any uid passwd gives (none of its uids has a name). */
+const SUB_FIRST = 600_000;
+const SUB_COUNT = 65_536;
+
+/**
+ * Opens, as root switching its effective uid for each connect (SO_PEERCRED takes the euid then), `n`
+ * silent ctl connections for each `uid`x`n` argument, all within milliseconds, waits 1 s (the switch
+ * refuses at once and closes a silent one after 2 s), then prints `UID held` or `UID refused REASON` a line
+ * per connection.
+ */
+const EUID_HOLDER = `import os, socket, sys, time
+ctl = sys.argv[1]
+socks = []
+for arg in sys.argv[2:]:
+    uid, n = (int(x) for x in arg.split("x"))
+    os.seteuid(uid)
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(ctl); socks.append((uid, s))
+    finally:
+        os.seteuid(0)
+time.sleep(1.0)
+for uid, s in socks:
+    s.setblocking(False)
+    try:
+        got = s.recv(200)
+    except BlockingIOError:
+        got = None
+    print(uid, "held" if got is None else "refused " + got.decode("ascii", "replace"), flush=True)
+`;
+
+/** How many of `uid`'s lines of EUID_HOLDER's output are `held`, and the distinct refusals. */
+function outcome(out: string, uid: number): { held: number; refused: string[] } {
+  const lines = out.split("\n").filter((l) => l.startsWith(`${uid} `)).map((l) => l.slice(`${uid} `.length));
+  return {
+    held: lines.filter((l) => l === "held").length,
+    refused: [...new Set(lines.filter((l) => l !== "held"))],
+  };
+}
+
+Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's 16 ctl handshakes; a uid outside every range keeps its own", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (student) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-ctl-` });
+    const sw = new Switch({ numPorts: 4 });
+    const lines: string[] = [];
+    try {
+      await Deno.chmod(tmp, 0o755);
+      const subuid = `${tmp}/subuid`;
+      await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\n`, { mode: 0o644 });
+      const server = await VdeSwitchServer.start(sw, {
+        dir: `${tmp}/sw`,
+        mode: 0o666,
+        log: (m) => lines.push(m),
+        subuid,
+      });
+      try {
+        const last = SUB_FIRST + SUB_COUNT - 1;
+        const outside = SUB_FIRST + SUB_COUNT;
+        const r = await run([
+          PYTHON,
+          "-c",
+          EUID_HOLDER,
+          server.ctlPath,
+          `${student.uid}x6`,
+          `${SUB_FIRST}x6`,
+          `${last}x6`,
+          `${outside}x6`,
+        ], { timeoutMs: 30_000 });
+        const out = r.stdout + r.stderr;
+        // The user's own uid and their range's first uid: 12 of the 16 the user may have.
+        assert.deepEqual(outcome(out, student.uid), { held: 6, refused: [] }, out);
+        assert.deepEqual(outcome(out, SUB_FIRST), { held: 6, refused: [] }, out);
+        // The range's last uid is the same user: 4 more, then refused in that user's name.
+        assert.deepEqual(outcome(out, last), {
+          held: MAX_PENDING_PER_USER - 12,
+          refused: [
+            `refused ${RUN_STUDENT} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`,
+          ],
+        }, out);
+        // One past the range: a uid of no one, counted as itself, as before.
+        assert.deepEqual(outcome(out, outside), { held: 6, refused: [] }, out);
+        assert.equal(server.refused.busy, 2);
+        assert.deepEqual(lines.filter((l) => l.includes("/etc/subuid") || l.includes(subuid)), []);
+      } finally {
+        server.close();
+      }
+    } finally {
+      sw.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
 });

@@ -181,6 +181,34 @@ Deno.test("conn guard: past loopback's share each local user is a peer (uids fro
   assert.equal(endpointKey("::1", 80), "0:0:0:0:0:0:0:1:80");
 });
 
+Deno.test("conn guard: a local user's subordinate uids are that user, one peer past loopback's share; a uid of a range of the server's user is the server's own", () => {
+  // Uids 600000 and up are 2000's subordinate uids, 700000 and up the server's user's (1000).
+  const accountOf = (uid: number) => uid >= 700_000 ? 1000 : uid >= 600_000 ? 2000 : uid;
+  const a = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000, accountOf);
+  const owners = new Map<string, number>();
+  const SERVER = endpointKey("127.0.0.1", 9100);
+  let port = 40000;
+  const connect = (uid: number) => {
+    const p = port++;
+    owners.set(connectionKey(endpointKey("127.0.0.1", p), SERVER), uid);
+    const first = a.admit("127.0.0.1", p, undefined, SERVER);
+    return first === NEED_OWNERS ? a.admit("127.0.0.1", p, owners, SERVER) : first;
+  };
+  assert.ok(connect(2000));
+  assert.ok(connect(600_001), "held below the share, then counted as 2000's once the owners are read");
+  assert.equal(connect(600_002), undefined, "2000's share is taken, whichever of their uids asks");
+  assert.equal(connect(2000), undefined);
+  assert.ok(connect(3000), "another user has a share of their own");
+  assert.ok(connect(3000));
+  assert.ok(connect(1000));
+  assert.ok(a.admit("10.0.0.1"));
+  assert.equal(a.open, 6);
+  assert.equal(a.admit("10.0.0.2"), undefined, "the server is full");
+  assert.equal(connect(4000), undefined, "for another user too");
+  assert.ok(connect(700_001), "the server's user's subordinate uid passes a full server as that user does");
+  assert.equal(connect(700_002), undefined, "within that user's share");
+});
+
 Deno.test("conn guard: a malformed request's 400 is due only once the requests passed on before it are answered, at an answer's end, and never after answers it cannot count", () => {
   const BAD = "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
   const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
