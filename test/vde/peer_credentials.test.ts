@@ -30,9 +30,11 @@ import {
   ethFrame,
   exchangeBroadcasts,
   mac,
+  ourCli,
   RawClient,
   StdioClient,
   until,
+  waitUntilAccepting,
   within,
   withSwitch,
 } from "../helpers/vde_clients.ts";
@@ -308,6 +310,39 @@ function outcome(out: string, uid: number): { held: number; refused: string[] } 
   };
 }
 
+/**
+ * Holds 6 silent handshakes on `ctl` from each of: the student's uid, the first and the last uid of their
+ * range, one past the range; asserts the range's are the student's (16 of their 18 taken, the last two
+ * refused in the student's name) and the uid past it its own.
+ */
+async function assertRangeIsTheStudents(ctl: string, studentUid: number): Promise<void> {
+  const last = SUB_FIRST + SUB_COUNT - 1;
+  const outside = SUB_FIRST + SUB_COUNT;
+  const r = await run([
+    PYTHON,
+    "-c",
+    EUID_HOLDER,
+    ctl,
+    `${studentUid}x6`,
+    `${SUB_FIRST}x6`,
+    `${last}x6`,
+    `${outside}x6`,
+  ], { timeoutMs: 30_000 });
+  const out = r.stdout + r.stderr;
+  // The user's own uid and their range's first uid: 12 of the 16 the user may have.
+  assert.deepEqual(outcome(out, studentUid), { held: 6, refused: [] }, out);
+  assert.deepEqual(outcome(out, SUB_FIRST), { held: 6, refused: [] }, out);
+  // The range's last uid is the same user: 4 more, then refused in that user's name.
+  assert.deepEqual(outcome(out, last), {
+    held: MAX_PENDING_PER_USER - 12,
+    refused: [
+      `refused ${RUN_STUDENT} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`,
+    ],
+  }, out);
+  // One past the range: a uid of no one, counted as itself, as before.
+  assert.deepEqual(outcome(out, outside), { held: 6, refused: [] }, out);
+}
+
 Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's 16 ctl handshakes; a uid outside every range keeps its own", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (student) => {
@@ -325,38 +360,63 @@ Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's
         subuid,
       });
       try {
-        const last = SUB_FIRST + SUB_COUNT - 1;
-        const outside = SUB_FIRST + SUB_COUNT;
-        const r = await run([
-          PYTHON,
-          "-c",
-          EUID_HOLDER,
-          server.ctlPath,
-          `${student.uid}x6`,
-          `${SUB_FIRST}x6`,
-          `${last}x6`,
-          `${outside}x6`,
-        ], { timeoutMs: 30_000 });
-        const out = r.stdout + r.stderr;
-        // The user's own uid and their range's first uid: 12 of the 16 the user may have.
-        assert.deepEqual(outcome(out, student.uid), { held: 6, refused: [] }, out);
-        assert.deepEqual(outcome(out, SUB_FIRST), { held: 6, refused: [] }, out);
-        // The range's last uid is the same user: 4 more, then refused in that user's name.
-        assert.deepEqual(outcome(out, last), {
-          held: MAX_PENDING_PER_USER - 12,
-          refused: [
-            `refused ${RUN_STUDENT} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`,
-          ],
-        }, out);
-        // One past the range: a uid of no one, counted as itself, as before.
-        assert.deepEqual(outcome(out, outside), { held: 6, refused: [] }, out);
+        await assertRangeIsTheStudents(server.ctlPath, student.uid);
         assert.equal(server.refused.busy, 2);
-        assert.deepEqual(lines.filter((l) => l.includes("/etc/subuid") || l.includes(subuid)), []);
+        assert.deepEqual(lines.filter((l) => l.includes(subuid)), []);
       } finally {
         server.close();
       }
     } finally {
       sw.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
+});
+
+Deno.test("--mode 666: `vde switch` reads the machine's /etc/subuid (here one seen only in its private mount namespace) for its ctl cap", async (t) => {
+  if (
+    skipUnless(t, (await capability()) ?? (await hasCommand("unshare") ? null : "unshare is not installed"))
+  ) {
+    return;
+  }
+  await withStudent([], async (student) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-e2e-` });
+    let sw: ReturnType<typeof spawnManaged> | undefined;
+    try {
+      await Deno.chmod(tmp, 0o755);
+      // An overlay on /etc in the switch's own mount namespace: the file is there for it and no one else.
+      for (const d of ["upper", "work"]) await Deno.mkdir(`${tmp}/${d}`, { mode: 0o700 });
+      await Deno.writeTextFile(`${tmp}/upper/subuid`, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\n`, {
+        mode: 0o644,
+      });
+      const overlay = `lowerdir=/etc,upperdir=${tmp}/upper,workdir=${tmp}/work`;
+      const dir = `${tmp}/sw`;
+      sw = spawnManaged([
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        `mount -t overlay ${RUN_PREFIX}etc -o "$0" /etc && exec "$@"`,
+        overlay,
+        ...ourCli(),
+        "switch",
+        "--sock",
+        dir,
+        "--mode",
+        "666",
+      ], { name: "vde switch with a private /etc/subuid" });
+      await waitUntilAccepting(dir, 30_000).catch(() => {
+        throw new Error(`the switch did not start: ${sw?.stderr}`);
+      });
+      await assertRangeIsTheStudents(`${dir}/ctl`, student.uid);
+      await until(
+        "the refusal's log line",
+        () => sw!.stderr.includes(`refused a client: ${RUN_STUDENT} has `),
+      );
+    } finally {
+      await sw?.stop();
       await Deno.remove(tmp, { recursive: true });
     }
   }, { bundle: false });
