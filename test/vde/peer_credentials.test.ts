@@ -25,6 +25,7 @@ import {
   spawnManaged,
 } from "../helpers/processes.ts";
 import { withStudent } from "../helpers/student.ts";
+import { inOwnMounts } from "../helpers/mount_namespace.ts";
 import {
   BROADCAST,
   ethFrame,
@@ -391,22 +392,17 @@ Deno.test("--mode 666: `vde switch` reads the machine's /etc/subuid (here one se
       });
       const overlay = `lowerdir=/etc,upperdir=${tmp}/upper,workdir=${tmp}/work`;
       const dir = `${tmp}/sw`;
-      sw = spawnManaged([
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        `mount -t overlay ${RUN_PREFIX}etc -o "$0" /etc && exec "$@"`,
-        overlay,
-        ...ourCli(),
-        "switch",
-        "--sock",
-        dir,
-        "--mode",
-        "666",
-      ], { name: "vde switch with a private /etc/subuid" });
+      sw = spawnManaged(
+        inOwnMounts(`mount -t overlay ${RUN_PREFIX}etc -o "$0" /etc`, overlay, [
+          ...ourCli(),
+          "switch",
+          "--sock",
+          dir,
+          "--mode",
+          "666",
+        ]),
+        { name: "vde switch with a private /etc/subuid" },
+      );
       await waitUntilAccepting(dir, 30_000).catch(() => {
         throw new Error(`the switch did not start: ${sw?.stderr}`);
       });
