@@ -468,9 +468,10 @@ export class MgmtServer {
 
   #accept(conn: StreamConn, peerPid: number, peerUid: number): void {
     if (this.#closed) return conn.close();
-    // The user the session counts as (a subordinate uid is its range's owner); the session keeps its own uid.
-    const user = peerUid === 0 || peerUid === this.#self ? peerUid : this.#accounts.accountOf(peerUid);
-    const other = user !== 0 && user !== this.#self;
+    // Another user's session counts as its uid's user (a subordinate uid is its range's owner; one of root's or
+    // ours is another user still, counted apart from them). The session keeps its own uid.
+    const other = peerUid !== 0 && peerUid !== this.#self;
+    const user = other ? this.#accounts.accountOf(peerUid) : peerUid;
     const full = this.#busy(user, other);
     if (full !== undefined) {
       this.refusedBusy++;

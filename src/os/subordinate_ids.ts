@@ -26,6 +26,9 @@
  * resolves to no one leaves the range's uids themselves. Resolutions are kept
  * OWNER_CACHE_MS, so a flood of connections from one range asks NSS once.
  * The first range that holds a uid, in the file's order, names its owner.
+ * The callers count root's and their own user's subordinate uids as one
+ * other user, not as that user: a container's process is not trusted as
+ * its owner is.
  */
 import { readSmallFile } from "./owned_file.ts";
 import { modeText } from "./mode_text.ts";

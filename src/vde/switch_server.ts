@@ -376,9 +376,11 @@ export class VdeSwitchServer {
   }
 
   #accepted(conn: StreamConn, peer: PeerCred): void {
-    // The user the client counts as: root's and the switch's own uids never pay the subuid file's stat.
-    const uid = peer.uid === 0 || peer.uid === this.#self ? peer.uid : this.#accounts.accountOf(peer.uid);
-    const other = uid !== 0 && uid !== this.#self;
+    // Another user's client counts as its uid's user (a subordinate uid is its range's owner). One of root's or
+    // the switch's user's subordinate uids is another user still, counted apart from them: a container's
+    // process is not trusted as its owner is. Their own uids never pay the subuid file's stat.
+    const other = peer.uid !== 0 && peer.uid !== this.#self;
+    const uid = other ? this.#accounts.accountOf(peer.uid) : peer.uid;
     const full = this.#busy(uid, other);
     if (full !== undefined) {
       this.refused.busy++;

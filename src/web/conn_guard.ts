@@ -213,22 +213,20 @@ export class Admission {
     ) {
       if (owners === undefined) return NEED_OWNERS;
       // Each uid asked once a decision: the held connections are mostly a few users'.
-      const accounts = new Map<number, number>();
-      const account = (uid: number) => {
-        if (uid === 0 || uid === this.#self) return uid;
-        let user = accounts.get(uid);
-        if (user === undefined) accounts.set(uid, user = this.#accountOf(uid));
-        return user;
+      const buckets = new Map<number, string>();
+      const bucketOf = (uid: number) => {
+        let bucket = buckets.get(uid);
+        if (bucket === undefined) buckets.set(uid, bucket = this.#bucketOf(uid));
+        return bucket;
       };
       for (const held of this.#loopback) {
         const uid = held.bucket === LOOPBACK ? owners.get(held.connection) : undefined;
-        if (uid !== undefined) this.#move(held, `uid ${account(uid)}`);
+        if (uid !== undefined) this.#move(held, bucketOf(uid));
       }
       const uid = owners.get(admitted.connection);
       if (uid !== undefined) {
-        const user = account(uid);
-        admitted.bucket = `uid ${user}`;
-        privileged = user === 0 || user === this.#self;
+        admitted.bucket = bucketOf(uid);
+        privileged = uid === 0 || uid === this.#self;
       }
     }
     const fromPeer = this.#perPeer.get(admitted.bucket) ?? 0;
@@ -251,6 +249,17 @@ export class Admission {
     this.#count(admitted.bucket, -1);
     this.#loopback.delete(admitted);
     if (this.#open > 0) this.#open--;
+  }
+
+  /**
+   * The peer a local uid counts as: its user (a subordinate uid its range's owner). The subordinate uids of
+   * root and of this server's user are a peer apart from them, with no pass past a full server: a
+   * container's process is not trusted as its owner is, nor may it take its owner's share.
+   */
+  #bucketOf(uid: number): string {
+    if (uid === 0 || uid === this.#self) return `uid ${uid}`;
+    const user = this.#accountOf(uid);
+    return user === 0 || user === this.#self ? `subordinate uids of ${user}` : `uid ${user}`;
   }
 
   #move(held: Admitted, bucket: string): void {

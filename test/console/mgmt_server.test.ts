@@ -418,14 +418,15 @@ Deno.test("another user holds at most maxPerUser console sessions, and others to
 /** `setpriv` as `uid` (its own group, no others): a uid passwd may give no name. */
 const asUid = (uid: number) => ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
 
-Deno.test("a user's subordinate uids (/etc/subuid) share that user's maxPerUser console sessions; a uid outside every range keeps its own", async (t) => {
+Deno.test("a user's subordinate uids (/etc/subuid) share that user's maxPerUser console sessions; a uid outside every range keeps its own; the program's user's are one other user", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withStudent([], async (student) => {
     const dir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-mgmt-` });
     await Deno.chmod(dir, 0o755);
     const subuid = `${dir}/subuid`;
     const [first, count] = [600_000, 65_536];
-    await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${first}:${count}\n`, { mode: 0o644 });
+    // And a range of root's, the program's user here.
+    await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${first}:${count}\nroot:700000:10\n`, { mode: 0o644 });
     const { tc, server } = await sharedConsole(dir, OWNERS_RESERVE + 40, subuid);
     const holders: ReturnType<typeof holder>[] = [];
     /** The lines of a holder of `n` sessions as `uid`, once it holds them. */
@@ -445,7 +446,10 @@ Deno.test("a user's subordinate uids (/etc/subuid) share that user's maxPerUser 
       assert.deepEqual(await held(first + count - 1, 2), ["ok", busy, "held"]);
       // One past the range: a uid of no one, counted as itself, as before.
       assert.deepEqual(await held(first + count, 6), [...Array(6).fill("ok"), "held"]);
-      assert.equal(server.refusedBusy, 1);
+      // The program's user's subordinate uids (their containers') are not trusted as that user is: one other user.
+      assert.deepEqual(await held(700_000, 4), [...Array(4).fill("ok"), "held"]);
+      assert.deepEqual(await held(700_009, 3), ["ok", "ok", busy, "held"]);
+      assert.equal(server.refusedBusy, 2);
     } finally {
       for (const h of holders) await h.stop();
       server.close();

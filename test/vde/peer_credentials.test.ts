@@ -274,6 +274,8 @@ Deno.test("a request naming a symlink or a file that is not a socket is refused 
 /** A subordinate range for the tests' student, well past any uid passwd gives (none of its uids has a name). */
 const SUB_FIRST = 600_000;
 const SUB_COUNT = 65_536;
+/** A range of root's (the switch's user's in the tests), past the student's. */
+const ROOTS_FIRST = 700_000;
 
 /**
  * Opens, as root switching its effective uid for each connect (SO_PEERCRED takes the euid then), `n`
@@ -344,7 +346,7 @@ async function assertRangeIsTheStudents(ctl: string, studentUid: number): Promis
   assert.deepEqual(outcome(out, outside), { held: 6, refused: [] }, out);
 }
 
-Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's 16 ctl handshakes; a uid outside every range keeps its own", async (t) => {
+Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's 16 ctl handshakes; a uid outside every range keeps its own; the switch user's are one other user", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (student) => {
     const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-ctl-` });
@@ -353,7 +355,10 @@ Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's
     try {
       await Deno.chmod(tmp, 0o755);
       const subuid = `${tmp}/subuid`;
-      await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\n`, { mode: 0o644 });
+      // Root's own range too: the switch is root's.
+      await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\nroot:${ROOTS_FIRST}:10\n`, {
+        mode: 0o644,
+      });
       const server = await VdeSwitchServer.start(sw, {
         dir: `${tmp}/sw`,
         mode: 0o666,
@@ -363,6 +368,26 @@ Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's
       try {
         await assertRangeIsTheStudents(server.ctlPath, student.uid);
         assert.equal(server.refused.busy, 2);
+        // The switch's user's subordinate uids (their containers') are not trusted as that user is: capped as
+        // one other user.
+        const r = await run([
+          PYTHON,
+          "-c",
+          EUID_HOLDER,
+          server.ctlPath,
+          `${ROOTS_FIRST}x10`,
+          `${ROOTS_FIRST + 9}x10`,
+        ], {
+          timeoutMs: 30_000,
+        });
+        const out = r.stdout + r.stderr;
+        assert.deepEqual(outcome(out, ROOTS_FIRST), { held: 10, refused: [] }, out);
+        assert.deepEqual(outcome(out, ROOTS_FIRST + 9), {
+          held: MAX_PENDING_PER_USER - 10,
+          refused: [
+            `refused root has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`,
+          ],
+        }, out);
         assert.deepEqual(lines.filter((l) => l.includes(subuid)), []);
       } finally {
         server.close();
