@@ -25,7 +25,8 @@ import {
   spawnManaged,
 } from "../helpers/processes.ts";
 import { withStudent } from "../helpers/student.ts";
-import { inOwnMounts } from "../helpers/mount_namespace.ts";
+import { holdAs } from "../helpers/euid_holder.ts";
+import { withOwnSubuid } from "../helpers/mount_namespace.ts";
 import {
   BROADCAST,
   ethFrame,
@@ -278,72 +279,28 @@ const SUB_COUNT = 65_536;
 const ROOTS_FIRST = 700_000;
 
 /**
- * Opens, as root switching its effective uid for each connect (SO_PEERCRED takes the euid then), `n`
- * silent ctl connections for each `uid`x`n` argument, all within milliseconds, waits 1 s (the switch
- * refuses at once and closes a silent one after 2 s), then prints `UID held` or `UID refused REASON` a line
- * per connection.
- */
-const EUID_HOLDER = `import os, socket, sys, time
-ctl = sys.argv[1]
-socks = []
-for arg in sys.argv[2:]:
-    uid, n = (int(x) for x in arg.split("x"))
-    os.seteuid(uid)
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(ctl); socks.append((uid, s))
-    finally:
-        os.seteuid(0)
-time.sleep(1.0)
-for uid, s in socks:
-    s.setblocking(False)
-    try:
-        got = s.recv(200)
-    except BlockingIOError:
-        got = None
-    print(uid, "held" if got is None else "refused " + got.decode("ascii", "replace"), flush=True)
-`;
-
-/** How many of `uid`'s lines of EUID_HOLDER's output are `held`, and the distinct refusals. */
-function outcome(out: string, uid: number): { held: number; refused: string[] } {
-  const lines = out.split("\n").filter((l) => l.startsWith(`${uid} `)).map((l) => l.slice(`${uid} `.length));
-  return {
-    held: lines.filter((l) => l === "held").length,
-    refused: [...new Set(lines.filter((l) => l !== "held"))],
-  };
-}
-
-/**
  * Holds 6 silent handshakes on `ctl` from each of: the student's uid, the first and the last uid of their
  * range, one past the range; asserts the range's are the student's (16 of their 18 taken, the last two
- * refused in the student's name) and the uid past it its own.
+ * refused in the student's name) and the uid past it its own. The switch refuses at once and closes a
+ * silent one after 2 s: what is open after 1 s was taken.
  */
 async function assertRangeIsTheStudents(ctl: string, studentUid: number): Promise<void> {
   const last = SUB_FIRST + SUB_COUNT - 1;
   const outside = SUB_FIRST + SUB_COUNT;
-  const r = await run([
-    PYTHON,
-    "-c",
-    EUID_HOLDER,
-    ctl,
-    `${studentUid}x6`,
-    `${SUB_FIRST}x6`,
-    `${last}x6`,
-    `${outside}x6`,
-  ], { timeoutMs: 30_000 });
-  const out = r.stdout + r.stderr;
+  const { by, out } = await holdAs(`unix:${ctl}`, 1, [[studentUid, 6], [SUB_FIRST, 6], [last, 6], [
+    outside,
+    6,
+  ]]);
   // The user's own uid and their range's first uid: 12 of the 16 the user may have.
-  assert.deepEqual(outcome(out, studentUid), { held: 6, refused: [] }, out);
-  assert.deepEqual(outcome(out, SUB_FIRST), { held: 6, refused: [] }, out);
+  assert.deepEqual(by.get(studentUid), { held: 6, refused: [] }, out);
+  assert.deepEqual(by.get(SUB_FIRST), { held: 6, refused: [] }, out);
   // The range's last uid is the same user: 4 more, then refused in that user's name.
-  assert.deepEqual(outcome(out, last), {
+  assert.deepEqual(by.get(last), {
     held: MAX_PENDING_PER_USER - 12,
-    refused: [
-      `refused ${RUN_STUDENT} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`,
-    ],
+    refused: [`${RUN_STUDENT} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`],
   }, out);
   // One past the range: a uid of no one, counted as itself, as before.
-  assert.deepEqual(outcome(out, outside), { held: 6, refused: [] }, out);
+  assert.deepEqual(by.get(outside), { held: 6, refused: [] }, out);
 }
 
 Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's 16 ctl handshakes; a uid outside every range keeps its own; the switch user's are one other user", async (t) => {
@@ -370,23 +327,14 @@ Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's
         assert.equal(server.refused.busy, 2);
         // The switch's user's subordinate uids (their containers') are not trusted as that user is: capped as
         // one other user.
-        const r = await run([
-          PYTHON,
-          "-c",
-          EUID_HOLDER,
-          server.ctlPath,
-          `${ROOTS_FIRST}x10`,
-          `${ROOTS_FIRST + 9}x10`,
-        ], {
-          timeoutMs: 30_000,
-        });
-        const out = r.stdout + r.stderr;
-        assert.deepEqual(outcome(out, ROOTS_FIRST), { held: 10, refused: [] }, out);
-        assert.deepEqual(outcome(out, ROOTS_FIRST + 9), {
+        const { by, out } = await holdAs(`unix:${server.ctlPath}`, 1, [[ROOTS_FIRST, 10], [
+          ROOTS_FIRST + 9,
+          10,
+        ]]);
+        assert.deepEqual(by.get(ROOTS_FIRST), { held: 10, refused: [] }, out);
+        assert.deepEqual(by.get(ROOTS_FIRST + 9), {
           held: MAX_PENDING_PER_USER - 10,
-          refused: [
-            `refused root has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`,
-          ],
+          refused: [`root has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`],
         }, out);
         assert.deepEqual(lines.filter((l) => l.includes(subuid)), []);
       } finally {
@@ -410,15 +358,10 @@ Deno.test("--mode 666: `vde switch` reads the machine's /etc/subuid (here one se
     let sw: ReturnType<typeof spawnManaged> | undefined;
     try {
       await Deno.chmod(tmp, 0o755);
-      // An overlay on /etc in the switch's own mount namespace: the file is there for it and no one else.
-      for (const d of ["upper", "work"]) await Deno.mkdir(`${tmp}/${d}`, { mode: 0o700 });
-      await Deno.writeTextFile(`${tmp}/upper/subuid`, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\n`, {
-        mode: 0o644,
-      });
-      const overlay = `lowerdir=/etc,upperdir=${tmp}/upper,workdir=${tmp}/work`;
+      // /etc/subuid as the switch reads it, in its own mount namespace: no one else sees it.
       const dir = `${tmp}/sw`;
       sw = spawnManaged(
-        inOwnMounts(`mount -t overlay ${RUN_PREFIX}etc -o "$0" /etc`, overlay, [
+        await withOwnSubuid(tmp, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\n`, [
           ...ourCli(),
           "switch",
           "--sock",
