@@ -77,6 +77,20 @@ Deno.test("a range whose owner resolves to no one leaves its uids themselves, an
   });
 });
 
+Deno.test("an owner added to the users after a connection is found within seconds, without the subuid file changing", async () => {
+  await withFile("new:200000:100\n", (_path, ids) => {
+    let clock = 0;
+    const users: Record<string, number> = {};
+    const a = ids({ resolve: (owner) => users[owner], now: () => clock });
+    assert.equal(a.accountOf(200001), 200001);
+    users["new"] = 1003;
+    clock += 4_000;
+    assert.equal(a.accountOf(200001), 200001, "the answer kept");
+    clock += 1_000;
+    assert.equal(a.accountOf(200001), 1003);
+  });
+});
+
 Deno.test("a missing subuid file is no ranges; made later, it is read at the next connection, and read again when rewritten", async () => {
   await withFile("", async (path, ids, lines) => {
     await Deno.remove(path);
