@@ -25,7 +25,11 @@
  * file of thousands of users costs no lookup of the others. An owner that
  * resolves to no one leaves the range's uids themselves. Resolutions are kept
  * OWNER_CACHE_MS, so a flood of connections from one range asks NSS once.
- * The first range that holds a uid, in the file's order, names its owner.
+ * The ranges are kept sorted by their first uid, each with the furthest end
+ * of those up to it, so a uid is found by a binary search (a scan of 40,000
+ * ranges cost half a millisecond a connection); where ranges overlap (a
+ * mistake: two users could map the uid), the one starting nearest below the
+ * uid names its owner.
  * The callers count root's and their own user's subordinate uids as one
  * other user, not as that user: a container's process is not trusted as
  * its owner is.
@@ -91,7 +95,10 @@ export class SubordinateIds {
   readonly #self = Deno.uid() ?? 0;
   /** The file's stamp when `#ranges` were read ("" before the first look; "-" when it was missing). */
   #stamp = "";
+  /** The file's ranges by their first uid. */
   #ranges: SubordinateRange[] = [];
+  /** Of `#ranges[0..i]`, the furthest end (last uid + 1): where to stop looking back for one holding a uid. */
+  #reach: number[] = [];
   readonly #owners = new Map<string, { uid: number | undefined; at: number }>();
 
   constructor(options: SubordinateIdsOptions = {}) {
@@ -101,12 +108,29 @@ export class SubordinateIds {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The uid `uid` counts as: the owner of the first range holding it, else itself. */
+  /** The uid `uid` counts as: the owner of the range holding it, else itself. */
   accountOf(uid: number): number {
     this.#refresh();
-    const range = this.#ranges.find((r) => uid >= r.first && uid - r.first < r.count);
+    const range = this.#holding(uid);
     if (range === undefined) return uid;
     return this.#owner(range.owner) ?? uid;
+  }
+
+  /** The range holding `uid`: of those starting at or below it, the nearest that reaches past it. */
+  #holding(uid: number): SubordinateRange | undefined {
+    const ranges = this.#ranges;
+    let lo = 0;
+    let hi = ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ranges[mid]!.first <= uid) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0 && this.#reach[i]! > uid; i--) {
+      const r = ranges[i]!;
+      if (uid - r.first < r.count) return r;
+    }
+    return undefined;
   }
 
   #owner(field: string): number | undefined {
@@ -130,6 +154,7 @@ export class SubordinateIds {
     if (stamp === this.#stamp) return;
     this.#stamp = stamp;
     this.#ranges = [];
+    this.#reach = [];
     this.#owners.clear();
     if (stamp === "-") return;
     const file = readSmallFile(this.#path, MAX_BYTES);
@@ -145,7 +170,9 @@ export class SubordinateIds {
       return;
     }
     const { ranges, malformed } = parseSubordinateRanges(file.text);
-    this.#ranges = ranges;
+    this.#ranges = ranges.sort((a, b) => a.first - b.first);
+    let reach = 0;
+    this.#reach = this.#ranges.map((r) => reach = Math.max(reach, r.first + r.count));
     if (malformed > 0) {
       this.#log(`${this.#path}: ${malformed} malformed line(s) skipped (OWNER:FIRST:COUNT expected)`);
     }

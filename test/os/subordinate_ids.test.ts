@@ -63,6 +63,31 @@ Deno.test("a uid in a user's subuid range counts as that user, by name or by uid
   });
 });
 
+Deno.test("ranges in any order are found, among tens of thousands; where two overlap, the one starting nearest below the uid is the owner's", async () => {
+  await withFile("bob:1300:10\nann:100:2000\nbob:150:10\n", (_path, ids) => {
+    const a = ids();
+    assert.equal(a.accountOf(99), 99);
+    assert.equal(a.accountOf(100), 1001);
+    assert.equal(a.accountOf(155), 1002, "bob's range inside ann's");
+    assert.equal(a.accountOf(170), 1001, "past bob's, still ann's");
+    assert.equal(a.accountOf(1309), 1002);
+    assert.equal(a.accountOf(2099), 1001);
+    assert.equal(a.accountOf(2100), 2100);
+  });
+  const n = 30_000;
+  // Every other block of 10 is a user's, written last first.
+  const lines = Array.from({ length: n }, (_, i) => `${i}:${100_000 + (n - 1 - i) * 20}:10`);
+  await withFile(lines.join("\n") + "\n", (_path, ids) => {
+    const a = ids({ resolve: (owner) => 5_000_000 + Number(owner) });
+    assert.equal(a.accountOf(100_000), 5_000_000 + n - 1);
+    assert.equal(a.accountOf(100_009), 5_000_000 + n - 1);
+    assert.equal(a.accountOf(100_010), 100_010, "a gap between ranges");
+    assert.equal(a.accountOf(100_000 + (n - 1) * 20 + 9), 5_000_000);
+    assert.equal(a.accountOf(100_000 + (n - 1) * 20 + 10), 100_000 + (n - 1) * 20 + 10);
+    assert.equal(a.accountOf(100_000 + 12_345 * 20 + 3), 5_000_000 + n - 1 - 12_345);
+  });
+});
+
 Deno.test("a range whose owner resolves to no one leaves its uids themselves, and the owner is asked once, not per connection", async () => {
   await withFile("gone:200000:100\n", (_path, ids) => {
     let asked = 0;
