@@ -14,7 +14,8 @@
  *   Another user's clients (a console shared by `--mgmtmode 660`) are at most
  *   `maxPerUser` a user, and leave `OWNERS_RESERVE` sessions for the
  *   program's user and root: one student holding the console's every
- *   session shut the teacher out of their own switch;
+ *   session shut the teacher out of their own switch. A uid of a user's
+ *   /etc/subuid ranges is that user (os/subordinate_ids.ts);
  * - a line longer than `maxLineBytes` is dropped up to its newline and
  *   answered with `1007 Argument list too long` (memory: one line buffer);
  * - replies go through a per-client queue; while more than `highWaterBytes`
@@ -58,6 +59,7 @@ import { C, libc, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
+import { SubordinateIds } from "../os/subordinate_ids.ts";
 import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 
 /**
@@ -83,6 +85,8 @@ export interface MgmtServerOptions {
   maxClients?: number;
   /** Most clients at once of one user other than the program's and root; default 16. */
   maxPerUser?: number;
+  /** The subordinate uid file whose ranges count as their owners (default /etc/subuid; a test's). */
+  subuid?: string;
   /** Longest command line in bytes; default 4096. */
   maxLineBytes?: number;
   /** Unsent bytes above which a client's commands wait; default 64 KiB. */
@@ -371,11 +375,13 @@ export class MgmtServer {
   readonly #registry: CommandRegistry;
   readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
-  /** Sessions open per client uid that is not ours nor root's (the ones `maxPerUser` bounds). */
+  /** Sessions open per other user (a uid, or the owner of its subuid range): the ones `maxPerUser` bounds. */
   readonly #othersByUid = new Map<number, number>();
   #others = 0;
   readonly #self = Deno.uid();
-  readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at">>;
+  /** Whose each client uid is, for the caps: a subordinate uid is its range's owner. */
+  readonly #accounts: SubordinateIds;
+  readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at" | "subuid">>;
   #closed = false;
   /** Clients turned away because `maxClients` were connected. */
   refusedBusy = 0;
@@ -386,8 +392,9 @@ export class MgmtServer {
     path: string,
     at: SocketPlace,
     mode: number,
-    opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at">>,
+    opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path" | "at" | "subuid">>,
     gid: number | undefined,
+    subuid: string | undefined,
   ) {
     this.#registry = registry;
     this.#ctx = ctx;
@@ -395,6 +402,7 @@ export class MgmtServer {
     this.#at = at;
     this.mode = mode;
     this.#opts = opts;
+    this.#accounts = new SubordinateIds({ path: subuid, log: opts.log });
     // Binds the socket (throws SysError) and serves each client that connects. Its mode and group are
     // given before it listens: under umask 000 it is bound 0777, and another user could connect first.
     // Not by name: the directory may be one others write (socket_file.ts).
@@ -426,18 +434,27 @@ export class MgmtServer {
     }
     let server: MgmtServer;
     try {
-      server = new MgmtServer(registry, ctx, options.path, options.at ?? options.path, mode, {
-        maxClients: options.maxClients ?? 256,
-        maxPerUser: options.maxPerUser ?? 16,
-        maxLineBytes: options.maxLineBytes ?? 4096,
-        highWaterBytes: options.highWaterBytes ?? 64 * 1024,
-        maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
-        sendBufferBytes: options.sendBufferBytes ?? 16 * 1024,
-        log: options.log ?? ((m) => defaultLog("vde switch", m)),
-        greeting: options.greeting ?? GREETING,
-        prompt: options.prompt ?? PROMPT,
-        interrupts: options.interrupts ?? false,
-      }, options.gid);
+      server = new MgmtServer(
+        registry,
+        ctx,
+        options.path,
+        options.at ?? options.path,
+        mode,
+        {
+          maxClients: options.maxClients ?? 256,
+          maxPerUser: options.maxPerUser ?? 16,
+          maxLineBytes: options.maxLineBytes ?? 4096,
+          highWaterBytes: options.highWaterBytes ?? 64 * 1024,
+          maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+          sendBufferBytes: options.sendBufferBytes ?? 16 * 1024,
+          log: options.log ?? ((m) => defaultLog("vde switch", m)),
+          greeting: options.greeting ?? GREETING,
+          prompt: options.prompt ?? PROMPT,
+          interrupts: options.interrupts ?? false,
+        },
+        options.gid,
+        options.subuid,
+      );
     } catch (err) {
       throw inWords(options.path, err);
     }
@@ -451,8 +468,11 @@ export class MgmtServer {
 
   #accept(conn: StreamConn, peerPid: number, peerUid: number): void {
     if (this.#closed) return conn.close();
+    // Another user's session counts as its uid's user (a subordinate uid is its range's owner; one of root's or
+    // ours is another user still, counted apart from them). The session keeps its own uid.
     const other = peerUid !== 0 && peerUid !== this.#self;
-    const full = this.#busy(peerUid, other);
+    const user = other ? this.#accounts.accountOf(peerUid) : peerUid;
+    const full = this.#busy(user, other);
     if (full !== undefined) {
       this.refusedBusy++;
       turnAway(conn, full);
@@ -462,15 +482,15 @@ export class MgmtServer {
     this.#sessions.add(session);
     if (other) {
       this.#others++;
-      this.#othersByUid.set(peerUid, (this.#othersByUid.get(peerUid) ?? 0) + 1);
+      this.#othersByUid.set(user, (this.#othersByUid.get(user) ?? 0) + 1);
     }
     session.run().catch(() => session.close()).finally(() => {
       this.#sessions.delete(session);
       if (other) {
         this.#others--;
-        const left = this.#othersByUid.get(peerUid)! - 1;
-        if (left === 0) this.#othersByUid.delete(peerUid);
-        else this.#othersByUid.set(peerUid, left);
+        const left = this.#othersByUid.get(user)! - 1;
+        if (left === 0) this.#othersByUid.delete(user);
+        else this.#othersByUid.set(user, left);
       }
       this.#ctx.debug.detach(session);
     });

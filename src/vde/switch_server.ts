@@ -17,7 +17,9 @@
  * can say it too. Requests are read from at most MAX_PENDING clients at
  * once, and from at most MAX_PENDING_PER_USER of one other user's, with a
  * few kept for the switch's user and root: a shared switch's member who
- * holds connections that never speak turns away only their own.
+ * holds connections that never speak turns away only their own. A uid of a
+ * user's /etc/subuid ranges is that user (os/subordinate_ids.ts), so their
+ * rootless containers' uids share their cap.
  *
  * The directory is held by a descriptor from the start to the close
  * (PinnedDirectory, os/held_dir.ts), and ctl, every port's socket, its
@@ -78,6 +80,7 @@ import {
   type VdeRequest,
 } from "../wire/vde_request.ts";
 import { resolveModes, type SwitchPermissions } from "./permissions.ts";
+import { SubordinateIds } from "../os/subordinate_ids.ts";
 
 /**
  * What the server plugs its clients into: a Switch, or a vdeplug4 node
@@ -105,6 +108,8 @@ export interface SwitchServerOptions {
    * user can make first, and vdeplug4's node refuses a directory that is there at all.
    */
   ownDirectoryOnly?: boolean;
+  /** The subordinate uid file whose ranges count as their owners (default /etc/subuid; a test's). */
+  subuid?: string;
 }
 
 /** How long a client may take to send its request. */
@@ -190,10 +195,12 @@ export class VdeSwitchServer {
   readonly #refusals: RateLimitedLog;
   /** Control connections whose handshake is under way: closed with the server, so their clients let go. */
   readonly #handshakes = new Set<StreamConn>();
-  /** Handshakes under way per client uid that is not the switch's nor root's (MAX_PENDING_PER_USER bounds). */
+  /** Handshakes under way per other user (a uid, or the owner of its subuid range): MAX_PENDING_PER_USER bounds. */
   readonly #othersByUid = new Map<number, number>();
   #others = 0;
   readonly #self = Deno.uid();
+  /** Whose each client uid is, for the caps: a subordinate uid is its range's owner. */
+  readonly #accounts: SubordinateIds;
   #closed = false;
   readonly #endpoints = new Set<EndpointLink>();
   /** Handshakes refused, by reason class, for tests and the console. */
@@ -204,12 +211,14 @@ export class VdeSwitchServer {
     dir: string,
     perms: SwitchPermissions,
     log: (m: string) => void,
+    subuid: string | undefined,
   ) {
     this.#sw = sw;
     this.dir = dir;
     this.ctlPath = `${dir}/ctl`;
     this.permissions = perms;
     this.#log = log;
+    this.#accounts = new SubordinateIds({ path: subuid, log });
     this.#refusals = new RateLimitedLog(log);
   }
 
@@ -287,7 +296,7 @@ export class VdeSwitchServer {
     let held: HeldDirectory | undefined;
     let pin: PinnedDirectory | undefined;
     try {
-      const server = new VdeSwitchServer(sw, dir, perms, log);
+      const server = new VdeSwitchServer(sw, dir, perms, log, options.subuid);
       try {
         // Held from here until ctl is bound: no removal takes it meanwhile, and what is checked to be
         // a switch's directory is the one narrowed, whatever the name.
@@ -367,8 +376,11 @@ export class VdeSwitchServer {
   }
 
   #accepted(conn: StreamConn, peer: PeerCred): void {
-    const uid = peer.uid;
-    const other = uid !== 0 && uid !== this.#self;
+    // Another user's client counts as its uid's user (a subordinate uid is its range's owner). One of root's or
+    // the switch's user's subordinate uids is another user still, counted apart from them: a container's
+    // process is not trusted as its owner is. Their own uids never pay the subuid file's stat.
+    const other = peer.uid !== 0 && peer.uid !== this.#self;
+    const uid = other ? this.#accounts.accountOf(peer.uid) : peer.uid;
     const full = this.#busy(uid, other);
     if (full !== undefined) {
       this.refused.busy++;

@@ -154,12 +154,15 @@ export interface Admitted {
  * each), so no other user can starve them. A connection whose client has
  * no row (another network namespace) stays in the shared loopback peer, as
  * before. Below that share nothing is read: a read is O(sockets of the
- * machine).
+ * machine). A uid is counted as the user `accountOf` says it is (the owner
+ * of its /etc/subuid range, os/subordinate_ids.ts): one user's subordinate
+ * uids are that user, not 65536 peers.
  */
 export class Admission {
   readonly #limits: ConnLimits;
   /** This server's uid, when local users are told apart; undefined: loopback is one peer. */
   readonly #self: number | undefined;
+  readonly #accountOf: (uid: number) => number;
   readonly #perPeer = new Map<string, number>();
   /** The loopback connections let in, so their owners can be read when loopback fills. */
   readonly #loopback = new Set<Admitted>();
@@ -168,9 +171,10 @@ export class Admission {
   #unsaid = 0;
   #saidAt = -Infinity;
 
-  constructor(limits: ConnLimits, self?: number) {
+  constructor(limits: ConnLimits, self?: number, accountOf: (uid: number) => number = (uid) => uid) {
     this.#limits = limits;
     this.#self = self;
+    this.#accountOf = accountOf;
   }
 
   /** Connections open now. */
@@ -208,13 +212,20 @@ export class Admission {
       (this.#loopback.size >= maxPerPeer || this.#open >= maxConnections)
     ) {
       if (owners === undefined) return NEED_OWNERS;
+      // Each uid asked once a decision: the held connections are mostly a few users'.
+      const buckets = new Map<number, string>();
+      const bucketOf = (uid: number) => {
+        let bucket = buckets.get(uid);
+        if (bucket === undefined) buckets.set(uid, bucket = this.#bucketOf(uid));
+        return bucket;
+      };
       for (const held of this.#loopback) {
         const uid = held.bucket === LOOPBACK ? owners.get(held.connection) : undefined;
-        if (uid !== undefined) this.#move(held, `uid ${uid}`);
+        if (uid !== undefined) this.#move(held, bucketOf(uid));
       }
       const uid = owners.get(admitted.connection);
       if (uid !== undefined) {
-        admitted.bucket = `uid ${uid}`;
+        admitted.bucket = bucketOf(uid);
         privileged = uid === 0 || uid === this.#self;
       }
     }
@@ -238,6 +249,17 @@ export class Admission {
     this.#count(admitted.bucket, -1);
     this.#loopback.delete(admitted);
     if (this.#open > 0) this.#open--;
+  }
+
+  /**
+   * The peer a local uid counts as: its user (a subordinate uid its range's owner). The subordinate uids of
+   * root and of this server's user are a peer apart from them, with no pass past a full server: a
+   * container's process is not trusted as its owner is, nor may it take its owner's share.
+   */
+  #bucketOf(uid: number): string {
+    if (uid === 0 || uid === this.#self) return `uid ${uid}`;
+    const user = this.#accountOf(uid);
+    return user === 0 || user === this.#self ? `subordinate uids of ${user}` : `uid ${user}`;
   }
 
   #move(held: Admitted, bucket: string): void {

@@ -21,6 +21,7 @@ import {
   RequestClock,
 } from "./conn_guard.ts";
 import { OwnerReads } from "./socket_owners.ts";
+import { SubordinateIds } from "../os/subordinate_ids.ts";
 import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "./server_dir.ts";
 import { browserHeaderLines, guardBrowser, withBrowserHeaders } from "./browser_guard.ts";
 
@@ -50,7 +51,8 @@ export function relayGuarded(
   limits: ConnLimits = DEFAULT_LIMITS,
 ): GuardedRelay {
   const listener = Deno.listen({ hostname: address.hostname, port: address.port });
-  const admission = new Admission(limits, Deno.uid() ?? 0);
+  const accounts = new SubordinateIds({ log: (line) => log(component, line) });
+  const admission = new Admission(limits, Deno.uid() ?? 0, (uid) => accounts.accountOf(uid));
   const open = new Map<() => void, RequestClock>();
   const sweep = setInterval(() => {
     const now = Date.now();

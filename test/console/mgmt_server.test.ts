@@ -14,11 +14,14 @@ import {
   AS_NOGROUP_MEMBER,
   hasCommand,
   run,
+  RUN_PREFIX,
+  RUN_STUDENT,
   skipUnless,
   skipUnlessRoot,
   spawnManaged,
   waitFor,
 } from "../helpers/processes.ts";
+import { withStudent } from "../helpers/student.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
 import { closeAndReuse } from "../helpers/closed_hold.ts";
 
@@ -347,18 +350,25 @@ sys.stdin.read()`;
   });
 }
 
-Deno.test("another user holds at most maxPerUser console sessions, and others together leave the reserve to the program's user and root: a student's 300 sessions shut the teacher out", async (t) => {
-  if (skipUnlessRoot(t)) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-nu17-busy-" });
-  await Deno.chmod(dir, 0o755);
+/** A console at `dir`/mgmt every user may open (0666), of `maxClients` sessions, 6 a user. */
+async function sharedConsole(dir: string, maxClients: number, subuid?: string) {
   const tc = makeConsole(4);
   const server = await MgmtServer.start(tc.commands, tc.ctx, {
     path: `${dir}/mgmt`,
     mode: 0o666,
-    maxClients: OWNERS_RESERVE + 12,
+    maxClients,
     maxPerUser: 6,
     log: () => {},
+    subuid,
   });
+  return { tc, server };
+}
+
+Deno.test("another user holds at most maxPerUser console sessions, and others together leave the reserve to the program's user and root: a student's 300 sessions shut the teacher out", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-nu17-busy-" });
+  await Deno.chmod(dir, 0o755);
+  const { tc, server } = await sharedConsole(dir, OWNERS_RESERVE + 12);
   const holders: ReturnType<typeof holder>[] = [];
   try {
     // A uid without a name (a subordinate id of a user's, a container's) is told in words that need no
@@ -403,6 +413,50 @@ Deno.test("another user holds at most maxPerUser console sessions, and others to
     tc.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** `setpriv` as `uid` (its own group, no others): a uid passwd may give no name. */
+const asUid = (uid: number) => ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
+
+Deno.test("a user's subordinate uids (/etc/subuid) share that user's maxPerUser console sessions; a uid outside every range keeps its own; the program's user's are one other user", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withStudent([], async (student) => {
+    const dir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-mgmt-` });
+    await Deno.chmod(dir, 0o755);
+    const subuid = `${dir}/subuid`;
+    const [first, count] = [600_000, 65_536];
+    // And a range of root's, the program's user here.
+    await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${first}:${count}\nroot:700000:10\n`, { mode: 0o644 });
+    const { tc, server } = await sharedConsole(dir, OWNERS_RESERVE + 40, subuid);
+    const holders: ReturnType<typeof holder>[] = [];
+    /** The lines of a holder of `n` sessions as `uid`, once it holds them. */
+    const held = async (uid: number, n: number) => {
+      const h = holder(asUid(uid), `${dir}/mgmt`, n);
+      holders.push(h);
+      await h.waitForOutput(/^held$/m, 20_000);
+      return h.stdout.trim().split("\n");
+    };
+    try {
+      assert.deepEqual(await held(student.uid, 3), ["ok", "ok", "ok", "held"]);
+      assert.deepEqual(await held(first, 2), ["ok", "ok", "held"]);
+      // The range's last uid is the same user, whose sixth session this is; the seventh is refused.
+      const busy = `${
+        resultLine(Errno.EBUSY)
+      }: you have 6 sessions open here, the most one user may: close one`;
+      assert.deepEqual(await held(first + count - 1, 2), ["ok", busy, "held"]);
+      // One past the range: a uid of no one, counted as itself, as before.
+      assert.deepEqual(await held(first + count, 6), [...Array(6).fill("ok"), "held"]);
+      // The program's user's subordinate uids (their containers') are not trusted as that user is: one other user.
+      assert.deepEqual(await held(700_000, 4), [...Array(4).fill("ok"), "held"]);
+      assert.deepEqual(await held(700_009, 3), ["ok", "ok", busy, "held"]);
+      assert.equal(server.refusedBusy, 2);
+    } finally {
+      for (const h of holders) await h.stop();
+      server.close();
+      tc.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }, { bundle: false });
 });
 
 Deno.test("Debian's unixterm turned away by a console at its limit shows why: it quit on the hang-up before reading the line", async (t) => {

@@ -13,6 +13,7 @@ import {
   waitForPath,
 } from "../helpers/processes.ts";
 import { VDE_CLI } from "../helpers/switches.ts";
+import { inOwnMounts } from "../helpers/mount_namespace.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { openVdeLink } from "../../src/link/vde_link.ts";
 import { buildSockaddrUn } from "../../src/wire/sockaddr_un.ts";
@@ -311,18 +312,12 @@ Deno.test("another user's system default switch is taken by a caller who is not 
  * parallel test cannot collide with them. Every process of a test sees the same two directories.
  */
 function vdeIn(root: string, args: string[]): string[] {
-  return [
-    "unshare",
-    "--mount",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    'mount --bind "$0/run" /run && mount --bind "$0/tmp" /tmp && exec env HOME=/tmp/home "$@"',
-    root,
+  return inOwnMounts('mount --bind "$0/run" /run\nmount --bind "$0/tmp" /tmp', root, [
+    "env",
+    "HOME=/tmp/home",
     ...VDE_CLI,
     ...args,
-  ];
+  ]);
 }
 
 /** Asserts `r` a one-line refusal, status 1. */

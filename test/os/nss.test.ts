@@ -18,6 +18,7 @@ import {
 } from "../../src/os/users.ts";
 import { parseRows } from "../../src/os/passwd_rows.ts";
 import { inTempDir } from "../helpers/temp_dir.ts";
+import { inOwnMounts } from "../helpers/mount_namespace.ts";
 import { run } from "../helpers/processes.ts";
 
 const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
@@ -62,18 +63,9 @@ async function inMountNamespace(dir: string, setup: string, body: string): Promi
     `import * as users from "${SRC}users.ts";\nimport * as nss from "${SRC}nss.ts";\n` +
       `import { untrustedStep } from "${SRC}trusted_path.ts";\n${body}\n`,
   );
-  const r = await run(
-    [
-      "unshare",
-      "-m",
-      "--propagation",
-      "private",
-      "sh",
-      "-ec",
-      `${setup}\nexec "${Deno.execPath()}" run -A "${dir}/probe.ts"`,
-    ],
-    { timeoutMs: 60_000 },
-  );
+  const r = await run(inOwnMounts(setup, "sh", [Deno.execPath(), "run", "-A", `${dir}/probe.ts`]), {
+    timeoutMs: 60_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
 }

@@ -10,18 +10,33 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
-import { MAX_PENDING_PER_USER } from "../../src/vde/switch_server.ts";
+import { MAX_PENDING_PER_USER, VdeSwitchServer } from "../../src/vde/switch_server.ts";
+import { Switch } from "../../src/switch/switch.ts";
 import { openVdeLink } from "../../src/link/vde_link.ts";
 import type { SwitchHandle } from "../helpers/switches.ts";
-import { hasCommand, hasRoot, pathExists, run, skipUnless, spawnManaged } from "../helpers/processes.ts";
+import {
+  hasCommand,
+  hasRoot,
+  pathExists,
+  run,
+  RUN_PREFIX,
+  RUN_STUDENT,
+  skipUnless,
+  spawnManaged,
+} from "../helpers/processes.ts";
+import { withStudent } from "../helpers/student.ts";
+import { holdAs } from "../helpers/euid_holder.ts";
+import { withOwnSubuid } from "../helpers/mount_namespace.ts";
 import {
   BROADCAST,
   ethFrame,
   exchangeBroadcasts,
   mac,
+  ourCli,
   RawClient,
   StdioClient,
   until,
+  waitUntilAccepting,
   within,
   withSwitch,
 } from "../helpers/vde_clients.ts";
@@ -255,4 +270,118 @@ Deno.test("a request naming a symlink or a file that is not a socket is refused 
       await target.close();
     }
   });
+});
+
+/** A subordinate range for the tests' student, well past any uid passwd gives (none of its uids has a name). */
+const SUB_FIRST = 600_000;
+const SUB_COUNT = 65_536;
+/** A range of root's (the switch's user's in the tests), past the student's. */
+const ROOTS_FIRST = 700_000;
+
+/**
+ * Holds 6 silent handshakes on `ctl` from each of: the student's uid, the first and the last uid of their
+ * range, one past the range; asserts the range's are the student's (16 of their 18 taken, the last two
+ * refused in the student's name) and the uid past it its own. The switch refuses at once and closes a
+ * silent one after 2 s: what is open after 1 s was taken.
+ */
+async function assertRangeIsTheStudents(ctl: string, studentUid: number): Promise<void> {
+  const last = SUB_FIRST + SUB_COUNT - 1;
+  const outside = SUB_FIRST + SUB_COUNT;
+  const { by, out } = await holdAs(`unix:${ctl}`, 1, [[studentUid, 6], [SUB_FIRST, 6], [last, 6], [
+    outside,
+    6,
+  ]]);
+  // The user's own uid and their range's first uid: 12 of the 16 the user may have.
+  assert.deepEqual(by.get(studentUid), { held: 6, refused: [] }, out);
+  assert.deepEqual(by.get(SUB_FIRST), { held: 6, refused: [] }, out);
+  // The range's last uid is the same user: 4 more, then refused in that user's name.
+  assert.deepEqual(by.get(last), {
+    held: MAX_PENDING_PER_USER - 12,
+    refused: [`${RUN_STUDENT} has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`],
+  }, out);
+  // One past the range: a uid of no one, counted as itself, as before.
+  assert.deepEqual(by.get(outside), { held: 6, refused: [] }, out);
+}
+
+Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's 16 ctl handshakes; a uid outside every range keeps its own; the switch user's are one other user", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (student) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-ctl-` });
+    const sw = new Switch({ numPorts: 4 });
+    const lines: string[] = [];
+    try {
+      await Deno.chmod(tmp, 0o755);
+      const subuid = `${tmp}/subuid`;
+      // Root's own range too: the switch is root's.
+      await Deno.writeTextFile(subuid, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\nroot:${ROOTS_FIRST}:10\n`, {
+        mode: 0o644,
+      });
+      const server = await VdeSwitchServer.start(sw, {
+        dir: `${tmp}/sw`,
+        mode: 0o666,
+        log: (m) => lines.push(m),
+        subuid,
+      });
+      try {
+        await assertRangeIsTheStudents(server.ctlPath, student.uid);
+        assert.equal(server.refused.busy, 2);
+        // The switch's user's subordinate uids (their containers') are not trusted as that user is: capped as
+        // one other user.
+        const { by, out } = await holdAs(`unix:${server.ctlPath}`, 1, [[ROOTS_FIRST, 10], [
+          ROOTS_FIRST + 9,
+          10,
+        ]]);
+        assert.deepEqual(by.get(ROOTS_FIRST), { held: 10, refused: [] }, out);
+        assert.deepEqual(by.get(ROOTS_FIRST + 9), {
+          held: MAX_PENDING_PER_USER - 10,
+          refused: [`root has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`],
+        }, out);
+        assert.deepEqual(lines.filter((l) => l.includes(subuid)), []);
+      } finally {
+        server.close();
+      }
+    } finally {
+      sw.close();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
+});
+
+Deno.test("--mode 666: `vde switch` reads the machine's /etc/subuid (here one seen only in its private mount namespace) for its ctl cap", async (t) => {
+  if (
+    skipUnless(t, (await capability()) ?? (await hasCommand("unshare") ? null : "unshare is not installed"))
+  ) {
+    return;
+  }
+  await withStudent([], async (student) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-e2e-` });
+    let sw: ReturnType<typeof spawnManaged> | undefined;
+    try {
+      await Deno.chmod(tmp, 0o755);
+      // /etc/subuid as the switch reads it, in its own mount namespace: no one else sees it.
+      const dir = `${tmp}/sw`;
+      sw = spawnManaged(
+        await withOwnSubuid(tmp, `${RUN_STUDENT}:${SUB_FIRST}:${SUB_COUNT}\n`, [
+          ...ourCli(),
+          "switch",
+          "--sock",
+          dir,
+          "--mode",
+          "666",
+        ]),
+        { name: "vde switch with a private /etc/subuid" },
+      );
+      await waitUntilAccepting(dir, 30_000).catch(() => {
+        throw new Error(`the switch did not start: ${sw?.stderr}`);
+      });
+      await assertRangeIsTheStudents(`${dir}/ctl`, student.uid);
+      await until(
+        "the refusal's log line",
+        () => sw!.stderr.includes(`refused a client: ${RUN_STUDENT} has `),
+      );
+    } finally {
+      await sw?.stop();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
 });

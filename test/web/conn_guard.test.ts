@@ -181,6 +181,47 @@ Deno.test("conn guard: past loopback's share each local user is a peer (uids fro
   assert.equal(endpointKey("::1", 80), "0:0:0:0:0:0:0:1:80");
 });
 
+/** A loopback client of `uid` connecting to `a`, the owners read when it asks (as guarded_server.ts does). */
+function loopbackConnector(a: Admission): (uid: number) => Admitted | undefined | typeof NEED_OWNERS {
+  const owners = new Map<string, number>();
+  const SERVER = endpointKey("127.0.0.1", 9100);
+  let port = 40000;
+  return (uid) => {
+    const p = port++;
+    owners.set(connectionKey(endpointKey("127.0.0.1", p), SERVER), uid);
+    const first = a.admit("127.0.0.1", p, undefined, SERVER);
+    return first === NEED_OWNERS ? a.admit("127.0.0.1", p, owners, SERVER) : first;
+  };
+}
+
+Deno.test("conn guard: a local user's subordinate uids are that user, one peer past loopback's share; the server's user's are a peer apart from it, with no pass", () => {
+  // Uids 600000 and up are 2000's subordinate uids, 700000 and up the server's user's (1000).
+  const accountOf = (uid: number) => uid >= 700_000 ? 1000 : uid >= 600_000 ? 2000 : uid;
+  const a = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000, accountOf);
+  const connect = loopbackConnector(a);
+  assert.ok(connect(2000));
+  assert.ok(connect(600_001), "held below the share, then counted as 2000's once the owners are read");
+  assert.equal(connect(600_002), undefined, "2000's share is taken, whichever of their uids asks");
+  assert.equal(connect(2000), undefined);
+  assert.ok(connect(3000), "another user has a share of their own");
+  assert.ok(connect(3000));
+  assert.ok(connect(1000));
+  assert.ok(a.admit("10.0.0.1"));
+  assert.equal(a.open, 6);
+  assert.equal(a.admit("10.0.0.2"), undefined, "the server is full");
+  assert.equal(connect(4000), undefined, "for another user too");
+  assert.ok(connect(1000), "the server's user passes a full server");
+  assert.equal(connect(700_001), undefined, "one of their subordinate uids (a container's process) does not");
+  const viaB = loopbackConnector(
+    new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000, accountOf),
+  );
+  assert.ok(viaB(700_001));
+  assert.ok(viaB(700_002));
+  assert.equal(viaB(700_003), undefined, "the server's user's subordinate uids are one peer");
+  assert.ok(viaB(1000), "apart from that user, whose share they do not take");
+  assert.ok(viaB(1000));
+});
+
 Deno.test("conn guard: a malformed request's 400 is due only once the requests passed on before it are answered, at an answer's end, and never after answers it cannot count", () => {
   const BAD = "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
   const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;

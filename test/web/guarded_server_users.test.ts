@@ -4,8 +4,11 @@
  * answered at once, and the user's connections past their share are refused and logged.
  */
 import assert from "node:assert/strict";
-import { hasRoot, run, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { spawnHttpSwitch } from "../helpers/switches.ts";
+import { hasRoot, run, RUN_PREFIX, RUN_STUDENT, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { spawnHttpSwitch, VDE_CLI } from "../helpers/switches.ts";
+import { withStudent } from "../helpers/student.ts";
+import { withOwnSubuid } from "../helpers/mount_namespace.ts";
+import { holdAs } from "../helpers/euid_holder.ts";
 import { assertPromtoolClean } from "../helpers/promtool.ts";
 
 const HOLD = `import socket, sys, time
@@ -74,4 +77,46 @@ Deno.test("guarded server: a local user holding 200 loopback connections takes t
     await run(["userdel", name], { check: false });
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("guarded server: a local user's subordinate uids (/etc/subuid) share that user's 64 loopback connections; a uid outside every range has its own", async () => {
+  const reason = hasRoot();
+  if (reason !== null) throw new Error(reason);
+  await withStudent([], async (student) => {
+    const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}subuid-web-` });
+    const [first, count] = [600_000, 65_536];
+    const sw = spawnManaged(
+      await withOwnSubuid(tmp, `${RUN_STUDENT}:${first}:${count}\n`, [
+        ...VDE_CLI,
+        "switch",
+        "--sock",
+        `${tmp}/sw`,
+        "--http",
+        "0",
+      ]),
+      { name: "vde switch --http with a private /etc/subuid" },
+    );
+    try {
+      const url = await waitFor(() => /web view on (http:\/\/\S+\/) /.exec(sw.stderr)?.[1], {
+        timeoutMs: 30_000,
+        what: "the switch's web view",
+      });
+      // Refused ones are closed at once, a silent one after 5 s: what is open after 1.5 s was let in.
+      const { by, out } = await holdAs(`tcp:${new URL(url).port}`, 1.5, [
+        [student.uid, 40],
+        [first, 40],
+        [first + count, 10],
+      ]);
+      // The user's own uid and a uid of their range: one peer, 64 of their 80.
+      assert.equal(by.get(student.uid)!.held + by.get(first)!.held, 64, out);
+      assert.equal(by.get(first + count)!.held, 10, `a uid past the range is a peer of its own: ${out}`);
+      assert.match(
+        sw.stderr,
+        /refused \d+ connections?: at most 256 open, 64 from one address or local user/,
+      );
+    } finally {
+      await sw.stop();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  }, { bundle: false });
 });
