@@ -8,9 +8,11 @@
  * Theory of operation. A port's first such drop since it came up is noted
  * at once, with its VLAN; later ones are counted per port (and the VLAN of
  * the last kept), and each port's count is noted at the first tick at least
- * SUMMARY_SECONDS after the previous round of counts (or the first note),
- * then zeroed. So a sender spraying all 4,094 VLAN ids makes one note, then
- * one a minute, per port; a user who fixes the VLAN the first note named
+ * SUMMARY_SECONDS after the previous round of counts, or after the last
+ * first note made while no count waited, then zeroed. So a sender spraying
+ * all 4,094 VLAN ids makes one note, then one a minute, per port, its first
+ * count a minute after its first note however long the switch was quiet
+ * before; a user who fixes the VLAN the first note named
  * hears of the next in the counts. Pure, no clock of its own: the engine
  * passes its time to `tick`. State is three numbers per port; a drop costs
  * two array writes after the first; nothing runs per frame that is not
@@ -42,7 +44,7 @@ export class VlanDropNotes {
   #last: Int16Array;
   /** Ports whose `#since` is above 0. */
   #pending = 0;
-  /** Time (seconds) at or after which counts may be noted; set by the first note. */
+  /** Time (seconds) at or after which counts may be noted; set by a round, or a first note while none waits. */
   #nextRound = Infinity;
   #now = 0;
 
@@ -57,7 +59,9 @@ export class VlanDropNotes {
   dropped(port: number, vlan: number): void {
     if (this.#told[port] === 0) {
       this.#told[port] = 1;
-      if (this.#nextRound === Infinity) this.#nextRound = this.#now + SUMMARY_SECONDS;
+      // No count waits, so the next round's minute starts here: this port's count comes a minute
+      // after this line, not at the next tick because the last round was long ago.
+      if (this.#pending === 0) this.#nextRound = this.#now + SUMMARY_SECONDS;
       this.note({ port, vlan, count: 1, first: true });
       return;
     }

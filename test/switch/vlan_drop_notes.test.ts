@@ -147,3 +147,26 @@ Deno.test("ports removed from the switch take their uncounted drops with them; t
   engine.input(6, tagged(51));
   assert.deepEqual(notes.at(-1), { port: 6, vlan: 51, count: 1, first: true });
 });
+
+Deno.test("a port's first drop long after the last round of counts is followed by its count a minute on, not at the next tick", () => {
+  const { engine, notes } = rig();
+  engine.tick(1000);
+  engine.input(1, tagged(20));
+  engine.input(1, tagged(20));
+  engine.tick(1000 + SUMMARY_SECONDS * 1000);
+  assert.equal(notes.length, 2, "port 1's first, then its count");
+  // Quiet for a while; then port 2 (or port 1 come up again) drops, and goes on dropping.
+  const later = 1000 + 10 * SUMMARY_SECONDS * 1000;
+  engine.tick(later);
+  engine.input(2, tagged(30));
+  engine.input(2, tagged(30));
+  engine.tick(later + 1000);
+  engine.tick(later + (SUMMARY_SECONDS - 1) * 1000);
+  assert.deepEqual(
+    notes.slice(2),
+    [{ port: 2, vlan: 30, count: 1, first: true }],
+    "no count within the minute",
+  );
+  engine.tick(later + SUMMARY_SECONDS * 1000);
+  assert.deepEqual(notes.slice(3), [{ port: 2, vlan: 30, count: 1, first: false }]);
+});
