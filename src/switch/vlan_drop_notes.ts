@@ -13,7 +13,9 @@
  * all 4,094 VLAN ids makes one note, then one a minute, per port, its first
  * count a minute after its first note however long the switch was quiet
  * before; a user who fixes the VLAN the first note named
- * hears of the next in the counts. Pure, no clock of its own: the engine
+ * hears of the next in the counts. A port that goes down has its count
+ * noted then: its drops were its client's, and the line said at the round
+ * named the port's client of that moment, often the next one. Pure, no clock of its own: the engine
  * passes its time to `tick`. State is three numbers per port; a drop costs
  * two array writes after the first; nothing runs per frame that is not
  * dropped.
@@ -84,9 +86,18 @@ export class VlanDropNotes {
     }
   }
 
-  /** `port` came up: its next drop is noted at once again (counts not yet noted still are, in their round). */
+  /** `port` came up: its next drop is noted at once again. */
   portUp(port: number): void {
     this.#told[port] = 0;
+  }
+
+  /** `port` went down: its drops not yet noted are noted now, while they are still its client's. */
+  portDown(port: number): void {
+    const count = this.#since[port]!;
+    if (!(count > 0)) return;
+    this.#since[port] = 0;
+    this.#pending--;
+    this.note({ port, vlan: this.#last[port]!, count, first: false });
   }
 
   /** The switch now has `n` ports: the ports removed take their counts with them. */

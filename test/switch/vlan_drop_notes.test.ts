@@ -134,14 +134,17 @@ for (const dataplane of ["main", "thread"] as const) {
   });
 }
 
-Deno.test("ports removed from the switch take their uncounted drops with them; the others are still counted", () => {
+Deno.test("ports removed from the switch had their drops told as they went down; the others are still counted", () => {
   const { engine, notes } = rig();
   engine.activatePort(6);
   for (const port of [2, 6]) for (let i = 0; i < 3; i++) engine.input(port, tagged(50));
   engine.deactivatePort(6);
   engine.setNumPorts(5);
   engine.tick(SUMMARY_SECONDS * 1000);
-  assert.deepEqual(notes.filter((n) => !n.first), [{ port: 2, vlan: 50, count: 2, first: false }]);
+  assert.deepEqual(notes.filter((n) => !n.first), [
+    { port: 6, vlan: 50, count: 2, first: false },
+    { port: 2, vlan: 50, count: 2, first: false },
+  ]);
   engine.setNumPorts(8);
   engine.activatePort(6);
   engine.input(6, tagged(51));
@@ -170,3 +173,50 @@ Deno.test("a port's first drop long after the last round of counts is followed b
   engine.tick(later + SUMMARY_SECONDS * 1000);
   assert.deepEqual(notes.slice(3), [{ port: 2, vlan: 30, count: 1, first: false }]);
 });
+
+Deno.test("a port that goes down has its count told then, so the next client on it is not named for its drops", () => {
+  const { engine, notes } = rig();
+  engine.tick(1000);
+  for (const vlan of [20, 21, 22]) engine.input(1, tagged(vlan));
+  engine.deactivatePort(1);
+  assert.deepEqual(notes, [
+    { port: 1, vlan: 20, count: 1, first: true },
+    { port: 1, vlan: 22, count: 2, first: false },
+  ]);
+  engine.activatePort(1);
+  engine.tick(1000 + SUMMARY_SECONDS * 1000);
+  assert.equal(notes.length, 2, "nothing left for the round to tell of the port's next client");
+});
+
+for (const dataplane of ["main", "thread"] as const) {
+  Deno.test(`a switch says a leaving client's uncounted VLAN drops by port alone, not naming the next client (data plane on ${dataplane})`, async () => {
+    const lines: string[] = [];
+    setLogWriter((line) => lines.push(line));
+    setOnceLineWindow(60_000);
+    const sw = new Switch({ numPorts: 4, dataplane });
+    try {
+      await sw.warmed;
+      const first = new MemoryLink("client one");
+      sw.attach(first, { port: 2 });
+      for (const vlan of [20, 21, 22]) first.receive(tagged(vlan));
+      await until("the first VLAN line", () => lines.some((l) => l.includes("VLAN 20")), 30_000);
+      await sw.settled();
+      first.close("left");
+      await until(
+        "the leaving client's count",
+        () => lines.some((l) => l.includes("2 more frame(s)")),
+        30_000,
+      );
+      sw.attach(new MemoryLink("client two"), { port: 2 });
+      await sw.settled();
+      const counts = lines.filter((l) => l.includes("more frame(s)")).map((l) => l.trimEnd());
+      assert.deepEqual(counts, [
+        "vde: port 2: dropped 2 more frame(s) for VLANs port 2 does not carry since the last such line, the " +
+        "last tagged for VLAN 22 (counted as vlanDropped)",
+      ]);
+    } finally {
+      setLogWriter(null);
+      await sw.close();
+    }
+  });
+}
