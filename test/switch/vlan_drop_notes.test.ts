@@ -107,14 +107,27 @@ Deno.test("the lines name the port, the VLAN and the command that makes the port
   );
 });
 
+/** Runs `fn` on a warmed switch of 4 ports on `dataplane`, with what the log says in `lines`. */
+async function withLoggedSwitch(
+  dataplane: "main" | "thread",
+  fn: (sw: Switch, lines: string[]) => Promise<void>,
+): Promise<void> {
+  const lines: string[] = [];
+  setLogWriter((line) => lines.push(line));
+  setOnceLineWindow(60_000);
+  const sw = new Switch({ numPorts: 4, dataplane });
+  try {
+    await sw.warmed;
+    await fn(sw, lines);
+  } finally {
+    setLogWriter(null);
+    await sw.close();
+  }
+}
+
 for (const dataplane of ["main", "thread"] as const) {
   Deno.test(`a switch says a port's first frame tagged for a VLAN it lacks in its log, once (data plane on ${dataplane})`, async () => {
-    const lines: string[] = [];
-    setLogWriter((line) => lines.push(line));
-    setOnceLineWindow(60_000);
-    const sw = new Switch({ numPorts: 4, dataplane });
-    try {
-      await sw.warmed;
+    await withLoggedSwitch(dataplane, async (sw, lines) => {
       const link = new MemoryLink("tap t7");
       sw.attach(link, { port: 2 });
       for (const vlan of [20, 21, 20]) link.receive(tagged(vlan));
@@ -127,10 +140,7 @@ for (const dataplane of ["main", "thread"] as const) {
         "vlan/addport 20 2, makes it carry it",
       ]);
       assert.equal(sw.engine.counters.vlanDropped, 3);
-    } finally {
-      setLogWriter(null);
-      await sw.close();
-    }
+    });
   });
 }
 
@@ -190,12 +200,7 @@ Deno.test("a port that goes down has its count told then, so the next client on 
 
 for (const dataplane of ["main", "thread"] as const) {
   Deno.test(`a switch says a leaving client's uncounted VLAN drops by port alone, not naming the next client (data plane on ${dataplane})`, async () => {
-    const lines: string[] = [];
-    setLogWriter((line) => lines.push(line));
-    setOnceLineWindow(60_000);
-    const sw = new Switch({ numPorts: 4, dataplane });
-    try {
-      await sw.warmed;
+    await withLoggedSwitch(dataplane, async (sw, lines) => {
       const first = new MemoryLink("client one");
       sw.attach(first, { port: 2 });
       for (const vlan of [20, 21, 22]) first.receive(tagged(vlan));
@@ -214,9 +219,6 @@ for (const dataplane of ["main", "thread"] as const) {
         "vde: port 2: dropped 2 more frame(s) for VLANs port 2 does not carry since the last such line, the " +
         "last tagged for VLAN 22 (counted as vlanDropped)",
       ]);
-    } finally {
-      setLogWriter(null);
-      await sw.close();
-    }
+    });
   });
 }
