@@ -1066,6 +1066,7 @@ export class SwitchEngine {
     this.#rebuildActiveList();
     if (hasStpId(port)) this.#stp?.disablePort(port);
     this.#snoop?.forgetPort(port);
+    this.#vlanDrops.portDown(port);
     const flushed = this.macTable.deletePort(port, this.#removedListener("flushed"));
     this.#onEvent?.({
       type: "port-deactivated",

@@ -8,10 +8,14 @@
  * Theory of operation. A port's first such drop since it came up is noted
  * at once, with its VLAN; later ones are counted per port (and the VLAN of
  * the last kept), and each port's count is noted at the first tick at least
- * SUMMARY_SECONDS after the previous round of counts (or the first note),
- * then zeroed. So a sender spraying all 4,094 VLAN ids makes one note, then
- * one a minute, per port; a user who fixes the VLAN the first note named
- * hears of the next in the counts. Pure, no clock of its own: the engine
+ * SUMMARY_SECONDS after the previous round of counts, or after the last
+ * first note made while no count waited, then zeroed. So a sender spraying
+ * all 4,094 VLAN ids makes one note, then one a minute, per port, its first
+ * count a minute after its first note however long the switch was quiet
+ * before; a user who fixes the VLAN the first note named
+ * hears of the next in the counts. A port that goes down has its count
+ * noted then: its drops were its client's, and the line said at the round
+ * named the port's client of that moment, often the next one. Pure, no clock of its own: the engine
  * passes its time to `tick`. State is three numbers per port; a drop costs
  * two array writes after the first; nothing runs per frame that is not
  * dropped.
@@ -42,7 +46,7 @@ export class VlanDropNotes {
   #last: Int16Array;
   /** Ports whose `#since` is above 0. */
   #pending = 0;
-  /** Time (seconds) at or after which counts may be noted; set by the first note. */
+  /** Time (seconds) at or after which counts may be noted; set by a round, or a first note while none waits. */
   #nextRound = Infinity;
   #now = 0;
 
@@ -57,7 +61,9 @@ export class VlanDropNotes {
   dropped(port: number, vlan: number): void {
     if (this.#told[port] === 0) {
       this.#told[port] = 1;
-      if (this.#nextRound === Infinity) this.#nextRound = this.#now + SUMMARY_SECONDS;
+      // No count waits, so the next round's minute starts here: this port's count comes a minute
+      // after this line, not at the next tick because the last round was long ago.
+      if (this.#pending === 0) this.#nextRound = this.#now + SUMMARY_SECONDS;
       this.note({ port, vlan, count: 1, first: true });
       return;
     }
@@ -80,9 +86,18 @@ export class VlanDropNotes {
     }
   }
 
-  /** `port` came up: its next drop is noted at once again (counts not yet noted still are, in their round). */
+  /** `port` came up: its next drop is noted at once again. */
   portUp(port: number): void {
     this.#told[port] = 0;
+  }
+
+  /** `port` went down: its drops not yet noted are noted now, while they are still its client's. */
+  portDown(port: number): void {
+    const count = this.#since[port]!;
+    if (!(count > 0)) return;
+    this.#since[port] = 0;
+    this.#pending--;
+    this.note({ port, vlan: this.#last[port]!, count, first: false });
   }
 
   /** The switch now has `n` ports: the ports removed take their counts with them. */

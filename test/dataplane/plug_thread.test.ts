@@ -359,17 +359,17 @@ Deno.test("a plug thread's first oversize and first runt frame from a tap are sa
 
 Deno.test("a plug thread's lost sends are said as a link says its own, a frame cut to its slot without a length", () => {
   const tap = { fd: 3, kind: "tap", name: "tap t9" } as const;
-  const sock = { fd: 4, kind: "dgram", name: "vde:///tmp/net" } as const;
+  const sock = { fd: 4, kind: "dgram", name: "vde /tmp/net (002.41)" } as const;
   assert.equal(
     plugDropLine({ dropped: "send", end: "a", value: 22 }, tap),
     "write to tap t9 failed: errno 22",
   );
   assert.equal(
     plugDropLine({ dropped: "send", end: "b", value: 22 }, sock),
-    "send to vde:///tmp/net failed: errno 22",
+    "send to vde /tmp/net (002.41) failed: errno 22",
   );
   assert.match(
     plugDropLine({ dropped: "oversize", end: "b", value: VDE_MAX_FRAME + 1 }, sock),
-    /^vde:\/\/\/tmp\/net: dropped a frame, longer than .*: its sender's interface MTU is above 9216: give it 9216 or less$/,
+    /^vde \/tmp\/net \(002\.41\): dropped a frame, longer than .*: its sender's interface MTU is above 9216: give it 9216 or less$/,
   );
 });

@@ -4,7 +4,7 @@
  * their length is not known) and drops them, which it counted and never
  * said (the thread has no log). It now posts the first one to the main
  * thread, which says the line a tap link says for a cut frame, with the `ip
- * link` line that fixes the MTU, once for every such frame after it.
+ * link` line that fixes the MTU; the frames after it are counted, not said.
  * Behind Debian's vde_switch; root only; in CI it must run.
  */
 import assert from "node:assert/strict";

@@ -107,14 +107,27 @@ Deno.test("the lines name the port, the VLAN and the command that makes the port
   );
 });
 
+/** Runs `fn` on a warmed switch of 4 ports on `dataplane`, with what the log says in `lines`. */
+async function withLoggedSwitch(
+  dataplane: "main" | "thread",
+  fn: (sw: Switch, lines: string[]) => Promise<void>,
+): Promise<void> {
+  const lines: string[] = [];
+  setLogWriter((line) => lines.push(line));
+  setOnceLineWindow(60_000);
+  const sw = new Switch({ numPorts: 4, dataplane });
+  try {
+    await sw.warmed;
+    await fn(sw, lines);
+  } finally {
+    setLogWriter(null);
+    await sw.close();
+  }
+}
+
 for (const dataplane of ["main", "thread"] as const) {
   Deno.test(`a switch says a port's first frame tagged for a VLAN it lacks in its log, once (data plane on ${dataplane})`, async () => {
-    const lines: string[] = [];
-    setLogWriter((line) => lines.push(line));
-    setOnceLineWindow(60_000);
-    const sw = new Switch({ numPorts: 4, dataplane });
-    try {
-      await sw.warmed;
+    await withLoggedSwitch(dataplane, async (sw, lines) => {
       const link = new MemoryLink("tap t7");
       sw.attach(link, { port: 2 });
       for (const vlan of [20, 21, 20]) link.receive(tagged(vlan));
@@ -127,23 +140,85 @@ for (const dataplane of ["main", "thread"] as const) {
         "vlan/addport 20 2, makes it carry it",
       ]);
       assert.equal(sw.engine.counters.vlanDropped, 3);
-    } finally {
-      setLogWriter(null);
-      await sw.close();
-    }
+    });
   });
 }
 
-Deno.test("ports removed from the switch take their uncounted drops with them; the others are still counted", () => {
+Deno.test("ports removed from the switch had their drops told as they went down; the others are still counted", () => {
   const { engine, notes } = rig();
   engine.activatePort(6);
   for (const port of [2, 6]) for (let i = 0; i < 3; i++) engine.input(port, tagged(50));
   engine.deactivatePort(6);
   engine.setNumPorts(5);
   engine.tick(SUMMARY_SECONDS * 1000);
-  assert.deepEqual(notes.filter((n) => !n.first), [{ port: 2, vlan: 50, count: 2, first: false }]);
+  assert.deepEqual(notes.filter((n) => !n.first), [
+    { port: 6, vlan: 50, count: 2, first: false },
+    { port: 2, vlan: 50, count: 2, first: false },
+  ]);
   engine.setNumPorts(8);
   engine.activatePort(6);
   engine.input(6, tagged(51));
   assert.deepEqual(notes.at(-1), { port: 6, vlan: 51, count: 1, first: true });
 });
+
+Deno.test("a port's first drop long after the last round of counts is followed by its count a minute on, not at the next tick", () => {
+  const { engine, notes } = rig();
+  engine.tick(1000);
+  engine.input(1, tagged(20));
+  engine.input(1, tagged(20));
+  engine.tick(1000 + SUMMARY_SECONDS * 1000);
+  assert.equal(notes.length, 2, "port 1's first, then its count");
+  // Quiet for a while; then port 2 (or port 1 come up again) drops, and goes on dropping.
+  const later = 1000 + 10 * SUMMARY_SECONDS * 1000;
+  engine.tick(later);
+  engine.input(2, tagged(30));
+  engine.input(2, tagged(30));
+  engine.tick(later + 1000);
+  engine.tick(later + (SUMMARY_SECONDS - 1) * 1000);
+  assert.deepEqual(
+    notes.slice(2),
+    [{ port: 2, vlan: 30, count: 1, first: true }],
+    "no count within the minute",
+  );
+  engine.tick(later + SUMMARY_SECONDS * 1000);
+  assert.deepEqual(notes.slice(3), [{ port: 2, vlan: 30, count: 1, first: false }]);
+});
+
+Deno.test("a port that goes down has its count told then, so the next client on it is not named for its drops", () => {
+  const { engine, notes } = rig();
+  engine.tick(1000);
+  for (const vlan of [20, 21, 22]) engine.input(1, tagged(vlan));
+  engine.deactivatePort(1);
+  assert.deepEqual(notes, [
+    { port: 1, vlan: 20, count: 1, first: true },
+    { port: 1, vlan: 22, count: 2, first: false },
+  ]);
+  engine.activatePort(1);
+  engine.tick(1000 + SUMMARY_SECONDS * 1000);
+  assert.equal(notes.length, 2, "nothing left for the round to tell of the port's next client");
+});
+
+for (const dataplane of ["main", "thread"] as const) {
+  Deno.test(`a switch says a leaving client's uncounted VLAN drops by port alone, not naming the next client (data plane on ${dataplane})`, async () => {
+    await withLoggedSwitch(dataplane, async (sw, lines) => {
+      const first = new MemoryLink("client one");
+      sw.attach(first, { port: 2 });
+      for (const vlan of [20, 21, 22]) first.receive(tagged(vlan));
+      await until("the first VLAN line", () => lines.some((l) => l.includes("VLAN 20")), 30_000);
+      await sw.settled();
+      first.close("left");
+      await until(
+        "the leaving client's count",
+        () => lines.some((l) => l.includes("2 more frame(s)")),
+        30_000,
+      );
+      sw.attach(new MemoryLink("client two"), { port: 2 });
+      await sw.settled();
+      const counts = lines.filter((l) => l.includes("more frame(s)")).map((l) => l.trimEnd());
+      assert.deepEqual(counts, [
+        "vde: port 2: dropped 2 more frame(s) for VLANs port 2 does not carry since the last such line, the " +
+        "last tagged for VLAN 22 (counted as vlanDropped)",
+      ]);
+    });
+  });
+}
