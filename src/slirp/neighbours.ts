@@ -18,7 +18,8 @@
  * nothing). The time is the stack's last `stamp` (once a second), not the
  * clock read per frame, and a frame on the last-lookup fast path only notes
  * its address, stamped at the next `stamp`: the data path pays a field
- * write.
+ * write. `probe4` asks for an address by ARP so that a live host, however
+ * quiet, shows in `seen4` by its answer.
  *
  * ARP is wholly here (answers for the gateway, DNS and guest-forward
  * addresses; an ARP packet from another host with the gateway's address
@@ -199,6 +200,11 @@ export class Neighbours {
     for (let i = 0; i < 16; i++) this.#lastIp6[i] = b[off + i]!;
     this.#lastMac6 = mac;
     return mac;
+  }
+
+  /** Asks by ARP who has `ip` (at most once a second): DHCP's check that a lease's host is gone; an answer shows in `seen4`. */
+  probe4(ip: number): void {
+    this.#solicit4(ip);
   }
 
   /** Queues a copy of the frame `b[e, e+len)` for `ip` and solicits it. */

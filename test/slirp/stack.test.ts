@@ -13,6 +13,7 @@ import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward, unprivilegedPortStart } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
 import { MAX_UDP_PEERS_PER_CLIENT } from "../../src/slirp/udp_nat.ts";
+import { PROBE_WAIT_MS } from "../../src/slirp/dhcp_server.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { checkFrame } from "../helpers/packet_checker.ts";
@@ -126,17 +127,35 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
 });
 
+/** Takes the first IPv4 frame out of `t.out`; the others stay. */
+function takeIpv4(t: ReturnType<typeof testStack>): Uint8Array | undefined {
+  const i = t.out.findIndex((f) => etherType(f) === 0x0800);
+  return i < 0 ? undefined : t.out.splice(i, 1)[0];
+}
+
+/**
+ * A DISCOVER and REQUEST from `mac` through the stack: the address ACKed, or null when none was offered.
+ * Other frames they caused (ARP requests) stay in `t.out`.
+ */
+function dhcpLease(t: ReturnType<typeof testStack>, mac: string): number | null {
+  t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, mac));
+  const offer = takeIpv4(t);
+  if (offer === undefined) return null;
+  const addr = valueOf(parseDhcp(udpOf(offer).payload)).yiaddr;
+  t.stack.input(dhcpFrame(DHCP_MSG.REQUEST, mac, [[DHCP_OPT.REQUESTED_IP, u32Option(addr)]]));
+  assert.equal(valueOf(parseDhcp(udpOf(takeIpv4(t)!).payload)).messageType, DHCP_MSG.ACK);
+  return addr;
+}
+
 Deno.test("DHCP full: a guest whose frames the stack sees keeps its lease for good; a fake MAC's that no frame came from goes to a new guest", () => {
   // Pool 10.0.2.13 .. .14: a guest and a fake client fill it.
   const t = testStack({ prefixLength: 28, dhcpStart: 0x0a00020d });
+  // A full pool's first DISCOVER asks by ARP whether the address is in use; the next takes it.
   const leaseVia = (mac: string): number | null => {
-    t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, mac));
-    const [offer] = t.take();
-    if (offer === undefined) return null;
-    const addr = valueOf(parseDhcp(udpOf(offer).payload)).yiaddr;
-    t.stack.input(dhcpFrame(DHCP_MSG.REQUEST, mac, [[DHCP_OPT.REQUESTED_IP, u32Option(addr)]]));
-    assert.equal(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).messageType, DHCP_MSG.ACK);
-    return addr;
+    const now = dhcpLease(t, mac);
+    if (now !== null) return now;
+    t.advance(PROBE_WAIT_MS);
+    return dhcpLease(t, mac);
   };
   assert.equal(leaseVia(GUEST_MAC), 0x0a00020d);
   assert.equal(leaseVia("02:66:00:00:00:01"), 0x0a00020e);
@@ -159,6 +178,47 @@ Deno.test("DHCP full: a guest whose frames the stack sees keeps its lease for go
   assert.equal(leaseVia("02:00:00:00:00:98"), null, "the talking guest's is kept, eleven minutes on");
   assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d);
   assert.ok(t.logs.some((l) => l.startsWith("DHCP: pool full: 10.0.2.14, leased to 02:66:00:00:00:01")));
+});
+
+Deno.test("DHCP full: a guest that sends no IPv4 (it talks IPv6 only, or is quiet) but answers ARP keeps its lease; the one whose address does not answer goes to a new guest", () => {
+  // Pool 10.0.2.13 .. .14: a guest and a fake client fill it.
+  const t = testStack({ prefixLength: 28, dhcpStart: 0x0a00020d });
+  assert.equal(dhcpLease(t, GUEST_MAC), 0x0a00020d);
+  assert.equal(dhcpLease(t, "02:66:00:00:00:01"), 0x0a00020e);
+  // The guest's traffic is IPv6 only: no IPv4 frame from 10.0.2.13 after its lease.
+  for (let s = 0; s < 40; s++) {
+    t.stack.input(udp6Frame(GUEST6, 5000, ipLiteral("2001:db8::1"), 7, new Uint8Array([1])));
+    t.advance(1000);
+  }
+  t.take();
+  // A new guest finds the pool full: the stack asks who has each address before giving one away.
+  const newcomer = "02:00:00:00:00:99";
+  let got = dhcpLease(t, newcomer);
+  let asked = false;
+  for (const f of t.take()) {
+    if (etherType(f) !== 0x0806 || f[21] !== ARP_REQUEST) continue;
+    if (f.subarray(38, 42).join(".") !== "10.0.2.13") continue;
+    asked = true;
+    // The guest answers for its address, as any live IPv4 host does.
+    const p = new Uint8Array(28);
+    writeArp(
+      p,
+      0,
+      ARP_REPLY,
+      new Uint8Array([2, 0, 0, 0, 0, 0x15]),
+      0x0a00020d,
+      f.subarray(6, 12),
+      0x0a000202,
+    );
+    t.stack.input(buildFrame({ src: GUEST_MAC, dst: GW_MAC, type: 0x0806, payload: p }));
+  }
+  assert.ok(asked, "the stack asked who has 10.0.2.13");
+  for (let tries = 0; got === null && tries < 5; tries++) {
+    t.advance(1000);
+    got = dhcpLease(t, newcomer);
+  }
+  assert.equal(got, 0x0a00020e, "the new guest gets the address that did not answer");
+  assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d, "the guest that answered keeps its own");
 });
 
 function echo4(dst: number[], id = 0x77): Uint8Array {
