@@ -9,7 +9,10 @@
  *
  * An OFFER holds its address for the client's REQUEST for OFFER_HOLD_MS,
  * not the lease time, so a flood of DISCOVERs (fake MACs) holds the pool
- * only for seconds. When the pool is full a new client takes, in turn: the
+ * only for seconds. It holds it against other clients' DISCOVERs only: the
+ * first REQUEST for an address not leased wins it, so a flood that takes a
+ * guest's offer between its OFFER and REQUEST (below) does not get the
+ * guest NAKed. When the pool is full a new client takes, in turn: the
  * oldest offer still held for another client (a flood's), else the
  * address of the lease granted (or renewed) least recently whose address
  * has carried no frame on the wire since it was granted for
@@ -230,7 +233,9 @@ export class DhcpServer {
           this.#unhold(mac);
           return null;
         }
-        // Only a DISCOVER takes an address from another client: a REQUEST names one it may have.
+        // Only a DISCOVER takes a lease from another client: a REQUEST names one it may have. An offer
+        // holds its address against other DISCOVERs, not REQUESTs: the first REQUEST wins it, as
+        // without holds, so a guest whose offer a DISCOVER flood took meanwhile still gets it.
         const addr = this.#choose(mac, wanted, now, false);
         if (addr === null) this.#sayFull(mac);
         if (addr === null || addr !== wanted) return this.#nak(m);
@@ -238,6 +243,8 @@ export class DhcpServer {
         const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000, granted: now };
         this.#release(mac);
         this.#unhold(mac);
+        const offer = this.#offered.get(addr);
+        if (offer !== undefined) this.#dropOffer(offer);
         this.#byMac.set(mac, lease);
         this.#byAddr.set(addr, lease);
         return this.#reply(m, DHCP_MSG.ACK, addr, true);
@@ -375,11 +382,12 @@ export class DhcpServer {
     }
   }
 
-  #usable(addr: number, mac: string, arpCheck = true): boolean {
+  /** Whether `mac` may have `addr`; another client's offer counts against it unless `request`. */
+  #usable(addr: number, mac: string, arpCheck = true, request = false): boolean {
     if (addr < this.#first || addr > this.#last) return false;
     if (addr === this.config.gateway || addr === this.config.dns || this.#declined.has(addr)) return false;
     if (this.#reserved.has(addr)) return false;
-    const holder = this.#byAddr.get(addr) ?? this.#offered.get(addr);
+    const holder = this.#byAddr.get(addr) ?? (request ? undefined : this.#offered.get(addr));
     if (holder !== undefined) return holder.mac === mac;
     if (!arpCheck) return true;
     const arp = this.heldBy(addr);
@@ -397,7 +405,7 @@ export class DhcpServer {
     const current = this.#byMac.get(mac);
     if (current !== undefined) return current.addr;
     // (A lease on an address reserved later ended with the reservation: `reserve`.)
-    if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
+    if (requested !== null && requested !== 0 && this.#usable(requested, mac, true, !take)) return requested;
     const offered = this.#offers.get(mac);
     if (offered !== undefined) return offered.addr;
     if (this.#byAddr.size + this.#offered.size + this.#declined.size >= this.#poolSize) {
