@@ -404,6 +404,26 @@ Deno.test("UDP forward: clients spraying from many source ports push out their o
   ], "a client reaching its share is said once");
 });
 
+Deno.test("UDP forward: a local client spraying from many loopback addresses pushes out its own reply paths, not another client's", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:5353:10.0.2.15:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  t.stack.input(arpRequest(GW));
+  fwd.receive(new Uint8Array([7]), [192, 0, 2, 50], 4000);
+  // Any local user may send from any address in 127.0.0.0/8: 1,100 of them, a source port each.
+  for (let a = 0; a < 1100; a++) {
+    fwd.receive(new Uint8Array([1]), [127, 0, 1 + (a >> 8), a & 0xff], 10000 + a);
+  }
+  t.take();
+  const before = fwd.sent.length;
+  t.stack.input(udp4Frame(GUEST, 53, [192, 0, 2, 50], 4000, new Uint8Array([8])));
+  assert.equal(fwd.sent.length, before + 1, "the other client's reply path is kept");
+  assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
+    "UDP forward 0.0.0.0:5353: client 127.0.2.0 holds the most reply paths (source ports) one client address " +
+    "may, 256 of 1024: its oldest give way to its new ones (said once)",
+  ]);
+});
+
 Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
   const t = testStack();
   const data = new Uint8Array(3000).map((_, i) => i & 0xff);
