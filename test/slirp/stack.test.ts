@@ -424,6 +424,25 @@ Deno.test("UDP forward: a local client spraying from many loopback addresses pus
   ]);
 });
 
+Deno.test("UDP forward: an IPv6 client spraying from many addresses of its /64 pushes out its own reply paths, not another client's", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:[::]:5353:[fd00::15]:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  const quiet = ipLiteral("2001:db8:1::50");
+  fwd.receive(new Uint8Array([7]), [...quiet], 4000);
+  const sprayer = ipLiteral("2001:db8:2::");
+  for (let a = 0; a < 1100; a++) {
+    sprayer[14] = a >> 8;
+    sprayer[15] = a & 0xff;
+    fwd.receive(new Uint8Array([1]), [...sprayer], 10000 + a);
+  }
+  t.take();
+  const before = fwd.sent.length;
+  t.stack.input(udp6Frame(GUEST6, 53, quiet, 4000, new Uint8Array([8])));
+  assert.equal(fwd.sent.length, before + 1, "the other client's reply path is kept");
+  assert.equal(fwd.sent.at(-1)!.port, 4000);
+});
+
 Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
   const t = testStack();
   const data = new Uint8Array(3000).map((_, i) => i & 0xff);
