@@ -425,11 +425,16 @@ export class UdpNat {
   #sayShare(forward: UdpForward, addr: Uint8Array): void {
     if (this.#saidShare) return;
     this.#saidShare = true;
-    const fwd = `${forwardHostText(forward.spec)}:${forward.spec.hostPort}`;
+    const host = forwardHostText(forward.spec);
+    const fwd = `${forward.spec.family === 6 ? `[${host}]` : host}:${forward.spec.hostPort}`;
     const share = `${MAX_UDP_PEERS_PER_CLIENT} of ${MAX_UDP_PEERS}`;
+    // Name the share as clientKey counts it: the loopback clients together, an IPv6 client by its /64.
+    const who = addr.length === 4
+      ? (addr[0] === 127 ? "the local clients (127.0.0.0/8) hold" : `client ${formatIp(addr)} holds`)
+      : `client ${formatIp(addr)} (with its /64) holds`;
     this.#iface.log(
-      `UDP forward ${fwd}: client ${formatIp(addr)} holds the most reply paths (source ports) one client ` +
-        `address may, ${share}: its oldest give way to its new ones (said once)`,
+      `UDP forward ${fwd}: ${who} the most reply paths (source ports) one client may, ${share}: ` +
+        `the oldest give way to new ones (said once)`,
       "warning",
     );
   }

@@ -399,8 +399,8 @@ Deno.test("UDP forward: clients spraying from many source ports push out their o
   );
   assert.equal(guestFlow.closed, false, "the guest's own flow stays open");
   assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
-    "UDP forward 0.0.0.0:5353: client 192.0.2.60 holds the most reply paths (source ports) one client address " +
-    "may, 256 of 1024: its oldest give way to its new ones (said once)",
+    "UDP forward 0.0.0.0:5353: client 192.0.2.60 holds the most reply paths (source ports) one client may, " +
+    "256 of 1024: the oldest give way to new ones (said once)",
   ], "a client reaching its share is said once");
 });
 
@@ -419,8 +419,8 @@ Deno.test("UDP forward: a local client spraying from many loopback addresses pus
   t.stack.input(udp4Frame(GUEST, 53, [192, 0, 2, 50], 4000, new Uint8Array([8])));
   assert.equal(fwd.sent.length, before + 1, "the other client's reply path is kept");
   assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
-    "UDP forward 0.0.0.0:5353: client 127.0.2.0 holds the most reply paths (source ports) one client address " +
-    "may, 256 of 1024: its oldest give way to its new ones (said once)",
+    "UDP forward 0.0.0.0:5353: the local clients (127.0.0.0/8) hold the most reply paths (source ports) one " +
+    "client may, 256 of 1024: the oldest give way to new ones (said once)",
   ]);
 });
 
@@ -441,6 +441,10 @@ Deno.test("UDP forward: an IPv6 client spraying from many addresses of its /64 p
   t.stack.input(udp6Frame(GUEST6, 53, quiet, 4000, new Uint8Array([8])));
   assert.equal(fwd.sent.length, before + 1, "the other client's reply path is kept");
   assert.equal(fwd.sent.at(-1)!.port, 4000);
+  assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
+    "UDP forward [::]:5353: client 2001:db8:2::100 (with its /64) holds the most reply paths (source ports) one " +
+    "client may, 256 of 1024: the oldest give way to new ones (said once)",
+  ]);
 });
 
 Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
