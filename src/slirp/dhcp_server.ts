@@ -349,8 +349,8 @@ export class DhcpServer {
       (now - (used ? Math.max(this.seenAt(lease.addr), lease.granted) : lease.granted)) / 1000,
     );
     const why = used
-      ? `no frame from it nor renewal for ${quiet} s`
-      : `no frame from it in the ${quiet} s since its lease`;
+      ? `no frame from it nor renewal for ${quiet} s, no answer to ARP`
+      : `no frame from it in the ${quiet} s since its lease, no answer to ARP`;
     this.log(
       `DHCP: pool full: ${formatIpv4(lease.addr)}, leased to ${lease.mac} (${why}), goes to ${mac}${more}`,
     );

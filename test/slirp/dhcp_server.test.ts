@@ -167,7 +167,8 @@ Deno.test("DHCP full of fake-MAC leases: a new client takes the least recently g
   assert.equal(s.leaseOf("02:00:00:00:01:01"), 0x0a000205, "guest 1 (its traffic seen) keeps its address");
   assert.equal(s.leaseOf("02:00:00:00:01:02"), 0x0a000206, "guest 2 (renewed) keeps its address");
   assert.deepEqual(said.filter((l) => l.startsWith("DHCP: pool full")), [
-    "DHCP: pool full: 10.0.2.7, leased to 02:00:00:00:01:64 (no frame from it in the 31 s since its lease), " +
+    "DHCP: pool full: 10.0.2.7, leased to 02:00:00:00:01:64 (no frame from it in the 31 s since its lease, " +
+    "no answer to ARP), " +
     "goes to 02:00:00:00:01:03",
   ], "said once, then at most once a minute");
 });
