@@ -144,7 +144,14 @@ export class Neighbours {
       return;
     }
     const mac = b.slice(macOff, macOff + 6);
-    if (known === undefined && this.#arpCache.size >= MAX_ENTRIES) this.#arpCache.clear();
+    if (known === undefined && this.#arpCache.size >= MAX_ENTRIES) {
+      this.#arpCache.clear();
+      // The last lookup goes too: its address's frames would take the fast path and never be entered
+      // again, so `seen4` would read it silent however much it sends.
+      this.#lastIp4 = -1;
+      this.#lastMac4 = null;
+      this.#heard4 = -1;
+    }
     this.#arpCache.set(ip, { mac, seen: this.#tick });
     if (this.#lastIp4 === ip) this.#lastMac4 = mac;
     this.#flushQueue(ip, mac);

@@ -221,6 +221,48 @@ Deno.test("DHCP full: a guest that sends no IPv4 (it talks IPv6 only, or is quie
   assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d, "the guest that answered keeps its own");
 });
 
+Deno.test("DHCP full: a talking guest keeps its lease after a flood of ARP from 4,096 addresses clears the neighbour cache", () => {
+  // A /16 (room for 4,096 sources) whose pool is 10.0.255.253 .. .254: a guest and a fake client fill it.
+  const t = testStack({ network: 0x0a000000, prefixLength: 16, dhcpStart: 0x0a00fffd });
+  assert.equal(dhcpLease(t, GUEST_MAC), 0x0a00fffd);
+  assert.equal(dhcpLease(t, "02:66:00:00:00:01"), 0x0a00fffe);
+  const guestArp = (op: number, senderMac: Uint8Array, senderIp: number, targetIp: number) => {
+    const p = new Uint8Array(28);
+    writeArp(p, 0, op, senderMac, senderIp, new Uint8Array(6), targetIp);
+    return buildFrame({ src: formatMac(senderMac, 0), dst: GW_MAC, type: 0x0806, payload: p });
+  };
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
+  // The guest talks to a host, which answers: its frames take the neighbour cache's fast path.
+  const talk = () => {
+    t.stack.input(udp4Frame([10, 0, 255, 253], 5000, GW, 7, new Uint8Array([1]), { mac: GUEST_MAC }));
+    t.net.sockets.at(-1)!.receive(new Uint8Array([2]), [127, 0, 0, 1], 7);
+    t.take();
+    t.advance(1000);
+  };
+  for (let s = 0; s < 40; s++) talk();
+  // A hostile guest asks for the gateway from 4,097 made-up addresses: the cache fills and is cleared.
+  for (let a = 0; a <= 4096; a++) {
+    t.stack.input(
+      guestArp(ARP_REQUEST, new Uint8Array([2, 0x77, 0, 0, a >> 8, a & 0xff]), 0x0a000400 + a, 0x0a000202),
+    );
+  }
+  for (let s = 0; s < 5; s++) talk();
+  // A new client finds the pool full; the guest answers the ARP request for its address.
+  const newcomer = "02:00:00:00:00:99";
+  let got = dhcpLease(t, newcomer);
+  for (const f of t.take()) {
+    if (etherType(f) === 0x0806 && f[21] === ARP_REQUEST && f.subarray(38, 42).join(".") === "10.0.255.253") {
+      t.stack.input(guestArp(ARP_REPLY, mac, 0x0a00fffd, 0x0a000202));
+    }
+  }
+  for (let tries = 0; got === null && tries < 5; tries++) {
+    talk();
+    got = dhcpLease(t, newcomer);
+  }
+  assert.equal(got, 0x0a00fffe, "the new guest gets the fake client's address");
+  assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00fffd, "the talking guest keeps its own");
+});
+
 function echo4(dst: number[], id = 0x77): Uint8Array {
   const ip = new Uint8Array(20 + 16);
   const n = ((dst[0]! << 24) | (dst[1]! << 16) | (dst[2]! << 8) | dst[3]!) >>> 0;
