@@ -9,15 +9,25 @@
  *
  * An OFFER holds its address for the client's REQUEST for OFFER_HOLD_MS,
  * not the lease time, so a flood of DISCOVERs (fake MACs) holds the pool
- * only for seconds. When the pool is full a new client takes, in turn: the
+ * only for seconds. It holds it against other clients' DISCOVERs only: the
+ * first REQUEST for an address not leased wins it, so a flood that takes a
+ * guest's offer between its OFFER and REQUEST (below) does not get the
+ * guest NAKed. When the pool is full a new client takes, in turn: the
  * oldest offer still held for another client (a flood's), else the
  * address of the lease granted (or renewed) least recently whose address
  * has carried no frame on the wire since it was granted for
  * UNUSED_LEASE_MS, or none at all for SILENT_LEASE_MS (`seenAt`, the
- * neighbour cache's last frame from the address). A flood of REQUESTs from
- * fake MACs thus leases addresses no frame ever comes from, and those go
- * first; a real guest keeps its address by renewing or by sending
- * anything. Ending such a lease is logged (at most a line a minute). The
+ * neighbour cache's last frame from the address), and only once the
+ * address left unanswered an ARP request (`probe`) sent at least
+ * PROBE_WAIT_MS before. A flood of REQUESTs from fake MACs thus leases
+ * addresses no frame ever comes from, and those go first; a real guest
+ * keeps its address by renewing, by sending anything, or by answering ARP
+ * as every live host does: one that talks only IPv6, is quiet, or whose
+ * neighbour entry was wiped keeps it too; one suspended past the probe
+ * loses it. The first DISCOVER that finds candidates only probes them (at
+ * most PROBES_PER_TAKE, each again only after PROBE_AGAIN_MS), so it gets
+ * no OFFER; a client's retransmission a second or more later gets the
+ * address. Ending such a lease is logged (at most a line a minute). The
  * leases are looked at oldest first and the walk stops at the first one
  * granted within UNUSED_LEASE_MS (none after it can qualify), so a flood
  * costs each request little. A client for whom even that finds nothing
@@ -63,6 +73,12 @@ export const SILENT_LEASE_MS = 600_000;
  * after a grant can read up to this much older than the grant and still count as after it.
  */
 const SEEN_SLACK_MS = 2_000;
+/** A full pool gives away a lease only when its address left an ARP request this old unanswered. */
+export const PROBE_WAIT_MS = 1_000;
+/** A probe unanswered for this long is stale: the lease is probed again before it is given away. */
+const PROBE_AGAIN_MS = 60_000;
+/** ARP requests one DISCOVER may cause, at most. */
+const PROBES_PER_TAKE = 8;
 /** Leases looked at for one to give away, at most. */
 const TAKE_SCAN = 256;
 /** Milliseconds between two log lines saying a lease was given away. */
@@ -76,6 +92,8 @@ export interface Lease {
   expires: number;
   /** Milliseconds on the stack clock when it was granted or last renewed. */
   granted: number;
+  /** When (stack clock) a full pool last asked by ARP whether the address is in use. */
+  probed?: number;
 }
 
 /** An address offered and not yet requested. */
@@ -122,12 +140,14 @@ export class DhcpServer {
    *   another MAC answers for is in use, so it is not offered
    * @param log where the line saying the pool is full goes (the stack's log)
    * @param seenAt when (stack clock) a frame from the address was last seen on the wire; -Infinity never
+   * @param probe sends an ARP request for the address (an answer shows in `seenAt`)
    */
   constructor(
     readonly config: SlirpConfig,
     readonly heldBy: (addr: number) => Uint8Array | null = () => null,
     readonly log: (message: string) => void = () => {},
     readonly seenAt: (addr: number) => number = () => -Infinity,
+    readonly probe: (addr: number) => void = () => {},
   ) {
     this.#first = config.dhcpStart;
     this.#last = lastLease(config);
@@ -213,7 +233,9 @@ export class DhcpServer {
           this.#unhold(mac);
           return null;
         }
-        // Only a DISCOVER takes an address from another client: a REQUEST names one it may have.
+        // Only a DISCOVER takes a lease from another client: a REQUEST names one it may have. An offer
+        // holds its address against other DISCOVERs, not REQUESTs: the first REQUEST wins it, as
+        // without holds, so a guest whose offer a DISCOVER flood took meanwhile still gets it.
         const addr = this.#choose(mac, wanted, now, false);
         if (addr === null) this.#sayFull(mac);
         if (addr === null || addr !== wanted) return this.#nak(m);
@@ -221,6 +243,8 @@ export class DhcpServer {
         const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000, granted: now };
         this.#release(mac);
         this.#unhold(mac);
+        const offer = this.#offered.get(addr);
+        if (offer !== undefined) this.#dropOffer(offer);
         this.#byMac.set(mac, lease);
         this.#byAddr.set(addr, lease);
         return this.#reply(m, DHCP_MSG.ACK, addr, true);
@@ -287,12 +311,24 @@ export class DhcpServer {
       return offer.value.addr;
     }
     let looked = 0;
+    let probes = 0;
     // Leases iterate in grant order (see #expire): none after one granted within UNUSED_LEASE_MS qualifies.
     for (const lease of this.#byMac.values()) {
       if (++looked > TAKE_SCAN || now - lease.granted < UNUSED_LEASE_MS) return null;
       const seen = this.seenAt(lease.addr);
       const used = seen > lease.granted - SEEN_SLACK_MS;
       if (used && now - Math.max(seen, lease.granted) < SILENT_LEASE_MS) continue;
+      // A live host answers ARP for its address even when it sends nothing else on IPv4: ask first. An
+      // answer is a frame seen after the grant and recently, so the test above keeps the lease from then on.
+      const probed = lease.probed ?? -Infinity;
+      if (now - probed >= PROBE_AGAIN_MS) {
+        if (probes++ < PROBES_PER_TAKE) {
+          lease.probed = now;
+          this.probe(lease.addr);
+        }
+        continue;
+      }
+      if (now - probed < PROBE_WAIT_MS) continue;
       this.#release(lease.mac);
       this.#sayTaken(lease, used, mac, now);
       return lease.addr;
@@ -313,8 +349,8 @@ export class DhcpServer {
       (now - (used ? Math.max(this.seenAt(lease.addr), lease.granted) : lease.granted)) / 1000,
     );
     const why = used
-      ? `no frame from it nor renewal for ${quiet} s`
-      : `no frame from it in the ${quiet} s since its lease`;
+      ? `no frame from it nor renewal for ${quiet} s, no answer to ARP`
+      : `no frame from it in the ${quiet} s since its lease, no answer to ARP`;
     this.log(
       `DHCP: pool full: ${formatIpv4(lease.addr)}, leased to ${lease.mac} (${why}), goes to ${mac}${more}`,
     );
@@ -346,11 +382,12 @@ export class DhcpServer {
     }
   }
 
-  #usable(addr: number, mac: string, arpCheck = true): boolean {
+  /** Whether `mac` may have `addr`; another client's offer counts against it unless `request`. */
+  #usable(addr: number, mac: string, arpCheck = true, request = false): boolean {
     if (addr < this.#first || addr > this.#last) return false;
     if (addr === this.config.gateway || addr === this.config.dns || this.#declined.has(addr)) return false;
     if (this.#reserved.has(addr)) return false;
-    const holder = this.#byAddr.get(addr) ?? this.#offered.get(addr);
+    const holder = this.#byAddr.get(addr) ?? (request ? undefined : this.#offered.get(addr));
     if (holder !== undefined) return holder.mac === mac;
     if (!arpCheck) return true;
     const arp = this.heldBy(addr);
@@ -368,7 +405,7 @@ export class DhcpServer {
     const current = this.#byMac.get(mac);
     if (current !== undefined) return current.addr;
     // (A lease on an address reserved later ended with the reservation: `reserve`.)
-    if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
+    if (requested !== null && requested !== 0 && this.#usable(requested, mac, true, !take)) return requested;
     const offered = this.#offers.get(mac);
     if (offered !== undefined) return offered.addr;
     if (this.#byAddr.size + this.#offered.size + this.#declined.size >= this.#poolSize) {

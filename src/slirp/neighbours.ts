@@ -18,7 +18,8 @@
  * nothing). The time is the stack's last `stamp` (once a second), not the
  * clock read per frame, and a frame on the last-lookup fast path only notes
  * its address, stamped at the next `stamp`: the data path pays a field
- * write.
+ * write. `probe4` asks for an address by ARP so that a live host, however
+ * quiet, shows in `seen4` by its answer.
  *
  * ARP is wholly here (answers for the gateway, DNS and guest-forward
  * addresses; an ARP packet from another host with the gateway's address
@@ -143,7 +144,14 @@ export class Neighbours {
       return;
     }
     const mac = b.slice(macOff, macOff + 6);
-    if (known === undefined && this.#arpCache.size >= MAX_ENTRIES) this.#arpCache.clear();
+    if (known === undefined && this.#arpCache.size >= MAX_ENTRIES) {
+      this.#arpCache.clear();
+      // The last lookup goes too: its address's frames would take the fast path and never be entered
+      // again, so `seen4` would read it silent however much it sends.
+      this.#lastIp4 = -1;
+      this.#lastMac4 = null;
+      this.#heard4 = -1;
+    }
     this.#arpCache.set(ip, { mac, seen: this.#tick });
     if (this.#lastIp4 === ip) this.#lastMac4 = mac;
     this.#flushQueue(ip, mac);
@@ -199,6 +207,11 @@ export class Neighbours {
     for (let i = 0; i < 16; i++) this.#lastIp6[i] = b[off + i]!;
     this.#lastMac6 = mac;
     return mac;
+  }
+
+  /** Asks by ARP who has `ip` (at most once a second): DHCP's check that a lease's host is gone; an answer shows in `seen4`. */
+  probe4(ip: number): void {
+    this.#solicit4(ip);
   }
 
   /** Queues a copy of the frame `b[e, e+len)` for `ip` and solicits it. */

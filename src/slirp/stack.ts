@@ -161,7 +161,13 @@ export class SlirpStack implements TcpCoreSide {
     this.#udp = new UdpNat(iface, this.#out, this.#icmp, net, options.udpIdleMs ?? UDP_IDLE_MS);
     this.#ping = new PingNat(iface, this.#out, net, this.#icmp);
     const neighbours = this.#neighbours;
-    this.dhcp = new DhcpServer(c, (ip) => neighbours.lookup4(ip), iface.log, (ip) => neighbours.seen4(ip));
+    this.dhcp = new DhcpServer(
+      c,
+      (ip) => neighbours.lookup4(ip),
+      iface.log,
+      (ip) => neighbours.seen4(ip),
+      (ip) => neighbours.probe4(ip),
+    );
     const udp = this.#udp;
     this.dns = new DnsForwarder(
       c.dnsUpstream ?? options.resolvers ?? [],

@@ -19,7 +19,9 @@
  * holds at most `MAX_UDP_PEERS_PER_CLIENT` of them and gives up its own
  * oldest past that; a full table gives up the oldest of the client holding
  * most. So a client spraying from many source ports pushes out its own
- * reply paths, not the others' (said once in the log).
+ * reply paths, not the others' (said once in the log). A client is an
+ * IPv4 address, but all of 127.0.0.0/8 is one (any local user may send
+ * from any of it), and an IPv6 /64 (one host's to spray from).
  *
  * A datagram the host cannot send (no route) is answered by the caller
  * with an ICMP error quoting it (`fromGuest4` answers the errno). A
@@ -77,8 +79,18 @@ interface ForwardPeer {
   addr: Uint8Array;
   port: number;
   lastUsed: number;
-  /** The client address's key in `#clients` (IPv4 as a number, IPv6 as hex). */
+  /** The client's key in `#clients` (`clientKey`). */
   client: number | string;
+}
+
+/**
+ * The share a forward's client at `from` (`len` bytes of address) counts against: its IPv4 address, but one
+ * for all of 127.0.0.0/8, or its IPv6 /64.
+ */
+function clientKey(from: Uint8Array, len: 4 | 16): number | string {
+  if (len === 16) return hex16(from, 0).slice(0, 16);
+  const a = readU32(from, 0);
+  return a >>> 24 === 127 ? 0x7f000000 : a;
 }
 
 /** The UDP NAT of one interface. */
@@ -377,7 +389,7 @@ export class UdpNat {
       known.lastUsed = now;
       return;
     }
-    const client = len === 4 ? readU32(from, 0) : hex16(from, 0);
+    const client = clientKey(from, len);
     const mine = this.#clients.get(client) ?? new Set<ForwardPeer>();
     if (mine.size >= MAX_UDP_PEERS_PER_CLIENT) {
       this.#dropPeer(mine.values().next().value!);
@@ -413,11 +425,16 @@ export class UdpNat {
   #sayShare(forward: UdpForward, addr: Uint8Array): void {
     if (this.#saidShare) return;
     this.#saidShare = true;
-    const fwd = `${forwardHostText(forward.spec)}:${forward.spec.hostPort}`;
+    const host = forwardHostText(forward.spec);
+    const fwd = `${forward.spec.family === 6 ? `[${host}]` : host}:${forward.spec.hostPort}`;
     const share = `${MAX_UDP_PEERS_PER_CLIENT} of ${MAX_UDP_PEERS}`;
+    // Name the share as clientKey counts it: the loopback clients together, an IPv6 client by its /64.
+    const who = addr.length === 4
+      ? (addr[0] === 127 ? "the local clients (127.0.0.0/8) hold" : `client ${formatIp(addr)} holds`)
+      : `client ${formatIp(addr)} (with its /64) holds`;
     this.#iface.log(
-      `UDP forward ${fwd}: client ${formatIp(addr)} holds the most reply paths (source ports) one client ` +
-        `address may, ${share}: its oldest give way to its new ones (said once)`,
+      `UDP forward ${fwd}: ${who} the most reply paths (source ports) one client may, ${share}: ` +
+        `the oldest give way to new ones (said once)`,
       "warning",
     );
   }

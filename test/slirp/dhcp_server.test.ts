@@ -9,6 +9,7 @@ import {
   DhcpServer,
   LEASE_SECONDS,
   OFFER_HOLD_MS,
+  PROBE_WAIT_MS,
   SILENT_LEASE_MS,
   UNUSED_LEASE_MS,
 } from "../../src/slirp/dhcp_server.ts";
@@ -74,13 +75,17 @@ Deno.test("DHCP pool: full means no offer; a released address is offered next; e
   );
 });
 
-/** A /28 server whose `seenAt` reads `seen` (address to the clock of its last frame), logging to `said`. */
-function watchedServer(seen: Map<number, number>, said: string[] = []): DhcpServer {
+/**
+ * A /28 server whose `seenAt` reads `seen` (address to the clock of its last frame), logging to `said`;
+ * the addresses it probes by ARP are pushed to `probed`.
+ */
+function watchedServer(seen: Map<number, number>, said: string[] = [], probed: number[] = []): DhcpServer {
   return new DhcpServer(
     { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a000205 },
     () => null,
     (m) => said.push(m),
     (a) => seen.get(a) ?? -Infinity,
+    (a) => probed.push(a),
   );
 }
 
@@ -93,7 +98,6 @@ Deno.test("DHCP OFFER holds its address for seconds: a second client is offered 
   const first = s.handle(request(1, DHCP_MSG.DISCOVER), 1000)!.spec.yiaddr!;
   const second = s.handle(request(2, DHCP_MSG.DISCOVER), 1000)!.spec.yiaddr!;
   assert.notEqual(second, first, "an address offered to client 1 is not offered to client 2 meanwhile");
-  assert.equal(typeOf(s.handle(request(2, DHCP_MSG.REQUEST, first), 1000)), DHCP_MSG.NAK);
   assert.equal(
     s.handle(request(1, DHCP_MSG.DISCOVER), 2000)!.spec.yiaddr,
     first,
@@ -122,10 +126,26 @@ Deno.test("DHCP full of offers: a new client takes the oldest offer, so a DISCOV
   assert.deepEqual(s.leases().map((l) => l.mac), ["02:00:00:00:01:01"]);
 });
 
+Deno.test("DHCP full of offers: a DISCOVER flood that takes a guest's offer before its REQUEST does not get it NAKed", () => {
+  const s = smallServer();
+  for (let c = 100; c < 110; c++) s.handle(request(c, DHCP_MSG.DISCOVER), 1000);
+  const offered = s.handle(request(1, DHCP_MSG.DISCOVER), 1001)!.spec.yiaddr!;
+  // Ten more fake DISCOVERs, between the guest's OFFER and its REQUEST, each take the oldest offer: the
+  // guest's too.
+  for (let c = 110; c < 120; c++) s.handle(request(c, DHCP_MSG.DISCOVER), 1002);
+  assert.equal(typeOf(s.handle(request(1, DHCP_MSG.REQUEST, offered), 1003)), DHCP_MSG.ACK);
+  assert.equal(s.leaseOf("02:00:00:00:01:01"), offered);
+  // The fake client it was offered to since holds it no more: no client is offered it again.
+  for (let c = 110; c < 130; c++) {
+    assert.notEqual(s.handle(request(c, DHCP_MSG.DISCOVER), 1004)?.spec.yiaddr, offered);
+  }
+});
+
 Deno.test("DHCP full of fake-MAC leases: a new client takes the least recently granted one no frame came from, once UNUSED_LEASE_MS passed", () => {
   const seen = new Map<number, number>();
   const said: string[] = [];
-  const s = watchedServer(seen, said);
+  const probed: number[] = [];
+  const s = watchedServer(seen, said, probed);
   // Two real guests, then a REQUEST flood from fake MACs takes the other eight addresses.
   assert.equal(lease(s, 1, 1000), 0x0a000205);
   assert.equal(lease(s, 2, 1000), 0x0a000206);
@@ -134,7 +154,11 @@ Deno.test("DHCP full of fake-MAC leases: a new client takes the least recently g
   // Guest 1 sends traffic; guest 2 renews its lease.
   seen.set(0x0a000205, 5000);
   assert.equal(typeOf(s.handle(request(2, DHCP_MSG.REQUEST, 0x0a000206), 20_000)), DHCP_MSG.ACK);
-  const t = 2107 + UNUSED_LEASE_MS;
+  // The first DISCOVER past UNUSED_LEASE_MS asks by ARP for the fake leases' addresses (not guest 1's,
+  // seen; guest 2's is young again); the next, PROBE_WAIT_MS on, takes one that did not answer.
+  assert.equal(lease(s, 3, 2107 + UNUSED_LEASE_MS), null, "no offer while the addresses are asked for");
+  assert.deepEqual(probed, [7, 8, 9, 10, 11, 12, 13, 14].map((h) => 0x0a000200 + h));
+  const t = 2107 + UNUSED_LEASE_MS + PROBE_WAIT_MS;
   assert.equal(lease(s, 3, t), 0x0a000207, "the least recently granted fake lease (client 100's) goes first");
   assert.equal(s.leaseOf("02:00:00:00:01:64"), undefined);
   assert.equal(typeOf(s.handle(request(100, DHCP_MSG.REQUEST, 0x0a000207), t)), DHCP_MSG.NAK);
@@ -143,14 +167,16 @@ Deno.test("DHCP full of fake-MAC leases: a new client takes the least recently g
   assert.equal(s.leaseOf("02:00:00:00:01:01"), 0x0a000205, "guest 1 (its traffic seen) keeps its address");
   assert.equal(s.leaseOf("02:00:00:00:01:02"), 0x0a000206, "guest 2 (renewed) keeps its address");
   assert.deepEqual(said.filter((l) => l.startsWith("DHCP: pool full")), [
-    "DHCP: pool full: 10.0.2.7, leased to 02:00:00:00:01:64 (no frame from it in the 30 s since its lease), " +
+    "DHCP: pool full: 10.0.2.7, leased to 02:00:00:00:01:64 (no frame from it in the 31 s since its lease, " +
+    "no answer to ARP), " +
     "goes to 02:00:00:00:01:03",
   ], "said once, then at most once a minute");
 });
 
-Deno.test("DHCP full: a lease whose address carried frames is given away only after SILENT_LEASE_MS without a frame or renewal", () => {
+Deno.test("DHCP full: a lease whose address carried frames is given away only after SILENT_LEASE_MS without a frame or renewal, and an ARP request it left unanswered", () => {
   const seen = new Map<number, number>();
-  const s = watchedServer(seen);
+  const probed: number[] = [];
+  const s = watchedServer(seen, [], probed);
   for (let c = 1; c <= 10; c++) {
     assert.notEqual(lease(s, c, 1000), null);
     seen.set(0x0a000204 + c, 1500);
@@ -158,11 +184,20 @@ Deno.test("DHCP full: a lease whose address carried frames is given away only af
   assert.equal(lease(s, 11, 1000 + UNUSED_LEASE_MS * 2), null, "every lease carried frames: kept");
   seen.set(0x0a000205, 60_000);
   assert.equal(lease(s, 11, 1500 + SILENT_LEASE_MS - 1), null, "silent not quite long enough");
+  assert.deepEqual(probed, []);
+  const t = 1500 + SILENT_LEASE_MS;
+  assert.equal(lease(s, 11, t), null, "silent long enough: first asked for by ARP");
+  assert.equal(probed.length, 8, "at most eight ARP requests for one DISCOVER");
+  assert.equal(probed[0], 0x0a000206, "client 2's address, silent longest, is asked for first");
+  // Client 2's host answers: it is alive, only quiet. Client 3's does not.
+  seen.set(0x0a000206, t);
+  assert.equal(lease(s, 11, t + PROBE_WAIT_MS - 1), null, "an ARP request not yet answered for long enough");
   assert.equal(
-    lease(s, 11, 1500 + SILENT_LEASE_MS),
-    0x0a000206,
-    "client 2's, silent longest (client 1's address carried a frame later)",
+    lease(s, 11, t + PROBE_WAIT_MS),
+    0x0a000207,
+    "client 3's, silent and not answering (client 2's answered; client 1's address carried a frame later)",
   );
+  assert.equal(s.leaseOf("02:00:00:00:01:02"), 0x0a000206);
 });
 
 Deno.test("DHCP reserved addresses: never offered, counted out of the pool, a REQUEST for one NAKed", () => {

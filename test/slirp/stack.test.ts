@@ -13,6 +13,7 @@ import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward, unprivilegedPortStart } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
 import { MAX_UDP_PEERS_PER_CLIENT } from "../../src/slirp/udp_nat.ts";
+import { PROBE_WAIT_MS } from "../../src/slirp/dhcp_server.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { checkFrame } from "../helpers/packet_checker.ts";
@@ -126,17 +127,35 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
 });
 
+/** Takes the first IPv4 frame out of `t.out`; the others stay. */
+function takeIpv4(t: ReturnType<typeof testStack>): Uint8Array | undefined {
+  const i = t.out.findIndex((f) => etherType(f) === 0x0800);
+  return i < 0 ? undefined : t.out.splice(i, 1)[0];
+}
+
+/**
+ * A DISCOVER and REQUEST from `mac` through the stack: the address ACKed, or null when none was offered.
+ * Other frames they caused (ARP requests) stay in `t.out`.
+ */
+function dhcpLease(t: ReturnType<typeof testStack>, mac: string): number | null {
+  t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, mac));
+  const offer = takeIpv4(t);
+  if (offer === undefined) return null;
+  const addr = valueOf(parseDhcp(udpOf(offer).payload)).yiaddr;
+  t.stack.input(dhcpFrame(DHCP_MSG.REQUEST, mac, [[DHCP_OPT.REQUESTED_IP, u32Option(addr)]]));
+  assert.equal(valueOf(parseDhcp(udpOf(takeIpv4(t)!).payload)).messageType, DHCP_MSG.ACK);
+  return addr;
+}
+
 Deno.test("DHCP full: a guest whose frames the stack sees keeps its lease for good; a fake MAC's that no frame came from goes to a new guest", () => {
   // Pool 10.0.2.13 .. .14: a guest and a fake client fill it.
   const t = testStack({ prefixLength: 28, dhcpStart: 0x0a00020d });
+  // A full pool's first DISCOVER asks by ARP whether the address is in use; the next takes it.
   const leaseVia = (mac: string): number | null => {
-    t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, mac));
-    const [offer] = t.take();
-    if (offer === undefined) return null;
-    const addr = valueOf(parseDhcp(udpOf(offer).payload)).yiaddr;
-    t.stack.input(dhcpFrame(DHCP_MSG.REQUEST, mac, [[DHCP_OPT.REQUESTED_IP, u32Option(addr)]]));
-    assert.equal(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).messageType, DHCP_MSG.ACK);
-    return addr;
+    const now = dhcpLease(t, mac);
+    if (now !== null) return now;
+    t.advance(PROBE_WAIT_MS);
+    return dhcpLease(t, mac);
   };
   assert.equal(leaseVia(GUEST_MAC), 0x0a00020d);
   assert.equal(leaseVia("02:66:00:00:00:01"), 0x0a00020e);
@@ -159,6 +178,89 @@ Deno.test("DHCP full: a guest whose frames the stack sees keeps its lease for go
   assert.equal(leaseVia("02:00:00:00:00:98"), null, "the talking guest's is kept, eleven minutes on");
   assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d);
   assert.ok(t.logs.some((l) => l.startsWith("DHCP: pool full: 10.0.2.14, leased to 02:66:00:00:00:01")));
+});
+
+Deno.test("DHCP full: a guest that sends no IPv4 (it talks IPv6 only, or is quiet) but answers ARP keeps its lease; the one whose address does not answer goes to a new guest", () => {
+  // Pool 10.0.2.13 .. .14: a guest and a fake client fill it.
+  const t = testStack({ prefixLength: 28, dhcpStart: 0x0a00020d });
+  assert.equal(dhcpLease(t, GUEST_MAC), 0x0a00020d);
+  assert.equal(dhcpLease(t, "02:66:00:00:00:01"), 0x0a00020e);
+  // The guest's traffic is IPv6 only: no IPv4 frame from 10.0.2.13 after its lease.
+  for (let s = 0; s < 40; s++) {
+    t.stack.input(udp6Frame(GUEST6, 5000, ipLiteral("2001:db8::1"), 7, new Uint8Array([1])));
+    t.advance(1000);
+  }
+  t.take();
+  // A new guest finds the pool full: the stack asks who has each address before giving one away.
+  const newcomer = "02:00:00:00:00:99";
+  let got = dhcpLease(t, newcomer);
+  let asked = false;
+  for (const f of t.take()) {
+    if (etherType(f) !== 0x0806 || f[21] !== ARP_REQUEST) continue;
+    if (f.subarray(38, 42).join(".") !== "10.0.2.13") continue;
+    asked = true;
+    // The guest answers for its address, as any live IPv4 host does.
+    const p = new Uint8Array(28);
+    writeArp(
+      p,
+      0,
+      ARP_REPLY,
+      new Uint8Array([2, 0, 0, 0, 0, 0x15]),
+      0x0a00020d,
+      f.subarray(6, 12),
+      0x0a000202,
+    );
+    t.stack.input(buildFrame({ src: GUEST_MAC, dst: GW_MAC, type: 0x0806, payload: p }));
+  }
+  assert.ok(asked, "the stack asked who has 10.0.2.13");
+  for (let tries = 0; got === null && tries < 5; tries++) {
+    t.advance(1000);
+    got = dhcpLease(t, newcomer);
+  }
+  assert.equal(got, 0x0a00020e, "the new guest gets the address that did not answer");
+  assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00020d, "the guest that answered keeps its own");
+});
+
+Deno.test("DHCP full: a talking guest keeps its lease after a flood of ARP from 4,096 addresses clears the neighbour cache", () => {
+  // A /16 (room for 4,096 sources) whose pool is 10.0.255.253 .. .254: a guest and a fake client fill it.
+  const t = testStack({ network: 0x0a000000, prefixLength: 16, dhcpStart: 0x0a00fffd });
+  assert.equal(dhcpLease(t, GUEST_MAC), 0x0a00fffd);
+  assert.equal(dhcpLease(t, "02:66:00:00:00:01"), 0x0a00fffe);
+  const guestArp = (op: number, senderMac: Uint8Array, senderIp: number, targetIp: number) => {
+    const p = new Uint8Array(28);
+    writeArp(p, 0, op, senderMac, senderIp, new Uint8Array(6), targetIp);
+    return buildFrame({ src: formatMac(senderMac, 0), dst: GW_MAC, type: 0x0806, payload: p });
+  };
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
+  // The guest talks to a host, which answers: its frames take the neighbour cache's fast path.
+  const talk = () => {
+    t.stack.input(udp4Frame([10, 0, 255, 253], 5000, GW, 7, new Uint8Array([1]), { mac: GUEST_MAC }));
+    t.net.sockets.at(-1)!.receive(new Uint8Array([2]), [127, 0, 0, 1], 7);
+    t.take();
+    t.advance(1000);
+  };
+  for (let s = 0; s < 40; s++) talk();
+  // A hostile guest asks for the gateway from 4,097 made-up addresses: the cache fills and is cleared.
+  for (let a = 0; a <= 4096; a++) {
+    t.stack.input(
+      guestArp(ARP_REQUEST, new Uint8Array([2, 0x77, 0, 0, a >> 8, a & 0xff]), 0x0a000400 + a, 0x0a000202),
+    );
+  }
+  for (let s = 0; s < 5; s++) talk();
+  // A new client finds the pool full; the guest answers the ARP request for its address.
+  const newcomer = "02:00:00:00:00:99";
+  let got = dhcpLease(t, newcomer);
+  for (const f of t.take()) {
+    if (etherType(f) === 0x0806 && f[21] === ARP_REQUEST && f.subarray(38, 42).join(".") === "10.0.255.253") {
+      t.stack.input(guestArp(ARP_REPLY, mac, 0x0a00fffd, 0x0a000202));
+    }
+  }
+  for (let tries = 0; got === null && tries < 5; tries++) {
+    talk();
+    got = dhcpLease(t, newcomer);
+  }
+  assert.equal(got, 0x0a00fffe, "the new guest gets the fake client's address");
+  assert.equal(t.stack.dhcp.leaseOf(GUEST_MAC), 0x0a00fffd, "the talking guest keeps its own");
 });
 
 function echo4(dst: number[], id = 0x77): Uint8Array {
@@ -339,9 +441,52 @@ Deno.test("UDP forward: clients spraying from many source ports push out their o
   );
   assert.equal(guestFlow.closed, false, "the guest's own flow stays open");
   assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
-    "UDP forward 0.0.0.0:5353: client 192.0.2.60 holds the most reply paths (source ports) one client address " +
-    "may, 256 of 1024: its oldest give way to its new ones (said once)",
+    "UDP forward 0.0.0.0:5353: client 192.0.2.60 holds the most reply paths (source ports) one client may, " +
+    "256 of 1024: the oldest give way to new ones (said once)",
   ], "a client reaching its share is said once");
+});
+
+Deno.test("UDP forward: a local client spraying from many loopback addresses pushes out its own reply paths, not another client's", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:5353:10.0.2.15:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  t.stack.input(arpRequest(GW));
+  fwd.receive(new Uint8Array([7]), [192, 0, 2, 50], 4000);
+  // Any local user may send from any address in 127.0.0.0/8: 1,100 of them, a source port each.
+  for (let a = 0; a < 1100; a++) {
+    fwd.receive(new Uint8Array([1]), [127, 0, 1 + (a >> 8), a & 0xff], 10000 + a);
+  }
+  t.take();
+  const before = fwd.sent.length;
+  t.stack.input(udp4Frame(GUEST, 53, [192, 0, 2, 50], 4000, new Uint8Array([8])));
+  assert.equal(fwd.sent.length, before + 1, "the other client's reply path is kept");
+  assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
+    "UDP forward 0.0.0.0:5353: the local clients (127.0.0.0/8) hold the most reply paths (source ports) one " +
+    "client may, 256 of 1024: the oldest give way to new ones (said once)",
+  ]);
+});
+
+Deno.test("UDP forward: an IPv6 client spraying from many addresses of its /64 pushes out its own reply paths, not another client's", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:[::]:5353:[fd00::15]:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  const quiet = ipLiteral("2001:db8:1::50");
+  fwd.receive(new Uint8Array([7]), [...quiet], 4000);
+  const sprayer = ipLiteral("2001:db8:2::");
+  for (let a = 0; a < 1100; a++) {
+    sprayer[14] = a >> 8;
+    sprayer[15] = a & 0xff;
+    fwd.receive(new Uint8Array([1]), [...sprayer], 10000 + a);
+  }
+  t.take();
+  const before = fwd.sent.length;
+  t.stack.input(udp6Frame(GUEST6, 53, quiet, 4000, new Uint8Array([8])));
+  assert.equal(fwd.sent.length, before + 1, "the other client's reply path is kept");
+  assert.equal(fwd.sent.at(-1)!.port, 4000);
+  assert.deepEqual(t.logs.filter((l) => l.includes("reply paths")), [
+    "UDP forward [::]:5353: client 2001:db8:2::100 (with its /64) holds the most reply paths (source ports) one " +
+    "client may, 256 of 1024: the oldest give way to new ones (said once)",
+  ]);
 });
 
 Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
