@@ -2,7 +2,7 @@
  * The web view of a whole lab (`vde up lab.yaml --http`): one server for
  * every switch of the lab. /metrics carries each switch's series labelled
  * switch = its node name, /topology.dot is the lab as `vde graph` prints
- * it, / is a page with the lab drawn as SVG and each switch's ports, and
+ * it (its cut links marked), / is a page with the lab drawn as SVG and each switch's ports, and
  * /status.json is what that page polls (a switch whose data-plane thread
  * died carries why, and the page marks it). Beyond the switches, /metrics has
  * each link's traffic, the drops of its impairments by reason and the
@@ -199,13 +199,18 @@ export class LabWebServer {
       case "/status.json":
         return Response.json(this.#status());
       case "/topology.dot":
-        return new Response(labDot(this.#view.lab), {
+        return new Response(labDot(this.#view.lab, cutLinks(this.#view.links ?? [])), {
           headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },
         });
       default:
         return text(404, "not found\n");
     }
   }
+}
+
+/** The names of the links cut now (`link A-B down`). */
+function cutLinks(links: readonly LabLinkView[]): Set<string> {
+  return new Set(links.filter((l) => !l.wire.up).map((l) => l.name));
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
