@@ -70,6 +70,11 @@ export function circleOrder(lab: Lab): LabNode[] {
   return order;
 }
 
+/** The nodes and links the drawing has, by name (status.json's `drawing`, which the script compares). */
+export function labDrawing(lab: Lab): { nodes: string[]; links: string[] } {
+  return { nodes: lab.nodes.map((n) => n.name), links: lab.links.map(linkName) };
+}
+
 /**
  * What the page's first state says of each switch and link (lab_server.ts's /status.json); only a switch's
  * `failure` and a link's `up` are read here.
@@ -249,8 +254,23 @@ function draw(u) {
   }
   last = now; lastTime = u.time;
 }
+// The drawing is the server's, of the lab at the page's load: one that grew or shrank since (add, del) is
+// drawn again by loading the page again, at most every 5 s, should the two ever disagree for good.
+function redrawn(u) {
+  if (!u.drawing) return false;
+  const has = (kind, names) => {
+    const drawn = document.querySelectorAll("svg [id^='" + kind + "-']");
+    return drawn.length === names.length && names.every((n) => document.getElementById(kind + "-" + n));
+  };
+  if (has("node", u.drawing.nodes) && has("line", u.drawing.links)) return false;
+  const last = Number(sessionStorage.getItem("vde-redrawn") || 0);
+  if (Date.now() - last < 5000) return false;
+  sessionStorage.setItem("vde-redrawn", String(Date.now()));
+  location.reload();
+  return true;
+}
 async function poll() {
-  try { draw(await (await fetch("/status.json")).json()); }
+  try { const u = await (await fetch("/status.json")).json(); if (redrawn(u)) return; draw(u); }
   catch { document.getElementById("state").textContent = "disconnected, retrying…"; }
   setTimeout(poll, 500);
 }

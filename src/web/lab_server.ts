@@ -22,7 +22,7 @@ import type { HttpAddress } from "./address.ts";
 import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
 import { guardBrowser, withBrowserHeaders } from "./browser_guard.ts";
 import { labDot } from "./lab_dot.ts";
-import { LAB_PAGE_CSP, labPageHtml } from "./lab_page.ts";
+import { LAB_PAGE_CSP, labDrawing, labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { SwitchStatus } from "./status.ts";
 import { type NamedSlirp, slirpCounters, slirpFamilies } from "./slirp_metrics.ts";
@@ -180,6 +180,8 @@ export class LabWebServer {
       })),
       links: linkStatuses(this.#view.links ?? []),
       cables: cableStatuses(this.#view.cables ?? NO_CABLES),
+      // What the page's drawing has, so a page left open redraws once the lab grows or shrinks (add, del).
+      drawing: labDrawing(this.#view.lab),
     };
   }
 

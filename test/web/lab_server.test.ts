@@ -340,3 +340,36 @@ Deno.test("lab web server: a cut link is drawn cut, by the server, by the page a
     wire.close();
   }
 });
+
+Deno.test("lab web server: a page left open draws the lab again once it grew or shrank (add, del), not only its tables", async (t) => {
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  // The lab's shell replaces its lab as it adds and removes nodes: the server reads it at each request.
+  const view: { lab: Lab; switches: Map<string, { sw: Switch }> } = { lab: LAB, switches: new Map() };
+  const web = LabWebServer.start(view, { hostname: "127.0.0.1", port: 0 });
+  const page = await HeadlessPage.open(412, 900);
+  try {
+    await page.goto(web.url);
+    const drawn =
+      `[...document.querySelectorAll("svg [id^='node-'], svg [id^='line-']")].map((e) => e.id).join(" ")`;
+    assert.equal(await page.waitUntil<string>(drawn, "the drawing"), "line-sw1:1-sw2:1 node-sw1 node-sw2");
+    view.lab = {
+      ...LAB,
+      nodes: [
+        ...LAB.nodes,
+        { kind: "host", name: "h9", addresses: {}, routes: [], exec: [] },
+      ],
+      links: [...LAB.links, {
+        ends: [{ node: "h9", iface: "eth0" }, { node: "sw2", port: 2 }],
+        impair: {},
+        trunk: [],
+      }],
+    };
+    assert.equal(
+      await page.waitUntil<string>(`${drawn}.includes("node-h9") && ${drawn}`, "h9 drawn"),
+      "line-sw1:1-sw2:1 line-h9:eth0-sw2:2 node-sw1 node-sw2 node-h9",
+    );
+  } finally {
+    await page.close();
+    await web.close();
+  }
+});
