@@ -346,10 +346,14 @@ export function labCommands(
   // A change that took is said in the lab's log with who made it; one refused changed nothing, and says so
   // to whoever typed it. At the lab's own terminal with no log file, the log is that terminal, which just
   // showed the line typed.
-  function logged(path: string, fn: (args: string) => Reply | Promise<Reply>): Handler {
+  function logged(
+    path: string,
+    fn: (args: string) => Reply | Promise<Reply>,
+    changes: (args: string) => boolean = () => true,
+  ): Handler {
     return async (args, session) => {
       const reply = await fn(args);
-      if (reply.code === 0 && (session.kind !== "terminal" || logsToFile())) {
+      if (reply.code === 0 && changes(args) && (session.kind !== "terminal" || logsToFile())) {
         hooks.log?.(`${printable(`${path} ${args}`.trim())}, ${sessionWho(session)}`);
       }
       return reply;
@@ -424,7 +428,12 @@ export function labCommands(
     const m = /^(\S+)\s+(.+)$/.exec(args);
     return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!, session);
   });
-  run("link", false, logged("link", changing((args) => linkCommand(r, args))));
+  // `link A-B` alone shows the link: no change to log.
+  run(
+    "link",
+    false,
+    logged("link", changing((args) => linkCommand(r, args)), (args) => /\S\s+\S/.test(args.trim())),
+  );
   run("add", false, logged("add", changing((args) => addCommand(r, args, addNode))));
   run("use", false, () => failure("`use` works in the interactive shell"));
   // A capture streams pcap for as long as it runs: it belongs in a terminal (or a pipe) of its own, as the

@@ -408,7 +408,14 @@ Deno.test("vde up -d names the background lab's log, where its exec lines and er
 Deno.test("a background lab's log says each change made through its console, with who made it; a refused one is not said", async () => {
   await withLabUp({ text: TWO_SWITCHES }, async (name) => {
     const term = (...lines: string[]) => vde(["term", name, ...lines.flatMap((l) => ["-c", l])]);
-    let r = await term("link sw1-sw2 down", "link sw1-sw2 delay 5ms", "add switch sw3", "add link sw3 sw1");
+    // `link sw1-sw2` alone shows the link, and changes nothing.
+    let r = await term(
+      "link sw1-sw2 down",
+      "link sw1-sw2",
+      "link sw1-sw2 delay 5ms",
+      "add switch sw3",
+      "add link sw3 sw1",
+    );
     assert.equal(r.code, 0, r.stderr);
     r = await term("link sw1-sw9 down");
     assert.equal(r.code, 1, "no such link: refused");
