@@ -67,9 +67,14 @@ export function linkLabel(l: LabLink): string {
 
 /**
  * The DOT text of `lab`; the links named in `cut` (a running lab's, `link A-B down`) drawn dashed red and
- * labelled cut, so the drawing of a running lab does not show them carrying.
+ * labelled cut, those in `blocked` (spanning tree discards at a switch end) dotted grey and labelled
+ * blocked, as the lab's page draws them, so the drawing of a running lab does not show them carrying.
  */
-export function labDot(lab: Lab, cut: ReadonlySet<string> = new Set()): string {
+export function labDot(
+  lab: Lab,
+  cut: ReadonlySet<string> = new Set(),
+  blocked: ReadonlySet<string> = new Set(),
+): string {
   const lines = [
     `graph ${dotString(lab.name)} {`,
     "  node [fontname=sans, fontsize=10];",
@@ -81,12 +86,15 @@ export function labDot(lab: Lab, cut: ReadonlySet<string> = new Set()): string {
   for (const l of lab.links) {
     const [a, b] = l.ends;
     const down = cut.has(linkName(l));
+    const discards = !down && blocked.has(linkName(l));
+    const state = down ? ["cut"] : discards ? ["blocked"] : [];
     const attrs = [
-      `label=${dotString([...down ? ["cut"] : [], linkLabel(l)].filter((t) => t !== "").join(", "))}`,
+      `label=${dotString([...state, linkLabel(l)].filter((t) => t !== "").join(", "))}`,
       `taillabel=${dotString(endLabel(a))}`,
       `headlabel=${dotString(endLabel(b))}`,
     ];
     if (down) attrs.push("style=dashed", "color=red", "fontcolor=red");
+    if (discards) attrs.push("style=dotted", "color=gray");
     lines.push(`  ${dotString(a.node)} -- ${dotString(b.node)} [${attrs.join(", ")}];`);
   }
   lines.push("}");

@@ -2,7 +2,7 @@
  * The web view of a whole lab (`vde up lab.yaml --http`): one server for
  * every switch of the lab. /metrics carries each switch's series labelled
  * switch = its node name, /topology.dot is the lab as `vde graph` prints
- * it (its cut links marked), / is a page with the lab drawn as SVG and each switch's ports, and
+ * it (its cut and spanning-tree-blocked links marked), / is a page with the lab drawn as SVG and each switch's ports, and
  * /status.json is what that page polls (a switch whose data-plane thread
  * died carries why, and the page marks it). Beyond the switches, /metrics has
  * each link's traffic, the drops of its impairments by reason and the
@@ -164,6 +164,19 @@ export class LabWebServer {
     return lab.length === 0 ? switches : switches + lab.join("\n") + "\n";
   }
 
+  /** The links spanning tree discards at a switch end (its port's client is `lab link NAME`), as the page finds them. */
+  #blockedLinks(): Set<string> {
+    const blocked = new Set<string>();
+    for (const s of this.#current()) {
+      for (const p of s.ports()) {
+        if (p.stp?.state === 4 && p.name.startsWith("lab link ")) {
+          blocked.add(p.name.slice("lab link ".length));
+        }
+      }
+    }
+    return blocked;
+  }
+
   /** What /status.json answers, and what the page draws at load. */
   #status() {
     return {
@@ -201,7 +214,7 @@ export class LabWebServer {
       case "/status.json":
         return Response.json(this.#status());
       case "/topology.dot":
-        return new Response(labDot(this.#view.lab, cutLinks(this.#view.links ?? [])), {
+        return new Response(labDot(this.#view.lab, cutLinks(this.#view.links ?? []), this.#blockedLinks()), {
           headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },
         });
       default:
