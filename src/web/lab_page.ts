@@ -135,7 +135,7 @@ export function labSvg(
     // Filled in by the page's script: "A→B rate" and "B→A rate".
     parts.push(
       `<text x="${r.x}" y="${r.y + 9}" class="rate" id="rate-${esc(linkName(l))}">` +
-        `<tspan class="ab" x="${r.x}">${
+        `<tspan class="ab${down ? " cutlabel" : ""}" x="${r.x}">${
           down ? CUT_LABEL : ""
         }</tspan><tspan class="ba" x="${r.x}" dy="11"></tspan></text>`,
     );
@@ -167,6 +167,7 @@ h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
 svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
 svg line.blocked{stroke:#bbb;stroke-dasharray:2 4}svg line.cut{stroke:#b00;stroke-dasharray:2 4}
+svg .rate .cutlabel{fill:#b00;font-weight:bold}
 svg .node>*:first-child{fill:#fff;stroke:#333}svg .sw{stroke-width:2.5}svg .el{fill:#c60;font-size:10px}
 svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;stroke-width:3px}
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
@@ -201,6 +202,7 @@ function drawLinks(u, dt) {
     body.appendChild(tr);
     const t = document.getElementById("rate-" + l.name);
     if (t) {
+      t.querySelector(".ab").classList.toggle("cutlabel", !l.up);
       t.querySelector(".ab").textContent = l.up ? l.a + "→" + l.b + " " + human(abB) + "B/s " + abF + " f/s" : "${CUT_LABEL}";
       t.querySelector(".ba").textContent = l.up ? l.b + "→" + l.a + " " + human(baB) + "B/s " + baF + " f/s" : "";
     }

@@ -303,7 +303,7 @@ Deno.test("lab web server: a cut link is drawn cut, by the server, by the page a
     // The drawing the server sends: struck and said in words, for a reader without JavaScript.
     const html = await (await fetch(`${base}/`)).text();
     assert.match(html, /<line [^>]*id="line-sw1:1-sw2:1" class="impaired cut"\/>/);
-    assert.match(html, /<tspan class="ab" [^>]*>cut<\/tspan>/);
+    assert.match(html, /<tspan class="ab cutlabel" [^>]*>cut<\/tspan>/);
     const dot = await (await fetch(`${base}/topology.dot`)).text();
     assert.match(dot, /"sw1" -- "sw2" \[label="cut, 10% loss", .*style=dashed, color=red/);
     if (!skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) {
@@ -329,6 +329,9 @@ Deno.test("lab web server: a cut link is drawn cut, by the server, by the page a
           "impaired cut",
         );
         assert.equal(await page.evaluate<string>(said), "cut");
+        const labelClass =
+          `document.getElementById("rate-sw1:1-sw2:1").querySelector(".ab").getAttribute("class")`;
+        assert.equal(await page.evaluate<string>(labelClass), "ab cutlabel");
         wire.up = true;
         await page.waitUntil<boolean>(`!${line}.includes("cut")`, "the link back");
       } finally {
