@@ -4,7 +4,9 @@
  *
  * Writes go through a bounded queue: when the disk cannot keep up, frames
  * are dropped from the file (counted, and in the closing statistics), never
- * from the switch.
+ * from the switch. A write that fails (the disk full) ends the capture, said
+ * once in the switch's log: the file keeps what was written, and the switch
+ * forwards on without copying frames nowhere.
  */
 import {
   CAPTURE_FILE_MODE,
@@ -18,27 +20,42 @@ import { describePort, newClient } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import type { Switch } from "../switch/switch.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** A running file capture. */
 export interface FileCapture {
-  /** Frames written and dropped so far. */
-  counts(): { captured: number; dropped: number };
+  /** Frames written and dropped so far; `failed` once a write failed (the counts then say too much). */
+  counts(): { captured: number; dropped: number; failed: boolean };
   /** Stops capturing, writes the statistics and closes the file. */
   close(): Promise<void>;
 }
 
-/** Starts capturing every port into `path` (created or truncated); `switchName` names its interfaces. */
+/**
+ * Starts capturing every port into `path` (created or truncated); `switchName` names its interfaces, `say`
+ * is the switch's log.
+ */
 export function startFileCapture(
   sw: Switch,
   hub: CaptureHub,
   path: string,
   switchName: string,
+  say: (message: string) => void = () => {},
   maxPendingBytes = 16 << 20,
 ): FileCapture {
   // Not through a symlink nor into another user's file: truncating what root's `--pcap /tmp/x.pcap` led to
   // would empty any file.
   const file = openOutputFile(path, { truncate: true, mode: CAPTURE_FILE_MODE });
-  const queue = new OutputQueue(file, () => {});
+  let failed = false;
+  const queue = new OutputQueue(file, (err) => {
+    failed = true;
+    stop();
+    say(
+      `--pcap ${printable(path)}: cannot write: ${
+        (err as Error).message
+      }; the capture stopped there (the file ` +
+        "holds what was written before), the switch forwards on",
+    );
+  });
   const writer = new CaptureFileWriter(
     formatForPath(path),
     DEFAULT_SNAPLEN,
@@ -61,11 +78,11 @@ export function startFileCapture(
   });
   let closing: Promise<void> | undefined;
   return {
-    counts: () => ({ captured: writer.captured, dropped: writer.dropped }),
+    counts: () => ({ captured: writer.captured, dropped: writer.dropped, failed }),
     close: () =>
       closing ??= (async () => {
         stop();
-        writer.finish(nowMicros());
+        if (!failed) writer.finish(nowMicros());
         await queue.below(0);
         file.close();
       })(),

@@ -15,7 +15,7 @@
  */
 import { listenFailure } from "../os/listen_failure.ts";
 import { hostPort } from "../cable/client.ts";
-import { startMetricsServer } from "../web/metrics_server.ts";
+import { metricsPart, startMetricsServer } from "../web/metrics_server.ts";
 import { renderCableMetrics } from "../web/cable_metrics.ts";
 import type { Command } from "commander";
 import { generateKeyFile, KeyError } from "../cable/key.ts";
@@ -130,13 +130,17 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
       throw new UsageError(`cannot listen on ${address}${listenFailure(err, "vde cable listen", "5000")}`);
     });
     p.defer(() => listener.close());
+    let metrics: string | undefined;
     if (flags.http !== undefined) {
       const web = startMetricsServer("vde cable", flags.http, () => renderCableMetrics(address, listener));
       p.defer(() => web.close());
+      metrics = web.url;
     }
     // In the background it returns once it listens (a script's next line may connect), naming the port port 0 took.
     const where = hostPort(listener.addr.hostname, listener.addr.port);
-    p.ready(p.inBackground ? `listening on ${where} for cables to ${flags.sock}` : undefined);
+    p.ready(
+      p.inBackground ? `listening on ${where} for cables to ${flags.sock}${metricsPart(metrics)}` : undefined,
+    );
     log("vde cable", `${await p.stopped}: closing ${listener.sessions.length} cable(s)`);
     // No cable comes in now; those joining the switch go as told.
     listener.close();

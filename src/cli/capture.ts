@@ -25,7 +25,7 @@ import {
   switchName,
   usersNamedHostAnswer,
 } from "../lab/switch_paths.ts";
-import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { forPeople, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import {
   CAPTURE_FILE_MODE,
@@ -342,7 +342,16 @@ export async function runCapture(
     signals.remove();
     throw new UsageError(`cannot write ${o.write}${unwritable(o.write, "-w", err)}`);
   }
-  const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, () => signals.stop("output closed"));
+  // A reader gone (`| head`: a broken pipe) ends the capture as a Ctrl-C would; any other failed write (a
+  // full disk, a quota) is the capture failing: the file then holds only what was written before, and the
+  // frames counted after it would be a lie.
+  let writeFailure: string | undefined;
+  const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, (err) => {
+    if (!(err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset)) {
+      writeFailure = forPeople(err instanceof Error ? err.message : String(err));
+    }
+    signals.stop("output closed");
+  });
   const format = toStdout ? "pcapng" : formatForPath(o.write);
   let started: CaptureFileWriter | undefined;
   const writer = (): CaptureFileWriter => {
@@ -432,6 +441,13 @@ export async function runCapture(
   w.finish(nowMicros());
   await out.below(0);
   file?.close();
+  if (writeFailure !== undefined) {
+    throw new UsageError(
+      `cannot write ${toStdout ? "stdout" : o.write}: ${writeFailure}; the capture stopped there, ` +
+        `${toStdout ? "its reader" : "the file"} holding what was written before (ring files keep a ` +
+        "capture's disk use bounded: -w - | tshark -q -i - -b filesize:100000 -b files:10 -w ring.pcapng)",
+    );
+  }
   if (failure !== undefined) throw new UsageError(failure);
   return { captured: w.captured, dropped: w.dropped, switchGone };
 }

@@ -606,6 +606,7 @@ async function runLab(
     const { commands } = labCommands(r, {
       down: (reason) => stop(reason),
       webUrl: () => web?.url,
+      log: (m) => log("vde up", `lab ${lab.name}: ${m}`),
       save: async (file) => {
         // The lab's file is the one it runs now: after `apply OTHER.yaml`, that one.
         // A relative FILE goes beside the lab file, as diff and apply read theirs: the lab process's own

@@ -36,7 +36,7 @@ import { prefixMask } from "../wire/ipv4.ts";
 import { exists } from "../os/paths.ts";
 import { slirpvdeHint, slirpvdeHostOption } from "./slirpvde_flags.ts";
 import { withSwitchOptions } from "./vde_plug_args.ts";
-import { startMetricsServer } from "../web/metrics_server.ts";
+import { metricsPart, startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { printable } from "../console/reply_format.ts";
@@ -139,8 +139,8 @@ export function logSlirpStarted(component: string, where: string, described: str
 }
 
 /** What `logSlirpStarted` says, for a program's ready line. */
-export function slirpStarted(where: string, described: string): string {
-  return `on ${where}: ${described}`;
+export function slirpStarted(where: string, described: string, metrics?: string): string {
+  return `on ${where}: ${described}${metricsPart(metrics)}`;
 }
 
 /** The life `runProgram` gives `vde slirp`: `--daemon`, `--pidfile`, `--logfile` as the switch has them. */
@@ -181,16 +181,18 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       : await joinSwitch(o, p);
     if (sw === undefined) return;
     p.defer(() => sw.close());
+    let metrics: string | undefined;
     if (o.http !== undefined) {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
       p.defer(() => web.close());
+      metrics = web.url;
     }
     // Plugged before ready: the stack probes for its gateway once plugged (untilProbed).
     const probed = new Promise<void>((answered) => slirp.stack.onProbed = answered);
     const plugged = plug(sw, slirp);
     await untilProbed(p.inBackground, probed, p.stopped);
     lateWarningsToTerminal(p);
-    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
+    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!, metrics));
     const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -210,13 +212,15 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
     if (sw === undefined) return;
     p.defer(() => sw.close());
     const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
+      let metrics: string | undefined;
       if (o.http !== undefined) {
         const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
         p.defer(() => web.close());
+        metrics = web.url;
       }
       await untilProbed(p.inBackground, thread.probed, p.stopped);
       lateWarningsToTerminal(p);
-      p.ready(slirpStarted(o.sock, described));
+      p.ready(slirpStarted(o.sock, described, metrics));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });

@@ -230,14 +230,17 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       let capture: ReturnType<typeof startFileCapture>;
       try {
         // Named as `vde capture` of the running switch names it: its directory, whole (it may not exist yet).
-        capture = startFileCapture(sw, hub, o.pcap, wholePath(o.sock));
+        capture = startFileCapture(sw, hub, o.pcap, wholePath(o.sock), (m) => log(COMPONENT, m, "warning"));
       } catch (err) {
         throw new UsageError(`--pcap: cannot write ${printable(o.pcap)}: ${(err as Error).message}`);
       }
       // The file's last writes finish before the program exits.
       p.defer(async () => {
-        const { captured, dropped } = capture.counts();
-        log(COMPONENT, `--pcap ${o.pcap}: ${counted(captured, "frame")} captured, ${dropped} dropped`);
+        const { captured, dropped, failed } = capture.counts();
+        // One that failed said so as it stopped: its count of frames handed to the file is no count of theirs.
+        if (!failed) {
+          log(COMPONENT, `--pcap ${o.pcap}: ${counted(captured, "frame")} captured, ${dropped} dropped`);
+        }
         await capture.close();
       });
     }

@@ -39,7 +39,7 @@ import {
   WirefilterContext,
 } from "../wirefilter/commands.ts";
 import { type RunningConsole, startWirefilterConsole } from "../wirefilter/console.ts";
-import { startMetricsServer } from "../web/metrics_server.ts";
+import { metricsPart, startMetricsServer } from "../web/metrics_server.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
 import { refuseStdinScriptInBackground, runProgram } from "./program.ts";
@@ -396,6 +396,7 @@ export async function runWirefilter(
       }
       p.defer(() => mgmt.close());
     }
+    let metrics: string | undefined;
     if (o.http !== undefined) {
       const link = streamMode ? "dpipe" : vnls.join(" ");
       const web = startMetricsServer(
@@ -404,8 +405,9 @@ export async function runWirefilter(
         () => wirefilterFamilies([{ link, counters: filter.counters }]).join("\n") + "\n",
       );
       p.defer(() => web.close());
+      metrics = web.url;
     }
-    const reach = o.mgmt === undefined ? "" : `; console: vde term ${o.mgmt}`;
+    const reach = `${o.mgmt === undefined ? "" : `; console: vde term ${o.mgmt}`}${metricsPart(metrics)}`;
     p.ready(
       `${bidirectional ? "bidirectional" : "one-way"} filter L=${left.description} R=${right.description}, ` +
         `seed ${filter.seed}${reach}`,

@@ -30,7 +30,8 @@ export async function openCableNode(
   o: { keyFile?: string; localName: string; say: (m: string) => void; onSession: (session: Link) => number },
 ): Promise<OpenedCable> {
   const keyPart = node.insecure === true ? "/insecure" : "";
-  const defaults = { keyFile: o.keyFile };
+  // Its lines in the lab's log name the node: `cable open ... port 3` alone said nothing of which cable.
+  const defaults = { keyFile: o.keyFile, log: (m: string) => o.say(`${node.name}: ${m}`) };
   if (node.connect !== undefined) {
     const client = await openCableClient(parseTcpVnl(`${node.connect}${keyPart}`), {
       ...defaults,

@@ -8,8 +8,15 @@
  * exactly what a lab file would; `del` takes a node or link out live, as
  * `apply` does for what an edited file removed (apply.ts).
  */
-import { CommandRegistry, failure as failureReply, listing, ok, type Session } from "../console/registry.ts";
-import { Errno, type Reply } from "../console/reply_format.ts";
+import {
+  CommandRegistry,
+  failure as failureReply,
+  type Handler,
+  listing,
+  ok,
+  type Session,
+} from "../console/registry.ts";
+import { Errno, printable, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
 import type { LabRunner, RunningLink } from "./runner.ts";
@@ -34,6 +41,8 @@ import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
+import { userName } from "../os/users.ts";
+import { logsToFile } from "../log.ts";
 import { type CapturePoint, isRefused, labCapturePoint } from "./capture_hint.ts";
 import { slirpNodeConfig } from "./slirp_node.ts";
 import { addressesLine } from "../slirp/stack.ts";
@@ -46,6 +55,19 @@ export interface LabShellHooks {
   save(file: string | undefined): Promise<string>;
   /** The lab's web view (`vde up --http`), if it has one: `status` names it. */
   webUrl?(): string | undefined;
+  /** The lab's log: each change made through the shell or console (link, add, del, apply) is said there. */
+  log?(message: string): void;
+}
+
+/**
+ * Who typed a line, for the log: the lab's own shell, or the console client's user and process, so a
+ * team sharing a lab finds who cut a link, and when (each log line has its time).
+ */
+export function sessionWho(session: Session): string {
+  if (session.kind === "terminal") return "at the lab shell";
+  const user = session.peerUid === undefined ? "" : ` of ${userName(session.peerUid)}`;
+  const pid = session.peerPid === undefined ? "" : ` (pid ${session.peerPid})`;
+  return `from its console${user}${pid}`;
 }
 
 /** A rootless lab's slirp or cable node, which its `vde up` outside the lab's namespaces runs (outside.ts). */
@@ -321,6 +343,22 @@ export function labCommands(
   // from two consoles at once, the second waits and then sees what the first made.
   const changing = (fn: (args: string) => Reply | Promise<Reply>) => (args: string) =>
     r.change(async () => await fn(args)).catch((err) => failure((err as Error).message, Errno.EIO));
+  // A change that took is said in the lab's log with who made it; one refused changed nothing, and says so
+  // to whoever typed it. At the lab's own terminal with no log file, the log is that terminal, which just
+  // showed the line typed.
+  function logged(
+    path: string,
+    fn: (args: string) => Reply | Promise<Reply>,
+    changes: (args: string) => boolean = () => true,
+  ): Handler {
+    return async (args, session) => {
+      const reply = await fn(args);
+      if (reply.code === 0 && changes(args) && (session.kind !== "terminal" || logsToFile())) {
+        hooks.log?.(`${printable(`${path} ${args}`.trim())}, ${sessionWho(session)}`);
+      }
+      return reply;
+    };
+  }
   run("help", true, (_args, session) => {
     const switches = [...r.switches.keys()].join(", ") || "none yet";
     const rows: [string, string][] = [
@@ -390,8 +428,13 @@ export function labCommands(
     const m = /^(\S+)\s+(.+)$/.exec(args);
     return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!, session);
   });
-  run("link", false, changing((args) => linkCommand(r, args)));
-  run("add", false, changing((args) => addCommand(r, args, addNode)));
+  // `link A-B` alone shows the link: no change to log.
+  run(
+    "link",
+    false,
+    logged("link", changing((args) => linkCommand(r, args)), (args) => /\S\s+\S/.test(args.trim())),
+  );
+  run("add", false, logged("add", changing((args) => addCommand(r, args, addNode))));
   run("use", false, () => failure("`use` works in the interactive shell"));
   // A capture streams pcap for as long as it runs: it belongs in a terminal (or a pipe) of its own, as the
   // shell's terminal is the console's. A link or a host (`capture sw1-sw2`, `capture h1`) is captured so
@@ -407,7 +450,7 @@ export function labCommands(
         "--filter); the lab shell at the terminal of vde up captures itself",
     );
   });
-  run("del", false, changing((args) => delCommand(r, args.trim())));
+  run("del", false, logged("del", changing((args) => delCommand(r, args.trim()))));
   run(
     "diff",
     true,
@@ -420,16 +463,19 @@ export function labCommands(
   run(
     "apply",
     false,
-    changing(async (args) => {
-      const read = readLabFile(r, args.trim() || undefined, "apply");
-      if ("ok" in read) return failure(read.lines.join("\n"));
-      const applied = await applyLab(r, read.lab, read.path, addNode);
-      const { ok } = applied;
-      const lines = [...read.notes, ...applied.lines];
-      return ok
-        ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") }
-        : failure(lines.join("\n"), Errno.EIO);
-    }),
+    logged(
+      "apply",
+      changing(async (args) => {
+        const read = readLabFile(r, args.trim() || undefined, "apply");
+        if ("ok" in read) return failure(read.lines.join("\n"));
+        const applied = await applyLab(r, read.lab, read.path, addNode);
+        const { ok } = applied;
+        const lines = [...read.notes, ...applied.lines];
+        return ok
+          ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") }
+          : failure(lines.join("\n"), Errno.EIO);
+      }),
+    ),
   );
   run(
     "save",

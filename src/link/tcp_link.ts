@@ -110,6 +110,16 @@ export interface CableDefaults {
   insecure?: boolean;
   /** The caller's own option that gives `keyFile` (`--key FILE`), named when a key is missing. */
   keyOption?: string;
+  /**
+   * Where the cable's lines go (listening, connections opened and closed): the program's log as
+   * `vde cable` unless said; a lab's cable node names itself, as its lab has several.
+   */
+  log?: (message: string) => void;
+}
+
+/** The cable's log lines' way: `defaults.log`, else the program's log as `vde cable`. */
+function cableLog(defaults: CableDefaults): (message: string) => void {
+  return defaults.log ?? ((m) => log("vde cable", m));
 }
 
 const warned = new Set<string>();
@@ -123,16 +133,15 @@ export async function cableKey(v: TcpVnl, defaults: CableDefaults = {}): Promise
     throw new Error(`a tcp:// cable needs ${where} (make one with: vde cable keygen FILE) or insecure`);
   }
   // A listener warns once bound, naming the port the kernel chose for port 0.
-  if (!v.listen) warnInsecure(`to ${hostPort(v.hostname, v.port)}`);
+  if (!v.listen) warnInsecure(`to ${hostPort(v.hostname, v.port)}`, cableLog(defaults));
   return null;
 }
 
 /** Says loudly, once per cable address, that a cable is plain. */
-function warnInsecure(cable: string): void {
+function warnInsecure(cable: string, say: (message: string) => void): void {
   if (warned.has(cable)) return;
   warned.add(cable);
-  log(
-    "vde cable",
+  say(
     `WARNING: the cable ${cable} is INSECURE: not authenticated, not ` +
       "encrypted; anyone who can reach it can join the LAN and read its traffic",
   );
@@ -168,7 +177,7 @@ export async function openCableClient(v: TcpVnl, o: ConnectOptions = {}): Promis
     sessionId: await sessionIdFor(v, o.localName ?? ""),
     retryMaxMs: v.retryMaxMs,
     once: v.once,
-    log: (m) => log("vde cable", m),
+    log: cableLog(o),
     localPort: o.localPort,
   });
 }
@@ -185,13 +194,12 @@ export async function startCableListener(
     port: v.port,
     key,
     graceMs: v.graceMs,
-    log: (m) => log("vde cable", m),
+    log: cableLog(defaults),
     onSession,
   });
   const where = hostPort(listener.addr.hostname, listener.addr.port);
-  if (key === null) warnInsecure(`listening on ${where}`);
-  log(
-    "vde cable",
+  if (key === null) warnInsecure(`listening on ${where}`, cableLog(defaults));
+  cableLog(defaults)(
     `listening on ${where} ${key === null ? "(PLAIN, insecure)" : `(key ${key.idHex})`}`,
   );
   return listener;

@@ -3,7 +3,14 @@
  * shaped by kind, and one edge per link labelled with its VLANs and
  * impairments; switch ports and host interfaces sit at the edge's ends.
  */
-import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "../lab/spec.ts";
+import {
+  type Impairments,
+  type Lab,
+  type LabLink,
+  type LabNode,
+  type LinkEnd,
+  linkName,
+} from "../lab/spec.ts";
 import { dotString } from "./topology.ts";
 import { counted } from "../counted.ts";
 
@@ -58,8 +65,16 @@ export function linkLabel(l: LabLink): string {
   return parts.join(", ");
 }
 
-/** The DOT text of `lab`. */
-export function labDot(lab: Lab): string {
+/**
+ * The DOT text of `lab`; the links named in `cut` (a running lab's, `link A-B down`) drawn dashed red and
+ * labelled cut, those in `blocked` (spanning tree discards at a switch end) dotted grey and labelled
+ * blocked, as the lab's page draws them, so the drawing of a running lab does not show them carrying.
+ */
+export function labDot(
+  lab: Lab,
+  cut: ReadonlySet<string> = new Set(),
+  blocked: ReadonlySet<string> = new Set(),
+): string {
   const lines = [
     `graph ${dotString(lab.name)} {`,
     "  node [fontname=sans, fontsize=10];",
@@ -70,11 +85,16 @@ export function labDot(lab: Lab): string {
   }
   for (const l of lab.links) {
     const [a, b] = l.ends;
+    const down = cut.has(linkName(l));
+    const discards = !down && blocked.has(linkName(l));
+    const state = down ? ["cut"] : discards ? ["blocked"] : [];
     const attrs = [
-      `label=${dotString(linkLabel(l))}`,
+      `label=${dotString([...state, linkLabel(l)].filter((t) => t !== "").join(", "))}`,
       `taillabel=${dotString(endLabel(a))}`,
       `headlabel=${dotString(endLabel(b))}`,
     ];
+    if (down) attrs.push("style=dashed", "color=red", "fontcolor=red");
+    if (discards) attrs.push("style=dotted", "color=gray");
     lines.push(`  ${dotString(a.node)} -- ${dotString(b.node)} [${attrs.join(", ")}];`);
   }
   lines.push("}");

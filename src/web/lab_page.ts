@@ -70,24 +70,41 @@ export function circleOrder(lab: Lab): LabNode[] {
   return order;
 }
 
-/** What the page's first state says of each switch (lab_server.ts's /status.json); only `failure` is read here. */
+/** The nodes and links the drawing has, by name (status.json's `drawing`, which the script compares). */
+export function labDrawing(lab: Lab): { nodes: string[]; links: string[] } {
+  return { nodes: lab.nodes.map((n) => n.name), links: lab.links.map(linkName) };
+}
+
+/**
+ * What the page's first state says of each switch and link (lab_server.ts's /status.json); only a switch's
+ * `failure` and a link's `up` are read here.
+ */
 export interface LabPageFirst {
   readonly switches?: readonly {
     readonly name: string;
     readonly failure?: string | null;
     readonly [k: string]: unknown;
   }[];
+  readonly links?: readonly { readonly name: string; readonly up?: boolean }[];
   readonly [k: string]: unknown;
 }
 
 /** The label under a switch whose data-plane thread ended (the script writes the same). */
 export const FAILED_LABEL = "FAILED";
 
+/** What a cut link's edge says in place of its rates (the script writes the same). */
+export const CUT_LABEL = "cut";
+
 /**
  * The lab's drawing: nodes on a circle, links as labelled lines; the
- * switches named in `failed` drawn red and labelled FAILED.
+ * switches named in `failed` drawn red and labelled FAILED, the links named
+ * in `cut` struck red and labelled cut.
  */
-export function labSvg(lab: Lab, failed: ReadonlySet<string> = new Set()): string {
+export function labSvg(
+  lab: Lab,
+  failed: ReadonlySet<string> = new Set(),
+  cut: ReadonlySet<string> = new Set(),
+): string {
   const c = SIZE / 2;
   const nodes = circleOrder(lab);
   const at = new Map(nodes.map((n, i) => {
@@ -104,9 +121,11 @@ export function labSvg(lab: Lab, failed: ReadonlySet<string> = new Set()): strin
       x: Math.round(a.x + (b.x - a.x) * f),
       y: Math.round(a.y + (b.y - a.y) * f),
     });
+    const down = cut.has(linkName(l));
+    const classes = [...label ? ["impaired"] : [], ...down ? ["cut"] : []];
     parts.push(
       `<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" id="line-${esc(linkName(l))}"${
-        label ? ' class="impaired"' : ""
+        classes.length > 0 ? ` class="${classes.join(" ")}"` : ""
       }/>`,
     );
     // The impairments at 65% and the rates at 35%: apart from each other, and from the
@@ -116,7 +135,9 @@ export function labSvg(lab: Lab, failed: ReadonlySet<string> = new Set()): strin
     // Filled in by the page's script: "A→B rate" and "B→A rate".
     parts.push(
       `<text x="${r.x}" y="${r.y + 9}" class="rate" id="rate-${esc(linkName(l))}">` +
-        `<tspan class="ab" x="${r.x}"></tspan><tspan class="ba" x="${r.x}" dy="11"></tspan></text>`,
+        `<tspan class="ab${down ? " cutlabel" : ""}" x="${r.x}">${
+          down ? CUT_LABEL : ""
+        }</tspan><tspan class="ba" x="${r.x}" dy="11"></tspan></text>`,
     );
   }
   for (const n of lab.nodes) {
@@ -145,7 +166,8 @@ const LAB_STYLE = `body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;co
 h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
 svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
-svg line.blocked{stroke:#bbb;stroke-dasharray:2 4}
+svg line.blocked{stroke:#bbb;stroke-dasharray:2 4}svg line.cut{stroke:#b00;stroke-dasharray:2 4}
+svg .rate .cutlabel{fill:#b00;font-weight:bold}
 svg .node>*:first-child{fill:#fff;stroke:#333}svg .sw{stroke-width:2.5}svg .el{fill:#c60;font-size:10px}
 svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;stroke-width:3px}
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
@@ -174,13 +196,15 @@ function drawLinks(u, dt) {
     const tr = document.createElement("tr"); tr.id = "link-" + l.name; if (!l.up) tr.className = "down";
     cell(tr, l.a + " → " + l.b); cell(tr, l.name); cell(tr, l.up ? (blocked.has(l.name) ? "yes (STP blocks)" : "yes") : "cut");
     const line = document.getElementById("line-" + l.name);
-    if (line) line.classList.toggle("blocked", blocked.has(l.name));
+    // A cut link (link A-B down) drawn as the others would read as carrying: struck through in red, said so.
+    if (line) { line.classList.toggle("blocked", blocked.has(l.name)); line.classList.toggle("cut", !l.up); }
     cell(tr, abF).className = "ab-fps"; cell(tr, abB); cell(tr, baF).className = "ba-fps"; cell(tr, baB); cell(tr, l.drops);
     body.appendChild(tr);
     const t = document.getElementById("rate-" + l.name);
     if (t) {
-      t.querySelector(".ab").textContent = l.a + "→" + l.b + " " + human(abB) + "B/s " + abF + " f/s";
-      t.querySelector(".ba").textContent = l.b + "→" + l.a + " " + human(baB) + "B/s " + baF + " f/s";
+      t.querySelector(".ab").classList.toggle("cutlabel", !l.up);
+      t.querySelector(".ab").textContent = l.up ? l.a + "→" + l.b + " " + human(abB) + "B/s " + abF + " f/s" : "${CUT_LABEL}";
+      t.querySelector(".ba").textContent = l.up ? l.b + "→" + l.a + " " + human(baB) + "B/s " + baF + " f/s" : "";
     }
   }
   lastLinks = now;
@@ -232,8 +256,23 @@ function draw(u) {
   }
   last = now; lastTime = u.time;
 }
+// The drawing is the server's, of the lab at the page's load: one that grew or shrank since (add, del) is
+// drawn again by loading the page again, at most every 5 s, should the two ever disagree for good.
+function redrawn(u) {
+  if (!u.drawing) return false;
+  const has = (kind, names) => {
+    const drawn = document.querySelectorAll("svg [id^='" + kind + "-']");
+    return drawn.length === names.length && names.every((n) => document.getElementById(kind + "-" + n));
+  };
+  if (has("node", u.drawing.nodes) && has("line", u.drawing.links)) return false;
+  const last = Number(sessionStorage.getItem("vde-redrawn") || 0);
+  if (Date.now() - last < 5000) return false;
+  sessionStorage.setItem("vde-redrawn", String(Date.now()));
+  location.reload();
+  return true;
+}
 async function poll() {
-  try { draw(await (await fetch("/status.json")).json()); }
+  try { const u = await (await fetch("/status.json")).json(); if (redrawn(u)) return; draw(u); }
   catch { document.getElementById("state").textContent = "disconnected, retrying…"; }
   setTimeout(poll, 500);
 }
@@ -252,6 +291,7 @@ export const LAB_PAGE_CSP = pageCsp([LAB_SCRIPT], [LAB_STYLE]);
  */
 export function labPageHtml(lab: Lab, first?: LabPageFirst): string {
   const failed = new Set((first?.switches ?? []).filter((s) => s.failure).map((s) => s.name));
+  const cut = new Set((first?.links ?? []).filter((l) => l.up === false).map((l) => l.name));
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -259,7 +299,7 @@ export function labPageHtml(lab: Lab, first?: LabPageFirst): string {
 <style>${LAB_STYLE}</style></head><body>
 <h1>vde lab ${esc(lab.name)}</h1>
 <div id="state">connecting…</div>
-${labSvg(lab, failed)}
+${labSvg(lab, failed, cut)}
 <h2>Links</h2>
 <div class="wrap"><table id="links"><thead><tr><th>ends</th><th>link</th><th>up</th><th>frames/s</th><th>B/s</th>
 <th>frames/s back</th><th>B/s back</th><th>drops</th></tr></thead><tbody></tbody></table></div>

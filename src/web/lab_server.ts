@@ -2,7 +2,7 @@
  * The web view of a whole lab (`vde up lab.yaml --http`): one server for
  * every switch of the lab. /metrics carries each switch's series labelled
  * switch = its node name, /topology.dot is the lab as `vde graph` prints
- * it, / is a page with the lab drawn as SVG and each switch's ports, and
+ * it (its cut and spanning-tree-blocked links marked), / is a page with the lab drawn as SVG and each switch's ports, and
  * /status.json is what that page polls (a switch whose data-plane thread
  * died carries why, and the page marks it). Beyond the switches, /metrics has
  * each link's traffic, the drops of its impairments by reason and the
@@ -22,7 +22,7 @@ import type { HttpAddress } from "./address.ts";
 import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
 import { guardBrowser, withBrowserHeaders } from "./browser_guard.ts";
 import { labDot } from "./lab_dot.ts";
-import { LAB_PAGE_CSP, labPageHtml } from "./lab_page.ts";
+import { LAB_PAGE_CSP, labDrawing, labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { SwitchStatus } from "./status.ts";
 import { type NamedSlirp, slirpCounters, slirpFamilies } from "./slirp_metrics.ts";
@@ -164,6 +164,19 @@ export class LabWebServer {
     return lab.length === 0 ? switches : switches + lab.join("\n") + "\n";
   }
 
+  /** The links spanning tree discards at a switch end (its port's client is `lab link NAME`), as the page finds them. */
+  #blockedLinks(): Set<string> {
+    const blocked = new Set<string>();
+    for (const s of this.#current()) {
+      for (const p of s.ports()) {
+        if (p.stp?.state === 4 && p.name.startsWith("lab link ")) {
+          blocked.add(p.name.slice("lab link ".length));
+        }
+      }
+    }
+    return blocked;
+  }
+
   /** What /status.json answers, and what the page draws at load. */
   #status() {
     return {
@@ -180,6 +193,8 @@ export class LabWebServer {
       })),
       links: linkStatuses(this.#view.links ?? []),
       cables: cableStatuses(this.#view.cables ?? NO_CABLES),
+      // What the page's drawing has, so a page left open redraws once the lab grows or shrinks (add, del).
+      drawing: labDrawing(this.#view.lab),
     };
   }
 
@@ -199,13 +214,18 @@ export class LabWebServer {
       case "/status.json":
         return Response.json(this.#status());
       case "/topology.dot":
-        return new Response(labDot(this.#view.lab), {
+        return new Response(labDot(this.#view.lab, cutLinks(this.#view.links ?? []), this.#blockedLinks()), {
           headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },
         });
       default:
         return text(404, "not found\n");
     }
   }
+}
+
+/** The names of the links cut now (`link A-B down`). */
+function cutLinks(links: readonly LabLinkView[]): Set<string> {
+  return new Set(links.filter((l) => !l.wire.up).map((l) => l.name));
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {

@@ -34,6 +34,14 @@ export function metricFamily(
 }
 
 /**
+ * `; metrics: URL` for a program's ready line (none without --http): a `--daemon` started with `--http 0`
+ * says there where the kernel put it, as `vde switch -d` says its web view, not only in its log or syslog.
+ */
+export function metricsPart(url: string | undefined): string {
+  return url === undefined ? "" : `; metrics: ${url}`;
+}
+
+/**
  * Serves `render()` at /metrics on `address` ([ADDR:]PORT), logged as `component`.
  *
  * @throws UsageError for a bad address or one it cannot listen on

@@ -2,9 +2,9 @@
  * A slirp's counters as Prometheus metrics (`vde slirp --http`): frames to
  * and from the switch, TCP connections open and opened, UDP NAT flows open
  * and opened, bytes carried by TCP, DNS and DHCP answers, claims of the
- * gateway's address by another slirp. All are read from
- * the counters the stack keeps for `slirp/print`; a scrape adds nothing to
- * the packet path. A lab's slirp nodes share one server (`vde up --http`):
+ * gateway's address by another slirp, and each drop it counts, by reason.
+ * All are read from the counters the stack keeps for `slirp/print`; a scrape
+ * adds nothing to the packet path. A lab's slirp nodes share one server (`vde up --http`):
  * each family once, a series per slirp, labelled slirp = the node's name.
  * The families are rendered from SlirpCounters, a plain snapshot, so a
  * slirp run by another process (a rootless lab's, outside_slirp_counters.ts)
@@ -33,7 +33,30 @@ export interface SlirpCounters {
   udpFlowsOpened: number;
   dhcpReplies: number;
   gatewayConflicts: number;
+  /** Packets dropped past the frame's checks, each by why (vde_slirp_drops_total's reasons, DROP_REASONS). */
+  icmpDrops: number;
+  udpDrops: number;
+  udpMalformed: number;
+  tcpSynDrops: number;
+  tcpMalformed: number;
+  neighbourDrops: number;
+  dnsDrops: number;
 }
+
+/**
+ * The reasons of vde_slirp_drops_total, each a counter `slirp/print` shows (its name there in the help):
+ * a guest's connections that fail for the slirp's own limits (a SYN past the connection cap, a DNS query
+ * past the pending ones) are seen here, not only as traffic that stops.
+ */
+const DROP_REASONS: readonly (readonly [keyof SlirpCounters, string])[] = [
+  ["icmpDrops", "icmp"],
+  ["udpDrops", "udp"],
+  ["udpMalformed", "udp_malformed"],
+  ["tcpSynDrops", "tcp_syn_limit"],
+  ["tcpMalformed", "tcp_malformed"],
+  ["neighbourDrops", "neighbour"],
+  ["dnsDrops", "dns"],
+];
 
 /** SlirpCounters' keys, which a snapshot from another process must each have (and no other). */
 export const SLIRP_COUNTER_KEYS: readonly (keyof SlirpCounters)[] = [
@@ -49,6 +72,7 @@ export const SLIRP_COUNTER_KEYS: readonly (keyof SlirpCounters)[] = [
   "udpFlowsOpened",
   "dhcpReplies",
   "gatewayConflicts",
+  ...DROP_REASONS.map(([key]) => key),
 ];
 
 /** Slirp `stack`'s counters now. */
@@ -67,6 +91,13 @@ export function slirpCounters(stack: SlirpStack): SlirpCounters {
     udpFlowsOpened: stack.stats.udpFlows,
     dhcpReplies: stack.stats.dhcpReplies,
     gatewayConflicts: stack.stats.gatewayConflicts,
+    icmpDrops: stack.stats.icmpDropped,
+    udpDrops: stack.stats.udpDropped,
+    udpMalformed: stack.stats.udpBad,
+    tcpSynDrops: tcp("synDropped"),
+    tcpMalformed: tcp("badSegments") + tcp("badChecksum"),
+    neighbourDrops: stack.stats.neighbourDropped,
+    dnsDrops: stack.dns.stats.dropped,
   };
 }
 
@@ -139,6 +170,16 @@ export function slirpFamilies(slirps: readonly NamedSlirp[]): string[] {
       "counter",
       "DHCP replies sent.",
       each("dhcpReplies"),
+    ),
+    ...metricFamily(
+      "vde_slirp_drops_total",
+      "counter",
+      "Packets the slirp dropped, by reason: icmp and udp (not passed on: restrict=on, an address it may not " +
+        "reach, a send that failed), udp_malformed, tcp_syn_limit (a guest's SYN past the connection cap), " +
+        "tcp_malformed, neighbour (no answer to ARP/ND), dns (a query not forwarded).",
+      rows.flatMap(({ l, c }) =>
+        DROP_REASONS.map(([key, reason]): [string, number] => [`${l},reason="${reason}"`, c[key]])
+      ),
     ),
     ...metricFamily(
       "vde_slirp_gateway_conflicts_total",

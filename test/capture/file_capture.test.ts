@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { CaptureHub } from "../../src/capture/hub.ts";
-import { startFileCapture } from "../../src/capture/file_capture.ts";
+import { type FileCapture, startFileCapture } from "../../src/capture/file_capture.ts";
 import { describePort } from "../../src/capture/server.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { igmp } from "../helpers/igmp.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
-import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import { BROADCAST, ethFrame, mac, sleep, tagOf, threadWarmed, until } from "../helpers/vde_clients.ts";
 
 interface Rig {
@@ -170,5 +170,50 @@ Deno.test("a client change whose mark found the thread's output ring full reache
     await until("a capture to name client B", () => describePort(sw, 1) === "client B", 3000);
   } finally {
     await sw.close();
+  }
+});
+
+Deno.test("vde switch --pcap on a disk that fills says so once in the switch's log, stops copying, and the switch forwards on", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-file-capture-full-" });
+  // A disk of 64 KiB: a few dozen of these frames fill it.
+  await run(["mount", "-t", "tmpfs", "-o", "size=64k", "vde-test-full", dir]);
+  const sw = new Switch({ numPorts: 4 });
+  const said: string[] = [];
+  let capture: FileCapture | undefined;
+  try {
+    const a = new MemoryLink("a"), b = new MemoryLink("b");
+    sw.attach(a, { port: 1 });
+    sw.attach(b, { port: 2 });
+    capture = startFileCapture(
+      sw,
+      new CaptureHub(sw.engine),
+      `${dir}/c.pcapng`,
+      "sw",
+      (m) => said.push(m),
+    );
+    const send = (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) a.receive(ethFrame(BROADCAST, mac(1), i, 1500));
+    };
+    send(0, 100);
+    await until("the failed write said", () => said.length > 0);
+    assert.deepEqual(said, [
+      `--pcap ${dir}/c.pcapng: cannot write: No space left on device (os error 28); the capture stopped there ` +
+      "(the file holds what was written before), the switch forwards on",
+    ]);
+    assert.equal(capture.counts().failed, true);
+    const copied = capture.counts().captured;
+    send(100, 100);
+    await sw.settled();
+    await until("every frame forwarded to port 2", () => b.sent.length === 200);
+    assert.equal(capture.counts().captured, copied, "no frame copied once it failed");
+    await capture.close();
+    assert.equal(said.length, 1, "said once");
+  } finally {
+    await capture?.close();
+    await sw.close();
+    // Lazily: a file left open by a failure above must not leave the mount behind.
+    await run(["umount", "--lazy", dir]);
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -4,6 +4,7 @@ import {
   captureLine,
   captureOptionHint,
   frameCount,
+  runCapture,
   snapLength,
   strayCaptureWords,
   withCaptureHint,
@@ -12,6 +13,7 @@ import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { UsageError } from "../../src/cli/usage_error.ts";
 import { concatBytes } from "../../src/wire/bytes.ts";
 import { parsePortListing } from "../../src/console/switch/listings.ts";
 import { processAlive } from "../../src/os/processes.ts";
@@ -292,6 +294,46 @@ Deno.test("vde capture --daemon returns once the switch captures, so a frame sen
     const toStdout = await run(cli, { check: false, timeoutMs: 30_000 });
     assert.equal(toStdout.code, 1);
     assert.match(toStdout.stderr, /^vde: --daemon needs -w FILE/);
+  });
+});
+
+Deno.test("a capture whose output fails (a full disk) stops saying why, not as frames captured; a reader gone ends it as asked", async () => {
+  await withPluggedSwitch("full", async (tmp, _sw, plug) => {
+    const failures = {
+      "disk full": () => new Error("No space left on device (os error 28)"),
+      "reader gone": () => new Deno.errors.BrokenPipe("Broken pipe (os error 32)"),
+    };
+    for (const [how, failure] of Object.entries(failures)) {
+      // Takes the file's first 2 KiB, then fails every write, as a full disk (or a closed pipe) does.
+      let taken = 0;
+      const stdout = {
+        write(p: Uint8Array): Promise<number> {
+          if (taken + p.length > 2048) return Promise.reject(failure());
+          taken += p.length;
+          return Promise.resolve(p.length);
+        },
+      };
+      let sending: Promise<void> | undefined;
+      const ended = await runCapture(`${tmp}/sw`, { port: [], write: "-" }, {
+        stdout,
+        onAccepted: () => {
+          sending ??= (async () => {
+            for (let i = 0; i < 100; i++) await writeTo(plug, framed(testFrame(i, 200)));
+          })();
+        },
+      }).then((counts) => counts, (err: Error) => err);
+      await sending;
+      if (how === "disk full") {
+        assert.ok(ended instanceof UsageError, `a disk full ends as ${JSON.stringify(ended)}`);
+        assert.match(
+          ended.message,
+          /^cannot write stdout: No space left on device \(os error 28\); the capture stopped there, its reader holding what was written before \(ring files /,
+        );
+      } else {
+        assert.ok(!(ended instanceof Error), `a reader gone ends as ${ended}`);
+        assert.ok(ended.captured > 0, "frames came before the reader went");
+      }
+    }
   });
 });
 

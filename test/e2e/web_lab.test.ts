@@ -126,9 +126,10 @@ Deno.test("vde up --http: the lab page in headless Chromium draws the nodes and 
   });
 });
 
-Deno.test("vde up --http: the spanning tree example's page draws the blocked link faint and says why, as the switch's stp does", async (t) => {
+Deno.test("vde up --http: the spanning tree example's page draws the blocked link faint and says why, as the switch's stp and /topology.dot do", async (t) => {
   if (skipUnlessRoot(t)) return;
   if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  if (skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) return;
   await withLabFile({ example: "stp-loop.yaml" }, async (name, file) => {
     const base = await upWithHttp(file);
     const page = await HeadlessPage.open(412, 1100);
@@ -148,6 +149,14 @@ Deno.test("vde up --http: the spanning tree example's page draws the blocked lin
       const ends = link.split("-").map((e) => e.split(":")[0]!);
       const stp = await Promise.all(ends.map((sw) => vde(["term", name, "-c", `${sw} stp`])));
       assert.ok(stp.some((r) => /\bdiscarding\b/.test(r.stdout)), stp.map((r) => r.stdout).join("\n"));
+      // So does /topology.dot: that link alone dotted and labelled blocked, which dot draws.
+      const dot = await (await fetch(`${base}/topology.dot`)).text();
+      const marked = dot.split("\n").filter((l) => /label="blocked".*style=dotted/.test(l));
+      assert.equal(marked.length, 1, dot);
+      const [a, b] = ends.map((e) => `"${e}"`);
+      assert.ok(marked[0]!.includes(`${a} -- ${b}`) || marked[0]!.includes(`${b} -- ${a}`), marked[0]);
+      const svg = await run(["dot", "-Tsvg"], { input: dot, check: false });
+      assert.equal(svg.stderr, "");
       await page.keepScreenshot("lab-page-stp.png", "the spanning tree lab's page");
     } finally {
       await page.close();

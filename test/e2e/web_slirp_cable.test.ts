@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { loggedUrl } from "../helpers/ports.ts";
-import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { processAlive } from "../../src/os/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, ourCli, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { generateKeyFile } from "../../src/cable/key.ts";
@@ -176,3 +177,36 @@ for (const mode of ["insecure", "encrypted"] as const) {
     }
   });
 }
+
+Deno.test("vde slirp -d and vde cable listen -d with --logfile and --http 0 say their metrics URL as they return, not only into the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-daemon-url-" });
+  const sw: SwitchHandle = await startOurSwitch(`${dir}/sw`);
+  const pids: number[] = [];
+  try {
+    const starts = [
+      ["slirp", "--sock", `${dir}/sw`],
+      ["cable", "listen", "127.0.0.1:0", "--sock", `${dir}/sw`, "--insecure"],
+    ];
+    for (const [i, args] of starts.entries()) {
+      const r = await run([...ourCli(), ...args, "--http", "0", "--daemon", "--logfile", `${dir}/${i}.log`], {
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const m = /; metrics: (http:\/\/127\.0\.0\.1:\d+)\/metrics; in the background as pid (\d+);/.exec(
+        r.stderr,
+      );
+      assert.ok(m !== null, `${args[0]}: ${r.stderr}`);
+      pids.push(Number(m[2]));
+      assert.match(await scrape(m[1]!), /^# HELP vde_/m, `${args[0]}'s metrics answer at the URL said`);
+    }
+  } finally {
+    for (const pid of pids) Deno.kill(pid, "SIGTERM");
+    await waitFor(() => pids.every((pid) => !processAlive(pid)), {
+      timeoutMs: 20_000,
+      what: "the daemons to end",
+    });
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

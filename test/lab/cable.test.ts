@@ -47,6 +47,18 @@ Deno.test("cable nodes join two labs: hosts on either side ping each other over 
         assert.ok(received > 0, "no ping crossed the cable");
         assert.match((await vde(["status", a])).stdout, /^wan +cable +listening on \S+, connected$/m);
         assert.match((await vde(["status", b])).stdout, /^wan +cable +to 127\.0\.0\.1:\d+, connected$/m);
+        // Each lab's log names the cable node its lines are of, as a lab may have several.
+        for (
+          const [lab, first] of [[a, /^\S+ vde up: wan: listening on 127\.0\.0\.1:\d+ \(key /m], [
+            b,
+            null,
+          ]] as const
+        ) {
+          const text = await Deno.readTextFile(`${labsBaseDir()}/${lab}.log`);
+          if (first !== null) assert.match(text, first);
+          assert.match(text, /^\S+ vde up: wan: cable open \S+ remote 127\.0\.0\.1:\d+ key /m);
+          assert.doesNotMatch(text, /vde cable:/);
+        }
         assert.equal((await vde(["down", b])).code, 0);
         assert.equal((await vde(["down", a])).code, 0);
         assert.deepEqual([...await leftovers(a), ...await leftovers(b)], []);

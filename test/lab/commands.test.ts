@@ -8,6 +8,7 @@ import { Errno } from "../../src/console/reply_format.ts";
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
+import { userName } from "../../src/os/users.ts";
 import {
   execRefusal,
   helpColumns,
@@ -401,6 +402,36 @@ Deno.test("vde up -d names the background lab's log, where its exec lines and er
     const log = /its log \(exec lines, cables, errors\): (\S+)$/m.exec(up.stderr)?.[1];
     assert.equal(log, `${labDir(name)}.log`, up.stderr);
     assert.match(await Deno.readTextFile(log!), /h1\$ echo u19-was-here/);
+  });
+});
+
+Deno.test("a background lab's log says each change made through its console, with who made it; a refused one is not said", async () => {
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const term = (...lines: string[]) => vde(["term", name, ...lines.flatMap((l) => ["-c", l])]);
+    // `link sw1-sw2` alone shows the link, and changes nothing.
+    let r = await term(
+      "link sw1-sw2 down",
+      "link sw1-sw2",
+      "link sw1-sw2 delay 5ms",
+      "add switch sw3",
+      "add link sw3 sw1",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    r = await term("link sw1-sw9 down");
+    assert.equal(r.code, 1, "no such link: refused");
+    r = await term("del sw3");
+    assert.equal(r.code, 0, r.stderr);
+    const said = (await Deno.readTextFile(`${labDir(name)}.log`)).split("\n")
+      .filter((l) => / (link|add|del) /.test(l))
+      .map((l) => l.replace(/^\S+ /, "").replace(/ \(pid \d+\)$/, " (pid N)"));
+    const who = `from its console of ${userName(Deno.uid()!)} (pid N)`;
+    assert.deepEqual(said, [
+      `vde up: lab ${name}: link sw1-sw2 down, ${who}`,
+      `vde up: lab ${name}: link sw1-sw2 delay 5ms, ${who}`,
+      `vde up: lab ${name}: add switch sw3, ${who}`,
+      `vde up: lab ${name}: add link sw3 sw1, ${who}`,
+      `vde up: lab ${name}: del sw3, ${who}`,
+    ]);
   });
 });
 

@@ -151,7 +151,8 @@ Deno.test("vde down ends the recorded process outside a rootless lab that outliv
       } catch { /* ended */ }
       await c.status;
     }
-    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    // Its names file too, which each writeState writes: every run left /run/vde/outerPID.names.json.
+    removeLabFiles(name);
   }
 });
 
@@ -464,6 +465,7 @@ Deno.test("vde down of a lab whose vde up removed its record as it stopped delet
     } catch { /* it exited, as it should */ }
     await owner.status;
     await new Deno.Command("ip", { args: ["netns", "delete", ns], stderr: "null" }).output();
-    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    // Its names file too: every run left /run/vde/rv25bPID.names.json.
+    removeLabFiles(name);
   }
 });

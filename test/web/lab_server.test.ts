@@ -18,7 +18,7 @@ import { mac } from "../helpers/vde_clients.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 import { HeadlessPage } from "../helpers/chromium.ts";
-import { hasCommand, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { firstJson } from "../helpers/page_first.ts";
 import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
@@ -286,5 +286,93 @@ Deno.test("lab web server: a switch whose data-plane thread died is marked on th
     await web.close();
     dead.close();
     alive.close();
+  }
+});
+
+Deno.test("lab web server: a cut link is drawn cut, by the server, by the page as it polls and in /topology.dot, which dot accepts", async (t) => {
+  const spec = LAB.links[0]!;
+  const wire = new LabWire(linkName(spec), spec.impair);
+  const web = LabWebServer.start({
+    lab: LAB,
+    switches: new Map(),
+    links: [{ name: linkName(spec), spec, wire }],
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const base = web.url.replace(/\/$/, "");
+    wire.up = false;
+    // The drawing the server sends: struck and said in words, for a reader without JavaScript.
+    const html = await (await fetch(`${base}/`)).text();
+    assert.match(html, /<line [^>]*id="line-sw1:1-sw2:1" class="impaired cut"\/>/);
+    assert.match(html, /<tspan class="ab cutlabel" [^>]*>cut<\/tspan>/);
+    const dot = await (await fetch(`${base}/topology.dot`)).text();
+    assert.match(dot, /"sw1" -- "sw2" \[label="cut, 10% loss", .*style=dashed, color=red/);
+    if (!skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) {
+      const svg = await run(["dot", "-Tsvg"], { input: dot });
+      assert.equal(svg.stderr, "");
+      assert.match(svg.stdout, /stroke-dasharray/);
+    }
+    wire.up = true;
+    assert.doesNotMatch(await (await fetch(`${base}/topology.dot`)).text(), /cut|style=dashed/);
+    assert.doesNotMatch(await (await fetch(`${base}/`)).text(), /class="impaired cut"/);
+    if (!skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) {
+      const page = await HeadlessPage.open(412, 900);
+      try {
+        await page.goto(`${base}/`);
+        const line = `document.getElementById("line-sw1:1-sw2:1").getAttribute("class")`;
+        const said = `document.getElementById("rate-sw1:1-sw2:1").querySelector(".ab").textContent`;
+        await page.waitUntil<boolean>(`${said}.startsWith("sw1→sw2")`, "the link's rates");
+        assert.equal(await page.evaluate<string>(line), "impaired");
+        // Cut while the page is open: the next poll strikes it.
+        wire.up = false;
+        assert.equal(
+          await page.waitUntil<string>(`${line}.includes("cut") && ${line}`, "the link struck"),
+          "impaired cut",
+        );
+        assert.equal(await page.evaluate<string>(said), "cut");
+        const labelClass =
+          `document.getElementById("rate-sw1:1-sw2:1").querySelector(".ab").getAttribute("class")`;
+        assert.equal(await page.evaluate<string>(labelClass), "ab cutlabel");
+        wire.up = true;
+        await page.waitUntil<boolean>(`!${line}.includes("cut")`, "the link back");
+      } finally {
+        await page.close();
+      }
+    }
+  } finally {
+    await web.close();
+    wire.close();
+  }
+});
+
+Deno.test("lab web server: a page left open draws the lab again once it grew or shrank (add, del), not only its tables", async (t) => {
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  // The lab's shell replaces its lab as it adds and removes nodes: the server reads it at each request.
+  const view: { lab: Lab; switches: Map<string, { sw: Switch }> } = { lab: LAB, switches: new Map() };
+  const web = LabWebServer.start(view, { hostname: "127.0.0.1", port: 0 });
+  const page = await HeadlessPage.open(412, 900);
+  try {
+    await page.goto(web.url);
+    const drawn =
+      `[...document.querySelectorAll("svg [id^='node-'], svg [id^='line-']")].map((e) => e.id).join(" ")`;
+    assert.equal(await page.waitUntil<string>(drawn, "the drawing"), "line-sw1:1-sw2:1 node-sw1 node-sw2");
+    view.lab = {
+      ...LAB,
+      nodes: [
+        ...LAB.nodes,
+        { kind: "host", name: "h9", addresses: {}, routes: [], exec: [] },
+      ],
+      links: [...LAB.links, {
+        ends: [{ node: "h9", iface: "eth0" }, { node: "sw2", port: 2 }],
+        impair: {},
+        trunk: [],
+      }],
+    };
+    assert.equal(
+      await page.waitUntil<string>(`${drawn}.includes("node-h9") && ${drawn}`, "h9 drawn"),
+      "line-sw1:1-sw2:1 line-h9:eth0-sw2:2 node-sw1 node-sw2 node-h9",
+    );
+  } finally {
+    await page.close();
+    await web.close();
   }
 });
