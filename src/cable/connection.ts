@@ -51,6 +51,7 @@
  *   refused as before.
  */
 import { BaseLink, CongestionWatch, type FlowPeer } from "../link/link.ts";
+import { DrainMark } from "../link/drain_mark.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 import {
   ECHO_BODY_SIZE,
@@ -130,8 +131,8 @@ export class CableConnection extends BaseLink {
   readonly #roomWaiters: (() => void)[] = [];
   /** Where this connection's frames go, when it can say it is full. */
   readonly #out = new CongestionWatch(() => this.#drained());
-  /** Set when someone found this connection congested: taking a batch below the mark calls `onDrain`. */
-  #backedUp = false;
+  /** When this connection reads as congested to whoever feeds it: taking a batch below the mark calls `onDrain`. */
+  readonly #drain: DrainMark;
   onDrain: (() => void) | null = null;
   readonly #deliverFrame = (frame: Uint8Array) => this.deliver(frame);
   readonly #holds = () => this.#out.congested;
@@ -149,6 +150,8 @@ export class CableConnection extends BaseLink {
     this.#t = t;
     this.#channel = channel;
     this.#maxPending = o.maxPendingBytes ?? MAX_PENDING_BYTES;
+    // A throwing onDrain is the source's own business: it is not this connection's to fail.
+    this.#drain = new DrainMark(this.#maxPending, this, () => {});
     this.#echo = o.echo === true && channel !== null;
     this.#current = this.#encoder();
     const deadAfter = o.deadAfterMs ?? DEAD_AFTER_MS;
@@ -210,9 +213,7 @@ export class CableConnection extends BaseLink {
 
   /** True while more than a quarter of the bound waits to be written: a source that can wait should. */
   get congested(): boolean {
-    if (this.pendingBytes < this.#maxPending / 4) return false;
-    this.#backedUp = true;
-    return true;
+    return this.#drain.congested(this.pendingBytes);
   }
 
   #encoder(): StreamEncoder {
@@ -256,23 +257,15 @@ export class CableConnection extends BaseLink {
     const queued = this.#queue.shift();
     if (queued !== undefined) {
       this.#queuedBytes -= queued.length;
-      this.#tookBatch();
+      // A batch is on its way out: a source told this connection was congested may send again once it is not.
+      this.#drain.tookOut(this.pendingBytes);
       return queued;
     }
     if (this.#current.length === 0) return null;
     const batch = this.#current;
     this.#current = this.#encoder();
-    this.#tookBatch();
+    this.#drain.tookOut(this.pendingBytes);
     return batch;
-  }
-
-  /** A batch is on its way out: a source told this connection was congested may send again once it is not. */
-  #tookBatch(): void {
-    if (!this.#backedUp || this.pendingBytes >= this.#maxPending / 4) return;
-    this.#backedUp = false;
-    try {
-      this.onDrain?.();
-    } catch { /* the source's own business: it is not this connection's to fail */ }
   }
 
   async #flush(): Promise<void> {

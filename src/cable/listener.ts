@@ -71,8 +71,10 @@ const NO_PORT = "no switch port: ";
 /**
  * What a listener's cable is called on its switch port (`ports`, `port/print`): its session, not the
  * address of its first connection, which a resumed cable (a restart, a new source port, another address)
- * no longer comes from, and which a port's description, sent once when it joins the switch, cannot follow.
- * The `cable open` log lines pair the session with each connection's address.
+ * no longer comes from. Where the switch holds the session itself (`vde switch --cable .../listen`), its
+ * `farEnd` follows each connection's address; a port joined through a switch's socket (`vde cable listen`)
+ * has its description sent once, and says the address it was opened from. The `cable open` log lines
+ * pair the session with each connection's address.
  */
 export function cableSessionName(idHex: string): string {
   return `cable session ${idHex.slice(0, 16)}`;
@@ -85,6 +87,14 @@ export class ListenerSession extends CableSession {
   /** Remote address of the latest connection. */
   remote = "";
   graceTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /**
+   * Where the cable comes from now, after its name on its switch port: the live connection's address, or
+   * the last one's while the session waits for its client to come back.
+   */
+  get farEnd(): string {
+    return this.connection === null ? `not connected (last from ${this.remote})` : `from ${this.remote}`;
+  }
 }
 
 /** Accepts cables on one TCP address. */

@@ -114,11 +114,10 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     // A cable's join of the switch under way at a stop is told it and undone before the exit, which would
     // otherwise cut it short (its socket left in the switch's directory); the cable is refused then.
     const joining = new Set<Promise<unknown>>();
-    const listener = await startCableListener(v, async (session) => {
-      const opening = openUnlessStopped(
-        p.stopped,
-        (signal) => openLink(flags.sock, { description: cableSessionName(session.idHex), signal }),
-      );
+    const listener = await startCableListener(v, async (session, remote) => {
+      // Sent once, as the switch's port joins: the address of the connection that opened the session.
+      const description = `${cableSessionName(session.idHex)}, opened from ${remote}`;
+      const opening = openUnlessStopped(p.stopped, (signal) => openLink(flags.sock, { description, signal }));
       joining.add(opening);
       const local = await opening.finally(() => joining.delete(opening));
       if (local === undefined) throw new Error(`the listener was stopped (${await p.stopped})`);

@@ -288,24 +288,86 @@ export function markStopping(dir: string): void {
 }
 
 /**
+ * What `vde down` holds of the lab it takes down (markStoppingOf): how it found the lab's directory,
+ * and, where it made the mark, that directory's descriptor until `release`.
+ */
+export interface StopMark {
+  /**
+   * `marked`: this `vde down` marked it; `under way`: it was marked already (its `vde up` is stopping
+   * by itself, or another `vde down` took it down first); `gone`: no directory of this run to mark.
+   */
+  readonly how: "marked" | "under way" | "gone";
+  /**
+   * Ends the hold, once the lab's `vde up` is gone: where its record is gone too, and the directory
+   * with it but for what came in late (a mark made as its removal ran), removes what is left.
+   */
+  release(): void;
+}
+
+/**
  * `vde down`'s markStopping of lab `name`, whose record it read as `state`: its `vde up` may have
  * removed the directory since, and a new `vde up` of the name claimed it (mkdir) at once, whose lab a
  * mark by name would say is stopping for good. So the directory is held open (a descriptor names the
  * very directory, whatever becomes of its name), its record read through it, and the mark written
- * through it only where that record is still this run's. False where it was not marked.
+ * through it only where that record is still this run's.
+ *
+ * The mark is made only where there is none: one there already says a stop is under way, which this
+ * `vde down` waits for rather than hurries. A mark made while the directory's removal runs (its `vde
+ * up` stopping by itself, or another `vde down` removing it) may land after that removal listed the
+ * directory: its rmdir then finds it not empty, and the directory would stay, holding only the mark
+ * (which `vde up` refuses to claim). So the `vde down` that made the mark holds the directory until
+ * it is done (`release`), and removes what is left where the lab's record is gone.
  */
-export function markStoppingOf(name: string, state: LabState): boolean {
+export function markStoppingOf(name: string, state: LabState): StopMark {
   const c = libc();
   const fd = c.open(cstr(labDir(name)), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
-  if (fd < 0) return false; // gone already: nothing to mark
-  try {
-    const held = `/proc/self/fd/${fd}`;
-    if (!sameRun(state, stateIn(held))) return false;
-    markStopping(held);
-    return true;
-  } finally {
-    c.close(fd);
+  if (fd < 0) return { how: "gone", release() {} }; // gone already: nothing to mark
+  const held = `/proc/self/fd/${fd}`;
+  let how: StopMark["how"] = "gone";
+  if (sameRun(state, stateIn(held))) {
+    try {
+      Deno.writeFileSync(`${held}/${STOPPING_FILE}`, new Uint8Array(), { mode: 0o600, createNew: true });
+      how = "marked";
+    } catch (err) {
+      // Removed since: nothing to mark.
+      if (err instanceof Deno.errors.AlreadyExists) how = "under way";
+    }
   }
+  if (how !== "marked") {
+    c.close(fd);
+    return { how, release() {} };
+  }
+  return {
+    how,
+    release() {
+      try {
+        removeLeft(held, labDir(name));
+      } finally {
+        c.close(fd);
+      }
+    },
+  };
+}
+
+/**
+ * Removes lab directory `held` (`/proc/self/fd/N`), named `dir`, where its lab's `vde up` is over and
+ * its record gone: what is left is what came in as its removal ran, or what a `vde up` killed in its
+ * removal left. Not where the directory is removed already (a new `vde up` of the name may have `dir`
+ * now) or `dir` names another directory.
+ */
+function removeLeft(held: string, dir: string): void {
+  if (stateIn(held) !== undefined) return;
+  try {
+    for (const e of Deno.readDirSync(held)) {
+      try {
+        Deno.removeSync(`${held}/${e.name}`, { recursive: true });
+      } catch { /* removed meanwhile */ }
+    }
+    const own = Deno.statSync(held);
+    const named = Deno.lstatSync(dir);
+    if (own.nlink === 0 || own.ino !== named.ino || own.dev !== named.dev) return;
+    Deno.removeSync(dir);
+  } catch { /* removed already, or another removal's entries still there: its rmdir follows */ }
 }
 
 /**
@@ -435,9 +497,47 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   // Whose the lab is, before its vde up, stopping, removes its directory.
   const user = fileOwner(name);
   // Said first, before its console closes: `vde status` and `vde term` meanwhile say it is going down.
-  markStoppingOf(name, state);
+  const mark = markStoppingOf(name, state);
+  let ours = false;
+  try {
+    await takeDown(name, state, user, mark, graceMs, done);
+    // Its vde up, stopping, removed its names file and directory: a new `vde up` of the name may claim
+    // both since (its record another run's, or not written yet, or its mkdir just after this look). Only
+    // while the record is this run's is the directory this run's, and no other can claim the name until
+    // it goes.
+    ours = sameRun(state, readState(name));
+    if (ours) removeLabFiles(name);
+  } finally {
+    mark.release();
+  }
+  done.push(
+    ours || !exists(labDir(name))
+      ? `removed lab ${name}`
+      : `removed lab ${name} (a new vde up of ${name} has its directory now)`,
+  );
+  return done;
+}
+
+/**
+ * cleanupLab's steps up to its directory's removal, once lab `name` (record `state`, file of `user`) is
+ * marked as `mark` says: the lab's processes, and its namespaces where nothing else ends them.
+ */
+async function takeDown(
+  name: string,
+  state: LabState,
+  user: number,
+  mark: StopMark,
+  graceMs: number,
+  done: string[],
+): Promise<void> {
   if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
-    done.push(await stop(state.pid, graceMs, "vde up"));
+    // Marked already: its vde up is stopping (by itself, or another vde down's SIGTERM), given its grace
+    // to end as it would be here; a second SIGTERM would hurry it (signals.ts).
+    if (mark.how === "under way" && await untilExit(state.pid, graceMs, 50)) {
+      done.push(`vde up (pid ${state.pid}) was stopping already: waited for it`);
+    } else {
+      done.push(await stop(state.pid, graceMs, "vde up"));
+    }
   }
   // The process outside ends once the lab's has (its slirps and cables with it); one that does not (stopped,
   // hung) is ended here, if it is still the one recorded and the lab's user's.
@@ -476,18 +576,4 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     const now = readState(name);
     for (const ns of sameRun(state, now) ? now.namespaces : []) await deleteNetns(ns);
   }
-  // Its vde up, stopping, removed its names file and directory: a new `vde up` of the name may claim both
-  // since (its record another run's, or not written yet, or its mkdir just after this look). Only while
-  // the record is this run's is the directory this run's, and no other can claim the name until it goes.
-  if (!sameRun(state, readState(name))) {
-    done.push(
-      exists(labDir(name))
-        ? `removed lab ${name} (a new vde up of ${name} has its directory now)`
-        : `removed lab ${name}`,
-    );
-    return done;
-  }
-  removeLabFiles(name);
-  done.push(`removed lab ${name}`);
-  return done;
 }

@@ -46,6 +46,12 @@ export interface Link {
    */
   readonly failed?: boolean;
   /**
+   * Optional: where the far end is now (`from 10.0.0.2:41234`), for a link whose far end moves over its
+   * life, which a description given once cannot follow: a cable listener's session, each of whose
+   * connections comes from its own address. The console shows it after the description.
+   */
+  readonly farEnd?: string;
+  /**
    * Optional flow control, output side: true while frames sent here are
    * being queued because the far end is not keeping up (soon they drop).
    * A sender that can wait (a TCP stack) holds new data until `onDrain`.

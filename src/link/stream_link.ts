@@ -38,6 +38,7 @@
  */
 import { BaseLink, CongestionWatch, discard, type FlowPeer, type LinkKind, logOnce } from "./link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
+import { DrainMark } from "./drain_mark.ts";
 
 /** Something read like Deno.FsFile: fills `p`, returns the count or null at EOF. */
 export interface ByteReader {
@@ -88,16 +89,16 @@ export class StreamLink extends BaseLink {
   readonly #out = new CongestionWatch(() => this.#wake());
   /** Wakes the read loop waiting for the peer to drain (or the link to close). */
   #wakeReader: (() => void) | null = null;
-  /** Pending bytes above which this link reads as congested to whoever feeds it. */
-  readonly #congestedBytes: number;
-  /** Set when someone found this link congested: its next write below the mark calls `onDrain`. */
-  #backedUp = false;
+  /** When this link reads as congested to whoever feeds it; its next write below the mark calls `onDrain`. */
+  readonly #drain: DrainMark;
   onDrain: (() => void) | null = null;
 
   constructor(description: string, source: ByteSource, sink: ByteSink, options: StreamLinkOptions = {}) {
     super(description);
     const maxBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
-    this.#congestedBytes = maxBytes / 4;
+    this.#drain = new DrainMark(maxBytes, this, (err) => {
+      logOnce(`drain:${this.description}`, `drain handler failed on ${this.description}: ${err}`);
+    });
     this.#pending = new StreamEncoder({ maxBytes, initialCapacity: 64 * 1024 });
     this.#spare = new StreamEncoder({ maxBytes, initialCapacity: 64 * 1024 });
     this.#release = options.release;
@@ -142,9 +143,7 @@ export class StreamLink extends BaseLink {
 
   /** True while more than a quarter of the bound waits to be written: a source that can wait should. */
   get congested(): boolean {
-    if (this.#pending.length < this.#congestedBytes) return false;
-    this.#backedUp = true;
-    return true;
+    return this.#drain.congested(this.#pending.length);
   }
 
   /** Stops decoding and reading while `peer` is congested, until its `onDrain` (null: nobody to wait for). */
@@ -205,10 +204,7 @@ export class StreamLink extends BaseLink {
         this.#pending = this.#spare;
         this.#spare = batch;
         // What waited is being written: a source told it was congested may fill the empty buffer again.
-        if (this.#backedUp) {
-          this.#backedUp = false;
-          this.#drained();
-        }
+        this.#drain.tookOut(this.#pending.length);
         await this.#write(batch.bytes);
         this.stats.framesOut += batch.frames;
         this.stats.bytesOut += batch.frameBytes;
@@ -218,14 +214,6 @@ export class StreamLink extends BaseLink {
       this.#ended(isBrokenPipe(err) ? PEER_CLOSED : `write failed: ${errorText(err)}`);
     } finally {
       this.#writing = false;
-    }
-  }
-
-  #drained(): void {
-    try {
-      this.onDrain?.();
-    } catch (err) {
-      logOnce(`drain:${this.description}`, `drain handler failed on ${this.description}: ${err}`);
     }
   }
 

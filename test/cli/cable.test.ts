@@ -10,6 +10,8 @@ import { CableListener } from "../../src/cable/listener.ts";
 import { CableClient, defaultSessionId } from "../../src/cable/client.ts";
 import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
 import { processAlive } from "../../src/os/processes.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+import { hex } from "../../src/wire/cable_handshake.ts";
 
 Deno.test("vde cable keygen - refuses in one line and writes no file named '-'", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-keygen-" });
@@ -254,6 +256,37 @@ Deno.test("one cable through vde plug, vde switch --cable and vde cable connect 
       await p?.status;
     }
     listener.close();
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde cable listen's port on its switch is listed by the session and the address the cable was opened from", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-listen-port-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = free.addr as Deno.NetAddr;
+  free.close();
+  const listen = spawnCli(["cable", "listen", `127.0.0.1:${port}`, "--sock", `${tmp}/sw`, "--insecure"]);
+  const sessionId = await defaultSessionId("far site");
+  // It retries until vde cable listen listens.
+  const client = new CableClient({ hostname: "127.0.0.1", port, key: null, sessionId, log: () => {} });
+  const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
+  try {
+    await waitFor(() => client.farPort > 0, { timeoutMs: 60_000, what: "the cable's port on the switch" });
+    const lines = (await mgmt.command("port/print")).lines ?? [];
+    const name = `cable session ${hex(sessionId).slice(0, 16)}`;
+    assert.match(
+      lines.find((l) => l.includes("-- endpoint")) ?? lines.join("\n"),
+      new RegExp(`: ${name}, opened from 127\\.0\\.0\\.1:\\d+ user=`),
+    );
+  } finally {
+    mgmt.close();
+    client.close("test over");
+    try {
+      listen.kill("SIGTERM");
+    } catch { /* ended */ }
+    await listen.status;
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }

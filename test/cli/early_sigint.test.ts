@@ -23,8 +23,8 @@
  * those moments).
  */
 import assert from "node:assert/strict";
-import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 import { labDir, netnsName } from "../../src/lab/names.ts";
+import { commandLine } from "../../src/os/processes.ts";
 import {
   hasCommand,
   pathExists,
@@ -33,7 +33,7 @@ import {
   sleep,
   waitFor,
 } from "../helpers/processes.ts";
-import { portBlocks, REPO_ROOT, startCSwitch, waitForConsole } from "../helpers/switches.ts";
+import { portBlocks, startCSwitch, VDE_CLI, waitForConsole } from "../helpers/switches.ts";
 import { listDir } from "../helpers/vde_clients.ts";
 import { forceDown, labFile, uniqueLab } from "../lab/_helpers.ts";
 
@@ -64,8 +64,13 @@ interface Trial {
   stderr: string;
 }
 
-/** Whether `pid` catches SIGINT (a listener of Deno's is installed), from /proc; false once it has gone. */
+/**
+ * Whether vde at `pid` catches SIGINT (a listener of Deno's is installed), from /proc; false once it has
+ * gone, and while `pid` is still the shell that starts it: dash catches SIGINT until its trap, and one sent
+ * then is dropped with the shell as it execs.
+ */
 function catchesSigint(pid: number): boolean {
+  if (commandLine(pid)?.includes(VDE_CLI.at(-1)!) !== true) return false;
   try {
     const line = Deno.readTextFileSync(`/proc/${pid}/status`).split("\n").find((l) =>
       l.startsWith("SigCgt:")
@@ -77,25 +82,21 @@ function catchesSigint(pid: number): boolean {
 }
 
 /**
- * `vde ARGS` as `deno task install` and the README's wrapper run it (src/cli/vde.ts), started as a
- * script without job control starts `cmd &`: with SIGINT ignored. Sent SIGINT `moment` ms later.
+ * `vde ARGS` as `deno task install`, the README's wrapper and every test run it (VDE_CLI: src/cli/vde.ts),
+ * started as a script without job control starts `cmd &`: with SIGINT ignored.
  */
-async function interrupt(args: string[], moment: number, boundMs: number): Promise<Trial> {
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'trap "" INT; exec "$@"',
-      "sh",
-      Deno.execPath(),
-      ...DENO_RUN,
-      "--quiet",
-      `${REPO_ROOT}/src/cli/vde.ts`,
-      ...args,
-    ],
+function startIgnoringSigint(args: string[]): Deno.ChildProcess {
+  return new Deno.Command("sh", {
+    args: ["-c", 'trap "" INT; exec "$@"', "sh", ...VDE_CLI, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** `vde ARGS` started as startIgnoringSigint starts it, sent SIGINT `moment` ms later. */
+async function interrupt(args: string[], moment: number, boundMs: number): Promise<Trial> {
+  const child = startIgnoringSigint(args);
   const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   const ended = child.status.then((s) => s);
   let exited = false;
@@ -178,6 +179,40 @@ Deno.test("vde switch sent SIGINT 20 ms to 1 s after it starts, from a script (S
       assert.equal(await pathExists(dir), false, `${dir} is left at ${moment} ms: ${t.stderr}`);
       return t;
     });
+  } finally {
+    for (const pid of processesMentioning(base)) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("vde switch as the tests start it, sent SIGINT the moment it listens, stops at once and leaves its directory gone, every time", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-first-sigint-" });
+  try {
+    for (let i = 0; i < TRIES; i++) {
+      const dir = `${base}/sw${i}`;
+      const child = startIgnoringSigint(["switch", "--sock", dir]);
+      const output = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+      // As early as a SIGINT can count: the first moment /proc says vde catches it (before, Deno's own start
+      // keeps the ignored disposition it inherited).
+      await waitFor(() => catchesSigint(child.pid), {
+        timeoutMs: 30_000,
+        intervalMs: 1,
+        what: "vde to listen",
+      });
+      child.kill("SIGINT");
+      const status = await Promise.race([child.status, sleep(10_000).then(() => null)]);
+      if (status === null) {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+      const [, stderr] = await output;
+      const said = `try ${i}: ${JSON.stringify({ status, stderr })}`;
+      assert.ok(status !== null, `still running 10 s after SIGINT: ${said}`);
+      // Before the switch listens itself, the early listener ends it as SIGINT does; after, its cleanup exits 0.
+      assert.ok(status.signal === "SIGINT" || status.code === 0, said);
+      assert.deepEqual(processesMentioning(dir), [], `a process is left: ${said}`);
+      assert.equal(await pathExists(dir), false, `${dir} is left: ${said}`);
+    }
   } finally {
     for (const pid of processesMentioning(base)) Deno.kill(pid, "SIGKILL");
     await Deno.remove(base, { recursive: true });

@@ -688,6 +688,28 @@ Deno.test("vde down of a lab already down says so in one line and exits 0; a lab
   assert.match(bad.stderr, /is neither a lab file nor a lab name/);
 });
 
+Deno.test("two vde down of one lab at once both exit 0 and leave no directory of it, run after run", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    for (let run = 0; run < 6; run++) {
+      const up = await vde(["up", "-d", file]);
+      assert.equal(up.code, 0, up.stderr);
+      const both = await Promise.all([vde(["down", name]), vde(["down", name])]);
+      for (const r of both) {
+        assert.equal(r.code, 0, `run ${run}: ${r.stderr}`);
+        assert.equal(r.stderr, "", `run ${run}`);
+        // Whichever came second waited for the first's stop, or found the lab gone already.
+        assert.match(
+          r.stdout,
+          new RegExp(`removed lab ${name}\n$|: nothing to take down\n$|\(no lab was running there\)\n$`),
+          `run ${run}`,
+        );
+      }
+      assert.equal(isDirectory(labDir(name)), false, `run ${run}: ${both.map((r) => r.stdout).join("")}`);
+    }
+  });
+});
+
 Deno.test("a lab file whose name is a path (../../x) is refused by vde down and status as vde up refuses it, removing nothing it leads to", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-name-path-" });
   try {

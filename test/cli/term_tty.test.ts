@@ -88,7 +88,7 @@ Deno.test("vde term at a terminal leaves on SIGHUP and SIGTERM like exit, with s
       try {
         await tmux.waitFor((s) => s.endsWith(`vde[${mgmt}]$`), "the prompt", 30_000);
         // The only process whose command line names this management socket is the one just started.
-        const found = await run(["pgrep", "-f", `mod.ts term ${mgmt}$`]);
+        const found = await run(["pgrep", "-f", `vde.ts term ${mgmt}$`]);
         const pids = found.stdout.trim().split("\n").filter((l) => l !== "");
         assert.equal(pids.length, 1, `one vde term process: ${found.stdout}`);
         Deno.kill(Number(pids[0]), signal);

@@ -25,10 +25,19 @@ import { boundSockets, holderOf } from "../../src/os/socket_owner.ts";
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
 /**
- * `vde` as the tests run it: `deno run -A --v8-flags=... --quiet <repo>/mod.ts`, run as a user's `vde` is
- * (src/cli/v8_flags.ts), so what the tests pin is the program users run, with its V8 flags.
+ * `vde` as the tests run it: `deno run -A --v8-flags=... --quiet <repo>/src/cli/vde.ts`, run as a user's
+ * `vde` is (`deno task vde`, `deno task install`; src/cli/v8_flags.ts), so what the tests pin is the
+ * program users run, with its V8 flags. Not mod.ts, which runs the same command line but only once Deno
+ * has loaded the whole library (a module's static graph loads before any of it runs): under load a
+ * SIGINT a second after the start was lost there, where vde.ts listens from its first line
+ * (early_sigint.ts).
  */
-export const VDE_CLI: readonly string[] = [Deno.execPath(), ...DENO_RUN, "--quiet", `${REPO_ROOT}/mod.ts`];
+export const VDE_CLI: readonly string[] = [
+  Deno.execPath(),
+  ...DENO_RUN,
+  "--quiet",
+  `${REPO_ROOT}/src/cli/vde.ts`,
+];
 
 /** Which implementation a handle runs. */
 export type SwitchKind = "c" | "ours";

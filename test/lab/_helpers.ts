@@ -1,5 +1,5 @@
 /**
- * Rig for the lab tests: run the `vde` CLI (from mod.ts, or the bundle),
+ * Rig for the lab tests: run the `vde` CLI (src/cli/vde.ts, or the bundle),
  * give each lab a name unique to this run, bring it up in the background or
  * at a terminal (tmux), and list what a lab left on the machine
  * (namespaces, interfaces, runtime directory).

@@ -220,14 +220,18 @@ Deno.test("vde down of a lab whose name a new vde up claims as its vde up stops 
     assert.equal(readState(name)?.started, "later", "the new lab's record is there");
     assert.deepEqual(readLabNames(name, machineUid(), labsBaseDir())?.hosts, ["h9"], "and its names file");
   } finally {
-    try {
-      owner.kill("SIGKILL");
-    } catch { /* it exited, as it should */ }
-    await owner.status;
-    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
-    await Deno.remove(labNamesPath(name)).catch(() => {});
+    await endOwner(owner, labDir(name), labNamesPath(name));
   }
 });
+
+/** Ends lab owner `owner` if it has not (SIGKILL), then removes `paths` (recursively) where they are. */
+async function endOwner(owner: Deno.ChildProcess, ...paths: string[]): Promise<void> {
+  try {
+    owner.kill("SIGKILL");
+  } catch { /* it exited, as it should */ }
+  await owner.status;
+  for (const p of paths) await Deno.remove(p, { recursive: true }).catch(() => {});
+}
 
 /** A pid no process has: one that ran and was reaped. */
 async function deadPid(): Promise<number> {
@@ -333,12 +337,7 @@ Deno.test("vde down marks its lab as stopping before it signals its vde up, whos
     ]);
     assert.equal(Deno.readTextFileSync(saw), "stopping");
   } finally {
-    try {
-      owner.kill("SIGKILL");
-    } catch { /* it exited, as it should */ }
-    await owner.status;
-    await Deno.remove(saw).catch(() => {});
-    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+    await endOwner(owner, saw, labDir(name));
   }
 });
 
@@ -350,20 +349,72 @@ Deno.test("vde down marks its lab as stopping only while the directory holds tha
     // The lab's vde up removed its directory as it stopped, and a new vde up of the name claimed it since.
     Deno.mkdirSync(labDir(name), { recursive: true });
     writeState({ ...old, started: "later" });
-    assert.equal(markStoppingOf(name, old), false);
+    assert.equal(markStoppingOf(name, old).how, "gone");
     assert.throws(() => Deno.lstatSync(mark), Deno.errors.NotFound, "the new lab is not marked");
     assert.equal(runState(name, readState(name)!), "starting");
     // Its own directory still: marked.
     writeState(old);
-    assert.equal(markStoppingOf(name, old), true);
+    const first = markStoppingOf(name, old);
+    assert.equal(first.how, "marked");
     assert.equal(runState(name, readState(name)!), "stopping");
+    assert.equal(markStoppingOf(name, old).how, "under way", "marked already: a stop is under way");
+    first.release();
+    assert.equal(runState(name, readState(name)!), "stopping", "its record there: the lab's to remove");
     Deno.removeSync(labDir(name), { recursive: true });
-    assert.equal(markStoppingOf(name, old), false, "gone: nothing to mark");
+    assert.equal(markStoppingOf(name, old).how, "gone", "gone: nothing to mark");
   } finally {
     Deno.removeSync(labNamesPath(name));
     try {
       Deno.removeSync(labDir(name), { recursive: true });
     } catch { /* removed by the test */ }
+  }
+});
+
+/** Lab `name`'s directory and record, its vde up process `pid` (since when it started) with `namespaces`. */
+function recordLab(name: string, pid: number, namespaces: string[] = []): void {
+  Deno.mkdirSync(labDir(name), { recursive: true });
+  const pidStart = processStartTime(pid) ?? undefined;
+  writeState({ name, pid, pidStart, file: "", namespaces, started: new Date().toISOString() });
+}
+
+Deno.test("a vde down whose mark lands in its lab's directory as that is being removed removes the directory, not leaving it holding only the mark", async () => {
+  const name = `late${Deno.pid}`;
+  const dir = JSON.stringify(labDir(name));
+  // The lab's vde up, stopping by itself (Ctrl-C), is removing its directory: it listed it before vde
+  // down's mark came in (so takes its record and names file, not the mark), and its rmdir, last, fails.
+  const owner = await lingering(
+    `Deno.removeSync(${dir} + "/state.json"); Deno.removeSync(${JSON.stringify(labNamesPath(name))}); ` +
+      `try { Deno.removeSync(${dir}); } catch { /* not empty: the mark */ } Deno.exit(0);`,
+  );
+  try {
+    recordLab(name, owner.pid);
+    assert.deepEqual(await cleanupLab(name, 10_000), [
+      `stopped vde up (pid ${owner.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.throws(() => Deno.lstatSync(labDir(name)), Deno.errors.NotFound, "no directory left behind");
+  } finally {
+    await endOwner(owner, labDir(name));
+  }
+});
+
+Deno.test("a second vde down of a lab being taken down waits for its vde up to stop rather than hurrying it with a second SIGTERM", async () => {
+  const name = `second${Deno.pid}`;
+  const signalled = `${labDir(name)}.signalled`;
+  // The lab's vde up, which the first vde down signalled: it is stopping, and done in a moment.
+  const owner = await lingering(`Deno.writeTextFileSync("${signalled}", "again");`);
+  try {
+    recordLab(name, owner.pid);
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    setTimeout(() => owner.kill("SIGKILL"), 300);
+    assert.deepEqual(await cleanupLab(name, 10_000), [
+      `vde up (pid ${owner.pid}) was stopping already: waited for it`,
+      `removed lab ${name}`,
+    ]);
+    assert.throws(() => Deno.lstatSync(signalled), Deno.errors.NotFound, "no second SIGTERM");
+    assert.throws(() => Deno.lstatSync(labDir(name)), Deno.errors.NotFound);
+  } finally {
+    await endOwner(owner, signalled, labDir(name), labNamesPath(name));
   }
 });
 
@@ -444,15 +495,7 @@ Deno.test("vde down of a lab whose vde up removed its record as it stopped delet
       `new Deno.Command("ip", { args: ["netns", "add", "${ns}"] }).outputSync(); Deno.exit(0);`,
   );
   try {
-    Deno.mkdirSync(labDir(name), { recursive: true });
-    writeState({
-      name,
-      pid: owner.pid,
-      pidStart: processStartTime(owner.pid) ?? undefined,
-      file: "",
-      namespaces: [ns],
-      started: new Date().toISOString(),
-    });
+    recordLab(name, owner.pid, [ns]);
     const done = await cleanupLab(name, 10_000);
     assert.match(done.at(-1)!, /a new vde up of .* has its directory now/, done.join("\n"));
     const listed = new TextDecoder().decode(
@@ -460,10 +503,7 @@ Deno.test("vde down of a lab whose vde up removed its record as it stopped delet
     );
     assert.match(listed, new RegExp(`^${ns}\\b`, "m"), "the new lab's h1 is there");
   } finally {
-    try {
-      owner.kill("SIGKILL");
-    } catch { /* it exited, as it should */ }
-    await owner.status;
+    await endOwner(owner, labDir(name));
     await new Deno.Command("ip", { args: ["netns", "delete", ns], stderr: "null" }).output();
     // Its names file too: every run left /run/vde/rv25bPID.names.json.
     removeLabFiles(name);

@@ -73,13 +73,15 @@ export function endpointModule(ep: Endpoint): string {
 /**
  * What vde_switch would show as an endpoint's description: a tap's is its
  * interface's name alone (vde_switch's tuntap module describes it so, and
- * scripts read the name from `port/print`), any other link's its own.
+ * scripts read the name from `port/print`), any other link's its own,
+ * followed by where its far end is now where that moves (a cable listener's
+ * session: `cable session 3f2a9c0d1e4b5a67 from 10.0.0.2:41234`).
  */
 export function endpointDescription(ep: Endpoint): string {
   const link: object = ep.link;
-  return ep.link.kind === "tap" && "name" in link && typeof link.name === "string"
-    ? link.name
-    : ep.link.description;
+  if (ep.link.kind === "tap" && "name" in link && typeof link.name === "string") return link.name;
+  const farEnd = ep.link.farEnd;
+  return farEnd === undefined ? ep.link.description : `${ep.link.description} ${farEnd}`;
 }
 
 /**

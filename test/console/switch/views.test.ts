@@ -17,6 +17,7 @@ import {
 import { listens, VDE_CLI } from "../../helpers/switches.ts";
 import type { Link, LinkKind } from "../../../src/link/link.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
+import { Bench, until, within } from "../../cable/_helpers.ts";
 
 function endpointOf(kind: LinkKind) {
   const link: Link = Object.assign(new MemoryLink("tap t0"), { kind });
@@ -45,6 +46,36 @@ Deno.test("a tap is listed by its interface name alone, as vde_switch's tuntap m
     assert.match(await tc.run("ports"), /#\d+ tap u22t0\n/);
   } finally {
     tap.close();
+    tc.close();
+  }
+});
+
+Deno.test("a cable listener's session is listed with its peer's address, and the last one's while it waits for its client to come back", async () => {
+  const tc = makeConsole(8);
+  const bench: Bench = new Bench({
+    key: null,
+    onSession: (s) => {
+      bench.sessions.push(s);
+      return tc.sw.portOfEndpoint(tc.sw.attach(s).id);
+    },
+  });
+  try {
+    const sessionId = crypto.getRandomValues(new Uint8Array(16));
+    const client = bench.client({ key: null, sessionId });
+    await within("the cable's connection", 5000, client.firstConnection);
+    const session = await bench.sessionCount(1);
+    const from = session.remote;
+    assert.match(from, /^127\.0\.0\.1:\d+$/);
+    const name = `cable session ${session.idHex.slice(0, 16)}`;
+    const line = (await tc.run("port/print")).split("\n").find((l) => l.includes("-- endpoint"));
+    assert.equal(line, `  -- endpoint ID 0001 module link        : ${name} from ${from}`);
+    assert.match(await tc.run("ports"), new RegExp(`#\\d+ ${name} from ${from}\n`));
+    // Gone, its port kept for the grace: where it came from last.
+    client.close("gone");
+    await until("the connection's loss", () => session.connection === null);
+    assert.match(await tc.run("port/print"), new RegExp(`: ${name} not connected \\(last from ${from}\\)\n`));
+  } finally {
+    await bench.close();
     tc.close();
   }
 });
