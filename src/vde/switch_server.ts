@@ -53,6 +53,7 @@ import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
 import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
+import { descriptorAdvice } from "../os/fd_limit.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import {
@@ -221,7 +222,14 @@ export class VdeSwitchServer {
       ctl,
       (conn, peer) => this.#accepted(conn, peer),
       (err) => {
-        if (!this.#closed) this.#log(`ctl socket: ${err.message}`);
+        if (this.#closed) return;
+        // Once a shortage (the listener says it once): clients wait in the backlog meanwhile.
+        const advice = descriptorAdvice(err, "the switch", PER_PORT);
+        this.#log(
+          advice === undefined
+            ? `ctl socket: ${err.message}`
+            : `ctl socket: ${err.message}: new clients wait until a port is freed; ${advice}`,
+        );
       },
       {},
       // Before it listens: under umask 000 it is bound 0777, and another user could connect first. Not by
@@ -486,7 +494,7 @@ export class VdeSwitchServer {
         conn,
         err instanceof SysError && err.code === C.ENOENT
           ? `client socket ${path} does not exist`
-          : `cannot open client socket ${path}: ${(err as Error).message}`,
+          : `cannot open client socket ${path}: ${withAdvice(err)}`,
       );
       return null;
     }
@@ -582,7 +590,7 @@ export class VdeSwitchServer {
         sock?.close();
         if (unbound !== undefined) removeSocketFile(unbound, this.#log);
       }
-      this.#refuse(conn, `cannot set up port ${port}: ${(err as Error).message}`);
+      this.#refuse(conn, `cannot set up port ${port}: ${withAdvice(err)}`);
     }
   }
 
@@ -626,6 +634,16 @@ export class VdeSwitchServer {
     else this.#pin.whereNow(this.#log);
     this.#pin.close();
   }
+}
+
+/** What a port takes of the switch's descriptors, for the advice on running out of them. */
+const PER_PORT = "2 a port";
+
+/** `err`'s message, and what to do when it is a run-out of descriptors (said to the client and the log). */
+function withAdvice(err: unknown): string {
+  const advice = descriptorAdvice(err, "the switch", PER_PORT);
+  const message = err instanceof Error ? err.message : String(err);
+  return advice === undefined ? message : `${message}: ${advice}`;
 }
 
 /**
