@@ -17,6 +17,8 @@ import type { CaptureHub } from "./hub.ts";
 import { describePort, newClient } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { openOutputFile } from "../os/output_file.ts";
+import { writeFailure } from "../os/write_failure.ts";
+import { counted } from "../counted.ts";
 import type { Switch } from "../switch/switch.ts";
 
 /** A running file capture. */
@@ -33,12 +35,22 @@ export function startFileCapture(
   hub: CaptureHub,
   path: string,
   switchName: string,
+  log: (message: string) => void,
   maxPendingBytes = 16 << 20,
 ): FileCapture {
   // Not through a symlink nor into another user's file: truncating what root's `--pcap /tmp/x.pcap` led to
   // would empty any file.
   const file = openOutputFile(path, { truncate: true, mode: CAPTURE_FILE_MODE });
-  const queue = new OutputQueue(file, () => {});
+  // A write that fails (a full disk) ends the capture, said once; the switch forwards on. The file's later
+  // frames were dropped in silence, the file cut short, and the closing counts said them captured.
+  const queue = new OutputQueue(file, (err) => {
+    stop();
+    log(
+      `--pcap ${path}: cannot write after ${counted(writer.captured, "frame")}, capture stopped: ${
+        writeFailure(err)
+      }`,
+    );
+  });
   const writer = new CaptureFileWriter(
     formatForPath(path),
     DEFAULT_SNAPLEN,

@@ -56,6 +56,7 @@ import {
 import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
+import { writeFailure } from "../os/write_failure.ts";
 import { askLabCapturePoint } from "./capture_lab_hint.ts";
 import { type CapturePoint, isRefused } from "../lab/capture_hint.ts";
 import { unwritable } from "../os/unwritable.ts";
@@ -342,7 +343,12 @@ export async function runCapture(
     signals.remove();
     throw new UsageError(`cannot write ${o.write}${unwritable(o.write, "-w", err)}`);
   }
-  const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, () => signals.stop("output closed"));
+  // A reader that went (`| head`: a broken pipe) ends the capture quietly; a full disk is said (below).
+  let outputFailure: unknown;
+  const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, (err) => {
+    if (!(err instanceof Deno.errors.BrokenPipe)) outputFailure = err;
+    signals.stop("output closed");
+  });
   const format = toStdout ? "pcapng" : formatForPath(o.write);
   let started: CaptureFileWriter | undefined;
   const writer = (): CaptureFileWriter => {
@@ -433,6 +439,12 @@ export async function runCapture(
   await out.below(0);
   file?.close();
   if (failure !== undefined) throw new UsageError(failure);
+  if (outputFailure !== undefined) {
+    const where = toStdout ? "the capture to stdout" : o.write;
+    throw new UsageError(
+      `cannot write ${where} after ${counted(w.captured, "frame")}: ${writeFailure(outputFailure)}`,
+    );
+  }
   return { captured: w.captured, dropped: w.dropped, switchGone };
 }
 

@@ -230,7 +230,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       let capture: ReturnType<typeof startFileCapture>;
       try {
         // Named as `vde capture` of the running switch names it: its directory, whole (it may not exist yet).
-        capture = startFileCapture(sw, hub, o.pcap, wholePath(o.sock));
+        capture = startFileCapture(sw, hub, o.pcap, wholePath(o.sock), (m) => log(COMPONENT, m));
       } catch (err) {
         throw new UsageError(`--pcap: cannot write ${printable(o.pcap)}: ${(err as Error).message}`);
       }

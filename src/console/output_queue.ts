@@ -23,9 +23,10 @@ export class OutputQueue {
   #pumping = false;
   #failed = false;
   #waiters: (() => void)[] = [];
-  readonly #onError: () => void;
+  readonly #onError: (err: unknown) => void;
 
-  constructor(conn: Writer, onError: () => void) {
+  /** `onError` is told once, with the write's error, when a write fails: the queue then takes nothing more. */
+  constructor(conn: Writer, onError: (err: unknown) => void) {
     this.#conn = conn;
     this.#onError = onError;
   }
@@ -70,12 +71,12 @@ export class OutputQueue {
         this.#pending -= chunk.length;
         this.#wake();
       }
-    } catch {
+    } catch (err) {
       this.#failed = true;
       this.#chunks.length = 0;
       this.#pending = 0;
       this.#wake();
-      this.#onError();
+      this.#onError(err);
     } finally {
       this.#pumping = false;
     }

@@ -39,12 +39,20 @@ async function capturedRows(t: Deno.TestContext, filter: string, fn: (rig: Rig) 
     const first = new MemoryLink("client A");
     sw.attach(first, { port: 1 });
     await threadWarmed(sw);
-    const capture = startFileCapture(sw, new CaptureHub(sw.engine), `${dir}/c.pcapng`, "sw");
+    const said: string[] = [];
+    const capture = startFileCapture(
+      sw,
+      new CaptureHub(sw.engine),
+      `${dir}/c.pcapng`,
+      "sw",
+      (m) => said.push(m),
+    );
     await sw.settled();
     await fn({ sw, watcher, first });
     await sw.settled();
     await sleep(100);
     await capture.close();
+    assert.deepEqual(said, [], "the file took every write");
     const r = await run([
       "tshark",
       "-r",

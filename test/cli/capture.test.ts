@@ -8,7 +8,7 @@ import {
   strayCaptureWords,
   withCaptureHint,
 } from "../../src/cli/capture.ts";
-import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
@@ -493,6 +493,69 @@ Deno.test("vde capture -w into a directory that does not exist says which to mak
         "or give another -w)\n",
     );
   } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde capture -w onto a full disk says it cannot write, why and what to do, and exits 1, not 0 in silence", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-full-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    // /dev/full answers every write with ENOSPC, as a full filesystem does.
+    const r = await run([...ourCli(), "capture", `${tmp}/sw`, "-w", "/dev/full"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      "vde: cannot write /dev/full after 0 frames: No space left on device (os error 28): the filesystem is full: " +
+        "free some space there, or write elsewhere\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde switch --pcap onto a full disk says once that its capture stopped, and the switch forwards on", async () => {
+  assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-pcap-full-${Deno.pid}-` });
+  // A 4 KiB tmpfs, filled, in the switch's own mount namespace (gone with it); its sockets are outside it.
+  const fill =
+    `mount -t tmpfs -o size=4k vde-test-full "$0" && dd if=/dev/zero of="$0/fill" bs=4k count=2 2>/dev/null; ` +
+    'exec "$@"';
+  await Deno.mkdir(`${tmp}/full`);
+  const sw = await startOurSwitch(`${tmp}/sw`, {
+    prefix: ["unshare", "--mount", "sh", "-c", fill, `${tmp}/full`],
+    extraArgs: ["--pcap", `${tmp}/full/all.pcapng`],
+  });
+  const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
+  try {
+    for (let i = 1; i <= 200; i++) await writeTo(plug, framed(testFrame(i, 1000)));
+    const said = () => sw.stderr().split("\n").filter((l) => l.includes("--pcap"));
+    await waitFor(() => said().length > 0, {
+      timeoutMs: 10_000,
+      what: "the switch to say its capture stopped",
+    });
+    // The switch forwards on: it took every frame of the plug's.
+    const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
+    try {
+      await waitFor(async () => {
+        const lines = (await mgmt.command("port/print")).lines ?? [];
+        return lines.some((l) => /IN:\s+pkts\s+200\b/.test(l));
+      }, { timeoutMs: 20_000, what: "the plug's 200 frames counted in" });
+    } finally {
+      mgmt.close();
+    }
+    assert.deepEqual(said(), [
+      `vde switch: --pcap ${tmp}/full/all.pcapng: cannot write after 0 frames, capture stopped: No space left on ` +
+      "device (os error 28): the filesystem is full: free some space there, or write elsewhere",
+    ]);
+    assert.equal(sw.process.exitStatus, null, sw.stderr());
+  } finally {
+    await reap(plug);
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }

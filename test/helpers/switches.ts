@@ -50,6 +50,8 @@ export interface SwitchOptions {
   nofile?: number;
   /** An open-file limit to start the switch under whatever ours is (a machine short of descriptors). */
   nofileCap?: number;
+  /** Words that run the switch's command (`unshare --mount sh -c '...; exec "$@"' sh`): a machine of its own. */
+  prefix?: string[];
 }
 
 /** A running switch. */
@@ -221,9 +223,9 @@ async function startSwitch(
   dir: string,
   command: SwitchCommand,
   readyTimeoutMs: number,
-  { nofile, nofileCap }: SwitchOptions,
+  { nofile, nofileCap, prefix = [] }: SwitchOptions,
 ): Promise<SwitchHandle> {
-  let cmd = command.cmd;
+  let cmd = [...prefix, ...command.cmd];
   const limit = nofileCap ?? (nofile !== undefined && (await softNofile()) < nofile ? nofile : undefined);
   if (limit !== undefined) {
     // prlimit execs the switch, so the pid (and its RSS) stays the switch's own.
