@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { processesMentioning, RUN_PREFIX, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { deleteNetns, ip, runInNetns } from "../../src/lab/system.ts";
+import { deleteNetns, ip, runCommand, runInNetns } from "../../src/lab/system.ts";
+import { missingProgram } from "../../src/os/command_lookup.ts";
 
 /** Runs `body` with a namespace and a directory of its own, removed after it. */
 async function withNetns(name: string, body: (ns: string, dir: string) => Promise<void>): Promise<void> {
@@ -155,3 +156,15 @@ function groupHasProcesses(pgid: number): boolean {
   }
   return false;
 }
+
+Deno.test("a program the lab runs that is not on the PATH is named, with the PATH looked in and its Debian package", async () => {
+  await assert.rejects(
+    runCommand(["vde-test-no-such-program"]),
+    new Error(`cannot run vde-test-no-such-program: it is not on the PATH (${Deno.env.get("PATH")})`),
+  );
+  assert.equal(
+    missingProgram("ip", "/usr/local/bin:/usr/bin"),
+    "cannot run ip: it is not on the PATH (/usr/local/bin:/usr/bin); it is Debian's iproute2 (apt-get install iproute2)",
+  );
+  assert.equal(missingProgram("/opt/x/ip", ""), "cannot run /opt/x/ip: there is no such file");
+});
