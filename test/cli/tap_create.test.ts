@@ -79,32 +79,29 @@ Deno.test("a machine whose /dev/net/tun is missing, or is not the tun device (a 
     "docker run --device /dev/net/tun --cap-add NET_ADMIN)";
   try {
     // In a mount namespace of the test's own, gone with it: the host's /dev/net/tun is not touched.
-    const under = (mount: string) => ["unshare", "--mount", "sh", "-c", `${mount} && exec "$@"`, "sh"];
-    const notTun = await run([
-      ...under("mount --bind /dev/null /dev/net/tun"),
-      ...ourCli(),
-      "tap",
-      "create",
-      name,
-    ], {
-      check: false,
-      timeoutMs: 30_000,
-    });
+    const createUnder = (mount: string) =>
+      run([
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        `${mount} && exec "$@"`,
+        "sh",
+        ...ourCli(),
+        "tap",
+        "create",
+        name,
+      ], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+    const notTun = await createUnder("mount --bind /dev/null /dev/net/tun");
     assert.equal(notTun.code, 1);
     assert.equal(
       notTun.stderr,
       `vde: cannot attach tap ${name}: /dev/net/tun is not the tun device ${fix}\n`,
     );
-    const missing = await run([
-      ...under(`mount --bind ${empty} /dev/net`),
-      ...ourCli(),
-      "tap",
-      "create",
-      name,
-    ], {
-      check: false,
-      timeoutMs: 30_000,
-    });
+    const missing = await createUnder(`mount --bind ${empty} /dev/net`);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, `vde: /dev/net/tun is missing ${fix}\n`);
   } finally {
