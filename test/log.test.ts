@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "./helpers/umask.ts";
 import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot } from "./helpers/processes.ts";
 import { startOurSwitch } from "./helpers/switches.ts";
+import { onFullDisk } from "./helpers/full_disk.ts";
 
 Deno.test("a log file made under umask 000 is mode 644, so no other user can add lines to it", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-mode-" });
@@ -206,14 +207,11 @@ Deno.test("a --logfile on a full disk is said once with what to do, and its line
   assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-full-" });
   await Deno.mkdir(`${tmp}/full`);
-  // A 4 KiB tmpfs, filled, in the switch's own mount namespace (gone with it); its sockets are outside it.
-  const fill =
-    `mount -t tmpfs -o size=4k vde-test-full "$0" && dd if=/dev/zero of="$0/fill" bs=4k count=2 2>/dev/null; ` +
-    'exec "$@"';
   try {
     // Ready once its serving line is on stderr: before, it went to the full file and nowhere else.
     const sw = await startOurSwitch(`${tmp}/sw`, {
-      prefix: ["unshare", "--mount", "sh", "-c", fill, `${tmp}/full`],
+      // A full disk at full/ in the switch's own mount namespace; its sockets are outside it.
+      prefix: onFullDisk(`${tmp}/full`),
       extraArgs: ["--logfile", `${tmp}/full/sw.log`],
     });
     try {

@@ -10,6 +10,7 @@ import {
 } from "../../src/cli/capture.ts";
 import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { onFullDisk } from "../helpers/full_disk.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { concatBytes } from "../../src/wire/bytes.ts";
@@ -522,13 +523,10 @@ Deno.test("vde capture -w onto a full disk says it cannot write, why and what to
 Deno.test("vde switch --pcap onto a full disk says once that its capture stopped, and the switch forwards on", async () => {
   assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
   const tmp = await Deno.makeTempDir({ prefix: `vde-capture-pcap-full-${Deno.pid}-` });
-  // A 4 KiB tmpfs, filled, in the switch's own mount namespace (gone with it); its sockets are outside it.
-  const fill =
-    `mount -t tmpfs -o size=4k vde-test-full "$0" && dd if=/dev/zero of="$0/fill" bs=4k count=2 2>/dev/null; ` +
-    'exec "$@"';
   await Deno.mkdir(`${tmp}/full`);
   const sw = await startOurSwitch(`${tmp}/sw`, {
-    prefix: ["unshare", "--mount", "sh", "-c", fill, `${tmp}/full`],
+    // A full disk at full/ in the switch's own mount namespace; its sockets are outside it.
+    prefix: onFullDisk(`${tmp}/full`),
     extraArgs: ["--pcap", `${tmp}/full/all.pcapng`],
   });
   const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
