@@ -56,7 +56,13 @@ export function descriptorAdvice(
   if (code === ENFILE) {
     return `the system's file table is full: close some programs or raise sysctl fs.file-max`;
   }
-  const suggest = Math.max(4096, 2 ** Math.ceil(Math.log2((limit ?? 1024) * 4)));
   const at = limit === undefined ? "" : ` (${limit}, ${perClient})`;
-  return `${who}'s open-file limit${at} is spent: start it under a higher one (ulimit -n ${suggest})`;
+  return `${who}'s open-file limit${at} is spent: start it under a higher one (ulimit -n ${
+    suggestedLimit(limit)
+  })`;
+}
+
+/** The open-file limit to suggest over `limit`: four times it, a power of two, at least 4096. */
+export function suggestedLimit(limit = openFileLimit()): number {
+  return Math.max(4096, 2 ** Math.ceil(Math.log2((limit ?? 1024) * 4)));
 }

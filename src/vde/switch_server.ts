@@ -53,7 +53,8 @@ import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
 import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
-import { descriptorAdvice } from "../os/fd_limit.ts";
+import { descriptorAdvice, outOfDescriptors, suggestedLimit } from "../os/fd_limit.ts";
+import { writeFailure } from "../os/write_failure.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import {
@@ -495,6 +496,7 @@ export class VdeSwitchServer {
         err instanceof SysError && err.code === C.ENOENT
           ? `client socket ${path} does not exist`
           : `cannot open client socket ${path}: ${withAdvice(err)}`,
+        err instanceof SysError && err.code === C.ENOENT ? undefined : `client socket: ${shortAdvice(err)}`,
       );
       return null;
     }
@@ -590,7 +592,11 @@ export class VdeSwitchServer {
         sock?.close();
         if (unbound !== undefined) removeSocketFile(unbound, this.#log);
       }
-      this.#refuse(conn, `cannot set up port ${port}: ${withAdvice(err)}`);
+      this.#refuse(
+        conn,
+        `cannot set up port ${port}: ${withAdvice(err)}`,
+        `port ${port}: ${shortAdvice(err)}`,
+      );
     }
   }
 
@@ -601,11 +607,12 @@ export class VdeSwitchServer {
     else sock.bindPrivate(path, p.socketMode, { gid: p.gid });
   }
 
-  async #refuse(conn: StreamConn, reason: string): Promise<void> {
+  /** `toClient`: the reason in the few bytes a refusal holds (MAX_REFUSAL_LEN), where the log's is longer. */
+  async #refuse(conn: StreamConn, reason: string, toClient = reason): Promise<void> {
     // The reason quotes the client's socket path as it sent it: a newline in it would forge a log line.
     this.#refusals.line(`refused a client: ${printable(reason)}`);
     // A few bytes into an empty socket buffer: the write does not wait on the client.
-    await conn.writeAll(buildRefusal(reason)).catch(() => {});
+    await conn.writeAll(buildRefusal(toClient)).catch(() => {});
     try {
       conn.close();
     } catch { /* already closed */ }
@@ -639,11 +646,29 @@ export class VdeSwitchServer {
 /** What a port takes of the switch's descriptors, for the advice on running out of them. */
 const PER_PORT = "2 a port";
 
-/** `err`'s message, and what to do when it is a run-out of descriptors (said to the client and the log). */
+/**
+ * `err`'s message, and what to do when it is a run-out of descriptors or a full filesystem (no inode left
+ * for the port's socket), said to the client and the log.
+ */
 function withAdvice(err: unknown): string {
   const advice = descriptorAdvice(err, "the switch", PER_PORT);
+  if (advice === undefined) return writeFailure(err);
+  return `${err instanceof Error ? err.message : String(err)}: ${advice}`;
+}
+
+/**
+ * `withAdvice` short enough for a refusal's bytes (a client sees at most MAX_REFUSAL_LEN of it): the way out
+ * first, the OS's words where there is none.
+ */
+function shortAdvice(err: unknown): string {
+  if (outOfDescriptors(err)) {
+    return `the switch is out of descriptors: start it under ulimit -n ${suggestedLimit()}`;
+  }
   const message = err instanceof Error ? err.message : String(err);
-  return advice === undefined ? message : `${message}: ${advice}`;
+  if (/\(os error 28\)/.test(message)) {
+    return "the switch's directory has no space left (its filesystem is full)";
+  }
+  return message;
 }
 
 /**
