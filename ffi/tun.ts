@@ -3,7 +3,7 @@
  * tap interface, and make a tap persistent or give it an owner (what
  * vde_tunctl and `ip tuntap` do).
  */
-import { C, cstr, errno, libc } from "./libc.ts";
+import { C, cstr, errno, libc, strerror } from "./libc.ts";
 import { groupName, userName } from "../src/os/users.ts";
 import { tapAccess } from "../src/os/taps.ts";
 
@@ -97,11 +97,11 @@ function openTunDevice(): number {
   const fd = libc().open(cstr("/dev/net/tun"), C.O_RDWR | C.O_NONBLOCK | C.O_CLOEXEC, 0);
   if (fd >= 0) return fd;
   const e = errno();
-  if (e === C.ENOENT) throw new TapError("/dev/net/tun is missing: load the tun module (modprobe tun)", e);
+  if (e === C.ENOENT) throw new TapError(`/dev/net/tun is missing (${TUN_DEVICE_FIX})`, e);
   if (e === C.EACCES || e === C.EPERM) {
     throw new TapError("cannot open /dev/net/tun: permission denied (tap needs root or CAP_NET_ADMIN)", e);
   }
-  throw new TapError(`cannot open /dev/net/tun: errno ${e}`, e);
+  throw new TapError(`cannot open /dev/net/tun: ${strerror(e)}`, e);
 }
 
 /**
@@ -132,10 +132,21 @@ function explainSetIff(name: string, e: number): string {
       return interfaceExists(name) && !isTunTap(name)
         ? `interface ${name} exists and is not a tap`
         : `interface ${name} exists and is a tun (layer 3), not a tap`;
+    case ENOTTY:
+      // The ioctl is the tun driver's: a file of another kind at the name (a container's /dev/null bound
+      // there, a regular file) refuses it, where the open went through.
+      return `cannot attach tap ${name}: /dev/net/tun is not the tun device (${TUN_DEVICE_FIX})`;
     default:
-      return `cannot attach tap ${name}: errno ${e}`;
+      return `cannot attach tap ${name}: ${strerror(e)}`;
   }
 }
+
+/** ENOTTY: the ioctl is not the device's (TUNSETIFF on a file that is no tun device). */
+const ENOTTY = 25;
+/** How a machine without /dev/net/tun gets it. */
+const TUN_DEVICE_FIX =
+  "modprobe tun makes it, or mknod /dev/net/tun c 10 200; in a container, give it the host's: " +
+  "docker run --device /dev/net/tun --cap-add NET_ADMIN";
 
 /** An fd attached to a tap, and whether the interface was there before. */
 export interface OpenedTap {
@@ -170,13 +181,13 @@ export function createPersistentTap(name: string, uid?: number, gid?: number): v
   const { fd } = openTap(name);
   try {
     if (uid !== undefined && libc().ioctl_int(fd, BigInt(TUNSETOWNER), BigInt(uid)) < 0) {
-      throw new TapError(`cannot set the owner of ${name}: errno ${errno()}`, errno());
+      throw new TapError(`cannot set the owner of ${name}: ${strerror(errno())}`, errno());
     }
     if (gid !== undefined && libc().ioctl_int(fd, BigInt(TUNSETGROUP), BigInt(gid)) < 0) {
-      throw new TapError(`cannot set the group of ${name}: errno ${errno()}`, errno());
+      throw new TapError(`cannot set the group of ${name}: ${strerror(errno())}`, errno());
     }
     if (libc().ioctl_int(fd, BigInt(TUNSETPERSIST), 1n) < 0) {
-      throw new TapError(`cannot make ${name} persistent: errno ${errno()}`, errno());
+      throw new TapError(`cannot make ${name} persistent: ${strerror(errno())}`, errno());
     }
   } finally {
     libc().close(fd);
@@ -189,7 +200,7 @@ export function deletePersistentTap(name: string): void {
   const { fd } = openTap(name);
   try {
     if (libc().ioctl_int(fd, BigInt(TUNSETPERSIST), 0n) < 0) {
-      throw new TapError(`cannot make ${name} non-persistent: errno ${errno()}`, errno());
+      throw new TapError(`cannot make ${name} non-persistent: ${strerror(errno())}`, errno());
     }
   } finally {
     libc().close(fd);

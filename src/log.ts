@@ -15,6 +15,7 @@
  */
 import { openOutputFile } from "./os/output_file.ts";
 import { unwritable } from "./os/unwritable.ts";
+import { writeFailure } from "./os/write_failure.ts";
 import type { Severity } from "./os/syslog.ts";
 import { printable } from "./console/reply_format.ts";
 
@@ -26,6 +27,8 @@ let fileOption = "--logfile";
 /** When the name last could not be opened again (ms), and the line that said why into the file held. */
 let refusedAt = -Infinity;
 let refusal = "";
+/** Whether the last write to the log file failed: said once, until a write succeeds again. */
+let fileFailed = false;
 /** How long a name that could not be opened again is left before the next try: not once a line. */
 const REOPEN_RETRY_MS = 1000;
 let discard = false;
@@ -99,24 +102,41 @@ export function setLogWriter(w: ((line: string, severity: Severity) => void) | n
 /** Writes one log line; `severity` is syslog's (err: the line a daemon dies with). */
 export function log(component: string, message: string, severity: Severity = "info"): void {
   const line = `${component}: ${message}`;
-  if (file === null) {
-    if (discard) {
-      syslog?.(severity, line);
-      if (severity === "warning" || severity === "err") lateWarnings?.(line);
-      return;
-    }
-    if (quiet && severity === "info") return;
-    try {
-      if (writer !== null) writer(`${line}\n`, severity);
-      else console.error(line);
-    } catch { /* stderr is gone (a closed terminal): the shutdown that follows must still run */ }
-    return;
-  }
+  if (file === null) return unfiled(line, severity);
   reopenIfMoved(component);
   try {
     file.writeSync(encoder.encode(`${new Date().toISOString()} ${line}\n`));
-  } catch { /* a log that cannot be written must not stop the switch */ }
+    fileFailed = false;
+  } catch (err) {
+    // A log that cannot be written (a full disk) must not stop the switch, nor lose its lines unsaid: they
+    // go where they would without a file, the first of them after one line that says why and what to do.
+    if (!fileFailed) {
+      fileFailed = true;
+      unfiled(
+        printable(
+          `${component}: cannot write the log file ${filePath}: ${writeFailure(err)}; ` +
+            "its lines go to stderr (a daemon's to syslog) until it can",
+        ),
+        "err",
+      );
+    }
+    return unfiled(line, severity);
+  }
   if (severity === "warning" || severity === "err") lateWarnings?.(line);
+}
+
+/** Says `line` where lines go without a log file: stderr (or the console's writer), a daemon's syslog. */
+function unfiled(line: string, severity: Severity): void {
+  if (discard) {
+    syslog?.(severity, line);
+    if (severity === "warning" || severity === "err") lateWarnings?.(line);
+    return;
+  }
+  if (quiet && severity === "info") return;
+  try {
+    if (writer !== null) writer(`${line}\n`, severity);
+    else console.error(line);
+  } catch { /* stderr is gone (a closed terminal): the shutdown that follows must still run */ }
 }
 
 /**

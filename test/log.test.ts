@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "./helpers/umask.ts";
-import { hasCommand, run, skipUnless, skipUnlessRoot } from "./helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot } from "./helpers/processes.ts";
+import { startOurSwitch } from "./helpers/switches.ts";
+import { onFullDisk } from "./helpers/full_disk.ts";
 
 Deno.test("a log file made under umask 000 is mode 644, so no other user can add lines to it", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-mode-" });
@@ -199,4 +201,33 @@ Deno.test("setLateWarnings: a daemon without stderr hands its warnings and error
     r.stdout,
     "vde slirp: the gateway address is taken on this switch\nvde slirp: ended: gone\ninfo,warning,err,warning\n",
   );
+});
+
+Deno.test("a --logfile on a full disk is said once with what to do, and its lines go to stderr meanwhile, where they were lost", async () => {
+  assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-full-" });
+  await Deno.mkdir(`${tmp}/full`);
+  try {
+    // Ready once its serving line is on stderr: before, it went to the full file and nowhere else.
+    const sw = await startOurSwitch(`${tmp}/sw`, {
+      // A full disk at full/ in the switch's own mount namespace; its sockets are outside it.
+      prefix: onFullDisk(`${tmp}/full`),
+      extraArgs: ["--logfile", `${tmp}/full/sw.log`],
+    });
+    try {
+      const lines = sw.stderr().trim().split("\n");
+      assert.equal(
+        lines[0],
+        `vde switch: cannot write the log file ${tmp}/full/sw.log: No space left on device (os error 28): the ` +
+          "filesystem is full: free some space there, or write elsewhere; its lines go to stderr (a daemon's to " +
+          "syslog) until it can",
+      );
+      assert.match(lines[1]!, /^vde switch: serving /);
+      assert.equal(lines.filter((l) => l.includes("cannot write the log file")).length, 1, lines.join("\n"));
+    } finally {
+      await sw.stop();
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -19,6 +19,8 @@ import type { CaptureHub } from "./hub.ts";
 import { describePort, newClient } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { openOutputFile } from "../os/output_file.ts";
+import { writeFailure } from "../os/write_failure.ts";
+import { counted } from "../counted.ts";
 import type { Switch } from "../switch/switch.ts";
 import { printable } from "../console/reply_format.ts";
 
@@ -45,15 +47,16 @@ export function startFileCapture(
   // Not through a symlink nor into another user's file: truncating what root's `--pcap /tmp/x.pcap` led to
   // would empty any file.
   const file = openOutputFile(path, { truncate: true, mode: CAPTURE_FILE_MODE });
+  // A write that fails (a full disk) ends the capture, said once; the switch forwards on. Before, the file's
+  // later frames were dropped in silence, the file cut short, and the closing counts said them captured.
   let failed = false;
   const queue = new OutputQueue(file, (err) => {
     failed = true;
     stop();
     say(
-      `--pcap ${printable(path)}: cannot write: ${
-        (err as Error).message
-      }; the capture stopped there (the file ` +
-        "holds what was written before), the switch forwards on",
+      `--pcap ${printable(path)}: cannot write after ${counted(writer.captured, "frame")}, capture stopped: ${
+        writeFailure(err)
+      } (the file holds what was written before; the switch forwards on)`,
     );
   });
   const writer = new CaptureFileWriter(

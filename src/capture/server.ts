@@ -31,10 +31,18 @@ import {
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
 import { listenPrivate } from "../os/private_socket.ts";
+import { descriptorAdvice } from "../os/fd_limit.ts";
+import { acceptLoop } from "../web/guarded_server.ts";
 import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
 /** Settings of a capture socket. */
+/** What the server needs of its listening socket. */
+export interface CaptureListener {
+  accept(): Promise<Deno.Conn>;
+  close(): void;
+}
+
 export interface CaptureServerOptions {
   path: string;
   /**
@@ -47,6 +55,8 @@ export interface CaptureServerOptions {
   /** Unsent bytes per client above which its frames are dropped; default 4 MiB. */
   maxPendingBytes?: number;
   log?: (message: string) => void;
+  /** How the socket is listened on (a test's listener whose accepts fail); listenPrivate by default. */
+  listen?: (path: string, mode: number) => CaptureListener;
 }
 
 const MAX_REQUEST = 256 * 1024;
@@ -87,7 +97,7 @@ export class CaptureServer {
   readonly path: string;
   /** Where the socket file is (CaptureServerOptions.at, else `path`). */
   readonly #at: SocketPlace;
-  readonly #listener: Deno.Listener;
+  readonly #listener: CaptureListener;
   readonly #sw: Switch;
   readonly #hub: CaptureHub;
   readonly #maxPending: number;
@@ -95,7 +105,7 @@ export class CaptureServer {
   readonly #conns = new Set<Deno.Conn>();
   #closed = false;
 
-  private constructor(listener: Deno.Listener, sw: Switch, hub: CaptureHub, o: CaptureServerOptions) {
+  private constructor(listener: CaptureListener, sw: Switch, hub: CaptureHub, o: CaptureServerOptions) {
     this.#listener = listener;
     this.#sw = sw;
     this.#hub = hub;
@@ -116,24 +126,34 @@ export class CaptureServer {
     }
     // Bound in a private directory and given its mode there, then linked into place: bound at its name, it
     // is 0777 under umask 000 until a chmod, and another user could connect first (private_socket.ts).
-    const listener = listenPrivate(placePath(at), options.mode ?? 0o600, false);
+    const listen = options.listen ?? ((path: string, mode: number) => listenPrivate(path, mode, false));
+    const listener = listen(placePath(at), options.mode ?? 0o600);
     return new CaptureServer(listener, sw, hub, options);
   }
 
-  async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        this.#conns.add(conn);
-        this.#serve(conn).catch(() => {}).finally(() => {
-          this.#conns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        });
-      }
-    } catch (err) {
-      if (!this.#closed) this.#log(`capture socket failed: ${(err as Error).message}`);
-    }
+  /**
+   * Serves each client until the listener closes. A failed accept (EMFILE: the switch's ports took every
+   * descriptor) is said once and tried again (acceptLoop): a `for await` ended there, and the capture socket
+   * listened on, answering no `vde capture` for the rest of the switch's life.
+   */
+  #accept(): void {
+    void acceptLoop(this.#listener, (conn) => {
+      this.#conns.add(conn);
+      this.#serve(conn).catch(() => {}).finally(() => {
+        this.#conns.delete(conn);
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      });
+    }, (err) => {
+      if (this.#closed) return;
+      const advice = descriptorAdvice(err, "the switch", "2 a port");
+      this.#log(
+        `capture socket: cannot accept (${err.message}${
+          advice === undefined ? "" : `: ${advice}`
+        }); trying again`,
+      );
+    });
   }
 
   async #serve(conn: Deno.Conn): Promise<void> {

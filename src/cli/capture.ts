@@ -25,7 +25,7 @@ import {
   switchName,
   usersNamedHostAnswer,
 } from "../lab/switch_paths.ts";
-import { forPeople, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import {
   CAPTURE_FILE_MODE,
@@ -56,6 +56,7 @@ import {
 import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
+import { writeFailure } from "../os/write_failure.ts";
 import { askLabCapturePoint } from "./capture_lab_hint.ts";
 import { type CapturePoint, isRefused } from "../lab/capture_hint.ts";
 import { unwritable } from "../os/unwritable.ts";
@@ -345,10 +346,10 @@ export async function runCapture(
   // A reader gone (`| head`: a broken pipe) ends the capture as a Ctrl-C would; any other failed write (a
   // full disk, a quota) is the capture failing: the file then holds only what was written before, and the
   // frames counted after it would be a lie.
-  let writeFailure: string | undefined;
+  let outputFailure: unknown;
   const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, (err) => {
     if (!(err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset)) {
-      writeFailure = forPeople(err instanceof Error ? err.message : String(err));
+      outputFailure = err;
     }
     signals.stop("output closed");
   });
@@ -441,14 +442,18 @@ export async function runCapture(
   w.finish(nowMicros());
   await out.below(0);
   file?.close();
-  if (writeFailure !== undefined) {
+  if (failure !== undefined) throw new UsageError(failure);
+  if (outputFailure !== undefined) {
     throw new UsageError(
-      `cannot write ${toStdout ? "stdout" : o.write}: ${writeFailure}; the capture stopped there, ` +
-        `${toStdout ? "its reader" : "the file"} holding what was written before (ring files keep a ` +
-        "capture's disk use bounded: -w - | tshark -q -i - -b filesize:100000 -b files:10 -w ring.pcapng)",
+      `cannot write ${toStdout ? "stdout" : o.write} after ${counted(w.captured, "frame")}: ${
+        writeFailure(outputFailure)
+      }; the capture stopped there, ${
+        toStdout ? "its reader" : "the file"
+      } holding what was written before ` +
+        "(ring files keep a capture's disk use bounded: -w - | tshark -q -i - -b filesize:100000 -b files:10 " +
+        "-w ring.pcapng)",
     );
   }
-  if (failure !== undefined) throw new UsageError(failure);
   return { captured: w.captured, dropped: w.dropped, switchGone };
 }
 

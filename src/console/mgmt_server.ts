@@ -39,6 +39,7 @@
  * console reads every byte as vde_switch does: a client talking to it
  * (unixterm, a script) may send 0x03 as part of a line and has it kept.
  */
+import { descriptorAdvice } from "../os/fd_limit.ts";
 import { LineSplitter, type SplitItem } from "./line_splitter.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import {
@@ -410,7 +411,9 @@ export class MgmtServer {
       placePath(at),
       (conn, peer) => this.#accept(conn, peer.pid, peer.uid),
       (err) => {
-        if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
+        if (this.#closed) return;
+        const advice = descriptorAdvice(err, "this program", "1 a console session");
+        this.#opts.log(`management socket: ${err.message}${advice === undefined ? "" : `: ${advice}`}`);
       },
       { sendBufferBytes: opts.sendBufferBytes },
       () => giveSocketFile(placePath(at), mode, gid),

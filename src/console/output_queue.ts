@@ -25,7 +25,7 @@ export class OutputQueue {
   #waiters: (() => void)[] = [];
   readonly #onError: (err: unknown) => void;
 
-  /** `onError` is told once, with why, when a write fails (the queue then drops all it is given). */
+  /** `onError` is told once, with the write's error, when a write fails: the queue then takes nothing more. */
   constructor(conn: Writer, onError: (err: unknown) => void) {
     this.#conn = conn;
     this.#onError = onError;

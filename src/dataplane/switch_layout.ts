@@ -103,6 +103,12 @@ export interface SwitchStart {
   wakeFd: number;
   /** Eventfd in the main thread's poller, written when ringOut gets frames while the main thread sleeps. */
   notifyFd: number;
+  /**
+   * The worker's own epoll set, made by the main thread as the switch starts: a worker that made its own
+   * failed to, once clients had spent the descriptors meanwhile, and a switch already serving exited
+   * ("its loop could not start"). The worker closes it when its loop ends.
+   */
+  epollFd: number;
   /** How long the worker keeps warm after a frame, in ms (keep_warm.ts); 0: never. */
   keepWarmMs: number;
   /**

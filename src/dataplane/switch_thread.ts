@@ -242,6 +242,7 @@ export class SwitchThread {
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
     this.#pendingInputFd = c.epoll_create1(C.EPOLL_CLOEXEC);
+    const epollFd = check("epoll_create1", c.epoll_create1(C.EPOLL_CLOEXEC));
     new DataView(this.#pendingEvent.buffer).setUint32(0, C.EPOLLIN, true);
     const thread = this.#thread = new WorkerHandle("switch_worker", file);
     thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
@@ -261,6 +262,7 @@ export class SwitchThread {
       control: this.#control.buffer as SharedArrayBuffer,
       wakeFd: thread.wakeFd,
       notifyFd: this.#notifyFd,
+      epollFd,
       keepWarmMs: keepWarmMs(),
       pendingInputFd: this.#pendingInputFd,
     };

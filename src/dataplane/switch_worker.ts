@@ -320,7 +320,7 @@ class SwitchLoop {
     this.#options = start.options;
     this.engine = this.#newEngine(start.state);
     this.#remote = new Int32Array(this.engine.numPorts);
-    this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
+    this.#epfd = start.epollFd;
     this.#watch(C.EPOLL_CTL_ADD, start.wakeFd);
     this.#eight[0] = 1;
     if (this.engine.numPorts >= 4) {

@@ -12,7 +12,8 @@
  * client's credentials once (they cannot change) and hands the fd over as a
  * `StreamConn` (stream_conn.ts), which reads and writes on demand through
  * the same poller. A client the listener cannot take (no credentials, a
- * full fd table) is reported and the listener keeps serving.
+ * full fd table) is reported and the listener keeps serving; out of
+ * descriptors, it stops watching for a pause and says so once a shortage.
  *
  * `openOwnedPath` opens a path with O_PATH|O_NOFOLLOW and reports what the
  * fd is; connecting through `/proc/self/fd/N` then reaches exactly the inode
@@ -20,8 +21,17 @@
  */
 import { C, check, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
-import { poller } from "./poller.ts";
+import { poller, type PollHandler } from "./poller.ts";
 import { StreamConn, type StreamConnOptions } from "./stream_conn.ts";
+
+/** How long a listener waits before accepting again after accept failed for want of descriptors or memory. */
+export const ACCEPT_RETRY_MS = 100;
+
+/**
+ * A shortage of descriptors ends after this long without a failed accept: the accepts its freed ports let
+ * through in between (the switch's own descriptors come and go) do not make each failure a new one to say.
+ */
+const SHORTAGE_GAP_MS = 10_000;
 
 /** The credentials of the process at the other end of a unix socket. */
 export interface PeerCred {
@@ -47,6 +57,11 @@ export function peerCred(fd: number): PeerCred {
 export class UnixStreamListener {
   #fd: number;
   readonly path: string;
+  #watch: PollHandler;
+  /** Set while accepting is paused after a failed accept. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  /** When an accept last failed (ms): the first failure of a shortage is said, the rest of it is not. */
+  #lastFailure = -Infinity;
 
   /**
    * Binds and listens on `path` (which must not exist); each accepted
@@ -84,15 +99,22 @@ export class UnixStreamListener {
     }
     this.#fd = fd;
     this.path = path;
-    poller().add(fd, {
+    this.#watch = {
       onReadable: () => {
         while (this.#fd >= 0) {
           const accepted = c.accept4(this.#fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
           if (accepted < 0) {
             const e = errno();
             if (e === C.EAGAIN || e === C.EINTR) return;
-            // A client that gave up in the backlog (ECONNABORTED) or a full fd table: report, keep serving.
-            onError(new SysError("accept4", e));
+            // A client that gave up in the backlog: it is gone, the next one may be taken.
+            if (e === C.ECONNABORTED) continue;
+            // A full fd table (EMFILE, ENFILE) or no memory: the client stays in the backlog and the fd
+            // readable, so watching on would spin (it did: 400,000 log lines in seconds at ulimit -n 64).
+            // Said once a shortage, and tried again after a pause, until a client leaves room.
+            const now = Date.now();
+            if (now - this.#lastFailure >= SHORTAGE_GAP_MS) onError(new SysError("accept4", e));
+            this.#lastFailure = now;
+            this.#pause();
             return;
           }
           let peer: PeerCred;
@@ -109,13 +131,25 @@ export class UnixStreamListener {
           onConnection(conn, peer);
         }
       },
-    });
+    };
+    poller().add(fd, this.#watch);
+  }
+
+  /** Stops watching the fd for ACCEPT_RETRY_MS, then watches it again (a client waiting is taken then). */
+  #pause(): void {
+    if (this.#retry !== undefined) return;
+    poller().remove(this.#fd);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#fd >= 0) poller().add(this.#fd, this.#watch);
+    }, ACCEPT_RETRY_MS);
   }
 
   /** Stops listening (the path is left for the caller to remove). Idempotent. */
   close(): void {
     if (this.#fd < 0) return;
-    poller().remove(this.#fd);
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
+    else poller().remove(this.#fd);
     libc().close(this.#fd);
     this.#fd = -1;
   }

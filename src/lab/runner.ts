@@ -33,6 +33,7 @@
  * `status` shows it failed, a link to it and an apply that keeps it are
  * refused saying so, and every other part of the lab runs and changes on.
  */
+import { runUndos, type Undo } from "./undo_steps.ts";
 import { interfaceExists } from "../../ffi/tun.ts";
 import { dirOf, realPath } from "../os/paths.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
@@ -185,8 +186,6 @@ export interface RunningLink {
   name: string;
   wire: LabWire;
 }
-
-type Undo = () => void | Promise<void>;
 
 /** A cable node: its link (a client, or a listener's current session) and the wire end it joins. */
 interface CableEntry {
@@ -472,13 +471,7 @@ export class LabRunner {
 
   /** Runs `undos` newest first, each whatever the one before did; the failures are logged. */
   async #undoAll(undos: Undo[]): Promise<void> {
-    for (const undo of undos.reverse()) {
-      try {
-        await undo();
-      } catch (err) {
-        this.#log(`cleanup: ${(err as Error).message}`);
-      }
-    }
+    await runUndos(undos.reverse(), (m) => this.#log(m), this.#later);
   }
 
   /** Takes a node's or link's part out of the running lab: runs its undo. */
@@ -1255,15 +1248,16 @@ export class LabRunner {
     this.#changeAbort?.abort();
     await this.#changes;
     this.#down = true;
-    const steps = this.#undo.splice(0).reverse();
-    for (const step of steps) {
-      try {
-        await step();
-      } catch (err) {
-        this.#log(`cleanup: ${(err as Error).message}`);
-      }
-    }
+    // A part's step out of descriptors waits for the whole lab's later steps (the slirp's stop frees them).
+    const later: Undo[] = [];
+    this.#later = later;
+    await runUndos(this.#undo.splice(0).reverse(), (m) => this.#log(m), later);
+    this.#later = undefined;
+    await runUndos(later, (m) => this.#log(m));
   }
+
+  /** While the lab is taken down: where its parts' steps out of descriptors wait to run again. */
+  #later: Undo[] | undefined;
 }
 
 /**

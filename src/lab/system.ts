@@ -6,6 +6,7 @@
 import { readAtMost } from "../io/read_at_most.ts";
 import { heldOpen } from "../os/held_open.ts";
 import { processAlive } from "../os/processes.ts";
+import { missingProgram } from "../os/command_lookup.ts";
 
 /** Output of a finished command. */
 export interface CommandOutput {
@@ -65,14 +66,21 @@ export async function runCommand(
   group: GroupOptions = {},
 ): Promise<CommandOutput> {
   const argv = ownGroup ? ["setsid", "-w", "sh", "-c", GROUP_ANCHOR, "sh", ...cmd] : cmd;
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdin: ownGroup ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: ownGroup ? undefined : signal,
-  })
-    .spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
+      stdin: ownGroup ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: ownGroup ? undefined : signal,
+    })
+      .spawn();
+  } catch (err) {
+    // A machine without the program (a PATH without /usr/sbin, no iproute2): which, where, and its package.
+    if (err instanceof Deno.errors.NotFound) throw new Error(missingProgram(argv[0]!));
+    throw err;
+  }
   // The anchor's pipe: closed, the anchor ends, and the group's number may be anyone's.
   let anchored = ownGroup;
   const release = () => {

@@ -68,3 +68,28 @@ export function unrunnable(command: string, path = Deno.env.get("PATH") ?? ""): 
   }
   return found ? NOT_EXECUTABLE : NOT_FOUND;
 }
+
+/** The Debian package of each program the lab and the taps run, for the line that says one is missing. */
+const PACKAGES: Record<string, string> = {
+  ip: "iproute2",
+  tc: "iproute2",
+  setsid: "util-linux",
+  unshare: "util-linux",
+  nsenter: "util-linux",
+  tcpdump: "tcpdump",
+  udhcpc: "busybox",
+  busybox: "busybox",
+  dot: "graphviz",
+};
+
+/**
+ * What to say when `command` could not be started for not being found (Deno's "Failed to spawn 'ip': entity
+ * not found" named neither the PATH it looked in nor the package that has it).
+ */
+export function missingProgram(command: string, path = Deno.env.get("PATH") ?? ""): string {
+  const pkg = PACKAGES[command];
+  const where = command.includes("/") ? "there is no such file" : `it is not on the PATH (${path})`;
+  return `cannot run ${command}: ${where}${
+    pkg === undefined ? "" : `; it is Debian's ${pkg} (apt-get install ${pkg})`
+  }`;
+}

@@ -10,7 +10,8 @@
  * of ours, and changed through that descriptor (/proc/self/fd/N, as glibc's
  * lchmod does): whatever is renamed meanwhile, only that socket is touched.
  */
-import { C, cstr, errno, libc } from "../../ffi/libc.ts";
+import { C, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { descriptorAdvice } from "./fd_limit.ts";
 
 /**
  * Gives the socket at `path` `mode`, and first group `gid` and owner `uid` (root only) when given.
@@ -19,7 +20,11 @@ import { C, cstr, errno, libc } from "../../ffi/libc.ts";
  */
 export function giveSocketFile(path: string, mode: number, gid?: number, uid?: number): void {
   const fd = libc().open(cstr(path), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
-  if (fd < 0) throw new Error(`cannot open ${path} (errno ${errno()})`);
+  if (fd < 0) {
+    const err = new SysError("open", errno());
+    const advice = descriptorAdvice(err, "this program", "about 2 a link");
+    throw new Error(`cannot open ${path}: ${err.message}${advice === undefined ? "" : `: ${advice}`}`);
+  }
   try {
     const held = `/proc/self/fd/${fd}`;
     const st = Deno.statSync(held);

@@ -10,6 +10,7 @@
  */
 import { dirOf, exists } from "./paths.ts";
 import { ownerAndMode, userName } from "./users.ts";
+import { writeFailure } from "./write_failure.ts";
 
 /**
  * `: WHY; what to do`, to follow a line naming `path`, for a failure `err` to
@@ -22,7 +23,7 @@ export function unwritable(path: string, option: string, err: unknown, uid = Den
   if (err instanceof Deno.errors.NotFound && !exists(dir)) {
     return `: its directory ${dir} does not exist (mkdir -p ${dir} first, or give another ${option})`;
   }
-  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${(err as Error).message}`;
+  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${writeFailure(err)}`;
   const there = exists(absolute);
   const who = userName(uid);
   const refused = there
@@ -45,7 +46,7 @@ export function unmakeableDir(path: string, option: string, err: unknown, uid = 
   if (err instanceof Deno.errors.NotFound && !exists(parent)) {
     return `: its parent ${parent} does not exist (mkdir -p ${parent} first, or give another ${option})`;
   }
-  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${(err as Error).message}`;
+  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${writeFailure(err)}`;
   const who = userName(uid);
   return `: ${who} may not create files in ${parent} (${ownerAndMode(parent)}); give one in a directory of ` +
     `yours (${option} /tmp/${who}-${absolute.slice(parent.length + 1)})`;

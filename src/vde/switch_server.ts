@@ -55,6 +55,8 @@ import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
 import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
+import { descriptorAdvice, outOfDescriptors, suggestedLimit } from "../os/fd_limit.ts";
+import { writeFailure } from "../os/write_failure.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import {
@@ -230,7 +232,14 @@ export class VdeSwitchServer {
       ctl,
       (conn, peer) => this.#accepted(conn, peer),
       (err) => {
-        if (!this.#closed) this.#log(`ctl socket: ${err.message}`);
+        if (this.#closed) return;
+        // Once a shortage (the listener says it once): clients wait in the backlog meanwhile.
+        const advice = descriptorAdvice(err, "the switch", PER_PORT);
+        this.#log(
+          advice === undefined
+            ? `ctl socket: ${err.message}`
+            : `ctl socket: ${err.message}: new clients wait until a port is freed; ${advice}`,
+        );
       },
       {},
       // Before it listens: under umask 000 it is bound 0777, and another user could connect first. Not by
@@ -498,7 +507,8 @@ export class VdeSwitchServer {
         conn,
         err instanceof SysError && err.code === C.ENOENT
           ? `client socket ${path} does not exist`
-          : `cannot open client socket ${path}: ${(err as Error).message}`,
+          : `cannot open client socket ${path}: ${withAdvice(err)}`,
+        err instanceof SysError && err.code === C.ENOENT ? undefined : `client socket: ${shortAdvice(err)}`,
       );
       return null;
     }
@@ -594,7 +604,11 @@ export class VdeSwitchServer {
         sock?.close();
         if (unbound !== undefined) removeSocketFile(unbound, this.#log);
       }
-      this.#refuse(conn, `cannot set up port ${port}: ${(err as Error).message}`);
+      this.#refuse(
+        conn,
+        `cannot set up port ${port}: ${withAdvice(err)}`,
+        `port ${port}: ${shortAdvice(err)}`,
+      );
     }
   }
 
@@ -605,11 +619,12 @@ export class VdeSwitchServer {
     else sock.bindPrivate(path, p.socketMode, { gid: p.gid });
   }
 
-  async #refuse(conn: StreamConn, reason: string): Promise<void> {
+  /** `toClient`: the reason in the few bytes a refusal holds (MAX_REFUSAL_LEN), where the log's is longer. */
+  async #refuse(conn: StreamConn, reason: string, toClient = reason): Promise<void> {
     // The reason quotes the client's socket path as it sent it: a newline in it would forge a log line.
     this.#refusals.line(`refused a client: ${printable(reason)}`);
     // A few bytes into an empty socket buffer: the write does not wait on the client.
-    await conn.writeAll(buildRefusal(reason)).catch(() => {});
+    await conn.writeAll(buildRefusal(toClient)).catch(() => {});
     try {
       conn.close();
     } catch { /* already closed */ }
@@ -638,6 +653,34 @@ export class VdeSwitchServer {
     else this.#pin.whereNow(this.#log);
     this.#pin.close();
   }
+}
+
+/** What a port takes of the switch's descriptors, for the advice on running out of them. */
+const PER_PORT = "2 a port";
+
+/**
+ * `err`'s message, and what to do when it is a run-out of descriptors or a full filesystem (no inode left
+ * for the port's socket), said to the client and the log.
+ */
+function withAdvice(err: unknown): string {
+  const advice = descriptorAdvice(err, "the switch", PER_PORT);
+  if (advice === undefined) return writeFailure(err);
+  return `${err instanceof Error ? err.message : String(err)}: ${advice}`;
+}
+
+/**
+ * `withAdvice` short enough for a refusal's bytes (a client sees at most MAX_REFUSAL_LEN of it): the way out
+ * first, the OS's words where there is none.
+ */
+function shortAdvice(err: unknown): string {
+  if (outOfDescriptors(err)) {
+    return `the switch is out of descriptors: start it under ulimit -n ${suggestedLimit()}`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (/\(os error 28\)/.test(message)) {
+    return "the switch's directory has no space left (its filesystem is full)";
+  }
+  return message;
 }
 
 /**

@@ -15,6 +15,7 @@ import { MemoryLink } from "../helpers/memory_link.ts";
 import { listenedUnderUmask000, widerThan } from "../helpers/listen_modes.ts";
 import { PinnedDirectory } from "../../src/os/held_dir.ts";
 import { closeAndReuse } from "../helpers/closed_hold.ts";
+import { listenPrivate } from "../../src/os/private_socket.ts";
 
 async function rig(maxPendingBytes: number) {
   const dir = await Deno.makeTempDir({ prefix: "vde-capture-" });
@@ -203,5 +204,47 @@ Deno.test("a capture socket in a held directory closed before it is not removed 
     other?.close();
     sw.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a capture socket whose accept fails (out of descriptors) says so once and serves the next vde capture, where it answered no one again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-capture-emfile-" });
+  const sw = new Switch({ numPorts: 4 });
+  const lines: string[] = [];
+  // The accept fails as it does out of descriptors (EMFILE) for its first tries, then works: a process
+  // that really runs out of them has Deno itself panic now and then (dc7d91f).
+  let failures = 3;
+  const server = CaptureServer.start(sw, new CaptureHub(sw.engine), {
+    path: `${dir}/capture`,
+    log: (m) => lines.push(m),
+    listen: (path, mode) => {
+      const real = listenPrivate(path, mode, false);
+      return {
+        accept: () =>
+          failures-- > 0 ? Promise.reject(new Error("Too many open files (os error 24)")) : real.accept(),
+        close: () => real.close(),
+      };
+    },
+  });
+  try {
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/capture` });
+    try {
+      await conn.write(new TextEncoder().encode(JSON.stringify({ ports: [], vlan: null }) + "\n"));
+      const decoder = new CaptureDecoder();
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      assert.ok(n !== null && decoder.push(buf.subarray(0, n)).length > 0, "the capture is answered");
+    } finally {
+      conn.close();
+    }
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(
+      lines[0]!,
+      /^capture socket: cannot accept \(Too many open files \(os error 24\): the switch's open-file limit \(\d+, 2 a port\) is spent: start it under a higher one \(ulimit -n \d+\)\); trying again$/,
+    );
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

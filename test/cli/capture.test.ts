@@ -9,8 +9,9 @@ import {
   strayCaptureWords,
   withCaptureHint,
 } from "../../src/cli/capture.ts";
-import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { onFullDisk } from "../helpers/full_disk.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { UsageError } from "../../src/cli/usage_error.ts";
@@ -327,7 +328,7 @@ Deno.test("a capture whose output fails (a full disk) stops saying why, not as f
         assert.ok(ended instanceof UsageError, `a disk full ends as ${JSON.stringify(ended)}`);
         assert.match(
           ended.message,
-          /^cannot write stdout: No space left on device \(os error 28\); the capture stopped there, its reader holding what was written before \(ring files /,
+          /^cannot write stdout after \d+ frames?: No space left on device \(os error 28\): the filesystem is full: free some space there, or write elsewhere; the capture stopped there, its reader holding what was written before \(ring files /,
         );
       } else {
         assert.ok(!(ended instanceof Error), `a reader gone ends as ${ended}`);
@@ -535,6 +536,69 @@ Deno.test("vde capture -w into a directory that does not exist says which to mak
         "or give another -w)\n",
     );
   } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde capture -w onto a full disk says it cannot write, why and what to do, and exits 1, not 0 in silence", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-full-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    // /dev/full answers every write with ENOSPC, as a full filesystem does.
+    const r = await run([...ourCli(), "capture", `${tmp}/sw`, "-w", "/dev/full"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      "vde: cannot write /dev/full after 0 frames: No space left on device (os error 28): the filesystem is full: " +
+        "free some space there, or write elsewhere; the capture stopped there, the file holding what was written " +
+        "before (ring files keep a capture's disk use bounded: -w - | tshark -q -i - -b filesize:100000 -b " +
+        "files:10 -w ring.pcapng)\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde switch --pcap onto a full disk says once that its capture stopped, and the switch forwards on", async () => {
+  assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-pcap-full-${Deno.pid}-` });
+  await Deno.mkdir(`${tmp}/full`);
+  const sw = await startOurSwitch(`${tmp}/sw`, {
+    // A full disk at full/ in the switch's own mount namespace; its sockets are outside it.
+    prefix: onFullDisk(`${tmp}/full`),
+    extraArgs: ["--pcap", `${tmp}/full/all.pcapng`],
+  });
+  const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
+  try {
+    for (let i = 1; i <= 200; i++) await writeTo(plug, framed(testFrame(i, 1000)));
+    const said = () => sw.stderr().split("\n").filter((l) => l.includes("--pcap"));
+    await waitFor(() => said().length > 0, {
+      timeoutMs: 10_000,
+      what: "the switch to say its capture stopped",
+    });
+    // The switch forwards on: it took every frame of the plug's.
+    const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
+    try {
+      await waitFor(async () => {
+        const lines = (await mgmt.command("port/print")).lines ?? [];
+        return lines.some((l) => /IN:\s+pkts\s+200\b/.test(l));
+      }, { timeoutMs: 20_000, what: "the plug's 200 frames counted in" });
+    } finally {
+      mgmt.close();
+    }
+    assert.deepEqual(said(), [
+      `vde switch: --pcap ${tmp}/full/all.pcapng: cannot write after 0 frames, capture stopped: No space left on ` +
+      "device (os error 28): the filesystem is full: free some space there, or write elsewhere (the file holds " +
+      "what was written before; the switch forwards on)",
+    ]);
+    assert.equal(sw.process.exitStatus, null, sw.stderr());
+  } finally {
+    await reap(plug);
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }

@@ -70,3 +70,41 @@ Deno.test("vde tap add, show and del (ip tuntap's words) create, list and delete
     await run([...ourCli(), "tap", "delete", name], { check: false, timeoutMs: 30_000 });
   }
 });
+
+Deno.test("a machine whose /dev/net/tun is missing, or is not the tun device (a container's /dev/null bound there), is told how to get it, not 'errno 25'", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = `${ROOT_IF_PREFIX}tt`;
+  const empty = await Deno.makeTempDir({ prefix: "vde-no-tun-" });
+  const fix = "(modprobe tun makes it, or mknod /dev/net/tun c 10 200; in a container, give it the host's: " +
+    "docker run --device /dev/net/tun --cap-add NET_ADMIN)";
+  try {
+    // In a mount namespace of the test's own, gone with it: the host's /dev/net/tun is not touched.
+    const createUnder = (mount: string) =>
+      run([
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        `${mount} && exec "$@"`,
+        "sh",
+        ...ourCli(),
+        "tap",
+        "create",
+        name,
+      ], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+    const notTun = await createUnder("mount --bind /dev/null /dev/net/tun");
+    assert.equal(notTun.code, 1);
+    assert.equal(
+      notTun.stderr,
+      `vde: cannot attach tap ${name}: /dev/net/tun is not the tun device ${fix}\n`,
+    );
+    const missing = await createUnder(`mount --bind ${empty} /dev/net`);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `vde: /dev/net/tun is missing ${fix}\n`);
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+});

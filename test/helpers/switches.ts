@@ -57,6 +57,10 @@ export interface SwitchOptions {
    * If our own soft limit is lower, the switch is started under `prlimit`.
    */
   nofile?: number;
+  /** An open-file limit to start the switch under whatever ours is (a machine short of descriptors). */
+  nofileCap?: number;
+  /** Words that run the switch's command (`unshare --mount sh -c '...; exec "$@"' sh`): a machine of its own. */
+  prefix?: string[];
 }
 
 /** A running switch. */
@@ -174,12 +178,12 @@ export function splitCommand(s: string): string[] {
 
 /** Starts Debian's `vde_switch` on `dir` (stdin kept open) and waits until DIR/ctl exists. */
 export function startCSwitch(dir: string, opts: SwitchOptions = {}): Promise<SwitchHandle> {
-  return startSwitch("c", dir, cSwitchCommand(dir, opts), opts.readyTimeoutMs ?? 5000, opts.nofile);
+  return startSwitch("c", dir, cSwitchCommand(dir, opts), opts.readyTimeoutMs ?? 5000, opts);
 }
 
 /** Starts our switch (see {@link ourSwitchCommand}) on `dir` and waits until DIR/ctl exists. */
 export function startOurSwitch(dir: string, opts: SwitchOptions = {}): Promise<SwitchHandle> {
-  return startSwitch("ours", dir, ourSwitchCommand(dir, opts), opts.readyTimeoutMs ?? 20_000, opts.nofile);
+  return startSwitch("ours", dir, ourSwitchCommand(dir, opts), opts.readyTimeoutMs ?? 20_000, opts);
 }
 
 /** Starts the switch of `kind`. */
@@ -228,12 +232,13 @@ async function startSwitch(
   dir: string,
   command: SwitchCommand,
   readyTimeoutMs: number,
-  nofile: number | undefined,
+  { nofile, nofileCap, prefix = [] }: SwitchOptions,
 ): Promise<SwitchHandle> {
-  let cmd = command.cmd;
-  if (nofile !== undefined && (await softNofile()) < nofile) {
+  let cmd = [...prefix, ...command.cmd];
+  const limit = nofileCap ?? (nofile !== undefined && (await softNofile()) < nofile ? nofile : undefined);
+  if (limit !== undefined) {
     // prlimit execs the switch, so the pid (and its RSS) stays the switch's own.
-    cmd = ["prlimit", `--nofile=${nofile}:${nofile}`, "--", ...cmd];
+    cmd = ["prlimit", `--nofile=${limit}:${limit}`, "--", ...cmd];
   }
   const proc = spawnManaged(cmd, { name: `${kind} switch`, stdin: command.stdin });
   const ctl = `${dir}/ctl`;

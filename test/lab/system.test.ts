@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { processesMentioning, RUN_PREFIX, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { deleteNetns, ip, runInNetns } from "../../src/lab/system.ts";
+import { deleteNetns, ip, runCommand, runInNetns } from "../../src/lab/system.ts";
+import { missingProgram } from "../../src/os/command_lookup.ts";
 
 /** Runs `body` with a namespace and a directory of its own, removed after it. */
 async function withNetns(name: string, body: (ns: string, dir: string) => Promise<void>): Promise<void> {
@@ -92,7 +93,9 @@ Deno.test("a namespace command stopped with a grace keeps its group's number unt
     const stop = new AbortController();
     let group = 0;
     const grace = 1500;
-    const run = runInNetns(ns, `echo started; exec sleep ${mark}`, 30_000, dir, stop.signal, {
+    // The mark split by '' in the shell's line: only the sleep, after the echo, mentions it (the shell's own
+    // command line did, before its echo ran, and the stop came before any output 1 time in 3 under load).
+    const run = runInNetns(ns, `echo started; exec sleep 702.''${Deno.pid}`, 30_000, dir, stop.signal, {
       stopGraceMs: grace,
       onStart: (pid) => group = pid,
     });
@@ -153,3 +156,15 @@ function groupHasProcesses(pgid: number): boolean {
   }
   return false;
 }
+
+Deno.test("a program the lab runs that is not on the PATH is named, with the PATH looked in and its Debian package", async () => {
+  await assert.rejects(
+    runCommand(["vde-test-no-such-program"]),
+    new Error(`cannot run vde-test-no-such-program: it is not on the PATH (${Deno.env.get("PATH")})`),
+  );
+  assert.equal(
+    missingProgram("ip", "/usr/local/bin:/usr/bin"),
+    "cannot run ip: it is not on the PATH (/usr/local/bin:/usr/bin); it is Debian's iproute2 (apt-get install iproute2)",
+  );
+  assert.equal(missingProgram("/opt/x/ip", ""), "cannot run /opt/x/ip: there is no such file");
+});

@@ -30,3 +30,11 @@ Deno.test("a socket's name swapped for a symlink to a file of ours is refused, a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a socket file that cannot be opened is said in the errno's words, not its number", () => {
+  const path = `/nonexistent-${Deno.pid}/sock`;
+  assert.throws(
+    () => giveSocketFile(path, 0o600),
+    new Error(`cannot open ${path}: open: No such file or directory`),
+  );
+});

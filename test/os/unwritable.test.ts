@@ -26,8 +26,19 @@ Deno.test("a file that exists and may not be written is to be chowned, not made 
 
 Deno.test("a refusal other than permission or a missing directory keeps the OS's words", () => {
   assert.equal(
+    unwritable("/tmp/y", "--pidfile", new Error("Input/output error (os error 5)")),
+    ": Input/output error (os error 5)",
+  );
+});
+
+Deno.test("a read-only or full filesystem is said with the way out, for a file and for a switch's directory", () => {
+  assert.equal(
     unwritable("/tmp/y", "--pidfile", new Error("Read-only file system (os error 30)")),
-    ": Read-only file system (os error 30)",
+    ": Read-only file system (os error 30): the filesystem is read-only: write elsewhere",
+  );
+  assert.equal(
+    unmakeableDir("/tmp/net", "--sock", new Error("No space left on device (os error 28)")),
+    ": No space left on device (os error 28): the filesystem is full: free some space there, or write elsewhere",
   );
 });
 

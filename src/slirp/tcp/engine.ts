@@ -46,6 +46,7 @@
  * All time is `core.now()`; all guest I/O is `core.sendSegment`; all host
  * I/O goes through a {@link HostNet} (Deno's sockets by default).
  */
+import { descriptorAdvice } from "../../os/fd_limit.ts";
 import {
   newTcpRepr,
   parseTcp,
@@ -1161,6 +1162,8 @@ class Engine implements SlirpTcpEngine {
         if (fwd.closed) return;
         this.log(`accept on ${fwd.hostAddr}:${fwd.hostPort} failed: ${errorText(e)}`);
         if (e instanceof Deno.errors.BadResource) return;
+        // Out of descriptors the client stays queued: tried again at once, the loop would spin.
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
       const peer = got.remote;
@@ -1344,8 +1347,14 @@ function unreachableCode(e: unknown): "net" | "host" | null {
   return code === "ENETUNREACH" ? "net" : code === "EHOSTUNREACH" ? "host" : null;
 }
 
+/** How long a forward's accept loop waits after a failed accept (out of descriptors) before the next. */
+const ACCEPT_RETRY_MS = 100;
+
+/** `e`'s message, and what to do when it is a spent open-file limit. */
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  const message = e instanceof Error ? e.message : String(e);
+  const advice = descriptorAdvice(e, "the slirp", "1 a connection");
+  return advice === undefined ? message : `${message}: ${advice}`;
 }
 
 function cryptoRandom32(): () => number {

@@ -376,6 +376,9 @@ class LibcPeer implements HostPeer {
  * promise instead. Accepted clients come back non-blocking, with
  * TCP_NODELAY and keep-alive on.
  */
+/** How long a listener waits before accepting again after accept failed (out of descriptors). */
+const ACCEPT_RETRY_MS = 100;
+
 class LibcListener implements HostListener {
   readonly #fd: number;
   readonly port: number;
@@ -385,6 +388,8 @@ class LibcListener implements HostListener {
   #waiting: Waiter<{ conn: HostConn; remote: HostPeer }> | null = null;
   #take: ((conn: HostConn, addr: Uint8Array, port: number) => void) | null = null;
   #failed: ((err: Error) => void) | null = null;
+  /** Set while accepting pauses after a failed accept. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(fd: number, port: number) {
     this.#fd = fd;
@@ -410,7 +415,19 @@ class LibcListener implements HostListener {
     this.#watch();
   }
 
+  /** Drops read interest for ACCEPT_RETRY_MS after a failed accept, then watches again if anyone still waits. */
+  #pause(): void {
+    if (this.#retry !== undefined) return;
+    this.#watching = false;
+    poller().setReadInterest(this.#fd, false);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (!this.#closed && (this.#take !== null || this.#waiting !== null)) this.#watch();
+    }, ACCEPT_RETRY_MS);
+  }
+
   #watch(): void {
+    if (this.#retry !== undefined) return;
     if (this.#watching) return;
     this.#watching = true;
     poller().setReadInterest(this.#fd, true);
@@ -440,6 +457,9 @@ class LibcListener implements HostListener {
     }
     const got = this.#tryAccept();
     if (got === -1) return;
+    // Out of descriptors (EMFILE) the client stays queued and the socket readable: watched on, each round
+    // failed again (a core at 40%, a forward's slirp idle under ulimit -n 48). A pause, then a new try.
+    if (got instanceof Error) this.#pause();
     if (take !== null) {
       if (got instanceof Error) this.#failed!(got);
       else {
@@ -463,6 +483,7 @@ class LibcListener implements HostListener {
     this.#closed = true;
     this.#take = null;
     this.#failed = null;
+    clearTimeout(this.#retry);
     poller().remove(this.#fd);
     libc().close(this.#fd);
     const w = this.#waiting;
