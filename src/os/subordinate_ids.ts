@@ -23,7 +23,10 @@
  * a user (users.ts's lookupUser: NSS, then the files; a name first, as
  * chown reads one), and only for the range a uid asked about falls in: a
  * file of thousands of users costs no lookup of the others. An owner that
- * resolves to no one leaves the range's uids themselves. Resolutions are kept
+ * resolves to no one (a user of LDAP's while NSS is down or backing off,
+ * when the files alone are read; a user removed) makes the range's uids one
+ * user still, counted as its first uid: taken each as itself, one person's
+ * 65536 uids were 65536 users again whenever NSS failed. Resolutions are kept
  * OWNER_CACHE_MS, so a flood of connections from one range asks NSS once.
  * The ranges are kept sorted by their first uid, each with the furthest end
  * of those up to it, so a uid is found by a binary search (a scan of 40,000
@@ -108,12 +111,12 @@ export class SubordinateIds {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The uid `uid` counts as: the owner of the range holding it, else itself. */
+  /** The uid `uid` counts as: the owner of the range holding it (its first uid when no one), else itself. */
   accountOf(uid: number): number {
     this.#refresh();
     const range = this.#holding(uid);
     if (range === undefined) return uid;
-    return this.#owner(range.owner) ?? uid;
+    return this.#owner(range.owner) ?? range.first;
   }
 
   /** The range holding `uid`: of those starting at or below it, the nearest that reaches past it. */

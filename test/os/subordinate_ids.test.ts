@@ -88,17 +88,20 @@ Deno.test("ranges in any order are found, among tens of thousands; where two ove
   });
 });
 
-Deno.test("a range whose owner resolves to no one leaves its uids themselves, and the owner is asked once, not per connection", async () => {
-  await withFile("gone:200000:100\n", (_path, ids) => {
+Deno.test("a range whose owner resolves to no one (NSS down, the user in LDAP) is one user still, not 100, and the owner is asked once, not per connection", async () => {
+  await withFile("gone:200000:100\nann:300000:10\n", (_path, ids) => {
     let asked = 0;
     const a = ids({
-      resolve: () => {
+      resolve: (owner) => {
         asked++;
-        return undefined;
+        return USERS[owner];
       },
     });
-    for (let i = 0; i < 50; i++) assert.equal(a.accountOf(200001), 200001);
-    assert.equal(asked, 1);
+    for (let i = 0; i < 50; i++) assert.equal(a.accountOf(200000 + i), 200000, "the range's first uid");
+    assert.equal(a.accountOf(200099), 200000);
+    assert.equal(a.accountOf(200100), 200100, "past the range: itself");
+    assert.equal(a.accountOf(300001), 1001, "a range whose owner is found is that owner");
+    assert.equal(asked, 2);
   });
 });
 
@@ -107,10 +110,10 @@ Deno.test("an owner added to the users after a connection is found within second
     let clock = 0;
     const users: Record<string, number> = {};
     const a = ids({ resolve: (owner) => users[owner], now: () => clock });
-    assert.equal(a.accountOf(200001), 200001);
+    assert.equal(a.accountOf(200001), 200000, "no owner yet: the range is one user, as its first uid");
     users["new"] = 1003;
     clock += 4_000;
-    assert.equal(a.accountOf(200001), 200001, "the answer kept");
+    assert.equal(a.accountOf(200001), 200000, "the answer kept");
     clock += 1_000;
     assert.equal(a.accountOf(200001), 1003);
   });
