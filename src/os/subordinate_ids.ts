@@ -33,9 +33,9 @@
  * ranges cost half a millisecond a connection); where ranges overlap (a
  * mistake: two users could map the uid), the one starting nearest below the
  * uid names its owner.
- * The callers count root's and their own user's subordinate uids as one
- * other user, not as that user: a container's process is not trusted as
- * its owner is.
+ * The callers count root's subordinate uids as one other user, not as root,
+ * and their own user's (when not root) as another: a container's process
+ * is not trusted as its owner is.
  */
 import { readSmallFile } from "./owned_file.ts";
 import { modeText } from "./mode_text.ts";
