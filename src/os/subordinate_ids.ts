@@ -166,9 +166,13 @@ export class SubordinateIds {
       return;
     }
     if ((file.uid !== 0 && file.uid !== this.#self) || (file.mode & 0o022) !== 0) {
+      // What to do, said: the switch's user's file is believed too, but root's is what shadow makes.
       this.#log(
-        `${this.#path} not believed (uid ${file.uid}'s, mode ${modeText(file.mode)}: only root's, ` +
-          "that no group or others may write): each subordinate uid counts as a user of its own",
+        `${this.#path} not believed (uid ${file.uid}'s, mode ${
+          modeText(file.mode)
+        }: its writers could hand ` +
+          "their uids to someone else): each subordinate uid counts as a user of its own until it is root's " +
+          `and no group or others may write it (chown root ${this.#path}; chmod go-w ${this.#path})`,
       );
       return;
     }
