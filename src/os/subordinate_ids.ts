@@ -33,6 +33,10 @@
  * ranges cost half a millisecond a connection); where ranges overlap (a
  * mistake: two users could map the uid), the one starting nearest below the
  * uid names its owner.
+ * In a user namespace of its own (`vde up --rootless`, a container) the
+ * file is not read, nor said to be untrusted: its uids are the machine's,
+ * not the ones peers show there (every user outside is the overflow uid,
+ * as root's file is), so each uid counts as itself.
  * The callers count root's subordinate uids as one other user, not as root,
  * and their own user's (when not root) as another: a container's process
  * is not trusted as its owner is.
@@ -40,6 +44,7 @@
 import { readSmallFile } from "./owned_file.ts";
 import { modeText } from "./mode_text.ts";
 import { lookupUser } from "./users.ts";
+import { namespaceOverflowUid } from "./user_namespace.ts";
 
 /** The system's file of subordinate uids. */
 export const SUBUID = "/etc/subuid";
@@ -87,6 +92,8 @@ export interface SubordinateIdsOptions {
   resolve?: (owner: string) => number | undefined;
   /** The clock, for the owners' cache. */
   now?: () => number;
+  /** Where /proc is, for whether this process is in a user namespace of its own (a test's). */
+  proc?: string;
 }
 
 /** The account each uid counts as, by a subuid file read again whenever it changes. */
@@ -96,6 +103,8 @@ export class SubordinateIds {
   readonly #resolve: (owner: string) => number | undefined;
   readonly #now: () => number;
   readonly #self = Deno.uid() ?? 0;
+  /** In a user namespace the file's uids are not the ones peers show: it is not read. */
+  readonly #inUserNamespace: boolean;
   /** The file's stamp when `#ranges` were read ("" before the first look; "-" when it was missing). */
   #stamp = "";
   /** The file's ranges by their first uid. */
@@ -109,10 +118,12 @@ export class SubordinateIds {
     this.#log = options.log ?? (() => {});
     this.#resolve = options.resolve ?? ((owner) => lookupUser(owner));
     this.#now = options.now ?? Date.now;
+    this.#inUserNamespace = namespaceOverflowUid(options.proc) !== undefined;
   }
 
   /** The uid `uid` counts as: the owner of the range holding it (its first uid when no one), else itself. */
   accountOf(uid: number): number {
+    if (this.#inUserNamespace) return uid;
     this.#refresh();
     const range = this.#holding(uid);
     if (range === undefined) return uid;

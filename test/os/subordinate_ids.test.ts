@@ -188,3 +188,20 @@ Deno.test("a named pipe at the subuid path is not opened (no hang), and is said"
     assert.match(lines.join("\n"), /not read \(it is a named pipe/);
   });
 });
+
+Deno.test("in a user namespace of its own (a rootless lab) the subuid file is not read, nor said untrusted: its uids are the machine's", async () => {
+  await withFile("ann:100000:10\n", async (path, ids, lines) => {
+    const proc = `${path}.proc`;
+    await Deno.mkdir(`${proc}/self`, { recursive: true });
+    await Deno.mkdir(`${proc}/sys/kernel`, { recursive: true });
+    await Deno.writeTextFile(`${proc}/sys/kernel/overflowuid`, "65534\n");
+    // `unshare --map-root-user` as uid 1000: root's file shows as the overflow uid's, peers outside as 65534.
+    await Deno.writeTextFile(`${proc}/self/uid_map`, "         0       1000          1\n");
+    assert.equal(ids({ proc }).accountOf(100001), 100001);
+    assert.equal(ids({ proc }).accountOf(65534), 65534);
+    assert.deepEqual(lines, []);
+    // The machine's own namespace: the identity map, the file read.
+    await Deno.writeTextFile(`${proc}/self/uid_map`, "         0          0 4294967295\n");
+    assert.equal(ids({ proc }).accountOf(100001), 1001);
+  });
+});
