@@ -16,8 +16,8 @@
  * writer could hand another user's uids to a victim and fill the victim's
  * share: each uid then counts as itself, as before, said once per version of
  * the file. A missing file is no ranges. A line that is not three fields
- * (an owner, then two decimal numbers, the count at least 1) is skipped, and
- * how many were is said once per version.
+ * (an owner, then two numbers read as newuidmap reads them, the count at
+ * least 1) is skipped, and how many were is said once per version.
  *
  * The owner is a name or a uid, resolved as the rest of the program resolves
  * a user (users.ts's lookupUser: NSS, then the files; a name first, as
@@ -60,6 +60,22 @@ export interface SubordinateRange {
   readonly count: number;
 }
 
+/**
+ * A subuid number as newuidmap reads it (shadow's strtoul, base 0): `0x` hex, a leading `0` octal, else
+ * decimal; undefined when not wholly one. Read as decimal, `alice:0100000:65536` gave us 100000 up where
+ * newuidmap gives her 32768 up: each of her real subordinate uids counted as a user of its own.
+ */
+function idNumber(field: string): number | undefined {
+  const n = /^0[xX][0-9a-fA-F]+$/.test(field)
+    ? parseInt(field.slice(2), 16)
+    : /^0[0-7]*$/.test(field)
+    ? parseInt(field, 8)
+    : /^[1-9]\d*$/.test(field)
+    ? Number(field)
+    : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** The well-formed lines of subuid(5) text, and how many others there were (blank and `#` lines are neither). */
 export function parseSubordinateRanges(text: string): { ranges: SubordinateRange[]; malformed: number } {
   const ranges: SubordinateRange[] = [];
@@ -68,12 +84,9 @@ export function parseSubordinateRanges(text: string): { ranges: SubordinateRange
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const f = line.split(":");
-    const first = Number(f[1]);
-    const count = Number(f[2]);
-    if (
-      f.length !== 3 || f[0] === "" || !/^\d+$/.test(f[1]!) || !/^\d+$/.test(f[2]!) ||
-      !Number.isSafeInteger(first) || !Number.isSafeInteger(count) || count < 1
-    ) {
+    const first = idNumber(f[1] ?? "");
+    const count = idNumber(f[2] ?? "");
+    if (f.length !== 3 || f[0] === "" || first === undefined || count === undefined || count < 1) {
       malformed++;
       continue;
     }

@@ -50,6 +50,20 @@ Deno.test("subuid lines are OWNER:FIRST:COUNT; others are counted as malformed, 
   );
 });
 
+Deno.test("subuid numbers are read as newuidmap reads them: 0x hex, a leading 0 octal, else decimal", () => {
+  assert.deepEqual(
+    parseSubordinateRanges("ann:0100000:010\nbob:0x186A0:0x10\nann:0:1\nann:08:1\nann:1:0x\nann:1e5:1\n"),
+    {
+      ranges: [
+        { owner: "ann", first: 32768, count: 8 },
+        { owner: "bob", first: 100000, count: 16 },
+        { owner: "ann", first: 0, count: 1 },
+      ],
+      malformed: 3,
+    },
+  );
+});
+
 Deno.test("a uid in a user's subuid range counts as that user, by name or by uid; any other uid as itself", async () => {
   await withFile("ann:100000:65536\n1002:165536:10\n", (_path, ids, lines) => {
     const a = ids({ resolve: (owner) => USERS[owner] ?? (/^\d+$/.test(owner) ? Number(owner) : undefined) });
