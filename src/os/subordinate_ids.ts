@@ -16,27 +16,35 @@
  * writer could hand another user's uids to a victim and fill the victim's
  * share: each uid then counts as itself, as before, said once per version of
  * the file. A missing file is no ranges. A line that is not three fields
- * (an owner, then two decimal numbers, the count at least 1) is skipped, and
- * how many were is said once per version.
+ * (an owner, then two numbers read as newuidmap reads them, the count at
+ * least 1) is skipped, and how many were is said once per version.
  *
  * The owner is a name or a uid, resolved as the rest of the program resolves
  * a user (users.ts's lookupUser: NSS, then the files; a name first, as
  * chown reads one), and only for the range a uid asked about falls in: a
  * file of thousands of users costs no lookup of the others. An owner that
- * resolves to no one leaves the range's uids themselves. Resolutions are kept
+ * resolves to no one (a user of LDAP's while NSS is down or backing off,
+ * when the files alone are read; a user removed) makes the range's uids one
+ * user still, counted as its first uid: taken each as itself, one person's
+ * 65536 uids were 65536 users again whenever NSS failed. Resolutions are kept
  * OWNER_CACHE_MS, so a flood of connections from one range asks NSS once.
  * The ranges are kept sorted by their first uid, each with the furthest end
  * of those up to it, so a uid is found by a binary search (a scan of 40,000
  * ranges cost half a millisecond a connection); where ranges overlap (a
  * mistake: two users could map the uid), the one starting nearest below the
  * uid names its owner.
- * The callers count root's and their own user's subordinate uids as one
- * other user, not as that user: a container's process is not trusted as
- * its owner is.
+ * In a user namespace of its own (`vde up --rootless`, a container) the
+ * file is not read, nor said to be untrusted: its uids are the machine's,
+ * not the ones peers show there (every user outside is the overflow uid,
+ * as root's file is), so each uid counts as itself.
+ * The callers count root's subordinate uids as one other user, not as root,
+ * and their own user's (when not root) as another: a container's process
+ * is not trusted as its owner is.
  */
 import { readSmallFile } from "./owned_file.ts";
 import { modeText } from "./mode_text.ts";
 import { lookupUser } from "./users.ts";
+import { namespaceOverflowUid } from "./user_namespace.ts";
 
 /** The system's file of subordinate uids. */
 export const SUBUID = "/etc/subuid";
@@ -52,6 +60,22 @@ export interface SubordinateRange {
   readonly count: number;
 }
 
+/**
+ * A subuid number as newuidmap reads it (shadow's strtoul, base 0): `0x` hex, a leading `0` octal, else
+ * decimal; undefined when not wholly one. Read as decimal, `alice:0100000:65536` gave us 100000 up where
+ * newuidmap gives her 32768 up: each of her real subordinate uids counted as a user of its own.
+ */
+function idNumber(field: string): number | undefined {
+  const n = /^0[xX][0-9a-fA-F]+$/.test(field)
+    ? parseInt(field.slice(2), 16)
+    : /^0[0-7]*$/.test(field)
+    ? parseInt(field, 8)
+    : /^[1-9]\d*$/.test(field)
+    ? Number(field)
+    : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** The well-formed lines of subuid(5) text, and how many others there were (blank and `#` lines are neither). */
 export function parseSubordinateRanges(text: string): { ranges: SubordinateRange[]; malformed: number } {
   const ranges: SubordinateRange[] = [];
@@ -60,12 +84,9 @@ export function parseSubordinateRanges(text: string): { ranges: SubordinateRange
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const f = line.split(":");
-    const first = Number(f[1]);
-    const count = Number(f[2]);
-    if (
-      f.length !== 3 || f[0] === "" || !/^\d+$/.test(f[1]!) || !/^\d+$/.test(f[2]!) ||
-      !Number.isSafeInteger(first) || !Number.isSafeInteger(count) || count < 1
-    ) {
+    const first = idNumber(f[1] ?? "");
+    const count = idNumber(f[2] ?? "");
+    if (f.length !== 3 || f[0] === "" || first === undefined || count === undefined || count < 1) {
       malformed++;
       continue;
     }
@@ -84,6 +105,8 @@ export interface SubordinateIdsOptions {
   resolve?: (owner: string) => number | undefined;
   /** The clock, for the owners' cache. */
   now?: () => number;
+  /** Where /proc is, for whether this process is in a user namespace of its own (a test's). */
+  proc?: string;
 }
 
 /** The account each uid counts as, by a subuid file read again whenever it changes. */
@@ -93,6 +116,8 @@ export class SubordinateIds {
   readonly #resolve: (owner: string) => number | undefined;
   readonly #now: () => number;
   readonly #self = Deno.uid() ?? 0;
+  /** In a user namespace the file's uids are not the ones peers show: it is not read. */
+  readonly #inUserNamespace: boolean;
   /** The file's stamp when `#ranges` were read ("" before the first look; "-" when it was missing). */
   #stamp = "";
   /** The file's ranges by their first uid. */
@@ -106,14 +131,16 @@ export class SubordinateIds {
     this.#log = options.log ?? (() => {});
     this.#resolve = options.resolve ?? ((owner) => lookupUser(owner));
     this.#now = options.now ?? Date.now;
+    this.#inUserNamespace = namespaceOverflowUid(options.proc) !== undefined;
   }
 
-  /** The uid `uid` counts as: the owner of the range holding it, else itself. */
+  /** The uid `uid` counts as: the owner of the range holding it (its first uid when no one), else itself. */
   accountOf(uid: number): number {
+    if (this.#inUserNamespace) return uid;
     this.#refresh();
     const range = this.#holding(uid);
     if (range === undefined) return uid;
-    return this.#owner(range.owner) ?? uid;
+    return this.#owner(range.owner) ?? range.first;
   }
 
   /** The range holding `uid`: of those starting at or below it, the nearest that reaches past it. */
@@ -163,9 +190,13 @@ export class SubordinateIds {
       return;
     }
     if ((file.uid !== 0 && file.uid !== this.#self) || (file.mode & 0o022) !== 0) {
+      // What to do, said: the switch's user's file is believed too, but root's is what shadow makes.
       this.#log(
-        `${this.#path} not believed (uid ${file.uid}'s, mode ${modeText(file.mode)}: only root's, ` +
-          "that no group or others may write): each subordinate uid counts as a user of its own",
+        `${this.#path} not believed (uid ${file.uid}'s, mode ${
+          modeText(file.mode)
+        }: its writers could hand ` +
+          "their uids to someone else): each subordinate uid counts as a user of its own until it is root's " +
+          `and no group or others may write it (chown root ${this.#path}; chmod go-w ${this.#path})`,
       );
       return;
     }

@@ -418,7 +418,9 @@ export class VdeSwitchServer {
     }
     if (!other) return undefined;
     if ((this.#othersByUid.get(uid) ?? 0) >= MAX_PENDING_PER_USER) {
-      return busyReason.user(userName(uid), MAX_PENDING_PER_USER);
+      // Another user counted as root or as us is one of our subordinate uids (#accepted).
+      const reason = uid === 0 || uid === this.#self ? busyReason.subordinate : busyReason.user;
+      return reason(userName(uid), MAX_PENDING_PER_USER);
     }
     // The last few are the switch's user's and root's, so other users together cannot shut them out.
     if (this.#others >= MAX_PENDING - OWNERS_RESERVE) {

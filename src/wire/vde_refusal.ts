@@ -47,6 +47,12 @@ export const busyReason = {
   /** One user other than the switch's and root has as many as one user may. */
   user: (name: string, pending: number): string =>
     `${name} has ${pending} handshakes under way here, the most one user may`,
+  /**
+   * Root's (or the switch's user's) subordinate uids, one other user together, have as many as one user may:
+   * said so, not as that user (a container's process told "root has 16" looked for root's, not its own).
+   */
+  subordinate: (name: string, pending: number): string =>
+    `${name}'s subordinate uids have ${pending} handshakes under way, the most one user may`,
   /** Other users together hold every slot but the ones kept for the switch's user and root. */
   others: (pending: number): string =>
     `the switch has ${pending} handshakes of other users under way: try again`,

@@ -19,7 +19,7 @@ import { processAlive } from "../../src/os/processes.ts";
 import { ourCli, until } from "../helpers/vde_clients.ts";
 import { parseVdeVnl } from "../../src/link/vde_link.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { buildRefusal, busyReason, isBusyRefusal } from "../../src/wire/vde_refusal.ts";
+import { buildRefusal, busyReason, isBusyRefusal, MAX_REFUSAL_LEN } from "../../src/wire/vde_refusal.ts";
 
 Deno.test("a switch shared with a group tells one outside it to be added, and one added since login to log in again", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -299,9 +299,14 @@ Deno.test("the refusals of a switch busy with handshakes are told from the other
       // And what the switch builds (switch_server.ts `#busy`), so a rewording there is still matched.
       busyReason.full(256),
       busyReason.user("bob", 16),
+      busyReason.subordinate("root", 16),
+      busyReason.subordinate("a".repeat(32), 16),
       busyReason.others(248),
     ]
-  ) assert.ok(isBusyRefusal(busy), busy);
+  ) {
+    assert.ok(isBusyRefusal(busy), busy);
+    assert.ok(busy.length <= MAX_REFUSAL_LEN, `${busy}: longer than a refusal may be`);
+  }
   for (const other of ["bad request", "client sent no socket path", "port 3 is taken"]) {
     assert.ok(!isBusyRefusal(other), other);
   }

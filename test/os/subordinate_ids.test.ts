@@ -50,6 +50,20 @@ Deno.test("subuid lines are OWNER:FIRST:COUNT; others are counted as malformed, 
   );
 });
 
+Deno.test("subuid numbers are read as newuidmap reads them: 0x hex, a leading 0 octal, else decimal", () => {
+  assert.deepEqual(
+    parseSubordinateRanges("ann:0100000:010\nbob:0x186A0:0x10\nann:0:1\nann:08:1\nann:1:0x\nann:1e5:1\n"),
+    {
+      ranges: [
+        { owner: "ann", first: 32768, count: 8 },
+        { owner: "bob", first: 100000, count: 16 },
+        { owner: "ann", first: 0, count: 1 },
+      ],
+      malformed: 3,
+    },
+  );
+});
+
 Deno.test("a uid in a user's subuid range counts as that user, by name or by uid; any other uid as itself", async () => {
   await withFile("ann:100000:65536\n1002:165536:10\n", (_path, ids, lines) => {
     const a = ids({ resolve: (owner) => USERS[owner] ?? (/^\d+$/.test(owner) ? Number(owner) : undefined) });
@@ -88,17 +102,20 @@ Deno.test("ranges in any order are found, among tens of thousands; where two ove
   });
 });
 
-Deno.test("a range whose owner resolves to no one leaves its uids themselves, and the owner is asked once, not per connection", async () => {
-  await withFile("gone:200000:100\n", (_path, ids) => {
+Deno.test("a range whose owner resolves to no one (NSS down, the user in LDAP) is one user still, not 100, and the owner is asked once, not per connection", async () => {
+  await withFile("gone:200000:100\nann:300000:10\n", (_path, ids) => {
     let asked = 0;
     const a = ids({
-      resolve: () => {
+      resolve: (owner) => {
         asked++;
-        return undefined;
+        return USERS[owner];
       },
     });
-    for (let i = 0; i < 50; i++) assert.equal(a.accountOf(200001), 200001);
-    assert.equal(asked, 1);
+    for (let i = 0; i < 50; i++) assert.equal(a.accountOf(200000 + i), 200000, "the range's first uid");
+    assert.equal(a.accountOf(200099), 200000);
+    assert.equal(a.accountOf(200100), 200100, "past the range: itself");
+    assert.equal(a.accountOf(300001), 1001, "a range whose owner is found is that owner");
+    assert.equal(asked, 2);
   });
 });
 
@@ -107,10 +124,10 @@ Deno.test("an owner added to the users after a connection is found within second
     let clock = 0;
     const users: Record<string, number> = {};
     const a = ids({ resolve: (owner) => users[owner], now: () => clock });
-    assert.equal(a.accountOf(200001), 200001);
+    assert.equal(a.accountOf(200001), 200000, "no owner yet: the range is one user, as its first uid");
     users["new"] = 1003;
     clock += 4_000;
-    assert.equal(a.accountOf(200001), 200001, "the answer kept");
+    assert.equal(a.accountOf(200001), 200000, "the answer kept");
     clock += 1_000;
     assert.equal(a.accountOf(200001), 1003);
   });
@@ -159,7 +176,10 @@ Deno.test("a subuid file others may write is not believed: its writer could hand
     assert.equal(a.accountOf(100001), 100001);
     assert.match(
       lines.join("\n"),
-      /not believed \(uid \d+'s, mode 646: only root's, that no group or others may write\)/,
+      new RegExp(
+        `not believed \\(uid \\d+'s, mode 646: .*\\): .* until it is root's and no group or others may write ` +
+          `it \\(chown root ${path}; chmod go-w ${path}\\)$`,
+      ),
     );
   });
 });
@@ -180,5 +200,22 @@ Deno.test("a named pipe at the subuid path is not opened (no hang), and is said"
     assert.ok(made.success);
     assert.equal(ids().accountOf(100001), 100001);
     assert.match(lines.join("\n"), /not read \(it is a named pipe/);
+  });
+});
+
+Deno.test("in a user namespace of its own (a rootless lab) the subuid file is not read, nor said untrusted: its uids are the machine's", async () => {
+  await withFile("ann:100000:10\n", async (path, ids, lines) => {
+    const proc = `${path}.proc`;
+    await Deno.mkdir(`${proc}/self`, { recursive: true });
+    await Deno.mkdir(`${proc}/sys/kernel`, { recursive: true });
+    await Deno.writeTextFile(`${proc}/sys/kernel/overflowuid`, "65534\n");
+    // `unshare --map-root-user` as uid 1000: root's file shows as the overflow uid's, peers outside as 65534.
+    await Deno.writeTextFile(`${proc}/self/uid_map`, "         0       1000          1\n");
+    assert.equal(ids({ proc }).accountOf(100001), 100001);
+    assert.equal(ids({ proc }).accountOf(65534), 65534);
+    assert.deepEqual(lines, []);
+    // The machine's own namespace: the identity map, the file read.
+    await Deno.writeTextFile(`${proc}/self/uid_map`, "         0          0 4294967295\n");
+    assert.equal(ids({ proc }).accountOf(100001), 1001);
   });
 });

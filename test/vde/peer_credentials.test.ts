@@ -334,7 +334,9 @@ Deno.test("--mode 666: a user's subordinate uids (/etc/subuid) share that user's
         assert.deepEqual(by.get(ROOTS_FIRST), { held: 10, refused: [] }, out);
         assert.deepEqual(by.get(ROOTS_FIRST + 9), {
           held: MAX_PENDING_PER_USER - 10,
-          refused: [`root has ${MAX_PENDING_PER_USER} handshakes under way here, the most one user may`],
+          refused: [
+            `root's subordinate uids have ${MAX_PENDING_PER_USER} handshakes under way, the most one user may`,
+          ],
         }, out);
         assert.deepEqual(lines.filter((l) => l.includes(subuid)), []);
       } finally {

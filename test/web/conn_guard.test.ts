@@ -195,8 +195,8 @@ function loopbackConnector(a: Admission): (uid: number) => Admitted | undefined 
 }
 
 Deno.test("conn guard: a local user's subordinate uids are that user, one peer past loopback's share; the server's user's are a peer apart from it, with no pass", () => {
-  // Uids 600000 and up are 2000's subordinate uids, 700000 and up the server's user's (1000).
-  const accountOf = (uid: number) => uid >= 700_000 ? 1000 : uid >= 600_000 ? 2000 : uid;
+  // Uids 600000 and up are 2000's subordinate uids, 700000 and up the server's user's (1000), 800000 and up root's.
+  const accountOf = (uid: number) => uid >= 800_000 ? 0 : uid >= 700_000 ? 1000 : uid >= 600_000 ? 2000 : uid;
   const a = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000, accountOf);
   const connect = loopbackConnector(a);
   assert.ok(connect(2000));
@@ -220,6 +220,9 @@ Deno.test("conn guard: a local user's subordinate uids are that user, one peer p
   assert.equal(viaB(700_003), undefined, "the server's user's subordinate uids are one peer");
   assert.ok(viaB(1000), "apart from that user, whose share they do not take");
   assert.ok(viaB(1000));
+  assert.ok(viaB(800_001), "root's subordinate uids are a peer of their own, apart from the server's user's");
+  assert.ok(viaB(800_002));
+  assert.equal(viaB(800_003), undefined, "one peer, past the server's share");
 });
 
 Deno.test("conn guard: a malformed request's 400 is due only once the requests passed on before it are answered, at an answer's end, and never after answers it cannot count", () => {
