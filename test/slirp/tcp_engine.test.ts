@@ -865,3 +865,27 @@ Deno.test("churn: connections that carry data and close, reset or are refused le
     bufferBytes: 0,
   });
 });
+
+Deno.test("a host read that fills the send ring to its last byte behind a closed window still probes the window", async () => {
+  const rig = new Rig({ tcp: { initialBufferSize: 2048, sendBufferSize: 2048, keepAliveIdleMs: Infinity } });
+  const conn = new MemoryConn();
+  conn.source = (p) => {
+    p.fill(0x63);
+    return p.length;
+  };
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, window: 0 });
+  await settle();
+  const [synAck] = rig.take();
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 0 });
+  await settle(200);
+  assert.deepEqual(rig.take().filter((o) => o.payload.length > 0), [], "nothing fits a closed window");
+  const wait = rig.engine.nextTimerMs();
+  assert.ok(wait < Infinity, "no timer: the window would never be asked for again");
+  rig.t += wait;
+  rig.engine.poll();
+  const probes = rig.take();
+  assert.equal(rig.engine.stats.windowProbes, 1);
+  assert.equal(probes.length, 1);
+  rig.engine.close();
+});

@@ -736,7 +736,12 @@ class Engine implements SlirpTcpEngine {
     for (const flow of this.blocked) {
       if (this.core.congested?.() === true) return;
       this.blocked.delete(flow);
-      if (flow.inTable) flow.tcb.output();
+      if (!flow.inTable) continue;
+      flow.tcb.output();
+      // What it sent armed its retransmission timer (or, blocked again, its persist timer) outside
+      // `input` and `poll`, which note deadlines: without this, a flow whose segments were lost after
+      // the others' timers had run waited for a poll that nothing asked for.
+      this.noteDeadline(flow.deadline);
     }
   }
 

@@ -538,7 +538,7 @@ export class TcpConnection {
   #forceSmall = false;
   /** A partial last segment waits: the owner is adding more data in this round (`commitSend`). */
   #holdTail = false;
-  /** The last `output` left such a partial segment unsent (see `releaseTail`). */
+  /** The last `output` left such a partial segment unsent, or the persist timer unarmed (see `releaseTail`). */
   #tailHeld = false;
   #lastChallenge = -Infinity;
   #keepProbes = 0;
@@ -888,7 +888,10 @@ export class TcpConnection {
 
   /** Sends the partial segment a `commitSend(.., true)` held, if it did: the owner has no more for it. */
   releaseTail(): void {
-    if (this.#tailHeld) this.output();
+    if (!this.#tailHeld) return;
+    this.output();
+    // Behind a closed window it armed the persist timer: the owner keeps the deadlines.
+    this.#host.onTimer();
   }
 
   /**
@@ -1903,12 +1906,16 @@ export class TcpConnection {
     }
     // New data restarts the tail loss probe (RFC 8985 7.2).
     if (sent) this.#armTlp(this.#host.now());
-    // Persist: data waits behind a zero (or too small) window with nothing in flight.
+    // Persist: data waits behind a zero (or too small) window with nothing in flight. While the owner
+    // adds more (`commitSend`'s `more`) its `releaseTail` arms it: a read that fills the ring to the
+    // last byte finds no room for the next, and nothing else would (forwards' clients behind a guest
+    // that read nothing for seconds then waited for ever for a window update that never came).
     if (
       seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
-      this.rtxAt === Infinity && !this.#holdTail
+      this.rtxAt === Infinity
     ) {
-      this.persistAt = this.#host.now() + this.#persistInterval();
+      if (this.#holdTail) this.#tailHeld = true;
+      else this.persistAt = this.#host.now() + this.#persistInterval();
     }
   }
 
