@@ -74,7 +74,7 @@
  * it cannot queue (Debian's) never has to; bytes already received and held
  * for the owner are not in that queue and do not count against it; a ring
  * more than half full doubles (autotuning) up to its maximum while the
- * engine-wide buffer budget allows. The right edge only moves right (scaling rounds a
+ * engine-wide buffer budget (and its class's, see {@link RingBudget}) allows. The right edge only moves right (scaling rounds a
  * window field down by less than one unit; data up to the largest edge ever
  * offered is still accepted) and only by useful steps (receiver-side silly
  * window avoidance). ACKs are coalesced: every `ackEvery` in-order segments
@@ -321,6 +321,21 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   congestionControl: "cubic",
 };
 
+/**
+ * Ring memory shared by a class of connections whose peers are not to be
+ * trusted with the engine-wide budget (an inbound forward's clients: anyone
+ * on the host). Their rings grow only while all of theirs together stay
+ * within `limit`; once they hold it, a new one starts with rings of one
+ * segment (see `leanRing`) instead of `initialBufferSize`, so even the most
+ * connections the engine admits hold a bounded amount.
+ */
+export interface RingBudget {
+  /** Bytes the rings of the connections on this budget hold now (kept by the connections). */
+  used: number;
+  /** The most their rings may grow to together, bytes. */
+  readonly limit: number;
+}
+
 /** What a connection needs from its owner. */
 export interface TcbHost {
   /** The clock, milliseconds. */
@@ -547,6 +562,10 @@ export class TcpConnection {
   pushed = false;
   /** Why the connection closed, once it has. */
   closeReason: string | null = null;
+  /** The ring budget of this connection's class, beside the engine-wide one; null: none. */
+  readonly #budget: RingBudget | null;
+  /** Whether the rings start lean (its budget was spent), decided once: the SYN offers that window. */
+  #lean: boolean | null = null;
 
   constructor(
     host: TcbHost,
@@ -557,10 +576,12 @@ export class TcpConnection {
     remoteAddr: Uint8Array,
     remotePort: number,
     iss: number,
+    budget: RingBudget | null = null,
   ) {
     this.#host = host;
     this.cfg = cfg;
     this.stats = stats;
+    this.#budget = budget;
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.remoteAddr = remoteAddr;
@@ -798,16 +819,32 @@ export class TcpConnection {
   }
 
   #initialRing(): number {
-    return Math.min(pow2AtLeast(this.cfg.initialBufferSize), pow2AtLeast(this.#receiveMax()));
+    return Math.min(this.#startSize(), pow2AtLeast(this.#receiveMax()));
   }
 
-  /** Doubles `ring` if it may grow and the engine-wide budget allows; true when it grew. */
+  /** A ring's first size: `initialBufferSize`, or one segment's once the connection's class spent its budget. */
+  #startSize(): number {
+    const normal = pow2AtLeast(this.cfg.initialBufferSize);
+    const b = this.#budget;
+    if (b === null) return normal;
+    this.#lean ??= b.used + 2 * normal > b.limit;
+    return this.#lean ? Math.min(normal, leanRing(this.cfg.mss)) : normal;
+  }
+
+  /** Doubles `ring` if it may grow and the engine-wide budget (and the connection's own) allows; true when it grew. */
   #grow(ring: ByteRing): boolean {
     const cap = ring.capacity;
     if (cap >= ring.max || this.stats.bufferBytes + cap > this.cfg.maxBufferBytes) return false;
+    if (this.#budget !== null && this.#budget.used + cap > this.#budget.limit) return false;
     ring.ensureCapacity(cap * 2);
-    this.stats.bufferBytes += ring.capacity - cap;
+    this.#held(ring.capacity - cap);
     return true;
+  }
+
+  /** Counts `delta` bytes more (or fewer) of ring storage held, engine-wide and in the connection's budget. */
+  #held(delta: number): void {
+    this.stats.bufferBytes += delta;
+    if (this.#budget !== null) this.#budget.used += delta;
   }
 
   #ourShift(): number {
@@ -849,9 +886,9 @@ export class TcpConnection {
     const flight = this.#switchFlight();
     this.#sendCap = flight > 0 ? flight : Infinity;
     const sendMax = this.#jumbo(this.cfg.sendBufferSize, this.cfg.sendBufferSizeLarge);
-    this.sndBuf = this.#newRing(this.cfg.initialBufferSize, Math.max(sendMax, flight));
+    this.sndBuf = this.#newRing(this.#startSize(), Math.max(sendMax, flight));
     this.rcvBuf = this.#newRing(this.#initialRing(), this.#receiveMax());
-    this.stats.bufferBytes += this.bufferBytes;
+    this.#held(this.bufferBytes);
     this.cwnd = this.cfg.initialWindowSegments * this.effMss;
     this.#armKeepAlive(this.#host.now());
     this.#host.onEstablished();
@@ -1750,7 +1787,7 @@ export class TcpConnection {
     const cap = ring.capacity;
     if (seq === this.rcvNxt) {
       ring.writeAt(offset, seg, off, len);
-      if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
+      if (ring.capacity !== cap) this.#held(ring.capacity - cap);
       const hadHoles = this.#oooStart.length > 0;
       let nxt = seqAdd(this.rcvNxt, len);
       if (hadHoles) nxt = this.#mergeOoo(nxt);
@@ -1789,7 +1826,7 @@ export class TcpConnection {
     if (addRange(this.#oooStart, this.#oooEnd, seq, seqAdd(seq, len), this.cfg.maxOutOfOrderRanges) >= 0) {
       this.#oooLatest = seq;
       ring.writeAt(offset, seg, off, len);
-      if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
+      if (ring.capacity !== cap) this.#held(ring.capacity - cap);
       this.stats.outOfOrder++;
       if (seqDiff(seqAdd(seq, len), this.rcvBase) >= ring.capacity >> 1) this.#grow(ring);
     } else {
@@ -2226,12 +2263,12 @@ export class TcpConnection {
   /** Frees the rings; received data the owner has not read yet survives an orderly close. */
   #release(keepUnread: boolean): void {
     if (this.sndBuf !== null) {
-      this.stats.bufferBytes -= this.sndBuf.capacity;
+      this.#held(-this.sndBuf.capacity);
       this.#host.giveBuffer?.(this.sndBuf.buf, true);
     }
     this.sndBuf = null;
     if (this.rcvBuf !== null && !(keepUnread && this.rcvBuf.length > 0)) {
-      this.stats.bufferBytes -= this.rcvBuf.capacity;
+      this.#held(-this.rcvBuf.capacity);
       this.#host.giveBuffer?.(this.rcvBuf.buf, false);
       this.rcvBuf = null;
     }
@@ -2247,7 +2284,7 @@ export class TcpConnection {
       ring !== null && ring.length === 0 &&
       (this.state === TcpState.Closed || this.state === TcpState.TimeWait)
     ) {
-      this.stats.bufferBytes -= ring.capacity;
+      this.#held(-ring.capacity);
       this.#host.giveBuffer?.(ring.buf, false);
       this.rcvBuf = null;
     }
@@ -2273,3 +2310,11 @@ export class TcpConnection {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A lean ring's size: room for one full segment (2 KiB at MSS 1460), the
+ * least that still carries full-size segments both ways.
+ */
+function leanRing(mss: number): number {
+  return pow2AtLeast(mss);
+}
