@@ -12,8 +12,9 @@ http-put URL SIZE SEED           PUT SIZE bytes of the seeded pattern, print the
 pattern-sha SIZE SEED            print the SHA-256 of the pattern
 tcp-sink ADDR PORT               accept connections and read them to the end, one at a time
 tcp-window ADDR PORT SIZE        send SIZE bytes; print the largest window the peer offered in the second half
-tcp-hold PORT GOFILE COUNTFILE   accept connections (their count in COUNTFILE) and read none until GOFILE
-                                 exists, then read each to its end; print "BYTES SHA256" per connection, sorted
+tcp-hold PORT GOFILE COUNTFILE N accept connections (their count in COUNTFILE) and read none until GOFILE
+                                 exists, then read each to its end (and any still to come, until N have
+                                 ended); print "BYTES SHA256" per connection, sorted
 tcp-flood ADDR PORT N SECONDS COUNTFILE
                                  open N connections, 64 at a time once COUNTFILE says the last were accepted
                                  (a slirp's half-open flows stay few), each write its own pattern as fast as it
@@ -183,22 +184,37 @@ elif cmd == "tcp-hold":
         os.replace(sys.argv[4] + ".new", sys.argv[4])
     sums = {}
     sel = selectors.DefaultSelector()  # epoll: more than select's 1,024 descriptors
-    for c in held:
+
+    def hold(c):
         c.setblocking(False)
         sums[c] = [0, hashlib.sha256()]
         sel.register(c, selectors.EVENT_READ)
-    while sel.get_map():
+
+    for c in held:
+        hold(c)
+    # A client whose handshake the guest saw late (its SYN resent) is still taken.
+    sel.register(srv, selectors.EVENT_READ)
+    ended = 0
+    while ended < int(sys.argv[5]):
         ready = sel.select(10)
         if not ready:
             # Stalled: say which connections are still open and how far each got.
-            left = sorted(sums[k.fileobj][0] for k in sel.get_map().values())
-            print(f"{len(left)} connections still open, bytes read: {left[:20]}", file=sys.stderr, flush=True)
+            left = sorted(sums[k.fileobj][0] for k in sel.get_map().values() if k.fileobj is not srv)
+            print(f"{len(left)} connections still open, {ended} ended, bytes read: {left[:20]}", file=sys.stderr,
+                  flush=True)
         for key, _ in ready:
             c = key.fileobj
+            if c is srv:
+                try:
+                    hold(srv.accept()[0])
+                except BlockingIOError:
+                    pass
+                continue
             b = c.recv(1 << 16)
             if not b:
                 sel.unregister(c)
                 c.close()
+                ended += 1
                 continue
             sums[c][0] += len(b)
             sums[c][1].update(b)

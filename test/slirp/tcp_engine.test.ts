@@ -912,12 +912,14 @@ Deno.test("forwards' clients the guest does not read hold their budget of ring m
   const total = read.reduce((a, b) => a + b, 0);
   // Each flow's send ring holds what was read (its receive ring 16 KiB or less): the budget, give or take
   // the last doubling, and 512 KiB for the first two alone (their rings' most).
-  assert.ok(total <= budget, `read ${total} bytes from the clients, budget ${budget}`);
+  // Each flow's send ring holds what was read: what grew within the budget, beside every ring's first
+  // 16 KiB (never refused), and 512 KiB for the first alone (a ring's most).
+  const firstRings = 12 * 16 * 1024;
+  assert.ok(total <= budget + firstRings, `read ${total} bytes from the clients, budget ${budget}`);
+  assert.ok(total > budget / 2, `read ${total} bytes: the budget was hardly used`);
   assert.equal(read[0], 512 * 1024);
-  assert.ok(read[11]! <= 2048, `the last client, after the budget was spent, was read ${read[11]} bytes`);
-  // Before the budget is spent a client's rings start at 16 KiB (its SYN offers it), after it at one segment.
-  assert.equal(synWindows[0], 16 * 1024);
-  assert.equal(synWindows[11], 2048);
+  assert.equal(read[11], 16 * 1024, "the last client, after the budget was spent");
+  assert.deepEqual(new Set(synWindows), new Set([16 * 1024]));
   rig.engine.close();
 });
 

@@ -37,9 +37,9 @@
  *   table), so a local user connecting thousands of times to a forward leaves
  *   the guest's own connections room (they took every flow, and the guest's
  *   connects were answered with RST). Their rings also have a budget of
- *   their own (`maxForwardBufferBytes`): past it none of them grows and new
- *   ones start at one segment, so clients writing what the guest does not
- *   read are held back by their own TCP, not buffered here.
+ *   their own (`maxForwardBufferBytes`): past it none of them grows beyond
+ *   its first 16 KiB, so clients writing what the guest does not read are
+ *   held back by their own TCP, not buffered here.
  * - Timers: each flow's deadline is the earliest of its connection's timers,
  *   its connect timeout and the end of its host-write hold; the engine keeps the earliest of all as a hint
  *   (`nextTimerMs`) and `poll` visits the flows that are due.
@@ -221,11 +221,15 @@ const PUMP_READ = 2;
  * the host may connect to a forward and write what the guest never reads:
  * each flow stops reading its client once its send ring is full, but under
  * the engine-wide budget (256 MiB) 1,024 such clients grew the slirp by
- * 295-342 MiB in 4 s (42-48 MiB with this). 32 MiB holds the largest rings
- * (2 MiB each way at a jumbo MTU) of several fast flows at once; past it
- * their rings stop growing and new ones start at one segment, so the flood's
- * clients wait in their own kernel's buffers (TCP backpressure), and the
- * guest's own connections are not held to it.
+ * 295-342 MiB in 4 s. 32 MiB holds the largest rings (2 MiB each way at a
+ * jumbo MTU) of several fast flows at once; past it their rings stay at
+ * their first 16 KiB each way, so the flood's clients wait in their own
+ * kernel's buffers (TCP backpressure), and the guest's own connections are
+ * not held to it. Their first 16 KiB each way are never refused: the most
+ * flows forwards may hold (4,096) could still hold 128 MiB. Tried: starting
+ * the rings of clients past the budget at one segment (2 KiB); not kept
+ * while some flows of that flood stall for good once the guest reads again
+ * (about one run in five, with either size; not yet understood).
  */
 const FORWARD_BUFFER_BYTES = 32 * 1024 * 1024;
 

@@ -324,10 +324,8 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
 /**
  * Ring memory shared by a class of connections whose peers are not to be
  * trusted with the engine-wide budget (an inbound forward's clients: anyone
- * on the host). Their rings grow only while all of theirs together stay
- * within `limit`; once they hold it, a new one starts with rings of one
- * segment (see `leanRing`) instead of `initialBufferSize`, so even the most
- * connections the engine admits hold a bounded amount.
+ * on the host). Their rings grow past `initialBufferSize` only while all of
+ * theirs together stay within `limit`.
  */
 export interface RingBudget {
   /** Bytes the rings of the connections on this budget hold now (kept by the connections). */
@@ -564,8 +562,6 @@ export class TcpConnection {
   closeReason: string | null = null;
   /** The ring budget of this connection's class, beside the engine-wide one; null: none. */
   readonly #budget: RingBudget | null;
-  /** Whether the rings start lean (its budget was spent), decided once: the SYN offers that window. */
-  #lean: boolean | null = null;
 
   constructor(
     host: TcbHost,
@@ -819,16 +815,7 @@ export class TcpConnection {
   }
 
   #initialRing(): number {
-    return Math.min(this.#startSize(), pow2AtLeast(this.#receiveMax()));
-  }
-
-  /** A ring's first size: `initialBufferSize`, or one segment's once the connection's class spent its budget. */
-  #startSize(): number {
-    const normal = pow2AtLeast(this.cfg.initialBufferSize);
-    const b = this.#budget;
-    if (b === null) return normal;
-    this.#lean ??= b.used + 2 * normal > b.limit;
-    return this.#lean ? Math.min(normal, leanRing(this.cfg.mss)) : normal;
+    return Math.min(pow2AtLeast(this.cfg.initialBufferSize), pow2AtLeast(this.#receiveMax()));
   }
 
   /** Doubles `ring` if it may grow and the engine-wide budget (and the connection's own) allows; true when it grew. */
@@ -886,7 +873,7 @@ export class TcpConnection {
     const flight = this.#switchFlight();
     this.#sendCap = flight > 0 ? flight : Infinity;
     const sendMax = this.#jumbo(this.cfg.sendBufferSize, this.cfg.sendBufferSizeLarge);
-    this.sndBuf = this.#newRing(this.#startSize(), Math.max(sendMax, flight));
+    this.sndBuf = this.#newRing(this.cfg.initialBufferSize, Math.max(sendMax, flight));
     this.rcvBuf = this.#newRing(this.#initialRing(), this.#receiveMax());
     this.#held(this.bufferBytes);
     this.cwnd = this.cfg.initialWindowSegments * this.effMss;
@@ -2310,11 +2297,3 @@ export class TcpConnection {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/**
- * A lean ring's size: room for one full segment (2 KiB at MSS 1460), the
- * least that still carries full-size segments both ways.
- */
-function leanRing(mss: number): number {
-  return pow2AtLeast(mss);
-}
