@@ -11,6 +11,11 @@
  * reach a forward). The slirp's resident memory is sampled through the
  * flood; its growth over the idle slirp's is what is bounded (see
  * FLOOD_RSS_BOUND). Root only; in CI it must run.
+ *
+ * Known open: in about one run in five, 24-32 flows never send again once
+ * the guest reads (each stuck at what the guest had buffered, ~96 KB), and
+ * the guest's read times out naming them; our slirp without the forwards'
+ * budget did not stall in 7 runs. A product bug, not the test's.
  */
 import assert from "node:assert/strict";
 import { withNetns } from "../helpers/netns.ts";
@@ -29,7 +34,7 @@ const FLOOD_SECONDS = 4;
  * much again in the buffers rings outgrew that the garbage collector has
  * not yet freed (a doubling leaves the old half behind), a few KiB of
  * objects for each flow, and a margin. Without that budget the same flood
- * grew it by 295-342 MiB (with it, 42-52).
+ * grew it by 236-342 MiB (with it, 42-52).
  */
 const FLOOD_RSS_BOUND = 100 * 1024 * 1024;
 

@@ -221,7 +221,7 @@ const PUMP_READ = 2;
  * the host may connect to a forward and write what the guest never reads:
  * each flow stops reading its client once its send ring is full, but under
  * the engine-wide budget (256 MiB) 1,024 such clients grew the slirp by
- * 295-342 MiB in 4 s. 32 MiB holds the largest rings (2 MiB each way at a
+ * 236-342 MiB in 4 s. 32 MiB holds the largest rings (2 MiB each way at a
  * jumbo MTU) of several fast flows at once; past it their rings stay at
  * their first 16 KiB each way, so the flood's clients wait in their own
  * kernel's buffers (TCP backpressure), and the guest's own connections are
