@@ -12,10 +12,11 @@
  * flood; its growth over the idle slirp's is what is bounded (see
  * FLOOD_RSS_BOUND). Root only; in CI it must run.
  *
- * Known open: in about one run in five, 24-32 flows never send again once
- * the guest reads (each stuck at what the guest had buffered, ~96 KB), and
- * the guest's read times out naming them; our slirp without the forwards'
- * budget did not stall in 7 runs. A product bug, not the test's.
+ * It caught a persist timer that a window re-announced too small to use
+ * stopped for good: in about one run in five, 24-36 flows never sent again
+ * once the guest read (each at what the guest had buffered, ~96 KB, with
+ * 16 KiB waiting behind a 1 KiB window), and the guest's read timed out
+ * naming them (tcp_tcb.test.ts pins it on a virtual clock).
  */
 import assert from "node:assert/strict";
 import { withNetns } from "../helpers/netns.ts";

@@ -227,9 +227,10 @@ const PUMP_READ = 2;
  * kernel's buffers (TCP backpressure), and the guest's own connections are
  * not held to it. Their first 16 KiB each way are never refused: the most
  * flows forwards may hold (4,096) could still hold 128 MiB. Tried: starting
- * the rings of clients past the budget at one segment (2 KiB); not kept
- * while some flows of that flood stall for good once the guest reads again
- * (about one run in five, with either size; not yet understood).
+ * the rings of clients past the budget at one segment (2 KiB); not kept,
+ * and not tried again since the stall it was blamed for (some flows of that
+ * flood never sent again once the guest read, with either size) was found
+ * in the persist timer (see `TcpConnection`'s header).
  */
 const FORWARD_BUFFER_BYTES = 32 * 1024 * 1024;
 

@@ -27,7 +27,9 @@
  * to at most what is still in flight and a segment (RFC 6582). The retransmission timeout follows RFC 6298 with
  * Karn's rule (one segment timed at a time, never a retransmitted one).
  * A zero window starts the persist timer; probes are empty segments one
- * below `sndUna`, which the peer answers with its window.
+ * below `sndUna`, which the peer answers with its window. It runs while
+ * data waits behind a window too small to use: an ACK that stops it
+ * leaves `output` to send or to start it again.
  *
  * SACK and timestamps are offered in our SYN and used when the peer's SYN
  * offers them too (a peer without them gets plain segments). With SACK the
@@ -1300,21 +1302,27 @@ export class TcpConnection {
       (this.sackOk && r.sackCount > 0 ? newlySacked : window === this.sndWnd) &&
       seqGt(this.sndMax, this.sndUna);
     // Window update first (RFC 9293 3.10.7.4), so that what the ACK releases is sent against the new window.
-    let opened = false;
+    // The window grew, or the persist timer stopped: `output` looks again.
+    let recheck = false;
     if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
-      opened = window > this.sndWnd;
+      recheck = window > this.sndWnd;
       this.sndWnd = window;
       if (window > this.maxSndWnd) this.maxSndWnd = window;
       this.sndWl1 = seq;
       this.sndWl2 = ack;
       if (window > 0) {
+        // A persist timer stopped here is `output`'s to restart: a window smaller than a segment and
+        // half the largest still waits for it. A window announced again unchanged (the answer to a
+        // probe) stopped it with nothing to restart it, and the data waited for ever for an update
+        // that, once lost, nothing asked for again.
+        if (this.persistAt !== Infinity) recheck = true;
         this.persistAt = Infinity;
         this.#persistBackoff = 0;
       }
     }
     if (seqGt(ack, this.sndUna)) this.#newAck(ack, now, r);
     else if (isDup) this.#dupAck();
-    else if (opened) this.output();
+    else if (recheck) this.output();
     // Our FIN acknowledged?
     if (this.finQueued && ack === this.sndMax && seqGt(this.sndMax, this.#dataEnd())) {
       switch (this.state) {
