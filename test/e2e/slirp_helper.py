@@ -14,8 +14,15 @@ tcp-sink ADDR PORT               accept connections and read them to the end, on
 tcp-window ADDR PORT SIZE        send SIZE bytes; print the largest window the peer offered in the second half
 dhcp-flood IFACE COUNT FIRST LAST  from COUNT made-up MACs 02:66:..., a DISCOVER and a REQUEST each, asking
                                  for FIRST..LAST in turn; 2 ms apart (raw frames: root)
+tcp-hold PORT GOFILE COUNTFILE N accept connections (their count in COUNTFILE) and read none until GOFILE
+                                 exists, then read each to its end (and any still to come, until N have
+                                 ended); print "BYTES SHA256" per connection, sorted
+tcp-flood ADDR PORT N SECONDS COUNTFILE
+                                 open N connections, 64 at a time once COUNTFILE says the last were accepted
+                                 (a slirp's half-open flows stay few), each write its own pattern as fast as it
+                                 is let for SECONDS, then half-close; print "BYTES SHA256" of what each wrote
 """
-import hashlib, http.server, socket, socketserver, struct, sys, threading, time, urllib.request
+import hashlib, http.server, os, select, selectors, socket, socketserver, struct, sys, threading, time, urllib.request
 
 def pattern(size, seed):
     block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
@@ -187,6 +194,100 @@ elif cmd == "tcp-window":
     s.shutdown(socket.SHUT_WR)
     s.recv(1)
     print(largest)
+elif cmd == "tcp-hold":
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", int(sys.argv[2])))
+    srv.listen(4096)
+    srv.setblocking(False)
+    held = []
+    while not os.path.exists(sys.argv[3]):
+        select.select([srv], [], [], 0.05)
+        try:
+            while True:
+                held.append(srv.accept()[0])
+        except BlockingIOError:
+            pass
+        with open(sys.argv[4] + ".new", "w") as f:
+            f.write(str(len(held)))
+        os.replace(sys.argv[4] + ".new", sys.argv[4])
+    sums = {}
+    sel = selectors.DefaultSelector()  # epoll: more than select's 1,024 descriptors
+
+    def hold(c):
+        c.setblocking(False)
+        sums[c] = [0, hashlib.sha256()]
+        sel.register(c, selectors.EVENT_READ)
+
+    for c in held:
+        hold(c)
+    # A client whose handshake the guest saw late (its SYN resent) is still taken.
+    sel.register(srv, selectors.EVENT_READ)
+    ended = 0
+    while ended < int(sys.argv[5]):
+        ready = sel.select(10)
+        if not ready:
+            # Stalled: say which connections are still open and how far each got.
+            left = sorted(sums[k.fileobj][0] for k in sel.get_map().values() if k.fileobj is not srv)
+            print(f"{len(left)} connections still open, {ended} ended, bytes read: {left[:20]}", file=sys.stderr,
+                  flush=True)
+        for key, _ in ready:
+            c = key.fileobj
+            if c is srv:
+                try:
+                    hold(srv.accept()[0])
+                except BlockingIOError:
+                    pass
+                continue
+            b = c.recv(1 << 16)
+            if not b:
+                sel.unregister(c)
+                c.close()
+                ended += 1
+                continue
+            sums[c][0] += len(b)
+            sums[c][1].update(b)
+    print("\n".join(sorted(f"{n} {h.hexdigest()}" for n, h in sums.values())), flush=True)
+elif cmd == "tcp-flood":
+    n, seconds = int(sys.argv[4]), float(sys.argv[5])
+    conns = []
+    sel = selectors.DefaultSelector()
+    def accepted():
+        try:
+            with open(sys.argv[6]) as f:
+                return int(f.read() or 0)
+        except FileNotFoundError:
+            return 0
+    for i in range(n):
+        if i % 64 == 0:
+            deadline = time.monotonic() + 30
+            while accepted() < i and time.monotonic() < deadline:
+                time.sleep(0.01)
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        c.connect((sys.argv[2], int(sys.argv[3])))
+        c.setblocking(False)
+        block = hashlib.sha256(str(i).encode()).digest() * 2048  # 64 KiB, one pattern per client
+        conns.append([c, block, 0, hashlib.sha256()])
+        sel.register(c, selectors.EVENT_WRITE, conns[-1])
+    print("connected", flush=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for key, _ in sel.select(0.05):
+            st = key.data
+            off = st[2] % len(st[1])
+            try:
+                k = st[0].send(st[1][off:])
+            except BlockingIOError:
+                continue
+            st[3].update(st[1][off:off + k])
+            st[2] += k
+    for c in conns:
+        c[0].shutdown(socket.SHUT_WR)
+    print("\n".join(sorted(f"{c[2]} {c[3].hexdigest()}" for c in conns)), flush=True)
+    for c in conns:
+        c[0].setblocking(True)
+        c[0].recv(1)
 elif cmd == "pattern-sha":
     h = hashlib.sha256()
     for b in pattern(int(sys.argv[2]), sys.argv[3]):

@@ -865,3 +865,105 @@ Deno.test("churn: connections that carry data and close, reset or are refused le
     bufferBytes: 0,
   });
 });
+
+/**
+ * `clients` forward clients, each writing without end, answered by a guest that offers an 8 MiB window and
+ * never acknowledges their data; the bytes the engine read from each, and the window of each one's SYN.
+ */
+async function floodForward(rig: Rig, clients: number): Promise<{ read: number[]; synWindows: number[] }> {
+  const info = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  const listener = rig.hostNet.listener(info.hostPort);
+  const read: number[] = [];
+  const synWindows: number[] = [];
+  for (let i = 0; i < clients; i++) {
+    read.push(0);
+    const client = listener.inject({ hostname: "198.51.100.7", port: 5000 + i });
+    client.source = (p) => {
+      p.fill(0x61);
+      read[i]! += p.length;
+      return p.length;
+    };
+    await settle();
+    const [syn] = rig.take();
+    synWindows.push(syn!.window);
+    rig.send(GUEST, new Uint8Array([198, 51, 100, 7]), {
+      srcPort: 80,
+      dstPort: 5000 + i,
+      seq: 3000,
+      ack: syn!.seq + 1,
+      flags: TCP_SYN | TCP_ACK,
+      mss: 1460,
+      wscale: 7,
+      window: 65535,
+    });
+    // The window of a SYN is not scaled: the guest's next segment offers the 8 MiB.
+    const from = new Uint8Array([198, 51, 100, 7]);
+    rig.send(GUEST, from, { srcPort: 80, dstPort: 5000 + i, seq: 3001, ack: syn!.seq + 1, flags: TCP_ACK });
+    await settle(200);
+    rig.take();
+  }
+  return { read, synWindows };
+}
+
+Deno.test("forwards' clients the guest does not read hold their budget of ring memory together, and wait in their own socket", async () => {
+  const budget = 1024 * 1024;
+  const rig = new Rig({ maxForwardBufferBytes: budget });
+  const { read, synWindows } = await floodForward(rig, 12);
+  const total = read.reduce((a, b) => a + b, 0);
+  // Each flow's send ring holds what was read (its receive ring 16 KiB or less): the budget, give or take
+  // the last doubling, and 512 KiB for the first two alone (their rings' most).
+  // Each flow's send ring holds what was read: what grew within the budget, beside every ring's first
+  // 16 KiB (never refused), and 512 KiB for the first alone (a ring's most).
+  const firstRings = 12 * 16 * 1024;
+  assert.ok(total <= budget + firstRings, `read ${total} bytes from the clients, budget ${budget}`);
+  assert.ok(total > budget / 2, `read ${total} bytes: the budget was hardly used`);
+  assert.equal(read[0], 512 * 1024);
+  assert.equal(read[11], 16 * 1024, "the last client, after the budget was spent");
+  assert.deepEqual(new Set(synWindows), new Set([16 * 1024]));
+  rig.engine.close();
+});
+
+Deno.test("the guest's own connections grow their rings past the forwards' spent budget", async () => {
+  const rig = new Rig({ maxForwardBufferBytes: 256 * 1024 });
+  await floodForward(rig, 8);
+  const conn = new MemoryConn();
+  let produced = 0;
+  conn.source = (p) => {
+    p.fill(0x62);
+    produced += p.length;
+    return p.length;
+  };
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, wscale: 7, window: 65535 });
+  await settle();
+  const [synAck] = rig.take();
+  assert.equal(synAck!.window, 16 * 1024);
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 65535 });
+  await settle(200);
+  assert.equal(produced, 512 * 1024);
+  rig.engine.close();
+});
+
+Deno.test("a host read that fills the send ring to its last byte behind a closed window still probes the window", async () => {
+  const rig = new Rig({ tcp: { initialBufferSize: 2048, sendBufferSize: 2048, keepAliveIdleMs: Infinity } });
+  const conn = new MemoryConn();
+  conn.source = (p) => {
+    p.fill(0x63);
+    return p.length;
+  };
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, window: 0 });
+  await settle();
+  const [synAck] = rig.take();
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 0 });
+  await settle(200);
+  assert.deepEqual(rig.take().filter((o) => o.payload.length > 0), [], "nothing fits a closed window");
+  const wait = rig.engine.nextTimerMs();
+  assert.ok(wait < Infinity, "no timer: the window would never be asked for again");
+  rig.t += wait;
+  rig.engine.poll();
+  const probes = rig.take();
+  assert.equal(rig.engine.stats.windowProbes, 1);
+  assert.equal(probes.length, 1);
+  rig.engine.close();
+});

@@ -729,6 +729,31 @@ Deno.test("zero window: nothing sent, probes on the persist timer, data again on
   assert.equal(rig.take().reduce((n, s) => n + s.payload.length, 0), 3000);
 });
 
+Deno.test("a window too small to use, announced again, keeps the persist timer running until the data leaves", () => {
+  const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
+  rig.accept({ mss: 1000, wscale: 0 });
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 0 });
+  rig.conn.write(bytes(3000));
+  // The peer reads a little: a window less than a segment and half the largest (65535) it offered,
+  // which sender-side silly window avoidance does not fill at once.
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 500 });
+  assert.equal(rig.take().length, 0);
+  // The same window again (its answer to a probe, or its window update repeated): nothing to send
+  // into yet, and the persist timer must still be what sends into it (a forward's client stalled for
+  // good once the guest's update that its reader had emptied its buffer was lost).
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 500 });
+  assert.ok(rig.conn.persistAt !== Infinity, "the persist timer runs");
+  rig.advance(rig.conn.persistAt - rig.t);
+  const sent = rig.take();
+  assert.deepEqual(
+    sent.map((s) => [s.seq, s.payload.length]),
+    [[OUR_ISS + 1, 500]],
+    "what the window takes leaves",
+  );
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 501, window: 65535 });
+  assert.equal(rig.take().reduce((n, s) => n + s.payload.length, 0), 2500);
+});
+
 Deno.test("receive window: closes when the owner does not read, out-of-window data is refused, reading reopens it", () => {
   const rig = new Rig({ receiveBufferSize: 8192, initialBufferSize: 8192 });
   rig.accept({ mss: 1000, wscale: 0 });

@@ -36,7 +36,10 @@
  *   first (as does a guest's connect while they hold half the half-open
  *   table), so a local user connecting thousands of times to a forward leaves
  *   the guest's own connections room (they took every flow, and the guest's
- *   connects were answered with RST).
+ *   connects were answered with RST). Their rings also have a budget of
+ *   their own (`maxForwardBufferBytes`): past it none of them grows beyond
+ *   its first 16 KiB, so clients writing what the guest does not read are
+ *   held back by their own TCP, not buffered here.
  * - Timers: each flow's deadline is the earliest of its connection's timers,
  *   its connect timeout and the end of its host-write hold; the engine keeps the earliest of all as a hint
  *   (`nextTimerMs`) and `poll` visits the flows that are due.
@@ -79,6 +82,7 @@ import { writeResetFor } from "./reset.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import {
   DEFAULT_TCB_CONFIG,
+  type RingBudget,
   stateName,
   type TcbConfig,
   type TcbHost,
@@ -117,6 +121,11 @@ export interface TcpEngineOptions {
   maxConnections?: number;
   /** Half-open flows (default 256); beyond it the oldest is evicted. */
   maxHalfOpen?: number;
+  /**
+   * Ring bytes the forwards' clients may hold together (default 32 MiB, see
+   * FORWARD_BUFFER_BYTES), within the engine-wide `tcp.maxBufferBytes`.
+   */
+  maxForwardBufferBytes?: number;
   /** Flows in TIME-WAIT (default 4096); beyond it the oldest is dropped. */
   maxTimeWait?: number;
   /** Host connect timeout, ms (default 30000). */
@@ -208,6 +217,23 @@ const HOST_WRITE_HOLD_MS = 1;
 const READ_AHEAD_BYTES = 128 * 1024;
 const PUMP_WRITE = 1;
 const PUMP_READ = 2;
+/**
+ * The forwards' clients' rings together (`maxForwardBufferBytes`). Anyone on
+ * the host may connect to a forward and write what the guest never reads:
+ * each flow stops reading its client once its send ring is full, but under
+ * the engine-wide budget (256 MiB) 1,024 such clients grew the slirp by
+ * 236-342 MiB in 4 s. 32 MiB holds the largest rings (2 MiB each way at a
+ * jumbo MTU) of several fast flows at once; past it their rings stay at
+ * their first 16 KiB each way, so the flood's clients wait in their own
+ * kernel's buffers (TCP backpressure), and the guest's own connections are
+ * not held to it. Their first 16 KiB each way are never refused: the most
+ * flows forwards may hold (4,096) could still hold 128 MiB. Tried: starting
+ * the rings of clients past the budget at one segment (2 KiB); not kept,
+ * and not tried again since the stall it was blamed for (some flows of that
+ * flood never sent again once the guest read, with either size) was found
+ * in the persist timer (see `TcpConnection`'s header).
+ */
+const FORWARD_BUFFER_BYTES = 32 * 1024 * 1024;
 
 /**
  * Creates the TCP engine for one slirp stack.
@@ -272,7 +298,18 @@ class Flow implements TcbHost {
     this.farPort = farPort;
     this.hash = tupleHash(guestAddr, guestPort, farAddr, farPort);
     const cfg = guestAddr.length === 16 ? engine.cfg6 : engine.cfg4;
-    this.tcb = new TcpConnection(this, cfg, engine.stats, farAddr, farPort, guestAddr, guestPort, iss);
+    const budget = kind === FLOW_IN ? engine.forwardBudget : null;
+    this.tcb = new TcpConnection(
+      this,
+      cfg,
+      engine.stats,
+      farAddr,
+      farPort,
+      guestAddr,
+      guestPort,
+      iss,
+      budget,
+    );
   }
 
   get deadline(): number {
@@ -576,6 +613,8 @@ class Engine implements SlirpTcpEngine {
   #pumpsScheduled = false;
   /** Flows holding data back while the guest link is congested, in the order they stopped. */
   readonly blocked = new Set<Flow>();
+  /** The rings of the forwards' clients (FLOW_IN), together (FORWARD_BUFFER_BYTES). */
+  readonly forwardBudget: RingBudget;
   readonly #opts: TcpEngineOptions;
   readonly #hostNet: HostNet;
   readonly #gw4: Uint8Array;
@@ -627,6 +666,7 @@ class Engine implements SlirpTcpEngine {
       { addr: new Uint8Array([0xfd, ...new Array(15).fill(0)]), length: 64 };
     this.#maxConnections = o.maxConnections ?? 8192;
     this.#maxHalfOpen = o.maxHalfOpen ?? 256;
+    this.forwardBudget = { used: 0, limit: o.maxForwardBufferBytes ?? FORWARD_BUFFER_BYTES };
     this.#maxTimeWait = o.maxTimeWait ?? 4096;
     this.#connectTimeout = o.connectTimeoutMs ?? 30_000;
     this.#verify = o.verifyChecksum ?? true;
@@ -737,7 +777,12 @@ class Engine implements SlirpTcpEngine {
     for (const flow of this.blocked) {
       if (this.core.congested?.() === true) return;
       this.blocked.delete(flow);
-      if (flow.inTable) flow.tcb.output();
+      if (!flow.inTable) continue;
+      flow.tcb.output();
+      // What it sent armed its retransmission timer (or, blocked again, its persist timer) outside
+      // `input` and `poll`, which note deadlines: without this, a flow whose segments were lost after
+      // the others' timers had run waited for a poll that nothing asked for.
+      this.noteDeadline(flow.deadline);
     }
   }
 

@@ -27,7 +27,9 @@
  * to at most what is still in flight and a segment (RFC 6582). The retransmission timeout follows RFC 6298 with
  * Karn's rule (one segment timed at a time, never a retransmitted one).
  * A zero window starts the persist timer; probes are empty segments one
- * below `sndUna`, which the peer answers with its window.
+ * below `sndUna`, which the peer answers with its window. It runs while
+ * data waits behind a window too small to use: an ACK that stops it
+ * leaves `output` to send or to start it again.
  *
  * SACK and timestamps are offered in our SYN and used when the peer's SYN
  * offers them too (a peer without them gets plain segments). With SACK the
@@ -74,7 +76,7 @@
  * it cannot queue (Debian's) never has to; bytes already received and held
  * for the owner are not in that queue and do not count against it; a ring
  * more than half full doubles (autotuning) up to its maximum while the
- * engine-wide buffer budget allows. The right edge only moves right (scaling rounds a
+ * engine-wide buffer budget (and its class's, see {@link RingBudget}) allows. The right edge only moves right (scaling rounds a
  * window field down by less than one unit; data up to the largest edge ever
  * offered is still accepted) and only by useful steps (receiver-side silly
  * window avoidance). ACKs are coalesced: every `ackEvery` in-order segments
@@ -321,6 +323,19 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   congestionControl: "cubic",
 };
 
+/**
+ * Ring memory shared by a class of connections whose peers are not to be
+ * trusted with the engine-wide budget (an inbound forward's clients: anyone
+ * on the host). Their rings grow past `initialBufferSize` only while all of
+ * theirs together stay within `limit`.
+ */
+export interface RingBudget {
+  /** Bytes the rings of the connections on this budget hold now (kept by the connections). */
+  used: number;
+  /** The most their rings may grow to together, bytes. */
+  readonly limit: number;
+}
+
 /** What a connection needs from its owner. */
 export interface TcbHost {
   /** The clock, milliseconds. */
@@ -538,7 +553,7 @@ export class TcpConnection {
   #forceSmall = false;
   /** A partial last segment waits: the owner is adding more data in this round (`commitSend`). */
   #holdTail = false;
-  /** The last `output` left such a partial segment unsent (see `releaseTail`). */
+  /** The last `output` left such a partial segment unsent, or the persist timer unarmed (see `releaseTail`). */
   #tailHeld = false;
   #lastChallenge = -Infinity;
   #keepProbes = 0;
@@ -547,6 +562,8 @@ export class TcpConnection {
   pushed = false;
   /** Why the connection closed, once it has. */
   closeReason: string | null = null;
+  /** The ring budget of this connection's class, beside the engine-wide one; null: none. */
+  readonly #budget: RingBudget | null;
 
   constructor(
     host: TcbHost,
@@ -557,10 +574,12 @@ export class TcpConnection {
     remoteAddr: Uint8Array,
     remotePort: number,
     iss: number,
+    budget: RingBudget | null = null,
   ) {
     this.#host = host;
     this.cfg = cfg;
     this.stats = stats;
+    this.#budget = budget;
     this.localAddr = localAddr;
     this.localPort = localPort;
     this.remoteAddr = remoteAddr;
@@ -801,13 +820,20 @@ export class TcpConnection {
     return Math.min(pow2AtLeast(this.cfg.initialBufferSize), pow2AtLeast(this.#receiveMax()));
   }
 
-  /** Doubles `ring` if it may grow and the engine-wide budget allows; true when it grew. */
+  /** Doubles `ring` if it may grow and the engine-wide budget (and the connection's own) allows; true when it grew. */
   #grow(ring: ByteRing): boolean {
     const cap = ring.capacity;
     if (cap >= ring.max || this.stats.bufferBytes + cap > this.cfg.maxBufferBytes) return false;
+    if (this.#budget !== null && this.#budget.used + cap > this.#budget.limit) return false;
     ring.ensureCapacity(cap * 2);
-    this.stats.bufferBytes += ring.capacity - cap;
+    this.#held(ring.capacity - cap);
     return true;
+  }
+
+  /** Counts `delta` bytes more (or fewer) of ring storage held, engine-wide and in the connection's budget. */
+  #held(delta: number): void {
+    this.stats.bufferBytes += delta;
+    if (this.#budget !== null) this.#budget.used += delta;
   }
 
   #ourShift(): number {
@@ -851,7 +877,7 @@ export class TcpConnection {
     const sendMax = this.#jumbo(this.cfg.sendBufferSize, this.cfg.sendBufferSizeLarge);
     this.sndBuf = this.#newRing(this.cfg.initialBufferSize, Math.max(sendMax, flight));
     this.rcvBuf = this.#newRing(this.#initialRing(), this.#receiveMax());
-    this.stats.bufferBytes += this.bufferBytes;
+    this.#held(this.bufferBytes);
     this.cwnd = this.cfg.initialWindowSegments * this.effMss;
     this.#armKeepAlive(this.#host.now());
     this.#host.onEstablished();
@@ -888,7 +914,10 @@ export class TcpConnection {
 
   /** Sends the partial segment a `commitSend(.., true)` held, if it did: the owner has no more for it. */
   releaseTail(): void {
-    if (this.#tailHeld) this.output();
+    if (!this.#tailHeld) return;
+    this.output();
+    // Behind a closed window it armed the persist timer: the owner keeps the deadlines.
+    this.#host.onTimer();
   }
 
   /**
@@ -1273,21 +1302,27 @@ export class TcpConnection {
       (this.sackOk && r.sackCount > 0 ? newlySacked : window === this.sndWnd) &&
       seqGt(this.sndMax, this.sndUna);
     // Window update first (RFC 9293 3.10.7.4), so that what the ACK releases is sent against the new window.
-    let opened = false;
+    // The window grew, or the persist timer stopped: `output` looks again.
+    let recheck = false;
     if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
-      opened = window > this.sndWnd;
+      recheck = window > this.sndWnd;
       this.sndWnd = window;
       if (window > this.maxSndWnd) this.maxSndWnd = window;
       this.sndWl1 = seq;
       this.sndWl2 = ack;
       if (window > 0) {
+        // A persist timer stopped here is `output`'s to restart: a window smaller than a segment and
+        // half the largest still waits for it. A window announced again unchanged (the answer to a
+        // probe) stopped it with nothing to restart it, and the data waited for ever for an update
+        // that, once lost, nothing asked for again.
+        if (this.persistAt !== Infinity) recheck = true;
         this.persistAt = Infinity;
         this.#persistBackoff = 0;
       }
     }
     if (seqGt(ack, this.sndUna)) this.#newAck(ack, now, r);
     else if (isDup) this.#dupAck();
-    else if (opened) this.output();
+    else if (recheck) this.output();
     // Our FIN acknowledged?
     if (this.finQueued && ack === this.sndMax && seqGt(this.sndMax, this.#dataEnd())) {
       switch (this.state) {
@@ -1747,7 +1782,7 @@ export class TcpConnection {
     const cap = ring.capacity;
     if (seq === this.rcvNxt) {
       ring.writeAt(offset, seg, off, len);
-      if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
+      if (ring.capacity !== cap) this.#held(ring.capacity - cap);
       const hadHoles = this.#oooStart.length > 0;
       let nxt = seqAdd(this.rcvNxt, len);
       if (hadHoles) nxt = this.#mergeOoo(nxt);
@@ -1786,7 +1821,7 @@ export class TcpConnection {
     if (addRange(this.#oooStart, this.#oooEnd, seq, seqAdd(seq, len), this.cfg.maxOutOfOrderRanges) >= 0) {
       this.#oooLatest = seq;
       ring.writeAt(offset, seg, off, len);
-      if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
+      if (ring.capacity !== cap) this.#held(ring.capacity - cap);
       this.stats.outOfOrder++;
       if (seqDiff(seqAdd(seq, len), this.rcvBase) >= ring.capacity >> 1) this.#grow(ring);
     } else {
@@ -1903,12 +1938,16 @@ export class TcpConnection {
     }
     // New data restarts the tail loss probe (RFC 8985 7.2).
     if (sent) this.#armTlp(this.#host.now());
-    // Persist: data waits behind a zero (or too small) window with nothing in flight.
+    // Persist: data waits behind a zero (or too small) window with nothing in flight. While the owner
+    // adds more (`commitSend`'s `more`) its `releaseTail` arms it: a read that fills the ring to the
+    // last byte finds no room for the next, and nothing else would (forwards' clients behind a guest
+    // that read nothing for seconds then waited for ever for a window update that never came).
     if (
       seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
-      this.rtxAt === Infinity && !this.#holdTail
+      this.rtxAt === Infinity
     ) {
-      this.persistAt = this.#host.now() + this.#persistInterval();
+      if (this.#holdTail) this.#tailHeld = true;
+      else this.persistAt = this.#host.now() + this.#persistInterval();
     }
   }
 
@@ -2219,12 +2258,12 @@ export class TcpConnection {
   /** Frees the rings; received data the owner has not read yet survives an orderly close. */
   #release(keepUnread: boolean): void {
     if (this.sndBuf !== null) {
-      this.stats.bufferBytes -= this.sndBuf.capacity;
+      this.#held(-this.sndBuf.capacity);
       this.#host.giveBuffer?.(this.sndBuf.buf, true);
     }
     this.sndBuf = null;
     if (this.rcvBuf !== null && !(keepUnread && this.rcvBuf.length > 0)) {
-      this.stats.bufferBytes -= this.rcvBuf.capacity;
+      this.#held(-this.rcvBuf.capacity);
       this.#host.giveBuffer?.(this.rcvBuf.buf, false);
       this.rcvBuf = null;
     }
@@ -2240,7 +2279,7 @@ export class TcpConnection {
       ring !== null && ring.length === 0 &&
       (this.state === TcpState.Closed || this.state === TcpState.TimeWait)
     ) {
-      this.stats.bufferBytes -= ring.capacity;
+      this.#held(-ring.capacity);
       this.#host.giveBuffer?.(ring.buf, false);
       this.rcvBuf = null;
     }
