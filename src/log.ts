@@ -102,14 +102,32 @@ export function setLogWriter(w: ((line: string, severity: Severity) => void) | n
 /** Writes one log line; `severity` is syslog's (err: the line a daemon dies with). */
 export function log(component: string, message: string, severity: Severity = "info"): void {
   const line = `${component}: ${message}`;
-  if (file === null) return unfiled(line, severity);
+  if (!filed(component, line, severity)) unfiled(line, severity);
+}
+
+/**
+ * Writes one log line into the log file alone where there is one: for a line its caller says elsewhere
+ * already (a daemon's serving line, in the one its parent prints), which a file that cannot be written
+ * must not have said twice. Without a log file, as log.
+ */
+export function logToFile(component: string, message: string, severity: Severity = "info"): void {
+  const line = `${component}: ${message}`;
+  if (file === null) unfiled(line, severity);
+  else filed(component, line, severity);
+}
+
+/**
+ * Appends `line` to the log file; false where there is none, or it cannot be written (a full disk), which
+ * must not stop the switch nor lose its lines unsaid: the first failure says why and what to do, on one line
+ * where lines go without a file, and the caller says the line there.
+ */
+function filed(component: string, line: string, severity: Severity): boolean {
+  if (file === null) return false;
   reopenIfMoved(component);
   try {
     file.writeSync(encoder.encode(`${new Date().toISOString()} ${line}\n`));
     fileFailed = false;
   } catch (err) {
-    // A log that cannot be written (a full disk) must not stop the switch, nor lose its lines unsaid: they
-    // go where they would without a file, the first of them after one line that says why and what to do.
     if (!fileFailed) {
       fileFailed = true;
       unfiled(
@@ -120,9 +138,10 @@ export function log(component: string, message: string, severity: Severity = "in
         "err",
       );
     }
-    return unfiled(line, severity);
+    return false;
   }
   if (severity === "warning" || severity === "err") lateWarnings?.(line);
+  return true;
 }
 
 /** Says `line` where lines go without a log file: stderr (or the console's writer), a daemon's syslog. */

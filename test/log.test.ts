@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "./helpers/umask.ts";
-import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot } from "./helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot, waitFor } from "./helpers/processes.ts";
 import { startOurSwitch } from "./helpers/switches.ts";
 import { onFullDisk } from "./helpers/full_disk.ts";
+import { standIn } from "./os/_syslog_stand_in.ts";
+import { vdeCommand } from "./lab/_helpers.ts";
 
 Deno.test("a log file made under umask 000 is mode 644, so no other user can add lines to it", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-mode-" });
@@ -228,6 +230,60 @@ Deno.test("a --logfile on a full disk is said once with what to do, and its line
       await sw.stop();
     }
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde switch -d --logfile on a full disk says its serving line once, and its lines after the start go to syslog", async () => {
+  assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-small9-daemon-full-" });
+  await Deno.mkdir(`${tmp}/full`);
+  const syslog = standIn(tmp);
+  let pid: number | undefined;
+  try {
+    const daemon = (args: string[]) =>
+      run([...onFullDisk(`${tmp}/full`), ...vdeCommand(), "switch", "-d", ...args], {
+        env: { VDE_SYSLOG_SOCKET: syslog.path },
+        check: false,
+        timeoutMs: 30_000,
+      });
+    const args = ["-s", `${tmp}/net`, "--logfile", `${tmp}/full/sw.log`, "--pidfile", `${tmp}/pid`];
+    const up = await daemon(args);
+    assert.equal(up.code, 0, up.stderr);
+    pid = Number((await Deno.readTextFile(`${tmp}/pid`)).trim());
+    const lines = up.stderr.trim().split("\n");
+    assert.match(lines[0]!, /^vde switch: cannot write the log file .*: No space left on device/);
+    assert.match(
+      lines[1]!,
+      new RegExp(`^vde switch: serving ${tmp}/net .*; in the background as pid ${pid} `),
+    );
+    assert.equal(lines.length, 2, up.stderr);
+    // A second start, refused: its reason once, from the command, not its log line's fallback too.
+    const again = await daemon(args);
+    assert.equal(again.code, 1);
+    assert.equal(
+      again.stderr.split("\n").filter((l) => l.includes("already running")).length,
+      1,
+      again.stderr,
+    );
+    Deno.kill(pid, "SIGTERM");
+    const last = await waitFor(() => syslog.lines().find((l) => l.includes("cleaning up")), {
+      timeoutMs: 10_000,
+      what: "the shutdown line in syslog, where the full log file could not take it",
+    });
+    assert.match(last, new RegExp(`^<30>.* vde\\[${pid}\\]: switch: SIGTERM, cleaning up and exiting$`));
+    await waitFor(async () => !(await Deno.stat(`${tmp}/pid`).then(() => true, () => false)) || undefined, {
+      timeoutMs: 10_000,
+      what: "the daemon's end",
+    });
+    pid = undefined;
+  } finally {
+    if (pid !== undefined) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    syslog.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });

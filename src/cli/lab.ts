@@ -51,6 +51,7 @@ import {
 import { sessionGroups } from "../os/users.ts";
 import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
+import { removeLeftoverNamespaces } from "../lab/leftover_namespaces.ts";
 import { formatErrors, type ValidateOptions } from "../lab/validate.ts";
 import { labFileText, readLabText, trustedLabText } from "../lab/lab_text.ts";
 import { slirpVlanWarnings } from "../lab/slirp_vlan.ts";
@@ -872,18 +873,24 @@ async function down(arg: string, cleanup = false): Promise<void> {
     // A directory without a state file: a `vde up` killed in its first steps; or a switch's, kept.
     const notLab = await switchNotLab(name, labDir(name));
     if (notLab !== undefined) throw new UsageError(`${notLab}: left alone`);
+    // Its hosts' namespaces, which a `vde up` killed after its record went leaves, found by their names.
+    const swept = await removeLeftoverNamespaces(name);
+    const removedSome = swept?.startsWith("removed ") ?? false;
     try {
       Deno.removeSync(labDir(name), { recursive: true });
       console.log(`removed ${labDir(name)} (no lab was running there)`);
     } catch {
-      if (removeLogToo()) return;
+      if (swept !== undefined && removedSome) console.log(swept);
+      if (removeLogToo() || removedSome) return;
       // Root's lab of that name is there, and not this user's to take down: a real failure.
       if (rootLabs().includes(name)) throw noSuchLab(name);
       // Nothing to take down is success, as containerlab's destroy and `docker rm -f` have it:
       // a cleanup trap needs no `|| true`, which would hide the failures that remain.
       console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg, "down")}`);
+      if (swept !== undefined) console.log(swept);
       return;
     }
+    if (swept !== undefined) console.log(swept);
     removeLogToo();
     return;
   }

@@ -13,7 +13,7 @@
  */
 import type { Command } from "commander";
 import { poller } from "../io/poller.ts";
-import { discardStderrLog, log, setLateWarnings, setLogFile, setSyslog } from "../log.ts";
+import { discardStderrLog, log, logToFile, setLateWarnings, setLogFile, setSyslog } from "../log.ts";
 import { SyslogSender } from "../os/syslog.ts";
 import { daemonize, isDaemonChild, reportReady, reportStoppedBeforeServing } from "./daemon.ts";
 import { UsageError } from "./main.ts";
@@ -238,9 +238,12 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
       // Said where the user looks: a daemon's parent prints what it is handed, its log file keeps it.
       served = true;
       const toParent: string[] = [];
+      // A line handed to the parent is said there: on a full disk, not by its log line's fallback too.
+      const toParentToo = inBackground && o.logfile !== undefined;
       const say = (m: string) => {
-        log(o.component, m);
-        if (inBackground && o.logfile !== undefined) toParent.push(`${o.component}: ${m}`);
+        if (!toParentToo) return log(o.component, m);
+        logToFile(o.component, m);
+        toParent.push(`${o.component}: ${m}`);
       };
       if (o.pidfile !== undefined) {
         writePidfile(o.pidfile, say);
@@ -251,7 +254,7 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
         return;
       }
       // A daemon that forks tells where it serves and how to stop it; scripts read nothing on stdout.
-      if (serving !== undefined && o.logfile !== undefined) log(o.component, serving);
+      if (serving !== undefined && o.logfile !== undefined) (o.quiet ? log : logToFile)(o.component, serving);
       const pidfile = o.pidfile === undefined ? "" : ` (pid file ${o.pidfile})`;
       if (!o.quiet) {
         toParent.push(
@@ -262,13 +265,12 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
       reportReady(toParent.map((line) => `${line}\n`).join(""));
       detached = true;
       if (o.logfile !== undefined) setLateWarnings(null);
-      if (o.logfile === undefined) {
-        // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde).
-        discardStderrLog();
-        const syslog = new SyslogSender("vde");
-        setSyslog((severity, line) => syslog.send(severity, line.replace(/^vde /, "")));
-        if (serving !== undefined) log(o.component, serving);
-      }
+      // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde); with a
+      // log file, those it cannot take (a full disk), as its failure line says.
+      discardStderrLog();
+      const syslog = new SyslogSender("vde");
+      setSyslog((severity, line) => syslog.send(severity, line.replace(/^vde /, "")));
+      if (o.logfile === undefined && serving !== undefined) log(o.component, serving);
     },
   };
   try {
@@ -279,7 +281,12 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     if (inBackground && (o.logfile !== undefined || detached)) {
       // Not to the parent too: it prints the error line the copy ends with.
       if (!detached) setLateWarnings(null);
-      log(o.component, `${served ? "ended" : "cannot start"}: ${(err as Error).message}`, "err");
+      // Nor by the log line's fallback on a full disk: into the log file alone until detached.
+      (detached ? log : logToFile)(
+        o.component,
+        `${served ? "ended" : "cannot start"}: ${(err as Error).message}`,
+        "err",
+      );
     }
     throw err;
   }
