@@ -359,7 +359,8 @@ export function labCommands(
       const took = reply.code === 0 || changedAnyway.has(reply);
       if (took && changes(args) && (session.kind !== "terminal" || logsToFile())) {
         const failed = reply.code === 0 ? "" : " (failed part-way: the lab runs changed, as its reply said)";
-        hooks.log?.(`${printable(`${path} ${args}`.trim())}${failed}, ${sessionWho(session)}`);
+        // Who first: what was typed follows, so no line typed can read as made by another.
+        hooks.log?.(`${sessionWho(session)}: ${printable(`${path} ${args}`.trim())}${failed}`);
       }
       return reply;
     };

@@ -249,7 +249,7 @@ Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) u
       assert.equal(said.length, 1, said.join("\n"));
       assert.match(
         said[0]!,
-        / vde up: lab \S+: apply \S+ \(failed part-way: the lab runs changed, as its reply said\), from its console of /,
+        / vde up: lab \S+: from its console of .*\(pid \d+\): apply \S+ \(failed part-way: the lab runs changed, as its reply said\)$/,
       );
       assert.match((await vde(["term", name, "-c", "links"])).stdout, /^sw1:2-sw2:1 .* delay 5ms$/m);
       assert.doesNotMatch((await vde(["term", name, "-c", "nodes"])).stdout, /^h[23] /m);
