@@ -376,3 +376,31 @@ Deno.test("lab web server: a page left open draws the lab again once it grew or 
     await web.close();
   }
 });
+
+Deno.test("lab web server: a page whose browser refuses it sessionStorage (cookies blocked) goes on updating once the lab grew, not saying disconnected", async (t) => {
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  const view: { lab: Lab; switches: Map<string, { sw: Switch }> } = { lab: LAB, switches: new Map() };
+  const web = LabWebServer.start(view, { hostname: "127.0.0.1", port: 0 });
+  const page = await HeadlessPage.open(412, 900);
+  try {
+    await page.goto(web.url);
+    await page.waitUntil<boolean>(
+      `document.getElementById("state").textContent.startsWith("updated")`,
+      "updating",
+    );
+    // As Chromium does for a site whose cookies are blocked: reading sessionStorage throws.
+    await page.evaluate(
+      `Object.defineProperty(window, "sessionStorage", { get() { throw new DOMException("Access is denied", "SecurityError"); } }); true`,
+    );
+    view.lab = {
+      ...LAB,
+      nodes: [...LAB.nodes, { kind: "host", name: "h9", addresses: {}, routes: [], exec: [] }],
+    };
+    // Several polls (each 0.5 s) past the change: each one must draw, not fall to "disconnected".
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.match(await page.evaluate<string>(`document.getElementById("state").textContent`), /^updated /);
+  } finally {
+    await page.close();
+    await web.close();
+  }
+});
