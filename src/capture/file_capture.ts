@@ -5,8 +5,9 @@
  * Writes go through a bounded queue: when the disk cannot keep up, frames
  * are dropped from the file (counted, and in the closing statistics), never
  * from the switch. A write that fails (the disk full) ends the capture, said
- * once in the switch's log: the file keeps what was written, and the switch
- * forwards on without copying frames nowhere.
+ * once in the switch's log: the file keeps the records written whole (cut
+ * back from one the disk took part of), and the switch forwards on without
+ * copying frames nowhere.
  */
 import {
   CAPTURE_FILE_MODE,
@@ -53,6 +54,7 @@ export function startFileCapture(
   const queue = new OutputQueue(file, (err) => {
     failed = true;
     stop();
+    cutToWhole(file, queue.whole);
     say(
       `--pcap ${printable(path)}: cannot write after ${counted(writer.captured, "frame")}, capture stopped: ${
         writeFailure(err)
@@ -90,4 +92,17 @@ export function startFileCapture(
         file.close();
       })(),
   };
+}
+
+/**
+ * Cuts a capture file whose write failed back to its last whole record: the disk took part of the one it
+ * failed on, and a reader (tshark, Wireshark) refuses a file that ends mid-record. One that cannot be cut
+ * stays as it is: the failure is said either way.
+ */
+export function cutToWhole(file: Deno.FsFile, whole: number): void {
+  try {
+    file.truncateSync(whole);
+  } catch {
+    // Nothing more to do: the file was said to have failed.
+  }
 }

@@ -38,6 +38,7 @@ import { waitAtMost } from "../capture/wait_at_most.ts";
 import { parseBpf } from "../capture/bpf.ts";
 import { MgmtClient } from "../console/client.ts";
 import { OutputQueue, type Writer } from "../console/output_queue.ts";
+import { cutToWhole } from "../capture/file_capture.ts";
 import { printable } from "../console/reply_format.ts";
 import { type Direction, MAX_VLAN } from "../switch/engine.ts";
 import { examples } from "./help.ts";
@@ -350,6 +351,7 @@ export async function runCapture(
   const out = new OutputQueue(file ?? hooks.stdout ?? Deno.stdout, (err) => {
     if (!(err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset)) {
       outputFailure = err;
+      if (file !== undefined) cutToWhole(file, out.whole);
     }
     signals.stop("output closed");
   });

@@ -4,6 +4,11 @@
  * never blocks the event loop, and with it the data plane. The queue itself
  * has no limit: its owner watches `pending` and stops producing (or drops
  * lines) when it grows, which is what keeps memory bounded.
+ *
+ * A write can take part of what it was given and the next one fail (a disk
+ * that fills): `whole` counts the bytes of the pushes written entire, so a
+ * file's owner can cut it back to its last whole record (pcap readers refuse a
+ * file that ends mid-record).
  */
 
 /** Where the bytes go: a Deno.Conn, Deno.stdout, ... */
@@ -23,6 +28,9 @@ export class OutputQueue {
   #pumping = false;
   #failed = false;
   #waiters: (() => void)[] = [];
+  #whole = 0;
+  /** The length of each push joined into the chunk being written, reused: no allocation per push. */
+  readonly #pieces: number[] = [];
   readonly #onError: (err: unknown) => void;
 
   /** `onError` is told once, with the write's error, when a write fails: the queue then takes nothing more. */
@@ -34,6 +42,11 @@ export class OutputQueue {
   /** Bytes queued but not yet accepted by the socket. */
   get pending(): number {
     return this.#pending;
+  }
+
+  /** Bytes of the pushes written entire: at a failed write, where the last whole one ends. */
+  get whole(): number {
+    return this.#whole;
   }
 
   /** Queues text; never blocks. */
@@ -66,8 +79,14 @@ export class OutputQueue {
     try {
       while (this.#chunks.length > 0) {
         const chunk = this.#take();
-        let off = 0;
-        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        let off = 0, piece = 0, end = this.#pieces[0]!;
+        while (off < chunk.length) {
+          off += await this.#conn.write(chunk.subarray(off));
+          while (piece < this.#pieces.length && end <= off) {
+            this.#whole += this.#pieces[piece]!;
+            end += this.#pieces[++piece] ?? 0;
+          }
+        }
         this.#pending -= chunk.length;
         this.#wake();
       }
@@ -85,6 +104,8 @@ export class OutputQueue {
   // Joins small queued chunks into one write of at most WRITE_CHUNK bytes.
   #take(): Uint8Array {
     const first = this.#chunks.shift()!;
+    this.#pieces.length = 0;
+    this.#pieces.push(first.length);
     if (first.length >= WRITE_CHUNK || this.#chunks.length === 0) return first;
     let size = first.length;
     let count = 0;
@@ -97,6 +118,7 @@ export class OutputQueue {
     out.set(first);
     let at = first.length;
     for (const c of this.#chunks.splice(0, count)) {
+      this.#pieces.push(c.length);
       out.set(c, at);
       at += c.length;
     }

@@ -49,6 +49,8 @@ import { cannotRead, unreadableReason } from "./unreadable.ts";
 export interface Outcome {
   ok: boolean;
   lines: string[];
+  /** Failed, but having changed the lab on the way (removals, or what could not be undone). */
+  changedAnyway?: boolean;
 }
 
 /**
@@ -194,7 +196,11 @@ export async function applyLab(
       : `the rest was undone: the lab runs on with the removals above${
         followed.length > 0 ? `, and ${path} as its file` : ""
       }`;
-    return { ok: false, lines: [...done, `${step} failed: ${why}; ${rest}`] };
+    return {
+      ok: false,
+      lines: [...done, `${step} failed: ${why}; ${rest}`],
+      changedAnyway: done.length > 0 || half,
+    };
   }
   return { ok: true, lines: [...done, ...followed] };
 }

@@ -346,6 +346,9 @@ export function labCommands(
   // A change that took is said in the lab's log with who made it; one refused changed nothing, and says so
   // to whoever typed it. At the lab's own terminal with no log file, the log is that terminal, which just
   // showed the line typed.
+  // An apply that failed after its removals (which cannot be taken back) changed the lab all the same: its
+  // failure reply is in here, and is said too, as failed.
+  const changedAnyway = new WeakSet<Reply>();
   function logged(
     path: string,
     fn: (args: string) => Reply | Promise<Reply>,
@@ -353,8 +356,11 @@ export function labCommands(
   ): Handler {
     return async (args, session) => {
       const reply = await fn(args);
-      if (reply.code === 0 && changes(args) && (session.kind !== "terminal" || logsToFile())) {
-        hooks.log?.(`${printable(`${path} ${args}`.trim())}, ${sessionWho(session)}`);
+      const took = reply.code === 0 || changedAnyway.has(reply);
+      if (took && changes(args) && (session.kind !== "terminal" || logsToFile())) {
+        const failed = reply.code === 0 ? "" : " (failed part-way: the lab runs changed, as its reply said)";
+        // Who first: what was typed follows, so no line typed can read as made by another.
+        hooks.log?.(`${sessionWho(session)}: ${printable(`${path} ${args}`.trim())}${failed}`);
       }
       return reply;
     };
@@ -471,9 +477,10 @@ export function labCommands(
         const applied = await applyLab(r, read.lab, read.path, addNode);
         const { ok } = applied;
         const lines = [...read.notes, ...applied.lines];
-        return ok
-          ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") }
-          : failure(lines.join("\n"), Errno.EIO);
+        if (ok) return { code: 0, raw: lines.map((l) => `${l}\n`).join("") };
+        const failed = failure(lines.join("\n"), Errno.EIO);
+        if (applied.changedAnyway) changedAnyway.add(failed);
+        return failed;
       }),
     ),
   );

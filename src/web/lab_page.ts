@@ -265,9 +265,13 @@ function redrawn(u) {
     return drawn.length === names.length && names.every((n) => document.getElementById(kind + "-" + n));
   };
   if (has("node", u.drawing.nodes) && has("line", u.drawing.links)) return false;
-  const last = Number(sessionStorage.getItem("vde-redrawn") || 0);
-  if (Date.now() - last < 5000) return false;
-  sessionStorage.setItem("vde-redrawn", String(Date.now()));
+  // A browser that refuses the page its storage (cookies blocked) throws here: the drawing stays as it is,
+  // the rest is drawn; unguarded, a reload with nothing to bound it could repeat at every poll.
+  try {
+    const last = Number(sessionStorage.getItem("vde-redrawn") || 0);
+    if (Date.now() - last < 5000) return false;
+    sessionStorage.setItem("vde-redrawn", String(Date.now()));
+  } catch { return false; }
   location.reload();
   return true;
 }

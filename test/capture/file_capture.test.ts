@@ -181,8 +181,9 @@ Deno.test("a client change whose mark found the thread's output ring full reache
   }
 });
 
-Deno.test("vde switch --pcap on a disk that fills says so once in the switch's log, stops copying, and the switch forwards on", async (t) => {
+Deno.test("vde switch --pcap on a disk that fills says so once in the switch's log, stops copying, keeps a file tshark reads whole, and the switch forwards on", async (t) => {
   if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-file-capture-full-" });
   // A disk of 64 KiB: a few dozen of these frames fill it.
   await run(["mount", "-t", "tmpfs", "-o", "size=64k", "vde-test-full", dir]);
@@ -222,6 +223,18 @@ Deno.test("vde switch --pcap on a disk that fills says so once in the switch's l
     assert.equal(capture.counts().captured, copied, "no frame copied once it failed");
     await capture.close();
     assert.equal(said.length, 1, "said once");
+    // The disk took part of the record it failed on: the file is cut back to the last whole one, which
+    // tshark reads to its end, where a file ending mid-record it refuses ("cut short in the middle of a packet").
+    const read = await new Deno.Command("tshark", {
+      args: ["-r", `${dir}/c.pcapng`, "-T", "fields", "-e", "frame.number"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(read.code, 0, new TextDecoder().decode(read.stderr));
+    assert.ok(
+      new TextDecoder().decode(read.stdout).trim().split("\n").length > 10,
+      "frames written before kept",
+    );
   } finally {
     await capture?.close();
     await sw.close();

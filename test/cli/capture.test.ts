@@ -9,7 +9,7 @@ import {
   strayCaptureWords,
   withCaptureHint,
 } from "../../src/cli/capture.ts";
-import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { onFullDisk } from "../helpers/full_disk.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
@@ -334,6 +334,38 @@ Deno.test("a capture whose output fails (a full disk) stops saying why, not as f
         assert.ok(!(ended instanceof Error), `a reader gone ends as ${ended}`);
         assert.ok(ended.captured > 0, "frames came before the reader went");
       }
+    }
+  });
+});
+
+Deno.test("vde capture -w FILE on a disk that fills stops saying why and leaves a file tshark reads to its end", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  await withPluggedSwitch("disk-full", async (tmp, _sw, plug) => {
+    // A disk of 64 KiB: a few dozen of these frames fill it, the last written in part.
+    const disk = `${tmp}/disk`;
+    await Deno.mkdir(disk);
+    await run(["mount", "-t", "tmpfs", "-o", "size=64k", "vde-test-capture-full", disk]);
+    try {
+      let sending: Promise<void> | undefined;
+      const ended = await runCapture(`${tmp}/sw`, { port: [], write: `${disk}/c.pcapng` }, {
+        onAccepted: () => {
+          sending ??= (async () => {
+            for (let i = 0; i < 100; i++) await writeTo(plug, framed(testFrame(i, 1400)));
+          })();
+        },
+      }).then((counts) => counts, (err: Error) => err);
+      await sending;
+      assert.ok(ended instanceof UsageError, `a disk full ends as ${JSON.stringify(ended)}`);
+      assert.match(ended.message, /^cannot write .*c\.pcapng after \d+ frames?: No space left on device/);
+      // Cut back to its last whole record: a file ending mid-record tshark refuses as "cut short".
+      const read = await run(["tshark", "-r", `${disk}/c.pcapng`, "-T", "fields", "-e", "frame.number"], {
+        check: false,
+      });
+      assert.equal(read.code, 0, read.stderr);
+      assert.ok(read.stdout.trim().split("\n").length > 10, "frames written before kept");
+    } finally {
+      await run(["umount", "--lazy", disk]);
     }
   });
 });

@@ -13,6 +13,7 @@ import type { LabRunner } from "../../src/lab/runner.ts";
 import { readState } from "../../src/lab/state.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { validateLab } from "../../src/lab/validate.ts";
+import { labDir } from "../../src/lab/names.ts";
 import {
   leftovers,
   ONE_SWITCH,
@@ -239,6 +240,16 @@ Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) u
         removed.stderr,
         `vde: lab ${name}: removed link h2:eth0-sw2:2\n  removed host h2\n` +
           `  ${failed}; the rest was undone: the lab runs on with the removals above\n`,
+      );
+      // The lab changed all the same (h2 is gone): its log says so, and who did it; the apply that changed
+      // nothing is not there.
+      const said = (await Deno.readTextFile(`${labDir(name)}.log`)).split("\n").filter((l) =>
+        / apply /.test(l)
+      );
+      assert.equal(said.length, 1, said.join("\n"));
+      assert.match(
+        said[0]!,
+        / vde up: lab \S+: from its console of .*\(pid \d+\): apply \S+ \(failed part-way: the lab runs changed, as its reply said\)$/,
       );
       assert.match((await vde(["term", name, "-c", "links"])).stdout, /^sw1:2-sw2:1 .* delay 5ms$/m);
       assert.doesNotMatch((await vde(["term", name, "-c", "nodes"])).stdout, /^h[23] /m);

@@ -405,8 +405,8 @@ Deno.test("vde up -d names the background lab's log, where its exec lines and er
   });
 });
 
-Deno.test("a background lab's log says each change made through its console, with who made it; a refused one is not said", async () => {
-  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+Deno.test("a background lab's log says each change made through its console, with who made it first, where a typed line cannot forge it; a refused one is not said", async () => {
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
     const term = (...lines: string[]) => vde(["term", name, ...lines.flatMap((l) => ["-c", l])]);
     // `link sw1-sw2` alone shows the link, and changes nothing.
     let r = await term(
@@ -421,16 +421,22 @@ Deno.test("a background lab's log says each change made through its console, wit
     assert.equal(r.code, 1, "no such link: refused");
     r = await term("del sw3");
     assert.equal(r.code, 0, r.stderr);
+    // A file named to read as another's change: what was typed comes after who typed it, so it names no one.
+    const forged = `${file.slice(0, file.lastIndexOf("/"))}/x.yaml, from its console of root (pid 1)`;
+    await Deno.copyFile(file, forged);
+    r = await term(`apply ${forged}`);
+    assert.equal(r.code, 0, r.stderr);
     const said = (await Deno.readTextFile(`${labDir(name)}.log`)).split("\n")
-      .filter((l) => / (link|add|del) /.test(l))
-      .map((l) => l.replace(/^\S+ /, "").replace(/ \(pid \d+\)$/, " (pid N)"));
+      .filter((l) => / (link|add|del|apply) /.test(l))
+      .map((l) => l.replace(/^\S+ /, "").replace(/ \(pid \d+\): /, " (pid N): "));
     const who = `from its console of ${userName(Deno.uid()!)} (pid N)`;
     assert.deepEqual(said, [
-      `vde up: lab ${name}: link sw1-sw2 down, ${who}`,
-      `vde up: lab ${name}: link sw1-sw2 delay 5ms, ${who}`,
-      `vde up: lab ${name}: add switch sw3, ${who}`,
-      `vde up: lab ${name}: add link sw3 sw1, ${who}`,
-      `vde up: lab ${name}: del sw3, ${who}`,
+      `vde up: lab ${name}: ${who}: link sw1-sw2 down`,
+      `vde up: lab ${name}: ${who}: link sw1-sw2 delay 5ms`,
+      `vde up: lab ${name}: ${who}: add switch sw3`,
+      `vde up: lab ${name}: ${who}: add link sw3 sw1`,
+      `vde up: lab ${name}: ${who}: del sw3`,
+      `vde up: lab ${name}: ${who}: apply ${forged}`,
     ]);
   });
 });

@@ -344,14 +344,29 @@ Deno.test("lab web server: a cut link is drawn cut, by the server, by the page a
   }
 });
 
-Deno.test("lab web server: a page left open draws the lab again once it grew or shrank (add, del), not only its tables", async (t) => {
+/**
+ * The lab page of a server whose lab `view.lab` the test replaces as a lab's shell does (add, del: the server
+ * reads it at each request), open in Chromium; none without Chromium (a failure under CI).
+ */
+async function withLabPage(
+  t: Deno.TestContext,
+  fn: (view: { lab: Lab }, page: HeadlessPage) => Promise<void>,
+): Promise<void> {
   if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
-  // The lab's shell replaces its lab as it adds and removes nodes: the server reads it at each request.
   const view: { lab: Lab; switches: Map<string, { sw: Switch }> } = { lab: LAB, switches: new Map() };
   const web = LabWebServer.start(view, { hostname: "127.0.0.1", port: 0 });
   const page = await HeadlessPage.open(412, 900);
   try {
     await page.goto(web.url);
+    await fn(view, page);
+  } finally {
+    await page.close();
+    await web.close();
+  }
+}
+
+Deno.test("lab web server: a page left open draws the lab again once it grew or shrank (add, del), not only its tables", async (t) => {
+  await withLabPage(t, async (view, page) => {
     const drawn =
       `[...document.querySelectorAll("svg [id^='node-'], svg [id^='line-']")].map((e) => e.id).join(" ")`;
     assert.equal(await page.waitUntil<string>(drawn, "the drawing"), "line-sw1:1-sw2:1 node-sw1 node-sw2");
@@ -371,8 +386,25 @@ Deno.test("lab web server: a page left open draws the lab again once it grew or 
       await page.waitUntil<string>(`${drawn}.includes("node-h9") && ${drawn}`, "h9 drawn"),
       "line-sw1:1-sw2:1 line-h9:eth0-sw2:2 node-sw1 node-sw2 node-h9",
     );
-  } finally {
-    await page.close();
-    await web.close();
-  }
+  });
+});
+
+Deno.test("lab web server: a page whose browser refuses it sessionStorage (cookies blocked) goes on updating once the lab grew, not saying disconnected", async (t) => {
+  await withLabPage(t, async (view, page) => {
+    await page.waitUntil<boolean>(
+      `document.getElementById("state").textContent.startsWith("updated")`,
+      "updating",
+    );
+    // As Chromium does for a site whose cookies are blocked: reading sessionStorage throws.
+    await page.evaluate(
+      `Object.defineProperty(window, "sessionStorage", { get() { throw new DOMException("Access is denied", "SecurityError"); } }); true`,
+    );
+    view.lab = {
+      ...LAB,
+      nodes: [...LAB.nodes, { kind: "host", name: "h9", addresses: {}, routes: [], exec: [] }],
+    };
+    // Several polls (each 0.5 s) past the change: each one must draw, not fall to "disconnected".
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.match(await page.evaluate<string>(`document.getElementById("state").textContent`), /^updated /);
+  });
 });
