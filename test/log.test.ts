@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "./helpers/umask.ts";
-import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot } from "./helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, skipUnlessRoot, waitFor } from "./helpers/processes.ts";
+import { standIn } from "./os/_syslog_stand_in.ts";
+import { vdeCommand } from "./lab/_helpers.ts";
 import { startOurSwitch } from "./helpers/switches.ts";
 import { onFullDisk } from "./helpers/full_disk.ts";
 
@@ -228,6 +230,44 @@ Deno.test("a --logfile on a full disk is said once with what to do, and its line
       await sw.stop();
     }
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a daemon's --logfile on a full disk sends its lines to syslog once it has no stderr, where they went to /dev/null", async () => {
+  assert.equal(hasRoot(), null, "a filesystem of its own to fill needs root (a tmpfs in a mount namespace)");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-full-daemon-" });
+  await Deno.mkdir(`${tmp}/full`);
+  const syslog = standIn(tmp);
+  try {
+    const up = await run([
+      ...onFullDisk(`${tmp}/full`),
+      ...vdeCommand(),
+      "switch",
+      "-d",
+      "-s",
+      `${tmp}/net`,
+      "--pidfile",
+      `${tmp}/pid`,
+      "--logfile",
+      `${tmp}/full/sw.log`,
+    ], { env: { VDE_SYSLOG_SOCKET: syslog.path }, check: false });
+    assert.equal(up.code, 0, up.stderr);
+    // Before it detached, the terminal that started it heard why its log file takes nothing.
+    assert.match(up.stderr, /cannot write the log file .*No space left on device/);
+    const pid = Number((await Deno.readTextFile(`${tmp}/pid`)).trim());
+    Deno.kill(pid, "SIGTERM");
+    const last = await waitFor(() => syslog.lines().find((l) => l.includes("cleaning up")), {
+      timeoutMs: 10_000,
+      what: "the daemon's shutdown line in syslog",
+    });
+    assert.match(last, new RegExp(`^<30>.* vde\\[${pid}\\]: switch: SIGTERM, cleaning up and exiting$`));
+    await waitFor(async () => !(await Deno.stat(`${tmp}/pid`).then(() => true, () => false)) || undefined, {
+      timeoutMs: 10_000,
+      what: "the daemon's end",
+    });
+  } finally {
+    syslog.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -262,13 +262,12 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
       reportReady(toParent.map((line) => `${line}\n`).join(""));
       detached = true;
       if (o.logfile !== undefined) setLateWarnings(null);
-      if (o.logfile === undefined) {
-        // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde).
-        discardStderrLog();
-        const syslog = new SyslogSender("vde");
-        setSyslog((severity, line) => syslog.send(severity, line.replace(/^vde /, "")));
-        if (serving !== undefined) log(o.component, serving);
-      }
+      // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde); with a
+      // --logfile, those it cannot take (its disk full), which went to a stderr that is /dev/null now.
+      discardStderrLog();
+      const syslog = new SyslogSender("vde");
+      setSyslog((severity, line) => syslog.send(severity, line.replace(/^vde /, "")));
+      if (o.logfile === undefined && serving !== undefined) log(o.component, serving);
     },
   };
   try {
