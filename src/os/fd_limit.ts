@@ -27,6 +27,9 @@ export function outOfDescriptors(err: unknown): boolean {
   return descriptorErrno(err) !== undefined;
 }
 
+/** What a port takes of the switch's descriptors (its ctl connection, its data socket), for the advice. */
+export const SWITCH_PER_PORT = "2 a port";
+
 /** RLIMIT_NOFILE, the same number on every Linux architecture. */
 const RLIMIT_NOFILE = 7;
 
