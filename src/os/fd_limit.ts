@@ -65,6 +65,22 @@ export function descriptorAdvice(
   })`;
 }
 
+/**
+ * `descriptorAdvice` short enough for a switch's refusal (108 bytes a client sees), for `who` ("the switch"):
+ * the ulimit for its own table, fs.file-max for the system's, which no ulimit raises; undefined for any other
+ * error.
+ */
+export function shortDescriptorAdvice(
+  err: unknown,
+  who: string,
+  limit = openFileLimit(),
+): string | undefined {
+  const code = descriptorErrno(err);
+  if (code === undefined) return undefined;
+  if (code === ENFILE) return "the system's file table is full: raise sysctl fs.file-max";
+  return `${who} is out of descriptors: start it under ulimit -n ${suggestedLimit(limit)}`;
+}
+
 /** The open-file limit to suggest over `limit`: four times it, a power of two, at least 4096. */
 export function suggestedLimit(limit = openFileLimit()): number {
   return Math.max(4096, 2 ** Math.ceil(Math.log2((limit ?? 1024) * 4)));

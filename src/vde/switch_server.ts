@@ -55,7 +55,7 @@ import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
 import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
-import { descriptorAdvice, outOfDescriptors, suggestedLimit, SWITCH_PER_PORT } from "../os/fd_limit.ts";
+import { descriptorAdvice, shortDescriptorAdvice, SWITCH_PER_PORT } from "../os/fd_limit.ts";
 import { writeFailure } from "../os/write_failure.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
@@ -672,9 +672,8 @@ function withAdvice(err: unknown): string {
  * first, the OS's words where there is none.
  */
 function shortAdvice(err: unknown): string {
-  if (outOfDescriptors(err)) {
-    return `the switch is out of descriptors: start it under ulimit -n ${suggestedLimit()}`;
-  }
+  const descriptors = shortDescriptorAdvice(err, "the switch");
+  if (descriptors !== undefined) return descriptors;
   const message = err instanceof Error ? err.message : String(err);
   if (/\(os error 28\)/.test(message)) {
     return "the switch's directory has no space left (its filesystem is full)";
