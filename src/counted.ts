@@ -21,3 +21,11 @@
 export function counted(n: number, singular: string, plural = `${singular}s`): string {
   return `${n} ${n === 1 ? singular : plural}`;
 }
+
+/**
+ * " after N frames" for a failure that came after a capture's `n` frames, or "" when it came before any:
+ * "cannot write x.pcap after 0 frames" reads as a count that failed, not a file that took nothing.
+ */
+export function framesBefore(n: number): string {
+  return n === 0 ? "" : ` after ${counted(n, "frame")}`;
+}

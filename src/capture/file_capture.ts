@@ -21,7 +21,7 @@ import { describePort, newClient } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import { writeFailure } from "../os/write_failure.ts";
-import { counted } from "../counted.ts";
+import { framesBefore } from "../counted.ts";
 import type { Switch } from "../switch/switch.ts";
 import { printable } from "../console/reply_format.ts";
 
@@ -56,9 +56,8 @@ export function startFileCapture(
     stop();
     cutToWhole(file, queue.whole);
     say(
-      `--pcap ${printable(path)}: cannot write after ${counted(writer.captured, "frame")}, capture stopped: ${
-        writeFailure(err)
-      } (the file holds what was written before; the switch forwards on)`,
+      `--pcap ${printable(path)}: cannot write${framesBefore(writer.captured)}: ${writeFailure(err)}; ` +
+        "the capture stopped there, the file holding what was written before; the switch forwards on",
     );
   });
   const writer = new CaptureFileWriter(

@@ -31,18 +31,18 @@ import {
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
 import { listenPrivate } from "../os/private_socket.ts";
-import { descriptorAdvice } from "../os/fd_limit.ts";
+import { descriptorAdvice, SWITCH_PER_PORT } from "../os/fd_limit.ts";
 import { acceptLoop } from "../web/guarded_server.ts";
 import { type HeldEntry, placeInfo, placePath, removeSocketFile, type SocketPlace } from "../os/held_dir.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
-/** Settings of a capture socket. */
 /** What the server needs of its listening socket. */
 export interface CaptureListener {
   accept(): Promise<Deno.Conn>;
   close(): void;
 }
 
+/** Settings of a capture socket. */
 export interface CaptureServerOptions {
   path: string;
   /**
@@ -147,7 +147,7 @@ export class CaptureServer {
       });
     }, (err) => {
       if (this.#closed) return;
-      const advice = descriptorAdvice(err, "the switch", "2 a port");
+      const advice = descriptorAdvice(err, "the switch", SWITCH_PER_PORT);
       this.#log(
         `capture socket: cannot accept (${err.message}${
           advice === undefined ? "" : `: ${advice}`

@@ -54,7 +54,7 @@ import {
   RECORD_NOTICE,
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
-import { counted } from "../counted.ts";
+import { counted, framesBefore } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import { writeFailure } from "../os/write_failure.ts";
@@ -447,7 +447,7 @@ export async function runCapture(
   if (failure !== undefined) throw new UsageError(failure);
   if (outputFailure !== undefined) {
     throw new UsageError(
-      `cannot write ${toStdout ? "stdout" : o.write} after ${counted(w.captured, "frame")}: ${
+      `cannot write ${toStdout ? "stdout" : o.write}${framesBefore(w.captured)}: ${
         writeFailure(outputFailure)
       }; the capture stopped there, ${
         toStdout ? "its reader" : "the file"

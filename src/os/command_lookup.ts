@@ -82,14 +82,28 @@ const PACKAGES: Record<string, string> = {
   dot: "graphviz",
 };
 
+/** Where Debian puts programs: one there but off the PATH (`su` without `-` leaves out /usr/sbin) is installed. */
+const SYSTEM_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
 /**
  * What to say when `command` could not be started for not being found (Deno's "Failed to spawn 'ip': entity
- * not found" named neither the PATH it looked in nor the package that has it).
+ * not found" named neither the PATH it looked in nor the package that has it). Installed in a system
+ * directory the PATH leaves out, the way out is that directory, not the package: `apt-get install iproute2`
+ * would say it is installed already.
  */
-export function missingProgram(command: string, path = Deno.env.get("PATH") ?? ""): string {
+export function missingProgram(
+  command: string,
+  path = Deno.env.get("PATH") ?? "",
+  systemDirs = SYSTEM_DIRS,
+): string {
+  if (command.includes("/")) return `cannot run ${command}: there is no such file`;
+  const onPath = new Set(path.split(":"));
+  const dir = systemDirs.find((d) => !onPath.has(d) && unrunnable(command, d) === undefined);
+  if (dir !== undefined) {
+    return `cannot run ${command}: it is in ${dir}, which the PATH (${path}) leaves out: add it (PATH=$PATH:${dir})`;
+  }
   const pkg = PACKAGES[command];
-  const where = command.includes("/") ? "there is no such file" : `it is not on the PATH (${path})`;
-  return `cannot run ${command}: ${where}${
+  return `cannot run ${command}: it is not on the PATH (${path})${
     pkg === undefined ? "" : `; it is Debian's ${pkg} (apt-get install ${pkg})`
   }`;
 }

@@ -27,6 +27,9 @@ export function outOfDescriptors(err: unknown): boolean {
   return descriptorErrno(err) !== undefined;
 }
 
+/** What a port takes of the switch's descriptors (its ctl connection, its data socket), for the advice. */
+export const SWITCH_PER_PORT = "2 a port";
+
 /** RLIMIT_NOFILE, the same number on every Linux architecture. */
 const RLIMIT_NOFILE = 7;
 
@@ -60,6 +63,22 @@ export function descriptorAdvice(
   return `${who}'s open-file limit${at} is spent: start it under a higher one (ulimit -n ${
     suggestedLimit(limit)
   })`;
+}
+
+/**
+ * `descriptorAdvice` short enough for a switch's refusal (108 bytes a client sees), for `who` ("the switch"):
+ * the ulimit for its own table, fs.file-max for the system's, which no ulimit raises; undefined for any other
+ * error.
+ */
+export function shortDescriptorAdvice(
+  err: unknown,
+  who: string,
+  limit = openFileLimit(),
+): string | undefined {
+  const code = descriptorErrno(err);
+  if (code === undefined) return undefined;
+  if (code === ENFILE) return "the system's file table is full: raise sysctl fs.file-max";
+  return `${who} is out of descriptors: start it under ulimit -n ${suggestedLimit(limit)}`;
 }
 
 /** The open-file limit to suggest over `limit`: four times it, a power of two, at least 4096. */

@@ -55,7 +55,7 @@ import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
 import { removeStaleStaging } from "../os/private_socket.ts";
 import { unmakeableDir } from "../os/unwritable.ts";
-import { descriptorAdvice, outOfDescriptors, suggestedLimit } from "../os/fd_limit.ts";
+import { descriptorAdvice, shortDescriptorAdvice, SWITCH_PER_PORT } from "../os/fd_limit.ts";
 import { writeFailure } from "../os/write_failure.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
@@ -234,7 +234,7 @@ export class VdeSwitchServer {
       (err) => {
         if (this.#closed) return;
         // Once a shortage (the listener says it once): clients wait in the backlog meanwhile.
-        const advice = descriptorAdvice(err, "the switch", PER_PORT);
+        const advice = descriptorAdvice(err, "the switch", SWITCH_PER_PORT);
         this.#log(
           advice === undefined
             ? `ctl socket: ${err.message}`
@@ -657,15 +657,12 @@ export class VdeSwitchServer {
   }
 }
 
-/** What a port takes of the switch's descriptors, for the advice on running out of them. */
-const PER_PORT = "2 a port";
-
 /**
  * `err`'s message, and what to do when it is a run-out of descriptors or a full filesystem (no inode left
  * for the port's socket), said to the client and the log.
  */
 function withAdvice(err: unknown): string {
-  const advice = descriptorAdvice(err, "the switch", PER_PORT);
+  const advice = descriptorAdvice(err, "the switch", SWITCH_PER_PORT);
   if (advice === undefined) return writeFailure(err);
   return `${err instanceof Error ? err.message : String(err)}: ${advice}`;
 }
@@ -675,9 +672,8 @@ function withAdvice(err: unknown): string {
  * first, the OS's words where there is none.
  */
 function shortAdvice(err: unknown): string {
-  if (outOfDescriptors(err)) {
-    return `the switch is out of descriptors: start it under ulimit -n ${suggestedLimit()}`;
-  }
+  const descriptors = shortDescriptorAdvice(err, "the switch");
+  if (descriptors !== undefined) return descriptors;
   const message = err instanceof Error ? err.message : String(err);
   if (/\(os error 28\)/.test(message)) {
     return "the switch's directory has no space left (its filesystem is full)";

@@ -585,7 +585,7 @@ Deno.test("vde capture -w onto a full disk says it cannot write, why and what to
     assert.equal(r.code, 1, r.stderr);
     assert.equal(
       r.stderr,
-      "vde: cannot write /dev/full after 0 frames: No space left on device (os error 28): the filesystem is full: " +
+      "vde: cannot write /dev/full: No space left on device (os error 28): the filesystem is full: " +
         "free some space there, or write elsewhere; the capture stopped there, the file holding what was written " +
         "before (ring files keep a capture's disk use bounded: -w - | tshark -q -i - -b filesize:100000 -b " +
         "files:10 -w ring.pcapng)\n",
@@ -624,9 +624,9 @@ Deno.test("vde switch --pcap onto a full disk says once that its capture stopped
       mgmt.close();
     }
     assert.deepEqual(said(), [
-      `vde switch: --pcap ${tmp}/full/all.pcapng: cannot write after 0 frames, capture stopped: No space left on ` +
-      "device (os error 28): the filesystem is full: free some space there, or write elsewhere (the file holds " +
-      "what was written before; the switch forwards on)",
+      `vde switch: --pcap ${tmp}/full/all.pcapng: cannot write: No space left on device (os error 28): the ` +
+      "filesystem is full: free some space there, or write elsewhere; the capture stopped there, the file " +
+      "holding what was written before; the switch forwards on",
     ]);
     assert.equal(sw.process.exitStatus, null, sw.stderr());
   } finally {

@@ -163,8 +163,24 @@ Deno.test("a program the lab runs that is not on the PATH is named, with the PAT
     new Error(`cannot run vde-test-no-such-program: it is not on the PATH (${Deno.env.get("PATH")})`),
   );
   assert.equal(
-    missingProgram("ip", "/usr/local/bin:/usr/bin"),
+    missingProgram("ip", "/usr/local/bin:/usr/bin", ["/usr/local/bin", "/usr/bin"]),
     "cannot run ip: it is not on the PATH (/usr/local/bin:/usr/bin); it is Debian's iproute2 (apt-get install iproute2)",
   );
   assert.equal(missingProgram("/opt/x/ip", ""), "cannot run /opt/x/ip: there is no such file");
+});
+
+Deno.test("a program installed in a system directory the PATH leaves out (su without -) is said to be there, not to install", () => {
+  // iproute2 is installed here: `ip` is in /usr/sbin, or /usr/bin with usrmerge's links.
+  const dir = ["/usr/sbin", "/usr/bin"].find((d) => {
+    try {
+      return Deno.statSync(`${d}/ip`).isFile;
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(dir !== undefined, "iproute2's ip in /usr/sbin or /usr/bin");
+  assert.equal(
+    missingProgram("ip", "/usr/local/bin"),
+    `cannot run ip: it is in ${dir}, which the PATH (/usr/local/bin) leaves out: add it (PATH=$PATH:${dir})`,
+  );
 });

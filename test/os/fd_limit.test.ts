@@ -1,7 +1,12 @@
 /** What a program out of descriptors says: the limit, what a client costs, and the ulimit that fixes it. */
 import assert from "node:assert/strict";
 import { SysError } from "../../ffi/libc.ts";
-import { descriptorAdvice, openFileLimit, outOfDescriptors } from "../../src/os/fd_limit.ts";
+import {
+  descriptorAdvice,
+  openFileLimit,
+  outOfDescriptors,
+  shortDescriptorAdvice,
+} from "../../src/os/fd_limit.ts";
 
 Deno.test("a spent open-file limit is said with its number and a ulimit -n four times it, at least 4096", () => {
   const advice = descriptorAdvice(new SysError("socket", 24), "the switch", "2 a port", 64);
@@ -34,4 +39,16 @@ Deno.test("any other error has no descriptor advice", () => {
 Deno.test("the open-file limit asked of the kernel is the one /proc/self/limits shows", () => {
   const shown = /^Max open files\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/limits"))?.[1];
   assert.equal(openFileLimit(), Number(shown));
+});
+
+Deno.test("a refusal's short advice raises the ulimit for the process's own table, fs.file-max for the system's, which no ulimit raises", () => {
+  assert.equal(
+    shortDescriptorAdvice(new SysError("socket", 24), "the switch", 64),
+    "the switch is out of descriptors: start it under ulimit -n 4096",
+  );
+  assert.equal(
+    shortDescriptorAdvice(new SysError("socket", 23), "the switch", 64),
+    "the system's file table is full: raise sysctl fs.file-max",
+  );
+  assert.equal(shortDescriptorAdvice(new SysError("bind", 13), "the switch", 64), undefined);
 });
