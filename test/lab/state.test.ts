@@ -405,7 +405,8 @@ Deno.test("a second vde down of a lab being taken down waits for its vde up to s
   const owner = await lingering(`Deno.writeTextFileSync("${signalled}", "again");`);
   try {
     recordLab(name, owner.pid);
-    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    // The first vde down's mark (this process is that vde down), made before its SIGTERM.
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, `${Deno.pid}\n`);
     setTimeout(() => owner.kill("SIGKILL"), 300);
     assert.deepEqual(await cleanupLab(name, 10_000), [
       `vde up (pid ${owner.pid}) was stopping already: waited for it`,
@@ -415,6 +416,26 @@ Deno.test("a second vde down of a lab being taken down waits for its vde up to s
     assert.throws(() => Deno.lstatSync(labDir(name)), Deno.errors.NotFound);
   } finally {
     await endOwner(owner, signalled, labDir(name), labNamesPath(name));
+  }
+});
+
+Deno.test("a vde down finding the stop mark of a vde down that was killed before its SIGTERM stops the lab at once, not after waiting out its grace", async () => {
+  const name = `stale${Deno.pid}`;
+  const dir = JSON.stringify(labDir(name));
+  // The lab's vde up, which runs on: no stop is under way, whatever the mark says.
+  const owner = await lingering(`Deno.removeSync(${dir}, { recursive: true }); Deno.exit(0);`);
+  try {
+    recordLab(name, owner.pid);
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, `${await deadPid()}\n`);
+    const began = Date.now();
+    assert.deepEqual(await cleanupLab(name, 10_000), [
+      `stopped vde up (pid ${owner.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.ok(Date.now() - began < 5_000, "no grace waited out for a stop nobody began");
+    assert.throws(() => Deno.lstatSync(labDir(name)), Deno.errors.NotFound);
+  } finally {
+    await endOwner(owner, labDir(name), labNamesPath(name));
   }
 });
 
