@@ -291,13 +291,13 @@ export function markStopping(dir: string): void {
 }
 
 /**
- * Whether the stop mark in directory `held` was left by a process that is gone: a `vde down` killed
+ * Whether the stop mark in lab directory `dir` was left by a process that is gone: a `vde down` killed
  * between its mark and its SIGTERM, whose lab runs on as if stopping. A mark that names no pid (empty,
  * unreadable, not a regular file) is taken as a stop under way, as a live marker's is; a pid the
  * kernel gave another process since is too (the wait is then its grace, as before marks named theirs).
  */
-function staleMark(held: string): boolean {
-  const mark = readSmallFile(`${held}/${STOPPING_FILE}`, 32, true);
+function staleMark(dir: string): boolean {
+  const mark = readSmallFile(`${dir}/${STOPPING_FILE}`, 32, true);
   const pid = typeof mark === "string" ? NaN : Number(mark.text.trim());
   return Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid);
 }
@@ -410,7 +410,8 @@ export function runState(
   dir = labDir(name),
 ): "up" | "starting" | "stopping" | "dead" {
   if (!ownerRuns(s.pid, s.pidStart)) return "dead";
-  if (exists(`${dir}/${STOPPING_FILE}`)) return "stopping";
+  // A mark whose maker is gone (a vde down killed before its SIGTERM) says nothing: the lab runs on.
+  if (exists(`${dir}/${STOPPING_FILE}`) && !staleMark(dir)) return "stopping";
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
 }
 

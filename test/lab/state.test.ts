@@ -490,7 +490,7 @@ Deno.test("the loser of two vde up at once, whose mkdir found the winner's direc
   }
 });
 
-Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead once that is gone", () => {
+Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead once that is gone; a mark whose maker is gone says nothing", async () => {
   const name = `marked${Deno.pid}`;
   try {
     Deno.mkdirSync(labDir(name), { recursive: true });
@@ -498,6 +498,13 @@ Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead 
     Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
     assert.equal(runState(name, readState(name)!), "stopping");
     assert.equal(runState(name, { ...readState(name)!, pid: 1 << 30 }), "dead");
+    // Marked by a vde down that was killed before its SIGTERM: nothing stops the lab, which runs on.
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, `${await deadPid()}\n`);
+    assert.equal(
+      runState(name, readState(name)!),
+      "starting",
+      "no console in this test: starting, not stopping",
+    );
   } finally {
     Deno.removeSync(labDir(name), { recursive: true });
     Deno.removeSync(labNamesPath(name));
