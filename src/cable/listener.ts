@@ -89,11 +89,15 @@ export class ListenerSession extends CableSession {
   graceTimer: ReturnType<typeof setTimeout> | null = null;
 
   /**
-   * Where the cable comes from now, after its name on its switch port: the live connection's address, or
-   * the last one's while the session waits for its client to come back.
+   * Where the cable comes from now, after its name on its switch port: the live connection's address, the
+   * last one's while the session waits for its client to come back, or the first one's while that is
+   * being accepted (the port joins the switch before, and a debug console's `port/descr` says it then).
    */
   get farEnd(): string {
-    return this.connection === null ? `not connected (last from ${this.remote})` : `from ${this.remote}`;
+    if (this.connection !== null) return `from ${this.remote}`;
+    return this.connections === 0
+      ? `connecting from ${this.remote}`
+      : `not connected (last from ${this.remote})`;
   }
 }
 

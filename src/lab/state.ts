@@ -10,7 +10,7 @@
  * which goes last.
  */
 import { labDir, labsBaseDir, netnsName } from "./names.ts";
-import { readOwnedFile } from "../os/owned_file.ts";
+import { readOwnedFile, readSmallFile } from "../os/owned_file.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
 import { exists, isSocket } from "../os/paths.ts";
@@ -280,11 +280,26 @@ export function ownerRuns(pid: number, pidStart?: number): boolean {
  */
 export const STOPPING_FILE = ".stopping";
 
-/** Marks the lab whose runtime directory is `dir` as being taken down; nothing where the directory is gone. */
+/**
+ * Marks the lab whose runtime directory is `dir` as being taken down, the mark naming this process (the
+ * lab's `vde up`: see markStoppingOf); nothing where the directory is gone.
+ */
 export function markStopping(dir: string): void {
   try {
-    Deno.writeFileSync(`${dir}/${STOPPING_FILE}`, new Uint8Array(), { mode: 0o600 });
+    Deno.writeTextFileSync(`${dir}/${STOPPING_FILE}`, `${Deno.pid}\n`, { mode: 0o600 });
   } catch { /* gone already: nothing to mark */ }
+}
+
+/**
+ * Whether the stop mark in lab directory `dir` was left by a process that is gone: a `vde down` killed
+ * between its mark and its SIGTERM, whose lab runs on as if stopping. A mark that names no pid (empty,
+ * unreadable, not a regular file) is taken as a stop under way, as a live marker's is; a pid the
+ * kernel gave another process since is too (the wait is then its grace, as before marks named theirs).
+ */
+function staleMark(dir: string): boolean {
+  const mark = readSmallFile(`${dir}/${STOPPING_FILE}`, 32, true);
+  const pid = typeof mark === "string" ? NaN : Number(mark.text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 && !processAlive(pid);
 }
 
 /**
@@ -316,7 +331,9 @@ export interface StopMark {
  * up` stopping by itself, or another `vde down` removing it) may land after that removal listed the
  * directory: its rmdir then finds it not empty, and the directory would stay, holding only the mark
  * (which `vde up` refuses to claim). So the `vde down` that made the mark holds the directory until
- * it is done (`release`), and removes what is left where the lab's record is gone.
+ * it is done (`release`), and removes what is left where the lab's record is gone. A mark names the
+ * process that made it: one whose maker is gone (a `vde down` killed before its SIGTERM) is no stop
+ * under way, and is made anew, as if there were none.
  */
 export function markStoppingOf(name: string, state: LabState): StopMark {
   const c = libc();
@@ -325,12 +342,23 @@ export function markStoppingOf(name: string, state: LabState): StopMark {
   const held = `/proc/self/fd/${fd}`;
   let how: StopMark["how"] = "gone";
   if (sameRun(state, stateIn(held))) {
+    const mark = `${held}/${STOPPING_FILE}`;
     try {
-      Deno.writeFileSync(`${held}/${STOPPING_FILE}`, new Uint8Array(), { mode: 0o600, createNew: true });
+      Deno.writeTextFileSync(mark, `${Deno.pid}\n`, { mode: 0o600, createNew: true });
       how = "marked";
     } catch (err) {
       // Removed since: nothing to mark.
       if (err instanceof Deno.errors.AlreadyExists) how = "under way";
+    }
+    // A mark whose maker is gone is no stop under way: this vde down takes it over, and the lab down.
+    // Made anew (never written through: the name may be a symlink by now), so a mark another makes
+    // meanwhile is theirs, and a stop under way.
+    if (how === "under way" && staleMark(held)) {
+      try {
+        Deno.removeSync(mark);
+        Deno.writeTextFileSync(mark, `${Deno.pid}\n`, { mode: 0o600, createNew: true });
+        how = "marked";
+      } catch { /* marked again, or removed since: its vde up is stopping after all */ }
     }
   }
   if (how !== "marked") {
@@ -382,7 +410,8 @@ export function runState(
   dir = labDir(name),
 ): "up" | "starting" | "stopping" | "dead" {
   if (!ownerRuns(s.pid, s.pidStart)) return "dead";
-  if (exists(`${dir}/${STOPPING_FILE}`)) return "stopping";
+  // A mark whose maker is gone (a vde down killed before its SIGTERM) says nothing: the lab runs on.
+  if (exists(`${dir}/${STOPPING_FILE}`) && !staleMark(dir)) return "stopping";
   return isSocket(`${dir}/ctl`) ? "up" : "starting";
 }
 

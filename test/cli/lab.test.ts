@@ -701,8 +701,8 @@ Deno.test("two vde down of one lab at once both exit 0 and leave no directory of
         // Whichever came second waited for the first's stop, or found the lab gone already.
         assert.match(
           r.stdout,
-          new RegExp(`removed lab ${name}\n$|: nothing to take down\n$|\(no lab was running there\)\n$`),
-          `run ${run}`,
+          new RegExp(`removed lab ${name}\n$|: nothing to take down\n$|\\(no lab was running there\\)\n$`),
+          `run ${run}: ${JSON.stringify(r.stdout)}`,
         );
       }
       assert.equal(isDirectory(labDir(name)), false, `run ${run}: ${both.map((r) => r.stdout).join("")}`);

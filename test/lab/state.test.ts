@@ -405,7 +405,8 @@ Deno.test("a second vde down of a lab being taken down waits for its vde up to s
   const owner = await lingering(`Deno.writeTextFileSync("${signalled}", "again");`);
   try {
     recordLab(name, owner.pid);
-    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
+    // The first vde down's mark (this process is that vde down), made before its SIGTERM.
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, `${Deno.pid}\n`);
     setTimeout(() => owner.kill("SIGKILL"), 300);
     assert.deepEqual(await cleanupLab(name, 10_000), [
       `vde up (pid ${owner.pid}) was stopping already: waited for it`,
@@ -415,6 +416,26 @@ Deno.test("a second vde down of a lab being taken down waits for its vde up to s
     assert.throws(() => Deno.lstatSync(labDir(name)), Deno.errors.NotFound);
   } finally {
     await endOwner(owner, signalled, labDir(name), labNamesPath(name));
+  }
+});
+
+Deno.test("a vde down finding the stop mark of a vde down that was killed before its SIGTERM stops the lab at once, not after waiting out its grace", async () => {
+  const name = `stale${Deno.pid}`;
+  const dir = JSON.stringify(labDir(name));
+  // The lab's vde up, which runs on: no stop is under way, whatever the mark says.
+  const owner = await lingering(`Deno.removeSync(${dir}, { recursive: true }); Deno.exit(0);`);
+  try {
+    recordLab(name, owner.pid);
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, `${await deadPid()}\n`);
+    const began = Date.now();
+    assert.deepEqual(await cleanupLab(name, 10_000), [
+      `stopped vde up (pid ${owner.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.ok(Date.now() - began < 5_000, "no grace waited out for a stop nobody began");
+    assert.throws(() => Deno.lstatSync(labDir(name)), Deno.errors.NotFound);
+  } finally {
+    await endOwner(owner, labDir(name), labNamesPath(name));
   }
 });
 
@@ -469,7 +490,7 @@ Deno.test("the loser of two vde up at once, whose mkdir found the winner's direc
   }
 });
 
-Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead once that is gone", () => {
+Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead once that is gone; a mark whose maker is gone says nothing", async () => {
   const name = `marked${Deno.pid}`;
   try {
     Deno.mkdirSync(labDir(name), { recursive: true });
@@ -477,6 +498,13 @@ Deno.test("a lab marked as stopping is stopping while its vde up runs, and dead 
     Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, "");
     assert.equal(runState(name, readState(name)!), "stopping");
     assert.equal(runState(name, { ...readState(name)!, pid: 1 << 30 }), "dead");
+    // Marked by a vde down that was killed before its SIGTERM: nothing stops the lab, which runs on.
+    Deno.writeTextFileSync(`${labDir(name)}/${STOPPING_FILE}`, `${await deadPid()}\n`);
+    assert.equal(
+      runState(name, readState(name)!),
+      "starting",
+      "no console in this test: starting, not stopping",
+    );
   } finally {
     Deno.removeSync(labDir(name), { recursive: true });
     Deno.removeSync(labNamesPath(name));

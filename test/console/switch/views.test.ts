@@ -18,6 +18,7 @@ import { listens, VDE_CLI } from "../../helpers/switches.ts";
 import type { Link, LinkKind } from "../../../src/link/link.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 import { Bench, until, within } from "../../cable/_helpers.ts";
+import { cableSessionName, ListenerSession } from "../../../src/cable/listener.ts";
 
 function endpointOf(kind: LinkKind) {
   const link: Link = Object.assign(new MemoryLink("tap t0"), { kind });
@@ -77,6 +78,20 @@ Deno.test("a cable listener's session is listed with its peer's address, and the
   } finally {
     await bench.close();
     tc.close();
+  }
+});
+
+Deno.test("a cable listener's session whose first connection is still being accepted is listed as connecting from its address, not as one that lost its connection", () => {
+  // Its port joins the switch before the connection is accepted: a debug console's port/descr says it then.
+  const session = new ListenerSession(cableSessionName("07".repeat(16)), new Uint8Array(16).fill(7));
+  session.remote = "127.0.0.1:41234";
+  try {
+    assert.equal(
+      endpointDescription({ id: 1, link: session, uid: 0, since: 0 }),
+      `cable session ${"07".repeat(8)} connecting from 127.0.0.1:41234`,
+    );
+  } finally {
+    session.close("test over");
   }
 });
 
