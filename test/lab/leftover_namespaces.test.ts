@@ -7,7 +7,7 @@ import { leftoverNamespaces, leftoversLine } from "../../src/lab/leftover_namesp
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { vde } from "./_helpers.ts";
 
-Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no record holds; a host with a dash may be another lab's", () => {
+Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no record holds; a dash in either name may make it another lab's", () => {
   const listed = [
     "vde-a-h2",
     "vde-a-h1",
@@ -20,7 +20,8 @@ Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no reco
   ];
   const found = leftoverNamespaces("a", listed, (ns) => ns === "vde-a-held");
   assert.deepEqual(found, { ours: ["vde-a-h1", "vde-a-h2"], unsure: ["vde-a-b-h1"] });
-  assert.deepEqual(leftoverNamespaces("a-b", listed, () => false), { ours: ["vde-a-b-h1"], unsure: [] });
+  // vde-a-b-h1 is lab a-b's h1 and lab a's b-h1 alike: `vde down a-b` must not take lab a's.
+  assert.deepEqual(leftoverNamespaces("a-b", listed, () => false), { ours: [], unsure: ["vde-a-b-h1"] });
   assert.equal(leftoversLine("a", [], []), undefined);
   assert.equal(
     leftoversLine("a", ["vde-a-h1"], []),
