@@ -75,13 +75,28 @@ export function leftoversLine(
 }
 
 /**
+ * What another user's `vde down LAB` says of root's namespaces named as lab
+ * `lab`'s: not theirs to delete (they would fail in `ip`), but a cleanup that
+ * heard only "nothing to take down" would think the machine clean.
+ */
+export function rootsLeftoversLine(lab: string, listed: readonly string[]): string | undefined {
+  const { ours, unsure } = leftoverNamespaces(lab, listed, () => false);
+  const all = [...ours, ...unsure].sort();
+  if (all.length === 0) return undefined;
+  return `left ${all.join(", ")}: root's namespace${all.length === 1 ? "" : "s"} ` +
+    `(a root lab ${lab} left ${
+      all.length === 1 ? "it" : "them"
+    }?); \`sudo vde down ${lab}\` removes what is that lab's`;
+}
+
+/**
  * Deletes the namespaces lab `lab`, its record gone, left (root's alone: no
  * other user's lab has any in /run/netns), each looked for in every lab's
  * record again just before (a new `vde up` of any name records one before
  * it makes it); returns the line to say, or undefined where there were none.
  */
 export async function removeLeftoverNamespaces(lab: string, dir = "/run/netns"): Promise<string | undefined> {
-  if (machineUid() !== 0) return undefined;
+  if (machineUid() !== 0) return rootsLeftoversLine(lab, namedNamespaces(dir));
   const held = (ns: string) => labStates().some(([, s]) => (s.namespaces ?? []).includes(ns));
   const { ours, unsure } = leftoverNamespaces(lab, namedNamespaces(dir), held);
   const removed: string[] = [];

@@ -3,7 +3,7 @@
  * its hosts left, by name, and removes those that are unambiguously its own.
  */
 import assert from "node:assert/strict";
-import { leftoverNamespaces, leftoversLine } from "../../src/lab/leftover_namespaces.ts";
+import { leftoverNamespaces, leftoversLine, rootsLeftoversLine } from "../../src/lab/leftover_namespaces.ts";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { vde } from "./_helpers.ts";
 
@@ -27,6 +27,15 @@ Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no reco
     leftoversLine("a", ["vde-a-h1"], []),
     "removed 1 namespace lab a left (its record was gone): vde-a-h1",
   );
+});
+
+Deno.test("another user's vde down names root's namespaces of the lab's name, with the command that removes them", () => {
+  const listed = ["vde-a-h1", "vde-a-b-h1", "vde-b-h1"];
+  assert.equal(
+    rootsLeftoversLine("a", listed),
+    "left vde-a-b-h1, vde-a-h1: root's namespaces (a root lab a left them?); `sudo vde down a` removes what is that lab's",
+  );
+  assert.equal(rootsLeftoversLine("c", listed), undefined);
 });
 
 async function namespaces(prefix: string): Promise<string[]> {
