@@ -8,8 +8,9 @@
  *
  * Both a lab's and a host's name may hold "-": `vde-a-b-h1` is lab a's
  * host `b-h1` or lab a-b's `h1`. For `vde down a`, a rest holding "-" is
- * another lab's as likely as this one's: it is left and named, with the
- * command that removes it. A namespace some lab's record holds (a running
+ * another lab's as likely as this one's; for `vde down a-b`, every name is
+ * lab a's as likely (its host `b-` anything): such a one is left and named,
+ * with the command that removes it. A namespace some lab's record holds (a running
  * lab's, recorded before it is made) is that lab's, whatever its name reads
  * as, and is never touched. A rootless lab's namespaces are its user
  * namespace's, not in /run/netns: they went with its processes.
@@ -31,7 +32,8 @@ export function leftoverNamespaces(
   for (const ns of [...listed].sort()) {
     const host = ns.slice(prefix.length);
     if (!ns.startsWith(prefix) || !NAME_PATTERN.test(host) || held(ns)) continue;
-    (host.includes("-") ? unsure : ours).push(ns);
+    // A dash in either name lets a shorter lab's name read it: `vde-a-b-h1` for `vde down a-b` is lab a's `b-h1` too.
+    (host.includes("-") || lab.includes("-") ? unsure : ours).push(ns);
   }
   return { ours, unsure };
 }
@@ -73,13 +75,28 @@ export function leftoversLine(
 }
 
 /**
+ * What another user's `vde down LAB` says of root's namespaces named as lab
+ * `lab`'s: not theirs to delete (they would fail in `ip`), but a cleanup that
+ * heard only "nothing to take down" would think the machine clean.
+ */
+export function rootsLeftoversLine(lab: string, listed: readonly string[]): string | undefined {
+  const { ours, unsure } = leftoverNamespaces(lab, listed, () => false);
+  const all = [...ours, ...unsure].sort();
+  if (all.length === 0) return undefined;
+  return `left ${all.join(", ")}: root's namespace${all.length === 1 ? "" : "s"} ` +
+    `(a root lab ${lab} left ${
+      all.length === 1 ? "it" : "them"
+    }?); \`sudo vde down ${lab}\` removes what is that lab's`;
+}
+
+/**
  * Deletes the namespaces lab `lab`, its record gone, left (root's alone: no
  * other user's lab has any in /run/netns), each looked for in every lab's
  * record again just before (a new `vde up` of any name records one before
  * it makes it); returns the line to say, or undefined where there were none.
  */
 export async function removeLeftoverNamespaces(lab: string, dir = "/run/netns"): Promise<string | undefined> {
-  if (machineUid() !== 0) return undefined;
+  if (machineUid() !== 0) return rootsLeftoversLine(lab, namedNamespaces(dir));
   const held = (ns: string) => labStates().some(([, s]) => (s.namespaces ?? []).includes(ns));
   const { ours, unsure } = leftoverNamespaces(lab, namedNamespaces(dir), held);
   const removed: string[] = [];

@@ -3,11 +3,11 @@
  * its hosts left, by name, and removes those that are unambiguously its own.
  */
 import assert from "node:assert/strict";
-import { leftoverNamespaces, leftoversLine } from "../../src/lab/leftover_namespaces.ts";
+import { leftoverNamespaces, leftoversLine, rootsLeftoversLine } from "../../src/lab/leftover_namespaces.ts";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { vde } from "./_helpers.ts";
 
-Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no record holds; a host with a dash may be another lab's", () => {
+Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no record holds; a dash in either name may make it another lab's", () => {
   const listed = [
     "vde-a-h2",
     "vde-a-h1",
@@ -20,12 +20,22 @@ Deno.test("a lab's leftover namespaces are those named vde-LAB-HOST that no reco
   ];
   const found = leftoverNamespaces("a", listed, (ns) => ns === "vde-a-held");
   assert.deepEqual(found, { ours: ["vde-a-h1", "vde-a-h2"], unsure: ["vde-a-b-h1"] });
-  assert.deepEqual(leftoverNamespaces("a-b", listed, () => false), { ours: ["vde-a-b-h1"], unsure: [] });
+  // vde-a-b-h1 is lab a-b's h1 and lab a's b-h1 alike: `vde down a-b` must not take lab a's.
+  assert.deepEqual(leftoverNamespaces("a-b", listed, () => false), { ours: [], unsure: ["vde-a-b-h1"] });
   assert.equal(leftoversLine("a", [], []), undefined);
   assert.equal(
     leftoversLine("a", ["vde-a-h1"], []),
     "removed 1 namespace lab a left (its record was gone): vde-a-h1",
   );
+});
+
+Deno.test("another user's vde down names root's namespaces of the lab's name, with the command that removes them", () => {
+  const listed = ["vde-a-h1", "vde-a-b-h1", "vde-b-h1"];
+  assert.equal(
+    rootsLeftoversLine("a", listed),
+    "left vde-a-b-h1, vde-a-h1: root's namespaces (a root lab a left them?); `sudo vde down a` removes what is that lab's",
+  );
+  assert.equal(rootsLeftoversLine("c", listed), undefined);
 });
 
 async function namespaces(prefix: string): Promise<string[]> {
