@@ -578,14 +578,15 @@ Deno.test("what a drain of the guest link sends is sent again within a retransmi
   rig.congested = true;
   rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
   await settle(100);
-  // The link stays congested for minutes: the flow's only timer (its persist timer, which a flow held
-  // back arms as one behind a closed window does) backs off to a minute.
+  // The link stays congested for minutes: a flow held back by it, its window open, has no timer of
+  // its own (nor a probe to send) until the drain.
   for (let i = 0; i < 20 && rig.engine.nextTimerMs() < 30_000; i++) {
     rig.t += rig.engine.nextTimerMs();
     rig.engine.poll();
   }
   rig.take();
-  assert.ok(rig.engine.nextTimerMs() >= 30_000);
+  assert.equal(rig.engine.nextTimerMs(), Infinity);
+  assert.equal(rig.engine.stats.windowProbes, 0, "no window probes: the window is open");
   rig.congested = false;
   rig.engine.resume!();
   const sent = rig.take().filter((o) => o.payload.length > 0);
