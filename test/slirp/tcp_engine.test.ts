@@ -560,6 +560,46 @@ Deno.test("back-pressure towards the guest link: no new data while it is congest
   rig.engine.close();
 });
 
+Deno.test("what a drain of the guest link sends is sent again within a retransmission timeout when it is lost", async () => {
+  const rig = new Rig({ tcp: { keepAliveIdleMs: Infinity } });
+  const conn = new MemoryConn();
+  let produced = 0;
+  conn.source = (p) => {
+    if (produced >= 3000) return 0;
+    const n = Math.min(p.length, 3000 - produced);
+    p.fill(0x62, 0, n);
+    produced += n;
+    return n;
+  };
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
+  await settle();
+  const [synAck] = rig.take();
+  rig.congested = true;
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
+  await settle(100);
+  // The link stays congested for minutes: a flow held back by it, its window open, has no timer of
+  // its own (nor a probe to send) until the drain.
+  for (let i = 0; i < 20 && rig.engine.nextTimerMs() < 30_000; i++) {
+    rig.t += rig.engine.nextTimerMs();
+    rig.engine.poll();
+  }
+  rig.take();
+  assert.equal(rig.engine.nextTimerMs(), Infinity);
+  assert.equal(rig.engine.stats.windowProbes, 0, "no window probes: the window is open");
+  rig.congested = false;
+  rig.engine.resume!();
+  const sent = rig.take().filter((o) => o.payload.length > 0);
+  assert.equal(sent.reduce((n, o) => n + o.payload.length, 0), 3000);
+  // The guest never got them: only a timer the drain noted brings them again.
+  const wait = rig.engine.nextTimerMs();
+  assert.ok(wait <= 1000, `the next timer in ${wait} ms: the lost data would wait that long`);
+  rig.t += wait;
+  rig.engine.poll();
+  assert.ok(rig.take().some((o) => o.payload.length > 0), "sent again");
+  rig.engine.close();
+});
+
 Deno.test("a host reset resets the guest; a guest reset closes the host socket", async () => {
   const rig = new Rig();
   const a = await rig.open(REMOTE, 80, 40000);
@@ -910,8 +950,6 @@ Deno.test("forwards' clients the guest does not read hold their budget of ring m
   const rig = new Rig({ maxForwardBufferBytes: budget });
   const { read, synWindows } = await floodForward(rig, 12);
   const total = read.reduce((a, b) => a + b, 0);
-  // Each flow's send ring holds what was read (its receive ring 16 KiB or less): the budget, give or take
-  // the last doubling, and 512 KiB for the first two alone (their rings' most).
   // Each flow's send ring holds what was read: what grew within the budget, beside every ring's first
   // 16 KiB (never refused), and 512 KiB for the first alone (a ring's most).
   const firstRings = 12 * 16 * 1024;

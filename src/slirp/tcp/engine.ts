@@ -779,7 +779,7 @@ class Engine implements SlirpTcpEngine {
       this.blocked.delete(flow);
       if (!flow.inTable) continue;
       flow.tcb.output();
-      // What it sent armed its retransmission timer (or, blocked again, its persist timer) outside
+      // What it sent armed its retransmission timer (or, behind a closed window, its persist timer) outside
       // `input` and `poll`, which note deadlines: without this, a flow whose segments were lost after
       // the others' timers had run waited for a poll that nothing asked for.
       this.noteDeadline(flow.deadline);

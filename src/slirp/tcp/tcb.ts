@@ -1894,6 +1894,8 @@ export class TcpConnection {
     let pipe = sackRecovery ? this.#pipe() : 0;
     const flightCap = this.#flightCap();
     let sent = false;
+    // Held back by the guest link, not the window: the engine's drain (`resume`) sends it, no probe.
+    let linkBlocked = false;
     for (;;) {
       // After a timeout, what the peer SACKed is not sent again.
       const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
@@ -1923,7 +1925,10 @@ export class TcpConnection {
       }
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;
-      if (this.#host.outputBlocked()) break;
+      if (this.#host.outputBlocked()) {
+        linkBlocked = true;
+        break;
+      }
       this.#sendData(this.sndNxt, len, fin);
       if (this.#rttStart < 0 && seqGe(this.sndNxt, this.sndMax)) {
         this.#rttStart = this.#host.now();
@@ -1943,8 +1948,8 @@ export class TcpConnection {
     // last byte finds no room for the next, and nothing else would (forwards' clients behind a guest
     // that read nothing for seconds then waited for ever for a window update that never came).
     if (
-      seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
-      this.rtxAt === Infinity
+      !linkBlocked && seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna &&
+      this.persistAt === Infinity && this.rtxAt === Infinity
     ) {
       if (this.#holdTail) this.#tailHeld = true;
       else this.persistAt = this.#host.now() + this.#persistInterval();
