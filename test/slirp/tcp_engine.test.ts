@@ -527,14 +527,7 @@ Deno.test("host to guest: after a download the guest took, a small reply of the 
 Deno.test("back-pressure towards the guest link: no new data while it is congested; resume sends what was held", async () => {
   const rig = new Rig();
   const conn = new MemoryConn();
-  let produced = 0;
-  conn.source = (p) => {
-    if (produced >= 8000) return 0;
-    const n = Math.min(p.length, 8000 - produced);
-    p.fill(0x62, 0, n);
-    produced += n;
-    return n;
-  };
+  const produced = finiteSource(conn, 8000);
   rig.hostNet.onConnect = () => conn;
   rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
   await settle();
@@ -542,7 +535,7 @@ Deno.test("back-pressure towards the guest link: no new data while it is congest
   rig.congested = true;
   rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
   await settle(100);
-  assert.ok(produced > 0, "the host side is read into the send buffer");
+  assert.ok(produced() > 0, "the host side is read into the send buffer");
   assert.equal(
     rig.take().filter((o) => o.payload.length > 0).length,
     0,
@@ -554,7 +547,11 @@ Deno.test("back-pressure towards the guest link: no new data while it is congest
   rig.congested = false;
   rig.engine.resume!();
   const data = rig.take().filter((o) => o.payload.length > 0);
-  assert.equal(data.reduce((n, o) => n + o.payload.length, 0), produced, "everything held is sent on resume");
+  assert.equal(
+    data.reduce((n, o) => n + o.payload.length, 0),
+    produced(),
+    "everything held is sent on resume",
+  );
   assert.equal(data[0]!.seq, (synAck!.seq + 1) >>> 0);
   assert.equal(rig.engine.stats.retransmits, 0);
   rig.engine.close();
@@ -563,14 +560,7 @@ Deno.test("back-pressure towards the guest link: no new data while it is congest
 Deno.test("what a drain of the guest link sends is sent again within a retransmission timeout when it is lost", async () => {
   const rig = new Rig({ tcp: { keepAliveIdleMs: Infinity } });
   const conn = new MemoryConn();
-  let produced = 0;
-  conn.source = (p) => {
-    if (produced >= 3000) return 0;
-    const n = Math.min(p.length, 3000 - produced);
-    p.fill(0x62, 0, n);
-    produced += n;
-    return n;
-  };
+  finiteSource(conn, 3000);
   rig.hostNet.onConnect = () => conn;
   rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
   await settle();
@@ -1005,3 +995,16 @@ Deno.test("a host read that fills the send ring to its last byte behind a closed
   assert.equal(probes.length, 1);
   rig.engine.close();
 });
+
+/** The host side yields `total` bytes of 0x62, then nothing; `produced()` counts those read so far. */
+function finiteSource(conn: MemoryConn, total: number): () => number {
+  let produced = 0;
+  conn.source = (p) => {
+    if (produced >= total) return 0;
+    const n = Math.min(p.length, total - produced);
+    p.fill(0x62, 0, n);
+    produced += n;
+    return n;
+  };
+  return () => produced;
+}
