@@ -414,12 +414,7 @@ Deno.test("back-pressure guest to host: a host that does not read closes the gue
 Deno.test("back-pressure host to guest: the engine stops reading the host when the guest's window is full", async () => {
   const rig = new Rig({ tcp: { sendBufferSize: 65536, initialBufferSize: 4096, keepAliveIdleMs: Infinity } });
   const conn = new MemoryConn();
-  let produced = 0;
-  conn.source = (p) => {
-    p.fill(0x61);
-    produced += p.length;
-    return p.length;
-  };
+  const produced = endlessSource(conn, 0x61);
   rig.hostNet.onConnect = () => conn;
   rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 20000 });
   await settle();
@@ -428,12 +423,12 @@ Deno.test("back-pressure host to guest: the engine stops reading the host when t
   await settle(200);
   const sent = rig.take().reduce((n, o) => n + o.payload.length, 0);
   assert.ok(sent <= 20000, `sent ${sent} into a 20000-byte window`);
-  assert.ok(produced <= 65536, `read ${produced} bytes from the host with a 64 KiB send buffer`);
+  assert.ok(produced() <= 65536, `read ${produced()} bytes from the host with a 64 KiB send buffer`);
   assert.ok(!conn.readPending, "no read outstanding: the host socket is not being read");
   // The guest ACKs everything and opens its window: reading resumes.
   rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1 + sent, flags: TCP_ACK, window: 60000 });
   await settle(200);
-  assert.ok(produced > sent);
+  assert.ok(produced() > sent);
   rig.engine.close();
 });
 
@@ -955,12 +950,7 @@ Deno.test("the guest's own connections grow their rings past the forwards' spent
   const rig = new Rig({ maxForwardBufferBytes: 256 * 1024 });
   await floodForward(rig, 8);
   const conn = new MemoryConn();
-  let produced = 0;
-  conn.source = (p) => {
-    p.fill(0x62);
-    produced += p.length;
-    return p.length;
-  };
+  const produced = endlessSource(conn, 0x62);
   rig.hostNet.onConnect = () => conn;
   rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, wscale: 7, window: 65535 });
   await settle();
@@ -968,7 +958,7 @@ Deno.test("the guest's own connections grow their rings past the forwards' spent
   assert.equal(synAck!.window, 16 * 1024);
   rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 65535 });
   await settle(200);
-  assert.equal(produced, 512 * 1024);
+  assert.equal(produced(), 512 * 1024);
   rig.engine.close();
 });
 
@@ -995,6 +985,17 @@ Deno.test("a host read that fills the send ring to its last byte behind a closed
   assert.equal(probes.length, 1);
   rig.engine.close();
 });
+
+/** The host side yields `byte` as fast as it is read; `produced()` counts those read so far. */
+function endlessSource(conn: MemoryConn, byte: number): () => number {
+  let produced = 0;
+  conn.source = (p) => {
+    p.fill(byte);
+    produced += p.length;
+    return p.length;
+  };
+  return () => produced;
+}
 
 /** The host side yields `total` bytes of 0x62, then nothing; `produced()` counts those read so far. */
 function finiteSource(conn: MemoryConn, total: number): () => number {
