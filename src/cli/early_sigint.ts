@@ -15,7 +15,9 @@
  *
  * Until a command of ours listens for SIGINT, this listener ends the
  * process as the default action would: it removes itself and sends the
- * process SIGINT again, which Deno, with no listener left, ends it by. The
+ * process SIGINT again, which Deno, with no listener left, ends it by, and
+ * blocks the program until then (Deno ends it from a thread of its own, and a
+ * program that ran on meanwhile could start what outlives it). The
  * process dies of SIGINT, so a shell waiting for it stops too, as for a C
  * tool. Nothing needs undoing then: a command makes nothing before it
  * listens. `onSignals` (signals.ts) hands SIGINT over: it adds the
@@ -41,9 +43,12 @@ export function listenForEarlySigint(): void {
   const listener = () => {
     handOverSigint();
     Deno.kill(Deno.pid, "SIGINT");
-    // Deno acts on a signal no listener takes as the default action does; should a runtime not, the
-    // process still ends with the status a shell gives a command SIGINT ended.
-    setTimeout(() => Deno.exit(130), RAISE_GRACE_MS);
+    // Deno acts on a signal no listener takes as the default action does, but on its own thread: until
+    // then the program ran on, and a `vde up -d` spawned its background copy, orphaned as the parent died
+    // (1 trial in about 150 at 500 ms under load). Blocked here, it makes nothing more; should a runtime
+    // not end it, it still ends with the status a shell gives a command SIGINT ended.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RAISE_GRACE_MS);
+    Deno.exit(130);
   };
   early = listener;
   Deno.addSignalListener("SIGINT", listener);

@@ -236,7 +236,11 @@ Deno.test("vde up -d of a lab sent SIGINT 20 ms to 1 s after it starts, from a s
       // Told while its background copy came up, it says the lab was taken down and exits 1 (README, vde up).
       assertStopped(t, "vde up -d", (s, t) => s.code === 1 && /SIGINT/.test(t.stderr));
       assert.doesNotMatch(t.stdout, /is up in the background/, `at ${moment} ms`);
-      assert.deepEqual(processesMentioning(name), [], `a process of the lab is left at ${moment} ms`);
+      assert.deepEqual(
+        processesMentioning(name).map(described),
+        [],
+        `a process of the lab is left at ${moment} ms: ${JSON.stringify(t)}`,
+      );
       assert.equal(await pathExists(labDir(name)), false, `${labDir(name)} is left at ${moment} ms`);
       assert.equal(
         await pathExists(`/run/netns/${netnsName(name, "h1")}`),
@@ -280,3 +284,15 @@ Deno.test("vde plug into Debian's vde_switch sent SIGINT 20 ms to 1 s after it s
     await Deno.remove(base, { recursive: true });
   }
 });
+
+/** A process as a failure message should name it: its pid, parent, state and command line. */
+function described(pid: number): string {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1] ?? "?";
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
+    return `${pid} (parent ${field("PPid")}, ${field("State")}): ${cmdline}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
+}
