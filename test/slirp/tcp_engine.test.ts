@@ -521,15 +521,7 @@ Deno.test("host to guest: after a download the guest took, a small reply of the 
 
 Deno.test("back-pressure towards the guest link: no new data while it is congested; resume sends what was held", async () => {
   const rig = new Rig();
-  const conn = new MemoryConn();
-  const produced = finiteSource(conn, 8000);
-  rig.hostNet.onConnect = () => conn;
-  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
-  await settle();
-  const [synAck] = rig.take();
-  rig.congested = true;
-  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
-  await settle(100);
+  const { synAck, produced } = await heldBackFlow(rig, 8000);
   assert.ok(produced() > 0, "the host side is read into the send buffer");
   assert.equal(
     rig.take().filter((o) => o.payload.length > 0).length,
@@ -554,15 +546,7 @@ Deno.test("back-pressure towards the guest link: no new data while it is congest
 
 Deno.test("what a drain of the guest link sends is sent again within a retransmission timeout when it is lost", async () => {
   const rig = new Rig({ tcp: { keepAliveIdleMs: Infinity } });
-  const conn = new MemoryConn();
-  finiteSource(conn, 3000);
-  rig.hostNet.onConnect = () => conn;
-  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
-  await settle();
-  const [synAck] = rig.take();
-  rig.congested = true;
-  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
-  await settle(100);
+  await heldBackFlow(rig, 3000);
   // The link stays congested for minutes: a flow held back by it, its window open, has no timer of
   // its own (nor a probe to send) until the drain.
   for (let i = 0; i < 20 && rig.engine.nextTimerMs() < 30_000; i++) {
@@ -995,6 +979,26 @@ function endlessSource(conn: MemoryConn, byte: number): () => number {
     return p.length;
   };
   return () => produced;
+}
+
+/**
+ * A guest connection (open window) whose host side yields `total` bytes, established while the guest link
+ * is congested: what it reads is held back. `produced()` counts the bytes read from the host.
+ */
+async function heldBackFlow(
+  rig: Rig,
+  total: number,
+): Promise<{ synAck: SentSegment; produced: () => number }> {
+  const conn = new MemoryConn();
+  const produced = finiteSource(conn, total);
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
+  await settle();
+  const [synAck] = rig.take();
+  rig.congested = true;
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
+  await settle(100);
+  return { synAck: synAck!, produced };
 }
 
 /** The host side yields `total` bytes of 0x62, then nothing; `produced()` counts those read so far. */
